@@ -1,0 +1,43 @@
+/* core/accounts.h -- accounts, stored as SCRAM secrets only. */
+#ifndef EMBER_CORE_ACCOUNTS_H
+#define EMBER_CORE_ACCOUNTS_H
+
+#include <ember/plugin.h>
+
+/*
+ * The keyval store "accounts" of each host maps a user (nodeprep'ed) to
+ *   {"iterations": 4096, "salt": base64,
+ *    "sha1":   {"stored_key": base64, "server_key": base64},
+ *    "sha256": {"stored_key": base64, "server_key": base64},
+ *    "created": unix-seconds, "locked": false}
+ * Hashing (PBKDF2) runs on the libuv thread pool, never on the loop.  All
+ * callbacks run on the core thread.  user is prepared (nodeprep) first: a
+ * name that does not prepare is EMBER_EINVAL.
+ */
+#define EMBER_SCRAM_ITERATIONS 4096
+
+/* EMBER_EEXIST when taken; fires user-created. */
+int ember__account_create(const char *host, const char *user,
+                          const char *password, ember_store_cb cb, void *ud);
+/* EMBER_ENOENT when missing. */
+int ember__account_set_password(const char *host, const char *user,
+                                const char *password, ember_store_cb cb,
+                                void *ud);
+/* Closes the user's sessions, purges every store, fires user-deleted. */
+int ember__account_delete(const char *host, const char *user,
+                          ember_store_cb cb, void *ud);
+/* result: the stored document above. */
+int ember__account_get(const char *host, const char *user, ember_store_cb cb,
+                       void *ud);
+/* result: sorted array of user names. */
+int ember__account_list(const char *host, ember_store_cb cb, void *ud);
+/* Lock (1) or unlock (0): a locked account cannot log in. */
+int ember__account_lock(const char *host, const char *user, int locked,
+                        ember_store_cb cb, void *ud);
+/*
+ * Blocking (PBKDF2): 0 when password matches the document's SHA-256 (or,
+ * missing that, SHA-1) secrets, else EMBER_EAUTH.  Call off the loop.
+ */
+int ember__account_check_password(json_t *doc, const char *password);
+
+#endif

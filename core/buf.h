@@ -1,0 +1,24 @@
+/* core/buf.h -- a growable byte buffer, the serializer's output. */
+#ifndef EMBER_CORE_BUF_H
+#define EMBER_CORE_BUF_H
+
+#include <stddef.h>
+
+typedef struct ember_buf_s {
+    char *data;
+    size_t len, cap;
+} ember_buf_t;
+
+/* 0 or EMBER_ENOMEM.  data stays NUL-terminated after every append. */
+int ember__buf_append(ember_buf_t *b, const char *s, size_t n);
+int ember__buf_puts(ember_buf_t *b, const char *s);
+int ember__buf_printf(ember_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Append s with &, <, >, ' and " escaped (text and attribute safe). */
+int ember__buf_escape(ember_buf_t *b, const char *s, size_t n);
+/* Drop the first n bytes. */
+void ember__buf_consume(ember_buf_t *b, size_t n);
+void ember__buf_reset(ember_buf_t *b);
+void ember__buf_free(ember_buf_t *b);
+
+#endif

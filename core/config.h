@@ -1,0 +1,91 @@
+/* core/config.h -- etc/ember.xml: parsed, validated against ember.rng. */
+#ifndef EMBER_CORE_CONFIG_H
+#define EMBER_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <libxml/tree.h>
+
+#include <ember/plugin.h>
+
+typedef enum {
+    EMBER_LISTEN_C2S = 1,      /* STARTTLS (required unless allowed off) */
+    EMBER_LISTEN_C2S_TLS = 2   /* direct TLS, XEP-0368 */
+} ember_listen_type_t;
+
+typedef struct ember_listener_conf_s {
+    ember_listen_type_t type;
+    char *address;             /* default "0.0.0.0" */
+    int port;
+    int require_tls;           /* c2s only; 0 only allowed on loopback */
+    int line;
+    struct ember_listener_conf_s *next;
+} ember_listener_conf_t;
+
+typedef struct ember_module_conf_s {
+    char *name;
+    xmlNodePtr node;           /* the <module> element; options are its
+                                  attributes other than name */
+    int line;
+    struct ember_module_conf_s *next;
+} ember_module_conf_t;
+
+typedef struct ember_host_conf_s {
+    char *name;                /* nameprep'ed */
+    char *cert_file, *key_file; /* NULL: the global certificate */
+    ember_module_conf_t *modules;
+    int line;
+    struct ember_host_conf_s *next;
+} ember_host_conf_t;
+
+typedef struct ember_limits_s {
+    size_t max_stanza_size;    /* bytes, default 262144 */
+    int max_depth;             /* default 64 */
+    int max_attributes;        /* per element, default 64 */
+    int idle_timeout;          /* seconds without data, default 600 */
+    int max_connections_per_ip; /* default 100; 0 = no limit */
+    int auth_timeout;          /* seconds to authenticate, default 60 */
+} ember_limits_t;
+
+typedef struct ember_config_s {
+    xmlDocPtr doc;             /* kept: module nodes point into it */
+    char *path;                /* absolute path of the file */
+    char *dir;                 /* relative paths are resolved against it */
+    int log_level;             /* EMBER_LOG_*, default INFO */
+    char *log_file;            /* NULL: stderr */
+    char **plugin_dirs;        /* absolute, NULL-terminated */
+    char *control_socket;      /* absolute; default <data>/emberd.sock */
+    char *data_dir;            /* absolute; default <dir>/var */
+    char *cert_file, *key_file; /* absolute; default <data>/tls/cert.pem ... */
+    char **admins;             /* bare JIDs, NULL-terminated */
+    ember_limits_t limits;
+    ember_listener_conf_t *listeners;
+    ember_module_conf_t *global_modules; /* <module> directly under <ember> */
+    ember_host_conf_t *hosts;
+} ember_config_t;
+
+/*
+ * Parse and validate the file at `path` (RelaxNG from ember.rng plus the
+ * checks the schema cannot express: duplicate hosts or ports, plaintext
+ * c2s off loopback ...).  On error returns a negative EMBER_E* and writes
+ * "FILE:LINE: message" to err.
+ */
+int ember__config_load(const char *path, ember_config_t **out, char *err,
+                       size_t errlen);
+void ember__config_free(ember_config_t *c);
+
+/*
+ * Fill `conf` (already zeroed, conf_size bytes) from the attributes of a
+ * <module> element according to `opts`: defaults for missing ones, unknown
+ * attributes and bad values refused with "FILE:LINE: module NAME: option
+ * OPT: reason" in err.  node may be NULL (defaults only).
+ */
+int ember__options_apply(const ember_option_t *opts, void *conf,
+                         xmlNodePtr node, const char *file, char *err,
+                         size_t errlen);
+/* Free the strings ember__options_apply stored in conf. */
+void ember__options_free(const ember_option_t *opts, void *conf);
+
+/* The host block named `name`, or NULL. */
+ember_host_conf_t *ember__config_host(ember_config_t *c, const char *name);
+
+#endif

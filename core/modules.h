@@ -1,0 +1,31 @@
+/* core/modules.h -- dlopen, ABI checks, per-host instances, cleanup. */
+#ifndef EMBER_CORE_MODULES_H
+#define EMBER_CORE_MODULES_H
+
+#include <jansson.h>
+#include <ember/plugin.h>
+
+#include "config.h"
+
+/* Load the global <module>s (storage backends first). */
+int ember__modules_load_global(const ember_config_t *cfg);
+/* Load the modules of one host block, in dependency order. */
+int ember__modules_load_host(const ember_config_t *cfg,
+                             const ember_host_conf_t *host);
+/* Bring loaded modules in line with a new config (reload). */
+int ember__modules_sync(const ember_config_t *cfg);
+/* Unload one module instance (host NULL = global) or every one. */
+int ember__module_unload(const char *name, const char *host);
+/* Load (or reload when loaded) one module on host from the config. */
+int ember__module_load(const ember_config_t *cfg, const char *name,
+                       const char *host, char *err, size_t errlen);
+void ember__modules_unload_all(void);
+
+/* [{"name","version","description","abi","min_api","host","state","error"}]
+ * including failed loads, so operators see why a module is missing. */
+json_t *ember__modules_describe(void);
+
+const char *ember__module_name(const ember_module_t *m);
+const char *ember__module_host(const ember_module_t *m);
+
+#endif

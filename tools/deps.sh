@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install the Debian packages a step needs: as root with apt-get, otherwise
+# print the one apt-get line to run.  Usage: tools/deps.sh build|test|bench|peers
+set -e
+build="autoconf automake pkg-config gcc make libuv1-dev libxml2-dev
+ libgnutls28-dev libgsasl-dev libsqlite3-dev libjansson-dev libidn11-dev"
+test="$build libcmocka-dev python3-pytest python3-slixmpp clang
+ libclang-rt-14-dev"
+bench="$build"
+peers="$build prosody ejabberd"
+case "${1:-build}" in
+    build) want=$build ;;
+    test) want=$test ;;
+    bench) want=$bench ;;
+    peers) want=$peers ;;
+    *) echo "usage: $0 build|test|bench|peers" >&2; exit 2 ;;
+esac
+missing=
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+    echo "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+    echo "missing Debian packages; run:" >&2
+    echo "  sudo apt-get install$missing" >&2
+    exit 1
+fi
