@@ -31,6 +31,8 @@ SANFLAGS  = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 OPT       = -O1 -g
 endif
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -I. -Iplugin-api $(WARN) $(OPT) \
+              -DEMBER_PLUGINDIR='"$(plugindir)"' \
+              -DEMBER_SYSCONFDIR='"$(sysconfdir)"' \
               $(SANFLAGS) $(CFLAGS)
 LIB_CFLAGS  = $(UV_CFLAGS) $(XML_CFLAGS) $(GNUTLS_CFLAGS) $(GSASL_CFLAGS) \
               $(JANSSON_CFLAGS) $(IDN_CFLAGS)
@@ -66,7 +68,7 @@ $(EMBERD): $(B)/core/main.o $(CORE_LIB)
 
 $(B)/tools/%.o: tools/%.c config.mk
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) -Icore -MMD -MP -c -o $@ $<
 
 $(EMBERCTL): $(B)/tools/emberctl.o $(CORE_LIB)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
@@ -82,8 +84,10 @@ $(B)/modules/%.o: modules/%.c config.mk
 	$(CC) $(MOD_CFLAGS) $(mod_$(firstword $(subst /, ,$*))_CFLAGS) \
 	    -MMD -MP -c -o $@ $<
 
+mod_objs = $(patsubst %.c,$(B)/%.o,$(wildcard modules/$(1)/*.c))
+
 .SECONDEXPANSION:
-$(B)/modules/mod_%.so: $$(patsubst %.c,$(B)/%.o,$$(wildcard modules/$$*/*.c))
+$(B)/modules/mod_%.so: $$(call mod_objs,$$*)
 	$(CC) -shared $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(JANSSON_LIBS) \
 	    $(mod_$*_LIBS)
 
@@ -164,8 +168,8 @@ clean:
 	rm -rf build build-asan build-fuzz ember-plugin.pc
 
 distclean: clean
-	rm -rf config.mk config.h config.log config.status configure \
-	    autom4te.cache aclocal.m4 config.h.in config.h.in~
+	rm -rf config.mk ember_config.h config.log config.status configure \
+	    autom4te.cache aclocal.m4 ember_config.h.in ember_config.h.in~
 
 .PHONY: all run check bench bench-peers install clean distclean \
         tests-build fuzz-build

@@ -54,7 +54,7 @@ typedef struct ember_config_s {
     char *log_file;            /* NULL: stderr */
     char **plugin_dirs;        /* absolute, NULL-terminated */
     char *control_socket;      /* absolute; default <data>/emberd.sock */
-    char *data_dir;            /* absolute; default <dir>/var */
+    char *data_dir;            /* absolute; default <dir>/data */
     char *cert_file, *key_file; /* absolute; default <data>/tls/cert.pem ... */
     char **admins;             /* bare JIDs, NULL-terminated */
     ember_limits_t limits;

@@ -28,4 +28,8 @@ json_t *ember__modules_describe(void);
 const char *ember__module_name(const ember_module_t *m);
 const char *ember__module_host(const ember_module_t *m);
 
+/* The instance accessors behind the api table. */
+void *ember__module_conf(ember_module_t *m);
+void ember__module_set_data(ember_module_t *m, void *data);
+void *ember__module_data(ember_module_t *m);
 #endif

@@ -1,0 +1,238 @@
+/* core/api.c -- the ember_api_t table handed to every module.  Append
+ * only: new entries go at the end of the initializer at the bottom. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ember_config.h"
+#include "accounts.h"
+#include "commands.h"
+#include "hooks.h"
+#include "jid.h"
+#include "log.h"
+#include "modules.h"
+#include "router.h"
+#include "services.h"
+#include "session.h"
+#include "stanza.h"
+#include "storage.h"
+
+
+static void
+api_log(ember_module_t *m, int level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level > ember__log_level())
+        return;
+    va_start(ap, fmt);
+    ember__vlog(level, ember__module_name(m), fmt, ap);
+    va_end(ap);
+}
+
+
+static const char *
+api_module_host(ember_module_t *m)
+{
+    return ember__module_host(m);
+}
+
+
+static int
+api_hook(ember_module_t *m, const char *event, ember_hook_cb cb,
+         int priority, void *ud)
+{
+    return ember__hook(m, ember__module_host(m), event, cb, priority, ud);
+}
+
+
+static int
+api_unhook(ember_module_t *m, const char *event, ember_hook_cb cb, void *ud)
+{
+    return ember__unhook(m, ember__module_host(m), event, cb, ud);
+}
+
+
+static int
+api_fire(ember_module_t *m, const char *event, ember_stanza_t *st,
+         void *data)
+{
+    ember_event_t ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.stanza = st;
+    ev.data = data;
+    return ember__fire(ember__module_host(m), event, &ev);
+}
+
+
+static int
+api_route(ember_module_t *m, ember_stanza_t *root)
+{
+    if (root == NULL)
+        return EMBER_EINVAL;
+    if (ember__stanza_attr(root, "from") == NULL) {
+        ember__stanza_free(root);
+        return EMBER_EINVAL;
+    }
+    return ember__route_stanza(root, NULL);
+}
+
+
+static void
+api_free(void *p)
+{
+    free(p);
+}
+
+
+static const ember_jid_t *
+api_session_jid(ember_session_t *s)
+{
+    return ember__session_jid(s);
+}
+
+
+static int
+module_user_host(ember_module_t *m, const char **host)
+{
+    if ((*host = ember__module_host(m)) == NULL)
+        return EMBER_EINVAL;
+    return 0;
+}
+
+
+static int
+api_user_exists(ember_module_t *m, const char *user, ember_store_cb cb,
+                void *ud)
+{
+    const char *host;
+    int rc = module_user_host(m, &host);
+
+    return rc < 0 ? rc : ember__account_get(host, user, cb, ud);
+}
+
+
+static int
+api_user_create(ember_module_t *m, const char *user, const char *password,
+                ember_store_cb cb, void *ud)
+{
+    const char *host;
+    int rc = module_user_host(m, &host);
+
+    return rc < 0 ? rc : ember__account_create(host, user, password, cb, ud);
+}
+
+
+static int
+api_user_set_password(ember_module_t *m, const char *user,
+                      const char *password, ember_store_cb cb, void *ud)
+{
+    const char *host;
+    int rc = module_user_host(m, &host);
+
+    return rc < 0 ? rc
+                  : ember__account_set_password(host, user, password, cb, ud);
+}
+
+
+static int
+api_user_delete(ember_module_t *m, const char *user, ember_store_cb cb,
+                void *ud)
+{
+    const char *host;
+    int rc = module_user_host(m, &host);
+
+    return rc < 0 ? rc : ember__account_delete(host, user, cb, ud);
+}
+
+
+const ember_api_t ember__api = {
+    .abi_major = EMBER_ABI_MAJOR,
+    .api_minor = EMBER_API_MINOR,
+    .size = sizeof(ember_api_t),
+    /* minor 0 */
+    .core_version = EMBER_VERSION,
+    .log = api_log,
+    .strerror = ember_strerror,
+    .module_host = api_module_host,
+    .module_conf = ember__module_conf,
+    .module_set_data = ember__module_set_data,
+    .module_data = ember__module_data,
+    .hook = api_hook,
+    .unhook = api_unhook,
+    .fire = api_fire,
+    .stanza_new = ember__stanza_new,
+    .stanza_parse = ember__stanza_parse,
+    .stanza_free = ember__stanza_free,
+    .stanza_copy = ember__stanza_copy,
+    .stanza_name = ember__stanza_name,
+    .stanza_xmlns = ember__stanza_xmlns,
+    .stanza_attr = ember__stanza_attr,
+    .stanza_set_attr = ember__stanza_set_attr,
+    .stanza_add_child = ember__stanza_add_child,
+    .stanza_add_text = ember__stanza_add_text,
+    .stanza_append = ember__stanza_append,
+    .stanza_remove = ember__stanza_remove,
+    .stanza_child = ember__stanza_child,
+    .stanza_first = ember__stanza_first,
+    .stanza_next = ember__stanza_next,
+    .stanza_parent = ember__stanza_parent,
+    .stanza_text = ember__stanza_text,
+    .stanza_serialize = ember__stanza_serialize,
+    .free = api_free,
+    .jid_parse = ember__jid_parse,
+    .jid_free = ember__jid_free,
+    .jid_copy = ember__jid_copy,
+    .jid_node = ember__jid_node,
+    .jid_domain = ember__jid_domain,
+    .jid_resource = ember__jid_resource,
+    .jid_full = ember__jid_full,
+    .jid_bare = ember__jid_bare,
+    .jid_equal = ember__jid_equal,
+    .route = api_route,
+    .iq_result = ember__iq_result,
+    .stanza_error = ember__stanza_error,
+    .error_reply = ember__error_reply,
+    .iq_send = ember__iq_send,
+    .session_jid = api_session_jid,
+    .session_send = ember__session_send,
+    .session_close = ember__session_close,
+    .session_idle_ms = ember__session_idle_ms,
+    .session_priority = ember__session_priority,
+    .session_slot = ember__session_slot,
+    .session_slot_destructor = ember__session_slot_destructor,
+    .user_sessions = ember__user_sessions,
+    .host_sessions = ember__host_sessions,
+    .timer_start = ember__timer_start,
+    .timer_stop = ember__timer_stop,
+    .disco_add_feature = ember__disco_add_feature,
+    .disco_add_identity = ember__disco_add_identity,
+    .disco_add_item = ember__disco_add_item,
+    .disco_foreach = ember__disco_foreach,
+    .store_open = ember__api_store_open,
+    .keyval_get = ember__keyval_get,
+    .keyval_set = ember__keyval_set,
+    .map_get = ember__map_get,
+    .map_set = ember__map_set,
+    .map_all = ember__map_all,
+    .archive_append = ember__archive_append,
+    .archive_query = ember__archive_query,
+    .archive_delete = ember__archive_delete,
+    .store_users = ember__store_users,
+    .storage_provide = ember__storage_provide,
+    .store_done = ember__store_done,
+    .call_on_core = ember__call_on_core,
+    .user_exists = api_user_exists,
+    .user_create = api_user_create,
+    .user_set_password = api_user_set_password,
+    .user_delete = api_user_delete,
+    .command_register = ember__command_register,
+    .command_done = ember__command_done,
+    .form_new = ember__form_new,
+    .form_add_field = ember__form_add_field,
+    .form_value = ember__form_value,
+    .form_values = ember__form_values,
+    .rsm_parse = ember__rsm_parse,
+    .rsm_add = ember__rsm_add,
+};

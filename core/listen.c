@@ -1,0 +1,120 @@
+/* core/listen.c -- TCP listeners: c2s (STARTTLS) and c2s direct TLS. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "listen.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+
+typedef struct listener_s {
+    uv_tcp_t tcp;
+    ember_listener_conf_t conf;     /* copied: configs are replaced */
+    char address[64];
+    struct listener_s *next;
+} listener_t;
+
+static listener_t *listeners;
+
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+    listener_t *l = server->data;
+
+    if (status < 0) {
+        ember__log(EMBER_LOG_WARN, "listen", "accept on %s:%d: %s",
+                   l->address, l->conf.port, uv_strerror(status));
+        return;
+    }
+    ember__session_accept(server, &l->conf);
+}
+
+
+static const char *
+type_name(ember_listen_type_t t)
+{
+    return t == EMBER_LISTEN_C2S_TLS ? "c2s-tls" : "c2s";
+}
+
+
+int
+ember__listeners_start(const ember_config_t *cfg, char *err, size_t errlen)
+{
+    const ember_listener_conf_t *lc;
+    struct sockaddr_storage addr;
+    listener_t *l;
+    int rc;
+
+    for (lc = cfg->listeners; lc != NULL; lc = lc->next) {
+        if ((l = calloc(1, sizeof(*l))) == NULL)
+            return EMBER_ENOMEM;
+        l->conf = *lc;
+        l->conf.next = NULL;
+        snprintf(l->address, sizeof(l->address), "%s", lc->address);
+        l->conf.address = l->address;
+        if (strchr(lc->address, ':') != NULL)
+            rc = uv_ip6_addr(lc->address, lc->port,
+                             (struct sockaddr_in6 *) &addr);
+        else
+            rc = uv_ip4_addr(lc->address, lc->port,
+                             (struct sockaddr_in *) &addr);
+        uv_tcp_init(ember__loop(), &l->tcp);
+        l->tcp.data = l;
+        l->next = listeners;
+        listeners = l;
+        if (rc == 0)
+            rc = uv_tcp_bind(&l->tcp, (struct sockaddr *) &addr, 0);
+        if (rc == 0)
+            rc = uv_listen((uv_stream_t *) &l->tcp, 1024, on_connection);
+        if (rc < 0) {
+            snprintf(err, errlen, "%s:%d: cannot listen on %s:%d (%s): %s",
+                     cfg->path, lc->line, lc->address, lc->port,
+                     type_name(lc->type), uv_strerror(rc));
+            return EMBER_EIO;
+        }
+        ember__log(EMBER_LOG_INFO, "listen", "%s on %s:%d%s",
+                   type_name(lc->type), lc->address, lc->port,
+                   lc->type == EMBER_LISTEN_C2S && !lc->require_tls
+                       ? " (TLS optional: loopback only)" : "");
+    }
+    return 0;
+}
+
+
+static void
+listener_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+
+void
+ember__listeners_stop(void)
+{
+    listener_t *l;
+
+    while ((l = listeners) != NULL) {
+        listeners = l->next;
+        uv_close((uv_handle_t *) &l->tcp, listener_closed);
+    }
+}
+
+
+json_t *
+ember__listeners_describe(void)
+{
+    json_t *arr = json_array();
+    listener_t *l;
+
+    for (l = listeners; l != NULL; l = l->next)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s}",
+            "type", type_name(l->conf.type), "address", l->address,
+            "port", l->conf.port,
+            "tls", l->conf.type == EMBER_LISTEN_C2S_TLS ? "direct"
+                   : l->conf.require_tls ? "starttls-required"
+                   : "starttls-optional"));
+    return arr;
+}

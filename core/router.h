@@ -1,0 +1,25 @@
+/* core/router.h -- RFC 6120 section 10 / RFC 6121 section 8 delivery. */
+#ifndef EMBER_CORE_ROUTER_H
+#define EMBER_CORE_ROUTER_H
+
+#include <ember/plugin.h>
+
+/*
+ * Route one stanza (message, presence, iq) whose 'from' is stamped and
+ * trusted.  origin is the local session it came from, NULL when the server
+ * or a module sends it.  Fires the stanza events, then applies the
+ * default delivery rules.  Takes ownership of root.
+ */
+int ember__route_stanza(ember_stanza_t *root, ember_session_t *origin);
+
+const char *ember__cond_name(ember_cond_t cond);
+ember_stanza_t *ember__error_reply(const ember_stanza_t *st,
+                                   ember_cond_t cond, const char *text);
+/* Route an error reply to st (nothing when st is itself an error). */
+void ember__bounce(const ember_stanza_t *st, ember_cond_t cond,
+                   const char *text);
+int ember__iq_result(const ember_event_t *ev, ember_stanza_t *payload);
+int ember__stanza_error(const ember_event_t *ev, ember_cond_t cond,
+                        const char *text);
+
+#endif

@@ -1,0 +1,289 @@
+/* core/server.c -- start, reload and stop the whole server. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "ember_config.h"
+#include "commands.h"
+#include "control.h"
+#include "listen.h"
+#include "log.h"
+#include "modules.h"
+#include "sasl.h"
+#include "server.h"
+#include "services.h"
+#include "session.h"
+#include "storage.h"
+#include "tls.h"
+
+/* How long a shutdown waits for streams to flush their closing bytes. */
+#define SHUTDOWN_GRACE_MS 2000
+
+static struct {
+    uv_loop_t *loop;
+    ember_config_t *cfg;
+    unsigned flags;
+    int64_t started_us;
+    uv_signal_t sighup, sigterm, sigint;
+    uv_timer_t stop_timer;
+    int signals_on;
+    int stopping;
+    int tls_on, control_on, sessions_on;
+    uint64_t stop_deadline;
+} srv;
+
+
+uv_loop_t *
+ember__loop(void)
+{
+    if (srv.loop == NULL)
+        srv.loop = uv_default_loop();
+    return srv.loop;
+}
+
+
+const ember_config_t *
+ember__config(void)
+{
+    return srv.cfg;
+}
+
+
+int64_t
+ember__now_us(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+
+int
+ember__host_exists(const char *name)
+{
+    return srv.cfg != NULL && name != NULL &&
+           ember__config_host(srv.cfg, name) != NULL;
+}
+
+
+int
+ember__is_admin(const char *bare)
+{
+    size_t i;
+
+    for (i = 0; srv.cfg != NULL && srv.cfg->admins != NULL &&
+                srv.cfg->admins[i] != NULL; i++)
+        if (strcmp(srv.cfg->admins[i], bare) == 0)
+            return 1;
+    return 0;
+}
+
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    char err[1024];
+
+    if (signum == SIGHUP) {
+        ember__log(EMBER_LOG_INFO, "core", "SIGHUP: reloading %s",
+                   srv.cfg->path);
+        if (ember__server_reload(err, sizeof(err)) < 0)
+            ember__log(EMBER_LOG_ERROR, "core", "reload failed: %s", err);
+        return;
+    }
+    ember__log(EMBER_LOG_INFO, "core", "%s: shutting down",
+               signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    ember__server_stop();
+}
+
+
+static void
+signals_start(void)
+{
+    uv_signal_init(ember__loop(), &srv.sighup);
+    uv_signal_init(ember__loop(), &srv.sigterm);
+    uv_signal_init(ember__loop(), &srv.sigint);
+    uv_signal_start(&srv.sighup, on_signal, SIGHUP);
+    uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&srv.sigint, on_signal, SIGINT);
+    srv.signals_on = 1;
+}
+
+
+int
+ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
+                    size_t errlen)
+{
+    const ember_host_conf_t *h;
+    int rc;
+
+    srv.cfg = cfg;
+    srv.flags = flags;
+    srv.started_us = ember__now_us();
+    if ((rc = ember__services_init()) < 0 || (rc = ember__sasl_init()) < 0) {
+        snprintf(err, errlen, "core initialisation failed: %s",
+                 ember_strerror(rc));
+        return rc;
+    }
+    ember__commands_core_init();
+    if (ember__modules_load_global(cfg) > 0)
+        ember__log(EMBER_LOG_WARN, "core", "some global modules failed to "
+                   "load: see above");
+    if (flags & EMBER_SERVER_OFFLINE)
+        return 0;
+    if ((rc = ember__tls_init(cfg, err, errlen)) < 0)
+        return rc;
+    srv.tls_on = 1;
+    for (h = cfg->hosts; h != NULL; h = h->next)
+        ember__modules_load_host(cfg, h);
+    ember__sessions_init();
+    srv.sessions_on = 1;
+    if ((rc = ember__listeners_start(cfg, err, errlen)) < 0)
+        return rc;
+    if ((rc = ember__control_start(cfg->control_socket)) < 0) {
+        snprintf(err, errlen, "cannot open the control socket %s: %s",
+                 cfg->control_socket, ember_strerror(rc));
+        return rc;
+    }
+    srv.control_on = 1;
+    signals_start();
+    ember__log(EMBER_LOG_INFO, "core", "emberd ready (version %s, plugin "
+               "ABI %d.%d)", EMBER_VERSION, EMBER_ABI_MAJOR, EMBER_API_MINOR);
+    return 0;
+}
+
+
+int
+ember__server_reload(char *err, size_t errlen)
+{
+    ember_config_t *cfg, *old = srv.cfg;
+    int rc, failed;
+
+    if ((rc = ember__config_load(old->path, &cfg, err, errlen)) < 0)
+        return rc;
+    if (cfg->log_level != old->log_level ||
+        (cfg->log_file == NULL) != (old->log_file == NULL) ||
+        (cfg->log_file != NULL && strcmp(cfg->log_file, old->log_file) != 0))
+        ember__log_open(cfg->log_level, cfg->log_file);
+    srv.cfg = cfg;
+    failed = ember__modules_sync(cfg);
+    ember__config_free(old);
+    ember__log(EMBER_LOG_INFO, "core", "configuration reloaded%s",
+               failed > 0 ? " (some modules failed: see above)" : "");
+    if (failed > 0) {
+        snprintf(err, errlen, "%d module(s) failed to load: see "
+                 "`emberctl modules`", failed);
+        return EMBER_EIO;
+    }
+    return 0;
+}
+
+
+static void
+close_handle(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+
+static void
+stop_poll(uv_timer_t *t)
+{
+    size_t n = ember__sessions_count(NULL);
+
+    if (n > 0 && uv_now(ember__loop()) < srv.stop_deadline)
+        return;
+    uv_timer_stop(t);
+    uv_close((uv_handle_t *) t, NULL);
+    ember__modules_unload_all();
+    ember__storage_flush();
+    ember__services_close();
+    if (srv.sessions_on) {
+        ember__sessions_cleanup();
+        srv.sessions_on = 0;
+    }
+    uv_walk(ember__loop(), close_handle, NULL);
+}
+
+
+void
+ember__server_stop(void)
+{
+    if (srv.stopping)
+        return;
+    srv.stopping = 1;
+    if (srv.control_on) {
+        ember__control_stop();
+        srv.control_on = 0;
+    }
+    ember__listeners_stop();
+    ember__sessions_close_all("system-shutdown");
+    if (srv.signals_on) {
+        uv_close((uv_handle_t *) &srv.sighup, NULL);
+        uv_close((uv_handle_t *) &srv.sigterm, NULL);
+        uv_close((uv_handle_t *) &srv.sigint, NULL);
+        srv.signals_on = 0;
+    }
+    srv.stop_deadline = uv_now(ember__loop()) + SHUTDOWN_GRACE_MS;
+    uv_timer_init(ember__loop(), &srv.stop_timer);
+    uv_timer_start(&srv.stop_timer, stop_poll, 0, 20);
+}
+
+
+void
+ember__server_cleanup(void)
+{
+    uv_walk(ember__loop(), close_handle, NULL);
+    uv_run(ember__loop(), UV_RUN_DEFAULT);
+    if (srv.tls_on)
+        ember__tls_cleanup();
+    ember__sasl_cleanup();
+    uv_loop_close(ember__loop());
+    ember__config_free(srv.cfg);
+    srv.cfg = NULL;
+}
+
+
+static long
+rss_kib(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+
+json_t *
+ember__server_status(void)
+{
+    json_t *hosts = json_array();
+    const ember_host_conf_t *h;
+    size_t total, bound;
+
+    for (h = srv.cfg->hosts; h != NULL; h = h->next)
+        json_array_append_new(hosts, json_string(h->name));
+    total = ember__sessions_count(&bound);
+    return json_pack("{s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:s}",
+                     "version", EMBER_VERSION,
+                     "abi", EMBER_ABI_MAJOR == 1 ? "1.0" : "?",
+                     "uptime_s",
+                     (json_int_t) ((ember__now_us() - srv.started_us) /
+                                   1000000),
+                     "hosts", hosts,
+                     "listeners", ember__listeners_describe(),
+                     "connections", (json_int_t) total,
+                     "sessions", (json_int_t) bound,
+                     "rss_kib", (json_int_t) rss_kib(),
+                     "storage_pending", (json_int_t) ember__storage_pending(),
+                     "config", srv.cfg->path);
+}

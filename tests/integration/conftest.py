@@ -1,0 +1,101 @@
+"""Fixtures: a real emberd per test, on free loopback ports, in tmp_path.
+
+    def test_x(server):              # started, with users alice/bob/carol
+        ...
+    def test_y(server_factory):      # edit the config first
+        srv = server_factory(start=False)
+        srv.set_limits(max_stanza_size=4096)
+        srv.start()
+"""
+
+import signal
+import sys
+
+import pytest
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+
+from harness import EMBERCTL, EMBERD, Server, ServerError  # noqa: E402
+
+PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret",
+             "carol": "carol-secret"}
+
+# No test may run longer than this (a last resort: every wait is bounded).
+TEST_ALARM = 180
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture(autouse=True)
+def _alarm():
+    def on_alarm(signum, frame):
+        raise TimeoutError("test exceeded %d s" % TEST_ALARM)
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(TEST_ALARM)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture
+def server_factory(tmp_path, request):
+    if not EMBERD.exists() or not EMBERCTL.exists():
+        pytest.fail("%s or %s not built: run make (EMBER_BUILD picks the "
+                    "build directory)" % (EMBERD, EMBERCTL), pytrace=False)
+    servers = []
+
+    def make(start=True, users=True, domain="localhost", plain=False):
+        root = tmp_path / ("srv%d" % len(servers))
+        root.mkdir()
+        srv = Server(root, domain=domain)
+        servers.append(srv)
+        if plain:
+            srv.add_plain_listener()
+        if users:
+            # Offline: emberctl writes the database directly.
+            for u, pw in PASSWORDS.items():
+                srv.adduser(u, pw)
+        if start:
+            srv.start()
+        return srv
+
+    yield make
+
+    problems = []
+    for srv in servers:
+        try:
+            if srv.running():
+                srv.stop()
+        except ServerError as e:
+            problems.append(str(e).splitlines()[0])
+        mark = srv.sanitizer_report()
+        if mark:
+            problems.append("sanitizer report in emberd log: %s" % mark)
+    failed = any(getattr(request.node, "rep_" + w, None) is not None and
+                 getattr(request.node, "rep_" + w).failed
+                 for w in ("setup", "call"))
+    if failed or problems:
+        for i, srv in enumerate(servers):
+            print("==== emberd log #%d (%s, ports %d..) ====\n%s"
+                  % (i, srv.dir, srv.base, srv.log()))
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def server(server_factory):
+    return server_factory()
+
+
+@pytest.fixture
+def passwords():
+    return dict(PASSWORDS)

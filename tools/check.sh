@@ -1,0 +1,134 @@
+#!/bin/sh
+# What `make check` runs once the tests are built (make tests-build):
+#   1. every unit test binary ($B/tests/unit/test-*)
+#   2. the integration suite (pytest + slixmpp against a real emberd)
+#   3. the same two against an AddressSanitizer + UBSan build (build-asan)
+#   4. each libFuzzer target for $FUZZ_SECONDS (build-fuzz)
+# Prints "N passed, N failed" last and exits non-zero when anything failed.
+#
+# Environment: B (build dir, default build), FUZZ_SECONDS (default 30),
+# CHECK_SKIP_ASAN=1 / CHECK_SKIP_FUZZ=1 to leave a stage out while working,
+# PYTEST_ARGS (extra pytest arguments, e.g. "-k auth -x").
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+B=${B:-build}
+MAKE=${MAKE:-make}
+PY=/usr/bin/python3
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+passed=0
+failed=0
+failures=""
+
+ok() {
+    passed=$((passed + ${2:-1}))
+}
+
+ko() {
+    failed=$((failed + ${2:-1}))
+    failures="$failures
+  $1"
+    echo "FAILED: $1" >&2
+}
+
+stage() {
+    printf '\n==== %s ====\n' "$1"
+}
+
+unit_tests() {
+    dir=$1/tests/unit
+    found=0
+    for t in "$dir"/test-*; do
+        [ -x "$t" ] || continue
+        found=1
+        if "$t"; then ok "$t"; else ko "$t"; fi
+    done
+    [ $found = 1 ] || ko "no unit tests in $dir"
+}
+
+integration() {
+    label=$1
+    out=$(mktemp)
+    rcf=$(mktemp)
+    # shellcheck disable=SC2086
+    { EMBER_BUILD=$2 $PY -m pytest -q -rfE -p no:cacheprovider \
+        ${PYTEST_ARGS:-} tests/integration 2>&1; echo $? >"$rcf"; } |
+        tee "$out"
+    rc=$(cat "$rcf")
+    summary=$(grep -E '[0-9]+ (passed|failed|errors?)' "$out" | tail -n 1)
+    rm -f "$out" "$rcf"
+    p=$(echo "$summary" | sed -n 's/.*[^0-9]\([0-9][0-9]*\) passed.*/\1/p')
+    [ -n "$p" ] || p=$(echo "$summary" | sed -n 's/^\([0-9][0-9]*\) passed.*/\1/p')
+    f=$(echo "$summary" | sed -n 's/.*[^0-9]\([0-9][0-9]*\) failed.*/\1/p')
+    [ -n "$f" ] || f=$(echo "$summary" | sed -n 's/^\([0-9][0-9]*\) failed.*/\1/p')
+    e=$(echo "$summary" | sed -n 's/.*[^0-9]\([0-9][0-9]*\) errors\{0,1\}.*/\1/p')
+    [ -n "$e" ] || e=$(echo "$summary" | sed -n 's/^\([0-9][0-9]*\) errors\{0,1\}.*/\1/p')
+    p=${p:-0}; f=${f:-0}; e=${e:-0}
+    [ "$p" -gt 0 ] && ok "$label" "$p"
+    if [ $((f + e)) -gt 0 ]; then
+        ko "$label: $f failed, $e errors" $((f + e))
+    elif [ "$rc" != 0 ]; then
+        # 5: no tests collected; anything else: pytest itself broke.
+        ko "$label: pytest exited with $rc"
+    fi
+}
+
+stage "unit tests ($B)"
+unit_tests "$B"
+
+stage "integration tests ($B)"
+integration "integration ($B)" "$B"
+
+if [ "${CHECK_SKIP_ASAN:-0}" != 1 ]; then
+    stage "AddressSanitizer + UBSan build (build-asan)"
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    if $MAKE -j"$JOBS" B=build-asan SAN=asan all tests-build; then
+        ok "asan build"
+        stage "unit tests (build-asan)"
+        unit_tests build-asan
+        stage "integration tests (build-asan)"
+        integration "integration (build-asan)" build-asan
+    else
+        ko "asan build"
+    fi
+fi
+
+if [ "${CHECK_SKIP_FUZZ:-0}" != 1 ]; then
+    stage "fuzzing (build-fuzz, ${FUZZ_SECONDS}s per target)"
+    if $MAKE -j"$JOBS" B=build-fuzz SAN=fuzz fuzz-build; then
+        found=0
+        for f in build-fuzz/tests/fuzz/fuzz-*; do
+            [ -x "$f" ] || continue
+            found=1
+            name=$(basename "$f")
+            corpus=$(mktemp -d)
+            seeds=tests/fuzz/corpus/$name
+            [ -d "$seeds" ] || seeds=
+            # shellcheck disable=SC2086
+            if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+                    -rss_limit_mb=2048 -print_final_stats=1 \
+                    -artifact_prefix=build-fuzz/ "$corpus" $seeds \
+                    >build-fuzz/"$name".log 2>&1; then
+                ok "$name"
+                grep -E 'stat::number_of_executed_units' \
+                    build-fuzz/"$name".log || true
+            else
+                tail -n 40 build-fuzz/"$name".log
+                ko "$name (log: build-fuzz/$name.log)"
+            fi
+            rm -rf "$corpus"
+        done
+        [ $found = 1 ] || ko "no fuzz targets in build-fuzz/tests/fuzz"
+    else
+        ko "fuzz build"
+    fi
+fi
+
+if [ -n "$failures" ]; then
+    printf '\nfailures:%s\n' "$failures"
+fi
+printf '\n%d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" = 0 ]

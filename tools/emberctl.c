@@ -1,0 +1,1392 @@
+/* tools/emberctl.c -- administer Ember: accounts, config checks, status. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <uv.h>
+#include <jansson.h>
+#include <libxml/xmlstring.h>
+#include <libxml/entities.h>
+
+#include "ember_config.h"
+#include "core/certgen.h"
+#include "core/commands.h"
+#include "core/config.h"
+#include "core/jid.h"
+#include "core/log.h"
+#include "core/server.h"
+
+#ifndef EMBER_SYSCONFDIR
+#define EMBER_SYSCONFDIR "/usr/local/etc"
+#endif
+#ifndef EMBER_PLUGINDIR
+#define EMBER_PLUGINDIR "/usr/local/lib/ember/modules"
+#endif
+
+#define EXIT_CMD 1
+#define EXIT_USAGE 2
+#define CERT_DAYS 3650
+
+/* Core commands that only make sense against a running emberd. */
+static const char *const needs_server[] = {
+    "reload", "status", "sessions", "kick", NULL
+};
+
+static const char usage_text[] =
+    "usage: emberctl [-c FILE] [--json] COMMAND [ARGS...]\n"
+    "\n"
+    "  init DIR [--domain D] [--ports BASE] [--plugins DIR]\n"
+    "                          write a new configuration in DIR\n"
+    "  adduser USER@HOST [PASSWORD]   create an account (password from stdin\n"
+    "                          when absent)\n"
+    "  passwd USER@HOST [PASSWORD]    change a password\n"
+    "  deluser USER@HOST       delete an account and all its data\n"
+    "  lock USER@HOST          lock an account (its sessions are closed)\n"
+    "  unlock USER@HOST        unlock an account\n"
+    "  users HOST              list the accounts of a host\n"
+    "  check                   validate the config file\n"
+    "  modules                 modules: version, ABI, host, state, error\n"
+    "  certs                   TLS certificates: names and validity\n"
+    "  reload                  re-read the config (needs a running emberd)\n"
+    "  status                  server status (needs a running emberd)\n"
+    "  sessions [HOST]         client sessions (needs a running emberd)\n"
+    "  kick USER@HOST          close an account's sessions (needs emberd)\n"
+    "  batch                   run commands read from stdin, one per line\n"
+    "  commands                every command the server knows, with args\n"
+    "\n"
+    "Arguments go by position or as --name=value.  FILE defaults to\n"
+    "$EMBER_CONFIG, else " EMBER_SYSCONFDIR "/ember/ember.xml.\n"
+    "Exit status: 0 success, 1 command error, 2 usage error.\n";
+
+typedef struct ctl_s {
+    const char *config_path;
+    int json_out;
+    int batch;
+    ember_config_t *cfg;      /* online: ours; offline: the server's */
+    int fd;                   /* control socket, -1 offline */
+    FILE *in;                 /* reading side of fd */
+    int offline;              /* the in-process server is running */
+    json_t *commands;         /* the command list, as the server has it */
+} ctl_t;
+
+/* What one command ended with. */
+typedef struct ctl_reply_s {
+    int done;
+    int status;
+    json_t *result;
+    char error[32];
+    char *message;
+} ctl_reply_t;
+
+
+static void
+die_usage(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("emberctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n(emberctl help for usage)\n", stderr);
+    exit(EXIT_USAGE);
+}
+
+
+static void
+reply_clear(ctl_reply_t *r)
+{
+    json_decref(r->result);
+    free(r->message);
+    memset(r, 0, sizeof(*r));
+}
+
+
+static void
+reply_set_error(ctl_reply_t *r, int status, const char *message)
+{
+    r->done = 1;
+    r->status = status < 0 ? status : EMBER_EIO;
+    snprintf(r->error, sizeof(r->error), "%s", ember_err_name(r->status));
+    r->message = strdup(message != NULL ? message
+                                        : ember_strerror(r->status));
+}
+
+
+/* ---- talking to a running emberd ---- */
+
+
+/* 0 connected, 1 nobody listens there, -1 error (printed). */
+static int
+ctl_connect(ctl_t *c, const char *path)
+{
+    struct sockaddr_un sa;
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "emberctl: control socket path too long: %s\n",
+                path);
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+        perror("emberctl: socket");
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+        int e = errno;
+
+        close(fd);
+        if (e == ENOENT || e == ECONNREFUSED)
+            return 1;
+        fprintf(stderr, "emberctl: %s: %s%s\n", path, strerror(e),
+                e == EACCES ? " (run emberctl as the user emberd runs as)"
+                            : "");
+        return -1;
+    }
+    c->fd = fd;
+    if ((c->in = fdopen(dup(fd), "r")) == NULL) {
+        close(fd);
+        c->fd = -1;
+        perror("emberctl: fdopen");
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+send_all(int fd, const char *s, size_t n)
+{
+    ssize_t w;
+
+    while (n > 0) {
+        w = send(fd, s, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        s += w;
+        n -= (size_t) w;
+    }
+    return 0;
+}
+
+
+static void
+call_online(ctl_t *c, const char *name, json_t *args, ctl_reply_t *r)
+{
+    json_t *req, *reply;
+    json_error_t jerr;
+    char *line = NULL, *s;
+    size_t cap = 0;
+    ssize_t n;
+
+    req = json_pack("{s:s, s:O}", "command", name, "args",
+                    args != NULL ? args : json_object());
+    s = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (s == NULL) {
+        reply_set_error(r, EMBER_ENOMEM, NULL);
+        return;
+    }
+    if (send_all(c->fd, s, strlen(s)) < 0 || send_all(c->fd, "\n", 1) < 0) {
+        free(s);
+        reply_set_error(r, EMBER_EIO, "lost the connection to emberd");
+        return;
+    }
+    free(s);
+    if ((n = getline(&line, &cap, c->in)) <= 0) {
+        free(line);
+        reply_set_error(r, EMBER_EIO, "emberd closed the connection");
+        return;
+    }
+    reply = json_loadb(line, (size_t) n, 0, &jerr);
+    free(line);
+    if (!json_is_object(reply)) {
+        json_decref(reply);
+        reply_set_error(r, EMBER_EPROTO, "emberd sent a malformed reply");
+        return;
+    }
+    r->done = 1;
+    if (json_is_true(json_object_get(reply, "ok"))) {
+        r->status = 0;
+        r->result = json_incref(json_object_get(reply, "result"));
+    } else {
+        r->status = EMBER_EIO;
+        snprintf(r->error, sizeof(r->error), "%s",
+                 json_string_value(json_object_get(reply, "error")) != NULL
+                     ? json_string_value(json_object_get(reply, "error"))
+                     : "EUNKNOWN");
+        s = (char *) json_string_value(json_object_get(reply, "message"));
+        r->message = strdup(s != NULL ? s : r->error);
+    }
+    json_decref(reply);
+}
+
+
+/* ---- running commands in-process, when emberd is not running ---- */
+
+
+static void
+offline_reply(int status, json_t *result, const char *message, void *ud)
+{
+    ctl_reply_t *r = ud;
+
+    if (status < 0) {
+        reply_set_error(r, status, message);
+        return;
+    }
+    r->done = 1;
+    r->status = 0;
+    r->result = json_incref(result);
+}
+
+
+static void
+call_offline(ctl_t *c, const char *name, json_t *args, ctl_reply_t *r)
+{
+    ember__command_run(name, args, EMBER_CALLER_LOCAL, offline_reply, r);
+    while (!r->done)
+        if (uv_run(ember__loop(), UV_RUN_ONCE) == 0 && !r->done) {
+            reply_set_error(r, EMBER_ESTATE, "the command never finished");
+            break;
+        }
+}
+
+
+static int
+offline_start(ctl_t *c)
+{
+    char err[1024];
+    int rc;
+
+    ember__log_open(EMBER_LOG_WARN, NULL);
+    err[0] = '\0';
+    rc = ember__server_start(c->cfg, EMBER_SERVER_OFFLINE, err, sizeof(err));
+    c->cfg = NULL;          /* the server owns it, failed or not */
+    if (rc < 0) {
+        fprintf(stderr, "emberctl: %s\n",
+                err[0] != '\0' ? err : ember_strerror(rc));
+        ember__server_cleanup();
+        return -1;
+    }
+    /* ember__server_start registered the core commands. */
+    c->offline = 1;
+    return 0;
+}
+
+
+static void
+offline_stop(ctl_t *c)
+{
+    if (!c->offline)
+        return;
+    ember__server_stop();
+    uv_run(ember__loop(), UV_RUN_DEFAULT);
+    ember__server_cleanup();
+    c->offline = 0;
+}
+
+
+static void
+call(ctl_t *c, const char *name, json_t *args, ctl_reply_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (c->fd >= 0)
+        call_online(c, name, args, r);
+    else
+        call_offline(c, name, args, r);
+}
+
+
+static json_t *
+find_command(ctl_t *c, const char *name)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(c->commands, i, e)
+        if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0)
+            return e;
+    return NULL;
+}
+
+
+static int
+is_needs_server(const char *name)
+{
+    size_t i;
+
+    for (i = 0; needs_server[i] != NULL; i++)
+        if (strcmp(needs_server[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+
+/* ---- passwords ---- */
+
+
+static char *
+read_line_noecho(const char *prompt)
+{
+    struct termios old, quiet;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int tty = isatty(STDIN_FILENO);
+
+    if (tty) {
+        fputs(prompt, stderr);
+        fflush(stderr);
+        tcgetattr(STDIN_FILENO, &old);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t) ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    n = getline(&line, &cap, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (n <= 0) {
+        free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+
+static char *
+read_password(const char *what)
+{
+    char prompt[256], *pw, *again;
+
+    snprintf(prompt, sizeof(prompt), "Password for %s: ", what);
+    if ((pw = read_line_noecho(prompt)) == NULL || pw[0] == '\0') {
+        free(pw);
+        return NULL;
+    }
+    if (!isatty(STDIN_FILENO))
+        return pw;
+    again = read_line_noecho("Again: ");
+    if (again == NULL || strcmp(again, pw) != 0) {
+        fputs("emberctl: the passwords differ\n", stderr);
+        free(again);
+        explicit_bzero(pw, strlen(pw));
+        free(pw);
+        return NULL;
+    }
+    explicit_bzero(again, strlen(again));
+    free(again);
+    return pw;
+}
+
+
+static void
+secret_free(json_t *args, json_t *cmd)
+{
+    size_t i;
+    json_t *a, *v;
+
+    /* The password copy in args is wiped before it is freed. */
+    json_array_foreach(json_object_get(cmd, "args"), i, a) {
+        if (strcmp(json_string_value(json_object_get(a, "type")),
+                   "secret") != 0)
+            continue;
+        v = json_object_get(args, json_string_value(json_object_get(a,
+                                                                    "name")));
+        if (json_is_string(v))
+            explicit_bzero((char *) json_string_value(v),
+                           json_string_length(v));
+    }
+    json_decref(args);
+}
+
+
+/*
+ * Build the args object of cmd from words: --name=value pairs, a bare
+ * --name for booleans, the rest by position in the command's table.  A
+ * missing secret is asked for on stdin (not in batch mode).  NULL with a
+ * message in err on a usage error.
+ */
+static json_t *
+build_args(ctl_t *c, json_t *cmd, int argc, char **argv, char *err,
+           size_t errlen)
+{
+    json_t *table = json_object_get(cmd, "args"), *args, *a = NULL;
+    const char *cname = json_string_value(json_object_get(cmd, "name"));
+    const char *aname, *type, *eq;
+    char key[128], *pw;
+    size_t i, pos = 0;
+    int k;
+
+    if ((args = json_object()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (k = 0; k < argc; k++) {
+        if (strncmp(argv[k], "--", 2) == 0 && argv[k][2] != '\0') {
+            eq = strchr(argv[k], '=');
+            snprintf(key, sizeof(key), "%.*s",
+                     (int) (eq != NULL ? (size_t) (eq - argv[k] - 2)
+                                       : strlen(argv[k] + 2)),
+                     argv[k] + 2);
+            json_array_foreach(table, i, a)
+                if (strcmp(json_string_value(json_object_get(a, "name")),
+                           key) == 0)
+                    break;
+            if (i == json_array_size(table)) {
+                snprintf(err, errlen, "%s: unknown option --%s", cname, key);
+                goto fail;
+            }
+            type = json_string_value(json_object_get(a, "type"));
+            if (eq == NULL && strcmp(type, "bool") != 0) {
+                snprintf(err, errlen, "%s: --%s needs a value (--%s=...)",
+                         cname, key, key);
+                goto fail;
+            }
+            json_object_set_new(args, key,
+                                json_string(eq != NULL ? eq + 1 : "true"));
+            continue;
+        }
+        /* The next argument of the table not given by name. */
+        while (pos < json_array_size(table) &&
+               json_object_get(args, json_string_value(json_object_get(
+                   json_array_get(table, pos), "name"))) != NULL)
+            pos++;
+        if (pos >= json_array_size(table)) {
+            snprintf(err, errlen, "%s: too many arguments", cname);
+            goto fail;
+        }
+        aname = json_string_value(json_object_get(json_array_get(table, pos),
+                                                  "name"));
+        json_object_set_new(args, aname, json_string(argv[k]));
+        pos++;
+    }
+    json_array_foreach(table, i, a) {
+        aname = json_string_value(json_object_get(a, "name"));
+        type = json_string_value(json_object_get(a, "type"));
+        if (json_object_get(args, aname) != NULL ||
+            !json_is_true(json_object_get(a, "required")))
+            continue;
+        if (strcmp(type, "secret") != 0 || c->batch) {
+            snprintf(err, errlen, "%s: missing %s", cname, aname);
+            goto fail;
+        }
+        pw = read_password(json_string_value(json_object_get(args, "jid"))
+                               != NULL
+                               ? json_string_value(json_object_get(args,
+                                                                   "jid"))
+                               : aname);
+        if (pw == NULL) {
+            snprintf(err, errlen, "%s: no %s given", cname, aname);
+            goto fail;
+        }
+        json_object_set_new(args, aname, json_string(pw));
+        explicit_bzero(pw, strlen(pw));
+        free(pw);
+    }
+    return args;
+
+fail:
+    secret_free(args, cmd);
+    return NULL;
+}
+
+
+/* ---- output ---- */
+
+
+/* A table cell: strings as they are, "-" for null. */
+static char *
+cell(json_t *v)
+{
+    char buf[64];
+
+    if (v == NULL || json_is_null(v))
+        return strdup("-");
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    if (json_is_integer(v)) {
+        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(v));
+        return strdup(buf);
+    }
+    if (json_is_real(v)) {
+        snprintf(buf, sizeof(buf), "%.2f", json_real_value(v));
+        return strdup(buf);
+    }
+    if (json_is_boolean(v))
+        return strdup(json_is_true(v) ? "yes" : "no");
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+
+static void
+print_table(json_t *rows, const char *const *keys, const char *const *heads)
+{
+    size_t ncol, i, k, w[16];
+    json_t *row;
+    char *s;
+
+    for (ncol = 0; keys[ncol] != NULL && ncol < 16; ncol++)
+        w[ncol] = strlen(heads[ncol]);
+    json_array_foreach(rows, i, row)
+        for (k = 0; k < ncol; k++) {
+            s = cell(json_object_get(row, keys[k]));
+            if (s != NULL && strlen(s) > w[k])
+                w[k] = strlen(s);
+            free(s);
+        }
+    for (k = 0; k < ncol; k++)
+        printf(k + 1 < ncol ? "%-*s  " : "%-.*s\n", (int) w[k], heads[k]);
+    json_array_foreach(rows, i, row)
+        for (k = 0; k < ncol; k++) {
+            s = cell(json_object_get(row, keys[k]));
+            if (k + 1 < ncol)
+                printf("%-*s  ", (int) w[k], s != NULL ? s : "?");
+            else
+                printf("%s\n", s != NULL ? s : "?");
+            free(s);
+        }
+}
+
+
+/* key: value lines, nested objects and arrays flattened with dots. */
+static void
+print_kv(const char *prefix, json_t *v)
+{
+    const char *key;
+    char name[256], *s;
+    json_t *item;
+    size_t i;
+    int scalars = 1;
+
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, item) {
+            snprintf(name, sizeof(name), "%s%s%s", prefix,
+                     prefix[0] != '\0' ? "." : "", key);
+            print_kv(name, item);
+        }
+        return;
+    }
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, item)
+            if (json_is_object(item) || json_is_array(item))
+                scalars = 0;
+        if (!scalars) {
+            json_array_foreach(v, i, item) {
+                snprintf(name, sizeof(name), "%s[%zu]", prefix, i);
+                print_kv(name, item);
+            }
+            return;
+        }
+        printf("%s: ", prefix);
+        json_array_foreach(v, i, item) {
+            s = cell(item);
+            printf("%s%s", i > 0 ? ", " : "", s != NULL ? s : "?");
+            free(s);
+        }
+        putchar('\n');
+        return;
+    }
+    s = cell(v);
+    printf("%s%s%s\n", prefix, prefix[0] != '\0' ? ": " : "",
+           s != NULL ? s : "?");
+    free(s);
+}
+
+
+static void
+print_result(const char *name, json_t *r)
+{
+    static const char *const mod_keys[] = {
+        "name", "version", "abi", "host", "state", "error", NULL
+    };
+    static const char *const mod_heads[] = {
+        "NAME", "VERSION", "ABI", "HOST", "STATE", "ERROR", NULL
+    };
+    static const char *const sess_keys[] = {
+        "jid", "ip", "tls", "mechanism", "idle_ms", "in", "out", NULL
+    };
+    static const char *const sess_heads[] = {
+        "JID", "IP", "TLS", "MECHANISM", "IDLE_MS", "IN", "OUT", NULL
+    };
+    static const char *const cmd_keys[] = {
+        "name", "permission", "module", "summary", NULL
+    };
+    static const char *const cmd_heads[] = {
+        "COMMAND", "PERMISSION", "MODULE", "SUMMARY", NULL
+    };
+    const char *jid = json_string_value(json_object_get(r, "jid"));
+    json_t *e;
+    size_t i;
+
+    if (strcmp(name, "modules") == 0 && json_is_array(r)) {
+        print_table(r, mod_keys, mod_heads);
+    } else if (strcmp(name, "sessions") == 0 && json_is_array(r)) {
+        if (json_array_size(r) == 0)
+            puts("no sessions");
+        else
+            print_table(r, sess_keys, sess_heads);
+    } else if (strcmp(name, "commands") == 0 && json_is_array(r)) {
+        print_table(r, cmd_keys, cmd_heads);
+    } else if (strcmp(name, "users") == 0 && json_is_array(r)) {
+        json_array_foreach(r, i, e)
+            if (json_is_string(e))
+                puts(json_string_value(e));
+    } else if (strcmp(name, "kick") == 0 && jid != NULL) {
+        printf("%s: %" JSON_INTEGER_FORMAT " session(s) closed\n", jid,
+               json_integer_value(json_object_get(r, "closed")));
+    } else if (jid != NULL && json_is_string(json_object_get(r, "done"))) {
+        printf("%s: %s\n", jid,
+               json_string_value(json_object_get(r, "done")));
+    } else if (strcmp(name, "certs") == 0 && json_is_array(r)) {
+        json_array_foreach(r, i, e) {
+            if (i > 0)
+                putchar('\n');
+            print_kv("", e);
+        }
+    } else if (r == NULL || json_is_null(r) ||
+               (json_is_object(r) && json_object_size(r) == 1 &&
+                json_is_true(json_object_get(r, "ok")))) {
+        puts("ok");
+    } else {
+        print_kv("", r);
+    }
+}
+
+
+/* One line for batch mode. */
+static void
+print_batch_line(ctl_t *c, const char *name, ctl_reply_t *r)
+{
+    json_t *o;
+    char *s;
+
+    if (c->json_out) {
+        o = r->status == 0
+                ? json_pack("{s:b, s:O}", "ok", 1, "result",
+                            r->result != NULL ? r->result : json_null())
+                : json_pack("{s:b, s:s, s:s}", "ok", 0, "error", r->error,
+                            "message", r->message != NULL ? r->message : "");
+        s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+        puts(s != NULL ? s : "{\"ok\":false}");
+        free(s);
+        json_decref(o);
+    } else if (r->status < 0) {
+        printf("error: %s: %s\n", r->error,
+               r->message != NULL ? r->message : "");
+    } else if (json_is_string(json_object_get(r->result, "jid")) &&
+               json_is_string(json_object_get(r->result, "done"))) {
+        printf("ok: %s: %s\n",
+               json_string_value(json_object_get(r->result, "jid")),
+               json_string_value(json_object_get(r->result, "done")));
+    } else {
+        s = r->result != NULL
+                ? json_dumps(r->result, JSON_COMPACT | JSON_ENCODE_ANY)
+                : NULL;
+        printf("ok%s%s\n", s != NULL ? ": " : "", s != NULL ? s : "");
+        free(s);
+    }
+    fflush(stdout);
+}
+
+
+/*
+ * Run one command line.  Returns the exit status it deserves; in batch
+ * mode usage errors are reported like command errors, on one line.
+ */
+static int
+run_words(ctl_t *c, int argc, char **argv)
+{
+    const char *name = argv[0];
+    json_t *cmd, *args;
+    ctl_reply_t r;
+    char err[512], *s;
+    int status;
+
+    if (strcmp(name, "commands") == 0) {
+        memset(&r, 0, sizeof(r));
+        r.done = 1;
+        r.result = json_incref(c->commands);
+    } else if ((cmd = find_command(c, name)) == NULL) {
+        if (c->fd < 0 && is_needs_server(name))
+            snprintf(err, sizeof(err), "%s: emberd is not running", name);
+        else if (strcmp(name, "init") == 0 || strcmp(name, "batch") == 0)
+            snprintf(err, sizeof(err), "%s: not allowed here", name);
+        else
+            snprintf(err, sizeof(err), "unknown command '%s'%s", name,
+                     c->fd < 0 ? " (emberd is not running: module "
+                                 "commands need it)" : "");
+        memset(&r, 0, sizeof(r));
+        reply_set_error(&r, c->fd < 0 && is_needs_server(name)
+                                ? EMBER_ESTATE : EMBER_EINVAL, err);
+        if (c->batch) {
+            print_batch_line(c, name, &r);
+            reply_clear(&r);
+            return EXIT_CMD;
+        }
+        fprintf(stderr, "emberctl: %s\n", err);
+        reply_clear(&r);
+        return c->fd < 0 && is_needs_server(name) ? EXIT_CMD : EXIT_USAGE;
+    } else if ((args = build_args(c, cmd, argc - 1, argv + 1, err,
+                                  sizeof(err))) == NULL) {
+        memset(&r, 0, sizeof(r));
+        reply_set_error(&r, EMBER_EINVAL, err);
+        if (c->batch) {
+            print_batch_line(c, name, &r);
+            reply_clear(&r);
+            return EXIT_CMD;
+        }
+        fprintf(stderr, "emberctl: %s\n", err);
+        reply_clear(&r);
+        return EXIT_USAGE;
+    } else {
+        call(c, name, args, &r);
+        secret_free(args, cmd);
+    }
+
+    if (c->batch) {
+        print_batch_line(c, name, &r);
+    } else if (r.status < 0) {
+        if (c->json_out)
+            print_batch_line(c, name, &r);
+        fprintf(stderr, "emberctl: %s\n",
+                r.message != NULL ? r.message : r.error);
+    } else if (c->json_out) {
+        s = json_dumps(r.result != NULL ? r.result : json_null(),
+                       JSON_INDENT(2) | JSON_ENCODE_ANY);
+        puts(s != NULL ? s : "null");
+        free(s);
+    } else {
+        print_result(name, r.result);
+    }
+    status = r.status < 0 ? EXIT_CMD : 0;
+    reply_clear(&r);
+    return status;
+}
+
+
+/* ---- batch ---- */
+
+
+/*
+ * Split a line like a shell would, minus expansions: blanks separate
+ * words, '...' and "..." quote, backslash escapes the next character.
+ * Returns the word count, -1 on an unterminated quote.
+ */
+static int
+split_words(char *line, char **words, int max)
+{
+    char *r = line, *w = line, quote;
+    int n = 0;
+
+    for (;;) {
+        while (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r')
+            r++;
+        if (*r == '\0' || *r == '#')
+            return n;
+        if (n == max)
+            return -1;
+        words[n++] = w;
+        quote = 0;
+        while (*r != '\0') {
+            if (quote != 0 && *r == quote) {
+                quote = 0;
+                r++;
+            } else if (quote == 0 && (*r == '\'' || *r == '"')) {
+                quote = *r++;
+            } else if (quote == 0 && (*r == ' ' || *r == '\t' ||
+                                      *r == '\n' || *r == '\r')) {
+                break;
+            } else if (*r == '\\' && quote != '\'' && r[1] != '\0') {
+                *w++ = r[1];
+                r += 2;
+            } else {
+                *w++ = *r++;
+            }
+        }
+        if (quote != 0)
+            return -1;
+        if (*r != '\0')
+            r++;
+        *w++ = '\0';
+    }
+}
+
+
+static int
+run_batch(ctl_t *c)
+{
+    char *line = NULL, *words[64];
+    size_t cap = 0;
+    int n, rc, status = 0;
+    ctl_reply_t r;
+
+    c->batch = 1;
+    while (getline(&line, &cap, stdin) > 0) {
+        n = split_words(line, words, 64);
+        if (n == 0)
+            continue;
+        if (n < 0) {
+            memset(&r, 0, sizeof(r));
+            reply_set_error(&r, EMBER_EINVAL, "unterminated quote");
+            print_batch_line(c, "", &r);
+            reply_clear(&r);
+            status = EXIT_CMD;
+            continue;
+        }
+        if ((rc = run_words(c, n, words)) != 0)
+            status = rc;
+    }
+    if (line != NULL)
+        explicit_bzero(line, cap);
+    free(line);
+    return status;
+}
+
+
+/* ---- check ---- */
+
+
+static int
+do_check(ctl_t *c)
+{
+    ember_config_t *cfg = NULL;
+    char err[1024];
+    int rc;
+
+    err[0] = '\0';
+    if ((rc = ember__config_load(c->config_path, &cfg, err,
+                                 sizeof(err))) < 0) {
+        if (c->json_out)
+            printf("{\"ok\": false, \"error\": \"%s\"}\n",
+                   ember_err_name(rc));
+        fprintf(stderr, "emberctl: %s\n",
+                err[0] != '\0' ? err : ember_strerror(rc));
+        return EXIT_CMD;
+    }
+    if (c->json_out)
+        printf("{\"ok\": true}\n");
+    else
+        printf("%s: OK\n", cfg->path);
+    ember__config_free(cfg);
+    return 0;
+}
+
+
+/* ---- init ---- */
+
+
+typedef struct init_opts_s {
+    const char *dir;
+    const char *domain;
+    int ports;
+    const char *plugins;
+} init_opts_t;
+
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    char *p;
+
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int) sizeof(buf))
+        return -1;
+    for (p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char save = *p;
+
+            *p = '\0';
+            if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -1;
+            *p = save;
+            if (save == '\0')
+                return 0;
+        }
+    }
+}
+
+
+/* The modules directory of a development build, else the installed one. */
+static void
+default_plugins(char *out, size_t outlen)
+{
+    char exe[PATH_MAX], *slash;
+    struct stat st;
+    ssize_t n;
+
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        if ((slash = strrchr(exe, '/')) != NULL) {
+            *slash = '\0';
+            if (snprintf(out, outlen, "%s/modules", exe) < (int) outlen &&
+                stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+                return;
+        }
+    }
+    snprintf(out, outlen, "%s", EMBER_PLUGINDIR);
+}
+
+
+/* What init learns from a module's descriptor without loading it. */
+enum { MOD_SKIP = 0, MOD_HOST = 1, MOD_GLOBAL = 2 };
+
+static int
+module_kind(const char *path, const char *name)
+{
+    const ember_plugin_t *d;
+    const ember_option_t *o;
+    void *h;
+    int kind = MOD_HOST;
+
+    if ((h = dlopen(path, RTLD_LAZY | RTLD_LOCAL)) == NULL) {
+        fprintf(stderr, "emberctl: skipping %s: %s\n", name, dlerror());
+        return MOD_SKIP;
+    }
+    d = dlsym(h, "ember_module");
+    if (d == NULL || d->abi_major != EMBER_ABI_MAJOR ||
+        d->min_api_minor > EMBER_API_MINOR) {
+        fprintf(stderr, "emberctl: skipping %s: not a module for this "
+                "Ember (ABI %u.%u)\n", name, d != NULL ? d->abi_major : 0,
+                d != NULL ? d->min_api_minor : 0);
+        kind = MOD_SKIP;
+        goto out;
+    }
+    /* Options without a default need a value only the operator knows. */
+    if (d->desc_size >= offsetof(ember_plugin_t, load) && d->options != NULL)
+        for (o = d->options; o->name != NULL; o++)
+            if (o->default_value == NULL) {
+                fprintf(stderr, "emberctl: not enabling %s: option '%s' "
+                        "has no default\n", name, o->name);
+                kind = MOD_SKIP;
+                goto out;
+            }
+    if (d->desc_size >= offsetof(ember_plugin_t, flags) + sizeof(d->flags) &&
+        (d->flags & EMBER_MODULE_GLOBAL))
+        kind = MOD_GLOBAL;
+out:
+    dlclose(h);
+    return kind;
+}
+
+
+static int
+module_filter(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+
+    return n > 7 && strncmp(e->d_name, "mod_", 4) == 0 &&
+           strcmp(e->d_name + n - 3, ".so") == 0;
+}
+
+
+static char *
+xml_escape(const char *s)
+{
+    xmlChar *e = xmlEncodeSpecialChars(NULL, (const xmlChar *) s);
+
+    return (char *) e;
+}
+
+
+/*
+ * The <module/> lines for the modules found in dir, host and global ones
+ * apart.  storage_* are backends: the config names one explicitly.
+ */
+static int
+scan_modules(const char *dir, FILE *host_out, FILE *global_out,
+             int *have_sqlite)
+{
+    struct dirent **list;
+    char path[PATH_MAX], name[256];
+    int n, i, kind, rc;
+
+    *have_sqlite = 0;
+    if ((n = scandir(dir, &list, module_filter, alphasort)) < 0) {
+        fprintf(stderr, "emberctl: warning: %s: %s (no modules enabled)\n",
+                dir, strerror(errno));
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "%.*s",
+                 (int) (strlen(list[i]->d_name) - 7), list[i]->d_name + 4);
+        rc = snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
+        free(list[i]);
+        if (rc >= (int) sizeof(path))
+            continue;
+        if (strcmp(name, "storage_sqlite") == 0)
+            *have_sqlite = 1;
+        if (strncmp(name, "storage_", 8) == 0)
+            continue;
+        kind = module_kind(path, name);
+        if (kind == MOD_HOST)
+            fprintf(host_out, "    <module name=\"%s\"/>\n", name);
+        else if (kind == MOD_GLOBAL)
+            fprintf(global_out, "  <module name=\"%s\"/>\n", name);
+    }
+    free(list);
+    return 0;
+}
+
+
+static const char config_template[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<!--\n"
+    "  Ember configuration written by emberctl init.  Check it with\n"
+    "  `emberctl -c %s check`, apply changes to a running\n"
+    "  server with `emberctl -c ... reload`.  Relative paths are taken from\n"
+    "  this file's directory (module paths from the data directory).\n"
+    "-->\n"
+    "<ember>\n"
+    "  <log level=\"info\"/>\n"
+    "  <paths data=\"data\"/>\n"
+    "  <plugins dir=\"%s\"/>\n"
+    "  <tls cert=\"data/tls/cert.pem\" key=\"data/tls/key.pem\"/>\n"
+    "\n"
+    "  <listen type=\"c2s\" address=\"%s\" port=\"%d\" require-tls=\"true\"/>\n"
+    "  <listen type=\"c2s-tls\" address=\"%s\" port=\"%d\"/>\n"
+    "\n"
+    "  <module name=\"storage_sqlite\" path=\"ember.db\"/>\n"
+    "%s"
+    "\n"
+    "  <host name=\"%s\">\n"
+    "%s"
+    "  </host>\n"
+    "</ember>\n";
+
+
+static int
+write_config(const char *path, const init_opts_t *o, const char *plugins,
+             const char *hostmods, const char *globalmods)
+{
+    char *e_path = xml_escape(path), *e_plugins = xml_escape(plugins);
+    const char *addr = o->ports > 0 ? "127.0.0.1" : "0.0.0.0";
+    int c2s = o->ports > 0 ? o->ports : 5222;
+    int c2s_tls = o->ports > 0 ? o->ports + 1 : 5223;
+    FILE *f = NULL;
+    int rc = -1;
+
+    if (e_path == NULL || e_plugins == NULL)
+        goto out;
+    if ((f = fopen(path, "wx")) == NULL) {
+        fprintf(stderr, "emberctl: %s: %s\n", path, strerror(errno));
+        goto out;
+    }
+    fprintf(f, config_template, e_path, e_plugins, addr, c2s, addr, c2s_tls,
+            globalmods, o->domain, hostmods);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "emberctl: %s: %s\n", path, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    xmlFree(e_path);
+    xmlFree(e_plugins);
+    return rc;
+}
+
+
+static void
+parse_init(int argc, char **argv, init_opts_t *o)
+{
+    const char *v;
+    char *end;
+    long n;
+    int k;
+
+    memset(o, 0, sizeof(*o));
+    o->domain = "localhost";
+    for (k = 0; k < argc; k++) {
+        const char *a = argv[k];
+        const char *opts[] = { "--domain", "--ports", "--plugins" };
+        size_t i, len;
+
+        v = NULL;
+        for (i = 0; i < 3; i++) {
+            len = strlen(opts[i]);
+            if (strncmp(a, opts[i], len) != 0 ||
+                (a[len] != '\0' && a[len] != '='))
+                continue;
+            if (a[len] == '=')
+                v = a + len + 1;
+            else if (k + 1 < argc)
+                v = argv[++k];
+            else
+                die_usage("init: %s needs a value", opts[i]);
+            break;
+        }
+        if (i == 0) {
+            o->domain = v;
+        } else if (i == 1) {
+            n = strtol(v, &end, 10);
+            if (*v == '\0' || *end != '\0' || n < 1 || n > 65534)
+                die_usage("init: --ports takes a port from 1 to 65534");
+            o->ports = (int) n;
+        } else if (i == 2) {
+            o->plugins = v;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            die_usage("init: unknown option %s", a);
+        } else if (o->dir == NULL) {
+            o->dir = a;
+        } else {
+            die_usage("init: too many arguments");
+        }
+    }
+    if (o->dir == NULL)
+        die_usage("init: which directory?");
+}
+
+
+static int
+do_init(int argc, char **argv)
+{
+    init_opts_t o;
+    char dir[PATH_MAX], plugins[PATH_MAX], cfgpath[PATH_MAX];
+    char cert[PATH_MAX], key[PATH_MAX], data[PATH_MAX], domain[1024];
+    char *hostmods = NULL, *globalmods = NULL, err[1024];
+    size_t hlen = 0, glen = 0;
+    FILE *hf, *gf;
+    ember_config_t *cfg = NULL;
+    const char *names[2];
+    int have_sqlite, rc;
+    struct stat st;
+
+    parse_init(argc, argv, &o);
+    if (ember__jid_prep_domain(o.domain, domain, sizeof(domain)) < 0)
+        die_usage("init: '%s' is not a valid domain", o.domain);
+    if (mkdir_p(o.dir, 0755) < 0 || realpath(o.dir, dir) == NULL) {
+        fprintf(stderr, "emberctl: %s: %s\n", o.dir, strerror(errno));
+        return EXIT_CMD;
+    }
+    if (o.plugins != NULL) {
+        if (realpath(o.plugins, plugins) == NULL) {
+            fprintf(stderr, "emberctl: %s: %s\n", o.plugins,
+                    strerror(errno));
+            return EXIT_CMD;
+        }
+    } else {
+        default_plugins(plugins, sizeof(plugins));
+    }
+    if (snprintf(cfgpath, sizeof(cfgpath), "%s/ember.xml", dir) >=
+            (int) sizeof(cfgpath) ||
+        snprintf(data, sizeof(data), "%s/data", dir) >= (int) sizeof(data) ||
+        snprintf(cert, sizeof(cert), "%s/data/tls/cert.pem", dir) >=
+            (int) sizeof(cert) ||
+        snprintf(key, sizeof(key), "%s/data/tls/key.pem", dir) >=
+            (int) sizeof(key)) {
+        fprintf(stderr, "emberctl: %s: path too long\n", dir);
+        return EXIT_CMD;
+    }
+    if (stat(cfgpath, &st) == 0) {
+        fprintf(stderr, "emberctl: %s already exists\n", cfgpath);
+        return EXIT_CMD;
+    }
+    if (mkdir(data, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "emberctl: %s: %s\n", data, strerror(errno));
+        return EXIT_CMD;
+    }
+
+    hf = open_memstream(&hostmods, &hlen);
+    gf = open_memstream(&globalmods, &glen);
+    if (hf == NULL || gf == NULL) {
+        perror("emberctl");
+        return EXIT_CMD;
+    }
+    scan_modules(plugins, hf, gf, &have_sqlite);
+    fclose(hf);
+    fclose(gf);
+    o.domain = domain;
+    rc = write_config(cfgpath, &o, plugins, hostmods, globalmods);
+    free(hostmods);
+    free(globalmods);
+    if (rc < 0)
+        return EXIT_CMD;
+    printf("wrote %s\n", cfgpath);
+
+    if (stat(cert, &st) != 0) {
+        names[0] = domain;
+        names[1] = NULL;
+        if ((rc = ember__cert_generate(cert, key, names, CERT_DAYS)) < 0) {
+            fprintf(stderr, "emberctl: certificate: %s\n",
+                    ember_strerror(rc));
+            return EXIT_CMD;
+        }
+        printf("wrote %s (self-signed for %s, %d days) and %s\n", cert,
+               domain, CERT_DAYS, key);
+    }
+
+    err[0] = '\0';
+    if ((rc = ember__config_load(cfgpath, &cfg, err, sizeof(err))) < 0) {
+        fprintf(stderr, "emberctl: the new config does not load: %s\n",
+                err[0] != '\0' ? err : ember_strerror(rc));
+        return EXIT_CMD;
+    }
+    if (!have_sqlite) {
+        fprintf(stderr, "emberctl: warning: no mod_storage_sqlite.so in %s: "
+                "the database will be created on first start\n", plugins);
+        ember__config_free(cfg);
+    } else {
+        /* One offline start creates the database and its tables. */
+        ember__log_open(EMBER_LOG_WARN, NULL);
+        err[0] = '\0';
+        rc = ember__server_start(cfg, EMBER_SERVER_OFFLINE, err,
+                                 sizeof(err));
+        if (rc == 0) {
+            ember__server_stop();
+            uv_run(ember__loop(), UV_RUN_DEFAULT);
+        }
+        ember__server_cleanup();
+        if (rc < 0) {
+            fprintf(stderr, "emberctl: creating the database: %s\n",
+                    err[0] != '\0' ? err : ember_strerror(rc));
+            return EXIT_CMD;
+        }
+        printf("created the database in %s\n", data);
+    }
+    printf("\nnext:\n  emberctl -c %s adduser alice@%s\n"
+           "  emberd -c %s\n", cfgpath, domain, cfgpath);
+    return 0;
+}
+
+
+/* ---- main ---- */
+
+
+int
+main(int argc, char **argv)
+{
+    ctl_t c;
+    char *words[256];
+    int k, n = 0, rc;
+    const char *cmdname = NULL;
+
+    memset(&c, 0, sizeof(c));
+    c.fd = -1;
+    c.config_path = getenv("EMBER_CONFIG");
+    if (c.config_path == NULL || c.config_path[0] == '\0')
+        c.config_path = EMBER_SYSCONFDIR "/ember/ember.xml";
+
+    for (k = 1; k < argc; k++) {
+        const char *a = argv[k];
+
+        if (cmdname == NULL && (strcmp(a, "-c") == 0 ||
+                                strcmp(a, "--config") == 0)) {
+            if (++k >= argc)
+                die_usage("%s needs a file", a);
+            c.config_path = argv[k];
+        } else if (cmdname == NULL && strncmp(a, "--config=", 9) == 0) {
+            c.config_path = a + 9;
+        } else if (strcmp(a, "--json") == 0) {
+            c.json_out = 1;
+        } else if (cmdname == NULL && (strcmp(a, "-h") == 0 ||
+                                       strcmp(a, "--help") == 0)) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (cmdname == NULL && strcmp(a, "--version") == 0) {
+            printf("emberctl %s\n", EMBER_VERSION);
+            return 0;
+        } else if (cmdname == NULL && a[0] == '-' && a[1] != '\0') {
+            die_usage("unknown option %s", a);
+        } else if (cmdname == NULL) {
+            cmdname = a;
+            words[n++] = argv[k];
+        } else if (n < 256) {
+            words[n++] = argv[k];
+        } else {
+            die_usage("too many arguments");
+        }
+    }
+    if (cmdname == NULL) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmdname, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmdname, "init") == 0)
+        return do_init(n - 1, words + 1);
+    if (strcmp(cmdname, "check") == 0) {
+        if (n > 2)
+            die_usage("check: too many arguments");
+        if (n == 2)
+            c.config_path = words[1];
+        return do_check(&c);
+    }
+    if (strcmp(cmdname, "batch") == 0 && n > 1)
+        die_usage("batch takes no arguments (commands come on stdin)");
+
+    {
+        char err[1024];
+
+        err[0] = '\0';
+        if ((rc = ember__config_load(c.config_path, &c.cfg, err,
+                                     sizeof(err))) < 0) {
+            fprintf(stderr, "emberctl: %s\n",
+                    err[0] != '\0' ? err : ember_strerror(rc));
+            return EXIT_CMD;
+        }
+    }
+    rc = ctl_connect(&c, c.cfg->control_socket);
+    if (rc < 0) {
+        ember__config_free(c.cfg);
+        return EXIT_CMD;
+    }
+    if (rc == 0) {
+        ctl_reply_t r;
+
+        ember__config_free(c.cfg);
+        c.cfg = NULL;
+        call_online(&c, "commands", NULL, &r);
+        if (r.status < 0 || !json_is_array(r.result)) {
+            fprintf(stderr, "emberctl: emberd: %s\n",
+                    r.message != NULL ? r.message : "no command list");
+            reply_clear(&r);
+            return EXIT_CMD;
+        }
+        c.commands = json_incref(r.result);
+        reply_clear(&r);
+    } else {
+        if (is_needs_server(cmdname)) {
+            fprintf(stderr, "emberctl: %s: emberd is not running\n",
+                    cmdname);
+            ember__config_free(c.cfg);
+            return EXIT_CMD;
+        }
+        if (offline_start(&c) < 0)
+            return EXIT_CMD;
+        c.commands = ember__command_list();
+    }
+
+    if (strcmp(cmdname, "batch") == 0)
+        rc = run_batch(&c);
+    else
+        rc = run_words(&c, n, words);
+
+    json_decref(c.commands);
+    if (c.in != NULL)
+        fclose(c.in);
+    if (c.fd >= 0)
+        close(c.fd);
+    offline_stop(&c);
+    return rc;
+}
