@@ -16,6 +16,9 @@ configure: configure.ac
 ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
 include config.mk
 endif
+ifdef PREFIX
+prefix = $(PREFIX)
+endif
 
 WARN      = -Wall -Wextra -Wno-unused-parameter -Wshadow -Wpointer-arith \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla

@@ -400,7 +400,11 @@ ember__sasl_start(ember_sasl_t *s, const char *mech, const char *initial)
         return;
     }
     gsasl_session_hook_set(s->gs, s);
-    if (s->cb_type != NULL)
+    /* Binding data goes only to -PLUS exchanges: a client that supports
+     * just tls-unique sees our tls-exporter (XEP-0440), finds no common
+     * type and answers "y"; RFC 5802 would fail it, which locks out
+     * clients such as slixmpp 1.8 on TLS 1.3. */
+    if (s->cb_type != NULL && is_plus(mech))
         gsasl_property_set(s->gs,
                            strcmp(s->cb_type, "tls-exporter") == 0
                                ? GSASL_CB_TLS_EXPORTER

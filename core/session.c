@@ -24,7 +24,7 @@
 #define NS_SASL    "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIND    "urn:ietf:params:xml:ns:xmpp-bind"
 #define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
-#define NS_SASL_CB "urn:xsf:sasl-cb:0"
+#define NS_SASL_CB "urn:xmpp:sasl-cb:0"
 
 /* A client that does not read its stream is cut off past this backlog. */
 #define MAX_WRITE_BACKLOG (4u << 20)
@@ -75,6 +75,11 @@ struct ember_session_s {
     struct ember_session_s *prev, *next;          /* every session */
     struct ember_session_s *user_prev, *user_next; /* same bare JID */
 };
+
+typedef struct ip_count_s {
+    size_t n;
+    char ip[48];
+} ip_count_t;
 
 typedef struct write_req_s {
     uv_write_t req;
@@ -322,34 +327,12 @@ static void
 session_closed_cb(uv_handle_t *h)
 {
     ember_session_t *s = h->data;
-    size_t n;
+    ip_count_t *c;
 
-    if (s->counted_ip) {
-        n = (size_t) (uintptr_t) ember__hmap_get(&per_ip, s->ip);
-        if (n <= 1) {
-            char *key = NULL;
-            size_t pos = 0;
-            const char *k;
-
-            while (ember__hmap_next(&per_ip, &pos, &k) != NULL)
-                if (strcmp(k, s->ip) == 0) {
-                    key = (char *) k;
-                    break;
-                }
-            ember__hmap_del(&per_ip, s->ip);
-            free(key);
-        } else {
-            char *k = NULL;
-            size_t pos = 0;
-            const char *kk;
-
-            while (ember__hmap_next(&per_ip, &pos, &kk) != NULL)
-                if (strcmp(kk, s->ip) == 0) {
-                    k = (char *) kk;
-                    break;
-                }
-            ember__hmap_put(&per_ip, k, (void *) (uintptr_t) (n - 1));
-        }
+    if (s->counted_ip &&
+        (c = ember__hmap_get(&per_ip, s->ip)) != NULL && --c->n == 0) {
+        ember__hmap_del(&per_ip, s->ip);
+        free(c);
     }
     if (s->prev != NULL)
         s->prev->next = s->next;
@@ -518,8 +501,6 @@ send_features(ember_session_t *s)
         ember__stanza_add_child(c, "optional", NULL);
         ember__fire_simple(s->host, EMBER_EV_STREAM_FEATURES, s, f);
     }
-    ember__buf_reset(&scratch);
-    ember__stanza_write(f, NS_CLIENT, &scratch);
     /* The features element lives in the stream namespace: written with the
      * stream: prefix the header declared. */
     ember__buf_reset(&scratch);
@@ -1006,8 +987,8 @@ ember__session_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
     int len = sizeof(ss);
     ember_xml_limits_t lim;
     unsigned char rnd[8];
-    size_t i, n;
-    char *key;
+    ip_count_t *c;
+    size_t i;
 
     if (s == NULL)
         return EMBER_ENOMEM;
@@ -1044,31 +1025,28 @@ ember__session_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
         session_begin_close(s);
         return EMBER_ENOMEM;
     }
-    n = (size_t) (uintptr_t) ember__hmap_get(&per_ip, s->ip);
-    if (cfg->limits.max_connections_per_ip > 0 &&
-        n >= (size_t) cfg->limits.max_connections_per_ip) {
+    c = ember__hmap_get(&per_ip, s->ip);
+    if (c != NULL && cfg->limits.max_connections_per_ip > 0 &&
+        c->n >= (size_t) cfg->limits.max_connections_per_ip) {
         ember__log(EMBER_LOG_WARN, "c2s", "%s: over %d connections from "
                    "one address", s->ip, cfg->limits.max_connections_per_ip);
         session_error(s, "policy-violation", "too many connections from "
                       "your address");
         return EMBER_ELIMIT;
     }
-    if (n == 0) {
-        if ((key = strdup(s->ip)) == NULL ||
-            ember__hmap_put(&per_ip, key, (void *) (uintptr_t) 1) < 0) {
-            free(key);
+    if (c == NULL) {
+        if ((c = calloc(1, sizeof(*c))) == NULL) {
             session_begin_close(s);
             return EMBER_ENOMEM;
         }
-    } else {
-        size_t pos = 0;
-        const char *k = NULL;
-
-        while (ember__hmap_next(&per_ip, &pos, &k) != NULL &&
-               strcmp(k, s->ip) != 0)
-            ;
-        ember__hmap_put(&per_ip, k, (void *) (uintptr_t) (n + 1));
+        memcpy(c->ip, s->ip, sizeof(c->ip));
+        if (ember__hmap_put(&per_ip, c->ip, c) < 0) {
+            free(c);
+            session_begin_close(s);
+            return EMBER_ENOMEM;
+        }
     }
+    c->n++;
     s->counted_ip = 1;
     if (lc->type == EMBER_LISTEN_C2S_TLS) {
         s->direct_tls = 1;
@@ -1263,15 +1241,15 @@ void
 ember__sessions_cleanup(void)
 {
     size_t pos = 0;
-    const char *k;
+    ip_count_t *c;
 
     if (sweep_running) {
         uv_timer_stop(&sweep_timer);
         uv_close((uv_handle_t *) &sweep_timer, NULL);
         sweep_running = 0;
     }
-    while (ember__hmap_next(&per_ip, &pos, &k) != NULL)
-        free((char *) k);
+    while ((c = ember__hmap_next(&per_ip, &pos, NULL)) != NULL)
+        free(c);
     ember__hmap_free(&per_ip);
     ember__hmap_free(&by_full);
     ember__hmap_free(&by_bare);

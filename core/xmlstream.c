@@ -766,7 +766,6 @@ ember__xml_feed(ember_xml_t *x, const char *data, size_t len)
      * buffering the rest of it.
      */
     while (len > 0) {
-        if (getenv("XDBG")) fprintf(stderr, "fed %zu boundary %zu depth %d\n", x->fed, x->boundary, x->depth);
         if (x->fed - x->boundary >= x->lim.max_stanza_size) {
             fail(x, "policy-violation", "stanza too large");
             return EMBER_ELIMIT;

@@ -158,7 +158,8 @@ typedef enum {
     EMBER_SOP_MAP_GET,
     EMBER_SOP_MAP_SET,        /* value NULL deletes */
     EMBER_SOP_MAP_ALL,        /* result: object key -> value */
-    EMBER_SOP_ARCHIVE_APPEND, /* value {"with","data"}; result {"id","time"} */
+    EMBER_SOP_ARCHIVE_APPEND, /* value {"with","data","time"};
+                                 result {"id","time"} */
     EMBER_SOP_ARCHIVE_QUERY,  /* result {"items":[...], "complete": bool} */
     EMBER_SOP_ARCHIVE_DELETE, /* deletes what query selects; result {"deleted"} */
     EMBER_SOP_USERS,          /* result: sorted array of users in the store */
