@@ -106,8 +106,10 @@ sasl_callback(Gsasl *ctx, Gsasl_session *gs, Gsasl_property prop)
         if (authzid != NULL && authzid[0] != '\0') {
             char bare[2048];
 
+            /* An authzid may name the account itself, as a bare JID or
+             * (as libgsasl fills it in) the bare user name. */
             snprintf(bare, sizeof(bare), "%s@%s", s->user, s->host);
-            if (strcmp(authzid, bare) != 0)
+            if (strcmp(authzid, bare) != 0 && strcmp(authzid, s->user) != 0)
                 return GSASL_AUTHENTICATION_ERROR;
         }
         if (password == NULL ||
