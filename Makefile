@@ -149,7 +149,7 @@ bench-peers: all $(BENCH_BIN)
 	tools/deps.sh peers
 	bench/peers.sh $(B)
 
-ember-plugin.pc: ember-plugin.pc.in config.mk
+ember-plugin.pc: ember-plugin.pc.in config.mk FORCE
 	sed -e 's|@prefix@|$(prefix)|' -e 's|@includedir@|$(includedir)|' \
 	    -e 's|@plugindir@|$(plugindir)|' -e 's|@VERSION@|$(VERSION)|' \
 	    $< > $@
@@ -165,7 +165,7 @@ install: all ember-plugin.pc
 	install -m 644 plugin-api/ember/*.h $(DESTDIR)$(includedir)/ember/
 	install -m 644 ember-plugin.pc $(DESTDIR)$(libdir)/pkgconfig/
 	install -m 644 etc/ember.xml etc/ember.rng $(DESTDIR)$(sysconfdir)/ember/
-	cp -R web/. $(DESTDIR)$(datarootdir)/ember/web/
+	if [ -d web ]; then cp -R web/. $(DESTDIR)$(datarootdir)/ember/web/; fi
 
 clean:
 	rm -rf build build-asan build-fuzz ember-plugin.pc
@@ -174,7 +174,9 @@ distclean: clean
 	rm -rf config.mk ember_config.h config.log config.status configure \
 	    autom4te.cache aclocal.m4 ember_config.h.in ember_config.h.in~
 
-.PHONY: all run check bench bench-peers install clean distclean \
+FORCE:
+
+.PHONY: FORCE all run check bench bench-peers install clean distclean \
         tests-build fuzz-build
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -434,12 +434,13 @@ ember__stanza_add_text(ember_stanza_t *st, const char *text)
 
 
 /*
- * Detached deep copy of src into arena a.  inherit is the namespace the
- * copy's parent will have: an element without one takes it.  Recursion is
- * bounded by the tree's depth, which the parser limits.
+ * Detached deep copy of src into arena a, to be linked under dst_parent:
+ * an element without a namespace takes the parent's.  Recursion is bounded
+ * by the tree's depth, which the parser limits.
  */
 static ember_stanza_t *
-copy_tree(arena_t *a, const ember_stanza_t *src, const ember_stanza_t *dst_parent)
+copy_tree(arena_t *a, const ember_stanza_t *src,
+          const ember_stanza_t *dst_parent)
 {
     ember_stanza_t *e;
     const node_t *n;

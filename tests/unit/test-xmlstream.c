@@ -519,32 +519,28 @@ test_oversized_not_buffered(void **state)
 static void
 test_billion_laughs(void **state)
 {
-    static const char doc[] =
-        "<?xml version='1.0'?>\n"
-        "<!DOCTYPE lolz [\n"
-        " <!ENTITY lol \"lol\">\n"
-        " <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
-        " <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
-        " <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
-        " <!ENTITY lol4 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
-        " <!ENTITY lol5 \"&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;\">\n"
-        " <!ENTITY lol6 \"&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;\">\n"
-        " <!ENTITY lol7 \"&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;\">\n"
-        " <!ENTITY lol8 \"&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;\">\n"
-        " <!ENTITY lol9 \"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">\n"
-        "]>\n"
-        "<stream:stream xmlns='jabber:client' "
-        "xmlns:stream='http://etherx.jabber.org/streams'>"
-        "<message><body>&lol9;</body></message>";
+    char doc[2048], *p;
+    int i, k;
     rec_t r;
     size_t peak, step;
 
     (void) state;
-    for (step = 1; step <= sizeof(doc); step *= 7) {
+    p = doc + sprintf(doc, "<?xml version='1.0'?>\n<!DOCTYPE lolz [\n"
+                           " <!ENTITY lol \"lol\">\n");
+    for (i = 1; i <= 9; i++) {
+        p += sprintf(p, " <!ENTITY lol%d \"", i);
+        for (k = 0; k < 10; k++)
+            p += i == 1 ? sprintf(p, "&lol;") : sprintf(p, "&lol%d;", i - 1);
+        p += sprintf(p, "\">\n");
+    }
+    sprintf(p, "]>\n<stream:stream xmlns='jabber:client' xmlns:stream="
+               "'http://etherx.jabber.org/streams'><message><body>&lol9;"
+               "</body></message>");
+    for (step = 1; step <= strlen(doc); step *= 7) {
         rec_new(&r, 1 << 20, 16, 16);
         peak = xml_in_use;
         xml_peak = xml_in_use;
-        feed_split(&r, doc, sizeof(doc) - 1, step, 0);
+        feed_split(&r, doc, strlen(doc), step, 0);
         assert_int_equal(r.errors, 1);
         assert_string_equal(r.cond, "restricted-xml");
         assert_int_equal(r.opens, 0);
