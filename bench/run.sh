@@ -184,6 +184,96 @@ EOF
         sed -n 's/^Prosody \([0-9.]*\).*/\1/p' | head -1)"
 }
 
+# ---- ejabberd ----
+
+ejabberdctl_bench() {
+    local dir=$WORK/ejabberd
+    ejabberdctl --config-dir "$dir" --config "$dir/ejabberd.yml" \
+        --ctl-config "$dir/ejabberdctl.cfg" --logs "$dir/logs" \
+        --spool "$dir/spool" "$@"
+}
+
+ejabberd_start() {
+    local dir=$WORK/ejabberd n
+    command -v ejabberdctl >/dev/null || die "ejabberd not installed"
+    PORT=$(free_port_base)
+    mkdir -p "$dir/logs" "$dir/spool"
+    # ejabberdctl runs the node as the ejabberd user: let it reach the dir.
+    chmod 755 "$WORK"
+    cat >"$dir/ejabberdctl.cfg" <<EOF
+ERLANG_NODE=ejbench$$@localhost
+EJABBERD_PID_PATH=$dir/ejabberd.pid
+ERL_EPMD_ADDRESS=127.0.0.1
+INET_DIST_INTERFACE=127.0.0.1
+ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"
+CONTRIB_MODULES_CONF_DIR=$dir/modules.d
+EJABBERD_BYPASS_WARNINGS=true
+EOF
+    cat >"$dir/ejabberd.yml" <<EOF
+# ember bench: plaintext c2s on loopback only, SCRAM-hashed passwords,
+# no shapers or rate limits
+hosts:
+  - $BENCH_DOMAIN
+loglevel: warning
+certfiles: []
+listen:
+  -
+    port: $PORT
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    max_stanza_size: 262144
+    shaper: none
+    access: c2s
+    starttls: false
+    starttls_required: false
+auth_method: internal
+auth_password_format: scram
+auth_scram_hash: sha
+registration_timeout: infinity
+acl:
+  loopback:
+    ip:
+      - 127.0.0.0/8
+access_rules:
+  c2s:
+    allow: all
+  register:
+    allow: all
+shaper_rules:
+  c2s_shaper: none
+  s2s_shaper: none
+  max_user_sessions: 10
+modules:
+  mod_disco: {}
+  mod_ping: {}
+  mod_version: {}
+  mod_roster: {}
+  mod_register:
+    access: register
+    ip_access: loopback
+    password_strength: 0
+EOF
+    chown -R ejabberd: "$dir"
+    ERL_EPMD_ADDRESS=127.0.0.1 ejabberdctl_bench foreground-quiet \
+        >"$dir/ejabberd.out" 2>&1 &
+    SERVER_STOP="ejabberdctl_bench stop; kill $!"
+    wait_listen "$PORT" 60 || die "ejabberd did not listen on $PORT"
+    for _ in $(seq 50); do
+        [ -s "$dir/ejabberd.pid" ] && break
+        sleep 0.1
+    done
+    SERVER_PID=$(cat "$dir/ejabberd.pid" 2>/dev/null) ||
+        die "no ejabberd pid file"
+    SERVER_VERSION="ejabberd $(dpkg-query -W -f='${Version}' ejabberd |
+        sed 's/-.*//')"
+    n=$(( BENCH_HOLD > 2 * BENCH_PAIRS ? BENCH_HOLD : 2 * BENCH_PAIRS ))
+    say "bench: ejabberd: registering $n users in-band"
+    "$LOAD" --register --port "$PORT" --domain "$BENCH_DOMAIN" \
+        --users "$n" --password "$BENCH_PASSWORD" --concurrency 50 \
+        --timeout 600 --label "ejabberd register" >&2 ||
+        die "registering users failed"
+}
+
 # ---- phases ----
 
 load() {  # NAME PHASE ARGS...: one ember-load run, JSON saved

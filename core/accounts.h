@@ -12,7 +12,8 @@
  *    "created": unix-seconds, "locked": false}
  * Hashing (PBKDF2) runs on the libuv thread pool, never on the loop.  All
  * callbacks run on the core thread.  user is prepared (nodeprep) first: a
- * name that does not prepare is EMBER_EINVAL.
+ * name that does not prepare is EMBER_EINVAL.  A negative return means cb
+ * will not be called.
  */
 #define EMBER_SCRAM_ITERATIONS 4096
 

@@ -93,12 +93,107 @@ api_session_jid(ember_session_t *s)
 }
 
 
-static int
-module_user_host(ember_module_t *m, const char **host)
+/*
+ * Account calls finish after hashing on the thread pool: the module may
+ * have been unloaded by then, so its callback goes through a record that
+ * unloading cancels.
+ */
+typedef struct account_call_s {
+    ember_module_t *m;
+    ember_store_cb cb;
+    void *ud;
+    int exists_only;
+    struct account_call_s *prev, *next;
+} account_call_t;
+
+static account_call_t *account_calls;
+
+
+static void
+account_call_unlink(account_call_t *c)
 {
-    if ((*host = ember__module_host(m)) == NULL)
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        account_calls = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+}
+
+
+static void
+account_call_done(int status, json_t *result, void *arg)
+{
+    account_call_t *c = arg;
+    json_t *exists = NULL;
+
+    account_call_unlink(c);
+    if (c->m != NULL) {
+        /* Modules learn whether an account exists, never its secrets. */
+        if (c->exists_only && status == 0)
+            result = exists = json_pack("{s:b}", "exists", 1);
+        c->cb(status, result, c->ud);
+    }
+    json_decref(exists);
+    free(c);
+}
+
+
+typedef int (*account_fn)(const char *host, const char *user,
+                          const char *password, ember_store_cb cb, void *ud);
+
+static int
+account_call(ember_module_t *m, int which, const char *user,
+             const char *password, ember_store_cb cb, void *ud)
+{
+    const char *host = ember__module_host(m);
+    account_call_t *c;
+    int rc;
+
+    if (host == NULL || cb == NULL)
         return EMBER_EINVAL;
-    return 0;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return EMBER_ENOMEM;
+    c->m = m;
+    c->cb = cb;
+    c->ud = ud;
+    c->exists_only = which == 'e';
+    c->next = account_calls;
+    if (account_calls != NULL)
+        account_calls->prev = c;
+    account_calls = c;
+    switch (which) {
+    case 'e':
+        rc = ember__account_get(host, user, account_call_done, c);
+        break;
+    case 'c':
+        rc = ember__account_create(host, user, password, account_call_done,
+                                   c);
+        break;
+    case 'p':
+        rc = ember__account_set_password(host, user, password,
+                                         account_call_done, c);
+        break;
+    default:
+        rc = ember__account_delete(host, user, account_call_done, c);
+        break;
+    }
+    if (rc < 0) {
+        account_call_unlink(c);
+        free(c);
+    }
+    return rc;
+}
+
+
+void
+ember__api_module_gone(ember_module_t *m)
+{
+    account_call_t *c;
+
+    for (c = account_calls; c != NULL; c = c->next)
+        if (c->m == m)
+            c->m = NULL;
 }
 
 
@@ -106,10 +201,7 @@ static int
 api_user_exists(ember_module_t *m, const char *user, ember_store_cb cb,
                 void *ud)
 {
-    const char *host;
-    int rc = module_user_host(m, &host);
-
-    return rc < 0 ? rc : ember__account_get(host, user, cb, ud);
+    return account_call(m, 'e', user, NULL, cb, ud);
 }
 
 
@@ -117,10 +209,7 @@ static int
 api_user_create(ember_module_t *m, const char *user, const char *password,
                 ember_store_cb cb, void *ud)
 {
-    const char *host;
-    int rc = module_user_host(m, &host);
-
-    return rc < 0 ? rc : ember__account_create(host, user, password, cb, ud);
+    return account_call(m, 'c', user, password, cb, ud);
 }
 
 
@@ -128,11 +217,7 @@ static int
 api_user_set_password(ember_module_t *m, const char *user,
                       const char *password, ember_store_cb cb, void *ud)
 {
-    const char *host;
-    int rc = module_user_host(m, &host);
-
-    return rc < 0 ? rc
-                  : ember__account_set_password(host, user, password, cb, ud);
+    return account_call(m, 'p', user, password, cb, ud);
 }
 
 
@@ -140,10 +225,7 @@ static int
 api_user_delete(ember_module_t *m, const char *user, ember_store_cb cb,
                 void *ud)
 {
-    const char *host;
-    int rc = module_user_host(m, &host);
-
-    return rc < 0 ? rc : ember__account_delete(host, user, cb, ud);
+    return account_call(m, 'd', user, NULL, cb, ud);
 }
 
 

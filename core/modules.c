@@ -11,10 +11,10 @@
 #include "log.h"
 #include "modules.h"
 #include "services.h"
+#include "session.h"
 #include "storage.h"
 
 extern const ember_api_t ember__api;
-void ember__sessions_module_gone(ember_module_t *m);
 
 typedef enum { MOD_LOADING, MOD_LOADED, MOD_FAILED } mod_state_t;
 
@@ -134,6 +134,7 @@ static void
 module_release(ember_module_t *m)
 {
     ember__hooks_module_gone(m);
+    ember__api_module_gone(m);
     ember__services_module_gone(m);
     ember__commands_module_gone(m);
     ember__sessions_module_gone(m);

@@ -28,6 +28,9 @@ json_t *ember__modules_describe(void);
 const char *ember__module_name(const ember_module_t *m);
 const char *ember__module_host(const ember_module_t *m);
 
+/* Cancel account callbacks module m still waits for (core/api.c). */
+void ember__api_module_gone(ember_module_t *m);
+
 /* The instance accessors behind the api table. */
 void *ember__module_conf(ember_module_t *m);
 void ember__module_set_data(ember_module_t *m, void *data);

@@ -28,8 +28,9 @@ int ember__buf_escape(ember_buf_t *b, const char *s, size_t n);
 
 /* Idle contexts kept for reuse; a context costs about 10 KB. */
 #define POOL_MAX 64
-/* A context whose dictionary grew past this is freed, not pooled. */
-#define POOL_MAX_DICT 512
+/* A context whose dictionary (names, namespaces) grew past this many
+ * entries is freed, not pooled: a reset keeps the dictionary. */
+#define POOL_MAX_DICT 2048
 
 struct ember_xml_s {
     xmlParserCtxtPtr ctxt; /* NULL while the stream is idle and pooled */
@@ -54,6 +55,7 @@ struct ember_xml_s {
     unsigned restart : 1;  /* fresh document at the next feed */
     unsigned priming : 1;  /* pushing the synthetic header */
     unsigned standalone : 1;
+    unsigned feeding : 1;  /* inside xmlParseChunk */
     ember_stanza_t *result; /* standalone: the parsed element */
 };
 
@@ -290,6 +292,46 @@ flush_text(ember_xml_t *x)
 
 
 /*
+ * libxml2 hands attribute values and namespace names over with '&' kept
+ * as "&#38;" when entities are not substituted (every other reference is
+ * already replaced), so that is the one sequence to decode.  Returns v
+ * itself when there is nothing to decode, else b's data; NULL on ENOMEM.
+ */
+static const char *
+amp_decode(ember_buf_t *b, const char *v, size_t n, size_t *len)
+{
+    const char *amp;
+    size_t i;
+    int err;
+
+    *len = n;
+    if (v == NULL || (amp = memchr(v, '&', n)) == NULL)
+        return v;
+    ember__buf_reset(b);
+    err = ember__buf_append(b, v, (size_t) (amp - v));
+    for (i = (size_t) (amp - v); i < n && err == 0; i++) {
+        err = ember__buf_append(b, v + i, 1);
+        if (v[i] == '&' && i + 5 <= n && memcmp(v + i, "&#38;", 5) == 0)
+            i += 4;
+    }
+    if (err < 0)
+        return NULL;
+    *len = b->len;
+    return b->data;
+}
+
+
+static int
+add_attr(ember_xml_t *x, ember_stanza_t *el, const char *name,
+         const char *v, size_t n)
+{
+    if ((v = amp_decode(&x->scratch, v, n, &n)) == NULL)
+        return EMBER_ENOMEM;
+    return ember__stanza_add_attrn(el, name, v, n);
+}
+
+
+/*
  * The stream header: remember the root's namespace declarations so a
  * pooled context can be primed with an equivalent one, and hand the
  * session a header element.
@@ -301,42 +343,46 @@ stream_opened(ember_xml_t *x, const xmlChar *localname,
 {
     ember_buf_t b = { NULL, 0, 0 };
     ember_stanza_t *hdr = NULL;
-    const char *defns = NULL;
+    const char *v, *defns = NULL, *rootns;
     char name[256];
-    int i, err = 0;
-    size_t deflen = 0;
+    int i, err = 0, def = -1;
+    size_t n;
 
-    for (i = 0; i < nb_ns; i++)
-        if (ns[2 * i] == NULL)
-            defns = (const char *) ns[2 * i + 1];
     err |= ember__buf_append(&b, "<", 1);
     if (prefix != NULL) {
         err |= ember__buf_puts(&b, (const char *) prefix);
         err |= ember__buf_append(&b, ":", 1);
     }
     err |= ember__buf_puts(&b, (const char *) localname);
-    for (i = 0; i < nb_ns; i++) {
+    for (i = 0; i < nb_ns && err == 0; i++) {
+        v = (const char *) ns[2 * i + 1];
+        if ((v = amp_decode(&x->scratch, v, strlen(v), &n)) == NULL)
+            goto fail;
+        if (ns[2 * i] == NULL)
+            def = i;
         err |= ember__buf_puts(&b, ns[2 * i] ? " xmlns:" : " xmlns");
         if (ns[2 * i] != NULL)
             err |= ember__buf_puts(&b, (const char *) ns[2 * i]);
         err |= ember__buf_append(&b, "='", 2);
-        err |= ember__buf_escape(&b, (const char *) ns[2 * i + 1],
-                                 strlen((const char *) ns[2 * i + 1]));
+        err |= ember__buf_escape(&b, v, n);
         err |= ember__buf_append(&b, "'", 1);
     }
     err |= ember__buf_append(&b, ">", 1);
     x->header_len = b.len;
-    if (defns != NULL) {
-        deflen = strlen(defns);
+    if (def >= 0) {
+        v = (const char *) ns[2 * def + 1];
+        if ((v = amp_decode(&x->scratch, v, strlen(v), &n)) == NULL)
+            goto fail;
         err |= ember__buf_append(&b, "", 1);
-        err |= ember__buf_append(&b, defns, deflen);
+        err |= ember__buf_append(&b, v, n);
     }
     err |= ember__buf_append(&b, "", 1);
     if (err != 0)
         goto fail;
     free(x->header);
     x->header = b.data;
-    x->stream_ns = defns != NULL ? x->header + x->header_len + 1 : NULL;
+    x->stream_ns = def >= 0 ? x->header + x->header_len + 1 : NULL;
+    defns = x->stream_ns;
 
     if (x->cbs.stream_open == NULL)
         return 0;
@@ -349,48 +395,24 @@ stream_opened(ember_xml_t *x, const xmlChar *localname,
             snprintf(name, sizeof(name), "%s:%s", a[1], a[0]);
         else
             snprintf(name, sizeof(name), "%s", a[0]);
-        if (ember__stanza_add_attrn(hdr, name, (const char *) a[3],
-                                    (size_t) (a[4] - a[3])) < 0) {
-            ember__stanza_free(hdr);
-            return EMBER_ENOMEM;
-        }
+        if (add_attr(x, hdr, name, (const char *) a[3],
+                     (size_t) (a[4] - a[3])) < 0)
+            goto fail_hdr;
     }
-    x->cbs.stream_open(x->ud, hdr, (const char *) localname,
-                       (const char *) URI);
+    rootns = (const char *) URI;
+    if (rootns != NULL && (rootns = amp_decode(&x->scratch, rootns,
+                                               strlen(rootns), &n)) == NULL)
+        goto fail_hdr;
+    x->cbs.stream_open(x->ud, hdr, (const char *) localname, rootns);
     return 0;
+
+fail_hdr:
+    ember__stanza_free(hdr);
+    return EMBER_ENOMEM;
 
 fail:
     ember__buf_free(&b);
     return EMBER_ENOMEM;
-}
-
-
-/*
- * libxml2 hands attribute values over with '&' kept as "&#38;" when
- * entities are not substituted (every other reference is already
- * replaced), so that is the one sequence to decode.
- */
-static int
-add_attr(ember_xml_t *x, ember_stanza_t *el, const char *name,
-         const char *v, size_t n)
-{
-    const char *amp;
-    size_t i;
-    int err;
-
-    if ((amp = memchr(v, '&', n)) == NULL)
-        return ember__stanza_add_attrn(el, name, v, n);
-    ember__buf_reset(&x->scratch);
-    err = ember__buf_append(&x->scratch, v, (size_t) (amp - v));
-    for (i = (size_t) (amp - v); i < n && err == 0; i++) {
-        err = ember__buf_append(&x->scratch, v + i, 1);
-        if (v[i] == '&' && i + 5 <= n && memcmp(v + i, "&#38;", 5) == 0)
-            i += 4;
-    }
-    if (err < 0)
-        return err;
-    return ember__stanza_add_attrn(el, name, x->scratch.data,
-                                   x->scratch.len);
 }
 
 
@@ -417,9 +439,8 @@ add_attrs(ember_xml_t *x, ember_stanza_t *el, int nb_attrs,
             if (strcmp(pfx, "xml") != 0 && a[2] != NULL) {
                 snprintf(decl, sizeof(decl), "xmlns:%s", pfx);
                 if (ember__stanza_attr(el, decl) == NULL
-                    && (err = ember__stanza_add_attrn(el, decl,
-                            (const char *) a[2],
-                            strlen((const char *) a[2]))) < 0)
+                    && (err = add_attr(x, el, decl, (const char *) a[2],
+                                       strlen((const char *) a[2]))) < 0)
                     return err;
             }
         }
@@ -460,6 +481,7 @@ on_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
     xmlParserInputPtr in;
     const char *ctxns, *elns;
     ember_stanza_t *el;
+    size_t n;
     int err;
 
     if (dead(x))
@@ -496,6 +518,9 @@ on_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
     /* No namespace: inherit when none is in scope, else it is explicit. */
     ctxns = x->depth == 1 ? x->stream_ns : ember__stanza_xmlns(x->cur);
     elns = (const char *) URI;
+    if (elns != NULL
+        && (elns = amp_decode(&x->scratch, elns, strlen(elns), &n)) == NULL)
+        goto nomem;
     if (elns == NULL)
         elns = ctxns != NULL && *ctxns != '\0' ? "" : NULL;
     if (x->depth == 1) {
@@ -594,6 +619,9 @@ static void
 ctxt_setup(ember_xml_t *x, xmlParserCtxtPtr ctxt)
 {
     xmlCtxtUseOptions(ctxt, XML_PARSE_NONET);
+    /* A reset context assumes UTF-8; a new one looks at the first bytes
+     * (byte order marks, UTF-16).  Reused ones must behave as new ones. */
+    ctxt->charset = XML_CHAR_ENCODING_NONE;
     ctxt->userData = x;
     ctxt->_private = x;
     x->ctxt = ctxt;
@@ -708,7 +736,9 @@ push(ember_xml_t *x, const char *data, size_t len, int terminate)
     /* libxml2 holds back a final CR until it sees what follows. */
     x->push_end = x->fed + len
                   - (len > 0 && !terminate && data[len - 1] == '\r');
+    x->feeding = 1;
     xmlParseChunk(x->ctxt, data, (int) len, terminate);
+    x->feeding = 0;
     x->fed += len;
     if (!dead(x) && !x->ctxt->wellFormed)
         fail(x, "not-well-formed", "malformed XML");
@@ -731,6 +761,28 @@ prime(ember_xml_t *x)
         return EMBER_EPROTO;
     }
     x->boundary = x->fed;
+    return 0;
+}
+
+
+/*
+ * A UTF-8 document starts with '<', whitespace or a UTF-8 byte order
+ * mark.  Anything libxml2 would take for UTF-16, UCS-4 or EBCDIC is
+ * refused before it switches decoders (whose errors go to stderr).
+ */
+static int
+sniff_encoding(ember_xml_t *x, const char *data, size_t len)
+{
+    size_t i;
+    unsigned char c;
+
+    for (i = x->fed; i < 2 && i - x->fed < len; i++) {
+        c = (unsigned char) data[i - x->fed];
+        if (c == 0x00 || (i == 0 && (c == 0xfe || c == 0xff || c == 0x4c))) {
+            fail(x, "unsupported-encoding", "only UTF-8 is supported");
+            return EMBER_EPROTO;
+        }
+    }
     return 0;
 }
 
@@ -760,6 +812,8 @@ ember__xml_feed(ember_xml_t *x, const char *data, size_t len)
         if (paused && prime(x) < 0)
             return EMBER_EPROTO;
     }
+    if (x->fed < 2 && sniff_encoding(x, data, len) < 0)
+        return EMBER_EPROTO;
     /*
      * Never push more than the current stanza may still take, so an
      * oversized stanza fails as soon as it passes the limit, without
@@ -813,6 +867,9 @@ ember__xml_free(ember_xml_t *x)
     if (x == NULL)
         return;
     drop_stanza(x);
+    /* A closing session's healthy context serves the next one. */
+    if (x->ctxt != NULL && !x->failed)
+        ctxt_give(x);
     if (x->ctxt != NULL)
         xmlFreeParserCtxt(x->ctxt);
     ember__buf_free(&x->text);
@@ -840,7 +897,8 @@ input_is_blank(xmlParserCtxtPtr ctxt)
 void
 ember__xml_idle(ember_xml_t *x)
 {
-    if (x == NULL || x->ctxt == NULL || dead(x) || x->standalone)
+    if (x == NULL || x->ctxt == NULL || dead(x) || x->standalone
+        || x->feeding)
         return;
     if (x->depth != 1 || x->top != NULL || x->header == NULL
         || x->ctxt->instate != XML_PARSER_CONTENT
@@ -877,7 +935,6 @@ ember__xml_parse_element(const char *xml, size_t len,
     else
         ember__stanza_free(x->result);
     x->result = NULL;
-    ctxt_give(x);
 
 done:
     ember__xml_free(x);

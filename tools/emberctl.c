@@ -193,8 +193,9 @@ call_online(ctl_t *c, const char *name, json_t *args, ctl_reply_t *r)
     size_t cap = 0;
     ssize_t n;
 
-    req = json_pack("{s:s, s:O}", "command", name, "args",
-                    args != NULL ? args : json_object());
+    req = args != NULL
+              ? json_pack("{s:s, s:O}", "command", name, "args", args)
+              : json_pack("{s:s, s:{}}", "command", name, "args");
     s = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (s == NULL) {
@@ -708,6 +709,27 @@ print_batch_line(ctl_t *c, const char *name, ctl_reply_t *r)
 }
 
 
+static void
+print_cmd_usage(json_t *cmd)
+{
+    json_t *a;
+    size_t i;
+    int req;
+
+    fprintf(stderr, "usage: emberctl %s",
+            json_string_value(json_object_get(cmd, "name")));
+    json_array_foreach(json_object_get(cmd, "args"), i, a) {
+        req = json_is_true(json_object_get(a, "required")) &&
+              strcmp(json_string_value(json_object_get(a, "type")),
+                     "secret") != 0;
+        fprintf(stderr, " %s%s%s", req ? "" : "[",
+                json_string_value(json_object_get(a, "name")),
+                req ? "" : "]");
+    }
+    fprintf(stderr, "\n");
+}
+
+
 /*
  * Run one command line.  Returns the exit status it deserves; in batch
  * mode usage errors are reported like command errors, on one line.
@@ -725,7 +747,8 @@ run_words(ctl_t *c, int argc, char **argv)
         memset(&r, 0, sizeof(r));
         r.done = 1;
         r.result = json_incref(c->commands);
-    } else if ((cmd = find_command(c, name)) == NULL) {
+    } else if ((cmd = find_command(c, name)) == NULL ||
+               (c->fd < 0 && is_needs_server(name))) {
         if (c->fd < 0 && is_needs_server(name))
             snprintf(err, sizeof(err), "%s: emberd is not running", name);
         else if (strcmp(name, "init") == 0 || strcmp(name, "batch") == 0)
@@ -755,6 +778,7 @@ run_words(ctl_t *c, int argc, char **argv)
             return EXIT_CMD;
         }
         fprintf(stderr, "emberctl: %s\n", err);
+        print_cmd_usage(cmd);
         reply_clear(&r);
         return EXIT_USAGE;
     } else {

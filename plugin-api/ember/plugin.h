@@ -268,7 +268,8 @@ struct ember_api_s {
      */
     int (*call_on_core)(ember_module_t *m, void (*fn)(void *ud), void *ud);
 
-    /* -- accounts (SCRAM secrets only; hashing runs off the loop) -- */
+    /* -- accounts (SCRAM secrets only; hashing runs off the loop) --
+     * user_exists answers 0 with {"exists": true}, or EMBER_ENOENT. */
 
     int (*user_exists)(ember_module_t *m, const char *user,
                        ember_store_cb cb, void *ud);

@@ -141,7 +141,8 @@ typedef struct ember_cmd_arg_s {
  * `permission` is "admin" (a server admin, from any door) or "local" (only
  * through the control socket, i.e. the machine's operator).  run() must end
  * with api->command_done(), now or later.  args is an object whose members
- * are already checked against `args` (types converted, required present).
+ * are already checked against `args` (types converted, required present);
+ * it stays valid until command_done.
  */
 typedef struct ember_command_s {
     const char *name;

@@ -277,8 +277,13 @@ class RawClient:
         self.stream_attrs = None
 
     def _feed(self, data):
-        self.parser.feed(data)
-        for ev, el in self.parser.read_events():
+        try:
+            self.parser.feed(data)
+            events = list(self.parser.read_events())
+        except ET.ParseError as e:
+            raise AssertionError("the server sent XML we cannot parse (%s): "
+                                 "%r" % (e, data[:300])) from None
+        for ev, el in events:
             if ev == "start":
                 if self.depth == 0:
                     self.root = el

@@ -25,6 +25,9 @@ class LoginFailed(Exception):
 
 
 class Client(slixmpp.ClientXMPP):
+    """mech=None lets slixmpp choose; it then picks -PLUS with tls-unique,
+    which TLS 1.3 does not define, fails, and falls back."""
+
     def __init__(self, jid, password, port, mech=None, direct_tls=False):
         super().__init__(jid, password, sasl_mech=mech)
         self.port = port
@@ -55,8 +58,9 @@ class Client(slixmpp.ClientXMPP):
         self.messages = asyncio.Queue()
         self.stream_errors = []
         self.add_event_handler("session_start", self._on_start)
+        self.last_failure = None
         self.add_event_handler("failed_auth", self._on_fail)
-        self.add_event_handler("failed_all_auth", self._on_fail)
+        self.add_event_handler("failed_all_auth", self._on_all_failed)
         self.add_event_handler("stream_error", self.stream_errors.append)
         self.add_event_handler("disconnected", self._on_disconnected)
         self.add_event_handler("message", self.messages.put_nowait)
@@ -70,13 +74,16 @@ class Client(slixmpp.ClientXMPP):
             self.started.set_result(True)
 
     def _on_fail(self, ev):
+        # slixmpp goes on with the next mechanism; remember why.
+        try:
+            self.last_failure = ev["condition"]
+        except (TypeError, KeyError):
+            self.last_failure = "failed"
+
+    def _on_all_failed(self, _ev):
         if not self.started.done():
-            cond = None
-            try:
-                cond = ev["condition"]
-            except (TypeError, KeyError):
-                pass
-            self.started.set_exception(LoginFailed(cond or "failed"))
+            self.started.set_exception(
+                LoginFailed(self.last_failure or "no usable mechanism"))
 
     def _on_disconnected(self, _ev):
         if not self.started.done():
@@ -102,7 +109,7 @@ class Client(slixmpp.ClientXMPP):
             self.abort()
 
 
-async def login(server, user, password, mech=None, resource=None,
+async def login(server, user, password, mech="SCRAM-SHA-1", resource=None,
                 direct_tls=False):
     jid = server.jid(user)
     if resource:

@@ -243,6 +243,18 @@ test_stanza_namespaces(void **state)
                            "from=\"a\" to=\"b\">key</result>\n"));
     rec_free(&r);
 
+    /* '&' in namespace names survives, pooled or not. */
+    rec_new(&r, 4096, 16, 16);
+    s = "<s:s xmlns='urn:a&amp;b' xmlns:s='urn:s&#38;' xmlns:p='urn:&amp;p'>"
+        "<m p:x='1'><p:c xmlns:q='urn:&amp;q'/></m>";
+    feed_split(&r, s, strlen(s), 1, 1);
+    assert_string_equal(r.ns, "urn:a&b");
+    assert_non_null(strstr(r.log.data, "open s urn:s& "));
+    assert_non_null(strstr(r.log.data,
+                           "<m xmlns:p=\"urn:&amp;p\" p:x=\"1\"><c xmlns="
+                           "\"urn:&amp;p\"/></m>\n"));
+    rec_free(&r);
+
     /* xmlns() of parsed elements: resolved, inherited, explicit none. */
     s = "<a xmlns='urn:a'><b/><c xmlns=''/><p:d xmlns:p='urn:p'/></a>";
     st = ember__stanza_parse(s, strlen(s));
@@ -441,13 +453,25 @@ test_utf16_refused(void **state)
                               ">\0<\0a\0/\0>\0";
     rec_t r;
 
+    static const char bom8[] = "\xef\xbb\xbf" HDR "<a/>";
+    int i;
+
     (void) state;
-    rec_new(&r, 4096, 16, 16);
-    assert_true(ember__xml_feed(r.x, doc, sizeof(doc) - 1) < 0);
-    assert_int_equal(r.errors, 1);
-    assert_string_equal(r.cond, "unsupported-encoding");
-    assert_int_equal(r.opens, 0);
-    rec_free(&r);
+    /* Twice: with a new context, then with one from the pool. */
+    for (i = 0; i < 2; i++) {
+        rec_new(&r, 4096, 16, 16);
+        assert_true(ember__xml_feed(r.x, doc, sizeof(doc) - 1) < 0);
+        assert_int_equal(r.errors, 1);
+        assert_string_equal(r.cond, "unsupported-encoding");
+        assert_int_equal(r.opens, 0);
+        rec_free(&r);
+        /* A UTF-8 byte order mark is accepted. */
+        rec_new(&r, 4096, 16, 16);
+        feed_split(&r, bom8, strlen(bom8), 1 + (size_t) i, i);
+        assert_int_equal(r.errors, 0);
+        assert_int_equal(r.stanzas, 1);
+        rec_free(&r);
+    }
 }
 
 
