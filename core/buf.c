@@ -10,12 +10,6 @@
 #include "buf.h"
 
 /*
- * Not yet in buf.h: like ember__buf_escape, but for character data, where
- * tab and newline stay literal.  stanza.c declares it too.
- */
-int ember__buf_escape_text(ember_buf_t *b, const char *s, size_t n);
-
-/*
  * Byte classes for the escaping scan.  0: copied as is.  1: replaced by a
  * reference.  2: not an XML character, replaced by U+FFFD.  3: first byte
  * of a multi-byte sequence, validated.  4: whitespace that attribute value

@@ -14,8 +14,12 @@ int ember__buf_append(ember_buf_t *b, const char *s, size_t n);
 int ember__buf_puts(ember_buf_t *b, const char *s);
 int ember__buf_printf(ember_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Append s with &, <, >, ' and " escaped (text and attribute safe). */
+/* Append s with &, <, >, ' and " escaped, and tab, newline and CR as
+ * character references (attribute safe); characters XML cannot carry and
+ * invalid UTF-8 become U+FFFD. */
 int ember__buf_escape(ember_buf_t *b, const char *s, size_t n);
+/* The same for character data: tab and newline stay literal. */
+int ember__buf_escape_text(ember_buf_t *b, const char *s, size_t n);
 /* Drop the first n bytes. */
 void ember__buf_consume(ember_buf_t *b, size_t n);
 void ember__buf_reset(ember_buf_t *b);

@@ -11,11 +11,6 @@
 #include "stanza.h"
 #include "xmlstream.h"
 
-/* Not yet in the headers (see the report): shared with xmlstream.c. */
-int ember__buf_escape_text(ember_buf_t *b, const char *s, size_t n);
-int ember__stanza_add_attrn(ember_stanza_t *st, const char *name,
-                            const char *value, size_t vlen);
-
 #define INLINE_ARENA 512
 #define CHUNK_MIN 1024
 #define CHUNK_MAX (64 * 1024)

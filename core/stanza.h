@@ -41,6 +41,10 @@ char *ember__stanza_serialize(const ember_stanza_t *st, size_t *len);
 
 /* Root of the tree st belongs to. */
 ember_stanza_t *ember__stanza_root(const ember_stanza_t *st);
+/* Append an attribute without looking for a duplicate (the parser's path:
+ * libxml2 already refused duplicates). */
+int ember__stanza_add_attrn(ember_stanza_t *st, const char *name,
+                            const char *value, size_t vlen);
 /* Add text of explicit length (the parser's path; no NUL needed). */
 int ember__stanza_add_textn(ember_stanza_t *st, const char *text, size_t n);
 

@@ -17,10 +17,6 @@
 #include "stanza.h"
 #include "xmlstream.h"
 
-/* Not yet in the headers (see the report): defined in stanza.c/buf.c. */
-int ember__stanza_add_attrn(ember_stanza_t *st, const char *name,
-                            const char *value, size_t vlen);
-int ember__buf_escape(ember_buf_t *b, const char *s, size_t n);
 
 #define DEFAULT_MAX_STANZA (1024 * 1024)
 #define DEFAULT_MAX_DEPTH 64

@@ -1,0 +1,49 @@
+/*
+ * ember/events.h -- event names.  Events are strings, not ids: a new event
+ * needs no ABI change.  doc/events.md lists each with its ev->data.
+ *
+ * Stanza events, fired by the router for every stanza it routes:
+ *
+ *   <kind>[-<type>]/<to>[/<xmlns>:<local>]
+ *
+ *   kind   message | presence | iq
+ *   type   iq only: get, set, result, error; the type-less name is fired
+ *          first, then the typed one ("iq/host/...", then "iq-get/host/...")
+ *   to     host  addressed to the server's domain (no node)
+ *          bare  addressed to an account's bare JID (and iq to self)
+ *          full  addressed to a full JID
+ *          self  from an account to its own bare JID (fired before bare)
+ *   xmlns:local  iq only: the namespace and name of the iq payload
+ *
+ *   iq-get/host/urn:xmpp:ping:ping      a ping to the server
+ *   iq-set/self/jabber:iq:roster:query  a roster set from its owner
+ *   message/bare  presence/full  presence/host  presence/bare
+ *
+ * "pre-" events (pre-message/bare, pre-presence/host ...) fire for stanzas
+ * coming from a local client before the router stamps delivery; a handler
+ * that returns EMBER_HOOK_HANDLED stops the stanza there.
+ *
+ * When nothing handles a stanza event the core does the default: deliver
+ * to local sessions by the rules of RFC 6121 section 8, or answer an
+ * unhandled iq get/set with service-unavailable.
+ */
+#ifndef EMBER_EVENTS_H
+#define EMBER_EVENTS_H
+
+/* ev->origin is the session; ev->data NULL. */
+#define EMBER_EV_SESSION_BOUND "session-bound"
+/* ev->origin is the session, still addressable; ev->data NULL. */
+#define EMBER_EV_SESSION_CLOSED "session-closed"
+/* ev->origin asks for features; ev->data is the <stream:features/> element
+ * (an ember_stanza_t *) to append to.  Fired after authentication. */
+#define EMBER_EV_STREAM_FEATURES "stream-features"
+/* A message to an existing account without an available resource;
+ * ev->stanza is the message.  Unhandled: the RFC 6121 default applies. */
+#define EMBER_EV_MESSAGE_OFFLINE "message/offline"
+/* ev->data is the user name (const char *). */
+#define EMBER_EV_USER_CREATED "user-created"
+#define EMBER_EV_USER_DELETED "user-deleted"
+/* ev->data NULL: the host's modules are loaded. */
+#define EMBER_EV_HOST_ACTIVATED "host-activated"
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * ember/plugin.h -- everything a module may use from Ember.
+ *
+ * A module exports exactly one symbol, `ember_module`, an ember_plugin_t,
+ * and reaches the core only through the ember_api_t table handed to load().
+ * Every callback runs on the core thread: modules need no locks.
+ */
+#ifndef EMBER_PLUGIN_H
+#define EMBER_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ember/abi.h>
+#include <ember/errno.h>
+#include <ember/types.h>
+#include <ember/events.h>
+
+typedef struct ember_api_s ember_api_t;
+
+/* Descriptor flags. */
+#define EMBER_MODULE_GLOBAL 0x1u /* loaded once for the server, not per host */
+
+/*
+ * The exported descriptor.  The core reads only desc_size bytes of it,
+ * refuses it when abi_major differs or min_api_minor is newer than the
+ * core, when a `requires` capability or a `depends` module is missing, and
+ * when reserved[] is not zero.
+ */
+typedef struct ember_plugin_s {
+    uint32_t abi_major;
+    uint32_t api_minor;
+    uint32_t min_api_minor;
+    uint32_t desc_size;
+    const char *name;        /* config name; the file is mod_<name>.so */
+    const char *version;
+    const char *description;
+    const char *const *depends;  /* NULL-terminated module names, or NULL */
+    const char *const *requires; /* NULL-terminated core capabilities */
+    size_t conf_size;            /* size of the struct the options fill */
+    const ember_option_t *options;
+    /* Once per host the module is enabled on (once if GLOBAL).  A negative
+     * return makes the core release everything registered, then close it. */
+    int (*load)(ember_module_t *m, const ember_api_t *api);
+    /* Optional: the core releases hooks, timers, features, stores anyway. */
+    void (*unload)(ember_module_t *m);
+    uint32_t flags;
+    uintptr_t reserved[8];
+} ember_plugin_t;
+
+/*
+ * Capabilities a descriptor may list in `requires` (minor 0): "hooks",
+ * "stanzas", "storage", "storage-backend", "timers", "commands", "forms",
+ * "rsm", "sessions", "accounts", "disco", "iq", "threads".
+ */
+
+/*
+ * The table of core functions.  Append-only: a field is never moved,
+ * removed or retyped within an ABI major.  `size` is sizeof in the running
+ * core; use EMBER_API_HAS(api, field) before calling a field newer than the
+ * module's min_api_minor.
+ */
+struct ember_api_s {
+    uint32_t abi_major;
+    uint32_t api_minor;
+    uint32_t size;
+    /* ---- minor 0 ---- */
+
+    /* The core's version string, e.g. "0.1.0". */
+    const char *core_version;
+
+    /* Log a line prefixed with the module name and host. */
+    void (*log)(ember_module_t *m, int level, const char *fmt, ...)
+        EMBER_PRINTF(3, 4);
+    /* Text of an EMBER_E* error. */
+    const char *(*strerror)(int err);
+
+    /* -- the module instance -- */
+
+    /* Virtual host of this instance, or NULL for a GLOBAL module. */
+    const char *(*module_host)(ember_module_t *m);
+    /* The options struct (conf_size bytes) filled from the config. */
+    void *(*module_conf)(ember_module_t *m);
+    /* One pointer of per-instance state, freed by nobody but the module. */
+    void (*module_set_data)(ember_module_t *m, void *data);
+    void *(*module_data)(ember_module_t *m);
+
+    /* -- events -- */
+
+    /*
+     * Call cb for `event` (see events.h) on this instance's host, highest
+     * priority first.  The same cb may be hooked to many events.
+     */
+    int (*hook)(ember_module_t *m, const char *event, ember_hook_cb cb,
+                int priority, void *ud);
+    int (*unhook)(ember_module_t *m, const char *event, ember_hook_cb cb,
+                  void *ud);
+    /*
+     * Fire a module event on this instance's host.  Returns
+     * EMBER_HOOK_HANDLED when a handler took it, else EMBER_HOOK_PASS.
+     */
+    int (*fire)(ember_module_t *m, const char *event, ember_stanza_t *st,
+                void *data);
+
+    /* -- stanzas: a tree of elements; children belong to their root -- */
+
+    /* A new root element; xmlns may be NULL. */
+    ember_stanza_t *(*stanza_new)(const char *name, const char *xmlns);
+    /* Parse one element with the hardened stream parser; NULL if invalid. */
+    ember_stanza_t *(*stanza_parse)(const char *xml, size_t len);
+    /* Free a root and its whole tree (never a child). */
+    void (*stanza_free)(ember_stanza_t *root);
+    /* Deep copy as a new root. */
+    ember_stanza_t *(*stanza_copy)(const ember_stanza_t *st);
+    const char *(*stanza_name)(const ember_stanza_t *st);
+    /* Namespace of the element (inherited ones resolved). */
+    const char *(*stanza_xmlns)(const ember_stanza_t *st);
+    /* Attribute value or NULL. */
+    const char *(*stanza_attr)(const ember_stanza_t *st, const char *name);
+    /* Set (value non-NULL) or remove (NULL) an attribute. */
+    int (*stanza_set_attr)(ember_stanza_t *st, const char *name,
+                           const char *value);
+    /* Append a child element; xmlns NULL inherits.  NULL on ENOMEM. */
+    ember_stanza_t *(*stanza_add_child)(ember_stanza_t *st, const char *name,
+                                        const char *xmlns);
+    /* Append text (escaped on output). */
+    int (*stanza_add_text)(ember_stanza_t *st, const char *text);
+    /* Append a deep copy of `child` (any element, of any tree). */
+    int (*stanza_append)(ember_stanza_t *st, const ember_stanza_t *child);
+    /* Detach a child from its parent (it stays in the root's memory). */
+    void (*stanza_remove)(ember_stanza_t *child);
+    /* First element child with this name and namespace (NULL = any). */
+    ember_stanza_t *(*stanza_child)(const ember_stanza_t *st,
+                                    const char *name, const char *xmlns);
+    /* Element children, in order. */
+    ember_stanza_t *(*stanza_first)(const ember_stanza_t *st);
+    ember_stanza_t *(*stanza_next)(const ember_stanza_t *st);
+    ember_stanza_t *(*stanza_parent)(const ember_stanza_t *st);
+    /* Concatenated direct text, "" when none; lives as long as the tree. */
+    const char *(*stanza_text)(const ember_stanza_t *st);
+    /* Serialized XML, malloc'ed: release with api->free. */
+    char *(*stanza_serialize)(const ember_stanza_t *st, size_t *len);
+    void (*free)(void *p);
+
+    /* -- JIDs, prepared with nodeprep/nameprep/resourceprep -- */
+
+    /* NULL when malformed. */
+    ember_jid_t *(*jid_parse)(const char *s);
+    void (*jid_free)(ember_jid_t *j);
+    ember_jid_t *(*jid_copy)(const ember_jid_t *j);
+    const char *(*jid_node)(const ember_jid_t *j);     /* NULL if none */
+    const char *(*jid_domain)(const ember_jid_t *j);
+    const char *(*jid_resource)(const ember_jid_t *j); /* NULL if none */
+    const char *(*jid_full)(const ember_jid_t *j);
+    const char *(*jid_bare)(const ember_jid_t *j);
+    int (*jid_equal)(const ember_jid_t *a, const ember_jid_t *b);
+
+    /* -- routing and replies -- */
+
+    /*
+     * Route a stanza from the server (its 'from' must be set) as the core
+     * routes any stanza: hooks, then delivery.  Takes ownership of root.
+     */
+    int (*route)(ember_module_t *m, ember_stanza_t *root);
+    /* Answer the event's iq with a result holding payload (may be NULL);
+     * takes ownership of payload. */
+    int (*iq_result)(const ember_event_t *ev, ember_stanza_t *payload);
+    /* Answer the event's stanza with an error of RFC 6120 condition. */
+    int (*stanza_error)(const ember_event_t *ev, ember_cond_t cond,
+                        const char *text);
+    /* A new error reply to `st`: to/from swapped, type='error'. */
+    ember_stanza_t *(*error_reply)(const ember_stanza_t *st,
+                                   ember_cond_t cond, const char *text);
+    /*
+     * Send an iq get/set from the server and get the reply (or a timeout)
+     * in cb.  Sets the id.  Takes ownership of root.
+     */
+    int (*iq_send)(ember_module_t *m, ember_stanza_t *root,
+                   unsigned timeout_ms, ember_iq_cb cb, void *ud);
+
+    /* -- client sessions -- */
+
+    /* Full JID once bound, else NULL. */
+    const ember_jid_t *(*session_jid)(ember_session_t *s);
+    /* Write a stanza on this session's stream; does not take ownership. */
+    int (*session_send)(ember_session_t *s, const ember_stanza_t *st);
+    /* Close the stream with an RFC 6120 stream error condition. */
+    void (*session_close)(ember_session_t *s, const char *condition);
+    /* Milliseconds since the session last received data. */
+    uint64_t (*session_idle_ms)(ember_session_t *s);
+    /* Presence priority; available = sent initial presence. */
+    int (*session_priority)(ember_session_t *s, int *available);
+    /* One pointer per module instance and session. */
+    void **(*session_slot)(ember_module_t *m, ember_session_t *s);
+    /* Called with each slot value when a session ends or the module goes. */
+    int (*session_slot_destructor)(ember_module_t *m, void (*dtor)(void *));
+    /* Bound sessions of one user (bare JID) on the module's host. */
+    int (*user_sessions)(ember_module_t *m, const char *user,
+                         ember_session_cb cb, void *ud);
+    /* Every bound session of the module's host. */
+    int (*host_sessions)(ember_module_t *m, ember_session_cb cb, void *ud);
+
+    /* -- timers -- */
+
+    /* Fire after `ms`, then every `repeat_ms` if non-zero. */
+    ember_timer_t *(*timer_start)(ember_module_t *m, uint64_t ms,
+                                  uint64_t repeat_ms, ember_timer_cb cb,
+                                  void *ud);
+    void (*timer_stop)(ember_module_t *m, ember_timer_t *t);
+
+    /* -- service discovery (XEP-0030) registry -- */
+
+    int (*disco_add_feature)(ember_module_t *m, const char *var);
+    int (*disco_add_identity)(ember_module_t *m, const char *category,
+                              const char *type, const char *name);
+    /* An item of the host's disco#items (a service such as conference.). */
+    int (*disco_add_item)(ember_module_t *m, const char *jid,
+                          const char *name);
+    /*
+     * Walk what every module of `host` (and every global module)
+     * registered.  what: 'f' features (a = var), 'i' identities (a, b, c =
+     * category, type, name), 't' items (a, b = jid, name).
+     */
+    int (*disco_foreach)(ember_module_t *m, int what,
+                         void (*cb)(const char *a, const char *b,
+                                    const char *c, void *ud),
+                         void *ud);
+
+    /* -- storage: host-scoped stores, async, completion on core thread -- */
+
+    ember_store_t *(*store_open)(ember_module_t *m, const char *name,
+                                 ember_store_kind_t kind);
+    int (*keyval_get)(ember_store_t *st, const char *user, ember_store_cb cb,
+                      void *ud);
+    /* doc NULL deletes; doc is borrowed. */
+    int (*keyval_set)(ember_store_t *st, const char *user, json_t *doc,
+                      ember_store_cb cb, void *ud);
+    int (*map_get)(ember_store_t *st, const char *user, const char *key,
+                   ember_store_cb cb, void *ud);
+    int (*map_set)(ember_store_t *st, const char *user, const char *key,
+                   json_t *value, ember_store_cb cb, void *ud);
+    int (*map_all)(ember_store_t *st, const char *user, ember_store_cb cb,
+                   void *ud);
+    /* result {"id": "...", "time": microseconds} */
+    int (*archive_append)(ember_store_t *st, const char *user,
+                          const char *with, const char *data,
+                          ember_store_cb cb, void *ud);
+    /* result {"items": [{"id","with","time","data"}], "complete": bool} */
+    int (*archive_query)(ember_store_t *st, const char *user,
+                         const ember_archive_query_t *q, ember_store_cb cb,
+                         void *ud);
+    int (*archive_delete)(ember_store_t *st, const char *user,
+                          const ember_archive_query_t *q, ember_store_cb cb,
+                          void *ud);
+    /* Users that have data in this store; result: array of names. */
+    int (*store_users)(ember_store_t *st, ember_store_cb cb, void *ud);
+    /* For backend modules: become the storage of the server. */
+    int (*storage_provide)(ember_module_t *m,
+                           const ember_storage_driver_t *driver);
+    /* For backend modules: finish a request (result borrowed). */
+    void (*store_done)(ember_store_req_t *req, int status, json_t *result);
+    /*
+     * Run fn(ud) on the core thread soon.  The one entry of this table that
+     * may be called from any thread (a module's worker thread, say).
+     * Pending calls of a module that unloads still run: its unload must
+     * join its threads first.
+     */
+    int (*call_on_core)(ember_module_t *m, void (*fn)(void *ud), void *ud);
+
+    /* -- accounts (SCRAM secrets only; hashing runs off the loop) --
+     * user_exists answers 0 with {"exists": true}, or EMBER_ENOENT. */
+
+    int (*user_exists)(ember_module_t *m, const char *user,
+                       ember_store_cb cb, void *ud);
+    int (*user_create)(ember_module_t *m, const char *user,
+                       const char *password, ember_store_cb cb, void *ud);
+    int (*user_set_password)(ember_module_t *m, const char *user,
+                             const char *password, ember_store_cb cb,
+                             void *ud);
+    int (*user_delete)(ember_module_t *m, const char *user,
+                       ember_store_cb cb, void *ud);
+
+    /* -- admin commands -- */
+
+    int (*command_register)(ember_module_t *m, const ember_command_t *cmd,
+                            void *ud);
+    /* End a command: status 0 with result (stolen, may be NULL) or an
+     * error with a message for the operator. */
+    void (*command_done)(ember_cmd_ctx_t *ctx, int status, json_t *result,
+                         const char *message);
+
+    /* -- data forms (XEP-0004) -- */
+
+    /* A jabber:x:data element of type (form, submit, result), appended to
+     * parent when parent is not NULL.  form_type adds the FORM_TYPE field. */
+    ember_stanza_t *(*form_new)(ember_stanza_t *parent, const char *type,
+                                const char *title, const char *form_type);
+    /* A field with zero or more values (NULL-terminated list). */
+    ember_stanza_t *(*form_add_field)(ember_stanza_t *form, const char *var,
+                                      const char *type, const char *label,
+                                      const char *const *values);
+    /* First value of a field, NULL when the field is missing. */
+    const char *(*form_value)(const ember_stanza_t *form, const char *var);
+    /* Up to max values of a field; returns how many there are. */
+    size_t (*form_values)(const ember_stanza_t *form, const char *var,
+                          const char **out, size_t max);
+
+    /* -- result set management (XEP-0059) -- */
+
+    /* 0 when parent has a valid <set/>, EMBER_ENOENT when it has none,
+     * EMBER_EINVAL when it is malformed.  Strings point into parent. */
+    int (*rsm_parse)(const ember_stanza_t *parent, ember_rsm_t *out);
+    /* Append <set/> with first (and its index when >= 0), last, count. */
+    ember_stanza_t *(*rsm_add)(ember_stanza_t *parent, const char *first,
+                               const char *last, long count,
+                               long first_index);
+};
+
+#endif
