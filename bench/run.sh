@@ -110,18 +110,16 @@ ember_start() {
     "$B/emberctl" init "$dir" --domain "$BENCH_DOMAIN" --ports "$base" \
         >/dev/null || die "emberctl init failed"
     cfg=$dir/ember.xml
-    # Plain c2s on loopback (benchmark only); quiet log; one IP, many
-    # sessions.
-    sed -i -E '/<listen[^>]*type="c2s"/s/require-tls="[a-z]*"/require-tls="false"/' "$cfg"
-    grep -Eq '<listen[^>]*type="c2s"[^>]*require-tls="false"' "$cfg" ||
-        sed -i -E 's#(<listen[^>]*type="c2s")#\1 require-tls="false"#' "$cfg"
-    if grep -q '<log' "$cfg"; then
-        sed -i -E 's#<log[^>]*/>#<log level="warn" file="ember.log"/>#' "$cfg"
-    else
-        sed -i 's#<ember>#<ember>\n  <log level="warn" file="ember.log"/>#' "$cfg"
-    fi
-    sed -i -E '/<limits/d' "$cfg"
-    sed -i 's#<ember>#<ember>\n  <limits max-connections-per-ip="100000" idle-timeout="3600"/>#' "$cfg"
+    # Plain c2s on loopback (benchmark only), a quiet log, and room for
+    # every session coming from the one loopback address.
+    sed -i -E "/<listen[^>]*type=[\"']c2s[\"']/{
+        s/require-tls=[\"'][a-z]*[\"']/require-tls=\"false\"/
+        /require-tls=/!s#<listen#<listen require-tls=\"false\"#
+    }" "$cfg"
+    grep -Eq "<listen[^>]*type=[\"']c2s[\"'][^>]*require-tls=\"false\"|<listen require-tls=\"false\"[^>]*type=[\"']c2s[\"']" "$cfg" ||
+        die "could not switch the c2s listener to plain TCP in $cfg"
+    sed -i -E '/<(log|limits)([ \t>\/]|$)/{ :a; /\/>/!{ N; ba; }; d; }' "$cfg"
+    sed -i -E 's#(<ember[^>]*>)#\1\n  <log level="warn" file="ember.log"/>\n  <limits max-connections-per-ip="100000" idle-timeout="3600"/>#' "$cfg"
     "$B/emberctl" -c "$cfg" check >/dev/null || die "generated config invalid"
     n=$(( BENCH_HOLD > 2 * BENCH_PAIRS ? BENCH_HOLD : 2 * BENCH_PAIRS ))
     say "bench: ember: creating $n users"
@@ -186,11 +184,19 @@ EOF
 
 # ---- ejabberd ----
 
-ejabberdctl_bench() {
-    local dir=$WORK/ejabberd
-    ejabberdctl --config-dir "$dir" --config "$dir/ejabberd.yml" \
+ejabberd_stop() {  # PID of the foreground ejabberdctl
+    local dir=$WORK/ejabberd epmd
+    HOME=$dir setpriv --reuid ejabberd --regid ejabberd --init-groups \
+        ejabberdctl --config-dir "$dir" --config "$dir/ejabberd.yml" \
         --ctl-config "$dir/ejabberdctl.cfg" --logs "$dir/logs" \
-        --spool "$dir/spool" "$@"
+        --spool "$dir/spool" stop >/dev/null 2>&1 || true
+    for _ in $(seq 100); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    # the epmd this run started, if nothing else uses it
+    epmd=$(cat "$dir/epmd.pid" 2>/dev/null) || return 0
+    [ -n "$epmd" ] && kill "$epmd" 2>/dev/null || true
 }
 
 ejabberd_start() {
@@ -230,10 +236,6 @@ auth_method: internal
 auth_password_format: scram
 auth_scram_hash: sha
 registration_timeout: infinity
-acl:
-  loopback:
-    ip:
-      - 127.0.0.0/8
 access_rules:
   c2s:
     allow: all
@@ -250,13 +252,20 @@ modules:
   mod_roster: {}
   mod_register:
     access: register
-    ip_access: loopback
     password_strength: 0
 EOF
+    cp /etc/ejabberd/inetrc "$dir/" 2>/dev/null || true
+    # Erlang starts epmd on first use; stop it afterwards if this run did.
+    ss -Hltn 'sport = :4369' | grep -q . || EJ_EPMD_NEW=1
     chown -R ejabberd: "$dir"
-    ERL_EPMD_ADDRESS=127.0.0.1 ejabberdctl_bench foreground-quiet \
-        >"$dir/ejabberd.out" 2>&1 &
-    SERVER_STOP="ejabberdctl_bench stop; kill $!"
+    # As the ejabberd user without su: su's PAM session would reset the
+    # open-file limit to 1024.  HOME keeps the Erlang cookie in the dir.
+    HOME=$dir setpriv --reuid ejabberd --regid ejabberd --init-groups \
+        bash -c 'ulimit -n "$(ulimit -Hn)"; exec "$@"' ejabberd \
+        ejabberdctl --config-dir "$dir" --config "$dir/ejabberd.yml" \
+        --ctl-config "$dir/ejabberdctl.cfg" --logs "$dir/logs" \
+        --spool "$dir/spool" foreground-quiet >"$dir/ejabberd.out" 2>&1 &
+    SERVER_STOP="ejabberd_stop $!"
     wait_listen "$PORT" 60 || die "ejabberd did not listen on $PORT"
     for _ in $(seq 50); do
         [ -s "$dir/ejabberd.pid" ] && break
@@ -264,6 +273,10 @@ EOF
     done
     SERVER_PID=$(cat "$dir/ejabberd.pid" 2>/dev/null) ||
         die "no ejabberd pid file"
+    if [ -n "${EJ_EPMD_NEW:-}" ]; then
+        ss -Hltnp 'sport = :4369' | sed -n 's/.*pid=\([0-9]*\).*/\1/p' |
+            head -n 1 >"$dir/epmd.pid"
+    fi
     SERVER_VERSION="ejabberd $(dpkg-query -W -f='${Version}' ejabberd |
         sed 's/-.*//')"
     n=$(( BENCH_HOLD > 2 * BENCH_PAIRS ? BENCH_HOLD : 2 * BENCH_PAIRS ))

@@ -253,7 +253,6 @@ cmd_check(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
     const char *path = json_string_value(json_object_get(args, "path"));
     const ember_config_t *running = ember__config();
-    ember_config_t *cfg = NULL;
     char err[1024];
     int rc;
 
@@ -264,11 +263,10 @@ cmd_check(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         return;
     }
     err[0] = '\0';
-    if ((rc = ember__config_load(path, &cfg, err, sizeof(err))) < 0) {
+    if ((rc = ember__modules_check_file(path, err, sizeof(err))) < 0) {
         ember__command_done(ctx, rc, NULL, err[0] != '\0' ? err : NULL);
         return;
     }
-    ember__config_free(cfg);
     ember__command_done(ctx, 0,
                         json_pack("{s:b, s:s}", "ok", 1, "path", path), NULL);
 }

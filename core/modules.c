@@ -582,6 +582,77 @@ ember__modules_sync(const ember_config_t *cfg)
 }
 
 
+/* Open one configured module without loading it: descriptor, ABI and
+ * options checked as a load would, nothing registered. */
+static int
+module_check_one(const ember_config_t *cfg, const ember_module_conf_t *mc,
+                 const char *host, char *err, size_t errlen)
+{
+    ember_module_t *m;
+    int rc;
+
+    if ((m = module_new(mc->name, host, mc->node)) == NULL)
+        return EMBER_ENOMEM;
+    rc = module_open(cfg, m);
+    if (rc == 0 && m->desc.conf_size > 0 &&
+        (m->conf = calloc(1, m->desc.conf_size)) == NULL)
+        rc = EMBER_ENOMEM;
+    if (rc == 0 && m->desc.options != NULL)
+        rc = ember__options_apply(m->desc.options, m->conf, mc->node,
+                                  cfg->path, err, errlen);
+    else if (rc == 0 && mc->node != NULL && mc->node->properties != NULL &&
+             mc->node->properties->next != NULL) {
+        snprintf(err, errlen, "%s:%d: module %s takes no options", cfg->path,
+                 mc->line, mc->name);
+        rc = EMBER_EINVAL;
+    } else if (rc < 0) {
+        snprintf(err, errlen, "%s:%d: module %s: %s", cfg->path, mc->line,
+                 mc->name, m->error);
+    }
+    if (m->conf != NULL)
+        ember__options_free(m->desc.options, m->conf);
+    free(m->conf);
+    m->conf = NULL;
+    if (m->dl != NULL)
+        dlclose(m->dl);
+    m->dl = NULL;
+    module_free(m);
+    return rc;
+}
+
+
+int
+ember__modules_check(const ember_config_t *cfg, char *err, size_t errlen)
+{
+    const ember_module_conf_t *mc;
+    const ember_host_conf_t *h;
+    int rc;
+
+    for (mc = cfg->global_modules; mc != NULL; mc = mc->next)
+        if ((rc = module_check_one(cfg, mc, NULL, err, errlen)) < 0)
+            return rc;
+    for (h = cfg->hosts; h != NULL; h = h->next)
+        for (mc = h->modules; mc != NULL; mc = mc->next)
+            if ((rc = module_check_one(cfg, mc, h->name, err, errlen)) < 0)
+                return rc;
+    return 0;
+}
+
+
+int
+ember__modules_check_file(const char *path, char *err, size_t errlen)
+{
+    ember_config_t *cfg;
+    int rc;
+
+    if ((rc = ember__config_load(path, &cfg, err, errlen)) < 0)
+        return rc;
+    rc = ember__modules_check(cfg, err, errlen);
+    ember__config_free(cfg);
+    return rc;
+}
+
+
 json_t *
 ember__modules_describe(void)
 {

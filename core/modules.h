@@ -20,6 +20,14 @@ int ember__module_unload(const char *name, const char *host);
 int ember__module_load(const ember_config_t *cfg, const char *name,
                        const char *host, char *err, size_t errlen);
 void ember__modules_unload_all(void);
+/*
+ * Open every module the config enables and check its descriptor, ABI and
+ * options as a load would, without loading it ("FILE:LINE: ..." in err).
+ */
+int ember__modules_check(const ember_config_t *cfg, char *err,
+                         size_t errlen);
+/* Load the config file at path, then ember__modules_check it. */
+int ember__modules_check_file(const char *path, char *err, size_t errlen);
 
 /* [{"name","version","description","abi","min_api","host","state","error"}]
  * including failed loads, so operators see why a module is missing. */

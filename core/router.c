@@ -91,12 +91,29 @@ is_error(const ember_stanza_t *st)
 void
 ember__bounce(const ember_stanza_t *st, ember_cond_t cond, const char *text)
 {
+    const char *to = ember__stanza_attr(st, "to");
+    const char *from = ember__stanza_attr(st, "from");
+    ember_jid_t *to_jid = NULL, *sender;
     ember_stanza_t *r;
 
-    if (is_error(st))
+    if (is_error(st) || from == NULL)
         return;
-    if ((r = ember__error_reply(st, cond, text)) != NULL)
-        ember__route_stanza(r, NULL);
+    if ((r = ember__error_reply(st, cond, text)) == NULL)
+        return;
+    /* The reply comes from where the stanza went: its 'to', or, when that
+     * was absent (the sender's own account) or malformed, the sender's
+     * account or server. */
+    if (to == NULL || (to_jid = ember__jid_parse(to)) == NULL) {
+        if ((sender = ember__jid_parse(from)) == NULL) {
+            ember__stanza_free(r);
+            return;
+        }
+        ember__stanza_set_attr(r, "from",
+                               to == NULL ? sender->bare : sender->domain);
+        ember__jid_free(sender);
+    }
+    ember__jid_free(to_jid);
+    ember__route_stanza(r, NULL);
 }
 
 

@@ -402,11 +402,11 @@ ember__sasl_start(ember_sasl_t *s, const char *mech, const char *initial)
         return;
     }
     gsasl_session_hook_set(s->gs, s);
-    /* Binding data goes only to -PLUS exchanges: a client that supports
-     * just tls-unique sees our tls-exporter (XEP-0440), finds no common
-     * type and answers "y"; RFC 5802 would fail it, which locks out
-     * clients such as slixmpp 1.8 on TLS 1.3. */
-    if (s->cb_type != NULL && is_plus(mech))
+    /* With binding data set, libgsasl fails a client that says "y" (it
+     * supports binding but saw no -PLUS): RFC 5802's downgrade detection,
+     * since we did offer -PLUS.  A client without a common binding type
+     * must say "n" (XEP-0440). */
+    if (s->cb_type != NULL)
         gsasl_property_set(s->gs,
                            strcmp(s->cb_type, "tls-exporter") == 0
                                ? GSASL_CB_TLS_EXPORTER

@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "core/jid.h"
 #include "core/log.h"
+#include "core/modules.h"
 #include "core/server.h"
 
 #ifndef EMBER_SYSCONFDIR
@@ -193,6 +194,7 @@ call_online(ctl_t *c, const char *name, json_t *args, ctl_reply_t *r)
     size_t cap = 0;
     ssize_t n;
 
+    memset(r, 0, sizeof(*r));
     req = args != NULL
               ? json_pack("{s:s, s:O}", "command", name, "args", args)
               : json_pack("{s:s, s:{}}", "command", name, "args");
@@ -892,13 +894,11 @@ run_batch(ctl_t *c)
 static int
 do_check(ctl_t *c)
 {
-    ember_config_t *cfg = NULL;
     char err[1024];
     int rc;
 
     err[0] = '\0';
-    if ((rc = ember__config_load(c->config_path, &cfg, err,
-                                 sizeof(err))) < 0) {
+    if ((rc = ember__modules_check_file(c->config_path, err, sizeof(err))) < 0) {
         if (c->json_out)
             printf("{\"ok\": false, \"error\": \"%s\"}\n",
                    ember_err_name(rc));
@@ -909,8 +909,7 @@ do_check(ctl_t *c)
     if (c->json_out)
         printf("{\"ok\": true}\n");
     else
-        printf("%s: OK\n", cfg->path);
-    ember__config_free(cfg);
+        printf("%s: OK\n", c->config_path);
     return 0;
 }
 

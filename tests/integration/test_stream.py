@@ -109,7 +109,9 @@ def test_billion_laughs_refused_memory_flat(server, passwords):
 def test_entity_declaration_after_tls(server, passwords):
     c = RawClient(server.c2s_port)
     c.open()
-    c.starttls()
+    c.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    assert c.recv().tag.endswith("proceed")
+    c._tls_wrap()
     c._reset_parser()
     c.send("<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]>"
            "<stream:stream to='localhost' xmlns='jabber:client' "
