@@ -4,7 +4,7 @@
 set -e
 build="autoconf automake pkg-config gcc make libuv1-dev libxml2-dev
  libgnutls28-dev libgsasl-dev libsqlite3-dev libjansson-dev libidn11-dev"
-test="$build libcmocka-dev python3-pytest python3-slixmpp clang
+test="$build libcmocka-dev python3-pytest python3-slixmpp python3-openssl clang
  libclang-rt-14-dev"
 bench="$build"
 peers="$build prosody ejabberd"

@@ -169,7 +169,7 @@ wf_load(ember_module_t *m, const ember_api_t *a)
     api->module_set_data(m, l);
     if (l->count == 0)
         api->log(m, EMBER_LOG_WARN, "no words configured: nothing is "
-                 "filtered (set words=\"...\" on <module name=\"wordfilter\"/>)");
+                 "filtered (set words=\"...\" on its <module/>)");
     /* A high priority: the filter runs before modules that store or
      * forward messages. */
     for (i = 0; i < sizeof(wf_events) / sizeof(wf_events[0]); i++)
