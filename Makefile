@@ -7,10 +7,10 @@ SAN ?=
 all:
 
 config.mk: config.mk.in configure
-	tools/deps.sh build
 	./configure
 
 configure: configure.ac
+	tools/deps.sh build
 	autoreconf -fi
 
 ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
