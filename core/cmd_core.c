@@ -280,6 +280,24 @@ cmd_modules(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 
 static void
+cmd_plugins(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    const ember_config_t *cfg = ember__config();
+    json_t *list;
+
+    if (cfg == NULL) {
+        done_printf(ctx, EMBER_ESTATE, "no configuration loaded");
+        return;
+    }
+    if ((list = ember__plugins_available(cfg)) == NULL) {
+        done_printf(ctx, EMBER_ENOMEM, "out of memory");
+        return;
+    }
+    ember__command_done(ctx, 0, list, NULL);
+}
+
+
+static void
 cmd_reload(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
     char err[1024];
@@ -422,6 +440,8 @@ static const ember_command_t core_commands[] = {
     { "check", "Validate a config file", args_check, "admin", cmd_check },
     { "modules", "Loaded modules: version, ABI, host, state, error", NULL,
       "admin", cmd_modules },
+    { "plugins", "Plugins in the plugin directories, loaded or not",
+      NULL, "admin", cmd_plugins },
     { "reload", "Re-read the config file", NULL, "admin", cmd_reload },
     { "status", "Server status", NULL, "admin", cmd_status },
     { "sessions", "Connected client sessions", args_host_opt, "admin",

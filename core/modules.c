@@ -1,4 +1,5 @@
 /* core/modules.c -- dlopen, ABI checks, per-host instances, cleanup. */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@ struct ember_module_s {
     char *conf_sig;             /* the options as configured */
     void *dl;
     ember_plugin_t desc;        /* copied: only desc_size bytes are read */
+    char *version;              /* copies: desc's strings die with dlclose */
+    char *description;
     void *conf;
     void *data;
     mod_state_t state;
@@ -149,6 +152,13 @@ module_release(ember_module_t *m)
         dlclose(m->dl);
         m->dl = NULL;
     }
+    /* Every pointer of the descriptor pointed into the closed object: a
+     * failed module stays listed, and must not be read through them. */
+    m->desc.name = m->desc.version = m->desc.description = NULL;
+    m->desc.depends = m->desc.requires = NULL;
+    m->desc.options = NULL;
+    m->desc.load = NULL;
+    m->desc.unload = NULL;
 }
 
 
@@ -217,6 +227,8 @@ module_free(ember_module_t *m)
     free(m->host);
     free(m->prefix);
     free(m->conf_sig);
+    free(m->version);
+    free(m->description);
     free(m);
 }
 
@@ -288,6 +300,13 @@ module_open(const ember_config_t *cfg, ember_module_t *m)
     }
     n = d->desc_size < sizeof(m->desc) ? d->desc_size : sizeof(m->desc);
     memcpy(&m->desc, d, n);
+    if ((m->desc.version != NULL &&
+         (m->version = strdup(m->desc.version)) == NULL) ||
+        (m->desc.description != NULL &&
+         (m->description = strdup(m->desc.description)) == NULL)) {
+        module_fail(m, "out of memory");
+        return EMBER_ENOMEM;
+    }
     for (i = 0; i < sizeof(m->desc.reserved) / sizeof(m->desc.reserved[0]);
          i++)
         if (m->desc.reserved[i] != 0) {
@@ -667,8 +686,8 @@ ember__modules_describe(void)
                  m->desc.min_api_minor);
         o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s, s:s?}",
                       "name", m->name,
-                      "version", m->desc.version,
-                      "description", m->desc.description,
+                      "version", m->version,
+                      "description", m->description,
                       "abi", m->desc.abi_major != 0 ? abi : "?",
                       "min_api", m->desc.abi_major != 0 ? min_api : "?",
                       "host", m->host,
@@ -680,4 +699,184 @@ ember__modules_describe(void)
             json_array_append_new(arr, o);
     }
     return arr;
+}
+
+
+static int
+plugin_filter(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+
+    return n > 7 && strncmp(e->d_name, "mod_", 4) == 0 &&
+           strcmp(e->d_name + n - 3, ".so") == 0;
+}
+
+
+/* Where the config enables `name`: "global", host names, or NULL. */
+static json_t *
+plugin_where(const ember_config_t *cfg, const char *name, int loaded)
+{
+    const ember_host_conf_t *h;
+    ember_module_t *m;
+    json_t *a = json_array();
+
+    if (a == NULL)
+        return NULL;
+    if (loaded) {
+        for (m = modules; m != NULL; m = m->next)
+            if (m->state == MOD_LOADED && strcmp(m->name, name) == 0)
+                json_array_append_new(a, json_string(m->host != NULL
+                                                         ? m->host
+                                                         : "global"));
+        return a;
+    }
+    if (conf_find(cfg->global_modules, name) != NULL)
+        json_array_append_new(a, json_string("global"));
+    for (h = cfg->hosts; h != NULL; h = h->next)
+        if (conf_find(h->modules, name) != NULL)
+            json_array_append_new(a, json_string(h->name));
+    return a;
+}
+
+
+static int
+plugin_failed(const char *name)
+{
+    ember_module_t *m;
+
+    for (m = modules; m != NULL; m = m->next)
+        if (m->state == MOD_FAILED && strcmp(m->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+
+/* "a, b" for the operator's table; NULL when empty. */
+static json_t *
+plugin_where_text(json_t *list)
+{
+    json_t *v, *out;
+    size_t i, n = 0;
+    char *s;
+
+    json_array_foreach(list, i, v)
+        n += strlen(json_string_value(v)) + 2;
+    if (n == 0 || (s = malloc(n + 1)) == NULL)
+        return json_null();
+    s[0] = '\0';
+    json_array_foreach(list, i, v) {
+        if (i > 0)
+            strcat(s, ", ");
+        strcat(s, json_string_value(v));
+    }
+    out = json_string(s);
+    free(s);
+    return out;
+}
+
+
+/*
+ * One plugin file as the console and `emberctl plugins` show it, from its
+ * manifest (mod_NAME.json): a listing never runs a plugin's code.
+ */
+static json_t *
+plugin_describe(const ember_config_t *cfg, const char *dir,
+                const char *name)
+{
+    char path[4096];
+    json_t *o, *man, *enabled, *loaded;
+    json_error_t jerr;
+    const char *abi, *min_api, *state;
+    unsigned major = 0, minor = 0;
+
+    snprintf(path, sizeof(path), "%s/mod_%s.json", dir, name);
+    man = json_load_file(path, 0, &jerr);
+    if (man != NULL && (!json_is_object(man) ||
+                        !json_is_string(json_object_get(man, "name")) ||
+                        strcmp(json_string_value(json_object_get(man,
+                                                                 "name")),
+                               name) != 0)) {
+        ember__log(EMBER_LOG_WARN, "modules", "%s: not the manifest of "
+                   "mod_%s.so: ignored", path, name);
+        json_decref(man);
+        man = NULL;
+    }
+    enabled = plugin_where(cfg, name, 0);
+    loaded = plugin_where(cfg, name, 1);
+    abi = json_string_value(json_object_get(man, "abi"));
+    min_api = json_string_value(json_object_get(man, "min_api"));
+    if (json_array_size(loaded) > 0)
+        state = "loaded";
+    else if (plugin_failed(name))
+        state = "failed";
+    else if (json_array_size(enabled) > 0)
+        state = "enabled";      /* not loaded here, e.g. emberctl offline */
+    else if (man == NULL)
+        state = "available";    /* nothing known until it is loaded */
+    else if (abi == NULL ||
+             sscanf(abi, "%u.%u", &major, &minor) != 2 ||
+             major != EMBER_ABI_MAJOR ||
+             (min_api != NULL &&
+              (sscanf(min_api, "%u.%u", &major, &minor) != 2 ||
+               minor > EMBER_API_MINOR)))
+        state = "incompatible";
+    else
+        state = "available";
+    o = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:b, s:s, "
+                  "s:o, s:o, s:o?, s:o?}",
+                  "name", name,
+                  "dir", dir,
+                  "version", json_object_get(man, "version"),
+                  "description", json_object_get(man, "description"),
+                  "abi", json_object_get(man, "abi"),
+                  "min_api", json_object_get(man, "min_api"),
+                  "options", json_object_get(man, "options"),
+                  "manifest", man != NULL,
+                  "state", state,
+                  "enabled", plugin_where_text(enabled),
+                  "loaded", plugin_where_text(loaded),
+                  "enabled_on", enabled,
+                  "loaded_on", loaded);
+    json_decref(man);
+    return o;
+}
+
+
+json_t *
+ember__plugins_available(const ember_config_t *cfg)
+{
+    struct dirent **list;
+    json_t *arr = json_array(), *o, *seen = json_object();
+    char name[256];
+    size_t d;
+    int n, i;
+
+    if (arr == NULL || seen == NULL)
+        goto fail;
+    for (d = 0; cfg->plugin_dirs != NULL && cfg->plugin_dirs[d] != NULL;
+         d++) {
+        if ((n = scandir(cfg->plugin_dirs[d], &list, plugin_filter,
+                         alphasort)) < 0)
+            continue;
+        for (i = 0; i < n; i++) {
+            snprintf(name, sizeof(name), "%.*s",
+                     (int) (strlen(list[i]->d_name) - 7),
+                     list[i]->d_name + 4);
+            free(list[i]);
+            /* Search order: the first directory holding a name wins. */
+            if (json_object_get(seen, name) != NULL)
+                continue;
+            json_object_set_new(seen, name, json_true());
+            if ((o = plugin_describe(cfg, cfg->plugin_dirs[d], name)) != NULL)
+                json_array_append_new(arr, o);
+        }
+        free(list);
+    }
+    json_decref(seen);
+    return arr;
+
+fail:
+    json_decref(seen);
+    json_decref(arr);
+    return NULL;
 }

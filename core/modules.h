@@ -33,6 +33,15 @@ int ember__modules_check_file(const char *path, char *err, size_t errlen);
  * including failed loads, so operators see why a module is missing. */
 json_t *ember__modules_describe(void);
 
+/*
+ * Every mod_NAME.so of the plugin directories, loaded or not, described by
+ * its manifest (mod_NAME.json) when it has one: [{"name", "dir", "version",
+ * "description", "abi", "min_api", "options", "manifest", "state"
+ * (loaded|failed|enabled|available|incompatible), "enabled", "loaded",
+ * "enabled_on", "loaded_on"}].  Reads files only: no plugin code runs.
+ */
+json_t *ember__plugins_available(const ember_config_t *cfg);
+
 const char *ember__module_name(const ember_module_t *m);
 const char *ember__module_host(const ember_module_t *m);
 

@@ -78,6 +78,9 @@ integration() {
 stage "unit tests ($B)"
 unit_tests "$B"
 
+stage "plugin ABI (tools/abi-check.sh)"
+if tools/abi-check.sh --selftest; then ok "abi-check"; else ko "abi-check: plugin-api/ breaks ABI 1.0"; fi
+
 stage "integration tests ($B)"
 integration "integration ($B)" "$B"
 

@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <libxml/xmlstring.h>
 #include <libxml/entities.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
 #include "ember_config.h"
 #include "core/certgen.h"
@@ -56,6 +58,10 @@ static const char usage_text[] =
     "  users HOST              list the accounts of a host\n"
     "  check                   validate the config file\n"
     "  modules                 modules: version, ABI, host, state, error\n"
+    "  plugins                 plugin files, loaded or not (their manifests)\n"
+    "  plugin install FILE [--host=H] [--no-enable]\n"
+    "                          copy mod_NAME.so (+ mod_NAME.json) into the\n"
+    "                          plugin directory, enable it, reload\n"
     "  certs                   TLS certificates: names and validity\n"
     "  reload                  re-read the config (needs a running emberd)\n"
     "  status                  server status (needs a running emberd)\n"
@@ -630,6 +636,12 @@ print_result(const char *name, json_t *r)
     static const char *const sess_heads[] = {
         "JID", "IP", "TLS", "MECHANISM", "IDLE_MS", "IN", "OUT", NULL
     };
+    static const char *const plug_keys[] = {
+        "name", "version", "abi", "state", "enabled", "description", NULL
+    };
+    static const char *const plug_heads[] = {
+        "NAME", "VERSION", "ABI", "STATE", "ENABLED", "DESCRIPTION", NULL
+    };
     static const char *const cmd_keys[] = {
         "name", "permission", "module", "summary", NULL
     };
@@ -642,6 +654,8 @@ print_result(const char *name, json_t *r)
 
     if (strcmp(name, "modules") == 0 && json_is_array(r)) {
         print_table(r, mod_keys, mod_heads);
+    } else if (strcmp(name, "plugins") == 0 && json_is_array(r)) {
+        print_table(r, plug_keys, plug_heads);
     } else if (strcmp(name, "sessions") == 0 && json_is_array(r)) {
         if (json_array_size(r) == 0)
             puts("no sessions");
@@ -1291,6 +1305,432 @@ do_init(int argc, char **argv)
 }
 
 
+/* ---- plugin install ---- */
+
+
+/* Copy from to dir/base through a temporary name: a running emberd keeps
+ * its mapping of the file it replaces. */
+static int
+copy_into(const char *from, const char *dir, const char *base)
+{
+    char tmp[PATH_MAX], dst[PATH_MAX], buf[65536];
+    FILE *in, *out;
+    size_t n;
+    int rc = -1;
+
+    if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, base) >=
+            (int) sizeof(tmp) ||
+        snprintf(dst, sizeof(dst), "%s/%s", dir, base) >= (int) sizeof(dst)) {
+        fprintf(stderr, "emberctl: %s: path too long\n", dir);
+        return -1;
+    }
+    if ((in = fopen(from, "rb")) == NULL) {
+        fprintf(stderr, "emberctl: %s: %s\n", from, strerror(errno));
+        return -1;
+    }
+    if ((out = fopen(tmp, "wb")) == NULL) {
+        fprintf(stderr, "emberctl: %s: %s\n", tmp, strerror(errno));
+        fclose(in);
+        return -1;
+    }
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            break;
+    if (!ferror(in) && fflush(out) == 0 && fsync(fileno(out)) == 0)
+        rc = 0;
+    if (fclose(out) != 0)
+        rc = -1;
+    fclose(in);
+    if (rc == 0 && (chmod(tmp, 0644) < 0 || rename(tmp, dst) < 0))
+        rc = -1;
+    if (rc < 0) {
+        fprintf(stderr, "emberctl: writing %s: %s\n", dst, strerror(errno));
+        unlink(tmp);
+    }
+    return rc;
+}
+
+
+static const char *
+opt_type_word(ember_opt_type_t t)
+{
+    switch (t) {
+    case EMBER_OPT_INT: return "int";
+    case EMBER_OPT_BOOL: return "bool";
+    case EMBER_OPT_STRING: return "string";
+    case EMBER_OPT_DURATION: return "duration";
+    case EMBER_OPT_PATH: return "path";
+    }
+    return "unknown";
+}
+
+
+static json_t *
+name_list(const char *const *list)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a != NULL && list != NULL && list[i] != NULL; i++)
+        json_array_append_new(a, json_string(list[i]));
+    return a;
+}
+
+
+/* The manifest a plugin's descriptor implies (examples/manifest does the
+ * same for plugin authors). */
+static json_t *
+manifest_of(const ember_plugin_t *d, const char *base)
+{
+    const ember_option_t *o;
+    json_t *opts = json_array(), *e;
+    char abi[32], min_api[32];
+
+    for (o = d->options; opts != NULL && o != NULL && o->name != NULL; o++) {
+        e = json_pack("{s:s, s:s, s:b, s:s?, s:s?}", "name", o->name,
+                      "type", opt_type_word(o->type),
+                      "required", o->default_value == NULL,
+                      "default", o->default_value, "help", o->help);
+        if (e != NULL && (o->type == EMBER_OPT_INT ||
+                          o->type == EMBER_OPT_DURATION)) {
+            json_object_set_new(e, "min", json_integer(o->min));
+            json_object_set_new(e, "max", json_integer(o->max));
+        }
+        json_array_append_new(opts, e);
+    }
+    snprintf(abi, sizeof(abi), "%u.%u", d->abi_major, d->api_minor);
+    snprintf(min_api, sizeof(min_api), "%u.%u", d->abi_major,
+             d->min_api_minor);
+    return json_pack("{s:i, s:s, s:s?, s:s?, s:s, s:s, s:s, s:b, s:o, s:o, "
+                     "s:o}", "manifest", 1, "name", d->name,
+                     "version", d->version, "description", d->description,
+                     "abi", abi, "min_api", min_api, "file", base,
+                     "global", (d->flags & EMBER_MODULE_GLOBAL) != 0,
+                     "depends", name_list(d->depends),
+                     "requires", name_list(d->requires), "options", opts);
+}
+
+
+/*
+ * Check that path is a plugin this core loads: opened with RTLD_NOW, so a
+ * missing symbol shows now rather than at the next reload.  Fills name,
+ * *global and *manifest (the one next to the file, checked against the
+ * descriptor, or one made from it).
+ */
+static int
+plugin_inspect(const char *path, char *name, size_t namelen, int *global,
+               json_t **manifest)
+{
+    const char *base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1
+                                                  : path;
+    const ember_plugin_t *d;
+    ember_plugin_t desc;
+    char mpath[PATH_MAX], real[PATH_MAX];
+    json_error_t jerr;
+    json_t *man;
+    size_t n = strlen(base);
+    void *h;
+    int rc = -1;
+
+    *manifest = NULL;
+    if (n <= 7 || strncmp(base, "mod_", 4) != 0 ||
+        strcmp(base + n - 3, ".so") != 0 || n - 7 >= namelen) {
+        fprintf(stderr, "emberctl: %s: a plugin file is named "
+                "mod_NAME.so\n", path);
+        return -1;
+    }
+    snprintf(name, namelen, "%.*s", (int) (n - 7), base + 4);
+    if (realpath(path, real) == NULL) {
+        fprintf(stderr, "emberctl: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if ((h = dlopen(real, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+        fprintf(stderr, "emberctl: %s cannot be loaded: %s\n", path,
+                dlerror());
+        return -1;
+    }
+    if ((d = dlsym(h, "ember_module")) == NULL) {
+        fprintf(stderr, "emberctl: %s exports no ember_module: not an "
+                "Ember plugin\n", path);
+        goto out;
+    }
+    if (d->abi_major != EMBER_ABI_MAJOR || d->min_api_minor > EMBER_API_MINOR) {
+        fprintf(stderr, "emberctl: %s needs plugin ABI %u.%u, this Ember "
+                "provides %d.%d\n", path, d->abi_major, d->min_api_minor,
+                EMBER_ABI_MAJOR, EMBER_API_MINOR);
+        goto out;
+    }
+    memset(&desc, 0, sizeof(desc));
+    memcpy(&desc, d, d->desc_size < sizeof(desc) ? d->desc_size
+                                                 : sizeof(desc));
+    if (desc.name == NULL || strcmp(desc.name, name) != 0 ||
+        desc.load == NULL) {
+        fprintf(stderr, "emberctl: %s: its descriptor names '%s' and must "
+                "name '%s' and have a load function\n", path,
+                desc.name != NULL ? desc.name : "", name);
+        goto out;
+    }
+    *global = (desc.flags & EMBER_MODULE_GLOBAL) != 0;
+    snprintf(mpath, sizeof(mpath), "%.*s.json", (int) (strlen(path) - 3),
+             path);
+    if ((man = json_load_file(mpath, 0, &jerr)) != NULL) {
+        const char *mv = json_string_value(json_object_get(man, "version"));
+        const char *mn = json_string_value(json_object_get(man, "name"));
+
+        if (mn == NULL || strcmp(mn, name) != 0 ||
+            (desc.version != NULL &&
+             (mv == NULL || strcmp(mv, desc.version) != 0))) {
+            fprintf(stderr, "emberctl: %s does not describe %s (name or "
+                    "version differ): rebuild it\n", mpath, path);
+            json_decref(man);
+            goto out;
+        }
+    } else if (access(mpath, F_OK) == 0) {
+        fprintf(stderr, "emberctl: %s:%d: %s\n", mpath, jerr.line, jerr.text);
+        goto out;
+    } else if ((man = manifest_of(&desc, base)) == NULL) {
+        fprintf(stderr, "emberctl: out of memory\n");
+        goto out;
+    }
+    *manifest = man;
+    rc = 0;
+out:
+    dlclose(h);
+    return rc;
+}
+
+
+static int
+is_module_named(xmlNodePtr n, const char *name)
+{
+    xmlChar *v;
+    int same;
+
+    if (n->type != XML_ELEMENT_NODE ||
+        !xmlStrEqual(n->name, BAD_CAST "module"))
+        return 0;
+    v = xmlGetProp(n, BAD_CAST "name");
+    same = v != NULL && xmlStrEqual(v, BAD_CAST name);
+    xmlFree(v);
+    return same;
+}
+
+
+/* Add <module name="name"/> under parent (before `before` when not NULL),
+ * indented like its element siblings.  0 when it was there already. */
+static int
+enable_in(xmlNodePtr parent, xmlNodePtr before, const char *name)
+{
+    xmlNodePtr c, last = NULL, mod, ws;
+
+    for (c = parent->children; c != NULL; c = c->next) {
+        if (is_module_named(c, name))
+            return 0;
+        if (c->type == XML_ELEMENT_NODE && (before == NULL || c != before))
+            last = c;
+        if (before != NULL && c == before)
+            break;
+    }
+    if ((mod = xmlNewNode(NULL, BAD_CAST "module")) == NULL ||
+        xmlNewProp(mod, BAD_CAST "name", BAD_CAST name) == NULL)
+        return -1;
+    if (last == NULL) {
+        xmlAddChild(parent, mod);
+        return 1;
+    }
+    xmlAddNextSibling(last, mod);
+    /* The blank before `last` is the indentation to repeat. */
+    if (last->prev != NULL && last->prev->type == XML_TEXT_NODE &&
+        xmlIsBlankNode(last->prev) &&
+        (ws = xmlNewText(last->prev->content)) != NULL)
+        xmlAddPrevSibling(mod, ws);
+    return 1;
+}
+
+
+/*
+ * Enable the plugin in the config file: globally, on one host, or on every
+ * host.  The new file is validated before it replaces the old one.
+ */
+static int
+config_enable(const char *cfgpath, const char *name, int global,
+              const char *host)
+{
+    xmlDocPtr doc;
+    xmlNodePtr root, c, first_host = NULL;
+    ember_config_t *cfg = NULL;
+    char tmp[PATH_MAX], err[1024];
+    int added = 0, hosts = 0, rc;
+
+    if ((doc = xmlReadFile(cfgpath, NULL, XML_PARSE_NONET)) == NULL ||
+        (root = xmlDocGetRootElement(doc)) == NULL) {
+        fprintf(stderr, "emberctl: %s: cannot parse it (emberctl check "
+                "says why)\n", cfgpath);
+        xmlFreeDoc(doc);
+        return -1;
+    }
+    for (c = root->children; c != NULL; c = c->next) {
+        xmlChar *hn;
+
+        if (c->type != XML_ELEMENT_NODE ||
+            !xmlStrEqual(c->name, BAD_CAST "host"))
+            continue;
+        if (first_host == NULL)
+            first_host = c;
+        if (global)
+            continue;
+        hn = xmlGetProp(c, BAD_CAST "name");
+        if (host == NULL || (hn != NULL && xmlStrEqual(hn, BAD_CAST host))) {
+            hosts++;
+            if ((rc = enable_in(c, NULL, name)) < 0)
+                goto oom;
+            added += rc;
+        }
+        xmlFree(hn);
+    }
+    if (global) {
+        if ((rc = enable_in(root, first_host, name)) < 0)
+            goto oom;
+        added += rc;
+    } else if (hosts == 0) {
+        fprintf(stderr, "emberctl: %s: no <host name=\"%s\">\n", cfgpath,
+                host != NULL ? host : "...");
+        xmlFreeDoc(doc);
+        return -1;
+    }
+    if (added == 0) {
+        xmlFreeDoc(doc);
+        printf("%s is already enabled in %s\n", name, cfgpath);
+        return 0;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.new", cfgpath);
+    if (xmlSaveFileEnc(tmp, doc, "UTF-8") < 0) {
+        fprintf(stderr, "emberctl: %s: %s\n", tmp, strerror(errno));
+        xmlFreeDoc(doc);
+        return -1;
+    }
+    xmlFreeDoc(doc);
+    err[0] = '\0';
+    if ((rc = ember__config_load(tmp, &cfg, err, sizeof(err))) < 0) {
+        fprintf(stderr, "emberctl: enabling %s would break the config: %s\n",
+                name, err[0] != '\0' ? err : ember_strerror(rc));
+        unlink(tmp);
+        return -1;
+    }
+    ember__config_free(cfg);
+    if (rename(tmp, cfgpath) < 0) {
+        fprintf(stderr, "emberctl: %s: %s\n", cfgpath, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    printf("enabled %s %s%s in %s\n", name, global ? "globally" : "on ",
+           global ? "" : host != NULL ? host : "every host", cfgpath);
+    return 0;
+
+oom:
+    xmlFreeDoc(doc);
+    fprintf(stderr, "emberctl: out of memory\n");
+    return -1;
+}
+
+
+static int
+do_plugin(ctl_t *c, int argc, char **argv)
+{
+    const char *file = NULL, *host = NULL;
+    char name[256], mpath[PATH_MAX], dst[PATH_MAX], err[1024], *s;
+    json_t *man = NULL;
+    ember_config_t *cfg = NULL;
+    int k, enable = 1, global = 0, rc = EXIT_CMD;
+    FILE *f;
+
+    if (argc < 1 || strcmp(argv[0], "install") != 0)
+        die_usage("plugin install FILE [--host=HOST] [--no-enable] "
+                  "(`emberctl plugins` lists them)");
+    for (k = 1; k < argc; k++) {
+        if (strncmp(argv[k], "--host=", 7) == 0 && argv[k][7] != '\0')
+            host = argv[k] + 7;
+        else if (strcmp(argv[k], "--no-enable") == 0)
+            enable = 0;
+        else if (argv[k][0] == '-')
+            die_usage("plugin install: unknown option %s", argv[k]);
+        else if (file == NULL)
+            file = argv[k];
+        else
+            die_usage("plugin install: one FILE at a time");
+    }
+    if (file == NULL)
+        die_usage("plugin install: which mod_NAME.so?");
+    err[0] = '\0';
+    if ((k = ember__config_load(c->config_path, &cfg, err,
+                                sizeof(err))) < 0) {
+        fprintf(stderr, "emberctl: %s\n",
+                err[0] != '\0' ? err : ember_strerror(k));
+        return EXIT_CMD;
+    }
+    if (cfg->plugin_dirs == NULL || cfg->plugin_dirs[0] == NULL) {
+        fprintf(stderr, "emberctl: %s has no <plugins dir=...>\n",
+                cfg->path);
+        goto out;
+    }
+    if (plugin_inspect(file, name, sizeof(name), &global, &man) < 0)
+        goto out;
+    if (global && host != NULL) {
+        fprintf(stderr, "emberctl: %s is a global module: --host does not "
+                "apply\n", name);
+        goto out;
+    }
+    /* The manifest first: a listing never shows a .so without it. */
+    snprintf(mpath, sizeof(mpath), "%s/.mod_%s.json.tmp",
+             cfg->plugin_dirs[0], name);
+    snprintf(dst, sizeof(dst), "%s/mod_%s.json", cfg->plugin_dirs[0], name);
+    if ((s = json_dumps(man, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL ||
+        (f = fopen(mpath, "w")) == NULL) {
+        fprintf(stderr, "emberctl: %s: %s\n", mpath, strerror(errno));
+        free(s);
+        goto out;
+    }
+    fprintf(f, "%s\n", s);
+    free(s);
+    if (fclose(f) != 0 || chmod(mpath, 0644) < 0 || rename(mpath, dst) < 0) {
+        fprintf(stderr, "emberctl: %s: %s\n", dst, strerror(errno));
+        unlink(mpath);
+        goto out;
+    }
+    snprintf(mpath, sizeof(mpath), "mod_%s.so", name);
+    if (copy_into(file, cfg->plugin_dirs[0], mpath) < 0)
+        goto out;
+    printf("installed %s %s into %s\n", name,
+           json_string_value(json_object_get(man, "version")) != NULL
+               ? json_string_value(json_object_get(man, "version")) : "",
+           cfg->plugin_dirs[0]);
+    if (enable && config_enable(cfg->path, name, global, host) < 0)
+        goto out;
+    rc = 0;
+    if (!enable)
+        goto out;
+    if (ctl_connect(c, cfg->control_socket) == 0) {
+        ctl_reply_t r;
+
+        call_online(c, "reload", NULL, &r);
+        if (r.status < 0) {
+            fprintf(stderr, "emberctl: reload: %s (emberctl modules says "
+                    "why)\n", r.message != NULL ? r.message : r.error);
+            rc = EXIT_CMD;
+        } else {
+            printf("emberd reloaded\n");
+        }
+        reply_clear(&r);
+    } else {
+        printf("emberd is not running: the plugin loads when it starts\n");
+    }
+out:
+    json_decref(man);
+    ember__config_free(cfg);
+    return rc;
+}
+
+
 /* ---- main ---- */
 
 
@@ -1355,6 +1795,8 @@ main(int argc, char **argv)
             c.config_path = words[1];
         return do_check(&c);
     }
+    if (strcmp(cmdname, "plugin") == 0)
+        return do_plugin(&c, n - 1, words + 1);
     if (strcmp(cmdname, "batch") == 0 && n > 1)
         die_usage("batch takes no arguments (commands come on stdin)");
 
