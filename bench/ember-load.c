@@ -1297,12 +1297,14 @@ print_results(void)
            "\"sent\":%" PRIu64 ",\"delivered\":%" PRIu64 ","
            "\"msgs_per_s\":%.1f,\"p50_ms\":%.4f,\"p90_ms\":%.4f,"
            "\"p99_ms\":%.4f,\"max_ms\":%.4f,\"server_cpu_s\":%.3f,"
-           "\"msgs_per_cpu_s\":%.1f,\"skipped\":%" PRIu64 ","
-           "\"gen_cpu_s\":%.3f}\n",
+           "\"server_cores\":%.3f,\"msgs_per_cpu_s\":%.1f,"
+           "\"skipped\":%" PRIu64 ",\"gen_cpu_s\":%.3f}\n",
            opt.rate > 0 ? 0 : opt.window, opt.rate, win, st.win_sent,
            st.win_delivered, mps, hist_pct_ms(&st.msg_lat, 50),
            hist_pct_ms(&st.msg_lat, 90), hist_pct_ms(&st.msg_lat, 99),
-           st.msg_lat.max / 1e6, cpu_win, per_cpu, st.skipped, gen_cpu);
+           st.msg_lat.max / 1e6, cpu_win,
+           cpu_win >= 0 && win > 0 ? cpu_win / win : -1, per_cpu, st.skipped,
+           gen_cpu);
     fflush(stdout);
 }
 
