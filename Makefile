@@ -146,7 +146,6 @@ bench: all $(BENCH_BIN)
 	bench/run.sh $(B)
 
 bench-peers: all $(BENCH_BIN)
-	tools/deps.sh peers
 	bench/peers.sh $(B)
 
 ember-plugin.pc: ember-plugin.pc.in config.mk FORCE

@@ -371,7 +371,7 @@ print_table() {  # SERVERS...
     echo "ember-load on $(nproc) cores, loopback TCP, $(date -u +%Y-%m-%d)"
     echo "$head"
     table_row "sessions held (SCRAM-SHA-1)" hold online .0f "$@"
-    table_row "  RSS per held session, KiB (lower better)" hold \
+    table_row "  RSS per held session, KiB (lower better)" rss \
         rss_kib_per_session .1f "$@"
     table_row "  logins/s while filling" hold logins_per_s .0f "$@"
     table_row "  server CPU per login, ms (lower better)" hold \
@@ -407,12 +407,27 @@ print_table() {  # SERVERS...
         "${BENCH_SECS} s measured each"
 }
 
+rss_kib() {
+    sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null
+}
+
 bench_one() {  # NAME: start, run, stop
-    local name=$1
+    local name=$1 rss0 rss1 online
     "${name}_start"
+    sleep 1
+    rss0=$(rss_kib "$SERVER_PID")
     say "bench: $SERVER_VERSION on 127.0.0.1:$PORT (pid $SERVER_PID)"
     echo "$name: $SERVER_VERSION" >>"$RESULTS/versions"
     run_phases "$name"
+    # Per held session against the fresh server: memory the earlier phases
+    # left in the allocator would otherwise hide part of the cost.
+    rss1=$(jget "$name" hold rss_kib_after)
+    online=$(jget "$name" hold online)
+    awk -v a="${rss1:--}" -v b="${rss0:--}" -v n="${online:--}" 'BEGIN {
+        if (a + 0 > 0 && b + 0 > 0 && n + 0 > 0)
+            printf "{\"rss_kib_start\":%d,\"rss_kib_per_session\":%.2f}\n",
+                b, (a - b) / n
+        }' >"$RESULTS/$name.rss.json"
     server_stop
 }
 
