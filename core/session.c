@@ -646,8 +646,8 @@ handle_sasl(ember_session_t *s, ember_stanza_t *st)
             return;
         }
         if (!session_secure(s)) {
-            /* RFC 6120 6.4.?: authentication before TLS where TLS is
-             * mandatory-to-negotiate. */
+            /* RFC 6120 6.5.3: TLS is mandatory-to-negotiate here and
+             * the client tried to authenticate without it. */
             sasl_failure(s, "encryption-required");
             return;
         }
