@@ -140,23 +140,6 @@ ember__unhook(ember_module_t *m, const char *host, const char *event,
 
 
 int
-ember__hooked(const char *host, const char *event)
-{
-    hook_event_t *e = ember__hmap_get(&events, event);
-    size_t i;
-
-    if (e == NULL)
-        return 0;
-    for (i = 0; i < e->len; i++)
-        if (!e->handlers[i].dead &&
-            (e->handlers[i].host == NULL || host == NULL ||
-             strcmp(e->handlers[i].host, host) == 0))
-            return 1;
-    return 0;
-}
-
-
-int
 ember__fire(const char *host, const char *event, ember_event_t *ev)
 {
     hook_event_t *e = ember__hmap_get(&events, event);

@@ -14,8 +14,6 @@ int ember__unhook(ember_module_t *m, const char *host, const char *event,
                   ember_hook_cb cb, void *ud);
 /* EMBER_HOOK_HANDLED when a handler took it. */
 int ember__fire(const char *host, const char *event, ember_event_t *ev);
-/* Fast check used by the router before building event names. */
-int ember__hooked(const char *host, const char *event);
 void ember__hooks_module_gone(ember_module_t *m);
 
 /* Convenience for lifecycle events without a stanza. */

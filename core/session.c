@@ -185,13 +185,6 @@ ember__session_deliver(ember_session_t *s, const ember_stanza_t *st)
 }
 
 
-int
-ember__session_send(ember_session_t *s, const ember_stanza_t *st)
-{
-    return ember__session_deliver(s, st);
-}
-
-
 /* ---- lookup ---- */
 
 ember_session_t *
@@ -764,7 +757,10 @@ from_ok(ember_session_t *s, const char *from)
     ember_jid_t *j;
     int ok;
 
-    if (from == NULL)
+    /* Clients almost always send 'from', if at all, exactly as bound:
+     * only other spellings need preparing. */
+    if (from == NULL || strcmp(from, s->jid->full) == 0 ||
+        strcmp(from, s->jid->bare) == 0)
         return 1;
     if ((j = ember__jid_parse(from)) == NULL)
         return 0;

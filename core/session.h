@@ -46,7 +46,6 @@ int ember__session_accept(uv_stream_t *server,
 int ember__sessions_init(void);
 void ember__sessions_cleanup(void);
 
-int ember__session_send(ember_session_t *s, const ember_stanza_t *st);
 void ember__session_close(ember_session_t *s, const char *condition);
 uint64_t ember__session_idle_ms(ember_session_t *s);
 int ember__session_priority(ember_session_t *s, int *available);

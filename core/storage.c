@@ -237,18 +237,37 @@ ember__api_store_open(ember_module_t *m, const char *name,
 }
 
 
-int
-ember__keyval_get(ember_store_t *st, const char *user, ember_store_cb cb,
-                  void *ud)
+/*
+ * The keyval and map requests: key and value copied (a deep copy: the
+ * caller may keep editing its document).
+ */
+static int
+store_request(ember_store_t *st, ember_store_kind_t kind,
+              ember_store_op_t op, const char *user, const char *key,
+              json_t *value, ember_store_cb cb, void *ud)
 {
     store_req_t *r;
     int err;
 
-    if ((err = store_check(st, EMBER_STORE_KEYVAL)) < 0)
+    if ((err = store_check(st, kind)) < 0)
         return err;
-    if ((r = req_new(st, NULL, EMBER_SOP_KEYVAL_GET, user, cb, ud)) == NULL)
+    if ((r = req_new(st, NULL, op, user, cb, ud)) == NULL)
         return EMBER_ENOMEM;
+    if ((key != NULL && (r->req.key = strdup(key)) == NULL) ||
+        (value != NULL && (r->req.value = json_deep_copy(value)) == NULL)) {
+        req_free(r);
+        return EMBER_ENOMEM;
+    }
     return req_submit(r);
+}
+
+
+int
+ember__keyval_get(ember_store_t *st, const char *user, ember_store_cb cb,
+                  void *ud)
+{
+    return store_request(st, EMBER_STORE_KEYVAL, EMBER_SOP_KEYVAL_GET, user,
+                         NULL, NULL, cb, ud);
 }
 
 
@@ -256,19 +275,8 @@ int
 ember__keyval_set(ember_store_t *st, const char *user, json_t *doc,
                   ember_store_cb cb, void *ud)
 {
-    store_req_t *r;
-    int err;
-
-    if ((err = store_check(st, EMBER_STORE_KEYVAL)) < 0)
-        return err;
-    if ((r = req_new(st, NULL, EMBER_SOP_KEYVAL_SET, user, cb, ud)) == NULL)
-        return EMBER_ENOMEM;
-    /* A deep copy: the caller may keep editing its document. */
-    if (doc != NULL && (r->req.value = json_deep_copy(doc)) == NULL) {
-        req_free(r);
-        return EMBER_ENOMEM;
-    }
-    return req_submit(r);
+    return store_request(st, EMBER_STORE_KEYVAL, EMBER_SOP_KEYVAL_SET, user,
+                         NULL, doc, cb, ud);
 }
 
 
@@ -276,20 +284,10 @@ int
 ember__map_get(ember_store_t *st, const char *user, const char *key,
                ember_store_cb cb, void *ud)
 {
-    store_req_t *r;
-    int err;
-
-    if ((err = store_check(st, EMBER_STORE_MAP)) < 0)
-        return err;
     if (key == NULL)
         return EMBER_EINVAL;
-    if ((r = req_new(st, NULL, EMBER_SOP_MAP_GET, user, cb, ud)) == NULL)
-        return EMBER_ENOMEM;
-    if ((r->req.key = strdup(key)) == NULL) {
-        req_free(r);
-        return EMBER_ENOMEM;
-    }
-    return req_submit(r);
+    return store_request(st, EMBER_STORE_MAP, EMBER_SOP_MAP_GET, user, key,
+                         NULL, cb, ud);
 }
 
 
@@ -297,21 +295,10 @@ int
 ember__map_set(ember_store_t *st, const char *user, const char *key,
                json_t *value, ember_store_cb cb, void *ud)
 {
-    store_req_t *r;
-    int err;
-
-    if ((err = store_check(st, EMBER_STORE_MAP)) < 0)
-        return err;
     if (key == NULL)
         return EMBER_EINVAL;
-    if ((r = req_new(st, NULL, EMBER_SOP_MAP_SET, user, cb, ud)) == NULL)
-        return EMBER_ENOMEM;
-    if ((r->req.key = strdup(key)) == NULL
-        || (value != NULL && (r->req.value = json_deep_copy(value)) == NULL)) {
-        req_free(r);
-        return EMBER_ENOMEM;
-    }
-    return req_submit(r);
+    return store_request(st, EMBER_STORE_MAP, EMBER_SOP_MAP_SET, user, key,
+                         value, cb, ud);
 }
 
 
@@ -319,14 +306,8 @@ int
 ember__map_all(ember_store_t *st, const char *user, ember_store_cb cb,
                void *ud)
 {
-    store_req_t *r;
-    int err;
-
-    if ((err = store_check(st, EMBER_STORE_MAP)) < 0)
-        return err;
-    if ((r = req_new(st, NULL, EMBER_SOP_MAP_ALL, user, cb, ud)) == NULL)
-        return EMBER_ENOMEM;
-    return req_submit(r);
+    return store_request(st, EMBER_STORE_MAP, EMBER_SOP_MAP_ALL, user, NULL,
+                         NULL, cb, ud);
 }
 
 
