@@ -108,7 +108,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(CORE_LIB)
 # Test-only modules, each one file; abi_* ones may override the header.
 $(B)/tests/modules/mod_%.so: tests/modules/%.c
 	@mkdir -p $(@D)
-	$(CC) $(MOD_CFLAGS) -shared -o $@ $< $(JANSSON_LIBS)
+	$(CC) $(MOD_CFLAGS) -MMD -MP -shared -o $@ $< $(JANSSON_LIBS)
 
 FUZZ_SRCS   = $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS   = $(FUZZ_SRCS:%.c=$(B)/%)

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "modules.h"
 #include "router.h"
+#include "server.h"
 #include "services.h"
 #include "session.h"
 #include "stanza.h"
@@ -186,14 +187,96 @@ account_call(ember_module_t *m, int which, const char *user,
 }
 
 
+/* ---- interfaces between modules ---- */
+
+typedef struct iface_entry_s {
+    ember_module_t *m;
+    char *name;
+    const void *iface;
+    struct iface_entry_s *next;
+} iface_entry_t;
+
+static iface_entry_t *ifaces;
+
+
+/* A provider serves m when it is global or on m's host. */
+static int
+iface_visible(const iface_entry_t *e, ember_module_t *m)
+{
+    const char *ph = ember__module_host(e->m);
+    const char *mh = ember__module_host(m);
+
+    return ph == NULL || (mh != NULL && strcmp(ph, mh) == 0);
+}
+
+
+static const void *
+api_iface_get(ember_module_t *m, const char *name)
+{
+    iface_entry_t *e;
+
+    if (name == NULL)
+        return NULL;
+    for (e = ifaces; e != NULL; e = e->next)
+        if (strcmp(e->name, name) == 0 && iface_visible(e, m))
+            return e->iface;
+    return NULL;
+}
+
+
+static int
+api_iface_provide(ember_module_t *m, const char *name, const void *iface)
+{
+    const char *host = ember__module_host(m);
+    iface_entry_t *e;
+
+    if (m == NULL || name == NULL || name[0] == '\0' || iface == NULL)
+        return EMBER_EINVAL;
+    for (e = ifaces; e != NULL; e = e->next) {
+        const char *eh = ember__module_host(e->m);
+
+        if (strcmp(e->name, name) == 0 &&
+            (eh == NULL || host == NULL || strcmp(eh, host) == 0))
+            return EMBER_EEXIST;
+    }
+    if ((e = calloc(1, sizeof(*e))) == NULL ||
+        (e->name = strdup(name)) == NULL) {
+        free(e);
+        return EMBER_ENOMEM;
+    }
+    e->m = m;
+    e->iface = iface;
+    e->next = ifaces;
+    ifaces = e;
+    return 0;
+}
+
+
+static int
+api_is_admin(ember_module_t *m, const char *bare_jid)
+{
+    return bare_jid != NULL && ember__is_admin(bare_jid);
+}
+
+
 void
 ember__api_module_gone(ember_module_t *m)
 {
     account_call_t *c;
+    iface_entry_t **pe, *e;
 
     for (c = account_calls; c != NULL; c = c->next)
         if (c->m == m)
             c->m = NULL;
+    for (pe = &ifaces; (e = *pe) != NULL;) {
+        if (e->m == m) {
+            *pe = e->next;
+            free(e->name);
+            free(e);
+        } else {
+            pe = &e->next;
+        }
+    }
 }
 
 
@@ -317,4 +400,10 @@ const ember_api_t ember__api = {
     .form_values = ember__form_values,
     .rsm_parse = ember__rsm_parse,
     .rsm_add = ember__rsm_add,
+    /* minor 1 */
+    .iface_provide = api_iface_provide,
+    .iface_get = api_iface_get,
+    .session_ip = ember__session_ip,
+    .is_admin = api_is_admin,
+    .uptime_ms = ember__uptime_ms,
 };

@@ -46,6 +46,74 @@ command_find(const char *name)
 }
 
 
+/* Registered by a module instance of one virtual host. */
+static int
+entry_host_bound(const cmd_entry_t *e)
+{
+    return e->m != NULL && ember__module_host(e->m) != NULL;
+}
+
+
+static int
+table_has_arg(const ember_command_t *cmd, const char *name)
+{
+    const ember_cmd_arg_t *a;
+
+    for (a = cmd->args; a != NULL && a->name != NULL; a++)
+        if (strcmp(a->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+
+/*
+ * A per-host module enabled on several hosts registers its commands once
+ * per host: the caller's "host" argument picks the instance, and may be
+ * left out while only one host serves the command.  NULL with a message
+ * for the operator when that does not name exactly one.
+ */
+static cmd_entry_t *
+command_pick(const char *name, json_t *args, char *msg, size_t msglen)
+{
+    cmd_entry_t *e, *only = NULL;
+    const char *host = NULL;
+    size_t n = 0;
+    json_t *h;
+
+    if ((e = command_find(name)) == NULL) {
+        snprintf(msg, msglen, "unknown command '%s'", name);
+        return NULL;
+    }
+    if (!entry_host_bound(e))
+        return e;
+    if (json_is_object(args) && (h = json_object_get(args, "host")) != NULL &&
+        !json_is_null(h)) {
+        if (!json_is_string(h)) {
+            snprintf(msg, msglen, "%s: argument 'host' must be a string",
+                     name);
+            return NULL;
+        }
+        host = json_string_value(h);
+    }
+    for (e = commands; e != NULL; e = e->next) {
+        if (strcmp(e->cmd->name, name) != 0)
+            continue;
+        if (host != NULL && strcmp(ember__module_host(e->m), host) == 0)
+            return e;
+        only = e;
+        n++;
+    }
+    if (host != NULL)
+        snprintf(msg, msglen, "%s: not served on host '%s'", name, host);
+    else if (n > 1)
+        snprintf(msg, msglen, "%s: served on several hosts, say which with "
+                 "the argument 'host'", name);
+    else
+        return only;
+    return NULL;
+}
+
+
 int
 ember__command_register(ember_module_t *m, const ember_command_t *cmd,
                         void *ud)
@@ -62,8 +130,14 @@ ember__command_register(ember_module_t *m, const ember_command_t *cmd,
     for (a = cmd->args; a != NULL && a->name != NULL; a++)
         if (a->type < EMBER_ARG_STRING || a->type > EMBER_ARG_SECRET)
             return EMBER_EINVAL;
-    if (command_find(cmd->name) != NULL)
-        return EMBER_EEXIST;
+    for (e = commands; e != NULL; e = e->next) {
+        if (strcmp(e->cmd->name, cmd->name) != 0)
+            continue;
+        if (!entry_host_bound(e) || m == NULL ||
+            ember__module_host(m) == NULL ||
+            strcmp(ember__module_host(e->m), ember__module_host(m)) == 0)
+            return EMBER_EEXIST;
+    }
     if ((e = calloc(1, sizeof(*e))) == NULL)
         return EMBER_ENOMEM;
     e->cmd = cmd;
@@ -263,13 +337,28 @@ ember__command_run(const char *name, json_t *args, ember_caller_t who,
 {
     cmd_entry_t *e;
     ember_cmd_ctx_t *ctx;
-    json_t *checked;
+    json_t *checked, *own = NULL;
     char msg[256];
 
-    if (name == NULL || (e = command_find(name)) == NULL) {
-        reply_error(reply, ud, EMBER_ENOENT, "unknown command '%s'",
-                    name != NULL ? name : "");
+    if (name == NULL) {
+        reply_error(reply, ud, EMBER_ENOENT, "unknown command ''");
         return;
+    }
+    if ((e = command_pick(name, args, msg, sizeof(msg))) == NULL) {
+        reply(EMBER_ENOENT, NULL, msg, ud);
+        return;
+    }
+    /* The host that picked the instance is not the command's own
+     * argument unless its table says so. */
+    if (entry_host_bound(e) && json_is_object(args) &&
+        json_object_get(args, "host") != NULL &&
+        !table_has_arg(e->cmd, "host")) {
+        if ((own = json_deep_copy(args)) == NULL) {
+            reply(EMBER_ENOMEM, NULL, "out of memory", ud);
+            return;
+        }
+        json_object_del(own, "host");
+        args = own;
     }
     /* An unknown permission was refused at registration: NULL is admin. */
     if (e->cmd->permission != NULL &&
@@ -282,7 +371,9 @@ ember__command_run(const char *name, json_t *args, ember_caller_t who,
         reply_error(reply, ud, EMBER_EPERM, "%s: not allowed", name);
         return;
     }
-    if ((checked = args_check(e->cmd, args, msg, sizeof(msg))) == NULL) {
+    checked = args_check(e->cmd, args, msg, sizeof(msg));
+    json_decref(own);
+    if (checked == NULL) {
         reply(EMBER_EINVAL, NULL, msg, ud);
         return;
     }
@@ -334,6 +425,11 @@ ember__command_list(void)
                 "{s:s, s:s, s:b, s:s}", "name", a->name,
                 "type", arg_type_word(a->type), "required", a->required != 0,
                 "help", a->help != NULL ? a->help : ""));
+        if (entry_host_bound(e) && !table_has_arg(e->cmd, "host"))
+            json_array_append_new(args, json_pack(
+                "{s:s, s:s, s:b, s:s}", "name", "host", "type", "string",
+                "required", 0, "help", "the virtual host (needed when "
+                "several serve this command)"));
         c = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}",
                       "name", e->cmd->name,
                       "summary", e->cmd->summary != NULL ? e->cmd->summary

@@ -41,7 +41,8 @@ static unsigned load_seq;
 
 static const char *const core_capabilities[] = {
     "hooks", "stanzas", "storage", "storage-backend", "timers", "commands",
-    "forms", "rsm", "sessions", "accounts", "disco", "iq", "threads", NULL
+    "forms", "rsm", "sessions", "accounts", "disco", "iq", "threads",
+    "ifaces", "preauth", NULL
 };
 
 

@@ -117,6 +117,27 @@ ember__bounce(const ember_stanza_t *st, ember_cond_t cond, const char *text)
 }
 
 
+static int
+is_preauth(const ember_event_t *ev)
+{
+    return ev->origin != NULL && ember__session_jid(ev->origin) == NULL;
+}
+
+
+/* The sender has no address yet: the reply carries neither 'to' nor
+ * 'from' and goes straight onto its stream. */
+static int
+preauth_reply(ember_session_t *s, ember_stanza_t *r)
+{
+    ember__stanza_set_attr(r, "to", NULL);
+    ember__stanza_set_attr(r, "from", NULL);
+    return ember__session_deliver(s, r);
+}
+
+
+static int fire_named(const char *host, ember_event_t *ev, const char *fmt,
+                      const char *a, const char *b, const char *c);
+
 int
 ember__iq_result(const ember_event_t *ev, ember_stanza_t *payload)
 {
@@ -147,6 +168,12 @@ ember__iq_result(const ember_event_t *ev, ember_stanza_t *payload)
             return rc;
         }
     }
+    if (is_preauth(ev)) {
+        int rc = preauth_reply(ev->origin, r);
+
+        ember__stanza_free(r);
+        return rc;
+    }
     return ember__route_stanza(r, NULL);
 }
 
@@ -155,10 +182,52 @@ int
 ember__stanza_error(const ember_event_t *ev, ember_cond_t cond,
                     const char *text)
 {
+    ember_stanza_t *r;
+    int rc;
+
     if (ev == NULL || ev->stanza == NULL)
         return EMBER_EINVAL;
+    if (is_preauth(ev)) {
+        if ((r = ember__error_reply(ev->stanza, cond, text)) == NULL)
+            return EMBER_ENOMEM;
+        rc = preauth_reply(ev->origin, r);
+        ember__stanza_free(r);
+        return rc;
+    }
     ember__bounce(ev->stanza, cond, text);
     return 0;
+}
+
+
+/*
+ * An iq of a stream not yet authenticated (secure already): only modules
+ * that serve such streams (in-band registration) answer it, on the
+ * session itself since the sender has no address yet.
+ */
+int
+ember__route_preauth_iq(ember_stanza_t *st, ember_session_t *origin)
+{
+    const char *type = ember__stanza_attr(st, "type");
+    const char *host = ember__session_host(origin);
+    ember_stanza_t *payload = ember__stanza_first(st);
+    ember_event_t ev;
+    char pl[512];
+
+    if (type == NULL || ember__stanza_attr(st, "id") == NULL ||
+        (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) ||
+        payload == NULL || ember__stanza_next(payload) != NULL)
+        return EMBER_HOOK_PASS;
+    memset(&ev, 0, sizeof(ev));
+    ev.stanza = st;
+    ev.origin = origin;
+    snprintf(pl, sizeof(pl), "%s:%s", ember__stanza_xmlns(payload),
+             ember__stanza_name(payload));
+    if (fire_named(host, &ev, "iq/unauth/%s%s%s", pl, "", "") ==
+            EMBER_HOOK_HANDLED ||
+        fire_named(host, &ev, "iq-%s/unauth/%s%s", type, pl, "") ==
+            EMBER_HOOK_HANDLED)
+        return EMBER_HOOK_HANDLED;
+    return EMBER_HOOK_PASS;
 }
 
 

@@ -11,6 +11,10 @@
  * default delivery rules.  Takes ownership of root.
  */
 int ember__route_stanza(ember_stanza_t *root, ember_session_t *origin);
+/* An iq of a secure stream not yet authenticated: fires the iq/unauth
+ * events; EMBER_HOOK_HANDLED when a module took it.  st stays the
+ * caller's. */
+int ember__route_preauth_iq(ember_stanza_t *st, ember_session_t *origin);
 
 const char *ember__cond_name(ember_cond_t cond);
 ember_stanza_t *ember__error_reply(const ember_stanza_t *st,

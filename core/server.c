@@ -61,6 +61,13 @@ ember__now_us(void)
 }
 
 
+uint64_t
+ember__uptime_ms(void)
+{
+    return (uint64_t) (ember__now_us() - srv.started_us) / 1000;
+}
+
+
 int
 ember__host_exists(const char *name)
 {

@@ -33,5 +33,6 @@ int ember__host_exists(const char *name);
 int ember__is_admin(const char *bare);
 /* Microseconds since the epoch. */
 int64_t ember__now_us(void);
+uint64_t ember__uptime_ms(void);
 
 #endif

@@ -163,6 +163,8 @@ session_puts(ember_session_t *s, const char *text)
 }
 
 
+static int session_secure(const ember_session_t *s);
+
 static int
 session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
 {
@@ -175,10 +177,13 @@ session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
 }
 
 
+/* Bound sessions take any stanza; a stream not yet authenticated only the
+ * answers of pre-auth modules (in-band registration), once it is secure. */
 int
 ember__session_deliver(ember_session_t *s, const ember_stanza_t *st)
 {
-    if (s->state != ST_BOUND)
+    if (s->state != ST_BOUND &&
+        !(s->state == ST_OPEN && session_secure(s)))
         return EMBER_ESTATE;
     s->stanzas_out++;
     return session_write_stanza(s, st);
@@ -238,6 +243,20 @@ ember__session_priority(ember_session_t *s, int *available)
     if (available != NULL)
         *available = s->available;
     return s->priority;
+}
+
+
+const char *
+ember__session_host(ember_session_t *s)
+{
+    return s->host;
+}
+
+
+const char *
+ember__session_ip(ember_session_t *s)
+{
+    return s != NULL ? s->ip : NULL;
 }
 
 
@@ -473,6 +492,7 @@ send_features(ember_session_t *s)
             ember__stanza_add_child(c, "required", NULL);
     }
     if (s->state == ST_OPEN && session_secure(s)) {
+        ember__fire_simple(s->host, EMBER_EV_STREAM_FEATURES_UNAUTH, s, f);
         if (s->tls != NULL &&
             ember__tls_channel_binding(s->tls, &cb_type, &cb_data) == 0) {
             c = ember__stanza_add_child(f, "sasl-channel-binding",
@@ -878,7 +898,9 @@ xml_stanza(void *ud, ember_stanza_t *st)
             handle_sasl(s, st);
         else if (!session_secure(s))
             session_error(s, "policy-violation", "STARTTLS is required");
-        else
+        else if (ns == NULL || strcmp(ns, NS_CLIENT) != 0 ||
+                 strcmp(name, "iq") != 0 ||
+                 ember__route_preauth_iq(st, s) != EMBER_HOOK_HANDLED)
             session_error(s, "not-authorized", NULL);
         ember__stanza_free(st);
         return;

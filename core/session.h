@@ -32,6 +32,8 @@ void ember__session_set_presence(ember_session_t *s, int available,
 /* 1 when available (initial presence sent), with its priority. */
 int ember__session_available(ember_session_t *s, int *priority);
 const ember_jid_t *ember__session_jid(ember_session_t *s);
+/* The virtual host the stream was opened for (NULL before the header). */
+const char *ember__session_host(ember_session_t *s);
 #endif
 
 /* ---- listeners, slots and the api (core-internal) ---- */
@@ -48,6 +50,7 @@ void ember__sessions_cleanup(void);
 
 void ember__session_close(ember_session_t *s, const char *condition);
 uint64_t ember__session_idle_ms(ember_session_t *s);
+const char *ember__session_ip(ember_session_t *s);
 int ember__session_priority(ember_session_t *s, int *available);
 void **ember__session_slot(ember_module_t *m, ember_session_t *s);
 int ember__session_slot_destructor(ember_module_t *m, void (*dtor)(void *));

@@ -43,6 +43,12 @@
 /* ev->data is the user name (const char *). */
 #define EMBER_EV_USER_CREATED "user-created"
 #define EMBER_EV_USER_DELETED "user-deleted"
+/* Before authentication, once the stream is secure (minor 1): ev->origin
+ * is the session, ev->data the <stream:features/> element to append to.
+ * Iq stanzas of such a session fire "iq[-type]/unauth[/xmlns:local]" with
+ * ev->from and ev->to NULL; api->iq_result and api->stanza_error answer
+ * on the session.  Unhandled, they end the stream with not-authorized. */
+#define EMBER_EV_STREAM_FEATURES_UNAUTH "stream-features-unauth"
 /* ev->data NULL: the host's modules are loaded. */
 #define EMBER_EV_HOST_ACTIVATED "host-activated"
 

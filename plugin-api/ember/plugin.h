@@ -52,7 +52,9 @@ typedef struct ember_plugin_s {
 /*
  * Capabilities a descriptor may list in `requires` (minor 0): "hooks",
  * "stanzas", "storage", "storage-backend", "timers", "commands", "forms",
- * "rsm", "sessions", "accounts", "disco", "iq", "threads".
+ * "rsm", "sessions", "accounts", "disco", "iq", "threads"; minor 1 adds
+ * "ifaces" and "preauth" (the stream-features-unauth and iq/unauth
+ * events).
  */
 
 /*
@@ -315,6 +317,26 @@ struct ember_api_s {
     ember_stanza_t *(*rsm_add)(ember_stanza_t *parent, const char *first,
                                const char *last, long count,
                                long first_index);
+
+    /* ---- minor 1 ---- */
+
+    /*
+     * Named interfaces between modules: a struct of functions (its first
+     * field a uint32_t size) published under a name on the provider's host
+     * (a global provider: on every host).  Withdrawn when the provider
+     * unloads, so look it up when needed and never keep the pointer past
+     * the current callback.  EMBER_EEXIST when the name is taken.
+     */
+    int (*iface_provide)(ember_module_t *m, const char *name,
+                         const void *iface);
+    /* The interface `name` seen from m's host, or NULL. */
+    const void *(*iface_get)(ember_module_t *m, const char *name);
+    /* The peer's IP address as text ("127.0.0.1", "::1"). */
+    const char *(*session_ip)(ember_session_t *s);
+    /* 1 when bare_jid is an <admin/> of the server, else 0. */
+    int (*is_admin)(ember_module_t *m, const char *bare_jid);
+    /* Milliseconds since emberd started. */
+    uint64_t (*uptime_ms)(void);
 };
 
 #endif
