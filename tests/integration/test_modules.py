@@ -385,3 +385,27 @@ def test_unload_releases_everything(server_factory, passwords):
     assert _probe(a)["greeting"] == "third"
     assert a.is_open()
     a.close()
+
+
+def test_per_host_command_picked_by_host(server_factory):
+    srv = server_factory(start=False)
+    srv.add_plugins_dir()
+    srv.add_module("probe", greeting="here")
+    srv.start()
+    # One host serves it: no host needed, and a wrong one is named.
+    r = srv.ctl("--json", "probe-greeting")
+    assert r.returncode == 0 and '"here"' in r.stdout, r.stdout + r.stderr
+    r = srv.ctl("probe-greeting", "--host=elsewhere")
+    assert r.returncode != 0
+    assert "not served on host 'elsewhere'" in r.stdout + r.stderr
+
+    srv.add_host("b.localhost", modules=())
+    srv.add_module("probe", host="b.localhost", greeting="there")
+    srv.save()
+    srv.ctl_ok("reload")
+    r = srv.ctl("probe-greeting")
+    assert r.returncode != 0 and "several hosts" in r.stdout + r.stderr
+    r = srv.ctl_ok("--json", "probe-greeting", "--host=b.localhost")
+    assert '"there"' in r.stdout and '"b.localhost"' in r.stdout
+    r = srv.ctl_ok("--json", "probe-greeting", "--host=localhost")
+    assert '"here"' in r.stdout

@@ -5,9 +5,12 @@
  *   <iq type='get'><query xmlns='urn:ember:test:probe'/></iq>
  * with <query ticks='N' sessions='M' greeting='...'/>.  Were anything left
  * behind after an unload, its callback would run in an unmapped library.
+ * The command probe-greeting answers {"host", "greeting"} of the instance
+ * that ran it (per-host commands).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <jansson.h>
 
 #include <ember/plugin.h>
 
@@ -78,6 +81,29 @@ probe_on_query(ember_module_t *m, const ember_event_t *ev, void *ud)
 }
 
 
+static void
+probe_greeting_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    ember_module_t *m = ud;
+    probe_conf_t *conf = probe_api->module_conf(m);
+
+    probe_api->command_done(ctx, 0, json_pack("{s:s, s:s}", "host",
+                                              probe_api->module_host(m),
+                                              "greeting", conf->greeting),
+                            NULL);
+}
+
+
+static const ember_cmd_arg_t probe_greeting_args[] = {
+    { NULL, 0, 0, NULL }
+};
+
+static const ember_command_t probe_greeting_cmd = {
+    "probe-greeting", "the greeting of this host's probe",
+    probe_greeting_args, "admin", probe_greeting_run
+};
+
+
 static int
 probe_load(ember_module_t *m, const ember_api_t *api)
 {
@@ -93,7 +119,8 @@ probe_load(ember_module_t *m, const ember_api_t *api)
     if ((err = api->hook(m, "iq-get/host/" PROBE_NS ":query", probe_on_query,
                          0, st)) < 0 ||
         (err = api->disco_add_feature(m, PROBE_NS)) < 0 ||
-        (err = api->session_slot_destructor(m, probe_slot_free)) < 0)
+        (err = api->session_slot_destructor(m, probe_slot_free)) < 0 ||
+        (err = api->command_register(m, &probe_greeting_cmd, m)) < 0)
         goto fail;
     if (api->timer_start(m, (uint64_t)conf->tick_ms, (uint64_t)conf->tick_ms,
                          probe_tick, st) == NULL) {
