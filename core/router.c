@@ -154,8 +154,12 @@ ember__iq_result(const ember_event_t *ev, ember_stanza_t *payload)
     }
     if ((v = ember__stanza_attr(ev->stanza, "from")) != NULL)
         ember__stanza_set_attr(r, "to", v);
+    /* An iq without 'to' went to the sender's own account (RFC 6120
+     * 10.3.3): the answer comes from that bare JID. */
     if ((v = ember__stanza_attr(ev->stanza, "to")) != NULL)
         ember__stanza_set_attr(r, "from", v);
+    else if (ev->from != NULL)
+        ember__stanza_set_attr(r, "from", ev->from->bare);
     if ((v = ember__stanza_attr(ev->stanza, "id")) != NULL)
         ember__stanza_set_attr(r, "id", v);
     ember__stanza_set_attr(r, "type", "result");
@@ -507,7 +511,11 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
     if (payload != NULL) {
         snprintf(pl, sizeof(pl), "%s:%s", ember__stanza_xmlns(payload),
                  ember__stanza_name(payload));
-        handled = (self &&
+        /* The generic name first, so that filters (blocking) see every
+         * iq to an account before the payload's handler does. */
+        handled = fire_named(host, &ev, "iq/%s%s%s", cls, "", "") ==
+                      EMBER_HOOK_HANDLED ||
+                  (self &&
                    (fire_named(host, &ev, "iq/self/%s%s%s", pl, "", "") ==
                         EMBER_HOOK_HANDLED ||
                     fire_named(host, &ev, "iq-%s/self/%s%s", type, pl, "") ==
