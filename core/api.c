@@ -8,6 +8,7 @@
 #include "accounts.h"
 #include "commands.h"
 #include "hooks.h"
+#include "http.h"
 #include "jid.h"
 #include "log.h"
 #include "modules.h"
@@ -406,4 +407,20 @@ const ember_api_t ember__api = {
     .session_ip = ember__session_ip,
     .is_admin = api_is_admin,
     .uptime_ms = ember__uptime_ms,
+    .http_route = ember__http_route,
+    .http_method = ember__http_method,
+    .http_path = ember__http_path,
+    .http_query = ember__http_query,
+    .http_header = ember__http_header,
+    .http_body = ember__http_body,
+    .http_peer_ip = ember__http_peer_ip,
+    .http_is_tls = ember__http_is_tls,
+    .http_respond = ember__http_respond,
+    .http_send_file = ember__http_send_file,
+    .http_on_closed = ember__http_on_closed,
+    .http_sse_start = ember__http_sse_start,
+    .http_sse_send = ember__http_sse_send,
+    .ws_accept = ember__ws_accept,
+    .ws_send = ember__ws_send,
+    .http_close = ember__http_close,
 };

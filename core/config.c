@@ -368,9 +368,11 @@ cfg_number(cfg_ctx_t *cx, xmlNodePtr n, const char *name, int duration,
 static int
 cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
 {
-    long long v[6] = { (long long) l->max_stanza_size, l->max_depth,
+    long long v[9] = { (long long) l->max_stanza_size, l->max_depth,
                        l->max_attributes, l->idle_timeout, l->auth_timeout,
-                       l->max_connections_per_ip };
+                       l->max_connections_per_ip,
+                       (long long) l->http_max_body, l->http_request_timeout,
+                       l->http_keepalive_timeout };
 
     if (cfg_number(cx, n, "max-stanza-size", 0, 1024, 64 << 20, &v[0]) < 0
         || cfg_number(cx, n, "max-depth", 0, 4, 1024, &v[1]) < 0
@@ -378,7 +380,11 @@ cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
         || cfg_number(cx, n, "idle-timeout", 1, 1, 604800, &v[3]) < 0
         || cfg_number(cx, n, "auth-timeout", 1, 1, 3600, &v[4]) < 0
         || cfg_number(cx, n, "max-connections-per-ip", 0, 0, 1000000,
-                      &v[5]) < 0)
+                      &v[5]) < 0
+        || cfg_number(cx, n, "http-max-body", 0, 0, 1 << 30, &v[6]) < 0
+        || cfg_number(cx, n, "http-request-timeout", 1, 1, 3600, &v[7]) < 0
+        || cfg_number(cx, n, "http-keepalive-timeout", 1, 1, 86400,
+                      &v[8]) < 0)
         return EMBER_EINVAL;
     l->max_stanza_size = (size_t) v[0];
     l->max_depth = (int) v[1];
@@ -386,7 +392,37 @@ cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
     l->idle_timeout = (int) v[3];
     l->auth_timeout = (int) v[4];
     l->max_connections_per_ip = (int) v[5];
+    l->http_max_body = (size_t) v[6];
+    l->http_request_timeout = (int) v[7];
+    l->http_keepalive_timeout = (int) v[8];
     return 0;
+}
+
+
+static const struct {
+    const char *name;
+    ember_listen_type_t type;
+    int port;
+    const char *address;
+} listen_types[] = {
+    { "c2s", EMBER_LISTEN_C2S, 5222, "0.0.0.0" },
+    { "c2s-tls", EMBER_LISTEN_C2S_TLS, 5223, "0.0.0.0" },
+    { "http", EMBER_LISTEN_HTTP, 7070, "0.0.0.0" },
+    { "https", EMBER_LISTEN_HTTPS, 7443, "0.0.0.0" },
+    { "admin", EMBER_LISTEN_ADMIN, 9090, "127.0.0.1" },
+    { "admin-tls", EMBER_LISTEN_ADMIN_TLS, 9091, "0.0.0.0" },
+};
+
+
+const char *
+ember__listen_type_name(ember_listen_type_t type)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(listen_types) / sizeof(listen_types[0]); i++)
+        if (listen_types[i].type == type)
+            return listen_types[i].name;
+    return "?";
 }
 
 
@@ -395,21 +431,28 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
 {
     const char *type = cfg_attr(n, "type"), *addr = cfg_attr(n, "address");
     const char *req = cfg_attr(n, "require-tls");
+    const char *pub = cfg_attr(n, "public");
     ember_listener_conf_t *l, **tail;
+    ember_listen_type_t t;
     unsigned char bin[16];
     char text[INET6_ADDRSTRLEN];
     long line = xmlGetLineNo(n);
     long long port;
+    size_t i;
     int v6, loop;
 
-    if (strcmp(type, "c2s") != 0 && strcmp(type, "c2s-tls") != 0)
-        return cfg_fail(cx, line, "listen: unknown type '%s' (c2s, c2s-tls)",
-                        type);
-    port = type[3] == '\0' ? 5222 : 5223;
+    for (i = 0; i < sizeof(listen_types) / sizeof(listen_types[0]); i++)
+        if (strcmp(type, listen_types[i].name) == 0)
+            break;
+    if (i == sizeof(listen_types) / sizeof(listen_types[0]))
+        return cfg_fail(cx, line, "listen: unknown type '%s' (c2s, c2s-tls, "
+                        "http, https, admin, admin-tls)", type);
+    t = listen_types[i].type;
+    port = listen_types[i].port;
     if (cfg_number(cx, n, "port", 0, 1, 65535, &port) < 0)
         return EMBER_EINVAL;
     if (addr == NULL)
-        addr = "0.0.0.0";
+        addr = listen_types[i].address;
     v6 = strchr(addr, ':') != NULL;
     if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
         return cfg_fail(cx, line, "listen: address '%s' is not an IPv4 or "
@@ -420,16 +463,30 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
          : memcmp(bin, in6addr_loopback.s6_addr, 16) == 0
            || (memcmp(bin, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0
                && bin[12] == 127);
+    if (req != NULL && t != EMBER_LISTEN_C2S && t != EMBER_LISTEN_C2S_TLS)
+        return cfg_fail(cx, line, "listen: require-tls is only for c2s "
+                        "listeners, not %s", type);
     if (req != NULL && parse_bool(req) < 0)
         return cfg_fail(cx, line, "listen: require-tls '%s' is not a boolean"
                         " (true, false)", req);
-    if (req != NULL && !parse_bool(req) && type[3] != '\0')
+    if (req != NULL && !parse_bool(req) && t == EMBER_LISTEN_C2S_TLS)
         return cfg_fail(cx, line, "listen: require-tls=\"%s\" is meaningless"
                         " on a c2s-tls listener", req);
     if (req != NULL && !parse_bool(req) && !loop)
         return cfg_fail(cx, line, "listen: require-tls=\"%s\" only allowed on"
                         " a loopback address (127.x.x.x, ::1), not %s", req,
                         text);
+    if (pub != NULL && t != EMBER_LISTEN_ADMIN)
+        return cfg_fail(cx, line, "listen: public is only for admin "
+                        "listeners, not %s", type);
+    if (pub != NULL && parse_bool(pub) < 0)
+        return cfg_fail(cx, line, "listen: public '%s' is not a boolean "
+                        "(true, false)", pub);
+    /* The console without TLS sends passwords and cookies in clear. */
+    if (t == EMBER_LISTEN_ADMIN && !loop && (pub == NULL || !parse_bool(pub)))
+        return cfg_fail(cx, line, "listen: an admin listener without TLS "
+                        "must be on a loopback address (127.x.x.x, ::1), not "
+                        "%s; use admin-tls, or set public=\"true\"", text);
     for (tail = &c->listeners; *tail != NULL; tail = &(*tail)->next)
         if ((*tail)->port == port && strcmp((*tail)->address, text) == 0)
             return cfg_fail(cx, line, "listen: %s%s%s:%lld already used at "
@@ -440,9 +497,11 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
         free(l);
         return EMBER_ENOMEM;
     }
-    l->type = type[3] == '\0' ? EMBER_LISTEN_C2S : EMBER_LISTEN_C2S_TLS;
+    l->type = t;
     l->port = (int) port;
-    l->require_tls = req == NULL || parse_bool(req);
+    l->require_tls = t == EMBER_LISTEN_C2S ? req == NULL || parse_bool(req)
+                                           : t != EMBER_LISTEN_C2S_TLS ? 0 : 1;
+    l->public = pub != NULL && parse_bool(pub) == 1;
     l->line = (int) line;
     *tail = l;
     return 0;
@@ -671,7 +730,8 @@ ember__config_load(const char *path, ember_config_t **out, char *err,
     c->limits = (ember_limits_t) {
         .max_stanza_size = 262144, .max_depth = 64, .max_attributes = 64,
         .idle_timeout = 600, .max_connections_per_ip = 100,
-        .auth_timeout = 60,
+        .auth_timeout = 60, .http_max_body = 1 << 20,
+        .http_request_timeout = 30, .http_keepalive_timeout = 60,
     };
     if ((c->path = realpath(path, NULL)) == NULL) {
         rc = errno == ENOMEM ? EMBER_ENOMEM

@@ -9,7 +9,12 @@
 
 typedef enum {
     EMBER_LISTEN_C2S = 1,      /* STARTTLS (required unless allowed off) */
-    EMBER_LISTEN_C2S_TLS = 2   /* direct TLS, XEP-0368 */
+    EMBER_LISTEN_C2S_TLS = 2,  /* direct TLS, XEP-0368 */
+    EMBER_LISTEN_HTTP = 3,     /* HTTP, route set "client" */
+    EMBER_LISTEN_HTTPS = 4,    /* HTTPS, route set "client" */
+    EMBER_LISTEN_ADMIN = 5,    /* HTTP, route set "admin", loopback unless
+                                  public="true" */
+    EMBER_LISTEN_ADMIN_TLS = 6 /* HTTPS, route set "admin" */
 } ember_listen_type_t;
 
 typedef struct ember_listener_conf_s {
@@ -17,6 +22,7 @@ typedef struct ember_listener_conf_s {
     char *address;             /* default "0.0.0.0" */
     int port;
     int require_tls;           /* c2s only; 0 only allowed on loopback */
+    int public;                /* admin only: allowed off loopback */
     int line;
     struct ember_listener_conf_s *next;
 } ember_listener_conf_t;
@@ -44,6 +50,9 @@ typedef struct ember_limits_s {
     int idle_timeout;          /* seconds without data, default 600 */
     int max_connections_per_ip; /* default 100; 0 = no limit */
     int auth_timeout;          /* seconds to authenticate, default 60 */
+    size_t http_max_body;      /* bytes of a request body, default 1 MiB */
+    int http_request_timeout;  /* seconds to send a request, default 30 */
+    int http_keepalive_timeout; /* idle seconds between requests, 60 */
 } ember_limits_t;
 
 typedef struct ember_config_s {
@@ -84,6 +93,9 @@ int ember__options_apply(const ember_option_t *opts, void *conf,
                          size_t errlen);
 /* Free the strings ember__options_apply stored in conf. */
 void ember__options_free(const ember_option_t *opts, void *conf);
+
+/* "c2s", "c2s-tls", "http", "https", "admin", "admin-tls". */
+const char *ember__listen_type_name(ember_listen_type_t type);
 
 /* The host block named `name`, or NULL. */
 ember_host_conf_t *ember__config_host(ember_config_t *c, const char *name);

@@ -1,9 +1,11 @@
-/* core/listen.c -- TCP listeners: c2s (STARTTLS) and c2s direct TLS. */
+/* core/listen.c -- TCP listeners: c2s (STARTTLS), c2s direct TLS, and the
+ * HTTP server's http, https, admin and admin-tls. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
+#include "http.h"
 #include "listen.h"
 #include "log.h"
 #include "server.h"
@@ -19,6 +21,14 @@ typedef struct listener_s {
 static listener_t *listeners;
 
 
+static int
+is_http(ember_listen_type_t t)
+{
+    return t == EMBER_LISTEN_HTTP || t == EMBER_LISTEN_HTTPS ||
+           t == EMBER_LISTEN_ADMIN || t == EMBER_LISTEN_ADMIN_TLS;
+}
+
+
 static void
 on_connection(uv_stream_t *server, int status)
 {
@@ -29,14 +39,32 @@ on_connection(uv_stream_t *server, int status)
                    l->address, l->conf.port, uv_strerror(status));
         return;
     }
-    ember__session_accept(server, &l->conf);
+    if (is_http(l->conf.type))
+        ember__http_accept(server, &l->conf);
+    else
+        ember__session_accept(server, &l->conf);
 }
 
 
 static const char *
 type_name(ember_listen_type_t t)
 {
-    return t == EMBER_LISTEN_C2S_TLS ? "c2s-tls" : "c2s";
+    return ember__listen_type_name(t);
+}
+
+
+static const char *
+tls_mode(const ember_listener_conf_t *lc)
+{
+    switch (lc->type) {
+    case EMBER_LISTEN_C2S:
+        return lc->require_tls ? "starttls-required" : "starttls-optional";
+    case EMBER_LISTEN_HTTP:
+    case EMBER_LISTEN_ADMIN:
+        return "none";
+    default:
+        return "direct";
+    }
 }
 
 
@@ -75,10 +103,15 @@ ember__listeners_start(const ember_config_t *cfg, char *err, size_t errlen)
                      type_name(lc->type), uv_strerror(rc));
             return EMBER_EIO;
         }
-        ember__log(EMBER_LOG_INFO, "listen", "%s on %s:%d%s",
+        ember__log(EMBER_LOG_INFO, "listen", "%s on %s:%d%s%s%s",
                    type_name(lc->type), lc->address, lc->port,
                    lc->type == EMBER_LISTEN_C2S && !lc->require_tls
-                       ? " (TLS optional: loopback only)" : "");
+                       ? " (TLS optional: loopback only)" : "",
+                   is_http(lc->type) ? " (HTTP routes " : "",
+                   is_http(lc->type)
+                       ? (lc->type == EMBER_LISTEN_ADMIN ||
+                          lc->type == EMBER_LISTEN_ADMIN_TLS
+                              ? "\"admin\")" : "\"client\")") : "");
     }
     return 0;
 }
@@ -112,9 +145,6 @@ ember__listeners_describe(void)
     for (l = listeners; l != NULL; l = l->next)
         json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s}",
             "type", type_name(l->conf.type), "address", l->address,
-            "port", l->conf.port,
-            "tls", l->conf.type == EMBER_LISTEN_C2S_TLS ? "direct"
-                   : l->conf.require_tls ? "starttls-required"
-                   : "starttls-optional"));
+            "port", l->conf.port, "tls", tls_mode(&l->conf)));
     return arr;
 }

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "commands.h"
 #include "hooks.h"
+#include "http.h"
 #include "log.h"
 #include "modules.h"
 #include "services.h"
@@ -42,7 +43,7 @@ static unsigned load_seq;
 static const char *const core_capabilities[] = {
     "hooks", "stanzas", "storage", "storage-backend", "timers", "commands",
     "forms", "rsm", "sessions", "accounts", "disco", "iq", "threads",
-    "ifaces", "preauth", NULL
+    "ifaces", "preauth", "http", NULL
 };
 
 
@@ -143,6 +144,7 @@ module_release(ember_module_t *m)
     ember__commands_module_gone(m);
     ember__sessions_module_gone(m);
     ember__storage_module_gone(m);
+    ember__http_module_gone(m);
     if (m->conf != NULL) {
         ember__options_free(m->desc.options, m->conf);
         free(m->conf);

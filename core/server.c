@@ -8,6 +8,7 @@
 #include "ember_config.h"
 #include "commands.h"
 #include "control.h"
+#include "http.h"
 #include "listen.h"
 #include "log.h"
 #include "modules.h"
@@ -148,6 +149,7 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
         ember__modules_load_host(cfg, h);
     ember__sessions_init();
     srv.sessions_on = 1;
+    ember__http_init();
     if ((rc = ember__listeners_start(cfg, err, errlen)) < 0)
         return rc;
     if ((rc = ember__control_start(cfg->control_socket)) < 0) {
@@ -200,13 +202,14 @@ close_handle(uv_handle_t *h, void *arg)
 static void
 stop_poll(uv_timer_t *t)
 {
-    size_t n = ember__sessions_count(NULL);
+    size_t n = ember__sessions_count(NULL) + ember__http_count();
 
     if (n > 0 && uv_now(ember__loop()) < srv.stop_deadline)
         return;
     uv_timer_stop(t);
     uv_close((uv_handle_t *) t, NULL);
     ember__modules_unload_all();
+    ember__http_cleanup();
     ember__storage_flush();
     ember__services_close();
     if (srv.sessions_on) {
@@ -229,6 +232,7 @@ ember__server_stop(void)
     }
     ember__listeners_stop();
     ember__sessions_close_all("system-shutdown");
+    ember__http_close_all();
     if (srv.signals_on) {
         uv_close((uv_handle_t *) &srv.sighup, NULL);
         uv_close((uv_handle_t *) &srv.sigterm, NULL);

@@ -3,7 +3,8 @@
 # print the one apt-get line to run.  Usage: tools/deps.sh build|test|bench|peers
 set -e
 build="autoconf automake pkg-config gcc make libuv1-dev libxml2-dev
- libgnutls28-dev libgsasl-dev libsqlite3-dev libjansson-dev libidn11-dev"
+ libgnutls28-dev libgsasl-dev libsqlite3-dev libjansson-dev libidn11-dev
+ libhttp-parser-dev libwslay-dev"
 test="$build libcmocka-dev python3-pytest python3-slixmpp python3-openssl clang
  libclang-rt-14-dev"
 bench="$build"

@@ -1101,6 +1101,11 @@ static const char config_template[] =
     "\n"
     "  <listen type=\"c2s\" address=\"%s\" port=\"%d\" require-tls=\"true\"/>\n"
     "  <listen type=\"c2s-tls\" address=\"%s\" port=\"%d\"/>\n"
+    "  <listen type=\"http\" address=\"%s\" port=\"%d\"/>\n"
+    "  <listen type=\"https\" address=\"%s\" port=\"%d\"/>\n"
+    "  <!-- The console: plain HTTP on loopback only, TLS from anywhere. -->\n"
+    "  <listen type=\"admin\" address=\"127.0.0.1\" port=\"%d\"/>\n"
+    "  <listen type=\"admin-tls\" address=\"%s\" port=\"%d\"/>\n"
     "\n"
     "  <module name=\"storage_sqlite\" path=\"ember.db\"/>\n"
     "%s"
@@ -1129,6 +1134,10 @@ write_config(const char *path, const init_opts_t *o, const char *plugins,
         goto out;
     }
     fprintf(f, config_template, e_path, e_plugins, addr, c2s, addr, c2s_tls,
+            addr, o->ports > 0 ? o->ports + 4 : 7070,
+            addr, o->ports > 0 ? o->ports + 5 : 7443,
+            o->ports > 0 ? o->ports + 6 : 9090,
+            addr, o->ports > 0 ? o->ports + 7 : 9091,
             globalmods, o->domain, hostmods);
     if (fclose(f) != 0) {
         fprintf(stderr, "emberctl: %s: %s\n", path, strerror(errno));
@@ -1175,8 +1184,8 @@ parse_init(int argc, char **argv, init_opts_t *o)
             o->domain = v;
         } else if (i == 1) {
             n = strtol(v, &end, 10);
-            if (*v == '\0' || *end != '\0' || n < 1 || n > 65534)
-                die_usage("init: --ports takes a port from 1 to 65534");
+            if (*v == '\0' || *end != '\0' || n < 1 || n > 65528)
+                die_usage("init: --ports takes a port from 1 to 65528");
             o->ports = (int) n;
         } else if (i == 2) {
             o->plugins = v;

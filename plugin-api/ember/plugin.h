@@ -337,6 +337,74 @@ struct ember_api_s {
     int (*is_admin)(ember_module_t *m, const char *bare_jid);
     /* Milliseconds since emberd started. */
     uint64_t (*uptime_ms)(void);
+
+    /* -- HTTP (capability "http"; doc/http.md).  Every call on the core
+     * thread; strings handed in are copied. -- */
+
+    /*
+     * Serve route->method route->path on the listeners of route->set.
+     * EMBER_EEXIST when that method and path are taken on the set (by any
+     * module); the route goes when the module unloads.
+     */
+    int (*http_route)(ember_module_t *m, const ember_http_route_t *route,
+                      void *ud);
+    /* "GET", "POST" ... ("HEAD" reaches GET routes). */
+    const char *(*http_method)(ember_http_req_t *req);
+    /* The percent-decoded, checked path: no "..", "//", NUL or '\'. */
+    const char *(*http_path)(ember_http_req_t *req);
+    /* Decoded value of a query parameter ("" when present without '='),
+     * NULL when absent. */
+    const char *(*http_query)(ember_http_req_t *req, const char *name);
+    /* A request header by name (any case), NULL when absent. */
+    const char *(*http_header)(ember_http_req_t *req, const char *name);
+    /* The request body (chunked bodies already joined), NUL-terminated. */
+    const char *(*http_body)(ember_http_req_t *req, size_t *len);
+    /* The client's IP address as text. */
+    const char *(*http_peer_ip)(ember_http_req_t *req);
+    /* 1 when the request came over TLS (https, admin-tls). */
+    int (*http_is_tls)(ember_http_req_t *req);
+    /*
+     * Answer: status, headers as a NULL-terminated list of name, value
+     * pairs (may be NULL; Date, Content-Length and Connection are the
+     * core's), body copied.  Releases req.  EMBER_ECANCELED when the
+     * client went away meanwhile (req released as well), EMBER_EINVAL for a
+     * bad status or a header with CR or LF (req still valid).
+     */
+    int (*http_respond)(ember_http_req_t *req, int status,
+                        const char *const *headers, const char *body,
+                        size_t len);
+    /*
+     * Answer with the file `relpath` under `dir` (relpath "" or ending in
+     * '/' serves index.html): ETag and Last-Modified, 304 for a matching
+     * If-None-Match, Content-Type by extension, cache_control (NULL:
+     * "no-cache"); 404 when missing or not a regular file.  Releases req.
+     */
+    int (*http_send_file)(ember_http_req_t *req, const char *dir,
+                          const char *relpath, const char *cache_control);
+    /* Be told when the client leaves first (see ember_http_closed_cb). */
+    void (*http_on_closed)(ember_http_req_t *req, ember_http_closed_cb cb,
+                           void *ud);
+    /* Answer 200 text/event-stream and keep the connection open. */
+    int (*http_sse_start)(ember_http_req_t *req);
+    /* One event: `event` may be NULL; each line of data gets "data: ". */
+    int (*http_sse_send)(ember_http_req_t *req, const char *event,
+                         const char *data);
+    /*
+     * Accept a WebSocket upgrade (routes flagged EMBER_HTTP_WEBSOCKET):
+     * the 101 answer, with Sec-WebSocket-Protocol when protocol is not
+     * NULL.  Messages then arrive in on_message; pings are answered.
+     */
+    int (*ws_accept)(ember_http_req_t *req, const char *protocol,
+                     ember_ws_message_cb on_message, void *ud);
+    /* Send one message (EMBER_WS_TEXT or EMBER_WS_BINARY). */
+    int (*ws_send)(ember_http_req_t *req, int type, const char *data,
+                   size_t len);
+    /*
+     * End an event stream or a WebSocket (close code 1000), or drop a
+     * request without answering it: the connection closes and req is
+     * released; the closed callback does not run.
+     */
+    void (*http_close)(ember_http_req_t *req);
 };
 
 #endif

@@ -195,4 +195,49 @@ typedef struct ember_storage_driver_s {
     void *ud;
 } ember_storage_driver_t;
 
+/* ---- HTTP (minor 1): the core's HTTP/1.1 server, see doc/http.md ---- */
+
+/*
+ * One request (and, after sse_start or ws_accept, its stream).  Valid from
+ * the handler call until the module answers it (http_respond,
+ * http_send_file), or, for a stream, until http_close or its closed
+ * callback; see ember_http_closed_cb for a connection that goes first.
+ */
+typedef struct ember_http_req_s ember_http_req_t;
+
+/* Route flags. */
+#define EMBER_HTTP_PREFIX 0x1u    /* path matches itself and what follows */
+#define EMBER_HTTP_WEBSOCKET 0x2u /* GET with Upgrade: websocket */
+
+/* WebSocket message types (the RFC 6455 opcodes). */
+#define EMBER_WS_TEXT 1
+#define EMBER_WS_BINARY 2
+
+/*
+ * A request arrived.  Return 0 when it was answered, or will be later (the
+ * request stays valid until answered); a negative EMBER_E* makes the core
+ * answer for the module when it has not: EINVAL 400, EPERM 403, ENOENT 404,
+ * EBUSY 503, anything else 500.
+ */
+typedef int (*ember_http_cb)(ember_module_t *m, ember_http_req_t *req,
+                             void *ud);
+/*
+ * The client went away before the module answered, or its event stream or
+ * WebSocket closed.  The handle is released when this returns.
+ */
+typedef void (*ember_http_closed_cb)(ember_http_req_t *req, void *ud);
+/* A complete WebSocket message (type EMBER_WS_TEXT or EMBER_WS_BINARY). */
+typedef void (*ember_ws_message_cb)(ember_http_req_t *req, int type,
+                                    const char *data, size_t len, void *ud);
+
+typedef struct ember_http_route_s {
+    uint32_t size;           /* sizeof(ember_http_route_t) */
+    const char *set;         /* "client" (http, https) or "admin" */
+    const char *method;      /* "GET", "POST" ...; GET also answers HEAD */
+    const char *path;        /* "/x/y", normalised; a prefix ends in '/' */
+    unsigned flags;          /* EMBER_HTTP_PREFIX, EMBER_HTTP_WEBSOCKET */
+    size_t max_body;         /* 0: <limits http-max-body> */
+    ember_http_cb handler;
+} ember_http_route_t;
+
 #endif

@@ -113,6 +113,22 @@ class Server:
     def plain_port(self):
         return self.base + PLAIN_OFFSET
 
+    @property
+    def http_port(self):
+        return self.base + 4
+
+    @property
+    def https_port(self):
+        return self.base + 5
+
+    @property
+    def admin_port(self):
+        return self.base + 6
+
+    @property
+    def admin_tls_port(self):
+        return self.base + 7
+
     # ---- config editing ----
     @property
     def cfg(self):

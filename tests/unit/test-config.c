@@ -207,7 +207,8 @@ static const struct {
     { "<ember>\n<host name=\"a\"/>\n\n<listen port=\"5222\"/></ember>",
       "4: listen: missing attribute 'type'" },
     { "<ember>\n<host name=\"a\"/>\n<listen type=\"s2s\"/></ember>",
-      "3: listen: unknown type 's2s' (c2s, c2s-tls)" },
+      "3: listen: unknown type 's2s' (c2s, c2s-tls, http, https, admin, "
+      "admin-tls)" },
     { "<ember>\n<host name=\"a\">\n<tls cert=\"c\"/>\n</host></ember>",
       "3: tls: missing attribute 'key'" },
     { "<ember>\n<host name=\"a\"/>\n<host name=\"B\"/>\n<host name=\"A\"/>"
