@@ -1,0 +1,107 @@
+/* roster_int.h -- shared between the files of mod_roster. */
+#ifndef ROSTER_INT_H
+#define ROSTER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ember/plugin.h>
+#include <ember/roster.h>
+
+#define NS_ROSTER "jabber:iq:roster"
+#define NS_ROSTERVER "urn:xmpp:features:rosterver"
+
+typedef struct {
+    int versioning;  /* XEP-0237 */
+    int max_items;   /* per roster, 0 = no limit */
+    int max_name;    /* bytes of a name or a group name */
+    int max_groups;  /* groups per item */
+} roster_conf_t;
+
+/* One item; `jid` is the hash key (first: see rnode_t). */
+typedef struct ritem_s {
+    struct ritem_s *next;
+    char *jid;
+    char *name;
+    char **groups;
+    size_t ngroups;
+    ember_sub_t sub;
+    int ask, pending_in, approved, hidden;
+    char *pending_stanza;
+} ritem_t;
+
+/* A chained hash table of objects that start with {next, key}. */
+typedef struct rnode_s {
+    struct rnode_s *next;
+    char *key;
+} rnode_t;
+
+typedef struct {
+    rnode_t **b;
+    size_t nb, n;
+} rhash_t;
+
+typedef struct rwait_s rwait_t;
+
+typedef struct roster_s {
+    struct roster_s *next;
+    char *user;
+    struct roster_inst_s *ri;
+    rhash_t items;
+    size_t visible;      /* items that are not hidden */
+    char salt[17];       /* "" until the roster first changes */
+    uint64_t ver;        /* changes since salt was drawn */
+    char verstr[48];     /* the XEP-0237 version: "0" or "<salt>-<ver>" */
+    int loaded;
+    int busy;            /* > 0 while callbacks run: do not evict */
+    rwait_t *waiters, **wtail;
+} roster_t;
+
+typedef struct roster_inst_s {
+    ember_roster_iface_t iface; /* first: the interface points here */
+    ember_module_t *m;
+    ember_store_t *store;
+    rhash_t rosters;
+    struct rop_s *ops;          /* requests waiting on storage */
+    uint64_t push_id;
+} roster_inst_t;
+
+extern const ember_api_t *api;
+
+/* hash */
+rnode_t *rhash_get(const rhash_t *h, const char *key);
+int rhash_put(rhash_t *h, rnode_t *node);
+rnode_t *rhash_del(rhash_t *h, const char *key);
+
+/* items */
+ritem_t *ritem_from(const ember_roster_item_t *it);
+void ritem_free(ritem_t *it);
+void ritem_view(const ritem_t *it, ember_roster_item_t *out);
+ritem_t *ritem_dup(const ritem_t *it);
+/* 1 when the two differ in what a client sees of them. */
+int ritem_differs(const ritem_t *a, const ritem_t *b);
+
+/* the cache and the interface (mod_roster.c) */
+roster_inst_t *roster_inst(ember_module_t *m);
+int roster_load(roster_inst_t *ri, const char *user,
+                ember_roster_cb cb, void *ud);
+/* Take `it` (NULL removes `jid`) into user's roster; done gets 0 or an
+ * error once stored and pushed. */
+int roster_apply(roster_inst_t *ri, const char *user, const char *jid,
+                 ritem_t *it, ember_roster_done_cb done, void *ud);
+int roster_session_count(roster_inst_t *ri, const char *user,
+                         ember_session_t *except);
+
+/* protocol (roster_iq.c) */
+int roster_iq_init(roster_inst_t *ri);
+ember_stanza_t *roster_item_xml(ember_stanza_t *query, const ritem_t *it,
+                                int removed);
+void roster_push(roster_inst_t *ri, const char *user, const ritem_t *it,
+                 const char *jid, const char *ver);
+int roster_interested(roster_inst_t *ri, const char *user,
+                      const char *resource);
+
+/* admin commands (roster_cmd.c) */
+int roster_cmd_init(roster_inst_t *ri);
+
+#endif
