@@ -80,6 +80,10 @@ $(EMBERCTL): $(B)/tools/emberctl.o $(CORE_LIB)
 MODULES     = $(notdir $(wildcard modules/*))
 MODULE_SOS  = $(MODULES:%=$(B)/modules/mod_%.so)
 mod_storage_sqlite_LIBS = $(SQLITE_LIBS) -lpthread
+mod_vcard_LIBS = $(GNUTLS_LIBS)
+mod_vcard_CFLAGS = $(GNUTLS_CFLAGS)
+mod_caps_LIBS = $(GNUTLS_LIBS)
+mod_caps_CFLAGS = $(GNUTLS_CFLAGS)
 mod_storage_sqlite_CFLAGS = $(SQLITE_CFLAGS)
 
 $(B)/modules/%.o: modules/%.c config.mk

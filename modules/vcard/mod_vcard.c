@@ -1,0 +1,480 @@
+/* mod_vcard.c -- XEP-0054 vcard-temp: users store their vCard, anyone reads
+ * it; XEP-0153: the SHA-1 of the vCard photo goes into the user's
+ * available presence when the client did not put one there. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
+#include <jansson.h>
+#include <ember/plugin.h>
+
+#define NS_VCARD "vcard-temp"
+#define NS_UPDATE "vcard-temp:x:update"
+
+/* Before the modules that deliver or keep presence (they hook at 0), so
+ * that what they send carries the hash; after filters such as blocking. */
+#define VCARD_PRESENCE_PRIO 50
+
+typedef struct {
+    int max_size;
+} vcard_conf_t;
+
+static const ember_option_t vcard_options[] = {
+    EMBER_OPT("max-size", EMBER_OPT_INT, vcard_conf_t, max_size, "65536",
+              1024, 16777216, "largest vCard, in bytes of serialized XML"),
+    EMBER_OPT_END
+};
+
+typedef struct vcard_req_s {
+    ember_module_t *m;
+    ember_stanza_t *iq;
+    char *user;
+    char *photo;           /* hash of the vCard being stored */
+    int self;
+    struct vcard_req_s *prev, *next;
+} vcard_req_t;
+
+/*
+ * `photos` maps every user whose vCard has a photo to its hash.  It is
+ * read whole from the `index` store at load, so that the first presence
+ * of a session already gets the hash (a per-session load would race with
+ * it).  Presence sent in the instant before that read completes goes
+ * out without the server's hash.
+ */
+typedef struct {
+    ember_store_t *store;
+    ember_store_t *index;
+    json_t *photos;
+    vcard_req_t *pending;
+} vcard_state_t;
+
+static const ember_api_t *api;
+
+
+/* ---- requests waiting for the store ---- */
+
+static vcard_req_t *
+req_new(ember_module_t *m, const ember_stanza_t *iq, const char *user)
+{
+    vcard_state_t *vs = api->module_data(m);
+    vcard_req_t *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->m = m;
+    r->iq = api->stanza_copy(iq);
+    r->user = strdup(user);
+    if (r->iq == NULL || r->user == NULL) {
+        api->stanza_free(r->iq);
+        free(r->user);
+        free(r);
+        return NULL;
+    }
+    r->next = vs->pending;
+    if (vs->pending != NULL)
+        vs->pending->prev = r;
+    vs->pending = r;
+    return r;
+}
+
+
+static void
+req_free(vcard_req_t *r)
+{
+    vcard_state_t *vs = api->module_data(r->m);
+
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        vs->pending = r->next;
+    if (r->next != NULL)
+        r->next->prev = r->prev;
+    api->stanza_free(r->iq);
+    free(r->user);
+    free(r->photo);
+    free(r);
+}
+
+
+/* Replies come from the account the request went to ('to' may be absent:
+ * the sender's own account). */
+static void
+reply_from_account(vcard_req_t *r, ember_stanza_t *reply)
+{
+    char jid[1100];
+
+    if (api->stanza_attr(reply, "from") == NULL) {
+        snprintf(jid, sizeof(jid), "%s@%s", r->user, api->module_host(r->m));
+        api->stanza_set_attr(reply, "from", jid);
+    }
+    api->route(r->m, reply);
+}
+
+
+static void
+req_error(vcard_req_t *r, ember_cond_t cond, const char *text)
+{
+    ember_stanza_t *e = api->error_reply(r->iq, cond, text);
+
+    if (e != NULL)
+        reply_from_account(r, e);
+    req_free(r);
+}
+
+
+static void
+req_result(vcard_req_t *r, ember_stanza_t *payload)
+{
+    ember_stanza_t *res = api->stanza_new("iq", NULL);
+
+    if (res == NULL) {
+        api->stanza_free(payload);
+        req_free(r);
+        return;
+    }
+    api->stanza_set_attr(res, "type", "result");
+    api->stanza_set_attr(res, "id", api->stanza_attr(r->iq, "id"));
+    api->stanza_set_attr(res, "to", api->stanza_attr(r->iq, "from"));
+    api->stanza_set_attr(res, "from", api->stanza_attr(r->iq, "to"));
+    if (payload != NULL) {
+        api->stanza_append(res, payload);
+        api->stanza_free(payload);
+    }
+    reply_from_account(r, res);
+    req_free(r);
+}
+
+
+/* ---- XEP-0153 photo hash ---- */
+
+/*
+ * Lower-case hex SHA-1 of the decoded PHOTO/BINVAL into hex[41]: "" when
+ * there is no photo.  EMBER_EINVAL when BINVAL is not base64.
+ */
+static int
+photo_hash(const ember_stanza_t *vcard, char *hex)
+{
+    ember_stanza_t *photo = api->stanza_child(vcard, "PHOTO", NS_VCARD);
+    ember_stanza_t *bin = api->stanza_child(photo, "BINVAL", NS_VCARD);
+    const char *text = bin != NULL ? api->stanza_text(bin) : "";
+    gnutls_datum_t in, out = { NULL, 0 };
+    unsigned char md[20];
+    char *b64;
+    size_t i, n = 0;
+    int rc = 0;
+
+    hex[0] = '\0';
+    if ((b64 = malloc(strlen(text) + 1)) == NULL)
+        return EMBER_ENOMEM;
+    /* base64Binary: whitespace (line breaks every 76 characters) is not
+     * part of the data. */
+    for (i = 0; text[i] != '\0'; i++)
+        if (!isspace((unsigned char) text[i]))
+            b64[n++] = text[i];
+    b64[n] = '\0';
+    if (n == 0)
+        goto done;
+    in.data = (unsigned char *) b64;
+    in.size = (unsigned) n;
+    if (gnutls_base64_decode2(&in, &out) < 0) {
+        rc = EMBER_EINVAL;
+        goto done;
+    }
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA1, out.data, out.size, md) < 0) {
+        rc = EMBER_EIO;
+        goto done;
+    }
+    for (i = 0; i < sizeof(md); i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+done:
+    gnutls_free(out.data);
+    free(b64);
+    return rc;
+}
+
+
+static void
+index_saved(int status, json_t *result, void *ud)
+{
+}
+
+
+/* Remember `user`'s photo hash ("" when none), in memory and the index. */
+static void
+photo_known(ember_module_t *m, const char *user, const char *hash)
+{
+    vcard_state_t *vs = api->module_data(m);
+    const char *cur = json_string_value(json_object_get(vs->photos, user));
+    json_t *v = NULL;
+
+    if (cur != NULL ? strcmp(cur, hash) == 0 : hash[0] == '\0')
+        return;
+    if (hash[0] == '\0') {
+        json_object_del(vs->photos, user);
+    } else if ((v = json_string(hash)) == NULL ||
+               json_object_set(vs->photos, user, v) < 0) {
+        json_decref(v);
+        return;
+    }
+    if (api->map_set(vs->index, NULL, user, v, index_saved, NULL) < 0)
+        api->log(m, EMBER_LOG_WARN, "could not index the photo of %s",
+                 user);
+    json_decref(v);
+}
+
+
+static void
+index_loaded(int status, json_t *all, void *ud)
+{
+    ember_module_t *m = ud;
+    vcard_state_t *vs = api->module_data(m);
+    const char *user;
+    json_t *v;
+
+    if (status < 0 && status != EMBER_ENOENT) {
+        api->log(m, EMBER_LOG_WARN, "photo hashes not loaded: %s",
+                 api->strerror(status));
+        return;
+    }
+    /* Sets that completed meanwhile are newer than what was read. */
+    json_object_foreach(all, user, v)
+        if (json_is_string(v) && json_object_get(vs->photos, user) == NULL)
+            json_object_set(vs->photos, user, v);
+}
+
+
+static int
+vcard_on_deleted(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    if (ev->data != NULL)
+        photo_known(m, ev->data, "");
+    return EMBER_HOOK_PASS;
+}
+
+
+/*
+ * Available presence from a client: put the known hash in, unless the
+ * client announced one itself.  An absent <x/>, an empty <x/> ("not ready
+ * yet") and an empty <photo/> are filled in; the server's copy of the vCard
+ * is what contacts will download, so its hash is the right one.
+ */
+static int
+vcard_on_presence(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    vcard_state_t *vs = api->module_data(m);
+    ember_stanza_t *x, *photo;
+    const char *hash;
+
+    if (ev->from == NULL || api->jid_node(ev->from) == NULL ||
+        api->stanza_attr(ev->stanza, "type") != NULL)
+        return EMBER_HOOK_PASS;
+    hash = json_string_value(json_object_get(vs->photos,
+                                             api->jid_node(ev->from)));
+    if (hash == NULL || hash[0] == '\0')
+        return EMBER_HOOK_PASS;
+    x = api->stanza_child(ev->stanza, "x", NS_UPDATE);
+    photo = x != NULL ? api->stanza_child(x, "photo", NS_UPDATE) : NULL;
+    if (photo != NULL && api->stanza_text(photo)[0] != '\0')
+        return EMBER_HOOK_PASS;
+    if (photo != NULL)
+        api->stanza_remove(photo);
+    if (x == NULL && (x = api->stanza_add_child(ev->stanza, "x", NS_UPDATE))
+                     == NULL)
+        return EMBER_ENOMEM;
+    if ((photo = api->stanza_add_child(x, "photo", NULL)) == NULL)
+        return EMBER_ENOMEM;
+    api->stanza_add_text(photo, hash);
+    return EMBER_HOOK_PASS;
+}
+
+
+/* ---- vCard get and set ---- */
+
+static void
+got_vcard(int status, json_t *doc, void *ud)
+{
+    vcard_req_t *r = ud;
+    const char *xml = json_string_value(json_object_get(doc, "xml"));
+    ember_stanza_t *v;
+
+    if (status < 0 && status != EMBER_ENOENT) {
+        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    v = status == 0 && xml != NULL ? api->stanza_parse(xml, strlen(xml))
+                                   : NULL;
+    if (v != NULL) {
+        req_result(r, v);
+        return;
+    }
+    /*
+     * XEP-0054 1.3: no vCard of one's own is an empty <vCard/>; no vCard
+     * of someone else, or no such account, is service-unavailable, the
+     * same in both cases so that accounts cannot be harvested.
+     */
+    if (r->self && (v = api->stanza_new("vCard", NS_VCARD)) != NULL)
+        req_result(r, v);
+    else if (r->self)
+        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    else
+        req_error(r, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
+}
+
+
+static void
+vcard_saved(int status, json_t *result, void *ud)
+{
+    vcard_req_t *r = ud;
+
+    if (status < 0) {
+        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    photo_known(r->m, r->user, r->photo);
+    req_result(r, NULL);
+}
+
+
+static int
+is_self(const ember_event_t *ev)
+{
+    return ev->from != NULL && api->jid_node(ev->from) != NULL &&
+           strcmp(api->jid_bare(ev->from), api->jid_bare(ev->to)) == 0;
+}
+
+
+static int
+vcard_on_get(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    vcard_state_t *vs = api->module_data(m);
+    vcard_req_t *r;
+
+    if ((r = req_new(m, ev->stanza, api->jid_node(ev->to))) == NULL)
+        return EMBER_ENOMEM;
+    r->self = is_self(ev);
+    if (api->keyval_get(vs->store, r->user, got_vcard, r) < 0)
+        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    return EMBER_HOOK_HANDLED;
+}
+
+
+static int
+vcard_on_set(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    vcard_conf_t *conf = api->module_conf(m);
+    vcard_state_t *vs = api->module_data(m);
+    ember_stanza_t *v = api->stanza_first(ev->stanza);
+    json_t *doc = NULL;
+    vcard_req_t *r;
+    char hex[41], *xml;
+    size_t len;
+    int err;
+
+    if (!is_self(ev)) {
+        api->stanza_error(ev, EMBER_COND_FORBIDDEN,
+                          "only the owner may change a vCard");
+        return EMBER_HOOK_HANDLED;
+    }
+    if ((xml = api->stanza_serialize(v, &len)) == NULL)
+        return EMBER_ENOMEM;
+    if (len > (size_t) conf->max_size) {
+        api->free(xml);
+        api->stanza_error(ev, EMBER_COND_POLICY_VIOLATION,
+                          "vCard too large");
+        return EMBER_HOOK_HANDLED;
+    }
+    if ((err = photo_hash(v, hex)) < 0) {
+        api->free(xml);
+        if (err != EMBER_EINVAL)
+            return err;
+        api->stanza_error(ev, EMBER_COND_BAD_REQUEST,
+                          "PHOTO/BINVAL is not base64");
+        return EMBER_HOOK_HANDLED;
+    }
+    /* An empty <vCard/> removes the vCard. */
+    if (api->stanza_first(v) != NULL &&
+        (doc = json_pack("{s:s, s:s}", "xml", xml, "photo", hex)) == NULL) {
+        api->free(xml);
+        api->stanza_error(ev, EMBER_COND_BAD_REQUEST, "vCard is not UTF-8");
+        return EMBER_HOOK_HANDLED;
+    }
+    api->free(xml);
+    if ((r = req_new(m, ev->stanza, api->jid_node(ev->to))) == NULL ||
+        (r->photo = strdup(hex)) == NULL) {
+        if (r != NULL)
+            req_free(r);
+        json_decref(doc);
+        return EMBER_ENOMEM;
+    }
+    r->self = 1;
+    if (api->keyval_set(vs->store, r->user, doc, vcard_saved, r) < 0)
+        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    json_decref(doc);
+    return EMBER_HOOK_HANDLED;
+}
+
+
+static int
+vcard_load(ember_module_t *m, const ember_api_t *a)
+{
+    vcard_state_t *vs;
+    int err;
+
+    api = a;
+    if ((vs = calloc(1, sizeof(*vs))) == NULL)
+        return EMBER_ENOMEM;
+    api->module_set_data(m, vs);
+    if ((vs->photos = json_object()) == NULL ||
+        (vs->store = api->store_open(m, "vcard", EMBER_STORE_KEYVAL)) ==
+            NULL ||
+        (vs->index = api->store_open(m, "vcard_photo", EMBER_STORE_MAP)) ==
+            NULL)
+        return EMBER_ENOMEM;
+    if ((err = api->disco_add_feature(m, NS_VCARD)) < 0 ||
+        (err = api->hook(m, "iq-get/bare/" NS_VCARD ":vCard", vcard_on_get,
+                         0, NULL)) < 0 ||
+        (err = api->hook(m, "iq-set/bare/" NS_VCARD ":vCard", vcard_on_set,
+                         0, NULL)) < 0 ||
+        (err = api->hook(m, EMBER_EV_USER_DELETED, vcard_on_deleted, 0,
+                         NULL)) < 0 ||
+        (err = api->hook(m, "pre-presence/self", vcard_on_presence,
+                         VCARD_PRESENCE_PRIO, NULL)) < 0 ||
+        (err = api->hook(m, "pre-presence/bare", vcard_on_presence,
+                         VCARD_PRESENCE_PRIO, NULL)) < 0 ||
+        (err = api->hook(m, "pre-presence/full", vcard_on_presence,
+                         VCARD_PRESENCE_PRIO, NULL)) < 0)
+        return err;
+    if ((err = api->map_all(vs->index, NULL, index_loaded, m)) < 0)
+        return err;
+    return 0;
+}
+
+
+static void
+vcard_unload(ember_module_t *m)
+{
+    vcard_state_t *vs = api->module_data(m);
+
+    if (vs == NULL)
+        return;
+    while (vs->pending != NULL)
+        req_free(vs->pending);
+    json_decref(vs->photos);
+    free(vs);
+    api->module_set_data(m, NULL);
+}
+
+
+EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
+    EMBER_MODULE_HEADER_MIN(0),
+    .name = "vcard",
+    .version = "1.0",
+    .description = "XEP-0054: vcard-temp, with XEP-0153 avatar hashes",
+    .requires = (const char *const[]){ "hooks", "disco", "storage",
+                                       "sessions", NULL },
+    .conf_size = sizeof(vcard_conf_t),
+    .options = vcard_options,
+    .load = vcard_load,
+    .unload = vcard_unload,
+};
