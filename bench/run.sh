@@ -437,4 +437,9 @@ if [ -z "${BENCH_LIB:-}" ]; then
     bench_one "$server"
     cat "$RESULTS/versions"
     print_table "$server"
+    if [ "$server" = ember ]; then
+        # The IM modules' figures (issue 3), each against its own emberd.
+        /usr/bin/python3 bench/roster_login.py "$B"
+        /usr/bin/python3 bench/offline_rate.py "$B"
+    fi
 fi
