@@ -44,23 +44,42 @@ ember__cond_name(ember_cond_t cond)
 }
 
 
+/*
+ * to/from/id of a reply to st.  A stanza without 'to' went to the sender's
+ * own account (RFC 6120 10.3): the reply comes from that bare JID.
+ */
+static void
+reply_addresses(ember_stanza_t *r, const ember_stanza_t *st)
+{
+    const char *from = ember__stanza_attr(st, "from");
+    const char *to = ember__stanza_attr(st, "to");
+    const char *id = ember__stanza_attr(st, "id");
+    ember_jid_t *sender;
+
+    if (from != NULL)
+        ember__stanza_set_attr(r, "to", from);
+    if (to != NULL) {
+        ember__stanza_set_attr(r, "from", to);
+    } else if (from != NULL && (sender = ember__jid_parse(from)) != NULL) {
+        ember__stanza_set_attr(r, "from", sender->bare);
+        ember__jid_free(sender);
+    }
+    if (id != NULL)
+        ember__stanza_set_attr(r, "id", id);
+}
+
+
 ember_stanza_t *
 ember__error_reply(const ember_stanza_t *st, ember_cond_t cond,
                    const char *text)
 {
     ember_stanza_t *r, *err, *t;
-    const char *v;
 
     if ((unsigned) cond >= EMBER_COND_COUNT)
         cond = EMBER_COND_UNDEFINED_CONDITION;
     if ((r = ember__stanza_new(ember__stanza_name(st), NULL)) == NULL)
         return NULL;
-    if ((v = ember__stanza_attr(st, "from")) != NULL)
-        ember__stanza_set_attr(r, "to", v);
-    if ((v = ember__stanza_attr(st, "to")) != NULL)
-        ember__stanza_set_attr(r, "from", v);
-    if ((v = ember__stanza_attr(st, "id")) != NULL)
-        ember__stanza_set_attr(r, "id", v);
+    reply_addresses(r, st);
     ember__stanza_set_attr(r, "type", "error");
     err = ember__stanza_add_child(r, "error", NULL);
     if (err == NULL ||
@@ -100,16 +119,14 @@ ember__bounce(const ember_stanza_t *st, ember_cond_t cond, const char *text)
         return;
     if ((r = ember__error_reply(st, cond, text)) == NULL)
         return;
-    /* The reply comes from where the stanza went: its 'to', or, when that
-     * was absent (the sender's own account) or malformed, the sender's
-     * account or server. */
-    if (to == NULL || (to_jid = ember__jid_parse(to)) == NULL) {
+    /* A malformed 'to' cannot be the reply's sender: the sender's server
+     * answers instead. */
+    if (to != NULL && (to_jid = ember__jid_parse(to)) == NULL) {
         if ((sender = ember__jid_parse(from)) == NULL) {
             ember__stanza_free(r);
             return;
         }
-        ember__stanza_set_attr(r, "from",
-                               to == NULL ? sender->bare : sender->domain);
+        ember__stanza_set_attr(r, "from", sender->domain);
         ember__jid_free(sender);
     }
     ember__jid_free(to_jid);
@@ -142,8 +159,7 @@ int
 ember__iq_result(const ember_event_t *ev, ember_stanza_t *payload)
 {
     ember_stanza_t *r;
-    const char *v;
-
+    
     if (ev == NULL || ev->stanza == NULL) {
         ember__stanza_free(payload);
         return EMBER_EINVAL;
@@ -152,16 +168,7 @@ ember__iq_result(const ember_event_t *ev, ember_stanza_t *payload)
         ember__stanza_free(payload);
         return EMBER_ENOMEM;
     }
-    if ((v = ember__stanza_attr(ev->stanza, "from")) != NULL)
-        ember__stanza_set_attr(r, "to", v);
-    /* An iq without 'to' went to the sender's own account (RFC 6120
-     * 10.3.3): the answer comes from that bare JID. */
-    if ((v = ember__stanza_attr(ev->stanza, "to")) != NULL)
-        ember__stanza_set_attr(r, "from", v);
-    else if (ev->from != NULL)
-        ember__stanza_set_attr(r, "from", ev->from->bare);
-    if ((v = ember__stanza_attr(ev->stanza, "id")) != NULL)
-        ember__stanza_set_attr(r, "id", v);
+    reply_addresses(r, ev->stanza);
     ember__stanza_set_attr(r, "type", "result");
     if (payload != NULL) {
         int rc = ember__stanza_append(r, payload);

@@ -81,15 +81,7 @@ static void
 req_error(last_req_t *r, ember_cond_t cond, const char *text)
 {
     ember_stanza_t *e = api->error_reply(r->iq, cond, text);
-    ember_jid_t *from;
 
-    /* A query without 'to' went to the user's own account: the error
-     * comes from there. */
-    if (e != NULL && api->stanza_attr(e, "from") == NULL &&
-        (from = api->jid_parse(api->stanza_attr(r->iq, "from"))) != NULL) {
-        api->stanza_set_attr(e, "from", api->jid_bare(from));
-        api->jid_free(from);
-    }
     if (e != NULL)
         api->route(r->m, e);
     req_free(r);
