@@ -313,6 +313,29 @@ api_user_delete(ember_module_t *m, const char *user, ember_store_cb cb,
 }
 
 
+static int
+api_domain_is_local(const char *domain)
+{
+    return domain != NULL &&
+           (ember__host_exists(domain) || ember__service_exists(domain));
+}
+
+
+static json_t *
+api_command_list(ember_module_t *m)
+{
+    return ember__command_list();
+}
+
+
+static void
+api_command_run(ember_module_t *m, const char *name, json_t *args,
+                ember_command_reply_cb reply, void *ud)
+{
+    ember__command_run(name, args, EMBER_CALLER_ADMIN, reply, ud);
+}
+
+
 const ember_api_t ember__api = {
     .abi_major = EMBER_ABI_MAJOR,
     .api_minor = EMBER_API_MINOR,
@@ -423,4 +446,10 @@ const ember_api_t ember__api = {
     .ws_accept = ember__ws_accept,
     .ws_send = ember__ws_send,
     .http_close = ember__http_close,
+    /* minor 2 */
+    .service_add = ember__service_add,
+    .domain_is_local = api_domain_is_local,
+    .command_list = api_command_list,
+    .command_run = api_command_run,
+    .session_set_client = ember__session_set_client,
 };

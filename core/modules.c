@@ -43,7 +43,7 @@ static unsigned load_seq;
 static const char *const core_capabilities[] = {
     "hooks", "stanzas", "storage", "storage-backend", "timers", "commands",
     "forms", "rsm", "sessions", "accounts", "disco", "iq", "threads",
-    "ifaces", "preauth", "http", NULL
+    "ifaces", "preauth", "http", "services", NULL
 };
 
 

@@ -396,6 +396,16 @@ default_iq(ember_stanza_t *st, const ember_jid_t *to, target_t target,
 }
 
 
+/* Nothing in a subdomain service took the stanza. */
+static void
+default_service(ember_stanza_t *st, int is_iq, int request, const char *kind)
+{
+    if ((is_iq && request) ||
+        (strcmp(kind, "message") == 0 && !is_error(st)))
+        ember__bounce(st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
+}
+
+
 /* ---- events ---- */
 
 static int
@@ -489,11 +499,6 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
         }
     }
     host = to->domain;
-    if (!ember__host_exists(host)) {
-        /* No server-to-server yet: every other domain is unreachable. */
-        ember__bounce(st, EMBER_COND_REMOTE_SERVER_NOT_FOUND, NULL);
-        goto done;
-    }
     if (to->node == NULL)
         target = TO_HOST, cls = "host";
     else if (to->resource == NULL)
@@ -511,10 +516,27 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
     ev.origin = origin;
     ev.from = from;
     ev.to = to;
+    /* Outbound filters belong to the sender's host, wherever the stanza
+     * goes. */
     if (origin != NULL &&
-        fire_named(host, &ev, "pre-%s/%s%s", kind,
+        fire_named(ember__session_host(origin), &ev, "pre-%s/%s%s", kind,
                    self ? "self" : cls, "") == EMBER_HOOK_HANDLED)
         goto done;
+    memset(&ev, 0, sizeof(ev));
+    ev.stanza = st;
+    ev.origin = origin;
+    ev.from = from;
+    ev.to = to;
+    if ((handled = ember__service_dispatch(host, &ev)) != EMBER_ENOENT) {
+        if (handled != EMBER_HOOK_HANDLED)
+            default_service(st, is_iq, request, kind);
+        goto done;
+    }
+    if (!ember__host_exists(host)) {
+        /* No server-to-server yet: every other domain is unreachable. */
+        ember__bounce(st, EMBER_COND_REMOTE_SERVER_NOT_FOUND, NULL);
+        goto done;
+    }
     if (payload != NULL) {
         snprintf(pl, sizeof(pl), "%s:%s", ember__stanza_xmlns(payload),
                  ember__stanza_name(payload));

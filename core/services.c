@@ -40,6 +40,14 @@ typedef struct pending_iq_s {
     uv_timer_t timer;
 } pending_iq_t;
 
+typedef struct service_s {
+    char *domain;
+    ember_module_t *m;
+    ember_hook_cb cb;
+    void *ud;
+    struct service_s *next;
+} service_t;
+
 typedef struct core_call_s {
     ember_module_t *m;
     void (*fn)(void *ud);
@@ -48,6 +56,7 @@ typedef struct core_call_s {
 } core_call_t;
 
 static ember_timer_t *timers;
+static service_t *services;
 static disco_entry_t *disco_entries;
 static ember_hmap_t pending_iqs;
 static unsigned long iq_counter;
@@ -364,6 +373,75 @@ calls_drain_module(ember_module_t *m)
 }
 
 
+/* ---- subdomain services ---- */
+
+static service_t *
+service_find(const char *domain)
+{
+    service_t *sv;
+
+    for (sv = services; domain != NULL && sv != NULL; sv = sv->next)
+        if (strcmp(sv->domain, domain) == 0)
+            return sv;
+    return NULL;
+}
+
+
+int
+ember__service_add(ember_module_t *m, const char *domain, ember_hook_cb cb,
+                   void *ud)
+{
+    ember_jid_t *j;
+    service_t *sv;
+    int rc = 0;
+
+    if (m == NULL || domain == NULL || cb == NULL)
+        return EMBER_EINVAL;
+    if ((j = ember__jid_parse(domain)) == NULL ||
+        ember__jid_node(j) != NULL || ember__jid_resource(j) != NULL) {
+        ember__jid_free(j);
+        return EMBER_EINVAL;
+    }
+    domain = ember__jid_domain(j);
+    if (ember__host_exists(domain) || service_find(domain) != NULL)
+        rc = EMBER_EEXIST;
+    else if ((sv = calloc(1, sizeof(*sv))) == NULL ||
+             (sv->domain = strdup(domain)) == NULL) {
+        free(sv);
+        rc = EMBER_ENOMEM;
+    } else {
+        sv->m = m;
+        sv->cb = cb;
+        sv->ud = ud;
+        sv->next = services;
+        services = sv;
+    }
+    ember__jid_free(j);
+    return rc;
+}
+
+
+int
+ember__service_exists(const char *domain)
+{
+    return service_find(domain) != NULL;
+}
+
+
+int
+ember__service_dispatch(const char *domain, ember_event_t *ev)
+{
+    service_t *sv = service_find(domain);
+
+    if (sv == NULL)
+        return EMBER_ENOENT;
+    ev->size = sizeof(*ev);
+    ev->name = "service";
+    ev->host = ember__module_host(sv->m);
+    return sv->cb(sv->m, ev, sv->ud);
+}
+
+
 int
 ember__services_init(void)
 {
@@ -393,7 +471,18 @@ ember__services_module_gone(ember_module_t *m)
     pending_iq_t *p;
     size_t pos;
 
+    service_t **ps, *sv;
+
     calls_drain_module(m);
+    for (ps = &services; (sv = *ps) != NULL;) {
+        if (sv->m == m) {
+            *ps = sv->next;
+            free(sv->domain);
+            free(sv);
+        } else {
+            ps = &sv->next;
+        }
+    }
     for (t = timers; t != NULL; t = tn) {
         tn = t->next;
         if (t->m == m)

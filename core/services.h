@@ -29,6 +29,14 @@ int ember__iq_send(ember_module_t *m, ember_stanza_t *root,
  * nothing: the caller still owns st), else 0. */
 int ember__iq_answer(const ember_stanza_t *st, const ember_jid_t *from);
 
+/* Subdomain services: every stanza to `domain` goes to one module. */
+int ember__service_add(ember_module_t *m, const char *domain,
+                       ember_hook_cb cb, void *ud);
+int ember__service_exists(const char *domain);
+/* The service's answer (EMBER_HOOK_HANDLED or PASS), or EMBER_ENOENT when
+ * no service has that domain. */
+int ember__service_dispatch(const char *domain, ember_event_t *ev);
+
 int ember__call_on_core(ember_module_t *m, void (*fn)(void *ud), void *ud);
 
 /* Release everything module m registered here. */

@@ -67,6 +67,7 @@ struct ember_session_s {
     char *host;
     ember_jid_t *jid;
     const char *mechanism;
+    char *client;            /* software, from XEP-0092, when known */
     char id[24];
     char ip[48];
     uint64_t connected_at, last_rx;
@@ -358,6 +359,7 @@ session_closed_cb(uv_handle_t *h)
     ember__tls_free(s->tls);
     ember__xml_free(s->xml);
     ember__jid_free(s->jid);
+    free(s->client);
     free(s->host);
     free(s);
 }
@@ -1217,6 +1219,21 @@ ember__sessions_count(size_t *bound)
 }
 
 
+int
+ember__session_set_client(ember_session_t *s, const char *software)
+{
+    char *copy;
+
+    if (s == NULL || software == NULL)
+        return EMBER_EINVAL;
+    if ((copy = strdup(software)) == NULL)
+        return EMBER_ENOMEM;
+    free(s->client);
+    s->client = copy;
+    return 0;
+}
+
+
 json_t *
 ember__sessions_describe(const char *host)
 {
@@ -1228,8 +1245,10 @@ ember__sessions_describe(const char *host)
         if (s->state != ST_BOUND ||
             (host != NULL && strcmp(s->jid->domain, host) != 0))
             continue;
-        o = json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:b, s:i}",
+        o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:b, "
+                      "s:i}",
                       "jid", s->jid->full, "ip", s->ip,
+                      "client", s->client,
                       "tls", s->tls != NULL ? ember__tls_version(s->tls)
                                             : "none",
                       "mechanism", s->mechanism,

@@ -34,6 +34,7 @@ int ember__session_available(ember_session_t *s, int *priority);
 const ember_jid_t *ember__session_jid(ember_session_t *s);
 /* The virtual host the stream was opened for (NULL before the header). */
 const char *ember__session_host(ember_session_t *s);
+int ember__session_set_client(ember_session_t *s, const char *software);
 #endif
 
 /* ---- listeners, slots and the api (core-internal) ---- */

@@ -405,6 +405,39 @@ struct ember_api_s {
      * released; the closed callback does not run.
      */
     void (*http_close)(ember_http_req_t *req);
+
+    /* ---- minor 2 ---- */
+
+    /*
+     * Serve a subdomain such as conference.HOST (capability "services"):
+     * every stanza whose 'to' has this domain, with any node or resource,
+     * goes to cb with ev->from, ev->to, ev->stanza (ev->origin when a local
+     * client sent it).  cb returns EMBER_HOOK_HANDLED, or PASS for the
+     * default: an iq get/set or a message gets service-unavailable.  The
+     * service sends with api->route, 'from' in its domain.  EMBER_EEXIST
+     * when the domain is a host or already served; withdrawn when the
+     * module unloads.
+     */
+    int (*service_add)(ember_module_t *m, const char *domain,
+                       ember_hook_cb cb, void *ud);
+    /* 1 when domain is one of the server's hosts or services, else 0. */
+    int (*domain_is_local)(const char *domain);
+    /*
+     * The command registry as a new JSON array, one object per command:
+     * name, summary, permission ("admin" or "local"), module (or null),
+     * host (or null), args [{name, type, required, help}].
+     */
+    json_t *(*command_list)(ember_module_t *m);
+    /*
+     * Run a command for a server admin (capability "commands"): "local"
+     * ones end with EMBER_EPERM.  args (an object, borrowed) are checked as
+     * for emberctl.  reply runs exactly once, perhaps before this returns.
+     */
+    void (*command_run)(ember_module_t *m, const char *name, json_t *args,
+                        ember_command_reply_cb reply, void *ud);
+    /* Note the client software of a session ("Gajim 1.8 / Linux", from
+     * XEP-0092), shown by the sessions command. */
+    int (*session_set_client)(ember_session_t *s, const char *software);
 };
 
 #endif

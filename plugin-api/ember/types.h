@@ -68,6 +68,11 @@ typedef void (*ember_iq_cb)(ember_module_t *m, ember_stanza_t *reply,
 
 typedef void (*ember_session_cb)(ember_session_t *s, void *ud);
 
+/* End of a command run by a module (minor 2): status 0 and result, or an
+ * error and a message for the operator.  result is borrowed for the call. */
+typedef void (*ember_command_reply_cb)(int status, json_t *result,
+                                       const char *message, void *ud);
+
 /* Typed configuration options, validated by the core at load. */
 typedef enum {
     EMBER_OPT_INT = 1,    /* int field; min/max inclusive */
