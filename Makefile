@@ -91,7 +91,12 @@ $(B)/modules/%.o: modules/%.c config.mk
 	$(CC) $(MOD_CFLAGS) $(mod_$(firstword $(subst /, ,$*))_CFLAGS) \
 	    -MMD -MP -c -o $@ $<
 
-mod_objs = $(patsubst %.c,$(B)/%.o,$(wildcard modules/$(1)/*.c))
+# The pubsub engine (modules/pubsub/ps_*.c) is linked into mod_pep too.
+mod_pep_SRCS = $(wildcard modules/pubsub/ps_*.c)
+mod_pep_CFLAGS = -Imodules/pubsub
+
+mod_objs = $(patsubst %.c,$(B)/%.o,$(wildcard modules/$(1)/*.c) \
+                                   $(mod_$(1)_SRCS))
 
 .SECONDEXPANSION:
 $(B)/modules/mod_%.so: $$(call mod_objs,$$*)

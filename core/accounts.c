@@ -571,3 +571,110 @@ ember__account_check_password(json_t *doc, const char *password)
     explicit_bzero(&got, sizeof(got));
     return diff == 0 ? 0 : EMBER_EAUTH;
 }
+
+
+/* ---- password checks for other doors than SASL (the console) ---- */
+
+typedef struct acc_verify_s {
+    uv_work_t work;
+    json_t *doc;
+    char *password;
+    int status;
+    ember_store_cb cb;
+    void *ud;
+} acc_verify_t;
+
+
+static void
+verify_finish(acc_verify_t *v, int status)
+{
+    v->cb(status, NULL, v->ud);
+    if (v->password != NULL) {
+        explicit_bzero(v->password, strlen(v->password));
+        free(v->password);
+    }
+    json_decref(v->doc);
+    free(v);
+}
+
+
+static void
+verify_work(uv_work_t *w)
+{
+    acc_verify_t *v = w->data;
+
+    v->status = ember__account_check_password(v->doc, v->password);
+}
+
+
+static void
+verify_done(uv_work_t *w, int status)
+{
+    acc_verify_t *v = w->data;
+
+    if (status == UV_ECANCELED)
+        verify_finish(v, EMBER_ECANCELED);
+    else if (v->status != 0)
+        verify_finish(v, EMBER_EAUTH);
+    else if (json_is_true(json_object_get(v->doc, "locked")))
+        verify_finish(v, EMBER_EPERM);
+    else
+        verify_finish(v, 0);
+}
+
+
+static void
+verify_got_doc(int status, json_t *result, void *ud)
+{
+    acc_verify_t *v = ud;
+
+    /* A missing account looks like a wrong password to the caller. */
+    if (status == EMBER_ENOENT || (status == 0 && !json_is_object(result))) {
+        verify_finish(v, EMBER_EAUTH);
+        return;
+    }
+    if (status < 0) {
+        verify_finish(v, status);
+        return;
+    }
+    if ((v->doc = json_deep_copy(result)) == NULL) {
+        verify_finish(v, EMBER_ENOMEM);
+        return;
+    }
+    v->work.data = v;
+    if (uv_queue_work(ember__loop(), &v->work, verify_work, verify_done) < 0)
+        verify_finish(v, EMBER_EIO);
+}
+
+
+int
+ember__account_verify(const char *host, const char *user,
+                      const char *password, ember_store_cb cb, void *ud)
+{
+    char h[ACC_NAME_MAX], u[ACC_NAME_MAX];
+    ember_store_t *st;
+    acc_verify_t *v;
+    int err;
+
+    if (cb == NULL || password == NULL ||
+        strlen(password) > ACC_PASSWORD_MAX)
+        return EMBER_EINVAL;
+    if ((err = prep_names(host, user, h, u)) < 0)
+        return err;
+    if ((st = accounts_store(h)) == NULL ||
+        (v = calloc(1, sizeof(*v))) == NULL)
+        return EMBER_ENOMEM;
+    if ((v->password = strdup(password)) == NULL) {
+        free(v);
+        return EMBER_ENOMEM;
+    }
+    v->cb = cb;
+    v->ud = ud;
+    if ((err = ember__keyval_get(st, u, verify_got_doc, v)) < 0) {
+        explicit_bzero(v->password, strlen(v->password));
+        free(v->password);
+        free(v);
+        return err;
+    }
+    return 0;
+}

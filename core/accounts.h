@@ -40,5 +40,12 @@ int ember__account_lock(const char *host, const char *user, int locked,
  * missing that, SHA-1) secrets, else EMBER_EAUTH.  Call off the loop.
  */
 int ember__account_check_password(json_t *doc, const char *password);
+/*
+ * Check a password off the loop: 0, EMBER_EAUTH when it is wrong or the
+ * account does not exist, EMBER_EPERM when it is right but the account is
+ * locked.
+ */
+int ember__account_verify(const char *host, const char *user,
+                          const char *password, ember_store_cb cb, void *ud);
 
 #endif

@@ -110,6 +110,17 @@ typedef struct account_call_s {
 
 static account_call_t *account_calls;
 
+/* A command a module runs may outlive the module (it can disable the
+ * module itself): the reply goes through a record that unloading clears. */
+typedef struct command_call_s {
+    ember_module_t *m;
+    ember_command_reply_cb reply;
+    void *ud;
+    struct command_call_s *prev, *next;
+} command_call_t;
+
+static command_call_t *command_calls;
+
 
 static void
 account_call_unlink(account_call_t *c)
@@ -184,6 +195,43 @@ account_call(ember_module_t *m, int which, const char *user,
         account_call_unlink(c);
         free(c);
     }
+    return rc;
+}
+
+
+static int
+api_account_verify(ember_module_t *m, const char *bare_jid,
+                   const char *password, ember_store_cb cb, void *ud)
+{
+    ember_jid_t *j;
+    account_call_t *c;
+    int rc;
+
+    if (m == NULL || bare_jid == NULL || cb == NULL)
+        return EMBER_EINVAL;
+    if ((j = ember__jid_parse(bare_jid)) == NULL ||
+        ember__jid_node(j) == NULL || ember__jid_resource(j) != NULL) {
+        ember__jid_free(j);
+        return EMBER_EINVAL;
+    }
+    if ((c = calloc(1, sizeof(*c))) == NULL) {
+        ember__jid_free(j);
+        return EMBER_ENOMEM;
+    }
+    c->m = m;
+    c->cb = cb;
+    c->ud = ud;
+    c->next = account_calls;
+    if (account_calls != NULL)
+        account_calls->prev = c;
+    account_calls = c;
+    rc = ember__account_verify(ember__jid_domain(j), ember__jid_node(j),
+                               password, account_call_done, c);
+    if (rc < 0) {
+        account_call_unlink(c);
+        free(c);
+    }
+    ember__jid_free(j);
     return rc;
 }
 
@@ -266,9 +314,14 @@ ember__api_module_gone(ember_module_t *m)
     account_call_t *c;
     iface_entry_t **pe, *e;
 
+    command_call_t *cc;
+
     for (c = account_calls; c != NULL; c = c->next)
         if (c->m == m)
             c->m = NULL;
+    for (cc = command_calls; cc != NULL; cc = cc->next)
+        if (cc->m == m)
+            cc->m = NULL;
     for (pe = &ifaces; (e = *pe) != NULL;) {
         if (e->m == m) {
             *pe = e->next;
@@ -329,10 +382,42 @@ api_command_list(ember_module_t *m)
 
 
 static void
+command_call_done(int status, json_t *result, const char *message, void *ud)
+{
+    command_call_t *c = ud;
+
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        command_calls = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    if (c->m != NULL)
+        c->reply(status, result, message, c->ud);
+    free(c);
+}
+
+
+static void
 api_command_run(ember_module_t *m, const char *name, json_t *args,
                 ember_command_reply_cb reply, void *ud)
 {
-    ember__command_run(name, args, EMBER_CALLER_ADMIN, reply, ud);
+    command_call_t *c;
+
+    if (reply == NULL)
+        return;
+    if (m == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+        reply(m == NULL ? EMBER_EINVAL : EMBER_ENOMEM, NULL, NULL, ud);
+        return;
+    }
+    c->m = m;
+    c->reply = reply;
+    c->ud = ud;
+    c->next = command_calls;
+    if (command_calls != NULL)
+        command_calls->prev = c;
+    command_calls = c;
+    ember__command_run(name, args, EMBER_CALLER_ADMIN, command_call_done, c);
 }
 
 
@@ -452,4 +537,5 @@ const ember_api_t ember__api = {
     .command_list = api_command_list,
     .command_run = api_command_run,
     .session_set_client = ember__session_set_client,
+    .account_verify = api_account_verify,
 };

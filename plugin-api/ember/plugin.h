@@ -438,6 +438,14 @@ struct ember_api_s {
     /* Note the client software of a session ("Gajim 1.8 / Linux", from
      * XEP-0092), shown by the sessions command. */
     int (*session_set_client)(ember_session_t *s, const char *software);
+    /*
+     * Check the password of an account of any host (PBKDF2 off the loop),
+     * for doors other than XMPP such as the console: cb gets 0,
+     * EMBER_EAUTH (wrong password or no such account) or EMBER_EPERM
+     * (right password, locked account).
+     */
+    int (*account_verify)(ember_module_t *m, const char *bare_jid,
+                          const char *password, ember_store_cb cb, void *ud);
 };
 
 #endif
