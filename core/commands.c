@@ -128,7 +128,7 @@ ember__command_register(ember_module_t *m, const ember_command_t *cmd,
         strcmp(cmd->permission, "local") != 0)
         return EMBER_EINVAL;
     for (a = cmd->args; a != NULL && a->name != NULL; a++)
-        if (a->type < EMBER_ARG_STRING || a->type > EMBER_ARG_SECRET)
+        if (a->type < EMBER_ARG_STRING || a->type > EMBER_ARG_JSON)
             return EMBER_EINVAL;
     for (e = commands; e != NULL; e = e->next) {
         if (strcmp(e->cmd->name, cmd->name) != 0)
@@ -216,6 +216,7 @@ arg_type_name(ember_arg_type_t t)
     case EMBER_ARG_BOOL: return "a boolean";
     case EMBER_ARG_JID: return "a JID";
     case EMBER_ARG_SECRET: return "a string";
+    case EMBER_ARG_JSON: return "a JSON object or array";
     }
     return "?";
 }
@@ -266,6 +267,18 @@ arg_convert(ember_arg_type_t t, json_t *v)
         /* Commands get the prepared form, so they compare by strcmp. */
         out = json_string(ember__jid_full(j));
         ember__jid_free(j);
+        return out;
+    case EMBER_ARG_JSON:
+        if (json_is_object(v) || json_is_array(v))
+            return json_incref(v);
+        if (!json_is_string(v))
+            return NULL;
+        /* From a command line: the JSON text itself. */
+        out = json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, NULL);
+        if (out != NULL && !json_is_object(out) && !json_is_array(out)) {
+            json_decref(out);
+            out = NULL;
+        }
         return out;
     }
     return NULL;
@@ -403,6 +416,7 @@ arg_type_word(ember_arg_type_t t)
     case EMBER_ARG_BOOL: return "bool";
     case EMBER_ARG_JID: return "jid";
     case EMBER_ARG_SECRET: return "secret";
+    case EMBER_ARG_JSON: return "json";
     }
     return "?";
 }

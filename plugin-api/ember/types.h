@@ -132,7 +132,9 @@ typedef enum {
     EMBER_ARG_INT = 2,
     EMBER_ARG_BOOL = 3,
     EMBER_ARG_JID = 4,
-    EMBER_ARG_SECRET = 5 /* like a string, never logged or echoed */
+    EMBER_ARG_SECRET = 5, /* like a string, never logged or echoed */
+    EMBER_ARG_JSON = 6    /* minor 2: an object or array (emberctl: JSON
+                             text, parsed) */
 } ember_arg_type_t;
 
 typedef struct ember_cmd_arg_s {
