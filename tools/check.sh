@@ -78,6 +78,17 @@ integration() {
 stage "unit tests ($B)"
 unit_tests "$B"
 
+# The console's browser tests drive Debian's chromium with playwright-core
+# from npm (the versions pinned in tests/browser/package-lock.json).
+if [ -f tests/browser/package-lock.json ]; then
+    stage "browser test dependencies (npm ci)"
+    if (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error); then
+        ok "npm ci"
+    else
+        ko "npm ci in tests/browser"
+    fi
+fi
+
 stage "plugin ABI (tools/abi-check.sh)"
 if tools/abi-check.sh --selftest; then ok "abi-check"; else ko "abi-check: plugin-api/ breaks ABI 1.0"; fi
 
