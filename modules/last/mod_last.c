@@ -390,9 +390,12 @@ static void
 last_unload(ember_module_t *m)
 {
     last_state_t *ls = api->module_data(m);
+    const ember_roster_iface_t *ri = api->iface_get(m, EMBER_ROSTER_IFACE);
 
     if (ls == NULL)
         return;
+    if (ri != NULL && EMBER_ROSTER_HAS(ri, cancel))
+        ri->cancel(ri, roster_loaded, NULL);
     while (ls->pending != NULL)
         req_free(ls->pending);
     free(ls);

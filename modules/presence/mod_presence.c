@@ -728,7 +728,16 @@ pres_on_features(ember_module_t *m, const ember_event_t *ev, void *ud)
 static void
 pres_unload(ember_module_t *m)
 {
+    const ember_roster_iface_t *ri = api->iface_get(m, EMBER_ROSTER_IFACE);
     pres_inst_t **pp, *pi;
+
+    /* Pending roster loads must not call back into an unloaded module. */
+    if (ri != NULL && EMBER_ROSTER_HAS(ri, cancel)) {
+        ri->cancel(ri, bcast_loaded, NULL);
+        ri->cancel(ri, probe_loaded, NULL);
+        ri->cancel(ri, inbound_loaded, NULL);
+        pres_sub_cancel(ri);
+    }
 
     for (pp = &pres_instances; (pi = *pp) != NULL; pp = &pi->next)
         if (pi->m == m) {

@@ -58,6 +58,8 @@ typedef enum {
 } sub_type_t;
 
 int pres_sub_type(const char *type);
+/* Unloading: no roster callback of the subscription code may run later. */
+void pres_sub_cancel(const ember_roster_iface_t *ri);
 /* A subscription stanza of user to contact (outbound) or of contact to
  * user (inbound).  st is copied. */
 int pres_sub_process(pres_inst_t *pi, const char *user, const char *contact,

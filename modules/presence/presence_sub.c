@@ -350,3 +350,11 @@ pres_sub_on_removing(ember_module_t *m, const ember_event_t *ev, void *ud)
         pres_route_simple(pi, bare, it->jid, "unsubscribed");
     return EMBER_HOOK_PASS;
 }
+
+
+void
+pres_sub_cancel(const ember_roster_iface_t *ri)
+{
+    if (EMBER_ROSTER_HAS(ri, cancel))
+        ri->cancel(ri, ptx_loaded, ptx_stored);
+}

@@ -820,6 +820,35 @@ if_interested(const ember_roster_iface_t *self, const char *user,
 }
 
 
+static void
+if_cancel(const ember_roster_iface_t *self, ember_roster_cb cb,
+          ember_roster_done_cb done)
+{
+    roster_inst_t *ri = (roster_inst_t *) self;
+    rwait_t **pw, *w;
+    roster_t *r;
+    rop_t *op;
+    size_t i;
+
+    for (i = 0; cb != NULL && i < ri->rosters.nb; i++)
+        for (r = (roster_t *) ri->rosters.b[i]; r != NULL;
+             r = r->next) {
+            for (pw = &r->waiters; (w = *pw) != NULL;) {
+                if (w->cb == cb) {
+                    *pw = w->next;
+                    free(w);
+                } else {
+                    pw = &w->next;
+                }
+            }
+            r->wtail = pw;
+        }
+    for (op = ri->ops; done != NULL && op != NULL; op = op->next)
+        if (op->done == done)
+            op->done = NULL;
+}
+
+
 /* ---- lifecycle ---- */
 
 static int
@@ -898,6 +927,7 @@ roster_load_module(ember_module_t *m, const ember_api_t *a)
     ri->iface.item_set = if_item_set;
     ri->iface.item_remove = if_item_remove;
     ri->iface.interested = if_interested;
+    ri->iface.cancel = if_cancel;
     if ((ri->store = api->store_open(m, "roster", EMBER_STORE_MAP)) == NULL)
         return EMBER_EIO;
     if ((err = api->hook(m, EMBER_EV_SESSION_CLOSED, roster_on_closed, -100,

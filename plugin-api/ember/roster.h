@@ -154,7 +154,19 @@ struct ember_roster_iface_s {
     int (*interested)(const ember_roster_iface_t *self, const char *user,
                       const char *resource);
 
-    uintptr_t reserved[4]; /* zero */
+    /* ---- V2 (in place of two reserved slots) ---- */
+
+    /*
+     * Forget every pending load() that would call cb, and every pending
+     * item_set()/item_remove() that would call done (either may be NULL).
+     * A consumer calls it from unload() with each of its callbacks, so it
+     * is never called back once gone; what the callbacks' ud pointed to
+     * is the consumer's to free.
+     */
+    void (*cancel)(const ember_roster_iface_t *self, ember_roster_cb cb,
+                   ember_roster_done_cb done);
+
+    uintptr_t reserved[3]; /* zero */
 };
 
 /*
