@@ -441,5 +441,8 @@ if [ -z "${BENCH_LIB:-}" ]; then
         # The IM modules' figures (issue 3), each against its own emberd.
         /usr/bin/python3 bench/roster_login.py "$B"
         /usr/bin/python3 bench/offline_rate.py "$B"
+        # Group chat fan-out and pubsub notifications (issues 4 and 5).
+        EMBER_BUILD=$B /usr/bin/python3 bench/muc_fanout.py
+        EMBER_BUILD=$B /usr/bin/python3 bench/pubsub_notify.py
     fi
 fi
