@@ -538,4 +538,5 @@ const ember_api_t ember__api = {
     .command_run = api_command_run,
     .session_set_client = ember__session_set_client,
     .account_verify = api_account_verify,
+    .http_gate = ember__http_gate,
 };

@@ -88,6 +88,17 @@ typedef struct write_req_s {
 } write_req_t;
 
 static route_t *routes;
+
+/* At most one per route set: it sees every request of the set first. */
+typedef struct gate_s {
+    ember_module_t *m;
+    char *set;
+    ember_http_cb cb;
+    void *ud;
+    struct gate_s *next;
+} gate_t;
+
+static gate_t *gates;
 static conn_t *conns;
 static size_t conn_count;
 static ember_http_req_t *reqs;     /* every request a module holds */
@@ -523,11 +534,75 @@ ws_handshake_ok(const ember_http_msg_t *msg)
 }
 
 
+static gate_t *
+gate_of(const char *set)
+{
+    gate_t *g;
+
+    for (g = gates; g != NULL; g = g->next)
+        if (strcmp(g->set, set) == 0)
+            return g;
+    return NULL;
+}
+
+
+static ember_http_req_t *
+req_start(conn_t *c, ember_module_t *m)
+{
+    ember_http_req_t *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->c = c;
+    r->m = m;
+    r->kind = RQ_PENDING;
+    r->next = reqs;
+    if (reqs != NULL)
+        reqs->prev = r;
+    reqs = r;
+    c->req = r;
+    return r;
+}
+
+
+/*
+ * The set's gate, for requests that would reach a route or get 404/405:
+ * 1 when it answered (or the request is over), 0 to go on.
+ */
+static int
+run_gate(conn_t *c, ember_http_msg_t *msg)
+{
+    gate_t *g = gate_of(c->set);
+    ember_http_req_t *r;
+    int rc;
+
+    if (g == NULL ||
+        (msg->status != 0 && msg->status != 404 && msg->status != 405))
+        return 0;
+    if ((r = req_start(c, g->m)) == NULL) {
+        answer_error(c, 500, 1);
+        return 1;
+    }
+    rc = g->cb(g->m, r, g->ud);
+    if (c->req != r || r->kind != RQ_PENDING)
+        return 1;
+    req_detach(r);
+    req_free(r);
+    if (rc == 0)
+        return 0;
+    ember__log(EMBER_LOG_INFO, "http", "%s: %s %s: gate failed: %s",
+               c->ip, msg->method, msg->path,
+               rc < 0 ? ember_strerror(rc) : "no answer");
+    answer_error(c, rc < 0 ? status_of_error(rc) : 500, 0);
+    return 1;
+}
+
+
 static void
 dispatch(conn_t *c)
 {
     ember_http_msg_t *msg = &c->in.msg;
-    route_t *rt = c->route;
+    route_t *rt;
     ember_http_req_t *r;
     int rc;
 
@@ -535,6 +610,9 @@ dispatch(conn_t *c)
     /* After an Upgrade the parser reads no further request: whatever the
      * answer other than a 101, the connection ends with it. */
     c->close_after = !msg->keep_alive || msg->upgrade;
+    if (run_gate(c, msg))
+        return;
+    rt = c->route;
     if (msg->status != 0) {
         answer_error(c, msg->status, msg->upgrade);
         return;
@@ -547,18 +625,10 @@ dispatch(conn_t *c)
         answer_error(c, 400, 1);
         return;
     }
-    if ((r = calloc(1, sizeof(*r))) == NULL) {
+    if ((r = req_start(c, rt->m)) == NULL) {
         answer_error(c, 500, 1);
         return;
     }
-    r->c = c;
-    r->m = rt->m;
-    r->kind = RQ_PENDING;
-    r->next = reqs;
-    if (reqs != NULL)
-        reqs->prev = r;
-    reqs = r;
-    c->req = r;
     rc = rt->handler(rt->m, r, rt->ud);
     if (rc < 0 && c->req == r && r->kind == RQ_PENDING) {
         ember__log(EMBER_LOG_INFO, "http", "%s: %s %s: handler failed: %s",
@@ -914,10 +984,46 @@ ember__http_cleanup(void)
 }
 
 
+int
+ember__http_gate(ember_module_t *m, const char *set, ember_http_cb cb,
+                 void *ud)
+{
+    gate_t *g;
+
+    if (m == NULL || set == NULL || cb == NULL ||
+        (strcmp(set, "client") != 0 && strcmp(set, "admin") != 0))
+        return EMBER_EINVAL;
+    if (gate_of(set) != NULL)
+        return EMBER_EEXIST;
+    if ((g = calloc(1, sizeof(*g))) == NULL ||
+        (g->set = strdup(set)) == NULL) {
+        free(g);
+        return EMBER_ENOMEM;
+    }
+    g->m = m;
+    g->cb = cb;
+    g->ud = ud;
+    g->next = gates;
+    gates = g;
+    return 0;
+}
+
+
 void
 ember__http_module_gone(ember_module_t *m)
 {
     route_t **pr = &routes, *r;
+    gate_t **pg = &gates, *g;
+
+    while ((g = *pg) != NULL) {
+        if (g->m == m) {
+            *pg = g->next;
+            free(g->set);
+            free(g);
+        } else {
+            pg = &g->next;
+        }
+    }
     ember_http_req_t *q, *n;
     conn_t *c;
 

@@ -94,6 +94,8 @@ size_t ember__http_count(void);
 void ember__http_cleanup(void);
 /* Drop module m's routes; its pending requests get 503, its streams
  * close, without calling back into it. */
+int ember__http_gate(ember_module_t *m, const char *set, ember_http_cb cb,
+                     void *ud);
 void ember__http_module_gone(ember_module_t *m);
 /* "client" or "admin", the route set a listener type serves. */
 const char *ember__http_set_of(ember_listen_type_t type);

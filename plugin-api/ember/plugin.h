@@ -446,6 +446,17 @@ struct ember_api_s {
      */
     int (*account_verify)(ember_module_t *m, const char *bare_jid,
                           const char *password, ember_store_cb cb, void *ud);
+    /*
+     * Guard a whole route set (capability "http"): gate sees every request
+     * of `set` before its route does, and those no route serves (404,
+     * 405), so no route of any module is reachable past it.  It returns 0
+     * to let the request go on (leaving req unanswered: it is released
+     * and the route gets its own), or answers req (e.g. 401) and returns
+     * 1.  One gate per set (EMBER_EEXIST); gone with the module.  The
+     * admin console guards "admin".
+     */
+    int (*http_gate)(ember_module_t *m, const char *set, ember_http_cb gate,
+                     void *ud);
 };
 
 #endif

@@ -38,6 +38,11 @@ def hsrv(server_factory, tmp_path):
     (root / "sub" / "index.html").write_text("sub index")
     (tmp_path / "secret.txt").write_text("SECRET")
     srv = server_factory(start=False, users=False)
+    # The core's HTTP alone: the console would guard the admin set
+    # (test_console_api.py covers that).
+    for m in srv.cfg.findall("module"):
+        if m.get("name") == "admin_console":
+            srv.cfg.remove(m)
     srv.add_plugins_dir()
     srv.add_module("http_probe", static=str(root))
     srv.set_limits(http_request_timeout=2, http_keepalive_timeout=3)
