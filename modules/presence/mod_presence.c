@@ -21,6 +21,7 @@ static const ember_option_t pres_options[] = {
 
 /* A broadcast waiting for the sender's roster. */
 typedef struct {
+    ppend_t pend;         /* first: released through it at unload */
     pres_inst_t *pi;
     char *user, *full;
     ember_stanza_t *st;   /* the presence, from the full JID, no 'to' */
@@ -30,10 +31,39 @@ typedef struct {
 
 /* An inbound presence waiting for the recipient's roster. */
 typedef struct {
+    ppend_t pend;         /* first: released through it at unload */
     pres_inst_t *pi;
     char *user, *sender, *reply_to;
     ember_stanza_t *st;
 } pin_t;
+
+
+void
+pres_pending_add(pres_inst_t *pi, ppend_t *p, void (*release)(ppend_t *p))
+{
+    p->release = release;
+    p->prev = NULL;
+    p->next = pi->pending;
+    if (pi->pending != NULL)
+        pi->pending->prev = p;
+    pi->pending = p;
+    p->linked = 1;
+}
+
+
+void
+pres_pending_remove(pres_inst_t *pi, ppend_t *p)
+{
+    if (!p->linked)
+        return;
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        pi->pending = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    p->linked = 0;
+}
 
 
 pres_inst_t *
@@ -379,9 +409,19 @@ directed_covered(pbwalk_t *w, const char *target)
 }
 
 
+static void pbcast_free(pbcast_t *b);
+
+static void
+pbcast_release(ppend_t *p)
+{
+    pbcast_free((pbcast_t *) p);
+}
+
+
 static void
 pbcast_free(pbcast_t *b)
 {
+    pres_pending_remove(b->pi, &b->pend);
     api->stanza_free(b->st);
     ptargets_free(b->directed);
     free(b->user);
@@ -449,6 +489,7 @@ broadcast(pres_inst_t *pi, ember_session_t *s, const ember_stanza_t *in,
     if (j == NULL || ps == NULL || (b = calloc(1, sizeof(*b))) == NULL)
         return;
     b->pi = pi;
+    pres_pending_add(pi, &b->pend, pbcast_release);
     b->available = available;
     b->closing = closing;
     if ((b->user = strdup(api->jid_node(j))) == NULL ||
@@ -585,11 +626,20 @@ pres_on_outbound(ember_module_t *m, const ember_event_t *ev, void *ud)
 static void
 pin_free(pin_t *in)
 {
+    if (in->pi != NULL)
+        pres_pending_remove(in->pi, &in->pend);
     api->stanza_free(in->st);
     free(in->user);
     free(in->sender);
     free(in->reply_to);
     free(in);
+}
+
+
+static void
+pin_release(ppend_t *p)
+{
+    pin_free((pin_t *) p);
 }
 
 
@@ -607,6 +657,7 @@ pin_new(pres_inst_t *pi, const ember_event_t *ev)
         return NULL;
     }
     in->pi = pi;
+    pres_pending_add(pi, &in->pend, pin_release);
     return in;
 }
 
@@ -738,7 +789,9 @@ pres_unload(ember_module_t *m)
         ri->cancel(ri, inbound_loaded, NULL);
         pres_sub_cancel(ri);
     }
-
+    if ((pi = pres_self(m)) != NULL)
+        while (pi->pending != NULL)
+            pi->pending->release(pi->pending);
     for (pp = &pres_instances; (pi = *pp) != NULL; pp = &pi->next)
         if (pi->m == m) {
             *pp = pi->next;

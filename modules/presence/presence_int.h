@@ -11,11 +11,23 @@ typedef struct {
 
 /* One instance per host; every instance of the process is listed so that
  * a stanza between two local hosts finds the sender's side. */
+/* Work waiting on the roster, released at unload if still waiting. */
+typedef struct ppend_s {
+    struct ppend_s *next, *prev;
+    void (*release)(struct ppend_s *p);
+    int linked;
+} ppend_t;
+
 typedef struct pres_inst_s {
     struct pres_inst_s *next;
     ember_module_t *m;
     const char *host;
+    ppend_t *pending;
 } pres_inst_t;
+
+void pres_pending_add(pres_inst_t *pi, ppend_t *p,
+                      void (*release)(ppend_t *p));
+void pres_pending_remove(pres_inst_t *pi, ppend_t *p);
 
 /* Per session: what it broadcast and whom it sent directed presence. */
 typedef struct ptarget_s {

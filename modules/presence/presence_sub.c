@@ -16,6 +16,7 @@ enum {
 };
 
 typedef struct {
+    ppend_t pend;     /* first: released through it at unload */
     pres_inst_t *pi;
     char *user;       /* the roster's owner, a node of pi->host */
     char *user_bare;
@@ -26,6 +27,15 @@ typedef struct {
     char *req;        /* a request to keep until answered */
     unsigned actions;
 } ptx_t;
+
+
+static void ptx_free(ptx_t *tx);
+
+static void
+ptx_release(ppend_t *p)
+{
+    ptx_free((ptx_t *) p);
+}
 
 
 int
@@ -48,6 +58,8 @@ pres_sub_type(const char *type)
 static void
 ptx_free(ptx_t *tx)
 {
+    if (tx->pi != NULL)
+        pres_pending_remove(tx->pi, &tx->pend);
     api->stanza_free(tx->st);
     free(tx->user);
     free(tx->user_bare);
@@ -270,6 +282,7 @@ pres_sub_process(pres_inst_t *pi, const char *user, const char *contact,
         (tx->st = api->stanza_copy(st)) == NULL)
         goto nomem;
     tx->pi = pi;
+    pres_pending_add(pi, &tx->pend, ptx_release);
     tx->type = type;
     tx->inbound = inbound;
     /* Subscription stanzas travel between bare JIDs (RFC 6121 3.1.1). */
