@@ -1,0 +1,418 @@
+/* muc_admin.c -- moderator, admin and owner use cases (XEP-0045 8, 9,
+ * 10.3-10.8): roles, affiliations and their lists, invitations (7.8) and
+ * voice requests (8.6). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "muc.h"
+
+
+/* Set jid's affiliation (a bare JID, or a whole domain) and bring the
+ * occupants it covers in line with it. */
+void
+muc_apply_aff(muc_room_t *r, const char *jid, int aff, const char *actor,
+              const char *reason)
+{
+    int domain = strchr(jid, '@') == NULL, now, role;
+    muc_occ_t *o, *next;
+    const char *at;
+    muc_pinfo_t pi;
+
+    muc_aff_set(r, jid, aff, reason);
+    if (r->c.persistent)
+        muc_store_save(r);
+    for (o = r->occs; o != NULL; o = next) {
+        next = o->next;
+        at = strchr(o->bare, '@');
+        if (strcmp(o->bare, jid) != 0 &&
+            !(domain && at != NULL && strcmp(at + 1, jid) == 0))
+            continue;
+        now = muc_aff_get(r, o->bare);
+        memset(&pi, 0, sizeof(pi));
+        pi.actor = actor;
+        pi.reason = reason;
+        if (now == AFF_OUTCAST || (r->c.members_only && now < AFF_MEMBER)) {
+            pi.all[pi.nall++] = now == AFF_OUTCAST ? 301 : 321;
+            muc_occ_remove(r, o, &pi);
+            continue;
+        }
+        role = muc_default_role(r, now);
+        if (role < o->role && now >= AFF_MEMBER &&
+            o->role != ROLE_MODERATOR)
+            role = o->role;     /* a granted voice stays */
+        o->role = role;
+        muc_pres_broadcast(r, o, &pi);
+    }
+}
+
+
+static int
+list_get(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
+         ember_stanza_t *item, muc_occ_t *me, int my_aff)
+{
+    const char *as = A->stanza_attr(item, "affiliation");
+    const char *rs = A->stanza_attr(item, "role");
+    ember_stanza_t *q, *it;
+    muc_aff_t *a;
+    muc_occ_t *o;
+    int aff = muc_aff_parse(as), role = muc_role_parse(rs);
+
+    if ((as != NULL && (aff < 0 || aff == AFF_NONE)) ||
+        (rs != NULL && (role < 0 || role == ROLE_NONE)) ||
+        (as == NULL) == (rs == NULL)) {
+        muc_error(mu, ev, EMBER_COND_BAD_REQUEST,
+                  "ask for one affiliation or one role");
+        return EMBER_HOOK_HANDLED;
+    }
+    if ((as != NULL && my_aff < AFF_ADMIN) ||
+        (rs != NULL && (me == NULL || me->role != ROLE_MODERATOR))) {
+        muc_error(mu, ev, EMBER_COND_FORBIDDEN, NULL);
+        return EMBER_HOOK_HANDLED;
+    }
+    if ((q = A->stanza_new("query", NS_MUC_ADMIN)) == NULL)
+        return EMBER_HOOK_HANDLED;
+    if (as != NULL) {
+        for (a = r->affs; a != NULL; a = a->next)
+            if (a->aff == aff &&
+                (it = A->stanza_add_child(q, "item", NULL)) != NULL) {
+                A->stanza_set_attr(it, "affiliation", as);
+                A->stanza_set_attr(it, "jid", a->jid);
+                if ((o = muc_occ_by_bare(r, a->jid)) != NULL)
+                    A->stanza_set_attr(it, "nick", o->nick);
+                if (a->reason != NULL)
+                    muc_add_text(it, "reason", a->reason);
+            }
+    } else {
+        for (o = r->occs; o != NULL; o = o->next)
+            if (o->role == role &&
+                (it = A->stanza_add_child(q, "item", NULL)) != NULL) {
+                A->stanza_set_attr(it, "role", rs);
+                A->stanza_set_attr(it, "nick", o->nick);
+                A->stanza_set_attr(it, "affiliation",
+                                   muc_aff_name(muc_aff_get(r, o->bare)));
+                if (o->sessions != NULL)
+                    A->stanza_set_attr(it, "jid", o->sessions->jid);
+            }
+    }
+    A->iq_result(ev, q);
+    return EMBER_HOOK_HANDLED;
+}
+
+
+/* May `me` (affiliation my_aff) apply this item?  0 or a condition. */
+static int
+item_check(muc_room_t *r, ember_stanza_t *item, muc_occ_t *me, int my_aff,
+           const char **why)
+{
+    const char *nick = A->stanza_attr(item, "nick");
+    const char *jid = A->stanza_attr(item, "jid");
+    const char *rs = A->stanza_attr(item, "role");
+    const char *as = A->stanza_attr(item, "affiliation");
+    int role = muc_role_parse(rs), aff = muc_aff_parse(as), t_aff;
+    muc_occ_t *t;
+    ember_jid_t *j;
+
+    *why = NULL;
+    if ((rs != NULL) == (as != NULL) || (rs != NULL && role < 0) ||
+        (as != NULL && aff < 0)) {
+        *why = "an item changes one role or one affiliation";
+        return EMBER_COND_BAD_REQUEST + 1;
+    }
+    if (rs != NULL) {
+        if (nick == NULL) {
+            *why = "a role change names the occupant's nick";
+            return EMBER_COND_BAD_REQUEST + 1;
+        }
+        if (me == NULL || me->role != ROLE_MODERATOR)
+            return EMBER_COND_FORBIDDEN + 1;
+        if ((t = muc_occ_by_nick(r, nick)) == NULL) {
+            *why = "no such occupant";
+            return EMBER_COND_ITEM_NOT_FOUND + 1;
+        }
+        t_aff = muc_aff_get(r, t->bare);
+        if (role == ROLE_MODERATOR ||
+            (t->role == ROLE_MODERATOR && t != me))
+            if (my_aff < AFF_ADMIN)
+                return EMBER_COND_FORBIDDEN + 1;
+        if (role < ROLE_MODERATOR && t_aff >= AFF_ADMIN &&
+            (t_aff >= my_aff || role == ROLE_NONE || t_aff == AFF_OWNER)) {
+            *why = "an admin or owner keeps the moderator role";
+            return EMBER_COND_NOT_ALLOWED + 1;
+        }
+        return 0;
+    }
+    if (jid == NULL && nick != NULL &&
+        (t = muc_occ_by_nick(r, nick)) != NULL)
+        jid = t->bare;
+    if (jid == NULL || (j = A->jid_parse(jid)) == NULL ||
+        A->jid_resource(j) != NULL) {
+        if (jid != NULL)
+            A->jid_free(j);
+        *why = "an affiliation change names a bare JID";
+        return EMBER_COND_BAD_REQUEST + 1;
+    }
+    t_aff = muc_aff_get(r, A->jid_bare(j));
+    A->jid_free(j);
+    if (my_aff < AFF_ADMIN)
+        return EMBER_COND_FORBIDDEN + 1;
+    if ((aff >= AFF_ADMIN || t_aff >= AFF_ADMIN) && my_aff < AFF_OWNER) {
+        *why = "only owners change admins and owners";
+        return (t_aff >= AFF_ADMIN ? EMBER_COND_NOT_ALLOWED :
+                EMBER_COND_FORBIDDEN) + 1;
+    }
+    return 0;
+}
+
+
+static void
+item_apply(muc_room_t *r, ember_stanza_t *item, const char *actor)
+{
+    const char *nick = A->stanza_attr(item, "nick");
+    const char *jid = A->stanza_attr(item, "jid");
+    const char *rs = A->stanza_attr(item, "role");
+    ember_stanza_t *re = A->stanza_child(item, "reason", NULL);
+    const char *reason = re != NULL ? A->stanza_text(re) : NULL;
+    muc_occ_t *t;
+    muc_pinfo_t pi;
+    ember_jid_t *j;
+
+    memset(&pi, 0, sizeof(pi));
+    pi.actor = actor;
+    pi.reason = reason;
+    if (rs != NULL) {
+        t = muc_occ_by_nick(r, nick);
+        if (t == NULL)
+            return;
+        t->role = muc_role_parse(rs);
+        if (t->role == ROLE_NONE) {
+            pi.all[pi.nall++] = 307;
+            muc_occ_remove(r, t, &pi);
+        } else {
+            muc_pres_broadcast(r, t, &pi);
+        }
+        return;
+    }
+    if (jid == NULL && (t = muc_occ_by_nick(r, nick)) != NULL)
+        jid = t->bare;
+    if (jid == NULL || (j = A->jid_parse(jid)) == NULL)
+        return;
+    muc_apply_aff(r, A->jid_bare(j),
+                  muc_aff_parse(A->stanza_attr(item, "affiliation")), actor,
+                  reason);
+    A->jid_free(j);
+}
+
+
+int
+muc_admin_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
+{
+    const char *type = A->stanza_attr(ev->stanza, "type");
+    ember_stanza_t *q = A->stanza_first(ev->stanza), *it;
+    muc_occ_t *me = muc_occ_by_jid(r, A->jid_full(ev->from));
+    int my_aff = muc_aff_get(r, A->jid_bare(ev->from)), cond, owners;
+    const char *why, *as;
+    char actor[1024];
+
+    it = A->stanza_child(q, "item", NULL);
+    if (it == NULL) {
+        muc_error(mu, ev, EMBER_COND_BAD_REQUEST, "no item");
+        return EMBER_HOOK_HANDLED;
+    }
+    if (strcmp(type, "get") == 0)
+        return list_get(mu, ev, r, it, me, my_aff);
+    /* All or nothing: every item is checked before any applies. */
+    owners = muc_owner_count(r);
+    for (; it != NULL; it = A->stanza_next(it)) {
+        if (strcmp(A->stanza_name(it), "item") != 0)
+            continue;
+        if ((cond = item_check(r, it, me, my_aff, &why)) != 0) {
+            muc_error(mu, ev, (ember_cond_t) (cond - 1), why);
+            return EMBER_HOOK_HANDLED;
+        }
+        as = A->stanza_attr(it, "affiliation");
+        if (as != NULL && strcmp(as, "owner") != 0) {
+            const char *jid = A->stanza_attr(it, "jid");
+            muc_occ_t *t;
+
+            if (jid == NULL && (t = muc_occ_by_nick(
+                    r, A->stanza_attr(it, "nick"))) != NULL)
+                jid = t->bare;
+            if (jid != NULL && muc_aff_get(r, jid) == AFF_OWNER &&
+                --owners < 1) {
+                muc_error(mu, ev, EMBER_COND_CONFLICT,
+                          "the room would have no owner");
+                return EMBER_HOOK_HANDLED;
+            }
+        }
+    }
+    /* An item may remove the actor itself: keep its nick. */
+    if (me != NULL)
+        snprintf(actor, sizeof(actor), "%s", me->nick);
+    for (it = A->stanza_child(q, "item", NULL); it != NULL;
+         it = A->stanza_next(it))
+        if (strcmp(A->stanza_name(it), "item") == 0)
+            item_apply(r, it, me != NULL ? actor : NULL);
+    A->iq_result(ev, NULL);
+    muc_room_maybe_gc(r);
+    return EMBER_HOOK_HANDLED;
+}
+
+
+static void
+send_invite(muc_room_t *r, const char *inviter, const char *to,
+            ember_stanza_t *inv)
+{
+    ember_stanza_t *m = muc_stanza("message", r->jid, to, NULL);
+    ember_stanza_t *x, *i, *re;
+    char body[4096];
+
+    if (m == NULL)
+        return;
+    re = A->stanza_child(inv, "reason", NULL);
+    snprintf(body, sizeof(body), "%s invites you to the room %s%s%s",
+             inviter, r->jid, re != NULL ? ": " : "",
+             re != NULL ? A->stanza_text(re) : "");
+    if ((x = A->stanza_add_child(m, "x", NS_MUC_USER)) != NULL &&
+        (i = A->stanza_add_child(x, "invite", NULL)) != NULL) {
+        A->stanza_set_attr(i, "from", inviter);
+        if (re != NULL)
+            muc_add_text(i, "reason", A->stanza_text(re));
+        if (r->c.password_protected)
+            muc_add_text(x, "password", r->c.password);
+    }
+    muc_add_text(m, "body", body);
+    muc_send(r->muc, m);
+}
+
+
+/* XEP-0045 7.8.2: mediated invitations, and their declines. */
+int
+muc_invite(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
+           muc_occ_t *from, ember_stanza_t *x)
+{
+    ember_stanza_t *c, *m, *mx, *d, *re;
+    const char *to, *bare = A->jid_bare(ev->from);
+    ember_jid_t *j;
+    int aff = muc_aff_get(r, bare);
+
+    if ((c = A->stanza_child(x, "decline", NULL)) != NULL) {
+        if ((to = A->stanza_attr(c, "to")) == NULL ||
+            (j = A->jid_parse(to)) == NULL) {
+            muc_error(mu, ev, EMBER_COND_JID_MALFORMED, NULL);
+            return EMBER_HOOK_HANDLED;
+        }
+        if ((m = muc_stanza("message", r->jid, A->jid_full(j), NULL)) &&
+            (mx = A->stanza_add_child(m, "x", NS_MUC_USER)) != NULL &&
+            (d = A->stanza_add_child(mx, "decline", NULL)) != NULL) {
+            A->stanza_set_attr(d, "from", bare);
+            if ((re = A->stanza_child(c, "reason", NULL)) != NULL)
+                muc_add_text(d, "reason", A->stanza_text(re));
+        }
+        A->jid_free(j);
+        muc_send(mu, m);
+        return EMBER_HOOK_HANDLED;
+    }
+    if (from == NULL) {
+        muc_error(mu, ev, EMBER_COND_NOT_ACCEPTABLE,
+                  "only occupants may invite");
+        return EMBER_HOOK_HANDLED;
+    }
+    if (r->c.members_only && !r->c.allow_invites && aff < AFF_ADMIN) {
+        muc_error(mu, ev, EMBER_COND_FORBIDDEN,
+                  "only admins may invite to this room");
+        return EMBER_HOOK_HANDLED;
+    }
+    for (c = A->stanza_first(x); c != NULL; c = A->stanza_next(c)) {
+        if (strcmp(A->stanza_name(c), "invite") != 0)
+            continue;
+        if ((to = A->stanza_attr(c, "to")) == NULL ||
+            (j = A->jid_parse(to)) == NULL) {
+            muc_error(mu, ev, EMBER_COND_JID_MALFORMED,
+                      "an invitation needs a valid 'to'");
+            return EMBER_HOOK_HANDLED;
+        }
+        /* The invitee of a members-only room becomes a member (7.8.2). */
+        if (r->c.members_only &&
+            muc_aff_get(r, A->jid_bare(j)) == AFF_NONE)
+            muc_apply_aff(r, A->jid_bare(j), AFF_MEMBER, NULL, NULL);
+        send_invite(r, bare, A->jid_full(j), c);
+        A->jid_free(j);
+    }
+    return EMBER_HOOK_HANDLED;
+}
+
+
+static void
+request_form(muc_room_t *r, muc_occ_t *o, const char *to)
+{
+    ember_stanza_t *m = muc_stanza("message", r->jid, to, NULL), *x;
+    const char *v[2] = { NULL, NULL };
+
+    if (m == NULL)
+        return;
+    if ((x = A->form_new(m, "form", "Voice request", NS_MUC_REQUEST))) {
+        v[0] = "participant";
+        A->form_add_field(x, "muc#role", "list-single", "Requested role", v);
+        v[0] = o->bare;
+        A->form_add_field(x, "muc#jid", "jid-single", "User ID", v);
+        v[0] = o->nick;
+        A->form_add_field(x, "muc#roomnick", "text-single", "Room nickname",
+                          v);
+        v[0] = "false";
+        A->form_add_field(x, "muc#request_allow", "boolean",
+                          "Grant voice to this person?", v);
+    }
+    muc_send(r->muc, m);
+}
+
+
+/* XEP-0045 8.6: a visitor asks for voice; a moderator answers the form. */
+int
+muc_voice_request(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
+                  muc_occ_t *from, ember_stanza_t *form)
+{
+    const char *allow = A->form_value(form, "muc#request_allow");
+    const char *nick = A->form_value(form, "muc#roomnick");
+    const char *ftype = A->stanza_attr(form, "type");
+    muc_occ_t *o, *t;
+    muc_sess_t *s;
+    int yes = 0;
+
+    if (from == NULL) {
+        muc_error(mu, ev, EMBER_COND_NOT_ACCEPTABLE,
+                  "only occupants may ask for voice");
+        return EMBER_HOOK_HANDLED;
+    }
+    if (from->role == ROLE_MODERATOR && allow != NULL && ftype != NULL &&
+        strcmp(ftype, "submit") == 0) {
+        if (muc_bool(allow, &yes) < 0 || nick == NULL) {
+            muc_error(mu, ev, EMBER_COND_BAD_REQUEST,
+                      "muc#request_allow and muc#roomnick are required");
+            return EMBER_HOOK_HANDLED;
+        }
+        if ((t = muc_occ_by_nick(r, nick)) == NULL) {
+            muc_error(mu, ev, EMBER_COND_ITEM_NOT_FOUND, "no such occupant");
+            return EMBER_HOOK_HANDLED;
+        }
+        if (yes && t->role == ROLE_VISITOR) {
+            t->role = ROLE_PARTICIPANT;
+            muc_pres_broadcast(r, t, NULL);
+        }
+        return EMBER_HOOK_HANDLED;
+    }
+    if (from->role != ROLE_VISITOR) {
+        muc_error(mu, ev, EMBER_COND_NOT_ALLOWED, "you already have voice");
+        return EMBER_HOOK_HANDLED;
+    }
+    if (!muc_rate_ok(mu, from)) {
+        muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT,
+                  "you are sending requests too fast");
+        return EMBER_HOOK_HANDLED;
+    }
+    for (o = r->occs; o != NULL; o = o->next)
+        if (o->role == ROLE_MODERATOR)
+            for (s = o->sessions; s != NULL; s = s->next)
+                request_form(r, from, s->jid);
+    return EMBER_HOOK_HANDLED;
+}

@@ -1,0 +1,734 @@
+/* muc_room.c -- rooms, occupants and their presence (XEP-0045 7.1-7.6,
+ * 7.2.x joins, nick changes, exits and multi-session nicks). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "muc.h"
+
+static const char *const role_names[] = {
+    "none", "visitor", "participant", "moderator"
+};
+static const char *const aff_names[] = {
+    "outcast", "none", "member", "admin", "owner"
+};
+
+
+const char *
+muc_role_name(int role)
+{
+    return role >= 0 && role <= ROLE_MODERATOR ? role_names[role] : "none";
+}
+
+
+const char *
+muc_aff_name(int aff)
+{
+    return aff >= 0 && aff <= AFF_OWNER ? aff_names[aff] : "none";
+}
+
+
+int
+muc_role_parse(const char *s)
+{
+    int i;
+
+    for (i = 0; s != NULL && i <= ROLE_MODERATOR; i++)
+        if (strcmp(s, role_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+
+int
+muc_aff_parse(const char *s)
+{
+    int i;
+
+    for (i = 0; s != NULL && i <= AFF_OWNER; i++)
+        if (strcmp(s, aff_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+
+muc_room_t *
+muc_room_find(muc_t *mu, const char *node)
+{
+    muc_room_t *r;
+
+    for (r = mu->rooms; r != NULL; r = r->next)
+        if (strcmp(r->node, node) == 0)
+            return r;
+    return NULL;
+}
+
+
+muc_room_t *
+muc_room_new(muc_t *mu, const char *node, const char *creator)
+{
+    muc_room_t *r = calloc(1, sizeof(*r));
+    size_t len = strlen(node) + strlen(mu->domain) + 2;
+
+    if (r == NULL)
+        return NULL;
+    r->muc = mu;
+    r->node = strdup(node);
+    r->jid = malloc(len);
+    r->creator = muc_strdup(creator);
+    if (r->node == NULL || r->jid == NULL ||
+        (creator != NULL && r->creator == NULL)) {
+        muc_room_free(r);
+        return NULL;
+    }
+    snprintf(r->jid, len, "%s@%s", node, mu->domain);
+    muc_rconf_defaults(mu, &r->c);
+    muc_hist_resize(r, r->c.history_len);
+    r->next = mu->rooms;
+    mu->rooms = r;
+    mu->nrooms++;
+    return r;
+}
+
+
+static void
+occ_free(muc_occ_t *o)
+{
+    muc_sess_t *s;
+
+    while ((s = o->sessions) != NULL) {
+        o->sessions = s->next;
+        free(s->jid);
+        free(s);
+    }
+    A->stanza_free(o->pres);
+    free(o->nick);
+    free(o->bare);
+    free(o);
+}
+
+
+/* Frees a room that is already out of its service's list. */
+void
+muc_room_free(muc_room_t *r)
+{
+    muc_occ_t *o;
+    muc_aff_t *a;
+
+    while ((o = r->occs) != NULL) {
+        r->occs = o->next;
+        occ_free(o);
+    }
+    while ((a = r->affs) != NULL) {
+        r->affs = a->next;
+        free(a->jid);
+        free(a->reason);
+        free(a);
+    }
+    muc_hist_resize(r, 0);
+    muc_rconf_free(&r->c);
+    free(r->subject);
+    free(r->subject_nick);
+    free(r->node);
+    free(r->jid);
+    free(r->creator);
+    free(r);
+}
+
+
+static void
+room_unlink(muc_room_t *r)
+{
+    muc_room_t **pp;
+
+    for (pp = &r->muc->rooms; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            r->muc->nrooms--;
+            return;
+        }
+}
+
+
+/* A temporary room goes with its last occupant (XEP-0045 10.1.1). */
+void
+muc_room_maybe_gc(muc_room_t *r)
+{
+    if (r->nocc > 0 || (r->c.persistent && !r->locked && !r->destroyed))
+        return;
+    room_unlink(r);
+    muc_room_free(r);
+}
+
+
+muc_occ_t *
+muc_occ_by_nick(muc_room_t *r, const char *nick)
+{
+    muc_occ_t *o;
+
+    for (o = r->occs; o != NULL; o = o->next)
+        if (strcmp(o->nick, nick) == 0)
+            return o;
+    return NULL;
+}
+
+
+muc_occ_t *
+muc_occ_by_jid(muc_room_t *r, const char *full)
+{
+    muc_occ_t *o;
+    muc_sess_t *s;
+
+    for (o = r->occs; o != NULL; o = o->next)
+        for (s = o->sessions; s != NULL; s = s->next)
+            if (strcmp(s->jid, full) == 0)
+                return o;
+    return NULL;
+}
+
+
+muc_occ_t *
+muc_occ_by_bare(muc_room_t *r, const char *bare)
+{
+    muc_occ_t *o;
+
+    for (o = r->occs; o != NULL; o = o->next)
+        if (strcmp(o->bare, bare) == 0)
+            return o;
+    return NULL;
+}
+
+
+int
+muc_aff_get(muc_room_t *r, const char *bare)
+{
+    const char *at = strchr(bare, '@');
+    muc_aff_t *a;
+    int dom = AFF_NONE;
+
+    for (a = r->affs; a != NULL; a = a->next) {
+        if (strcmp(a->jid, bare) == 0)
+            return a->aff;
+        /* An entry for a whole domain (XEP-0045 9.1: ban a server). */
+        if (at != NULL && strcmp(a->jid, at + 1) == 0)
+            dom = a->aff;
+    }
+    return dom;
+}
+
+
+int
+muc_aff_set(muc_room_t *r, const char *jid, int aff, const char *reason)
+{
+    muc_aff_t *a, **pp;
+
+    for (pp = &r->affs; (a = *pp) != NULL; pp = &a->next)
+        if (strcmp(a->jid, jid) == 0)
+            break;
+    if (aff == AFF_NONE) {
+        if (a != NULL) {
+            *pp = a->next;
+            free(a->jid);
+            free(a->reason);
+            free(a);
+        }
+        return 0;
+    }
+    if (a == NULL) {
+        if ((a = calloc(1, sizeof(*a))) == NULL ||
+            (a->jid = strdup(jid)) == NULL) {
+            free(a);
+            return EMBER_ENOMEM;
+        }
+        *pp = a;
+    }
+    a->aff = aff;
+    muc_set(&a->reason, reason);
+    return 0;
+}
+
+
+int
+muc_owner_count(muc_room_t *r)
+{
+    muc_aff_t *a;
+    int n = 0;
+
+    for (a = r->affs; a != NULL; a = a->next)
+        n += a->aff == AFF_OWNER;
+    return n;
+}
+
+
+int
+muc_rooms_of(muc_t *mu, const char *bare)
+{
+    muc_room_t *r;
+    int n = 0;
+
+    for (r = mu->rooms; r != NULL; r = r->next)
+        n += r->creator != NULL && strcmp(r->creator, bare) == 0;
+    return n;
+}
+
+
+int
+muc_default_role(muc_room_t *r, int aff)
+{
+    if (aff >= AFF_ADMIN)
+        return ROLE_MODERATOR;
+    if (aff == AFF_OUTCAST)
+        return ROLE_NONE;
+    if (r->c.moderated && aff < AFF_MEMBER)
+        return ROLE_VISITOR;
+    return ROLE_PARTICIPANT;
+}
+
+
+static int
+sees_jid(muc_room_t *r, muc_occ_t *viewer)
+{
+    return r->c.whois_anyone ||
+           (viewer != NULL && viewer->role == ROLE_MODERATOR);
+}
+
+
+static void
+add_status(ember_stanza_t *x, int code)
+{
+    ember_stanza_t *s = A->stanza_add_child(x, "status", NULL);
+    char buf[16];
+
+    if (s != NULL) {
+        snprintf(buf, sizeof(buf), "%d", code);
+        A->stanza_set_attr(s, "code", buf);
+    }
+}
+
+
+/* Occupant o's presence as `to` sees it. */
+static ember_stanza_t *
+occ_presence(muc_room_t *r, muc_occ_t *o, const char *to, int show_jid,
+             int self, const muc_pinfo_t *pi)
+{
+    ember_stanza_t *p, *x, *item, *c, *d;
+    char from[3072];
+    int i, aff;
+
+    snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);
+    if (pi != NULL && pi->type != NULL)
+        p = muc_stanza("presence", from, to, pi->type);
+    else if (o->pres != NULL && (p = A->stanza_copy(o->pres)) != NULL) {
+        A->stanza_set_attr(p, "from", from);
+        A->stanza_set_attr(p, "to", to);
+    } else
+        p = muc_stanza("presence", from, to, NULL);
+    if (p == NULL)
+        return NULL;
+    if (pi != NULL && pi->type != NULL && o->pres != NULL &&
+        (c = A->stanza_child(o->pres, "status", NULL)) != NULL)
+        A->stanza_append(p, c);
+    if ((x = A->stanza_add_child(p, "x", NS_MUC_USER)) == NULL ||
+        (item = A->stanza_add_child(x, "item", NULL)) == NULL) {
+        A->stanza_free(p);
+        return NULL;
+    }
+    aff = pi != NULL && pi->destroyed ? AFF_NONE : muc_aff_get(r, o->bare);
+    A->stanza_set_attr(item, "affiliation", muc_aff_name(aff));
+    A->stanza_set_attr(item, "role", pi != NULL && (pi->destroyed ||
+                       pi->type != NULL) ? "none" : muc_role_name(o->role));
+    if ((show_jid || self) && o->sessions != NULL)
+        A->stanza_set_attr(item, "jid", o->sessions->jid);
+    if (pi == NULL)
+        return p;
+    if (pi->new_nick != NULL)
+        A->stanza_set_attr(item, "nick", pi->new_nick);
+    if (pi->actor != NULL &&
+        (c = A->stanza_add_child(item, "actor", NULL)) != NULL)
+        A->stanza_set_attr(c, "nick", pi->actor);
+    if (pi->reason != NULL)
+        muc_add_text(item, "reason", pi->reason);
+    if (pi->destroyed && (d = A->stanza_add_child(x, "destroy", NULL))) {
+        if (pi->destroy_jid != NULL)
+            A->stanza_set_attr(d, "jid", pi->destroy_jid);
+        if (pi->destroy_reason != NULL)
+            muc_add_text(d, "reason", pi->destroy_reason);
+    }
+    for (i = 0; i < pi->nall; i++)
+        add_status(x, pi->all[i]);
+    if (self) {
+        for (i = 0; i < pi->nself; i++)
+            add_status(x, pi->self[i]);
+        add_status(x, 110);
+    }
+    return p;
+}
+
+
+/* Tell every occupant (o's own sessions too) about o. */
+void
+muc_pres_broadcast(muc_room_t *r, muc_occ_t *o, const muc_pinfo_t *pi)
+{
+    muc_occ_t *v;
+    muc_sess_t *s;
+    muc_pinfo_t none;
+    int self;
+
+    if (pi == NULL) {
+        memset(&none, 0, sizeof(none));
+        pi = &none;
+    }
+    for (v = r->occs; v != NULL; v = v->next) {
+        self = v == o;
+        for (s = v->sessions; s != NULL; s = s->next) {
+            if (pi->only != NULL && strcmp(pi->only, s->jid) != 0)
+                continue;
+            muc_send(r->muc, occ_presence(r, o, s->jid, sees_jid(r, v),
+                                          self, pi));
+        }
+    }
+    /* An occupant leaving is no longer in the list: tell it too. */
+    if (o->role == ROLE_NONE)
+        for (s = o->sessions; s != NULL; s = s->next)
+            if (pi->only == NULL || strcmp(pi->only, s->jid) == 0)
+                muc_send(r->muc, occ_presence(r, o, s->jid, 1, 1, pi));
+}
+
+
+static void
+occ_unlink(muc_room_t *r, muc_occ_t *o)
+{
+    muc_occ_t **pp;
+
+    for (pp = &r->occs; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == o) {
+            *pp = o->next;
+            r->nocc--;
+            return;
+        }
+}
+
+
+/* o leaves with an unavailable broadcast (kick, ban, destroy, exit). */
+void
+muc_occ_remove(muc_room_t *r, muc_occ_t *o, const muc_pinfo_t *pi)
+{
+    muc_pinfo_t p;
+
+    if (pi != NULL)
+        p = *pi;
+    else
+        memset(&p, 0, sizeof(p));
+    p.type = "unavailable";
+    occ_unlink(r, o);
+    o->role = ROLE_NONE;
+    muc_pres_broadcast(r, o, &p);
+    occ_free(o);
+}
+
+
+int
+muc_rate_ok(muc_t *mu, muc_occ_t *o)
+{
+    uint64_t now = A->uptime_ms();
+    double burst = mu->o->message_burst;
+
+    if (mu->o->message_rate == 0)
+        return 1;
+    o->tokens += (double) (now - o->tokens_ms) * mu->o->message_rate / 1000.0;
+    o->tokens_ms = now;
+    if (o->tokens > burst)
+        o->tokens = burst;
+    if (o->tokens < 1.0)
+        return 0;
+    o->tokens -= 1.0;
+    return 1;
+}
+
+
+/* The client's presence without its addressing and MUC payload. */
+static ember_stanza_t *
+pres_keep(const ember_stanza_t *st)
+{
+    ember_stanza_t *p = A->stanza_copy(st), *c, *n;
+
+    if (p == NULL)
+        return NULL;
+    A->stanza_set_attr(p, "from", NULL);
+    A->stanza_set_attr(p, "to", NULL);
+    A->stanza_set_attr(p, "id", NULL);
+    A->stanza_set_attr(p, "type", NULL);
+    for (c = A->stanza_first(p); c != NULL; c = n) {
+        n = A->stanza_next(c);
+        if (strcmp(A->stanza_name(c), "x") == 0 &&
+            strncmp(A->stanza_xmlns(c), NS_MUC, strlen(NS_MUC)) == 0)
+            A->stanza_remove(c);
+    }
+    return p;
+}
+
+
+static void
+subject_send(muc_room_t *r, const char *to)
+{
+    char from[3072];
+    ember_stanza_t *m;
+
+    if (r->subject_nick != NULL && r->subject_nick[0] != '\0')
+        snprintf(from, sizeof(from), "%s/%s", r->jid, r->subject_nick);
+    else
+        snprintf(from, sizeof(from), "%s", r->jid);
+    if ((m = muc_stanza("message", from, to, "groupchat")) == NULL)
+        return;
+    if (A->stanza_add_child(m, "subject", NULL) != NULL)
+        A->stanza_add_text(A->stanza_child(m, "subject", NULL),
+                           r->subject != NULL ? r->subject : "");
+    muc_send(r->muc, m);
+}
+
+
+static int
+may_create(muc_t *mu, const char *bare)
+{
+    const char *at = strchr(bare, '@');
+
+    if (strcmp(mu->o->create_rooms, "anyone") == 0)
+        return 1;
+    if (strcmp(mu->o->create_rooms, "admins") == 0)
+        return A->is_admin(mu->m, bare);
+    return at != NULL && strcmp(at + 1, A->module_host(mu->m)) == 0;
+}
+
+
+static void
+session_drop(muc_room_t *r, muc_occ_t *o, const char *full,
+             const ember_stanza_t *st)
+{
+    muc_sess_t **pp, *s;
+    muc_pinfo_t pi;
+
+    memset(&pi, 0, sizeof(pi));
+    if (o->sessions != NULL && o->sessions->next != NULL) {
+        /* One of several sessions: only that one hears it left. */
+        pi.type = "unavailable";
+        pi.only = full;
+        for (pp = &o->sessions; (s = *pp) != NULL; pp = &s->next)
+            if (strcmp(s->jid, full) == 0)
+                break;
+        if (s == NULL)
+            return;
+        muc_send(r->muc, occ_presence(r, o, full, 1, 1, &pi));
+        *pp = s->next;
+        free(s->jid);
+        free(s);
+        return;
+    }
+    if (st != NULL) {
+        A->stanza_free(o->pres);
+        o->pres = pres_keep(st);
+    }
+    muc_occ_remove(r, o, NULL);
+    muc_room_maybe_gc(r);
+}
+
+
+static int
+nick_change(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
+            muc_occ_t *o, const char *nick)
+{
+    muc_occ_t *other = muc_occ_by_nick(r, nick);
+    muc_pinfo_t pi;
+    char *n;
+
+    if (other != NULL && other != o) {
+        muc_error(mu, ev, EMBER_COND_CONFLICT, "that nickname is taken");
+        return EMBER_HOOK_HANDLED;
+    }
+    if ((n = strdup(nick)) == NULL) {
+        muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+        return EMBER_HOOK_HANDLED;
+    }
+    memset(&pi, 0, sizeof(pi));
+    pi.type = "unavailable";
+    pi.new_nick = nick;
+    pi.all[pi.nall++] = 303;
+    muc_pres_broadcast(r, o, &pi);
+    free(o->nick);
+    o->nick = n;
+    A->stanza_free(o->pres);
+    o->pres = pres_keep(ev->stanza);
+    muc_pres_broadcast(r, o, NULL);
+    return EMBER_HOOK_HANDLED;
+}
+
+
+/* XEP-0045 7.2: checks in the order the XEP's examples give them. */
+static int
+join(muc_t *mu, const ember_event_t *ev, muc_room_t *r, const char *nick)
+{
+    const char *full = A->jid_full(ev->from), *bare = A->jid_bare(ev->from);
+    ember_stanza_t *x = A->stanza_child(ev->stanza, "x", NS_MUC), *pw;
+    const char *to_raw = A->stanza_attr(ev->stanza, "to"), *slash;
+    muc_occ_t *o, *v, *same;
+    muc_sess_t *s = NULL;
+    muc_pinfo_t pi;
+    int created = 0, aff;
+
+    if (r == NULL) {
+        if (!may_create(mu, bare)) {
+            muc_error(mu, ev, EMBER_COND_NOT_ALLOWED,
+                      "you may not create rooms here");
+            return EMBER_HOOK_HANDLED;
+        }
+        if (mu->o->max_rooms_per_user > 0 &&
+            muc_rooms_of(mu, bare) >= mu->o->max_rooms_per_user) {
+            muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT,
+                      "you have created too many rooms");
+            return EMBER_HOOK_HANDLED;
+        }
+        if ((r = muc_room_new(mu, A->jid_node(ev->to), bare)) == NULL ||
+            muc_aff_set(r, bare, AFF_OWNER, NULL) < 0) {
+            if (r != NULL)
+                muc_room_maybe_gc(r);
+            muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+            return EMBER_HOOK_HANDLED;
+        }
+        created = 1;
+        /* A client that speaks MUC configures (or accepts) the room; an
+         * old groupchat 1.0 client gets an instant room (10.1.1). */
+        r->locked = x != NULL;
+        if (!r->locked)
+            muc_store_save(r);
+    }
+    aff = muc_aff_get(r, bare);
+    same = muc_occ_by_nick(r, nick);
+    if (r->locked && aff != AFF_OWNER) {
+        muc_error(mu, ev, EMBER_COND_ITEM_NOT_FOUND,
+                  "the room is locked until its owner configures it");
+        return EMBER_HOOK_HANDLED;
+    }
+    if (same != NULL && strcmp(same->bare, bare) != 0) {
+        muc_error(mu, ev, EMBER_COND_CONFLICT, "that nickname is taken");
+        return EMBER_HOOK_HANDLED;
+    }
+    if (aff == AFF_OUTCAST) {
+        muc_error(mu, ev, EMBER_COND_FORBIDDEN, "you are banned");
+        return EMBER_HOOK_HANDLED;
+    }
+    if (r->c.members_only && aff < AFF_MEMBER) {
+        muc_error(mu, ev, EMBER_COND_REGISTRATION_REQUIRED,
+                  "the room is members-only");
+        return EMBER_HOOK_HANDLED;
+    }
+    if (same == NULL && (o = muc_occ_by_bare(r, bare)) != NULL) {
+        muc_error(mu, ev, EMBER_COND_CONFLICT,
+                  "join with the nickname your other session uses");
+        return EMBER_HOOK_HANDLED;
+    }
+    if (r->c.password_protected && aff < AFF_ADMIN) {
+        pw = x != NULL ? A->stanza_child(x, "password", NULL) : NULL;
+        if (pw == NULL || strcmp(A->stanza_text(pw), r->c.password) != 0) {
+            muc_error(mu, ev, EMBER_COND_NOT_AUTHORIZED,
+                      "a password is required");
+            return EMBER_HOOK_HANDLED;
+        }
+    }
+    if (same == NULL && aff < AFF_ADMIN &&
+        (r->nocc >= r->c.max_users || r->nocc >= mu->o->max_occupants)) {
+        muc_error(mu, ev, EMBER_COND_SERVICE_UNAVAILABLE,
+                  "the room is full");
+        return EMBER_HOOK_HANDLED;
+    }
+    o = same;
+    if ((s = calloc(1, sizeof(*s))) == NULL ||
+        (s->jid = strdup(full)) == NULL)
+        goto nomem;
+    if (o == NULL) {
+        if ((o = calloc(1, sizeof(*o))) == NULL)
+            goto nomem;
+        o->nick = strdup(nick);
+        o->bare = strdup(bare);
+        o->pres = pres_keep(ev->stanza);
+        o->role = muc_default_role(r, aff);
+        o->tokens = mu->o->message_burst;
+        o->tokens_ms = A->uptime_ms();
+        if (o->nick == NULL || o->bare == NULL || o->pres == NULL) {
+            o->sessions = s;
+            s = NULL;
+            occ_free(o);
+            goto nomem;
+        }
+    }
+    s->next = o->sessions;
+    o->sessions = s;
+    /* Everyone already there, then the newcomer to all (7.2.3). */
+    for (v = r->occs; v != NULL; v = v->next)
+        if (v != o)
+            muc_send(mu, occ_presence(r, v, full, sees_jid(r, o), 0, NULL));
+    if (o != same) {
+        o->next = r->occs;
+        r->occs = o;
+        r->nocc++;
+    }
+    memset(&pi, 0, sizeof(pi));
+    if (r->c.whois_anyone)
+        pi.self[pi.nself++] = 100;
+    if (created)
+        pi.self[pi.nself++] = 201;
+    slash = to_raw != NULL ? strchr(to_raw, '/') : NULL;
+    if (slash != NULL && strcmp(slash + 1, nick) != 0)
+        pi.self[pi.nself++] = 210;
+    if (o == same)
+        pi.only = full;     /* a second session: the others know o */
+    muc_pres_broadcast(r, o, &pi);
+    /* Even a new room sends its (empty) subject: clients wait for it as
+     * the end of the join (7.2.15). */
+    muc_hist_send(r, full, x != NULL ?
+                  A->stanza_child(x, "history", NULL) : NULL);
+    subject_send(r, full);
+    return EMBER_HOOK_HANDLED;
+
+nomem:
+    if (s != NULL) {
+        free(s->jid);
+        free(s);
+    }
+    muc_room_maybe_gc(r);
+    muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+    return EMBER_HOOK_HANDLED;
+}
+
+
+int
+muc_on_presence(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
+{
+    const char *type = A->stanza_attr(ev->stanza, "type");
+    const char *nick = A->jid_resource(ev->to);
+    const char *full = A->jid_full(ev->from);
+    muc_occ_t *o = r != NULL ? muc_occ_by_jid(r, full) : NULL;
+
+    if (type != NULL && (strcmp(type, "unavailable") == 0 ||
+                         strcmp(type, "error") == 0)) {
+        /* A bounce means the session is gone: same as leaving. */
+        if (o != NULL)
+            session_drop(r, o, full, strcmp(type, "error") == 0 ?
+                         NULL : ev->stanza);
+        return EMBER_HOOK_HANDLED;
+    }
+    if (type != NULL)
+        return EMBER_HOOK_HANDLED;  /* subscriptions mean nothing here */
+    if (nick == NULL || nick[0] == '\0') {
+        muc_error(mu, ev, EMBER_COND_JID_MALFORMED,
+                  "join with room@service/nick");
+        return EMBER_HOOK_HANDLED;
+    }
+    if (o == NULL)
+        return join(mu, ev, r, nick);
+    if (strcmp(o->nick, nick) != 0)
+        return nick_change(mu, ev, r, o, nick);
+    /* A status change of an occupant (7.7). */
+    A->stanza_free(o->pres);
+    o->pres = pres_keep(ev->stanza);
+    muc_pres_broadcast(r, o, NULL);
+    return EMBER_HOOK_HANDLED;
+}

@@ -1,0 +1,306 @@
+/* muc_store.c -- persistent rooms: configuration, affiliations and
+ * subject in the MAP store "muc_rooms" (user: the host, key: the room),
+ * history in the ARCHIVE store "muc_history" (user: the room). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "muc.h"
+
+/* One request in flight whose callback needs the room's name.  The core
+ * drops the callbacks of an unloading module: unload frees these. */
+typedef struct muc_req_s {
+    struct muc_req_s *next, **prev;
+    muc_t *mu;
+    char *node;
+    int64_t us;
+} muc_req_t;
+
+
+static muc_req_t *
+req_new(muc_t *mu, const char *node, int64_t us)
+{
+    muc_req_t *q = calloc(1, sizeof(*q));
+
+    if (q == NULL || (q->node = strdup(node)) == NULL) {
+        free(q);
+        return NULL;
+    }
+    q->mu = mu;
+    q->us = us;
+    q->next = mu->reqs;
+    if (q->next != NULL)
+        q->next->prev = &q->next;
+    q->prev = &mu->reqs;
+    mu->reqs = q;
+    return q;
+}
+
+
+static void
+req_free(muc_req_t *q)
+{
+    *q->prev = q->next;
+    if (q->next != NULL)
+        q->next->prev = q->prev;
+    free(q->node);
+    free(q);
+}
+
+
+void
+muc_store_close(muc_t *mu)
+{
+    while (mu->reqs != NULL)
+        req_free(mu->reqs);
+}
+
+
+static void
+store_done(int status, json_t *result, void *ud)
+{
+    muc_t *mu = ud;
+
+    (void) result;
+    if (status < 0 && status != EMBER_ENOENT)
+        A->log(mu->m, EMBER_LOG_WARN, "muc store write failed: %s",
+               A->strerror(status));
+}
+
+
+static json_t *
+room_doc(muc_room_t *r)
+{
+    json_t *doc, *affs = json_object();
+    muc_aff_t *a;
+
+    if (affs == NULL)
+        return NULL;
+    for (a = r->affs; a != NULL; a = a->next)
+        json_object_set_new(affs, a->jid, a->reason != NULL ?
+            json_pack("{s:s,s:s}", "affiliation", muc_aff_name(a->aff),
+                      "reason", a->reason) :
+            json_pack("{s:s}", "affiliation", muc_aff_name(a->aff)));
+    doc = json_pack("{s:o,s:o,s:s?,s:s?,s:s?}",
+                    "config", muc_rconf_json(&r->c), "affiliations", affs,
+                    "subject", r->subject, "subject_nick", r->subject_nick,
+                    "creator", r->creator);
+    return doc;
+}
+
+
+void
+muc_store_save(muc_room_t *r)
+{
+    json_t *doc;
+
+    if (r->muc->st_rooms == NULL || !r->c.persistent || r->locked ||
+        r->destroyed)
+        return;
+    if ((doc = room_doc(r)) == NULL)
+        return;
+    A->map_set(r->muc->st_rooms, NULL, r->node, doc, store_done, r->muc);
+    json_decref(doc);
+}
+
+
+void
+muc_store_forget(muc_room_t *r)
+{
+    ember_archive_query_t q;
+
+    if (r->muc->st_rooms == NULL)
+        return;
+    memset(&q, 0, sizeof(q));
+    q.size = sizeof(q);
+    A->map_set(r->muc->st_rooms, NULL, r->node, NULL, store_done, r->muc);
+    A->archive_delete(r->muc->st_hist, r->node, &q, store_done, r->muc);
+}
+
+
+/* The store keeps what the ring keeps: items older than the ring's oldest
+ * are deleted as new ones come. */
+static void
+hist_appended(int status, json_t *result, void *ud)
+{
+    muc_req_t *ha = ud;
+    muc_room_t *r = muc_room_find(ha->mu, ha->node);
+    const char *id = json_string_value(json_object_get(result, "id"));
+    ember_archive_query_t q;
+    muc_hist_t *old;
+
+    if (status < 0)
+        store_done(status, result, ha->mu);
+    else if (r != NULL && id != NULL) {
+        muc_hist_set_id(r, ha->us, id);
+        old = muc_hist_oldest(r);
+        if (r->hist_n == r->hist_cap && old != NULL && old->id != NULL) {
+            memset(&q, 0, sizeof(q));
+            q.size = sizeof(q);
+            q.before_id = old->id;
+            A->archive_delete(ha->mu->st_hist, r->node, &q, store_done,
+                              ha->mu);
+        }
+    }
+    req_free(ha);
+}
+
+
+void
+muc_store_hist_append(muc_room_t *r, const char *nick, const char *xml,
+                      int64_t us)
+{
+    muc_req_t *ha;
+
+    if (r->muc->st_hist == NULL || (ha = req_new(r->muc, r->node, us)) == NULL)
+        return;
+    if (A->archive_append(r->muc->st_hist, r->node, nick, xml,
+                          hist_appended, ha) < 0)
+        req_free(ha);
+}
+
+
+static void
+loading_done(muc_t *mu)
+{
+    muc_pending_t *p;
+
+    if (--mu->loading > 0)
+        return;
+    A->log(mu->m, EMBER_LOG_INFO, "%d persistent rooms loaded", mu->nrooms);
+    /* What arrived meanwhile goes through the router again. */
+    while ((p = mu->pending) != NULL) {
+        mu->pending = p->next;
+        A->route(mu->m, p->st);
+        free(p);
+    }
+    mu->pending_tail = &mu->pending;
+}
+
+
+static void
+hist_loaded(int status, json_t *result, void *ud)
+{
+    muc_req_t *hl = ud;
+    muc_t *mu = hl->mu;
+    muc_room_t *r = muc_room_find(mu, hl->node);
+    json_t *items = json_object_get(result, "items"), *it;
+    const char *data;
+    size_t i;
+
+    if (status == 0 && r != NULL && json_is_array(items)) {
+        /* Newest first: push from the end. */
+        for (i = json_array_size(items); i-- > 0;) {
+            it = json_array_get(items, i);
+            data = json_string_value(json_object_get(it, "data"));
+            if (data != NULL)
+                muc_hist_add_raw(r, data, (int64_t) json_integer_value(
+                                     json_object_get(it, "time")),
+                                 json_string_value(
+                                     json_object_get(it, "id")));
+        }
+    }
+    req_free(hl);
+    loading_done(mu);
+}
+
+
+static int
+room_from_doc(muc_t *mu, const char *node, json_t *doc)
+{
+    json_t *cfg = json_object_get(doc, "config");
+    json_t *affs = json_object_get(doc, "affiliations"), *v;
+    const char *var, *vals[1];
+    char err[256], num[32];
+    muc_room_t *r;
+    int aff;
+
+    if (muc_room_find(mu, node) != NULL ||
+        (r = muc_room_new(mu, node, json_string_value(
+             json_object_get(doc, "creator")))) == NULL)
+        return EMBER_ENOMEM;
+    json_object_foreach(cfg, var, v) {
+        if (json_is_string(v))
+            vals[0] = json_string_value(v);
+        else if (json_is_boolean(v))
+            vals[0] = json_is_true(v) ? "1" : "0";
+        else if (json_is_integer(v)) {
+            snprintf(num, sizeof(num), "%lld",
+                     (long long) json_integer_value(v));
+            vals[0] = num;
+        } else
+            continue;
+        /* A value the options no longer allow keeps the default. */
+        if (muc_rconf_set(r, &r->c, var, vals, 1, err, sizeof(err)) < 0)
+            A->log(mu->m, EMBER_LOG_WARN, "room %s: %s", node, err);
+    }
+    r->c.persistent = 1;
+    muc_hist_resize(r, r->c.history_len);
+    json_object_foreach(affs, var, v) {
+        aff = muc_aff_parse(json_string_value(
+                  json_object_get(v, "affiliation")));
+        if (aff >= 0)
+            muc_aff_set(r, var, aff, json_string_value(
+                            json_object_get(v, "reason")));
+    }
+    muc_set(&r->subject, json_string_value(json_object_get(doc, "subject")));
+    muc_set(&r->subject_nick,
+            json_string_value(json_object_get(doc, "subject_nick")));
+    return 0;
+}
+
+
+static void
+rooms_loaded(int status, json_t *result, void *ud)
+{
+    muc_t *mu = ud;
+    ember_archive_query_t q;
+    muc_req_t *hl;
+    const char *node;
+    muc_room_t *r;
+    json_t *doc;
+
+    if (status < 0 && status != EMBER_ENOENT)
+        A->log(mu->m, EMBER_LOG_ERROR, "cannot read the rooms: %s",
+               A->strerror(status));
+    if (status == 0)
+        json_object_foreach(result, node, doc)
+            if (room_from_doc(mu, node, doc) < 0)
+                A->log(mu->m, EMBER_LOG_WARN, "room %s not loaded", node);
+    for (r = mu->rooms; r != NULL; r = r->next) {
+        if (r->hist_cap == 0 || (hl = req_new(mu, r->node, 0)) == NULL)
+            continue;
+        memset(&q, 0, sizeof(q));
+        q.size = sizeof(q);
+        q.max = r->hist_cap;
+        q.reverse = 1;
+        mu->loading++;
+        if (A->archive_query(mu->st_hist, r->node, &q, hist_loaded, hl) < 0) {
+            mu->loading--;
+            req_free(hl);
+        }
+    }
+    loading_done(mu);
+}
+
+
+int
+muc_store_load(muc_t *mu)
+{
+    mu->st_rooms = A->store_open(mu->m, "muc_rooms", EMBER_STORE_MAP);
+    mu->st_hist = A->store_open(mu->m, "muc_history", EMBER_STORE_ARCHIVE);
+    if (mu->st_rooms == NULL || mu->st_hist == NULL) {
+        /* No storage backend: rooms live in memory only. */
+        A->log(mu->m, EMBER_LOG_WARN, "no storage: rooms are not kept");
+        mu->st_rooms = mu->st_hist = NULL;
+        return 0;
+    }
+    mu->loading = 1;
+    if (A->map_all(mu->st_rooms, NULL, rooms_loaded, mu) < 0) {
+        mu->loading = 0;
+        A->log(mu->m, EMBER_LOG_WARN, "cannot read the rooms: rooms are "
+               "not kept");
+        mu->st_rooms = mu->st_hist = NULL;
+    }
+    return 0;
+}
