@@ -279,7 +279,7 @@ ember__cert_info(const char *cert_path, json_t **out)
             snprintf(hex + 3 * i, sizeof(hex) - 3 * i,
                      i + 1 < fplen ? "%02X:" : "%02X", fp[i]);
     not_after = gnutls_x509_crt_get_expiration_time(crt);
-    info = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:b, s:s}",
+    info = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:b, s:s}",
                      "subject", dn_string(crt, 0),
                      "issuer", dn_string(crt, 1),
                      "names", names,
@@ -287,6 +287,8 @@ ember__cert_info(const char *cert_path, json_t **out)
                      iso_time(gnutls_x509_crt_get_activation_time(crt)),
                      "not_after", iso_time(not_after),
                      "expires_in_days",
+                     (json_int_t) ((not_after - time(NULL)) / 86400),
+                     "days_left",
                      (json_int_t) ((not_after - time(NULL)) / 86400),
                      "self_signed",
                      gnutls_x509_crt_check_issuer(crt, crt) != 0,
@@ -305,4 +307,72 @@ fail:
         gnutls_x509_crt_deinit(crt);
     gnutls_free(file.data);
     return err;
+}
+
+
+int
+ember__cert_check_pair(const char *cert_pem, const char *key_pem,
+                       const char *host, json_t *warnings, json_t **not_after,
+                       char *err, size_t errlen)
+{
+    gnutls_datum_t cd = { (unsigned char *) cert_pem,
+                          (unsigned) strlen(cert_pem) };
+    gnutls_datum_t kd = { (unsigned char *) key_pem,
+                          (unsigned) strlen(key_pem) };
+    gnutls_x509_crt_t *chain = NULL;
+    gnutls_x509_privkey_t key = NULL;
+    unsigned char cid[64], kid[64];
+    size_t cidlen = sizeof(cid), kidlen = sizeof(kid);
+    unsigned n = 0, i;
+    time_t expires;
+    char msg[512];
+    int rc, err_rc = EMBER_EINVAL;
+
+    *not_after = NULL;
+    rc = gnutls_x509_crt_list_import2(&chain, &n, &cd, GNUTLS_X509_FMT_PEM,
+                                      0);
+    if (rc < 0 || n == 0) {
+        snprintf(err, errlen, "cert: not a PEM certificate (chain): %s",
+                 rc < 0 ? gnutls_strerror(rc) : "no certificate");
+        goto fail;
+    }
+    if ((rc = gnutls_x509_privkey_init(&key)) < 0 ||
+        (rc = gnutls_x509_privkey_import2(key, &kd, GNUTLS_X509_FMT_PEM, NULL,
+                                          GNUTLS_PKCS_PLAIN)) < 0) {
+        snprintf(err, errlen, "key: not an unencrypted PEM private key: %s",
+                 gnutls_strerror(rc));
+        goto fail;
+    }
+    if (gnutls_x509_crt_get_key_id(chain[0], 0, cid, &cidlen) < 0 ||
+        gnutls_x509_privkey_get_key_id(key, 0, kid, &kidlen) < 0 ||
+        cidlen != kidlen || memcmp(cid, kid, cidlen) != 0) {
+        snprintf(err, errlen, "key: does not match the certificate's public "
+                 "key");
+        goto fail;
+    }
+    if (!gnutls_x509_crt_check_hostname(chain[0], host)) {
+        snprintf(msg, sizeof(msg), "the certificate does not name %s", host);
+        json_array_append_new(warnings, json_string(msg));
+    }
+    expires = gnutls_x509_crt_get_expiration_time(chain[0]);
+    if (expires != (time_t) -1 && expires < time(NULL)) {
+        snprintf(msg, sizeof(msg), "the certificate has expired");
+        json_array_append_new(warnings, json_string(msg));
+    }
+    for (i = 1; i < n; i++)
+        if (!gnutls_x509_crt_check_issuer(chain[i - 1], chain[i])) {
+            snprintf(msg, sizeof(msg), "certificate %u of the chain did not "
+                     "issue certificate %u", i + 1, i);
+            json_array_append_new(warnings, json_string(msg));
+            break;
+        }
+    *not_after = iso_time(expires);
+    err_rc = 0;
+fail:
+    if (key != NULL)
+        gnutls_x509_privkey_deinit(key);
+    for (i = 0; i < n; i++)
+        gnutls_x509_crt_deinit(chain[i]);
+    gnutls_free(chain);
+    return err_rc;
 }

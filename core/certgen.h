@@ -22,4 +22,15 @@ int ember__cert_generate(const char *cert_path, const char *key_path,
  */
 int ember__cert_info(const char *cert_path, json_t **out);
 
+/*
+ * Check PEM texts before installing them: cert (a chain, leaf first) and
+ * an unencrypted key must parse and the key must belong to the leaf
+ * (EMBER_EINVAL, message in err).  A leaf that does not cover host, an
+ * expired one or a chain out of order only add strings to warnings.
+ * *not_after: the leaf's expiry, ISO 8601 (a new JSON string).
+ */
+int ember__cert_check_pair(const char *cert_pem, const char *key_pem,
+                           const char *host, json_t *warnings,
+                           json_t **not_after, char *err, size_t errlen);
+
 #endif

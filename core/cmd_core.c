@@ -7,6 +7,7 @@
 
 #include "accounts.h"
 #include "certgen.h"
+#include "cmd_admin.h"
 #include "commands.h"
 #include "config.h"
 #include "jid.h"
@@ -464,4 +465,5 @@ ember__commands_core_init(void)
             && rc != EMBER_EEXIST)
             LOG_E("command %s: %s", core_commands[i].name,
                   ember_strerror(rc));
+    ember__commands_admin_init();
 }

@@ -100,4 +100,20 @@ const char *ember__listen_type_name(ember_listen_type_t type);
 /* The host block named `name`, or NULL. */
 ember_host_conf_t *ember__config_host(ember_config_t *c, const char *name);
 
+/*
+ * Resolve EMBER_OPT_PATH options against dir from now on (a check of
+ * another config text must not leave its data directory in use).
+ */
+void ember__config_use_data_dir(const char *dir);
+
+/*
+ * Replace the file at path with data: a temporary file in the same
+ * directory, fsync, rename, so that readers see the old or the new file,
+ * never a half one.  mode -1 keeps the current file's mode (0644 for a
+ * new file).  backup: the previous file stays as path.bak.  Negative
+ * EMBER_E* with a message in err.
+ */
+int ember__write_atomic(const char *path, const char *data, size_t len,
+                        int mode, int backup, char *err, size_t errlen);
+
 #endif

@@ -3,6 +3,8 @@
 #define EMBER_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
+#include <jansson.h>
 #include <ember/plugin.h>
 
 /* file NULL: stderr.  Returns EMBER_EIO when the file cannot be opened. */
@@ -11,6 +13,20 @@ void ember__log_close(void);
 int ember__log_level(void);
 /* Parse "error", "warn", "info", "debug"; -1 when unknown. */
 int ember__log_level_parse(const char *name);
+
+/* "error", "warn", "info", "debug". */
+const char *ember__log_level_name(int level);
+
+/*
+ * The last lines logged (at most 2000, info and above whatever the log
+ * level; debug ones only while the level is debug), oldest first: those
+ * with an id above `since` and a level at least as severe as min_level,
+ * at most `limit` of them, as [{"id", "time" (ms since the epoch),
+ * "level", "source", "text"}].  *next is the id to pass as `since` to
+ * get the following ones.
+ */
+json_t *ember__log_recent(uint64_t since, int min_level, size_t limit,
+                          uint64_t *next);
 
 /* prefix: "core", a module name, or "module@host". */
 void ember__log(int level, const char *prefix, const char *fmt, ...)

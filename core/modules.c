@@ -248,6 +248,33 @@ has_capability(const char *cap)
 }
 
 
+/* The first mod_NAME.so of the plugin directories into path; 1 or 0. */
+static int
+plugin_path(const ember_config_t *cfg, const char *name, char *path,
+            size_t pathlen)
+{
+    size_t i;
+
+    for (i = 0; cfg->plugin_dirs != NULL && cfg->plugin_dirs[i] != NULL;
+         i++) {
+        snprintf(path, pathlen, "%s/mod_%s.so", cfg->plugin_dirs[i], name);
+        if (access(path, R_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+
+int
+ember__plugin_exists(const ember_config_t *cfg, const char *name)
+{
+    char path[4096];
+
+    return strchr(name, '/') == NULL &&
+           plugin_path(cfg, name, path, sizeof(path));
+}
+
+
 /* dlopen and check everything the descriptor promises; no load() yet. */
 static int
 module_open(const ember_config_t *cfg, ember_module_t *m)
@@ -255,18 +282,8 @@ module_open(const ember_config_t *cfg, ember_module_t *m)
     char path[4096];
     const ember_plugin_t *d;
     size_t i, n;
-    int found = 0;
 
-    for (i = 0; cfg->plugin_dirs != NULL && cfg->plugin_dirs[i] != NULL;
-         i++) {
-        snprintf(path, sizeof(path), "%s/mod_%s.so", cfg->plugin_dirs[i],
-                 m->name);
-        if (access(path, R_OK) == 0) {
-            found = 1;
-            break;
-        }
-    }
-    if (!found) {
+    if (!plugin_path(cfg, m->name, path, sizeof(path))) {
         module_fail(m, "mod_%s.so not found in the plugin directories",
                     m->name);
         return EMBER_ENOENT;
@@ -882,4 +899,130 @@ fail:
     json_decref(seen);
     json_decref(arr);
     return NULL;
+}
+
+
+void
+ember__modules_counts(int *loaded, int *failed)
+{
+    ember_module_t *m;
+
+    *loaded = *failed = 0;
+    for (m = modules; m != NULL; m = m->next)
+        if (m->state == MOD_LOADED)
+            (*loaded)++;
+        else if (m->state == MOD_FAILED)
+            (*failed)++;
+}
+
+
+static const char *
+opt_type_word(ember_opt_type_t t)
+{
+    switch (t) {
+    case EMBER_OPT_INT: return "int";
+    case EMBER_OPT_BOOL: return "bool";
+    case EMBER_OPT_STRING: return "string";
+    case EMBER_OPT_DURATION: return "duration";
+    case EMBER_OPT_PATH: return "path";
+    }
+    return "?";
+}
+
+
+/* The value a loaded instance runs with, as text. */
+static json_t *
+opt_current(const ember_option_t *o, const void *conf)
+{
+    const char *field = (const char *) conf + o->offset;
+    const char *s;
+    char num[32];
+
+    switch (o->type) {
+    case EMBER_OPT_INT:
+    case EMBER_OPT_DURATION:
+        snprintf(num, sizeof(num), "%d", *(const int *) (const void *) field);
+        return json_string(num);
+    case EMBER_OPT_BOOL:
+        return json_string(*(const int *) (const void *) field ? "true"
+                                                                : "false");
+    case EMBER_OPT_STRING:
+    case EMBER_OPT_PATH:
+        s = *(char *const *) (const void *) field;
+        return s != NULL ? json_string(s) : json_null();
+    }
+    return json_null();
+}
+
+
+static json_t *
+options_describe(const ember_option_t *opts, const void *conf,
+                 xmlNodePtr node)
+{
+    const ember_option_t *o;
+    json_t *arr = json_array(), *e, *value;
+    xmlChar *attr;
+
+    if (arr == NULL)
+        return NULL;
+    for (o = opts; o != NULL && o->name != NULL; o++) {
+        if (conf != NULL) {
+            value = opt_current(o, conf);
+        } else if (node != NULL &&
+                   (attr = xmlGetNoNsProp(node, BAD_CAST o->name)) != NULL) {
+            value = json_string((const char *) attr);
+            xmlFree(attr);
+        } else {
+            value = o->default_value != NULL ? json_string(o->default_value)
+                                             : json_null();
+        }
+        e = json_pack("{s:s, s:s, s:s?, s:o, s:I, s:I, s:s?}",
+                      "name", o->name, "type", opt_type_word(o->type),
+                      "default", o->default_value, "value",
+                      value != NULL ? value : json_null(),
+                      "min", (json_int_t) o->min, "max", (json_int_t) o->max,
+                      "help", o->help);
+        if (e == NULL || json_array_append_new(arr, e) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+
+int
+ember__module_options(const ember_config_t *cfg, const char *name,
+                      const char *host, json_t **out, char *err,
+                      size_t errlen)
+{
+    const ember_module_conf_t *list, *mc;
+    ember_module_t *m = module_find(name, host);
+    int rc = 0;
+
+    *out = NULL;
+    mc = config_module(cfg, name, host, &list);
+    if (m != NULL && m->state == MOD_LOADED) {
+        *out = options_describe(m->desc.options, m->conf, NULL);
+        return *out != NULL ? 0 : EMBER_ENOMEM;
+    }
+    if (!ember__plugin_exists(cfg, name)) {
+        snprintf(err, errlen, "no plugin mod_%s.so in the plugin "
+                 "directories", name);
+        return EMBER_ENOENT;
+    }
+    /* Not running here: open the plugin for its table only, as `check`
+     * does, and show what the config would give it. */
+    if ((m = module_new(name, host, NULL)) == NULL)
+        return EMBER_ENOMEM;
+    if ((rc = module_open(cfg, m)) < 0)
+        snprintf(err, errlen, "%s", m->error);
+    else if ((*out = options_describe(m->desc.options, NULL,
+                                      mc != NULL ? mc->node : NULL)) == NULL)
+        rc = EMBER_ENOMEM;
+    if (m->dl != NULL)
+        dlclose(m->dl);
+    m->dl = NULL;
+    module_free(m);
+    return rc;
 }

@@ -42,6 +42,20 @@ json_t *ember__modules_describe(void);
  */
 json_t *ember__plugins_available(const ember_config_t *cfg);
 
+/* 1 when a mod_NAME.so is in the plugin directories. */
+int ember__plugin_exists(const ember_config_t *cfg, const char *name);
+/* How many module instances are loaded, and how many failed. */
+void ember__modules_counts(int *loaded, int *failed);
+/*
+ * The option table of module `name` (host NULL: global) as [{"name",
+ * "type", "default", "value", "min", "max", "help"}]: "value" is what a
+ * loaded instance runs with, else what the config (or the default) would
+ * give it.  EMBER_ENOENT when no such plugin exists.
+ */
+int ember__module_options(const ember_config_t *cfg, const char *name,
+                          const char *host, json_t **out, char *err,
+                          size_t errlen);
+
 const char *ember__module_name(const ember_module_t *m);
 const char *ember__module_host(const ember_module_t *m);
 

@@ -1,7 +1,9 @@
 /* core/server.c -- start, reload and stop the whole server. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -66,6 +68,13 @@ uint64_t
 ember__uptime_ms(void)
 {
     return (uint64_t) (ember__now_us() - srv.started_us) / 1000;
+}
+
+
+int
+ember__server_offline(void)
+{
+    return (srv.flags & EMBER_SERVER_OFFLINE) != 0;
 }
 
 
@@ -169,23 +178,38 @@ int
 ember__server_reload(char *err, size_t errlen)
 {
     ember_config_t *cfg, *old = srv.cfg;
-    int rc, failed;
+    char lerr[512];
+    int rc, failed, lrc;
 
     if ((rc = ember__config_load(old->path, &cfg, err, errlen)) < 0)
         return rc;
+    /* Certificates first: when they cannot load, nothing else changes. */
+    if (srv.tls_on && (rc = ember__tls_reload(cfg, err, errlen)) < 0) {
+        ember__config_free(cfg);
+        ember__config_use_data_dir(old->data_dir);
+        return rc;
+    }
     if (cfg->log_level != old->log_level ||
         (cfg->log_file == NULL) != (old->log_file == NULL) ||
         (cfg->log_file != NULL && strcmp(cfg->log_file, old->log_file) != 0))
         ember__log_open(cfg->log_level, cfg->log_file);
     srv.cfg = cfg;
     failed = ember__modules_sync(cfg);
+    lrc = 0;
+    if (!(srv.flags & EMBER_SERVER_OFFLINE))
+        lrc = ember__listeners_sync(cfg, lerr, sizeof(lerr));
     ember__config_free(old);
     ember__log(EMBER_LOG_INFO, "core", "configuration reloaded%s",
-               failed > 0 ? " (some modules failed: see above)" : "");
+               failed > 0 || lrc < 0 ? " (with errors: see above)" : "");
     if (failed > 0) {
         snprintf(err, errlen, "%d module(s) failed to load: see "
-                 "`emberctl modules`", failed);
+                 "`emberctl modules`%s%s", failed, lrc < 0 ? "; " : "",
+                 lrc < 0 ? lerr : "");
         return EMBER_EIO;
+    }
+    if (lrc < 0) {
+        snprintf(err, errlen, "%s", lerr);
+        return lrc;
     }
     return 0;
 }
@@ -274,17 +298,42 @@ rss_kib(void)
 }
 
 
+/* Bytes of the regular files directly in dir (the database and its
+ * journal; the control socket and subdirectories do not count). */
+static uint64_t
+dir_bytes(const char *dir)
+{
+    char path[4096];
+    struct dirent *e;
+    struct stat st;
+    uint64_t sum = 0;
+    DIR *d = opendir(dir);
+
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+            sum += (uint64_t) st.st_size;
+    }
+    closedir(d);
+    return sum;
+}
+
+
 json_t *
 ember__server_status(void)
 {
-    json_t *hosts = json_array();
+    json_t *hosts = json_array(), *st;
     const ember_host_conf_t *h;
     size_t total, bound;
+    uint64_t in, out;
+    int loaded, failed;
 
     for (h = srv.cfg->hosts; h != NULL; h = h->next)
         json_array_append_new(hosts, json_string(h->name));
     total = ember__sessions_count(&bound);
-    return json_pack("{s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:s}",
+    st = json_pack("{s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:s}",
                      "version", EMBER_VERSION,
                      "abi", EMBER_ABI_MAJOR == 1 ? "1.0" : "?",
                      "uptime_s",
@@ -297,4 +346,20 @@ ember__server_status(void)
                      "rss_kib", (json_int_t) rss_kib(),
                      "storage_pending", (json_int_t) ember__storage_pending(),
                      "config", srv.cfg->path);
+    if (st == NULL)
+        return NULL;
+    ember__sessions_stanza_totals(&in, &out);
+    ember__modules_counts(&loaded, &failed);
+    json_object_set_new(st, "uptime_ms", json_integer((json_int_t)
+                                                      ember__uptime_ms()));
+    json_object_set_new(st, "stanzas_in", json_integer((json_int_t) in));
+    json_object_set_new(st, "stanzas_out", json_integer((json_int_t) out));
+    json_object_set_new(st, "memory_rss",
+                        json_integer((json_int_t) rss_kib() * 1024));
+    json_object_set_new(st, "storage_bytes",
+                        json_integer((json_int_t)
+                                     dir_bytes(srv.cfg->data_dir)));
+    json_object_set_new(st, "modules_loaded", json_integer(loaded));
+    json_object_set_new(st, "modules_failed", json_integer(failed));
+    return st;
 }

@@ -24,6 +24,8 @@ void ember__server_stop(void);
 /* Free what start allocated; call after the loop returned. */
 void ember__server_cleanup(void);
 
+/* 1 in emberctl's in-process server (no listeners, no hosts' modules). */
+int ember__server_offline(void);
 uv_loop_t *ember__loop(void);
 const ember_config_t *ember__config(void);
 /* version, uptime, hosts, listeners, sessions, modules, rss ... */

@@ -89,6 +89,7 @@ typedef struct write_req_s {
 
 static ember_session_t *sessions;
 static size_t session_count, bound_count;
+static uint64_t total_in, total_out;     /* stanzas since the start */
 static ember_hmap_t by_full, by_bare, per_ip;
 static slot_dtor_t *slot_dtors;
 static uv_timer_t sweep_timer;
@@ -187,6 +188,7 @@ ember__session_deliver(ember_session_t *s, const ember_stanza_t *st)
         !(s->state == ST_OPEN && session_secure(s)))
         return EMBER_ESTATE;
     s->stanzas_out++;
+    total_out++;
     return session_write_stanza(s, st);
 }
 
@@ -833,6 +835,7 @@ handle_client_stanza(ember_session_t *s, ember_stanza_t *st)
     }
     ember__stanza_set_attr(st, "from", s->jid->full);
     s->stanzas_in++;
+    total_in++;
     ember__route_stanza(st, s);
     return;
 done:
@@ -1219,6 +1222,14 @@ ember__sessions_count(size_t *bound)
 }
 
 
+void
+ember__sessions_stanza_totals(uint64_t *in, uint64_t *out)
+{
+    *in = total_in;
+    *out = total_out;
+}
+
+
 int
 ember__session_set_client(ember_session_t *s, const char *software)
 {
@@ -1245,7 +1256,7 @@ ember__sessions_describe(const char *host)
         if (s->state != ST_BOUND ||
             (host != NULL && strcmp(s->jid->domain, host) != 0))
             continue;
-        o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:b, "
+        o = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:I, s:I, s:I, s:b, "
                       "s:i}",
                       "jid", s->jid->full, "ip", s->ip,
                       "client", s->client,

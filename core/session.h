@@ -3,6 +3,7 @@
 #define EMBER_CORE_SESSION_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <ember/plugin.h>
 
@@ -13,6 +14,8 @@ int ember__sessions_close_user(const char *host, const char *user,
 void ember__sessions_close_all(const char *condition);
 /* Connected client streams, and how many are bound. */
 size_t ember__sessions_count(size_t *bound);
+/* Stanzas received from and delivered to clients since the start. */
+void ember__sessions_stanza_totals(uint64_t *in, uint64_t *out);
 /* [{"jid","ip","tls","mechanism","idle_ms","in","out"}] of bound sessions. */
 json_t *ember__sessions_describe(const char *host);
 

@@ -26,14 +26,17 @@ struct ember_tls_s {
 };
 
 static gnutls_certificate_credentials_t creds;
+static gnutls_certificate_credentials_t *retired;   /* before reloads */
+static size_t retired_n;
 static gnutls_priority_t priority;
 static char plain_buf[16384 + 256];
 
 
 static int
-add_cert(const char *cert, const char *key, char *err, size_t errlen)
+add_cert(gnutls_certificate_credentials_t c, const char *cert,
+         const char *key, char *err, size_t errlen)
 {
-    int rc = gnutls_certificate_set_x509_key_file2(creds, cert, key,
+    int rc = gnutls_certificate_set_x509_key_file2(c, cert, key,
                                                    GNUTLS_X509_FMT_PEM, NULL,
                                                    0);
 
@@ -46,28 +49,32 @@ add_cert(const char *cert, const char *key, char *err, size_t errlen)
 }
 
 
-int
-ember__tls_init(const ember_config_t *cfg, char *err, size_t errlen)
+/* Credentials holding every certificate the config names. */
+static int
+creds_build(const ember_config_t *cfg, gnutls_certificate_credentials_t *out,
+            char *err, size_t errlen)
 {
+    gnutls_certificate_credentials_t c;
     const ember_host_conf_t *h;
     const char *names[64];
     size_t n = 0;
     int rc;
 
-    if (gnutls_certificate_allocate_credentials(&creds) < 0 ||
-        gnutls_priority_init(&priority, TLS_PRIORITY, NULL) < 0) {
+    if (gnutls_certificate_allocate_credentials(&c) < 0) {
         snprintf(err, errlen, "GnuTLS initialisation failed");
         return EMBER_EIO;
     }
     for (h = cfg->hosts; h != NULL; h = h->next)
         if (h->cert_file != NULL) {
-            if ((rc = add_cert(h->cert_file, h->key_file, err, errlen)) < 0)
-                return rc;
+            if ((rc = add_cert(c, h->cert_file, h->key_file, err,
+                               errlen)) < 0)
+                goto fail;
         } else if (n < sizeof(names) / sizeof(names[0]) - 1) {
             names[n++] = h->name;
         }
     names[n] = NULL;
-    if (access(cfg->cert_file, R_OK) != 0 || access(cfg->key_file, R_OK) != 0) {
+    if (access(cfg->cert_file, R_OK) != 0 ||
+        access(cfg->key_file, R_OK) != 0) {
         if (n == 0)
             names[n++] = "localhost", names[n] = NULL;
         ember__log(EMBER_LOG_WARN, "tls", "no certificate at %s: generating "
@@ -76,10 +83,54 @@ ember__tls_init(const ember_config_t *cfg, char *err, size_t errlen)
                                        3650)) < 0) {
             snprintf(err, errlen, "cannot generate a certificate at %s: %s",
                      cfg->cert_file, ember_strerror(rc));
-            return rc;
+            goto fail;
         }
     }
-    return add_cert(cfg->cert_file, cfg->key_file, err, errlen);
+    if ((rc = add_cert(c, cfg->cert_file, cfg->key_file, err, errlen)) < 0)
+        goto fail;
+    *out = c;
+    return 0;
+
+fail:
+    gnutls_certificate_free_credentials(c);
+    return rc;
+}
+
+
+int
+ember__tls_init(const ember_config_t *cfg, char *err, size_t errlen)
+{
+    if (gnutls_priority_init(&priority, TLS_PRIORITY, NULL) < 0) {
+        snprintf(err, errlen, "GnuTLS initialisation failed");
+        return EMBER_EIO;
+    }
+    return creds_build(cfg, &creds, err, errlen);
+}
+
+
+int
+ember__tls_reload(const ember_config_t *cfg, char *err, size_t errlen)
+{
+    gnutls_certificate_credentials_t c, *keep;
+    int rc;
+
+    if ((rc = creds_build(cfg, &c, err, errlen)) < 0)
+        return rc;
+    /*
+     * Open TLS sessions point at the old credentials, and GnuTLS keeps no
+     * count of them: they stay allocated until the server stops (one set
+     * per reload).
+     */
+    keep = realloc(retired, (retired_n + 1) * sizeof(*retired));
+    if (keep == NULL) {
+        gnutls_certificate_free_credentials(c);
+        snprintf(err, errlen, "out of memory");
+        return EMBER_ENOMEM;
+    }
+    retired = keep;
+    retired[retired_n++] = creds;
+    creds = c;
+    return 0;
 }
 
 
@@ -88,6 +139,10 @@ ember__tls_cleanup(void)
 {
     if (creds != NULL)
         gnutls_certificate_free_credentials(creds);
+    while (retired_n > 0)
+        gnutls_certificate_free_credentials(retired[--retired_n]);
+    free(retired);
+    retired = NULL;
     if (priority != NULL)
         gnutls_priority_deinit(priority);
     creds = NULL;

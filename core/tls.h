@@ -24,6 +24,9 @@ typedef struct ember_tls_io_s {
  */
 int ember__tls_init(const ember_config_t *cfg, char *err, size_t errlen);
 void ember__tls_cleanup(void);
+/* Load the certificates of cfg again (reload); the old ones stay in use
+ * when this fails. */
+int ember__tls_reload(const ember_config_t *cfg, char *err, size_t errlen);
 
 /* alpn: offer "xmpp-client" (direct TLS, XEP-0368). */
 ember_tls_t *ember__tls_new(const ember_tls_io_t *io, void *ud, int alpn);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -648,10 +649,62 @@ print_result(const char *name, json_t *r)
     static const char *const cmd_heads[] = {
         "COMMAND", "PERMISSION", "MODULE", "SUMMARY", NULL
     };
+    static const char *const user_keys[] = {
+        "jid", "locked", "online", NULL
+    };
+    static const char *const user_heads[] = {
+        "JID", "LOCKED", "ONLINE", NULL
+    };
+    static const char *const opt_keys[] = {
+        "name", "type", "value", "default", "min", "max", "help", NULL
+    };
+    static const char *const opt_heads[] = {
+        "OPTION", "TYPE", "VALUE", "DEFAULT", "MIN", "MAX", "HELP", NULL
+    };
     const char *jid = json_string_value(json_object_get(r, "jid"));
     json_t *e;
     size_t i;
 
+    if (strcmp(name, "logs") == 0 && json_is_object(r)) {
+        /* Like the log file, so that it reads (and greps) the same. */
+        json_array_foreach(json_object_get(r, "lines"), i, e) {
+            json_int_t ms = json_integer_value(json_object_get(e, "time"));
+            time_t t = (time_t) (ms / 1000);
+            struct tm tm;
+            char stamp[32];
+
+            gmtime_r(&t, &tm);
+            strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+            printf("%s.%03dZ %-5s [%s] %s\n", stamp, (int) (ms % 1000),
+                   json_string_value(json_object_get(e, "level")),
+                   json_string_value(json_object_get(e, "source")),
+                   json_string_value(json_object_get(e, "text")));
+        }
+        return;
+    }
+    if (strcmp(name, "user-search") == 0 && json_is_object(r)) {
+        print_table(json_object_get(r, "users"), user_keys, user_heads);
+        printf("(%" JSON_INTEGER_FORMAT " matching)\n",
+               json_integer_value(json_object_get(r, "total")));
+        return;
+    }
+    if (strcmp(name, "config-get") == 0 && json_is_object(r) &&
+        json_is_string(json_object_get(r, "text"))) {
+        fputs(json_string_value(json_object_get(r, "text")), stdout);
+        return;
+    }
+    if (strcmp(name, "vcard-get") == 0 && json_is_object(r) &&
+        json_is_string(json_object_get(r, "vcard"))) {
+        puts(json_string_value(json_object_get(r, "vcard")));
+        return;
+    }
+    if (strcmp(name, "module-options") == 0 && json_is_array(r)) {
+        if (json_array_size(r) == 0)
+            puts("no options");
+        else
+            print_table(r, opt_keys, opt_heads);
+        return;
+    }
     if (strcmp(name, "modules") == 0 && json_is_array(r)) {
         print_table(r, mod_keys, mod_heads);
     } else if (strcmp(name, "plugins") == 0 && json_is_array(r)) {
@@ -663,7 +716,8 @@ print_result(const char *name, json_t *r)
             print_table(r, sess_keys, sess_heads);
     } else if (strcmp(name, "commands") == 0 && json_is_array(r)) {
         print_table(r, cmd_keys, cmd_heads);
-    } else if (strcmp(name, "users") == 0 && json_is_array(r)) {
+    } else if ((strcmp(name, "users") == 0 || strcmp(name, "admins") == 0)
+               && json_is_array(r)) {
         json_array_foreach(r, i, e)
             if (json_is_string(e))
                 puts(json_string_value(e));

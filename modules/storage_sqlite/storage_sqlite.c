@@ -376,7 +376,7 @@ static const ember_option_t sq_options[] = {
     EMBER_OPT("synchronous", EMBER_OPT_STRING, sqlite_conf_t, synchronous,
               "normal", 0, 16, "normal: survives a crash of emberd; "
               "full: also survives a power loss"),
-    EMBER_OPT("cache_kb", EMBER_OPT_INT, sqlite_conf_t, cache_kb, "8192", 64,
+    EMBER_OPT("cache-kb", EMBER_OPT_INT, sqlite_conf_t, cache_kb, "8192", 64,
               4194304, "page cache size in KiB"),
     EMBER_OPT_END
 };

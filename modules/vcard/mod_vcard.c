@@ -42,11 +42,20 @@ typedef struct vcard_req_s {
  * it).  Presence sent in the instant before that read completes goes
  * out without the server's hash.
  */
+/* A vcard-get command waiting for the store. */
+typedef struct vcard_cmd_s {
+    ember_module_t *m;
+    ember_cmd_ctx_t *ctx;
+    char *jid;
+    struct vcard_cmd_s *prev, *next;
+} vcard_cmd_t;
+
 typedef struct {
     ember_store_t *store;
     ember_store_t *index;
     json_t *photos;
     vcard_req_t *pending;
+    vcard_cmd_t *cmds;
 } vcard_state_t;
 
 static const ember_api_t *api;
@@ -415,6 +424,96 @@ vcard_on_set(ember_module_t *m, const ember_event_t *ev, void *ud)
 }
 
 
+/* ---- the vcard-get command (console, emberctl) ---- */
+
+static void
+cmd_free(vcard_cmd_t *c)
+{
+    vcard_state_t *vs = api->module_data(c->m);
+
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        vs->cmds = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    free(c->jid);
+    free(c);
+}
+
+
+static void
+cmd_got_vcard(int status, json_t *doc, void *ud)
+{
+    vcard_cmd_t *c = ud;
+    const char *xml = json_string_value(json_object_get(doc, "xml"));
+    char msg[1200];
+
+    if (status < 0 && status != EMBER_ENOENT) {
+        snprintf(msg, sizeof(msg), "%s: %s", c->jid, api->strerror(status));
+        api->command_done(c->ctx, status, NULL, msg);
+    } else if (status == EMBER_ENOENT || xml == NULL) {
+        snprintf(msg, sizeof(msg), "no vCard for %s", c->jid);
+        api->command_done(c->ctx, EMBER_ENOENT, NULL, msg);
+    } else {
+        api->command_done(c->ctx, 0, json_pack("{s:s, s:s}", "jid", c->jid,
+                                               "vcard", xml), NULL);
+    }
+    cmd_free(c);
+}
+
+
+static void
+vcard_cmd_get(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    ember_module_t *m = ud;
+    vcard_state_t *vs = api->module_data(m);
+    const char *s = json_string_value(json_object_get(args, "jid"));
+    ember_jid_t *j = api->jid_parse(s);
+    vcard_cmd_t *c = NULL;
+    char msg[1200];
+
+    if (j == NULL || api->jid_node(j) == NULL ||
+        api->jid_resource(j) != NULL ||
+        strcmp(api->jid_domain(j), api->module_host(m)) != 0) {
+        snprintf(msg, sizeof(msg), "argument 'jid': %s is not an account "
+                 "of %s (user@%s)", s, api->module_host(m),
+                 api->module_host(m));
+        api->command_done(ctx, EMBER_EINVAL, NULL, msg);
+        goto out;
+    }
+    if ((c = calloc(1, sizeof(*c))) == NULL ||
+        (c->jid = strdup(api->jid_bare(j))) == NULL) {
+        free(c);
+        api->command_done(ctx, EMBER_ENOMEM, NULL, NULL);
+        goto out;
+    }
+    c->m = m;
+    c->ctx = ctx;
+    c->next = vs->cmds;
+    if (vs->cmds != NULL)
+        vs->cmds->prev = c;
+    vs->cmds = c;
+    if (api->keyval_get(vs->store, api->jid_node(j), cmd_got_vcard, c) < 0) {
+        api->command_done(ctx, EMBER_EIO, NULL, "cannot read the store");
+        cmd_free(c);
+    }
+out:
+    api->jid_free(j);
+}
+
+
+static const ember_cmd_arg_t vcard_get_args[] = {
+    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
+    { NULL, 0, 0, NULL }
+};
+
+static const ember_command_t vcard_get_command = {
+    "vcard-get", "An account's vCard (XEP-0054) as XML", vcard_get_args,
+    "admin", vcard_cmd_get
+};
+
+
 static int
 vcard_load(ember_module_t *m, const ember_api_t *a)
 {
@@ -443,7 +542,8 @@ vcard_load(ember_module_t *m, const ember_api_t *a)
         (err = api->hook(m, "pre-presence/bare", vcard_on_presence,
                          VCARD_PRESENCE_PRIO, NULL)) < 0 ||
         (err = api->hook(m, "pre-presence/full", vcard_on_presence,
-                         VCARD_PRESENCE_PRIO, NULL)) < 0)
+                         VCARD_PRESENCE_PRIO, NULL)) < 0 ||
+        (err = api->command_register(m, &vcard_get_command, m)) < 0)
         return err;
     if ((err = api->map_all(vs->index, NULL, index_loaded, m)) < 0)
         return err;
@@ -460,6 +560,9 @@ vcard_unload(ember_module_t *m)
         return;
     while (vs->pending != NULL)
         req_free(vs->pending);
+    /* The core answers their callers (ECANCELED) as the module goes. */
+    while (vs->cmds != NULL)
+        cmd_free(vs->cmds);
     json_decref(vs->photos);
     free(vs);
     api->module_set_data(m, NULL);

@@ -1,18 +1,33 @@
-/* mod_version.c -- XEP-0092 Software Version of the server. */
+/* mod_version.c -- XEP-0092 Software Version: the server's, and each
+ * client's (asked once bound, shown by `emberctl sessions`). */
+#include <stdio.h>
+#include <string.h>
 #include <sys/utsname.h>
 #include <ember/plugin.h>
 
 #define NS_VERSION "jabber:iq:version"
+#define CLIENT_QUERY_TIMEOUT_MS 10000
+/* XEP-0092 fields are short; longer ones are cut in the session list. */
+#define CLIENT_FIELD_MAX 64
 
 typedef struct {
     int show_os;
+    int query_clients;
 } version_conf_t;
 
 static const ember_option_t version_options[] = {
-    EMBER_OPT("show_os", EMBER_OPT_BOOL, version_conf_t, show_os, "false",
+    EMBER_OPT("show-os", EMBER_OPT_BOOL, version_conf_t, show_os, "false",
               0, 1, "include the operating system in answers"),
+    EMBER_OPT("query-clients", EMBER_OPT_BOOL, version_conf_t, query_clients,
+              "true", 0, 1, "ask each client its software version once "
+              "bound (shown in the session list)"),
     EMBER_OPT_END
 };
+
+typedef struct {
+    const char *full;
+    const char *software;
+} client_match_t;
 
 static const ember_api_t *api;
 
@@ -45,16 +60,101 @@ version_on_iq(ember_module_t *m, const ember_event_t *ev, void *ud)
 }
 
 
+/* Text of child `name` of q, or NULL when absent or empty. */
+static const char *
+child_text(const ember_stanza_t *q, const char *name)
+{
+    ember_stanza_t *c = api->stanza_child(q, name, NS_VERSION);
+    const char *t = c != NULL ? api->stanza_text(c) : NULL;
+
+    return t != NULL && *t != '\0' ? t : NULL;
+}
+
+
+static void
+client_set(ember_session_t *s, void *ud)
+{
+    client_match_t *cm = ud;
+    const ember_jid_t *j = api->session_jid(s);
+
+    if (j != NULL && strcmp(api->jid_full(j), cm->full) == 0)
+        api->session_set_client(s, cm->software);
+}
+
+
+/*
+ * The client's answer.  Its session may have closed meanwhile: it is
+ * looked up again by the full JID that answered, so nothing points at a
+ * session across the wait.
+ */
+static void
+version_on_client_reply(ember_module_t *m, ember_stanza_t *reply, void *ud)
+{
+    const char *type, *name, *ver, *os, *from;
+    ember_stanza_t *q;
+    ember_jid_t *j;
+    client_match_t cm;
+    char software[3 * CLIENT_FIELD_MAX + 8];
+
+    if (reply == NULL || (type = api->stanza_attr(reply, "type")) == NULL ||
+        strcmp(type, "result") != 0 ||
+        (q = api->stanza_child(reply, "query", NS_VERSION)) == NULL ||
+        (name = child_text(q, "name")) == NULL ||
+        (from = api->stanza_attr(reply, "from")) == NULL ||
+        (j = api->jid_parse(from)) == NULL)
+        return;
+    ver = child_text(q, "version");
+    os = child_text(q, "os");
+    snprintf(software, sizeof(software), "%.*s%s%.*s%s%.*s%s",
+             CLIENT_FIELD_MAX, name, ver != NULL ? " " : "",
+             CLIENT_FIELD_MAX, ver != NULL ? ver : "",
+             os != NULL ? " (" : "", CLIENT_FIELD_MAX, os != NULL ? os : "",
+             os != NULL ? ")" : "");
+    cm.full = api->jid_full(j);
+    cm.software = software;
+    if (api->jid_node(j) != NULL && api->jid_resource(j) != NULL)
+        api->user_sessions(m, api->jid_node(j), client_set, &cm);
+    api->jid_free(j);
+}
+
+
+static int
+version_on_bound(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    version_conf_t *conf = api->module_conf(m);
+    const ember_jid_t *j = ev->origin != NULL ? api->session_jid(ev->origin)
+                                              : NULL;
+    ember_stanza_t *iq;
+
+    if (!conf->query_clients || j == NULL)
+        return EMBER_HOOK_PASS;
+    if ((iq = api->stanza_new("iq", NULL)) == NULL ||
+        api->stanza_set_attr(iq, "type", "get") < 0 ||
+        api->stanza_set_attr(iq, "from", api->module_host(m)) < 0 ||
+        api->stanza_set_attr(iq, "to", api->jid_full(j)) < 0 ||
+        api->stanza_add_child(iq, "query", NS_VERSION) == NULL) {
+        api->stanza_free(iq);
+        return EMBER_HOOK_PASS;
+    }
+    api->iq_send(m, iq, CLIENT_QUERY_TIMEOUT_MS, version_on_client_reply,
+                 NULL);
+    return EMBER_HOOK_PASS;
+}
+
+
 static int
 version_load(ember_module_t *m, const ember_api_t *a)
 {
     int err;
 
     api = a;
-    if ((err = api->disco_add_feature(m, NS_VERSION)) < 0)
+    if ((err = api->disco_add_feature(m, NS_VERSION)) < 0 ||
+        (err = api->hook(m, "iq-get/host/" NS_VERSION ":query",
+                         version_on_iq, 0, NULL)) < 0)
         return err;
-    return api->hook(m, "iq-get/host/" NS_VERSION ":query", version_on_iq, 0,
-                     NULL);
+    if (!EMBER_API_HAS(api, session_set_client))
+        return 0;
+    return api->hook(m, EMBER_EV_SESSION_BOUND, version_on_bound, 0, NULL);
 }
 
 
@@ -62,8 +162,10 @@ EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
     EMBER_MODULE_HEADER,
     .name = "version",
     .version = "1.0",
-    .description = "XEP-0092: Software Version",
-    .requires = (const char *const[]){ "hooks", "disco", NULL },
+    .description = "XEP-0092: Software Version (the server's, and "
+                   "each client's for the session list)",
+    .requires = (const char *const[]){ "hooks", "disco", "iq", "sessions",
+                                       NULL },
     .conf_size = sizeof(version_conf_t),
     .options = version_options,
     .load = version_load,

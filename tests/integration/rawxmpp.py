@@ -299,7 +299,21 @@ class RawClient:
                         self.stream_error = stream_error_condition(el)
                         t = el.find(q(NS_STREAMS, "text"))
                         self.stream_error_text = t.text if t is not None else None
+                    if self._answer_version_query(el):
+                        continue
                     self.pending.append(el)
+
+    def _answer_version_query(self, el):
+        """Answer the server's XEP-0092 query as real clients do (mod_version
+        asks each client once bound), so tests see only their stanzas."""
+        if (el.tag != q(NS_CLIENT, "iq") or el.get("type") != "get" or
+                el.find(q("jabber:iq:version", "query")) is None):
+            return False
+        to = " to='%s'" % el.get("from") if el.get("from") else ""
+        self.send("<iq type='result' id='%s'%s><query xmlns='jabber:iq:version'>"
+                  "<name>rawxmpp</name><version>1.0</version></query></iq>"
+                  % (el.get("id"), to))
+        return True
 
     def _pump(self, deadline):
         """Read once (until deadline); False when nothing more can come."""
