@@ -1,0 +1,429 @@
+// Pages: rooms, pubsub nodes, settings, certificates, logs, API keys.
+import { state, api, h, clear, enc, form, table, dl, notice, errorBox, toast,
+         confirmButton, actionButton, section, onLeave, fmtValue,
+         listOf, hostSelectOptions, unavailable, encPath, fmtTime,
+         errorText } from './util.js';
+import { diffLines, hunks } from './diff.js';
+
+// A room or node: scalar fields as a list, lists (occupants,
+// subscriptions, affiliations) as tables; the config has its own form.
+function details(d) {
+    if (!d || typeof d !== 'object') return dl(d);
+    const scalars = {}, parts = [];
+    for (const [k, v] of Object.entries(d)) {
+        if (k === 'config' || k === 'configuration') continue;
+        if (Array.isArray(v) && v.some(x => x && typeof x === 'object'))
+            parts.push(h('h3', {}, k), table(v, null, { label: k }));
+        else if (v && typeof v === 'object' && !Array.isArray(v))
+            parts.push(h('h3', {}, k), dl(v));
+        else scalars[k] = v;
+    }
+    return h('div', {}, dl(scalars), parts);
+}
+
+// Data form variables read better without their namespace prefix.
+const shortName = k => k.replace(/^(muc#roomconfig_|muc#|pubsub#)/, '');
+
+// A config object ({key: value}) as an editable form; values keep their
+// JSON type on save (numbers stay numbers, booleans are checkboxes).
+function configForm(title, cfg, onSave) {
+    const entries = Object.entries(cfg || {});
+    if (!entries.length)
+        return h('p', { class: 'empty' }, 'No configurable options.');
+    return form({
+        title, submit: 'Save configuration',
+        fields: entries.map(([k, v]) => ({
+            name: k, label: shortName(k),
+            type: typeof v === 'boolean' ? 'checkbox' : 'text',
+            value: typeof v === 'boolean' ? v
+                 : typeof v === 'object' && v !== null ? JSON.stringify(v)
+                 : v === null ? '' : String(v),
+            validate: typeof v === 'number'
+                ? x => isFinite(Number(x)) ? null : k + ' must be a number.' : null,
+        })),
+        onSubmit: async (vals) => {
+            const out = {};
+            for (const [k, v] of entries) {
+                let x = vals[k];
+                if (typeof v === 'number') x = Number(x);
+                else if (typeof v === 'object' && v !== null) {
+                    try { x = JSON.parse(x); }
+                    catch (e) { throw new Error(k + ' must be JSON.'); }
+                }
+                out[k] = x;
+            }
+            await onSave(out);
+        },
+    });
+}
+
+export async function rooms(main, arg) {
+    main.appendChild(h('h1', {}, 'Group chat rooms'));
+    const list = h('div', {}), detail = h('div', {});
+    main.append(section('Rooms', list), detail);
+    const load = async () => {
+        try {
+            const rows = listOf(await api('GET', '/api/v1/rooms'), 'rooms');
+            clear(list).appendChild(table(rows.map(r =>
+                typeof r === 'string' ? { jid: r } : r), null, {
+                    empty: 'No rooms.', label: 'Rooms',
+                    action: { label: 'Action', render: r => h('a', {
+                        href: '#/rooms/' + enc(r.jid), 'aria-label': 'View ' + r.jid },
+                        'View') } }));
+        } catch (e) { clear(list).appendChild(unavailable(e, 'Group chat')); }
+    };
+    await load();
+    if (arg) await showRoom(detail, arg);
+}
+
+async function showRoom(detail, arg) {
+    const base = '/api/v1/rooms/' + encPath(arg);
+    clear(detail);
+    try {
+        const d = await api('GET', base);
+        const cfg = d && (d.config || d.configuration);
+        const err = errorBox();
+        const reason = h('input', { id: 'destroy-reason', type: 'text' });
+        detail.appendChild(section('Room ' + arg, details(d),
+            cfg ? configForm('Configure ' + arg, cfg, async (c) => {
+                await api('PUT', base + '/config', { config: c });
+                toast('Room configured.');
+                await showRoom(detail, arg);
+            }) : null,
+            h('div', { class: 'danger-zone' },
+                h('div', { class: 'field' }, h('label', { for: 'destroy-reason' },
+                    'Reason for destroying'), reason),
+                err,
+                h('div', { class: 'actions' }, confirmButton('Destroy room', async () => {
+                    try {
+                        await api('DELETE', base, reason.value ? { reason: reason.value } : {});
+                        toast('Room destroyed.');
+                        location.hash = '#/rooms';
+                    } catch (e) { err.show(e); }
+                })))));
+    } catch (e) { detail.appendChild(unavailable(e, 'Room ' + arg)); }
+}
+
+export async function nodes(main, arg) {
+    main.appendChild(h('h1', {}, 'Pubsub nodes'));
+    const host = h('select', { id: 'nodes-host' },
+        hostSelectOptions().map(o => h('option', { value: o.value }, o.label)));
+    const list = h('div', {}), detail = h('div', {});
+    const hostOf = () => host.value ? '?host=' + enc(host.value) : '';
+    const load = async () => {
+        clear(detail);
+        try {
+            const rows = listOf(await api('GET', '/api/v1/nodes' + hostOf()), 'nodes');
+            clear(list).appendChild(table(rows.map(r =>
+                typeof r === 'string' ? { node: r } : r), null,
+                { empty: 'No nodes.', label: 'Nodes',
+                  action: { label: 'Action', render: r => actionButton('View',
+                      () => view(r.node), { ariaLabel: 'View ' + r.node }) } }));
+        } catch (e) { clear(list).appendChild(unavailable(e, 'Publish-subscribe')); }
+    };
+    const view = async (node) => {
+        clear(detail);
+        const base = '/api/v1/nodes/' + encPath(node);
+        try {
+            const d = await api('GET', base + hostOf());
+            const cfg = d && (d.config || d.configuration);
+            const err = errorBox();
+            detail.appendChild(section('Node ' + node, details(d),
+                cfg ? configForm('Configure ' + node, cfg, async (c) => {
+                    await api('PUT', base + '/config' + hostOf(), { config: c });
+                    toast('Node configured.');
+                    await view(node);
+                }) : null,
+                h('div', { class: 'danger-zone' }, err,
+                    confirmButton('Delete node', async () => {
+                        try {
+                            await api('DELETE', base + hostOf());
+                            toast('Node deleted.');
+                            await load();
+                        } catch (e) { err.show(e); }
+                    }))));
+        } catch (e) { detail.appendChild(unavailable(e, 'Node ' + node)); }
+    };
+    host.addEventListener('change', load);
+    main.append(section('Nodes', h('div', { class: 'toolbar' },
+        h('label', { for: 'nodes-host' }, 'Host'), host), list), detail);
+    await load();
+    if (arg) await view(arg);
+}
+
+// ---- settings: the config file, edited as text, diffed before saving ----
+
+function renderDiff(d) {
+    const hs = hunks(d);
+    if (!d.some(x => x.op !== ' '))
+        return h('p', { class: 'empty', id: 'config-diff' }, 'No changes.');
+    return h('pre', { class: 'diff', id: 'config-diff', 'aria-label': 'Changes' },
+        hs.map(x => h('span', { class: x.op === '+' ? 'add' : x.op === '-' ? 'del'
+                                     : x.op === '…' ? 'gap' : 'same' },
+            (x.op === '…' ? '…' : x.op + ' ' + x.text) + '\n')));
+}
+
+export async function settings(main) {
+    main.appendChild(h('h1', {}, 'Server settings'));
+    const summary = h('div', {}), admins = h('div', {});
+    const ta = h('textarea', { id: 'config-text', rows: 22, spellcheck: 'false',
+                               class: 'code' });
+    const diffBox = h('div', {});
+    const err = errorBox();
+    const check = h('div', { role: 'status' });
+    let original = '', path = '', shownFor = null;
+    const save = h('button', { type: 'button', class: 'primary', disabled: true },
+                   'Save and reload');
+    const loadConfig = async () => {
+        try {
+            const c = await api('GET', '/api/v1/config');
+            original = typeof c === 'string' ? c : (c.text ?? c.config ?? '');
+            path = (c && c.path) || '';
+            ta.value = original;
+            shownFor = null;
+            save.disabled = true;
+            clear(diffBox);
+        } catch (e) { err.show(e); }
+    };
+    const showDiff = () => {
+        clear(diffBox).appendChild(renderDiff(diffLines(original, ta.value)));
+        shownFor = ta.value;
+        save.disabled = ta.value === original;
+    };
+    ta.addEventListener('input', () => {
+        save.disabled = true;
+        shownFor = null;
+    });
+    const checkBtn = actionButton('Check', async () => {
+        err.show(null);
+        clear(check);
+        const r = await api('POST', '/api/v1/config/check', { text: ta.value });
+        const problems = listOf(r, 'errors', 'problems', 'warnings');
+        check.appendChild(r && (r.ok === false || problems.length)
+            ? notice('Problems: ' + problems.map(p => p && p.message
+                ? (p.line ? 'line ' + p.line + ': ' : '') + p.message
+                : fmtValue(p)).join('; '), 'warn')
+            : notice('The configuration is valid.', 'ok'));
+    }, { error: err });
+    save.addEventListener('click', async () => {
+        if (shownFor !== ta.value) { showDiff(); return; }
+        err.show(null);
+        save.disabled = true;
+        try {
+            const r = await api('PUT', '/api/v1/config', { text: ta.value });
+            toast('Configuration saved and reloaded.');
+            clear(check).appendChild(notice('Saved' + (path ? ' to ' + path : '') +
+                ' and applied.' + (r && r.result ? ' ' + fmtValue(r.result) : ''), 'ok'));
+            await loadConfig();
+        } catch (e) { err.show(e); save.disabled = false; }
+    });
+    main.append(h('div', { class: 'two' },
+        section('Hosts, listeners and limits', summary),
+        section('Administrators', admins)),
+        section('Configuration file',
+            h('div', { class: 'field wide' },
+                h('label', { for: 'config-text' }, 'Configuration (XML)'), ta),
+            h('div', { class: 'actions' }, checkBtn,
+                actionButton('Show diff', showDiff), save,
+                actionButton('Revert', loadConfig)),
+            err, check, diffBox));
+    await Promise.all([
+        loadConfig(),
+        api('GET', '/api/v1/stats').then(st => {
+            clear(summary).appendChild(h('div', {},
+                h('h3', {}, 'Hosts'), h('ul', { class: 'plain' },
+                    (st.hosts || []).map(x => h('li', {}, x))),
+                h('h3', {}, 'Listeners'), table(st.listeners || [], [
+                    { key: 'type', label: 'Type' }, { key: 'address', label: 'Address' },
+                    { key: 'port', label: 'Port' }, { key: 'tls', label: 'TLS' }]),
+                st.limits ? [h('h3', {}, 'Limits'), dl(st.limits)] : null,
+                h('p', { class: 'muted' }, 'Edit them in the configuration ' +
+                  'file below; saving applies them by reload.')));
+        }, e => summary.appendChild(unavailable(e, 'Status'))),
+        api('GET', '/api/v1/admins').then(a => clear(admins).appendChild(
+            table(listOf(a, 'admins'), null, { valueLabel: 'JID', empty: 'No admins.' })),
+            e => admins.appendChild(unavailable(e, 'The admin list'))),
+    ]);
+}
+
+// ---- certificates ----
+
+export async function certs(main) {
+    main.appendChild(h('h1', {}, 'TLS certificates'));
+    const list = h('div', { id: 'cert-list' });
+    const load = async () => {
+        try {
+            const rows = listOf(await api('GET', '/api/v1/certs'), 'certs');
+            clear(list).appendChild(table(rows, [
+                { key: 'host', label: 'Host', render: v => v || '(default)' },
+                { key: 'names', label: 'Names' },
+                { key: 'issuer', label: 'Issuer' },
+                { key: 'not_after', label: 'Expires' },
+                { key: 'expires_in_days', label: 'Days left', render: (v, r) =>
+                    r.error ? h('span', { class: 'badge failed' }, r.error)
+                    : h('span', { class: 'badge ' + (v < 0 ? 'failed' : v < 14 ? 'warn' : 'loaded') },
+                        v === undefined ? '–' : String(v)) },
+                { key: 'self_signed', label: 'Self-signed' },
+                { key: 'file', label: 'File' },
+            ], { empty: 'No certificates configured.', label: 'Certificates' }));
+        } catch (e) { clear(list).appendChild(unavailable(e, 'Certificates')); }
+    };
+    const fileField = (ta, label) => {
+        const id = ta.id + '-file';
+        const inp = h('input', { type: 'file', id, accept: '.pem,.crt,.key' });
+        inp.addEventListener('change', async () => {
+            if (inp.files[0]) ta.value = await inp.files[0].text();
+        });
+        return h('div', { class: 'field' }, h('label', { for: id }, label), inp);
+    };
+    const up = form({
+        title: 'Upload certificate and key', submit: 'Upload',
+        fields: [
+            { name: 'host', label: 'Certificate host', type: 'select',
+              options: hostSelectOptions() },
+            { name: 'cert', label: 'Certificate (PEM)', type: 'textarea', required: true,
+              validate: v => /-----BEGIN CERTIFICATE-----/.test(v) ? null
+                  : 'The certificate must be PEM (-----BEGIN CERTIFICATE-----).' },
+            { name: 'key', label: 'Private key (PEM)', type: 'textarea', required: true,
+              validate: v => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v) ? null
+                  : 'The key must be a PEM private key.' },
+        ],
+        onSubmit: async (v, f) => {
+            await api('POST', '/api/v1/certs', { host: v.host, cert: v.cert, key: v.key });
+            f.reset();
+            toast('Certificate installed.');
+            await load();
+        },
+    });
+    up.inputs.cert.parentNode.after(fileField(up.inputs.cert, 'Certificate file'));
+    up.inputs.key.parentNode.after(fileField(up.inputs.key, 'Key file'));
+    const gen = form({
+        title: 'Generate a self-signed certificate', submit: 'Generate',
+        fields: [{ name: 'host', label: 'Host to generate for', type: 'select',
+                   options: hostSelectOptions() }],
+        onSubmit: async (v) => {
+            await api('POST', '/api/v1/certs/generate', { host: v.host });
+            toast('Self-signed certificate generated for ' + v.host + '.');
+            await load();
+        },
+    });
+    main.append(section('Certificates in use', list),
+        h('div', { class: 'two' }, h('section', { class: 'card' }, up),
+          h('section', { class: 'card' }, gen)));
+    await load();
+}
+
+// ---- logs: the recent lines, then a live tail ----
+
+const LEVELS = ['debug', 'info', 'warn', 'error'];
+const MAX_LINES = 1000;
+
+function logLine(l) {
+    if (typeof l === 'string') return { text: l, level: '' };
+    const ts = fmtTime(l.time ?? l.ts ?? l.timestamp ?? '');
+    const level = String(l.level || l.severity || '').toLowerCase();
+    const src = l.area || l.module || l.source || l.subsystem || '';
+    const msg = l.msg || l.message || l.text || l.line || JSON.stringify(l);
+    return { text: [ts, level.toUpperCase(), src ? src + ':' : '', msg]
+                 .filter(Boolean).join(' '), level };
+}
+
+export async function logs(main) {
+    main.appendChild(h('h1', {}, 'Logs'));
+    const level = h('select', { id: 'log-level' },
+        LEVELS.map(l => h('option', { value: l }, l)));
+    level.value = 'info';
+    const pause = h('input', { type: 'checkbox', id: 'log-pause' });
+    const out = h('pre', { class: 'log', id: 'log-lines', 'aria-label': 'Log lines',
+                           'aria-live': 'off', tabindex: '0' });
+    const status = h('span', { class: 'muted', id: 'log-status' });
+    const err = errorBox();
+    let es = null, count = 0;
+    const gen = state.gen;
+    const add = (l) => {
+        const x = logLine(l);
+        out.appendChild(h('span', { class: 'lvl-' + x.level }, x.text + '\n'));
+        while (out.childNodes.length > MAX_LINES) out.removeChild(out.firstChild);
+        count++;
+        out.dataset.lines = String(count);
+        if (!pause.checked) out.scrollTop = out.scrollHeight;
+    };
+    const start = async () => {
+        if (es) es.close();
+        clear(out);
+        count = 0;
+        err.show(null);
+        try {
+            const r = await api('GET', '/api/v1/logs?level=' + enc(level.value) +
+                                '&limit=200');
+            listOf(r, 'lines', 'logs', 'entries').forEach(add);
+        } catch (e) { err.show(e); }
+        if (gen !== state.gen) return;
+        if (es) es.close();
+        es = new EventSource('/api/v1/logs/stream?level=' + enc(level.value));
+        es.addEventListener('open', () => { status.textContent = 'Live'; });
+        es.addEventListener('log', (ev) => {
+            if (pause.checked) return;
+            try { add(JSON.parse(ev.data)); } catch (e) { add(ev.data); }
+        });
+        es.addEventListener('error', () => {
+            status.textContent = es.readyState === EventSource.CLOSED
+                ? 'Stream closed' : 'Reconnecting…';
+        });
+    };
+    onLeave(() => es && es.close());
+    level.addEventListener('change', start);
+    main.append(section('Live tail',
+        h('div', { class: 'toolbar' },
+            h('label', { for: 'log-level' }, 'Minimum level'), level,
+            h('label', { class: 'check', for: 'log-pause' }, pause, ' Pause'),
+            actionButton('Clear', async () => clear(out)), status),
+        err, out));
+    await start();
+}
+
+// ---- API keys ----
+
+export async function keys(main) {
+    main.appendChild(h('h1', {}, 'API keys'));
+    const list = h('div', { id: 'key-list' });
+    const shown = h('div', {});
+    const load = async () => {
+        try {
+            const rows = listOf(await api('GET', '/api/v1/keys'), 'keys');
+            clear(list).appendChild(table(rows, [
+                { key: 'name', label: 'Name' }, { key: 'id', label: 'ID' },
+                { key: 'created', label: 'Created', render: fmtTime },
+                { key: 'last_used', label: 'Last used', render: v => v ? fmtTime(v) : 'never' },
+                { key: 'id', label: 'Action', render: (id, k) =>
+                    confirmButton('Revoke', async () => {
+                        try {
+                            await api('DELETE', '/api/v1/keys/' + enc(id));
+                            toast('Key ' + (k.name || id) + ' revoked.');
+                        } catch (e) { toast(errorText(e), 'bad'); }
+                        await load();
+                    }, { ariaLabel: 'Revoke ' + (k.name || id) }) },
+            ], { empty: 'No API keys yet.', label: 'API keys' }));
+        } catch (e) { clear(list).appendChild(unavailable(e, 'API keys')); }
+    };
+    const create = form({
+        title: 'Create a key', submit: 'Create key',
+        fields: [{ name: 'name', label: 'Key name', required: true,
+                   placeholder: 'monitoring',
+                   validate: v => v.length <= 64 ? null : 'At most 64 characters.' }],
+        onSubmit: async (v, f) => {
+            const k = await api('POST', '/api/v1/keys', { name: v.name });
+            f.reset();
+            clear(shown).appendChild(notice([
+                h('strong', {}, 'Key ' + (k.name || v.name) + ' created. '),
+                'Copy it now, it is not shown again: ',
+                h('code', { class: 'secret', id: 'new-key' }, k.key)], 'ok'));
+            await load();
+        },
+    });
+    main.append(h('div', { class: 'two' }, section('Keys', list),
+        h('section', { class: 'card' }, create, shown,
+          h('p', { class: 'muted' }, 'Use a key as "Authorization: Bearer <key>" ' +
+            'for /api/v1 and /metrics.'))));
+    await load();
+}
