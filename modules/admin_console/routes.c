@@ -281,33 +281,6 @@ ac_run_command(ac_call_t *c, const char *name, json_t *args)
 }
 
 
-/*
- * JSON bodies carry objects where a command may take JSON text (a string
- * argument, as emberctl passes it): such values are handed over as text.
- */
-static void
-coerce_args(const char *name, json_t *args)
-{
-    json_t *cmd = ac_command_info(name), *a, *v;
-    const char *type, *an;
-    char *text;
-    size_t i;
-
-    json_array_foreach(json_object_get(cmd, "args"), i, a) {
-        an = json_string_value(json_object_get(a, "name"));
-        type = json_string_value(json_object_get(a, "type"));
-        if (an == NULL || type == NULL || strcmp(type, "string") != 0 ||
-            (v = json_object_get(args, an)) == NULL ||
-            !(json_is_object(v) || json_is_array(v)))
-            continue;
-        if ((text = json_dumps(v, JSON_COMPACT)) != NULL)
-            json_object_set_new(args, an, json_string(text));
-        free(text);
-    }
-    json_decref(cmd);
-}
-
-
 static int
 h_commands(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
            ac_auth_t *auth)
@@ -336,7 +309,6 @@ h_run_named(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
         snprintf(msg, sizeof(msg), "no command '%.200s'", name);
         return ac_error(req, 404, "not_found", msg);
     }
-    coerce_args(name, args);
     if ((c = ac_call_new(req, r, auth)) == NULL) {
         json_decref(args);
         return ac_error(req, 500, "internal", "out of memory");
@@ -373,7 +345,6 @@ command_route(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
     /* The path names the object: it wins over the body. */
     for (i = 0; i < mt->n; i++)
         json_object_set_new(args, mt->name[i], json_string(mt->value[i]));
-    coerce_args(r->command, args);
     if ((c = ac_call_new(req, r, auth)) == NULL) {
         json_decref(args);
         return ac_error(req, 500, "internal", "out of memory");

@@ -430,9 +430,14 @@ NS_VERSION = "jabber:iq:version"
 
 
 def test_client_version_in_sessions(server, passwords):
-    ok(server, "module-configure", "--name=version", "--host=localhost",
-       '--options={"query-clients": true}')
+    # rawxmpp answers the query on its own, as real clients do.
+    a = RawClient(server.c2s_port, domain=server.domain)
+    a.login("alice", passwords["alice"], resource="auto")
+    a.sync()
+    by = {s["jid"]: s for s in ok(server, "sessions")}
+    assert by[a.jid]["client"] == "rawxmpp 1.0"
     c = RawClient(server.c2s_port, domain=server.domain)
+    c.answer_version = False
     c.login("alice", passwords["alice"], resource="v")
     iq = c.recv(lambda e: e.tag == q(NS_CLIENT, "iq") and
                 e.get("type") == "get" and
@@ -442,10 +447,11 @@ def test_client_version_in_sessions(server, passwords):
            "<name>Tester</name><version>1.2</version><os>Plan 9</os>"
            "</query></iq>" % (iq.get("id"), NS_VERSION))
     c.sync()
-    sess, = ok(server, "sessions")
-    assert sess["jid"] == c.jid and sess["client"] == "Tester 1.2 (Plan 9)"
+    by = {s["jid"]: s for s in ok(server, "sessions")}
+    assert by[c.jid]["client"] == "Tester 1.2 (Plan 9)"
     # A client that refuses: no software shown, nothing breaks.
     d = RawClient(server.c2s_port, domain=server.domain)
+    d.answer_version = False
     d.login("bob", passwords["bob"], resource="w")
     iq = d.recv(lambda e: e.tag == q(NS_CLIENT, "iq") and
                 e.get("type") == "get")
@@ -457,11 +463,21 @@ def test_client_version_in_sessions(server, passwords):
     assert by[d.jid]["client"] is None
     # A session that closes before answering is not an error either.
     e = RawClient(server.c2s_port, domain=server.domain)
+    e.answer_version = False
     e.login("carol", passwords["carol"])
     e.close()
     c.sync()
-    c.close()
-    d.close()
+    ok(server, "module-configure", "--name=version", "--host=localhost",
+       '--options={"query-clients": false}')
+    f = RawClient(server.c2s_port, domain=server.domain)
+    f.answer_version = False
+    f.login("carol", passwords["carol"], resource="off")
+    f.sync()
+    assert not [el for el in f.pending if el.tag == q(NS_CLIENT, "iq")]
+    by = {s["jid"]: s for s in ok(server, "sessions")}
+    assert by[f.jid]["client"] is None
+    for x in (a, c, d, f):
+        x.close()
 
 
 def test_vcard_get(server, passwords):
