@@ -91,8 +91,10 @@ $(B)/modules/%.o: modules/%.c config.mk
 	$(CC) $(MOD_CFLAGS) $(mod_$(firstword $(subst /, ,$*))_CFLAGS) \
 	    -MMD -MP -c -o $@ $<
 
-# Where the console's files are until `make install` copies them.
-mod_admin_console_CFLAGS = -DEMBER_WEB_DIR='"$(CURDIR)/web"' $(GNUTLS_CFLAGS)
+# Where `make install` puts the console's files (emberctl init points a
+# development instance at the tree's web/).
+mod_admin_console_CFLAGS = -DEMBER_WEB_DIR='"$(datarootdir)/ember/web"' \
+                           $(GNUTLS_CFLAGS)
 mod_admin_console_LIBS = $(GNUTLS_LIBS)
 
 # The pubsub engine (modules/pubsub/ps_*.c) is linked into mod_pep too.

@@ -1100,6 +1100,30 @@ xml_escape(const char *s)
 
 
 /*
+ * The console's files are installed next to the modules; a development
+ * build (modules in the source tree's build dir) serves the tree's web/.
+ */
+static void
+console_line(const char *dir, FILE *out)
+{
+    char probe[PATH_MAX], web[PATH_MAX];
+    char *esc;
+
+    if (snprintf(probe, sizeof(probe), "%s/../../plugin-api/ember/plugin.h",
+                 dir) < (int) sizeof(probe) && access(probe, R_OK) == 0 &&
+        snprintf(probe, sizeof(probe), "%s/../../web", dir) <
+            (int) sizeof(probe) &&
+        realpath(probe, web) != NULL && (esc = xml_escape(web)) != NULL) {
+        fprintf(out, "  <module name=\"admin_console\" web-root=\"%s\"/>\n",
+                esc);
+        xmlFree(esc);
+        return;
+    }
+    fprintf(out, "  <module name=\"admin_console\"/>\n");
+}
+
+
+/*
  * The <module/> lines for the modules found in dir, host and global ones
  * apart.  storage_* are backends: the config names one explicitly.
  */
@@ -1131,6 +1155,8 @@ scan_modules(const char *dir, FILE *host_out, FILE *global_out,
         kind = module_kind(path, name);
         if (kind == MOD_HOST)
             fprintf(host_out, "    <module name=\"%s\"/>\n", name);
+        else if (kind == MOD_GLOBAL && strcmp(name, "admin_console") == 0)
+            console_line(dir, global_out);
         else if (kind == MOD_GLOBAL)
             fprintf(global_out, "  <module name=\"%s\"/>\n", name);
     }
