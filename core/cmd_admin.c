@@ -28,8 +28,6 @@
 #include "session.h"
 #include "stanza.h"
 
-/* Same condition as `kick` (core/cmd_core.c): an administrator's call. */
-#define KICK_CONDITION "policy-violation"
 #define SEARCH_DEFAULT_LIMIT 50
 #define SEARCH_MAX_LIMIT 500
 #define LOGS_DEFAULT_LIMIT 200
@@ -57,23 +55,6 @@ typedef struct info_call_s {
 } info_call_t;
 
 
-static void
-done_printf(ember_cmd_ctx_t *ctx, int status, const char *fmt, ...)
-    EMBER_PRINTF(3, 4);
-
-static void
-done_printf(ember_cmd_ctx_t *ctx, int status, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    ember__command_done(ctx, status, NULL, msg);
-}
-
-
 static const char *
 arg_str(json_t *args, const char *name)
 {
@@ -87,37 +68,8 @@ need_online(ember_cmd_ctx_t *ctx, const char *name)
 {
     if (ember__config() != NULL && !ember__server_offline())
         return 0;
-    done_printf(ctx, EMBER_ESTATE, "%s: emberd is not running", name);
+    ember__command_donef(ctx, EMBER_ESTATE, "%s: emberd is not running", name);
     return EMBER_ESTATE;
-}
-
-
-/*
- * The prepared host named by args' "host" into out ("" when absent and
- * optional), or finish the command.
- */
-static int
-host_arg(ember_cmd_ctx_t *ctx, json_t *args, int required, char *out,
-         size_t outlen)
-{
-    const char *s = arg_str(args, "host");
-
-    out[0] = '\0';
-    if (s == NULL) {
-        if (!required)
-            return 0;
-        done_printf(ctx, EMBER_EINVAL, "missing argument 'host'");
-        return EMBER_EINVAL;
-    }
-    if (ember__jid_prep_domain(s, out, outlen) < 0) {
-        done_printf(ctx, EMBER_EINVAL, "malformed host name '%s'", s);
-        return EMBER_EINVAL;
-    }
-    if (!ember__host_exists(out)) {
-        done_printf(ctx, EMBER_EINVAL, "unknown host %s", out);
-        return EMBER_EINVAL;
-    }
-    return 0;
 }
 
 
@@ -130,7 +82,7 @@ int_arg(ember_cmd_ctx_t *ctx, json_t *args, const char *name, long long def,
 
     *out = v != NULL ? json_integer_value(v) : def;
     if (*out < lo || *out > hi) {
-        done_printf(ctx, EMBER_EINVAL, "argument '%s': %lld out of range "
+        ember__command_donef(ctx, EMBER_EINVAL, "argument '%s': %lld out of range "
                     "%lld..%lld", name, *out, lo, hi);
         return EMBER_EINVAL;
     }
@@ -158,7 +110,7 @@ static void
 search_finish(search_t *se)
 {
     if (se->failed < 0)
-        done_printf(se->ctx, se->failed, "reading the accounts: %s",
+        ember__command_donef(se->ctx, se->failed, "reading the accounts: %s",
                     ember_strerror(se->failed));
     else
         ember__command_done(se->ctx, 0, json_incref(se->result), NULL);
@@ -206,7 +158,7 @@ search_listed(int status, json_t *names, void *ud)
     int rc;
 
     if (status < 0 && status != EMBER_ENOENT) {
-        done_printf(call->ctx, status, "users of %s: %s", call->host,
+        ember__command_donef(call->ctx, status, "users of %s: %s", call->host,
                     ember_strerror(status));
         goto out;
     }
@@ -272,7 +224,7 @@ cmd_user_search(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         ember__command_done(ctx, EMBER_ENOMEM, NULL, NULL);
         return;
     }
-    if (host_arg(ctx, args, 1, call->host, sizeof(call->host)) < 0) {
+    if (ember__command_host_arg(ctx, args, 1, call->host, sizeof(call->host)) < 0) {
         free(call);
         return;
     }
@@ -285,7 +237,7 @@ cmd_user_search(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         return;
     }
     if ((rc = ember__account_list(call->host, search_listed, call)) < 0) {
-        done_printf(ctx, rc, "users of %s: %s", call->host,
+        ember__command_donef(ctx, rc, "users of %s: %s", call->host,
                     ember_strerror(rc));
         free(call->q);
         free(call);
@@ -318,9 +270,9 @@ info_got(int status, json_t *doc, void *ud)
     json_t *created;
 
     if (status == EMBER_ENOENT) {
-        done_printf(call->ctx, status, "no such user %s", call->bare);
+        ember__command_donef(call->ctx, status, "no such user %s", call->bare);
     } else if (status < 0) {
-        done_printf(call->ctx, status, "%s: %s", call->bare,
+        ember__command_donef(call->ctx, status, "%s: %s", call->bare,
                     ember_strerror(status));
     } else {
         created = json_object_get(doc, "created");
@@ -343,12 +295,12 @@ cmd_user_info(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
     if (j == NULL || ember__jid_node(j) == NULL ||
         ember__jid_resource(j) != NULL) {
-        done_printf(ctx, EMBER_EINVAL, "%s: expected user@host",
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: expected user@host",
                     arg_str(args, "jid"));
         goto out;
     }
     if (!ember__host_exists(ember__jid_domain(j))) {
-        done_printf(ctx, EMBER_EINVAL, "%s: unknown host %s",
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: unknown host %s",
                     ember__jid_bare(j), ember__jid_domain(j));
         goto out;
     }
@@ -362,9 +314,9 @@ cmd_user_info(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if ((rc = ember__account_get(call->host, ember__jid_node(j), info_got,
                                  call)) < 0) {
         if (rc == EMBER_ENOENT)
-            done_printf(ctx, rc, "no such user %s", call->bare);
+            ember__command_donef(ctx, rc, "no such user %s", call->bare);
         else
-            done_printf(ctx, rc, "%s: %s", call->bare, ember_strerror(rc));
+            ember__command_donef(ctx, rc, "%s: %s", call->bare, ember_strerror(rc));
         free(call);
     }
 out:
@@ -384,15 +336,15 @@ cmd_kick_session(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (need_online(ctx, "kick-session") < 0)
         goto out;
     if (j == NULL || ember__jid_resource(j) == NULL) {
-        done_printf(ctx, EMBER_EINVAL, "%s: expected a full JID "
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: expected a full JID "
                     "(user@host/resource)", full);
         goto out;
     }
     if ((s = ember__session_by_full(ember__jid_full(j))) == NULL) {
-        done_printf(ctx, EMBER_ENOENT, "no session %s", ember__jid_full(j));
+        ember__command_donef(ctx, EMBER_ENOENT, "no session %s", ember__jid_full(j));
         goto out;
     }
-    ember__session_close(s, KICK_CONDITION);
+    ember__session_close(s, EMBER_KICK_CONDITION);
     ember__command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
 out:
     ember__jid_free(j);
@@ -413,17 +365,17 @@ cmd_message(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (need_online(ctx, "message") < 0)
         goto out;
     if (to == NULL) {
-        done_printf(ctx, EMBER_EINVAL, "argument 'to': malformed JID");
+        ember__command_donef(ctx, EMBER_EINVAL, "argument 'to': malformed JID");
         goto out;
     }
     if (from_s == NULL && !ember__host_exists(ember__jid_domain(to))) {
-        done_printf(ctx, EMBER_EINVAL, "argument 'to': %s is not a local "
+        ember__command_donef(ctx, EMBER_EINVAL, "argument 'to': %s is not a local "
                     "host: give 'from'", ember__jid_domain(to));
         goto out;
     }
     from = ember__jid_parse(from_s != NULL ? from_s : ember__jid_domain(to));
     if (from == NULL || !ember__host_exists(ember__jid_domain(from))) {
-        done_printf(ctx, EMBER_EINVAL, "argument 'from': %s is not a JID of "
+        ember__command_donef(ctx, EMBER_EINVAL, "argument 'from': %s is not a JID of "
                     "a local host", from_s);
         goto out;
     }
@@ -444,7 +396,7 @@ cmd_message(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         goto out;
     }
     if ((rc = ember__route_stanza(msg, NULL)) < 0)
-        done_printf(ctx, rc, "routing to %s: %s", ember__jid_full(to),
+        ember__command_donef(ctx, rc, "routing to %s: %s", ember__jid_full(to),
                     ember_strerror(rc));
     else
         ember__command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
@@ -470,7 +422,7 @@ cmd_logs(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                 &limit) < 0)
         return;
     if (level_s != NULL && (level = ember__log_level_parse(level_s)) < 0) {
-        done_printf(ctx, EMBER_EINVAL, "argument 'level': unknown level "
+        ember__command_donef(ctx, EMBER_EINVAL, "argument 'level': unknown level "
                     "'%s' (error, warn, info, debug)", level_s);
         return;
     }
@@ -633,14 +585,14 @@ config_commit(ember_cmd_ctx_t *ctx, const char *text, json_t *extra)
 
     if ((rc = config_check_text(text, &line, msg, sizeof(msg))) < 0) {
         if (rc == EMBER_EINVAL && line > 0)
-            done_printf(ctx, rc, "line %ld: %s", line, msg);
+            ember__command_donef(ctx, rc, "line %ld: %s", line, msg);
         else
-            done_printf(ctx, rc, "%s", msg);
+            ember__command_donef(ctx, rc, "%s", msg);
         goto out;
     }
     if ((rc = ember__write_atomic(cfg->path, text, strlen(text), -1, 1, err,
                                   sizeof(err))) < 0) {
-        done_printf(ctx, rc, "%s", err);
+        ember__command_donef(ctx, rc, "%s", err);
         goto out;
     }
     ember__log(EMBER_LOG_INFO, "core", "%s rewritten by an admin command "
@@ -661,7 +613,7 @@ cmd_config_get(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     size_t len;
 
     if ((text = config_read(&len, err, sizeof(err))) == NULL) {
-        done_printf(ctx, EMBER_EIO, "%s", err);
+        ember__command_donef(ctx, EMBER_EIO, "%s", err);
         return;
     }
     ember__command_done(ctx, 0, json_pack("{s:s, s:s%}", "path",
@@ -682,7 +634,7 @@ cmd_config_check(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     rc = config_check_text(arg_str(args, "text"), &line, msg, sizeof(msg));
     if (rc < 0 && rc != EMBER_EINVAL) {
         json_decref(errors);
-        done_printf(ctx, rc, "%s", msg);
+        ember__command_donef(ctx, rc, "%s", msg);
         return;
     }
     if (rc < 0)
@@ -877,15 +829,15 @@ dom_for_host(ember_cmd_ctx_t *ctx, json_t *args, char *host, size_t hostlen,
     char err[1024];
     xmlDocPtr doc;
 
-    if (host_arg(ctx, args, 0, host, hostlen) < 0)
+    if (ember__command_host_arg(ctx, args, 0, host, hostlen) < 0)
         return NULL;
     if ((doc = dom_load(err, sizeof(err))) == NULL) {
-        done_printf(ctx, EMBER_EIO, "%s", err);
+        ember__command_donef(ctx, EMBER_EIO, "%s", err);
         return NULL;
     }
     if ((*scope = dom_scope(doc, host)) == NULL) {
         xmlFreeDoc(doc);
-        done_printf(ctx, EMBER_ENOENT, "host %s is not in %s", host,
+        ember__command_donef(ctx, EMBER_ENOENT, "host %s is not in %s", host,
                     ember__config()->path);
         return NULL;
     }
@@ -913,7 +865,7 @@ module_name_ok(ember_cmd_ctx_t *ctx, const char *name)
             break;
     if (*name != '\0' && *p == '\0')
         return 0;
-    done_printf(ctx, EMBER_EINVAL, "argument 'name': '%s' is not a module "
+    ember__command_donef(ctx, EMBER_EINVAL, "argument 'name': '%s' is not a module "
                 "name", name);
     return EMBER_EINVAL;
 }
@@ -928,14 +880,14 @@ cmd_module_options(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     int rc;
 
     if (module_name_ok(ctx, name) < 0 ||
-        host_arg(ctx, args, 0, host, sizeof(host)) < 0)
+        ember__command_host_arg(ctx, args, 0, host, sizeof(host)) < 0)
         return;
     err[0] = '\0';
     rc = ember__module_options(ember__config(), name,
                                *host != '\0' ? host : NULL, &list, err,
                                sizeof(err));
     if (rc < 0)
-        done_printf(ctx, rc, "%s", err[0] != '\0' ? err
+        ember__command_donef(ctx, rc, "%s", err[0] != '\0' ? err
                                                   : ember_strerror(rc));
     else
         ember__command_done(ctx, 0, list, NULL);
@@ -971,7 +923,7 @@ cmd_module_configure(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (module_name_ok(ctx, name) < 0)
         return;
     if (!json_is_object(opts)) {
-        done_printf(ctx, EMBER_EINVAL, "argument 'options' must be a JSON "
+        ember__command_donef(ctx, EMBER_EINVAL, "argument 'options' must be a JSON "
                     "object of option names and values");
         return;
     }
@@ -979,7 +931,7 @@ cmd_module_configure(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         return;
     if ((mod = dom_child(scope, "module", "name", name, 0)) == NULL) {
         xmlFreeDoc(doc);
-        done_printf(ctx, EMBER_ENOENT, "module %s is not enabled at %s",
+        ember__command_donef(ctx, EMBER_ENOENT, "module %s is not enabled at %s",
                     name, where(host));
         return;
     }
@@ -987,7 +939,7 @@ cmd_module_configure(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         if (strcmp(key, "name") == 0 || *key == '\0' ||
             xmlValidateNCName(BAD_CAST key, 0) != 0) {
             xmlFreeDoc(doc);
-            done_printf(ctx, EMBER_EINVAL, "option '%s': not an option "
+            ember__command_donef(ctx, EMBER_EINVAL, "option '%s': not an option "
                         "name", key);
             return;
         }
@@ -997,7 +949,7 @@ cmd_module_configure(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         }
         if ((text = option_text(v)) == NULL) {
             xmlFreeDoc(doc);
-            done_printf(ctx, EMBER_EINVAL, "option '%s': the value must be "
+            ember__command_donef(ctx, EMBER_EINVAL, "option '%s': the value must be "
                         "a string, an integer, a boolean or null", key);
             return;
         }
@@ -1021,7 +973,7 @@ cmd_module_enable(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (module_name_ok(ctx, name) < 0)
         return;
     if (!ember__plugin_exists(ember__config(), name)) {
-        done_printf(ctx, EMBER_ENOENT, "no plugin mod_%s.so in the plugin "
+        ember__command_donef(ctx, EMBER_ENOENT, "no plugin mod_%s.so in the plugin "
                     "directories", name);
         return;
     }
@@ -1029,7 +981,7 @@ cmd_module_enable(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         return;
     if (dom_child(scope, "module", "name", name, 0) != NULL) {
         xmlFreeDoc(doc);
-        done_printf(ctx, EMBER_EEXIST, "module %s is already enabled at %s",
+        ember__command_donef(ctx, EMBER_EEXIST, "module %s is already enabled at %s",
                     name, where(host));
         return;
     }
@@ -1058,7 +1010,7 @@ cmd_module_disable(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         return;
     if ((mod = dom_child(scope, "module", "name", name, 0)) == NULL) {
         xmlFreeDoc(doc);
-        done_printf(ctx, EMBER_ENOENT, "module %s is not enabled at %s",
+        ember__command_donef(ctx, EMBER_ENOENT, "module %s is not enabled at %s",
                     name, where(host));
         return;
     }
@@ -1076,7 +1028,7 @@ cmd_module_reload(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     int rc;
 
     if (module_name_ok(ctx, name) < 0 || need_online(ctx, "module-reload") < 0
-        || host_arg(ctx, args, 0, host, sizeof(host)) < 0)
+        || ember__command_host_arg(ctx, args, 0, host, sizeof(host)) < 0)
         return;
     err[0] = '\0';
     rc = ember__module_load(cfg, name, *host != '\0' ? host : NULL, err,
@@ -1084,7 +1036,7 @@ cmd_module_reload(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     /* Unloading took the modules that depend on it along: back they come. */
     ember__modules_sync(cfg);
     if (rc < 0)
-        done_printf(ctx, rc == EMBER_ENOENT ? rc : EMBER_EIO, "%s",
+        ember__command_donef(ctx, rc == EMBER_ENOENT ? rc : EMBER_EIO, "%s",
                     err[0] != '\0' ? err : ember_strerror(rc));
     else
         ember__command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
@@ -1115,7 +1067,7 @@ admin_jid(ember_cmd_ctx_t *ctx, json_t *args, char *out, size_t outlen)
 
     if (j == NULL || ember__jid_resource(j) != NULL ||
         ember__jid_node(j) == NULL) {
-        done_printf(ctx, EMBER_EINVAL, "%s: expected a bare JID user@host",
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: expected a bare JID user@host",
                     arg_str(args, "jid"));
         ember__jid_free(j);
         return EMBER_EINVAL;
@@ -1136,19 +1088,19 @@ admin_edit(ember_cmd_ctx_t *ctx, json_t *args, int add)
     if (admin_jid(ctx, args, jid, sizeof(jid)) < 0)
         return;
     if ((doc = dom_load(err, sizeof(err))) == NULL) {
-        done_printf(ctx, EMBER_EIO, "%s", err);
+        ember__command_donef(ctx, EMBER_EIO, "%s", err);
         return;
     }
     root = xmlDocGetRootElement(doc);
     n = dom_child(root, "admin", "jid", jid, 2);
     if (add && n != NULL) {
         xmlFreeDoc(doc);
-        done_printf(ctx, EMBER_EEXIST, "%s is already an admin", jid);
+        ember__command_donef(ctx, EMBER_EEXIST, "%s is already an admin", jid);
         return;
     }
     if (!add && n == NULL) {
         xmlFreeDoc(doc);
-        done_printf(ctx, EMBER_ENOENT, "%s is not an admin", jid);
+        ember__command_donef(ctx, EMBER_ENOENT, "%s is not an admin", jid);
         return;
     }
     if (add) {
@@ -1195,17 +1147,17 @@ cert_paths(ember_cmd_ctx_t *ctx, const char *host, char *cert, char *key,
 
     snprintf(dir, sizeof(dir), "%s/tls", cfg->data_dir);
     if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
-        done_printf(ctx, EMBER_EIO, "mkdir %s: %s", cfg->data_dir,
+        ember__command_donef(ctx, EMBER_EIO, "mkdir %s: %s", cfg->data_dir,
                     strerror(errno));
         return EMBER_EIO;
     }
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        done_printf(ctx, EMBER_EIO, "mkdir %s: %s", dir, strerror(errno));
+        ember__command_donef(ctx, EMBER_EIO, "mkdir %s: %s", dir, strerror(errno));
         return EMBER_EIO;
     }
     if ((size_t) snprintf(cert, len, "%s/%s.pem", dir, host) >= len ||
         (size_t) snprintf(key, len, "%s/%s.key", dir, host) >= len) {
-        done_printf(ctx, EMBER_EINVAL, "%s: path too long", dir);
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: path too long", dir);
         return EMBER_EINVAL;
     }
     return 0;
@@ -1223,13 +1175,13 @@ cert_install(ember_cmd_ctx_t *ctx, const char *host, const char *cert,
 
     if ((doc = dom_load(err, sizeof(err))) == NULL) {
         json_decref(extra);
-        done_printf(ctx, EMBER_EIO, "%s", err);
+        ember__command_donef(ctx, EMBER_EIO, "%s", err);
         return;
     }
     if ((scope = dom_scope(doc, host)) == NULL) {
         xmlFreeDoc(doc);
         json_decref(extra);
-        done_printf(ctx, EMBER_ENOENT, "host %s is not in %s", host,
+        ember__command_donef(ctx, EMBER_ENOENT, "host %s is not in %s", host,
                     ember__config()->path);
         return;
     }
@@ -1257,11 +1209,11 @@ cmd_cert_upload(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     json_t *warnings = json_array(), *not_after = NULL;
     int rc;
 
-    if (host_arg(ctx, args, 1, host, sizeof(host)) < 0)
+    if (ember__command_host_arg(ctx, args, 1, host, sizeof(host)) < 0)
         goto fail;
     if (ember__cert_check_pair(cert_pem, key_pem, host, warnings, &not_after,
                                err, sizeof(err)) < 0) {
-        done_printf(ctx, EMBER_EINVAL, "%s", err);
+        ember__command_donef(ctx, EMBER_EINVAL, "%s", err);
         goto fail;
     }
     if (cert_paths(ctx, host, cert, key, sizeof(cert)) < 0)
@@ -1272,7 +1224,7 @@ cmd_cert_upload(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                                   err, sizeof(err))) < 0 ||
         (rc = ember__write_atomic(cert, cert_pem, strlen(cert_pem), 0644, 0,
                                   err, sizeof(err))) < 0) {
-        done_printf(ctx, rc, "%s", err);
+        ember__command_donef(ctx, rc, "%s", err);
         goto fail;
     }
     cert_install(ctx, host, cert, key,
@@ -1294,13 +1246,13 @@ cmd_cert_generate(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     json_t *info = NULL, *not_after;
     int rc;
 
-    if (host_arg(ctx, args, 1, host, sizeof(host)) < 0 ||
+    if (ember__command_host_arg(ctx, args, 1, host, sizeof(host)) < 0 ||
         cert_paths(ctx, host, cert, key, sizeof(cert)) < 0)
         return;
     names[0] = host;
     names[1] = NULL;
     if ((rc = ember__cert_generate(cert, key, names, CERT_DAYS)) < 0) {
-        done_printf(ctx, rc, "cannot write a certificate for %s at %s: %s",
+        ember__command_donef(ctx, rc, "cannot write a certificate for %s at %s: %s",
                     host, cert, ember_strerror(rc));
         return;
     }

@@ -22,7 +22,6 @@
  * the condition meant for an administrator's decision.  Deleted or locked
  * accounts get not-authorized from core/accounts.c instead.
  */
-#define KICK_CONDITION "policy-violation"
 
 /* An account command in flight: the JID is kept for the messages. */
 typedef struct acct_call_s {
@@ -32,47 +31,30 @@ typedef struct acct_call_s {
 } acct_call_t;
 
 
-static void
-done_printf(ember_cmd_ctx_t *ctx, int status, const char *fmt, ...)
-    EMBER_PRINTF(3, 4);
-
-static void
-done_printf(ember_cmd_ctx_t *ctx, int status, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    ember__command_done(ctx, status, NULL, msg);
-}
-
-
 /* Why an account operation on jid failed, in the operator's words. */
 static void
 done_account_error(ember_cmd_ctx_t *ctx, int status, const char *jid)
 {
     switch (status) {
     case EMBER_EEXIST:
-        done_printf(ctx, status, "user %s already exists", jid);
+        ember__command_donef(ctx, status, "user %s already exists", jid);
         break;
     case EMBER_ENOENT:
-        done_printf(ctx, status, "no such user %s", jid);
+        ember__command_donef(ctx, status, "no such user %s", jid);
         break;
     case EMBER_EBUSY:
-        done_printf(ctx, status, "another change of %s is in progress", jid);
+        ember__command_donef(ctx, status, "another change of %s is in progress", jid);
         break;
     case EMBER_ENOTSUP:
-        done_printf(ctx, status, "no storage backend is loaded (add "
+        ember__command_donef(ctx, status, "no storage backend is loaded (add "
                     "<module name=\"storage_sqlite\"/> to the config)");
         break;
     case EMBER_EINVAL:
-        done_printf(ctx, status, "invalid user name or password for %s",
+        ember__command_donef(ctx, status, "invalid user name or password for %s",
                     jid);
         break;
     default:
-        done_printf(ctx, status, "%s: %s", jid, ember_strerror(status));
+        ember__command_donef(ctx, status, "%s: %s", jid, ember_strerror(status));
         break;
     }
 }
@@ -89,15 +71,15 @@ account_jid(ember_cmd_ctx_t *ctx, json_t *args)
     ember_jid_t *j;
 
     if (s == NULL || (j = ember__jid_parse(s)) == NULL) {
-        done_printf(ctx, EMBER_EINVAL, "malformed JID");
+        ember__command_donef(ctx, EMBER_EINVAL, "malformed JID");
         return NULL;
     }
     if (ember__jid_node(j) == NULL || ember__jid_resource(j) != NULL) {
-        done_printf(ctx, EMBER_EINVAL, "%s: expected user@host", s);
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: expected user@host", s);
         goto fail;
     }
     if (!ember__host_exists(ember__jid_domain(j))) {
-        done_printf(ctx, EMBER_EINVAL, "%s: unknown host %s", s,
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: unknown host %s", s,
                     ember__jid_domain(j));
         goto fail;
     }
@@ -204,24 +186,6 @@ cmd_unlock(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 }
 
 
-/* The prepared, configured host named by args' "host", or finish. */
-static int
-host_arg(ember_cmd_ctx_t *ctx, json_t *args, char *out, size_t outlen)
-{
-    const char *s = json_string_value(json_object_get(args, "host"));
-
-    if (ember__jid_prep_domain(s, out, outlen) < 0) {
-        done_printf(ctx, EMBER_EINVAL, "malformed host name '%s'", s);
-        return EMBER_EINVAL;
-    }
-    if (!ember__host_exists(out)) {
-        done_printf(ctx, EMBER_EINVAL, "unknown host %s", out);
-        return EMBER_EINVAL;
-    }
-    return 0;
-}
-
-
 static void
 users_done(int status, json_t *result, void *ud)
 {
@@ -242,7 +206,7 @@ cmd_users(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     char host[1024];
     int err;
 
-    if (host_arg(ctx, args, host, sizeof(host)) < 0)
+    if (ember__command_host_arg(ctx, args, 1, host, sizeof(host)) < 0)
         return;
     if ((err = ember__account_list(host, users_done, ctx)) < 0)
         done_account_error(ctx, err, host);
@@ -260,7 +224,7 @@ cmd_check(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (path == NULL && running != NULL)
         path = running->path;
     if (path == NULL) {
-        done_printf(ctx, EMBER_EINVAL, "no config file to check");
+        ember__command_donef(ctx, EMBER_EINVAL, "no config file to check");
         return;
     }
     err[0] = '\0';
@@ -287,11 +251,11 @@ cmd_plugins(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     json_t *list;
 
     if (cfg == NULL) {
-        done_printf(ctx, EMBER_ESTATE, "no configuration loaded");
+        ember__command_donef(ctx, EMBER_ESTATE, "no configuration loaded");
         return;
     }
     if ((list = ember__plugins_available(cfg)) == NULL) {
-        done_printf(ctx, EMBER_ENOMEM, "out of memory");
+        ember__command_donef(ctx, EMBER_ENOMEM, "out of memory");
         return;
     }
     ember__command_done(ctx, 0, list, NULL);
@@ -331,7 +295,7 @@ cmd_sessions(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     json_t *list;
 
     if (json_object_get(args, "host") != NULL &&
-        host_arg(ctx, args, host, sizeof(host)) < 0)
+        ember__command_host_arg(ctx, args, 1, host, sizeof(host)) < 0)
         return;
     list = ember__sessions_describe(json_object_get(args, "host") != NULL
                                         ? host : NULL);
@@ -348,9 +312,9 @@ cmd_kick(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if ((j = account_jid(ctx, args)) == NULL)
         return;
     rc = ember__sessions_close_user(ember__jid_domain(j), ember__jid_node(j),
-                                    KICK_CONDITION);
+                                    EMBER_KICK_CONDITION);
     if (rc < 0)
-        done_printf(ctx, rc, "%s: %s", ember__jid_bare(j),
+        ember__command_donef(ctx, rc, "%s: %s", ember__jid_bare(j),
                     ember_strerror(rc));
     else
         ember__command_done(ctx, 0,
@@ -388,7 +352,7 @@ cmd_certs(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     json_t *list, *e;
 
     if (cfg == NULL) {
-        done_printf(ctx, EMBER_ESTATE, "no configuration loaded");
+        ember__command_donef(ctx, EMBER_ESTATE, "no configuration loaded");
         return;
     }
     if ((list = json_array()) == NULL) {

@@ -10,6 +10,7 @@
 #include "jid.h"
 #include "log.h"
 #include "modules.h"
+#include "server.h"
 
 typedef struct cmd_entry_s {
     const ember_command_t *cmd;  /* owned by the registering module */
@@ -498,4 +499,43 @@ ember__commands_module_gone(ember_module_t *m)
                    "the module running this command was unloaded");
         next = pending;
     }
+}
+
+
+void
+ember__command_donef(ember_cmd_ctx_t *ctx, int status, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ember__command_done(ctx, status, NULL, msg);
+}
+
+
+int
+ember__command_host_arg(ember_cmd_ctx_t *ctx, json_t *args, int required,
+                        char *out, size_t outlen)
+{
+    const char *s = json_string_value(json_object_get(args, "host"));
+
+    out[0] = '\0';
+    if (s == NULL) {
+        if (!required)
+            return 0;
+        ember__command_donef(ctx, EMBER_EINVAL, "missing argument 'host'");
+        return EMBER_EINVAL;
+    }
+    if (ember__jid_prep_domain(s, out, outlen) < 0) {
+        ember__command_donef(ctx, EMBER_EINVAL, "malformed host name '%s'",
+                             s);
+        return EMBER_EINVAL;
+    }
+    if (!ember__host_exists(out)) {
+        ember__command_donef(ctx, EMBER_EINVAL, "unknown host %s", out);
+        return EMBER_EINVAL;
+    }
+    return 0;
 }

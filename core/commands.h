@@ -35,6 +35,20 @@ void ember__command_run(const char *name, json_t *args, ember_caller_t who,
 /* JSON array describing every command (name, summary, args, permission). */
 json_t *ember__command_list(void);
 
+/* What `kick` and `kick-session` close streams with. */
+#define EMBER_KICK_CONDITION "policy-violation"
+
+/* End a command with an error message made like printf's. */
+void ember__command_donef(ember_cmd_ctx_t *ctx, int status, const char *fmt,
+                          ...) EMBER_PRINTF(3, 4);
+/*
+ * The prepared, configured host named by args' "host" into out ("" when
+ * absent and not required), or end the command with why and return
+ * EMBER_EINVAL.
+ */
+int ember__command_host_arg(ember_cmd_ctx_t *ctx, json_t *args, int required,
+                            char *out, size_t outlen);
+
 /* Drop every command module m registered. */
 void ember__commands_module_gone(ember_module_t *m);
 
