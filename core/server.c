@@ -10,6 +10,7 @@
 #include "ember_config.h"
 #include "commands.h"
 #include "control.h"
+#include "hooks.h"
 #include "http.h"
 #include "listen.h"
 #include "log.h"
@@ -178,6 +179,7 @@ int
 ember__server_reload(char *err, size_t errlen)
 {
     ember_config_t *cfg, *old = srv.cfg;
+    const ember_host_conf_t *h;
     char lerr[512];
     int rc, failed, lrc;
 
@@ -195,9 +197,14 @@ ember__server_reload(char *err, size_t errlen)
         ember__log_open(cfg->log_level, cfg->log_file);
     srv.cfg = cfg;
     failed = ember__modules_sync(cfg);
+    for (h = cfg->hosts; h != NULL; h = h->next)
+        if (ember__config_host(old, h->name) == NULL)
+            ember__fire_simple(h->name, EMBER_EV_HOST_ACTIVATED, NULL, NULL);
     lrc = 0;
-    if (!(srv.flags & EMBER_SERVER_OFFLINE))
+    if (!(srv.flags & EMBER_SERVER_OFFLINE)) {
         lrc = ember__listeners_sync(cfg, lerr, sizeof(lerr));
+        ember__sessions_close_gone_hosts();
+    }
     ember__config_free(old);
     ember__log(EMBER_LOG_INFO, "core", "configuration reloaded%s",
                failed > 0 || lrc < 0 ? " (with errors: see above)" : "");

@@ -1202,6 +1202,22 @@ ember__sessions_close_user(const char *host, const char *user,
 }
 
 
+int
+ember__sessions_close_gone_hosts(void)
+{
+    ember_session_t *s;
+    int n = 0;
+
+    for (s = sessions; s != NULL; s = s->next)
+        if (s->state != ST_CLOSING && s->host != NULL &&
+            !ember__host_exists(s->host)) {
+            session_error(s, "host-gone", NULL);
+            n++;
+        }
+    return n;
+}
+
+
 void
 ember__sessions_close_all(const char *condition)
 {

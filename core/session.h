@@ -12,6 +12,8 @@ int ember__sessions_close_user(const char *host, const char *user,
                                const char *condition);
 /* Close every session (shutdown): condition e.g. "system-shutdown". */
 void ember__sessions_close_all(const char *condition);
+/* Streams of hosts the configuration no longer has (RFC 6120 host-gone). */
+int ember__sessions_close_gone_hosts(void);
 /* Connected client streams, and how many are bound. */
 size_t ember__sessions_count(size_t *bound);
 /* Stanzas received from and delivered to clients since the start. */

@@ -516,3 +516,18 @@ def test_config_set_reloads_listeners(server, passwords):
     assert can_connect(port)
     c.sync()
     c.close()
+
+
+def test_reload_adds_and_removes_a_host(server):
+    before = config_text(server)
+    added = before.replace("</ember>", "  <host name=\"second.test\">\n"
+                           "    <module name=\"ping\"/>\n  </host>\n</ember>")
+    assert ok(server, "config-set", "--text=" + added)["reload"] == "ok"
+    server.ctl_ok("adduser", "dan@second.test", "dan-secret-1")
+    c = RawClient(server.c2s_port, domain="second.test")
+    assert c.login("dan", "dan-secret-1").startswith("dan@second.test/")
+    assert c.ping().get("type") == "result"
+    # The host goes: its streams end with host-gone (RFC 6120 4.9.3.6).
+    assert ok(server, "config-set", "--text=" + before)["reload"] == "ok"
+    c.expect_stream_error()
+    assert c.stream_error == "host-gone"
