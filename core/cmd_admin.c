@@ -82,8 +82,9 @@ int_arg(ember_cmd_ctx_t *ctx, json_t *args, const char *name, long long def,
 
     *out = v != NULL ? json_integer_value(v) : def;
     if (*out < lo || *out > hi) {
-        ember__command_donef(ctx, EMBER_EINVAL, "argument '%s': %lld out of range "
-                    "%lld..%lld", name, *out, lo, hi);
+        ember__command_donef(ctx, EMBER_EINVAL,
+                             "argument '%s': %lld out of range %lld..%lld",
+                             name, *out, lo, hi);
         return EMBER_EINVAL;
     }
     return 0;
@@ -111,7 +112,7 @@ search_finish(search_t *se)
 {
     if (se->failed < 0)
         ember__command_donef(se->ctx, se->failed, "reading the accounts: %s",
-                    ember_strerror(se->failed));
+                             ember_strerror(se->failed));
     else
         ember__command_done(se->ctx, 0, json_incref(se->result), NULL);
     json_decref(se->result);
@@ -159,7 +160,7 @@ search_listed(int status, json_t *names, void *ud)
 
     if (status < 0 && status != EMBER_ENOENT) {
         ember__command_donef(call->ctx, status, "users of %s: %s", call->host,
-                    ember_strerror(status));
+                             ember_strerror(status));
         goto out;
     }
     if ((se = calloc(1, sizeof(*se))) == NULL ||
@@ -224,7 +225,8 @@ cmd_user_search(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         ember__command_done(ctx, EMBER_ENOMEM, NULL, NULL);
         return;
     }
-    if (ember__command_host_arg(ctx, args, 1, call->host, sizeof(call->host)) < 0) {
+    if (ember__command_host_arg(ctx, args, 1, call->host,
+                                sizeof(call->host)) < 0) {
         free(call);
         return;
     }
@@ -238,7 +240,7 @@ cmd_user_search(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     }
     if ((rc = ember__account_list(call->host, search_listed, call)) < 0) {
         ember__command_donef(ctx, rc, "users of %s: %s", call->host,
-                    ember_strerror(rc));
+                             ember_strerror(rc));
         free(call->q);
         free(call);
     }
@@ -273,7 +275,7 @@ info_got(int status, json_t *doc, void *ud)
         ember__command_donef(call->ctx, status, "no such user %s", call->bare);
     } else if (status < 0) {
         ember__command_donef(call->ctx, status, "%s: %s", call->bare,
-                    ember_strerror(status));
+                             ember_strerror(status));
     } else {
         created = json_object_get(doc, "created");
         ember__command_done(call->ctx, 0, json_pack(
@@ -296,12 +298,12 @@ cmd_user_info(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (j == NULL || ember__jid_node(j) == NULL ||
         ember__jid_resource(j) != NULL) {
         ember__command_donef(ctx, EMBER_EINVAL, "%s: expected user@host",
-                    arg_str(args, "jid"));
+                             arg_str(args, "jid"));
         goto out;
     }
     if (!ember__host_exists(ember__jid_domain(j))) {
         ember__command_donef(ctx, EMBER_EINVAL, "%s: unknown host %s",
-                    ember__jid_bare(j), ember__jid_domain(j));
+                             ember__jid_bare(j), ember__jid_domain(j));
         goto out;
     }
     if ((call = calloc(1, sizeof(*call))) == NULL) {
@@ -316,7 +318,8 @@ cmd_user_info(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         if (rc == EMBER_ENOENT)
             ember__command_donef(ctx, rc, "no such user %s", call->bare);
         else
-            ember__command_donef(ctx, rc, "%s: %s", call->bare, ember_strerror(rc));
+            ember__command_donef(ctx, rc, "%s: %s", call->bare,
+                                 ember_strerror(rc));
         free(call);
     }
 out:
@@ -336,12 +339,14 @@ cmd_kick_session(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (need_online(ctx, "kick-session") < 0)
         goto out;
     if (j == NULL || ember__jid_resource(j) == NULL) {
-        ember__command_donef(ctx, EMBER_EINVAL, "%s: expected a full JID "
-                    "(user@host/resource)", full);
+        ember__command_donef(ctx, EMBER_EINVAL,
+                             "%s: expected a full JID (user@host/resource)",
+                             full);
         goto out;
     }
     if ((s = ember__session_by_full(ember__jid_full(j))) == NULL) {
-        ember__command_donef(ctx, EMBER_ENOENT, "no session %s", ember__jid_full(j));
+        ember__command_donef(ctx, EMBER_ENOENT, "no session %s",
+                             ember__jid_full(j));
         goto out;
     }
     ember__session_close(s, EMBER_KICK_CONDITION);
@@ -369,14 +374,16 @@ cmd_message(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         goto out;
     }
     if (from_s == NULL && !ember__host_exists(ember__jid_domain(to))) {
-        ember__command_donef(ctx, EMBER_EINVAL, "argument 'to': %s is not a local "
-                    "host: give 'from'", ember__jid_domain(to));
+        ember__command_donef(ctx, EMBER_EINVAL,
+                             "argument 'to': %s is not a local "
+                             "host: give 'from'", ember__jid_domain(to));
         goto out;
     }
     from = ember__jid_parse(from_s != NULL ? from_s : ember__jid_domain(to));
     if (from == NULL || !ember__host_exists(ember__jid_domain(from))) {
-        ember__command_donef(ctx, EMBER_EINVAL, "argument 'from': %s is not a JID of "
-                    "a local host", from_s);
+        ember__command_donef(ctx, EMBER_EINVAL,
+                             "argument 'from': %s is not a JID of "
+                             "a local host", from_s);
         goto out;
     }
     snprintf(id, sizeof(id), "admin-%lx-%lu",
@@ -397,7 +404,7 @@ cmd_message(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     }
     if ((rc = ember__route_stanza(msg, NULL)) < 0)
         ember__command_donef(ctx, rc, "routing to %s: %s", ember__jid_full(to),
-                    ember_strerror(rc));
+                             ember_strerror(rc));
     else
         ember__command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
 out:
@@ -422,8 +429,9 @@ cmd_logs(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                 &limit) < 0)
         return;
     if (level_s != NULL && (level = ember__log_level_parse(level_s)) < 0) {
-        ember__command_donef(ctx, EMBER_EINVAL, "argument 'level': unknown level "
-                    "'%s' (error, warn, info, debug)", level_s);
+        ember__command_donef(ctx, EMBER_EINVAL,
+                             "argument 'level': unknown level "
+                             "'%s' (error, warn, info, debug)", level_s);
         return;
     }
     if ((lines = ember__log_recent((uint64_t) since, level, (size_t) limit,
@@ -472,24 +480,6 @@ config_read(size_t *len, char *err, size_t errlen)
 }
 
 
-static int
-write_text(int fd, const char *text)
-{
-    size_t len = strlen(text);
-    ssize_t n;
-
-    while (len > 0) {
-        if ((n = write(fd, text, len)) < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        text += n;
-        len -= (size_t) n;
-    }
-    return 0;
-}
-
-
 /*
  * Check config text as `check` checks a file: written to a temporary file
  * next to the running one (so relative paths mean the same), loaded,
@@ -522,7 +512,7 @@ config_check_text(const char *text, long *line, char *msg, size_t msglen)
                  cfg->dir, strerror(errno));
         return EMBER_EIO;
     }
-    rc = write_text(fd, text);
+    rc = ember__write_all(fd, text, strlen(text));
     if (close(fd) < 0 || rc < 0) {
         snprintf(msg, msglen, "cannot write %s: %s", tmp, strerror(errno));
         unlink(tmp);
@@ -838,7 +828,7 @@ dom_for_host(ember_cmd_ctx_t *ctx, json_t *args, char *host, size_t hostlen,
     if ((*scope = dom_scope(doc, host)) == NULL) {
         xmlFreeDoc(doc);
         ember__command_donef(ctx, EMBER_ENOENT, "host %s is not in %s", host,
-                    ember__config()->path);
+                             ember__config()->path);
         return NULL;
     }
     return doc;
@@ -865,8 +855,8 @@ module_name_ok(ember_cmd_ctx_t *ctx, const char *name)
             break;
     if (*name != '\0' && *p == '\0')
         return 0;
-    ember__command_donef(ctx, EMBER_EINVAL, "argument 'name': '%s' is not a module "
-                "name", name);
+    ember__command_donef(ctx, EMBER_EINVAL,
+                         "argument 'name': '%s' is not a module name", name);
     return EMBER_EINVAL;
 }
 
@@ -887,8 +877,8 @@ cmd_module_options(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                                *host != '\0' ? host : NULL, &list, err,
                                sizeof(err));
     if (rc < 0)
-        ember__command_donef(ctx, rc, "%s", err[0] != '\0' ? err
-                                                  : ember_strerror(rc));
+        ember__command_donef(ctx, rc, "%s",
+                             err[0] != '\0' ? err : ember_strerror(rc));
     else
         ember__command_done(ctx, 0, list, NULL);
 }
@@ -923,24 +913,26 @@ cmd_module_configure(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (module_name_ok(ctx, name) < 0)
         return;
     if (!json_is_object(opts)) {
-        ember__command_donef(ctx, EMBER_EINVAL, "argument 'options' must be a JSON "
-                    "object of option names and values");
+        ember__command_donef(ctx, EMBER_EINVAL,
+                             "argument 'options' must be a JSON "
+                             "object of option names and values");
         return;
     }
     if ((doc = dom_for_host(ctx, args, host, sizeof(host), &scope)) == NULL)
         return;
     if ((mod = dom_child(scope, "module", "name", name, 0)) == NULL) {
         xmlFreeDoc(doc);
-        ember__command_donef(ctx, EMBER_ENOENT, "module %s is not enabled at %s",
-                    name, where(host));
+        ember__command_donef(ctx, EMBER_ENOENT,
+                             "module %s is not enabled at %s", name,
+                             where(host));
         return;
     }
     json_object_foreach(opts, key, v) {
         if (strcmp(key, "name") == 0 || *key == '\0' ||
             xmlValidateNCName(BAD_CAST key, 0) != 0) {
             xmlFreeDoc(doc);
-            ember__command_donef(ctx, EMBER_EINVAL, "option '%s': not an option "
-                        "name", key);
+            ember__command_donef(ctx, EMBER_EINVAL,
+                                 "option '%s': not an option name", key);
             return;
         }
         if (json_is_null(v)) {
@@ -949,8 +941,10 @@ cmd_module_configure(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         }
         if ((text = option_text(v)) == NULL) {
             xmlFreeDoc(doc);
-            ember__command_donef(ctx, EMBER_EINVAL, "option '%s': the value must be "
-                        "a string, an integer, a boolean or null", key);
+            ember__command_donef(ctx, EMBER_EINVAL,
+                                 "option '%s': the value must be "
+                                 "a string, an integer, a boolean or null",
+                                 key);
             return;
         }
         xmlSetProp(mod, BAD_CAST key, BAD_CAST text);
@@ -973,16 +967,18 @@ cmd_module_enable(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (module_name_ok(ctx, name) < 0)
         return;
     if (!ember__plugin_exists(ember__config(), name)) {
-        ember__command_donef(ctx, EMBER_ENOENT, "no plugin mod_%s.so in the plugin "
-                    "directories", name);
+        ember__command_donef(ctx, EMBER_ENOENT,
+                             "no plugin mod_%s.so in the plugin directories",
+                             name);
         return;
     }
     if ((doc = dom_for_host(ctx, args, host, sizeof(host), &scope)) == NULL)
         return;
     if (dom_child(scope, "module", "name", name, 0) != NULL) {
         xmlFreeDoc(doc);
-        ember__command_donef(ctx, EMBER_EEXIST, "module %s is already enabled at %s",
-                    name, where(host));
+        ember__command_donef(ctx, EMBER_EEXIST,
+                             "module %s is already enabled at %s", name,
+                             where(host));
         return;
     }
     if ((mod = xmlNewNode(NULL, BAD_CAST "module")) == NULL) {
@@ -1010,8 +1006,9 @@ cmd_module_disable(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         return;
     if ((mod = dom_child(scope, "module", "name", name, 0)) == NULL) {
         xmlFreeDoc(doc);
-        ember__command_donef(ctx, EMBER_ENOENT, "module %s is not enabled at %s",
-                    name, where(host));
+        ember__command_donef(ctx, EMBER_ENOENT,
+                             "module %s is not enabled at %s", name,
+                             where(host));
         return;
     }
     dom_remove(mod);
@@ -1037,7 +1034,7 @@ cmd_module_reload(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     ember__modules_sync(cfg);
     if (rc < 0)
         ember__command_donef(ctx, rc == EMBER_ENOENT ? rc : EMBER_EIO, "%s",
-                    err[0] != '\0' ? err : ember_strerror(rc));
+                             err[0] != '\0' ? err : ember_strerror(rc));
     else
         ember__command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
 }
@@ -1067,8 +1064,9 @@ admin_jid(ember_cmd_ctx_t *ctx, json_t *args, char *out, size_t outlen)
 
     if (j == NULL || ember__jid_resource(j) != NULL ||
         ember__jid_node(j) == NULL) {
-        ember__command_donef(ctx, EMBER_EINVAL, "%s: expected a bare JID user@host",
-                    arg_str(args, "jid"));
+        ember__command_donef(ctx, EMBER_EINVAL,
+                             "%s: expected a bare JID user@host",
+                             arg_str(args, "jid"));
         ember__jid_free(j);
         return EMBER_EINVAL;
     }
@@ -1148,11 +1146,12 @@ cert_paths(ember_cmd_ctx_t *ctx, const char *host, char *cert, char *key,
     snprintf(dir, sizeof(dir), "%s/tls", cfg->data_dir);
     if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
         ember__command_donef(ctx, EMBER_EIO, "mkdir %s: %s", cfg->data_dir,
-                    strerror(errno));
+                             strerror(errno));
         return EMBER_EIO;
     }
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        ember__command_donef(ctx, EMBER_EIO, "mkdir %s: %s", dir, strerror(errno));
+        ember__command_donef(ctx, EMBER_EIO, "mkdir %s: %s", dir,
+                             strerror(errno));
         return EMBER_EIO;
     }
     if ((size_t) snprintf(cert, len, "%s/%s.pem", dir, host) >= len ||
@@ -1182,7 +1181,7 @@ cert_install(ember_cmd_ctx_t *ctx, const char *host, const char *cert,
         xmlFreeDoc(doc);
         json_decref(extra);
         ember__command_donef(ctx, EMBER_ENOENT, "host %s is not in %s", host,
-                    ember__config()->path);
+                             ember__config()->path);
         return;
     }
     if ((tls = dom_child(scope, "tls", NULL, NULL, 0)) == NULL) {
@@ -1252,8 +1251,9 @@ cmd_cert_generate(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     names[0] = host;
     names[1] = NULL;
     if ((rc = ember__cert_generate(cert, key, names, CERT_DAYS)) < 0) {
-        ember__command_donef(ctx, rc, "cannot write a certificate for %s at %s: %s",
-                    host, cert, ember_strerror(rc));
+        ember__command_donef(ctx, rc,
+                             "cannot write a certificate for %s at %s: %s",
+                             host, cert, ember_strerror(rc));
         return;
     }
     ember__cert_info(cert, &info);

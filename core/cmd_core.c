@@ -43,18 +43,21 @@ done_account_error(ember_cmd_ctx_t *ctx, int status, const char *jid)
         ember__command_donef(ctx, status, "no such user %s", jid);
         break;
     case EMBER_EBUSY:
-        ember__command_donef(ctx, status, "another change of %s is in progress", jid);
+        ember__command_donef(ctx, status, "another change of %s is in progress",
+                             jid);
         break;
     case EMBER_ENOTSUP:
-        ember__command_donef(ctx, status, "no storage backend is loaded (add "
-                    "<module name=\"storage_sqlite\"/> to the config)");
+        ember__command_donef(ctx, status,
+                             "no storage backend is loaded (add <module "
+                             "name=\"storage_sqlite\"/> to the config)");
         break;
     case EMBER_EINVAL:
-        ember__command_donef(ctx, status, "invalid user name or password for %s",
-                    jid);
+        ember__command_donef(ctx, status,
+                             "invalid user name or password for %s", jid);
         break;
     default:
-        ember__command_donef(ctx, status, "%s: %s", jid, ember_strerror(status));
+        ember__command_donef(ctx, status, "%s: %s", jid,
+                             ember_strerror(status));
         break;
     }
 }
@@ -80,7 +83,7 @@ account_jid(ember_cmd_ctx_t *ctx, json_t *args)
     }
     if (!ember__host_exists(ember__jid_domain(j))) {
         ember__command_donef(ctx, EMBER_EINVAL, "%s: unknown host %s", s,
-                    ember__jid_domain(j));
+                             ember__jid_domain(j));
         goto fail;
     }
     return j;
@@ -315,7 +318,7 @@ cmd_kick(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                                     EMBER_KICK_CONDITION);
     if (rc < 0)
         ember__command_donef(ctx, rc, "%s: %s", ember__jid_bare(j),
-                    ember_strerror(rc));
+                             ember_strerror(rc));
     else
         ember__command_done(ctx, 0,
                             json_pack("{s:s, s:i}", "jid", ember__jid_bare(j),

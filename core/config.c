@@ -985,9 +985,8 @@ ember__config_use_data_dir(const char *dir)
 }
 
 
-/* Write all of data to fd; 0 or -1 with errno. */
-static int
-write_all(int fd, const char *data, size_t len)
+int
+ember__write_all(int fd, const char *data, size_t len)
 {
     ssize_t n;
 
@@ -1020,7 +1019,7 @@ keep_backup(const char *path, const char *bak)
     if ((out = open(bak, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
         goto out;
     while ((n = read(in, buf, sizeof(buf))) > 0)
-        if (write_all(out, buf, (size_t) n) < 0)
+        if (ember__write_all(out, buf, (size_t) n) < 0)
             break;
     rc = n == 0 && fsync(out) == 0 ? 0 : -1;
     if (close(out) < 0)
@@ -1053,8 +1052,8 @@ ember__write_atomic(const char *path, const char *data, size_t len,
     if ((fd = mkstemp(tmp)) < 0)
         goto fail;
     what = "write";
-    if (fchmod(fd, (mode_t) mode) < 0 || write_all(fd, data, len) < 0 ||
-        fsync(fd) < 0)
+    if (fchmod(fd, (mode_t) mode) < 0 ||
+        ember__write_all(fd, data, len) < 0 || fsync(fd) < 0)
         goto fail_tmp;
     if (close(fd) < 0) {
         fd = -1;

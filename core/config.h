@@ -115,5 +115,7 @@ void ember__config_use_data_dir(const char *dir);
  */
 int ember__write_atomic(const char *path, const char *data, size_t len,
                         int mode, int backup, char *err, size_t errlen);
+/* Write all of data to fd (EINTR retried): 0, or -1 with errno. */
+int ember__write_all(int fd, const char *data, size_t len);
 
 #endif

@@ -722,8 +722,8 @@ ember__modules_describe(void)
 }
 
 
-static int
-plugin_filter(const struct dirent *e)
+int
+ember__plugin_file_filter(const struct dirent *e)
 {
     size_t n = strlen(e->d_name);
 
@@ -875,7 +875,8 @@ ember__plugins_available(const ember_config_t *cfg)
         goto fail;
     for (d = 0; cfg->plugin_dirs != NULL && cfg->plugin_dirs[d] != NULL;
          d++) {
-        if ((n = scandir(cfg->plugin_dirs[d], &list, plugin_filter,
+        if ((n = scandir(cfg->plugin_dirs[d], &list,
+                         ember__plugin_file_filter,
                          alphasort)) < 0)
             continue;
         for (i = 0; i < n; i++) {

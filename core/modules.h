@@ -66,4 +66,8 @@ void ember__api_module_gone(ember_module_t *m);
 void *ember__module_conf(ember_module_t *m);
 void ember__module_set_data(ember_module_t *m, void *data);
 void *ember__module_data(ember_module_t *m);
+/* scandir filter: the file names of plugins, mod_NAME.so. */
+struct dirent;
+int ember__plugin_file_filter(const struct dirent *e);
+
 #endif

@@ -319,7 +319,8 @@ ember__tls_ready(const ember_tls_t *t)
 const char *
 ember__tls_version(const ember_tls_t *t)
 {
-    const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(t->gs));
+    const char *v =
+        gnutls_protocol_get_name(gnutls_protocol_get_version(t->gs));
 
     return v != NULL ? v : "?";
 }

@@ -966,7 +966,8 @@ do_check(ctl_t *c)
     int rc;
 
     err[0] = '\0';
-    if ((rc = ember__modules_check_file(c->config_path, err, sizeof(err))) < 0) {
+    rc = ember__modules_check_file(c->config_path, err, sizeof(err));
+    if (rc < 0) {
         if (c->json_out)
             printf("{\"ok\": false, \"error\": \"%s\"}\n",
                    ember_err_name(rc));
@@ -1080,16 +1081,6 @@ out:
 }
 
 
-static int
-module_filter(const struct dirent *e)
-{
-    size_t n = strlen(e->d_name);
-
-    return n > 7 && strncmp(e->d_name, "mod_", 4) == 0 &&
-           strcmp(e->d_name + n - 3, ".so") == 0;
-}
-
-
 static char *
 xml_escape(const char *s)
 {
@@ -1136,7 +1127,7 @@ scan_modules(const char *dir, FILE *host_out, FILE *global_out,
     int n, i, kind, rc;
 
     *have_sqlite = 0;
-    if ((n = scandir(dir, &list, module_filter, alphasort)) < 0) {
+    if ((n = scandir(dir, &list, ember__plugin_file_filter, alphasort)) < 0) {
         fprintf(stderr, "emberctl: warning: %s: %s (no modules enabled)\n",
                 dir, strerror(errno));
         return 0;
