@@ -539,4 +539,5 @@ const ember_api_t ember__api = {
     .session_set_client = ember__session_set_client,
     .account_verify = api_account_verify,
     .http_gate = ember__http_gate,
+    .http_set_headers = ember__http_set_headers,
 };

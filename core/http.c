@@ -99,6 +99,16 @@ typedef struct gate_s {
 } gate_t;
 
 static gate_t *gates;
+
+/* Headers every answer of a set carries unless it names them itself. */
+typedef struct set_headers_s {
+    ember_module_t *m;
+    char *set;
+    char **h;               /* name, value, ..., NULL */
+    struct set_headers_s *next;
+} set_headers_t;
+
+static set_headers_t *set_headers;
 static conn_t *conns;
 static size_t conn_count;
 static ember_http_req_t *reqs;     /* every request a module holds */
@@ -220,6 +230,36 @@ headers_valid(const char *const *h)
 }
 
 
+static int
+header_given(const char *const *h, const char *name)
+{
+    size_t i;
+
+    for (i = 0; h != NULL && h[i] != NULL; i += 2)
+        if (strcasecmp(h[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+
+/* The set's own headers that the answer does not name itself. */
+static void
+add_set_headers(ember_buf_t *b, const char *set, const char *const *headers,
+                const char *const *extra)
+{
+    set_headers_t *sh;
+    size_t i;
+
+    for (sh = set_headers; sh != NULL; sh = sh->next)
+        if (strcmp(sh->set, set) == 0)
+            break;
+    for (i = 0; sh != NULL && sh->h[i] != NULL; i += 2)
+        if (!header_given(headers, sh->h[i]) &&
+            !header_given(extra, sh->h[i]))
+            ember__buf_printf(b, "%s: %s\r\n", sh->h[i], sh->h[i + 1]);
+}
+
+
 /* Write a whole answer; the body is left out for HEAD, 204 and 304. */
 static int
 write_answer(conn_t *c, int status, const char *const *headers,
@@ -240,6 +280,7 @@ write_answer(conn_t *c, int status, const char *const *headers,
         ember__buf_printf(&b, "%s: %s\r\n", headers[i], headers[i + 1]);
     for (i = 0; extra != NULL && extra[i] != NULL; i += 2)
         ember__buf_printf(&b, "%s: %s\r\n", extra[i], extra[i + 1]);
+    add_set_headers(&b, c->set, headers, extra);
     if (c->close_after)
         ember__buf_puts(&b, "Connection: close\r\n");
     else if (c->in.msg.http_major == 1 && c->in.msg.http_minor == 0)
@@ -1009,12 +1050,69 @@ ember__http_gate(ember_module_t *m, const char *set, ember_http_cb cb,
 }
 
 
+static void
+set_headers_free(set_headers_t *sh)
+{
+    size_t i;
+
+    for (i = 0; sh->h != NULL && sh->h[i] != NULL; i++)
+        free(sh->h[i]);
+    free(sh->h);
+    free(sh->set);
+    free(sh);
+}
+
+
+int
+ember__http_set_headers(ember_module_t *m, const char *set,
+                        const char *const *headers)
+{
+    set_headers_t *sh;
+    size_t i, n = 0;
+
+    if (m == NULL || set == NULL || headers == NULL ||
+        (strcmp(set, "client") != 0 && strcmp(set, "admin") != 0) ||
+        !headers_valid(headers))
+        return EMBER_EINVAL;
+    for (sh = set_headers; sh != NULL; sh = sh->next)
+        if (strcmp(sh->set, set) == 0)
+            return EMBER_EEXIST;
+    while (headers[n] != NULL)
+        n++;
+    if ((sh = calloc(1, sizeof(*sh))) == NULL ||
+        (sh->h = calloc(n + 1, sizeof(*sh->h))) == NULL ||
+        (sh->set = strdup(set)) == NULL)
+        goto nomem;
+    for (i = 0; i < n; i++)
+        if ((sh->h[i] = strdup(headers[i])) == NULL)
+            goto nomem;
+    sh->m = m;
+    sh->next = set_headers;
+    set_headers = sh;
+    return 0;
+
+nomem:
+    if (sh != NULL)
+        set_headers_free(sh);
+    return EMBER_ENOMEM;
+}
+
+
 void
 ember__http_module_gone(ember_module_t *m)
 {
     route_t **pr = &routes, *r;
     gate_t **pg = &gates, *g;
+    set_headers_t **ph = &set_headers, *sh;
 
+    while ((sh = *ph) != NULL) {
+        if (sh->m == m) {
+            *ph = sh->next;
+            set_headers_free(sh);
+        } else {
+            ph = &sh->next;
+        }
+    }
     while ((g = *pg) != NULL) {
         if (g->m == m) {
             *pg = g->next;
@@ -1401,6 +1499,7 @@ ember__http_sse_start(ember_http_req_t *req)
     ember__buf_printf(&b, "HTTP/1.1 200 OK\r\nDate: %s\r\n", date);
     for (i = 0; h[i] != NULL; i += 2)
         ember__buf_printf(&b, "%s: %s\r\n", h[i], h[i + 1]);
+    add_set_headers(&b, c->set, h, NULL);
     rc = ember__buf_puts(&b, "Connection: close\r\n\r\n");
     if (rc == 0)
         rc = conn_write(c, b.data, b.len);

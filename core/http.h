@@ -96,6 +96,8 @@ void ember__http_cleanup(void);
  * close, without calling back into it. */
 int ember__http_gate(ember_module_t *m, const char *set, ember_http_cb cb,
                      void *ud);
+int ember__http_set_headers(ember_module_t *m, const char *set,
+                            const char *const *headers);
 void ember__http_module_gone(ember_module_t *m);
 /* "client" or "admin", the route set a listener type serves. */
 const char *ember__http_set_of(ember_listen_type_t type);

@@ -46,8 +46,16 @@ static const ember_option_t ac_options[] = {
     EMBER_OPT_END
 };
 
-#define AC_CSP "default-src 'self'; img-src 'self' data:; style-src 'self'; " \
-               "script-src 'self'; frame-ancestors 'none'"
+/* On every answer of the admin listeners, the core's own included. */
+static const char *const ac_security_headers[] = {
+    "Content-Security-Policy",
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options", "nosniff",
+    "Referrer-Policy", "no-referrer",
+    "X-Frame-Options", "DENY",
+    NULL
+};
 
 
 int
@@ -61,14 +69,6 @@ ac_respond(ember_http_req_t *req, int status, const char *ctype,
         h[n++] = "Content-Type";
         h[n++] = ctype;
     }
-    h[n++] = "Content-Security-Policy";
-    h[n++] = AC_CSP;
-    h[n++] = "X-Content-Type-Options";
-    h[n++] = "nosniff";
-    h[n++] = "Referrer-Policy";
-    h[n++] = "no-referrer";
-    h[n++] = "X-Frame-Options";
-    h[n++] = "DENY";
     for (; extra != NULL && *extra != NULL && n + 3 < 32; extra += 2) {
         h[n++] = extra[0];
         h[n++] = extra[1];
@@ -457,6 +457,7 @@ ac_load(ember_module_t *m, const ember_api_t *a)
     r.handler = ac_gate;
     if ((err = a->http_route(m, &r, NULL)) < 0 ||
         (err = a->http_gate(m, "admin", ac_set_gate, NULL)) < 0 ||
+        (err = a->http_set_headers(m, "admin", ac_security_headers)) < 0 ||
         (err = ac_keys_init()) < 0 ||
         (err = ac_static_init()) < 0)
         goto fail;

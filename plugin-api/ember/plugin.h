@@ -457,6 +457,14 @@ struct ember_api_s {
      */
     int (*http_gate)(ember_module_t *m, const char *set, ember_http_cb gate,
                      void *ud);
+    /*
+     * Headers (name, value, ..., NULL; copied) that every answer of the
+     * set carries, the core's own answers and files included, unless the
+     * answer names the header itself: security headers for a whole door.
+     * One list per set (EMBER_EEXIST); gone with the module.
+     */
+    int (*http_set_headers)(ember_module_t *m, const char *set,
+                            const char *const *headers);
 };
 
 #endif

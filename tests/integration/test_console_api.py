@@ -186,8 +186,12 @@ def test_unknown_route_and_method(csrv):
     # before routing), 404 with them.
     st, _, doc = call(csrv, "GET", "/secret.txt")
     assert_error(st, doc, 401, "unauthorized")
-    st, _, _ = api("GET", "/secret.txt")
+    st, h, _ = api("GET", "/secret.txt")
     assert st == 404
+    # The core's own answers on the admin listeners carry the console's
+    # security headers too (http_set_headers).
+    assert "frame-ancestors 'none'" in h["content-security-policy"]
+    assert h["x-content-type-options"] == "nosniff"
 
 
 def test_gate_covers_other_modules_admin_routes(server_factory, tmp_path):
