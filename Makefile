@@ -6,7 +6,10 @@ SAN ?=
 
 all:
 
-config.mk: config.mk.in configure
+# tools/deps.sh touches .deps-installed whenever it installs a package, so
+# a library installed after the last configure (cmocka for make check) is
+# found without a manual reconfigure.
+config.mk: config.mk.in configure $(wildcard .deps-installed)
 	./configure
 
 configure: configure.ac

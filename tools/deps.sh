@@ -33,6 +33,9 @@ if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    # What configure finds has changed: config.mk depends on this file, so
+    # the next make reconfigures (make run, then make check, in that order).
+    date >.deps-installed
 else
     echo "missing Debian packages; run:" >&2
     echo "  sudo apt-get install$missing" >&2
