@@ -47,7 +47,7 @@ CORE_LIBS   = $(UV_LIBS) $(XML_LIBS) $(GNUTLS_LIBS) $(GSASL_LIBS) \
 MOD_CFLAGS  = $(BASE_CFLAGS) -fPIC -fvisibility=hidden $(JANSSON_CFLAGS)
 
 # ---- core ----
-CORE_SRCS   = $(filter-out core/main.c,$(wildcard core/*.c))
+CORE_SRCS   = $(filter-out core/main.c,$(wildcard core/*.c core/*/*.c))
 CORE_OBJS   = $(CORE_SRCS:%.c=$(B)/%.o) $(B)/gen/ember_rng.o
 CORE_LIB    = $(B)/libembercore.a
 EMBERD      = $(B)/emberd
@@ -55,7 +55,7 @@ EMBERCTL    = $(B)/emberctl
 
 $(B)/core/%.o: core/%.c config.mk
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) -Icore -MMD -MP -c -o $@ $<
 
 # The config schema is compiled in, so emberd validates without a data dir.
 $(B)/gen/ember_rng.c: etc/ember.rng tools/embed.sh

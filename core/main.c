@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "ember_config.h"
-#include "log.h"
+#include "base/log.h"
 #include "server.h"
 
 #ifndef EMBER_SYSCONFDIR

@@ -8,28 +8,28 @@
 #include <unistd.h>
 
 #include "ember_config.h"
-#include "commands.h"
-#include "control.h"
-#include "hooks.h"
-#include "http.h"
-#include "listen.h"
-#include "log.h"
-#include "modules.h"
-#include "sasl.h"
+#include "runtime/commands.h"
+#include "admin/cmd_admin.h"
+#include "admin/control.h"
+#include "base/hooks.h"
+#include "http/http.h"
+#include "net/listen.h"
+#include "base/log.h"
+#include "runtime/modules.h"
+#include "base/process.h"
+#include "xmpp/sasl.h"
 #include "server.h"
-#include "services.h"
-#include "session.h"
-#include "storage.h"
-#include "tls.h"
+#include "xmpp/services.h"
+#include "xmpp/session.h"
+#include "store/storage.h"
+#include "net/tls.h"
 
 /* How long a shutdown waits for streams to flush their closing bytes. */
 #define SHUTDOWN_GRACE_MS 2000
 
 static struct {
-    uv_loop_t *loop;
     ember_config_t *cfg;
     unsigned flags;
-    int64_t started_us;
     uv_signal_t sighup, sigterm, sigint;
     uv_timer_t stop_timer;
     int signals_on;
@@ -37,67 +37,6 @@ static struct {
     int tls_on, control_on, sessions_on;
     uint64_t stop_deadline;
 } srv;
-
-
-uv_loop_t *
-ember__loop(void)
-{
-    if (srv.loop == NULL)
-        srv.loop = uv_default_loop();
-    return srv.loop;
-}
-
-
-const ember_config_t *
-ember__config(void)
-{
-    return srv.cfg;
-}
-
-
-int64_t
-ember__now_us(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-
-uint64_t
-ember__uptime_ms(void)
-{
-    return (uint64_t) (ember__now_us() - srv.started_us) / 1000;
-}
-
-
-int
-ember__server_offline(void)
-{
-    return (srv.flags & EMBER_SERVER_OFFLINE) != 0;
-}
-
-
-int
-ember__host_exists(const char *name)
-{
-    return srv.cfg != NULL && name != NULL &&
-           ember__config_host(srv.cfg, name) != NULL;
-}
-
-
-int
-ember__is_admin(const char *bare)
-{
-    size_t i;
-
-    for (i = 0; srv.cfg != NULL && srv.cfg->admins != NULL &&
-                srv.cfg->admins[i] != NULL; i++)
-        if (strcmp(srv.cfg->admins[i], bare) == 0)
-            return 1;
-    return 0;
-}
 
 
 static void
@@ -131,6 +70,12 @@ signals_start(void)
 }
 
 
+static const ember__server_ops_t server_ops = {
+    .reload = ember__server_reload,
+    .status = ember__server_status,
+};
+
+
 int
 ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
                     size_t errlen)
@@ -140,13 +85,14 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
 
     srv.cfg = cfg;
     srv.flags = flags;
-    srv.started_us = ember__now_us();
+    ember__config_set_current(cfg);
+    ember__process_start((flags & EMBER_SERVER_OFFLINE) != 0);
     if ((rc = ember__services_init()) < 0 || (rc = ember__sasl_init()) < 0) {
         snprintf(err, errlen, "core initialisation failed: %s",
                  ember_strerror(rc));
         return rc;
     }
-    ember__commands_core_init();
+    ember__commands_core_init(&server_ops);
     if (ember__modules_load_global(cfg) > 0)
         ember__log(EMBER_LOG_WARN, "core", "some global modules failed to "
                    "load: see above");
@@ -196,6 +142,7 @@ ember__server_reload(char *err, size_t errlen)
         (cfg->log_file != NULL && strcmp(cfg->log_file, old->log_file) != 0))
         ember__log_open(cfg->log_level, cfg->log_file);
     srv.cfg = cfg;
+    ember__config_set_current(cfg);
     failed = ember__modules_sync(cfg);
     for (h = cfg->hosts; h != NULL; h = h->next)
         if (ember__config_host(old, h->name) == NULL)
@@ -344,8 +291,7 @@ ember__server_status(void)
                      "version", EMBER_VERSION,
                      "abi", EMBER_ABI_MAJOR == 1 ? "1.0" : "?",
                      "uptime_s",
-                     (json_int_t) ((ember__now_us() - srv.started_us) /
-                                   1000000),
+                     (json_int_t) (ember__uptime_ms() / 1000),
                      "hosts", hosts,
                      "listeners", ember__listeners_describe(),
                      "connections", (json_int_t) total,

@@ -5,7 +5,8 @@
 #include <uv.h>
 #include <jansson.h>
 
-#include "config.h"
+#include "base/config.h"
+#include "base/process.h"
 
 /* Offline: storage, accounts and commands only (emberctl without emberd). */
 #define EMBER_SERVER_OFFLINE 0x1u
@@ -24,17 +25,7 @@ void ember__server_stop(void);
 /* Free what start allocated; call after the loop returned. */
 void ember__server_cleanup(void);
 
-/* 1 in emberctl's in-process server (no listeners, no hosts' modules). */
-int ember__server_offline(void);
-uv_loop_t *ember__loop(void);
-const ember_config_t *ember__config(void);
 /* version, uptime, hosts, listeners, sessions, modules, rss ... */
 json_t *ember__server_status(void);
-int ember__host_exists(const char *name);
-/* bare: a prepared bare JID. */
-int ember__is_admin(const char *bare);
-/* Microseconds since the epoch. */
-int64_t ember__now_us(void);
-uint64_t ember__uptime_ms(void);
 
 #endif

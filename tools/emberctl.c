@@ -21,13 +21,13 @@
 #include <libxml/tree.h>
 
 #include "ember_config.h"
-#include "core/certgen.h"
-#include "core/commands.h"
-#include "core/config.h"
-#include "core/jid.h"
-#include "core/log.h"
-#include "core/modules.h"
-#include "core/server.h"
+#include "net/certgen.h"
+#include "runtime/commands.h"
+#include "base/config.h"
+#include "base/jid.h"
+#include "base/log.h"
+#include "runtime/modules.h"
+#include "server.h"
 
 #ifndef EMBER_SYSCONFDIR
 #define EMBER_SYSCONFDIR "/usr/local/etc"

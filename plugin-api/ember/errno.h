@@ -60,7 +60,48 @@ typedef enum {
 #define EMBER_COND_ENUM(name, wire, type) EMBER_COND_##name,
     EMBER_COND_MAP(EMBER_COND_ENUM)
 #undef EMBER_COND_ENUM
-    EMBER_COND_COUNT
+    EMBER_COND_COUNT,
+    /* Minor 3: "no error", for functions that return a condition. */
+    EMBER_COND_NONE = -1
 } ember_cond_t;
+
+/*
+ * Stream error conditions of RFC 6120 section 4.9.3 (minor 3), for
+ * session_end.  XX(name, wire name).  Never reorder.
+ */
+#define EMBER_STREAM_COND_MAP(XX)                                            \
+    XX(BAD_FORMAT, "bad-format")                                             \
+    XX(BAD_NAMESPACE_PREFIX, "bad-namespace-prefix")                         \
+    XX(CONFLICT, "conflict")                                                 \
+    XX(CONNECTION_TIMEOUT, "connection-timeout")                             \
+    XX(HOST_GONE, "host-gone")                                               \
+    XX(HOST_UNKNOWN, "host-unknown")                                         \
+    XX(IMPROPER_ADDRESSING, "improper-addressing")                           \
+    XX(INTERNAL_SERVER_ERROR, "internal-server-error")                       \
+    XX(INVALID_FROM, "invalid-from")                                         \
+    XX(INVALID_NAMESPACE, "invalid-namespace")                               \
+    XX(INVALID_XML, "invalid-xml")                                           \
+    XX(NOT_AUTHORIZED, "not-authorized")                                     \
+    XX(NOT_WELL_FORMED, "not-well-formed")                                   \
+    XX(POLICY_VIOLATION, "policy-violation")                                 \
+    XX(REMOTE_CONNECTION_FAILED, "remote-connection-failed")                 \
+    XX(RESET, "reset")                                                       \
+    XX(RESOURCE_CONSTRAINT, "resource-constraint")                           \
+    XX(RESTRICTED_XML, "restricted-xml")                                     \
+    XX(SEE_OTHER_HOST, "see-other-host")                                     \
+    XX(SYSTEM_SHUTDOWN, "system-shutdown")                                   \
+    XX(UNDEFINED_CONDITION, "undefined-condition")                           \
+    XX(UNSUPPORTED_ENCODING, "unsupported-encoding")                         \
+    XX(UNSUPPORTED_FEATURE, "unsupported-feature")                           \
+    XX(UNSUPPORTED_STANZA_TYPE, "unsupported-stanza-type")                   \
+    XX(UNSUPPORTED_VERSION, "unsupported-version")
+
+typedef enum {
+#define EMBER_STREAM_COND_ENUM(name, wire) EMBER_STREAM_##name,
+    EMBER_STREAM_COND_MAP(EMBER_STREAM_COND_ENUM)
+#undef EMBER_STREAM_COND_ENUM
+    EMBER_STREAM_COND_COUNT,
+    EMBER_STREAM_NONE = -1
+} ember_stream_cond_t;
 
 #endif

@@ -465,6 +465,61 @@ struct ember_api_s {
      */
     int (*http_set_headers)(ember_module_t *m, const char *set,
                             const char *const *headers);
+
+    /* ---- minor 3 ---- */
+
+    /*
+     * Answer an iq get/set later, after a storage call or an iq of the
+     * module's own: the handler calls iq_defer and returns
+     * EMBER_HOOK_HANDLED, then ends the handle exactly once with iq_answer
+     * or iq_fail.  The reply goes to the iq's sender, from the address it
+     * was sent to (its bare JID when it had no 'to'), or onto the stream
+     * itself before authentication.  A handle still open when its module
+     * unloads is answered service-unavailable.  NULL on ENOMEM or when ev
+     * is not an iq get/set (answer it directly then).
+     */
+    ember_iq_t *(*iq_defer)(ember_module_t *m, const ember_event_t *ev);
+    /* The event as it was, with copies that live as long as the handle:
+     * stanza, from, to, host, name; origin is NULL (see iq_origin). */
+    const ember_event_t *(*iq_event)(const ember_iq_t *iq);
+    /* The session that sent the iq, while it lasts. */
+    ember_session_ref_t (*iq_origin)(const ember_iq_t *iq);
+    /* Result with payload (may be NULL; taken); ends the handle. */
+    int (*iq_answer)(ember_iq_t *iq, ember_stanza_t *payload);
+    /* Stanza error of RFC 6120 condition; ends the handle. */
+    int (*iq_fail)(ember_iq_t *iq, ember_cond_t cond, const char *text);
+
+    /* A reference to s (see ember_session_ref_t); 0 for NULL. */
+    ember_session_ref_t (*session_ref)(ember_session_t *s);
+    /* The session of ref, NULL once it has gone. */
+    ember_session_t *(*session_get)(ember_session_ref_t ref);
+    /* The bound session of a full JID on any local host, or NULL. */
+    ember_session_t *(*session_by_jid)(const char *full_jid);
+    /* Close the stream with a stream error (text may be NULL). */
+    void (*session_end)(ember_session_t *s, ember_stream_cond_t cond,
+                        const char *text);
+    /* Wire names: "item-not-found", "host-gone"; NULL when out of range. */
+    const char *(*cond_name)(ember_cond_t cond);
+    const char *(*stream_cond_name)(ember_stream_cond_t cond);
+
+    /*
+     * Serve a table of routes (see ember_http_table_t), all or none:
+     * EMBER_EEXIST when a method and path is taken on the set.
+     */
+    int (*http_routes)(ember_module_t *m, const ember_http_table_t *table,
+                       void *ud);
+    /* The decoded value of a path parameter of the matched route. */
+    const char *(*http_param)(ember_http_req_t *req, const char *name);
+    /* For a table's auth hook: who asks (copied), e.g. a bare JID. */
+    int (*http_set_principal)(ember_http_req_t *req, const char *principal);
+    /* What the auth hook set, NULL for a public route. */
+    const char *(*http_principal)(ember_http_req_t *req);
+    /* The matched route's `data`. */
+    const void *(*http_route_data)(ember_http_req_t *req);
+
+    /* One command of the registry as command_list describes it, or NULL;
+     * a new object. */
+    json_t *(*command_info)(ember_module_t *m, const char *name);
 };
 
 #endif

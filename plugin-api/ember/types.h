@@ -14,6 +14,15 @@ typedef struct ember_store_s ember_store_t;     /* an open store */
 typedef struct ember_timer_s ember_timer_t;
 typedef struct ember_cmd_ctx_s ember_cmd_ctx_t; /* one running command */
 typedef struct ember_store_req_s ember_store_req_t;
+typedef struct ember_iq_s ember_iq_t;           /* a deferred iq (minor 3) */
+
+/*
+ * A session reference that outlives the session (minor 3): session_get
+ * turns it back into the session, or NULL once that session is gone, so a
+ * module keeps refs, never session pointers, across async calls.  0 is no
+ * session.
+ */
+typedef uint64_t ember_session_ref_t;
 
 /*
  * jansson values cross the boundary as json_t pointers (modules link
@@ -245,6 +254,28 @@ typedef struct ember_http_route_s {
     unsigned flags;          /* EMBER_HTTP_PREFIX, EMBER_HTTP_WEBSOCKET */
     size_t max_body;         /* 0: <limits http-max-body> */
     ember_http_cb handler;
+    /* minor 3 */
+    const void *data;        /* handed back by http_route_data */
 } ember_http_route_t;
+
+/* Route flag (minor 3): served without the table's auth hook. */
+#define EMBER_HTTP_PUBLIC 0x4u
+
+/*
+ * A table of routes with one auth hook (minor 3, http_routes).  Paths may
+ * hold parameters: "{name}" matches one segment, "{name*}" (last) the
+ * rest of the path; http_param gives their decoded values.  Before a route
+ * not flagged EMBER_HTTP_PUBLIC runs, auth decides who asks: it returns 0
+ * after http_set_principal (the route then runs and reads http_principal),
+ * or answers req itself (401, 403, 429 ...) and returns 1, or returns a
+ * negative EMBER_E* as a handler would.  auth NULL: every route public.
+ */
+typedef struct ember_http_table_s {
+    uint32_t size;                   /* sizeof(ember_http_table_t) */
+    const char *set;                 /* overrides each route's set */
+    ember_http_cb auth;
+    const ember_http_route_t *routes;
+    size_t nroutes;
+} ember_http_table_t;
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/jid.h"
+#include "base/jid.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

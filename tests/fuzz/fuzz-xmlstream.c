@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/stanza.h"
-#include "core/xmlstream.h"
+#include "base/buf.h"
+#include "xmpp/stanza.h"
+#include "xmpp/xmlstream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 
 #include <libxml/parser.h>
 
-#include "core/config.h"
+#include "base/config.h"
 
 static char tmpdir[64];
 static char cfgpath[128];

@@ -12,7 +12,7 @@
 
 #include <ember/errno.h>
 
-#include "core/jid.h"
+#include "base/jid.h"
 
 static void
 check(const char *in, const char *node, const char *domain,

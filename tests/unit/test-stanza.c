@@ -11,8 +11,8 @@
 
 #include <ember/errno.h>
 
-#include "core/buf.h"
-#include "core/stanza.h"
+#include "base/buf.h"
+#include "xmpp/stanza.h"
 
 static char *
 ser(const ember_stanza_t *st, const char *ctx)

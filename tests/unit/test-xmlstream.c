@@ -13,9 +13,9 @@
 
 #include <ember/errno.h>
 
-#include "core/buf.h"
-#include "core/stanza.h"
-#include "core/xmlstream.h"
+#include "base/buf.h"
+#include "xmpp/stanza.h"
+#include "xmpp/xmlstream.h"
 
 /* libxml2's allocations, counted (installed before xmlInitParser). */
 static size_t xml_in_use, xml_peak;

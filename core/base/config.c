@@ -1,0 +1,1103 @@
+/* core/config.c -- etc/ember.xml: libxml2 parse, RelaxNG, semantic checks. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+#include <libxml/xmlerror.h>
+
+#include "base/config.h"
+#include "base/jid.h"
+#include "base/log.h"
+
+/* tools/embed.sh compiles etc/ember.rng into build/gen/ember_rng.c. */
+extern const char ember_rng[];
+extern const unsigned long ember_rng_len;
+
+#define CFG_MAX_XML_ERRORS 8
+
+typedef struct {
+    int code;
+    long line;
+    xmlNodePtr node;
+    char s1[128], s2[128], msg[256];
+} cfg_xml_error_t;
+
+typedef struct {
+    const char *file;          /* as the caller spelled it, for messages */
+    char *err;
+    size_t errlen;
+    int failed;
+    long doctype_line;
+    int nxml;
+    cfg_xml_error_t xml[CFG_MAX_XML_ERRORS];
+} cfg_ctx_t;
+
+/*
+ * EMBER_OPT_PATH options are relative to the data directory, but
+ * ember__options_apply() is not given the config.  ember__config_load()
+ * therefore records the data directory of the last config it loaded
+ * successfully here (a private copy, replaced by the next successful load),
+ * and options are resolved against it.
+ */
+static char *current_data_dir;
+
+/* Attributes the schema requires, to name the one missing in messages. */
+static const char *const cfg_required[][2] = {
+    { "plugins", "dir" }, { "tls", "cert" }, { "tls", "key" },
+    { "admin", "jid" }, { "listen", "type" }, { "module", "name" },
+    { "host", "name" },
+};
+
+
+static int
+cfg_fail(cfg_ctx_t *cx, long line, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (cx->failed++ || cx->errlen == 0)
+        return EMBER_EINVAL;
+    n = snprintf(cx->err, cx->errlen, "%s:%ld: ", cx->file, line);
+    if (n >= 0 && (size_t) n < cx->errlen) {
+        va_start(ap, fmt);
+        vsnprintf(cx->err + n, cx->errlen - (size_t) n, fmt, ap);
+        va_end(ap);
+    }
+    return EMBER_EINVAL;
+}
+
+
+static const char *
+cfg_attr(xmlNodePtr node, const char *name)
+{
+    xmlAttrPtr a = xmlHasNsProp(node, (const xmlChar *) name, NULL);
+
+    if (a == NULL)
+        return NULL;
+    if (a->children == NULL || a->children->type != XML_TEXT_NODE)
+        return "";
+    return (const char *) a->children->content;
+}
+
+
+static int
+is_element(xmlNodePtr n, const char *name)
+{
+    return n->type == XML_ELEMENT_NODE
+        && (name == NULL || strcmp((const char *) n->name, name) == 0);
+}
+
+
+/* An absolute copy of p, relative ones taken from base. */
+static char *
+cfg_abs(const char *base, const char *p)
+{
+    char *out;
+
+    if (p[0] == '/' || base == NULL)
+        return strdup(p);
+    if (asprintf(&out, "%s%s%s", base, strcmp(base, "/") ? "/" : "", p) < 0)
+        return NULL;
+    return out;
+}
+
+
+/* Whole-string decimal integer; 0 or -1. */
+static int
+parse_ll(const char *s, long long *out)
+{
+    char *end;
+
+    if (*s == '\0' || (*s != '-' && (*s < '0' || *s > '9')))
+        return -1;
+    errno = 0;
+    *out = strtoll(s, &end, 10);
+    return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+
+/* "90", "90s", "15m", "2h", "1d" -> seconds; 0 or -1. */
+static int
+parse_duration(const char *s, long long *out)
+{
+    static const char units[] = "smhd";
+    static const long long mult[] = { 1, 60, 3600, 86400 };
+    char buf[32];
+    size_t len = strlen(s);
+    const char *u;
+    long long v;
+
+    if (len == 0 || len >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, len + 1);
+    u = strchr(units, buf[len - 1]);
+    if (u != NULL && *u != '\0')
+        buf[--len] = '\0';
+    if (buf[0] < '0' || buf[0] > '9' || parse_ll(buf, &v) < 0)
+        return -1;
+    if (u != NULL && *u != '\0') {
+        if (v > LLONG_MAX / mult[u - units])
+            return -1;
+        v *= mult[u - units];
+    }
+    *out = v;
+    return 0;
+}
+
+
+static int
+parse_bool(const char *s)
+{
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcmp(s, "1"))
+        return 1;
+    if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcmp(s, "0"))
+        return 0;
+    return -1;
+}
+
+
+/* Keeps the first few libxml2 errors; the most telling one is picked later. */
+static void
+cfg_on_xml_error(void *ud, xmlErrorPtr e)
+{
+    cfg_ctx_t *cx = ud;
+    cfg_xml_error_t *x;
+    size_t n;
+
+    if (cx->nxml >= CFG_MAX_XML_ERRORS || e->level == XML_ERR_WARNING)
+        return;
+    x = &cx->xml[cx->nxml++];
+    x->code = e->code;
+    x->node = e->domain == XML_FROM_RELAXNGV ? e->node : NULL;
+    x->line = e->line > 0 ? e->line
+            : x->node != NULL ? xmlGetLineNo(x->node) : 0;
+    snprintf(x->s1, sizeof(x->s1), "%s", e->str1 ? e->str1 : "");
+    snprintf(x->s2, sizeof(x->s2), "%s", e->str2 ? e->str2 : "");
+    snprintf(x->msg, sizeof(x->msg), "%s", e->message ? e->message : "?");
+    n = strlen(x->msg);
+    while (n > 0 && (x->msg[n - 1] == '\n' || x->msg[n - 1] == ' '))
+        x->msg[--n] = '\0';
+}
+
+
+/* Parser SAX hook: a DOCTYPE could declare entities; refuse it outright. */
+static void
+cfg_on_doctype(void *ctx, const xmlChar *name, const xmlChar *ext_id,
+               const xmlChar *sys_id)
+{
+    xmlParserCtxtPtr p = ctx;
+    cfg_ctx_t *cx = p->_private;
+
+    cx->doctype_line = p->input != NULL ? p->input->line : 1;
+    xmlStopParser(p);
+}
+
+
+/* First element below `root` named `name` that lacks a required attribute. */
+static const char *
+cfg_missing_attr(xmlNodePtr root, const char *name, xmlNodePtr *at)
+{
+    xmlNodePtr n;
+    const char *miss;
+    size_t i;
+
+    for (n = root; n != NULL; n = n->next) {
+        if (!is_element(n, NULL))
+            continue;
+        for (i = 0; i < sizeof(cfg_required) / sizeof(cfg_required[0]); i++)
+            if (strcmp((const char *) n->name, cfg_required[i][0]) == 0
+                && strcmp(name, cfg_required[i][0]) == 0
+                && cfg_attr(n, cfg_required[i][1]) == NULL) {
+                *at = n;
+                return cfg_required[i][1];
+            }
+        if ((miss = cfg_missing_attr(n->children, name, at)) != NULL)
+            return miss;
+    }
+    return NULL;
+}
+
+
+/* Turn the collected schema errors into one "FILE:LINE: message". */
+static int
+cfg_schema_error(cfg_ctx_t *cx, xmlDocPtr doc)
+{
+    cfg_xml_error_t *x = NULL;
+    xmlNodePtr at = NULL;
+    const char *miss;
+    long line = 0;
+    int i;
+
+    /* libxml2 follows the precise error with generic "failed to validate
+     * content" ones; those (and ones without a line) come last. */
+    for (i = 0; i < cx->nxml && x == NULL; i++)
+        if (cx->xml[i].code != XML_RELAXNG_ERR_CONTENTVALID
+            && cx->xml[i].code != XML_RELAXNG_ERR_ATTRVALID)
+            x = &cx->xml[i];
+    for (i = 0; i < cx->nxml && x == NULL; i++)
+        if (cx->xml[i].code == XML_RELAXNG_ERR_ATTRVALID)
+            x = &cx->xml[i];
+    if (x == NULL && cx->nxml > 0)
+        x = &cx->xml[0];
+    if (x == NULL)
+        return cfg_fail(cx, 0, "does not match the schema");
+    for (i = 0; i < cx->nxml && line == 0; i++)
+        line = cx->xml[i].line;
+    if (x->line > 0)
+        line = x->line;
+
+    switch (x->code) {
+    case XML_RELAXNG_ERR_ELEMWRONG:
+        return cfg_fail(cx, line, "element '%s' not expected", x->s1);
+    case XML_RELAXNG_ERR_EXTRACONTENT:
+        return cfg_fail(cx, line, "element '%s' not expected in <%s>",
+                        x->s2, x->s1);
+    case XML_RELAXNG_ERR_TEXTWRONG:
+        return cfg_fail(cx, line, "%s: text content not allowed", x->s1);
+    case XML_RELAXNG_ERR_ELEMNAME:
+        return cfg_fail(cx, line, "expected element '%s', got '%s'",
+                        x->s1, x->s2);
+    case XML_RELAXNG_ERR_INVALIDATTR:
+        return cfg_fail(cx, line, "%s: unknown attribute '%s'", x->s2,
+                        x->s1);
+    case XML_RELAXNG_ERR_ATTRVALID:
+        miss = cfg_missing_attr(x->node != NULL ? x->node
+                                : xmlDocGetRootElement(doc), x->s1, &at);
+        if (miss != NULL)
+            return cfg_fail(cx, xmlGetLineNo(at),
+                            "%s: missing attribute '%s'", x->s1, miss);
+        return cfg_fail(cx, line, "%s: invalid attributes", x->s1);
+    default:
+        return cfg_fail(cx, line, "%s", x->msg);
+    }
+}
+
+
+static xmlDocPtr
+cfg_read(cfg_ctx_t *cx, const char *path)
+{
+    xmlParserCtxtPtr p;
+    xmlDocPtr doc;
+
+    if ((p = xmlNewParserCtxt()) == NULL) {
+        cfg_fail(cx, 0, "out of memory");
+        return NULL;
+    }
+    p->_private = cx;
+    p->sax->internalSubset = cfg_on_doctype;
+    doc = xmlCtxtReadFile(p, path, NULL, XML_PARSE_NONET
+                          | XML_PARSE_BIG_LINES | XML_PARSE_NOWARNING);
+    xmlFreeParserCtxt(p);
+    if (cx->doctype_line > 0 || (doc != NULL && doc->intSubset != NULL)) {
+        cfg_fail(cx, cx->doctype_line, "DOCTYPE not allowed");
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    /* Recoverable errors (an undeclared namespace prefix) still fail. */
+    if (doc == NULL || cx->nxml > 0) {
+        cfg_fail(cx, cx->nxml ? cx->xml[0].line : 0, "%s",
+                 cx->nxml ? cx->xml[0].msg : "cannot parse");
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+
+static int
+cfg_validate(cfg_ctx_t *cx, xmlDocPtr doc)
+{
+    xmlRelaxNGParserCtxtPtr pc;
+    xmlRelaxNGValidCtxtPtr vc = NULL;
+    xmlRelaxNGPtr schema = NULL;
+    int rc = EMBER_ENOMEM;
+
+    pc = xmlRelaxNGNewMemParserCtxt(ember_rng, (int) ember_rng_len);
+    if (pc == NULL)
+        goto fail;
+    schema = xmlRelaxNGParse(pc);
+    xmlRelaxNGFreeParserCtxt(pc);
+    if (schema == NULL) {
+        cfg_fail(cx, 0, "built-in schema: %s",
+                 cx->nxml ? cx->xml[0].msg : "invalid");
+        return EMBER_EINVAL;
+    }
+    cx->nxml = 0;
+    if ((vc = xmlRelaxNGNewValidCtxt(schema)) == NULL)
+        goto fail;
+    xmlRelaxNGSetValidStructuredErrors(vc, cfg_on_xml_error, cx);
+    rc = xmlRelaxNGValidateDoc(vc, doc) == 0 ? 0 : cfg_schema_error(cx, doc);
+fail:
+    if (rc == EMBER_ENOMEM)
+        cfg_fail(cx, 0, "out of memory");
+    xmlRelaxNGFreeValidCtxt(vc);
+    xmlRelaxNGFree(schema);
+    return rc;
+}
+
+
+/* Integer or duration attribute `name` of n into *out, within lo..hi. */
+static int
+cfg_number(cfg_ctx_t *cx, xmlNodePtr n, const char *name, int duration,
+           long long lo, long long hi, long long *out)
+{
+    const char *v = cfg_attr(n, name);
+    long long x;
+
+    if (v == NULL)
+        return 0;
+    if ((duration ? parse_duration(v, &x) : parse_ll(v, &x)) < 0)
+        return cfg_fail(cx, xmlGetLineNo(n), "%s: %s '%s' is not a %s",
+                        n->name, name, v, duration ? "duration" : "number");
+    if (x < lo || x > hi)
+        return cfg_fail(cx, xmlGetLineNo(n), "%s: %s %s out of range "
+                        "%lld..%lld", n->name, name, v, lo, hi);
+    *out = x;
+    return 0;
+}
+
+
+static int
+cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
+{
+    long long v[9] = { (long long) l->max_stanza_size, l->max_depth,
+                       l->max_attributes, l->idle_timeout, l->auth_timeout,
+                       l->max_connections_per_ip,
+                       (long long) l->http_max_body, l->http_request_timeout,
+                       l->http_keepalive_timeout };
+
+    if (cfg_number(cx, n, "max-stanza-size", 0, 1024, 64 << 20, &v[0]) < 0
+        || cfg_number(cx, n, "max-depth", 0, 4, 1024, &v[1]) < 0
+        || cfg_number(cx, n, "max-attributes", 0, 1, 1024, &v[2]) < 0
+        || cfg_number(cx, n, "idle-timeout", 1, 1, 604800, &v[3]) < 0
+        || cfg_number(cx, n, "auth-timeout", 1, 1, 3600, &v[4]) < 0
+        || cfg_number(cx, n, "max-connections-per-ip", 0, 0, 1000000,
+                      &v[5]) < 0
+        || cfg_number(cx, n, "http-max-body", 0, 0, 1 << 30, &v[6]) < 0
+        || cfg_number(cx, n, "http-request-timeout", 1, 1, 3600, &v[7]) < 0
+        || cfg_number(cx, n, "http-keepalive-timeout", 1, 1, 86400,
+                      &v[8]) < 0)
+        return EMBER_EINVAL;
+    l->max_stanza_size = (size_t) v[0];
+    l->max_depth = (int) v[1];
+    l->max_attributes = (int) v[2];
+    l->idle_timeout = (int) v[3];
+    l->auth_timeout = (int) v[4];
+    l->max_connections_per_ip = (int) v[5];
+    l->http_max_body = (size_t) v[6];
+    l->http_request_timeout = (int) v[7];
+    l->http_keepalive_timeout = (int) v[8];
+    return 0;
+}
+
+
+static const struct {
+    const char *name;
+    ember_listen_type_t type;
+    int port;
+    const char *address;
+} listen_types[] = {
+    { "c2s", EMBER_LISTEN_C2S, 5222, "0.0.0.0" },
+    { "c2s-tls", EMBER_LISTEN_C2S_TLS, 5223, "0.0.0.0" },
+    { "http", EMBER_LISTEN_HTTP, 7070, "0.0.0.0" },
+    { "https", EMBER_LISTEN_HTTPS, 7443, "0.0.0.0" },
+    { "admin", EMBER_LISTEN_ADMIN, 9090, "127.0.0.1" },
+    { "admin-tls", EMBER_LISTEN_ADMIN_TLS, 9091, "0.0.0.0" },
+};
+
+
+const char *
+ember__listen_type_name(ember_listen_type_t type)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(listen_types) / sizeof(listen_types[0]); i++)
+        if (listen_types[i].type == type)
+            return listen_types[i].name;
+    return "?";
+}
+
+
+static int
+cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
+{
+    const char *type = cfg_attr(n, "type"), *addr = cfg_attr(n, "address");
+    const char *req = cfg_attr(n, "require-tls");
+    const char *pub = cfg_attr(n, "public");
+    ember_listener_conf_t *l, **tail;
+    ember_listen_type_t t;
+    unsigned char bin[16];
+    char text[INET6_ADDRSTRLEN];
+    long line = xmlGetLineNo(n);
+    long long port;
+    size_t i;
+    int v6, loop;
+
+    for (i = 0; i < sizeof(listen_types) / sizeof(listen_types[0]); i++)
+        if (strcmp(type, listen_types[i].name) == 0)
+            break;
+    if (i == sizeof(listen_types) / sizeof(listen_types[0]))
+        return cfg_fail(cx, line, "listen: unknown type '%s' (c2s, c2s-tls, "
+                        "http, https, admin, admin-tls)", type);
+    t = listen_types[i].type;
+    port = listen_types[i].port;
+    if (cfg_number(cx, n, "port", 0, 1, 65535, &port) < 0)
+        return EMBER_EINVAL;
+    if (addr == NULL)
+        addr = listen_types[i].address;
+    v6 = strchr(addr, ':') != NULL;
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
+        return cfg_fail(cx, line, "listen: address '%s' is not an IPv4 or "
+                        "IPv6 address", addr);
+    inet_ntop(v6 ? AF_INET6 : AF_INET, bin, text, sizeof(text));
+    /* 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8. */
+    loop = !v6 ? bin[0] == 127
+         : memcmp(bin, in6addr_loopback.s6_addr, 16) == 0
+           || (memcmp(bin, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0
+               && bin[12] == 127);
+    if (req != NULL && t != EMBER_LISTEN_C2S && t != EMBER_LISTEN_C2S_TLS)
+        return cfg_fail(cx, line, "listen: require-tls is only for c2s "
+                        "listeners, not %s", type);
+    if (req != NULL && parse_bool(req) < 0)
+        return cfg_fail(cx, line, "listen: require-tls '%s' is not a boolean"
+                        " (true, false)", req);
+    if (req != NULL && !parse_bool(req) && t == EMBER_LISTEN_C2S_TLS)
+        return cfg_fail(cx, line, "listen: require-tls=\"%s\" is meaningless"
+                        " on a c2s-tls listener", req);
+    if (req != NULL && !parse_bool(req) && !loop)
+        return cfg_fail(cx, line, "listen: require-tls=\"%s\" only allowed on"
+                        " a loopback address (127.x.x.x, ::1), not %s", req,
+                        text);
+    if (pub != NULL && t != EMBER_LISTEN_ADMIN)
+        return cfg_fail(cx, line, "listen: public is only for admin "
+                        "listeners, not %s", type);
+    if (pub != NULL && parse_bool(pub) < 0)
+        return cfg_fail(cx, line, "listen: public '%s' is not a boolean "
+                        "(true, false)", pub);
+    /* The console without TLS sends passwords and cookies in clear. */
+    if (t == EMBER_LISTEN_ADMIN && !loop && (pub == NULL || !parse_bool(pub)))
+        return cfg_fail(cx, line, "listen: an admin listener without TLS "
+                        "must be on a loopback address (127.x.x.x, ::1), not "
+                        "%s; use admin-tls, or set public=\"true\"", text);
+    for (tail = &c->listeners; *tail != NULL; tail = &(*tail)->next)
+        if ((*tail)->port == port && strcmp((*tail)->address, text) == 0)
+            return cfg_fail(cx, line, "listen: %s%s%s:%lld already used at "
+                            "line %d", v6 ? "[" : "", text, v6 ? "]" : "",
+                            port, (*tail)->line);
+    if ((l = calloc(1, sizeof(*l))) == NULL
+        || (l->address = strdup(text)) == NULL) {
+        free(l);
+        return EMBER_ENOMEM;
+    }
+    l->type = t;
+    l->port = (int) port;
+    l->require_tls = t == EMBER_LISTEN_C2S ? req == NULL || parse_bool(req)
+                                           : t != EMBER_LISTEN_C2S_TLS ? 0 : 1;
+    l->public = pub != NULL && parse_bool(pub) == 1;
+    l->line = (int) line;
+    *tail = l;
+    return 0;
+}
+
+
+/* Append the <module> n to *list, refusing a name already there. */
+static int
+cfg_module(cfg_ctx_t *cx, ember_module_conf_t **list, xmlNodePtr n,
+           const char *where)
+{
+    const char *name = cfg_attr(n, "name");
+    ember_module_conf_t *m;
+
+    for (; *list != NULL; list = &(*list)->next)
+        if (strcmp((*list)->name, name) == 0)
+            return cfg_fail(cx, xmlGetLineNo(n), "module: '%s' already "
+                            "enabled %s at line %d", name, where,
+                            (*list)->line);
+    if (*name == '\0')
+        return cfg_fail(cx, xmlGetLineNo(n), "module: empty name");
+    if ((m = calloc(1, sizeof(*m))) == NULL
+        || (m->name = strdup(name)) == NULL) {
+        free(m);
+        return EMBER_ENOMEM;
+    }
+    m->node = n;
+    m->line = (int) xmlGetLineNo(n);
+    *list = m;
+    return 0;
+}
+
+
+static int
+cfg_tls(cfg_ctx_t *cx, const char *dir, xmlNodePtr n, char **cert,
+        char **key)
+{
+    free(*cert);
+    free(*key);
+    *cert = cfg_abs(dir, cfg_attr(n, "cert"));
+    *key = cfg_abs(dir, cfg_attr(n, "key"));
+    return *cert == NULL || *key == NULL ? EMBER_ENOMEM : 0;
+}
+
+
+static int
+cfg_host(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
+{
+    char name[1024], where[1100];
+    ember_host_conf_t *h, **tail;
+    xmlNodePtr k;
+    int rc;
+
+    if (ember__jid_prep_domain(cfg_attr(n, "name"), name, sizeof(name)) < 0)
+        return cfg_fail(cx, xmlGetLineNo(n), "host: invalid host name '%s'",
+                        cfg_attr(n, "name"));
+    for (tail = &c->hosts; *tail != NULL; tail = &(*tail)->next)
+        if (strcmp((*tail)->name, name) == 0)
+            return cfg_fail(cx, xmlGetLineNo(n), "host: '%s' already "
+                            "defined at line %d", name, (*tail)->line);
+    if ((h = calloc(1, sizeof(*h))) == NULL)
+        return EMBER_ENOMEM;
+    *tail = h;
+    h->line = (int) xmlGetLineNo(n);
+    if ((h->name = strdup(name)) == NULL)
+        return EMBER_ENOMEM;
+    snprintf(where, sizeof(where), "in host %s", name);
+    for (k = n->children; k != NULL; k = k->next) {
+        if (is_element(k, "tls") && h->cert_file != NULL)
+            return cfg_fail(cx, xmlGetLineNo(k), "element 'tls' repeated in "
+                            "host %s", name);
+        if (is_element(k, "tls"))
+            rc = cfg_tls(cx, c->dir, k, &h->cert_file, &h->key_file);
+        else if (is_element(k, "module"))
+            rc = cfg_module(cx, &h->modules, k, where);
+        else
+            continue;
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+
+/* Append a copy of s to the NULL-terminated vector *v of *count strings. */
+static int
+cfg_strv_add(char ***v, size_t *count, char *s)
+{
+    char **a;
+
+    if (s == NULL || (a = realloc(*v, (*count + 2) * sizeof(*a))) == NULL) {
+        free(s);
+        return EMBER_ENOMEM;
+    }
+    a[(*count)++] = s;
+    a[*count] = NULL;
+    *v = a;
+    return 0;
+}
+
+
+static int
+cfg_admin(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n, size_t *count)
+{
+    const char *s = cfg_attr(n, "jid");
+    ember_jid_t *j = ember__jid_parse(s);
+    int rc;
+
+    if (j == NULL || ember__jid_resource(j) != NULL) {
+        ember__jid_free(j);
+        return cfg_fail(cx, xmlGetLineNo(n), "admin: '%s' is not a valid "
+                        "bare JID", s);
+    }
+    rc = cfg_strv_add(&c->admins, count, strdup(ember__jid_bare(j)));
+    ember__jid_free(j);
+    return rc;
+    return 0;
+}
+
+
+/* Settings of <ember>'s children, in document order. */
+static int
+cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
+{
+    static const char *const once[] = { "log", "paths", "tls", "limits" };
+    struct sockaddr_un su;
+    long seen[4] = { 0 };
+    size_t nadmins = 0, ndirs = 0, i;
+    xmlNodePtr n, paths = NULL, log = NULL;
+    const char *v;
+    int rc = 0;
+
+    for (n = root->children; n != NULL && rc == 0; n = n->next) {
+        if (!is_element(n, NULL))
+            continue;
+        for (i = 0; i < 4; i++)
+            if (is_element(n, once[i]) && seen[i] > 0)
+                return cfg_fail(cx, xmlGetLineNo(n), "element '%s' repeated"
+                                " (first at line %ld)", once[i], seen[i]);
+            else if (is_element(n, once[i]))
+                seen[i] = xmlGetLineNo(n);
+        if (is_element(n, "log"))
+            log = n;
+        else if (is_element(n, "paths"))
+            paths = n;
+        else if (is_element(n, "plugins"))
+            rc = cfg_strv_add(&c->plugin_dirs, &ndirs,
+                              cfg_abs(c->dir, cfg_attr(n, "dir")));
+        else if (is_element(n, "tls"))
+            rc = cfg_tls(cx, c->dir, n, &c->cert_file, &c->key_file);
+        else if (is_element(n, "limits"))
+            rc = cfg_limits(cx, n, &c->limits);
+        else if (is_element(n, "admin"))
+            rc = cfg_admin(cx, c, n, &nadmins);
+        else if (is_element(n, "listen"))
+            rc = cfg_listener(cx, c, n);
+        else if (is_element(n, "module"))
+            rc = cfg_module(cx, &c->global_modules, n, "globally");
+        else if (is_element(n, "host"))
+            rc = cfg_host(cx, c, n);
+    }
+    if (rc < 0)
+        return rc;
+    if (c->hosts == NULL)
+        return cfg_fail(cx, xmlGetLineNo(root), "ember: no <host> element; "
+                        "at least one virtual host is required");
+    if (log != NULL && (v = cfg_attr(log, "level")) != NULL
+        && (c->log_level = ember__log_level_parse(v)) < 0)
+        return cfg_fail(cx, xmlGetLineNo(log), "log: unknown level '%s' "
+                        "(error, warn, info, debug)", v);
+    if (log != NULL && (v = cfg_attr(log, "file")) != NULL
+        && (c->log_file = cfg_abs(c->dir, v)) == NULL)
+        return EMBER_ENOMEM;
+
+    v = paths != NULL ? cfg_attr(paths, "data") : NULL;
+    c->data_dir = cfg_abs(c->dir, v != NULL ? v : "data");
+    v = paths != NULL ? cfg_attr(paths, "control-socket") : NULL;
+    c->control_socket = v != NULL ? cfg_abs(c->dir, v)
+                      : cfg_abs(c->data_dir, "emberd.sock");
+    if (c->cert_file == NULL) {
+        c->cert_file = cfg_abs(c->data_dir, "tls/cert.pem");
+        c->key_file = cfg_abs(c->data_dir, "tls/key.pem");
+    }
+#ifdef EMBER_PLUGINDIR
+    if (ndirs == 0 && cfg_strv_add(&c->plugin_dirs, &ndirs,
+                                   strdup(EMBER_PLUGINDIR)) < 0)
+        return EMBER_ENOMEM;
+#endif
+    if (c->data_dir == NULL || c->control_socket == NULL
+        || c->cert_file == NULL || c->key_file == NULL
+        || (c->admins == NULL
+            && (c->admins = calloc(1, sizeof(char *))) == NULL)
+        || (c->plugin_dirs == NULL
+            && (c->plugin_dirs = calloc(1, sizeof(char *))) == NULL))
+        return EMBER_ENOMEM;
+    if (strlen(c->control_socket) >= sizeof(su.sun_path))
+        return cfg_fail(cx, paths != NULL ? xmlGetLineNo(paths) : 0,
+                        "paths: control-socket '%s' longer than %zu bytes",
+                        c->control_socket, sizeof(su.sun_path) - 1);
+    return 0;
+}
+
+
+int
+ember__config_load(const char *path, ember_config_t **out, char *err,
+                   size_t errlen)
+{
+    cfg_ctx_t *cx;
+    ember_config_t *c = NULL;
+    xmlStructuredErrorFunc old_fn = xmlStructuredError;
+    void *old_ud = xmlStructuredErrorContext;
+    char *slash, *data = NULL;
+    int rc = EMBER_ENOMEM;
+
+    *out = NULL;
+    if ((cx = calloc(1, sizeof(*cx))) == NULL)
+        return EMBER_ENOMEM;
+    cx->file = path;
+    cx->err = err;
+    cx->errlen = errlen;
+    /* Every libxml2 message (parser, I/O, schema) lands in cx, not stderr. */
+    xmlSetStructuredErrorFunc(cx, cfg_on_xml_error);
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        goto fail;
+    c->log_level = EMBER_LOG_INFO;
+    c->limits = (ember_limits_t) {
+        .max_stanza_size = 262144, .max_depth = 64, .max_attributes = 64,
+        .idle_timeout = 600, .max_connections_per_ip = 100,
+        .auth_timeout = 60, .http_max_body = 1 << 20,
+        .http_request_timeout = 30, .http_keepalive_timeout = 60,
+    };
+    if ((c->path = realpath(path, NULL)) == NULL) {
+        rc = errno == ENOMEM ? EMBER_ENOMEM
+           : errno == ENOENT ? EMBER_ENOENT : EMBER_EIO;
+        cfg_fail(cx, 0, "%s", strerror(errno));
+        goto fail;
+    }
+    if ((c->dir = strdup(c->path)) == NULL)
+        goto fail;
+    slash = strrchr(c->dir, '/');
+    slash[slash == c->dir ? 1 : 0] = '\0';
+    rc = EMBER_EINVAL;
+    if ((c->doc = cfg_read(cx, c->path)) == NULL
+        || (rc = cfg_validate(cx, c->doc)) < 0
+        || (rc = cfg_build(cx, c, xmlDocGetRootElement(c->doc))) < 0)
+        goto fail;
+    if ((data = strdup(c->data_dir)) == NULL) {
+        rc = EMBER_ENOMEM;
+        goto fail;
+    }
+    free(current_data_dir);
+    current_data_dir = data;
+    *out = c;
+    c = NULL;
+    rc = 0;
+fail:
+    if (rc == EMBER_ENOMEM)
+        cfg_fail(cx, 0, "out of memory");
+    xmlSetStructuredErrorFunc(old_ud, old_fn);
+    ember__config_free(c);
+    free(cx);
+    return rc;
+}
+
+
+static void
+cfg_free_modules(ember_module_conf_t *m)
+{
+    ember_module_conf_t *next;
+
+    for (; m != NULL; m = next) {
+        next = m->next;
+        free(m->name);
+        free(m);
+    }
+}
+
+
+void
+ember__config_free(ember_config_t *c)
+{
+    ember_listener_conf_t *l;
+    ember_host_conf_t *h;
+    char **s;
+
+    if (c == NULL)
+        return;
+    while ((l = c->listeners) != NULL) {
+        c->listeners = l->next;
+        free(l->address);
+        free(l);
+    }
+    while ((h = c->hosts) != NULL) {
+        c->hosts = h->next;
+        cfg_free_modules(h->modules);
+        free(h->name);
+        free(h->cert_file);
+        free(h->key_file);
+        free(h);
+    }
+    cfg_free_modules(c->global_modules);
+    for (s = c->plugin_dirs; s != NULL && *s != NULL; s++)
+        free(*s);
+    for (s = c->admins; s != NULL && *s != NULL; s++)
+        free(*s);
+    free(c->plugin_dirs);
+    free(c->admins);
+    free(c->path);
+    free(c->dir);
+    free(c->log_file);
+    free(c->control_socket);
+    free(c->data_dir);
+    free(c->cert_file);
+    free(c->key_file);
+    xmlFreeDoc(c->doc);
+    free(c);
+}
+
+
+ember_host_conf_t *
+ember__config_host(ember_config_t *c, const char *name)
+{
+    ember_host_conf_t *h;
+    char prepped[1024];
+
+    if (c == NULL || name == NULL
+        || ember__jid_prep_domain(name, prepped, sizeof(prepped)) < 0)
+        return NULL;
+    for (h = c->hosts; h != NULL; h = h->next)
+        if (strcmp(h->name, prepped) == 0)
+            return h;
+    return NULL;
+}
+
+
+/* One option's value v into its field; a reason in why on error. */
+static int
+opt_set(const ember_option_t *o, void *conf, const char *v, char *why,
+        size_t whylen)
+{
+    char *field = (char *) conf + o->offset, *s;
+    long long x, lo = o->min, hi = o->max;
+    int b;
+
+    /* min = max = 0 declares no range beyond the field's own. */
+    if (lo == 0 && hi == 0) {
+        lo = o->type == EMBER_OPT_INT ? INT_MIN : 0;
+        hi = INT_MAX;
+    }
+    switch (o->type) {
+    case EMBER_OPT_INT:
+    case EMBER_OPT_DURATION:
+        if ((o->type == EMBER_OPT_INT ? parse_ll(v, &x)
+                                      : parse_duration(v, &x)) < 0) {
+            snprintf(why, whylen, o->type == EMBER_OPT_INT
+                     ? "'%s' is not an integer" : "'%s' is not a duration "
+                     "(90, 90s, 15m, 2h, 1d)", v);
+            return EMBER_EINVAL;
+        }
+        if (x < lo || x > hi || x < INT_MIN || x > INT_MAX) {
+            snprintf(why, whylen, "%s out of range %lld..%lld", v,
+                     lo < INT_MIN ? INT_MIN : lo, hi > INT_MAX ? INT_MAX : hi);
+            return EMBER_EINVAL;
+        }
+        *(int *) (void *) field = (int) x;
+        return 0;
+    case EMBER_OPT_BOOL:
+        if ((b = parse_bool(v)) < 0) {
+            snprintf(why, whylen, "'%s' is not a boolean (true, false, yes, "
+                     "no, 1, 0)", v);
+            return EMBER_EINVAL;
+        }
+        *(int *) (void *) field = b;
+        return 0;
+    case EMBER_OPT_STRING:
+    case EMBER_OPT_PATH:
+        if (o->max > 0 && strlen(v) > (size_t) o->max) {
+            snprintf(why, whylen, "longer than %lld characters", o->max);
+            return EMBER_EINVAL;
+        }
+        if (o->type == EMBER_OPT_PATH && *v == '\0') {
+            snprintf(why, whylen, "empty path");
+            return EMBER_EINVAL;
+        }
+        s = o->type == EMBER_OPT_STRING ? strdup(v)
+                                        : cfg_abs(current_data_dir, v);
+        if (s == NULL) {
+            snprintf(why, whylen, "out of memory");
+            return EMBER_ENOMEM;
+        }
+        free(*(char **) (void *) field);
+        *(char **) (void *) field = s;
+        return 0;
+    }
+    snprintf(why, whylen, "unknown option type %d", (int) o->type);
+    return EMBER_EINVAL;
+}
+
+
+int
+ember__options_apply(const ember_option_t *opts, void *conf,
+                     xmlNodePtr node, const char *file, char *err,
+                     size_t errlen)
+{
+    cfg_ctx_t cx = { .file = file, .err = err, .errlen = errlen };
+    const ember_option_t *o;
+    const char *mod = node != NULL ? cfg_attr(node, "name") : NULL;
+    const char *v;
+    long line = node != NULL ? xmlGetLineNo(node) : 0;
+    char why[512];
+    xmlAttrPtr a;
+    size_t n;
+    int rc;
+
+    for (a = node != NULL ? node->properties : NULL; a != NULL;
+         a = a->next) {
+        if (a->ns == NULL && strcmp((const char *) a->name, "name") == 0)
+            continue;
+        for (o = opts; o != NULL && o->name != NULL; o++)
+            if (a->ns == NULL && strcmp((const char *) a->name, o->name) == 0)
+                break;
+        if (o == NULL || o->name == NULL) {
+            n = (size_t) snprintf(why, sizeof(why), opts && opts->name
+                                  ? "valid options:" : "this module takes "
+                                  "no options");
+            for (o = opts; o != NULL && o->name != NULL && n < sizeof(why);
+                 o++)
+                n += (size_t) snprintf(why + n, sizeof(why) - n, "%s %s",
+                                       o == opts ? "" : ",", o->name);
+            return cfg_fail(&cx, line, "module %s: option %s: unknown "
+                            "option; %s", mod ? mod : "?", a->name, why);
+        }
+    }
+    for (o = opts; o != NULL && o->name != NULL; o++) {
+        v = node != NULL ? cfg_attr(node, o->name) : NULL;
+        if (v == NULL && (v = o->default_value) == NULL) {
+            rc = EMBER_EINVAL;
+            snprintf(why, sizeof(why), "required, no default");
+        } else {
+            rc = opt_set(o, conf, v, why, sizeof(why));
+        }
+        if (rc < 0) {
+            ember__options_free(opts, conf);
+            cfg_fail(&cx, line, "module %s: option %s: %s%s", mod ? mod : "?",
+                     o->name, v == o->default_value && v ? "default " : "",
+                     why);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+
+void
+ember__options_free(const ember_option_t *opts, void *conf)
+{
+    const ember_option_t *o;
+    char **field;
+
+    for (o = opts; o != NULL && o->name != NULL; o++)
+        if (o->type == EMBER_OPT_STRING || o->type == EMBER_OPT_PATH) {
+            field = (char **) (void *) ((char *) conf + o->offset);
+            free(*field);
+            *field = NULL;
+        }
+}
+
+
+void
+ember__config_use_data_dir(const char *dir)
+{
+    char *copy;
+
+    if (dir != NULL && (copy = strdup(dir)) != NULL) {
+        free(current_data_dir);
+        current_data_dir = copy;
+    }
+}
+
+
+int
+ember__write_all(int fd, const char *data, size_t len)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        if ((n = write(fd, data, len)) < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        data += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+
+/* Keep the current file as path.bak: a hard link, else a copy. */
+static int
+keep_backup(const char *path, const char *bak)
+{
+    char buf[65536];
+    ssize_t n;
+    int in, out, rc = -1;
+
+    if (unlink(bak) < 0 && errno != ENOENT)
+        return -1;
+    if (link(path, bak) == 0)
+        return 0;
+    if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return errno == ENOENT ? 0 : -1;
+    if ((out = open(bak, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+        goto out;
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        if (ember__write_all(out, buf, (size_t) n) < 0)
+            break;
+    rc = n == 0 && fsync(out) == 0 ? 0 : -1;
+    if (close(out) < 0)
+        rc = -1;
+out:
+    close(in);
+    return rc;
+}
+
+
+int
+ember__write_atomic(const char *path, const char *data, size_t len,
+                    int mode, int backup, char *err, size_t errlen)
+{
+    char *tmp = NULL, *bak = NULL, *dir = NULL, *slash;
+    const char *what = "create a temporary file";
+    struct stat st;
+    int fd = -1, dfd;
+
+    if (mode < 0)
+        mode = stat(path, &st) == 0 ? (int) (st.st_mode & 07777) : 0644;
+    if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
+        tmp = NULL;
+        goto nomem;
+    }
+    if (backup && asprintf(&bak, "%s.bak", path) < 0) {
+        bak = NULL;
+        goto nomem;
+    }
+    if ((fd = mkstemp(tmp)) < 0)
+        goto fail;
+    what = "write";
+    if (fchmod(fd, (mode_t) mode) < 0 ||
+        ember__write_all(fd, data, len) < 0 || fsync(fd) < 0)
+        goto fail_tmp;
+    if (close(fd) < 0) {
+        fd = -1;
+        goto fail_tmp;
+    }
+    fd = -1;
+    what = "keep the previous file as .bak";
+    if (backup && keep_backup(path, bak) < 0)
+        goto fail_tmp;
+    what = "rename";
+    if (rename(tmp, path) < 0)
+        goto fail_tmp;
+    /* The rename itself must survive a crash too. */
+    if ((dir = strdup(path)) != NULL && (slash = strrchr(dir, '/')) != NULL) {
+        *slash = '\0';
+        if ((dfd = open(*dir != '\0' ? dir : "/",
+                        O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    free(dir);
+    free(tmp);
+    free(bak);
+    return 0;
+
+fail_tmp:
+    snprintf(err, errlen, "cannot %s %s: %s", what,
+             strcmp(what, "rename") == 0 ? path : tmp, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+    free(bak);
+    return EMBER_EIO;
+fail:
+    snprintf(err, errlen, "cannot %s next to %s: %s", what, path,
+             strerror(errno));
+    free(tmp);
+    free(bak);
+    return EMBER_EIO;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    free(tmp);
+    free(bak);
+    return EMBER_ENOMEM;
+}

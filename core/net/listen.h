@@ -1,0 +1,22 @@
+/* core/listen.h -- the TCP listeners of the config. */
+#ifndef EMBER_CORE_LISTEN_H
+#define EMBER_CORE_LISTEN_H
+
+#include <jansson.h>
+
+#include "base/config.h"
+
+int ember__listeners_start(const ember_config_t *cfg, char *err,
+                           size_t errlen);
+void ember__listeners_stop(void);
+/*
+ * Reload: close the listeners cfg no longer has, open its new ones, keep
+ * the others (their connections stay).  A listener that cannot open is
+ * logged and named in err; the rest still apply.
+ */
+int ember__listeners_sync(const ember_config_t *cfg, char *err,
+                          size_t errlen);
+/* [{"type","address","port","tls"}] */
+json_t *ember__listeners_describe(void);
+
+#endif

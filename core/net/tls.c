@@ -1,0 +1,365 @@
+/* core/tls.c -- GnuTLS sessions fed from and flushed to libuv buffers. */
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gsasl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/certgen.h"
+#include "base/log.h"
+#include "net/tls.h"
+
+#define TLS_PRIORITY \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+
+struct ember_tls_s {
+    gnutls_session_t gs;
+    const ember_tls_io_t *io;
+    void *ud;
+    const char *in;         /* ciphertext not yet pulled by GnuTLS */
+    size_t inlen;
+    int ready;
+    int failed;
+    char sni[256];
+};
+
+static gnutls_certificate_credentials_t creds;
+static gnutls_certificate_credentials_t *retired;   /* before reloads */
+static size_t retired_n;
+static gnutls_priority_t priority;
+static char plain_buf[16384 + 256];
+
+
+static int
+add_cert(gnutls_certificate_credentials_t c, const char *cert,
+         const char *key, char *err, size_t errlen)
+{
+    int rc = gnutls_certificate_set_x509_key_file2(c, cert, key,
+                                                   GNUTLS_X509_FMT_PEM, NULL,
+                                                   0);
+
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot load certificate %s / key %s: %s",
+                 cert, key, gnutls_strerror(rc));
+        return EMBER_EIO;
+    }
+    return 0;
+}
+
+
+/* Credentials holding every certificate the config names. */
+static int
+creds_build(const ember_config_t *cfg, gnutls_certificate_credentials_t *out,
+            char *err, size_t errlen)
+{
+    gnutls_certificate_credentials_t c;
+    const ember_host_conf_t *h;
+    const char *names[64];
+    size_t n = 0;
+    int rc;
+
+    if (gnutls_certificate_allocate_credentials(&c) < 0) {
+        snprintf(err, errlen, "GnuTLS initialisation failed");
+        return EMBER_EIO;
+    }
+    for (h = cfg->hosts; h != NULL; h = h->next)
+        if (h->cert_file != NULL) {
+            if ((rc = add_cert(c, h->cert_file, h->key_file, err,
+                               errlen)) < 0)
+                goto fail;
+        } else if (n < sizeof(names) / sizeof(names[0]) - 1) {
+            names[n++] = h->name;
+        }
+    names[n] = NULL;
+    if (access(cfg->cert_file, R_OK) != 0 ||
+        access(cfg->key_file, R_OK) != 0) {
+        if (n == 0)
+            names[n++] = "localhost", names[n] = NULL;
+        ember__log(EMBER_LOG_WARN, "tls", "no certificate at %s: generating "
+                   "a self-signed one for %s", cfg->cert_file, names[0]);
+        if ((rc = ember__cert_generate(cfg->cert_file, cfg->key_file, names,
+                                       3650)) < 0) {
+            snprintf(err, errlen, "cannot generate a certificate at %s: %s",
+                     cfg->cert_file, ember_strerror(rc));
+            goto fail;
+        }
+    }
+    if ((rc = add_cert(c, cfg->cert_file, cfg->key_file, err, errlen)) < 0)
+        goto fail;
+    *out = c;
+    return 0;
+
+fail:
+    gnutls_certificate_free_credentials(c);
+    return rc;
+}
+
+
+int
+ember__tls_init(const ember_config_t *cfg, char *err, size_t errlen)
+{
+    if (gnutls_priority_init(&priority, TLS_PRIORITY, NULL) < 0) {
+        snprintf(err, errlen, "GnuTLS initialisation failed");
+        return EMBER_EIO;
+    }
+    return creds_build(cfg, &creds, err, errlen);
+}
+
+
+int
+ember__tls_reload(const ember_config_t *cfg, char *err, size_t errlen)
+{
+    gnutls_certificate_credentials_t c, *keep;
+    int rc;
+
+    if ((rc = creds_build(cfg, &c, err, errlen)) < 0)
+        return rc;
+    /*
+     * Open TLS sessions point at the old credentials, and GnuTLS keeps no
+     * count of them: they stay allocated until the server stops (one set
+     * per reload).
+     */
+    keep = realloc(retired, (retired_n + 1) * sizeof(*retired));
+    if (keep == NULL) {
+        gnutls_certificate_free_credentials(c);
+        snprintf(err, errlen, "out of memory");
+        return EMBER_ENOMEM;
+    }
+    retired = keep;
+    retired[retired_n++] = creds;
+    creds = c;
+    return 0;
+}
+
+
+void
+ember__tls_cleanup(void)
+{
+    if (creds != NULL)
+        gnutls_certificate_free_credentials(creds);
+    while (retired_n > 0)
+        gnutls_certificate_free_credentials(retired[--retired_n]);
+    free(retired);
+    retired = NULL;
+    if (priority != NULL)
+        gnutls_priority_deinit(priority);
+    creds = NULL;
+    priority = NULL;
+}
+
+
+static ssize_t
+tls_pull(gnutls_transport_ptr_t p, void *buf, size_t size)
+{
+    ember_tls_t *t = p;
+    size_t n = t->inlen < size ? t->inlen : size;
+
+    if (n == 0) {
+        gnutls_transport_set_errno(t->gs, EAGAIN);
+        return -1;
+    }
+    memcpy(buf, t->in, n);
+    t->in += n;
+    t->inlen -= n;
+    return (ssize_t) n;
+}
+
+
+static ssize_t
+tls_push(gnutls_transport_ptr_t p, const void *data, size_t size)
+{
+    ember_tls_t *t = p;
+
+    if (t->io->write(t->ud, data, size) < 0) {
+        gnutls_transport_set_errno(t->gs, EPIPE);
+        return -1;
+    }
+    return (ssize_t) size;
+}
+
+
+static ssize_t
+tls_pushv(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
+{
+    ssize_t total = 0;
+    int i;
+
+    for (i = 0; i < iovcnt; i++) {
+        if (tls_push(p, iov[i].iov_base, iov[i].iov_len) < 0)
+            return -1;
+        total += (ssize_t) iov[i].iov_len;
+    }
+    return total;
+}
+
+
+ember_tls_t *
+ember__tls_new(const ember_tls_io_t *io, void *ud, int alpn)
+{
+    ember_tls_t *t = calloc(1, sizeof(*t));
+    static const gnutls_datum_t xmpp_client = {
+        (unsigned char *) "xmpp-client", 11
+    };
+
+    if (t == NULL)
+        return NULL;
+    if (gnutls_init(&t->gs, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0) {
+        free(t);
+        return NULL;
+    }
+    t->io = io;
+    t->ud = ud;
+    gnutls_priority_set(t->gs, priority);
+    gnutls_credentials_set(t->gs, GNUTLS_CRD_CERTIFICATE, creds);
+    gnutls_certificate_server_set_request(t->gs, GNUTLS_CERT_IGNORE);
+    gnutls_transport_set_ptr(t->gs, t);
+    gnutls_transport_set_pull_function(t->gs, tls_pull);
+    gnutls_transport_set_push_function(t->gs, tls_push);
+    gnutls_transport_set_vec_push_function(t->gs, tls_pushv);
+    if (alpn)
+        gnutls_alpn_set_protocols(t->gs, &xmpp_client, 1, 0);
+    return t;
+}
+
+
+int
+ember__tls_feed(ember_tls_t *t, const char *data, size_t len)
+{
+    ssize_t n;
+    int rc;
+
+    if (t->failed)
+        return EMBER_EPROTO;
+    t->in = data;
+    t->inlen = len;
+    if (!t->ready) {
+        rc = gnutls_handshake(t->gs);
+        if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED)
+            return 0;
+        if (rc < 0) {
+            ember__log(EMBER_LOG_INFO, "tls", "handshake failed: %s",
+                       gnutls_strerror(rc));
+            t->failed = 1;
+            return EMBER_EPROTO;
+        }
+        t->ready = 1;
+        t->io->ready(t->ud);
+    }
+    for (;;) {
+        n = gnutls_record_recv(t->gs, plain_buf, sizeof(plain_buf));
+        if (n > 0) {
+            t->io->read(t->ud, plain_buf, (size_t) n);
+            if (t->failed)
+                return EMBER_EPROTO;
+            continue;
+        }
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+            return 0;
+        if (n == 0)
+            return EMBER_EIO;   /* close_notify */
+        if (gnutls_error_is_fatal((int) n)) {
+            ember__log(EMBER_LOG_INFO, "tls", "record error: %s",
+                       gnutls_strerror((int) n));
+            t->failed = 1;
+            return EMBER_EPROTO;
+        }
+    }
+}
+
+
+int
+ember__tls_send(ember_tls_t *t, const char *data, size_t len)
+{
+    ssize_t n;
+
+    if (t->failed || !t->ready)
+        return EMBER_ESTATE;
+    while (len > 0) {
+        n = gnutls_record_send(t->gs, data, len);
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+            continue;
+        if (n < 0) {
+            t->failed = 1;
+            return EMBER_EIO;
+        }
+        data += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+
+void
+ember__tls_bye(ember_tls_t *t)
+{
+    if (t->ready && !t->failed)
+        gnutls_bye(t->gs, GNUTLS_SHUT_WR);
+}
+
+
+void
+ember__tls_free(ember_tls_t *t)
+{
+    if (t == NULL)
+        return;
+    gnutls_deinit(t->gs);
+    free(t);
+}
+
+
+int
+ember__tls_ready(const ember_tls_t *t)
+{
+    return t->ready;
+}
+
+
+const char *
+ember__tls_version(const ember_tls_t *t)
+{
+    const char *v =
+        gnutls_protocol_get_name(gnutls_protocol_get_version(t->gs));
+
+    return v != NULL ? v : "?";
+}
+
+
+int
+ember__tls_channel_binding(ember_tls_t *t, const char **type, char **b64)
+{
+    gnutls_datum_t cb;
+    int tls13 = gnutls_protocol_get_version(t->gs) == GNUTLS_TLS1_3;
+    size_t outlen;
+
+    if (!t->ready)
+        return EMBER_ESTATE;
+    if (gnutls_session_channel_binding(t->gs,
+                                       tls13 ? GNUTLS_CB_TLS_EXPORTER
+                                             : GNUTLS_CB_TLS_UNIQUE,
+                                       &cb) < 0)
+        return EMBER_ENOTSUP;
+    *type = tls13 ? "tls-exporter" : "tls-unique";
+    if (gsasl_base64_to((const char *) cb.data, cb.size, b64, &outlen) !=
+        GSASL_OK) {
+        gnutls_free(cb.data);
+        return EMBER_ENOMEM;
+    }
+    gnutls_free(cb.data);
+    return 0;
+}
+
+
+const char *
+ember__tls_server_name(ember_tls_t *t)
+{
+    size_t len = sizeof(t->sni) - 1;
+    unsigned type;
+
+    if (gnutls_server_name_get(t->gs, t->sni, &len, &type, 0) < 0 ||
+        type != GNUTLS_NAME_DNS)
+        return NULL;
+    t->sni[len] = '\0';
+    return t->sni;
+}

@@ -1,0 +1,48 @@
+/* core/tls.h -- GnuTLS over libuv buffers. */
+#ifndef EMBER_CORE_TLS_H
+#define EMBER_CORE_TLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "base/config.h"
+
+typedef struct ember_tls_s ember_tls_t;
+
+typedef struct ember_tls_io_s {
+    /* Ciphertext to the socket. */
+    int (*write)(void *ud, const char *data, size_t len);
+    /* Plaintext from the peer. */
+    void (*read)(void *ud, const char *data, size_t len);
+    /* Handshake finished. */
+    void (*ready)(void *ud);
+} ember_tls_io_t;
+
+/*
+ * Load the certificates of every host (GnuTLS picks one by SNI); the
+ * global certificate is generated self-signed when its files are missing.
+ */
+int ember__tls_init(const ember_config_t *cfg, char *err, size_t errlen);
+void ember__tls_cleanup(void);
+/* Load the certificates of cfg again (reload); the old ones stay in use
+ * when this fails. */
+int ember__tls_reload(const ember_config_t *cfg, char *err, size_t errlen);
+
+/* alpn: offer "xmpp-client" (direct TLS, XEP-0368). */
+ember_tls_t *ember__tls_new(const ember_tls_io_t *io, void *ud, int alpn);
+/* Ciphertext arrived.  0, or a negative error (the stream must close). */
+int ember__tls_feed(ember_tls_t *t, const char *data, size_t len);
+int ember__tls_send(ember_tls_t *t, const char *data, size_t len);
+/* Send close_notify (best effort). */
+void ember__tls_bye(ember_tls_t *t);
+void ember__tls_free(ember_tls_t *t);
+int ember__tls_ready(const ember_tls_t *t);
+/* "TLS1.3" ... */
+const char *ember__tls_version(const ember_tls_t *t);
+/* tls-exporter (TLS 1.3) or tls-unique (1.2), base64; 0 or error. */
+int ember__tls_channel_binding(ember_tls_t *t, const char **type,
+                               char **b64);
+/* SNI the client sent, or NULL. */
+const char *ember__tls_server_name(ember_tls_t *t);
+
+#endif

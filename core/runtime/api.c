@@ -1,0 +1,543 @@
+/* core/api.c -- the ember_api_t table handed to every module.  Append
+ * only: new entries go at the end of the initializer at the bottom. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ember_config.h"
+#include "store/accounts.h"
+#include "runtime/commands.h"
+#include "base/hooks.h"
+#include "http/http.h"
+#include "base/jid.h"
+#include "base/log.h"
+#include "runtime/modules.h"
+#include "xmpp/router.h"
+#include "base/process.h"
+#include "xmpp/services.h"
+#include "xmpp/session.h"
+#include "xmpp/stanza.h"
+#include "store/storage.h"
+
+
+static void
+api_log(ember_module_t *m, int level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level > ember__log_level())
+        return;
+    va_start(ap, fmt);
+    ember__vlog(level, ember__module_name(m), fmt, ap);
+    va_end(ap);
+}
+
+
+static const char *
+api_module_host(ember_module_t *m)
+{
+    return ember__module_host(m);
+}
+
+
+static int
+api_hook(ember_module_t *m, const char *event, ember_hook_cb cb,
+         int priority, void *ud)
+{
+    return ember__hook(m, ember__module_host(m), event, cb, priority, ud);
+}
+
+
+static int
+api_unhook(ember_module_t *m, const char *event, ember_hook_cb cb, void *ud)
+{
+    return ember__unhook(m, ember__module_host(m), event, cb, ud);
+}
+
+
+static int
+api_fire(ember_module_t *m, const char *event, ember_stanza_t *st,
+         void *data)
+{
+    ember_event_t ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.stanza = st;
+    ev.data = data;
+    return ember__fire(ember__module_host(m), event, &ev);
+}
+
+
+static int
+api_route(ember_module_t *m, ember_stanza_t *root)
+{
+    if (root == NULL)
+        return EMBER_EINVAL;
+    if (ember__stanza_attr(root, "from") == NULL) {
+        ember__stanza_free(root);
+        return EMBER_EINVAL;
+    }
+    return ember__route_stanza(root, NULL);
+}
+
+
+static void
+api_free(void *p)
+{
+    free(p);
+}
+
+
+static const ember_jid_t *
+api_session_jid(ember_session_t *s)
+{
+    return ember__session_jid(s);
+}
+
+
+/*
+ * Account calls finish after hashing on the thread pool: the module may
+ * have been unloaded by then, so its callback goes through a record that
+ * unloading cancels.
+ */
+typedef struct account_call_s {
+    ember_module_t *m;
+    ember_store_cb cb;
+    void *ud;
+    int exists_only;
+    struct account_call_s *prev, *next;
+} account_call_t;
+
+static account_call_t *account_calls;
+
+/* A command a module runs may outlive the module (it can disable the
+ * module itself): the reply goes through a record that unloading clears. */
+typedef struct command_call_s {
+    ember_module_t *m;
+    ember_command_reply_cb reply;
+    void *ud;
+    struct command_call_s *prev, *next;
+} command_call_t;
+
+static command_call_t *command_calls;
+
+
+static void
+account_call_unlink(account_call_t *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        account_calls = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+}
+
+
+static void
+account_call_done(int status, json_t *result, void *arg)
+{
+    account_call_t *c = arg;
+    json_t *exists = NULL;
+
+    account_call_unlink(c);
+    if (c->m != NULL) {
+        /* Modules learn whether an account exists, never its secrets. */
+        if (c->exists_only && status == 0)
+            result = exists = json_pack("{s:b}", "exists", 1);
+        c->cb(status, result, c->ud);
+    }
+    json_decref(exists);
+    free(c);
+}
+
+
+typedef int (*account_fn)(const char *host, const char *user,
+                          const char *password, ember_store_cb cb, void *ud);
+
+static int
+account_call(ember_module_t *m, int which, const char *user,
+             const char *password, ember_store_cb cb, void *ud)
+{
+    const char *host = ember__module_host(m);
+    account_call_t *c;
+    int rc;
+
+    if (host == NULL || cb == NULL)
+        return EMBER_EINVAL;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return EMBER_ENOMEM;
+    c->m = m;
+    c->cb = cb;
+    c->ud = ud;
+    c->exists_only = which == 'e';
+    c->next = account_calls;
+    if (account_calls != NULL)
+        account_calls->prev = c;
+    account_calls = c;
+    switch (which) {
+    case 'e':
+        rc = ember__account_get(host, user, account_call_done, c);
+        break;
+    case 'c':
+        rc = ember__account_create(host, user, password, account_call_done,
+                                   c);
+        break;
+    case 'p':
+        rc = ember__account_set_password(host, user, password,
+                                         account_call_done, c);
+        break;
+    default:
+        rc = ember__account_delete(host, user, account_call_done, c);
+        break;
+    }
+    if (rc < 0) {
+        account_call_unlink(c);
+        free(c);
+    }
+    return rc;
+}
+
+
+static int
+api_account_verify(ember_module_t *m, const char *bare_jid,
+                   const char *password, ember_store_cb cb, void *ud)
+{
+    ember_jid_t *j;
+    account_call_t *c;
+    int rc;
+
+    if (m == NULL || bare_jid == NULL || cb == NULL)
+        return EMBER_EINVAL;
+    if ((j = ember__jid_parse(bare_jid)) == NULL ||
+        ember__jid_node(j) == NULL || ember__jid_resource(j) != NULL) {
+        ember__jid_free(j);
+        return EMBER_EINVAL;
+    }
+    if ((c = calloc(1, sizeof(*c))) == NULL) {
+        ember__jid_free(j);
+        return EMBER_ENOMEM;
+    }
+    c->m = m;
+    c->cb = cb;
+    c->ud = ud;
+    c->next = account_calls;
+    if (account_calls != NULL)
+        account_calls->prev = c;
+    account_calls = c;
+    rc = ember__account_verify(ember__jid_domain(j), ember__jid_node(j),
+                               password, account_call_done, c);
+    if (rc < 0) {
+        account_call_unlink(c);
+        free(c);
+    }
+    ember__jid_free(j);
+    return rc;
+}
+
+
+/* ---- interfaces between modules ---- */
+
+typedef struct iface_entry_s {
+    ember_module_t *m;
+    char *name;
+    const void *iface;
+    struct iface_entry_s *next;
+} iface_entry_t;
+
+static iface_entry_t *ifaces;
+
+
+/* A provider serves m when it is global or on m's host. */
+static int
+iface_visible(const iface_entry_t *e, ember_module_t *m)
+{
+    const char *ph = ember__module_host(e->m);
+    const char *mh = ember__module_host(m);
+
+    return ph == NULL || (mh != NULL && strcmp(ph, mh) == 0);
+}
+
+
+static const void *
+api_iface_get(ember_module_t *m, const char *name)
+{
+    iface_entry_t *e;
+
+    if (name == NULL)
+        return NULL;
+    for (e = ifaces; e != NULL; e = e->next)
+        if (strcmp(e->name, name) == 0 && iface_visible(e, m))
+            return e->iface;
+    return NULL;
+}
+
+
+static int
+api_iface_provide(ember_module_t *m, const char *name, const void *iface)
+{
+    const char *host = ember__module_host(m);
+    iface_entry_t *e;
+
+    if (m == NULL || name == NULL || name[0] == '\0' || iface == NULL)
+        return EMBER_EINVAL;
+    for (e = ifaces; e != NULL; e = e->next) {
+        const char *eh = ember__module_host(e->m);
+
+        if (strcmp(e->name, name) == 0 &&
+            (eh == NULL || host == NULL || strcmp(eh, host) == 0))
+            return EMBER_EEXIST;
+    }
+    if ((e = calloc(1, sizeof(*e))) == NULL ||
+        (e->name = strdup(name)) == NULL) {
+        free(e);
+        return EMBER_ENOMEM;
+    }
+    e->m = m;
+    e->iface = iface;
+    e->next = ifaces;
+    ifaces = e;
+    return 0;
+}
+
+
+static int
+api_is_admin(ember_module_t *m, const char *bare_jid)
+{
+    return bare_jid != NULL && ember__is_admin(bare_jid);
+}
+
+
+void
+ember__api_module_gone(ember_module_t *m)
+{
+    account_call_t *c;
+    iface_entry_t **pe, *e;
+
+    command_call_t *cc;
+
+    for (c = account_calls; c != NULL; c = c->next)
+        if (c->m == m)
+            c->m = NULL;
+    for (cc = command_calls; cc != NULL; cc = cc->next)
+        if (cc->m == m)
+            cc->m = NULL;
+    for (pe = &ifaces; (e = *pe) != NULL;) {
+        if (e->m == m) {
+            *pe = e->next;
+            free(e->name);
+            free(e);
+        } else {
+            pe = &e->next;
+        }
+    }
+}
+
+
+static int
+api_user_exists(ember_module_t *m, const char *user, ember_store_cb cb,
+                void *ud)
+{
+    return account_call(m, 'e', user, NULL, cb, ud);
+}
+
+
+static int
+api_user_create(ember_module_t *m, const char *user, const char *password,
+                ember_store_cb cb, void *ud)
+{
+    return account_call(m, 'c', user, password, cb, ud);
+}
+
+
+static int
+api_user_set_password(ember_module_t *m, const char *user,
+                      const char *password, ember_store_cb cb, void *ud)
+{
+    return account_call(m, 'p', user, password, cb, ud);
+}
+
+
+static int
+api_user_delete(ember_module_t *m, const char *user, ember_store_cb cb,
+                void *ud)
+{
+    return account_call(m, 'd', user, NULL, cb, ud);
+}
+
+
+static int
+api_domain_is_local(const char *domain)
+{
+    return domain != NULL &&
+           (ember__host_exists(domain) || ember__service_exists(domain));
+}
+
+
+static json_t *
+api_command_list(ember_module_t *m)
+{
+    return ember__command_list();
+}
+
+
+static void
+command_call_done(int status, json_t *result, const char *message, void *ud)
+{
+    command_call_t *c = ud;
+
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        command_calls = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    if (c->m != NULL)
+        c->reply(status, result, message, c->ud);
+    free(c);
+}
+
+
+static void
+api_command_run(ember_module_t *m, const char *name, json_t *args,
+                ember_command_reply_cb reply, void *ud)
+{
+    command_call_t *c;
+
+    if (reply == NULL)
+        return;
+    if (m == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+        reply(m == NULL ? EMBER_EINVAL : EMBER_ENOMEM, NULL, NULL, ud);
+        return;
+    }
+    c->m = m;
+    c->reply = reply;
+    c->ud = ud;
+    c->next = command_calls;
+    if (command_calls != NULL)
+        command_calls->prev = c;
+    command_calls = c;
+    ember__command_run(name, args, EMBER_CALLER_ADMIN, command_call_done, c);
+}
+
+
+const ember_api_t ember__api = {
+    .abi_major = EMBER_ABI_MAJOR,
+    .api_minor = EMBER_API_MINOR,
+    .size = sizeof(ember_api_t),
+    /* minor 0 */
+    .core_version = EMBER_VERSION,
+    .log = api_log,
+    .strerror = ember_strerror,
+    .module_host = api_module_host,
+    .module_conf = ember__module_conf,
+    .module_set_data = ember__module_set_data,
+    .module_data = ember__module_data,
+    .hook = api_hook,
+    .unhook = api_unhook,
+    .fire = api_fire,
+    .stanza_new = ember__stanza_new,
+    .stanza_parse = ember__stanza_parse,
+    .stanza_free = ember__stanza_free,
+    .stanza_copy = ember__stanza_copy,
+    .stanza_name = ember__stanza_name,
+    .stanza_xmlns = ember__stanza_xmlns,
+    .stanza_attr = ember__stanza_attr,
+    .stanza_set_attr = ember__stanza_set_attr,
+    .stanza_add_child = ember__stanza_add_child,
+    .stanza_add_text = ember__stanza_add_text,
+    .stanza_append = ember__stanza_append,
+    .stanza_remove = ember__stanza_remove,
+    .stanza_child = ember__stanza_child,
+    .stanza_first = ember__stanza_first,
+    .stanza_next = ember__stanza_next,
+    .stanza_parent = ember__stanza_parent,
+    .stanza_text = ember__stanza_text,
+    .stanza_serialize = ember__stanza_serialize,
+    .free = api_free,
+    .jid_parse = ember__jid_parse,
+    .jid_free = ember__jid_free,
+    .jid_copy = ember__jid_copy,
+    .jid_node = ember__jid_node,
+    .jid_domain = ember__jid_domain,
+    .jid_resource = ember__jid_resource,
+    .jid_full = ember__jid_full,
+    .jid_bare = ember__jid_bare,
+    .jid_equal = ember__jid_equal,
+    .route = api_route,
+    .iq_result = ember__iq_result,
+    .stanza_error = ember__stanza_error,
+    .error_reply = ember__error_reply,
+    .iq_send = ember__iq_send,
+    .session_jid = api_session_jid,
+    .session_send = ember__session_deliver,
+    .session_close = ember__session_close,
+    .session_idle_ms = ember__session_idle_ms,
+    .session_priority = ember__session_priority,
+    .session_slot = ember__session_slot,
+    .session_slot_destructor = ember__session_slot_destructor,
+    .user_sessions = ember__user_sessions,
+    .host_sessions = ember__host_sessions,
+    .timer_start = ember__timer_start,
+    .timer_stop = ember__timer_stop,
+    .disco_add_feature = ember__disco_add_feature,
+    .disco_add_identity = ember__disco_add_identity,
+    .disco_add_item = ember__disco_add_item,
+    .disco_foreach = ember__disco_foreach,
+    .store_open = ember__api_store_open,
+    .keyval_get = ember__keyval_get,
+    .keyval_set = ember__keyval_set,
+    .map_get = ember__map_get,
+    .map_set = ember__map_set,
+    .map_all = ember__map_all,
+    .archive_append = ember__archive_append,
+    .archive_query = ember__archive_query,
+    .archive_delete = ember__archive_delete,
+    .store_users = ember__store_users,
+    .storage_provide = ember__storage_provide,
+    .store_done = ember__store_done,
+    .call_on_core = ember__call_on_core,
+    .user_exists = api_user_exists,
+    .user_create = api_user_create,
+    .user_set_password = api_user_set_password,
+    .user_delete = api_user_delete,
+    .command_register = ember__command_register,
+    .command_done = ember__command_done,
+    .form_new = ember__form_new,
+    .form_add_field = ember__form_add_field,
+    .form_value = ember__form_value,
+    .form_values = ember__form_values,
+    .rsm_parse = ember__rsm_parse,
+    .rsm_add = ember__rsm_add,
+    /* minor 1 */
+    .iface_provide = api_iface_provide,
+    .iface_get = api_iface_get,
+    .session_ip = ember__session_ip,
+    .is_admin = api_is_admin,
+    .uptime_ms = ember__uptime_ms,
+    .http_route = ember__http_route,
+    .http_method = ember__http_method,
+    .http_path = ember__http_path,
+    .http_query = ember__http_query,
+    .http_header = ember__http_header,
+    .http_body = ember__http_body,
+    .http_peer_ip = ember__http_peer_ip,
+    .http_is_tls = ember__http_is_tls,
+    .http_respond = ember__http_respond,
+    .http_send_file = ember__http_send_file,
+    .http_on_closed = ember__http_on_closed,
+    .http_sse_start = ember__http_sse_start,
+    .http_sse_send = ember__http_sse_send,
+    .ws_accept = ember__ws_accept,
+    .ws_send = ember__ws_send,
+    .http_close = ember__http_close,
+    /* minor 2 */
+    .service_add = ember__service_add,
+    .domain_is_local = api_domain_is_local,
+    .command_list = api_command_list,
+    .command_run = api_command_run,
+    .session_set_client = ember__session_set_client,
+    .account_verify = api_account_verify,
+    .http_gate = ember__http_gate,
+    .http_set_headers = ember__http_set_headers,
+};

@@ -1,0 +1,55 @@
+/* core/commands.h -- the one registry of admin commands. */
+#ifndef EMBER_CORE_COMMANDS_H
+#define EMBER_CORE_COMMANDS_H
+
+#include <ember/plugin.h>
+
+/* Who runs a command: the control socket is "local" (any permission). */
+typedef enum {
+    EMBER_CALLER_LOCAL = 1,
+    EMBER_CALLER_ADMIN = 2
+} ember_caller_t;
+
+/*
+ * Reply of a finished command: status 0 and result (owned by the callee
+ * until the callback returns), or an error and a message.
+ */
+typedef void (*ember_cmd_reply_cb)(int status, json_t *result,
+                                   const char *message, void *ud);
+
+int ember__command_register(ember_module_t *m, const ember_command_t *cmd,
+                            void *ud);
+void ember__command_done(ember_cmd_ctx_t *ctx, int status, json_t *result,
+                         const char *message);
+
+/*
+ * Run `name` with args (a JSON object, borrowed).  Arguments are checked
+ * against the command's table first: a missing required argument, an
+ * unknown one or a wrong type ends with EMBER_EINVAL and a message naming
+ * it, without running the command.  reply is always called, possibly
+ * before this returns.
+ */
+void ember__command_run(const char *name, json_t *args, ember_caller_t who,
+                        ember_cmd_reply_cb reply, void *ud);
+
+/* JSON array describing every command (name, summary, args, permission). */
+json_t *ember__command_list(void);
+
+/* What `kick` and `kick-session` close streams with. */
+#define EMBER_KICK_CONDITION "policy-violation"
+
+/* End a command with an error message made like printf's. */
+void ember__command_donef(ember_cmd_ctx_t *ctx, int status, const char *fmt,
+                          ...) EMBER_PRINTF(3, 4);
+/*
+ * The prepared, configured host named by args' "host" into out ("" when
+ * absent and not required), or end the command with why and return
+ * EMBER_EINVAL.
+ */
+int ember__command_host_arg(ember_cmd_ctx_t *ctx, json_t *args, int required,
+                            char *out, size_t outlen);
+
+/* Drop every command module m registered. */
+void ember__commands_module_gone(ember_module_t *m);
+
+#endif

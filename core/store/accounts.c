@@ -1,0 +1,680 @@
+/* core/accounts.c -- accounts as SCRAM-SHA-1/-256 secrets in "accounts". */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+#include <jansson.h>
+#include <gsasl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
+
+#include "store/accounts.h"
+#include "base/hooks.h"
+#include "base/jid.h"
+#include "base/log.h"
+#include "base/process.h"
+#include "xmpp/session.h"
+#include "store/storage.h"
+
+#define ACC_SALT_LEN 16
+#define ACC_NAME_MAX 1024
+#define ACC_PASSWORD_MAX 1024
+
+typedef enum {
+    ACC_CREATE = 1,
+    ACC_PASSWD,
+    ACC_DELETE,
+    ACC_LOCK
+} acc_op_t;
+
+/* Raw SCRAM secrets of one hash, as computed on a worker thread. */
+typedef struct acc_keys_s {
+    char stored[GSASL_HASH_MAX_SIZE];
+    char server[GSASL_HASH_MAX_SIZE];
+    size_t len;
+} acc_keys_t;
+
+typedef struct acc_req_s {
+    uv_work_t work;
+    acc_op_t op;
+    char host[ACC_NAME_MAX];
+    char user[ACC_NAME_MAX];
+    char *password;          /* wiped and freed once hashed */
+    int locked;
+    int status;              /* of the hashing */
+    char salt[ACC_SALT_LEN];
+    acc_keys_t sha1, sha256;
+    json_t *doc;             /* the document being written */
+    ember_store_t *st;
+    ember_store_cb cb;
+    void *ud;
+    struct acc_req_s *next;
+} acc_req_t;
+
+/*
+ * Every change runs as read, (hash), write: two store round trips during
+ * which the loop serves other requests.  Two changes of one account at
+ * once (two creates, or a delete racing a password change) could both see
+ * the same state and the last write would win, resurrecting a deleted
+ * account or overwriting a fresh one.  So one change per account at a
+ * time: the next is refused with EMBER_EBUSY.
+ */
+static acc_req_t *busy;
+
+
+static acc_req_t *
+busy_find(const char *host, const char *user)
+{
+    acc_req_t *r;
+
+    for (r = busy; r != NULL; r = r->next)
+        if (strcmp(r->host, host) == 0 && strcmp(r->user, user) == 0)
+            return r;
+    return NULL;
+}
+
+
+static void
+busy_remove(acc_req_t *req)
+{
+    acc_req_t **p;
+
+    for (p = &busy; *p != NULL; p = &(*p)->next)
+        if (*p == req) {
+            *p = req->next;
+            return;
+        }
+}
+
+
+static void
+wipe_password(acc_req_t *req)
+{
+    if (req->password != NULL) {
+        explicit_bzero(req->password, strlen(req->password));
+        free(req->password);
+        req->password = NULL;
+    }
+}
+
+
+static void
+req_free(acc_req_t *req)
+{
+    wipe_password(req);
+    explicit_bzero(&req->sha1, sizeof(req->sha1));
+    explicit_bzero(&req->sha256, sizeof(req->sha256));
+    json_decref(req->doc);
+    free(req);
+}
+
+
+static void
+req_finish(acc_req_t *req, int status)
+{
+    busy_remove(req);
+    if (req->cb != NULL)
+        req->cb(status, NULL, req->ud);
+    req_free(req);
+}
+
+
+/* Prepare host and user into req; EMBER_EINVAL when either is malformed. */
+static int
+prep_names(const char *host, const char *user, char *host_out,
+           char *user_out)
+{
+    if (host == NULL || user == NULL || user[0] == '\0')
+        return EMBER_EINVAL;
+    if (ember__jid_prep_domain(host, host_out, ACC_NAME_MAX) < 0 ||
+        ember__jid_prep_node(user, user_out, ACC_NAME_MAX) < 0 ||
+        user_out[0] == '\0')
+        return EMBER_EINVAL;
+    return 0;
+}
+
+
+static ember_store_t *
+accounts_store(const char *host)
+{
+    return ember__store_open(NULL, host, "accounts", EMBER_STORE_KEYVAL);
+}
+
+
+static acc_req_t *
+req_new(acc_op_t op, const char *host, const char *user,
+        const char *password, ember_store_cb cb, void *ud, int *err)
+{
+    acc_req_t *req;
+
+    if ((req = calloc(1, sizeof(*req))) == NULL) {
+        *err = EMBER_ENOMEM;
+        return NULL;
+    }
+    if ((*err = prep_names(host, user, req->host, req->user)) < 0)
+        goto fail;
+    if (password != NULL) {
+        if (password[0] == '\0' || strlen(password) > ACC_PASSWORD_MAX) {
+            *err = EMBER_EINVAL;
+            goto fail;
+        }
+        if ((req->password = strdup(password)) == NULL) {
+            *err = EMBER_ENOMEM;
+            goto fail;
+        }
+    }
+    if (busy_find(req->host, req->user) != NULL) {
+        *err = EMBER_EBUSY;
+        goto fail;
+    }
+    if ((req->st = accounts_store(req->host)) == NULL) {
+        *err = EMBER_ENOMEM;
+        goto fail;
+    }
+    req->op = op;
+    req->cb = cb;
+    req->ud = ud;
+    req->next = busy;
+    busy = req;
+    return req;
+
+fail:
+    req_free(req);
+    return NULL;
+}
+
+
+static int
+scram_keys(Gsasl_hash hash, const char *password, unsigned iterations,
+           const char *salt, size_t saltlen, acc_keys_t *out)
+{
+    char salted[GSASL_HASH_MAX_SIZE], client[GSASL_HASH_MAX_SIZE];
+    int rc;
+
+    rc = gsasl_scram_secrets_from_password(hash, password, iterations, salt,
+                                           saltlen, salted, client,
+                                           out->server, out->stored);
+    explicit_bzero(salted, sizeof(salted));
+    explicit_bzero(client, sizeof(client));
+    if (rc != GSASL_OK)
+        return rc == GSASL_MALLOC_ERROR ? EMBER_ENOMEM : EMBER_EINVAL;
+    out->len = hash == GSASL_HASH_SHA1 ? GSASL_HASH_SHA1_SIZE
+                                       : GSASL_HASH_SHA256_SIZE;
+    return 0;
+}
+
+
+/* Worker thread: only req's own memory is touched here. */
+static void
+hash_work(uv_work_t *w)
+{
+    acc_req_t *req = w->data;
+
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, req->salt, sizeof(req->salt)) < 0) {
+        req->status = EMBER_EIO;
+        return;
+    }
+    req->status = scram_keys(GSASL_HASH_SHA1, req->password,
+                             EMBER_SCRAM_ITERATIONS, req->salt,
+                             sizeof(req->salt), &req->sha1);
+    if (req->status == 0)
+        req->status = scram_keys(GSASL_HASH_SHA256, req->password,
+                                 EMBER_SCRAM_ITERATIONS, req->salt,
+                                 sizeof(req->salt), &req->sha256);
+}
+
+
+static json_t *
+b64_json(const char *data, size_t len)
+{
+    char *out;
+    size_t outlen;
+    json_t *v;
+
+    if (gsasl_base64_to(data, len, &out, &outlen) != GSASL_OK)
+        return NULL;
+    v = json_stringn(out, outlen);
+    gsasl_free(out);
+    return v;
+}
+
+
+static json_t *
+keys_json(const acc_keys_t *k)
+{
+    json_t *o, *stored, *server;
+
+    stored = b64_json(k->stored, k->len);
+    server = b64_json(k->server, k->len);
+    if (stored == NULL || server == NULL ||
+        (o = json_object()) == NULL) {
+        json_decref(stored);
+        json_decref(server);
+        return NULL;
+    }
+    json_object_set_new(o, "stored_key", stored);
+    json_object_set_new(o, "server_key", server);
+    return o;
+}
+
+
+/* Put the freshly computed secrets into req->doc (created if NULL). */
+static int
+doc_set_secrets(acc_req_t *req)
+{
+    json_t *salt, *k1, *k256;
+
+    if (req->doc == NULL) {
+        req->doc = json_pack("{s:I, s:b}", "created",
+                             (json_int_t) time(NULL), "locked", 0);
+        if (req->doc == NULL)
+            return EMBER_ENOMEM;
+    }
+    salt = b64_json(req->salt, sizeof(req->salt));
+    k1 = keys_json(&req->sha1);
+    k256 = keys_json(&req->sha256);
+    if (salt == NULL || k1 == NULL || k256 == NULL) {
+        json_decref(salt);
+        json_decref(k1);
+        json_decref(k256);
+        return EMBER_ENOMEM;
+    }
+    json_object_set_new(req->doc, "iterations",
+                        json_integer(EMBER_SCRAM_ITERATIONS));
+    json_object_set_new(req->doc, "salt", salt);
+    json_object_set_new(req->doc, "sha1", k1);
+    json_object_set_new(req->doc, "sha256", k256);
+    return 0;
+}
+
+
+static void
+written(int status, json_t *result, void *ud)
+{
+    acc_req_t *req = ud;
+
+    if (status == 0 && req->op == ACC_CREATE)
+        ember__fire_simple(req->host, EMBER_EV_USER_CREATED, NULL,
+                           (void *) req->user);
+    req_finish(req, status);
+}
+
+
+static void
+write_doc(acc_req_t *req)
+{
+    int err;
+
+    if ((err = ember__keyval_set(req->st, req->user, req->doc, written,
+                                 req)) < 0)
+        req_finish(req, err);
+}
+
+
+static void
+hash_done(uv_work_t *w, int status)
+{
+    acc_req_t *req = w->data;
+    int err;
+
+    wipe_password(req);
+    if (status == UV_ECANCELED) {
+        req_finish(req, EMBER_ECANCELED);
+        return;
+    }
+    if (req->status < 0) {
+        req_finish(req, req->status);
+        return;
+    }
+    if ((err = doc_set_secrets(req)) < 0) {
+        req_finish(req, err);
+        return;
+    }
+    write_doc(req);
+}
+
+
+static void
+start_hash(acc_req_t *req)
+{
+    req->work.data = req;
+    if (uv_queue_work(ember__loop(), &req->work, hash_work, hash_done) < 0)
+        req_finish(req, EMBER_EIO);
+}
+
+
+static void
+purged(int status, json_t *result, void *ud)
+{
+    acc_req_t *req = ud;
+
+    /* The account is gone even when some module's data could not be. */
+    if (status < 0 && status != EMBER_ENOENT)
+        ember__log(EMBER_LOG_WARN, "core", "deleting %s@%s: purge: %s",
+                   req->user, req->host, ember_strerror(status));
+    ember__fire_simple(req->host, EMBER_EV_USER_DELETED, NULL,
+                       (void *) req->user);
+    req_finish(req, 0);
+}
+
+
+static void
+account_removed(int status, json_t *result, void *ud)
+{
+    acc_req_t *req = ud;
+    int err;
+
+    if (status < 0 && status != EMBER_ENOENT) {
+        req_finish(req, status);
+        return;
+    }
+    if ((err = ember__store_purge_user(req->host, req->user, purged,
+                                       req)) < 0)
+        purged(err, NULL, req);
+}
+
+
+/* The current document arrived: go on according to the operation. */
+static void
+got_doc(int status, json_t *result, void *ud)
+{
+    acc_req_t *req = ud;
+    int err;
+
+    if (status < 0 && status != EMBER_ENOENT) {
+        req_finish(req, status);
+        return;
+    }
+    if (req->op == ACC_CREATE) {
+        if (status == 0)
+            req_finish(req, EMBER_EEXIST);
+        else
+            start_hash(req);
+        return;
+    }
+    if (status == EMBER_ENOENT || !json_is_object(result)) {
+        req_finish(req, EMBER_ENOENT);
+        return;
+    }
+    if ((req->doc = json_deep_copy(result)) == NULL) {
+        req_finish(req, EMBER_ENOMEM);
+        return;
+    }
+    switch (req->op) {
+    case ACC_PASSWD:
+        start_hash(req);
+        break;
+    case ACC_LOCK:
+        json_object_set_new(req->doc, "locked", json_boolean(req->locked));
+        /* A lock that let open streams go on would not lock anything. */
+        if (req->locked)
+            ember__sessions_close_user(req->host, req->user,
+                                       "not-authorized");
+        write_doc(req);
+        break;
+    case ACC_DELETE:
+        /* Streams first, so nothing logged in writes after the purge. */
+        ember__sessions_close_user(req->host, req->user, "not-authorized");
+        if ((err = ember__keyval_set(req->st, req->user, NULL,
+                                     account_removed, req)) < 0)
+            req_finish(req, err);
+        break;
+    default:
+        req_finish(req, EMBER_EINVAL);
+        break;
+    }
+}
+
+
+static int
+start(acc_op_t op, const char *host, const char *user, const char *password,
+      int locked, ember_store_cb cb, void *ud)
+{
+    acc_req_t *req;
+    int err;
+
+    if ((op == ACC_CREATE || op == ACC_PASSWD) && password == NULL)
+        return EMBER_EINVAL;
+    if ((req = req_new(op, host, user, password, cb, ud, &err)) == NULL)
+        return err;
+    req->locked = locked;
+    if ((err = ember__keyval_get(req->st, req->user, got_doc, req)) < 0) {
+        /* The caller hears of it through the return value only. */
+        req->cb = NULL;
+        req_finish(req, err);
+        return err;
+    }
+    return 0;
+}
+
+
+int
+ember__account_create(const char *host, const char *user,
+                      const char *password, ember_store_cb cb, void *ud)
+{
+    return start(ACC_CREATE, host, user, password, 0, cb, ud);
+}
+
+
+int
+ember__account_set_password(const char *host, const char *user,
+                            const char *password, ember_store_cb cb,
+                            void *ud)
+{
+    return start(ACC_PASSWD, host, user, password, 0, cb, ud);
+}
+
+
+int
+ember__account_delete(const char *host, const char *user, ember_store_cb cb,
+                      void *ud)
+{
+    return start(ACC_DELETE, host, user, NULL, 0, cb, ud);
+}
+
+
+int
+ember__account_lock(const char *host, const char *user, int locked,
+                    ember_store_cb cb, void *ud)
+{
+    return start(ACC_LOCK, host, user, NULL, locked != 0, cb, ud);
+}
+
+
+int
+ember__account_get(const char *host, const char *user, ember_store_cb cb,
+                   void *ud)
+{
+    char h[ACC_NAME_MAX], u[ACC_NAME_MAX];
+    ember_store_t *st;
+    int err;
+
+    if ((err = prep_names(host, user, h, u)) < 0)
+        return err;
+    if ((st = accounts_store(h)) == NULL)
+        return EMBER_ENOMEM;
+    return ember__keyval_get(st, u, cb, ud);
+}
+
+
+int
+ember__account_list(const char *host, ember_store_cb cb, void *ud)
+{
+    char h[ACC_NAME_MAX];
+    ember_store_t *st;
+
+    if (host == NULL || ember__jid_prep_domain(host, h, sizeof(h)) < 0)
+        return EMBER_EINVAL;
+    if ((st = accounts_store(h)) == NULL)
+        return EMBER_ENOMEM;
+    return ember__store_users(st, cb, ud);
+}
+
+
+/* Decode base64 into out (at most outlen bytes); length or -1. */
+static long
+b64_decode(const char *in, char *out, size_t outlen)
+{
+    char *raw;
+    size_t len;
+
+    if (in == NULL ||
+        gsasl_base64_from(in, strlen(in), &raw, &len) != GSASL_OK)
+        return -1;
+    if (len > outlen) {
+        gsasl_free(raw);
+        return -1;
+    }
+    memcpy(out, raw, len);
+    gsasl_free(raw);
+    return (long) len;
+}
+
+
+int
+ember__account_check_password(json_t *doc, const char *password)
+{
+    char salt[256], want[GSASL_HASH_MAX_SIZE];
+    acc_keys_t got;
+    json_t *keys;
+    json_int_t iter;
+    Gsasl_hash hash = GSASL_HASH_SHA256;
+    long saltlen, wantlen;
+    unsigned char diff = 0;
+    size_t i;
+    int err;
+
+    if (!json_is_object(doc) || password == NULL)
+        return EMBER_EINVAL;
+    if ((keys = json_object_get(doc, "sha256")) == NULL) {
+        keys = json_object_get(doc, "sha1");
+        hash = GSASL_HASH_SHA1;
+    }
+    iter = json_integer_value(json_object_get(doc, "iterations"));
+    saltlen = b64_decode(json_string_value(json_object_get(doc, "salt")),
+                         salt, sizeof(salt));
+    wantlen = b64_decode(json_string_value(json_object_get(keys,
+                                                           "stored_key")),
+                         want, sizeof(want));
+    if (iter <= 0 || iter > 10000000 || saltlen <= 0 || wantlen <= 0)
+        return EMBER_EINVAL;
+    if ((err = scram_keys(hash, password, (unsigned) iter, salt,
+                          (size_t) saltlen, &got)) < 0)
+        return err == EMBER_ENOMEM ? err : EMBER_EAUTH;
+    if ((size_t) wantlen != got.len) {
+        explicit_bzero(&got, sizeof(got));
+        return EMBER_EINVAL;
+    }
+    /* Constant time: the loop never leaves early on a mismatch. */
+    for (i = 0; i < got.len; i++)
+        diff |= (unsigned char) (got.stored[i] ^ want[i]);
+    explicit_bzero(&got, sizeof(got));
+    return diff == 0 ? 0 : EMBER_EAUTH;
+}
+
+
+/* ---- password checks for other doors than SASL (the console) ---- */
+
+typedef struct acc_verify_s {
+    uv_work_t work;
+    json_t *doc;
+    char *password;
+    int status;
+    ember_store_cb cb;
+    void *ud;
+} acc_verify_t;
+
+
+static void
+verify_finish(acc_verify_t *v, int status)
+{
+    v->cb(status, NULL, v->ud);
+    if (v->password != NULL) {
+        explicit_bzero(v->password, strlen(v->password));
+        free(v->password);
+    }
+    json_decref(v->doc);
+    free(v);
+}
+
+
+static void
+verify_work(uv_work_t *w)
+{
+    acc_verify_t *v = w->data;
+
+    v->status = ember__account_check_password(v->doc, v->password);
+}
+
+
+static void
+verify_done(uv_work_t *w, int status)
+{
+    acc_verify_t *v = w->data;
+
+    if (status == UV_ECANCELED)
+        verify_finish(v, EMBER_ECANCELED);
+    else if (v->status != 0)
+        verify_finish(v, EMBER_EAUTH);
+    else if (json_is_true(json_object_get(v->doc, "locked")))
+        verify_finish(v, EMBER_EPERM);
+    else
+        verify_finish(v, 0);
+}
+
+
+static void
+verify_got_doc(int status, json_t *result, void *ud)
+{
+    acc_verify_t *v = ud;
+
+    /* A missing account looks like a wrong password to the caller. */
+    if (status == EMBER_ENOENT || (status == 0 && !json_is_object(result))) {
+        verify_finish(v, EMBER_EAUTH);
+        return;
+    }
+    if (status < 0) {
+        verify_finish(v, status);
+        return;
+    }
+    if ((v->doc = json_deep_copy(result)) == NULL) {
+        verify_finish(v, EMBER_ENOMEM);
+        return;
+    }
+    v->work.data = v;
+    if (uv_queue_work(ember__loop(), &v->work, verify_work, verify_done) < 0)
+        verify_finish(v, EMBER_EIO);
+}
+
+
+int
+ember__account_verify(const char *host, const char *user,
+                      const char *password, ember_store_cb cb, void *ud)
+{
+    char h[ACC_NAME_MAX], u[ACC_NAME_MAX];
+    ember_store_t *st;
+    acc_verify_t *v;
+    int err;
+
+    if (cb == NULL || password == NULL ||
+        strlen(password) > ACC_PASSWORD_MAX)
+        return EMBER_EINVAL;
+    if ((err = prep_names(host, user, h, u)) < 0)
+        return err;
+    if ((st = accounts_store(h)) == NULL ||
+        (v = calloc(1, sizeof(*v))) == NULL)
+        return EMBER_ENOMEM;
+    if ((v->password = strdup(password)) == NULL) {
+        free(v);
+        return EMBER_ENOMEM;
+    }
+    v->cb = cb;
+    v->ud = ud;
+    if ((err = ember__keyval_get(st, u, verify_got_doc, v)) < 0) {
+        explicit_bzero(v->password, strlen(v->password));
+        free(v->password);
+        free(v);
+        return err;
+    }
+    return 0;
+}

@@ -1,0 +1,451 @@
+/* core/sasl.c -- SASL through libgsasl: SCRAM against stored secrets (no
+ * PBKDF2 per login), PLAIN validated on the thread pool. */
+#include <gsasl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "store/accounts.h"
+#include "base/jid.h"
+#include "base/log.h"
+#include "xmpp/sasl.h"
+#include "base/process.h"
+
+struct ember_sasl_s {
+    Gsasl_session *gs;
+    char *host;
+    char *mech;
+    char user[1024];
+    char *cb_type, *cb_data;
+    json_t *account;
+    ember_sasl_cb cb;
+    void *ud;
+    int pending;        /* storage or pool work in flight */
+    int dead;           /* freed by the session while pending */
+    int plain_ok;       /* set on the pool thread */
+    char *pending_data; /* the response waiting for the account */
+    uv_work_t work;
+};
+
+static Gsasl *gsasl_ctx;
+
+static const char *const mech_table[] = {
+    "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1",
+    "PLAIN", NULL
+};
+
+
+static int
+is_plus(const char *mech)
+{
+    size_t n = strlen(mech);
+
+    return n > 5 && strcmp(mech + n - 5, "-PLUS") == 0;
+}
+
+
+size_t
+ember__sasl_mechanisms(int secure, int have_cb, const char **out, size_t max)
+{
+    size_t i, n = 0;
+
+    for (i = 0; mech_table[i] != NULL && n < max; i++) {
+        if (is_plus(mech_table[i]) && !have_cb)
+            continue;
+        if (strcmp(mech_table[i], "PLAIN") == 0 && !secure)
+            continue;
+        out[n++] = mech_table[i];
+    }
+    return n;
+}
+
+
+static const char *
+secret(const ember_sasl_t *s, const char *which)
+{
+    json_t *h;
+
+    h = json_object_get(s->account,
+                        strstr(s->mech, "SHA-256") != NULL ? "sha256"
+                                                           : "sha1");
+    return json_string_value(json_object_get(h, which));
+}
+
+
+static int
+sasl_callback(Gsasl *ctx, Gsasl_session *gs, Gsasl_property prop)
+{
+    ember_sasl_t *s = gsasl_session_hook_get(gs);
+    char iter[32];
+    const char *v = NULL;
+
+    if (s == NULL || s->account == NULL)
+        return GSASL_NO_CALLBACK;
+    switch (prop) {
+    case GSASL_SCRAM_ITER:
+        snprintf(iter, sizeof(iter), "%lld",
+                 json_integer_value(json_object_get(s->account,
+                                                    "iterations")));
+        gsasl_property_set(gs, prop, iter);
+        return GSASL_OK;
+    case GSASL_SCRAM_SALT:
+        v = json_string_value(json_object_get(s->account, "salt"));
+        break;
+    case GSASL_SCRAM_STOREDKEY:
+        v = secret(s, "stored_key");
+        break;
+    case GSASL_SCRAM_SERVERKEY:
+        v = secret(s, "server_key");
+        break;
+    case GSASL_VALIDATE_SIMPLE: {
+        /* Runs on a pool thread: only reads the account document. */
+        const char *authzid = gsasl_property_fast(gs, GSASL_AUTHZID);
+        const char *password = gsasl_property_fast(gs, GSASL_PASSWORD);
+
+        if (authzid != NULL && authzid[0] != '\0') {
+            char bare[2048];
+
+            /* An authzid may name the account itself, as a bare JID or
+             * (as libgsasl fills it in) the bare user name. */
+            snprintf(bare, sizeof(bare), "%s@%s", s->user, s->host);
+            if (strcmp(authzid, bare) != 0 && strcmp(authzid, s->user) != 0)
+                return GSASL_AUTHENTICATION_ERROR;
+        }
+        if (password == NULL ||
+            ember__account_check_password(s->account, password) != 0)
+            return GSASL_AUTHENTICATION_ERROR;
+        s->plain_ok = 1;
+        return GSASL_OK;
+    }
+    default:
+        return GSASL_NO_CALLBACK;
+    }
+    if (v == NULL)
+        return GSASL_NO_CALLBACK;
+    gsasl_property_set(gs, prop, v);
+    return GSASL_OK;
+}
+
+
+int
+ember__sasl_init(void)
+{
+    if (gsasl_ctx != NULL)
+        return 0;
+    if (gsasl_init(&gsasl_ctx) != GSASL_OK)
+        return EMBER_EIO;
+    gsasl_callback_set(gsasl_ctx, sasl_callback);
+    return 0;
+}
+
+
+void
+ember__sasl_cleanup(void)
+{
+    if (gsasl_ctx != NULL)
+        gsasl_done(gsasl_ctx);
+    gsasl_ctx = NULL;
+}
+
+
+ember_sasl_t *
+ember__sasl_new(const char *host, const char *cb_type, const char *cb_data,
+                ember_sasl_cb cb, void *ud)
+{
+    ember_sasl_t *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    s->host = strdup(host);
+    s->cb = cb;
+    s->ud = ud;
+    if (cb_type != NULL) {
+        s->cb_type = strdup(cb_type);
+        s->cb_data = strdup(cb_data);
+    }
+    if (s->host == NULL ||
+        (cb_type != NULL && (s->cb_type == NULL || s->cb_data == NULL))) {
+        ember__sasl_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+
+static void
+sasl_release(ember_sasl_t *s)
+{
+    if (s->gs != NULL)
+        gsasl_finish(s->gs);
+    json_decref(s->account);
+    free(s->host);
+    free(s->mech);
+    free(s->cb_type);
+    free(s->cb_data);
+    free(s->pending_data);
+    free(s);
+}
+
+
+void
+ember__sasl_free(ember_sasl_t *s)
+{
+    if (s == NULL)
+        return;
+    if (s->pending) {
+        s->dead = 1;
+        return;
+    }
+    sasl_release(s);
+}
+
+
+static void
+sasl_fail(ember_sasl_t *s, const char *condition)
+{
+    s->cb(s->ud, EMBER_SASL_FAILURE, condition);
+}
+
+
+/* One gsasl step on the loop thread (SCRAM: no hashing happens here). */
+static void
+sasl_run_step(ember_sasl_t *s, const char *data)
+{
+    char *out = NULL;
+    int rc = gsasl_step64(s->gs, data != NULL ? data : "", &out);
+
+    if (rc == GSASL_NEEDS_MORE) {
+        s->cb(s->ud, EMBER_SASL_CHALLENGE, out != NULL ? out : "");
+    } else if (rc == GSASL_OK) {
+        s->cb(s->ud, EMBER_SASL_SUCCESS,
+              out != NULL && out[0] != '\0' ? out : NULL);
+    } else {
+        ember__log(EMBER_LOG_INFO, "sasl", "%s authentication of %s@%s "
+                   "failed: %s", s->mech, s->user, s->host,
+                   gsasl_strerror_name(rc));
+        sasl_fail(s, rc == GSASL_BASE64_ERROR ? "incorrect-encoding"
+                     : rc == GSASL_MECHANISM_PARSE_ERROR ? "malformed-request"
+                     : "not-authorized");
+    }
+    gsasl_free(out);
+}
+
+
+static void
+plain_work(uv_work_t *w)
+{
+    ember_sasl_t *s = w->data;
+    char *out = NULL;
+
+    if (gsasl_step64(s->gs, s->pending_data, &out) != GSASL_OK)
+        s->plain_ok = 0;
+    gsasl_free(out);
+}
+
+
+static void
+plain_after(uv_work_t *w, int status)
+{
+    ember_sasl_t *s = w->data;
+
+    s->pending = 0;
+    if (s->dead) {
+        sasl_release(s);
+        return;
+    }
+    if (status == 0 && s->plain_ok) {
+        s->cb(s->ud, EMBER_SASL_SUCCESS, NULL);
+    } else {
+        ember__log(EMBER_LOG_INFO, "sasl", "PLAIN authentication of %s@%s "
+                   "failed", s->user, s->host);
+        sasl_fail(s, "not-authorized");
+    }
+}
+
+
+static void
+account_loaded(int status, json_t *doc, void *ud)
+{
+    ember_sasl_t *s = ud;
+
+    s->pending = 0;
+    if (s->dead) {
+        sasl_release(s);
+        return;
+    }
+    if (status != 0) {
+        if (status != EMBER_ENOENT)
+            ember__log(EMBER_LOG_WARN, "sasl", "account lookup of %s@%s: %s",
+                       s->user, s->host, ember_strerror(status));
+        ember__log(EMBER_LOG_INFO, "sasl", "%s authentication of %s@%s "
+                   "failed: no such account", s->mech, s->user, s->host);
+        sasl_fail(s, status == EMBER_ENOENT ? "not-authorized"
+                                            : "temporary-auth-failure");
+        return;
+    }
+    if (json_is_true(json_object_get(doc, "locked"))) {
+        sasl_fail(s, "account-disabled");
+        return;
+    }
+    s->account = json_incref(doc);
+    if (strcmp(s->mech, "PLAIN") == 0) {
+        s->work.data = s;
+        s->pending = 1;
+        if (uv_queue_work(ember__loop(), &s->work, plain_work,
+                          plain_after) < 0) {
+            s->pending = 0;
+            sasl_fail(s, "temporary-auth-failure");
+        }
+        return;
+    }
+    sasl_run_step(s, s->pending_data);
+}
+
+
+/* SCRAM's client-first-message: gs2-header "n=" saslname ",r=" ...  */
+static int
+scram_username(const char *msg, size_t len, char *out, size_t outlen)
+{
+    const char *p = msg, *end = msg + len, *q;
+    char raw[1024];
+    size_t n = 0;
+    int commas = 0;
+
+    while (p < end && commas < 2)
+        if (*p++ == ',')
+            commas++;
+    if (commas < 2 || end - p < 3 || p[0] != 'n' || p[1] != '=')
+        return EMBER_EINVAL;
+    for (q = p + 2; q < end && *q != ','; q++) {
+        if (n + 1 >= sizeof(raw))
+            return EMBER_EINVAL;
+        if (*q == '=') {
+            if (end - q >= 3 && q[1] == '2' && q[2] == 'C')
+                raw[n++] = ',';
+            else if (end - q >= 3 && q[1] == '3' && q[2] == 'D')
+                raw[n++] = '=';
+            else
+                return EMBER_EINVAL;
+            q += 2;
+        } else {
+            raw[n++] = *q;
+        }
+    }
+    raw[n] = '\0';
+    return ember__jid_prep_node(raw, out, outlen);
+}
+
+
+/* PLAIN's message: [authzid] NUL authcid NUL passwd. */
+static int
+plain_username(const char *msg, size_t len, char *out, size_t outlen)
+{
+    const char *a = memchr(msg, '\0', len), *b;
+    char raw[1024];
+
+    if (a == NULL)
+        return EMBER_EINVAL;
+    a++;
+    b = memchr(a, '\0', len - (size_t) (a - msg));
+    if (b == NULL || (size_t) (b - a) >= sizeof(raw) || b == a)
+        return EMBER_EINVAL;
+    memcpy(raw, a, (size_t) (b - a));
+    raw[b - a] = '\0';
+    return ember__jid_prep_node(raw, out, outlen);
+}
+
+
+static void
+sasl_begin(ember_sasl_t *s, const char *data)
+{
+    char *raw = NULL;
+    size_t rawlen = 0;
+    int rc;
+
+    if (gsasl_base64_from(data, strlen(data), &raw, &rawlen) != GSASL_OK) {
+        sasl_fail(s, "incorrect-encoding");
+        return;
+    }
+    if (strcmp(s->mech, "PLAIN") == 0)
+        rc = plain_username(raw, rawlen, s->user, sizeof(s->user));
+    else
+        rc = scram_username(raw, rawlen, s->user, sizeof(s->user));
+    gsasl_free(raw);
+    if (rc < 0) {
+        sasl_fail(s, "malformed-request");
+        return;
+    }
+    free(s->pending_data);
+    if ((s->pending_data = strdup(data)) == NULL) {
+        sasl_fail(s, "temporary-auth-failure");
+        return;
+    }
+    s->pending = 1;
+    if (ember__account_get(s->host, s->user, account_loaded, s) < 0) {
+        s->pending = 0;
+        sasl_fail(s, "temporary-auth-failure");
+    }
+}
+
+
+void
+ember__sasl_start(ember_sasl_t *s, const char *mech, const char *initial)
+{
+    if (s->gs != NULL || s->pending) {
+        sasl_fail(s, "aborted");
+        return;
+    }
+    if ((s->mech = strdup(mech)) == NULL ||
+        gsasl_server_start(gsasl_ctx, mech, &s->gs) != GSASL_OK) {
+        sasl_fail(s, "invalid-mechanism");
+        return;
+    }
+    gsasl_session_hook_set(s->gs, s);
+    /* With binding data set, libgsasl fails a client that says "y" (it
+     * supports binding but saw no -PLUS): RFC 5802's downgrade detection,
+     * since we did offer -PLUS.  A client without a common binding type
+     * must say "n" (XEP-0440). */
+    if (s->cb_type != NULL)
+        gsasl_property_set(s->gs,
+                           strcmp(s->cb_type, "tls-exporter") == 0
+                               ? GSASL_CB_TLS_EXPORTER
+                               : GSASL_CB_TLS_UNIQUE,
+                           s->cb_data);
+    /* "=" is an empty initial response; absent means the client waits
+     * for an empty challenge. */
+    if (initial == NULL || initial[0] == '\0') {
+        s->cb(s->ud, EMBER_SASL_CHALLENGE, "");
+        return;
+    }
+    sasl_begin(s, strcmp(initial, "=") == 0 ? "" : initial);
+}
+
+
+void
+ember__sasl_step(ember_sasl_t *s, const char *data)
+{
+    if (s->gs == NULL || s->pending) {
+        sasl_fail(s, "malformed-request");
+        return;
+    }
+    if (s->account == NULL) {
+        sasl_begin(s, data != NULL ? data : "");
+        return;
+    }
+    sasl_run_step(s, data);
+}
+
+
+const char *
+ember__sasl_user(const ember_sasl_t *s)
+{
+    return s->user;
+}
+
+
+const char *
+ember__sasl_mechanism(const ember_sasl_t *s)
+{
+    return s->mech;
+}

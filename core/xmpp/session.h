@@ -1,0 +1,67 @@
+/* core/session.h -- client sessions: the stream state machine. */
+#ifndef EMBER_CORE_SESSION_H
+#define EMBER_CORE_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <ember/plugin.h>
+
+/* Close every bound session of user@host with a stream error condition. */
+int ember__sessions_close_user(const char *host, const char *user,
+                               const char *condition);
+/* Close every session (shutdown): condition e.g. "system-shutdown". */
+void ember__sessions_close_all(const char *condition);
+/* Streams of hosts the configuration no longer has (RFC 6120 host-gone). */
+int ember__sessions_close_gone_hosts(void);
+/* Connected client streams, and how many are bound. */
+size_t ember__sessions_count(size_t *bound);
+/* Stanzas received from and delivered to clients since the start. */
+void ember__sessions_stanza_totals(uint64_t *in, uint64_t *out);
+/* [{"jid","ip","tls","mechanism","idle_ms","in","out"}] of bound sessions. */
+json_t *ember__sessions_describe(const char *host);
+
+#endif
+
+/* ---- for the router (core-internal) ---- */
+#ifndef EMBER_CORE_SESSION_ROUTER
+#define EMBER_CORE_SESSION_ROUTER
+ember_session_t *ember__session_by_full(const char *full);
+/* Bound sessions of a bare JID, in bind order. */
+ember_session_t *ember__session_first_of(const char *bare);
+ember_session_t *ember__session_next_of(ember_session_t *s);
+/* Serialize st onto the session's stream. */
+int ember__session_deliver(ember_session_t *s, const ember_stanza_t *st);
+void ember__session_set_presence(ember_session_t *s, int available,
+                                 int priority);
+/* 1 when available (initial presence sent), with its priority. */
+int ember__session_available(ember_session_t *s, int *priority);
+const ember_jid_t *ember__session_jid(ember_session_t *s);
+/* The virtual host the stream was opened for (NULL before the header). */
+const char *ember__session_host(ember_session_t *s);
+int ember__session_set_client(ember_session_t *s, const char *software);
+#endif
+
+/* ---- listeners, slots and the api (core-internal) ---- */
+#ifndef EMBER_CORE_SESSION_MISC
+#define EMBER_CORE_SESSION_MISC
+#include <uv.h>
+#include "base/config.h"
+
+/* Accept one connection on a listener socket. */
+int ember__session_accept(uv_stream_t *server,
+                          const ember_listener_conf_t *lc);
+int ember__sessions_init(void);
+void ember__sessions_cleanup(void);
+
+void ember__session_close(ember_session_t *s, const char *condition);
+uint64_t ember__session_idle_ms(ember_session_t *s);
+const char *ember__session_ip(ember_session_t *s);
+int ember__session_priority(ember_session_t *s, int *available);
+void **ember__session_slot(ember_module_t *m, ember_session_t *s);
+int ember__session_slot_destructor(ember_module_t *m, void (*dtor)(void *));
+int ember__user_sessions(ember_module_t *m, const char *user,
+                         ember_session_cb cb, void *ud);
+int ember__host_sessions(ember_module_t *m, ember_session_cb cb, void *ud);
+void ember__sessions_module_gone(ember_module_t *m);
+#endif
