@@ -381,6 +381,13 @@ api_command_list(ember_module_t *m)
 }
 
 
+static json_t *
+api_command_info(ember_module_t *m, const char *name)
+{
+    return name != NULL ? ember__command_info(name) : NULL;
+}
+
+
 static void
 command_call_done(int status, json_t *result, const char *message, void *ud)
 {
@@ -540,4 +547,7 @@ const ember_api_t ember__api = {
     .account_verify = api_account_verify,
     .http_gate = ember__http_gate,
     .http_set_headers = ember__http_set_headers,
+    /* minor 3 */
+    /* (http) */
+    .command_info = api_command_info,
 };

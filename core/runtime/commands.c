@@ -423,48 +423,66 @@ arg_type_word(ember_arg_type_t t)
 }
 
 
+static json_t *
+entry_describe(const cmd_entry_t *e)
+{
+    const ember_cmd_arg_t *a;
+    json_t *args;
+
+    if ((args = json_array()) == NULL)
+        return NULL;
+    for (a = e->cmd->args; a != NULL && a->name != NULL; a++)
+        json_array_append_new(args, json_pack(
+            "{s:s, s:s, s:b, s:s}", "name", a->name,
+            "type", arg_type_word(a->type), "required", a->required != 0,
+            "help", a->help != NULL ? a->help : ""));
+    if (entry_host_bound(e) && !table_has_arg(e->cmd, "host"))
+        json_array_append_new(args, json_pack(
+            "{s:s, s:s, s:b, s:s}", "name", "host", "type", "string",
+            "required", 0, "help", "the virtual host (needed when "
+            "several serve this command)"));
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}",
+                     "name", e->cmd->name,
+                     "summary", e->cmd->summary != NULL ? e->cmd->summary
+                                                        : "",
+                     "permission", e->cmd->permission != NULL
+                                       ? e->cmd->permission : "admin",
+                     "module", e->m != NULL
+                                   ? json_string(ember__module_name(e->m))
+                                   : json_null(),
+                     "host", e->m != NULL && ember__module_host(e->m) != NULL
+                                 ? json_string(ember__module_host(e->m))
+                                 : json_null(),
+                     "args", args);
+}
+
+
 json_t *
 ember__command_list(void)
 {
     cmd_entry_t *e;
-    const ember_cmd_arg_t *a;
-    json_t *list, *c, *args;
+    json_t *list, *c;
 
     if ((list = json_array()) == NULL)
         return NULL;
-    for (e = commands; e != NULL; e = e->next) {
-        if ((args = json_array()) == NULL)
-            goto fail;
-        for (a = e->cmd->args; a != NULL && a->name != NULL; a++)
-            json_array_append_new(args, json_pack(
-                "{s:s, s:s, s:b, s:s}", "name", a->name,
-                "type", arg_type_word(a->type), "required", a->required != 0,
-                "help", a->help != NULL ? a->help : ""));
-        if (entry_host_bound(e) && !table_has_arg(e->cmd, "host"))
-            json_array_append_new(args, json_pack(
-                "{s:s, s:s, s:b, s:s}", "name", "host", "type", "string",
-                "required", 0, "help", "the virtual host (needed when "
-                "several serve this command)"));
-        c = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}",
-                      "name", e->cmd->name,
-                      "summary", e->cmd->summary != NULL ? e->cmd->summary
-                                                         : "",
-                      "permission", e->cmd->permission != NULL
-                                        ? e->cmd->permission : "admin",
-                      "module", e->m != NULL
-                                    ? json_string(ember__module_name(e->m))
-                                    : json_null(),
-                      "host", e->m != NULL && ember__module_host(e->m) != NULL
-                                  ? json_string(ember__module_host(e->m))
-                                  : json_null(),
-                      "args", args);
-        if (c == NULL || json_array_append_new(list, c) < 0)
-            goto fail;
-    }
+    for (e = commands; e != NULL; e = e->next)
+        if ((c = entry_describe(e)) == NULL ||
+            json_array_append_new(list, c) < 0) {
+            json_decref(list);
+            return NULL;
+        }
     return list;
+}
 
-fail:
-    json_decref(list);
+
+json_t *
+ember__command_info(const char *name)
+{
+    cmd_entry_t *e;
+
+    for (e = commands; e != NULL; e = e->next)
+        if (strcmp(e->cmd->name, name) == 0)
+            return entry_describe(e);
     return NULL;
 }
 
