@@ -20,6 +20,9 @@
 #include "xmpp/sasl.h"
 #include "server.h"
 #include "xmpp/services.h"
+#include "base/tasks.h"
+#include "xmpp/disco.h"
+#include "xmpp/iq.h"
 #include "xmpp/session.h"
 #include "store/storage.h"
 #include "net/tls.h"
@@ -87,7 +90,7 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
     srv.flags = flags;
     ember__config_set_current(cfg);
     ember__process_start((flags & EMBER_SERVER_OFFLINE) != 0);
-    if ((rc = ember__services_init()) < 0 || (rc = ember__sasl_init()) < 0) {
+    if ((rc = ember__tasks_init()) < 0 || (rc = ember__sasl_init()) < 0) {
         snprintf(err, errlen, "core initialisation failed: %s",
                  ember_strerror(rc));
         return rc;
@@ -189,7 +192,7 @@ stop_poll(uv_timer_t *t)
     ember__modules_unload_all();
     ember__http_cleanup();
     ember__storage_flush();
-    ember__services_close();
+    ember__tasks_close();
     if (srv.sessions_on) {
         ember__sessions_cleanup();
         srv.sessions_on = 0;

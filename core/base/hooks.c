@@ -5,7 +5,7 @@
 #include "base/hmap.h"
 #include "base/hooks.h"
 #include "base/log.h"
-#include "runtime/modules.h"
+#include "base/owner.h"
 
 typedef struct hook_handler_s {
     ember_module_t *m;

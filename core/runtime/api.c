@@ -12,9 +12,14 @@
 #include "base/jid.h"
 #include "base/log.h"
 #include "runtime/modules.h"
+#include "xmpp/errors.h"
+#include "xmpp/iq.h"
 #include "xmpp/router.h"
 #include "base/process.h"
 #include "xmpp/services.h"
+#include "base/tasks.h"
+#include "xmpp/disco.h"
+#include "xmpp/iq.h"
 #include "xmpp/session.h"
 #include "xmpp/stanza.h"
 #include "store/storage.h"
@@ -548,6 +553,17 @@ const ember_api_t ember__api = {
     .http_gate = ember__http_gate,
     .http_set_headers = ember__http_set_headers,
     /* minor 3 */
+    .iq_defer = ember__iq_defer,
+    .iq_event = ember__iq_event,
+    .iq_origin = ember__iq_origin,
+    .iq_answer = ember__iq_answer,
+    .iq_fail = ember__iq_fail,
+    .session_ref = ember__session_ref,
+    .session_get = ember__session_get,
+    .session_by_jid = ember__session_by_jid,
+    .session_end = ember__session_end,
+    .cond_name = ember__cond_name_or_null,
+    .stream_cond_name = ember__stream_cond_name_or_null,
     /* (http) */
     .command_info = api_command_info,
 };

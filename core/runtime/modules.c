@@ -12,6 +12,9 @@
 #include "http/http.h"
 #include "base/log.h"
 #include "runtime/modules.h"
+#include "base/tasks.h"
+#include "xmpp/disco.h"
+#include "xmpp/iq.h"
 #include "xmpp/services.h"
 #include "xmpp/session.h"
 #include "store/storage.h"
@@ -21,9 +24,7 @@ extern const ember_api_t ember__api;
 typedef enum { MOD_LOADING, MOD_LOADED, MOD_FAILED } mod_state_t;
 
 struct ember_module_s {
-    char *name;
-    char *host;                 /* NULL: global */
-    char *prefix;               /* "name" or "name@host", for the log */
+    ember__owner_t id;          /* first: see base/owner.h */
     char *conf_sig;             /* the options as configured */
     void *dl;
     ember_plugin_t desc;        /* copied: only desc_size bytes are read */
@@ -45,20 +46,6 @@ static const char *const core_capabilities[] = {
     "forms", "rsm", "sessions", "accounts", "disco", "iq", "threads",
     "ifaces", "preauth", "http", "services", NULL
 };
-
-
-const char *
-ember__module_name(const ember_module_t *m)
-{
-    return m != NULL ? m->prefix : "core";
-}
-
-
-const char *
-ember__module_host(const ember_module_t *m)
-{
-    return m != NULL ? m->host : NULL;
-}
 
 
 void *
@@ -97,7 +84,7 @@ module_find(const char *name, const char *host)
     ember_module_t *m;
 
     for (m = modules; m != NULL; m = m->next)
-        if (strcmp(m->name, name) == 0 && same_host(m->host, host))
+        if (strcmp(m->id.name, name) == 0 && same_host(m->id.host, host))
             return m;
     return NULL;
 }
@@ -140,6 +127,10 @@ module_release(ember_module_t *m)
 {
     ember__hooks_module_gone(m);
     ember__api_module_gone(m);
+    ember__iqs_module_gone(m);
+    ember__iq_sent_module_gone(m);
+    ember__tasks_module_gone(m);
+    ember__disco_module_gone(m);
     ember__services_module_gone(m);
     ember__commands_module_gone(m);
     ember__sessions_module_gone(m);
@@ -178,7 +169,7 @@ module_fail(ember_module_t *m, const char *fmt, ...)
     vsnprintf(m->error, sizeof(m->error), fmt, ap);
     va_end(ap);
     m->state = MOD_FAILED;
-    ember__log(EMBER_LOG_ERROR, m->prefix, "not loaded: %s", m->error);
+    ember__log(EMBER_LOG_ERROR, m->id.prefix, "not loaded: %s", m->error);
     module_release(m);
 }
 
@@ -191,24 +182,24 @@ module_new(const char *name, const char *host, xmlNodePtr node)
 
     if (m == NULL)
         return NULL;
-    m->name = strdup(name);
-    m->host = host != NULL ? strdup(host) : NULL;
+    m->id.name = strdup(name);
+    m->id.host = host != NULL ? strdup(host) : NULL;
     n = strlen(name) + (host != NULL ? strlen(host) + 2 : 1);
-    m->prefix = malloc(n);
+    m->id.prefix = malloc(n);
     m->conf_sig = conf_signature(node);
-    if (m->name == NULL || m->prefix == NULL || m->conf_sig == NULL ||
-        (host != NULL && m->host == NULL)) {
-        free(m->name);
-        free(m->host);
-        free(m->prefix);
+    if (m->id.name == NULL || m->id.prefix == NULL || m->conf_sig == NULL ||
+        (host != NULL && m->id.host == NULL)) {
+        free(m->id.name);
+        free(m->id.host);
+        free(m->id.prefix);
         free(m->conf_sig);
         free(m);
         return NULL;
     }
     if (host != NULL)
-        snprintf(m->prefix, n, "%s@%s", name, host);
+        snprintf(m->id.prefix, n, "%s@%s", name, host);
     else
-        snprintf(m->prefix, n, "%s", name);
+        snprintf(m->id.prefix, n, "%s", name);
     m->state = MOD_LOADING;
     m->next = modules;
     modules = m;
@@ -226,9 +217,9 @@ module_free(ember_module_t *m)
             *pp = m->next;
             break;
         }
-    free(m->name);
-    free(m->host);
-    free(m->prefix);
+    free(m->id.name);
+    free(m->id.host);
+    free(m->id.prefix);
     free(m->conf_sig);
     free(m->version);
     free(m->description);
@@ -283,9 +274,9 @@ module_open(const ember_config_t *cfg, ember_module_t *m)
     const ember_plugin_t *d;
     size_t i, n;
 
-    if (!plugin_path(cfg, m->name, path, sizeof(path))) {
+    if (!plugin_path(cfg, m->id.name, path, sizeof(path))) {
         module_fail(m, "mod_%s.so not found in the plugin directories",
-                    m->name);
+                    m->id.name);
         return EMBER_ENOENT;
     }
     if ((m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
@@ -333,16 +324,16 @@ module_open(const ember_config_t *cfg, ember_module_t *m)
             module_fail(m, "reserved descriptor fields are not zero");
             return EMBER_EABI;
         }
-    if (m->desc.name == NULL || strcmp(m->desc.name, m->name) != 0) {
+    if (m->desc.name == NULL || strcmp(m->desc.name, m->id.name) != 0) {
         module_fail(m, "descriptor name '%s' does not match mod_%s.so",
-                    m->desc.name != NULL ? m->desc.name : "", m->name);
+                    m->desc.name != NULL ? m->desc.name : "", m->id.name);
         return EMBER_EABI;
     }
     if (m->desc.load == NULL) {
         module_fail(m, "descriptor has no load function");
         return EMBER_EABI;
     }
-    if ((m->desc.flags & EMBER_MODULE_GLOBAL) && m->host != NULL) {
+    if ((m->desc.flags & EMBER_MODULE_GLOBAL) && m->id.host != NULL) {
         module_fail(m, "is a global module: enable it directly under "
                     "<ember>, not in a <host>");
         return EMBER_EINVAL;
@@ -379,7 +370,7 @@ module_load_one(const ember_config_t *cfg, const ember_module_conf_t *mods,
 
     if (m != NULL) {
         if (m->state == MOD_LOADING) {
-            ember__log(EMBER_LOG_ERROR, m->prefix,
+            ember__log(EMBER_LOG_ERROR, m->id.prefix,
                        "dependency cycle through %s", mc->name);
             return EMBER_EDEPEND;
         }
@@ -420,7 +411,7 @@ module_load_one(const ember_config_t *cfg, const ember_module_conf_t *mods,
     if (m->desc.options == NULL && mc->node != NULL &&
         mc->node->properties != NULL && mc->node->properties->next != NULL) {
         module_fail(m, "%s:%d: module %s takes no options", cfg->path,
-                    mc->line, m->name);
+                    mc->line, m->id.name);
         return EMBER_EINVAL;
     }
     m->state = MOD_LOADED;
@@ -431,7 +422,7 @@ module_load_one(const ember_config_t *cfg, const ember_module_conf_t *mods,
         return rc;
     }
     m->error[0] = '\0';
-    ember__log(EMBER_LOG_INFO, m->prefix, "loaded (version %s, ABI %u.%u)",
+    ember__log(EMBER_LOG_INFO, m->id.prefix, "loaded (version %s, ABI %u.%u)",
                m->desc.version != NULL ? m->desc.version : "?",
                m->desc.abi_major, m->desc.api_minor);
     return 0;
@@ -500,15 +491,15 @@ module_unload(ember_module_t *m)
         m->state = MOD_LOADING;     /* guards against dependency loops */
 again:
         for (o = modules; o != NULL; o = o->next)
-            if (o != m && o->state == MOD_LOADED && depends_on(o, m->name) &&
-                (m->host == NULL || same_host(o->host, m->host))) {
+            if (o != m && o->state == MOD_LOADED && depends_on(o, m->id.name) &&
+                (m->id.host == NULL || same_host(o->id.host, m->id.host))) {
                 module_unload(o);
                 goto again;         /* the list changed under us */
             }
         if (m->desc.unload != NULL)
             m->desc.unload(m);
         module_release(m);
-        ember__log(EMBER_LOG_INFO, m->prefix, "unloaded");
+        ember__log(EMBER_LOG_INFO, m->id.prefix, "unloaded");
     }
     module_free(m);
 }
@@ -601,7 +592,7 @@ ember__modules_sync(const ember_config_t *cfg)
             char *sig;
             int same;
 
-            mc = config_module(cfg, m->name, m->host, &list);
+            mc = config_module(cfg, m->id.name, m->id.host, &list);
             if (mc != NULL && m->state == MOD_LOADED) {
                 sig = conf_signature(mc->node);
                 same = sig != NULL && strcmp(sig, m->conf_sig) == 0;
@@ -705,12 +696,12 @@ ember__modules_describe(void)
         snprintf(min_api, sizeof(min_api), "%u.%u", m->desc.abi_major,
                  m->desc.min_api_minor);
         o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s, s:s?}",
-                      "name", m->name,
+                      "name", m->id.name,
                       "version", m->version,
                       "description", m->description,
                       "abi", m->desc.abi_major != 0 ? abi : "?",
                       "min_api", m->desc.abi_major != 0 ? min_api : "?",
-                      "host", m->host,
+                      "host", m->id.host,
                       "state", m->state == MOD_LOADED ? "loaded"
                                : m->state == MOD_FAILED ? "failed"
                                : "loading",
@@ -744,9 +735,9 @@ plugin_where(const ember_config_t *cfg, const char *name, int loaded)
         return NULL;
     if (loaded) {
         for (m = modules; m != NULL; m = m->next)
-            if (m->state == MOD_LOADED && strcmp(m->name, name) == 0)
-                json_array_append_new(a, json_string(m->host != NULL
-                                                         ? m->host
+            if (m->state == MOD_LOADED && strcmp(m->id.name, name) == 0)
+                json_array_append_new(a, json_string(m->id.host != NULL
+                                                         ? m->id.host
                                                          : "global"));
         return a;
     }
@@ -765,7 +756,7 @@ plugin_failed(const char *name)
     ember_module_t *m;
 
     for (m = modules; m != NULL; m = m->next)
-        if (m->state == MOD_FAILED && strcmp(m->name, name) == 0)
+        if (m->state == MOD_FAILED && strcmp(m->id.name, name) == 0)
             return 1;
     return 0;
 }

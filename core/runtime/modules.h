@@ -6,6 +6,7 @@
 #include <ember/plugin.h>
 
 #include "base/config.h"
+#include "base/owner.h"
 
 /* Load the global <module>s (storage backends first). */
 int ember__modules_load_global(const ember_config_t *cfg);
@@ -56,8 +57,6 @@ int ember__module_options(const ember_config_t *cfg, const char *name,
                           const char *host, json_t **out, char *err,
                           size_t errlen);
 
-const char *ember__module_name(const ember_module_t *m);
-const char *ember__module_host(const ember_module_t *m);
 
 /* Cancel account callbacks module m still waits for (core/api.c). */
 void ember__api_module_gone(ember_module_t *m);

@@ -6,7 +6,7 @@
 #include <jansson.h>
 
 #include "base/log.h"
-#include "runtime/modules.h"
+#include "base/owner.h"
 #include "store/storage.h"
 
 /*

@@ -7,9 +7,13 @@
 #include "base/hooks.h"
 #include "base/jid.h"
 #include "base/log.h"
+#include "xmpp/errors.h"
 #include "xmpp/router.h"
 #include "base/process.h"
 #include "xmpp/services.h"
+#include "base/tasks.h"
+#include "xmpp/disco.h"
+#include "xmpp/iq.h"
 #include "xmpp/session.h"
 #include "xmpp/stanza.h"
 
@@ -17,31 +21,10 @@
 
 typedef enum { TO_HOST, TO_BARE, TO_FULL } target_t;
 
-static const char *const cond_names[] = {
-#define ROUTER_COND_NAME(name, wire, type) wire,
-    EMBER_COND_MAP(ROUTER_COND_NAME)
-#undef ROUTER_COND_NAME
-};
-
-static const char *const cond_types[] = {
-#define ROUTER_COND_TYPE(name, wire, type) type,
-    EMBER_COND_MAP(ROUTER_COND_TYPE)
-#undef ROUTER_COND_TYPE
-};
-
 typedef struct offline_ctx_s {
     ember_stanza_t *st;
     ember_jid_t *from, *to;
 } offline_ctx_t;
-
-
-const char *
-ember__cond_name(ember_cond_t cond)
-{
-    if ((unsigned) cond >= EMBER_COND_COUNT)
-        cond = EMBER_COND_UNDEFINED_CONDITION;
-    return cond_names[cond];
-}
 
 
 /*
@@ -75,16 +58,15 @@ ember__error_reply(const ember_stanza_t *st, ember_cond_t cond,
 {
     ember_stanza_t *r, *err, *t;
 
-    if ((unsigned) cond >= EMBER_COND_COUNT)
-        cond = EMBER_COND_UNDEFINED_CONDITION;
     if ((r = ember__stanza_new(ember__stanza_name(st), NULL)) == NULL)
         return NULL;
     reply_addresses(r, st);
     ember__stanza_set_attr(r, "type", "error");
     err = ember__stanza_add_child(r, "error", NULL);
     if (err == NULL ||
-        ember__stanza_set_attr(err, "type", cond_types[cond]) < 0 ||
-        ember__stanza_add_child(err, cond_names[cond], NS_STANZAS) == NULL)
+        ember__stanza_set_attr(err, "type", ember__cond_type(cond)) < 0 ||
+        ember__stanza_add_child(err, ember__cond_name(cond), NS_STANZAS) ==
+            NULL)
         goto fail;
     if (text != NULL) {
         if ((t = ember__stanza_add_child(err, "text", NS_STANZAS)) == NULL ||
@@ -152,6 +134,40 @@ preauth_reply(ember_session_t *s, ember_stanza_t *r)
 }
 
 
+ember_stanza_t *
+ember__iq_result_of(const ember_stanza_t *iq, ember_stanza_t *payload)
+{
+    ember_stanza_t *r;
+    int rc = 0;
+
+    if ((r = ember__stanza_new("iq", NULL)) != NULL) {
+        reply_addresses(r, iq);
+        ember__stanza_set_attr(r, "type", "result");
+        if (payload != NULL)
+            rc = ember__stanza_append(r, payload);
+    }
+    ember__stanza_free(payload);
+    if (rc < 0) {
+        ember__stanza_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+
+int
+ember__reply_send(ember_stanza_t *r, ember_session_t *preauth_origin)
+{
+    int rc;
+
+    if (preauth_origin == NULL)
+        return ember__route_stanza(r, NULL);
+    rc = preauth_reply(preauth_origin, r);
+    ember__stanza_free(r);
+    return rc;
+}
+
+
 static int fire_named(const char *host, ember_event_t *ev, const char *fmt,
                       const char *a, const char *b, const char *c);
 
@@ -159,33 +175,14 @@ int
 ember__iq_result(const ember_event_t *ev, ember_stanza_t *payload)
 {
     ember_stanza_t *r;
-    
+
     if (ev == NULL || ev->stanza == NULL) {
         ember__stanza_free(payload);
         return EMBER_EINVAL;
     }
-    if ((r = ember__stanza_new("iq", NULL)) == NULL) {
-        ember__stanza_free(payload);
+    if ((r = ember__iq_result_of(ev->stanza, payload)) == NULL)
         return EMBER_ENOMEM;
-    }
-    reply_addresses(r, ev->stanza);
-    ember__stanza_set_attr(r, "type", "result");
-    if (payload != NULL) {
-        int rc = ember__stanza_append(r, payload);
-
-        ember__stanza_free(payload);
-        if (rc < 0) {
-            ember__stanza_free(r);
-            return rc;
-        }
-    }
-    if (is_preauth(ev)) {
-        int rc = preauth_reply(ev->origin, r);
-
-        ember__stanza_free(r);
-        return rc;
-    }
-    return ember__route_stanza(r, NULL);
+    return ember__reply_send(r, is_preauth(ev) ? ev->origin : NULL);
 }
 
 
@@ -194,16 +191,13 @@ ember__stanza_error(const ember_event_t *ev, ember_cond_t cond,
                     const char *text)
 {
     ember_stanza_t *r;
-    int rc;
 
     if (ev == NULL || ev->stanza == NULL)
         return EMBER_EINVAL;
     if (is_preauth(ev)) {
         if ((r = ember__error_reply(ev->stanza, cond, text)) == NULL)
             return EMBER_ENOMEM;
-        rc = preauth_reply(ev->origin, r);
-        ember__stanza_free(r);
-        return rc;
+        return ember__reply_send(r, ev->origin);
     }
     ember__bounce(ev->stanza, cond, text);
     return 0;
@@ -494,7 +488,7 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
                               "element");
                 goto done;
             }
-        } else if (ember__iq_answer(st, from)) {
+        } else if (ember__iq_response(st, from)) {
             goto done;
         }
     }

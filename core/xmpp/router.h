@@ -16,13 +16,18 @@ int ember__route_stanza(ember_stanza_t *root, ember_session_t *origin);
  * caller's. */
 int ember__route_preauth_iq(ember_stanza_t *st, ember_session_t *origin);
 
-const char *ember__cond_name(ember_cond_t cond);
 ember_stanza_t *ember__error_reply(const ember_stanza_t *st,
                                    ember_cond_t cond, const char *text);
 /* Route an error reply to st (nothing when st is itself an error). */
 void ember__bounce(const ember_stanza_t *st, ember_cond_t cond,
                    const char *text);
 int ember__iq_result(const ember_event_t *ev, ember_stanza_t *payload);
+/* A result to iq (payload taken, may be NULL), addressed as every reply. */
+ember_stanza_t *ember__iq_result_of(const ember_stanza_t *iq,
+                                    ember_stanza_t *payload);
+/* Send a reply (taken): routed, or onto preauth_origin's stream without
+ * addresses when the sender is not authenticated yet. */
+int ember__reply_send(ember_stanza_t *r, ember_session_t *preauth_origin);
 int ember__stanza_error(const ember_event_t *ev, ember_cond_t cond,
                         const char *text);
 

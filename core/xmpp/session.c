@@ -8,7 +8,8 @@
 #include "base/hooks.h"
 #include "base/jid.h"
 #include "base/log.h"
-#include "runtime/modules.h"
+#include "base/owner.h"
+#include "xmpp/errors.h"
 #include "xmpp/router.h"
 #include "xmpp/sasl.h"
 #include "base/process.h"
@@ -69,6 +70,7 @@ struct ember_session_s {
     const char *mechanism;
     char *client;            /* software, from XEP-0092, when known */
     char id[24];
+    char refkey[24];         /* the ember_session_ref_t, in decimal */
     char ip[48];
     uint64_t connected_at, last_rx;
     uint64_t stanzas_in, stanzas_out;
@@ -90,7 +92,8 @@ typedef struct write_req_s {
 static ember_session_t *sessions;
 static size_t session_count, bound_count;
 static uint64_t total_in, total_out;     /* stanzas since the start */
-static ember_hmap_t by_full, by_bare, per_ip;
+static ember_hmap_t by_full, by_bare, per_ip, by_ref;
+static ember_session_ref_t last_ref;
 static slot_dtor_t *slot_dtors;
 static uv_timer_t sweep_timer;
 static int sweep_running;
@@ -339,11 +342,20 @@ slots_free(ember_session_t *s)
 
 
 static void
+forget_ref(ember_session_t *s)
+{
+    if (s->refkey[0] != '\0' && ember__hmap_get(&by_ref, s->refkey) == s)
+        ember__hmap_del(&by_ref, s->refkey);
+}
+
+
+static void
 session_closed_cb(uv_handle_t *h)
 {
     ember_session_t *s = h->data;
     ip_count_t *c;
 
+    forget_ref(s);
     if (s->counted_ip &&
         (c = ember__hmap_get(&per_ip, s->ip)) != NULL && --c->n == 0) {
         ember__hmap_del(&per_ip, s->ip);
@@ -393,6 +405,7 @@ session_begin_close(ember_session_t *s)
         session_unbind(s);
     }
     s->state = ST_CLOSING;
+    forget_ref(s);
     if (s->xml != NULL)
         ember__xml_stop(s->xml);
     uv_read_stop((uv_stream_t *) &s->tcp);
@@ -1023,6 +1036,10 @@ ember__session_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
         sessions->prev = s;
     sessions = s;
     session_count++;
+    snprintf(s->refkey, sizeof(s->refkey), "%llu",
+             (unsigned long long) ++last_ref);
+    if (ember__hmap_put(&by_ref, s->refkey, s) < 0)
+        s->refkey[0] = '\0';
     if (uv_accept(server, (uv_stream_t *) &s->tcp) < 0) {
         s->state = ST_CLOSING;
         uv_close((uv_handle_t *) &s->tcp, session_closed_cb);
@@ -1084,6 +1101,55 @@ ember__session_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
 
 
 /* ---- module-facing ---- */
+
+ember_session_ref_t
+ember__session_ref(ember_session_t *s)
+{
+    return s != NULL && s->refkey[0] != '\0'
+               ? (ember_session_ref_t) strtoull(s->refkey, NULL, 10) : 0;
+}
+
+
+ember_session_t *
+ember__session_get(ember_session_ref_t ref)
+{
+    char key[24];
+
+    if (ref == 0)
+        return NULL;
+    snprintf(key, sizeof(key), "%llu", (unsigned long long) ref);
+    return ember__hmap_get(&by_ref, key);
+}
+
+
+ember_session_t *
+ember__session_by_jid(const char *full_jid)
+{
+    ember_jid_t *j;
+    ember_session_t *s = NULL;
+
+    if (full_jid == NULL || (j = ember__jid_parse(full_jid)) == NULL)
+        return NULL;
+    if (j->resource != NULL)
+        s = ember__hmap_get(&by_full, j->full);
+    ember__jid_free(j);
+    return s;
+}
+
+
+void
+ember__session_end(ember_session_t *s, ember_stream_cond_t cond,
+                   const char *text)
+{
+    if (s == NULL)
+        return;
+    if (cond == EMBER_STREAM_NONE) {
+        ember__session_close(s, NULL);
+        return;
+    }
+    session_error(s, ember__stream_cond_name(cond), text);
+}
+
 
 void **
 ember__session_slot(ember_module_t *m, ember_session_t *s)

@@ -55,6 +55,13 @@ int ember__sessions_init(void);
 void ember__sessions_cleanup(void);
 
 void ember__session_close(ember_session_t *s, const char *condition);
+void ember__session_end(ember_session_t *s, ember_stream_cond_t cond,
+                        const char *text);
+/* Refs (ember_session_ref_t): valid from accept until the close begins. */
+ember_session_ref_t ember__session_ref(ember_session_t *s);
+ember_session_t *ember__session_get(ember_session_ref_t ref);
+/* The bound session of a full JID (prepared here), or NULL. */
+ember_session_t *ember__session_by_jid(const char *full_jid);
 uint64_t ember__session_idle_ms(ember_session_t *s);
 const char *ember__session_ip(ember_session_t *s);
 int ember__session_priority(ember_session_t *s, int *available);

@@ -1,0 +1,63 @@
+/* core/xmpp/errors.c -- condition tables from plugin-api/ember/errno.h. */
+#include "xmpp/errors.h"
+
+static const char *const cond_names[] = {
+#define COND_NAME(name, wire, type) wire,
+    EMBER_COND_MAP(COND_NAME)
+#undef COND_NAME
+};
+
+static const char *const cond_types[] = {
+#define COND_TYPE(name, wire, type) type,
+    EMBER_COND_MAP(COND_TYPE)
+#undef COND_TYPE
+};
+
+static const char *const stream_cond_names[] = {
+#define STREAM_COND_NAME(name, wire) wire,
+    EMBER_STREAM_COND_MAP(STREAM_COND_NAME)
+#undef STREAM_COND_NAME
+};
+
+
+const char *
+ember__cond_name_or_null(ember_cond_t cond)
+{
+    return (unsigned) cond < EMBER_COND_COUNT ? cond_names[cond] : NULL;
+}
+
+
+const char *
+ember__cond_name(ember_cond_t cond)
+{
+    const char *name = ember__cond_name_or_null(cond);
+
+    return name != NULL ? name : cond_names[EMBER_COND_UNDEFINED_CONDITION];
+}
+
+
+const char *
+ember__cond_type(ember_cond_t cond)
+{
+    if ((unsigned) cond >= EMBER_COND_COUNT)
+        cond = EMBER_COND_UNDEFINED_CONDITION;
+    return cond_types[cond];
+}
+
+
+const char *
+ember__stream_cond_name_or_null(ember_stream_cond_t cond)
+{
+    return (unsigned) cond < EMBER_STREAM_COND_COUNT ? stream_cond_names[cond]
+                                                     : NULL;
+}
+
+
+const char *
+ember__stream_cond_name(ember_stream_cond_t cond)
+{
+    const char *name = ember__stream_cond_name_or_null(cond);
+
+    return name != NULL ? name
+                        : stream_cond_names[EMBER_STREAM_UNDEFINED_CONDITION];
+}
