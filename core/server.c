@@ -10,6 +10,7 @@
 #include "ember_config.h"
 #include "runtime/commands.h"
 #include "admin/cmd_admin.h"
+#include "store/accounts.h"
 #include "admin/control.h"
 #include "base/hooks.h"
 #include "http/http.h"
@@ -25,7 +26,10 @@
 #include "xmpp/iq.h"
 #include "xmpp/session.h"
 #include "store/storage.h"
+#include "net/conn.h"
 #include "net/tls.h"
+#include "xmpp/c2s.h"
+#include "xmpp/stream.h"
 
 /* How long a shutdown waits for streams to flush their closing bytes. */
 #define SHUTDOWN_GRACE_MS 2000
@@ -73,6 +77,26 @@ signals_start(void)
 }
 
 
+static void
+revoke_streams(const char *host, const char *user)
+{
+    ember__sessions_close_user(host, user, "not-authorized");
+}
+
+
+static int
+accept_connection(uv_stream_t *server, const ember_listener_conf_t *lc)
+{
+    switch (lc->type) {
+    case EMBER_LISTEN_C2S:
+    case EMBER_LISTEN_C2S_TLS:
+        return ember__c2s_accept(server, lc);
+    default:
+        return ember__http_accept(server, lc);
+    }
+}
+
+
 static const ember__server_ops_t server_ops = {
     .reload = ember__server_reload,
     .status = ember__server_status,
@@ -96,6 +120,7 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
         return rc;
     }
     ember__commands_core_init(&server_ops);
+    ember__accounts_on_revoke(revoke_streams);
     if (ember__modules_load_global(cfg) > 0)
         ember__log(EMBER_LOG_WARN, "core", "some global modules failed to "
                    "load: see above");
@@ -106,9 +131,10 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
     srv.tls_on = 1;
     for (h = cfg->hosts; h != NULL; h = h->next)
         ember__modules_load_host(cfg, h);
-    ember__sessions_init();
+    ember__conns_init();
     srv.sessions_on = 1;
     ember__http_init();
+    ember__listeners_set_acceptor(accept_connection);
     if ((rc = ember__listeners_start(cfg, err, errlen)) < 0)
         return rc;
     if ((rc = ember__control_start(cfg->control_socket)) < 0) {
@@ -195,6 +221,8 @@ stop_poll(uv_timer_t *t)
     ember__tasks_close();
     if (srv.sessions_on) {
         ember__sessions_cleanup();
+        ember__streams_cleanup();
+        ember__conns_cleanup();
         srv.sessions_on = 0;
     }
     uv_walk(ember__loop(), close_handle, NULL);

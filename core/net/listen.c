@@ -1,15 +1,13 @@
-/* core/listen.c -- TCP listeners: c2s (STARTTLS), c2s direct TLS, and the
+/* core/net/listen.c -- TCP listeners: c2s (STARTTLS), c2s direct TLS, and the
  * HTTP server's http, https, admin and admin-tls. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
-#include "http/http.h"
-#include "net/listen.h"
 #include "base/log.h"
 #include "base/process.h"
-#include "xmpp/session.h"
+#include "net/listen.h"
 
 typedef struct listener_s {
     uv_tcp_t tcp;
@@ -19,6 +17,14 @@ typedef struct listener_s {
 } listener_t;
 
 static listener_t *listeners;
+static ember_accept_cb acceptor;
+
+
+void
+ember__listeners_set_acceptor(ember_accept_cb cb)
+{
+    acceptor = cb;
+}
 
 
 static int
@@ -39,10 +45,8 @@ on_connection(uv_stream_t *server, int status)
                    l->address, l->conf.port, uv_strerror(status));
         return;
     }
-    if (is_http(l->conf.type))
-        ember__http_accept(server, &l->conf);
-    else
-        ember__session_accept(server, &l->conf);
+    if (acceptor != NULL)
+        acceptor(server, &l->conf);
 }
 
 

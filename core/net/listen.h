@@ -1,10 +1,16 @@
-/* core/listen.h -- the TCP listeners of the config. */
+/* core/net/listen.h -- the TCP listeners of the config. */
 #ifndef EMBER_CORE_LISTEN_H
 #define EMBER_CORE_LISTEN_H
 
 #include <jansson.h>
+#include <uv.h>
 
 #include "base/config.h"
+
+/* Who takes a new connection of each listener type (set before start). */
+typedef int (*ember_accept_cb)(uv_stream_t *server,
+                               const ember_listener_conf_t *lc);
+void ember__listeners_set_acceptor(ember_accept_cb cb);
 
 int ember__listeners_start(const ember_config_t *cfg, char *err,
                            size_t errlen);

@@ -15,6 +15,7 @@
 #include "xmpp/errors.h"
 #include "xmpp/iq.h"
 #include "xmpp/router.h"
+#include "xmpp/xmlstream.h"
 #include "base/process.h"
 #include "xmpp/services.h"
 #include "base/tasks.h"

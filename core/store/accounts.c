@@ -13,8 +13,24 @@
 #include "base/jid.h"
 #include "base/log.h"
 #include "base/process.h"
-#include "xmpp/session.h"
 #include "store/storage.h"
+
+static ember_account_revoke_cb revoke_streams;
+
+
+void
+ember__accounts_on_revoke(ember_account_revoke_cb cb)
+{
+    revoke_streams = cb;
+}
+
+
+static void
+revoke_access(const char *host, const char *user)
+{
+    if (revoke_streams != NULL)
+        revoke_streams(host, user);
+}
 
 #define ACC_SALT_LEN 16
 #define ACC_NAME_MAX 1024
@@ -408,13 +424,12 @@ got_doc(int status, json_t *result, void *ud)
         json_object_set_new(req->doc, "locked", json_boolean(req->locked));
         /* A lock that let open streams go on would not lock anything. */
         if (req->locked)
-            ember__sessions_close_user(req->host, req->user,
-                                       "not-authorized");
+            revoke_access(req->host, req->user);
         write_doc(req);
         break;
     case ACC_DELETE:
         /* Streams first, so nothing logged in writes after the purge. */
-        ember__sessions_close_user(req->host, req->user, "not-authorized");
+        revoke_access(req->host, req->user);
         if ((err = ember__keyval_set(req->st, req->user, NULL,
                                      account_removed, req)) < 0)
             req_finish(req, err);

@@ -48,4 +48,9 @@ int ember__account_check_password(json_t *doc, const char *password);
 int ember__account_verify(const char *host, const char *user,
                           const char *password, ember_store_cb cb, void *ud);
 
+/* Access to host's account user ends (locked, deleted): who ends its open
+ * streams, set by the layer that owns them. */
+typedef void (*ember_account_revoke_cb)(const char *host, const char *user);
+void ember__accounts_on_revoke(ember_account_revoke_cb cb);
+
 #endif

@@ -1,4 +1,5 @@
-/* core/session.h -- client sessions: the stream state machine. */
+/* core/xmpp/session.h -- client sessions as the rest of the core sees
+ * them: the registry (sessions.c) and the stream (stream.c). */
 #ifndef EMBER_CORE_SESSION_H
 #define EMBER_CORE_SESSION_H
 
@@ -42,16 +43,10 @@ const char *ember__session_host(ember_session_t *s);
 int ember__session_set_client(ember_session_t *s, const char *software);
 #endif
 
-/* ---- listeners, slots and the api (core-internal) ---- */
+/* ---- slots and the api (core-internal) ---- */
 #ifndef EMBER_CORE_SESSION_MISC
 #define EMBER_CORE_SESSION_MISC
-#include <uv.h>
-#include "base/config.h"
 
-/* Accept one connection on a listener socket. */
-int ember__session_accept(uv_stream_t *server,
-                          const ember_listener_conf_t *lc);
-int ember__sessions_init(void);
 void ember__sessions_cleanup(void);
 
 void ember__session_close(ember_session_t *s, const char *condition);

@@ -9,7 +9,6 @@
 
 #include "base/buf.h"
 #include "xmpp/stanza.h"
-#include "xmpp/xmlstream.h"
 
 #define INLINE_ARENA 512
 #define CHUNK_MIN 1024
@@ -727,11 +726,4 @@ ember__stanza_serialize(const ember_stanza_t *st, size_t *len)
     if (len != NULL)
         *len = b.len;
     return b.data;
-}
-
-
-ember_stanza_t *
-ember__stanza_parse(const char *xml, size_t len)
-{
-    return ember__xml_parse_element(xml, len, NULL);
 }

@@ -18,7 +18,6 @@
 
 /* The functions behind the api table's stanza_* entries. */
 ember_stanza_t *ember__stanza_new(const char *name, const char *xmlns);
-ember_stanza_t *ember__stanza_parse(const char *xml, size_t len);
 void ember__stanza_free(ember_stanza_t *root);
 ember_stanza_t *ember__stanza_copy(const ember_stanza_t *st);
 const char *ember__stanza_name(const ember_stanza_t *st);

@@ -936,3 +936,10 @@ done:
     ember__xml_free(x);
     return st;
 }
+
+
+ember_stanza_t *
+ember__stanza_parse(const char *xml, size_t len)
+{
+    return ember__xml_parse_element(xml, len, NULL);
+}

@@ -63,4 +63,7 @@ void ember__xml_idle(ember_xml_t *x);
 ember_stanza_t *ember__xml_parse_element(const char *xml, size_t len,
                                          const ember_xml_limits_t *limits);
 
+/* One element with the default limits (api->stanza_parse). */
+ember_stanza_t *ember__stanza_parse(const char *xml, size_t len);
+
 #endif

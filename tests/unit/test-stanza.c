@@ -13,6 +13,7 @@
 
 #include "base/buf.h"
 #include "xmpp/stanza.h"
+#include "xmpp/xmlstream.h"
 
 static char *
 ser(const ember_stanza_t *st, const char *ctx)

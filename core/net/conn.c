@@ -1,0 +1,494 @@
+/* core/net/conn.c -- accepted TCP connections under every protocol. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/hmap.h"
+#include "base/log.h"
+#include "base/process.h"
+#include "net/conn.h"
+
+/* A peer that reads slower than this much queued output is dropped. */
+#define MAX_WRITE_BACKLOG (4u << 20)
+#define SWEEP_MS 250
+
+struct ember_conn_s {
+    uv_tcp_t tcp;
+    ember_tls_t *tls;
+    const ember_conn_events_t *ev;
+    void *owner;
+    ember_conn_pool_t pool;
+    unsigned counted : 1;
+    unsigned closing : 1;
+    unsigned reading : 1;
+    uint64_t last_active, idle_ms, deadline;
+    char ip[48];
+    struct ember_conn_s *prev, *next;
+};
+
+typedef struct ip_count_s {
+    size_t n;
+    char ip[48];
+} ip_count_t;
+
+typedef struct write_req_s {
+    uv_write_t req;
+    char data[];
+} write_req_t;
+
+static const ember_conn_events_t no_events;
+static ember_conn_t *conns;
+static size_t pool_count[EMBER_CONN_POOL_COUNT];
+static ember_hmap_t per_ip[EMBER_CONN_POOL_COUNT];
+static uv_timer_t sweep_timer;
+static int sweep_on;
+static char read_buf[65536];
+
+
+static void
+conn_fail(ember_conn_t *c)
+{
+    if (c->closing)
+        return;
+    if (c->ev->hangup != NULL)
+        c->ev->hangup(c->owner);
+    ember__conn_close(c);
+}
+
+
+/* ---- output ---- */
+
+static void
+write_done(uv_write_t *req, int status)
+{
+    free(req);
+}
+
+
+static int
+sock_write(ember_conn_t *c, const char *data, size_t len)
+{
+    uv_stream_t *st = (uv_stream_t *) &c->tcp;
+    uv_buf_t buf;
+    write_req_t *w;
+    int n = 0;
+
+    if (uv_is_closing((uv_handle_t *) &c->tcp))
+        return EMBER_ESTATE;
+    if (uv_stream_get_write_queue_size(st) == 0) {
+        buf = uv_buf_init((char *) data, (unsigned) len);
+        n = uv_try_write(st, &buf, 1);
+        if (n == (int) len)
+            return 0;
+        if (n < 0 && n != UV_EAGAIN)
+            return EMBER_EIO;
+        if (n < 0)
+            n = 0;
+    }
+    if (uv_stream_get_write_queue_size(st) + len > MAX_WRITE_BACKLOG) {
+        ember__log(EMBER_LOG_INFO, "net", "%s: write backlog over %u bytes, "
+                   "closing", c->ip, MAX_WRITE_BACKLOG);
+        conn_fail(c);
+        return EMBER_ELIMIT;
+    }
+    if ((w = malloc(sizeof(*w) + len - (size_t) n)) == NULL)
+        return EMBER_ENOMEM;
+    memcpy(w->data, data + n, len - (size_t) n);
+    buf = uv_buf_init(w->data, (unsigned) (len - (size_t) n));
+    if (uv_write(&w->req, st, &buf, 1, write_done) < 0) {
+        free(w);
+        return EMBER_EIO;
+    }
+    return 0;
+}
+
+
+int
+ember__conn_write(ember_conn_t *c, const char *data, size_t len)
+{
+    if (c->tls != NULL && ember__tls_ready(c->tls))
+        return ember__tls_send(c->tls, data, len);
+    return sock_write(c, data, len);
+}
+
+
+/* ---- TLS ---- */
+
+static int
+tls_write(void *ud, const char *data, size_t len)
+{
+    return sock_write(ud, data, len);
+}
+
+
+static void
+tls_read(void *ud, const char *data, size_t len)
+{
+    ember_conn_t *c = ud;
+
+    if (!c->closing)
+        c->ev->data(c->owner, data, len);
+}
+
+
+static void
+tls_ready(void *ud)
+{
+    ember_conn_t *c = ud;
+
+    ember__log(EMBER_LOG_DEBUG, "net", "%s: %s established", c->ip,
+               ember__tls_version(c->tls));
+    if (c->ev->secure != NULL)
+        c->ev->secure(c->owner);
+}
+
+
+static const ember_tls_io_t tls_io = { tls_write, tls_read, tls_ready };
+
+
+int
+ember__conn_start_tls(ember_conn_t *c)
+{
+    if (c->tls != NULL)
+        return EMBER_ESTATE;
+    if ((c->tls = ember__tls_new(&tls_io, c, 0)) == NULL)
+        return EMBER_ENOMEM;
+    return 0;
+}
+
+
+/* ---- closing ---- */
+
+static void
+uncount(ember_conn_t *c)
+{
+    ip_count_t *n;
+
+    if (!c->counted)
+        return;
+    c->counted = 0;
+    n = ember__hmap_get(&per_ip[c->pool], c->ip);
+    if (n != NULL && --n->n == 0) {
+        ember__hmap_del(&per_ip[c->pool], c->ip);
+        free(n);
+    }
+}
+
+
+static void
+closed_cb(uv_handle_t *h)
+{
+    ember_conn_t *c = h->data;
+
+    uncount(c);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    pool_count[c->pool]--;
+    if (c->ev->closed != NULL)
+        c->ev->closed(c->owner);
+    ember__tls_free(c->tls);
+    free(c);
+}
+
+
+static void
+shutdown_done(uv_shutdown_t *req, int status)
+{
+    ember_conn_t *c = req->data;
+
+    free(req);
+    if (!uv_is_closing((uv_handle_t *) &c->tcp))
+        uv_close((uv_handle_t *) &c->tcp, closed_cb);
+}
+
+
+/* Reads stop now; the socket closes once queued writes drain. */
+void
+ember__conn_close(ember_conn_t *c)
+{
+    uv_shutdown_t *req;
+
+    if (c->closing)
+        return;
+    c->closing = 1;
+    if (c->tls != NULL && ember__tls_ready(c->tls))
+        ember__tls_bye(c->tls);
+    uv_read_stop((uv_stream_t *) &c->tcp);
+    if (uv_is_closing((uv_handle_t *) &c->tcp))
+        return;
+    if ((req = malloc(sizeof(*req))) != NULL) {
+        req->data = c;
+        if (uv_shutdown(req, (uv_stream_t *) &c->tcp, shutdown_done) == 0)
+            return;
+        free(req);
+    }
+    uv_close((uv_handle_t *) &c->tcp, closed_cb);
+}
+
+
+void
+ember__conn_abort(ember_conn_t *c)
+{
+    c->closing = 1;
+    if (!uv_is_closing((uv_handle_t *) &c->tcp))
+        uv_close((uv_handle_t *) &c->tcp, closed_cb);
+}
+
+
+int
+ember__conn_closing(const ember_conn_t *c)
+{
+    return c->closing;
+}
+
+
+/* ---- input ---- */
+
+static void
+alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    /* One loop thread: every read is consumed before the next. */
+    *buf = uv_buf_init(read_buf, sizeof(read_buf));
+}
+
+
+static void
+read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    ember_conn_t *c = stream->data;
+
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        conn_fail(c);
+        return;
+    }
+    c->last_active = uv_now(ember__loop());
+    if (c->tls != NULL) {
+        if (ember__tls_feed(c->tls, buf->base, (size_t) nread) < 0)
+            conn_fail(c);
+    } else {
+        c->ev->data(c->owner, buf->base, (size_t) nread);
+    }
+}
+
+
+void
+ember__conn_pause(ember_conn_t *c)
+{
+    if (c->reading && !c->closing)
+        uv_read_stop((uv_stream_t *) &c->tcp);
+    c->reading = 0;
+}
+
+
+void
+ember__conn_resume(ember_conn_t *c)
+{
+    if (!c->reading && !c->closing &&
+        uv_read_start((uv_stream_t *) &c->tcp, alloc_cb, read_cb) == 0)
+        c->reading = 1;
+}
+
+
+/* ---- timeouts ---- */
+
+void
+ember__conn_set_idle(ember_conn_t *c, uint64_t ms)
+{
+    c->idle_ms = ms;
+}
+
+
+void
+ember__conn_set_deadline(ember_conn_t *c, uint64_t ms_from_now)
+{
+    c->deadline = ms_from_now > 0 ? uv_now(ember__loop()) + ms_from_now : 0;
+}
+
+
+void
+ember__conn_touch(ember_conn_t *c)
+{
+    c->last_active = uv_now(ember__loop());
+}
+
+
+uint64_t
+ember__conn_idle_ms(const ember_conn_t *c)
+{
+    return uv_now(ember__loop()) - c->last_active;
+}
+
+
+static void
+expire(ember_conn_t *c, ember_conn_timeout_t what)
+{
+    if (what == EMBER_CONN_DEADLINE)
+        c->deadline = 0;
+    if (c->ev->timeout != NULL)
+        c->ev->timeout(c->owner, what);
+    else
+        ember__conn_close(c);
+}
+
+
+static void
+sweep(uv_timer_t *t)
+{
+    uint64_t now = uv_now(ember__loop());
+    ember_conn_t *c, *n;
+
+    for (c = conns; c != NULL; c = n) {
+        n = c->next;
+        if (c->closing)
+            continue;
+        if (c->deadline != 0 && now >= c->deadline)
+            expire(c, EMBER_CONN_DEADLINE);
+        else if (c->idle_ms != 0 && now - c->last_active > c->idle_ms)
+            expire(c, EMBER_CONN_IDLE);
+    }
+}
+
+
+/* ---- accept ---- */
+
+static int
+count_ip(ember_conn_t *c, int max_per_ip)
+{
+    ip_count_t *n = ember__hmap_get(&per_ip[c->pool], c->ip);
+
+    if (n != NULL && max_per_ip > 0 && n->n >= (size_t) max_per_ip)
+        return EMBER_ELIMIT;
+    if (n == NULL) {
+        if ((n = calloc(1, sizeof(*n))) == NULL)
+            return EMBER_ENOMEM;
+        memcpy(n->ip, c->ip, sizeof(n->ip));
+        if (ember__hmap_put(&per_ip[c->pool], n->ip, n) < 0) {
+            free(n);
+            return EMBER_ENOMEM;
+        }
+    }
+    n->n++;
+    c->counted = 1;
+    return 0;
+}
+
+
+int
+ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
+                   const ember_conn_events_t *ev, void *owner,
+                   ember_conn_t **out)
+{
+    ember_conn_t *c = calloc(1, sizeof(*c));
+    struct sockaddr_storage ss;
+    int len = sizeof(ss), rc;
+
+    *out = NULL;
+    if (c == NULL)
+        return EMBER_ENOMEM;
+    uv_tcp_init(ember__loop(), &c->tcp);
+    c->tcp.data = c;
+    c->ev = ev;
+    c->owner = owner;
+    c->pool = opts->pool;
+    c->next = conns;
+    if (conns != NULL)
+        conns->prev = c;
+    conns = c;
+    pool_count[c->pool]++;
+    if (uv_accept(server, (uv_stream_t *) &c->tcp) < 0) {
+        /* The owner never hears of it: no closed callback. */
+        c->ev = &no_events;
+        ember__conn_abort(c);
+        return EMBER_EIO;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *) &ss, c->ip, sizeof(c->ip));
+        else
+            uv_ip4_name((struct sockaddr_in *) &ss, c->ip, sizeof(c->ip));
+    }
+    c->last_active = uv_now(ember__loop());
+    *out = c;
+    if ((rc = count_ip(c, opts->max_per_ip)) < 0) {
+        if (rc == EMBER_ELIMIT)
+            ember__log(EMBER_LOG_WARN, "net", "%s: over %d connections from "
+                       "one address", c->ip, opts->max_per_ip);
+        return rc;
+    }
+    if (opts->direct_tls &&
+        (c->tls = ember__tls_new(&tls_io, c, opts->alpn_xmpp)) == NULL)
+        return EMBER_ENOMEM;
+    ember__conn_resume(c);
+    return 0;
+}
+
+
+/* ---- the rest ---- */
+
+const char *
+ember__conn_ip(const ember_conn_t *c)
+{
+    return c->ip;
+}
+
+
+ember_tls_t *
+ember__conn_tls(const ember_conn_t *c)
+{
+    return c->tls;
+}
+
+
+int
+ember__conn_secure(const ember_conn_t *c)
+{
+    return c->tls != NULL && ember__tls_ready(c->tls);
+}
+
+
+size_t
+ember__conns_count(ember_conn_pool_t pool)
+{
+    return (unsigned) pool < EMBER_CONN_POOL_COUNT ? pool_count[pool] : 0;
+}
+
+
+int
+ember__conns_init(void)
+{
+    if (sweep_on)
+        return 0;
+    uv_timer_init(ember__loop(), &sweep_timer);
+    uv_timer_start(&sweep_timer, sweep, SWEEP_MS, SWEEP_MS);
+    uv_unref((uv_handle_t *) &sweep_timer);
+    sweep_on = 1;
+    return 0;
+}
+
+
+void
+ember__conns_cleanup(void)
+{
+    ip_count_t *n;
+    size_t pos;
+    int p;
+
+    if (sweep_on) {
+        uv_timer_stop(&sweep_timer);
+        uv_close((uv_handle_t *) &sweep_timer, NULL);
+        sweep_on = 0;
+    }
+    for (p = 0; p < EMBER_CONN_POOL_COUNT; p++) {
+        pos = 0;
+        while ((n = ember__hmap_next(&per_ip[p], &pos, NULL)) != NULL)
+            free(n);
+        ember__hmap_free(&per_ip[p]);
+    }
+}
