@@ -11,107 +11,72 @@
 #define NS_LAST "jabber:iq:last"
 
 /*
- * An answer that waits for the roster or the store.  `pass` marks a query
- * to a full JID that was authorized late: routed again, it must reach the
- * client.
+ * A full-JID query is not answered by the server: once authorized it is
+ * routed again to reach the client.  A copy waits for the roster, kept
+ * listed so that an unload frees it (the roster forgets our callbacks).
  */
-typedef struct last_req_s {
+typedef struct last_fwd_s {
     ember_module_t *m;
     ember_stanza_t *iq;
-    char *user;
-    int full;
-    int pass;
-    struct last_req_s *prev, *next;
-} last_req_t;
+    struct last_fwd_s *prev, *next;
+} last_fwd_t;
 
-typedef struct {
+typedef struct last_state_s {
+    ember_module_t *m;
     ember_store_t *store;
-    last_req_t *pending;
+    last_fwd_t *fwds;
+    const ember_stanza_t *passing; /* the query being routed again */
+    struct last_state_s *next;
 } last_state_t;
 
 static const ember_api_t *api;
+/* Every instance: a deferred iq knows its host, not its module. */
+static last_state_t *instances;
 
 
-/* ---- requests in flight ---- */
-
-static last_req_t *
-req_new(ember_module_t *m, const ember_event_t *ev, int full)
+static last_state_t *
+last_of(const ember_iq_t *iq)
 {
-    last_state_t *ls = api->module_data(m);
-    last_req_t *r = calloc(1, sizeof(*r));
+    last_state_t *ls;
 
-    if (r == NULL)
-        return NULL;
-    r->m = m;
-    r->full = full;
-    r->iq = api->stanza_copy(ev->stanza);
-    r->user = strdup(api->jid_node(ev->to));
-    if (r->iq == NULL || r->user == NULL) {
-        api->stanza_free(r->iq);
-        free(r->user);
-        free(r);
-        return NULL;
-    }
-    r->next = ls->pending;
-    if (ls->pending != NULL)
-        ls->pending->prev = r;
-    ls->pending = r;
-    return r;
+    for (ls = instances; ls != NULL; ls = ls->next)
+        if (strcmp(api->module_host(ls->m), api->iq_event(iq)->host) == 0)
+            break;
+    return ls;
 }
 
 
 static void
-req_free(last_req_t *r)
+fwd_free(last_fwd_t *f)
 {
-    last_state_t *ls = api->module_data(r->m);
+    last_state_t *ls = api->module_data(f->m);
 
-    if (r->prev != NULL)
-        r->prev->next = r->next;
+    if (f->prev != NULL)
+        f->prev->next = f->next;
     else
-        ls->pending = r->next;
-    if (r->next != NULL)
-        r->next->prev = r->prev;
-    api->stanza_free(r->iq);
-    free(r->user);
-    free(r);
+        ls->fwds = f->next;
+    if (f->next != NULL)
+        f->next->prev = f->prev;
+    api->stanza_free(f->iq);
+    free(f);
 }
 
 
 static void
-req_error(last_req_t *r, ember_cond_t cond, const char *text)
+last_answer(ember_iq_t *iq, long long seconds, const char *status)
 {
-    ember_stanza_t *e = api->error_reply(r->iq, cond, text);
+    ember_stanza_t *q = api->stanza_new("query", NS_LAST);
+    char buf[32];
 
-    if (e != NULL)
-        api->route(r->m, e);
-    req_free(r);
-}
-
-
-/* The result comes from the account the query went to. */
-static void
-req_result(last_req_t *r, long long seconds, const char *status)
-{
-    ember_stanza_t *res = api->stanza_new("iq", NULL), *q;
-    char buf[1100];
-
-    if (res == NULL || (q = api->stanza_add_child(res, "query", NS_LAST))
-                       == NULL) {
-        api->stanza_free(res);
-        req_free(r);
+    if (q == NULL) {
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
-    api->stanza_set_attr(res, "type", "result");
-    api->stanza_set_attr(res, "id", api->stanza_attr(r->iq, "id"));
-    api->stanza_set_attr(res, "to", api->stanza_attr(r->iq, "from"));
-    snprintf(buf, sizeof(buf), "%s@%s", r->user, api->module_host(r->m));
-    api->stanza_set_attr(res, "from", buf);
     snprintf(buf, sizeof(buf), "%lld", seconds < 0 ? 0 : seconds);
     api->stanza_set_attr(q, "seconds", buf);
     if (status != NULL && status[0] != '\0')
         api->stanza_add_text(q, status);
-    api->route(r->m, res);
-    req_free(r);
+    api->iq_answer(iq, q);
 }
 
 
@@ -137,79 +102,89 @@ user_online(ember_module_t *m, const char *user)
 static void
 stored(int status, json_t *doc, void *ud)
 {
-    last_req_t *r = ud;
     json_t *t = doc != NULL ? json_object_get(doc, "time") : NULL;
 
-    if (status == EMBER_ENOENT || (status == 0 && !json_is_integer(t))) {
-        req_error(r, EMBER_COND_ITEM_NOT_FOUND,
-                  "no logout recorded for this account");
-        return;
-    }
-    if (status < 0) {
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-    req_result(r, (long long) time(NULL) - (long long) json_integer_value(t),
-               json_string_value(json_object_get(doc, "status")));
+    if (status == EMBER_ENOENT || (status == 0 && !json_is_integer(t)))
+        api->iq_fail(ud, EMBER_COND_ITEM_NOT_FOUND,
+                     "no logout recorded for this account");
+    else if (status < 0)
+        api->iq_fail(ud, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    else
+        last_answer(ud, (long long) time(NULL) - json_integer_value(t),
+                    json_string_value(json_object_get(doc, "status")));
 }
 
 
-/* Authorized: answer a bare-JID query, or let a full-JID one through. */
+/* Authorized: the user's last logout, or 0 while a resource is online. */
 static void
-authorized(last_req_t *r)
+last_lookup(last_state_t *ls, ember_iq_t *iq)
 {
-    last_state_t *ls = api->module_data(r->m);
-    ember_stanza_t *again;
+    const char *user = api->jid_node(api->iq_event(iq)->to);
 
-    if (r->full) {
-        if ((again = api->stanza_copy(r->iq)) == NULL) {
-            req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-            return;
-        }
-        r->pass = 1;
-        api->route(r->m, again);
-        req_free(r);
-        return;
-    }
-    if (user_online(r->m, r->user)) {
-        req_result(r, 0, NULL);
-        return;
-    }
-    if (api->keyval_get(ls->store, r->user, stored, r) < 0)
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    if (user_online(ls->m, user))
+        last_answer(iq, 0, NULL);
+    else if (api->keyval_get(ls->store, user, stored, iq) < 0)
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
 }
 
 
-static int
-subscribed(const ember_roster_iface_t *ri, ember_roster_t *roster,
-           const char *contact)
+/* EMBER_COND_NONE when `from` may see the presence of the roster's owner. */
+static ember_cond_t
+last_allowed(ember_module_t *m, int status, ember_roster_t *roster,
+             const char *from)
 {
+    const ember_roster_iface_t *ri = api->iface_get(m, EMBER_ROSTER_IFACE);
+    ember_jid_t *j = api->jid_parse(from);
     ember_roster_item_t it;
+    int ok;
 
     memset(&it, 0, sizeof(it));
     it.size = sizeof(it);
-    return ri->item(ri, roster, contact, &it) == 0 && !it.hidden &&
-           (it.subscription & EMBER_SUB_FROM) != 0;
+    ok = status == 0 && ri != NULL && j != NULL &&
+         ri->item(ri, roster, api->jid_bare(j), &it) == 0 && !it.hidden &&
+         (it.subscription & EMBER_SUB_FROM) != 0;
+    api->jid_free(j);
+    if (ok)
+        return EMBER_COND_NONE;
+    return status < 0 && status != EMBER_ENOENT
+               ? EMBER_COND_INTERNAL_SERVER_ERROR : EMBER_COND_FORBIDDEN;
 }
 
 
 static void
 roster_loaded(int status, ember_roster_t *roster, void *ud)
 {
-    last_req_t *r = ud;
-    const ember_roster_iface_t *ri = api->iface_get(r->m, EMBER_ROSTER_IFACE);
-    ember_jid_t *from = api->jid_parse(api->stanza_attr(r->iq, "from"));
+    last_state_t *ls = last_of(ud);
+    ember_cond_t cond = last_allowed(ls->m, status, roster,
+                                     api->stanza_attr(api->iq_event(ud)->stanza,
+                                                      "from"));
 
-    if (status == 0 && ri != NULL && from != NULL &&
-        subscribed(ri, roster, api->jid_bare(from))) {
-        api->jid_free(from);
-        authorized(r);
-        return;
-    }
-    api->jid_free(from);
-    req_error(r, status < 0 && status != EMBER_ENOENT
-                     ? EMBER_COND_INTERNAL_SERVER_ERROR
-                     : EMBER_COND_FORBIDDEN, NULL);
+    if (cond != EMBER_COND_NONE)
+        api->iq_fail(ud, cond, NULL);
+    else
+        last_lookup(ls, ud);
+}
+
+
+/* Let an authorized full-JID query through; the marker lives until its
+ * second pass, which happens inside api->route. */
+static void
+fwd_roster_loaded(int status, ember_roster_t *roster, void *ud)
+{
+    last_fwd_t *f = ud;
+    last_state_t *ls = api->module_data(f->m);
+    ember_cond_t cond = last_allowed(f->m, status, roster,
+                                     api->stanza_attr(f->iq, "from"));
+    ember_stanza_t *out;
+
+    if (cond != EMBER_COND_NONE)
+        out = api->error_reply(f->iq, cond, NULL);
+    else if ((out = api->stanza_copy(f->iq)) != NULL)
+        ls->passing = f->iq;
+    if (out != NULL)
+        api->route(f->m, out);
+    ls->passing = NULL;
+    fwd_free(f);
 }
 
 
@@ -221,9 +196,11 @@ roster_loaded(int status, ember_roster_t *roster, void *ud)
 static int
 last_query(ember_module_t *m, const ember_event_t *ev, int full)
 {
+    last_state_t *ls = api->module_data(m);
     const ember_roster_iface_t *ri;
     const char *user = api->jid_node(ev->to);
-    last_req_t *r;
+    ember_iq_t *iq;
+    last_fwd_t *f;
     int self = ev->from != NULL && api->jid_node(ev->from) != NULL &&
                strcmp(api->jid_bare(ev->from), api->jid_bare(ev->to)) == 0;
 
@@ -234,14 +211,26 @@ last_query(ember_module_t *m, const ember_event_t *ev, int full)
         api->stanza_error(ev, EMBER_COND_FORBIDDEN, NULL);
         return EMBER_HOOK_HANDLED;
     }
-    if ((r = req_new(m, ev, full)) == NULL)
-        return EMBER_ENOMEM;
-    if (self) {
-        authorized(r);
+    if (full) {
+        if ((f = calloc(1, sizeof(*f))) == NULL ||
+            (f->iq = api->stanza_copy(ev->stanza)) == NULL) {
+            free(f);
+            return EMBER_ENOMEM;
+        }
+        f->m = m;
+        if ((f->next = ls->fwds) != NULL)
+            f->next->prev = f;
+        ls->fwds = f;
+        if (ri->load(ri, user, fwd_roster_loaded, f) < 0)
+            fwd_roster_loaded(EMBER_EIO, NULL, f);
         return EMBER_HOOK_HANDLED;
     }
-    if (ri->load(ri, user, roster_loaded, r) < 0)
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    if ((iq = api->iq_defer(m, ev)) == NULL)
+        return EMBER_ENOMEM;
+    if (self)
+        last_lookup(ls, iq);
+    else if (ri->load(ri, user, roster_loaded, iq) < 0)
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -257,17 +246,13 @@ static int
 last_on_full(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
     last_state_t *ls = api->module_data(m);
-    const char *id = api->stanza_attr(ev->stanza, "id");
-    const char *from = api->stanza_attr(ev->stanza, "from");
-    last_req_t *r;
 
-    /* A query authorized earlier comes back once: let it reach the
-     * client.  (The marker lives until that second pass.) */
-    for (r = ls->pending; r != NULL; r = r->next) {
-        if (r->pass && strcmp(api->stanza_attr(r->iq, "id"), id) == 0 &&
-            strcmp(api->stanza_attr(r->iq, "from"), from) == 0)
-            return EMBER_HOOK_PASS;
-    }
+    if (ls->passing != NULL &&
+        strcmp(api->stanza_attr(ls->passing, "id"),
+               api->stanza_attr(ev->stanza, "id")) == 0 &&
+        strcmp(api->stanza_attr(ls->passing, "from"),
+               api->stanza_attr(ev->stanza, "from")) == 0)
+        return EMBER_HOOK_PASS;
     return last_query(m, ev, 1);
 }
 
@@ -362,6 +347,9 @@ last_load(ember_module_t *m, const ember_api_t *a)
     api = a;
     if ((ls = calloc(1, sizeof(*ls))) == NULL)
         return EMBER_ENOMEM;
+    ls->m = m;
+    ls->next = instances;
+    instances = ls;
     api->module_set_data(m, ls);
     if ((ls->store = api->store_open(m, "last", EMBER_STORE_KEYVAL)) == NULL)
         return EMBER_ENOMEM;
@@ -389,15 +377,20 @@ last_load(ember_module_t *m, const ember_api_t *a)
 static void
 last_unload(ember_module_t *m)
 {
-    last_state_t *ls = api->module_data(m);
+    last_state_t *ls = api->module_data(m), **pp;
     const ember_roster_iface_t *ri = api->iface_get(m, EMBER_ROSTER_IFACE);
 
     if (ls == NULL)
         return;
-    if (ri != NULL && EMBER_ROSTER_HAS(ri, cancel))
+    if (ri != NULL && EMBER_ROSTER_HAS(ri, cancel)) {
         ri->cancel(ri, roster_loaded, NULL);
-    while (ls->pending != NULL)
-        req_free(ls->pending);
+        ri->cancel(ri, fwd_roster_loaded, NULL);
+    }
+    while (ls->fwds != NULL)
+        fwd_free(ls->fwds);
+    for (pp = &instances; *pp != ls; pp = &(*pp)->next)
+        ;
+    *pp = ls->next;
     free(ls);
     api->module_set_data(m, NULL);
 }
