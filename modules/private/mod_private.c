@@ -20,103 +20,33 @@ static const ember_option_t private_options[] = {
     EMBER_OPT_END
 };
 
-/* A request waiting for the store. */
-typedef struct private_req_s {
+typedef struct private_state_s {
     ember_module_t *m;
-    ember_stanza_t *iq;
-    char *user;
-    int waiting;    /* map_set calls still running */
-    int failed;
-    struct private_req_s *prev, *next;
-} private_req_t;
-
-typedef struct {
     ember_store_t *store;
-    private_req_t *pending;
+    struct private_state_s *next;
 } private_state_t;
 
 static const ember_api_t *api;
+/* Every instance: a deferred iq knows its host, not its module. */
+static private_state_t *instances;
 
 
-static private_req_t *
-req_new(ember_module_t *m, const ember_event_t *ev)
+static private_state_t *
+private_of(const ember_iq_t *iq)
 {
-    private_state_t *ps = api->module_data(m);
-    private_req_t *r = calloc(1, sizeof(*r));
+    private_state_t *ps;
 
-    if (r == NULL)
-        return NULL;
-    r->m = m;
-    r->iq = api->stanza_copy(ev->stanza);
-    r->user = strdup(api->jid_node(ev->to));
-    if (r->iq == NULL || r->user == NULL) {
-        api->stanza_free(r->iq);
-        free(r->user);
-        free(r);
-        return NULL;
-    }
-    r->next = ps->pending;
-    if (ps->pending != NULL)
-        ps->pending->prev = r;
-    ps->pending = r;
-    return r;
+    for (ps = instances; ps != NULL; ps = ps->next)
+        if (strcmp(api->module_host(ps->m), api->iq_event(iq)->host) == 0)
+            break;
+    return ps;
 }
 
 
-static void
-req_free(private_req_t *r)
+static const char *
+private_user(const ember_iq_t *iq)
 {
-    private_state_t *ps = api->module_data(r->m);
-
-    if (r->prev != NULL)
-        r->prev->next = r->next;
-    else
-        ps->pending = r->next;
-    if (r->next != NULL)
-        r->next->prev = r->prev;
-    api->stanza_free(r->iq);
-    free(r->user);
-    free(r);
-}
-
-
-static void
-req_error(private_req_t *r, ember_cond_t cond, const char *text)
-{
-    ember_stanza_t *e = api->error_reply(r->iq, cond, text);
-
-    if (e != NULL)
-        api->route(r->m, e);
-    req_free(r);
-}
-
-
-/* Reply from the user's account (the request may have had no 'to'). */
-static void
-req_result(private_req_t *r, ember_stanza_t *payload)
-{
-    ember_stanza_t *res = api->stanza_new("iq", NULL);
-    const char *to = api->stanza_attr(r->iq, "to");
-    ember_jid_t *from = api->jid_parse(api->stanza_attr(r->iq, "from"));
-
-    if (res == NULL || from == NULL) {
-        api->stanza_free(res);
-        api->stanza_free(payload);
-        api->jid_free(from);
-        req_free(r);
-        return;
-    }
-    api->stanza_set_attr(res, "type", "result");
-    api->stanza_set_attr(res, "id", api->stanza_attr(r->iq, "id"));
-    api->stanza_set_attr(res, "to", api->jid_full(from));
-    api->stanza_set_attr(res, "from", to != NULL ? to : api->jid_bare(from));
-    if (payload != NULL) {
-        api->stanza_append(res, payload);
-        api->stanza_free(payload);
-    }
-    api->jid_free(from);
-    api->route(r->m, res);
-    req_free(r);
+    return api->jid_node(api->iq_event(iq)->to);
 }
 
 
@@ -148,25 +78,21 @@ fragment_key(const ember_stanza_t *el)
 static void
 got_fragment(int status, json_t *value, void *ud)
 {
-    private_req_t *r = ud;
     ember_stanza_t *q, *el, *want;
     const char *xml;
 
-    if (status < 0 && status != EMBER_ENOENT) {
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    if ((status < 0 && status != EMBER_ENOENT) ||
+        (q = api->stanza_new("query", NS_PRIVATE)) == NULL) {
+        api->iq_fail(ud, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
-    want = api->stanza_first(api->stanza_first(r->iq));
-    if ((q = api->stanza_new("query", NS_PRIVATE)) == NULL) {
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
+    want = api->stanza_first(api->stanza_first(api->iq_event(ud)->stanza));
     /* Nothing stored: the empty element asked for comes back. */
     xml = status == 0 ? json_string_value(value) : NULL;
     el = xml != NULL ? api->stanza_parse(xml, strlen(xml)) : NULL;
     api->stanza_append(q, el != NULL ? el : want);
     api->stanza_free(el);
-    req_result(r, q);
+    api->iq_answer(ud, q);
 }
 
 
@@ -175,7 +101,7 @@ private_get(ember_module_t *m, const ember_event_t *ev, ember_stanza_t *q)
 {
     private_state_t *ps = api->module_data(m);
     ember_stanza_t *el = api->stanza_first(q);
-    private_req_t *r;
+    ember_iq_t *iq;
     char *key;
     int err;
 
@@ -189,31 +115,62 @@ private_get(ember_module_t *m, const ember_event_t *ev, ember_stanza_t *q)
                           "reserved namespace");
         return EMBER_HOOK_HANDLED;
     }
-    if ((key = fragment_key(el)) == NULL || (r = req_new(m, ev)) == NULL) {
+    if ((key = fragment_key(el)) == NULL || (iq = api->iq_defer(m, ev)) ==
+                                                NULL) {
         free(key);
         return EMBER_ENOMEM;
     }
-    err = api->map_get(ps->store, r->user, key, got_fragment, r);
+    err = api->map_get(ps->store, private_user(iq), key, got_fragment, iq);
     free(key);
     if (err < 0)
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     return EMBER_HOOK_HANDLED;
+}
+
+
+/*
+ * Store the first fragment left in the handle's copy of the query, then
+ * (from fragment_saved) the next: each one stored is detached from that
+ * copy, so the copy says what remains.
+ */
+static void fragment_saved(int status, json_t *result, void *ud);
+
+static int
+store_next(ember_iq_t *iq)
+{
+    ember_stanza_t *el = api->stanza_first(api->stanza_first(
+                                               api->iq_event(iq)->stanza));
+    char *key, *xml;
+    json_t *v;
+    int err = EMBER_ENOMEM;
+
+    if (el == NULL)
+        return api->iq_answer(iq, NULL);
+    key = fragment_key(el);
+    xml = api->stanza_serialize(el, NULL);
+    v = xml != NULL ? json_string(xml) : NULL;
+    if (key != NULL && v != NULL)
+        err = api->map_set(private_of(iq)->store, private_user(iq), key, v,
+                           fragment_saved, iq);
+    json_decref(v);
+    api->free(xml);
+    free(key);
+    if (err < 0)
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    return err;
 }
 
 
 static void
 fragment_saved(int status, json_t *result, void *ud)
 {
-    private_req_t *r = ud;
-
-    if (status < 0)
-        r->failed = 1;
-    if (--r->waiting > 0)
+    if (status < 0) {
+        api->iq_fail(ud, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return;
-    if (r->failed)
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-    else
-        req_result(r, NULL);
+    }
+    api->stanza_remove(api->stanza_first(api->stanza_first(
+                                             api->iq_event(ud)->stanza)));
+    store_next(ud);
 }
 
 
@@ -221,23 +178,21 @@ fragment_saved(int status, json_t *result, void *ud)
 static void
 got_all(int status, json_t *all, void *ud)
 {
-    private_req_t *r = ud;
-    private_conf_t *conf = api->module_conf(r->m);
-    private_state_t *ps = api->module_data(r->m);
-    ember_stanza_t *q = api->stanza_first(r->iq), *el;
+    private_conf_t *conf = api->module_conf(private_of(ud)->m);
+    ember_stanza_t *q = api->stanza_first(api->iq_event(ud)->stanza), *el;
     json_t *keys;
-    char *key, *xml;
-    size_t i, n;
+    char *key;
+    size_t n;
 
     if (status < 0 || !json_is_object(all) ||
         (keys = json_deep_copy(all)) == NULL) {
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        api->iq_fail(ud, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
     for (el = api->stanza_first(q); el != NULL; el = api->stanza_next(el)) {
         if ((key = fragment_key(el)) == NULL) {
             json_decref(keys);
-            req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+            api->iq_fail(ud, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
             return;
         }
         json_object_set_new(keys, key, json_true());
@@ -245,31 +200,11 @@ got_all(int status, json_t *all, void *ud)
     }
     n = json_object_size(keys);
     json_decref(keys);
-    if (n > (size_t) conf->max_items) {
-        req_error(r, EMBER_COND_POLICY_VIOLATION,
-                  "too many private XML fragments");
-        return;
-    }
-    /* Hold one count for the loop so that no early completion answers. */
-    r->waiting = 1;
-    for (el = api->stanza_first(q), i = 0; el != NULL;
-         el = api->stanza_next(el), i++) {
-        json_t *v;
-
-        key = fragment_key(el);
-        xml = api->stanza_serialize(el, NULL);
-        v = xml != NULL ? json_string(xml) : NULL;
-        r->waiting++;
-        if (key == NULL || v == NULL ||
-            api->map_set(ps->store, r->user, key, v, fragment_saved, r) < 0) {
-            r->waiting--;
-            r->failed = 1;
-        }
-        json_decref(v);
-        api->free(xml);
-        free(key);
-    }
-    fragment_saved(0, NULL, r);
+    if (n > (size_t) conf->max_items)
+        api->iq_fail(ud, EMBER_COND_POLICY_VIOLATION,
+                     "too many private XML fragments");
+    else
+        store_next(ud);
 }
 
 
@@ -279,7 +214,7 @@ private_set(ember_module_t *m, const ember_event_t *ev, ember_stanza_t *q)
     private_conf_t *conf = api->module_conf(m);
     private_state_t *ps = api->module_data(m);
     ember_stanza_t *el = api->stanza_first(q);
-    private_req_t *r;
+    ember_iq_t *iq;
     size_t len;
     char *xml;
 
@@ -303,10 +238,10 @@ private_set(ember_module_t *m, const ember_event_t *ev, ember_stanza_t *q)
             return EMBER_HOOK_HANDLED;
         }
     }
-    if ((r = req_new(m, ev)) == NULL)
+    if ((iq = api->iq_defer(m, ev)) == NULL)
         return EMBER_ENOMEM;
-    if (api->map_all(ps->store, r->user, got_all, r) < 0)
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    if (api->map_all(ps->store, private_user(iq), got_all, iq) < 0)
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -338,6 +273,9 @@ private_load(ember_module_t *m, const ember_api_t *a)
     api = a;
     if ((ps = calloc(1, sizeof(*ps))) == NULL)
         return EMBER_ENOMEM;
+    ps->m = m;
+    ps->next = instances;
+    instances = ps;
     api->module_set_data(m, ps);
     if ((ps->store = api->store_open(m, "private", EMBER_STORE_MAP)) == NULL)
         return EMBER_ENOMEM;
@@ -354,19 +292,20 @@ private_load(ember_module_t *m, const ember_api_t *a)
 static void
 private_unload(ember_module_t *m)
 {
-    private_state_t *ps = api->module_data(m);
+    private_state_t *ps = api->module_data(m), **pp;
 
     if (ps == NULL)
         return;
-    while (ps->pending != NULL)
-        req_free(ps->pending);
+    for (pp = &instances; *pp != ps; pp = &(*pp)->next)
+        ;
+    *pp = ps->next;
     free(ps);
     api->module_set_data(m, NULL);
 }
 
 
 EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
-    EMBER_MODULE_HEADER_MIN(0),
+    EMBER_MODULE_HEADER,
     .name = "private",
     .version = "1.0",
     .description = "XEP-0049: Private XML Storage",
