@@ -26,15 +26,6 @@ static const ember_option_t vcard_options[] = {
     EMBER_OPT_END
 };
 
-typedef struct vcard_req_s {
-    ember_module_t *m;
-    ember_stanza_t *iq;
-    char *user;
-    char *photo;           /* hash of the vCard being stored */
-    int self;
-    struct vcard_req_s *prev, *next;
-} vcard_req_t;
-
 /*
  * `photos` maps every user whose vCard has a photo to its hash.  It is
  * read whole from the `index` store at load, so that the first presence
@@ -50,108 +41,29 @@ typedef struct vcard_cmd_s {
     struct vcard_cmd_s *prev, *next;
 } vcard_cmd_t;
 
-typedef struct {
+typedef struct vcard_state_s {
+    ember_module_t *m;
     ember_store_t *store;
     ember_store_t *index;
     json_t *photos;
-    vcard_req_t *pending;
     vcard_cmd_t *cmds;
+    struct vcard_state_s *next;
 } vcard_state_t;
 
 static const ember_api_t *api;
+/* Every instance: a deferred iq knows its host, not its module. */
+static vcard_state_t *instances;
 
 
-/* ---- requests waiting for the store ---- */
-
-static vcard_req_t *
-req_new(ember_module_t *m, const ember_stanza_t *iq, const char *user)
+static vcard_state_t *
+vcard_of(const ember_iq_t *iq)
 {
-    vcard_state_t *vs = api->module_data(m);
-    vcard_req_t *r = calloc(1, sizeof(*r));
+    vcard_state_t *vs;
 
-    if (r == NULL)
-        return NULL;
-    r->m = m;
-    r->iq = api->stanza_copy(iq);
-    r->user = strdup(user);
-    if (r->iq == NULL || r->user == NULL) {
-        api->stanza_free(r->iq);
-        free(r->user);
-        free(r);
-        return NULL;
-    }
-    r->next = vs->pending;
-    if (vs->pending != NULL)
-        vs->pending->prev = r;
-    vs->pending = r;
-    return r;
-}
-
-
-static void
-req_free(vcard_req_t *r)
-{
-    vcard_state_t *vs = api->module_data(r->m);
-
-    if (r->prev != NULL)
-        r->prev->next = r->next;
-    else
-        vs->pending = r->next;
-    if (r->next != NULL)
-        r->next->prev = r->prev;
-    api->stanza_free(r->iq);
-    free(r->user);
-    free(r->photo);
-    free(r);
-}
-
-
-/* Replies come from the account the request went to ('to' may be absent:
- * the sender's own account). */
-static void
-reply_from_account(vcard_req_t *r, ember_stanza_t *reply)
-{
-    char jid[1100];
-
-    if (api->stanza_attr(reply, "from") == NULL) {
-        snprintf(jid, sizeof(jid), "%s@%s", r->user, api->module_host(r->m));
-        api->stanza_set_attr(reply, "from", jid);
-    }
-    api->route(r->m, reply);
-}
-
-
-static void
-req_error(vcard_req_t *r, ember_cond_t cond, const char *text)
-{
-    ember_stanza_t *e = api->error_reply(r->iq, cond, text);
-
-    if (e != NULL)
-        reply_from_account(r, e);
-    req_free(r);
-}
-
-
-static void
-req_result(vcard_req_t *r, ember_stanza_t *payload)
-{
-    ember_stanza_t *res = api->stanza_new("iq", NULL);
-
-    if (res == NULL) {
-        api->stanza_free(payload);
-        req_free(r);
-        return;
-    }
-    api->stanza_set_attr(res, "type", "result");
-    api->stanza_set_attr(res, "id", api->stanza_attr(r->iq, "id"));
-    api->stanza_set_attr(res, "to", api->stanza_attr(r->iq, "from"));
-    api->stanza_set_attr(res, "from", api->stanza_attr(r->iq, "to"));
-    if (payload != NULL) {
-        api->stanza_append(res, payload);
-        api->stanza_free(payload);
-    }
-    reply_from_account(r, res);
-    req_free(r);
+    for (vs = instances; vs != NULL; vs = vs->next)
+        if (strcmp(api->module_host(vs->m), api->iq_event(iq)->host) == 0)
+            break;
+    return vs;
 }
 
 
@@ -300,51 +212,6 @@ vcard_on_presence(ember_module_t *m, const ember_event_t *ev, void *ud)
 
 /* ---- vCard get and set ---- */
 
-static void
-got_vcard(int status, json_t *doc, void *ud)
-{
-    vcard_req_t *r = ud;
-    const char *xml = json_string_value(json_object_get(doc, "xml"));
-    ember_stanza_t *v;
-
-    if (status < 0 && status != EMBER_ENOENT) {
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-    v = status == 0 && xml != NULL ? api->stanza_parse(xml, strlen(xml))
-                                   : NULL;
-    if (v != NULL) {
-        req_result(r, v);
-        return;
-    }
-    /*
-     * XEP-0054 1.3: no vCard of one's own is an empty <vCard/>; no vCard
-     * of someone else, or no such account, is service-unavailable, the
-     * same in both cases so that accounts cannot be harvested.
-     */
-    if (r->self && (v = api->stanza_new("vCard", NS_VCARD)) != NULL)
-        req_result(r, v);
-    else if (r->self)
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-    else
-        req_error(r, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
-}
-
-
-static void
-vcard_saved(int status, json_t *result, void *ud)
-{
-    vcard_req_t *r = ud;
-
-    if (status < 0) {
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-    photo_known(r->m, r->user, r->photo);
-    req_result(r, NULL);
-}
-
-
 static int
 is_self(const ember_event_t *ev)
 {
@@ -353,17 +220,60 @@ is_self(const ember_event_t *ev)
 }
 
 
+static void
+got_vcard(int status, json_t *doc, void *ud)
+{
+    const char *xml = json_string_value(json_object_get(doc, "xml"));
+    ember_stanza_t *v;
+
+    if (status < 0 && status != EMBER_ENOENT) {
+        api->iq_fail(ud, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    v = status == 0 && xml != NULL ? api->stanza_parse(xml, strlen(xml))
+                                   : NULL;
+    /*
+     * XEP-0054 1.3: no vCard of one's own is an empty <vCard/>; no vCard
+     * of someone else, or no such account, is service-unavailable, the
+     * same in both cases so that accounts cannot be harvested.
+     */
+    if (v == NULL && is_self(api->iq_event(ud)) &&
+        (v = api->stanza_new("vCard", NS_VCARD)) == NULL)
+        api->iq_fail(ud, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    else if (v == NULL)
+        api->iq_fail(ud, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
+    else
+        api->iq_answer(ud, v);
+}
+
+
+/* Stored: the hash of the photo the request carried is now the user's. */
+static void
+vcard_saved(int status, json_t *result, void *ud)
+{
+    const ember_event_t *ev = api->iq_event(ud);
+    char hex[41];
+
+    if (status < 0 ||
+        photo_hash(api->stanza_first(ev->stanza), hex) < 0) {
+        api->iq_fail(ud, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    photo_known(vcard_of(ud)->m, api->jid_node(ev->to), hex);
+    api->iq_answer(ud, NULL);
+}
+
+
 static int
 vcard_on_get(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
     vcard_state_t *vs = api->module_data(m);
-    vcard_req_t *r;
+    ember_iq_t *iq = api->iq_defer(m, ev);
 
-    if ((r = req_new(m, ev->stanza, api->jid_node(ev->to))) == NULL)
+    if (iq == NULL)
         return EMBER_ENOMEM;
-    r->self = is_self(ev);
-    if (api->keyval_get(vs->store, r->user, got_vcard, r) < 0)
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    if (api->keyval_get(vs->store, api->jid_node(ev->to), got_vcard, iq) < 0)
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -375,7 +285,7 @@ vcard_on_set(ember_module_t *m, const ember_event_t *ev, void *ud)
     vcard_state_t *vs = api->module_data(m);
     ember_stanza_t *v = api->stanza_first(ev->stanza);
     json_t *doc = NULL;
-    vcard_req_t *r;
+    ember_iq_t *iq;
     char hex[41], *xml;
     size_t len;
     int err;
@@ -409,16 +319,13 @@ vcard_on_set(ember_module_t *m, const ember_event_t *ev, void *ud)
         return EMBER_HOOK_HANDLED;
     }
     api->free(xml);
-    if ((r = req_new(m, ev->stanza, api->jid_node(ev->to))) == NULL ||
-        (r->photo = strdup(hex)) == NULL) {
-        if (r != NULL)
-            req_free(r);
+    if ((iq = api->iq_defer(m, ev)) == NULL) {
         json_decref(doc);
         return EMBER_ENOMEM;
     }
-    r->self = 1;
-    if (api->keyval_set(vs->store, r->user, doc, vcard_saved, r) < 0)
-        req_error(r, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    if (api->keyval_set(vs->store, api->jid_node(ev->to), doc, vcard_saved,
+                        iq) < 0)
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     json_decref(doc);
     return EMBER_HOOK_HANDLED;
 }
@@ -523,6 +430,9 @@ vcard_load(ember_module_t *m, const ember_api_t *a)
     api = a;
     if ((vs = calloc(1, sizeof(*vs))) == NULL)
         return EMBER_ENOMEM;
+    vs->m = m;
+    vs->next = instances;
+    instances = vs;
     api->module_set_data(m, vs);
     if ((vs->photos = json_object()) == NULL ||
         (vs->store = api->store_open(m, "vcard", EMBER_STORE_KEYVAL)) ==
@@ -554,12 +464,13 @@ vcard_load(ember_module_t *m, const ember_api_t *a)
 static void
 vcard_unload(ember_module_t *m)
 {
-    vcard_state_t *vs = api->module_data(m);
+    vcard_state_t *vs = api->module_data(m), **pp;
 
     if (vs == NULL)
         return;
-    while (vs->pending != NULL)
-        req_free(vs->pending);
+    for (pp = &instances; *pp != vs; pp = &(*pp)->next)
+        ;
+    *pp = vs->next;
     /* The core answers their callers (ECANCELED) as the module goes. */
     while (vs->cmds != NULL)
         cmd_free(vs->cmds);
@@ -570,7 +481,7 @@ vcard_unload(ember_module_t *m)
 
 
 EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
-    EMBER_MODULE_HEADER_MIN(0),
+    EMBER_MODULE_HEADER,
     .name = "vcard",
     .version = "1.0",
     .description = "XEP-0054: vcard-temp, with XEP-0153 avatar hashes",
