@@ -31,7 +31,6 @@ typedef struct {
     const ember_stanza_t *orig;
     const char *dir;              /* "received" or "sent" */
     ember_session_t *skip;        /* the sender's session, if any */
-    const ember_jid_t *to;        /* the original's full JID 'to' */
     ember_session_t *target;      /* that JID's session, if any */
     int best;                     /* bare delivery's priority, -1: none */
     ember_stanza_t *copy;         /* built on first use */
@@ -158,17 +157,6 @@ carbons_copy_to(ember_session_t *s, void *ud)
 
 
 static void
-carbons_find_target(ember_session_t *s, void *ud)
-{
-    carbons_walk_t *w = ud;
-    const ember_jid_t *j = api->session_jid(s);
-
-    if (j != NULL && api->jid_equal(j, w->to))
-        w->target = s;
-}
-
-
-static void
 carbons_best(ember_session_t *s, void *ud)
 {
     carbons_walk_t *w = ud;
@@ -227,10 +215,8 @@ carbons_on_inbound(ember_module_t *m, const ember_event_t *ev, void *ud)
     if (ev->origin != NULL && ev->from != NULL && api->jid_node(ev->from) &&
         strcmp(api->jid_bare(ev->from), api->jid_bare(ev->to)) == 0)
         w.skip = ev->origin;
-    if (api->jid_resource(ev->to) != NULL) {
-        w.to = ev->to;
-        api->user_sessions(m, user, carbons_find_target, &w);
-    }
+    if (api->jid_resource(ev->to) != NULL)
+        w.target = api->session_by_jid(api->jid_full(ev->to));
     if (w.target == NULL)
         api->user_sessions(m, user, carbons_best, &w);
     api->user_sessions(m, user, carbons_copy_to, &w);
