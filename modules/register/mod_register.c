@@ -33,155 +33,53 @@ static const ember_option_t reg_options[] = {
     EMBER_OPT_END
 };
 
-/* One per unauthenticated stream that spoke jabber:iq:register. */
-typedef struct reg_sess_s {
+/* Session slot of an unauthenticated stream that spoke
+ * jabber:iq:register. */
+typedef struct {
     int registered;     /* this stream already created an account */
     int busy;           /* a creation is in flight */
-    int dead;           /* the stream ended while busy */
 } reg_sess_t;
 
-typedef struct reg_op_s {
-    ember_module_t *m;
-    reg_sess_t *rs;     /* NULL for an authenticated request */
-    ember_session_t *s; /* valid while !rs->dead */
-    ember_stanza_t *req;
-    char *ip;
-    struct reg_op_s *prev, *next;
-} reg_op_t;
-
+/* A creation in flight: the address it counts against when it succeeds,
+ * even if its stream has gone meanwhile. */
 typedef struct {
+    ember_iq_t *iq;
+    char ip[64];
+} reg_create_t;
+
+typedef struct reg_state_s {
+    ember_module_t *m;
     json_t *per_ip;     /* ip -> array of registration times (ms) */
-    reg_op_t *ops;      /* account calls in flight */
+    struct reg_state_s *next;
 } reg_state_t;
 
 static const ember_api_t *api;
+/* Every instance: a deferred iq knows its host, not its module. */
+static reg_state_t *instances;
 
 
-static void
-op_free(reg_op_t *op)
+static reg_state_t *
+reg_of(const char *host)
 {
-    reg_state_t *st = api->module_data(op->m);
+    reg_state_t *st;
 
-    if (op->prev != NULL)
-        op->prev->next = op->next;
-    else if (st != NULL)
-        st->ops = op->next;
-    if (op->next != NULL)
-        op->next->prev = op->prev;
-    if (op->rs != NULL) {
-        op->rs->busy = 0;
-        if (op->rs->dead)
-            free(op->rs);
-    }
-    api->stanza_free(op->req);
-    free(op->ip);
-    free(op);
-}
-
-
-static reg_op_t *
-op_new(ember_module_t *m, const ember_stanza_t *req)
-{
-    reg_state_t *st = api->module_data(m);
-    reg_op_t *op = calloc(1, sizeof(*op));
-
-    if (op == NULL)
-        return NULL;
-    op->m = m;
-    if ((op->req = api->stanza_copy(req)) == NULL) {
-        free(op);
-        return NULL;
-    }
-    op->next = st->ops;
-    if (st->ops != NULL)
-        st->ops->prev = op;
-    st->ops = op;
-    return op;
-}
-
-
-static void
-sess_dtor(void *p)
-{
-    reg_sess_t *rs = p;
-
-    if (rs->busy)
-        rs->dead = 1;
-    else
-        free(rs);
+    for (st = instances; st != NULL; st = st->next)
+        if (strcmp(api->module_host(st->m), host) == 0)
+            break;
+    return st;
 }
 
 
 static reg_sess_t *
 sess_state(ember_module_t *m, ember_session_t *s)
 {
-    void **slot = api->session_slot(m, s);
+    void **slot = s != NULL ? api->session_slot(m, s) : NULL;
 
     if (slot == NULL)
         return NULL;
     if (*slot == NULL)
         *slot = calloc(1, sizeof(reg_sess_t));
     return *slot;
-}
-
-
-/* Answer `req` on a stream not yet authenticated (it has no address). */
-static void
-reply_unauth(ember_session_t *s, const ember_stanza_t *req, int cond,
-             const char *text, const char *etype)
-{
-    ember_stanza_t *r, *e;
-
-    if (cond < 0) {
-        if ((r = api->stanza_new("iq", NULL)) == NULL)
-            return;
-        api->stanza_set_attr(r, "type", "result");
-        api->stanza_set_attr(r, "id", api->stanza_attr(req, "id"));
-    } else {
-        if ((r = api->error_reply(req, (ember_cond_t) cond, text)) == NULL)
-            return;
-        api->stanza_set_attr(r, "to", NULL);
-        api->stanza_set_attr(r, "from", NULL);
-        if (etype != NULL && (e = api->stanza_child(r, "error", NULL)) != NULL)
-            api->stanza_set_attr(e, "type", etype);
-    }
-    api->session_send(s, r);
-    api->stanza_free(r);
-}
-
-
-/* Answer an authenticated request through the router: from where it was
- * sent (its own account when it had no 'to'), to its sender. */
-static void
-reply_routed(ember_module_t *m, const ember_stanza_t *req, int cond,
-             const char *text, ember_stanza_t *payload)
-{
-    const char *from = api->stanza_attr(req, "from");
-    const char *to = api->stanza_attr(req, "to");
-    ember_jid_t *j = NULL;
-    ember_stanza_t *r;
-
-    if (cond < 0) {
-        if ((r = api->stanza_new("iq", NULL)) == NULL) {
-            api->stanza_free(payload);
-            return;
-        }
-        api->stanza_set_attr(r, "type", "result");
-        api->stanza_set_attr(r, "id", api->stanza_attr(req, "id"));
-        api->stanza_set_attr(r, "to", from);
-        api->stanza_set_attr(r, "from", to);
-        if (payload != NULL)
-            api->stanza_append(r, payload);
-    } else {
-        r = api->error_reply(req, (ember_cond_t) cond, text);
-    }
-    api->stanza_free(payload);
-    if (r == NULL)
-        return;
-    if (to == NULL && from != NULL && (j = api->jid_parse(from)) != NULL)
-        api->stanza_set_attr(r, "from", api->jid_bare(j));
-    api->jid_free(j);
-    api->route(m, r);
 }
 
 
@@ -264,31 +162,31 @@ ip_times(reg_state_t *st, const reg_conf_t *conf, const char *ip)
 static void
 created(int status, json_t *result, void *ud)
 {
-    reg_op_t *op = ud;
-    reg_state_t *st = api->module_data(op->m);
+    reg_create_t *c = ud;
+    reg_state_t *st = reg_of(api->iq_event(c->iq)->host);
+    reg_sess_t *rs = sess_state(st->m, api->session_get(
+                                           api->iq_origin(c->iq)));
     json_t *times;
-    int cond = -1;
 
+    if (rs != NULL) {
+        rs->busy = 0;
+        rs->registered = status == 0;
+    }
     if (status == 0) {
-        if (op->ip != NULL && st != NULL &&
-            (times = ip_times(st, api->module_conf(op->m), op->ip)) != NULL)
+        if (c->ip[0] != '\0' &&
+            (times = ip_times(st, api->module_conf(st->m), c->ip)) != NULL)
             json_array_append_new(times,
                                   json_integer((json_int_t) api->uptime_ms()));
-        api->log(op->m, EMBER_LOG_INFO, "account registered in-band from %s",
-                 op->ip != NULL ? op->ip : "?");
-    } else if (status == EMBER_EEXIST || status == EMBER_EBUSY) {
-        cond = EMBER_COND_CONFLICT;
-    } else if (status == EMBER_EINVAL) {
-        cond = EMBER_COND_NOT_ACCEPTABLE;
+        api->log(st->m, EMBER_LOG_INFO, "account registered in-band from %s",
+                 c->ip[0] != '\0' ? c->ip : "?");
+        api->iq_answer(c->iq, NULL);
     } else {
-        cond = EMBER_COND_INTERNAL_SERVER_ERROR;
+        api->iq_fail(c->iq, status == EMBER_EEXIST || status == EMBER_EBUSY
+                     ? EMBER_COND_CONFLICT : status == EMBER_EINVAL
+                     ? EMBER_COND_NOT_ACCEPTABLE
+                     : EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     }
-    if (!op->rs->dead) {
-        if (status == 0)
-            op->rs->registered = 1;
-        reply_unauth(op->s, op->req, cond, NULL, NULL);
-    }
-    op_free(op);
+    free(c);
 }
 
 
@@ -313,8 +211,9 @@ reg_unauth_set(ember_module_t *m, const ember_event_t *ev, void *ud)
     reg_state_t *st = api->module_data(m);
     ember_stanza_t *q = api->stanza_first(ev->stanza);
     const char *user, *password, *ip = api->session_ip(ev->origin);
+    ember_stanza_t *r, *e;
+    reg_create_t *c;
     reg_sess_t *rs;
-    reg_op_t *op;
     json_t *times;
     char *node;
     int err;
@@ -361,28 +260,36 @@ reg_unauth_set(ember_module_t *m, const ember_event_t *ev, void *ud)
         }
         if (json_array_size(times) >= (size_t) conf->per_ip) {
             free(node);
-            reply_unauth(ev->origin, ev->stanza, EMBER_COND_POLICY_VIOLATION,
-                         "too many registrations from your address; try "
-                         "again later", "wait");
+            /* Sent by hand for its error type, "wait" rather than the
+             * condition's default; the stream has no address yet. */
+            if ((r = api->error_reply(ev->stanza, EMBER_COND_POLICY_VIOLATION,
+                                      "too many registrations from your "
+                                      "address; try again later")) == NULL)
+                return EMBER_ENOMEM;
+            api->stanza_set_attr(r, "to", NULL);
+            api->stanza_set_attr(r, "from", NULL);
+            if ((e = api->stanza_child(r, "error", NULL)) != NULL)
+                api->stanza_set_attr(e, "type", "wait");
+            api->session_send(ev->origin, r);
+            api->stanza_free(r);
             return EMBER_HOOK_HANDLED;
         }
     }
-    if ((op = op_new(m, ev->stanza)) == NULL ||
-        (ip != NULL && (op->ip = strdup(ip)) == NULL)) {
-        if (op != NULL)
-            op_free(op);
+    if ((c = calloc(1, sizeof(*c))) == NULL ||
+        (c->iq = api->iq_defer(m, ev)) == NULL) {
+        free(c);
         free(node);
         return EMBER_ENOMEM;
     }
-    op->rs = rs;
-    op->s = ev->origin;
+    snprintf(c->ip, sizeof(c->ip), "%s", ip != NULL ? ip : "");
     rs->busy = 1;
-    err = api->user_create(m, node, password, created, op);
+    err = api->user_create(m, node, password, created, c);
     free(node);
     if (err < 0) {
-        op_free(op);
-        api->stanza_error(ev, err == EMBER_EBUSY ? EMBER_COND_CONFLICT :
-                          EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        rs->busy = 0;
+        api->iq_fail(c->iq, err == EMBER_EBUSY ? EMBER_COND_CONFLICT :
+                     EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        free(c);
     }
     return EMBER_HOOK_HANDLED;
 }
@@ -423,9 +330,7 @@ reg_auth_get(ember_module_t *m, const ember_event_t *ev, void *ud)
     if ((c = api->stanza_add_child(q, "username", NULL)) != NULL)
         api->stanza_add_text(c, api->jid_node(ev->from));
     api->stanza_add_child(q, "password", NULL);
-    /* Not api->iq_result: an iq without 'to' leaves it no address to
-     * answer from. */
-    reply_routed(m, ev->stanza, -1, NULL, q);
+    api->iq_result(ev, q);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -433,30 +338,32 @@ reg_auth_get(ember_module_t *m, const ember_event_t *ev, void *ud)
 static void
 password_set(int status, json_t *result, void *ud)
 {
-    reg_op_t *op = ud;
+    const ember_event_t *ev = api->iq_event(ud);
 
-    reply_routed(op->m, op->req, status == 0 ? -1 :
-                 status == EMBER_EBUSY ? EMBER_COND_CONFLICT :
-                 EMBER_COND_INTERNAL_SERVER_ERROR, NULL, NULL);
     if (status == 0)
-        api->log(op->m, EMBER_LOG_INFO, "%s changed its password in-band",
-                 api->stanza_attr(op->req, "from"));
-    op_free(op);
+        api->log(reg_of(ev->host)->m, EMBER_LOG_INFO,
+                 "%s changed its password in-band", api->jid_full(ev->from));
+    if (status == 0)
+        api->iq_answer(ud, NULL);
+    else
+        api->iq_fail(ud, status == EMBER_EBUSY ? EMBER_COND_CONFLICT
+                     : EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
 }
 
 
+/* ud: the bare JID of the account, malloc'ed. */
 static void
 removed(int status, json_t *result, void *ud)
 {
-    reg_op_t *op = ud;
+    reg_state_t *st = reg_of(strchr(ud, '@') + 1);
 
     if (status < 0)
-        api->log(op->m, EMBER_LOG_WARN, "removing %s: %s",
-                 api->stanza_attr(op->req, "from"), api->strerror(status));
+        api->log(st->m, EMBER_LOG_WARN, "removing %s: %s", (char *) ud,
+                 api->strerror(status));
     else
-        api->log(op->m, EMBER_LOG_INFO, "%s removed its account in-band",
-                 api->stanza_attr(op->req, "from"));
-    op_free(op);
+        api->log(st->m, EMBER_LOG_INFO, "%s removed its account in-band",
+                 (char *) ud);
+    free(ud);
 }
 
 
@@ -464,27 +371,24 @@ static int
 reg_remove(ember_module_t *m, const ember_event_t *ev, ember_stanza_t *q)
 {
     ember_stanza_t *c;
-    reg_op_t *op;
+    char *jid;
     int err;
 
     for (c = api->stanza_first(q); c != NULL; c = api->stanza_next(c))
         if (strcmp(api->stanza_name(c), "remove") != 0) {
-            reply_routed(m, ev->stanza, EMBER_COND_BAD_REQUEST,
-                         "<remove/> must be alone", NULL);
+            api->stanza_error(ev, EMBER_COND_BAD_REQUEST,
+                              "<remove/> must be alone");
             return EMBER_HOOK_HANDLED;
         }
-    if ((op = op_new(m, ev->stanza)) == NULL)
+    if ((jid = strdup(api->jid_bare(ev->from))) == NULL)
         return EMBER_ENOMEM;
     /* XEP-0077 3.2: the result, then not-authorized on every stream of
      * the account; the core closes them as it deletes the account, so the
      * result goes first. */
-    reply_routed(m, ev->stanza, -1, NULL, NULL);
+    api->iq_result(ev, NULL);
     if ((err = api->user_delete(m, api->jid_node(ev->from), removed,
-                                op)) < 0) {
-        api->log(m, EMBER_LOG_WARN, "removing %s: %s",
-                 api->jid_bare(ev->from), api->strerror(err));
-        op_free(op);
-    }
+                                jid)) < 0)
+        removed(err, NULL, jid);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -495,12 +399,12 @@ reg_auth_set(ember_module_t *m, const ember_event_t *ev, void *ud)
     reg_conf_t *conf = api->module_conf(m);
     ember_stanza_t *q = api->stanza_first(ev->stanza);
     const char *user, *password;
-    reg_op_t *op;
+    ember_iq_t *iq;
     char *node;
     int err;
 
     if (!own_account(m, ev)) {
-        reply_routed(m, ev->stanza, EMBER_COND_NOT_ALLOWED, NULL, NULL);
+        api->stanza_error(ev, EMBER_COND_NOT_ALLOWED, NULL);
         return EMBER_HOOK_HANDLED;
     }
     if (api->stanza_child(q, "remove", NS_REGISTER) != NULL)
@@ -509,31 +413,28 @@ reg_auth_set(ember_module_t *m, const ember_event_t *ev, void *ud)
     password = child_text(q, "password");
     if (user == NULL || password == NULL || password[0] == '\0') {
         /* XEP-0077 3.3: never an empty password; keep the current one. */
-        reply_routed(m, ev->stanza, EMBER_COND_BAD_REQUEST,
-                     "a username and a new password are required", NULL);
+        api->stanza_error(ev, EMBER_COND_BAD_REQUEST,
+                          "a username and a new password are required");
         return EMBER_HOOK_HANDLED;
     }
     node = prepared_node(m, user);
     if (node == NULL || strcmp(node, api->jid_node(ev->from)) != 0) {
         free(node);
-        reply_routed(m, ev->stanza, EMBER_COND_NOT_ALLOWED,
-                     "only the account's own password can be changed", NULL);
+        api->stanza_error(ev, EMBER_COND_NOT_ALLOWED,
+                          "only the account's own password can be changed");
         return EMBER_HOOK_HANDLED;
     }
     free(node);
     if (strlen(password) < (size_t) conf->min_password) {
-        reply_routed(m, ev->stanza, EMBER_COND_NOT_ACCEPTABLE,
-                     "the password is too short", NULL);
+        api->stanza_error(ev, EMBER_COND_NOT_ACCEPTABLE,
+                          "the password is too short");
         return EMBER_HOOK_HANDLED;
     }
-    if ((op = op_new(m, ev->stanza)) == NULL)
+    if ((iq = api->iq_defer(m, ev)) == NULL)
         return EMBER_ENOMEM;
     if ((err = api->user_set_password(m, api->jid_node(ev->from), password,
-                                      password_set, op)) < 0) {
-        op_free(op);
-        reply_routed(m, ev->stanza, err == EMBER_EBUSY ? EMBER_COND_CONFLICT
-                     : EMBER_COND_INTERNAL_SERVER_ERROR, NULL, NULL);
-    }
+                                      password_set, iq)) < 0)
+        password_set(err, NULL, iq);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -541,12 +442,13 @@ reg_auth_set(ember_module_t *m, const ember_event_t *ev, void *ud)
 static void
 reg_unload(ember_module_t *m)
 {
-    reg_state_t *st = api->module_data(m);
+    reg_state_t *st = api->module_data(m), **pp;
 
     if (st == NULL)
         return;
-    while (st->ops != NULL)
-        op_free(st->ops);
+    for (pp = &instances; *pp != st; pp = &(*pp)->next)
+        ;
+    *pp = st->next;
     json_decref(st->per_ip);
     free(st);
     api->module_set_data(m, NULL);
@@ -574,8 +476,11 @@ reg_load(ember_module_t *m, const ember_api_t *a)
         free(st);
         return EMBER_ENOMEM;
     }
+    st->m = m;
+    st->next = instances;
+    instances = st;
     api->module_set_data(m, st);
-    if ((err = api->session_slot_destructor(m, sess_dtor)) < 0 ||
+    if ((err = api->session_slot_destructor(m, free)) < 0 ||
         (err = api->disco_add_feature(m, NS_REGISTER)) < 0 ||
         (err = api->hook(m, EMBER_EV_STREAM_FEATURES_UNAUTH, reg_features, 0,
                          NULL)) < 0 ||
@@ -591,7 +496,7 @@ reg_load(ember_module_t *m, const ember_api_t *a)
 
 
 EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
-    EMBER_MODULE_HEADER_MIN(1),
+    EMBER_MODULE_HEADER,
     .name = "register",
     .version = "1.0",
     .description = "XEP-0077: In-Band Registration",
