@@ -16,7 +16,7 @@
 
 /* A request that arrived while the blocklists were still being read. */
 typedef struct blk_wait_s {
-    ember_stanza_t *req;
+    ember_iq_t *iq;
     struct blk_wait_s *next;
 } blk_wait_t;
 
@@ -49,7 +49,7 @@ static blk_state_t *states;
 /* Set while this module routes its own stanzas (errors, presence). */
 static int bypass;
 
-static void blk_process(blk_state_t *st, const ember_stanza_t *req);
+static void blk_process(blk_state_t *st, ember_iq_t *iq);
 
 
 static blk_state_t *
@@ -252,64 +252,6 @@ blk_presence_self(ember_module_t *m, const ember_event_t *ev, void *ud)
 
 /* ---- the protocol ---- */
 
-static void
-reply(ember_module_t *m, const ember_stanza_t *req, int cond,
-      ember_stanza_t *payload)
-{
-    ember_stanza_t *r;
-    ember_jid_t *from = api->jid_parse(api->stanza_attr(req, "from"));
-
-    if (from == NULL) {
-        api->stanza_free(payload);
-        return;
-    }
-    if (cond >= 0) {
-        r = api->error_reply(req, (ember_cond_t) cond, NULL);
-    } else if ((r = api->stanza_new("iq", NULL)) != NULL) {
-        api->stanza_set_attr(r, "type", "result");
-        api->stanza_set_attr(r, "id", api->stanza_attr(req, "id"));
-        api->stanza_set_attr(r, "to", api->jid_full(from));
-        if (payload != NULL)
-            api->stanza_append(r, payload);
-    }
-    api->stanza_free(payload);
-    if (r != NULL) {
-        /* Requests have no 'to': the answer comes from the account. */
-        api->stanza_set_attr(r, "from", api->jid_bare(from));
-        route_own(m, r);
-    }
-    api->jid_free(from);
-}
-
-
-typedef struct {
-    ember_module_t *m;
-    const char *full;
-    ember_session_t *found;
-} blk_find_t;
-
-
-static void
-find_cb(ember_session_t *s, void *ud)
-{
-    blk_find_t *f = ud;
-    const ember_jid_t *j = api->session_jid(s);
-
-    if (j != NULL && strcmp(api->jid_full(j), f->full) == 0)
-        f->found = s;
-}
-
-
-static ember_session_t *
-find_session(ember_module_t *m, const ember_jid_t *full)
-{
-    blk_find_t f = { m, api->jid_full(full), NULL };
-
-    api->user_sessions(m, api->jid_node(full), find_cb, &f);
-    return f.found;
-}
-
-
 typedef struct {
     ember_module_t *m;
     const ember_stanza_t *push;
@@ -494,31 +436,33 @@ save(blk_state_t *st, const char *user)
 
 
 static void
-do_get(blk_state_t *st, const ember_stanza_t *req, const ember_jid_t *from)
+do_get(blk_state_t *st, ember_iq_t *iq, const ember_jid_t *from)
 {
     ember_stanza_t *q = api->stanza_new("blocklist", NS_BLOCKING), *it;
     json_t *l = list_of(st, api->jid_node(from));
-    ember_session_t *s = find_session(st->m, from);
+    ember_session_t *s = api->session_get(api->iq_origin(iq));
     blk_sess_t *bs;
     const char *k;
     json_t *v;
 
-    if (q == NULL)
+    if (q == NULL) {
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return;
+    }
     if (l != NULL)
         json_object_foreach(l, k, v)
             if ((it = api->stanza_add_child(q, "item", NULL)) != NULL)
                 api->stanza_set_attr(it, "jid", k);
     if (s != NULL && (bs = sess_state(st->m, s, 1)) != NULL)
         bs->requested = 1;
-    reply(st->m, req, -1, q);
+    api->iq_answer(iq, q);
 }
 
 
 /* The prepared JIDs of the items of c; NULL with *cond set when one is
  * invalid. */
 static json_t *
-items_of(const ember_stanza_t *c, int *cond)
+items_of(const ember_stanza_t *c, ember_cond_t *cond)
 {
     json_t *a = json_array();
     ember_stanza_t *it;
@@ -550,23 +494,25 @@ fail:
 
 
 static void
-do_set(blk_state_t *st, const ember_stanza_t *req, const ember_jid_t *from,
+do_set(blk_state_t *st, ember_iq_t *iq, const ember_jid_t *from,
        const ember_stanza_t *c)
 {
-    const char *node = api->jid_node(from), *what = api->stanza_name(c);
-    int unblock = strcmp(what, "unblock") == 0, cond = -1;
+    const char *node = api->jid_node(from);
+    int unblock = strcmp(api->stanza_name(c), "unblock") == 0;
+    ember_cond_t cond = EMBER_COND_NONE;
     json_t *items, *l, *changed;
+    ember_jid_t *who;
     const char *k;
     json_t *v;
     size_t i;
 
     if ((items = items_of(c, &cond)) == NULL) {
-        reply(st->m, req, cond, NULL);
+        api->iq_fail(iq, cond, NULL);
         return;
     }
     if (!unblock && json_array_size(items) == 0) {
         json_decref(items);
-        reply(st->m, req, EMBER_COND_BAD_REQUEST, NULL);
+        api->iq_fail(iq, EMBER_COND_BAD_REQUEST, NULL);
         return;
     }
     if ((l = json_object_get(st->lists, node)) == NULL) {
@@ -577,7 +523,7 @@ do_set(blk_state_t *st, const ember_stanza_t *req, const ember_jid_t *from,
     if (l == NULL || changed == NULL) {
         json_decref(items);
         json_decref(changed);
-        reply(st->m, req, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
     if (unblock && json_array_size(items) == 0) {
@@ -598,32 +544,34 @@ do_set(blk_state_t *st, const ember_stanza_t *req, const ember_jid_t *from,
         }
     }
     if (json_array_size(changed) > 0 && save(st, node) < 0) {
-        reply(st->m, req, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    } else if ((who = api->jid_copy(from)) == NULL) {
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     } else {
-        reply(st->m, req, -1, NULL);
-        push(st->m, from, what, items);
-        tell_contacts(st->m, from, changed, unblock);
+        /* The answer ends the handle, and `from` and `c` with it. */
+        api->iq_answer(iq, NULL);
+        push(st->m, who, unblock ? "unblock" : "block", items);
+        tell_contacts(st->m, who, changed, unblock);
+        api->jid_free(who);
     }
     json_decref(items);
     json_decref(changed);
 }
 
 
+/* The handle keeps the request for as long as the blocklists load. */
 static void
-blk_process(blk_state_t *st, const ember_stanza_t *req)
+blk_process(blk_state_t *st, ember_iq_t *iq)
 {
-    ember_jid_t *from = api->jid_parse(api->stanza_attr(req, "from"));
-    ember_stanza_t *c = api->stanza_first(req);
+    const ember_event_t *ev = api->iq_event(iq);
+    ember_stanza_t *c = api->stanza_first(ev->stanza);
 
-    if (from == NULL || c == NULL || api->jid_node(from) == NULL) {
-        api->jid_free(from);
-        return;
-    }
-    if (is_type(req, "get"))
-        do_get(st, req, from);
+    if (ev->from == NULL || c == NULL || api->jid_node(ev->from) == NULL)
+        api->iq_fail(iq, EMBER_COND_BAD_REQUEST, NULL);
+    else if (is_type(ev->stanza, "get"))
+        do_get(st, iq, ev->from);
     else
-        do_set(st, req, from, c);
-    api->jid_free(from);
+        do_set(st, iq, ev->from, c);
 }
 
 
@@ -631,17 +579,20 @@ static int
 blk_on_iq(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
     blk_state_t *st = api->module_data(m);
+    ember_iq_t *iq = api->iq_defer(m, ev);
     blk_wait_t *w;
 
+    if (iq == NULL)
+        return EMBER_ENOMEM;
     if (st->loading == 0) {
-        blk_process(st, ev->stanza);
+        blk_process(st, iq);
         return EMBER_HOOK_HANDLED;
     }
-    if ((w = calloc(1, sizeof(*w))) == NULL ||
-        (w->req = api->stanza_copy(ev->stanza)) == NULL) {
-        free(w);
-        return EMBER_ENOMEM;
+    if ((w = calloc(1, sizeof(*w))) == NULL) {
+        api->iq_fail(iq, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+        return EMBER_HOOK_HANDLED;
     }
+    w->iq = iq;
     *st->waiting_tail = w;
     st->waiting_tail = &w->next;
     return EMBER_HOOK_HANDLED;
@@ -659,8 +610,7 @@ load_step_done(blk_state_t *st)
         return;
     while ((w = st->waiting) != NULL) {
         st->waiting = w->next;
-        blk_process(st, w->req);
-        api->stanza_free(w->req);
+        blk_process(st, w->iq);
         free(w);
     }
     st->waiting_tail = &st->waiting;
@@ -767,9 +717,9 @@ blk_unload(ember_module_t *m)
         }
     while (st->reads != NULL)
         read_free(st->reads);
+    /* The core answers their iqs as the module goes. */
     while ((w = st->waiting) != NULL) {
         st->waiting = w->next;
-        api->stanza_free(w->req);
         free(w);
     }
     json_decref(st->lists);
