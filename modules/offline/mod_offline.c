@@ -24,7 +24,7 @@ static const ember_option_t off_options[] = {
     EMBER_OPT_END
 };
 
-const ember_api_t *off_api;
+const ember_api_t *api;
 
 
 /* XEP-0082 date-time, UTC, with milliseconds. */
@@ -50,12 +50,12 @@ off_only_chatstate(const ember_stanza_t *st)
     const char *ns;
     int states = 0;
 
-    for (c = off_api->stanza_first(st); c != NULL;
-         c = off_api->stanza_next(c)) {
-        ns = off_api->stanza_xmlns(c);
+    for (c = api->stanza_first(st); c != NULL;
+         c = api->stanza_next(c)) {
+        ns = api->stanza_xmlns(c);
         if (ns != NULL && strcmp(ns, NS_CHATSTATES) == 0)
             states++;
-        else if (strcmp(off_api->stanza_name(c), "thread") != 0 &&
+        else if (strcmp(api->stanza_name(c), "thread") != 0 &&
                  (ns == NULL || strcmp(ns, NS_HINTS) != 0))
             return 0;
     }
@@ -67,8 +67,8 @@ static int
 off_on_message(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
     off_inst_t *in = ud;
-    const char *type = off_api->stanza_attr(ev->stanza, "type");
-    const char *user = ev->to != NULL ? off_api->jid_node(ev->to) : NULL;
+    const char *type = api->stanza_attr(ev->stanza, "type");
+    const char *user = ev->to != NULL ? api->jid_node(ev->to) : NULL;
     ember_stanza_t *st, *d;
     off_user_t *u;
     char stamp[64];
@@ -85,45 +85,39 @@ off_on_message(ember_module_t *m, const ember_event_t *ev, void *ud)
         return EMBER_HOOK_HANDLED;
     /* The sender asked for no storage (XEP-0334), or it is a bare chat
      * state: neither is kept, and neither is worth an error. */
-    if (off_api->stanza_child(ev->stanza, "no-store", NS_HINTS) != NULL ||
-        off_api->stanza_child(ev->stanza, "no-permanent-store", NS_HINTS) !=
+    if (api->stanza_child(ev->stanza, "no-store", NS_HINTS) != NULL ||
+        api->stanza_child(ev->stanza, "no-permanent-store", NS_HINTS) !=
             NULL ||
         off_only_chatstate(ev->stanza))
         return EMBER_HOOK_HANDLED;
 
-    if ((st = off_api->stanza_copy(ev->stanza)) == NULL)
+    if ((st = api->stanza_copy(ev->stanza)) == NULL)
         goto fail;
     off_stamp(stamp, sizeof(stamp));
-    if ((d = off_api->stanza_add_child(st, "delay", NS_DELAY)) == NULL ||
-        off_api->stanza_set_attr(d, "from", in->m != NULL ?
-                                 off_api->module_host(in->m) : NULL) < 0 ||
-        off_api->stanza_set_attr(d, "stamp", stamp) < 0 ||
-        off_api->stanza_add_text(d, "Offline Storage") < 0)
+    if ((d = api->stanza_add_child(st, "delay", NS_DELAY)) == NULL ||
+        api->stanza_set_attr(d, "from", in->m != NULL ?
+                                 api->module_host(in->m) : NULL) < 0 ||
+        api->stanza_set_attr(d, "stamp", stamp) < 0 ||
+        api->stanza_add_text(d, "Offline Storage") < 0)
         goto fail_st;
     if ((u = off_user_get(in, user, 1)) == NULL ||
-        off_enqueue(u, OP_STORE, st, NULL, NULL) < 0)
+        off_enqueue(u, OP_STORE, st, 0, NULL) < 0)
         goto fail_st;
     off_pump(u);
     off_user_maybe_free(u);
     return EMBER_HOOK_HANDLED;
 
 fail_st:
-    off_api->stanza_free(st);
+    api->stanza_free(st);
 fail:
-    off_api->stanza_error(ev, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    api->stanza_error(ev, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     return EMBER_HOOK_HANDLED;
 }
 
 
-static void
-off_sess_dtor(void *p)
-{
-    off_sess_t *ss = p;
-
-    ss->s = NULL;
-    if (!ss->busy)
-        free(ss);
-}
+/* The session slot holds this marker once the session's delivery is
+ * queued: one delivery per session. */
+static char off_queued;
 
 
 static int
@@ -131,35 +125,29 @@ off_on_presence(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
     off_inst_t *in = ud;
     const ember_jid_t *j;
-    off_sess_t *ss;
     off_user_t *u;
     void **slot;
     int avail = 0, prio;
 
-    if (ev->origin == NULL || (j = off_api->session_jid(ev->origin)) == NULL ||
-        off_api->jid_node(j) == NULL)
+    if (ev->origin == NULL || (j = api->session_jid(ev->origin)) == NULL ||
+        api->jid_node(j) == NULL)
         return EMBER_HOOK_PASS;
-    prio = off_api->session_priority(ev->origin, &avail);
+    prio = api->session_priority(ev->origin, &avail);
     /* RFC 6121 8.5.2.2 / XEP-0160: at the first available presence of
      * non-negative priority; a negative one never gets them. */
-    if (!avail || prio < 0 || (slot = off_api->session_slot(m, ev->origin)) ==
+    if (!avail || prio < 0 || (slot = api->session_slot(m, ev->origin)) ==
                                   NULL)
         return EMBER_HOOK_PASS;
-    if ((ss = *slot) == NULL) {
-        if ((ss = calloc(1, sizeof(*ss))) == NULL)
-            return EMBER_HOOK_PASS;
-        ss->s = ev->origin;
-        *slot = ss;
-    }
-    if (ss->done)
+    if (*slot == &off_queued)
         return EMBER_HOOK_PASS;
-    if ((u = off_user_get(in, off_api->jid_node(j), 1)) == NULL ||
-        off_enqueue(u, OP_DELIVER, NULL, ss, NULL) < 0) {
+    if ((u = off_user_get(in, api->jid_node(j), 1)) == NULL ||
+        off_enqueue(u, OP_DELIVER, NULL, api->session_ref(ev->origin),
+                    NULL) < 0) {
         if (u != NULL)
             off_user_maybe_free(u);
         return EMBER_HOOK_PASS;
     }
-    ss->done = 1;
+    *slot = &off_queued;
     off_pump(u);
     off_user_maybe_free(u);
     return EMBER_HOOK_PASS;
@@ -197,18 +185,18 @@ off_cmd(ember_cmd_ctx_t *ctx, json_t *args, off_inst_t *in,
         off_op_kind_t kind)
 {
     const char *s = json_string_value(json_object_get(args, "user"));
-    ember_jid_t *j = s != NULL ? off_api->jid_parse(s) : NULL;
+    ember_jid_t *j = s != NULL ? api->jid_parse(s) : NULL;
     off_user_t *u;
 
-    if (j == NULL || off_api->jid_node(j) == NULL ||
-        strcmp(off_api->jid_domain(j), off_api->module_host(in->m)) != 0) {
-        off_api->command_done(ctx, EMBER_EINVAL, NULL,
+    if (j == NULL || api->jid_node(j) == NULL ||
+        strcmp(api->jid_domain(j), api->module_host(in->m)) != 0) {
+        api->command_done(ctx, EMBER_EINVAL, NULL,
                               "'user' must be an account of this host");
         goto done;
     }
-    if ((u = off_user_get(in, off_api->jid_node(j), 1)) == NULL ||
-        off_enqueue(u, kind, NULL, NULL, ctx) < 0) {
-        off_api->command_done(ctx, EMBER_ENOMEM, NULL, "out of memory");
+    if ((u = off_user_get(in, api->jid_node(j), 1)) == NULL ||
+        off_enqueue(u, kind, NULL, 0, ctx) < 0) {
+        api->command_done(ctx, EMBER_ENOMEM, NULL, "out of memory");
         if (u != NULL)
             off_user_maybe_free(u);
         goto done;
@@ -216,7 +204,7 @@ off_cmd(ember_cmd_ctx_t *ctx, json_t *args, off_inst_t *in,
     off_pump(u);
     off_user_maybe_free(u);
 done:
-    off_api->jid_free(j);
+    api->jid_free(j);
 }
 
 
@@ -250,24 +238,24 @@ static const ember_command_t off_clear_cmd = {
 static void
 off_unload(ember_module_t *m)
 {
-    off_inst_t *in = off_api->module_data(m);
+    off_inst_t *in = api->module_data(m);
 
     if (in == NULL)
         return;
     off_inst_free(in);
     free(in);
-    off_api->module_set_data(m, NULL);
+    api->module_set_data(m, NULL);
 }
 
 
 static int
-off_load(ember_module_t *m, const ember_api_t *api)
+off_load(ember_module_t *m, const ember_api_t *a)
 {
-    off_conf_t *conf = api->module_conf(m);
+    off_conf_t *conf = a->module_conf(m);
     off_inst_t *in;
     int err;
 
-    off_api = api;
+    api = a;
     if ((in = calloc(1, sizeof(*in))) == NULL)
         return EMBER_ENOMEM;
     in->m = m;
@@ -278,8 +266,7 @@ off_load(ember_module_t *m, const ember_api_t *api)
         err = EMBER_EIO;
         goto fail;
     }
-    if ((err = api->session_slot_destructor(m, off_sess_dtor)) < 0 ||
-        (err = api->disco_add_feature(m, "msgoffline")) < 0 ||
+    if ((err = api->disco_add_feature(m, "msgoffline")) < 0 ||
         (err = api->hook(m, EMBER_EV_MESSAGE_OFFLINE, off_on_message, 0,
                          in)) < 0 ||
         /* Above mod_presence, which takes presence/self (HANDLED): the

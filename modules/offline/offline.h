@@ -5,13 +5,6 @@
 #include <stddef.h>
 #include <ember/plugin.h>
 
-/* One client session's part in offline delivery (its session slot). */
-typedef struct off_sess_s {
-    ember_session_t *s; /* NULL once the session is gone */
-    int done;           /* its delivery is queued or finished */
-    int busy;           /* a queued or running delivery refers to it */
-} off_sess_t;
-
 typedef enum { OP_STORE, OP_DELIVER, OP_COUNT, OP_CLEAR } off_op_kind_t;
 
 /* Work waiting for a user, done in order. */
@@ -19,7 +12,7 @@ typedef struct off_op_s {
     struct off_op_s *next;
     off_op_kind_t kind;
     ember_stanza_t *st;     /* OP_STORE: the message as it will be stored */
-    off_sess_t *sess;       /* OP_DELIVER */
+    ember_session_ref_t sess; /* OP_DELIVER */
     ember_cmd_ctx_t *ctx;   /* OP_COUNT, OP_CLEAR */
 } off_op_t;
 
@@ -32,7 +25,7 @@ typedef struct off_user_s {
     int counting;           /* the count query is running */
     int busy;               /* a delivery or a clear is running */
     off_op_t *ops, **ops_tail;
-    off_sess_t *deliv;      /* session of the running delivery */
+    ember_session_ref_t deliv; /* session of the running delivery */
     ember_cmd_ctx_t *clearing; /* command of the running clear */
     int more;               /* the delivered page was not the last */
 } off_user_t;
@@ -53,15 +46,14 @@ typedef struct off_inst_s {
     off_append_t *appends;
 } off_inst_t;
 
-extern const ember_api_t *off_api;
+extern const ember_api_t *api;
 
 /* offline_queue.c */
 off_user_t *off_user_get(off_inst_t *in, const char *name, int create);
 void off_user_maybe_free(off_user_t *u);
 int off_enqueue(off_user_t *u, off_op_kind_t kind, ember_stanza_t *st,
-                off_sess_t *sess, ember_cmd_ctx_t *ctx);
+                ember_session_ref_t sess, ember_cmd_ctx_t *ctx);
 void off_pump(off_user_t *u);
 void off_inst_free(off_inst_t *in);
-void off_sess_release(off_sess_t *ss);
 
 #endif

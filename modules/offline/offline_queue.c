@@ -100,28 +100,17 @@ off_user_maybe_free(off_user_t *u)
 }
 
 
-void
-off_sess_release(off_sess_t *ss)
-{
-    ss->busy = 0;
-    if (ss->s == NULL)
-        free(ss);
-}
-
-
 static void
 off_op_free(off_op_t *op)
 {
-    off_api->stanza_free(op->st);
-    if (op->sess != NULL)
-        off_sess_release(op->sess);
+    api->stanza_free(op->st);
     free(op);
 }
 
 
 int
 off_enqueue(off_user_t *u, off_op_kind_t kind, ember_stanza_t *st,
-            off_sess_t *sess, ember_cmd_ctx_t *ctx)
+            ember_session_ref_t sess, ember_cmd_ctx_t *ctx)
 {
     off_op_t *op = calloc(1, sizeof(*op));
 
@@ -131,8 +120,6 @@ off_enqueue(off_user_t *u, off_op_kind_t kind, ember_stanza_t *st,
     op->st = st;
     op->sess = sess;
     op->ctx = ctx;
-    if (sess != NULL)
-        sess->busy = 1;
     *u->ops_tail = op;
     u->ops_tail = &op->next;
     return 0;
@@ -143,10 +130,10 @@ static void
 off_bounce(off_user_t *u, const ember_stanza_t *st, ember_cond_t cond,
            const char *text)
 {
-    ember_stanza_t *r = off_api->error_reply(st, cond, text);
+    ember_stanza_t *r = api->error_reply(st, cond, text);
 
     if (r != NULL)
-        off_api->route(u->inst->m, r);
+        api->route(u->inst->m, r);
 }
 
 
@@ -161,9 +148,9 @@ off_counted(int status, json_t *res, void *ud)
     if (status == 0 || status == EMBER_ENOENT) {
         u->stored = (long) json_array_size(json_object_get(res, "items"));
     } else {
-        off_api->log(u->inst->m, EMBER_LOG_ERROR, "cannot count the "
+        api->log(u->inst->m, EMBER_LOG_ERROR, "cannot count the "
                      "offline messages of %s: %s", u->name,
-                     off_api->strerror(status));
+                     api->strerror(status));
         /* Counting failed: what waits on it can only fail too. */
         u->stored = -2;
     }
@@ -180,7 +167,7 @@ off_count_start(off_user_t *u)
     if (u->counting)
         return 0;
     u->counting = 1;
-    err = off_api->archive_query(u->inst->store, u->name, NULL, off_counted,
+    err = api->archive_query(u->inst->store, u->name, NULL, off_counted,
                                  u);
     if (err < 0)
         u->counting = 0;
@@ -208,12 +195,12 @@ off_appended(int status, json_t *res, void *ud)
         if (u->stored >= 0)
             u->stored++;
     } else {
-        off_api->log(u->inst->m, EMBER_LOG_ERROR, "cannot store an offline "
+        api->log(u->inst->m, EMBER_LOG_ERROR, "cannot store an offline "
                      "message for %s: %s", u->name,
-                     off_api->strerror(status));
+                     api->strerror(status));
         off_bounce(u, a->st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
     }
-    off_api->stanza_free(a->st);
+    api->stanza_free(a->st);
     free(a);
     off_user_maybe_free(u);
 }
@@ -222,8 +209,8 @@ off_appended(int status, json_t *res, void *ud)
 static void
 off_store(off_user_t *u, off_op_t *op)
 {
-    const char *from = off_api->stanza_attr(op->st, "from");
-    ember_jid_t *j = from != NULL ? off_api->jid_parse(from) : NULL;
+    const char *from = api->stanza_attr(op->st, "from");
+    ember_jid_t *j = from != NULL ? api->jid_parse(from) : NULL;
     off_append_t *a = NULL;
     char *xml = NULL;
     int err = EMBER_ENOMEM;
@@ -238,12 +225,12 @@ off_store(off_user_t *u, off_op_t *op)
         goto done;
     }
     if ((a = calloc(1, sizeof(*a))) == NULL ||
-        (xml = off_api->stanza_serialize(op->st, NULL)) == NULL)
+        (xml = api->stanza_serialize(op->st, NULL)) == NULL)
         goto fail;
     a->u = u;
     a->st = op->st;
-    err = off_api->archive_append(u->inst->store, u->name,
-                                  j != NULL ? off_api->jid_bare(j) : NULL,
+    err = api->archive_append(u->inst->store, u->name,
+                                  j != NULL ? api->jid_bare(j) : NULL,
                                   xml, off_appended, a);
     if (err < 0)
         goto fail;
@@ -259,8 +246,8 @@ fail:
     off_bounce(u, op->st, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     free(a);
 done:
-    off_api->free(xml);
-    off_api->jid_free(j);
+    api->free(xml);
+    api->jid_free(j);
 }
 
 
@@ -272,9 +259,7 @@ static int off_deliver_next(off_user_t *u);
 static void
 off_deliver_end(off_user_t *u)
 {
-    if (u->deliv != NULL)
-        off_sess_release(u->deliv);
-    u->deliv = NULL;
+    u->deliv = 0;
     u->busy = 0;
     u->more = 0;
     off_pump(u);
@@ -295,12 +280,13 @@ off_deleted(int status, json_t *res, void *ud)
     } else {
         /* Written but still stored: they come again next time rather than
          * being lost. */
-        off_api->log(u->inst->m, EMBER_LOG_ERROR, "cannot delete delivered "
+        api->log(u->inst->m, EMBER_LOG_ERROR, "cannot delete delivered "
                      "offline messages of %s: %s", u->name,
-                     off_api->strerror(status));
+                     api->strerror(status));
         u->more = 0;
     }
-    if (!u->more || u->deliv->s == NULL || off_deliver_next(u) < 0)
+    if (!u->more || api->session_get(u->deliv) == NULL ||
+        off_deliver_next(u) < 0)
         off_deliver_end(u);
 }
 
@@ -309,7 +295,7 @@ static void
 off_page(int status, json_t *res, void *ud)
 {
     off_user_t *u = ud;
-    off_sess_t *ss = u->deliv;
+    ember_session_t *s;
     json_t *items = json_object_get(res, "items"), *it;
     ember_archive_query_t q;
     ember_stanza_t *st;
@@ -318,25 +304,25 @@ off_page(int status, json_t *res, void *ud)
 
     if (status != 0) {
         if (status != EMBER_ENOENT)
-            off_api->log(u->inst->m, EMBER_LOG_ERROR, "cannot read the "
+            api->log(u->inst->m, EMBER_LOG_ERROR, "cannot read the "
                          "offline messages of %s: %s", u->name,
-                         off_api->strerror(status));
+                         api->strerror(status));
         off_deliver_end(u);
         return;
     }
     json_array_foreach(items, i, it) {
-        if (ss->s == NULL)
+        if ((s = api->session_get(u->deliv)) == NULL)
             break;
         data = json_string_value(json_object_get(it, "data"));
-        st = data != NULL ? off_api->stanza_parse(data, strlen(data)) : NULL;
+        st = data != NULL ? api->stanza_parse(data, strlen(data)) : NULL;
         if (st == NULL) {
-            off_api->log(u->inst->m, EMBER_LOG_WARN, "dropping an unreadable "
+            api->log(u->inst->m, EMBER_LOG_WARN, "dropping an unreadable "
                          "offline message of %s", u->name);
-        } else if (off_api->session_send(ss->s, st) < 0) {
-            off_api->stanza_free(st);
+        } else if (api->session_send(s, st) < 0) {
+            api->stanza_free(st);
             break;
         } else {
-            off_api->stanza_free(st);
+            api->stanza_free(st);
         }
         n++;
     }
@@ -351,7 +337,7 @@ off_page(int status, json_t *res, void *ud)
     memset(&q, 0, sizeof(q));
     q.size = sizeof(q);
     q.max = (int) n;
-    if (off_api->archive_delete(u->inst->store, u->name, &q, off_deleted,
+    if (api->archive_delete(u->inst->store, u->name, &q, off_deleted,
                                 u) < 0)
         off_deliver_end(u);
 }
@@ -365,7 +351,7 @@ off_deliver_next(off_user_t *u)
     memset(&q, 0, sizeof(q));
     q.size = sizeof(q);
     q.max = OFF_PAGE;
-    return off_api->archive_query(u->inst->store, u->name, &q, off_page, u);
+    return api->archive_query(u->inst->store, u->name, &q, off_page, u);
 }
 
 
@@ -383,10 +369,10 @@ off_cleared(int status, json_t *res, void *ud)
         /* Appends queued before the clear were confirmed before this: only
          * later ones are left, and they count themselves when confirmed. */
         u->stored = 0;
-        off_api->command_done(ctx, 0, json_pack("{s:I}", "deleted",
+        api->command_done(ctx, 0, json_pack("{s:I}", "deleted",
                                                  status == 0 ? n : 0), NULL);
     } else {
-        off_api->command_done(ctx, status, NULL, "cannot clear the offline "
+        api->command_done(ctx, status, NULL, "cannot clear the offline "
                               "messages");
     }
     u->busy = 0;
@@ -401,10 +387,10 @@ static void
 off_count_answer(off_user_t *u, ember_cmd_ctx_t *ctx)
 {
     if (u->stored < 0)
-        off_api->command_done(ctx, EMBER_EIO, NULL,
+        api->command_done(ctx, EMBER_EIO, NULL,
                               "cannot count the offline messages");
     else
-        off_api->command_done(ctx, 0, json_pack("{s:I}", "count",
+        api->command_done(ctx, 0, json_pack("{s:I}", "count",
                                                  (json_int_t) u->stored),
                               NULL);
 }
@@ -437,18 +423,18 @@ off_pump(off_user_t *u)
             pp = &op->next;
             continue;
         } else if (op->kind == OP_DELIVER) {
-            if (op->sess->s == NULL || (u->stored == 0 && u->inflight == 0)) {
+            if (api->session_get(op->sess) == NULL ||
+                (u->stored == 0 && u->inflight == 0)) {
                 /* Gone already, or known to have nothing waiting. */
             } else if (off_deliver_next(u) == 0) {
                 u->busy = 1;
                 u->deliv = op->sess;
-                op->sess = NULL;
             }
         } else {
-            err = off_api->archive_delete(u->inst->store, u->name, NULL,
+            err = api->archive_delete(u->inst->store, u->name, NULL,
                                           off_cleared, u);
             if (err < 0) {
-                off_api->command_done(op->ctx, err, NULL,
+                api->command_done(op->ctx, err, NULL,
                                       "cannot clear the offline messages");
             } else {
                 u->busy = 1;
@@ -484,8 +470,6 @@ off_inst_free(off_inst_t *in)
             }
             /* Storage callbacks never come after an unload; a running
              * clear's command is answered by the core. */
-            if (u->deliv != NULL)
-                off_sess_release(u->deliv);
             free(u->name);
             free(u);
         }
@@ -494,7 +478,7 @@ off_inst_free(off_inst_t *in)
     in->tab_size = in->n_users = 0;
     while ((a = in->appends) != NULL) {
         in->appends = a->next;
-        off_api->stanza_free(a->st);
+        api->stanza_free(a->st);
         free(a);
     }
 }
