@@ -16,6 +16,7 @@
 #include "http/http.h"
 #include "net/listen.h"
 #include "base/log.h"
+#include "base/options.h"
 #include "runtime/modules.h"
 #include "base/process.h"
 #include "xmpp/sasl.h"
@@ -23,7 +24,8 @@
 #include "xmpp/services.h"
 #include "base/tasks.h"
 #include "xmpp/disco.h"
-#include "xmpp/iq.h"
+#include "xmpp/iq_defer.h"
+#include "xmpp/iq_track.h"
 #include "xmpp/session.h"
 #include "store/storage.h"
 #include "net/conn.h"
@@ -120,6 +122,8 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
         return rc;
     }
     ember__commands_core_init(&server_ops);
+    ember__commands_admin_init();
+    ember__commands_config_init(&server_ops);
     ember__accounts_on_revoke(revoke_streams);
     if (ember__modules_load_global(cfg) > 0)
         ember__log(EMBER_LOG_WARN, "core", "some global modules failed to "

@@ -92,6 +92,9 @@ fi
 stage "plugin ABI (tools/abi-check.sh)"
 if tools/abi-check.sh --selftest; then ok "abi-check"; else ko "abi-check: plugin-api/ breaks ABI 1.0"; fi
 
+stage "core layers (tools/layers.sh)"
+if tools/layers.sh; then ok "layers"; else ko "layers: an include points up or sideways"; fi
+
 stage "integration tests ($B)"
 integration "integration ($B)" "$B"
 

@@ -12,13 +12,11 @@ typedef struct ember__server_ops_s {
 } ember__server_ops_t;
 
 /* Register the core's own commands (adduser, passwd, deluser, users,
- * modules, reload, status, ...) and the admin ones below. */
+ * modules, reload, status, ...): cmd_core.c. */
 void ember__commands_core_init(const ember__server_ops_t *ops);
-/* The reload and status the commands run (cmd_core.c). */
-int ember__server_ops_reload(char *err, size_t errlen);
-
-/* Register user-search, user-info, kick-session, message, logs, config-*,
- * module-*, admins, admin-add/-remove, cert-upload and cert-generate. */
+/* Register user-search, user-info, kick-session, message and logs. */
 void ember__commands_admin_init(void);
+/* config-*, module-*, admins, admin-add/-remove, cert-*: cmd_config.c. */
+void ember__commands_config_init(const ember__server_ops_t *ops);
 
 #endif

@@ -274,7 +274,7 @@ cmd_reload(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     int rc;
 
     err[0] = '\0';
-    if ((rc = ember__server_ops_reload(err, sizeof(err))) < 0)
+    if ((rc = server_ops->reload(err, sizeof(err))) < 0)
         ember__command_done(ctx, rc, NULL, err[0] != '\0' ? err : NULL);
     else
         ember__command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
@@ -423,17 +423,6 @@ static const ember_command_t core_commands[] = {
 };
 
 
-int
-ember__server_ops_reload(char *err, size_t errlen)
-{
-    if (server_ops == NULL || server_ops->reload == NULL) {
-        snprintf(err, errlen, "no running server to reload");
-        return EMBER_ESTATE;
-    }
-    return server_ops->reload(err, errlen);
-}
-
-
 void
 ember__commands_core_init(const ember__server_ops_t *ops)
 {
@@ -446,5 +435,4 @@ ember__commands_core_init(const ember__server_ops_t *ops)
             && rc != EMBER_EEXIST)
             LOG_E("command %s: %s", core_commands[i].name,
                   ember_strerror(rc));
-    ember__commands_admin_init();
 }

@@ -1,4 +1,4 @@
-/* core/config.c -- etc/ember.xml: libxml2 parse, RelaxNG, semantic checks. */
+/* core/base/config.c -- etc/ember.xml: libxml2 parse, RelaxNG, semantic checks. */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -19,6 +19,7 @@
 #include "base/config.h"
 #include "base/jid.h"
 #include "base/log.h"
+#include "base/options.h"
 
 /* tools/embed.sh compiles etc/ember.rng into build/gen/ember_rng.c. */
 extern const char ember_rng[];
@@ -42,15 +43,6 @@ typedef struct {
     int nxml;
     cfg_xml_error_t xml[CFG_MAX_XML_ERRORS];
 } cfg_ctx_t;
-
-/*
- * EMBER_OPT_PATH options are relative to the data directory, but
- * ember__options_apply() is not given the config.  ember__config_load()
- * therefore records the data directory of the last config it loaded
- * successfully here (a private copy, replaced by the next successful load),
- * and options are resolved against it.
- */
-static char *current_data_dir;
 
 /* Attributes the schema requires, to name the one missing in messages. */
 static const char *const cfg_required[][2] = {
@@ -96,74 +88,6 @@ is_element(xmlNodePtr n, const char *name)
 {
     return n->type == XML_ELEMENT_NODE
         && (name == NULL || strcmp((const char *) n->name, name) == 0);
-}
-
-
-/* An absolute copy of p, relative ones taken from base. */
-static char *
-cfg_abs(const char *base, const char *p)
-{
-    char *out;
-
-    if (p[0] == '/' || base == NULL)
-        return strdup(p);
-    if (asprintf(&out, "%s%s%s", base, strcmp(base, "/") ? "/" : "", p) < 0)
-        return NULL;
-    return out;
-}
-
-
-/* Whole-string decimal integer; 0 or -1. */
-static int
-parse_ll(const char *s, long long *out)
-{
-    char *end;
-
-    if (*s == '\0' || (*s != '-' && (*s < '0' || *s > '9')))
-        return -1;
-    errno = 0;
-    *out = strtoll(s, &end, 10);
-    return errno != 0 || *end != '\0' ? -1 : 0;
-}
-
-
-/* "90", "90s", "15m", "2h", "1d" -> seconds; 0 or -1. */
-static int
-parse_duration(const char *s, long long *out)
-{
-    static const char units[] = "smhd";
-    static const long long mult[] = { 1, 60, 3600, 86400 };
-    char buf[32];
-    size_t len = strlen(s);
-    const char *u;
-    long long v;
-
-    if (len == 0 || len >= sizeof(buf))
-        return -1;
-    memcpy(buf, s, len + 1);
-    u = strchr(units, buf[len - 1]);
-    if (u != NULL && *u != '\0')
-        buf[--len] = '\0';
-    if (buf[0] < '0' || buf[0] > '9' || parse_ll(buf, &v) < 0)
-        return -1;
-    if (u != NULL && *u != '\0') {
-        if (v > LLONG_MAX / mult[u - units])
-            return -1;
-        v *= mult[u - units];
-    }
-    *out = v;
-    return 0;
-}
-
-
-static int
-parse_bool(const char *s)
-{
-    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcmp(s, "1"))
-        return 1;
-    if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcmp(s, "0"))
-        return 0;
-    return -1;
 }
 
 
@@ -357,7 +281,7 @@ cfg_number(cfg_ctx_t *cx, xmlNodePtr n, const char *name, int duration,
 
     if (v == NULL)
         return 0;
-    if ((duration ? parse_duration(v, &x) : parse_ll(v, &x)) < 0)
+    if ((duration ? ember__parse_duration(v, &x) : ember__parse_int(v, &x)) < 0)
         return cfg_fail(cx, xmlGetLineNo(n), "%s: %s '%s' is not a %s",
                         n->name, name, v, duration ? "duration" : "number");
     if (x < lo || x > hi)
@@ -469,24 +393,24 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     if (req != NULL && t != EMBER_LISTEN_C2S && t != EMBER_LISTEN_C2S_TLS)
         return cfg_fail(cx, line, "listen: require-tls is only for c2s "
                         "listeners, not %s", type);
-    if (req != NULL && parse_bool(req) < 0)
+    if (req != NULL && ember__parse_bool(req) < 0)
         return cfg_fail(cx, line, "listen: require-tls '%s' is not a boolean"
                         " (true, false)", req);
-    if (req != NULL && !parse_bool(req) && t == EMBER_LISTEN_C2S_TLS)
+    if (req != NULL && !ember__parse_bool(req) && t == EMBER_LISTEN_C2S_TLS)
         return cfg_fail(cx, line, "listen: require-tls=\"%s\" is meaningless"
                         " on a c2s-tls listener", req);
-    if (req != NULL && !parse_bool(req) && !loop)
+    if (req != NULL && !ember__parse_bool(req) && !loop)
         return cfg_fail(cx, line, "listen: require-tls=\"%s\" only allowed on"
                         " a loopback address (127.x.x.x, ::1), not %s", req,
                         text);
     if (pub != NULL && t != EMBER_LISTEN_ADMIN)
         return cfg_fail(cx, line, "listen: public is only for admin "
                         "listeners, not %s", type);
-    if (pub != NULL && parse_bool(pub) < 0)
+    if (pub != NULL && ember__parse_bool(pub) < 0)
         return cfg_fail(cx, line, "listen: public '%s' is not a boolean "
                         "(true, false)", pub);
     /* The console without TLS sends passwords and cookies in clear. */
-    if (t == EMBER_LISTEN_ADMIN && !loop && (pub == NULL || !parse_bool(pub)))
+    if (t == EMBER_LISTEN_ADMIN && !loop && (pub == NULL || !ember__parse_bool(pub)))
         return cfg_fail(cx, line, "listen: an admin listener without TLS "
                         "must be on a loopback address (127.x.x.x, ::1), not "
                         "%s; use admin-tls, or set public=\"true\"", text);
@@ -502,9 +426,9 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     }
     l->type = t;
     l->port = (int) port;
-    l->require_tls = t == EMBER_LISTEN_C2S ? req == NULL || parse_bool(req)
+    l->require_tls = t == EMBER_LISTEN_C2S ? req == NULL || ember__parse_bool(req)
                                            : t != EMBER_LISTEN_C2S_TLS ? 0 : 1;
-    l->public = pub != NULL && parse_bool(pub) == 1;
+    l->public = pub != NULL && ember__parse_bool(pub) == 1;
     l->line = (int) line;
     *tail = l;
     return 0;
@@ -544,8 +468,8 @@ cfg_tls(cfg_ctx_t *cx, const char *dir, xmlNodePtr n, char **cert,
 {
     free(*cert);
     free(*key);
-    *cert = cfg_abs(dir, cfg_attr(n, "cert"));
-    *key = cfg_abs(dir, cfg_attr(n, "key"));
+    *cert = ember__path_abs(dir, cfg_attr(n, "cert"));
+    *key = ember__path_abs(dir, cfg_attr(n, "key"));
     return *cert == NULL || *key == NULL ? EMBER_ENOMEM : 0;
 }
 
@@ -652,7 +576,7 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
             paths = n;
         else if (is_element(n, "plugins"))
             rc = cfg_strv_add(&c->plugin_dirs, &ndirs,
-                              cfg_abs(c->dir, cfg_attr(n, "dir")));
+                              ember__path_abs(c->dir, cfg_attr(n, "dir")));
         else if (is_element(n, "tls"))
             rc = cfg_tls(cx, c->dir, n, &c->cert_file, &c->key_file);
         else if (is_element(n, "limits"))
@@ -676,17 +600,17 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
         return cfg_fail(cx, xmlGetLineNo(log), "log: unknown level '%s' "
                         "(error, warn, info, debug)", v);
     if (log != NULL && (v = cfg_attr(log, "file")) != NULL
-        && (c->log_file = cfg_abs(c->dir, v)) == NULL)
+        && (c->log_file = ember__path_abs(c->dir, v)) == NULL)
         return EMBER_ENOMEM;
 
     v = paths != NULL ? cfg_attr(paths, "data") : NULL;
-    c->data_dir = cfg_abs(c->dir, v != NULL ? v : "data");
+    c->data_dir = ember__path_abs(c->dir, v != NULL ? v : "data");
     v = paths != NULL ? cfg_attr(paths, "control-socket") : NULL;
-    c->control_socket = v != NULL ? cfg_abs(c->dir, v)
-                      : cfg_abs(c->data_dir, "emberd.sock");
+    c->control_socket = v != NULL ? ember__path_abs(c->dir, v)
+                      : ember__path_abs(c->data_dir, "emberd.sock");
     if (c->cert_file == NULL) {
-        c->cert_file = cfg_abs(c->data_dir, "tls/cert.pem");
-        c->key_file = cfg_abs(c->data_dir, "tls/key.pem");
+        c->cert_file = ember__path_abs(c->data_dir, "tls/cert.pem");
+        c->key_file = ember__path_abs(c->data_dir, "tls/key.pem");
     }
 #ifdef EMBER_PLUGINDIR
     if (ndirs == 0 && cfg_strv_add(&c->plugin_dirs, &ndirs,
@@ -716,7 +640,7 @@ ember__config_load(const char *path, ember_config_t **out, char *err,
     ember_config_t *c = NULL;
     xmlStructuredErrorFunc old_fn = xmlStructuredError;
     void *old_ud = xmlStructuredErrorContext;
-    char *slash, *data = NULL;
+    char *slash;
     int rc = EMBER_ENOMEM;
 
     *out = NULL;
@@ -751,12 +675,7 @@ ember__config_load(const char *path, ember_config_t **out, char *err,
         || (rc = cfg_validate(cx, c->doc)) < 0
         || (rc = cfg_build(cx, c, xmlDocGetRootElement(c->doc))) < 0)
         goto fail;
-    if ((data = strdup(c->data_dir)) == NULL) {
-        rc = EMBER_ENOMEM;
-        goto fail;
-    }
-    free(current_data_dir);
-    current_data_dir = data;
+    ember__config_use_data_dir(c->data_dir);
     *out = c;
     c = NULL;
     rc = 0;
@@ -840,264 +759,3 @@ ember__config_host(ember_config_t *c, const char *name)
 }
 
 
-/* One option's value v into its field; a reason in why on error. */
-static int
-opt_set(const ember_option_t *o, void *conf, const char *v, char *why,
-        size_t whylen)
-{
-    char *field = (char *) conf + o->offset, *s;
-    long long x, lo = o->min, hi = o->max;
-    int b;
-
-    /* min = max = 0 declares no range beyond the field's own. */
-    if (lo == 0 && hi == 0) {
-        lo = o->type == EMBER_OPT_INT ? INT_MIN : 0;
-        hi = INT_MAX;
-    }
-    switch (o->type) {
-    case EMBER_OPT_INT:
-    case EMBER_OPT_DURATION:
-        if ((o->type == EMBER_OPT_INT ? parse_ll(v, &x)
-                                      : parse_duration(v, &x)) < 0) {
-            snprintf(why, whylen, o->type == EMBER_OPT_INT
-                     ? "'%s' is not an integer" : "'%s' is not a duration "
-                     "(90, 90s, 15m, 2h, 1d)", v);
-            return EMBER_EINVAL;
-        }
-        if (x < lo || x > hi || x < INT_MIN || x > INT_MAX) {
-            snprintf(why, whylen, "%s out of range %lld..%lld", v,
-                     lo < INT_MIN ? INT_MIN : lo, hi > INT_MAX ? INT_MAX : hi);
-            return EMBER_EINVAL;
-        }
-        *(int *) (void *) field = (int) x;
-        return 0;
-    case EMBER_OPT_BOOL:
-        if ((b = parse_bool(v)) < 0) {
-            snprintf(why, whylen, "'%s' is not a boolean (true, false, yes, "
-                     "no, 1, 0)", v);
-            return EMBER_EINVAL;
-        }
-        *(int *) (void *) field = b;
-        return 0;
-    case EMBER_OPT_STRING:
-    case EMBER_OPT_PATH:
-        if (o->max > 0 && strlen(v) > (size_t) o->max) {
-            snprintf(why, whylen, "longer than %lld characters", o->max);
-            return EMBER_EINVAL;
-        }
-        if (o->type == EMBER_OPT_PATH && *v == '\0') {
-            snprintf(why, whylen, "empty path");
-            return EMBER_EINVAL;
-        }
-        s = o->type == EMBER_OPT_STRING ? strdup(v)
-                                        : cfg_abs(current_data_dir, v);
-        if (s == NULL) {
-            snprintf(why, whylen, "out of memory");
-            return EMBER_ENOMEM;
-        }
-        free(*(char **) (void *) field);
-        *(char **) (void *) field = s;
-        return 0;
-    }
-    snprintf(why, whylen, "unknown option type %d", (int) o->type);
-    return EMBER_EINVAL;
-}
-
-
-int
-ember__options_apply(const ember_option_t *opts, void *conf,
-                     xmlNodePtr node, const char *file, char *err,
-                     size_t errlen)
-{
-    cfg_ctx_t cx = { .file = file, .err = err, .errlen = errlen };
-    const ember_option_t *o;
-    const char *mod = node != NULL ? cfg_attr(node, "name") : NULL;
-    const char *v;
-    long line = node != NULL ? xmlGetLineNo(node) : 0;
-    char why[512];
-    xmlAttrPtr a;
-    size_t n;
-    int rc;
-
-    for (a = node != NULL ? node->properties : NULL; a != NULL;
-         a = a->next) {
-        if (a->ns == NULL && strcmp((const char *) a->name, "name") == 0)
-            continue;
-        for (o = opts; o != NULL && o->name != NULL; o++)
-            if (a->ns == NULL && strcmp((const char *) a->name, o->name) == 0)
-                break;
-        if (o == NULL || o->name == NULL) {
-            n = (size_t) snprintf(why, sizeof(why), opts && opts->name
-                                  ? "valid options:" : "this module takes "
-                                  "no options");
-            for (o = opts; o != NULL && o->name != NULL && n < sizeof(why);
-                 o++)
-                n += (size_t) snprintf(why + n, sizeof(why) - n, "%s %s",
-                                       o == opts ? "" : ",", o->name);
-            return cfg_fail(&cx, line, "module %s: option %s: unknown "
-                            "option; %s", mod ? mod : "?", a->name, why);
-        }
-    }
-    for (o = opts; o != NULL && o->name != NULL; o++) {
-        v = node != NULL ? cfg_attr(node, o->name) : NULL;
-        if (v == NULL && (v = o->default_value) == NULL) {
-            rc = EMBER_EINVAL;
-            snprintf(why, sizeof(why), "required, no default");
-        } else {
-            rc = opt_set(o, conf, v, why, sizeof(why));
-        }
-        if (rc < 0) {
-            ember__options_free(opts, conf);
-            cfg_fail(&cx, line, "module %s: option %s: %s%s", mod ? mod : "?",
-                     o->name, v == o->default_value && v ? "default " : "",
-                     why);
-            return rc;
-        }
-    }
-    return 0;
-}
-
-
-void
-ember__options_free(const ember_option_t *opts, void *conf)
-{
-    const ember_option_t *o;
-    char **field;
-
-    for (o = opts; o != NULL && o->name != NULL; o++)
-        if (o->type == EMBER_OPT_STRING || o->type == EMBER_OPT_PATH) {
-            field = (char **) (void *) ((char *) conf + o->offset);
-            free(*field);
-            *field = NULL;
-        }
-}
-
-
-void
-ember__config_use_data_dir(const char *dir)
-{
-    char *copy;
-
-    if (dir != NULL && (copy = strdup(dir)) != NULL) {
-        free(current_data_dir);
-        current_data_dir = copy;
-    }
-}
-
-
-int
-ember__write_all(int fd, const char *data, size_t len)
-{
-    ssize_t n;
-
-    while (len > 0) {
-        if ((n = write(fd, data, len)) < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t) n;
-    }
-    return 0;
-}
-
-
-/* Keep the current file as path.bak: a hard link, else a copy. */
-static int
-keep_backup(const char *path, const char *bak)
-{
-    char buf[65536];
-    ssize_t n;
-    int in, out, rc = -1;
-
-    if (unlink(bak) < 0 && errno != ENOENT)
-        return -1;
-    if (link(path, bak) == 0)
-        return 0;
-    if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return errno == ENOENT ? 0 : -1;
-    if ((out = open(bak, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-        goto out;
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        if (ember__write_all(out, buf, (size_t) n) < 0)
-            break;
-    rc = n == 0 && fsync(out) == 0 ? 0 : -1;
-    if (close(out) < 0)
-        rc = -1;
-out:
-    close(in);
-    return rc;
-}
-
-
-int
-ember__write_atomic(const char *path, const char *data, size_t len,
-                    int mode, int backup, char *err, size_t errlen)
-{
-    char *tmp = NULL, *bak = NULL, *dir = NULL, *slash;
-    const char *what = "create a temporary file";
-    struct stat st;
-    int fd = -1, dfd;
-
-    if (mode < 0)
-        mode = stat(path, &st) == 0 ? (int) (st.st_mode & 07777) : 0644;
-    if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
-        tmp = NULL;
-        goto nomem;
-    }
-    if (backup && asprintf(&bak, "%s.bak", path) < 0) {
-        bak = NULL;
-        goto nomem;
-    }
-    if ((fd = mkstemp(tmp)) < 0)
-        goto fail;
-    what = "write";
-    if (fchmod(fd, (mode_t) mode) < 0 ||
-        ember__write_all(fd, data, len) < 0 || fsync(fd) < 0)
-        goto fail_tmp;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto fail_tmp;
-    }
-    fd = -1;
-    what = "keep the previous file as .bak";
-    if (backup && keep_backup(path, bak) < 0)
-        goto fail_tmp;
-    what = "rename";
-    if (rename(tmp, path) < 0)
-        goto fail_tmp;
-    /* The rename itself must survive a crash too. */
-    if ((dir = strdup(path)) != NULL && (slash = strrchr(dir, '/')) != NULL) {
-        *slash = '\0';
-        if ((dfd = open(*dir != '\0' ? dir : "/",
-                        O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    free(dir);
-    free(tmp);
-    free(bak);
-    return 0;
-
-fail_tmp:
-    snprintf(err, errlen, "cannot %s %s: %s", what,
-             strcmp(what, "rename") == 0 ? path : tmp, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    free(tmp);
-    free(bak);
-    return EMBER_EIO;
-fail:
-    snprintf(err, errlen, "cannot %s next to %s: %s", what, path,
-             strerror(errno));
-    free(tmp);
-    free(bak);
-    return EMBER_EIO;
-nomem:
-    snprintf(err, errlen, "out of memory");
-    free(tmp);
-    free(bak);
-    return EMBER_ENOMEM;
-}

@@ -82,29 +82,11 @@ int ember__config_load(const char *path, ember_config_t **out, char *err,
                        size_t errlen);
 void ember__config_free(ember_config_t *c);
 
-/*
- * Fill `conf` (already zeroed, conf_size bytes) from the attributes of a
- * <module> element according to `opts`: defaults for missing ones, unknown
- * attributes and bad values refused with "FILE:LINE: module NAME: option
- * OPT: reason" in err.  node may be NULL (defaults only).
- */
-int ember__options_apply(const ember_option_t *opts, void *conf,
-                         xmlNodePtr node, const char *file, char *err,
-                         size_t errlen);
-/* Free the strings ember__options_apply stored in conf. */
-void ember__options_free(const ember_option_t *opts, void *conf);
-
 /* "c2s", "c2s-tls", "http", "https", "admin", "admin-tls". */
 const char *ember__listen_type_name(ember_listen_type_t type);
 
 /* The host block named `name`, or NULL. */
 ember_host_conf_t *ember__config_host(ember_config_t *c, const char *name);
-
-/*
- * Resolve EMBER_OPT_PATH options against dir from now on (a check of
- * another config text must not leave its data directory in use).
- */
-void ember__config_use_data_dir(const char *dir);
 
 /*
  * Replace the file at path with data: a temporary file in the same

@@ -13,14 +13,14 @@
 #include "base/log.h"
 #include "runtime/modules.h"
 #include "xmpp/errors.h"
-#include "xmpp/iq.h"
 #include "xmpp/router.h"
 #include "xmpp/xmlstream.h"
 #include "base/process.h"
 #include "xmpp/services.h"
 #include "base/tasks.h"
 #include "xmpp/disco.h"
-#include "xmpp/iq.h"
+#include "xmpp/iq_defer.h"
+#include "xmpp/iq_track.h"
 #include "xmpp/session.h"
 #include "xmpp/stanza.h"
 #include "store/storage.h"
@@ -380,6 +380,16 @@ api_domain_is_local(const char *domain)
 }
 
 
+static int
+api_iq_send(ember_module_t *m, ember_stanza_t *root, unsigned timeout_ms,
+            ember_iq_cb cb, void *ud)
+{
+    int rc = ember__iq_track(m, root, timeout_ms, cb, ud);
+
+    return rc < 0 ? rc : ember__route_stanza(root, NULL);
+}
+
+
 static json_t *
 api_command_list(ember_module_t *m)
 {
@@ -481,7 +491,7 @@ const ember_api_t ember__api = {
     .iq_result = ember__iq_result,
     .stanza_error = ember__stanza_error,
     .error_reply = ember__error_reply,
-    .iq_send = ember__iq_send,
+    .iq_send = api_iq_send,
     .session_jid = api_session_jid,
     .session_send = ember__session_deliver,
     .session_close = ember__session_close,

@@ -487,6 +487,23 @@ ember__command_info(const char *name)
 }
 
 
+const char *
+ember__command_str(json_t *args, const char *name)
+{
+    return json_string_value(json_object_get(args, name));
+}
+
+
+int
+ember__command_need_online(ember_cmd_ctx_t *ctx, const char *name)
+{
+    if (ember__config() != NULL && !ember__server_offline())
+        return 0;
+    ember__command_donef(ctx, EMBER_ESTATE, "%s: emberd is not running", name);
+    return EMBER_ESTATE;
+}
+
+
 void
 ember__commands_module_gone(ember_module_t *m)
 {

@@ -40,6 +40,12 @@ json_t *ember__command_info(const char *name);
 /* What `kick` and `kick-session` close streams with. */
 #define EMBER_KICK_CONDITION "policy-violation"
 
+/* The string argument `name` of args, or NULL. */
+const char *ember__command_str(json_t *args, const char *name);
+/* 0 when emberd runs; else end the command (emberctl's in-process
+ * server cannot act on sessions or reload) and return EMBER_ESTATE. */
+int ember__command_need_online(ember_cmd_ctx_t *ctx, const char *name);
+
 /* End a command with an error message made like printf's. */
 void ember__command_donef(ember_cmd_ctx_t *ctx, int status, const char *fmt,
                           ...) EMBER_PRINTF(3, 4);

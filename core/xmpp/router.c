@@ -13,7 +13,7 @@
 #include "xmpp/services.h"
 #include "base/tasks.h"
 #include "xmpp/disco.h"
-#include "xmpp/iq.h"
+#include "xmpp/iq_track.h"
 #include "xmpp/session.h"
 #include "xmpp/stanza.h"
 

@@ -58,6 +58,9 @@ void ember__sessions_forget_ref(ember_session_t *s);
 /* Off every list; frees the modules' slots.  The caller frees s. */
 void ember__sessions_remove(ember_session_t *s);
 ember_session_t *ember__sessions_first(void);
+/* Secure: TLS under it, or a listener that does not require TLS. */
+int ember__session_secure(const ember_session_t *s);
+int ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st);
 void ember__sessions_count_in(ember_session_t *s);
 void ember__sessions_count_out(ember_session_t *s);
 

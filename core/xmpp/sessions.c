@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/hmap.h"
 #include "base/owner.h"
 #include "base/process.h"
 #include "xmpp/session_int.h"
+#include "xmpp/stanza.h"
 
 typedef struct slot_dtor_s {
     ember_module_t *m;
@@ -22,6 +24,9 @@ static uint64_t total_in, total_out;     /* stanzas since the start */
 static ember_hmap_t by_full, by_bare, by_ref;
 static ember_session_ref_t last_ref;
 static slot_dtor_t *slot_dtors;
+static ember_buf_t wire;
+
+#define NS_CLIENT "jabber:client"
 
 
 /* ---- a session's life ---- */
@@ -146,6 +151,42 @@ ember__sessions_count_out(ember_session_t *s)
 {
     s->stanzas_out++;
     total_out++;
+}
+
+
+/* ---- output ---- */
+
+int
+ember__session_secure(const ember_session_t *s)
+{
+    return (s->t != NULL && s->tops->tls(s->t) != NULL) || !s->require_tls;
+}
+
+
+int
+ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
+{
+    int rc;
+
+    if (s->t == NULL)
+        return EMBER_ESTATE;
+    ember__buf_reset(&wire);
+    if ((rc = ember__stanza_write(st, NS_CLIENT, &wire)) < 0)
+        return rc;
+    return s->tops->send(s->t, wire.data, wire.len);
+}
+
+
+/* Bound sessions take any stanza; a stream not yet authenticated only the
+ * answers of pre-auth modules (in-band registration), once it is secure. */
+int
+ember__session_deliver(ember_session_t *s, const ember_stanza_t *st)
+{
+    if (s->state != ST_BOUND &&
+        !(s->state == ST_OPEN && ember__session_secure(s)))
+        return EMBER_ESTATE;
+    ember__sessions_count_out(s);
+    return ember__session_write_stanza(s, st);
 }
 
 
@@ -435,4 +476,5 @@ ember__sessions_cleanup(void)
     ember__hmap_free(&by_full);
     ember__hmap_free(&by_bare);
     ember__hmap_free(&by_ref);
+    ember__buf_free(&wire);
 }

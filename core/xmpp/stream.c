@@ -45,18 +45,6 @@ stream_write(ember_session_t *s, const char *data, size_t len)
 }
 
 
-static int
-write_stanza(ember_session_t *s, const ember_stanza_t *st)
-{
-    int rc;
-
-    ember__buf_reset(&scratch);
-    if ((rc = ember__stanza_write(st, NS_CLIENT, &scratch)) < 0)
-        return rc;
-    return stream_write(s, scratch.data, scratch.len);
-}
-
-
 /* An element of the stream namespace, written with the stream: prefix the
  * header declared (features, error). */
 static void
@@ -87,15 +75,8 @@ write_nonza(ember_session_t *s, const char *name, const char *ns,
         ember__stanza_add_child(el, child, NULL);
     if (text != NULL && text[0] != '\0')
         ember__stanza_add_text(el, text);
-    write_stanza(s, el);
+    ember__session_write_stanza(s, el);
     ember__stanza_free(el);
-}
-
-
-static int
-session_secure(const ember_session_t *s)
-{
-    return (s->t != NULL && s->tops->tls(s->t) != NULL) || !s->require_tls;
 }
 
 
@@ -103,19 +84,6 @@ static ember_tls_t *
 stream_tls(const ember_session_t *s)
 {
     return s->t != NULL ? s->tops->tls(s->t) : NULL;
-}
-
-
-/* Bound sessions take any stanza; a stream not yet authenticated only the
- * answers of pre-auth modules (in-band registration), once it is secure. */
-int
-ember__session_deliver(ember_session_t *s, const ember_stanza_t *st)
-{
-    if (s->state != ST_BOUND &&
-        !(s->state == ST_OPEN && session_secure(s)))
-        return EMBER_ESTATE;
-    ember__sessions_count_out(s);
-    return write_stanza(s, st);
 }
 
 
@@ -229,7 +197,7 @@ send_features(ember_session_t *s)
         if (s->require_tls)
             ember__stanza_add_child(c, "required", NULL);
     }
-    if (s->state == ST_OPEN && session_secure(s)) {
+    if (s->state == ST_OPEN && ember__session_secure(s)) {
         ember__fire_simple(s->host, EMBER_EV_STREAM_FEATURES_UNAUTH, s, f);
         if (tls != NULL &&
             ember__tls_channel_binding(tls, &cb_type, &cb_data) == 0) {
@@ -366,7 +334,7 @@ handle_sasl(ember_session_t *s, ember_stanza_t *st)
             sasl_end(s);
             return;
         }
-        if (!session_secure(s)) {
+        if (!ember__session_secure(s)) {
             /* RFC 6120 6.5.3: TLS is mandatory-to-negotiate here and
              * the client tried to authenticate without it. */
             sasl_failure(s, "encryption-required");
@@ -422,7 +390,7 @@ iq_reply_raw(ember_session_t *s, const ember_stanza_t *iq,
         }
     }
     if (r != NULL) {
-        write_stanza(s, r);
+        ember__session_write_stanza(s, r);
         ember__stanza_free(r);
     }
 }
@@ -608,7 +576,7 @@ xml_stanza(void *ud, ember_stanza_t *st)
             start_tls(s);
         else if (ns != NULL && strcmp(ns, NS_SASL) == 0)
             handle_sasl(s, st);
-        else if (!session_secure(s))
+        else if (!ember__session_secure(s))
             stream_error(s, "policy-violation", "STARTTLS is required");
         else if (ns == NULL || strcmp(ns, NS_CLIENT) != 0 ||
                  strcmp(name, "iq") != 0 ||

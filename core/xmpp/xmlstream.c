@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "xmpp/stanza.h"
+#include "xmpp/xmlguard.h"
 #include "xmpp/xmlstream.h"
 
 
@@ -136,101 +137,6 @@ on_vararg_error(void *ud, const char *fmt, ...)
 {
     (void) ud;
     (void) fmt;
-}
-
-
-static void
-on_restricted(ember_xml_t *x, const char *what)
-{
-    fail(x, "restricted-xml", what);
-}
-
-
-static void
-on_internal_subset(void *ud, const xmlChar *name, const xmlChar *eid,
-                   const xmlChar *sid)
-{
-    on_restricted(ud, "document type declarations are not allowed");
-}
-
-
-static void
-on_entity_decl(void *ud, const xmlChar *name, int type, const xmlChar *pid,
-               const xmlChar *sid, xmlChar *content)
-{
-    on_restricted(ud, "entity declarations are not allowed");
-}
-
-
-static xmlEntityPtr
-on_get_entity(void *ud, const xmlChar *name)
-{
-    /* The five predefined entities never get here. */
-    on_restricted(ud, "entity references are not allowed");
-    return NULL;
-}
-
-
-static xmlParserInputPtr
-on_resolve_entity(void *ud, const xmlChar *pid, const xmlChar *sid)
-{
-    on_restricted(ud, "external entities are not allowed");
-    return NULL;
-}
-
-
-static void
-on_reference(void *ud, const xmlChar *name)
-{
-    on_restricted(ud, "entity references are not allowed");
-}
-
-
-static void
-on_comment(void *ud, const xmlChar *value)
-{
-    on_restricted(ud, "comments are not allowed");
-}
-
-
-static void
-on_pi(void *ud, const xmlChar *target, const xmlChar *data)
-{
-    on_restricted(ud, "processing instructions are not allowed");
-}
-
-
-static void
-on_notation_decl(void *ud, const xmlChar *name, const xmlChar *pid,
-                 const xmlChar *sid)
-{
-    on_restricted(ud, "notation declarations are not allowed");
-}
-
-
-static void
-on_attribute_decl(void *ud, const xmlChar *elem, const xmlChar *fullname,
-                  int type, int def, const xmlChar *defaultValue,
-                  xmlEnumerationPtr tree)
-{
-    xmlFreeEnumeration(tree);
-    on_restricted(ud, "attribute declarations are not allowed");
-}
-
-
-static void
-on_element_decl(void *ud, const xmlChar *name, int type,
-                xmlElementContentPtr content)
-{
-    on_restricted(ud, "element declarations are not allowed");
-}
-
-
-static void
-on_unparsed_decl(void *ud, const xmlChar *name, const xmlChar *pid,
-                 const xmlChar *sid, const xmlChar *notation)
-{
-    on_restricted(ud, "entity declarations are not allowed");
 }
 
 
@@ -584,23 +490,18 @@ on_end(void *ud, const xmlChar *localname, const xmlChar *prefix,
 }
 
 
+static void
+on_restricted(void *ud, const char *what)
+{
+    fail(ud, "restricted-xml", what);
+}
+
+
+static pthread_once_t sax_once = PTHREAD_ONCE_INIT;
 static xmlSAXHandler sax_handler = {
-    .internalSubset = on_internal_subset,
-    .externalSubset = on_internal_subset,
-    .getEntity = on_get_entity,
-    .getParameterEntity = on_get_entity,
-    .resolveEntity = on_resolve_entity,
-    .entityDecl = on_entity_decl,
-    .notationDecl = on_notation_decl,
-    .attributeDecl = on_attribute_decl,
-    .elementDecl = on_element_decl,
-    .unparsedEntityDecl = on_unparsed_decl,
-    .reference = on_reference,
     .characters = on_characters,
     .ignorableWhitespace = on_characters,
     .cdataBlock = on_characters,
-    .comment = on_comment,
-    .processingInstruction = on_pi,
     .warning = on_vararg_error,
     .error = on_vararg_error,
     .fatalError = on_vararg_error,
@@ -609,6 +510,13 @@ static xmlSAXHandler sax_handler = {
     .endElementNs = on_end,
     .serror = on_error,
 };
+
+
+static void
+sax_init(void)
+{
+    ember__xml_guard(&sax_handler, on_restricted);
+}
 
 
 static void
@@ -643,6 +551,7 @@ ctxt_take(ember_xml_t *x)
         }
     }
     if (ctxt == NULL) {
+        pthread_once(&sax_once, sax_init);
         ctxt = xmlCreatePushParserCtxt(&sax_handler, x, NULL, 0, NULL);
         if (ctxt == NULL)
             return EMBER_ENOMEM;

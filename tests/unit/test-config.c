@@ -13,6 +13,7 @@
 #include <libxml/parser.h>
 
 #include "base/config.h"
+#include "base/options.h"
 
 static char tmpdir[64];
 static char cfgpath[128];

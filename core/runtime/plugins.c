@@ -1,0 +1,403 @@
+/* core/runtime/plugins.c -- plugin files as operators see them: where a
+ * mod_NAME.so is, its manifest and options, and the check of a config's
+ * ember__modules without loading them. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <libxml/tree.h>
+
+#include "base/log.h"
+#include "base/options.h"
+#include "runtime/modules.h"
+#include "runtime/modules_int.h"
+
+/* The first mod_NAME.so of the plugin directories into path; 1 or 0. */
+int
+ember__plugin_path(const ember_config_t *cfg, const char *name, char *path,
+            size_t pathlen)
+{
+    size_t i;
+
+    for (i = 0; cfg->plugin_dirs != NULL && cfg->plugin_dirs[i] != NULL;
+         i++) {
+        snprintf(path, pathlen, "%s/mod_%s.so", cfg->plugin_dirs[i], name);
+        if (access(path, R_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+
+int
+ember__plugin_exists(const ember_config_t *cfg, const char *name)
+{
+    char path[4096];
+
+    return strchr(name, '/') == NULL &&
+           ember__plugin_path(cfg, name, path, sizeof(path));
+}
+
+
+static int
+module_check_one(const ember_config_t *cfg, const ember_module_conf_t *mc,
+                 const char *host, char *err, size_t errlen)
+{
+    ember_module_t *m;
+    int rc;
+
+    if ((m = ember__module_new(mc->name, host, mc->node)) == NULL)
+        return EMBER_ENOMEM;
+    rc = ember__module_open(cfg, m);
+    if (rc == 0 && m->desc.conf_size > 0 &&
+        (m->conf = calloc(1, m->desc.conf_size)) == NULL)
+        rc = EMBER_ENOMEM;
+    if (rc == 0 && m->desc.options != NULL)
+        rc = ember__options_apply(m->desc.options, m->conf, mc->node,
+                                  cfg->path, err, errlen);
+    else if (rc == 0 && mc->node != NULL && mc->node->properties != NULL &&
+             mc->node->properties->next != NULL) {
+        snprintf(err, errlen, "%s:%d: module %s takes no options", cfg->path,
+                 mc->line, mc->name);
+        rc = EMBER_EINVAL;
+    } else if (rc < 0) {
+        snprintf(err, errlen, "%s:%d: module %s: %s", cfg->path, mc->line,
+                 mc->name, m->error);
+    }
+    if (m->conf != NULL)
+        ember__options_free(m->desc.options, m->conf);
+    free(m->conf);
+    m->conf = NULL;
+    if (m->dl != NULL)
+        dlclose(m->dl);
+    m->dl = NULL;
+    ember__module_free(m);
+    return rc;
+}
+
+
+int
+ember__modules_check(const ember_config_t *cfg, char *err, size_t errlen)
+{
+    const ember_module_conf_t *mc;
+    const ember_host_conf_t *h;
+    int rc;
+
+    for (mc = cfg->global_modules; mc != NULL; mc = mc->next)
+        if ((rc = module_check_one(cfg, mc, NULL, err, errlen)) < 0)
+            return rc;
+    for (h = cfg->hosts; h != NULL; h = h->next)
+        for (mc = h->modules; mc != NULL; mc = mc->next)
+            if ((rc = module_check_one(cfg, mc, h->name, err, errlen)) < 0)
+                return rc;
+    return 0;
+}
+
+
+int
+ember__modules_check_file(const char *path, char *err, size_t errlen)
+{
+    ember_config_t *cfg;
+    int rc;
+
+    if ((rc = ember__config_load(path, &cfg, err, errlen)) < 0)
+        return rc;
+    rc = ember__modules_check(cfg, err, errlen);
+    ember__config_free(cfg);
+    return rc;
+}
+
+
+int
+ember__plugin_file_filter(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+
+    return n > 7 && strncmp(e->d_name, "mod_", 4) == 0 &&
+           strcmp(e->d_name + n - 3, ".so") == 0;
+}
+
+
+/* Where the config enables `name`: "global", host names, or NULL. */
+static json_t *
+plugin_where(const ember_config_t *cfg, const char *name, int loaded)
+{
+    const ember_host_conf_t *h;
+    ember_module_t *m;
+    json_t *a = json_array();
+
+    if (a == NULL)
+        return NULL;
+    if (loaded) {
+        for (m = ember__modules; m != NULL; m = m->next)
+            if (m->state == MOD_LOADED && strcmp(m->id.name, name) == 0)
+                json_array_append_new(a, json_string(m->id.host != NULL
+                                                         ? m->id.host
+                                                         : "global"));
+        return a;
+    }
+    if (ember__conf_find(cfg->global_modules, name) != NULL)
+        json_array_append_new(a, json_string("global"));
+    for (h = cfg->hosts; h != NULL; h = h->next)
+        if (ember__conf_find(h->modules, name) != NULL)
+            json_array_append_new(a, json_string(h->name));
+    return a;
+}
+
+
+static int
+plugin_failed(const char *name)
+{
+    ember_module_t *m;
+
+    for (m = ember__modules; m != NULL; m = m->next)
+        if (m->state == MOD_FAILED && strcmp(m->id.name, name) == 0)
+            return 1;
+    return 0;
+}
+
+
+/* "a, b" for the operator's table; NULL when empty. */
+static json_t *
+plugin_where_text(json_t *list)
+{
+    json_t *v, *out;
+    size_t i, n = 0;
+    char *s;
+
+    json_array_foreach(list, i, v)
+        n += strlen(json_string_value(v)) + 2;
+    if (n == 0 || (s = malloc(n + 1)) == NULL)
+        return json_null();
+    s[0] = '\0';
+    json_array_foreach(list, i, v) {
+        if (i > 0)
+            strcat(s, ", ");
+        strcat(s, json_string_value(v));
+    }
+    out = json_string(s);
+    free(s);
+    return out;
+}
+
+
+/*
+ * One plugin file as the console and `emberctl plugins` show it, from its
+ * manifest (mod_NAME.json): a listing never runs a plugin's code.
+ */
+static json_t *
+plugin_describe(const ember_config_t *cfg, const char *dir,
+                const char *name)
+{
+    char path[4096];
+    json_t *o, *man, *enabled, *loaded;
+    json_error_t jerr;
+    const char *abi, *min_api, *state;
+    unsigned major = 0, minor = 0;
+
+    snprintf(path, sizeof(path), "%s/mod_%s.json", dir, name);
+    man = json_load_file(path, 0, &jerr);
+    if (man != NULL && (!json_is_object(man) ||
+                        !json_is_string(json_object_get(man, "name")) ||
+                        strcmp(json_string_value(json_object_get(man,
+                                                                 "name")),
+                               name) != 0)) {
+        ember__log(EMBER_LOG_WARN, "modules", "%s: not the manifest of "
+                   "mod_%s.so: ignored", path, name);
+        json_decref(man);
+        man = NULL;
+    }
+    enabled = plugin_where(cfg, name, 0);
+    loaded = plugin_where(cfg, name, 1);
+    abi = json_string_value(json_object_get(man, "abi"));
+    min_api = json_string_value(json_object_get(man, "min_api"));
+    if (json_array_size(loaded) > 0)
+        state = "loaded";
+    else if (plugin_failed(name))
+        state = "failed";
+    else if (json_array_size(enabled) > 0)
+        state = "enabled";      /* not loaded here, e.g. emberctl offline */
+    else if (man == NULL)
+        state = "available";    /* nothing known until it is loaded */
+    else if (abi == NULL ||
+             sscanf(abi, "%u.%u", &major, &minor) != 2 ||
+             major != EMBER_ABI_MAJOR ||
+             (min_api != NULL &&
+              (sscanf(min_api, "%u.%u", &major, &minor) != 2 ||
+               minor > EMBER_API_MINOR)))
+        state = "incompatible";
+    else
+        state = "available";
+    o = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:b, s:s, "
+                  "s:o, s:o, s:o?, s:o?}",
+                  "name", name,
+                  "dir", dir,
+                  "version", json_object_get(man, "version"),
+                  "description", json_object_get(man, "description"),
+                  "abi", json_object_get(man, "abi"),
+                  "min_api", json_object_get(man, "min_api"),
+                  "options", json_object_get(man, "options"),
+                  "manifest", man != NULL,
+                  "state", state,
+                  "enabled", plugin_where_text(enabled),
+                  "loaded", plugin_where_text(loaded),
+                  "enabled_on", enabled,
+                  "loaded_on", loaded);
+    json_decref(man);
+    return o;
+}
+
+
+json_t *
+ember__plugins_available(const ember_config_t *cfg)
+{
+    struct dirent **list;
+    json_t *arr = json_array(), *o, *seen = json_object();
+    char name[256];
+    size_t d;
+    int n, i;
+
+    if (arr == NULL || seen == NULL)
+        goto fail;
+    for (d = 0; cfg->plugin_dirs != NULL && cfg->plugin_dirs[d] != NULL;
+         d++) {
+        if ((n = scandir(cfg->plugin_dirs[d], &list,
+                         ember__plugin_file_filter,
+                         alphasort)) < 0)
+            continue;
+        for (i = 0; i < n; i++) {
+            snprintf(name, sizeof(name), "%.*s",
+                     (int) (strlen(list[i]->d_name) - 7),
+                     list[i]->d_name + 4);
+            free(list[i]);
+            /* Search order: the first directory holding a name wins. */
+            if (json_object_get(seen, name) != NULL)
+                continue;
+            json_object_set_new(seen, name, json_true());
+            if ((o = plugin_describe(cfg, cfg->plugin_dirs[d], name)) != NULL)
+                json_array_append_new(arr, o);
+        }
+        free(list);
+    }
+    json_decref(seen);
+    return arr;
+
+fail:
+    json_decref(seen);
+    json_decref(arr);
+    return NULL;
+}
+
+
+static const char *
+opt_type_word(ember_opt_type_t t)
+{
+    switch (t) {
+    case EMBER_OPT_INT: return "int";
+    case EMBER_OPT_BOOL: return "bool";
+    case EMBER_OPT_STRING: return "string";
+    case EMBER_OPT_DURATION: return "duration";
+    case EMBER_OPT_PATH: return "path";
+    }
+    return "?";
+}
+
+
+/* The value a loaded instance runs with, as text. */
+static json_t *
+opt_current(const ember_option_t *o, const void *conf)
+{
+    const char *field = (const char *) conf + o->offset;
+    const char *s;
+    char num[32];
+
+    switch (o->type) {
+    case EMBER_OPT_INT:
+    case EMBER_OPT_DURATION:
+        snprintf(num, sizeof(num), "%d", *(const int *) (const void *) field);
+        return json_string(num);
+    case EMBER_OPT_BOOL:
+        return json_string(*(const int *) (const void *) field ? "true"
+                                                                : "false");
+    case EMBER_OPT_STRING:
+    case EMBER_OPT_PATH:
+        s = *(char *const *) (const void *) field;
+        return s != NULL ? json_string(s) : json_null();
+    }
+    return json_null();
+}
+
+
+static json_t *
+options_describe(const ember_option_t *opts, const void *conf,
+                 xmlNodePtr node)
+{
+    const ember_option_t *o;
+    json_t *arr = json_array(), *e, *value;
+    xmlChar *attr;
+
+    if (arr == NULL)
+        return NULL;
+    for (o = opts; o != NULL && o->name != NULL; o++) {
+        if (conf != NULL) {
+            value = opt_current(o, conf);
+        } else if (node != NULL &&
+                   (attr = xmlGetNoNsProp(node, BAD_CAST o->name)) != NULL) {
+            value = json_string((const char *) attr);
+            xmlFree(attr);
+        } else {
+            value = o->default_value != NULL ? json_string(o->default_value)
+                                             : json_null();
+        }
+        e = json_pack("{s:s, s:s, s:s?, s:o, s:I, s:I, s:s?}",
+                      "name", o->name, "type", opt_type_word(o->type),
+                      "default", o->default_value, "value",
+                      value != NULL ? value : json_null(),
+                      "min", (json_int_t) o->min, "max", (json_int_t) o->max,
+                      "help", o->help);
+        if (e == NULL || json_array_append_new(arr, e) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+
+int
+ember__module_options(const ember_config_t *cfg, const char *name,
+                      const char *host, json_t **out, char *err,
+                      size_t errlen)
+{
+    const ember_module_conf_t *list, *mc;
+    ember_module_t *m = ember__module_find(name, host);
+    int rc = 0;
+
+    *out = NULL;
+    mc = ember__config_module(cfg, name, host, &list);
+    if (m != NULL && m->state == MOD_LOADED) {
+        *out = options_describe(m->desc.options, m->conf, NULL);
+        return *out != NULL ? 0 : EMBER_ENOMEM;
+    }
+    if (!ember__plugin_exists(cfg, name)) {
+        snprintf(err, errlen, "no plugin mod_%s.so in the plugin "
+                 "directories", name);
+        return EMBER_ENOENT;
+    }
+    /* Not running here: open the plugin for its table only, as `check`
+     * does, and show what the config would give it. */
+    if ((m = ember__module_new(name, host, NULL)) == NULL)
+        return EMBER_ENOMEM;
+    if ((rc = ember__module_open(cfg, m)) < 0)
+        snprintf(err, errlen, "%s", m->error);
+    else if ((*out = options_describe(m->desc.options, NULL,
+                                      mc != NULL ? mc->node : NULL)) == NULL)
+        rc = EMBER_ENOMEM;
+    if (m->dl != NULL)
+        dlclose(m->dl);
+    m->dl = NULL;
+    ember__module_free(m);
+    return rc;
+}
