@@ -213,3 +213,38 @@ def test_block_sends_unavailable_to_subscribed_contact(server_factory,
              e.get("from") == alice.jid and e.get("type") == "unavailable")
     alice.close()
     bob.close()
+
+
+def test_replies_addressed_and_in_order(server, passwords):
+    """Requests sent at once are answered in order, each to the full JID
+    with its id and from the account's bare JID (the iq had no 'to'); the
+    session that asked for the list is the one that gets the push."""
+    alice = client(server, passwords, "alice", "desk", presence=False)
+    other = client(server, passwords, "alice", "lap", presence=False)
+    alice.send("<iq type='get' id='g1'><blocklist xmlns='%s'/></iq>"
+               % NS_BLOCK)
+    alice.send("<iq type='set' id='b1'><block xmlns='%s'>"
+               "<item jid='bob@localhost'/></block></iq>" % NS_BLOCK)
+    alice.send("<iq type='get' id='g2'><blocklist xmlns='%s'/></iq>"
+               % NS_BLOCK)
+    replies = []
+    while len(replies) < 3:
+        el = alice.recv(lambda e: e.tag == q(NS_CLIENT, "iq"))
+        if el.get("type") == "set":
+            push = el
+            alice.send("<iq type='result' id='%s'/>" % el.get("id"))
+            continue
+        replies.append(el)
+    assert [e.get("id") for e in replies] == ["g1", "b1", "g2"]
+    for e in replies:
+        assert e.get("type") == "result", e.attrib
+        assert e.get("to") == "alice@localhost/desk"
+        assert e.get("from") == "alice@localhost"
+    lists = [sorted(i.get("jid") for i in e.find(q(NS_BLOCK, "blocklist"))
+                    .findall(q(NS_BLOCK, "item")))
+             for e in (replies[0], replies[2])]
+    assert lists == [[], ["bob@localhost"]]
+    assert push.find(q(NS_BLOCK, "block")) is not None
+    nothing_arrives(other, "iq", wait=0.3)
+    alice.close()
+    other.close()

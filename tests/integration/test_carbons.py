@@ -270,3 +270,18 @@ def test_slixmpp_plugin(server, passwords):
                 if c is not None:
                     await c.close()
     run(body())
+
+
+def test_inbound_to_absent_resource(server, passwords):
+    """A chat to a full JID nobody is bound to is delivered as to the bare
+    JID (RFC 6121 8.5.3.2.1): the enabled resources that do not get it get
+    a copy, as for a bare-JID message."""
+    a1, a2, a3, bob = alice_three(server, passwords)
+    bob.message("alice@localhost/gone", "to nobody", id_="g1")
+    assert a1.recv_message().get("id") == "g1"
+    (m,) = drain(a2)
+    inner = carbon(m, "received")
+    assert inner.get("id") == "g1"
+    assert inner.get("to") == "alice@localhost/gone"
+    assert drain(a1) == [] and drain(a3) == []
+    close(a1, a2, a3, bob)

@@ -305,3 +305,32 @@ def test_reload_unload_keeps_messages(server, passwords):
     carol.close()
     alice.close()
     bob.close()
+
+
+def test_session_gone_before_delivery_keeps_messages(server, passwords):
+    """A delivery refers to its session by reference: when the session
+    ends during the delivery, what was not written to it stays stored, and
+    the next session gets it, in order, once."""
+    alice = logged_in(server, passwords, "alice")
+    ids = send_and_store(server, alice, 0, ["m%d" % i for i in range(150)])
+    bob = logged_in(server, passwords, "bob", resource="gone")
+    # Presence and the end of the stream in one write: the delivery is
+    # queued, then its session goes while the first page is read.
+    bob.send("<presence/></stream:stream>")
+    bob.close()
+    time.sleep(0.3)
+    left = count(server)
+    assert 0 <= left <= 150
+    bob = logged_in(server, passwords, "bob", resource="here")
+    bob.presence()
+    got = []
+    while len(got) < left:
+        got.append(bob.recv(q(NS_CLIENT, "message")).get("id"))
+    assert got == ids[150 - left:]
+    # A second available presence of the same session delivers nothing
+    # more: one delivery per session.
+    bob.presence(priority=1)
+    assert no_message(bob)
+    assert wait_count(server, 0) == 0
+    bob.close()
+    alice.close()

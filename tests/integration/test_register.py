@@ -1,5 +1,7 @@
 """mod_register: XEP-0077 in-band registration, password change, removal."""
 
+import time
+
 from rawxmpp import (NS_CLIENT, NS_STREAM, RawClient, StreamClosed, q,
                      stanza_error)
 
@@ -149,3 +151,53 @@ def test_remove_account(server, passwords):
     assert try_login(server, "carol", passwords["carol"]) == "not-authorized"
     r = server.ctl("users", server.domain)
     assert "carol" not in r.stdout and "alice" in r.stdout
+
+
+def test_deferred_replies_addressed(server_factory, passwords):
+    """Answers that wait for the account store: before authentication on
+    the stream itself, without addresses; after it, to the full JID from
+    the bare JID when the iq had no 'to' (RFC 6120 8.1.2.1, 10.3.3)."""
+    srv = enabled(server_factory, registrations_per_ip=2,
+                  registration_window="1h")
+    c, _ = secure_stream(srv)
+    # Two creations sent at once: one is in flight when the other comes.
+    c.send("<iq type='set' id='r-1'><query xmlns='%s'><username>frank"
+           "</username><password>frank-secret</password></query></iq>"
+           % NS_REG)
+    c.send("<iq type='set' id='r-2'><query xmlns='%s'><username>gina"
+           "</username><password>gina-secret</password></query></iq>"
+           % NS_REG)
+    got = {}
+    for _ in range(2):
+        el = c.recv(lambda e: e.tag == q(NS_CLIENT, "iq") and
+                    e.get("type") in ("result", "error"))
+        got[el.get("id")] = el
+    assert got["r-1"].get("type") == "result", got["r-1"].attrib
+    assert got["r-1"].get("to") is None and got["r-1"].get("from") is None
+    assert stanza_error(got["r-2"]) == ("modify", "not-acceptable")
+    # A stream that leaves before its account is created still counts
+    # against its address.
+    c2, _ = secure_stream(srv)
+    c2.send("<iq type='set' id='r-3'><query xmlns='%s'><username>hank"
+            "</username><password>hank-secret</password></query></iq>"
+            % NS_REG)
+    c2.close()
+    assert c.auth_scram("frank", "frank-secret") == "success"
+    c.open()
+    assert c.bind("desk") == "frank@localhost/desk"
+    el = c.iq("set", "<query xmlns='%s'><username>frank</username>"
+              "<password>frank-new-secret</password></query>" % NS_REG,
+              id_="pw-1")
+    assert el.get("type") == "result", el.attrib
+    assert (el.get("id"), el.get("to"), el.get("from")) == (
+        "pw-1", "frank@localhost/desk", "frank@localhost")
+    c.close()
+    assert try_login(srv, "frank", "frank-new-secret") == "success"
+    deadline = time.monotonic() + 10
+    while try_login(srv, "hank", "hank-secret") != "success":
+        assert time.monotonic() < deadline, "hank was never registered"
+        time.sleep(0.1)
+    c3, _ = secure_stream(srv)
+    el = register(c3, "ivan", "ivan-secret")
+    assert stanza_error(el) == ("wait", "policy-violation")
+    c3.close()

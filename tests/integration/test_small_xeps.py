@@ -121,6 +121,32 @@ def test_private_errors(server_factory, passwords):
     c.close()
 
 
+def test_private_deferred_replies_addressed(server, passwords):
+    """A set of several fragments and a get, both answered after storage:
+    to the full JID, with the request's id, from the bare JID when the iq
+    had no 'to' (RFC 6120 8.1.2.1, 10.3.3), from its 'to' otherwise."""
+    c = logged_in(server, passwords, resource="desk")
+    frags = ("<a xmlns='urn:example:a'>1</a><b xmlns='urn:example:b'>2</b>"
+             "<c xmlns='urn:example:c'>3</c>")
+    el = c.iq("set", "<query xmlns='%s'>%s</query>" % (NS_PRIVATE, frags),
+              id_="p-set")
+    assert el.get("type") == "result", stanza_error(el)
+    assert (el.get("id"), el.get("to"), el.get("from")) == (
+        "p-set", "alice@localhost/desk", "alice@localhost")
+    for ns, value in (("a", "1"), ("b", "2"), ("c", "3")):
+        for to in (None, "alice@localhost"):
+            inner = "<%s xmlns='urn:example:%s'/>" % (ns, ns)
+            el = c.iq("get", "<query xmlns='%s'>%s</query>"
+                      % (NS_PRIVATE, inner), to=to, id_="p-get-" + ns)
+            assert el.get("id") == "p-get-" + ns
+            assert el.get("to") == "alice@localhost/desk"
+            assert el.get("from") == "alice@localhost"
+            got = el.find(q(NS_PRIVATE, "query")).find(
+                q("urn:example:" + ns, ns))
+            assert got is not None and got.text == value
+    c.close()
+
+
 # ---- XEP-0012 ----
 
 def last(c, to):
@@ -199,6 +225,34 @@ def test_last_user(server, passwords):
     assert last(a, None) == (0, None)
     a.close()
     bob.close()
+
+
+def test_last_deferred_replies_addressed(server, passwords):
+    """A contact's query waits for the roster and the store; its answer
+    comes from the account asked, to the asker's full JID, with its id."""
+    srv = server
+    roster_add(srv, "alice", "bob", "from")
+    bob = logged_in(srv, passwords, "bob", resource="lap")
+    carol = logged_in(srv, passwords, "carol", resource="tab")
+    a = logged_in(srv, passwords, "alice", resource="home")
+    a.presence()
+    a.sync()
+    el = bob.iq("get", "<query xmlns='%s'/>" % NS_LAST,
+                to="alice@localhost", id_="l-1")
+    assert el.get("type") == "result", stanza_error(el)
+    assert (el.get("id"), el.get("to"), el.get("from")) == (
+        "l-1", "bob@localhost/lap", "alice@localhost")
+    el = carol.iq("get", "<query xmlns='%s'/>" % NS_LAST,
+                  to="alice@localhost", id_="l-2")
+    assert stanza_error(el) == ("auth", "forbidden")
+    assert (el.get("id"), el.get("to"), el.get("from")) == (
+        "l-2", "carol@localhost/tab", "alice@localhost")
+    # Her own query without 'to' is answered from her bare JID.
+    el = a.iq("get", "<query xmlns='%s'/>" % NS_LAST, id_="l-3")
+    assert (el.get("id"), el.get("to"), el.get("from")) == (
+        "l-3", "alice@localhost/home", "alice@localhost")
+    for c in (a, bob, carol):
+        c.close()
 
 
 # ---- XEP-0202 ----

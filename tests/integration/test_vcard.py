@@ -197,3 +197,54 @@ def test_vcard_slixmpp(server, passwords):
             await a.close()
             await b.close()
     run(body())
+
+
+def _pipelined(c, requests):
+    """Send every (id, xml) at once; the replies by id, in arrival order."""
+    for id_, xml in requests:
+        c.send(xml)
+    got = []
+    for _ in requests:
+        got.append(c.recv(lambda e: e.tag == q(NS_CLIENT, "iq") and
+                          e.get("type") in ("result", "error")))
+    return got
+
+
+def test_deferred_replies_addressed(server, passwords):
+    """Replies that wait for storage carry the RFC 6120 8.1.2 addresses:
+    to the sender's full JID, the request's id, from the address the iq
+    was sent to, or from the sender's bare JID when it had no 'to'."""
+    a = logged_in(server, passwords, resource="desk")
+    b = logged_in(server, passwords, "bob", resource="lap")
+    el = a.iq("set", ALICE, id_="set-1")
+    assert el.get("type") == "result", stanza_error(el)
+    assert (el.get("id"), el.get("to"), el.get("from")) == (
+        "set-1", "alice@localhost/desk", "alice@localhost")
+    # Several in flight at once: each answer finds its own request.
+    got = _pipelined(a, [
+        ("own-1", "<iq type='get' id='own-1'>"
+                  "<vCard xmlns='vcard-temp'/></iq>"),
+        ("own-2", "<iq type='get' id='own-2' to='alice@localhost'>"
+                  "<vCard xmlns='vcard-temp'/></iq>"),
+    ])
+    assert sorted((e.get("id"), e.get("to"), e.get("from")) for e in got) \
+        == [("own-1", "alice@localhost/desk", "alice@localhost"),
+            ("own-2", "alice@localhost/desk", "alice@localhost")]
+    for e in got:
+        assert text(vcard_of(e), "FN") == "Alice Liddell"
+    got = _pipelined(b, [
+        ("b-1", "<iq type='get' id='b-1' to='alice@localhost'>"
+                "<vCard xmlns='vcard-temp'/></iq>"),
+        ("b-2", "<iq type='get' id='b-2' to='carol@localhost'>"
+                "<vCard xmlns='vcard-temp'/></iq>"),
+    ])
+    by_id = {e.get("id"): e for e in got}
+    assert by_id["b-1"].get("from") == "alice@localhost"
+    assert by_id["b-1"].get("to") == "bob@localhost/lap"
+    assert text(vcard_of(by_id["b-1"]), "NICKNAME") == "alice"
+    # The error of a late answer is addressed the same way.
+    assert by_id["b-2"].get("from") == "carol@localhost"
+    assert by_id["b-2"].get("to") == "bob@localhost/lap"
+    assert stanza_error(by_id["b-2"]) == ("cancel", "service-unavailable")
+    a.close()
+    b.close()
