@@ -9,8 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from rawxmpp import (NS_CLIENT, NS_STANZAS, RawClient, StreamClosed, q,
-                     stanza_error)
+from rawxmpp import NS_CLIENT, NS_STANZAS, RawClient, q
 from slix import login, run
 
 NS = "urn:ember:test:api3"
@@ -359,6 +358,21 @@ def test_preauth_answer_not_sent_once_authenticated(srv, passwords):
     p.close()
 
 
+def test_preauth_answer_not_sent_after_sasl_before_bind(srv, passwords):
+    # SASL success restarts the stream (RFC 6120 6.4.6): the new stream
+    # never saw the request, bound or not.
+    p = preauth(srv)
+    send_defer(p, "p6", ms=800)
+    assert p.auth_scram("alice", passwords["alice"]) == "success"
+    p.open()
+    wait_for(lambda: cmd(srv, "api3-state")["answered"] == 1, "answered",
+             timeout=10)
+    p.bind()
+    p.ping()
+    assert not [e for e in p.pending if e.get("id") == "p6"]
+    p.close()
+
+
 # ---- session_ref, session_get, session_by_jid, session_end ----
 
 def test_session_ref_outlives_its_session(srv, passwords):
@@ -461,3 +475,4 @@ def test_command_info(srv):
     assert r["info"]["module"] is None
     assert cmd(srv, "api3-info", "no-such-command") == {"info": None,
                                                        "listed": None}
+
