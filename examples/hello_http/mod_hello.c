@@ -31,141 +31,120 @@ static const ember_option_t hello_options[] = {
     EMBER_OPT_END
 };
 
-/*
- * One iq waiting for storage.  The core drops the completions of a module
- * that unloads, so the module keeps its requests and frees them itself.
- */
-typedef struct hello_req_s {
-    ember_stanza_t *iq;          /* a copy: the event is gone by then */
-    char *user;                  /* bare JID, the storage key */
-    long long visits;
-    struct hello_req_s *prev, *next;
-} hello_req_t;
-
 static const ember_api_t *api;
 static ember_module_t *hello_mod;
 static ember_store_t *hello_store;
-static hello_req_t *hello_pending;
+static long long hello_pending;
 static long long hello_served;
 
 
+/*
+ * A handler that needs storage defers its iq: api->iq_defer keeps a copy
+ * of the event and the handle is the storage calls' `ud`.  Exactly one of
+ * api->iq_answer or api->iq_fail ends it, and the core addresses the
+ * reply.  The core drops the completions of a module that unloads and
+ * answers its open handles itself, so nothing here needs freeing then.
+ */
 static void
-req_free(hello_req_t *r)
+hello_end(ember_iq_t *iq, ember_stanza_t *payload, int status)
 {
-    if (r->prev != NULL)
-        r->prev->next = r->next;
-    else
-        hello_pending = r->next;
-    if (r->next != NULL)
-        r->next->prev = r->prev;
-    api->stanza_free(r->iq);
-    free(r->user);
-    free(r);
+    hello_pending--;
+    if (status < 0) {
+        api->log(hello_mod, EMBER_LOG_WARN, "storage: %s",
+                 api->strerror(status));
+        api->stanza_free(payload);
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    hello_served++;
+    api->iq_answer(iq, payload);        /* takes the payload */
 }
 
 
-static void
-req_fail(hello_req_t *r, int status)
+static const char *
+hello_user(ember_iq_t *iq)
 {
-    ember_stanza_t *err;
-
-    api->log(hello_mod, EMBER_LOG_WARN, "storage: %s",
-             api->strerror(status));
-    if ((err = api->error_reply(r->iq, EMBER_COND_INTERNAL_SERVER_ERROR,
-                                NULL)) != NULL)
-        api->route(hello_mod, err);
-    req_free(r);
+    return api->jid_bare(api->iq_event(iq)->from);
 }
 
 
-/* Build the result by hand: api->iq_result needs the event, which only
- * lives as long as the handler. */
+/* Third step: answer with what the store now holds. */
+static void
+hello_reread(int status, json_t *result, void *ud)
+{
+    hello_conf_t *conf = api->module_conf(hello_mod);
+    ember_stanza_t *hello = NULL, *g, *v;
+    char greeting[512], visits[32];
+
+    if (status < 0) {
+        hello_end(ud, NULL, status);
+        return;
+    }
+    snprintf(greeting, sizeof(greeting), "%s, %s!", conf->greeting,
+             hello_user(ud));
+    snprintf(visits, sizeof(visits), "%lld", (long long) json_integer_value(
+                                                 json_object_get(result,
+                                                                 "visits")));
+    if ((hello = api->stanza_new("hello", NS_HELLO)) == NULL ||
+        (g = api->stanza_add_child(hello, "greeting", NULL)) == NULL ||
+        api->stanza_add_text(g, greeting) < 0 ||
+        (v = api->stanza_add_child(hello, "visits", NULL)) == NULL ||
+        api->stanza_add_text(v, visits) < 0)
+        status = EMBER_ENOMEM;
+    hello_end(ud, hello, status);
+}
+
+
 static void
 hello_saved(int status, json_t *result, void *ud)
 {
-    hello_req_t *r = ud;
-    hello_conf_t *conf = api->module_conf(hello_mod);
-    ember_stanza_t *reply, *hello, *el;
-    char text[512];
-
-    if (status < 0) {
-        req_fail(r, status);
-        return;
-    }
-    if ((reply = api->stanza_new("iq", NULL)) == NULL) {
-        req_free(r);
-        return;
-    }
-    api->stanza_set_attr(reply, "type", "result");
-    api->stanza_set_attr(reply, "id", api->stanza_attr(r->iq, "id"));
-    api->stanza_set_attr(reply, "to", api->stanza_attr(r->iq, "from"));
-    api->stanza_set_attr(reply, "from", api->stanza_attr(r->iq, "to"));
-    hello = api->stanza_add_child(reply, "hello", NS_HELLO);
-    snprintf(text, sizeof(text), "%s, %s!", conf->greeting, r->user);
-    if (hello == NULL ||
-        (el = api->stanza_add_child(hello, "greeting", NULL)) == NULL ||
-        api->stanza_add_text(el, text) < 0 ||
-        (el = api->stanza_add_child(hello, "visits", NULL)) == NULL) {
-        api->stanza_free(reply);
-        req_free(r);
-        return;
-    }
-    snprintf(text, sizeof(text), "%lld", r->visits);
-    api->stanza_add_text(el, text);
-    hello_served++;
-    api->route(hello_mod, reply);       /* takes the stanza */
-    req_free(r);
+    if (status < 0 ||
+        (status = api->keyval_get(hello_store, hello_user(ud), hello_reread,
+                                  ud)) < 0)
+        hello_end(ud, NULL, status);
 }
 
 
 static void
 hello_got_visits(int status, json_t *result, void *ud)
 {
-    hello_req_t *r = ud;
+    json_int_t visits;
     json_t *doc;
-    int err;
 
     if (status < 0 && status != EMBER_ENOENT) {
-        req_fail(r, status);
+        hello_end(ud, NULL, status);
         return;
     }
-    r->visits = 1 + (status == 0 ? json_integer_value(json_object_get(
-                                       result, "visits")) : 0);
-    if ((doc = json_pack("{s:I}", "visits", (json_int_t) r->visits)) == NULL) {
-        req_fail(r, EMBER_ENOMEM);
+    visits = 1 + (status == 0 ? json_integer_value(json_object_get(
+                                    result, "visits")) : 0);
+    if ((doc = json_pack("{s:I}", "visits", visits)) == NULL) {
+        hello_end(ud, NULL, EMBER_ENOMEM);
         return;
     }
-    err = api->keyval_set(hello_store, r->user, doc, hello_saved, r);
+    status = api->keyval_set(hello_store, hello_user(ud), doc, hello_saved,
+                             ud);
     json_decref(doc);                   /* keyval_set borrows it */
-    if (err < 0)
-        req_fail(r, err);
+    if (status < 0)
+        hello_end(ud, NULL, status);
 }
 
 
 static int
 hello_on_iq(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
-    hello_req_t *r;
+    ember_iq_t *iq;
     int err;
 
     if (ev->from == NULL || api->jid_node(ev->from) == NULL)
         return EMBER_HOOK_PASS;         /* only accounts have visits */
-    if ((r = calloc(1, sizeof(*r))) == NULL ||
-        (r->iq = api->stanza_copy(ev->stanza)) == NULL ||
-        (r->user = strdup(api->jid_bare(ev->from))) == NULL) {
-        if (r != NULL)
-            api->stanza_free(r->iq);
-        free(r);
+    if ((iq = api->iq_defer(m, ev)) == NULL) {
         api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
         return EMBER_HOOK_HANDLED;
     }
-    r->next = hello_pending;
-    if (hello_pending != NULL)
-        hello_pending->prev = r;
-    hello_pending = r;
-    if ((err = api->keyval_get(hello_store, r->user, hello_got_visits,
-                               r)) < 0)
-        req_fail(r, err);
+    hello_pending++;
+    if ((err = api->keyval_get(hello_store, hello_user(iq), hello_got_visits,
+                               iq)) < 0)
+        hello_end(iq, NULL, err);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -203,14 +182,9 @@ hello_send_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 static void
 hello_stats_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
-    long long pending = 0;
-    hello_req_t *r;
-
-    for (r = hello_pending; r != NULL; r = r->next)
-        pending++;
     api->command_done(ctx, 0, json_pack("{s:I, s:I}",
                                         "greetings", (json_int_t) hello_served,
-                                        "pending", (json_int_t) pending),
+                                        "pending", (json_int_t) hello_pending),
                       NULL);
 }
 
@@ -237,7 +211,7 @@ hello_load(ember_module_t *m, const ember_api_t *a)
 
     api = a;
     hello_mod = m;
-    hello_served = 0;
+    hello_served = hello_pending = 0;
     if ((hello_store = api->store_open(m, "visits",
                                        EMBER_STORE_KEYVAL)) == NULL)
         return EMBER_ENOMEM;
@@ -255,8 +229,7 @@ hello_load(ember_module_t *m, const ember_api_t *a)
 static void
 hello_unload(ember_module_t *m)
 {
-    while (hello_pending != NULL)
-        req_free(hello_pending);
+    hello_pending = 0;
     hello_store = NULL;
     hello_mod = NULL;
 }
