@@ -338,10 +338,26 @@ last_on_closed(ember_module_t *m, const ember_event_t *ev, void *ud)
 }
 
 
+static const struct {
+    const char *event;
+    ember_hook_cb cb;
+    int priority;
+} last_hooks[] = {
+    { "iq-get/host/" NS_LAST ":query", last_on_host, 0 },
+    { "iq-get/bare/" NS_LAST ":query", last_on_bare, 0 },
+    { "iq-get/full/" NS_LAST ":query", last_on_full, 100 },
+    { "iq-set/host/" NS_LAST ":query", last_on_set, 0 },
+    { "iq-set/bare/" NS_LAST ":query", last_on_set, 0 },
+    { "pre-presence/self", last_on_presence, 50 },
+    { EMBER_EV_SESSION_CLOSED, last_on_closed, 0 },
+};
+
+
 static int
 last_load(ember_module_t *m, const ember_api_t *a)
 {
     last_state_t *ls;
+    size_t i;
     int err;
 
     api = a;
@@ -354,22 +370,12 @@ last_load(ember_module_t *m, const ember_api_t *a)
     if ((ls->store = api->store_open(m, "last", EMBER_STORE_KEYVAL)) == NULL)
         return EMBER_ENOMEM;
     if ((err = api->session_slot_destructor(m, free)) < 0 ||
-        (err = api->disco_add_feature(m, NS_LAST)) < 0 ||
-        (err = api->hook(m, "iq-get/host/" NS_LAST ":query", last_on_host, 0,
-                         NULL)) < 0 ||
-        (err = api->hook(m, "iq-get/bare/" NS_LAST ":query", last_on_bare, 0,
-                         NULL)) < 0 ||
-        (err = api->hook(m, "iq-get/full/" NS_LAST ":query", last_on_full,
-                         100, NULL)) < 0 ||
-        (err = api->hook(m, "iq-set/host/" NS_LAST ":query", last_on_set, 0,
-                         NULL)) < 0 ||
-        (err = api->hook(m, "iq-set/bare/" NS_LAST ":query", last_on_set, 0,
-                         NULL)) < 0 ||
-        (err = api->hook(m, "pre-presence/self", last_on_presence, 50,
-                         NULL)) < 0 ||
-        (err = api->hook(m, EMBER_EV_SESSION_CLOSED, last_on_closed, 0,
-                         NULL)) < 0)
+        (err = api->disco_add_feature(m, NS_LAST)) < 0)
         return err;
+    for (i = 0; i < sizeof(last_hooks) / sizeof(last_hooks[0]); i++)
+        if ((err = api->hook(m, last_hooks[i].event, last_hooks[i].cb,
+                             last_hooks[i].priority, NULL)) < 0)
+            return err;
     return 0;
 }
 

@@ -421,10 +421,25 @@ static const ember_command_t vcard_get_command = {
 };
 
 
+static const struct {
+    const char *event;
+    ember_hook_cb cb;
+    int priority;
+} vcard_hooks[] = {
+    { "iq-get/bare/" NS_VCARD ":vCard", vcard_on_get, 0 },
+    { "iq-set/bare/" NS_VCARD ":vCard", vcard_on_set, 0 },
+    { EMBER_EV_USER_DELETED, vcard_on_deleted, 0 },
+    { "pre-presence/self", vcard_on_presence, VCARD_PRESENCE_PRIO },
+    { "pre-presence/bare", vcard_on_presence, VCARD_PRESENCE_PRIO },
+    { "pre-presence/full", vcard_on_presence, VCARD_PRESENCE_PRIO },
+};
+
+
 static int
 vcard_load(ember_module_t *m, const ember_api_t *a)
 {
     vcard_state_t *vs;
+    size_t i;
     int err;
 
     api = a;
@@ -441,20 +456,12 @@ vcard_load(ember_module_t *m, const ember_api_t *a)
             NULL)
         return EMBER_ENOMEM;
     if ((err = api->disco_add_feature(m, NS_VCARD)) < 0 ||
-        (err = api->hook(m, "iq-get/bare/" NS_VCARD ":vCard", vcard_on_get,
-                         0, NULL)) < 0 ||
-        (err = api->hook(m, "iq-set/bare/" NS_VCARD ":vCard", vcard_on_set,
-                         0, NULL)) < 0 ||
-        (err = api->hook(m, EMBER_EV_USER_DELETED, vcard_on_deleted, 0,
-                         NULL)) < 0 ||
-        (err = api->hook(m, "pre-presence/self", vcard_on_presence,
-                         VCARD_PRESENCE_PRIO, NULL)) < 0 ||
-        (err = api->hook(m, "pre-presence/bare", vcard_on_presence,
-                         VCARD_PRESENCE_PRIO, NULL)) < 0 ||
-        (err = api->hook(m, "pre-presence/full", vcard_on_presence,
-                         VCARD_PRESENCE_PRIO, NULL)) < 0 ||
         (err = api->command_register(m, &vcard_get_command, m)) < 0)
         return err;
+    for (i = 0; i < sizeof(vcard_hooks) / sizeof(vcard_hooks[0]); i++)
+        if ((err = api->hook(m, vcard_hooks[i].event, vcard_hooks[i].cb,
+                             vcard_hooks[i].priority, NULL)) < 0)
+            return err;
     if ((err = api->map_all(vs->index, NULL, index_loaded, m)) < 0)
         return err;
     return 0;
