@@ -100,10 +100,6 @@ mod_admin_console_CFLAGS = -DEMBER_WEB_DIR='"$(datarootdir)/ember/web"' \
                            $(GNUTLS_CFLAGS)
 mod_admin_console_LIBS = $(GNUTLS_LIBS)
 
-# The pubsub engine (modules/pubsub/ps_*.c) is linked into mod_pep too.
-mod_pep_SRCS = $(wildcard modules/pubsub/ps_*.c)
-mod_pep_CFLAGS = -Imodules/pubsub
-
 mod_objs = $(patsubst %.c,$(B)/%.o,$(wildcard modules/$(1)/*.c) \
                                    $(mod_$(1)_SRCS))
 

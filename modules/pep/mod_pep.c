@@ -1,12 +1,17 @@
 /* mod_pep.c -- XEP-0163 Personal Eventing Protocol: every account is a
- * pubsub service on its bare JID (the engine is modules/pubsub/ps_*.c).
- * Contacts with a presence subscription get notifications on the nodes
- * their client's caps say +notify, and the last item of each such node
- * when they come online. */
+ * pubsub service on its bare JID, run by mod_pubsub's engine through the
+ * "pubsub" interface.  This module routes the accounts' requests to it and
+ * tells it when a session should get the last items of its own nodes and
+ * of its contacts' (once per available period, when its caps are known). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ps.h"
+#include <ember/plugin.h>
+#include <ember/caps.h>
+#include <ember/pubsub.h>
+#include <ember/roster.h>
+
+#define NS_PUBSUB "http://jabber.org/protocol/pubsub"
 
 typedef struct {
     int max_items;
@@ -30,117 +35,68 @@ static const ember_option_t pep_options[] = {
 
 static const ember_api_t *api;
 
-/* One contact's service whose last items go to `full`. */
-typedef struct {
-    ps_ctx_t *c;
+/* A session waiting for its user's roster: the last items of the
+ * contacts' services go to it.  Kept in a list so that unload frees what
+ * the roster will no longer call back. */
+typedef struct walk_s {
+    ember_module_t *m;
     char *full;
-} last_t;
+    struct walk_s *next;
+} walk_t;
+
+typedef struct {
+    ember_pubsub_opts_t opts;
+    walk_t *walks;
+} pep_t;
+
+
+static const ember_pubsub_iface_t *
+engine(ember_module_t *m)
+{
+    return api->iface_get(m, EMBER_PUBSUB_IFACE);
+}
 
 
 static int
 pep_on_iq(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
-    ps_ctx_t *c = ud;
+    pep_t *p = ud;
+    const ember_pubsub_iface_t *pi = engine(m);
     const char *type = api->stanza_attr(ev->stanza, "type");
 
-    if (ev->to == NULL || api->jid_node(ev->to) == NULL || type == NULL ||
-        (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
+    if (pi == NULL || ev->to == NULL || api->jid_node(ev->to) == NULL ||
+        type == NULL || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
         return EMBER_HOOK_PASS;
-    return ps_handle_iq(c, ev, api->jid_bare(ev->to));
+    return pi->request(pi, ev, &p->opts) < 0 ? EMBER_HOOK_PASS
+                                             : EMBER_HOOK_HANDLED;
 }
 
 
 static void
-last_free(last_t *l)
+walk_free(pep_t *p, walk_t *w)
 {
-    free(l->full);
-    free(l);
+    walk_t **pp;
+
+    for (pp = &p->walks; *pp != NULL && *pp != w; pp = &(*pp)->next)
+        ;
+    if (*pp != NULL)
+        *pp = w->next;
+    free(w->full);
+    free(w);
 }
-
-
-typedef struct {
-    ps_ctx_t *c;
-    char *full;
-    ps_service_t *svc;
-} send_t;
-
-
-static void
-send_with_roster(int status, ember_roster_t *roster, void *ud)
-{
-    send_t *s = ud;
-
-    ps_send_last_items(s->c, s->svc, status == 0 ? roster : NULL, s->full,
-                       NULL);
-    ps_service_drop(s->c, s->svc);
-    free(s->full);
-    free(s);
-}
-
-
-static void
-last_service(ps_ctx_t *c, ps_service_t *svc, void *ud)
-{
-    last_t *l = ud;
-    const ember_roster_iface_t *ri = ps_roster_iface(c);
-    send_t *s;
-    ps_node_t *n;
-    int any = 0;
-
-    if (svc == NULL) {
-        last_free(l);
-        return;
-    }
-    ps_service_hold(svc);
-    for (n = svc->nodes; n != NULL; n = n->next)
-        any |= json_array_size(n->items) > 0;
-    if (!any || (s = calloc(1, sizeof(*s))) == NULL) {
-        last_free(l);
-        ps_service_drop(c, svc);
-        return;
-    }
-    s->c = c;
-    s->svc = svc;
-    s->full = l->full;
-    l->full = NULL;
-    last_free(l);
-    if (ri == NULL || svc->owner == NULL ||
-        ri->load(ri, svc->owner, send_with_roster, s) < 0)
-        send_with_roster(EMBER_ENOENT, NULL, s);
-}
-
-
-static void
-last_from(ps_ctx_t *c, const char *service, const char *full)
-{
-    last_t *l = calloc(1, sizeof(*l));
-
-    if (l == NULL || (l->full = strdup(full)) == NULL) {
-        free(l);
-        return;
-    }
-    l->c = c;
-    if (ps_service_ready(c, service, last_service, l) < 0)
-        last_free(l);
-}
-
-
-typedef struct {
-    ps_ctx_t *c;
-    const char *full;
-    const char *host;
-} walk_t;
 
 
 static int
 each_contact(const ember_roster_item_t *it, void *ud)
 {
     walk_t *w = ud;
+    pep_t *p = api->module_data(w->m);
+    const ember_pubsub_iface_t *pi = engine(w->m);
     const char *at = strchr(it->jid, '@');
 
-    if (!it->hidden && (it->subscription & EMBER_SUB_TO) && at != NULL &&
-        strcmp(at + 1, w->host) == 0)
-        last_from(w->c, it->jid, w->full);
+    if (pi != NULL && !it->hidden && (it->subscription & EMBER_SUB_TO) &&
+        at != NULL && strcmp(at + 1, api->module_host(w->m)) == 0)
+        pi->send_last(pi, it->jid, w->full, &p->opts);
     return 0;
 }
 
@@ -148,42 +104,42 @@ each_contact(const ember_roster_item_t *it, void *ud)
 static void
 user_roster(int status, ember_roster_t *roster, void *ud)
 {
-    last_t *l = ud;
-    const ember_roster_iface_t *ri = ps_roster_iface(l->c);
-    walk_t w;
+    walk_t *w = ud;
+    const ember_roster_iface_t *ri = api->iface_get(w->m, EMBER_ROSTER_IFACE);
 
-    if (status == 0 && ri != NULL) {
-        w.c = l->c;
-        w.full = l->full;
-        w.host = api->module_host(l->c->m);
-        ri->foreach(ri, roster, each_contact, &w);
-    }
-    last_free(l);
+    if (status == 0 && ri != NULL)
+        ri->foreach(ri, roster, each_contact, w);
+    walk_free(api->module_data(w->m), w);
 }
 
 
-/* A session of `user` became available with known caps: send it the last
+/* A session of a user became available with known caps: send it the last
  * items of its own nodes and of its contacts' (XEP-0163 section 4.3). */
 static void
-send_last_items(ps_ctx_t *c, const ember_jid_t *who)
+send_last_items(ember_module_t *m, const ember_jid_t *who)
 {
-    const ember_roster_iface_t *ri = ps_roster_iface(c);
-    last_t *l;
+    pep_t *p = api->module_data(m);
+    const ember_pubsub_iface_t *pi = engine(m);
+    const ember_roster_iface_t *ri = api->iface_get(m, EMBER_ROSTER_IFACE);
+    walk_t *w;
 
-    last_from(c, api->jid_bare(who), api->jid_full(who));
-    if (ri == NULL || (l = calloc(1, sizeof(*l))) == NULL)
+    if (pi == NULL)
         return;
-    l->c = c;
-    if ((l->full = strdup(api->jid_full(who))) == NULL ||
-        ri->load(ri, api->jid_node(who), user_roster, l) < 0)
-        last_free(l);
+    pi->send_last(pi, api->jid_bare(who), api->jid_full(who), &p->opts);
+    if (ri == NULL || (w = calloc(1, sizeof(*w))) == NULL)
+        return;
+    w->m = m;
+    w->next = p->walks;
+    p->walks = w;
+    if ((w->full = strdup(api->jid_full(who))) == NULL ||
+        ri->load(ri, api->jid_node(who), user_roster, w) < 0)
+        walk_free(p, w);
 }
 
 
 static int
 pep_on_presence(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
-    ps_ctx_t *c = ud;
     const char *type = api->stanza_attr(ev->stanza, "type");
     const ember_caps_iface_t *ci;
     void **slot;
@@ -196,11 +152,11 @@ pep_on_presence(ember_module_t *m, const ember_event_t *ev, void *ud)
             *slot = NULL;
         return EMBER_HOOK_PASS;
     }
-    if (*slot != NULL || (ci = ps_caps_iface(c)) == NULL ||
+    if (*slot != NULL || (ci = api->iface_get(m, EMBER_CAPS_IFACE)) == NULL ||
         ci->known(ci, ev->origin, NULL) != 1)
         return EMBER_HOOK_PASS;
     *slot = (void *) 1;
-    send_last_items(c, ev->from);
+    send_last_items(m, ev->from);
     return EMBER_HOOK_PASS;
 }
 
@@ -208,7 +164,6 @@ pep_on_presence(ember_module_t *m, const ember_event_t *ev, void *ud)
 static int
 pep_on_caps(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
-    ps_ctx_t *c = ud;
     const ember_caps_event_t *ce = ev->data;
     const ember_jid_t *j;
     void **slot;
@@ -221,34 +176,23 @@ pep_on_caps(ember_module_t *m, const ember_event_t *ev, void *ud)
     if (!avail || (slot = api->session_slot(m, ce->session)) == NULL)
         return EMBER_HOOK_PASS;
     *slot = (void *) 1;
-    send_last_items(c, j);
+    send_last_items(m, j);
     return EMBER_HOOK_PASS;
-}
-
-
-static void
-wipe_service(ps_ctx_t *c, ps_service_t *svc, void *ud)
-{
-    if (svc == NULL)
-        return;
-    ps_service_hold(svc);
-    while (svc->nodes != NULL)
-        ps_node_remove(c, svc, svc->nodes);
-    ps_service_drop(c, svc);
 }
 
 
 static int
 pep_on_user_deleted(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
-    ps_ctx_t *c = ud;
+    pep_t *p = ud;
+    const ember_pubsub_iface_t *pi = engine(m);
     char bare[2048];
 
-    if (ev->data == NULL)
+    if (ev->data == NULL || pi == NULL)
         return EMBER_HOOK_PASS;
     snprintf(bare, sizeof(bare), "%s@%s", (const char *) ev->data,
              api->module_host(m));
-    ps_service_ready(c, bare, wipe_service, NULL);
+    pi->remove(pi, bare, &p->opts);
     return EMBER_HOOK_PASS;
 }
 
@@ -261,32 +205,31 @@ static int
 pep_load(ember_module_t *m, const ember_api_t *a)
 {
     pep_conf_t *conf = a->module_conf(m);
-    ps_ctx_t *c;
+    pep_t *p;
     int err;
 
     api = a;
-    if ((c = calloc(1, sizeof(*c))) == NULL)
+    if ((p = calloc(1, sizeof(*p))) == NULL)
         return EMBER_ENOMEM;
-    api->module_set_data(m, c);
-    c->create_policy = PS_CREATE_OWNER;
-    c->max_items = conf->max_items;
-    c->max_items_limit = conf->max_items_limit;
-    c->max_payload = conf->max_payload;
-    if ((err = ps_ctx_init(c, m, api, 1)) < 0 ||
-        (err = api->disco_add_feature(m, PS_NS "#pep")) < 0 ||
-        (err = api->hook(m, "iq/bare/" PS_NS ":pubsub", pep_on_iq, 0,
-                         c)) < 0 ||
-        (err = api->hook(m, "iq/bare/" PS_NS_OWNER ":pubsub", pep_on_iq, 0,
-                         c)) < 0 ||
-        (err = api->hook(m, "iq/bare/" PS_NS_DISCO_INFO ":query",
-                         pep_on_iq, 0, c)) < 0 ||
-        (err = api->hook(m, "iq/bare/" PS_NS_DISCO_ITEMS ":query",
-                         pep_on_iq, 0, c)) < 0 ||
+    api->module_set_data(m, p);
+    p->opts.size = sizeof(p->opts);
+    p->opts.max_items = conf->max_items;
+    p->opts.max_items_limit = conf->max_items_limit;
+    p->opts.max_payload = conf->max_payload;
+    if ((err = api->disco_add_feature(m, NS_PUBSUB "#pep")) < 0 ||
+        (err = api->hook(m, "iq/bare/" NS_PUBSUB ":pubsub", pep_on_iq, 0,
+                         p)) < 0 ||
+        (err = api->hook(m, "iq/bare/" NS_PUBSUB "#owner:pubsub", pep_on_iq,
+                         0, p)) < 0 ||
+        (err = api->hook(m, "iq/bare/http://jabber.org/protocol/disco#info"
+                         ":query", pep_on_iq, 0, p)) < 0 ||
+        (err = api->hook(m, "iq/bare/http://jabber.org/protocol/disco#items"
+                         ":query", pep_on_iq, 0, p)) < 0 ||
         (err = api->hook(m, "presence/self", pep_on_presence,
-                         PEP_PRESENCE_PRIO, c)) < 0 ||
-        (err = api->hook(m, EMBER_CAPS_EV_UPDATED, pep_on_caps, 0, c)) < 0 ||
+                         PEP_PRESENCE_PRIO, p)) < 0 ||
+        (err = api->hook(m, EMBER_CAPS_EV_UPDATED, pep_on_caps, 0, p)) < 0 ||
         (err = api->hook(m, EMBER_EV_USER_DELETED, pep_on_user_deleted, 0,
-                         c)) < 0) {
+                         p)) < 0) {
         pep_unload(m);
         return err;
     }
@@ -297,12 +240,16 @@ pep_load(ember_module_t *m, const ember_api_t *a)
 static void
 pep_unload(ember_module_t *m)
 {
-    ps_ctx_t *c = api->module_data(m);
+    pep_t *p = api->module_data(m);
+    const ember_roster_iface_t *ri = api->iface_get(m, EMBER_ROSTER_IFACE);
 
-    if (c == NULL)
+    if (p == NULL)
         return;
-    ps_ctx_free(c);
-    free(c);
+    if (ri != NULL && EMBER_ROSTER_HAS(ri, cancel))
+        ri->cancel(ri, user_roster, NULL);
+    while (p->walks != NULL)
+        walk_free(p, p->walks);
+    free(p);
     api->module_set_data(m, NULL);
 }
 
@@ -310,10 +257,10 @@ pep_unload(ember_module_t *m)
 EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
     EMBER_MODULE_HEADER,
     .name = "pep",
-    .version = "1.0",
+    .version = "1.1",
     .description = "XEP-0163: Personal Eventing Protocol",
-    .requires = (const char *const[]){ "hooks", "stanzas", "storage",
-                                       "disco", "forms", "rsm", "ifaces",
+    .depends = (const char *const[]){ "pubsub", NULL },
+    .requires = (const char *const[]){ "hooks", "stanzas", "disco", "ifaces",
                                        "sessions", NULL },
     .conf_size = sizeof(pep_conf_t),
     .options = pep_options,

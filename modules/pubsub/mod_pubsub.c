@@ -1,12 +1,14 @@
 /* mod_pubsub.c -- XEP-0060 Publish-Subscribe: a generic service on
- * pubsub.HOST (the engine is in ps_*.c, shared with mod_pep), and the
- * admin commands the console uses to manage its nodes. */
+ * pubsub.HOST, and the same engine for every account's PEP service
+ * (XEP-0163) through the "pubsub" interface that mod_pep uses. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ps.h"
+#include "pubsub.h"
 
 typedef struct {
+    int service;
     char *domain;
     char *create_nodes;
     int max_items;
@@ -15,6 +17,8 @@ typedef struct {
 } pubsub_conf_t;
 
 static const ember_option_t pubsub_options[] = {
+    EMBER_OPT("service", EMBER_OPT_BOOL, pubsub_conf_t, service, "true", 0,
+              1, "serve pubsub.HOST; false: only the engine for PEP"),
     EMBER_OPT("domain", EMBER_OPT_STRING, pubsub_conf_t, domain, "", 0, 1023,
               "domain of the service; empty: \"pubsub.\" + host"),
     EMBER_OPT("create-nodes", EMBER_OPT_STRING, pubsub_conf_t, create_nodes,
@@ -29,12 +33,7 @@ static const ember_option_t pubsub_options[] = {
     EMBER_OPT_END
 };
 
-typedef struct {
-    ps_ctx_t ps;
-    char domain[1100];
-} pubsub_t;
-
-static const ember_api_t *api;
+const ember_api_t *api;
 
 
 static int
@@ -43,230 +42,121 @@ pubsub_on_stanza(ember_module_t *m, const ember_event_t *ev, void *ud)
     pubsub_t *p = ud;
     const char *kind = api->stanza_name(ev->stanza);
     const char *type = api->stanza_attr(ev->stanza, "type");
+    int error = type != NULL && strcmp(type, "error") == 0;
 
     if (strcmp(kind, "iq") == 0) {
-        if (type != NULL && (strcmp(type, "result") == 0 ||
-                             strcmp(type, "error") == 0))
+        if (error || (type != NULL && strcmp(type, "result") == 0))
             return EMBER_HOOK_HANDLED;
         if (api->jid_node(ev->to) != NULL ||
             api->jid_resource(ev->to) != NULL)
             return EMBER_HOOK_PASS;
-        return ps_handle_iq(&p->ps, ev, p->domain);
+    } else if (strcmp(kind, "message") != 0 || error ||
+               api->stanza_child(ev->stanza, "x", "jabber:x:data") == NULL) {
+        return strcmp(kind, "presence") == 0 || error ? EMBER_HOOK_HANDLED
+                                                      : EMBER_HOOK_PASS;
     }
-    if (strcmp(kind, "message") == 0 &&
-        (type == NULL || strcmp(type, "error") != 0) &&
-        api->stanza_child(ev->stanza, "x", "jabber:x:data") != NULL)
-        return ps_handle_message(&p->ps, ev, p->domain);
-    if (strcmp(kind, "presence") == 0 ||
-        (type != NULL && strcmp(type, "error") == 0))
-        return EMBER_HOOK_HANDLED;
-    return EMBER_HOOK_PASS;
+    return ps_start(&p->host, PS_OP_STANZA, p->domain, ev, NULL) < 0
+               ? EMBER_HOOK_PASS : EMBER_HOOK_HANDLED;
 }
 
 
-/* ---- admin commands ---- */
+/* ---- the "pubsub" interface: PEP services ---- */
 
-typedef struct {
-    ember_cmd_ctx_t *ctx;
-    json_t *args;
-    int which;
-} cmd_t;
-
-enum { CMD_NODES, CMD_NODE, CMD_CONFIGURE, CMD_DELETE };
-
-
-static size_t
-count_subscribed(ps_node_t *n)
+/* The PEP context with the caller's settings (PEP's defaults for zero or
+ * missing fields). */
+static ps_ctx_t *
+pep_ctx(const ember_pubsub_iface_t *self, const ember_pubsub_opts_t *o)
 {
-    const char *jid;
-    json_t *v;
-    size_t k = 0;
+    pubsub_t *p = (pubsub_t *) (void *) ((char *) self -
+                                         offsetof(pubsub_t, iface));
+    ps_ctx_t *c = &p->pep;
+    size_t have = o != NULL ? o->size : 0;
 
-    json_object_foreach(n->subs, jid, v) {
-        const char *s = json_string_value(json_object_get(v, "sub"));
-
-        if (s != NULL && strcmp(s, "subscribed") == 0)
-            k++;
-    }
-    return k;
+#define PS_OPT(f, def)                                                       \
+    c->f = have >= offsetof(ember_pubsub_opts_t, f) + sizeof(o->f) &&        \
+           o->f > 0 ? o->f : (def)
+    PS_OPT(max_items, 1);
+    PS_OPT(max_items_limit, 1000);
+    PS_OPT(max_payload, 262144);
+#undef PS_OPT
+    return c;
 }
 
 
-static void
-cmd_ready(ps_ctx_t *c, ps_service_t *svc, void *ud)
+static int
+pep_request(const ember_pubsub_iface_t *self, const ember_event_t *ev,
+            const ember_pubsub_opts_t *o)
 {
-    cmd_t *cmd = ud;
-    const char *name = json_string_value(json_object_get(cmd->args, "node"));
-    json_t *res = NULL, *arr, *v, *config;
-    const char *jid, *bad = NULL;
-    ps_node_t *n = NULL;
-    char msg[256];
-
-    if (svc == NULL) {
-        api->command_done(cmd->ctx, EMBER_EIO, NULL, "storage failed");
-        goto done;
-    }
-    if (cmd->which != CMD_NODES &&
-        (name == NULL || (n = ps_node_find(svc, name)) == NULL)) {
-        snprintf(msg, sizeof(msg), "no node '%s' on %s",
-                 name != NULL ? name : "", svc->jid);
-        api->command_done(cmd->ctx, name == NULL ? EMBER_EINVAL
-                                                 : EMBER_ENOENT, NULL, msg);
-        goto done;
-    }
-    switch (cmd->which) {
-    case CMD_NODES:
-        res = json_array();
-        for (n = svc->nodes; n != NULL; n = n->next)
-            json_array_append_new(res, json_pack(
-                "{sssssIsIss}", "node", n->name, "title",
-                ps_config_str(n, "pubsub#title") ? ps_config_str(
-                    n, "pubsub#title") : "",
-                "items", (json_int_t) json_array_size(n->items),
-                "subscribers", (json_int_t) count_subscribed(n),
-                "access_model", ps_config_str(n, "pubsub#access_model")));
-        break;
-    case CMD_NODE:
-        res = json_pack("{sssOsIs[]s[]}", "node", n->name, "config",
-                        n->config, "items",
-                        (json_int_t) json_array_size(n->items),
-                        "subscriptions", "affiliations");
-        if (res == NULL)
-            break;
-        arr = json_object_get(res, "subscriptions");
-        json_object_foreach(n->subs, jid, v)
-            json_array_append_new(arr, json_pack(
-                "{ssss}", "jid", jid, "subscription",
-                json_string_value(json_object_get(v, "sub"))));
-        arr = json_object_get(res, "affiliations");
-        json_object_foreach(n->aff, jid, v)
-            json_array_append_new(arr, json_pack(
-                "{ssss}", "jid", jid, "affiliation", json_string_value(v)));
-        break;
-    case CMD_CONFIGURE:
-        config = json_object_get(cmd->args, "config");
-        if (json_is_string(config)) {
-            config = json_loads(json_string_value(config), 0, NULL);
-        } else {
-            json_incref(config);
-        }
-        if (!json_is_object(config)) {
-            json_decref(config);
-            api->command_done(cmd->ctx, EMBER_EINVAL, NULL,
-                              "config: a JSON object is needed");
-            goto done;
-        }
-        if (ps_config_apply(c, n->config, NULL, config, &bad) < 0) {
-            json_decref(config);
-            snprintf(msg, sizeof(msg), "config: bad value for '%s'",
-                     bad != NULL ? bad : "?");
-            api->command_done(cmd->ctx, EMBER_EINVAL, NULL, msg);
-            goto done;
-        }
-        json_decref(config);
-        ps_items_trim(c, svc, n);
-        ps_node_save(c, svc, n);
-        res = json_pack("{sb}", "ok", 1);
-        break;
-    case CMD_DELETE:
-        if (ps_config_bool(n, "pubsub#notify_delete")) {
-            ember_stanza_t *ev = api->stanza_new("delete", NULL);
-
-            if (ev != NULL) {
-                api->stanza_set_attr(ev, "node", n->name);
-                ps_notify(c, svc, n, NULL, ev);
-                api->stanza_free(ev);
-            }
-        }
-        ps_node_remove(c, svc, n);
-        res = json_pack("{sb}", "ok", 1);
-        break;
-    }
-    if (res == NULL)
-        api->command_done(cmd->ctx, EMBER_ENOMEM, NULL, "out of memory");
-    else
-        api->command_done(cmd->ctx, 0, res, NULL);
-done:
-    json_decref(cmd->args);
-    free(cmd);
+    if (ev == NULL || ev->to == NULL || api->jid_node(ev->to) == NULL)
+        return EMBER_EINVAL;
+    return ps_start(pep_ctx(self, o), PS_OP_STANZA, api->jid_bare(ev->to),
+                    ev, NULL);
 }
 
 
-static void
-cmd_start(ember_cmd_ctx_t *ctx, json_t *args, void *ud, int which)
+static int
+pep_send_last(const ember_pubsub_iface_t *self, const char *account,
+              const char *full_jid, const ember_pubsub_opts_t *o)
 {
-    pubsub_t *p = ud;
-    cmd_t *cmd = calloc(1, sizeof(*cmd));
-
-    if (cmd == NULL) {
-        api->command_done(ctx, EMBER_ENOMEM, NULL, "out of memory");
-        return;
-    }
-    cmd->ctx = ctx;
-    cmd->args = json_incref(args);
-    cmd->which = which;
-    if (ps_service_ready(&p->ps, p->domain, cmd_ready, cmd) < 0) {
-        json_decref(cmd->args);
-        free(cmd);
-        api->command_done(ctx, EMBER_EIO, NULL, "storage failed");
-    }
+    if (account == NULL || full_jid == NULL)
+        return EMBER_EINVAL;
+    return ps_start(pep_ctx(self, o), PS_OP_LAST, account, NULL, full_jid);
 }
 
 
-static void
-cmd_nodes(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+static int
+pep_remove(const ember_pubsub_iface_t *self, const char *account,
+           const ember_pubsub_opts_t *o)
 {
-    cmd_start(ctx, args, ud, CMD_NODES);
+    if (account == NULL)
+        return EMBER_EINVAL;
+    return ps_start(pep_ctx(self, o), PS_OP_WIPE, account, NULL, NULL);
 }
 
 
-static void
-cmd_node(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    cmd_start(ctx, args, ud, CMD_NODE);
-}
-
-
-static void
-cmd_configure(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    cmd_start(ctx, args, ud, CMD_CONFIGURE);
-}
-
-
-static void
-cmd_delete(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    cmd_start(ctx, args, ud, CMD_DELETE);
-}
-
-
-static const ember_cmd_arg_t node_args[] = {
-    { "node", EMBER_ARG_STRING, 1, "the node's name" },
-    { NULL, 0, 0, NULL }
-};
-static const ember_cmd_arg_t configure_args[] = {
-    { "node", EMBER_ARG_STRING, 1, "the node's name" },
-    { "config", EMBER_ARG_JSON, 1, "{\"pubsub#var\": value, ...}" },
-    { NULL, 0, 0, NULL }
-};
-static const ember_cmd_arg_t no_args[] = { { NULL, 0, 0, NULL } };
-
-static const ember_command_t pubsub_commands[] = {
-    { "pubsub-nodes", "List the nodes of the pubsub service", no_args,
-      "admin", cmd_nodes },
-    { "pubsub-node", "Show a pubsub node: config, subscriptions, "
-      "affiliations", node_args, "admin", cmd_node },
-    { "pubsub-configure", "Change a pubsub node's configuration",
-      configure_args, "admin", cmd_configure },
-    { "pubsub-delete", "Delete a pubsub node (subscribers are notified)",
-      node_args, "admin", cmd_delete },
-};
-
+/* ---- load ---- */
 
 static void
 preloaded(ps_ctx_t *c, ps_service_t *svc, void *ud)
 {
+}
+
+
+static int
+serve(ember_module_t *m, pubsub_t *p, const pubsub_conf_t *conf)
+{
+    static const char *const policies[] = { "anyone", "admins", "local" };
+    int err, i;
+
+    for (i = 0; i < 3 && strcmp(conf->create_nodes, policies[i]) != 0; i++)
+        ;
+    if (i == 3) {
+        api->log(m, EMBER_LOG_ERROR, "create-nodes: anyone, admins or "
+                 "local, not '%s'", conf->create_nodes);
+        return EMBER_EINVAL;
+    }
+    p->host.create_policy = PS_CREATE_ANYONE + i;
+    p->host.max_items = conf->max_items;
+    p->host.max_items_limit = conf->max_items_limit;
+    p->host.max_payload = conf->max_payload;
+    if (conf->domain != NULL && conf->domain[0] != '\0')
+        snprintf(p->domain, sizeof(p->domain), "%s", conf->domain);
+    else
+        snprintf(p->domain, sizeof(p->domain), "pubsub.%s",
+                 api->module_host(m));
+    if ((err = ps_ctx_init(&p->host, m, 0)) < 0)
+        return err;
+    if ((err = api->service_add(m, p->domain, pubsub_on_stanza, p)) < 0) {
+        api->log(m, EMBER_LOG_ERROR, "cannot serve %s: %s", p->domain,
+                 api->strerror(err));
+        return err;
+    }
+    if ((err = api->disco_add_item(m, p->domain, "Publish-Subscribe")) < 0 ||
+        (err = ps_commands_register(m, p)) < 0)
+        return err;
+    /* Nodes are read in the background so the first request finds them. */
+    ps_service_ready(&p->host, p->domain, preloaded, NULL);
+    return 0;
 }
 
 
@@ -279,51 +169,24 @@ pubsub_load(ember_module_t *m, const ember_api_t *a)
 {
     pubsub_conf_t *conf = a->module_conf(m);
     pubsub_t *p;
-    size_t i;
     int err;
 
     api = a;
     if ((p = calloc(1, sizeof(*p))) == NULL)
         return EMBER_ENOMEM;
     api->module_set_data(m, p);
-    if (conf->domain != NULL && conf->domain[0] != '\0')
-        snprintf(p->domain, sizeof(p->domain), "%s", conf->domain);
-    else
-        snprintf(p->domain, sizeof(p->domain), "pubsub.%s",
-                 api->module_host(m));
-    if (strcmp(conf->create_nodes, "anyone") == 0)
-        p->ps.create_policy = PS_CREATE_ANYONE;
-    else if (strcmp(conf->create_nodes, "admins") == 0)
-        p->ps.create_policy = PS_CREATE_ADMINS;
-    else if (strcmp(conf->create_nodes, "local") == 0)
-        p->ps.create_policy = PS_CREATE_LOCAL;
-    else {
-        api->log(m, EMBER_LOG_ERROR, "create-nodes: anyone, admins or "
-                 "local, not '%s'", conf->create_nodes);
-        err = EMBER_EINVAL;
-        goto fail;
+    p->iface.size = sizeof(p->iface);
+    p->iface.request = pep_request;
+    p->iface.send_last = pep_send_last;
+    p->iface.remove = pep_remove;
+    p->pep.create_policy = PS_CREATE_OWNER;
+    if ((err = ps_ctx_init(&p->pep, m, 1)) < 0 ||
+        (conf->service && (err = serve(m, p, conf)) < 0) ||
+        (err = api->iface_provide(m, EMBER_PUBSUB_IFACE, &p->iface)) < 0) {
+        pubsub_unload(m);
+        return err;
     }
-    p->ps.max_items = conf->max_items;
-    p->ps.max_items_limit = conf->max_items_limit;
-    p->ps.max_payload = conf->max_payload;
-    if ((err = ps_ctx_init(&p->ps, m, api, 0)) < 0)
-        goto fail;
-    if ((err = api->service_add(m, p->domain, pubsub_on_stanza, p)) < 0) {
-        api->log(m, EMBER_LOG_ERROR, "cannot serve %s: %s", p->domain,
-                 api->strerror(err));
-        goto fail;
-    }
-    if ((err = api->disco_add_item(m, p->domain, "Publish-Subscribe")) < 0)
-        goto fail;
-    for (i = 0; i < sizeof(pubsub_commands) / sizeof(*pubsub_commands); i++)
-        if ((err = api->command_register(m, &pubsub_commands[i], p)) < 0)
-            goto fail;
-    /* Nodes are read in the background so the first request finds them. */
-    ps_service_ready(&p->ps, p->domain, preloaded, NULL);
     return 0;
-fail:
-    pubsub_unload(m);
-    return err;
 }
 
 
@@ -334,7 +197,10 @@ pubsub_unload(ember_module_t *m)
 
     if (p == NULL)
         return;
-    ps_ctx_free(&p->ps);
+    if (p->host.m != NULL)
+        ps_ctx_free(&p->host);
+    if (p->pep.m != NULL)
+        ps_ctx_free(&p->pep);
     free(p);
     api->module_set_data(m, NULL);
 }
@@ -343,11 +209,13 @@ pubsub_unload(ember_module_t *m)
 EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
     EMBER_MODULE_HEADER,
     .name = "pubsub",
-    .version = "1.0",
-    .description = "XEP-0060: Publish-Subscribe service on pubsub.HOST",
+    .version = "1.1",
+    .description = "XEP-0060: Publish-Subscribe service on pubsub.HOST, "
+                   "and the engine of PEP",
     .requires = (const char *const[]){ "hooks", "stanzas", "storage",
                                        "disco", "commands", "forms", "rsm",
-                                       "services", NULL },
+                                       "services", "ifaces", "sessions",
+                                       NULL },
     .conf_size = sizeof(pubsub_conf_t),
     .options = pubsub_options,
     .load = pubsub_load,

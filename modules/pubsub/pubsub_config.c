@@ -1,10 +1,10 @@
-/* ps_config.c -- node configuration (XEP-0060 section 16.4.3,
+/* pubsub_config.c -- node configuration (XEP-0060 section 16.4.3,
  * pubsub#node_config): defaults, validation, forms, publish-options. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ps.h"
+#include "pubsub.h"
 
 typedef enum { F_TEXT, F_BOOL, F_LIST, F_MULTI, F_MAX, F_UINT } ftype_t;
 
@@ -95,6 +95,13 @@ ps_config_defaults(ps_ctx_t *c, json_t *config)
                                                    : f->def_pubsub));
         }
     }
+}
+
+
+int
+ps_true(const char *v)
+{
+    return v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
 }
 
 
@@ -194,7 +201,6 @@ int
 ps_config_apply(ps_ctx_t *c, json_t *config, const ember_stanza_t *form,
                 json_t *json, const char **bad)
 {
-    const ember_api_t *api = c->api;
     json_t *next = json_deep_copy(config), *v, *arr;
     const ember_stanza_t *fe;
     const field_t *f;
@@ -253,10 +259,8 @@ bad:
 
 
 ember_stanza_t *
-ps_config_form(ps_ctx_t *c, ember_stanza_t *parent, const char *type,
-               json_t *config)
+ps_config_form(ember_stanza_t *parent, const char *type, json_t *config)
 {
-    const ember_api_t *api = c->api;
     ember_stanza_t *x = api->form_new(parent, type, NULL, PS_NS_NODE_CONFIG);
     const field_t *f;
     static const char *const types[] = {
@@ -305,7 +309,6 @@ int
 ps_config_matches(ps_ctx_t *c, ps_node_t *n, const ember_stanza_t *form,
                   const char **bad)
 {
-    const ember_api_t *api = c->api;
     const ember_stanza_t *fe;
     const char *var, *v, *cur;
     const field_t *f;
@@ -335,9 +338,8 @@ ps_config_matches(ps_ctx_t *c, ps_node_t *n, const ember_stanza_t *form,
 
 
 ember_stanza_t *
-ps_meta_form(ps_ctx_t *c, ember_stanza_t *parent, ps_node_t *n)
+ps_meta_form(ember_stanza_t *parent, ps_node_t *n)
 {
-    const ember_api_t *api = c->api;
     ember_stanza_t *x = api->form_new(parent, "result", NULL, PS_NS_META);
     const char *owners[64], *pubs[64];
     const char *one[2] = { NULL, NULL };

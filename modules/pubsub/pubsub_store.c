@@ -1,4 +1,4 @@
-/* ps_store.c -- services, nodes and items in memory, written through to
+/* pubsub_store.c -- services, nodes and items in memory, written through to
  * two MAP stores: "pubsub_nodes" (user = service JID, key = node name,
  * value = config, affiliations, subscriptions) and "pubsub_items" (user =
  * service JID, key = "<len>:<node><id>", value = the item). */
@@ -6,48 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "ps.h"
+#include "pubsub.h"
 
 struct ps_wait_s {
     ps_ready_cb cb;
     void *ud;
     ps_wait_t *next;
 };
-
-typedef struct {
-    ps_ctx_t *c;
-    char *jid;
-    json_t *nodes;
-} ps_load_t;
-
-
-char *
-ps_strdup(const char *s)
-{
-    return s != NULL ? strdup(s) : NULL;
-}
-
-
-int
-ps_true(const char *v)
-{
-    return v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
-}
-
-
-char *
-ps_bare(ps_ctx_t *c, const char *jid)
-{
-    ember_jid_t *j = jid != NULL ? c->api->jid_parse(jid) : NULL;
-    char *b;
-
-    if (j == NULL)
-        return NULL;
-    b = strdup(c->api->jid_bare(j));
-    c->api->jid_free(j);
-    return b;
-}
-
 
 static unsigned
 bucket_of(const char *s)
@@ -61,16 +26,13 @@ bucket_of(const char *s)
 
 
 int
-ps_ctx_init(ps_ctx_t *c, ember_module_t *m, const ember_api_t *api, int pep)
+ps_ctx_init(ps_ctx_t *c, ember_module_t *m, int pep)
 {
-    c->api = api;
     c->m = m;
     c->pep = pep;
     c->st_nodes = api->store_open(m, "pubsub_nodes", EMBER_STORE_MAP);
     c->st_items = api->store_open(m, "pubsub_items", EMBER_STORE_MAP);
-    if (c->st_nodes == NULL || c->st_items == NULL)
-        return EMBER_EIO;
-    return 0;
+    return c->st_nodes == NULL || c->st_items == NULL ? EMBER_EIO : 0;
 }
 
 
@@ -89,35 +51,60 @@ node_free(ps_node_t *n)
 static void
 service_free(ps_service_t *svc)
 {
-    ps_node_t *n, *nn;
-    ps_wait_t *w, *wn;
+    ps_node_t *n;
 
-    for (n = svc->nodes; n != NULL; n = nn) {
-        nn = n->next;
+    while ((n = svc->nodes) != NULL) {
+        svc->nodes = n->next;
         node_free(n);
     }
-    for (w = svc->waiting; w != NULL; w = wn) {
-        wn = w->next;
-        free(w);
-    }
+    json_decref(svc->stored);
     free(svc->jid);
     free(svc->owner);
     free(svc);
 }
 
 
+/* Run and forget the waiters of svc (svc NULL: loading failed). */
+static void
+wake(ps_service_t *svc, int ok)
+{
+    ps_wait_t *w;
+
+    while ((w = svc->waiting) != NULL) {
+        svc->waiting = w->next;
+        w->cb(svc->c, ok ? svc : NULL, w->ud);
+        free(w);
+    }
+}
+
+
+/*
+ * Storage callbacks of an unloaded module never run: a service still
+ * loading is simply freed.  Waiters are told the service is gone and
+ * free what they hold; requests waiting on a roster are dropped here.
+ */
 void
 ps_ctx_free(ps_ctx_t *c)
 {
-    ps_service_t *s, *sn;
+    const ember_roster_iface_t *ri = api->iface_get(c->m, EMBER_ROSTER_IFACE);
+    ps_service_t *s;
     size_t i;
 
+    c->closing = 1;
     for (i = 0; i < 256; i++)
-        for (s = c->buckets[i]; s != NULL; s = sn) {
-            sn = s->next;
+        for (s = c->buckets[i]; s != NULL; s = s->next)
+            wake(s, 0);
+    if (ri != NULL && EMBER_ROSTER_HAS(ri, cancel))
+        ri->cancel(ri, ps_on_roster, NULL);
+    while (c->reqs != NULL) {
+        ps_fail(c->reqs, EMBER_COND_SERVICE_UNAVAILABLE, NULL, NULL);
+        ps_req_free(c->reqs);
+    }
+    for (i = 0; i < 256; i++)
+        while ((s = c->buckets[i]) != NULL) {
+            c->buckets[i] = s->next;
             service_free(s);
         }
-    memset(c->buckets, 0, sizeof(c->buckets));
 }
 
 
@@ -143,20 +130,15 @@ node_new(const char *name)
 
 
 static void
-service_loaded(ps_ctx_t *c, ps_service_t *svc, int ok)
+service_loaded(ps_service_t *svc, int ok)
 {
-    ps_wait_t *w = svc->waiting, *wn;
-
-    svc->waiting = NULL;
     svc->state = ok ? PS_READY : PS_UNLOADED;
+    json_decref(svc->stored);
+    svc->stored = NULL;
     /* A waiter may drop the last hold: keep svc until all have run. */
     svc->busy++;
-    for (; w != NULL; w = wn) {
-        wn = w->next;
-        w->cb(c, ok ? svc : NULL, w->ud);
-        free(w);
-    }
-    ps_service_drop(c, svc);
+    wake(svc, ok);
+    ps_service_drop(svc);
 }
 
 
@@ -182,30 +164,37 @@ item_cmp(const void *a, const void *b)
 }
 
 
+static int
+load_failed(ps_service_t *svc, int status, const char *what)
+{
+    if (status >= 0 || status == EMBER_ENOENT)
+        return 0;
+    api->log(svc->c->m, EMBER_LOG_WARN, "%s of %s not loaded: %s", what,
+             svc->jid, api->strerror(status));
+    service_loaded(svc, 0);
+    return 1;
+}
+
+
+/* ud is the service: it stays in memory while loading (never dropped),
+ * and the callback never runs once the module has unloaded. */
 static void
 items_loaded(int status, json_t *all, void *ud)
 {
-    ps_load_t *ld = ud;
-    ps_ctx_t *c = ld->c;
-    ps_service_t *svc = service_lookup(c, ld->jid);
+    ps_service_t *svc = ud;
     const char *key, *name;
-    json_t *v;
+    json_t *v, **tmp;
     ps_node_t *n;
+    size_t cnt, i;
 
-    if (svc == NULL)
-        goto done;
-    if (status < 0 && status != EMBER_ENOENT) {
-        c->api->log(c->m, EMBER_LOG_WARN, "items of %s not loaded: %s",
-                    ld->jid, c->api->strerror(status));
-        service_loaded(c, svc, 0);
-        goto done;
-    }
-    json_object_foreach(ld->nodes, name, v) {
+    if (load_failed(svc, status, "items"))
+        return;
+    json_object_foreach(svc->stored, name, v) {
         if ((n = node_new(name)) == NULL)
             continue;
         if (json_is_object(json_object_get(v, "config")))
             json_object_update(n->config, json_object_get(v, "config"));
-        ps_config_defaults(c, n->config);
+        ps_config_defaults(svc->c, n->config);
         if (json_is_object(json_object_get(v, "aff")))
             json_object_update(n->aff, json_object_get(v, "aff"));
         if (json_is_object(json_object_get(v, "subs")))
@@ -225,10 +214,8 @@ items_loaded(int status, json_t *all, void *ud)
                 svc->seq = seq + 1;
         }
     for (n = svc->nodes; n != NULL; n = n->next) {
-        size_t cnt = json_array_size(n->items), i;
-        json_t **tmp = cnt ? malloc(cnt * sizeof(*tmp)) : NULL;
-
-        if (tmp == NULL)
+        cnt = json_array_size(n->items);
+        if (cnt == 0 || (tmp = malloc(cnt * sizeof(*tmp))) == NULL)
             continue;
         for (i = 0; i < cnt; i++)
             tmp[i] = json_incref(json_array_get(n->items, i));
@@ -238,37 +225,20 @@ items_loaded(int status, json_t *all, void *ud)
             json_array_append_new(n->items, tmp[i]);
         free(tmp);
     }
-    service_loaded(c, svc, 1);
-done:
-    json_decref(ld->nodes);
-    free(ld->jid);
-    free(ld);
+    service_loaded(svc, 1);
 }
 
 
 static void
 nodes_loaded(int status, json_t *all, void *ud)
 {
-    ps_load_t *ld = ud;
-    ps_ctx_t *c = ld->c;
-    ps_service_t *svc = service_lookup(c, ld->jid);
+    ps_service_t *svc = ud;
 
-    if (svc == NULL)
-        goto fail;
-    if (status < 0 && status != EMBER_ENOENT) {
-        c->api->log(c->m, EMBER_LOG_WARN, "nodes of %s not loaded: %s",
-                    ld->jid, c->api->strerror(status));
-        service_loaded(c, svc, 0);
-        goto fail;
-    }
-    ld->nodes = status == 0 ? json_incref(all) : json_object();
-    if (c->api->map_all(c->st_items, ld->jid, items_loaded, ld) == 0)
+    if (load_failed(svc, status, "nodes"))
         return;
-    service_loaded(c, svc, 0);
-    json_decref(ld->nodes);
-fail:
-    free(ld->jid);
-    free(ld);
+    svc->stored = status == 0 ? json_incref(all) : json_object();
+    if (api->map_all(svc->c->st_items, svc->jid, items_loaded, svc) < 0)
+        service_loaded(svc, 0);
 }
 
 
@@ -277,7 +247,6 @@ ps_service_ready(ps_ctx_t *c, const char *jid, ps_ready_cb cb, void *ud)
 {
     ps_service_t *svc = service_lookup(c, jid);
     ps_wait_t *w, **wp;
-    ps_load_t *ld;
     const char *at;
 
     if (svc == NULL) {
@@ -286,6 +255,7 @@ ps_service_ready(ps_ctx_t *c, const char *jid, ps_ready_cb cb, void *ud)
             free(svc);
             return EMBER_ENOMEM;
         }
+        svc->c = c;
         svc->seq = 1;
         if (c->pep && (at = strchr(jid, '@')) != NULL)
             svc->owner = strndup(jid, (size_t) (at - jid));
@@ -306,17 +276,12 @@ ps_service_ready(ps_ctx_t *c, const char *jid, ps_ready_cb cb, void *ud)
     if (svc->state == PS_LOADING)
         return 0;
     svc->state = PS_LOADING;
-    if ((ld = calloc(1, sizeof(*ld))) == NULL || (ld->jid = strdup(jid)) ==
-        NULL || c->api->map_all(c->st_nodes, jid, nodes_loaded, ld) < 0) {
-        if (ld != NULL)
-            free(ld->jid);
-        free(ld);
+    if (api->map_all(c->st_nodes, jid, nodes_loaded, svc) < 0) {
         svc->waiting = w->next;
         free(w);
         svc->state = PS_UNLOADED;
         return EMBER_EIO;
     }
-    ld->c = c;
     return 0;
 }
 
@@ -329,20 +294,18 @@ ps_service_hold(ps_service_t *svc)
 
 
 void
-ps_service_drop(ps_ctx_t *c, ps_service_t *svc)
+ps_service_drop(ps_service_t *svc)
 {
+    ps_ctx_t *c = svc->c;
     ps_service_t **pp;
 
     if (--svc->busy > 0 || !c->pep || svc->nodes != NULL ||
         svc->waiting != NULL || svc->state != PS_READY)
         return;
-    for (pp = &c->buckets[bucket_of(svc->jid)]; *pp != NULL;
-         pp = &(*pp)->next)
-        if (*pp == svc) {
-            *pp = svc->next;
-            service_free(svc);
-            return;
-        }
+    for (pp = &c->buckets[bucket_of(svc->jid)]; *pp != svc; pp = &(*pp)->next)
+        ;
+    *pp = svc->next;
+    service_free(svc);
 }
 
 
@@ -351,24 +314,10 @@ ps_node_find(ps_service_t *svc, const char *name)
 {
     ps_node_t *n;
 
-    if (name == NULL)
-        return NULL;
-    for (n = svc->nodes; n != NULL; n = n->next)
+    for (n = svc->nodes; name != NULL && n != NULL; n = n->next)
         if (strcmp(n->name, name) == 0)
             return n;
     return NULL;
-}
-
-
-size_t
-ps_node_count(ps_service_t *svc)
-{
-    ps_node_t *n;
-    size_t k = 0;
-
-    for (n = svc->nodes; n != NULL; n = n->next)
-        k++;
-    return k;
 }
 
 
@@ -378,88 +327,94 @@ saved(int status, json_t *result, void *ud)
     ps_ctx_t *c = ud;
 
     if (status < 0 && status != EMBER_ENOENT)
-        c->api->log(c->m, EMBER_LOG_WARN, "pubsub write failed: %s",
-                    c->api->strerror(status));
+        api->log(c->m, EMBER_LOG_WARN, "pubsub write failed: %s",
+                 api->strerror(status));
+}
+
+
+/* Write through (doc NULL deletes); a failure to queue is only logged. */
+static void
+store_set(ps_service_t *svc, ember_store_t *st, const char *key, json_t *doc)
+{
+    if (api->map_set(st, svc->jid, key, doc, saved, svc->c) < 0)
+        api->log(svc->c->m, EMBER_LOG_WARN, "%s of %s not written", key,
+                 svc->jid);
 }
 
 
 void
-ps_node_save(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n)
+ps_node_save(ps_service_t *svc, ps_node_t *n)
 {
     json_t *doc = json_pack("{sOsOsO}", "config", n->config, "aff", n->aff,
                             "subs", n->subs);
 
-    if (doc == NULL ||
-        c->api->map_set(c->st_nodes, svc->jid, n->name, doc, saved, c) < 0)
-        c->api->log(c->m, EMBER_LOG_WARN, "node %s of %s not saved",
-                    n->name, svc->jid);
+    if (doc != NULL)
+        store_set(svc, svc->c->st_nodes, n->name, doc);
     json_decref(doc);
 }
 
 
 ps_node_t *
-ps_node_add(ps_ctx_t *c, ps_service_t *svc, const char *name,
-            const char *owner)
+ps_node_add(ps_service_t *svc, const char *name, const char *owner,
+            json_t *config)
 {
     ps_node_t *n = node_new(name);
 
     if (n == NULL)
         return NULL;
-    ps_config_defaults(c, n->config);
+    if (config != NULL)
+        json_object_update(n->config, config);
+    ps_config_defaults(svc->c, n->config);
     if (owner != NULL)
         json_object_set_new(n->aff, owner, json_string("owner"));
     n->next = svc->nodes;
     svc->nodes = n;
-    ps_node_save(c, svc, n);
+    ps_node_save(svc, n);
     return n;
 }
 
 
 static void
-item_key(char *buf, size_t len, const char *node, const char *id)
+item_store(ps_service_t *svc, ps_node_t *n, const char *id, json_t *item)
 {
-    snprintf(buf, len, "%zu:%s%s", strlen(node), node, id);
+    char key[3200];
+
+    snprintf(key, sizeof(key), "%zu:%s%s", strlen(n->name), n->name, id);
+    store_set(svc, svc->c->st_items, key, item);
 }
 
 
 static void
-item_unstore(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n, json_t *item)
+item_unstore(ps_service_t *svc, ps_node_t *n, json_t *item)
 {
     const char *id = json_string_value(json_object_get(item, "id"));
-    char key[3200];
 
-    if (id == NULL)
-        return;
-    item_key(key, sizeof(key), n->name, id);
-    if (c->api->map_set(c->st_items, svc->jid, key, NULL, saved, c) < 0)
-        c->api->log(c->m, EMBER_LOG_WARN, "item %s not deleted", id);
+    if (id != NULL)
+        item_store(svc, n, id, NULL);
 }
 
 
 void
-ps_items_purge(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n)
+ps_items_purge(ps_service_t *svc, ps_node_t *n)
 {
     size_t i;
 
     for (i = 0; i < json_array_size(n->items); i++)
-        item_unstore(c, svc, n, json_array_get(n->items, i));
+        item_unstore(svc, n, json_array_get(n->items, i));
     json_array_clear(n->items);
 }
 
 
 void
-ps_node_remove(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n)
+ps_node_remove(ps_service_t *svc, ps_node_t *n)
 {
     ps_node_t **pp;
 
-    ps_items_purge(c, svc, n);
-    if (c->api->map_set(c->st_nodes, svc->jid, n->name, NULL, saved, c) < 0)
-        c->api->log(c->m, EMBER_LOG_WARN, "node %s not deleted", n->name);
-    for (pp = &svc->nodes; *pp != NULL; pp = &(*pp)->next)
-        if (*pp == n) {
-            *pp = n->next;
-            break;
-        }
+    ps_items_purge(svc, n);
+    store_set(svc, svc->c->st_nodes, n->name, NULL);
+    for (pp = &svc->nodes; *pp != n; pp = &(*pp)->next)
+        ;
+    *pp = n->next;
     node_free(n);
 }
 
@@ -483,10 +438,19 @@ ps_item_find(ps_node_t *n, const char *id, size_t *index)
 }
 
 
-void
-ps_items_trim(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n)
+json_t *
+ps_item_last(ps_node_t *n)
 {
-    long max = ps_config_max_items(c, n);
+    size_t k = json_array_size(n->items);
+
+    return k > 0 ? json_array_get(n->items, k - 1) : NULL;
+}
+
+
+void
+ps_items_trim(ps_service_t *svc, ps_node_t *n)
+{
+    long max = ps_config_max_items(svc->c, n);
     const char *exp = ps_config_str(n, "pubsub#item_expire");
     long secs = exp != NULL ? strtol(exp, NULL, 10) : 0;
     int64_t now = (int64_t) time(NULL);
@@ -500,21 +464,20 @@ ps_items_trim(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n)
         if (!((max > 0 && (long) json_array_size(n->items) > max) ||
               (secs > 0 && t + secs <= now)))
             break;
-        item_unstore(c, svc, n, it);
+        item_unstore(svc, n, it);
         json_array_remove(n->items, 0);
     }
 }
 
 
 json_t *
-ps_item_put(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n, const char *id,
+ps_item_put(ps_service_t *svc, ps_node_t *n, const char *id,
             const char *xml, const char *publisher)
 {
     json_t *it;
     size_t idx;
-    char key[3200];
 
-    if ((it = ps_item_find(n, id, &idx)) != NULL)
+    if (ps_item_find(n, id, &idx) != NULL)
         json_array_remove(n->items, idx);
     it = json_pack("{sssssssIsIss}", "node", n->name, "id", id, "xml", xml,
                    "seq", (json_int_t) svc->seq++,
@@ -523,23 +486,21 @@ ps_item_put(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n, const char *id,
     if (it == NULL)
         return NULL;
     json_array_append_new(n->items, it);
-    item_key(key, sizeof(key), n->name, id);
-    if (c->api->map_set(c->st_items, svc->jid, key, it, saved, c) < 0)
-        c->api->log(c->m, EMBER_LOG_WARN, "item %s not stored", id);
-    ps_items_trim(c, svc, n);
+    item_store(svc, n, id, it);
+    ps_items_trim(svc, n);
     return it;
 }
 
 
 int
-ps_item_delete(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n, const char *id)
+ps_item_delete(ps_service_t *svc, ps_node_t *n, const char *id)
 {
     size_t idx;
     json_t *it = ps_item_find(n, id, &idx);
 
     if (it == NULL)
         return EMBER_ENOENT;
-    item_unstore(c, svc, n, it);
+    item_unstore(svc, n, it);
     json_array_remove(n->items, idx);
     return 0;
 }

@@ -1,33 +1,27 @@
-/* ps_access.c -- affiliations and access models (XEP-0060 sections 4.1,
- * 4.5), and the delivery of notifications (section 7.1.2, XEP-0163
+/* pubsub_access.c -- affiliations and access models (XEP-0060 sections
+ * 4.1, 4.5), and the delivery of notifications (section 7.1.2, XEP-0163
  * section 4: implicit subscriptions through presence and +notify). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ps.h"
+#include "pubsub.h"
 
 
-const ember_roster_iface_t *
-ps_roster_iface(ps_ctx_t *c)
+/* The roster item of bare in the PEP owner's roster, hidden ones aside:
+ * 0 or EMBER_ENOENT. */
+static int
+roster_item(ps_service_t *svc, ember_roster_t *roster, const char *bare,
+            ember_roster_item_t *it)
 {
-    const ember_roster_iface_t *ri;
+    const ember_roster_iface_t *ri = api->iface_get(svc->c->m,
+                                                    EMBER_ROSTER_IFACE);
 
-    if (!EMBER_API_HAS(c->api, iface_get))
-        return NULL;
-    ri = c->api->iface_get(c->m, EMBER_ROSTER_IFACE);
-    return ri != NULL && EMBER_ROSTER_HAS(ri, foreach) ? ri : NULL;
-}
-
-
-const ember_caps_iface_t *
-ps_caps_iface(ps_ctx_t *c)
-{
-    const ember_caps_iface_t *ci;
-
-    if (!EMBER_API_HAS(c->api, iface_get))
-        return NULL;
-    ci = c->api->iface_get(c->m, EMBER_CAPS_IFACE);
-    return ci != NULL && EMBER_CAPS_HAS(ci, has_feature) ? ci : NULL;
+    memset(it, 0, sizeof(*it));
+    it->size = sizeof(*it);
+    if (ri == NULL || roster == NULL || ri->item(ri, roster, bare, it) < 0 ||
+        it->hidden)
+        return EMBER_ENOENT;
+    return 0;
 }
 
 
@@ -40,37 +34,16 @@ ps_affiliation(ps_node_t *n, const char *bare)
 }
 
 
-int
-ps_roster_sub(ps_ctx_t *c, ember_roster_t *roster, const char *bare)
-{
-    const ember_roster_iface_t *ri = ps_roster_iface(c);
-    ember_roster_item_t it;
-
-    if (ri == NULL || roster == NULL)
-        return -1;
-    memset(&it, 0, sizeof(it));
-    it.size = sizeof(it);
-    if (ri->item(ri, roster, bare, &it) < 0 || it.hidden)
-        return EMBER_SUB_NONE;
-    return (int) it.subscription;
-}
-
-
 static int
-in_groups(ps_ctx_t *c, ps_node_t *n, ember_roster_t *roster,
+in_groups(ps_service_t *svc, ps_node_t *n, ember_roster_t *roster,
           const char *bare)
 {
-    const ember_roster_iface_t *ri = ps_roster_iface(c);
     json_t *allowed = json_object_get(n->config,
                                       "pubsub#roster_groups_allowed");
     ember_roster_item_t it;
     size_t i, g;
 
-    if (ri == NULL || roster == NULL)
-        return 0;
-    memset(&it, 0, sizeof(it));
-    it.size = sizeof(it);
-    if (ri->item(ri, roster, bare, &it) < 0 || it.hidden)
+    if (roster_item(svc, roster, bare, &it) < 0)
         return 0;
     for (i = 0; i < json_array_size(allowed); i++)
         for (g = 0; g < it.ngroups; g++)
@@ -82,16 +55,16 @@ in_groups(ps_ctx_t *c, ps_node_t *n, ember_roster_t *roster,
 
 
 int
-ps_is_owner(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n, const char *bare)
+ps_is_owner(ps_service_t *svc, ps_node_t *n, const char *bare)
 {
-    if (c->pep && strcmp(bare, svc->jid) == 0)
+    if (svc->c->pep && strcmp(bare, svc->jid) == 0)
         return 1;
     return n != NULL && strcmp(ps_affiliation(n, bare), "owner") == 0;
 }
 
 
 static int
-subscribed(ps_ctx_t *c, ps_node_t *n, const char *bare)
+subscribed(ps_node_t *n, const char *bare)
 {
     const char *jid;
     json_t *v;
@@ -109,70 +82,78 @@ subscribed(ps_ctx_t *c, ps_node_t *n, const char *bare)
 }
 
 
-int
-ps_may_access(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n,
-              ember_roster_t *roster, const char *bare, const char **app)
+ember_cond_t
+ps_may_access(ps_service_t *svc, ps_node_t *n, ember_roster_t *roster,
+              const char *bare, const char **app)
 {
     const char *aff = ps_affiliation(n, bare);
     const char *model = ps_config_str(n, "pubsub#access_model");
-    int sub;
+    ember_roster_item_t it;
 
     *app = NULL;
-    if (ps_is_owner(c, svc, n, bare) || strcmp(aff, "publisher") == 0)
-        return 0;
+    if (ps_is_owner(svc, n, bare) || strcmp(aff, "publisher") == 0)
+        return EMBER_COND_NONE;
     if (strcmp(aff, "outcast") == 0)
-        return EMBER_COND_FORBIDDEN + 1;
+        return EMBER_COND_FORBIDDEN;
     if (model == NULL || strcmp(model, "open") == 0)
-        return 0;
+        return EMBER_COND_NONE;
     if (strcmp(model, "presence") == 0) {
-        sub = ps_roster_sub(c, roster, bare);
-        if (sub == EMBER_SUB_FROM || sub == EMBER_SUB_BOTH)
-            return 0;
+        if (roster_item(svc, roster, bare, &it) == 0 &&
+            (it.subscription & EMBER_SUB_FROM))
+            return EMBER_COND_NONE;
         *app = "presence-subscription-required";
-        return EMBER_COND_NOT_AUTHORIZED + 1;
+        return EMBER_COND_NOT_AUTHORIZED;
     }
     if (strcmp(model, "roster") == 0) {
-        if (in_groups(c, n, roster, bare))
-            return 0;
+        if (in_groups(svc, n, roster, bare))
+            return EMBER_COND_NONE;
         *app = "not-in-roster-group";
-        return EMBER_COND_NOT_AUTHORIZED + 1;
+        return EMBER_COND_NOT_AUTHORIZED;
     }
     if (strcmp(model, "whitelist") == 0) {
         if (strcmp(aff, "member") == 0)
-            return 0;
+            return EMBER_COND_NONE;
         *app = "closed-node";
-        return EMBER_COND_NOT_ALLOWED + 1;
+        return EMBER_COND_NOT_ALLOWED;
     }
-    if (strcmp(aff, "member") == 0 || subscribed(c, n, bare))
-        return 0;
+    if (strcmp(aff, "member") == 0 || subscribed(n, bare))
+        return EMBER_COND_NONE;
     *app = "not-subscribed";
-    return EMBER_COND_NOT_AUTHORIZED + 1;
+    return EMBER_COND_NOT_AUTHORIZED;
 }
 
 
 int
-ps_may_publish(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n,
-               const char *bare)
+ps_may_see(ps_service_t *svc, ps_node_t *n, ember_roster_t *roster,
+        const char *bare)
+{
+    const char *app;
+
+    return ps_may_access(svc, n, roster, bare, &app) == EMBER_COND_NONE;
+}
+
+
+int
+ps_may_publish(ps_service_t *svc, ps_node_t *n, const char *bare)
 {
     const char *aff = ps_affiliation(n, bare);
     const char *model = ps_config_str(n, "pubsub#publish_model");
 
-    if (ps_is_owner(c, svc, n, bare) || strcmp(aff, "publisher") == 0)
+    if (ps_is_owner(svc, n, bare) || strcmp(aff, "publisher") == 0)
         return 1;
     if (strcmp(aff, "outcast") == 0 || model == NULL)
         return 0;
     if (strcmp(model, "open") == 0)
         return 1;
-    return strcmp(model, "subscribers") == 0 && subscribed(c, n, bare);
+    return strcmp(model, "subscribers") == 0 && subscribed(n, bare);
 }
 
 
 /* ---- notifications ---- */
 
 ember_stanza_t *
-ps_item_event(ps_ctx_t *c, ps_node_t *n, json_t *item, int payload)
+ps_item_event(ps_node_t *n, json_t *item, int payload)
 {
-    const ember_api_t *api = c->api;
     ember_stanza_t *items = api->stanza_new("items", NULL);
     ember_stanza_t *it, *p;
     const char *xml = json_string_value(json_object_get(item, "xml"));
@@ -181,8 +162,10 @@ ps_item_event(ps_ctx_t *c, ps_node_t *n, json_t *item, int payload)
     if (items == NULL)
         return NULL;
     api->stanza_set_attr(items, "node", n->name);
-    if ((it = api->stanza_add_child(items, "item", NULL)) == NULL)
-        goto fail;
+    if ((it = api->stanza_add_child(items, "item", NULL)) == NULL) {
+        api->stanza_free(items);
+        return NULL;
+    }
     api->stanza_set_attr(it, "id",
                          json_string_value(json_object_get(item, "id")));
     if (pub != NULL && pub[0] != '\0')
@@ -193,32 +176,26 @@ ps_item_event(ps_ctx_t *c, ps_node_t *n, json_t *item, int payload)
         api->stanza_free(p);
     }
     return items;
-fail:
-    api->stanza_free(items);
-    return NULL;
 }
 
 
 static ember_stanza_t *
-event_message(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n,
-              const ember_stanza_t *ev_child)
+event_message(ps_service_t *svc, ps_node_t *n, const ember_stanza_t *child)
 {
-    const ember_api_t *api = c->api;
     ember_stanza_t *msg = api->stanza_new("message", "jabber:client");
     ember_stanza_t *ev;
-    const char *type = n != NULL ?
-        ps_config_str(n, "pubsub#notification_type") : NULL;
+    const char *type = ps_config_str(n, "pubsub#notification_type");
     char id[32];
 
     if (msg == NULL)
         return NULL;
-    snprintf(id, sizeof(id), "ps%d", ++c->counter);
+    snprintf(id, sizeof(id), "ps%d", ++svc->c->counter);
     api->stanza_set_attr(msg, "from", svc->jid);
     api->stanza_set_attr(msg, "id", id);
     if (type == NULL || strcmp(type, "headline") == 0)
         api->stanza_set_attr(msg, "type", "headline");
     if ((ev = api->stanza_add_child(msg, "event", PS_NS_EVENT)) == NULL ||
-        api->stanza_append(ev, ev_child) < 0) {
+        api->stanza_append(ev, child) < 0) {
         api->stanza_free(msg);
         return NULL;
     }
@@ -227,49 +204,45 @@ event_message(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n,
 
 
 void
-ps_send_event(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n, const char *to,
+ps_send_event(ps_service_t *svc, ps_node_t *n, const char *to,
               ember_stanza_t *ev_child)
 {
     ember_stanza_t *msg;
 
     if (ev_child == NULL)
         return;
-    msg = event_message(c, svc, n, ev_child);
-    c->api->stanza_free(ev_child);
+    msg = event_message(svc, n, ev_child);
+    api->stanza_free(ev_child);
     if (msg == NULL)
         return;
-    c->api->stanza_set_attr(msg, "to", to);
-    c->api->route(c->m, msg);
+    api->stanza_set_attr(msg, "to", to);
+    api->route(svc->c->m, msg);
 }
 
 
 typedef struct {
-    ps_ctx_t *c;
     ps_service_t *svc;
     ps_node_t *n;
     ember_roster_t *roster;
-    const ember_stanza_t *ev_child;
     ember_stanza_t *tmpl;
     json_t *sent;
     char feature[1100];
     const ember_caps_iface_t *ci;
-    size_t count;
 } notify_t;
 
 
 static void
 deliver(notify_t *nt, const char *to)
 {
-    ember_stanza_t *msg = nt->c->api->stanza_copy(nt->tmpl);
+    ember_stanza_t *msg = api->stanza_copy(nt->tmpl);
 
     if (msg == NULL)
         return;
-    nt->c->api->stanza_set_attr(msg, "to", to);
-    nt->c->api->route(nt->c->m, msg);
+    api->stanza_set_attr(msg, "to", to);
+    api->route(nt->svc->c->m, msg);
     /* Only PEP adds recipients that may repeat a subscriber. */
-    if (nt->c->pep)
+    if (nt->svc->c->pep)
         json_object_set_new(nt->sent, to, json_true());
-    nt->count++;
 }
 
 
@@ -277,20 +250,17 @@ static void
 notify_session(ember_session_t *s, void *ud)
 {
     notify_t *nt = ud;
-    const ember_api_t *api = nt->c->api;
     const ember_jid_t *j = api->session_jid(s);
     int avail = 0;
 
     if (j == NULL)
         return;
     api->session_priority(s, &avail);
-    if (!avail || json_object_get(nt->sent, api->jid_full(j)) != NULL ||
-        json_object_get(nt->sent, api->jid_bare(j)) != NULL)
-        return;
-    if (nt->ci == NULL ||
-        nt->ci->has_feature(nt->ci, s, NULL, nt->feature) != 1)
-        return;
-    deliver(nt, api->jid_full(j));
+    if (avail && json_object_get(nt->sent, api->jid_full(j)) == NULL &&
+        json_object_get(nt->sent, api->jid_bare(j)) == NULL &&
+        nt->ci != NULL && nt->ci->has_feature(nt->ci, s, NULL,
+                                              nt->feature) == 1)
+        deliver(nt, api->jid_full(j));
 }
 
 
@@ -298,38 +268,37 @@ static int
 notify_contact(const ember_roster_item_t *it, void *ud)
 {
     notify_t *nt = ud;
-    const char *app, *at = strchr(it->jid, '@');
-    const char *host = nt->c->api->module_host(nt->c->m);
+    const char *at = strchr(it->jid, '@');
+    const char *host = api->module_host(nt->svc->c->m);
     char user[1024];
 
     if (it->hidden || !(it->subscription & EMBER_SUB_FROM) || at == NULL ||
         host == NULL || strcmp(at + 1, host) != 0 ||
-        ps_may_access(nt->c, nt->svc, nt->n, nt->roster, it->jid, &app) != 0)
+        !ps_may_see(nt->svc, nt->n, nt->roster, it->jid))
         return 0;
     snprintf(user, sizeof(user), "%.*s", (int) (at - it->jid), it->jid);
-    nt->c->api->user_sessions(nt->c->m, user, notify_session, nt);
+    api->user_sessions(nt->svc->c->m, user, notify_session, nt);
     return 0;
 }
 
 
-size_t
-ps_notify(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n,
-          ember_roster_t *roster, const ember_stanza_t *ev_child)
+void
+ps_notify(ps_service_t *svc, ps_node_t *n, ember_roster_t *roster,
+          const ember_stanza_t *ev_child)
 {
+    ember_module_t *m = svc->c->m;
     const ember_roster_iface_t *ri;
     notify_t nt;
-    const char *jid, *app;
+    const char *jid;
     json_t *v;
 
     if (!ps_config_bool(n, "pubsub#deliver_notifications"))
-        return 0;
+        return;
     memset(&nt, 0, sizeof(nt));
-    nt.c = c;
     nt.svc = svc;
     nt.n = n;
     nt.roster = roster;
-    nt.ev_child = ev_child;
-    if ((nt.tmpl = event_message(c, svc, n, ev_child)) == NULL ||
+    if ((nt.tmpl = event_message(svc, n, ev_child)) == NULL ||
         (nt.sent = json_object()) == NULL)
         goto done;
     json_object_foreach(n->subs, jid, v) {
@@ -344,53 +313,64 @@ ps_notify(ps_ctx_t *c, ps_service_t *svc, ps_node_t *n,
         snprintf(bare, sizeof(bare), "%.*s",
                  (int) (slash != NULL ? (size_t) (slash - jid)
                                       : strlen(jid)), jid);
-        if (ps_may_access(c, svc, n, roster, bare, &app) == 0)
+        if (ps_may_see(svc, n, roster, bare))
             deliver(&nt, jid);
     }
-    if (c->pep && svc->owner != NULL) {
+    if (svc->owner != NULL) {
         snprintf(nt.feature, sizeof(nt.feature), "%s+notify", n->name);
-        nt.ci = ps_caps_iface(c);
-        c->api->user_sessions(c->m, svc->owner, notify_session, &nt);
-        if ((ri = ps_roster_iface(c)) != NULL && roster != NULL)
+        nt.ci = api->iface_get(m, EMBER_CAPS_IFACE);
+        api->user_sessions(m, svc->owner, notify_session, &nt);
+        if ((ri = api->iface_get(m, EMBER_ROSTER_IFACE)) != NULL &&
+            roster != NULL)
             ri->foreach(ri, roster, notify_contact, &nt);
     }
 done:
-    c->api->stanza_free(nt.tmpl);
+    api->stanza_free(nt.tmpl);
     json_decref(nt.sent);
-    return nt.count;
 }
 
 
 void
-ps_send_last_items(ps_ctx_t *c, ps_service_t *svc, ember_roster_t *roster,
-                   const char *full, ember_session_t *s)
+ps_notify_node(ps_service_t *svc, ps_node_t *n, ember_roster_t *roster,
+               const char *name, ember_stanza_t *child)
 {
-    const ember_caps_iface_t *ci = ps_caps_iface(c);
-    ps_node_t *n;
-    char *bare = ps_bare(c, full);
+    ember_stanza_t *ev = api->stanza_new(name, NULL);
+
+    if (ev != NULL) {
+        api->stanza_set_attr(ev, "node", n->name);
+        if (child != NULL)
+            api->stanza_append(ev, child);
+        ps_notify(svc, n, roster, ev);
+    }
+    api->stanza_free(child);
+    api->stanza_free(ev);
+}
+
+
+void
+ps_send_last_items(ps_service_t *svc, ember_roster_t *roster,
+                   const char *full)
+{
+    const ember_caps_iface_t *ci = api->iface_get(svc->c->m,
+                                                  EMBER_CAPS_IFACE);
+    char *bare = ps_bare(full);
     char feature[1100];
-    const char *app, *when;
+    const char *when;
+    ps_node_t *n;
+    json_t *last;
 
-    if (bare == NULL)
-        return;
-    for (n = svc->nodes; n != NULL; n = n->next) {
-        json_t *last = json_array_get(n->items,
-                                      json_array_size(n->items) - 1);
-
+    for (n = svc->nodes; bare != NULL && ci != NULL && n != NULL;
+         n = n->next) {
         when = ps_config_str(n, "pubsub#send_last_published_item");
-        if (last == NULL || when == NULL ||
+        if ((last = ps_item_last(n)) == NULL || when == NULL ||
             strcmp(when, "on_sub_and_presence") != 0 ||
             !ps_config_bool(n, "pubsub#deliver_notifications"))
             continue;
         snprintf(feature, sizeof(feature), "%s+notify", n->name);
-        if (ci == NULL || ci->has_feature(ci, s, s != NULL ? NULL : full,
-                                          feature) != 1)
-            continue;
-        if (ps_may_access(c, svc, n, roster, bare, &app) != 0)
-            continue;
-        ps_send_event(c, svc, n, full,
-                      ps_item_event(c, n, last, ps_config_bool(
-                          n, "pubsub#deliver_payloads")));
+        if (ci->has_feature(ci, NULL, full, feature) == 1 &&
+            ps_may_see(svc, n, roster, bare))
+            ps_send_event(svc, n, full, ps_item_event(n, last,
+                ps_config_bool(n, "pubsub#deliver_payloads")));
     }
     free(bare);
 }
