@@ -1,6 +1,5 @@
 /* tools/emberctl.c -- administer Ember: accounts, config checks, status. */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1045,39 +1044,21 @@ enum { MOD_SKIP = 0, MOD_HOST = 1, MOD_GLOBAL = 2 };
 static int
 module_kind(const char *path, const char *name)
 {
-    const ember_plugin_t *d;
-    const ember_option_t *o;
-    void *h;
-    int kind = MOD_HOST;
+    ember_plugin_info_t info;
+    char err[1024];
 
-    if ((h = dlopen(path, RTLD_LAZY | RTLD_LOCAL)) == NULL) {
-        fprintf(stderr, "emberctl: skipping %s: %s\n", name, dlerror());
+    if (ember__plugin_inspect(path, &info, err, sizeof(err)) < 0) {
+        fprintf(stderr, "emberctl: skipping %s: %s\n", name, err);
         return MOD_SKIP;
     }
-    d = dlsym(h, "ember_module");
-    if (d == NULL || d->abi_major != EMBER_ABI_MAJOR ||
-        d->min_api_minor > EMBER_API_MINOR) {
-        fprintf(stderr, "emberctl: skipping %s: not a module for this "
-                "Ember (ABI %u.%u)\n", name, d != NULL ? d->abi_major : 0,
-                d != NULL ? d->min_api_minor : 0);
-        kind = MOD_SKIP;
-        goto out;
-    }
+    json_decref(info.manifest);
     /* Options without a default need a value only the operator knows. */
-    if (d->desc_size >= offsetof(ember_plugin_t, load) && d->options != NULL)
-        for (o = d->options; o->name != NULL; o++)
-            if (o->default_value == NULL) {
-                fprintf(stderr, "emberctl: not enabling %s: option '%s' "
-                        "has no default\n", name, o->name);
-                kind = MOD_SKIP;
-                goto out;
-            }
-    if (d->desc_size >= offsetof(ember_plugin_t, flags) + sizeof(d->flags) &&
-        (d->flags & EMBER_MODULE_GLOBAL))
-        kind = MOD_GLOBAL;
-out:
-    dlclose(h);
-    return kind;
+    if (info.no_default[0] != '\0') {
+        fprintf(stderr, "emberctl: not enabling %s: option '%s' has no "
+                "default\n", name, info.no_default);
+        return MOD_SKIP;
+    }
+    return info.global ? MOD_GLOBAL : MOD_HOST;
 }
 
 
@@ -1390,327 +1371,94 @@ do_init(int argc, char **argv)
 
 /* Copy from to dir/base through a temporary name: a running emberd keeps
  * its mapping of the file it replaces. */
+/* Put data at dir/base whole or not at all (no .bak: a plugin file). */
 static int
-copy_into(const char *from, const char *dir, const char *base)
+install_file(const char *dir, const char *base, const char *data,
+             size_t len)
 {
-    char tmp[PATH_MAX], dst[PATH_MAX], buf[65536];
-    FILE *in, *out;
-    size_t n;
-    int rc = -1;
+    char dst[PATH_MAX], err[1024];
+    int rc;
 
-    if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, base) >=
-            (int) sizeof(tmp) ||
-        snprintf(dst, sizeof(dst), "%s/%s", dir, base) >= (int) sizeof(dst)) {
+    if (snprintf(dst, sizeof(dst), "%s/%s", dir, base) >= (int) sizeof(dst)) {
         fprintf(stderr, "emberctl: %s: path too long\n", dir);
         return -1;
     }
-    if ((in = fopen(from, "rb")) == NULL) {
-        fprintf(stderr, "emberctl: %s: %s\n", from, strerror(errno));
+    if ((rc = ember__write_atomic(dst, data, len, 0644, 0, err,
+                                  sizeof(err))) < 0) {
+        fprintf(stderr, "emberctl: %s\n", err);
         return -1;
     }
-    if ((out = fopen(tmp, "wb")) == NULL) {
-        fprintf(stderr, "emberctl: %s: %s\n", tmp, strerror(errno));
-        fclose(in);
-        return -1;
-    }
-    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-        if (fwrite(buf, 1, n, out) != n)
-            break;
-    if (!ferror(in) && fflush(out) == 0 && fsync(fileno(out)) == 0)
-        rc = 0;
-    if (fclose(out) != 0)
-        rc = -1;
-    fclose(in);
-    if (rc == 0 && (chmod(tmp, 0644) < 0 || rename(tmp, dst) < 0))
-        rc = -1;
-    if (rc < 0) {
-        fprintf(stderr, "emberctl: writing %s: %s\n", dst, strerror(errno));
-        unlink(tmp);
-    }
-    return rc;
-}
-
-
-static const char *
-opt_type_word(ember_opt_type_t t)
-{
-    switch (t) {
-    case EMBER_OPT_INT: return "int";
-    case EMBER_OPT_BOOL: return "bool";
-    case EMBER_OPT_STRING: return "string";
-    case EMBER_OPT_DURATION: return "duration";
-    case EMBER_OPT_PATH: return "path";
-    }
-    return "unknown";
-}
-
-
-static json_t *
-name_list(const char *const *list)
-{
-    json_t *a = json_array();
-    size_t i;
-
-    for (i = 0; a != NULL && list != NULL && list[i] != NULL; i++)
-        json_array_append_new(a, json_string(list[i]));
-    return a;
-}
-
-
-/* The manifest a plugin's descriptor implies (examples/manifest does the
- * same for plugin authors). */
-static json_t *
-manifest_of(const ember_plugin_t *d, const char *base)
-{
-    const ember_option_t *o;
-    json_t *opts = json_array(), *e;
-    char abi[32], min_api[32];
-
-    for (o = d->options; opts != NULL && o != NULL && o->name != NULL; o++) {
-        e = json_pack("{s:s, s:s, s:b, s:s?, s:s?}", "name", o->name,
-                      "type", opt_type_word(o->type),
-                      "required", o->default_value == NULL,
-                      "default", o->default_value, "help", o->help);
-        if (e != NULL && (o->type == EMBER_OPT_INT ||
-                          o->type == EMBER_OPT_DURATION)) {
-            json_object_set_new(e, "min", json_integer(o->min));
-            json_object_set_new(e, "max", json_integer(o->max));
-        }
-        json_array_append_new(opts, e);
-    }
-    snprintf(abi, sizeof(abi), "%u.%u", d->abi_major, d->api_minor);
-    snprintf(min_api, sizeof(min_api), "%u.%u", d->abi_major,
-             d->min_api_minor);
-    return json_pack("{s:i, s:s, s:s?, s:s?, s:s, s:s, s:s, s:b, s:o, s:o, "
-                     "s:o}", "manifest", 1, "name", d->name,
-                     "version", d->version, "description", d->description,
-                     "abi", abi, "min_api", min_api, "file", base,
-                     "global", (d->flags & EMBER_MODULE_GLOBAL) != 0,
-                     "depends", name_list(d->depends),
-                     "requires", name_list(d->requires), "options", opts);
-}
-
-
-/*
- * Check that path is a plugin this core loads: opened with RTLD_NOW, so a
- * missing symbol shows now rather than at the next reload.  Fills name,
- * *global and *manifest (the one next to the file, checked against the
- * descriptor, or one made from it).
- */
-static int
-plugin_inspect(const char *path, char *name, size_t namelen, int *global,
-               json_t **manifest)
-{
-    const char *base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1
-                                                  : path;
-    const ember_plugin_t *d;
-    ember_plugin_t desc;
-    char mpath[PATH_MAX], real[PATH_MAX];
-    json_error_t jerr;
-    json_t *man;
-    size_t n = strlen(base);
-    void *h;
-    int rc = -1;
-
-    *manifest = NULL;
-    if (n <= 7 || strncmp(base, "mod_", 4) != 0 ||
-        strcmp(base + n - 3, ".so") != 0 || n - 7 >= namelen) {
-        fprintf(stderr, "emberctl: %s: a plugin file is named "
-                "mod_NAME.so\n", path);
-        return -1;
-    }
-    snprintf(name, namelen, "%.*s", (int) (n - 7), base + 4);
-    if (realpath(path, real) == NULL) {
-        fprintf(stderr, "emberctl: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if ((h = dlopen(real, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-        fprintf(stderr, "emberctl: %s cannot be loaded: %s\n", path,
-                dlerror());
-        return -1;
-    }
-    if ((d = dlsym(h, "ember_module")) == NULL) {
-        fprintf(stderr, "emberctl: %s exports no ember_module: not an "
-                "Ember plugin\n", path);
-        goto out;
-    }
-    if (d->abi_major != EMBER_ABI_MAJOR || d->min_api_minor > EMBER_API_MINOR) {
-        fprintf(stderr, "emberctl: %s needs plugin ABI %u.%u, this Ember "
-                "provides %d.%d\n", path, d->abi_major, d->min_api_minor,
-                EMBER_ABI_MAJOR, EMBER_API_MINOR);
-        goto out;
-    }
-    memset(&desc, 0, sizeof(desc));
-    memcpy(&desc, d, d->desc_size < sizeof(desc) ? d->desc_size
-                                                 : sizeof(desc));
-    if (desc.name == NULL || strcmp(desc.name, name) != 0 ||
-        desc.load == NULL) {
-        fprintf(stderr, "emberctl: %s: its descriptor names '%s' and must "
-                "name '%s' and have a load function\n", path,
-                desc.name != NULL ? desc.name : "", name);
-        goto out;
-    }
-    *global = (desc.flags & EMBER_MODULE_GLOBAL) != 0;
-    snprintf(mpath, sizeof(mpath), "%.*s.json", (int) (strlen(path) - 3),
-             path);
-    if ((man = json_load_file(mpath, 0, &jerr)) != NULL) {
-        const char *mv = json_string_value(json_object_get(man, "version"));
-        const char *mn = json_string_value(json_object_get(man, "name"));
-
-        if (mn == NULL || strcmp(mn, name) != 0 ||
-            (desc.version != NULL &&
-             (mv == NULL || strcmp(mv, desc.version) != 0))) {
-            fprintf(stderr, "emberctl: %s does not describe %s (name or "
-                    "version differ): rebuild it\n", mpath, path);
-            json_decref(man);
-            goto out;
-        }
-    } else if (access(mpath, F_OK) == 0) {
-        fprintf(stderr, "emberctl: %s:%d: %s\n", mpath, jerr.line, jerr.text);
-        goto out;
-    } else if ((man = manifest_of(&desc, base)) == NULL) {
-        fprintf(stderr, "emberctl: out of memory\n");
-        goto out;
-    }
-    *manifest = man;
-    rc = 0;
-out:
-    dlclose(h);
-    return rc;
-}
-
-
-static int
-is_module_named(xmlNodePtr n, const char *name)
-{
-    xmlChar *v;
-    int same;
-
-    if (n->type != XML_ELEMENT_NODE ||
-        !xmlStrEqual(n->name, BAD_CAST "module"))
-        return 0;
-    v = xmlGetProp(n, BAD_CAST "name");
-    same = v != NULL && xmlStrEqual(v, BAD_CAST name);
-    xmlFree(v);
-    return same;
-}
-
-
-/* Add <module name="name"/> under parent (before `before` when not NULL),
- * indented like its element siblings.  0 when it was there already. */
-static int
-enable_in(xmlNodePtr parent, xmlNodePtr before, const char *name)
-{
-    xmlNodePtr c, last = NULL, mod, ws;
-
-    for (c = parent->children; c != NULL; c = c->next) {
-        if (is_module_named(c, name))
-            return 0;
-        if (c->type == XML_ELEMENT_NODE && (before == NULL || c != before))
-            last = c;
-        if (before != NULL && c == before)
-            break;
-    }
-    if ((mod = xmlNewNode(NULL, BAD_CAST "module")) == NULL ||
-        xmlNewProp(mod, BAD_CAST "name", BAD_CAST name) == NULL)
-        return -1;
-    if (last == NULL) {
-        xmlAddChild(parent, mod);
-        return 1;
-    }
-    xmlAddNextSibling(last, mod);
-    /* The blank before `last` is the indentation to repeat. */
-    if (last->prev != NULL && last->prev->type == XML_TEXT_NODE &&
-        xmlIsBlankNode(last->prev) &&
-        (ws = xmlNewText(last->prev->content)) != NULL)
-        xmlAddPrevSibling(mod, ws);
-    return 1;
-}
-
-
-/*
- * Enable the plugin in the config file: globally, on one host, or on every
- * host.  The new file is validated before it replaces the old one.
- */
-static int
-config_enable(const char *cfgpath, const char *name, int global,
-              const char *host)
-{
-    xmlDocPtr doc;
-    xmlNodePtr root, c, first_host = NULL;
-    ember_config_t *cfg = NULL;
-    char tmp[PATH_MAX], err[1024];
-    int added = 0, hosts = 0, rc;
-
-    if ((doc = xmlReadFile(cfgpath, NULL, XML_PARSE_NONET)) == NULL ||
-        (root = xmlDocGetRootElement(doc)) == NULL) {
-        fprintf(stderr, "emberctl: %s: cannot parse it (emberctl check "
-                "says why)\n", cfgpath);
-        xmlFreeDoc(doc);
-        return -1;
-    }
-    for (c = root->children; c != NULL; c = c->next) {
-        xmlChar *hn;
-
-        if (c->type != XML_ELEMENT_NODE ||
-            !xmlStrEqual(c->name, BAD_CAST "host"))
-            continue;
-        if (first_host == NULL)
-            first_host = c;
-        if (global)
-            continue;
-        hn = xmlGetProp(c, BAD_CAST "name");
-        if (host == NULL || (hn != NULL && xmlStrEqual(hn, BAD_CAST host))) {
-            hosts++;
-            if ((rc = enable_in(c, NULL, name)) < 0)
-                goto oom;
-            added += rc;
-        }
-        xmlFree(hn);
-    }
-    if (global) {
-        if ((rc = enable_in(root, first_host, name)) < 0)
-            goto oom;
-        added += rc;
-    } else if (hosts == 0) {
-        fprintf(stderr, "emberctl: %s: no <host name=\"%s\">\n", cfgpath,
-                host != NULL ? host : "...");
-        xmlFreeDoc(doc);
-        return -1;
-    }
-    if (added == 0) {
-        xmlFreeDoc(doc);
-        printf("%s is already enabled in %s\n", name, cfgpath);
-        return 0;
-    }
-    snprintf(tmp, sizeof(tmp), "%s.new", cfgpath);
-    if (xmlSaveFileEnc(tmp, doc, "UTF-8") < 0) {
-        fprintf(stderr, "emberctl: %s: %s\n", tmp, strerror(errno));
-        xmlFreeDoc(doc);
-        return -1;
-    }
-    xmlFreeDoc(doc);
-    err[0] = '\0';
-    if ((rc = ember__config_load(tmp, &cfg, err, sizeof(err))) < 0) {
-        fprintf(stderr, "emberctl: enabling %s would break the config: %s\n",
-                name, err[0] != '\0' ? err : ember_strerror(rc));
-        unlink(tmp);
-        return -1;
-    }
-    ember__config_free(cfg);
-    if (rename(tmp, cfgpath) < 0) {
-        fprintf(stderr, "emberctl: %s: %s\n", cfgpath, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    printf("enabled %s %s%s in %s\n", name, global ? "globally" : "on ",
-           global ? "" : host != NULL ? host : "every host", cfgpath);
     return 0;
+}
 
-oom:
-    xmlFreeDoc(doc);
-    fprintf(stderr, "emberctl: out of memory\n");
-    return -1;
+
+/* The whole file, malloc'ed; NULL with a message. */
+static char *
+read_file(const char *path, size_t *len)
+{
+    char *data = NULL;
+    FILE *f;
+    long n;
+
+    if ((f = fopen(path, "rb")) == NULL || fseek(f, 0, SEEK_END) < 0 ||
+        (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0 ||
+        (data = malloc((size_t) n + 1)) == NULL ||
+        fread(data, 1, (size_t) n, f) != (size_t) n) {
+        fprintf(stderr, "emberctl: %s: %s\n", path, strerror(errno));
+        free(data);
+        if (f != NULL)
+            fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    *len = (size_t) n;
+    return data;
+}
+
+
+/*
+ * Enable the plugin through the core's module-enable command (the running
+ * emberd's, else an in-process one): the same edit, check, atomic write
+ * and reload as the console's.  Globally, on one host, or on every host.
+ */
+static int
+plugin_enable(ctl_t *c, const ember_config_t *cfg, const char *name,
+              int global, const char *host)
+{
+    const ember_host_conf_t *h = cfg->hosts;
+    const char *reload;
+    ctl_reply_t r;
+    json_t *args;
+    int rc = 0;
+
+    do {
+        const char *on = global ? NULL : host != NULL ? host : h->name;
+
+        args = on != NULL ? json_pack("{s:s, s:s}", "name", name, "host", on)
+                          : json_pack("{s:s}", "name", name);
+        call(c, "module-enable", args, &r);
+        json_decref(args);
+        if (r.status == EMBER_EEXIST || strcmp(r.error, "EEXIST") == 0) {
+            printf("%s is already enabled %s%s\n", name,
+                   on != NULL ? "on " : "globally", on != NULL ? on : "");
+        } else if (r.status < 0) {
+            fprintf(stderr, "emberctl: enabling %s: %s\n", name,
+                    r.message != NULL ? r.message : r.error);
+            rc = -1;
+        } else {
+            printf("enabled %s %s%s in %s\n", name,
+                   on != NULL ? "on " : "globally", on != NULL ? on : "",
+                   cfg->path);
+            reload = json_string_value(json_object_get(r.result, "reload"));
+            if (reload != NULL && strcmp(reload, "ok") == 0)
+                printf("emberd reloaded\n");
+            else if (reload != NULL)
+                printf("%s\n", reload);
+        }
+        reply_clear(&r);
+    } while (rc == 0 && !global && host == NULL && h != NULL &&
+             (h = h->next) != NULL);
+    return rc;
 }
 
 
@@ -1718,11 +1466,12 @@ static int
 do_plugin(ctl_t *c, int argc, char **argv)
 {
     const char *file = NULL, *host = NULL;
-    char name[256], mpath[PATH_MAX], dst[PATH_MAX], err[1024], *s;
+    char name[256], base[300], err[1024], *s, *so;
+    size_t len;
+    ember_plugin_info_t info;
     json_t *man = NULL;
     ember_config_t *cfg = NULL;
     int k, enable = 1, global = 0, rc = EXIT_CMD;
-    FILE *f;
 
     if (argc < 1 || strcmp(argv[0], "install") != 0)
         die_usage("plugin install FILE [--host=HOST] [--no-enable] "
@@ -1753,57 +1502,62 @@ do_plugin(ctl_t *c, int argc, char **argv)
                 cfg->path);
         goto out;
     }
-    if (plugin_inspect(file, name, sizeof(name), &global, &man) < 0)
+    if (ember__plugin_inspect(file, &info, err, sizeof(err)) < 0) {
+        fprintf(stderr, "emberctl: %s\n", err);
         goto out;
+    }
+    snprintf(name, sizeof(name), "%s", info.name);
+    global = info.global;
+    man = info.manifest;
     if (global && host != NULL) {
         fprintf(stderr, "emberctl: %s is a global module: --host does not "
                 "apply\n", name);
         goto out;
     }
     /* The manifest first: a listing never shows a .so without it. */
-    snprintf(mpath, sizeof(mpath), "%s/.mod_%s.json.tmp",
-             cfg->plugin_dirs[0], name);
-    snprintf(dst, sizeof(dst), "%s/mod_%s.json", cfg->plugin_dirs[0], name);
-    if ((s = json_dumps(man, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL ||
-        (f = fopen(mpath, "w")) == NULL) {
-        fprintf(stderr, "emberctl: %s: %s\n", mpath, strerror(errno));
-        free(s);
+    snprintf(base, sizeof(base), "mod_%s.json", name);
+    if ((s = json_dumps(man, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL) {
+        fprintf(stderr, "emberctl: out of memory\n");
         goto out;
     }
-    fprintf(f, "%s\n", s);
+    k = install_file(cfg->plugin_dirs[0], base, s, strlen(s));
     free(s);
-    if (fclose(f) != 0 || chmod(mpath, 0644) < 0 || rename(mpath, dst) < 0) {
-        fprintf(stderr, "emberctl: %s: %s\n", dst, strerror(errno));
-        unlink(mpath);
+    if (k < 0)
         goto out;
-    }
-    snprintf(mpath, sizeof(mpath), "mod_%s.so", name);
-    if (copy_into(file, cfg->plugin_dirs[0], mpath) < 0)
+    snprintf(base, sizeof(base), "mod_%s.so", name);
+    if ((so = read_file(file, &len)) == NULL)
+        goto out;
+    k = install_file(cfg->plugin_dirs[0], base, so, len);
+    free(so);
+    if (k < 0)
         goto out;
     printf("installed %s %s into %s\n", name,
            json_string_value(json_object_get(man, "version")) != NULL
                ? json_string_value(json_object_get(man, "version")) : "",
            cfg->plugin_dirs[0]);
-    if (enable && config_enable(cfg->path, name, global, host) < 0)
+    if (!enable) {
+        rc = 0;
         goto out;
-    rc = 0;
-    if (!enable)
-        goto out;
-    if (ctl_connect(c, cfg->control_socket) == 0) {
-        ctl_reply_t r;
-
-        call_online(c, "reload", NULL, &r);
-        if (r.status < 0) {
-            fprintf(stderr, "emberctl: reload: %s (emberctl modules says "
-                    "why)\n", r.message != NULL ? r.message : r.error);
-            rc = EXIT_CMD;
-        } else {
-            printf("emberd reloaded\n");
-        }
-        reply_clear(&r);
-    } else {
-        printf("emberd is not running: the plugin loads when it starts\n");
     }
+    if ((k = ctl_connect(c, cfg->control_socket)) < 0)
+        goto out;
+    if (k == 1) {
+        /* No emberd: an in-process one runs the command on its own copy
+         * of the config. */
+        err[0] = '\0';
+        if ((k = ember__config_load(c->config_path, &c->cfg, err,
+                                    sizeof(err))) < 0) {
+            fprintf(stderr, "emberctl: %s\n",
+                    err[0] != '\0' ? err : ember_strerror(k));
+            goto out;
+        }
+        if (offline_start(c) < 0)
+            goto out;
+    }
+    if (plugin_enable(c, cfg, name, global, host) == 0)
+        rc = 0;
+    if (k == 1)
+        offline_stop(c);
 out:
     json_decref(man);
     ember__config_free(cfg);

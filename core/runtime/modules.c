@@ -231,14 +231,22 @@ int
 ember__module_open(const ember_config_t *cfg, ember_module_t *m)
 {
     char path[4096];
-    const ember_plugin_t *d;
-    size_t i, n;
 
     if (!ember__plugin_path(cfg, m->id.name, path, sizeof(path))) {
         module_fail(m, "mod_%s.so not found in the plugin directories",
                     m->id.name);
         return EMBER_ENOENT;
     }
+    return ember__module_open_file(m, path);
+}
+
+
+int
+ember__module_open_file(ember_module_t *m, const char *path)
+{
+    const ember_plugin_t *d;
+    size_t i, n;
+
     if ((m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
         module_fail(m, "cannot open %s: %s", path, dlerror());
         return EMBER_EIO;

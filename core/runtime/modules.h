@@ -43,6 +43,24 @@ json_t *ember__modules_describe(void);
  */
 json_t *ember__plugins_available(const ember_config_t *cfg);
 
+/* What a plugin file is, learned by opening it as a load would (same
+ * checks, RTLD_NOW) without calling its load(). */
+typedef struct ember_plugin_info_s {
+    char name[128];
+    int global;                 /* EMBER_MODULE_GLOBAL */
+    char no_default[128];       /* an option without a default, or "" */
+    /* The mod_NAME.json next to the file, checked against the descriptor
+     * (name, version), else one made from the descriptor. */
+    json_t *manifest;
+} ember_plugin_info_t;
+
+/* 0, or a negative EMBER_E* with why in err ("undefined symbol ...").
+ * The caller releases info->manifest. */
+int ember__plugin_inspect(const char *path, ember_plugin_info_t *info,
+                          char *err, size_t errlen);
+/* "int", "bool", "string", "duration", "path". */
+const char *ember__opt_type_word(ember_opt_type_t t);
+
 /* 1 when a mod_NAME.so is in the plugin directories. */
 int ember__plugin_exists(const ember_config_t *cfg, const char *name);
 /* How many module instances are loaded, and how many failed. */

@@ -41,6 +41,8 @@ ember_module_t *ember__module_new(const char *name, const char *host,
                                   xmlNodePtr node);
 /* dlopen and check everything the descriptor promises; no load() yet. */
 int ember__module_open(const ember_config_t *cfg, ember_module_t *m);
+/* The same for the plugin file at path; m->error says why it fails. */
+int ember__module_open_file(ember_module_t *m, const char *path);
 void ember__module_free(ember_module_t *m);
 /* The first mod_NAME.so of the plugin directories into path; 1 or 0. */
 int ember__plugin_path(const ember_config_t *cfg, const char *name,

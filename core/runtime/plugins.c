@@ -2,11 +2,14 @@
  * mod_NAME.so is, its manifest and options, and the check of a config's
  * ember__modules without loading them. */
 #include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <libxml/tree.h>
 
 #include "base/log.h"
@@ -291,8 +294,8 @@ fail:
 }
 
 
-static const char *
-opt_type_word(ember_opt_type_t t)
+const char *
+ember__opt_type_word(ember_opt_type_t t)
 {
     switch (t) {
     case EMBER_OPT_INT: return "int";
@@ -352,7 +355,7 @@ options_describe(const ember_option_t *opts, const void *conf,
                                              : json_null();
         }
         e = json_pack("{s:s, s:s, s:s?, s:o, s:I, s:I, s:s?}",
-                      "name", o->name, "type", opt_type_word(o->type),
+                      "name", o->name, "type", ember__opt_type_word(o->type),
                       "default", o->default_value, "value",
                       value != NULL ? value : json_null(),
                       "min", (json_int_t) o->min, "max", (json_int_t) o->max,
@@ -395,6 +398,135 @@ ember__module_options(const ember_config_t *cfg, const char *name,
     else if ((*out = options_describe(m->desc.options, NULL,
                                       mc != NULL ? mc->node : NULL)) == NULL)
         rc = EMBER_ENOMEM;
+    if (m->dl != NULL)
+        dlclose(m->dl);
+    m->dl = NULL;
+    ember__module_free(m);
+    return rc;
+}
+
+
+static json_t *
+name_list(const char *const *list)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a != NULL && list != NULL && list[i] != NULL; i++)
+        json_array_append_new(a, json_string(list[i]));
+    return a;
+}
+
+
+/* The manifest a descriptor implies (examples/manifest writes the same for
+ * plugin authors). */
+static json_t *
+manifest_of(const ember_plugin_t *d, const char *base)
+{
+    const ember_option_t *o;
+    json_t *opts = json_array(), *e;
+    char abi[32], min_api[32];
+
+    for (o = d->options; opts != NULL && o != NULL && o->name != NULL; o++) {
+        e = json_pack("{s:s, s:s, s:b, s:s?, s:s?}", "name", o->name,
+                      "type", ember__opt_type_word(o->type),
+                      "required", o->default_value == NULL,
+                      "default", o->default_value, "help", o->help);
+        if (e != NULL && (o->type == EMBER_OPT_INT ||
+                          o->type == EMBER_OPT_DURATION)) {
+            json_object_set_new(e, "min", json_integer(o->min));
+            json_object_set_new(e, "max", json_integer(o->max));
+        }
+        json_array_append_new(opts, e);
+    }
+    snprintf(abi, sizeof(abi), "%u.%u", d->abi_major, d->api_minor);
+    snprintf(min_api, sizeof(min_api), "%u.%u", d->abi_major,
+             d->min_api_minor);
+    return json_pack("{s:i, s:s, s:s?, s:s?, s:s, s:s, s:s, s:b, s:o, s:o, "
+                     "s:o}", "manifest", 1, "name", d->name,
+                     "version", d->version, "description", d->description,
+                     "abi", abi, "min_api", min_api, "file", base,
+                     "global", (d->flags & EMBER_MODULE_GLOBAL) != 0,
+                     "depends", name_list(d->depends),
+                     "requires", name_list(d->requires), "options", opts);
+}
+
+
+/* The manifest next to the plugin, when it describes this descriptor. */
+static int
+manifest_next_to(const char *path, const ember_plugin_t *d, json_t **out,
+                 char *err, size_t errlen)
+{
+    char mpath[4096];
+    json_error_t jerr;
+    const char *mn, *mv;
+    json_t *man;
+
+    *out = NULL;
+    snprintf(mpath, sizeof(mpath), "%.*s.json", (int) (strlen(path) - 3),
+             path);
+    if ((man = json_load_file(mpath, 0, &jerr)) == NULL) {
+        if (access(mpath, F_OK) != 0)
+            return 0;
+        snprintf(err, errlen, "%s:%d: %s", mpath, jerr.line, jerr.text);
+        return EMBER_EINVAL;
+    }
+    mn = json_string_value(json_object_get(man, "name"));
+    mv = json_string_value(json_object_get(man, "version"));
+    if (mn == NULL || strcmp(mn, d->name) != 0 ||
+        (d->version != NULL && (mv == NULL || strcmp(mv, d->version) != 0))) {
+        snprintf(err, errlen, "%s does not describe %s (name or version "
+                 "differ): rebuild it", mpath, path);
+        json_decref(man);
+        return EMBER_EINVAL;
+    }
+    *out = man;
+    return 0;
+}
+
+
+int
+ember__plugin_inspect(const char *path, ember_plugin_info_t *info,
+                      char *err, size_t errlen)
+{
+    const char *base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1
+                                                  : path;
+    const ember_option_t *o;
+    ember_module_t *m;
+    size_t n = strlen(base);
+    char real[4096];
+    int rc;
+
+    memset(info, 0, sizeof(*info));
+    if (n <= 7 || strncmp(base, "mod_", 4) != 0 ||
+        strcmp(base + n - 3, ".so") != 0 || n - 7 >= sizeof(info->name)) {
+        snprintf(err, errlen, "%s: a plugin file is named mod_NAME.so", path);
+        return EMBER_EINVAL;
+    }
+    snprintf(info->name, sizeof(info->name), "%.*s", (int) (n - 7),
+             base + 4);
+    if (realpath(path, real) == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return EMBER_ENOENT;
+    }
+    if ((m = ember__module_new(info->name, NULL, NULL)) == NULL)
+        return EMBER_ENOMEM;
+    if ((rc = ember__module_open_file(m, real)) < 0) {
+        snprintf(err, errlen, "%s: %s", path, m->error);
+        goto out;
+    }
+    info->global = (m->desc.flags & EMBER_MODULE_GLOBAL) != 0;
+    for (o = m->desc.options; o != NULL && o->name != NULL; o++)
+        if (o->default_value == NULL) {
+            snprintf(info->no_default, sizeof(info->no_default), "%s",
+                     o->name);
+            break;
+        }
+    if ((rc = manifest_next_to(path, &m->desc, &info->manifest, err,
+                               errlen)) == 0 && info->manifest == NULL &&
+        (info->manifest = manifest_of(&m->desc, base)) == NULL)
+        rc = EMBER_ENOMEM;
+out:
     if (m->dl != NULL)
         dlclose(m->dl);
     m->dl = NULL;
