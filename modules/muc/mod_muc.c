@@ -6,7 +6,7 @@
 
 #include "muc.h"
 
-const ember_api_t *muc_api;
+const ember_api_t *api;
 
 static const ember_option_t muc_options[] = {
     EMBER_OPT("domain", EMBER_OPT_STRING, muc_opts_t, domain, "", 0, 1023,
@@ -67,16 +67,16 @@ ember_stanza_t *
 muc_stanza(const char *name, const char *from, const char *to,
            const char *type)
 {
-    ember_stanza_t *st = A->stanza_new(name, NULL);
+    ember_stanza_t *st = api->stanza_new(name, NULL);
 
     if (st == NULL)
         return NULL;
     if (from != NULL)
-        A->stanza_set_attr(st, "from", from);
+        api->stanza_set_attr(st, "from", from);
     if (to != NULL)
-        A->stanza_set_attr(st, "to", to);
+        api->stanza_set_attr(st, "to", to);
     if (type != NULL)
-        A->stanza_set_attr(st, "type", type);
+        api->stanza_set_attr(st, "type", type);
     return st;
 }
 
@@ -86,22 +86,9 @@ muc_add_text(ember_stanza_t *parent, const char *name, const char *text)
 {
     ember_stanza_t *c;
 
-    if (text != NULL && (c = A->stanza_add_child(parent, name, NULL)) != NULL)
-        A->stanza_add_text(c, text);
-}
-
-
-void
-muc_error(muc_t *mu, const ember_event_t *ev, ember_cond_t cond,
-          const char *text)
-{
-    const char *type = A->stanza_attr(ev->stanza, "type");
-
-    (void) mu;
-    /* Never answer an error with an error (RFC 6120 8.3.1). */
-    if (type != NULL && strcmp(type, "error") == 0)
-        return;
-    A->stanza_error(ev, cond, text);
+    if (text != NULL &&
+        (c = api->stanza_add_child(parent, name, NULL)) != NULL)
+        api->stanza_add_text(c, text);
 }
 
 
@@ -109,7 +96,7 @@ void
 muc_send(muc_t *mu, ember_stanza_t *st)
 {
     if (st != NULL)
-        A->route(mu->m, st);
+        api->route(mu->m, st);
 }
 
 
@@ -135,28 +122,28 @@ disco_service_info(muc_t *mu, const ember_event_t *ev)
         NS_MUC, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_CONFERENCE, NS_PING,
         NS_MUC "#self-ping-optimization", NULL
     };
-    ember_stanza_t *q = A->stanza_new("query", NS_DISCO_INFO), *c;
+    ember_stanza_t *q = api->stanza_new("query", NS_DISCO_INFO), *c;
     size_t i;
 
     (void) mu;
     if (q == NULL)
         return;
-    if ((c = A->stanza_add_child(q, "identity", NULL)) != NULL) {
-        A->stanza_set_attr(c, "category", "conference");
-        A->stanza_set_attr(c, "type", "text");
-        A->stanza_set_attr(c, "name", "Chatrooms");
+    if ((c = api->stanza_add_child(q, "identity", NULL)) != NULL) {
+        api->stanza_set_attr(c, "category", "conference");
+        api->stanza_set_attr(c, "type", "text");
+        api->stanza_set_attr(c, "name", "Chatrooms");
     }
     for (i = 0; feats[i] != NULL; i++)
-        if ((c = A->stanza_add_child(q, "feature", NULL)) != NULL)
-            A->stanza_set_attr(c, "var", feats[i]);
-    A->iq_result(ev, q);
+        if ((c = api->stanza_add_child(q, "feature", NULL)) != NULL)
+            api->stanza_set_attr(c, "var", feats[i]);
+    api->iq_result(ev, q);
 }
 
 
 static void
 disco_service_items(muc_t *mu, const ember_event_t *ev)
 {
-    ember_stanza_t *q = A->stanza_new("query", NS_DISCO_ITEMS), *c;
+    ember_stanza_t *q = api->stanza_new("query", NS_DISCO_ITEMS), *c;
     muc_room_t *r;
 
     if (q == NULL)
@@ -164,13 +151,13 @@ disco_service_items(muc_t *mu, const ember_event_t *ev)
     for (r = mu->rooms; r != NULL; r = r->next) {
         if (!r->c.public_ || r->locked)
             continue;
-        if ((c = A->stanza_add_child(q, "item", NULL)) != NULL) {
-            A->stanza_set_attr(c, "jid", r->jid);
-            A->stanza_set_attr(c, "name",
+        if ((c = api->stanza_add_child(q, "item", NULL)) != NULL) {
+            api->stanza_set_attr(c, "jid", r->jid);
+            api->stanza_set_attr(c, "name",
                                r->c.name[0] != '\0' ? r->c.name : r->node);
         }
     }
-    A->iq_result(ev, q);
+    api->iq_result(ev, q);
 }
 
 
@@ -178,52 +165,52 @@ disco_service_items(muc_t *mu, const ember_event_t *ev)
 static int
 muc_on_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
 {
-    const char *type = A->stanza_attr(ev->stanza, "type");
-    const char *node = A->jid_node(ev->to);
-    ember_stanza_t *p = A->stanza_first(ev->stanza);
+    const char *type = api->stanza_attr(ev->stanza, "type");
+    const char *node = api->jid_node(ev->to);
+    ember_stanza_t *p = api->stanza_first(ev->stanza);
     const char *ns, *name;
     muc_occ_t *o;
 
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
         return EMBER_HOOK_HANDLED;     /* results and errors: nothing owed */
     if (p == NULL) {
-        muc_error(mu, ev, EMBER_COND_BAD_REQUEST, NULL);
+        api->stanza_error(ev, EMBER_COND_BAD_REQUEST, NULL);
         return EMBER_HOOK_HANDLED;
     }
-    ns = A->stanza_xmlns(p);
-    name = A->stanza_name(p);
+    ns = api->stanza_xmlns(p);
+    name = api->stanza_name(p);
     if (node == NULL) {
         if (strcmp(type, "get") == 0 && strcmp(ns, NS_DISCO_INFO) == 0) {
-            if (A->stanza_attr(p, "node") != NULL)
-                muc_error(mu, ev, EMBER_COND_ITEM_NOT_FOUND, NULL);
+            if (api->stanza_attr(p, "node") != NULL)
+                api->stanza_error(ev, EMBER_COND_ITEM_NOT_FOUND, NULL);
             else
                 disco_service_info(mu, ev);
         } else if (strcmp(type, "get") == 0 &&
                    strcmp(ns, NS_DISCO_ITEMS) == 0) {
             disco_service_items(mu, ev);
         } else if (strcmp(type, "get") == 0 && strcmp(ns, NS_PING) == 0) {
-            A->iq_result(ev, NULL);
+            api->iq_result(ev, NULL);
         } else {
-            muc_error(mu, ev, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
+            api->stanza_error(ev, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
         }
         return EMBER_HOOK_HANDLED;
     }
     if (r == NULL) {
-        muc_error(mu, ev, EMBER_COND_ITEM_NOT_FOUND, "no such room");
+        api->stanza_error(ev, EMBER_COND_ITEM_NOT_FOUND, "no such room");
         return EMBER_HOOK_HANDLED;
     }
-    if (A->jid_resource(ev->to) != NULL) {
+    if (api->jid_resource(ev->to) != NULL) {
         /* XEP-0410: the room answers a self-ping of a joined occupant. */
-        o = muc_occ_by_jid(r, A->jid_full(ev->from));
+        o = muc_occ_by_jid(r, api->jid_full(ev->from));
         if (o == NULL)
-            muc_error(mu, ev, EMBER_COND_NOT_ACCEPTABLE,
+            api->stanza_error(ev, EMBER_COND_NOT_ACCEPTABLE,
                       "you are not in this room");
-        else if (muc_occ_by_nick(r, A->jid_resource(ev->to)) == NULL)
-            muc_error(mu, ev, EMBER_COND_ITEM_NOT_FOUND, NULL);
+        else if (muc_occ_by_nick(r, api->jid_resource(ev->to)) == NULL)
+            api->stanza_error(ev, EMBER_COND_ITEM_NOT_FOUND, NULL);
         else if (strcmp(ns, NS_PING) == 0 && strcmp(name, "ping") == 0)
-            A->iq_result(ev, NULL);
+            api->iq_result(ev, NULL);
         else
-            muc_error(mu, ev, EMBER_COND_FEATURE_NOT_IMPLEMENTED,
+            api->stanza_error(ev, EMBER_COND_FEATURE_NOT_IMPLEMENTED,
                       "iq between occupants is not relayed");
         return EMBER_HOOK_HANDLED;
     }
@@ -237,10 +224,10 @@ muc_on_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
         return EMBER_HOOK_HANDLED;
     }
     if (strcmp(type, "get") == 0 && strcmp(ns, NS_PING) == 0) {
-        A->iq_result(ev, NULL);
+        api->iq_result(ev, NULL);
         return EMBER_HOOK_HANDLED;
     }
-    muc_error(mu, ev, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
+    api->stanza_error(ev, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -249,8 +236,8 @@ static int
 muc_dispatch(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
     muc_t *mu = ud;
-    const char *kind = A->stanza_name(ev->stanza);
-    const char *node = A->jid_node(ev->to);
+    const char *kind = api->stanza_name(ev->stanza);
+    const char *node = api->jid_node(ev->to);
     muc_room_t *r;
     ember_stanza_t *cp;
     muc_pending_t *p;
@@ -258,10 +245,10 @@ muc_dispatch(ember_module_t *m, const ember_event_t *ev, void *ud)
     (void) m;
     if (mu->loading) {
         /* The rooms are still being read: answer once they are here. */
-        if ((cp = A->stanza_copy(ev->stanza)) == NULL ||
+        if ((cp = api->stanza_copy(ev->stanza)) == NULL ||
             (p = calloc(1, sizeof(*p))) == NULL) {
-            A->stanza_free(cp);
-            muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+            api->stanza_free(cp);
+            api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
             return EMBER_HOOK_HANDLED;
         }
         p->st = cp;
@@ -289,7 +276,7 @@ muc_dispatch(ember_module_t *m, const ember_event_t *ev, void *ud)
 static void
 muc_unload(ember_module_t *m)
 {
-    muc_t *mu = A->module_data(m);
+    muc_t *mu = api->module_data(m);
     muc_room_t *r;
     muc_pending_t *p;
 
@@ -301,25 +288,25 @@ muc_unload(ember_module_t *m)
     }
     while ((p = mu->pending) != NULL) {
         mu->pending = p->next;
-        A->stanza_free(p->st);
+        api->stanza_free(p->st);
         free(p);
     }
     muc_store_close(mu);
     free(mu->domain);
     free(mu);
-    A->module_set_data(m, NULL);
+    api->module_set_data(m, NULL);
 }
 
 
 static int
-muc_load(ember_module_t *m, const ember_api_t *api)
+muc_load(ember_module_t *m, const ember_api_t *a)
 {
     muc_opts_t *o;
     muc_t *mu;
     char buf[1100];
     int err;
 
-    muc_api = api;
+    api = a;
     o = api->module_conf(m);
     if (strcmp(o->create_rooms, "anyone") != 0 &&
         strcmp(o->create_rooms, "admins") != 0 &&

@@ -130,8 +130,7 @@ typedef struct {
     const char *only;       /* send to this session only */
 } muc_pinfo_t;
 
-extern const ember_api_t *muc_api;
-#define A muc_api
+extern const ember_api_t *api;
 
 /* muc.c */
 char *muc_strdup(const char *s);
@@ -140,8 +139,6 @@ ember_stanza_t *muc_stanza(const char *name, const char *from,
                            const char *to, const char *type);
 void muc_add_text(ember_stanza_t *parent, const char *name,
                   const char *text);
-void muc_error(muc_t *mu, const ember_event_t *ev, ember_cond_t cond,
-               const char *text);
 void muc_send(muc_t *mu, ember_stanza_t *st);
 int muc_bool(const char *v, int *out);
 

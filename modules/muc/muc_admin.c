@@ -51,8 +51,8 @@ static int
 list_get(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
          ember_stanza_t *item, muc_occ_t *me, int my_aff)
 {
-    const char *as = A->stanza_attr(item, "affiliation");
-    const char *rs = A->stanza_attr(item, "role");
+    const char *as = api->stanza_attr(item, "affiliation");
+    const char *rs = api->stanza_attr(item, "role");
     ember_stanza_t *q, *it;
     muc_aff_t *a;
     muc_occ_t *o;
@@ -61,41 +61,41 @@ list_get(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
     if ((as != NULL && (aff < 0 || aff == AFF_NONE)) ||
         (rs != NULL && (role < 0 || role == ROLE_NONE)) ||
         (as == NULL) == (rs == NULL)) {
-        muc_error(mu, ev, EMBER_COND_BAD_REQUEST,
-                  "ask for one affiliation or one role");
+        api->stanza_error(ev, EMBER_COND_BAD_REQUEST,
+                          "ask for one affiliation or one role");
         return EMBER_HOOK_HANDLED;
     }
     if ((as != NULL && my_aff < AFF_ADMIN) ||
         (rs != NULL && (me == NULL || me->role != ROLE_MODERATOR))) {
-        muc_error(mu, ev, EMBER_COND_FORBIDDEN, NULL);
+        api->stanza_error(ev, EMBER_COND_FORBIDDEN, NULL);
         return EMBER_HOOK_HANDLED;
     }
-    if ((q = A->stanza_new("query", NS_MUC_ADMIN)) == NULL)
+    if ((q = api->stanza_new("query", NS_MUC_ADMIN)) == NULL)
         return EMBER_HOOK_HANDLED;
     if (as != NULL) {
         for (a = r->affs; a != NULL; a = a->next)
             if (a->aff == aff &&
-                (it = A->stanza_add_child(q, "item", NULL)) != NULL) {
-                A->stanza_set_attr(it, "affiliation", as);
-                A->stanza_set_attr(it, "jid", a->jid);
+                (it = api->stanza_add_child(q, "item", NULL)) != NULL) {
+                api->stanza_set_attr(it, "affiliation", as);
+                api->stanza_set_attr(it, "jid", a->jid);
                 if ((o = muc_occ_by_bare(r, a->jid)) != NULL)
-                    A->stanza_set_attr(it, "nick", o->nick);
+                    api->stanza_set_attr(it, "nick", o->nick);
                 if (a->reason != NULL)
                     muc_add_text(it, "reason", a->reason);
             }
     } else {
         for (o = r->occs; o != NULL; o = o->next)
             if (o->role == role &&
-                (it = A->stanza_add_child(q, "item", NULL)) != NULL) {
-                A->stanza_set_attr(it, "role", rs);
-                A->stanza_set_attr(it, "nick", o->nick);
-                A->stanza_set_attr(it, "affiliation",
-                                   muc_aff_name(muc_aff_get(r, o->bare)));
+                (it = api->stanza_add_child(q, "item", NULL)) != NULL) {
+                api->stanza_set_attr(it, "role", rs);
+                api->stanza_set_attr(it, "nick", o->nick);
+                api->stanza_set_attr(it, "affiliation",
+                                     muc_aff_name(muc_aff_get(r, o->bare)));
                 if (o->sessions != NULL)
-                    A->stanza_set_attr(it, "jid", o->sessions->jid);
+                    api->stanza_set_attr(it, "jid", o->sessions->jid);
             }
     }
-    A->iq_result(ev, q);
+    api->iq_result(ev, q);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -105,10 +105,10 @@ static int
 item_check(muc_room_t *r, ember_stanza_t *item, muc_occ_t *me, int my_aff,
            const char **why)
 {
-    const char *nick = A->stanza_attr(item, "nick");
-    const char *jid = A->stanza_attr(item, "jid");
-    const char *rs = A->stanza_attr(item, "role");
-    const char *as = A->stanza_attr(item, "affiliation");
+    const char *nick = api->stanza_attr(item, "nick");
+    const char *jid = api->stanza_attr(item, "jid");
+    const char *rs = api->stanza_attr(item, "role");
+    const char *as = api->stanza_attr(item, "affiliation");
     int role = muc_role_parse(rs), aff = muc_aff_parse(as), t_aff;
     muc_occ_t *t;
     ember_jid_t *j;
@@ -145,15 +145,15 @@ item_check(muc_room_t *r, ember_stanza_t *item, muc_occ_t *me, int my_aff,
     if (jid == NULL && nick != NULL &&
         (t = muc_occ_by_nick(r, nick)) != NULL)
         jid = t->bare;
-    if (jid == NULL || (j = A->jid_parse(jid)) == NULL ||
-        A->jid_resource(j) != NULL) {
+    if (jid == NULL || (j = api->jid_parse(jid)) == NULL ||
+        api->jid_resource(j) != NULL) {
         if (jid != NULL)
-            A->jid_free(j);
+            api->jid_free(j);
         *why = "an affiliation change names a bare JID";
         return EMBER_COND_BAD_REQUEST + 1;
     }
-    t_aff = muc_aff_get(r, A->jid_bare(j));
-    A->jid_free(j);
+    t_aff = muc_aff_get(r, api->jid_bare(j));
+    api->jid_free(j);
     if (my_aff < AFF_ADMIN)
         return EMBER_COND_FORBIDDEN + 1;
     if ((aff >= AFF_ADMIN || t_aff >= AFF_ADMIN) && my_aff < AFF_OWNER) {
@@ -168,11 +168,11 @@ item_check(muc_room_t *r, ember_stanza_t *item, muc_occ_t *me, int my_aff,
 static void
 item_apply(muc_room_t *r, ember_stanza_t *item, const char *actor)
 {
-    const char *nick = A->stanza_attr(item, "nick");
-    const char *jid = A->stanza_attr(item, "jid");
-    const char *rs = A->stanza_attr(item, "role");
-    ember_stanza_t *re = A->stanza_child(item, "reason", NULL);
-    const char *reason = re != NULL ? A->stanza_text(re) : NULL;
+    const char *nick = api->stanza_attr(item, "nick");
+    const char *jid = api->stanza_attr(item, "jid");
+    const char *rs = api->stanza_attr(item, "role");
+    ember_stanza_t *re = api->stanza_child(item, "reason", NULL);
+    const char *reason = re != NULL ? api->stanza_text(re) : NULL;
     muc_occ_t *t;
     muc_pinfo_t pi;
     ember_jid_t *j;
@@ -195,53 +195,53 @@ item_apply(muc_room_t *r, ember_stanza_t *item, const char *actor)
     }
     if (jid == NULL && (t = muc_occ_by_nick(r, nick)) != NULL)
         jid = t->bare;
-    if (jid == NULL || (j = A->jid_parse(jid)) == NULL)
+    if (jid == NULL || (j = api->jid_parse(jid)) == NULL)
         return;
-    muc_apply_aff(r, A->jid_bare(j),
-                  muc_aff_parse(A->stanza_attr(item, "affiliation")), actor,
+    muc_apply_aff(r, api->jid_bare(j),
+                  muc_aff_parse(api->stanza_attr(item, "affiliation")), actor,
                   reason);
-    A->jid_free(j);
+    api->jid_free(j);
 }
 
 
 int
 muc_admin_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
 {
-    const char *type = A->stanza_attr(ev->stanza, "type");
-    ember_stanza_t *q = A->stanza_first(ev->stanza), *it;
-    muc_occ_t *me = muc_occ_by_jid(r, A->jid_full(ev->from));
-    int my_aff = muc_aff_get(r, A->jid_bare(ev->from)), cond, owners;
+    const char *type = api->stanza_attr(ev->stanza, "type");
+    ember_stanza_t *q = api->stanza_first(ev->stanza), *it;
+    muc_occ_t *me = muc_occ_by_jid(r, api->jid_full(ev->from));
+    int my_aff = muc_aff_get(r, api->jid_bare(ev->from)), cond, owners;
     const char *why, *as;
     char actor[1024];
 
-    it = A->stanza_child(q, "item", NULL);
+    it = api->stanza_child(q, "item", NULL);
     if (it == NULL) {
-        muc_error(mu, ev, EMBER_COND_BAD_REQUEST, "no item");
+        api->stanza_error(ev, EMBER_COND_BAD_REQUEST, "no item");
         return EMBER_HOOK_HANDLED;
     }
     if (strcmp(type, "get") == 0)
         return list_get(mu, ev, r, it, me, my_aff);
     /* All or nothing: every item is checked before any applies. */
     owners = muc_owner_count(r);
-    for (; it != NULL; it = A->stanza_next(it)) {
-        if (strcmp(A->stanza_name(it), "item") != 0)
+    for (; it != NULL; it = api->stanza_next(it)) {
+        if (strcmp(api->stanza_name(it), "item") != 0)
             continue;
         if ((cond = item_check(r, it, me, my_aff, &why)) != 0) {
-            muc_error(mu, ev, (ember_cond_t) (cond - 1), why);
+            api->stanza_error(ev, (ember_cond_t) (cond - 1), why);
             return EMBER_HOOK_HANDLED;
         }
-        as = A->stanza_attr(it, "affiliation");
+        as = api->stanza_attr(it, "affiliation");
         if (as != NULL && strcmp(as, "owner") != 0) {
-            const char *jid = A->stanza_attr(it, "jid");
+            const char *jid = api->stanza_attr(it, "jid");
             muc_occ_t *t;
 
             if (jid == NULL && (t = muc_occ_by_nick(
-                    r, A->stanza_attr(it, "nick"))) != NULL)
+                    r, api->stanza_attr(it, "nick"))) != NULL)
                 jid = t->bare;
             if (jid != NULL && muc_aff_get(r, jid) == AFF_OWNER &&
                 --owners < 1) {
-                muc_error(mu, ev, EMBER_COND_CONFLICT,
-                          "the room would have no owner");
+                api->stanza_error(ev, EMBER_COND_CONFLICT,
+                                  "the room would have no owner");
                 return EMBER_HOOK_HANDLED;
             }
         }
@@ -249,11 +249,11 @@ muc_admin_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
     /* An item may remove the actor itself: keep its nick. */
     if (me != NULL)
         snprintf(actor, sizeof(actor), "%s", me->nick);
-    for (it = A->stanza_child(q, "item", NULL); it != NULL;
-         it = A->stanza_next(it))
-        if (strcmp(A->stanza_name(it), "item") == 0)
+    for (it = api->stanza_child(q, "item", NULL); it != NULL;
+         it = api->stanza_next(it))
+        if (strcmp(api->stanza_name(it), "item") == 0)
             item_apply(r, it, me != NULL ? actor : NULL);
-    A->iq_result(ev, NULL);
+    api->iq_result(ev, NULL);
     muc_room_maybe_gc(r);
     return EMBER_HOOK_HANDLED;
 }
@@ -269,15 +269,15 @@ send_invite(muc_room_t *r, const char *inviter, const char *to,
 
     if (m == NULL)
         return;
-    re = A->stanza_child(inv, "reason", NULL);
+    re = api->stanza_child(inv, "reason", NULL);
     snprintf(body, sizeof(body), "%s invites you to the room %s%s%s",
              inviter, r->jid, re != NULL ? ": " : "",
-             re != NULL ? A->stanza_text(re) : "");
-    if ((x = A->stanza_add_child(m, "x", NS_MUC_USER)) != NULL &&
-        (i = A->stanza_add_child(x, "invite", NULL)) != NULL) {
-        A->stanza_set_attr(i, "from", inviter);
+             re != NULL ? api->stanza_text(re) : "");
+    if ((x = api->stanza_add_child(m, "x", NS_MUC_USER)) != NULL &&
+        (i = api->stanza_add_child(x, "invite", NULL)) != NULL) {
+        api->stanza_set_attr(i, "from", inviter);
         if (re != NULL)
-            muc_add_text(i, "reason", A->stanza_text(re));
+            muc_add_text(i, "reason", api->stanza_text(re));
         if (r->c.password_protected)
             muc_add_text(x, "password", r->c.password);
     }
@@ -292,52 +292,52 @@ muc_invite(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
            muc_occ_t *from, ember_stanza_t *x)
 {
     ember_stanza_t *c, *m, *mx, *d, *re;
-    const char *to, *bare = A->jid_bare(ev->from);
+    const char *to, *bare = api->jid_bare(ev->from);
     ember_jid_t *j;
     int aff = muc_aff_get(r, bare);
 
-    if ((c = A->stanza_child(x, "decline", NULL)) != NULL) {
-        if ((to = A->stanza_attr(c, "to")) == NULL ||
-            (j = A->jid_parse(to)) == NULL) {
-            muc_error(mu, ev, EMBER_COND_JID_MALFORMED, NULL);
+    if ((c = api->stanza_child(x, "decline", NULL)) != NULL) {
+        if ((to = api->stanza_attr(c, "to")) == NULL ||
+            (j = api->jid_parse(to)) == NULL) {
+            api->stanza_error(ev, EMBER_COND_JID_MALFORMED, NULL);
             return EMBER_HOOK_HANDLED;
         }
-        if ((m = muc_stanza("message", r->jid, A->jid_full(j), NULL)) &&
-            (mx = A->stanza_add_child(m, "x", NS_MUC_USER)) != NULL &&
-            (d = A->stanza_add_child(mx, "decline", NULL)) != NULL) {
-            A->stanza_set_attr(d, "from", bare);
-            if ((re = A->stanza_child(c, "reason", NULL)) != NULL)
-                muc_add_text(d, "reason", A->stanza_text(re));
+        if ((m = muc_stanza("message", r->jid, api->jid_full(j), NULL)) &&
+            (mx = api->stanza_add_child(m, "x", NS_MUC_USER)) != NULL &&
+            (d = api->stanza_add_child(mx, "decline", NULL)) != NULL) {
+            api->stanza_set_attr(d, "from", bare);
+            if ((re = api->stanza_child(c, "reason", NULL)) != NULL)
+                muc_add_text(d, "reason", api->stanza_text(re));
         }
-        A->jid_free(j);
+        api->jid_free(j);
         muc_send(mu, m);
         return EMBER_HOOK_HANDLED;
     }
     if (from == NULL) {
-        muc_error(mu, ev, EMBER_COND_NOT_ACCEPTABLE,
-                  "only occupants may invite");
+        api->stanza_error(ev, EMBER_COND_NOT_ACCEPTABLE,
+                          "only occupants may invite");
         return EMBER_HOOK_HANDLED;
     }
     if (r->c.members_only && !r->c.allow_invites && aff < AFF_ADMIN) {
-        muc_error(mu, ev, EMBER_COND_FORBIDDEN,
-                  "only admins may invite to this room");
+        api->stanza_error(ev, EMBER_COND_FORBIDDEN,
+                          "only admins may invite to this room");
         return EMBER_HOOK_HANDLED;
     }
-    for (c = A->stanza_first(x); c != NULL; c = A->stanza_next(c)) {
-        if (strcmp(A->stanza_name(c), "invite") != 0)
+    for (c = api->stanza_first(x); c != NULL; c = api->stanza_next(c)) {
+        if (strcmp(api->stanza_name(c), "invite") != 0)
             continue;
-        if ((to = A->stanza_attr(c, "to")) == NULL ||
-            (j = A->jid_parse(to)) == NULL) {
-            muc_error(mu, ev, EMBER_COND_JID_MALFORMED,
-                      "an invitation needs a valid 'to'");
+        if ((to = api->stanza_attr(c, "to")) == NULL ||
+            (j = api->jid_parse(to)) == NULL) {
+            api->stanza_error(ev, EMBER_COND_JID_MALFORMED,
+                              "an invitation needs a valid 'to'");
             return EMBER_HOOK_HANDLED;
         }
         /* The invitee of a members-only room becomes a member (7.8.2). */
         if (r->c.members_only &&
-            muc_aff_get(r, A->jid_bare(j)) == AFF_NONE)
-            muc_apply_aff(r, A->jid_bare(j), AFF_MEMBER, NULL, NULL);
-        send_invite(r, bare, A->jid_full(j), c);
-        A->jid_free(j);
+            muc_aff_get(r, api->jid_bare(j)) == AFF_NONE)
+            muc_apply_aff(r, api->jid_bare(j), AFF_MEMBER, NULL, NULL);
+        send_invite(r, bare, api->jid_full(j), c);
+        api->jid_free(j);
     }
     return EMBER_HOOK_HANDLED;
 }
@@ -351,17 +351,17 @@ request_form(muc_room_t *r, muc_occ_t *o, const char *to)
 
     if (m == NULL)
         return;
-    if ((x = A->form_new(m, "form", "Voice request", NS_MUC_REQUEST))) {
+    if ((x = api->form_new(m, "form", "Voice request", NS_MUC_REQUEST))) {
         v[0] = "participant";
-        A->form_add_field(x, "muc#role", "list-single", "Requested role", v);
+        api->form_add_field(x, "muc#role", "list-single", "Requested role", v);
         v[0] = o->bare;
-        A->form_add_field(x, "muc#jid", "jid-single", "User ID", v);
+        api->form_add_field(x, "muc#jid", "jid-single", "User ID", v);
         v[0] = o->nick;
-        A->form_add_field(x, "muc#roomnick", "text-single", "Room nickname",
-                          v);
+        api->form_add_field(x, "muc#roomnick", "text-single", "Room nickname",
+                            v);
         v[0] = "false";
-        A->form_add_field(x, "muc#request_allow", "boolean",
-                          "Grant voice to this person?", v);
+        api->form_add_field(x, "muc#request_allow", "boolean",
+                            "Grant voice to this person?", v);
     }
     muc_send(r->muc, m);
 }
@@ -372,27 +372,29 @@ int
 muc_voice_request(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
                   muc_occ_t *from, ember_stanza_t *form)
 {
-    const char *allow = A->form_value(form, "muc#request_allow");
-    const char *nick = A->form_value(form, "muc#roomnick");
-    const char *ftype = A->stanza_attr(form, "type");
+    const char *allow = api->form_value(form, "muc#request_allow");
+    const char *nick = api->form_value(form, "muc#roomnick");
+    const char *ftype = api->stanza_attr(form, "type");
     muc_occ_t *o, *t;
     muc_sess_t *s;
     int yes = 0;
 
     if (from == NULL) {
-        muc_error(mu, ev, EMBER_COND_NOT_ACCEPTABLE,
-                  "only occupants may ask for voice");
+        api->stanza_error(ev, EMBER_COND_NOT_ACCEPTABLE,
+                          "only occupants may ask for voice");
         return EMBER_HOOK_HANDLED;
     }
     if (from->role == ROLE_MODERATOR && allow != NULL && ftype != NULL &&
         strcmp(ftype, "submit") == 0) {
         if (muc_bool(allow, &yes) < 0 || nick == NULL) {
-            muc_error(mu, ev, EMBER_COND_BAD_REQUEST,
-                      "muc#request_allow and muc#roomnick are required");
+            api->stanza_error(ev, EMBER_COND_BAD_REQUEST,
+                              "muc#request_allow and muc#roomnick are "
+                              "required");
             return EMBER_HOOK_HANDLED;
         }
         if ((t = muc_occ_by_nick(r, nick)) == NULL) {
-            muc_error(mu, ev, EMBER_COND_ITEM_NOT_FOUND, "no such occupant");
+            api->stanza_error(ev, EMBER_COND_ITEM_NOT_FOUND,
+                              "no such occupant");
             return EMBER_HOOK_HANDLED;
         }
         if (yes && t->role == ROLE_VISITOR) {
@@ -402,12 +404,13 @@ muc_voice_request(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
         return EMBER_HOOK_HANDLED;
     }
     if (from->role != ROLE_VISITOR) {
-        muc_error(mu, ev, EMBER_COND_NOT_ALLOWED, "you already have voice");
+        api->stanza_error(ev, EMBER_COND_NOT_ALLOWED,
+                          "you already have voice");
         return EMBER_HOOK_HANDLED;
     }
     if (!muc_rate_ok(mu, from)) {
-        muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT,
-                  "you are sending requests too fast");
+        api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT,
+                          "you are sending requests too fast");
         return EMBER_HOOK_HANDLED;
     }
     for (o = r->occs; o != NULL; o = o->next)

@@ -47,16 +47,16 @@ static muc_room_t *
 room_arg(muc_t *mu, ember_cmd_ctx_t *ctx, json_t *args)
 {
     const char *s = json_string_value(json_object_get(args, "room"));
-    ember_jid_t *j = s != NULL ? A->jid_parse(s) : NULL;
+    ember_jid_t *j = s != NULL ? api->jid_parse(s) : NULL;
     muc_room_t *r = NULL;
 
-    if (j != NULL && A->jid_node(j) != NULL &&
-        A->jid_resource(j) == NULL &&
-        strcmp(A->jid_domain(j), mu->domain) == 0)
-        r = muc_room_find(mu, A->jid_node(j));
-    A->jid_free(j);
+    if (j != NULL && api->jid_node(j) != NULL &&
+        api->jid_resource(j) == NULL &&
+        strcmp(api->jid_domain(j), mu->domain) == 0)
+        r = muc_room_find(mu, api->jid_node(j));
+    api->jid_free(j);
     if (r == NULL)
-        A->command_done(ctx, EMBER_ENOENT, NULL, "no such room");
+        api->command_done(ctx, EMBER_ENOENT, NULL, "no such room");
     return r;
 }
 
@@ -76,7 +76,7 @@ cmd_rooms(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
             "persistent", r->c.persistent, "occupants", r->nocc,
             "members_only", r->c.members_only,
             "password_protected", r->c.password_protected));
-    A->command_done(ctx, list != NULL ? 0 : EMBER_ENOMEM, list, NULL);
+    api->command_done(ctx, list != NULL ? 0 : EMBER_ENOMEM, list, NULL);
 }
 
 
@@ -110,7 +110,7 @@ cmd_room(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                     "subject", r->subject != NULL ? r->subject : "",
                     "occupants", occs, "affiliations", affs,
                     "locked", r->locked);
-    A->command_done(ctx, res != NULL ? 0 : EMBER_ENOMEM, res, NULL);
+    api->command_done(ctx, res != NULL ? 0 : EMBER_ENOMEM, res, NULL);
 }
 
 
@@ -125,13 +125,13 @@ cmd_configure(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (r == NULL)
         return;
     if (!json_is_object(cfg)) {
-        A->command_done(ctx, EMBER_EINVAL, NULL,
-                        "config: a JSON object {field: value}");
+        api->command_done(ctx, EMBER_EINVAL, NULL,
+                          "config: a JSON object {field: value}");
         return;
     }
     rc = muc_rconf_from_json(r, cfg, err, sizeof(err));
     if (rc < 0) {
-        A->command_done(ctx, rc, NULL, rc == EMBER_EINVAL ? err : NULL);
+        api->command_done(ctx, rc, NULL, rc == EMBER_EINVAL ? err : NULL);
         return;
     }
     if (r->locked) {
@@ -139,7 +139,7 @@ cmd_configure(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         muc_store_save(r);
     }
     muc_room_maybe_gc(r);
-    A->command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
+    api->command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
 }
 
 
@@ -153,7 +153,7 @@ cmd_destroy(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     muc_room_destroy(r, json_string_value(json_object_get(args,
                      "alternate")), json_string_value(json_object_get(args,
                      "reason")));
-    A->command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
+    api->command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
 }
 
 
@@ -164,7 +164,7 @@ muc_commands_register(muc_t *mu)
     int err;
 
     for (i = 0; i < sizeof(muc_cmds) / sizeof(muc_cmds[0]); i++)
-        if ((err = A->command_register(mu->m, &muc_cmds[i], mu)) < 0)
+        if ((err = api->command_register(mu->m, &muc_cmds[i], mu)) < 0)
             return err;
     return 0;
 }

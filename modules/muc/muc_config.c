@@ -307,17 +307,17 @@ field(ember_stanza_t *x, const char *var, const char *type,
 {
     const char *vals[2] = { value, NULL };
 
-    A->form_add_field(x, var, type, label, value != NULL ? vals : NULL);
+    api->form_add_field(x, var, type, label, value != NULL ? vals : NULL);
 }
 
 
 static void
 option(ember_stanza_t *f, const char *label, const char *value)
 {
-    ember_stanza_t *o = A->stanza_add_child(f, "option", NULL);
+    ember_stanza_t *o = api->stanza_add_child(f, "option", NULL);
 
     if (o != NULL) {
-        A->stanza_set_attr(o, "label", label);
+        api->stanza_set_attr(o, "label", label);
         muc_add_text(o, "value", value);
     }
 }
@@ -326,14 +326,14 @@ option(ember_stanza_t *f, const char *label, const char *value)
 static ember_stanza_t *
 config_form(muc_room_t *r)
 {
-    ember_stanza_t *q = A->stanza_new("query", NS_MUC_OWNER), *x, *f;
+    ember_stanza_t *q = api->stanza_new("query", NS_MUC_OWNER), *x, *f;
     const muc_rconf_t *c = &r->c;
     char num[32];
     size_t i;
 
     if (q == NULL)
         return NULL;
-    x = A->form_new(q, "form", "Configuration of the room", NS_MUC_CONFIG);
+    x = api->form_new(q, "form", "Configuration of the room", NS_MUC_CONFIG);
     if (x == NULL)
         return q;
     field(x, F_NAME, "text-single", "Name", c->name);
@@ -349,8 +349,8 @@ config_form(muc_room_t *r)
     field(x, F_SECRET, "text-private", "Password", c->password);
     snprintf(num, sizeof(num), "%d", c->max_users);
     field(x, F_MAXUSERS, "text-single", "Maximum number of occupants", num);
-    f = A->form_add_field(x, F_WHOIS, "list-single", "Who may see real JIDs",
-                          NULL);
+    f = api->form_add_field(x, F_WHOIS, "list-single", "Who may see real JIDs",
+                            NULL);
     if (f != NULL) {
         muc_add_text(f, "value", c->whois_anyone ? "anyone" : "moderators");
         option(f, "Moderators", "moderators");
@@ -362,8 +362,8 @@ config_form(muc_room_t *r)
           c->allow_invites ? "1" : "0");
     field(x, F_SUBJECT, "boolean", "Occupants may change the subject",
           c->change_subject ? "1" : "0");
-    f = A->form_add_field(x, F_PM, "list-single",
-                          "Who may send private messages", NULL);
+    f = api->form_add_field(x, F_PM, "list-single",
+                            "Who may send private messages", NULL);
     if (f != NULL) {
         muc_add_text(f, "value", pm_names[c->allow_pm]);
         for (i = 0; i < 4; i++)
@@ -386,15 +386,15 @@ config_submit(muc_room_t *r, ember_stanza_t *x, char *err, size_t errlen)
 
     if (cfg == NULL)
         return EMBER_ENOMEM;
-    for (f = A->stanza_first(x); f != NULL; f = A->stanza_next(f)) {
-        if (strcmp(A->stanza_name(f), "field") != 0 ||
-            (var = A->stanza_attr(f, "var")) == NULL)
+    for (f = api->stanza_first(x); f != NULL; f = api->stanza_next(f)) {
+        if (strcmp(api->stanza_name(f), "field") != 0 ||
+            (var = api->stanza_attr(f, "var")) == NULL)
             continue;
         n = 0;
-        for (v = A->stanza_first(f); v != NULL && n < 64;
-             v = A->stanza_next(v))
-            if (strcmp(A->stanza_name(v), "value") == 0)
-                vals[n++] = A->stanza_text(v);
+        for (v = api->stanza_first(f); v != NULL && n < 64;
+             v = api->stanza_next(v))
+            if (strcmp(api->stanza_name(v), "value") == 0)
+                vals[n++] = api->stanza_text(v);
         if ((arr = json_array()) == NULL) {
             json_decref(cfg);
             return EMBER_ENOMEM;
@@ -429,45 +429,46 @@ muc_room_destroy(muc_room_t *r, const char *alt, const char *reason)
 int
 muc_owner_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
 {
-    const char *type = A->stanza_attr(ev->stanza, "type");
-    ember_stanza_t *q = A->stanza_first(ev->stanza), *x, *d, *reason;
+    const char *type = api->stanza_attr(ev->stanza, "type");
+    ember_stanza_t *q = api->stanza_first(ev->stanza), *x, *d, *reason;
     char err[512];
     int rc;
 
-    if (muc_aff_get(r, A->jid_bare(ev->from)) != AFF_OWNER) {
-        muc_error(mu, ev, EMBER_COND_FORBIDDEN, "only owners may do that");
+    if (muc_aff_get(r, api->jid_bare(ev->from)) != AFF_OWNER) {
+        api->stanza_error(ev, EMBER_COND_FORBIDDEN, "only owners may do that");
         return EMBER_HOOK_HANDLED;
     }
     if (strcmp(type, "get") == 0) {
-        A->iq_result(ev, config_form(r));
+        api->iq_result(ev, config_form(r));
         return EMBER_HOOK_HANDLED;
     }
-    if ((d = A->stanza_child(q, "destroy", NULL)) != NULL) {
-        reason = A->stanza_child(d, "reason", NULL);
-        A->iq_result(ev, NULL);
-        muc_room_destroy(r, A->stanza_attr(d, "jid"),
-                         reason != NULL ? A->stanza_text(reason) : NULL);
+    if ((d = api->stanza_child(q, "destroy", NULL)) != NULL) {
+        reason = api->stanza_child(d, "reason", NULL);
+        api->iq_result(ev, NULL);
+        muc_room_destroy(r, api->stanza_attr(d, "jid"),
+                         reason != NULL ? api->stanza_text(reason) : NULL);
         return EMBER_HOOK_HANDLED;
     }
-    if ((x = A->stanza_child(q, "x", NS_DATA)) == NULL) {
-        muc_error(mu, ev, EMBER_COND_BAD_REQUEST, "expected a data form");
+    if ((x = api->stanza_child(q, "x", NS_DATA)) == NULL) {
+        api->stanza_error(ev, EMBER_COND_BAD_REQUEST, "expected a data form");
         return EMBER_HOOK_HANDLED;
     }
-    type = A->stanza_attr(x, "type");
+    type = api->stanza_attr(x, "type");
     if (type != NULL && strcmp(type, "cancel") == 0) {
-        A->iq_result(ev, NULL);
+        api->iq_result(ev, NULL);
         /* Canceling the first configuration abandons the room (10.1.3). */
         if (r->locked)
             muc_room_destroy(r, NULL, NULL);
         return EMBER_HOOK_HANDLED;
     }
     if (type == NULL || strcmp(type, "submit") != 0) {
-        muc_error(mu, ev, EMBER_COND_BAD_REQUEST, "expected a submit form");
+        api->stanza_error(ev, EMBER_COND_BAD_REQUEST,
+                          "expected a submit form");
         return EMBER_HOOK_HANDLED;
     }
     if ((rc = config_submit(r, x, err, sizeof(err))) < 0) {
-        muc_error(mu, ev, rc == EMBER_EINVAL ? EMBER_COND_NOT_ACCEPTABLE :
-                  EMBER_COND_RESOURCE_CONSTRAINT, rc == EMBER_EINVAL ?
+        api->stanza_error(ev, rc == EMBER_EINVAL ? EMBER_COND_NOT_ACCEPTABLE :
+                          EMBER_COND_RESOURCE_CONSTRAINT, rc == EMBER_EINVAL ?
                   err : NULL);
         return EMBER_HOOK_HANDLED;
     }
@@ -477,7 +478,7 @@ muc_owner_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
         if (r->c.persistent)
             muc_store_save(r);
     }
-    A->iq_result(ev, NULL);
+    api->iq_result(ev, NULL);
     /* Members-only may have emptied it, or it stopped being persistent. */
     muc_room_maybe_gc(r);
     return EMBER_HOOK_HANDLED;
@@ -487,31 +488,31 @@ muc_owner_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
 static void
 feature(ember_stanza_t *q, const char *var)
 {
-    ember_stanza_t *f = A->stanza_add_child(q, "feature", NULL);
+    ember_stanza_t *f = api->stanza_add_child(q, "feature", NULL);
 
     if (f != NULL)
-        A->stanza_set_attr(f, "var", var);
+        api->stanza_set_attr(f, "var", var);
 }
 
 
 void
 muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
 {
-    ember_stanza_t *p = A->stanza_first(ev->stanza), *q, *c, *x;
+    ember_stanza_t *p = api->stanza_first(ev->stanza), *q, *c, *x;
     char num[32];
 
     (void) mu;
-    if (strcmp(A->stanza_xmlns(p), NS_DISCO_ITEMS) == 0) {
+    if (strcmp(api->stanza_xmlns(p), NS_DISCO_ITEMS) == 0) {
         /* Occupants stay private: the list is empty (6.5). */
-        A->iq_result(ev, A->stanza_new("query", NS_DISCO_ITEMS));
+        api->iq_result(ev, api->stanza_new("query", NS_DISCO_ITEMS));
         return;
     }
-    if ((q = A->stanza_new("query", NS_DISCO_INFO)) == NULL)
+    if ((q = api->stanza_new("query", NS_DISCO_INFO)) == NULL)
         return;
-    if ((c = A->stanza_add_child(q, "identity", NULL)) != NULL) {
-        A->stanza_set_attr(c, "category", "conference");
-        A->stanza_set_attr(c, "type", "text");
-        A->stanza_set_attr(c, "name", r->c.name[0] ? r->c.name : r->node);
+    if ((c = api->stanza_add_child(q, "identity", NULL)) != NULL) {
+        api->stanza_set_attr(c, "category", "conference");
+        api->stanza_set_attr(c, "type", "text");
+        api->stanza_set_attr(c, "name", r->c.name[0] ? r->c.name : r->node);
     }
     feature(q, NS_MUC);
     feature(q, NS_MUC "#self-ping-optimization");
@@ -524,7 +525,7 @@ muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
     feature(q, r->c.password_protected ? "muc_passwordprotected" :
             "muc_unsecured");
     feature(q, r->c.public_ ? "muc_public" : "muc_hidden");
-    if ((x = A->form_new(q, "result", NULL, NS_MUC_INFO)) != NULL) {
+    if ((x = api->form_new(q, "result", NULL, NS_MUC_INFO)) != NULL) {
         field(x, "muc#roominfo_description", NULL, "Description",
               r->c.desc);
         snprintf(num, sizeof(num), "%d", r->nocc);
@@ -537,5 +538,5 @@ muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
         snprintf(num, sizeof(num), "%d", r->c.max_users);
         field(x, F_MAXUSERS, NULL, "Maximum number of occupants", num);
     }
-    A->iq_result(ev, q);
+    api->iq_result(ev, q);
 }

@@ -83,8 +83,8 @@ void
 muc_hist_add(muc_room_t *r, const ember_stanza_t *msg, int64_t us,
              int store)
 {
-    char *xml = A->stanza_serialize(msg, NULL), *own;
-    const char *from = A->stanza_attr(msg, "from");
+    char *xml = api->stanza_serialize(msg, NULL), *own;
+    const char *from = api->stanza_attr(msg, "from");
     const char *slash = from != NULL ? strchr(from, '/') : NULL;
 
     if (xml == NULL)
@@ -93,7 +93,7 @@ muc_hist_add(muc_room_t *r, const ember_stanza_t *msg, int64_t us,
         hist_push(r, own, us);
     if (store && r->c.persistent && r->hist_cap > 0)
         muc_store_hist_append(r, slash != NULL ? slash + 1 : "", xml, us);
-    A->free(xml);
+    api->free(xml);
 }
 
 
@@ -137,7 +137,7 @@ parse_stamp(const char *s)
 static long
 attr_num(const ember_stanza_t *h, const char *name)
 {
-    const char *v = h != NULL ? A->stanza_attr(h, name) : NULL;
+    const char *v = h != NULL ? api->stanza_attr(h, name) : NULL;
     char *end;
     long n;
 
@@ -156,7 +156,7 @@ muc_hist_send(muc_room_t *r, const char *to, const ember_stanza_t *hreq)
     long maxch = attr_num(hreq, "maxchars");
     long secs = attr_num(hreq, "seconds");
     int64_t since = hreq != NULL ?
-                    parse_stamp(A->stanza_attr(hreq, "since")) : -1;
+                    parse_stamp(api->stanza_attr(hreq, "since")) : -1;
     int64_t now = muc_now_us();
     ember_stanza_t *m, *d;
     muc_hist_t *h;
@@ -182,15 +182,15 @@ muc_hist_send(muc_room_t *r, const char *to, const ember_stanza_t *hreq)
     first = i + 1;
     for (i = first; i < r->hist_n; i++) {
         h = hist_at(r, i);
-        if ((m = A->stanza_parse(h->xml, h->chars)) == NULL)
+        if ((m = api->stanza_parse(h->xml, h->chars)) == NULL)
             continue;
-        A->stanza_set_attr(m, "to", to);
+        api->stanza_set_attr(m, "to", to);
         t = (time_t) (h->us / 1000000);
         gmtime_r(&t, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        if ((d = A->stanza_add_child(m, "delay", NS_DELAY)) != NULL) {
-            A->stanza_set_attr(d, "stamp", stamp);
-            A->stanza_set_attr(d, "from", r->jid);
+        if ((d = api->stanza_add_child(m, "delay", NS_DELAY)) != NULL) {
+            api->stanza_set_attr(d, "stamp", stamp);
+            api->stanza_set_attr(d, "from", r->jid);
         }
         muc_send(r->muc, m);
     }

@@ -17,13 +17,13 @@ muc_broadcast_msg(muc_room_t *r, ember_stanza_t *msg, int keep)
 
     for (o = r->occs; o != NULL; o = o->next)
         for (s = o->sessions; s != NULL; s = s->next) {
-            if ((cp = A->stanza_copy(msg)) == NULL)
+            if ((cp = api->stanza_copy(msg)) == NULL)
                 continue;
-            A->stanza_set_attr(cp, "to", s->jid);
-            A->route(r->muc->m, cp);
+            api->stanza_set_attr(cp, "to", s->jid);
+            api->route(r->muc->m, cp);
         }
     if (!keep)
-        A->stanza_free(msg);
+        api->stanza_free(msg);
 }
 
 
@@ -35,14 +35,15 @@ muc_status_message(muc_room_t *r, const int *codes, int ncodes)
     char buf[16];
     int i;
 
-    if (m == NULL || (x = A->stanza_add_child(m, "x", NS_MUC_USER)) == NULL) {
-        A->stanza_free(m);
+    if (m == NULL ||
+        (x = api->stanza_add_child(m, "x", NS_MUC_USER)) == NULL) {
+        api->stanza_free(m);
         return;
     }
     for (i = 0; i < ncodes; i++)
-        if ((s = A->stanza_add_child(x, "status", NULL)) != NULL) {
+        if ((s = api->stanza_add_child(x, "status", NULL)) != NULL) {
             snprintf(buf, sizeof(buf), "%d", codes[i]);
-            A->stanza_set_attr(s, "code", buf);
+            api->stanza_set_attr(s, "code", buf);
         }
     muc_broadcast_msg(r, m, 0);
 }
@@ -52,14 +53,14 @@ muc_status_message(muc_room_t *r, const int *codes, int ncodes)
 static ember_stanza_t *
 reflect(muc_room_t *r, muc_occ_t *o, const ember_stanza_t *st)
 {
-    ember_stanza_t *cp = A->stanza_copy(st);
+    ember_stanza_t *cp = api->stanza_copy(st);
     char from[3072];
 
     if (cp == NULL)
         return NULL;
     snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);
-    A->stanza_set_attr(cp, "from", from);
-    A->stanza_set_attr(cp, "to", NULL);
+    api->stanza_set_attr(cp, "from", from);
+    api->stanza_set_attr(cp, "to", NULL);
     return cp;
 }
 
@@ -72,11 +73,11 @@ subject_change(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
 
     if (!(o->role == ROLE_MODERATOR ||
           (r->c.change_subject && o->role >= ROLE_PARTICIPANT))) {
-        muc_error(mu, ev, EMBER_COND_FORBIDDEN,
-                  "you may not change the subject");
+        api->stanza_error(ev, EMBER_COND_FORBIDDEN,
+                          "you may not change the subject");
         return EMBER_HOOK_HANDLED;
     }
-    muc_set(&r->subject, A->stanza_text(subj));
+    muc_set(&r->subject, api->stanza_text(subj));
     muc_set(&r->subject_nick, o->nick);
     if ((m = reflect(r, o, ev->stanza)) != NULL)
         muc_broadcast_msg(r, m, 0);
@@ -88,29 +89,29 @@ subject_change(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
 static int
 groupchat(muc_t *mu, const ember_event_t *ev, muc_room_t *r, muc_occ_t *o)
 {
-    ember_stanza_t *subj = A->stanza_child(ev->stanza, "subject", NULL);
-    ember_stanza_t *body = A->stanza_child(ev->stanza, "body", NULL);
+    ember_stanza_t *subj = api->stanza_child(ev->stanza, "subject", NULL);
+    ember_stanza_t *body = api->stanza_child(ev->stanza, "body", NULL);
     ember_stanza_t *m;
 
     if (o == NULL) {
-        muc_error(mu, ev, EMBER_COND_NOT_ACCEPTABLE,
-                  "only occupants may send messages to the room");
+        api->stanza_error(ev, EMBER_COND_NOT_ACCEPTABLE,
+                          "only occupants may send messages to the room");
         return EMBER_HOOK_HANDLED;
     }
     if (!muc_rate_ok(mu, o)) {
-        muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT,
-                  "you are sending messages too fast");
+        api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT,
+                          "you are sending messages too fast");
         return EMBER_HOOK_HANDLED;
     }
     if (subj != NULL && body == NULL)
         return subject_change(mu, ev, r, o, subj);
     if (o->role < ROLE_PARTICIPANT) {
-        muc_error(mu, ev, EMBER_COND_FORBIDDEN,
-                  "visitors have no voice in this room");
+        api->stanza_error(ev, EMBER_COND_FORBIDDEN,
+                          "visitors have no voice in this room");
         return EMBER_HOOK_HANDLED;
     }
     if ((m = reflect(r, o, ev->stanza)) == NULL) {
-        muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+        api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
         return EMBER_HOOK_HANDLED;
     }
     if (body != NULL)
@@ -131,38 +132,38 @@ private_message(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
     int pm = r->c.allow_pm;
 
     if (o == NULL) {
-        muc_error(mu, ev, EMBER_COND_NOT_ACCEPTABLE,
-                  "only occupants may send private messages");
+        api->stanza_error(ev, EMBER_COND_NOT_ACCEPTABLE,
+                          "only occupants may send private messages");
         return EMBER_HOOK_HANDLED;
     }
     if (t == NULL) {
-        muc_error(mu, ev, EMBER_COND_ITEM_NOT_FOUND, "no such occupant");
+        api->stanza_error(ev, EMBER_COND_ITEM_NOT_FOUND, "no such occupant");
         return EMBER_HOOK_HANDLED;
     }
     if (o->role != ROLE_MODERATOR &&
         (pm == PM_NONE || (pm == PM_MODERATORS) ||
          (pm == PM_PARTICIPANTS && o->role < ROLE_PARTICIPANT))) {
-        muc_error(mu, ev, EMBER_COND_FORBIDDEN,
-                  "private messages are not allowed in this room");
+        api->stanza_error(ev, EMBER_COND_FORBIDDEN,
+                          "private messages are not allowed in this room");
         return EMBER_HOOK_HANDLED;
     }
     if (!muc_rate_ok(mu, o)) {
-        muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT,
-                  "you are sending messages too fast");
+        api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT,
+                          "you are sending messages too fast");
         return EMBER_HOOK_HANDLED;
     }
     if ((m = reflect(r, o, ev->stanza)) == NULL) {
-        muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+        api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
         return EMBER_HOOK_HANDLED;
     }
-    if (A->stanza_child(m, "x", NS_MUC_USER) == NULL)
-        A->stanza_add_child(m, "x", NS_MUC_USER);
+    if (api->stanza_child(m, "x", NS_MUC_USER) == NULL)
+        api->stanza_add_child(m, "x", NS_MUC_USER);
     for (s = t->sessions; s != NULL; s = s->next)
-        if ((cp = A->stanza_copy(m)) != NULL) {
-            A->stanza_set_attr(cp, "to", s->jid);
+        if ((cp = api->stanza_copy(m)) != NULL) {
+            api->stanza_set_attr(cp, "to", s->jid);
             muc_send(mu, cp);
         }
-    A->stanza_free(m);
+    api->stanza_free(m);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -174,11 +175,11 @@ form_child(const ember_stanza_t *st, const char *form_type)
     ember_stanza_t *c;
     const char *ft;
 
-    for (c = A->stanza_first(st); c != NULL; c = A->stanza_next(c)) {
-        if (strcmp(A->stanza_name(c), "x") != 0 ||
-            strcmp(A->stanza_xmlns(c), NS_DATA) != 0)
+    for (c = api->stanza_first(st); c != NULL; c = api->stanza_next(c)) {
+        if (strcmp(api->stanza_name(c), "x") != 0 ||
+            strcmp(api->stanza_xmlns(c), NS_DATA) != 0)
             continue;
-        ft = A->form_value(c, "FORM_TYPE");
+        ft = api->form_value(c, "FORM_TYPE");
         if (ft != NULL && strcmp(ft, form_type) == 0)
             return c;
     }
@@ -189,35 +190,36 @@ form_child(const ember_stanza_t *st, const char *form_type)
 int
 muc_on_message(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
 {
-    const char *type = A->stanza_attr(ev->stanza, "type");
-    const char *nick = A->jid_resource(ev->to);
+    const char *type = api->stanza_attr(ev->stanza, "type");
+    const char *nick = api->jid_resource(ev->to);
     ember_stanza_t *x, *form;
     muc_occ_t *o;
 
     if (type != NULL && strcmp(type, "error") == 0)
         return EMBER_HOOK_HANDLED;
     if (r == NULL || r->locked) {
-        muc_error(mu, ev, EMBER_COND_ITEM_NOT_FOUND, "no such room");
+        api->stanza_error(ev, EMBER_COND_ITEM_NOT_FOUND, "no such room");
         return EMBER_HOOK_HANDLED;
     }
-    o = muc_occ_by_jid(r, A->jid_full(ev->from));
+    o = muc_occ_by_jid(r, api->jid_full(ev->from));
     if (nick != NULL) {
         if (type != NULL && strcmp(type, "groupchat") == 0) {
-            muc_error(mu, ev, EMBER_COND_BAD_REQUEST,
-                      "a groupchat message goes to the room's bare JID");
+            api->stanza_error(ev, EMBER_COND_BAD_REQUEST,
+                              "a groupchat message goes to the room's "
+                              "bare JID");
             return EMBER_HOOK_HANDLED;
         }
         return private_message(mu, ev, r, o, nick);
     }
     if (type != NULL && strcmp(type, "groupchat") == 0)
         return groupchat(mu, ev, r, o);
-    x = A->stanza_child(ev->stanza, "x", NS_MUC_USER);
-    if (x != NULL && (A->stanza_child(x, "invite", NULL) != NULL ||
-                      A->stanza_child(x, "decline", NULL) != NULL))
+    x = api->stanza_child(ev->stanza, "x", NS_MUC_USER);
+    if (x != NULL && (api->stanza_child(x, "invite", NULL) != NULL ||
+                      api->stanza_child(x, "decline", NULL) != NULL))
         return muc_invite(mu, ev, r, o, x);
     if ((form = form_child(ev->stanza, NS_MUC_REQUEST)) != NULL)
         return muc_voice_request(mu, ev, r, o, form);
-    muc_error(mu, ev, EMBER_COND_BAD_REQUEST,
-              "send groupchat messages, invitations or voice requests");
+    api->stanza_error(ev, EMBER_COND_BAD_REQUEST, "send groupchat messages, "
+                      "invitations or voice requests");
     return EMBER_HOOK_HANDLED;
 }

@@ -101,7 +101,7 @@ occ_free(muc_occ_t *o)
         free(s->jid);
         free(s);
     }
-    A->stanza_free(o->pres);
+    api->stanza_free(o->pres);
     free(o->nick);
     free(o->bare);
     free(o);
@@ -296,12 +296,12 @@ sees_jid(muc_room_t *r, muc_occ_t *viewer)
 static void
 add_status(ember_stanza_t *x, int code)
 {
-    ember_stanza_t *s = A->stanza_add_child(x, "status", NULL);
+    ember_stanza_t *s = api->stanza_add_child(x, "status", NULL);
     char buf[16];
 
     if (s != NULL) {
         snprintf(buf, sizeof(buf), "%d", code);
-        A->stanza_set_attr(s, "code", buf);
+        api->stanza_set_attr(s, "code", buf);
     }
 }
 
@@ -318,39 +318,39 @@ occ_presence(muc_room_t *r, muc_occ_t *o, const char *to, int show_jid,
     snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);
     if (pi != NULL && pi->type != NULL)
         p = muc_stanza("presence", from, to, pi->type);
-    else if (o->pres != NULL && (p = A->stanza_copy(o->pres)) != NULL) {
-        A->stanza_set_attr(p, "from", from);
-        A->stanza_set_attr(p, "to", to);
+    else if (o->pres != NULL && (p = api->stanza_copy(o->pres)) != NULL) {
+        api->stanza_set_attr(p, "from", from);
+        api->stanza_set_attr(p, "to", to);
     } else
         p = muc_stanza("presence", from, to, NULL);
     if (p == NULL)
         return NULL;
     if (pi != NULL && pi->type != NULL && o->pres != NULL &&
-        (c = A->stanza_child(o->pres, "status", NULL)) != NULL)
-        A->stanza_append(p, c);
-    if ((x = A->stanza_add_child(p, "x", NS_MUC_USER)) == NULL ||
-        (item = A->stanza_add_child(x, "item", NULL)) == NULL) {
-        A->stanza_free(p);
+        (c = api->stanza_child(o->pres, "status", NULL)) != NULL)
+        api->stanza_append(p, c);
+    if ((x = api->stanza_add_child(p, "x", NS_MUC_USER)) == NULL ||
+        (item = api->stanza_add_child(x, "item", NULL)) == NULL) {
+        api->stanza_free(p);
         return NULL;
     }
     aff = pi != NULL && pi->destroyed ? AFF_NONE : muc_aff_get(r, o->bare);
-    A->stanza_set_attr(item, "affiliation", muc_aff_name(aff));
-    A->stanza_set_attr(item, "role", pi != NULL && (pi->destroyed ||
+    api->stanza_set_attr(item, "affiliation", muc_aff_name(aff));
+    api->stanza_set_attr(item, "role", pi != NULL && (pi->destroyed ||
                        pi->type != NULL) ? "none" : muc_role_name(o->role));
     if ((show_jid || self) && o->sessions != NULL)
-        A->stanza_set_attr(item, "jid", o->sessions->jid);
+        api->stanza_set_attr(item, "jid", o->sessions->jid);
     if (pi == NULL)
         return p;
     if (pi->new_nick != NULL)
-        A->stanza_set_attr(item, "nick", pi->new_nick);
+        api->stanza_set_attr(item, "nick", pi->new_nick);
     if (pi->actor != NULL &&
-        (c = A->stanza_add_child(item, "actor", NULL)) != NULL)
-        A->stanza_set_attr(c, "nick", pi->actor);
+        (c = api->stanza_add_child(item, "actor", NULL)) != NULL)
+        api->stanza_set_attr(c, "nick", pi->actor);
     if (pi->reason != NULL)
         muc_add_text(item, "reason", pi->reason);
-    if (pi->destroyed && (d = A->stanza_add_child(x, "destroy", NULL))) {
+    if (pi->destroyed && (d = api->stanza_add_child(x, "destroy", NULL))) {
         if (pi->destroy_jid != NULL)
-            A->stanza_set_attr(d, "jid", pi->destroy_jid);
+            api->stanza_set_attr(d, "jid", pi->destroy_jid);
         if (pi->destroy_reason != NULL)
             muc_add_text(d, "reason", pi->destroy_reason);
     }
@@ -430,7 +430,7 @@ muc_occ_remove(muc_room_t *r, muc_occ_t *o, const muc_pinfo_t *pi)
 int
 muc_rate_ok(muc_t *mu, muc_occ_t *o)
 {
-    uint64_t now = A->uptime_ms();
+    uint64_t now = api->uptime_ms();
     double burst = mu->o->message_burst;
 
     if (mu->o->message_rate == 0)
@@ -450,19 +450,19 @@ muc_rate_ok(muc_t *mu, muc_occ_t *o)
 static ember_stanza_t *
 pres_keep(const ember_stanza_t *st)
 {
-    ember_stanza_t *p = A->stanza_copy(st), *c, *n;
+    ember_stanza_t *p = api->stanza_copy(st), *c, *n;
 
     if (p == NULL)
         return NULL;
-    A->stanza_set_attr(p, "from", NULL);
-    A->stanza_set_attr(p, "to", NULL);
-    A->stanza_set_attr(p, "id", NULL);
-    A->stanza_set_attr(p, "type", NULL);
-    for (c = A->stanza_first(p); c != NULL; c = n) {
-        n = A->stanza_next(c);
-        if (strcmp(A->stanza_name(c), "x") == 0 &&
-            strncmp(A->stanza_xmlns(c), NS_MUC, strlen(NS_MUC)) == 0)
-            A->stanza_remove(c);
+    api->stanza_set_attr(p, "from", NULL);
+    api->stanza_set_attr(p, "to", NULL);
+    api->stanza_set_attr(p, "id", NULL);
+    api->stanza_set_attr(p, "type", NULL);
+    for (c = api->stanza_first(p); c != NULL; c = n) {
+        n = api->stanza_next(c);
+        if (strcmp(api->stanza_name(c), "x") == 0 &&
+            strncmp(api->stanza_xmlns(c), NS_MUC, strlen(NS_MUC)) == 0)
+            api->stanza_remove(c);
     }
     return p;
 }
@@ -480,9 +480,9 @@ subject_send(muc_room_t *r, const char *to)
         snprintf(from, sizeof(from), "%s", r->jid);
     if ((m = muc_stanza("message", from, to, "groupchat")) == NULL)
         return;
-    if (A->stanza_add_child(m, "subject", NULL) != NULL)
-        A->stanza_add_text(A->stanza_child(m, "subject", NULL),
-                           r->subject != NULL ? r->subject : "");
+    if (api->stanza_add_child(m, "subject", NULL) != NULL)
+        api->stanza_add_text(api->stanza_child(m, "subject", NULL),
+                             r->subject != NULL ? r->subject : "");
     muc_send(r->muc, m);
 }
 
@@ -495,8 +495,8 @@ may_create(muc_t *mu, const char *bare)
     if (strcmp(mu->o->create_rooms, "anyone") == 0)
         return 1;
     if (strcmp(mu->o->create_rooms, "admins") == 0)
-        return A->is_admin(mu->m, bare);
-    return at != NULL && strcmp(at + 1, A->module_host(mu->m)) == 0;
+        return api->is_admin(mu->m, bare);
+    return at != NULL && strcmp(at + 1, api->module_host(mu->m)) == 0;
 }
 
 
@@ -524,7 +524,7 @@ session_drop(muc_room_t *r, muc_occ_t *o, const char *full,
         return;
     }
     if (st != NULL) {
-        A->stanza_free(o->pres);
+        api->stanza_free(o->pres);
         o->pres = pres_keep(st);
     }
     muc_occ_remove(r, o, NULL);
@@ -541,11 +541,11 @@ nick_change(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
     char *n;
 
     if (other != NULL && other != o) {
-        muc_error(mu, ev, EMBER_COND_CONFLICT, "that nickname is taken");
+        api->stanza_error(ev, EMBER_COND_CONFLICT, "that nickname is taken");
         return EMBER_HOOK_HANDLED;
     }
     if ((n = strdup(nick)) == NULL) {
-        muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+        api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
         return EMBER_HOOK_HANDLED;
     }
     memset(&pi, 0, sizeof(pi));
@@ -555,7 +555,7 @@ nick_change(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
     muc_pres_broadcast(r, o, &pi);
     free(o->nick);
     o->nick = n;
-    A->stanza_free(o->pres);
+    api->stanza_free(o->pres);
     o->pres = pres_keep(ev->stanza);
     muc_pres_broadcast(r, o, NULL);
     return EMBER_HOOK_HANDLED;
@@ -566,9 +566,10 @@ nick_change(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
 static int
 join(muc_t *mu, const ember_event_t *ev, muc_room_t *r, const char *nick)
 {
-    const char *full = A->jid_full(ev->from), *bare = A->jid_bare(ev->from);
-    ember_stanza_t *x = A->stanza_child(ev->stanza, "x", NS_MUC), *pw;
-    const char *to_raw = A->stanza_attr(ev->stanza, "to"), *slash;
+    const char *full = api->jid_full(ev->from);
+    const char *bare = api->jid_bare(ev->from);
+    ember_stanza_t *x = api->stanza_child(ev->stanza, "x", NS_MUC), *pw;
+    const char *to_raw = api->stanza_attr(ev->stanza, "to"), *slash;
     muc_occ_t *o, *v, *same;
     muc_sess_t *s = NULL;
     muc_pinfo_t pi;
@@ -576,21 +577,21 @@ join(muc_t *mu, const ember_event_t *ev, muc_room_t *r, const char *nick)
 
     if (r == NULL) {
         if (!may_create(mu, bare)) {
-            muc_error(mu, ev, EMBER_COND_NOT_ALLOWED,
-                      "you may not create rooms here");
+            api->stanza_error(ev, EMBER_COND_NOT_ALLOWED,
+                              "you may not create rooms here");
             return EMBER_HOOK_HANDLED;
         }
         if (mu->o->max_rooms_per_user > 0 &&
             muc_rooms_of(mu, bare) >= mu->o->max_rooms_per_user) {
-            muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT,
-                      "you have created too many rooms");
+            api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT,
+                              "you have created too many rooms");
             return EMBER_HOOK_HANDLED;
         }
-        if ((r = muc_room_new(mu, A->jid_node(ev->to), bare)) == NULL ||
+        if ((r = muc_room_new(mu, api->jid_node(ev->to), bare)) == NULL ||
             muc_aff_set(r, bare, AFF_OWNER, NULL) < 0) {
             if (r != NULL)
                 muc_room_maybe_gc(r);
-            muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+            api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
             return EMBER_HOOK_HANDLED;
         }
         created = 1;
@@ -603,40 +604,40 @@ join(muc_t *mu, const ember_event_t *ev, muc_room_t *r, const char *nick)
     aff = muc_aff_get(r, bare);
     same = muc_occ_by_nick(r, nick);
     if (r->locked && aff != AFF_OWNER) {
-        muc_error(mu, ev, EMBER_COND_ITEM_NOT_FOUND,
-                  "the room is locked until its owner configures it");
+        api->stanza_error(ev, EMBER_COND_ITEM_NOT_FOUND,
+                          "the room is locked until its owner configures it");
         return EMBER_HOOK_HANDLED;
     }
     if (same != NULL && strcmp(same->bare, bare) != 0) {
-        muc_error(mu, ev, EMBER_COND_CONFLICT, "that nickname is taken");
+        api->stanza_error(ev, EMBER_COND_CONFLICT, "that nickname is taken");
         return EMBER_HOOK_HANDLED;
     }
     if (aff == AFF_OUTCAST) {
-        muc_error(mu, ev, EMBER_COND_FORBIDDEN, "you are banned");
+        api->stanza_error(ev, EMBER_COND_FORBIDDEN, "you are banned");
         return EMBER_HOOK_HANDLED;
     }
     if (r->c.members_only && aff < AFF_MEMBER) {
-        muc_error(mu, ev, EMBER_COND_REGISTRATION_REQUIRED,
-                  "the room is members-only");
+        api->stanza_error(ev, EMBER_COND_REGISTRATION_REQUIRED,
+                          "the room is members-only");
         return EMBER_HOOK_HANDLED;
     }
     if (same == NULL && (o = muc_occ_by_bare(r, bare)) != NULL) {
-        muc_error(mu, ev, EMBER_COND_CONFLICT,
-                  "join with the nickname your other session uses");
+        api->stanza_error(ev, EMBER_COND_CONFLICT,
+                          "join with the nickname your other session uses");
         return EMBER_HOOK_HANDLED;
     }
     if (r->c.password_protected && aff < AFF_ADMIN) {
-        pw = x != NULL ? A->stanza_child(x, "password", NULL) : NULL;
-        if (pw == NULL || strcmp(A->stanza_text(pw), r->c.password) != 0) {
-            muc_error(mu, ev, EMBER_COND_NOT_AUTHORIZED,
-                      "a password is required");
+        pw = x != NULL ? api->stanza_child(x, "password", NULL) : NULL;
+        if (pw == NULL || strcmp(api->stanza_text(pw), r->c.password) != 0) {
+            api->stanza_error(ev, EMBER_COND_NOT_AUTHORIZED,
+                              "a password is required");
             return EMBER_HOOK_HANDLED;
         }
     }
     if (same == NULL && aff < AFF_ADMIN &&
         (r->nocc >= r->c.max_users || r->nocc >= mu->o->max_occupants)) {
-        muc_error(mu, ev, EMBER_COND_SERVICE_UNAVAILABLE,
-                  "the room is full");
+        api->stanza_error(ev, EMBER_COND_SERVICE_UNAVAILABLE,
+                          "the room is full");
         return EMBER_HOOK_HANDLED;
     }
     o = same;
@@ -651,7 +652,7 @@ join(muc_t *mu, const ember_event_t *ev, muc_room_t *r, const char *nick)
         o->pres = pres_keep(ev->stanza);
         o->role = muc_default_role(r, aff);
         o->tokens = mu->o->message_burst;
-        o->tokens_ms = A->uptime_ms();
+        o->tokens_ms = api->uptime_ms();
         if (o->nick == NULL || o->bare == NULL || o->pres == NULL) {
             o->sessions = s;
             s = NULL;
@@ -684,7 +685,7 @@ join(muc_t *mu, const ember_event_t *ev, muc_room_t *r, const char *nick)
     /* Even a new room sends its (empty) subject: clients wait for it as
      * the end of the join (7.2.15). */
     muc_hist_send(r, full, x != NULL ?
-                  A->stanza_child(x, "history", NULL) : NULL);
+                  api->stanza_child(x, "history", NULL) : NULL);
     subject_send(r, full);
     return EMBER_HOOK_HANDLED;
 
@@ -694,7 +695,7 @@ nomem:
         free(s);
     }
     muc_room_maybe_gc(r);
-    muc_error(mu, ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+    api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -702,9 +703,9 @@ nomem:
 int
 muc_on_presence(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
 {
-    const char *type = A->stanza_attr(ev->stanza, "type");
-    const char *nick = A->jid_resource(ev->to);
-    const char *full = A->jid_full(ev->from);
+    const char *type = api->stanza_attr(ev->stanza, "type");
+    const char *nick = api->jid_resource(ev->to);
+    const char *full = api->jid_full(ev->from);
     muc_occ_t *o = r != NULL ? muc_occ_by_jid(r, full) : NULL;
 
     if (type != NULL && (strcmp(type, "unavailable") == 0 ||
@@ -718,8 +719,8 @@ muc_on_presence(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
     if (type != NULL)
         return EMBER_HOOK_HANDLED;  /* subscriptions mean nothing here */
     if (nick == NULL || nick[0] == '\0') {
-        muc_error(mu, ev, EMBER_COND_JID_MALFORMED,
-                  "join with room@service/nick");
+        api->stanza_error(ev, EMBER_COND_JID_MALFORMED,
+                          "join with room@service/nick");
         return EMBER_HOOK_HANDLED;
     }
     if (o == NULL)
@@ -727,7 +728,7 @@ muc_on_presence(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
     if (strcmp(o->nick, nick) != 0)
         return nick_change(mu, ev, r, o, nick);
     /* A status change of an occupant (7.7). */
-    A->stanza_free(o->pres);
+    api->stanza_free(o->pres);
     o->pres = pres_keep(ev->stanza);
     muc_pres_broadcast(r, o, NULL);
     return EMBER_HOOK_HANDLED;

@@ -63,8 +63,8 @@ store_done(int status, json_t *result, void *ud)
 
     (void) result;
     if (status < 0 && status != EMBER_ENOENT)
-        A->log(mu->m, EMBER_LOG_WARN, "muc store write failed: %s",
-               A->strerror(status));
+        api->log(mu->m, EMBER_LOG_WARN, "muc store write failed: %s",
+                 api->strerror(status));
 }
 
 
@@ -99,7 +99,7 @@ muc_store_save(muc_room_t *r)
         return;
     if ((doc = room_doc(r)) == NULL)
         return;
-    A->map_set(r->muc->st_rooms, NULL, r->node, doc, store_done, r->muc);
+    api->map_set(r->muc->st_rooms, NULL, r->node, doc, store_done, r->muc);
     json_decref(doc);
 }
 
@@ -113,8 +113,8 @@ muc_store_forget(muc_room_t *r)
         return;
     memset(&q, 0, sizeof(q));
     q.size = sizeof(q);
-    A->map_set(r->muc->st_rooms, NULL, r->node, NULL, store_done, r->muc);
-    A->archive_delete(r->muc->st_hist, r->node, &q, store_done, r->muc);
+    api->map_set(r->muc->st_rooms, NULL, r->node, NULL, store_done, r->muc);
+    api->archive_delete(r->muc->st_hist, r->node, &q, store_done, r->muc);
 }
 
 
@@ -138,8 +138,8 @@ hist_appended(int status, json_t *result, void *ud)
             memset(&q, 0, sizeof(q));
             q.size = sizeof(q);
             q.before_id = old->id;
-            A->archive_delete(ha->mu->st_hist, r->node, &q, store_done,
-                              ha->mu);
+            api->archive_delete(ha->mu->st_hist, r->node, &q, store_done,
+                                ha->mu);
         }
     }
     req_free(ha);
@@ -154,8 +154,8 @@ muc_store_hist_append(muc_room_t *r, const char *nick, const char *xml,
 
     if (r->muc->st_hist == NULL || (ha = req_new(r->muc, r->node, us)) == NULL)
         return;
-    if (A->archive_append(r->muc->st_hist, r->node, nick, xml,
-                          hist_appended, ha) < 0)
+    if (api->archive_append(r->muc->st_hist, r->node, nick, xml,
+                            hist_appended, ha) < 0)
         req_free(ha);
 }
 
@@ -167,11 +167,11 @@ loading_done(muc_t *mu)
 
     if (--mu->loading > 0)
         return;
-    A->log(mu->m, EMBER_LOG_INFO, "%d persistent rooms loaded", mu->nrooms);
+    api->log(mu->m, EMBER_LOG_INFO, "%d persistent rooms loaded", mu->nrooms);
     /* What arrived meanwhile goes through the router again. */
     while ((p = mu->pending) != NULL) {
         mu->pending = p->next;
-        A->route(mu->m, p->st);
+        api->route(mu->m, p->st);
         free(p);
     }
     mu->pending_tail = &mu->pending;
@@ -232,7 +232,7 @@ room_from_doc(muc_t *mu, const char *node, json_t *doc)
             continue;
         /* A value the options no longer allow keeps the default. */
         if (muc_rconf_set(r, &r->c, var, vals, 1, err, sizeof(err)) < 0)
-            A->log(mu->m, EMBER_LOG_WARN, "room %s: %s", node, err);
+            api->log(mu->m, EMBER_LOG_WARN, "room %s: %s", node, err);
     }
     r->c.persistent = 1;
     muc_hist_resize(r, r->c.history_len);
@@ -261,12 +261,12 @@ rooms_loaded(int status, json_t *result, void *ud)
     json_t *doc;
 
     if (status < 0 && status != EMBER_ENOENT)
-        A->log(mu->m, EMBER_LOG_ERROR, "cannot read the rooms: %s",
-               A->strerror(status));
+        api->log(mu->m, EMBER_LOG_ERROR, "cannot read the rooms: %s",
+                 api->strerror(status));
     if (status == 0)
         json_object_foreach(result, node, doc)
             if (room_from_doc(mu, node, doc) < 0)
-                A->log(mu->m, EMBER_LOG_WARN, "room %s not loaded", node);
+                api->log(mu->m, EMBER_LOG_WARN, "room %s not loaded", node);
     for (r = mu->rooms; r != NULL; r = r->next) {
         if (r->hist_cap == 0 || (hl = req_new(mu, r->node, 0)) == NULL)
             continue;
@@ -275,7 +275,8 @@ rooms_loaded(int status, json_t *result, void *ud)
         q.max = r->hist_cap;
         q.reverse = 1;
         mu->loading++;
-        if (A->archive_query(mu->st_hist, r->node, &q, hist_loaded, hl) < 0) {
+        if (api->archive_query(mu->st_hist, r->node, &q, hist_loaded,
+                               hl) < 0) {
             mu->loading--;
             req_free(hl);
         }
@@ -287,19 +288,19 @@ rooms_loaded(int status, json_t *result, void *ud)
 int
 muc_store_load(muc_t *mu)
 {
-    mu->st_rooms = A->store_open(mu->m, "muc_rooms", EMBER_STORE_MAP);
-    mu->st_hist = A->store_open(mu->m, "muc_history", EMBER_STORE_ARCHIVE);
+    mu->st_rooms = api->store_open(mu->m, "muc_rooms", EMBER_STORE_MAP);
+    mu->st_hist = api->store_open(mu->m, "muc_history", EMBER_STORE_ARCHIVE);
     if (mu->st_rooms == NULL || mu->st_hist == NULL) {
         /* No storage backend: rooms live in memory only. */
-        A->log(mu->m, EMBER_LOG_WARN, "no storage: rooms are not kept");
+        api->log(mu->m, EMBER_LOG_WARN, "no storage: rooms are not kept");
         mu->st_rooms = mu->st_hist = NULL;
         return 0;
     }
     mu->loading = 1;
-    if (A->map_all(mu->st_rooms, NULL, rooms_loaded, mu) < 0) {
+    if (api->map_all(mu->st_rooms, NULL, rooms_loaded, mu) < 0) {
         mu->loading = 0;
-        A->log(mu->m, EMBER_LOG_WARN, "cannot read the rooms: rooms are "
-               "not kept");
+        api->log(mu->m, EMBER_LOG_WARN, "cannot read the rooms: rooms are "
+                 "not kept");
         mu->st_rooms = mu->st_hist = NULL;
     }
     return 0;
