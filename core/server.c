@@ -82,7 +82,7 @@ signals_start(void)
 static void
 revoke_streams(const char *host, const char *user)
 {
-    ember__sessions_close_user(host, user, "not-authorized");
+    ember__sessions_close_user(host, user, EMBER_STREAM_NOT_AUTHORIZED);
 }
 
 
@@ -244,7 +244,7 @@ ember__server_stop(void)
         srv.control_on = 0;
     }
     ember__listeners_stop();
-    ember__sessions_close_all("system-shutdown");
+    ember__sessions_close_all(EMBER_STREAM_SYSTEM_SHUTDOWN);
     ember__http_close_all();
     if (srv.signals_on) {
         uv_close((uv_handle_t *) &srv.sighup, NULL);

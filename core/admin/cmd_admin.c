@@ -317,7 +317,7 @@ cmd_kick_session(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                              ember__jid_full(j));
         goto out;
     }
-    ember__session_close(s, EMBER_KICK_CONDITION);
+    ember__session_end(s, EMBER_KICK_CONDITION, NULL);
     ember__command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
 out:
     ember__jid_free(j);

@@ -22,6 +22,7 @@ typedef struct hook_event_s {
     size_t len, cap;
     int firing;
     int has_dead;
+    int unsorted;           /* hooked during a fire: appended, not placed */
 } hook_event_t;
 
 static ember_hmap_t events;
@@ -46,22 +47,38 @@ event_get(const char *name, int create)
 }
 
 
+/* Between fires: drop unhooked handlers, and put the ones hooked during
+ * a fire into priority order (stable: equal priorities keep their
+ * registration order). */
 static void
-event_compact(hook_event_t *e)
+event_tidy(hook_event_t *e)
 {
+    hook_handler_t h;
     size_t i, j;
 
-    if (e->firing > 0 || !e->has_dead)
+    if (e->firing > 0)
         return;
-    for (i = j = 0; i < e->len; i++) {
-        if (e->handlers[i].dead) {
-            free(e->handlers[i].host);
-            continue;
+    if (e->has_dead) {
+        for (i = j = 0; i < e->len; i++) {
+            if (e->handlers[i].dead) {
+                free(e->handlers[i].host);
+                continue;
+            }
+            e->handlers[j++] = e->handlers[i];
         }
-        e->handlers[j++] = e->handlers[i];
+        e->len = j;
+        e->has_dead = 0;
     }
-    e->len = j;
-    e->has_dead = 0;
+    if (e->unsorted) {
+        for (i = 1; i < e->len; i++) {
+            h = e->handlers[i];
+            for (j = i; j > 0 && e->handlers[j - 1].priority < h.priority;
+                 j--)
+                e->handlers[j] = e->handlers[j - 1];
+            e->handlers[j] = h;
+        }
+        e->unsorted = 0;
+    }
 }
 
 
@@ -77,7 +94,7 @@ ember__hook(ember_module_t *m, const char *host, const char *event,
         return EMBER_EINVAL;
     if ((e = event_get(event, 1)) == NULL)
         return EMBER_ENOMEM;
-    event_compact(e);
+    event_tidy(e);
     if (e->len == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 4;
         hook_handler_t *n = realloc(e->handlers, cap * sizeof(*n));
@@ -90,8 +107,10 @@ ember__hook(ember_module_t *m, const char *host, const char *event,
     /* Insertion after equal priorities keeps registration order stable. */
     for (i = 0; i < e->len && e->handlers[i].priority >= priority; i++)
         ;
-    if (e->firing > 0)
+    if (e->firing > 0) {
         i = e->len;     /* never shift handlers under a running fire */
+        e->unsorted = 1;
+    }
     memmove(&e->handlers[i + 1], &e->handlers[i],
             (e->len - i) * sizeof(*h));
     h = &e->handlers[i];
@@ -131,7 +150,7 @@ ember__unhook(ember_module_t *m, const char *host, const char *event,
             same_host(h->host, host)) {
             h->dead = 1;
             e->has_dead = 1;
-            event_compact(e);
+            event_tidy(e);
             return 0;
         }
     }
@@ -169,7 +188,7 @@ ember__fire(const char *host, const char *event, ember_event_t *ev)
                        "handler of %s failed: %s", event, ember_strerror(r));
     }
     e->firing--;
-    event_compact(e);
+    event_tidy(e);
     return rc;
 }
 
@@ -199,6 +218,6 @@ ember__hooks_module_gone(ember_module_t *m)
                 e->handlers[i].dead = 1;
                 e->has_dead = 1;
             }
-        event_compact(e);
+        event_tidy(e);
     }
 }

@@ -38,7 +38,7 @@ json_t *ember__command_list(void);
 json_t *ember__command_info(const char *name);
 
 /* What `kick` and `kick-session` close streams with. */
-#define EMBER_KICK_CONDITION "policy-violation"
+#define EMBER_KICK_CONDITION EMBER_STREAM_POLICY_VIOLATION
 
 /* The string argument `name` of args, or NULL. */
 const char *ember__command_str(json_t *args, const char *name);

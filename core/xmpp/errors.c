@@ -1,4 +1,6 @@
 /* core/xmpp/errors.c -- condition tables from plugin-api/ember/errno.h. */
+#include <string.h>
+
 #include "xmpp/errors.h"
 
 static const char *const cond_names[] = {
@@ -60,4 +62,16 @@ ember__stream_cond_name(ember_stream_cond_t cond)
 
     return name != NULL ? name
                         : stream_cond_names[EMBER_STREAM_UNDEFINED_CONDITION];
+}
+
+
+ember_stream_cond_t
+ember__stream_cond_parse(const char *name)
+{
+    int i;
+
+    for (i = 0; i < EMBER_STREAM_COND_COUNT; i++)
+        if (strcmp(stream_cond_names[i], name) == 0)
+            return (ember_stream_cond_t) i;
+    return EMBER_STREAM_UNDEFINED_CONDITION;
 }

@@ -14,5 +14,7 @@ const char *ember__stream_cond_name(ember_stream_cond_t cond);
 /* What the API answers: NULL when out of range. */
 const char *ember__cond_name_or_null(ember_cond_t cond);
 const char *ember__stream_cond_name_or_null(ember_stream_cond_t cond);
+/* A wire name back to its condition: undefined-condition if unknown. */
+ember_stream_cond_t ember__stream_cond_parse(const char *name);
 
 #endif

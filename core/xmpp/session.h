@@ -10,9 +10,9 @@
 
 /* Close every bound session of user@host with a stream error condition. */
 int ember__sessions_close_user(const char *host, const char *user,
-                               const char *condition);
+                               ember_stream_cond_t cond);
 /* Close every session (shutdown): condition e.g. "system-shutdown". */
-void ember__sessions_close_all(const char *condition);
+void ember__sessions_close_all(ember_stream_cond_t cond);
 /* Streams of hosts the configuration no longer has (RFC 6120 host-gone). */
 int ember__sessions_close_gone_hosts(void);
 /* Connected client streams, and how many are bound. */
@@ -49,6 +49,8 @@ int ember__session_set_client(ember_session_t *s, const char *software);
 
 void ember__sessions_cleanup(void);
 
+/* api->session_close (minor 0): the condition by its wire name, NULL for
+ * a plain close; unknown names give undefined-condition. */
 void ember__session_close(ember_session_t *s, const char *condition);
 void ember__session_end(ember_session_t *s, ember_stream_cond_t cond,
                         const char *text);

@@ -29,7 +29,7 @@
 
 static ember_buf_t scratch;
 
-static void stream_error(ember_session_t *s, const char *condition,
+static void stream_error(ember_session_t *s, ember_stream_cond_t cond,
                          const char *text);
 static void stream_begin_close(ember_session_t *s);
 
@@ -129,8 +129,9 @@ stream_begin_close(ember_session_t *s)
 
 
 static void
-stream_error(ember_session_t *s, const char *condition, const char *text)
+stream_error(ember_session_t *s, ember_stream_cond_t cond, const char *text)
 {
+    const char *condition = ember__stream_cond_name(cond);
     ember_stanza_t *err;
 
     if (s->state == ST_CLOSING)
@@ -154,10 +155,13 @@ stream_error(ember_session_t *s, const char *condition, const char *text)
 
 
 void
-ember__session_close(ember_session_t *s, const char *condition)
+ember__session_end(ember_session_t *s, ember_stream_cond_t cond,
+                   const char *text)
 {
-    if (condition != NULL) {
-        stream_error(s, condition, NULL);
+    if (s == NULL)
+        return;
+    if (cond != EMBER_STREAM_NONE) {
+        stream_error(s, cond, text);
         return;
     }
     if (s->state != ST_CLOSING)
@@ -167,15 +171,11 @@ ember__session_close(ember_session_t *s, const char *condition)
 
 
 void
-ember__session_end(ember_session_t *s, ember_stream_cond_t cond,
-                   const char *text)
+ember__session_close(ember_session_t *s, const char *condition)
 {
-    if (s == NULL)
-        return;
-    if (cond == EMBER_STREAM_NONE)
-        ember__session_close(s, NULL);
-    else
-        stream_error(s, ember__stream_cond_name(cond), text);
+    ember__session_end(s, condition != NULL
+                              ? ember__stream_cond_parse(condition)
+                              : EMBER_STREAM_NONE, NULL);
 }
 
 
@@ -189,7 +189,7 @@ send_features(ember_session_t *s)
     size_t i, n;
 
     if (f == NULL) {
-        stream_error(s, "internal-server-error", NULL);
+        stream_error(s, EMBER_STREAM_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
     if (s->state == ST_OPEN && tls == NULL && s->tops->start_tls != NULL) {
@@ -241,7 +241,7 @@ start_tls(ember_session_t *s)
 {
     if (stream_tls(s) != NULL || s->state != ST_OPEN ||
         s->tops->start_tls == NULL) {
-        stream_error(s, "policy-violation", "STARTTLS now is not allowed");
+        stream_error(s, EMBER_STREAM_POLICY_VIOLATION, "STARTTLS now is not allowed");
         return;
     }
     write_nonza(s, "proceed", NS_TLS, NULL, NULL);
@@ -281,7 +281,7 @@ sasl_reply(void *ud, ember_sasl_status_t status, const char *data)
         s->mechanism = ember__sasl_mechanism(s->sasl);
         s->in_sasl = 0;
         if (s->jid == NULL) {
-            stream_error(s, "internal-server-error", NULL);
+            stream_error(s, EMBER_STREAM_INTERNAL_SERVER_ERROR, NULL);
             return;
         }
         ember__log(EMBER_LOG_INFO, "c2s", "%s: %s authenticated (%s)",
@@ -292,7 +292,7 @@ sasl_reply(void *ud, ember_sasl_status_t status, const char *data)
         write_nonza(s, "failure", NS_SASL, data, NULL);
         sasl_end(s);
         if (++s->sasl_failures >= MAX_SASL_FAILURES)
-            stream_error(s, "policy-violation",
+            stream_error(s, EMBER_STREAM_POLICY_VIOLATION,
                          "too many failed authentication attempts");
         return;
     }
@@ -362,7 +362,7 @@ handle_sasl(ember_session_t *s, ember_stanza_t *st)
         sasl_end(s);
         sasl_failure(s, "aborted");
     } else {
-        stream_error(s, "policy-violation", "unexpected SASL element");
+        stream_error(s, EMBER_STREAM_POLICY_VIOLATION, "unexpected SASL element");
     }
 }
 
@@ -425,7 +425,7 @@ handle_bind(ember_session_t *s, ember_stanza_t *iq, ember_stanza_t *bind)
     if ((old = ember__session_by_full(full->full)) != NULL) {
         ember__log(EMBER_LOG_INFO, "c2s", "%s: %s replaces the older "
                    "session", ember__session_ip(s), full->full);
-        stream_error(old, "conflict", "Replaced by new connection");
+        stream_error(old, EMBER_STREAM_CONFLICT, "Replaced by new connection");
     }
     ember__jid_free(s->jid);
     s->jid = full;
@@ -481,7 +481,7 @@ handle_client_stanza(ember_session_t *s, ember_stanza_t *st)
     if (ns == NULL || strcmp(ns, NS_CLIENT) != 0 ||
         (strcmp(name, "message") != 0 && strcmp(name, "presence") != 0 &&
          strcmp(name, "iq") != 0)) {
-        stream_error(s, "unsupported-stanza-type", NULL);
+        stream_error(s, EMBER_STREAM_UNSUPPORTED_STANZA_TYPE, NULL);
         goto done;
     }
     if (strcmp(name, "iq") == 0 &&
@@ -502,11 +502,11 @@ handle_client_stanza(ember_session_t *s, ember_stanza_t *st)
         }
     }
     if (s->state != ST_BOUND) {
-        stream_error(s, "not-authorized", "bind a resource first");
+        stream_error(s, EMBER_STREAM_NOT_AUTHORIZED, "bind a resource first");
         goto done;
     }
     if (!from_ok(s, ember__stanza_attr(st, "from"))) {
-        stream_error(s, "invalid-from", NULL);
+        stream_error(s, EMBER_STREAM_INVALID_FROM, NULL);
         goto done;
     }
     ember__stanza_set_attr(st, "from", s->jid->full);
@@ -535,20 +535,20 @@ xml_stream_open(void *ud, ember_stanza_t *header, const char *name,
         s->host = strdup(host);
     if (strcmp(name, "stream") != 0 || ns == NULL ||
         strcmp(ns, NS_STREAMS) != 0) {
-        stream_error(s, "invalid-namespace", NULL);
+        stream_error(s, EMBER_STREAM_INVALID_NAMESPACE, NULL);
     } else if (ember__stanza_xmlns(header) == NULL ||
                strcmp(ember__stanza_xmlns(header), NS_CLIENT) != 0) {
-        stream_error(s, "invalid-namespace", "this port serves "
+        stream_error(s, EMBER_STREAM_INVALID_NAMESPACE, "this port serves "
                      "jabber:client");
     } else if (s->host == NULL) {
-        stream_error(s, "host-unknown", NULL);
+        stream_error(s, EMBER_STREAM_HOST_UNKNOWN, NULL);
     } else if (to != NULL &&
                (ember__jid_prep_domain(to, host, sizeof(host)) != 0 ||
                 strcmp(host, s->host) != 0)) {
-        stream_error(s, "host-unknown", "the stream restarted for "
+        stream_error(s, EMBER_STREAM_HOST_UNKNOWN, "the stream restarted for "
                      "another host");
     } else if (version == NULL || atoi(version) < 1) {
-        stream_error(s, "unsupported-version", NULL);
+        stream_error(s, EMBER_STREAM_UNSUPPORTED_VERSION, NULL);
     } else {
         send_header(s);
         if (s->state == ST_CONNECTED)
@@ -577,11 +577,11 @@ xml_stanza(void *ud, ember_stanza_t *st)
         else if (ns != NULL && strcmp(ns, NS_SASL) == 0)
             handle_sasl(s, st);
         else if (!ember__session_secure(s))
-            stream_error(s, "policy-violation", "STARTTLS is required");
+            stream_error(s, EMBER_STREAM_POLICY_VIOLATION, "STARTTLS is required");
         else if (ns == NULL || strcmp(ns, NS_CLIENT) != 0 ||
                  strcmp(name, "iq") != 0 ||
                  ember__route_preauth_iq(st, s) != EMBER_HOOK_HANDLED)
-            stream_error(s, "not-authorized", NULL);
+            stream_error(s, EMBER_STREAM_NOT_AUTHORIZED, NULL);
         ember__stanza_free(st);
         return;
     }
@@ -592,14 +592,14 @@ xml_stanza(void *ud, ember_stanza_t *st)
 static void
 xml_stream_close(void *ud)
 {
-    ember__session_close(ud, NULL);
+    ember__session_end(ud, EMBER_STREAM_NONE, NULL);
 }
 
 
 static void
-xml_error(void *ud, const char *condition, const char *text)
+xml_error(void *ud, ember_stream_cond_t cond, const char *text)
 {
-    stream_error(ud, condition, text);
+    stream_error(ud, cond, text);
 }
 
 
@@ -657,7 +657,7 @@ ember__stream_feed(ember_session_t *s, const char *data, size_t len)
 void
 ember__stream_timeout(ember_session_t *s, int before_auth)
 {
-    stream_error(s, "connection-timeout", before_auth
+    stream_error(s, EMBER_STREAM_CONNECTION_TIMEOUT, before_auth
                  ? "authentication took too long" : NULL);
 }
 
@@ -666,7 +666,7 @@ void
 ember__stream_refuse(ember_session_t *s, ember_stream_cond_t cond,
                      const char *text)
 {
-    stream_error(s, ember__stream_cond_name(cond), text);
+    stream_error(s, cond, text);
 }
 
 
@@ -696,7 +696,7 @@ ember__stream_gone(ember_session_t *s)
 
 int
 ember__sessions_close_user(const char *host, const char *user,
-                           const char *condition)
+                           ember_stream_cond_t cond)
 {
     char bare[2048];
     ember_session_t *s;
@@ -704,7 +704,7 @@ ember__sessions_close_user(const char *host, const char *user,
 
     snprintf(bare, sizeof(bare), "%s@%s", user, host);
     while ((s = ember__session_first_of(bare)) != NULL) {
-        stream_error(s, condition, NULL);
+        stream_error(s, cond, NULL);
         n++;
     }
     return n;
@@ -720,7 +720,7 @@ ember__sessions_close_gone_hosts(void)
     for (s = ember__sessions_first(); s != NULL; s = s->next)
         if (s->state != ST_CLOSING && s->host != NULL &&
             !ember__host_exists(s->host)) {
-            stream_error(s, "host-gone", NULL);
+            stream_error(s, EMBER_STREAM_HOST_GONE, NULL);
             n++;
         }
     return n;
@@ -728,13 +728,13 @@ ember__sessions_close_gone_hosts(void)
 
 
 void
-ember__sessions_close_all(const char *condition)
+ember__sessions_close_all(ember_stream_cond_t cond)
 {
     ember_session_t *s;
 
     for (s = ember__sessions_first(); s != NULL; s = s->next)
         if (s->state != ST_CLOSING)
-            stream_error(s, condition, NULL);
+            stream_error(s, cond, NULL);
 }
 
 

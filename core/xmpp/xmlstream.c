@@ -83,7 +83,7 @@ drop_stanza(ember_xml_t *x)
 
 
 static void
-fail(ember_xml_t *x, const char *cond, const char *text)
+fail(ember_xml_t *x, ember_stream_cond_t cond, const char *text)
 {
     if (dead(x))
         return;
@@ -122,10 +122,10 @@ on_error(void *ud, xmlErrorPtr err)
     switch (err->code) {
     case XML_ERR_UNSUPPORTED_ENCODING:
     case XML_ERR_UNKNOWN_ENCODING:
-        fail(x, "unsupported-encoding", msg);
+        fail(x, EMBER_STREAM_UNSUPPORTED_ENCODING, msg);
         break;
     default:
-        fail(x, "not-well-formed", msg);
+        fail(x, EMBER_STREAM_NOT_WELL_FORMED, msg);
         break;
     }
 }
@@ -167,7 +167,7 @@ on_characters(void *ud, const xmlChar *ch, int len)
         return;
     if (x->depth >= 2) {
         if (ember__buf_append(&x->text, (const char *) ch, (size_t) len) < 0)
-            fail(x, "resource-constraint", "out of memory");
+            fail(x, EMBER_STREAM_RESOURCE_CONSTRAINT, "out of memory");
         return;
     }
     /* Whitespace between stanzas belongs to no stanza's size. */
@@ -397,22 +397,22 @@ on_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
                            || (in->encoding != NULL
                                && strcasecmp((const char *) in->encoding,
                                              "UTF-8") != 0))) {
-            fail(x, "unsupported-encoding", "only UTF-8 is supported");
+            fail(x, EMBER_STREAM_UNSUPPORTED_ENCODING, "only UTF-8 is supported");
             return;
         }
         if (stream_opened(x, localname, prefix, URI, nb_ns, ns, nb_attrs,
                           attrs) < 0)
-            fail(x, "resource-constraint", "out of memory");
+            fail(x, EMBER_STREAM_RESOURCE_CONSTRAINT, "out of memory");
         after_callback(x);
         x->boundary = start_tag_end(x);
         return;
     }
     if (x->depth > x->lim.max_depth) {
-        fail(x, "policy-violation", "elements nested too deeply");
+        fail(x, EMBER_STREAM_POLICY_VIOLATION, "elements nested too deeply");
         return;
     }
     if (nb_attrs + nb_ns > x->lim.max_attributes) {
-        fail(x, "policy-violation", "too many attributes");
+        fail(x, EMBER_STREAM_POLICY_VIOLATION, "too many attributes");
         return;
     }
     if (flush_text(x) < 0)
@@ -437,14 +437,14 @@ on_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
     x->depth++;
     if ((err = add_attrs(x, el, nb_attrs, attrs)) < 0) {
         if (err == EMBER_EINVAL)
-            fail(x, "policy-violation", "attribute name too long");
+            fail(x, EMBER_STREAM_POLICY_VIOLATION, "attribute name too long");
         else
             goto nomem;
     }
     return;
 
 nomem:
-    fail(x, "resource-constraint", "out of memory");
+    fail(x, EMBER_STREAM_RESOURCE_CONSTRAINT, "out of memory");
 }
 
 
@@ -465,7 +465,7 @@ on_end(void *ud, const xmlChar *localname, const xmlChar *prefix,
         return;
     }
     if (flush_text(x) < 0) {
-        fail(x, "resource-constraint", "out of memory");
+        fail(x, EMBER_STREAM_RESOURCE_CONSTRAINT, "out of memory");
         return;
     }
     x->depth--;
@@ -493,7 +493,7 @@ on_end(void *ud, const xmlChar *localname, const xmlChar *prefix,
 static void
 on_restricted(void *ud, const char *what)
 {
-    fail(ud, "restricted-xml", what);
+    fail(ud, EMBER_STREAM_RESTRICTED_XML, what);
 }
 
 
@@ -646,7 +646,7 @@ push(ember_xml_t *x, const char *data, size_t len, int terminate)
     x->feeding = 0;
     x->fed += len;
     if (!dead(x) && !x->ctxt->wellFormed)
-        fail(x, "not-well-formed", "malformed XML");
+        fail(x, EMBER_STREAM_NOT_WELL_FORMED, "malformed XML");
     return dead(x) ? -1 : 0;
 }
 
@@ -662,7 +662,7 @@ prime(ember_xml_t *x)
     rc = push(x, x->header, x->header_len, 0);
     x->priming = 0;
     if (rc < 0 || x->depth != 1) {
-        fail(x, "internal-server-error", "cannot resume the stream");
+        fail(x, EMBER_STREAM_INTERNAL_SERVER_ERROR, "cannot resume the stream");
         return EMBER_EPROTO;
     }
     x->boundary = x->fed;
@@ -684,7 +684,7 @@ sniff_encoding(ember_xml_t *x, const char *data, size_t len)
     for (i = x->fed; i < 2 && i - x->fed < len; i++) {
         c = (unsigned char) data[i - x->fed];
         if (c == 0x00 || (i == 0 && (c == 0xfe || c == 0xff || c == 0x4c))) {
-            fail(x, "unsupported-encoding", "only UTF-8 is supported");
+            fail(x, EMBER_STREAM_UNSUPPORTED_ENCODING, "only UTF-8 is supported");
             return EMBER_EPROTO;
         }
     }
@@ -701,7 +701,7 @@ ember__xml_feed(ember_xml_t *x, const char *data, size_t len)
     if (x == NULL || (data == NULL && len > 0))
         return EMBER_EINVAL;
     if (x->restart && reset_document(x) < 0) {
-        fail(x, "resource-constraint", "out of memory");
+        fail(x, EMBER_STREAM_RESOURCE_CONSTRAINT, "out of memory");
         return EMBER_ENOMEM;
     }
     if (x->failed || x->stopped)
@@ -711,7 +711,7 @@ ember__xml_feed(ember_xml_t *x, const char *data, size_t len)
     if (x->ctxt == NULL) {
         paused = x->depth == 1 && x->header != NULL;
         if (ctxt_take(x) < 0) {
-            fail(x, "resource-constraint", "out of memory");
+            fail(x, EMBER_STREAM_RESOURCE_CONSTRAINT, "out of memory");
             return EMBER_ENOMEM;
         }
         if (paused && prime(x) < 0)
@@ -726,7 +726,7 @@ ember__xml_feed(ember_xml_t *x, const char *data, size_t len)
      */
     while (len > 0) {
         if (x->fed - x->boundary >= x->lim.max_stanza_size) {
-            fail(x, "policy-violation", "stanza too large");
+            fail(x, EMBER_STREAM_POLICY_VIOLATION, "stanza too large");
             return EMBER_ELIMIT;
         }
         room = x->boundary + x->lim.max_stanza_size - x->fed;

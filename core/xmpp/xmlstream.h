@@ -28,7 +28,7 @@ typedef struct ember_xml_cbs_s {
      * ("not-well-formed", "policy-violation", "restricted-xml",
      * "bad-format", "unsupported-encoding", "invalid-namespace").  No other
      * callback follows until a restart. */
-    void (*error)(void *ud, const char *condition, const char *text);
+    void (*error)(void *ud, ember_stream_cond_t cond, const char *text);
 } ember_xml_cbs_t;
 
 /*

@@ -64,7 +64,7 @@ on_close(void *ud)
 }
 
 static void
-on_error(void *ud, const char *cond, const char *text)
+on_error(void *ud, ember_stream_cond_t cond, const char *text)
 {
     ((state_t *) ud)->failed = 1;
 }

@@ -14,6 +14,7 @@
 #include <ember/errno.h>
 
 #include "base/buf.h"
+#include "xmpp/errors.h"
 #include "xmpp/stanza.h"
 #include "xmpp/xmlstream.h"
 
@@ -128,9 +129,10 @@ rec_close(void *ud)
 }
 
 static void
-rec_error(void *ud, const char *cond, const char *text)
+rec_error(void *ud, ember_stream_cond_t code, const char *text)
 {
     rec_t *r = ud;
+    const char *cond = ember__stream_cond_name(code);
 
     ember__buf_printf(&r->log, "error %s\n", cond);
     snprintf(r->cond, sizeof(r->cond), "%s", cond);
