@@ -46,8 +46,7 @@ do_configure(ps_req_t *r, const ember_stanza_t *cf, int set)
         return;
     }
     if (form == NULL || type == NULL || strcmp(type, "submit") != 0) {
-        ps_fail(r, EMBER_COND_BAD_REQUEST, NULL,
-                    "a submitted form is needed");
+        ps_fail(r, EMBER_COND_BAD_REQUEST, NULL, "a submitted form is needed");
         return;
     }
     if (ps_config_apply(c, n->config, form, NULL, &bad) < 0) {

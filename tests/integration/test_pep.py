@@ -325,3 +325,23 @@ def test_roster_access_model(server, passwords):
     assert err(el) == ("not-authorized", "not-in-roster-group")
     for x in (a, b, c):
         x.close()
+
+
+def test_pep_only_host(server_factory, passwords):
+    """pubsub service="false": no pubsub.HOST, the engine still runs PEP."""
+    srv = server_factory(start=False)
+    srv.add_module("pubsub", service="false")
+    srv.start()
+    mutual(srv, "alice", "bob")
+    a = client(srv, passwords, "alice")
+    b = client(srv, passwords, "bob")
+    ok(pub(a, MOOD, mood("calm"), id_="now"))
+    assert item_ids(items_of(b, "alice@localhost", MOOD)) == ["now"]
+    el = ok(b.iq("get", "<query xmlns='%s'/>" % NS_DISCO_ITEMS,
+                 to="localhost"))
+    assert "pubsub.localhost" not in \
+        {i.get("jid") for i in el.iter(q(NS_DISCO_ITEMS, "item"))}
+    assert err(ps(b, "get", "<items node='x'/>",
+                  to="pubsub.localhost"))[0] is not None
+    a.close()
+    b.close()
