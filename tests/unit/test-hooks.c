@@ -17,17 +17,6 @@
 #include "base/hooks.h"
 #include "base/owner.h"
 
-/* A known core bug: skip while it is there, fail once it is fixed so the
- * marker goes (pytest's xfail(strict=True)). */
-#define KNOWN_BUG(still_there, what)                                         \
-    do {                                                                     \
-        if (still_there) {                                                   \
-            print_message("KNOWN BUG (core/base/hooks.c): %s\n", what);      \
-            skip();                                                          \
-        }                                                                    \
-        fail_msg("known bug fixed, remove the KNOWN_BUG marker: %s", what);  \
-    } while (0)
-
 static ember__owner_t owner_a = { "a", "a.test", "a@a.test" };
 static ember__owner_t owner_b = { "b", NULL, "b" };
 #define MOD_A ((ember_module_t *) (void *) &owner_a)
@@ -297,7 +286,7 @@ test_module_gone_while_firing(void **state)
 
 
 static tag_t add_a = { "a", 0, NULL }, add_b = { "b", 0, NULL },
-             add_c = { "c", 0, NULL }, add_n[16];
+             add_c = { "c", 0, NULL }, add_d = { "d", 0, NULL }, add_n[16];
 
 
 static void
@@ -307,6 +296,7 @@ hook_more(void)
 
     /* Enough new handlers to move the array under the running fire. */
     assert_int_equal(ember__hook(MOD_A, NULL, "add", h_tag, 20, &add_c), 0);
+    assert_int_equal(ember__hook(MOD_A, NULL, "add", h_tag, 0, &add_d), 0);
     for (i = 0; i < 16; i++) {
         add_n[i].tag = "";
         assert_int_equal(ember__hook(MOD_A, NULL, "add", h_tag, -10,
@@ -327,14 +317,9 @@ test_hook_while_firing(void **state)
     assert_string_equal(trace, "ab");
     fire(NULL, "add");
     ember__hooks_module_gone(MOD_A);
-    /* hooks.h: "highest priority first", whenever the handler was hooked.
-     * hooks.c appends a handler hooked during a fire at the end and never
-     * sorts it into place, so c (priority 20) runs after b (priority 0)
-     * on every later fire. */
-    if (strcmp(trace, "cab") != 0)
-        assert_string_equal(trace, "abc");
-    KNOWN_BUG(strcmp(trace, "cab") != 0, "a handler hooked while its event "
-              "fires runs last on every later fire, out of priority order");
+    /* Then it takes its place by priority, after those of equal priority
+     * hooked before it, like any other. */
+    assert_string_equal(trace, "cabd");
 }
 
 
