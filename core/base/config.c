@@ -56,30 +56,13 @@ static int
 cfg_fail(cfg_ctx_t *cx, long line, const char *fmt, ...)
 {
     va_list ap;
-    int n;
 
-    if (cx->failed++ || cx->errlen == 0)
+    if (cx->failed++)
         return EMBER_EINVAL;
-    n = snprintf(cx->err, cx->errlen, "%s:%ld: ", cx->file, line);
-    if (n >= 0 && (size_t) n < cx->errlen) {
-        va_start(ap, fmt);
-        vsnprintf(cx->err + n, cx->errlen - (size_t) n, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    ember__verror_at(cx->err, cx->errlen, cx->file, line, fmt, ap);
+    va_end(ap);
     return EMBER_EINVAL;
-}
-
-
-static const char *
-cfg_attr(xmlNodePtr node, const char *name)
-{
-    xmlAttrPtr a = xmlHasNsProp(node, (const xmlChar *) name, NULL);
-
-    if (a == NULL)
-        return NULL;
-    if (a->children == NULL || a->children->type != XML_TEXT_NODE)
-        return "";
-    return (const char *) a->children->content;
 }
 
 
@@ -142,7 +125,7 @@ cfg_missing_attr(xmlNodePtr root, const char *name, xmlNodePtr *at)
         for (i = 0; i < sizeof(cfg_required) / sizeof(cfg_required[0]); i++)
             if (strcmp((const char *) n->name, cfg_required[i][0]) == 0
                 && strcmp(name, cfg_required[i][0]) == 0
-                && cfg_attr(n, cfg_required[i][1]) == NULL) {
+                && ember__xml_attr(n, cfg_required[i][1]) == NULL) {
                 *at = n;
                 return cfg_required[i][1];
             }
@@ -276,7 +259,7 @@ static int
 cfg_number(cfg_ctx_t *cx, xmlNodePtr n, const char *name, int duration,
            long long lo, long long hi, long long *out)
 {
-    const char *v = cfg_attr(n, name);
+    const char *v = ember__xml_attr(n, name);
     long long x;
 
     if (v == NULL)
@@ -356,9 +339,9 @@ ember__listen_type_name(ember_listen_type_t type)
 static int
 cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
 {
-    const char *type = cfg_attr(n, "type"), *addr = cfg_attr(n, "address");
-    const char *req = cfg_attr(n, "require-tls");
-    const char *pub = cfg_attr(n, "public");
+    const char *type = ember__xml_attr(n, "type"), *addr = ember__xml_attr(n, "address");
+    const char *req = ember__xml_attr(n, "require-tls");
+    const char *pub = ember__xml_attr(n, "public");
     ember_listener_conf_t *l, **tail;
     ember_listen_type_t t;
     unsigned char bin[16];
@@ -440,7 +423,7 @@ static int
 cfg_module(cfg_ctx_t *cx, ember_module_conf_t **list, xmlNodePtr n,
            const char *where)
 {
-    const char *name = cfg_attr(n, "name");
+    const char *name = ember__xml_attr(n, "name");
     ember_module_conf_t *m;
 
     for (; *list != NULL; list = &(*list)->next)
@@ -468,8 +451,8 @@ cfg_tls(cfg_ctx_t *cx, const char *dir, xmlNodePtr n, char **cert,
 {
     free(*cert);
     free(*key);
-    *cert = ember__path_abs(dir, cfg_attr(n, "cert"));
-    *key = ember__path_abs(dir, cfg_attr(n, "key"));
+    *cert = ember__path_abs(dir, ember__xml_attr(n, "cert"));
+    *key = ember__path_abs(dir, ember__xml_attr(n, "key"));
     return *cert == NULL || *key == NULL ? EMBER_ENOMEM : 0;
 }
 
@@ -482,9 +465,9 @@ cfg_host(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     xmlNodePtr k;
     int rc;
 
-    if (ember__jid_prep_domain(cfg_attr(n, "name"), name, sizeof(name)) < 0)
+    if (ember__jid_prep_domain(ember__xml_attr(n, "name"), name, sizeof(name)) < 0)
         return cfg_fail(cx, xmlGetLineNo(n), "host: invalid host name '%s'",
-                        cfg_attr(n, "name"));
+                        ember__xml_attr(n, "name"));
     for (tail = &c->hosts; *tail != NULL; tail = &(*tail)->next)
         if (strcmp((*tail)->name, name) == 0)
             return cfg_fail(cx, xmlGetLineNo(n), "host: '%s' already "
@@ -533,7 +516,7 @@ cfg_strv_add(char ***v, size_t *count, char *s)
 static int
 cfg_admin(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n, size_t *count)
 {
-    const char *s = cfg_attr(n, "jid");
+    const char *s = ember__xml_attr(n, "jid");
     ember_jid_t *j = ember__jid_parse(s);
     int rc;
 
@@ -576,7 +559,7 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
             paths = n;
         else if (is_element(n, "plugins"))
             rc = cfg_strv_add(&c->plugin_dirs, &ndirs,
-                              ember__path_abs(c->dir, cfg_attr(n, "dir")));
+                              ember__path_abs(c->dir, ember__xml_attr(n, "dir")));
         else if (is_element(n, "tls"))
             rc = cfg_tls(cx, c->dir, n, &c->cert_file, &c->key_file);
         else if (is_element(n, "limits"))
@@ -595,17 +578,17 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
     if (c->hosts == NULL)
         return cfg_fail(cx, xmlGetLineNo(root), "ember: no <host> element; "
                         "at least one virtual host is required");
-    if (log != NULL && (v = cfg_attr(log, "level")) != NULL
+    if (log != NULL && (v = ember__xml_attr(log, "level")) != NULL
         && (c->log_level = ember__log_level_parse(v)) < 0)
         return cfg_fail(cx, xmlGetLineNo(log), "log: unknown level '%s' "
                         "(error, warn, info, debug)", v);
-    if (log != NULL && (v = cfg_attr(log, "file")) != NULL
+    if (log != NULL && (v = ember__xml_attr(log, "file")) != NULL
         && (c->log_file = ember__path_abs(c->dir, v)) == NULL)
         return EMBER_ENOMEM;
 
-    v = paths != NULL ? cfg_attr(paths, "data") : NULL;
+    v = paths != NULL ? ember__xml_attr(paths, "data") : NULL;
     c->data_dir = ember__path_abs(c->dir, v != NULL ? v : "data");
-    v = paths != NULL ? cfg_attr(paths, "control-socket") : NULL;
+    v = paths != NULL ? ember__xml_attr(paths, "control-socket") : NULL;
     c->control_socket = v != NULL ? ember__path_abs(c->dir, v)
                       : ember__path_abs(c->data_dir, "emberd.sock");
     if (c->cert_file == NULL) {

@@ -100,27 +100,36 @@ ember__config_use_data_dir(const char *dir)
 }
 
 
-static int
-opt_fail(const char *file, long line, char *err, size_t errlen,
-         const char *fmt, ...)
+int
+ember__verror_at(char *err, size_t errlen, const char *file, long line,
+                 const char *fmt, va_list ap)
 {
-    va_list ap;
     int n;
 
     if (errlen == 0)
         return EMBER_EINVAL;
     n = snprintf(err, errlen, "%s:%ld: ", file, line);
-    if (n >= 0 && (size_t) n < errlen) {
-        va_start(ap, fmt);
+    if (n >= 0 && (size_t) n < errlen)
         vsnprintf(err + n, errlen - (size_t) n, fmt, ap);
-        va_end(ap);
-    }
     return EMBER_EINVAL;
 }
 
 
-static const char *
-opt_attr(xmlNodePtr node, const char *name)
+static int
+opt_fail(const char *file, long line, char *err, size_t errlen,
+         const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    ember__verror_at(err, errlen, file, line, fmt, ap);
+    va_end(ap);
+    return EMBER_EINVAL;
+}
+
+
+const char *
+ember__xml_attr(xmlNodePtr node, const char *name)
 {
     xmlAttrPtr a = xmlHasNsProp(node, (const xmlChar *) name, NULL);
 
@@ -202,7 +211,7 @@ ember__options_apply(const ember_option_t *opts, void *conf,
                      size_t errlen)
 {
     const ember_option_t *o;
-    const char *mod = node != NULL ? opt_attr(node, "name") : NULL;
+    const char *mod = node != NULL ? ember__xml_attr(node, "name") : NULL;
     const char *v;
     long line = node != NULL ? xmlGetLineNo(node) : 0;
     char why[512];
@@ -231,7 +240,7 @@ ember__options_apply(const ember_option_t *opts, void *conf,
         }
     }
     for (o = opts; o != NULL && o->name != NULL; o++) {
-        v = node != NULL ? opt_attr(node, o->name) : NULL;
+        v = node != NULL ? ember__xml_attr(node, o->name) : NULL;
         if (v == NULL && (v = o->default_value) == NULL) {
             rc = EMBER_EINVAL;
             snprintf(why, sizeof(why), "required, no default");

@@ -3,6 +3,8 @@
 #ifndef EMBER_CORE_OPTIONS_H
 #define EMBER_CORE_OPTIONS_H
 
+#include <stdarg.h>
+#include <stddef.h>
 #include <libxml/tree.h>
 #include <ember/plugin.h>
 
@@ -23,6 +25,12 @@ void ember__options_free(const ember_option_t *opts, void *conf);
  * another config text must not leave its data directory in use).
  */
 void ember__config_use_data_dir(const char *dir);
+
+/* An attribute's text without a namespace, "" when it has no text. */
+const char *ember__xml_attr(xmlNodePtr node, const char *name);
+/* "FILE:LINE: " and the message into err; returns EMBER_EINVAL. */
+int ember__verror_at(char *err, size_t errlen, const char *file, long line,
+                     const char *fmt, va_list ap);
 
 /* Whole-string decimal integer; 0 or -1. */
 int ember__parse_int(const char *s, long long *out);
