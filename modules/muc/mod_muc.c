@@ -154,7 +154,7 @@ disco_service_items(muc_t *mu, const ember_event_t *ev)
         if ((c = api->stanza_add_child(q, "item", NULL)) != NULL) {
             api->stanza_set_attr(c, "jid", r->jid);
             api->stanza_set_attr(c, "name",
-                               r->c.name[0] != '\0' ? r->c.name : r->node);
+                                 r->c.name[0] != '\0' ? r->c.name : r->node);
         }
     }
     api->iq_result(ev, q);

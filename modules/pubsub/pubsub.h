@@ -223,8 +223,8 @@ void ps_tell_subscriber(ps_req_t *r, ps_node_t *n, const char *jid,
 
 /* ---- pubsub_owner.c, pubsub_disco.c ---- */
 void ps_owner_dispatch(ps_req_t *r, const ember_stanza_t *ps, int set);
-void ps_disco_info(ps_req_t *r, const ember_stanza_t *q);
-void ps_disco_items(ps_req_t *r, const ember_stanza_t *q);
+/* disco#info or disco#items of the service or of a node. */
+void ps_disco(ps_req_t *r, const ember_stanza_t *q);
 
 /* ---- pubsub_cmd.c: admin commands ---- */
 int ps_commands_register(ember_module_t *m, pubsub_t *p);

@@ -125,7 +125,7 @@ ps_may_access(ps_service_t *svc, ps_node_t *n, ember_roster_t *roster,
 
 int
 ps_may_see(ps_service_t *svc, ps_node_t *n, ember_roster_t *roster,
-        const char *bare)
+           const char *bare)
 {
     const char *app;
 

@@ -47,30 +47,17 @@ add_identity(ember_stanza_t *q, const char *cat, const char *type,
 }
 
 
-void
-ps_disco_info(ps_req_t *r, const ember_stanza_t *q)
+static void
+info(ps_req_t *r, ember_stanza_t *out, ps_node_t *n)
 {
-    const char *name = api->stanza_attr(q, "node");
     const char *const *f;
-    ember_stanza_t *out;
-    ps_node_t *n = NULL;
     char var[128];
 
-    if (name != NULL &&
-        ((n = ps_node_find(r->svc, name)) == NULL ||
-         !ps_may_see(r->svc, n, r->roster, r->bare))) {
-        ps_fail(r, EMBER_COND_ITEM_NOT_FOUND, NULL, NULL);
-        return;
-    }
-    if ((out = api->stanza_new("query", PS_NS_DISCO_INFO)) == NULL)
-        return;
     if (n != NULL) {
-        api->stanza_set_attr(out, "node", n->name);
         add_identity(out, "pubsub", "leaf", NULL);
         add_feature(out, PS_NS);
         add_feature(out, PS_NS_DISCO_INFO);
         ps_meta_form(out, n);
-        ps_answer(r, out);
         return;
     }
     if (r->c->pep) {
@@ -90,40 +77,25 @@ ps_disco_info(ps_req_t *r, const ember_stanza_t *q)
         snprintf(var, sizeof(var), "%s#%s", PS_NS, *f);
         add_feature(out, var);
     }
-    ps_answer(r, out);
 }
 
 
-void
-ps_disco_items(ps_req_t *r, const ember_stanza_t *q)
+/* A node's items, or the nodes the asker may see. */
+static void
+items(ps_req_t *r, ember_stanza_t *out, ps_node_t *n)
 {
-    const char *name = api->stanza_attr(q, "node");
-    ember_stanza_t *out, *e;
-    ps_node_t *n = NULL;
+    const char *title;
+    ember_stanza_t *e;
     size_t i;
 
-    if (name != NULL &&
-        ((n = ps_node_find(r->svc, name)) == NULL ||
-         !ps_may_see(r->svc, n, r->roster, r->bare))) {
-        ps_fail(r, EMBER_COND_ITEM_NOT_FOUND, NULL, NULL);
-        return;
-    }
-    if ((out = api->stanza_new("query", PS_NS_DISCO_ITEMS)) == NULL)
-        return;
-    if (n != NULL) {
-        api->stanza_set_attr(out, "node", n->name);
-        for (i = json_array_size(n->items); i-- > 0;)
-            if ((e = api->stanza_add_child(out, "item", NULL)) != NULL) {
-                api->stanza_set_attr(e, "jid", r->svc->jid);
-                api->stanza_set_attr(e, "name", json_string_value(
-                    json_object_get(json_array_get(n->items, i), "id")));
-            }
-        ps_answer(r, out);
-        return;
-    }
-    for (n = r->svc->nodes; n != NULL; n = n->next) {
-        const char *title = ps_config_str(n, "pubsub#title");
-
+    for (i = n != NULL ? json_array_size(n->items) : 0; i-- > 0;)
+        if ((e = api->stanza_add_child(out, "item", NULL)) != NULL) {
+            api->stanza_set_attr(e, "jid", r->svc->jid);
+            api->stanza_set_attr(e, "name", json_string_value(
+                json_object_get(json_array_get(n->items, i), "id")));
+        }
+    for (n = n == NULL ? r->svc->nodes : NULL; n != NULL; n = n->next) {
+        title = ps_config_str(n, "pubsub#title");
         if (!ps_may_see(r->svc, n, r->roster, r->bare) ||
             (e = api->stanza_add_child(out, "item", NULL)) == NULL)
             continue;
@@ -132,5 +104,30 @@ ps_disco_items(ps_req_t *r, const ember_stanza_t *q)
         if (title != NULL && title[0] != '\0')
             api->stanza_set_attr(e, "name", title);
     }
+}
+
+
+void
+ps_disco(ps_req_t *r, const ember_stanza_t *q)
+{
+    const char *name = api->stanza_attr(q, "node");
+    const char *ns = api->stanza_xmlns(q);
+    ember_stanza_t *out;
+    ps_node_t *n = NULL;
+
+    if (name != NULL &&
+        ((n = ps_node_find(r->svc, name)) == NULL ||
+         !ps_may_see(r->svc, n, r->roster, r->bare))) {
+        ps_fail(r, EMBER_COND_ITEM_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    if ((out = api->stanza_new("query", ns)) == NULL)
+        return;
+    if (n != NULL)
+        api->stanza_set_attr(out, "node", n->name);
+    if (strcmp(ns, PS_NS_DISCO_INFO) == 0)
+        info(r, out, n);
+    else
+        items(r, out, n);
     ps_answer(r, out);
 }

@@ -129,10 +129,9 @@ dispatch(ps_req_t *r)
         ps_publisher_dispatch(r, q, e, set);
     else if (strcmp(ns, PS_NS_OWNER) == 0)
         ps_owner_dispatch(r, q, set);
-    else if (!set && strcmp(ns, PS_NS_DISCO_INFO) == 0)
-        ps_disco_info(r, q);
-    else if (!set && strcmp(ns, PS_NS_DISCO_ITEMS) == 0)
-        ps_disco_items(r, q);
+    else if (!set && (strcmp(ns, PS_NS_DISCO_INFO) == 0 ||
+                      strcmp(ns, PS_NS_DISCO_ITEMS) == 0))
+        ps_disco(r, q);
     else
         ps_fail(r, EMBER_COND_SERVICE_UNAVAILABLE, NULL, NULL);
 }

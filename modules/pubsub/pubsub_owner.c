@@ -111,7 +111,7 @@ do_purge(ps_req_t *r, const ember_stanza_t *d)
 /* The subscriber hears of its subscription's new state (section 8.8.4). */
 void
 ps_tell_subscriber(ps_req_t *r, ps_node_t *n, const char *jid,
-                       const char *state)
+                   const char *state)
 {
     ember_stanza_t *ev = api->stanza_new("subscription", NULL);
 
@@ -125,7 +125,8 @@ ps_tell_subscriber(ps_req_t *r, ps_node_t *n, const char *jid,
 
 
 static int
-set_subscription(ps_req_t *r, ps_node_t *n, const char *jid, const char *state)
+set_subscription(ps_req_t *r, ps_node_t *n, const char *jid,
+                 const char *state)
 {
     json_t *sub = json_object_get(n->subs, jid);
     char subid[64];
@@ -259,7 +260,7 @@ do_owner_list(ps_req_t *r, const ember_stanza_t *q, int affs, int set)
                 if ((e = api->stanza_add_child(out, "affiliation", NULL))) {
                     api->stanza_set_attr(e, "jid", jid);
                     api->stanza_set_attr(e, "affiliation",
-                                       json_string_value(v));
+                                         json_string_value(v));
                 }
         } else {
             json_object_foreach(n->subs, jid, v)
