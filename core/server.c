@@ -137,7 +137,6 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
         ember__modules_load_host(cfg, h);
     ember__conns_init();
     srv.sessions_on = 1;
-    ember__http_init();
     ember__listeners_set_acceptor(accept_connection);
     if ((rc = ember__listeners_start(cfg, err, errlen)) < 0)
         return rc;

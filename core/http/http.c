@@ -19,6 +19,7 @@
 #include "http/http.h"
 #include "base/log.h"
 #include "base/process.h"
+#include "net/conn.h"
 #include "net/tls.h"
 
 /* A slow reader may hold this much of our output before it is dropped. */
@@ -63,29 +64,22 @@ struct ember_http_req_s {
 };
 
 struct conn_s {
-    uv_tcp_t tcp;
-    ember_tls_t *tls;
+    ember_conn_t *conn;
     ember_http_in_t in;
     ember_buf_t inbuf;
     const char *set;
-    char ip[48];
     conn_mode_t mode;
     unsigned closing : 1;
     unsigned close_after : 1;
     unsigned sent_continue : 1;
     unsigned processing : 1;
     unsigned ws_busy : 1;
-    uint64_t req_start, last_rx, last_done;
+    unsigned in_request : 1;   /* bytes of a request not yet answered */
     route_t *route;            /* of the request being parsed */
     ember_http_req_t *req;     /* handed to a module, not yet answered */
     wslay_event_context_ptr ws;
     conn_t *prev, *next;
 };
-
-typedef struct write_req_s {
-    uv_write_t req;
-    char data[];
-} write_req_t;
 
 static route_t *routes;
 
@@ -112,9 +106,6 @@ static set_headers_t *set_headers;
 static conn_t *conns;
 static size_t conn_count;
 static ember_http_req_t *reqs;     /* every request a module holds */
-static uv_timer_t sweep_timer;
-static int sweep_on;
-static char read_buf[65536];
 
 static void conn_process(conn_t *c);
 static void conn_begin_close(conn_t *c);
@@ -123,59 +114,43 @@ static void req_free(ember_http_req_t *r);
 
 /* ---- output ---- */
 
-static void
-write_done(uv_write_t *req, int status)
-{
-    free(req);
-}
-
-
-static int
-sock_write(conn_t *c, const char *data, size_t len)
-{
-    uv_stream_t *s = (uv_stream_t *) &c->tcp;
-    write_req_t *w;
-    uv_buf_t buf;
-    int n = 0;
-
-    if (uv_is_closing((uv_handle_t *) &c->tcp))
-        return EMBER_ESTATE;
-    if (uv_stream_get_write_queue_size(s) == 0) {
-        buf = uv_buf_init((char *) data, (unsigned) len);
-        n = uv_try_write(s, &buf, 1);
-        if (n == (int) len)
-            return 0;
-        if (n < 0 && n != UV_EAGAIN)
-            return EMBER_EIO;
-        if (n < 0)
-            n = 0;
-    }
-    if (uv_stream_get_write_queue_size(s) + len > HTTP_MAX_BACKLOG) {
-        ember__log(EMBER_LOG_INFO, "http", "%s: write backlog over %u "
-                   "bytes, closing", c->ip, HTTP_MAX_BACKLOG);
-        conn_begin_close(c);
-        return EMBER_ELIMIT;
-    }
-    if ((w = malloc(sizeof(*w) + len - (size_t) n)) == NULL)
-        return EMBER_ENOMEM;
-    memcpy(w->data, data + n, len - (size_t) n);
-    buf = uv_buf_init(w->data, (unsigned) (len - (size_t) n));
-    if (uv_write(&w->req, s, &buf, 1, write_done) < 0) {
-        free(w);
-        return EMBER_EIO;
-    }
-    return 0;
-}
-
-
 static int
 conn_write(conn_t *c, const char *data, size_t len)
 {
-    if (c->closing && uv_is_closing((uv_handle_t *) &c->tcp))
+    if (c->closing)
         return EMBER_ESTATE;
-    if (c->tls != NULL)
-        return ember__tls_send(c->tls, data, len);
-    return sock_write(c, data, len);
+    return ember__conn_write(c->conn, data, len);
+}
+
+
+static const char *
+conn_ip(const conn_t *c)
+{
+    return ember__conn_ip(c->conn);
+}
+
+
+/* Waiting for the next request: it may take keep-alive seconds to come. */
+static void
+conn_wait_request(conn_t *c)
+{
+    const ember_config_t *cfg = ember__config();
+
+    c->in_request = 0;
+    ember__conn_set_deadline(c->conn, 0);
+    ember__conn_set_idle(c->conn,
+                         (uint64_t) cfg->limits.http_keepalive_timeout * 1000);
+}
+
+
+/* A module holds the request, or the connection became a stream: no
+ * request timeout runs. */
+static void
+conn_handed_over(conn_t *c)
+{
+    c->in_request = 0;
+    ember__conn_set_deadline(c->conn, 0);
+    ember__conn_set_idle(c->conn, 0);
 }
 
 
@@ -291,7 +266,7 @@ write_answer(conn_t *c, int status, const char *const *headers,
         rc = ember__buf_append(&b, body, len);
     if (rc == 0)
         rc = conn_write(c, b.data, b.len);
-    ember__log(EMBER_LOG_DEBUG, "http", "%s: %s %s -> %d", c->ip,
+    ember__log(EMBER_LOG_DEBUG, "http", "%s: %s %s -> %d", conn_ip(c),
                method != NULL ? method : "-",
                c->in.msg.path != NULL ? c->in.msg.path : "-", status);
     ember__buf_free(&b);
@@ -312,7 +287,8 @@ answer_done(conn_t *c)
     ember__http_in_next(&c->in);
     c->route = NULL;
     c->sent_continue = 0;
-    c->last_done = uv_now(ember__loop());
+    ember__conn_touch(c->conn);
+    conn_wait_request(c);
     if (!c->processing)
         conn_process(c);
 }
@@ -632,7 +608,7 @@ run_gate(conn_t *c, ember_http_msg_t *msg)
     if (rc == 0)
         return 0;
     ember__log(EMBER_LOG_INFO, "http", "%s: %s %s: gate failed: %s",
-               c->ip, msg->method, msg->path,
+               conn_ip(c), msg->method, msg->path,
                rc < 0 ? ember_strerror(rc) : "no answer");
     answer_error(c, rc < 0 ? status_of_error(rc) : 500, 0);
     return 1;
@@ -647,7 +623,7 @@ dispatch(conn_t *c)
     ember_http_req_t *r;
     int rc;
 
-    c->req_start = 0;
+    conn_handed_over(c);
     /* After an Upgrade the parser reads no further request: whatever the
      * answer other than a 101, the connection ends with it. */
     c->close_after = !msg->keep_alive || msg->upgrade;
@@ -673,7 +649,7 @@ dispatch(conn_t *c)
     rc = rt->handler(rt->m, r, rt->ud);
     if (rc < 0 && c->req == r && r->kind == RQ_PENDING) {
         ember__log(EMBER_LOG_INFO, "http", "%s: %s %s: handler failed: %s",
-                   c->ip, msg->method, msg->path, ember_strerror(rc));
+                   conn_ip(c), msg->method, msg->path, ember_strerror(rc));
         req_detach(r);
         req_free(r);
         answer_error(c, status_of_error(rc), 0);
@@ -702,8 +678,14 @@ conn_process(conn_t *c)
         }
         if (c->req != NULL || c->inbuf.len == 0)
             break;
-        if (c->req_start == 0)
-            c->req_start = uv_now(ember__loop());
+        if (!c->in_request) {
+            const ember_config_t *cfg = ember__config();
+
+            c->in_request = 1;
+            ember__conn_set_idle(c->conn, 0);
+            ember__conn_set_deadline(c->conn, (uint64_t)
+                                     cfg->limits.http_request_timeout * 1000);
+        }
         rc = ember__http_in_feed(&c->in, c->inbuf.data, c->inbuf.len, &used);
         ember__buf_consume(&c->inbuf, used);
         if (rc < 0) {
@@ -727,9 +709,9 @@ conn_process(conn_t *c)
 /* ---- connections ---- */
 
 static void
-conn_closed_cb(uv_handle_t *h)
+on_closed(void *owner)
 {
-    conn_t *c = h->data;
+    conn_t *c = owner;
     ember_http_req_t *r = c->req;
 
     if (c->prev != NULL)
@@ -750,7 +732,6 @@ conn_closed_cb(uv_handle_t *h)
     }
     if (c->ws != NULL)
         wslay_event_context_free(c->ws);
-    ember__tls_free(c->tls);
     ember__http_in_free(&c->in);
     ember__buf_free(&c->inbuf);
     free(c);
@@ -758,42 +739,26 @@ conn_closed_cb(uv_handle_t *h)
 
 
 static void
-shutdown_done(uv_shutdown_t *req, int status)
+on_hangup(void *owner)
 {
-    conn_t *c = req->data;
-
-    free(req);
-    if (!uv_is_closing((uv_handle_t *) &c->tcp))
-        uv_close((uv_handle_t *) &c->tcp, conn_closed_cb);
+    ((conn_t *) owner)->closing = 1;
 }
 
 
 static void
 conn_begin_close(conn_t *c)
 {
-    uv_shutdown_t *req;
-
     if (c->closing)
         return;
     c->closing = 1;
-    if (c->tls != NULL)
-        ember__tls_bye(c->tls);
-    uv_read_stop((uv_stream_t *) &c->tcp);
-    if (uv_is_closing((uv_handle_t *) &c->tcp))
-        return;
-    if ((req = malloc(sizeof(*req))) != NULL) {
-        req->data = c;
-        if (uv_shutdown(req, (uv_stream_t *) &c->tcp, shutdown_done) == 0)
-            return;
-        free(req);
-    }
-    uv_close((uv_handle_t *) &c->tcp, conn_closed_cb);
+    ember__conn_close(c->conn);
 }
 
 
 static void
-conn_input(conn_t *c, const char *data, size_t len)
+on_data(void *owner, const char *data, size_t len)
 {
+    conn_t *c = owner;
     const ember_config_t *cfg = ember__config();
     size_t cap = HTTP_MAX_AHEAD + EMBER_HTTP_MAX_HEAD +
                  (cfg != NULL ? cfg->limits.http_max_body : 0);
@@ -804,7 +769,7 @@ conn_input(conn_t *c, const char *data, size_t len)
         return;
     if (c->inbuf.len + len > cap) {
         ember__log(EMBER_LOG_INFO, "http", "%s: too much input ahead of "
-                   "the answer, closing", c->ip);
+                   "the answer, closing", conn_ip(c));
         conn_begin_close(c);
         return;
     }
@@ -817,163 +782,65 @@ conn_input(conn_t *c, const char *data, size_t len)
 }
 
 
-static int
-tls_write(void *ud, const char *data, size_t len)
-{
-    return sock_write(ud, data, len);
-}
-
-
 static void
-tls_read(void *ud, const char *data, size_t len)
+on_timeout(void *owner, ember_conn_timeout_t what)
 {
-    conn_input(ud, data, len);
-}
+    conn_t *c = owner;
 
-
-static void
-tls_ready(void *ud)
-{
-}
-
-
-static const ember_tls_io_t tls_io = { tls_write, tls_read, tls_ready };
-
-
-static void
-alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    *buf = uv_buf_init(read_buf, sizeof(read_buf));
-}
-
-
-static void
-read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-    conn_t *c = stream->data;
-
-    if (nread == 0)
-        return;
-    if (nread < 0) {
+    if (what == EMBER_CONN_DEADLINE && c->mode == M_HTTP && c->req == NULL)
+        answer_error(c, 408, 1);
+    else
         conn_begin_close(c);
-        return;
-    }
-    c->last_rx = uv_now(ember__loop());
-    if (c->tls != NULL) {
-        if (ember__tls_feed(c->tls, buf->base, (size_t) nread) < 0)
-            conn_begin_close(c);
-    } else {
-        conn_input(c, buf->base, (size_t) nread);
-    }
 }
 
 
-static void
-sweep(uv_timer_t *t)
-{
-    const ember_config_t *cfg = ember__config();
-    uint64_t now = uv_now(ember__loop());
-    uint64_t rq = (uint64_t) cfg->limits.http_request_timeout * 1000;
-    uint64_t ka = (uint64_t) cfg->limits.http_keepalive_timeout * 1000;
-    uint64_t idle = (uint64_t) cfg->limits.idle_timeout * 1000;
-    conn_t *c, *n;
-
-    for (c = conns; c != NULL; c = n) {
-        n = c->next;
-        if (c->closing)
-            continue;
-        if (c->mode == M_WS) {
-            if (idle > 0 && now - c->last_rx > idle)
-                conn_begin_close(c);
-        } else if (c->mode == M_HTTP && c->req == NULL) {
-            if (c->req_start != 0 && now - c->req_start > rq)
-                answer_error(c, 408, 1);
-            else if (c->req_start == 0 && c->inbuf.len == 0 &&
-                     now - (c->last_done > c->last_rx ? c->last_done
-                                                      : c->last_rx) > ka)
-                conn_begin_close(c);
-        }
-    }
-}
-
-
-int
-ember__http_init(void)
-{
-    if (sweep_on)
-        return 0;
-    uv_timer_init(ember__loop(), &sweep_timer);
-    uv_timer_start(&sweep_timer, sweep, 250, 250);
-    uv_unref((uv_handle_t *) &sweep_timer);
-    sweep_on = 1;
-    return 0;
-}
-
-
-static size_t
-conns_from(const char *ip)
-{
-    const conn_t *c;
-    size_t n = 0;
-
-    for (c = conns; c != NULL; c = c->next)
-        if (!c->closing && strcmp(c->ip, ip) == 0)
-            n++;
-    return n;
-}
+static const ember_conn_events_t conn_events = {
+    .data = on_data,
+    .timeout = on_timeout,
+    .hangup = on_hangup,
+    .closed = on_closed,
+};
 
 
 int
 ember__http_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
 {
     const ember_config_t *cfg = ember__config();
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
+    ember_conn_opts_t opts = {
+        .pool = EMBER_CONN_POOL_HTTP,
+        .max_per_ip = cfg->limits.max_connections_per_ip,
+        .direct_tls = lc->type == EMBER_LISTEN_HTTPS ||
+                      lc->type == EMBER_LISTEN_ADMIN_TLS,
+        .max_backlog = HTTP_MAX_BACKLOG,
+    };
     conn_t *c = calloc(1, sizeof(*c));
+    int rc;
     static const char busy[] =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
         "Connection: close\r\n\r\n";
 
     if (c == NULL)
         return EMBER_ENOMEM;
-    uv_tcp_init(ember__loop(), &c->tcp);
-    c->tcp.data = c;
     c->set = ember__http_set_of(lc->type);
     ember__http_in_init(&c->in, conn_on_head, c);
+    rc = ember__conn_accept(server, &opts, &conn_events, c, &c->conn);
+    if (c->conn == NULL) {
+        ember__http_in_free(&c->in);
+        free(c);
+        return rc;
+    }
     c->next = conns;
     if (conns != NULL)
         conns->prev = c;
     conns = c;
     conn_count++;
-    if (uv_accept(server, (uv_stream_t *) &c->tcp) < 0) {
-        c->closing = 1;
-        uv_close((uv_handle_t *) &c->tcp, conn_closed_cb);
-        return EMBER_EIO;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *) &ss, c->ip, sizeof(c->ip));
-        else
-            uv_ip4_name((struct sockaddr_in *) &ss, c->ip, sizeof(c->ip));
-    }
-    c->last_rx = c->last_done = uv_now(ember__loop());
-    if (cfg->limits.max_connections_per_ip > 0 &&
-        conns_from(c->ip) > (size_t) cfg->limits.max_connections_per_ip) {
-        ember__log(EMBER_LOG_WARN, "http", "%s: over %d connections from "
-                   "one address", c->ip, cfg->limits.max_connections_per_ip);
-        if (lc->type == EMBER_LISTEN_HTTP || lc->type == EMBER_LISTEN_ADMIN)
-            sock_write(c, busy, sizeof(busy) - 1);
+    if (rc == EMBER_ELIMIT && !opts.direct_tls)
+        ember__conn_write(c->conn, busy, sizeof(busy) - 1);
+    if (rc < 0) {
         conn_begin_close(c);
-        return EMBER_ELIMIT;
+        return rc;
     }
-    if (lc->type == EMBER_LISTEN_HTTPS || lc->type == EMBER_LISTEN_ADMIN_TLS) {
-        if ((c->tls = ember__tls_new(&tls_io, c, 0)) == NULL) {
-            conn_begin_close(c);
-            return EMBER_ENOMEM;
-        }
-    }
-    uv_read_start((uv_stream_t *) &c->tcp, alloc_cb, read_cb);
+    conn_wait_request(c);
     return 0;
 }
 
@@ -1016,11 +883,6 @@ ember__http_cleanup(void)
     while (reqs != NULL) {
         req_detach(reqs);
         req_free(reqs);
-    }
-    if (sweep_on) {
-        uv_timer_stop(&sweep_timer);
-        uv_close((uv_handle_t *) &sweep_timer, NULL);
-        sweep_on = 0;
     }
 }
 
@@ -1235,14 +1097,15 @@ ember__http_body(ember_http_req_t *req, size_t *len)
 const char *
 ember__http_peer_ip(ember_http_req_t *req)
 {
-    return req != NULL && req->c != NULL ? req->c->ip : NULL;
+    return req != NULL && req->c != NULL ? conn_ip(req->c) : NULL;
 }
 
 
 int
 ember__http_is_tls(ember_http_req_t *req)
 {
-    return req != NULL && req->c != NULL && req->c->tls != NULL;
+    return req != NULL && req->c != NULL &&
+           ember__conn_tls(req->c->conn) != NULL;
 }
 
 
@@ -1694,7 +1557,7 @@ ember__ws_accept(ember_http_req_t *req, const char *protocol,
     req->msg_ud = ud;
     c->mode = M_WS;
     c->close_after = 0;
-    c->req_start = 0;
+    conn_handed_over(c);
     /* Frames that came with the handshake. */
     if (!c->processing && c->inbuf.len > 0)
         conn_process(c);

@@ -83,7 +83,6 @@ int ember__http_has_token(const char *value, const char *token);
 
 /* ---- the server (http.c) ---- */
 
-int ember__http_init(void);
 /* Accept one connection on an http, https, admin or admin-tls listener. */
 int ember__http_accept(uv_stream_t *server, const ember_listener_conf_t *lc);
 /* Close every connection (shutdown): closed callbacks run. */

@@ -8,8 +8,9 @@
 #include "base/process.h"
 #include "net/conn.h"
 
-/* A peer that reads slower than this much queued output is dropped. */
-#define MAX_WRITE_BACKLOG (4u << 20)
+/* A peer that reads slower than this much queued output is dropped,
+ * unless its protocol sets another limit. */
+#define DEFAULT_MAX_BACKLOG (4u << 20)
 #define SWEEP_MS 250
 
 struct ember_conn_s {
@@ -21,6 +22,7 @@ struct ember_conn_s {
     unsigned counted : 1;
     unsigned closing : 1;
     unsigned reading : 1;
+    size_t max_backlog;
     uint64_t last_active, idle_ms, deadline;
     char ip[48];
     struct ember_conn_s *prev, *next;
@@ -85,9 +87,9 @@ sock_write(ember_conn_t *c, const char *data, size_t len)
         if (n < 0)
             n = 0;
     }
-    if (uv_stream_get_write_queue_size(st) + len > MAX_WRITE_BACKLOG) {
-        ember__log(EMBER_LOG_INFO, "net", "%s: write backlog over %u bytes, "
-                   "closing", c->ip, MAX_WRITE_BACKLOG);
+    if (uv_stream_get_write_queue_size(st) + len > c->max_backlog) {
+        ember__log(EMBER_LOG_INFO, "net", "%s: write backlog over %zu "
+                   "bytes, closing", c->ip, c->max_backlog);
         conn_fail(c);
         return EMBER_ELIMIT;
     }
@@ -396,6 +398,8 @@ ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
     c->ev = ev;
     c->owner = owner;
     c->pool = opts->pool;
+    c->max_backlog = opts->max_backlog > 0 ? opts->max_backlog
+                                           : DEFAULT_MAX_BACKLOG;
     c->next = conns;
     if (conns != NULL)
         conns->prev = c;

@@ -46,6 +46,8 @@ typedef struct ember_conn_opts_s {
     int max_per_ip;           /* 0: no limit */
     int direct_tls;           /* TLS from the first byte */
     int alpn_xmpp;            /* offer ALPN xmpp-client (XEP-0368) */
+    size_t max_backlog;       /* queued output past which the peer is
+                               * dropped; 0: 4 MiB */
 } ember_conn_opts_t;
 
 /*
