@@ -577,4 +577,5 @@ const ember_api_t ember__api = {
     .stream_cond_name = ember__stream_cond_name_or_null,
     /* (http) */
     .command_info = api_command_info,
+    .iq_fail_app = ember__iq_fail_app,
 };

@@ -138,11 +138,27 @@ ember__iq_answer(ember_iq_t *iq, ember_stanza_t *payload)
 int
 ember__iq_fail(ember_iq_t *iq, ember_cond_t cond, const char *text)
 {
+    return ember__iq_fail_app(iq, cond, text, NULL);
+}
+
+
+int
+ember__iq_fail_app(ember_iq_t *iq, ember_cond_t cond, const char *text,
+                   const ember_stanza_t *app)
+{
+    ember_stanza_t *r, *err;
     int rc;
 
     if (iq == NULL)
         return EMBER_EINVAL;
-    rc = iq_reply(iq, ember__error_reply(iq->ev.stanza, cond, text));
+    r = ember__error_reply(iq->ev.stanza, cond, text);
+    if (r != NULL && app != NULL &&
+        ((err = ember__stanza_child(r, "error", NULL)) == NULL ||
+         ember__stanza_append(err, app) < 0)) {
+        ember__stanza_free(r);
+        r = NULL;
+    }
+    rc = iq_reply(iq, r);
     iq_free(iq);
     return rc;
 }

@@ -520,6 +520,14 @@ struct ember_api_s {
     /* One command of the registry as command_list describes it, or NULL;
      * a new object. */
     json_t *(*command_info)(ember_module_t *m, const char *name);
+    /*
+     * iq_fail with an application condition besides the RFC 6120 one
+     * (XEP-0060's <nodeid-required/>, XEP-0050's <bad-action/>): a copy
+     * of app goes into <error/> after the defined condition.  Ends the
+     * handle.
+     */
+    int (*iq_fail_app)(ember_iq_t *iq, ember_cond_t cond, const char *text,
+                       const ember_stanza_t *app);
 };
 
 #endif

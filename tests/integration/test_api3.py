@@ -211,6 +211,20 @@ def test_deferred_failure_without_text_and_to(srv, passwords):
     a.close()
 
 
+def test_deferred_failure_with_application_condition(srv, passwords):
+    """RFC 6120 8.3.2: an application-specific condition follows the
+    defined one inside <error/> (iq_fail_app)."""
+    a = client(srv, passwords)
+    send_defer(a, "f3", to="localhost", ms=20, fail=cond("bad-request"),
+               app="nodeid-required")
+    el = reply(a, "f3")
+    err = el.find(q(NS_CLIENT, "error"))
+    assert el.get("type") == "error" and err.get("type") == "modify"
+    kids = [c.tag for c in err]
+    assert kids == [q(NS_STANZAS, "bad-request"), q(NS, "nodeid-required")]
+    a.close()
+
+
 def test_origin_gone_before_the_answer(srv, passwords):
     a = client(srv, passwords, resource="gone")
     send_defer(a, "g1", to="localhost", ms=300)

@@ -8,7 +8,8 @@
  *   ms='N'         answer after N ms (a timer whose ud is the handle)
  *   hold='1'       never answer: the core must, when the module unloads
  *   now='1'        answer inside the handler, before it returns
- *   fail='COND'    iq_fail with this ember_cond_t (text='...' optional)
+ *   fail='COND'    iq_fail with this ember_cond_t (text='...' optional);
+ *                  with app='NAME' iq_fail_app and <NAME xmlns=NS/>
  * The answer echoes what iq_event still holds when it is sent:
  *   <defer id= from= to= host= name= origin='alive|gone'/>
  * A message to the host carrying <defer/> gets a message back whose body
@@ -73,6 +74,13 @@ finish(ember_module_t *m, ember_iq_t *iq)
     p->last_origin = api->session_get(api->iq_origin(iq)) != NULL ? "alive"
                                                                   : "gone";
     p->answered++;
+    if (fail != NULL && api->stanza_attr(d, "app") != NULL) {
+        r = api->stanza_new(api->stanza_attr(d, "app"), NS);
+        p->last_rc = api->iq_fail_app(iq, (ember_cond_t) atoi(fail),
+                                      api->stanza_attr(d, "text"), r);
+        api->stanza_free(r);
+        return;
+    }
     if (fail != NULL) {
         p->last_rc = api->iq_fail(iq, (ember_cond_t) atoi(fail),
                                   api->stanza_attr(d, "text"));
