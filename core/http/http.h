@@ -1,5 +1,7 @@
-/* core/http.h -- the HTTP/1.1 server: request parsing (http_parse.c) and
- * connections, routes, responses, event streams, WebSockets (http.c). */
+/* core/http/http.h -- the HTTP/1.1 server as the rest of the core sees
+ * it: request parsing (parse.c), connections (server.c), routes and gates
+ * (route.c), requests (request.c), files (files.c), event streams and
+ * WebSockets (stream.c). */
 #ifndef EMBER_CORE_HTTP_H
 #define EMBER_CORE_HTTP_H
 
@@ -17,7 +19,7 @@
 #define EMBER_HTTP_MAX_HEAD (16 * 1024)
 #define EMBER_HTTP_MAX_HEADERS 100
 
-/* ---- parsing (http_parse.c): no I/O, fed by the connection ---- */
+/* ---- parsing (parse.c): no I/O, fed by the connection ---- */
 
 typedef struct ember_http_msg_s {
     const char *method;        /* static string of http-parser */
@@ -81,7 +83,7 @@ char *ember__http_query_get(const char *query, const char *name);
 /* True when a comma-separated header value lists token (any case). */
 int ember__http_has_token(const char *value, const char *token);
 
-/* ---- the server (http.c) ---- */
+/* ---- the server ---- */
 
 /* Accept one connection on an http, https, admin or admin-tls listener. */
 int ember__http_accept(uv_stream_t *server, const ember_listener_conf_t *lc);

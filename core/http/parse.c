@@ -1,5 +1,5 @@
-/* core/http_parse.c -- HTTP/1.1 requests through http-parser, with limits,
- * path normalisation and query decoding.  No I/O: see http.c. */
+/* core/http/parse.c -- HTTP/1.1 requests through http-parser, with limits,
+ * path normalisation and query decoding.  No I/O: see server.c. */
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>

@@ -1,0 +1,122 @@
+/* core/http/http_int.h -- what the files of the HTTP server share: the
+ * connection (server.c), routes and gates (route.c), the request handle
+ * (request.c), files (files.c), event streams and WebSockets (stream.c). */
+#ifndef EMBER_CORE_HTTP_INT_H
+#define EMBER_CORE_HTTP_INT_H
+
+#include <time.h>
+#include <wslay/wslay.h>
+
+#include "http/http.h"
+#include "net/conn.h"
+
+typedef enum { M_HTTP = 0, M_SSE = 1, M_WS = 2 } conn_mode_t;
+typedef enum { RQ_PENDING = 0, RQ_SSE = 1, RQ_WS = 2 } req_kind_t;
+
+typedef struct route_s {
+    ember_module_t *m;
+    char *set, *method, *path;
+    size_t plen;
+    unsigned flags;
+    size_t max_body;
+    ember_http_cb handler;
+    void *ud;
+    struct route_s *next;
+} route_t;
+
+typedef struct conn_s conn_t;
+
+typedef struct qcache_s {
+    char *name, *value;
+    struct qcache_s *next;
+} qcache_t;
+
+struct ember_http_req_s {
+    conn_t *c;                 /* NULL once the connection is gone */
+    ember_module_t *m;
+    req_kind_t kind;
+    ember_http_closed_cb closed;
+    void *closed_ud;
+    ember_ws_message_cb on_message;
+    void *msg_ud;
+    qcache_t *qcache;
+    struct ember_http_req_s *prev, *next;
+};
+
+struct conn_s {
+    ember_conn_t *conn;
+    ember_http_in_t in;
+    ember_buf_t inbuf;
+    const char *set;
+    conn_mode_t mode;
+    unsigned closing : 1;
+    unsigned close_after : 1;
+    unsigned sent_continue : 1;
+    unsigned processing : 1;
+    unsigned ws_busy : 1;
+    unsigned in_request : 1;   /* bytes of a request not yet answered */
+    route_t *route;            /* of the request being parsed */
+    ember_http_req_t *req;     /* handed to a module, not yet answered */
+    wslay_event_context_ptr ws;
+    conn_t *prev, *next;
+};
+
+/* ---- server.c: the connection ---- */
+
+int ember__http_write(conn_t *c, const char *data, size_t len);
+const char *ember__http_ip(const conn_t *c);
+/* A module holds the request, or the connection became a stream: no
+ * request timeout runs. */
+void ember__http_handed_over(conn_t *c);
+void ember__http_conn_close(conn_t *c);
+/* Parse and dispatch what has arrived, unless a request is out. */
+void ember__http_process(conn_t *c);
+void ember__http_date(time_t t, char *out, size_t len);
+const char *ember__http_reason(int status);
+/* Write a whole answer; the body is left out for HEAD, 204 and 304. */
+int ember__http_write_answer(conn_t *c, int status,
+                             const char *const *headers,
+                             const char *const *extra, const char *body,
+                             size_t len);
+/* A request is over: the next one, or the end of the connection. */
+void ember__http_answer_done(conn_t *c);
+/* Module m's routes are going: no parsed request keeps pointing there. */
+void ember__http_forget_routes(ember_module_t *m);
+
+/* ---- route.c: routes, gates, set headers, dispatch ---- */
+
+/* The route for method and path on set, or NULL with *status 404 or
+ * 405. */
+route_t *ember__http_route_match(const char *set, const char *method,
+                                 const char *path, int *status);
+/* Hand a complete request to the gate and its route. */
+void ember__http_dispatch(conn_t *c);
+/* An answer of the core itself: text body naming the status. */
+void ember__http_answer_error(conn_t *c, int status, int close);
+int ember__http_headers_valid(const char *const *h);
+/* The set's own headers that the answer does not name itself. */
+void ember__http_add_set_headers(ember_buf_t *b, const char *set,
+                                 const char *const *headers,
+                                 const char *const *extra);
+
+/* ---- request.c: the handle a module holds ---- */
+
+ember_http_req_t *ember__http_req_start(conn_t *c, ember_module_t *m);
+void ember__http_req_free(ember_http_req_t *r);
+/* Take the request from its connection (still open). */
+conn_t *ember__http_req_detach(ember_http_req_t *r);
+/* Module m goes: its pending requests get 503, its streams close. */
+void ember__http_req_module_gone(ember_module_t *m);
+void ember__http_req_free_all(void);
+
+/* ---- stream.c ---- */
+
+/* RFC 6455 section 4.2.1: what the opening handshake must carry. */
+int ember__http_ws_handshake_ok(const ember_http_msg_t *msg);
+/* Read frames from c->inbuf, answer them, close when the stream ends. */
+int ember__http_ws_feed(conn_t *c);
+/* Queue a close frame with this code and send what is queued. */
+void ember__http_ws_end(conn_t *c, uint16_t code);
+void ember__http_ws_free(conn_t *c);
+
+#endif
