@@ -12,6 +12,9 @@
  * unless its protocol sets another limit. */
 #define DEFAULT_MAX_BACKLOG (4u << 20)
 #define SWEEP_MS 250
+/* A close waits this long for queued output to drain, then drops it: a
+ * peer that stopped reading must not hold its connection forever. */
+#define CLOSE_GRACE_MS 5000
 
 struct ember_conn_s {
     uv_tcp_t tcp;
@@ -47,14 +50,19 @@ static int sweep_on;
 static char read_buf[65536];
 
 
+/* The peer went away or cannot keep up: drop = 1 discards what is still
+ * queued for it (nobody will read it). */
 static void
-conn_fail(ember_conn_t *c)
+conn_fail(ember_conn_t *c, int drop)
 {
     if (c->closing)
         return;
     if (c->ev->hangup != NULL)
         c->ev->hangup(c->owner);
-    ember__conn_close(c);
+    if (drop)
+        ember__conn_abort(c);
+    else
+        ember__conn_close(c);
 }
 
 
@@ -90,7 +98,7 @@ sock_write(ember_conn_t *c, const char *data, size_t len)
     if (uv_stream_get_write_queue_size(st) + len > c->max_backlog) {
         ember__log(EMBER_LOG_INFO, "net", "%s: write backlog over %zu "
                    "bytes, closing", c->ip, c->max_backlog);
-        conn_fail(c);
+        conn_fail(c, 1);
         return EMBER_ELIMIT;
     }
     if ((w = malloc(sizeof(*w) + len - (size_t) n)) == NULL)
@@ -217,6 +225,7 @@ ember__conn_close(ember_conn_t *c)
     if (c->closing)
         return;
     c->closing = 1;
+    c->deadline = uv_now(ember__loop()) + CLOSE_GRACE_MS;
     if (c->tls != NULL && ember__tls_ready(c->tls))
         ember__tls_bye(c->tls);
     uv_read_stop((uv_stream_t *) &c->tcp);
@@ -266,13 +275,13 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     if (nread < 0) {
-        conn_fail(c);
+        conn_fail(c, 0);
         return;
     }
     c->last_active = uv_now(ember__loop());
     if (c->tls != NULL) {
         if (ember__tls_feed(c->tls, buf->base, (size_t) nread) < 0)
-            conn_fail(c);
+            conn_fail(c, 0);
     } else {
         c->ev->data(c->owner, buf->base, (size_t) nread);
     }
@@ -347,8 +356,11 @@ sweep(uv_timer_t *t)
 
     for (c = conns; c != NULL; c = n) {
         n = c->next;
-        if (c->closing)
+        if (c->closing) {
+            if (now >= c->deadline)
+                ember__conn_abort(c);
             continue;
+        }
         if (c->deadline != 0 && now >= c->deadline)
             expire(c, EMBER_CONN_DEADLINE);
         else if (c->idle_ms != 0 && now - c->last_active > c->idle_ms)

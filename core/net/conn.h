@@ -63,7 +63,8 @@ int ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
 int ember__conn_write(ember_conn_t *c, const char *data, size_t len);
 /* STARTTLS: bytes from now on are TLS records. */
 int ember__conn_start_tls(ember_conn_t *c);
-/* Flush, close_notify, shutdown, close; `closed` follows.  Idempotent. */
+/* Flush, close_notify, shutdown, close; `closed` follows.  Idempotent.
+ * Output the peer has not taken after a few seconds is dropped. */
 void ember__conn_close(ember_conn_t *c);
 /* Close at once, dropping what is queued. */
 void ember__conn_abort(ember_conn_t *c);
