@@ -178,14 +178,6 @@ ember__log(int level, const char *prefix, const char *fmt, ...)
 }
 
 
-const char *
-ember__log_level_name(int level)
-{
-    if (level < 0 || level > EMBER_LOG_DEBUG)
-        return "?";
-    return level_names[level];
-}
-
 
 const char *
 ember_strerror(int err)

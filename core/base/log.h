@@ -14,9 +14,6 @@ int ember__log_level(void);
 /* Parse "error", "warn", "info", "debug"; -1 when unknown. */
 int ember__log_level_parse(const char *name);
 
-/* "error", "warn", "info", "debug". */
-const char *ember__log_level_name(int level);
-
 /*
  * The last lines logged (at most 2000, info and above whatever the log
  * level; debug ones only while the level is debug), oldest first: those

@@ -288,17 +288,11 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 }
 
 
-void
-ember__conn_pause(ember_conn_t *c)
-{
-    if (c->reading && !c->closing)
-        uv_read_stop((uv_stream_t *) &c->tcp);
-    c->reading = 0;
-}
 
 
-void
-ember__conn_resume(ember_conn_t *c)
+
+static void
+start_reading(ember_conn_t *c)
 {
     if (!c->reading && !c->closing &&
         uv_read_start((uv_stream_t *) &c->tcp, alloc_cb, read_cb) == 0)
@@ -441,7 +435,7 @@ ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
     if (opts->direct_tls &&
         (c->tls = ember__tls_new(&tls_io, c, opts->alpn_xmpp)) == NULL)
         return EMBER_ENOMEM;
-    ember__conn_resume(c);
+    start_reading(c);
     return 0;
 }
 

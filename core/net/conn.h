@@ -76,8 +76,6 @@ void ember__conn_set_deadline(ember_conn_t *c, uint64_t ms_from_now);
 /* Count as activity for the idle timeout (an answer was sent). */
 void ember__conn_touch(ember_conn_t *c);
 uint64_t ember__conn_idle_ms(const ember_conn_t *c);
-void ember__conn_pause(ember_conn_t *c);
-void ember__conn_resume(ember_conn_t *c);
 
 const char *ember__conn_ip(const ember_conn_t *c);
 /* The TLS session (NULL on plain TCP). */

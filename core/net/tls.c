@@ -350,16 +350,3 @@ ember__tls_channel_binding(ember_tls_t *t, const char **type, char **b64)
     return 0;
 }
 
-
-const char *
-ember__tls_server_name(ember_tls_t *t)
-{
-    size_t len = sizeof(t->sni) - 1;
-    unsigned type;
-
-    if (gnutls_server_name_get(t->gs, t->sni, &len, &type, 0) < 0 ||
-        type != GNUTLS_NAME_DNS)
-        return NULL;
-    t->sni[len] = '\0';
-    return t->sni;
-}

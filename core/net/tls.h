@@ -42,7 +42,5 @@ const char *ember__tls_version(const ember_tls_t *t);
 /* tls-exporter (TLS 1.3) or tls-unique (1.2), base64; 0 or error. */
 int ember__tls_channel_binding(ember_tls_t *t, const char **type,
                                char **b64);
-/* SNI the client sent, or NULL. */
-const char *ember__tls_server_name(ember_tls_t *t);
 
 #endif

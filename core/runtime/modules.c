@@ -473,17 +473,6 @@ again:
 }
 
 
-int
-ember__module_unload(const char *name, const char *host)
-{
-    ember_module_t *m = ember__module_find(name, host);
-
-    if (m == NULL)
-        return EMBER_ENOENT;
-    module_unload(m);
-    return 0;
-}
-
 
 void
 ember__modules_unload_all(void)

@@ -15,8 +15,6 @@ int ember__modules_load_host(const ember_config_t *cfg,
                              const ember_host_conf_t *host);
 /* Bring loaded modules in line with a new config (reload). */
 int ember__modules_sync(const ember_config_t *cfg);
-/* Unload one module instance (host NULL = global) or every one. */
-int ember__module_unload(const char *name, const char *host);
 /* Load (or reload when loaded) one module on host from the config. */
 int ember__module_load(const ember_config_t *cfg, const char *name,
                        const char *host, char *err, size_t errlen);
