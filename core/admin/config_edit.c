@@ -40,7 +40,7 @@ ember__config_read(size_t *len, char *err, size_t errlen)
     const ember_config_t *cfg = ember__config();
     char *text = NULL;
     FILE *f;
-    long n;
+    long n = 0;
 
     if (cfg == NULL) {
         snprintf(err, errlen, "no configuration loaded");
