@@ -27,6 +27,7 @@ typedef struct ember_http_msg_s {
     ember_buf_t heads;         /* "name\0value\0" ..., names lowercased */
     size_t nheaders;
     ember_buf_t body;
+    ember_buf_t params;        /* "name\0value\0" ... of the route's path */
     char *path;                /* normalised (after on_head), malloc'ed */
     const char *query;         /* into url, after '?', or NULL */
     size_t max_body;           /* set by on_head */
@@ -128,5 +129,11 @@ int ember__ws_accept(ember_http_req_t *req, const char *protocol,
 int ember__ws_send(ember_http_req_t *req, int type, const char *data,
                    size_t len);
 void ember__http_close(ember_http_req_t *req);
+int ember__http_routes(ember_module_t *m, const ember_http_table_t *table,
+                       void *ud);
+const char *ember__http_param(ember_http_req_t *req, const char *name);
+int ember__http_set_principal(ember_http_req_t *req, const char *principal);
+const char *ember__http_principal(ember_http_req_t *req);
+const void *ember__http_route_data(ember_http_req_t *req);
 
 #endif

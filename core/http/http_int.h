@@ -13,14 +13,22 @@
 typedef enum { M_HTTP = 0, M_SSE = 1, M_WS = 2 } conn_mode_t;
 typedef enum { RQ_PENDING = 0, RQ_SSE = 1, RQ_WS = 2 } req_kind_t;
 
+/* Most path parameters in one route. */
+#define HTTP_MAX_PARAMS 8
+
 typedef struct route_s {
     ember_module_t *m;
     char *set, *method, *path;
+    char *shape;               /* path with parameter names left out */
     size_t plen;
+    unsigned nparams;
     unsigned flags;
+    unsigned in_table : 1;     /* from http_routes */
     size_t max_body;
     ember_http_cb handler;
+    ember_http_cb auth;        /* the table's, or NULL */
     void *ud;
+    const void *data;
     struct route_s *next;
 } route_t;
 
@@ -40,6 +48,8 @@ struct ember_http_req_s {
     ember_ws_message_cb on_message;
     void *msg_ud;
     qcache_t *qcache;
+    char *principal;           /* set by a table's auth hook */
+    const void *data;          /* the route's */
     struct ember_http_req_s *prev, *next;
 };
 
@@ -86,9 +96,14 @@ void ember__http_forget_routes(ember_module_t *m);
 /* ---- route.c: routes, gates, set headers, dispatch ---- */
 
 /* The route for method and path on set, or NULL with *status 404 or
- * 405. */
+ * 405; the values of its path parameters go to params. */
 route_t *ember__http_route_match(const char *set, const char *method,
-                                 const char *path, int *status);
+                                 const char *path, int *status,
+                                 ember_buf_t *params);
+/* Run rt for r: its table's auth hook (unless the route is public), then
+ * its handler.  0 when r was answered or is held, else a negative
+ * EMBER_E* for the core to answer. */
+int ember__http_route_call(const route_t *rt, ember_http_req_t *r);
 /* Hand a complete request to the gate and its route. */
 void ember__http_dispatch(conn_t *c);
 /* An answer of the core itself: text body naming the status. */

@@ -249,6 +249,7 @@ ember__http_in_next(ember_http_in_t *in)
     ember__buf_reset(&msg->url);
     ember__buf_reset(&msg->heads);
     ember__buf_reset(&msg->body);
+    ember__buf_reset(&msg->params);
     free(msg->path);
     msg->path = NULL;
     msg->query = NULL;
@@ -272,6 +273,7 @@ ember__http_in_free(ember_http_in_t *in)
     ember__buf_free(&in->msg.url);
     ember__buf_free(&in->msg.heads);
     ember__buf_free(&in->msg.body);
+    ember__buf_free(&in->msg.params);
     free(in->msg.path);
     in->msg.path = NULL;
 }

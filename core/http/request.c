@@ -38,6 +38,7 @@ ember__http_req_free(ember_http_req_t *r)
         free(q->value);
         free(q);
     }
+    free(r->principal);
     free(r);
 }
 
@@ -173,6 +174,57 @@ ember__http_on_closed(ember_http_req_t *req, ember_http_closed_cb cb,
         return;
     req->closed = cb;
     req->closed_ud = ud;
+}
+
+
+const char *
+ember__http_param(ember_http_req_t *req, const char *name)
+{
+    ember_http_msg_t *msg = req_msg(req);
+    const char *p, *end, *value;
+
+    if (msg == NULL || name == NULL)
+        return NULL;
+    p = msg->params.data;
+    end = p + msg->params.len;
+    while (p != NULL && p < end) {
+        value = p + strlen(p) + 1;
+        if (strcmp(p, name) == 0)
+            return value;
+        p = value + strlen(value) + 1;
+    }
+    return NULL;
+}
+
+
+int
+ember__http_set_principal(ember_http_req_t *req, const char *principal)
+{
+    char *copy;
+
+    if (req == NULL || principal == NULL)
+        return EMBER_EINVAL;
+    if (req->kind != RQ_PENDING)
+        return EMBER_ESTATE;
+    if ((copy = strdup(principal)) == NULL)
+        return EMBER_ENOMEM;
+    free(req->principal);
+    req->principal = copy;
+    return 0;
+}
+
+
+const char *
+ember__http_principal(ember_http_req_t *req)
+{
+    return req != NULL ? req->principal : NULL;
+}
+
+
+const void *
+ember__http_route_data(ember_http_req_t *req)
+{
+    return req != NULL ? req->data : NULL;
 }
 
 

@@ -152,7 +152,7 @@ conn_on_head(void *ud, ember_http_msg_t *msg)
     if (msg->status != 0)
         return 0;
     c->route = ember__http_route_match(c->set, msg->method, msg->path,
-                                       &status);
+                                       &status, &msg->params);
     if (c->route == NULL) {
         msg->status = status;
         return 0;

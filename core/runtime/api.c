@@ -575,7 +575,11 @@ const ember_api_t ember__api = {
     .session_end = ember__session_end,
     .cond_name = ember__cond_name_or_null,
     .stream_cond_name = ember__stream_cond_name_or_null,
-    /* (http) */
+    .http_routes = ember__http_routes,
+    .http_param = ember__http_param,
+    .http_set_principal = ember__http_set_principal,
+    .http_principal = ember__http_principal,
+    .http_route_data = ember__http_route_data,
     .command_info = api_command_info,
     .iq_fail_app = ember__iq_fail_app,
 };
