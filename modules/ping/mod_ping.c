@@ -1,7 +1,6 @@
 /* mod_ping.c -- XEP-0199 XMPP Ping: answer pings, and ping idle clients,
  * closing the stream of one that does not answer. */
 #include <stdlib.h>
-#include <string.h>
 #include <ember/plugin.h>
 
 #define NS_PING "urn:xmpp:ping"
@@ -24,13 +23,6 @@ static char ping_in_flight;
 
 static const ember_api_t *api;
 
-typedef struct {
-    ember_module_t *m;
-    const char *full;
-    ember_session_t *found;
-} ping_find_t;
-
-
 static int
 ping_on_iq(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
@@ -38,37 +30,24 @@ ping_on_iq(ember_module_t *m, const ember_event_t *ev, void *ud)
 }
 
 
-static void
-find_session(ember_session_t *s, void *ud)
-{
-    ping_find_t *f = ud;
-    const ember_jid_t *j = api->session_jid(s);
-
-    if (j != NULL && strcmp(api->jid_full(j), f->full) == 0)
-        f->found = s;
-}
-
-
+/* ud is the pinged session's ref: a session that took its full JID since
+ * is not the one that stayed silent. */
 static void
 ping_answered(ember_module_t *m, ember_stanza_t *reply, void *ud)
 {
-    ping_find_t f = { m, ud, NULL };
-    ember_jid_t *j = api->jid_parse(ud);
+    ember_session_t *s = api->session_get(*(ember_session_ref_t *) ud);
     void **slot;
 
-    if (j != NULL && api->jid_node(j) != NULL)
-        api->user_sessions(m, api->jid_node(j), find_session, &f);
-    if (f.found != NULL) {
-        if ((slot = api->session_slot(m, f.found)) != NULL)
-            *slot = NULL;
-        if (reply == NULL) {
-            api->log(m, EMBER_LOG_INFO, "%s did not answer a ping: closing",
-                     f.full);
-            api->session_close(f.found, "connection-timeout");
-        }
-    }
-    api->jid_free(j);
     free(ud);
+    if (s == NULL)
+        return;
+    if ((slot = api->session_slot(m, s)) != NULL)
+        *slot = NULL;
+    if (reply == NULL) {
+        api->log(m, EMBER_LOG_INFO, "%s did not answer a ping: closing",
+                 api->jid_full(api->session_jid(s)));
+        api->session_end(s, EMBER_STREAM_CONNECTION_TIMEOUT, NULL);
+    }
 }
 
 
@@ -79,8 +58,8 @@ ping_session(ember_session_t *s, void *ud)
     ping_conf_t *conf = api->module_conf(m);
     const ember_jid_t *j = api->session_jid(s);
     ember_stanza_t *iq;
+    ember_session_ref_t *ref;
     void **slot;
-    char *full;
 
     if (j == NULL ||
         api->session_idle_ms(s) < (uint64_t) conf->interval * 1000 ||
@@ -88,19 +67,20 @@ ping_session(ember_session_t *s, void *ud)
         return;
     if ((iq = api->stanza_new("iq", NULL)) == NULL)
         return;
-    if ((full = strdup(api->jid_full(j))) == NULL) {
+    if ((ref = malloc(sizeof(*ref))) == NULL) {
         api->stanza_free(iq);
         return;
     }
+    *ref = api->session_ref(s);
     api->stanza_set_attr(iq, "type", "get");
     api->stanza_set_attr(iq, "from", api->module_host(m));
-    api->stanza_set_attr(iq, "to", full);
+    api->stanza_set_attr(iq, "to", api->jid_full(j));
     api->stanza_add_child(iq, "ping", NS_PING);
     *slot = &ping_in_flight;
     if (api->iq_send(m, iq, (unsigned) conf->timeout * 1000, ping_answered,
-                     full) < 0) {
+                     ref) < 0) {
         *slot = NULL;
-        free(full);
+        free(ref);
     }
 }
 

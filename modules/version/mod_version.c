@@ -24,11 +24,6 @@ static const ember_option_t version_options[] = {
     EMBER_OPT_END
 };
 
-typedef struct {
-    const char *full;
-    const char *software;
-} client_match_t;
-
 static const ember_api_t *api;
 
 
@@ -71,37 +66,25 @@ child_text(const ember_stanza_t *q, const char *name)
 }
 
 
-static void
-client_set(ember_session_t *s, void *ud)
-{
-    client_match_t *cm = ud;
-    const ember_jid_t *j = api->session_jid(s);
-
-    if (j != NULL && strcmp(api->jid_full(j), cm->full) == 0)
-        api->session_set_client(s, cm->software);
-}
-
-
 /*
  * The client's answer.  Its session may have closed meanwhile: it is
- * looked up again by the full JID that answered, so nothing points at a
- * session across the wait.
+ * looked up again by the full JID that answered (the core takes replies
+ * from the addressee only), so nothing points at a session across the
+ * wait.
  */
 static void
 version_on_client_reply(ember_module_t *m, ember_stanza_t *reply, void *ud)
 {
-    const char *type, *name, *ver, *os, *from;
+    const char *type, *name, *ver, *os;
+    ember_session_t *s;
     ember_stanza_t *q;
-    ember_jid_t *j;
-    client_match_t cm;
     char software[3 * CLIENT_FIELD_MAX + 8];
 
     if (reply == NULL || (type = api->stanza_attr(reply, "type")) == NULL ||
         strcmp(type, "result") != 0 ||
         (q = api->stanza_child(reply, "query", NS_VERSION)) == NULL ||
         (name = child_text(q, "name")) == NULL ||
-        (from = api->stanza_attr(reply, "from")) == NULL ||
-        (j = api->jid_parse(from)) == NULL)
+        (s = api->session_by_jid(api->stanza_attr(reply, "from"))) == NULL)
         return;
     ver = child_text(q, "version");
     os = child_text(q, "os");
@@ -110,11 +93,7 @@ version_on_client_reply(ember_module_t *m, ember_stanza_t *reply, void *ud)
              CLIENT_FIELD_MAX, ver != NULL ? ver : "",
              os != NULL ? " (" : "", CLIENT_FIELD_MAX, os != NULL ? os : "",
              os != NULL ? ")" : "");
-    cm.full = api->jid_full(j);
-    cm.software = software;
-    if (api->jid_node(j) != NULL && api->jid_resource(j) != NULL)
-        api->user_sessions(m, api->jid_node(j), client_set, &cm);
-    api->jid_free(j);
+    api->session_set_client(s, software);
 }
 
 
@@ -152,8 +131,6 @@ version_load(ember_module_t *m, const ember_api_t *a)
         (err = api->hook(m, "iq-get/host/" NS_VERSION ":query",
                          version_on_iq, 0, NULL)) < 0)
         return err;
-    if (!EMBER_API_HAS(api, session_set_client))
-        return 0;
     return api->hook(m, EMBER_EV_SESSION_BOUND, version_on_bound, 0, NULL);
 }
 
