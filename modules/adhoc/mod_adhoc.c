@@ -54,13 +54,6 @@ static const xep133_t xep133[] = {
 
 #define N_XEP133 (sizeof(xep133) / sizeof(xep133[0]))
 
-/* A command waiting for the registry's answer. */
-typedef struct {
-    ember_module_t *m;
-    ember_stanza_t *iq;
-    char *node, *sid;
-} pending_t;
-
 static const ember_api_t *api;
 static unsigned long session_counter;
 
@@ -73,25 +66,15 @@ from_admin(ember_module_t *m, const ember_event_t *ev)
 }
 
 
+/* The XEP-0133 command of an ad-hoc node, or of a registry name. */
 static const xep133_t *
-xep133_by_node(const char *node)
+xep133_find(const char *node, const char *command)
 {
     size_t i;
 
     for (i = 0; i < N_XEP133; i++)
-        if (strcmp(xep133[i].node, node) == 0)
-            return &xep133[i];
-    return NULL;
-}
-
-
-static const xep133_t *
-xep133_by_command(const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < N_XEP133; i++)
-        if (strcmp(xep133[i].command, name) == 0)
+        if (strcmp(node != NULL ? xep133[i].node : xep133[i].command,
+                   node != NULL ? node : command) == 0)
             return &xep133[i];
     return NULL;
 }
@@ -114,25 +97,33 @@ runnable_here(ember_module_t *m, json_t *cmd)
 static json_t *
 command_of_node(ember_module_t *m, const char *node)
 {
-    const xep133_t *x = xep133_by_node(node);
+    const xep133_t *x = xep133_find(node, NULL);
     const char *name = NULL;
-    json_t *list, *c, *found = NULL;
+    json_t *list, *c, *found;
     size_t i;
 
     if (x != NULL)
         name = x->command;
-    else if (strncmp(node, NODE_PREFIX, strlen(NODE_PREFIX)) == 0)
+    else if (strncmp(node, NODE_PREFIX, strlen(NODE_PREFIX)) == 0 &&
+             xep133_find(NULL, node + strlen(NODE_PREFIX)) == NULL)
         name = node + strlen(NODE_PREFIX);
-    if (name == NULL || (list = api->command_list(m)) == NULL)
+    if (name == NULL)
         return NULL;
-    json_array_foreach(list, i, c) {
+    if ((found = api->command_info(m, name)) != NULL &&
+        runnable_here(m, found))
+        return found;
+    json_decref(found);
+    /* command_info gives the first host's entry of a name that several
+     * hosts register: look for this host's. */
+    if ((list = api->command_list(m)) == NULL)
+        return NULL;
+    found = NULL;
+    json_array_foreach(list, i, c)
         if (strcmp(json_string_value(json_object_get(c, "name")), name) == 0
-            && runnable_here(m, c) &&
-            (x != NULL || xep133_by_command(name) == NULL)) {
+            && runnable_here(m, c)) {
             found = json_incref(c);
             break;
         }
-    }
     json_decref(list);
     return found;
 }
@@ -142,7 +133,7 @@ static void
 node_and_name(json_t *cmd, char *node, size_t len, const char **label)
 {
     const char *name = json_string_value(json_object_get(cmd, "name"));
-    const xep133_t *x = xep133_by_command(name);
+    const xep133_t *x = xep133_find(NULL, name);
 
     if (x != NULL) {
         snprintf(node, len, "%s", x->node);
@@ -245,18 +236,17 @@ command_reply(const char *node, const char *sid, const char *status)
 }
 
 
-/* An iq error with XEP-0050's application condition (may be NULL). */
-static void
-command_error(ember_module_t *m, const ember_stanza_t *iq, ember_cond_t cond,
-              const char *app, const char *text)
+/* An error with XEP-0050's application condition (app may be NULL). */
+static int
+adhoc_fail(ember_iq_t *iq, ember_cond_t cond, const char *app,
+           const char *text)
 {
-    ember_stanza_t *r = api->error_reply(iq, cond, text), *e;
+    ember_stanza_t *e = app != NULL ? api->stanza_new(app, NS_COMMANDS)
+                                    : NULL;
+    int rc = api->iq_fail_app(iq, cond, text, e);
 
-    if (r == NULL)
-        return;
-    if (app != NULL && (e = api->stanza_child(r, "error", NULL)) != NULL)
-        api->stanza_add_child(e, app, NS_COMMANDS);
-    api->route(m, r);
+    api->stanza_free(e);
+    return rc;
 }
 
 
@@ -291,13 +281,13 @@ add_field(ember_stanza_t *x, const char *var, const char *type,
 }
 
 
-static int
-send_form(ember_module_t *m, const ember_event_t *ev, json_t *cmd,
-          const char *node)
+/* The form of a command's first stage. */
+static ember_stanza_t *
+command_form(json_t *cmd, const char *node)
 {
     const char *name = json_string_value(json_object_get(cmd, "name"));
     const char *summary = json_string_value(json_object_get(cmd, "summary"));
-    const xep133_t *x133 = xep133_by_command(name);
+    const xep133_t *x133 = xep133_find(NULL, name);
     ember_stanza_t *c, *x, *act;
     json_t *a;
     char sid[64];
@@ -306,7 +296,7 @@ send_form(ember_module_t *m, const ember_event_t *ev, json_t *cmd,
     snprintf(sid, sizeof(sid), "adhoc-%lu-%llu", ++session_counter,
              (unsigned long long) api->uptime_ms());
     if ((c = command_reply(node, sid, "executing")) == NULL)
-        return EMBER_ENOMEM;
+        return NULL;
     if ((act = api->stanza_add_child(c, "actions", NULL)) != NULL) {
         api->stanza_set_attr(act, "execute", "complete");
         api->stanza_add_child(act, "complete", NULL);
@@ -331,8 +321,7 @@ send_form(ember_module_t *m, const ember_event_t *ev, json_t *cmd,
                       json_is_true(json_object_get(a, "required")));
         }
     }
-    api->iq_result(ev, c);
-    return EMBER_HOOK_HANDLED;
+    return c;
 }
 
 
@@ -371,7 +360,7 @@ static json_t *
 args_from_form(json_t *cmd, const ember_stanza_t *x, const char **why)
 {
     const char *name = json_string_value(json_object_get(cmd, "name"));
-    const xep133_t *x133 = xep133_by_command(name);
+    const xep133_t *x133 = xep133_find(NULL, name);
     json_t *args = json_object(), *a;
     const char *password;
     char *v, *verify = NULL;
@@ -448,92 +437,77 @@ cond_of(int status)
 }
 
 
+/* A result value as text: JSON where it is not a plain string. */
+static void
+add_value(ember_stanza_t *field, json_t *val)
+{
+    char *text = json_is_string(val)
+                     ? strdup(json_string_value(val))
+                     : json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+    ember_stanza_t *v;
+
+    if (text != NULL && (v = api->stanza_add_child(field, "value",
+                                                   NULL)) != NULL)
+        api->stanza_add_text(v, text);
+    free(text);
+}
+
+
 /* One result field per member of an object, or one line per element of
- * an array, as JSON text where the value is not a plain string. */
+ * an array (or the one value). */
 static void
 result_form(ember_stanza_t *c, json_t *result)
 {
-    ember_stanza_t *x, *f, *v;
+    ember_stanza_t *x, *f;
     const char *key;
     json_t *val;
-    char *text;
     size_t i;
 
     if (result == NULL || json_is_null(result) ||
         (x = api->form_new(c, "result", NULL, NULL)) == NULL)
         return;
     if (json_is_object(result)) {
-        json_object_foreach(result, key, val) {
-            text = json_is_string(val)
-                       ? strdup(json_string_value(val))
-                       : json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+        json_object_foreach(result, key, val)
             if ((f = api->form_add_field(x, key, "text-single", key,
-                                         NULL)) != NULL && text != NULL &&
-                (v = api->stanza_add_child(f, "value", NULL)) != NULL)
-                api->stanza_add_text(v, text);
-            free(text);
-        }
+                                         NULL)) != NULL)
+                add_value(f, val);
+    } else if ((f = api->form_add_field(x, "result", "text-multi",
+                                        "Result", NULL)) == NULL) {
         return;
-    }
-    if ((f = api->form_add_field(x, "result", "text-multi", "Result",
-                                 NULL)) == NULL)
-        return;
-    if (!json_is_array(result)) {
-        result = json_pack("[O]", result);
-        if (result == NULL)
-            return;
+    } else if (!json_is_array(result)) {
+        add_value(f, result);
     } else {
-        json_incref(result);
+        json_array_foreach(result, i, val)
+            add_value(f, val);
     }
-    json_array_foreach(result, i, val) {
-        text = json_is_string(val)
-                   ? strdup(json_string_value(val))
-                   : json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
-        if (text != NULL && (v = api->stanza_add_child(f, "value",
-                                                       NULL)) != NULL)
-            api->stanza_add_text(v, text);
-        free(text);
-    }
-    json_decref(result);
 }
 
 
-static void
-pending_free(pending_t *p)
-{
-    api->stanza_free(p->iq);
-    free(p->node);
-    free(p->sid);
-    free(p);
-}
-
-
+/* ud is the deferred iq: the request's node and sessionid are its own. */
 static void
 command_finished(int status, json_t *result, const char *message, void *ud)
 {
-    pending_t *p = ud;
+    ember_iq_t *iq = ud;
+    ember_stanza_t *req = api->stanza_child(api->iq_event(iq)->stanza,
+                                            "command", NS_COMMANDS);
     ember_stanza_t *c, *note;
-    ember_event_t ev;
 
     if (status < 0) {
-        command_error(p->m, p->iq, cond_of(status),
-                      status == EMBER_EINVAL ? "bad-payload" : NULL,
-                      message != NULL ? message : api->strerror(status));
-        pending_free(p);
+        adhoc_fail(iq, cond_of(status),
+                   status == EMBER_EINVAL ? "bad-payload" : NULL,
+                   message != NULL ? message : api->strerror(status));
         return;
     }
-    memset(&ev, 0, sizeof(ev));
-    ev.size = sizeof(ev);
-    ev.stanza = p->iq;
-    if ((c = command_reply(p->node, p->sid, "completed")) != NULL) {
-        if ((note = api->stanza_add_child(c, "note", NULL)) != NULL) {
-            api->stanza_set_attr(note, "type", "info");
-            api->stanza_add_text(note, message != NULL ? message : "Done");
-        }
-        result_form(c, result);
-        api->iq_result(&ev, c);
+    c = command_reply(api->stanza_attr(req, "node"),
+                      api->stanza_attr(req, "sessionid"), "completed");
+    if (c != NULL && (note = api->stanza_add_child(c, "note",
+                                                   NULL)) != NULL) {
+        api->stanza_set_attr(note, "type", "info");
+        api->stanza_add_text(note, message != NULL ? message : "Done");
     }
-    pending_free(p);
+    if (c != NULL)
+        result_form(c, result);
+    api->iq_answer(iq, c);
 }
 
 
@@ -551,38 +525,27 @@ has_arg(json_t *cmd, const char *name)
 
 
 static int
-run_submitted(ember_module_t *m, const ember_event_t *ev, json_t *cmd,
-              const char *node, const char *sid, ember_stanza_t *x)
+run_submitted(ember_module_t *m, ember_iq_t *iq, json_t *cmd,
+              const ember_stanza_t *x)
 {
     const char *why;
     json_t *args = args_from_form(cmd, x, &why);
-    pending_t *p;
 
-    if (args == NULL) {
-        command_error(m, ev->stanza, EMBER_COND_BAD_REQUEST, "bad-payload",
-                      why);
-        return EMBER_HOOK_HANDLED;
-    }
+    if (args == NULL)
+        return adhoc_fail(iq, EMBER_COND_BAD_REQUEST, "bad-payload", why);
     /* Asked on this host: a command that takes a host gets this one. */
     if (has_arg(cmd, "host") && json_object_get(args, "host") == NULL)
         json_object_set_new(args, "host",
                             json_string(api->module_host(m)));
-    if ((p = calloc(1, sizeof(*p))) == NULL ||
-        (p->iq = api->stanza_copy(ev->stanza)) == NULL ||
-        (p->node = strdup(node)) == NULL || (p->sid = strdup(sid)) == NULL) {
-        if (p != NULL)
-            pending_free(p);
-        json_decref(args);
-        return EMBER_ENOMEM;
-    }
-    p->m = m;
     api->command_run(m, json_string_value(json_object_get(cmd, "name")),
-                     args, command_finished, p);
+                     args, command_finished, iq);
     json_decref(args);
-    return EMBER_HOOK_HANDLED;
+    return 0;
 }
 
 
+/* Every answer goes through the deferred iq, now or when the command
+ * ends, so that each one is addressed the one way. */
 static int
 adhoc_command(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
@@ -591,50 +554,39 @@ adhoc_command(ember_module_t *m, const ember_event_t *ev, void *ud)
     const char *node = api->stanza_attr(c, "node");
     const char *action = api->stanza_attr(c, "action");
     const char *sid = api->stanza_attr(c, "sessionid");
-    ember_stanza_t *x;
+    ember_stanza_t *x = api->stanza_child(c, "x", NS_DATA), *form;
+    ember_iq_t *iq;
     json_t *cmd;
-    int rc;
 
     if (node == NULL)
         return EMBER_HOOK_PASS;
-    if ((cmd = command_of_node(m, node)) == NULL) {
-        api->stanza_error(ev, EMBER_COND_ITEM_NOT_FOUND, NULL);
-        return EMBER_HOOK_HANDLED;
-    }
-    if (!from_admin(m, ev)) {
-        rc = api->stanza_error(ev, EMBER_COND_FORBIDDEN, NULL);
-    } else {
-        if (action == NULL)
-            action = "execute";
-        x = api->stanza_child(c, "x", NS_DATA);
-        if (strcmp(action, "cancel") == 0) {
-            api->iq_result(ev, command_reply(node, sid != NULL ? sid
-                                                              : "adhoc",
-                                             "canceled"));
-            rc = EMBER_HOOK_HANDLED;
-        } else if (strcmp(action, "execute") != 0 &&
-                   strcmp(action, "complete") != 0) {
-            command_error(m, ev->stanza, EMBER_COND_BAD_REQUEST,
-                          "malformed-action", NULL);
-            rc = EMBER_HOOK_HANDLED;
-        } else if (x == NULL || sid == NULL) {
-            if (strcmp(action, "complete") == 0) {
-                command_error(m, ev->stanza, EMBER_COND_BAD_REQUEST,
-                              "bad-payload", NULL);
-                rc = EMBER_HOOK_HANDLED;
-            } else {
-                rc = send_form(m, ev, cmd, node);
-            }
-        } else if (strncmp(sid, "adhoc-", 6) != 0) {
-            command_error(m, ev->stanza, EMBER_COND_BAD_REQUEST,
-                          "bad-sessionid", NULL);
-            rc = EMBER_HOOK_HANDLED;
-        } else {
-            rc = run_submitted(m, ev, cmd, node, sid, x);
-        }
-    }
+    if ((iq = api->iq_defer(m, ev)) == NULL)
+        return EMBER_ENOMEM;
+    if (action == NULL)
+        action = "execute";
+    if ((cmd = command_of_node(m, node)) == NULL)
+        api->iq_fail(iq, EMBER_COND_ITEM_NOT_FOUND, NULL);
+    else if (!from_admin(m, ev))
+        api->iq_fail(iq, EMBER_COND_FORBIDDEN, NULL);
+    else if (strcmp(action, "cancel") == 0)
+        api->iq_answer(iq, command_reply(node, sid != NULL ? sid : "adhoc",
+                                         "canceled"));
+    else if (strcmp(action, "execute") != 0 &&
+             strcmp(action, "complete") != 0)
+        adhoc_fail(iq, EMBER_COND_BAD_REQUEST, "malformed-action", NULL);
+    else if ((x == NULL || sid == NULL) && strcmp(action, "complete") == 0)
+        adhoc_fail(iq, EMBER_COND_BAD_REQUEST, "bad-payload", NULL);
+    else if ((x == NULL || sid == NULL) &&
+             (form = command_form(cmd, node)) != NULL)
+        api->iq_answer(iq, form);
+    else if (x == NULL || sid == NULL)
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    else if (strncmp(sid, "adhoc-", 6) != 0)
+        adhoc_fail(iq, EMBER_COND_BAD_REQUEST, "bad-sessionid", NULL);
+    else
+        run_submitted(m, iq, cmd, x);
     json_decref(cmd);
-    return rc < 0 ? rc : EMBER_HOOK_HANDLED;
+    return EMBER_HOOK_HANDLED;
 }
 
 
