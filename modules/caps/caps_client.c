@@ -3,51 +3,19 @@
  * checked by section 5.4), and cache them. */
 #include <stdlib.h>
 #include <string.h>
-#include "caps_int.h"
-
-static const ember_api_t *api;
-
-
-void
-caps_client_init(const ember_api_t *a)
-{
-    api = a;
-}
-
+#include "caps.h"
 
 /* ---- sessions ---- */
-
-typedef struct {
-    const char *full;
-    ember_session_t *found;
-} find_t;
-
-
-static void
-find_session(ember_session_t *s, void *ud)
-{
-    find_t *f = ud;
-    const ember_jid_t *j = api->session_jid(s);
-
-    if (j != NULL && strcmp(api->jid_full(j), f->full) == 0)
-        f->found = s;
-}
-
 
 ember_session_t *
 caps_session_by_jid(ember_module_t *m, const char *full)
 {
-    ember_jid_t *j = full != NULL ? api->jid_parse(full) : NULL;
-    find_t f = { NULL, NULL };
+    ember_session_t *s = full != NULL ? api->session_by_jid(full) : NULL;
 
-    if (j != NULL && api->jid_node(j) != NULL &&
-        api->jid_resource(j) != NULL &&
-        strcmp(api->jid_domain(j), api->module_host(m)) == 0) {
-        f.full = api->jid_full(j);
-        api->user_sessions(m, api->jid_node(j), find_session, &f);
-    }
-    api->jid_free(j);
-    return f.found;
+    if (s == NULL || strcmp(api->jid_domain(api->session_jid(s)),
+                            api->module_host(m)) != 0)
+        return NULL;
+    return s;
 }
 
 
@@ -213,7 +181,7 @@ answered(ember_module_t *m, ember_stanza_t *reply, void *ud)
     caps_sess_t *cs;
 
     if (type == NULL || strcmp(type, "result") != 0 || q == NULL ||
-        caps_read_info(api, q, p->hash, &ver, &entry) < 0) {
+        caps_read_info(q, p->hash, &ver, &entry) < 0) {
         api->log(m, EMBER_LOG_DEBUG, "%s: no usable disco#info for caps",
                  p->asking);
         pend_next(p);
@@ -344,6 +312,10 @@ pend_new(ember_module_t *m, caps_sess_t *cs, const char *full)
     if (p == NULL)
         return NULL;
     p->m = m;
+    p->next = cst->pending;
+    if (cst->pending != NULL)
+        cst->pending->prev = p;
+    cst->pending = p;
     p->key = cs->key != NULL ? strdup(cs->key) : NULL;
     p->node = strdup(cs->node);
     p->hash = strdup(cs->hash);
@@ -354,19 +326,9 @@ pend_new(ember_module_t *m, caps_sess_t *cs, const char *full)
         p->hash == NULL || p->ver == NULL || p->waiters == NULL ||
         p->tried == NULL ||
         json_array_append_new(p->waiters, json_string(full)) < 0) {
-        free(p->key);
-        free(p->node);
-        free(p->hash);
-        free(p->ver);
-        json_decref(p->waiters);
-        json_decref(p->tried);
-        free(p);
+        caps_pend_free(p);
         return NULL;
     }
-    p->next = cst->pending;
-    if (cst->pending != NULL)
-        cst->pending->prev = p;
-    cst->pending = p;
     return p;
 }
 

@@ -1,23 +1,17 @@
 /* caps_ver.c -- XEP-0115 section 5: verification strings of disco#info
  * answers, and the checks of section 5.4. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
-#include "caps_int.h"
+#include "caps.h"
 
 /* A growable array of owned strings. */
 typedef struct {
     char **v;
     size_t n, cap;
 } strv_t;
-
-/* The string S being hashed. */
-typedef struct {
-    char *d;
-    size_t len, cap;
-    int err;
-} sbuf_t;
 
 /* One extended-info form (XEP-0128), kept for sorting by FORM_TYPE. */
 typedef struct {
@@ -101,59 +95,46 @@ strv_sort_dups(strv_t *sv)
 }
 
 
+/* One part of the string S: the text and '<'. */
 static void
-sb_add(sbuf_t *b, const char *s)
+sb_add(FILE *s, const char *text)
 {
-    size_t n = strlen(s);
-    char *nd;
+    fputs(text, s);
+    fputc('<', s);
+}
 
-    if (b->err)
-        return;
-    if (b->len + n + 2 > b->cap) {
-        size_t cap = (b->len + n + 2) * 2;
 
-        if ((nd = realloc(b->d, cap)) == NULL) {
-            b->err = 1;
-            return;
-        }
-        b->d = nd;
-        b->cap = cap;
-    }
-    memcpy(b->d + b->len, s, n);
-    b->len += n;
-    b->d[b->len++] = '<';
-    b->d[b->len] = '\0';
+static gnutls_digest_algorithm_t
+hash_algo(const char *hash)
+{
+    size_t i;
+
+    for (i = 0; hash != NULL && i < sizeof(hashes) / sizeof(*hashes); i++)
+        if (strcmp(hashes[i].name, hash) == 0)
+            return hashes[i].algo;
+    return GNUTLS_DIG_UNKNOWN;
 }
 
 
 int
 caps_hash_supported(const char *hash)
 {
-    size_t i;
-
-    for (i = 0; hash != NULL && i < sizeof(hashes) / sizeof(*hashes); i++)
-        if (strcmp(hashes[i].name, hash) == 0)
-            return 1;
-    return 0;
+    return hash_algo(hash) != GNUTLS_DIG_UNKNOWN;
 }
 
 
 /* Base64 of the digest of S (malloc'ed), NULL on failure. */
 static char *
-digest_b64(const char *hash, const sbuf_t *s)
+digest_b64(const char *hash, const char *s, size_t len)
 {
-    gnutls_digest_algorithm_t algo = GNUTLS_DIG_UNKNOWN;
+    gnutls_digest_algorithm_t algo = hash_algo(hash);
     unsigned char md[64];
     gnutls_datum_t in, out = { NULL, 0 };
     char *ver = NULL;
-    size_t i;
 
-    for (i = 0; i < sizeof(hashes) / sizeof(*hashes); i++)
-        if (strcmp(hashes[i].name, hash) == 0)
-            algo = hashes[i].algo;
     if (algo == GNUTLS_DIG_UNKNOWN || gnutls_hash_get_len(algo) >
                                           sizeof(md) ||
-        gnutls_hash_fast(algo, s->d != NULL ? s->d : "", s->len, md) < 0)
+        gnutls_hash_fast(algo, s, len, md) < 0)
         return NULL;
     in.data = md;
     in.size = gnutls_hash_get_len(algo);
@@ -169,8 +150,7 @@ digest_b64(const char *hash, const sbuf_t *s)
 
 
 static int
-is(const ember_api_t *api, const ember_stanza_t *el, const char *name,
-   const char *ns)
+is(const ember_stanza_t *el, const char *name, const char *ns)
 {
     const char *x = api->stanza_xmlns(el);
 
@@ -181,13 +161,13 @@ is(const ember_api_t *api, const ember_stanza_t *el, const char *name,
 
 /* The FORM_TYPE field of a form, or NULL. */
 static const ember_stanza_t *
-form_type_field(const ember_api_t *api, const ember_stanza_t *x)
+form_type_field(const ember_stanza_t *x)
 {
     const ember_stanza_t *f;
     const char *var;
 
     for (f = api->stanza_first(x); f != NULL; f = api->stanza_next(f))
-        if (is(api, f, "field", NS_XDATA) &&
+        if (is(f, "field", NS_XDATA) &&
             (var = api->stanza_attr(f, "var")) != NULL &&
             strcmp(var, "FORM_TYPE") == 0)
             return f;
@@ -200,13 +180,13 @@ form_type_field(const ember_api_t *api, const ember_stanza_t *x)
  * when it has values that differ.
  */
 static const char *
-form_type_value(const ember_api_t *api, const ember_stanza_t *field)
+form_type_value(const ember_stanza_t *field)
 {
     const ember_stanza_t *v;
     const char *ft = NULL;
 
     for (v = api->stanza_first(field); v != NULL; v = api->stanza_next(v)) {
-        if (!is(api, v, "value", NS_XDATA))
+        if (!is(v, "value", NS_XDATA))
             continue;
         if (ft != NULL && strcmp(ft, api->stanza_text(v)) != 0)
             return NULL;
@@ -219,7 +199,7 @@ form_type_value(const ember_api_t *api, const ember_stanza_t *field)
 /* Append one form: FORM_TYPE, then each other field by var with its
  * sorted values. */
 static int
-add_form(const ember_api_t *api, sbuf_t *s, const form_t *form)
+add_form(FILE *s, const form_t *form)
 {
     const ember_stanza_t *f, *v;
     strv_t vars = { 0 }, vals = { 0 };
@@ -229,7 +209,7 @@ add_form(const ember_api_t *api, sbuf_t *s, const form_t *form)
 
     sb_add(s, form->form_type);
     for (f = api->stanza_first(form->x); f != NULL; f = api->stanza_next(f)) {
-        if (!is(api, f, "field", NS_XDATA))
+        if (!is(f, "field", NS_XDATA))
             continue;
         var = api->stanza_attr(f, "var");
         if (var != NULL && strcmp(var, "FORM_TYPE") == 0)
@@ -246,12 +226,12 @@ add_form(const ember_api_t *api, sbuf_t *s, const form_t *form)
         for (f = api->stanza_first(form->x); f != NULL;
              f = api->stanza_next(f)) {
             var = api->stanza_attr(f, "var");
-            if (!is(api, f, "field", NS_XDATA) ||
+            if (!is(f, "field", NS_XDATA) ||
                 strcmp(var != NULL ? var : "", vars.v[i]) != 0)
                 continue;
             sb_add(s, vars.v[i]);
             for (v = api->stanza_first(f); v != NULL; v = api->stanza_next(v))
-                if (is(api, v, "value", NS_XDATA) &&
+                if (is(v, "value", NS_XDATA) &&
                     (err = strv_push(&vals, api->stanza_text(v))) < 0)
                     goto done;
             if (vals.n > 1)
@@ -270,7 +250,7 @@ done:
 
 /* Forms with a hidden FORM_TYPE, in FORM_TYPE order (section 5.4). */
 static int
-add_forms(const ember_api_t *api, const ember_stanza_t *query, sbuf_t *s)
+add_forms(const ember_stanza_t *query, FILE *s)
 {
     const ember_stanza_t *x, *ftf;
     form_t *forms = NULL, *nf;
@@ -279,10 +259,10 @@ add_forms(const ember_api_t *api, const ember_stanza_t *query, sbuf_t *s)
     int err = 0;
 
     for (x = api->stanza_first(query); x != NULL; x = api->stanza_next(x)) {
-        if (!is(api, x, "x", NS_XDATA) ||
-            (ftf = form_type_field(api, x)) == NULL)
+        if (!is(x, "x", NS_XDATA) ||
+            (ftf = form_type_field(x)) == NULL)
             continue;
-        if ((ft = form_type_value(api, ftf)) == NULL) {
+        if ((ft = form_type_value(ftf)) == NULL) {
             err = EMBER_EPROTO;
             goto done;
         }
@@ -304,7 +284,7 @@ add_forms(const ember_api_t *api, const ember_stanza_t *query, sbuf_t *s)
             err = EMBER_EPROTO;
             goto done;
         }
-        if ((err = add_form(api, s, &forms[i])) < 0)
+        if ((err = add_form(s, &forms[i])) < 0)
             goto done;
     }
 done:
@@ -314,27 +294,27 @@ done:
 
 
 int
-caps_read_info(const ember_api_t *api, const ember_stanza_t *query,
-               const char *hash, char **ver, json_t **entry)
+caps_read_info(const ember_stanza_t *query, const char *hash, char **ver,
+               json_t **entry)
 {
     const ember_stanza_t *el;
     strv_t ids = { 0 }, feats = { 0 };
-    sbuf_t s = { NULL, 0, 0, 0 };
+    char *sd = NULL, *id = NULL;
+    size_t i, slen = 0;
+    FILE *s = open_memstream(&sd, &slen);
     json_t *jids = json_array(), *jfeats = json_array(), *e = NULL;
     const char *cat, *type, *lang, *name, *var;
-    char *id = NULL;
-    size_t i, n;
     int err = 0;
 
     *ver = NULL;
     *entry = NULL;
-    if (jids == NULL || jfeats == NULL) {
+    if (s == NULL || jids == NULL || jfeats == NULL) {
         err = EMBER_ENOMEM;
         goto done;
     }
     for (el = api->stanza_first(query); el != NULL;
          el = api->stanza_next(el)) {
-        if (is(api, el, "identity", NS_DISCO_INFO)) {
+        if (is(el, "identity", NS_DISCO_INFO)) {
             cat = api->stanza_attr(el, "category");
             type = api->stanza_attr(el, "type");
             lang = api->stanza_attr(el, "xml:lang");
@@ -345,12 +325,11 @@ caps_read_info(const ember_api_t *api, const ember_stanza_t *query,
             }
             lang = lang != NULL ? lang : "";
             name = name != NULL ? name : "";
-            n = strlen(cat) + strlen(type) + strlen(lang) + strlen(name) + 4;
-            if ((id = malloc(n)) == NULL) {
+            if (asprintf(&id, "%s/%s/%s/%s", cat, type, lang, name) < 0) {
+                id = NULL;
                 err = EMBER_ENOMEM;
                 goto done;
             }
-            snprintf(id, n, "%s/%s/%s/%s", cat, type, lang, name);
             if ((err = strv_push(&ids, id)) < 0 ||
                 json_array_append_new(jids, json_pack("[ssss]", cat, type,
                                                       lang, name)) < 0) {
@@ -359,7 +338,7 @@ caps_read_info(const ember_api_t *api, const ember_stanza_t *query,
             }
             free(id);
             id = NULL;
-        } else if (is(api, el, "feature", NS_DISCO_INFO)) {
+        } else if (is(el, "feature", NS_DISCO_INFO)) {
             if ((var = api->stanza_attr(el, "var")) == NULL) {
                 err = EMBER_EPROTO;
                 goto done;
@@ -373,21 +352,24 @@ caps_read_info(const ember_api_t *api, const ember_stanza_t *query,
         goto done;
     }
     for (i = 0; i < ids.n; i++)
-        sb_add(&s, ids.v[i]);
+        sb_add(s, ids.v[i]);
     for (i = 0; i < feats.n; i++) {
-        sb_add(&s, feats.v[i]);
+        sb_add(s, feats.v[i]);
         if (json_array_append_new(jfeats, json_string(feats.v[i])) < 0) {
             err = EMBER_EPROTO;
             goto done;
         }
     }
-    if ((err = add_forms(api, query, &s)) < 0)
+    if ((err = add_forms(query, s)) < 0)
         goto done;
-    if (s.err) {
+    err = fclose(s);
+    s = NULL;
+    if (err != 0) {
         err = EMBER_ENOMEM;
         goto done;
     }
-    if (caps_hash_supported(hash) && (*ver = digest_b64(hash, &s)) == NULL) {
+    if (caps_hash_supported(hash) &&
+        (*ver = digest_b64(hash, sd, slen)) == NULL) {
         err = EMBER_ENOMEM;
         goto done;
     }
@@ -401,7 +383,9 @@ caps_read_info(const ember_api_t *api, const ember_stanza_t *query,
     *entry = e;
 done:
     free(id);
-    free(s.d);
+    if (s != NULL)
+        fclose(s);
+    free(sd);
     strv_free(&ids);
     strv_free(&feats);
     json_decref(jids);
@@ -413,9 +397,8 @@ done:
 /* ---- the host's own caps ---- */
 
 typedef struct {
-    const ember_api_t *api;
     ember_stanza_t *query;
-    strv_t seen;
+    json_t *seen;   /* identity and feature keys met so far */
     int err;
 } host_walk_t;
 
@@ -423,12 +406,9 @@ typedef struct {
 static int
 seen_before(host_walk_t *w, const char *key)
 {
-    size_t i;
-
-    for (i = 0; i < w->seen.n; i++)
-        if (strcmp(w->seen.v[i], key) == 0)
-            return 1;
-    if (strv_push(&w->seen, key) < 0)
+    if (json_object_get(w->seen, key) != NULL)
+        return 1;
+    if (json_object_set(w->seen, key, json_true()) < 0)
         w->err = EMBER_ENOMEM;
     return 0;
 }
@@ -445,14 +425,14 @@ host_identity(const char *cat, const char *type, const char *name, void *ud)
     snprintf(key, sizeof(key), "i %s/%s", cat, type);
     if (w->err || seen_before(w, key))
         return;
-    if ((i = w->api->stanza_add_child(w->query, "identity", NULL)) == NULL) {
+    if ((i = api->stanza_add_child(w->query, "identity", NULL)) == NULL) {
         w->err = EMBER_ENOMEM;
         return;
     }
-    w->api->stanza_set_attr(i, "category", cat);
-    w->api->stanza_set_attr(i, "type", type);
+    api->stanza_set_attr(i, "category", cat);
+    api->stanza_set_attr(i, "type", type);
     if (name != NULL)
-        w->api->stanza_set_attr(i, "name", name);
+        api->stanza_set_attr(i, "name", name);
 }
 
 
@@ -466,31 +446,33 @@ host_feature(const char *var, const char *b, const char *c, void *ud)
     snprintf(key, sizeof(key), "f %s", var);
     if (w->err || seen_before(w, key))
         return;
-    if ((f = w->api->stanza_add_child(w->query, "feature", NULL)) == NULL) {
+    if ((f = api->stanza_add_child(w->query, "feature", NULL)) == NULL) {
         w->err = EMBER_ENOMEM;
         return;
     }
-    w->api->stanza_set_attr(f, "var", var);
+    api->stanza_set_attr(f, "var", var);
 }
 
 
 int
-caps_host_info(const ember_api_t *api, ember_module_t *m,
-               ember_stanza_t **query, char **ver)
+caps_host_info(ember_module_t *m, ember_stanza_t **query, char **ver)
 {
-    host_walk_t w = { api, NULL, { 0 }, 0 };
+    host_walk_t w = { NULL, json_object(), 0 };
     json_t *entry = NULL;
     int err;
 
     *query = NULL;
     *ver = NULL;
-    if ((w.query = api->stanza_new("query", NS_DISCO_INFO)) == NULL)
+    if (w.seen == NULL ||
+        (w.query = api->stanza_new("query", NS_DISCO_INFO)) == NULL) {
+        json_decref(w.seen);
         return EMBER_ENOMEM;
+    }
     api->disco_foreach(m, 'i', host_identity, &w);
     api->disco_foreach(m, 'f', host_feature, &w);
-    strv_free(&w.seen);
+    json_decref(w.seen);
     if ((err = w.err) < 0 ||
-        (err = caps_read_info(api, w.query, "sha-1", ver, &entry)) < 0) {
+        (err = caps_read_info(w.query, "sha-1", ver, &entry)) < 0) {
         api->stanza_free(w.query);
         return err;
     }

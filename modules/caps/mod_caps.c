@@ -3,8 +3,7 @@
  * learnt from its presence and published as the "caps" interface. */
 #include <stdlib.h>
 #include <string.h>
-#include <ember/caps.h>
-#include "caps_int.h"
+#include "caps.h"
 
 static const ember_option_t caps_options[] = {
     EMBER_OPT("node", EMBER_OPT_STRING, caps_conf_t, node, "urn:ember:caps",
@@ -19,8 +18,7 @@ static const ember_option_t caps_options[] = {
     EMBER_OPT_END
 };
 
-
-static const ember_api_t *api;
+const ember_api_t *api;
 
 
 /* ---- the server's own caps ---- */
@@ -32,7 +30,7 @@ caps_on_features(ember_module_t *m, const ember_event_t *ev, void *ud)
     ember_stanza_t *query, *c;
     char *ver;
 
-    if (ev->data == NULL || caps_host_info(api, m, &query, &ver) < 0)
+    if (ev->data == NULL || caps_host_info(m, &query, &ver) < 0)
         return EMBER_HOOK_PASS;
     if ((c = api->stanza_add_child(ev->data, "c", NS_CAPS)) != NULL) {
         api->stanza_set_attr(c, "hash", "sha-1");
@@ -57,7 +55,7 @@ caps_on_disco(ember_module_t *m, const ember_event_t *ev, void *ud)
 
     if (node == NULL || strncmp(node, conf->node, n) != 0 || node[n] != '#')
         return EMBER_HOOK_PASS;
-    if (caps_host_info(api, m, &query, &ver) < 0)
+    if (caps_host_info(m, &query, &ver) < 0)
         return EMBER_ENOMEM;
     if (strcmp(node + n + 1, ver) != 0) {
         api->stanza_free(query);
@@ -204,7 +202,6 @@ caps_load(ember_module_t *m, const ember_api_t *a)
     int err;
 
     api = a;
-    caps_client_init(a);
     if ((cst = calloc(1, sizeof(*cst))) == NULL)
         return EMBER_ENOMEM;
     api->module_set_data(m, cst);

@@ -1,6 +1,6 @@
-/* caps_int.h -- shared by the files of mod_caps (not an installed header). */
-#ifndef EMBER_MOD_CAPS_INT_H
-#define EMBER_MOD_CAPS_INT_H
+/* caps.h -- shared by the files of mod_caps (not an installed header). */
+#ifndef MOD_CAPS_H
+#define MOD_CAPS_H
 
 #include <jansson.h>
 #include <ember/plugin.h>
@@ -48,6 +48,8 @@ typedef struct {
     caps_pend_t *pending;
 } caps_state_t;
 
+extern const ember_api_t *api;
+
 /*
  * Read a disco#info <query/> the XEP-0115 way.  *entry gets
  * {"identities": [[category, type, lang, name], ...], "features": [...]}
@@ -56,8 +58,8 @@ typedef struct {
  * answer is ill-formed by section 5.4 (duplicate identities, features or
  * forms), EMBER_ENOMEM.
  */
-int caps_read_info(const ember_api_t *api, const ember_stanza_t *query,
-                   const char *hash, char **ver, json_t **entry);
+int caps_read_info(const ember_stanza_t *query, const char *hash, char **ver,
+                   json_t **entry);
 
 /* 1 when `hash` is a hash function name this module verifies. */
 int caps_hash_supported(const char *hash);
@@ -66,12 +68,10 @@ int caps_hash_supported(const char *hash);
  * The host's own disco#info as a <query/> (identities and features of
  * every module, duplicates dropped), with its verification string.
  */
-int caps_host_info(const ember_api_t *api, ember_module_t *m,
-                   ember_stanza_t **query, char **ver);
+int caps_host_info(ember_module_t *m, ember_stanza_t **query, char **ver);
 
 /* ---- caps_client.c: clients' caps ---- */
 
-void caps_client_init(const ember_api_t *api);
 /* The bound session of the module's host with this full JID, or NULL. */
 ember_session_t *caps_session_by_jid(ember_module_t *m, const char *full);
 /* The session's record, created when `create` (NULL on ENOMEM). */
