@@ -1,21 +1,18 @@
 /*
  * mod_admin_console.c -- the admin web console and its REST API on the
- * "admin" route set (listeners admin and admin-tls).
+ * "admin" route set (listeners admin and admin-tls): the route tables and
+ * the module's life.
  *
- * Every request of /api/ and /metrics goes through one gate: unless its
- * exact path is on the allow-list it must carry a valid API key or console
- * session (and, for a session, the CSRF token on a change) before any
- * route is looked up.  Static files are served on exact routes made from
- * the files found in web-root at load, so no pattern ever reaches a file.
+ * The core routes every request.  The REST table's auth hook,
+ * console_check, authenticates each request of a route not flagged
+ * public (session cookie and CSRF token, or API key); the same function
+ * guards the whole set as its gate, so other modules' admin routes and
+ * paths no route serves answer 401 as well.  Static files are exact
+ * public routes made from the files found in web-root at load.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 
 #include "console.h"
 
@@ -23,31 +20,33 @@
 #define EMBER_WEB_DIR "/usr/local/share/ember/web"
 #endif
 
-const ember_api_t *ac_api;
-ember_module_t *ac_mod;
-ac_conf_t *ac_conf;
+#define CONSOLE_MAX_BODY (4u << 20)
 
-static ac_call_t *calls;
+const ember_api_t *api;
+ember_module_t *mod;
+console_conf_t *conf;
 
-static const ember_option_t ac_options[] = {
-    EMBER_OPT("web-root", EMBER_OPT_PATH, ac_conf_t, web_root, EMBER_WEB_DIR,
-              0, 4096, "directory of the console's files (flat)"),
-    EMBER_OPT("session-timeout", EMBER_OPT_DURATION, ac_conf_t,
+static const ember_option_t console_options[] = {
+    EMBER_OPT("web-root", EMBER_OPT_PATH, console_conf_t, web_root,
+              EMBER_WEB_DIR, 0, 4096,
+              "directory of the console's files (flat)"),
+    EMBER_OPT("session-timeout", EMBER_OPT_DURATION, console_conf_t,
               session_timeout, "30m", 1, 86400,
               "a console session ends after this long idle"),
-    EMBER_OPT("session-lifetime", EMBER_OPT_DURATION, ac_conf_t,
+    EMBER_OPT("session-lifetime", EMBER_OPT_DURATION, console_conf_t,
               session_lifetime, "12h", 300, 604800,
               "a console session ends this long after login, used or not"),
-    EMBER_OPT("login-attempts", EMBER_OPT_INT, ac_conf_t, login_attempts,
-              "5", 1, 1000,
+    EMBER_OPT("login-attempts", EMBER_OPT_INT, console_conf_t,
+              login_attempts, "5", 1, 1000,
               "failed logins per address (and per JID) before a lockout"),
-    EMBER_OPT("lockout", EMBER_OPT_DURATION, ac_conf_t, lockout, "5m", 1,
-              86400, "how long logins stay refused after too many failures"),
+    EMBER_OPT("lockout", EMBER_OPT_DURATION, console_conf_t, lockout, "5m",
+              1, 86400,
+              "how long logins stay refused after too many failures"),
     EMBER_OPT_END
 };
 
 /* On every answer of the admin listeners, the core's own included. */
-static const char *const ac_security_headers[] = {
+static const char *const security_headers[] = {
     "Content-Security-Policy",
     "default-src 'self'; img-src 'self' data:; style-src 'self'; "
     "script-src 'self'; frame-ancestors 'none'",
@@ -57,429 +56,278 @@ static const char *const ac_security_headers[] = {
     NULL
 };
 
+static const char *const q_host[] = { "host", NULL };
+static const char *const q_users[] = { "host", "q", "offset", "limit",
+                                       NULL };
+static const char *const q_logs[] = { "since", "level", "limit", NULL };
 
-int
-ac_respond(ember_http_req_t *req, int status, const char *ctype,
-           const char *body, size_t len, const char *const *extra)
+#define PUBLIC EMBER_HTTP_PUBLIC
+#define ROUTE(meth, p, fl, ...)                                          \
+    { .size = sizeof(ember_http_route_t), .method = meth, .path = p,    \
+      .flags = fl, .max_body = CONSOLE_MAX_BODY, .handler = console_api, \
+      .data = &(const console_op_t){ __VA_ARGS__ } }
+
+/* The REST API; console_openapi.c describes it from this table. */
+const ember_http_route_t console_routes[] = {
+    ROUTE("GET", "/api/v1/openapi.json", PUBLIC,
+          .handler = console_openapi,
+          .summary = "This description (OpenAPI 3.0)"),
+    ROUTE("POST", "/api/v1/login", PUBLIC, .handler = console_login,
+          .body = 1, .summary = "Log in to the console: {jid, password}; "
+          "sets the session cookie"),
+    ROUTE("GET", "/api/v1/session", PUBLIC, .handler = console_session,
+          .summary = "The current console session"),
+    ROUTE("GET", "/api/v1/setup", PUBLIC, .handler = console_setup_get,
+          .summary = "Whether the first admin must still be created"),
+    ROUTE("POST", "/api/v1/setup", PUBLIC, .handler = console_setup_post,
+          .body = 1, .status = 201,
+          .summary = "Create the first admin (from localhost, once)"),
+    ROUTE("POST", "/api/v1/logout", 0, .handler = console_logout,
+          .status = 204, .summary = "End the console session"),
+    ROUTE("GET", "/api/v1/keys", 0, .handler = console_keys_list,
+          .summary = "API keys (never the keys themselves)"),
+    ROUTE("POST", "/api/v1/keys", 0, .handler = console_keys_create,
+          .body = 1, .status = 201,
+          .summary = "Create an API key: {name}; the key is shown once"),
+    ROUTE("DELETE", "/api/v1/keys/{id}", 0, .handler = console_keys_delete,
+          .param = "id", .status = 204, .summary = "Revoke an API key"),
+    ROUTE("GET", "/api/v1/commands", 0, .handler = console_commands,
+          .summary = "Every admin command, with its arguments"),
+    ROUTE("POST", "/api/v1/commands/{name}", 0,
+          .handler = console_run_named, .param = "name", .body = 1,
+          .wrap = 1,
+          .summary = "Run any admin command; the body is its arguments"),
+    ROUTE("GET", "/api/v1/stats", 0, .command = "status",
+          .summary = "Server status"),
+    ROUTE("GET", "/api/v1/stats/stream", 0,
+          .handler = console_stats_stream,
+          .summary = "Server-sent events: \"stats\" every 2 s"),
+    ROUTE("GET", "/api/v1/users", 0, .command = "user-search",
+          .query = q_users, .summary = "Search accounts"),
+    ROUTE("POST", "/api/v1/users", 0, .command = "adduser", .body = 1,
+          .status = 201, .summary = "Create an account"),
+    ROUTE("GET", "/api/v1/users/{jid}", 0, .command = "user-info",
+          .param = "jid", .summary = "An account"),
+    ROUTE("PUT", "/api/v1/users/{jid}/password", 0, .command = "passwd",
+          .param = "jid", .body = 1, .summary = "Set an account's password"),
+    ROUTE("DELETE", "/api/v1/users/{jid}", 0, .command = "deluser",
+          .param = "jid", .status = 204,
+          .summary = "Delete an account and its data"),
+    ROUTE("POST", "/api/v1/users/{jid}/lock", 0, .command = "lock",
+          .param = "jid", .summary = "Lock an account"),
+    ROUTE("POST", "/api/v1/users/{jid}/unlock", 0, .command = "unlock",
+          .param = "jid", .summary = "Unlock an account"),
+    ROUTE("GET", "/api/v1/users/{jid}/roster", 0, .command = "roster-list",
+          .param = "jid", .arg = "user", .summary = "An account's roster"),
+    ROUTE("GET", "/api/v1/users/{jid}/vcard", 0, .command = "vcard-get",
+          .param = "jid", .summary = "An account's vCard"),
+    ROUTE("GET", "/api/v1/sessions", 0, .command = "sessions",
+          .query = q_host, .summary = "Connected client sessions"),
+    ROUTE("DELETE", "/api/v1/sessions/{jid*}", 0, .command = "kick-session",
+          .param = "jid", .status = 204,
+          .summary = "Close one session (full JID)"),
+    ROUTE("POST", "/api/v1/messages", 0, .command = "message", .body = 1,
+          .summary = "Send a message from the server"),
+    ROUTE("POST", "/api/v1/announce", 0, .command = "announce", .body = 1,
+          .summary = "Announce to every online user"),
+    ROUTE("GET", "/api/v1/modules", 0, .command = "modules",
+          .summary = "Loaded modules"),
+    ROUTE("GET", "/api/v1/plugins", 0, .command = "plugins",
+          .summary = "Plugins found, loaded or not"),
+    ROUTE("POST", "/api/v1/modules/{module}/enable", 0,
+          .command = "module-enable", .param = "module", .arg = "name",
+          .body = 1, .summary = "Enable a module"),
+    ROUTE("POST", "/api/v1/modules/{module}/disable", 0,
+          .command = "module-disable", .param = "module", .arg = "name",
+          .body = 1, .summary = "Disable a module"),
+    ROUTE("POST", "/api/v1/modules/{module}/reload", 0,
+          .command = "module-reload", .param = "module", .arg = "name",
+          .body = 1, .summary = "Reload a module"),
+    ROUTE("GET", "/api/v1/modules/{module}/options", 0,
+          .command = "module-options", .param = "module", .arg = "name",
+          .query = q_host, .summary = "A module's options"),
+    ROUTE("PUT", "/api/v1/modules/{module}/options", 0,
+          .command = "module-configure", .param = "module", .arg = "name",
+          .body = 1, .summary = "Change a module's options"),
+    ROUTE("GET", "/api/v1/rooms", 0, .command = "muc-rooms",
+          .query = q_host, .summary = "Chat rooms"),
+    ROUTE("GET", "/api/v1/rooms/{jid}", 0, .command = "muc-room",
+          .param = "jid", .arg = "room", .summary = "A chat room"),
+    ROUTE("PUT", "/api/v1/rooms/{jid}/config", 0, .command = "muc-configure",
+          .param = "jid", .arg = "room", .body = 1,
+          .summary = "Configure a chat room"),
+    ROUTE("DELETE", "/api/v1/rooms/{jid}", 0, .command = "muc-destroy",
+          .param = "jid", .arg = "room", .body = 1, .status = 204,
+          .summary = "Destroy a chat room"),
+    ROUTE("GET", "/api/v1/nodes", 0, .command = "pubsub-nodes",
+          .query = q_host, .summary = "Publish-subscribe nodes"),
+    ROUTE("GET", "/api/v1/nodes/{node}", 0, .command = "pubsub-node",
+          .param = "node", .query = q_host,
+          .summary = "A publish-subscribe node"),
+    ROUTE("PUT", "/api/v1/nodes/{node}/config", 0,
+          .command = "pubsub-configure", .param = "node", .query = q_host,
+          .body = 1, .summary = "Configure a node"),
+    ROUTE("DELETE", "/api/v1/nodes/{node}", 0, .command = "pubsub-delete",
+          .param = "node", .query = q_host, .status = 204,
+          .summary = "Delete a node"),
+    ROUTE("GET", "/api/v1/config", 0, .command = "config-get",
+          .summary = "The config file"),
+    ROUTE("POST", "/api/v1/config/check", 0, .command = "config-check",
+          .body = 1, .summary = "Check a config text"),
+    ROUTE("PUT", "/api/v1/config", 0, .command = "config-set", .body = 1,
+          .summary = "Replace the config file and apply it"),
+    ROUTE("GET", "/api/v1/admins", 0, .command = "admins",
+          .summary = "Server admins"),
+    ROUTE("GET", "/api/v1/certs", 0, .command = "certs",
+          .summary = "TLS certificates"),
+    ROUTE("POST", "/api/v1/certs", 0, .command = "cert-upload", .body = 1,
+          .summary = "Install a certificate and key for a host"),
+    ROUTE("POST", "/api/v1/certs/generate", 0, .command = "cert-generate",
+          .body = 1,
+          .summary = "Generate a self-signed certificate for a host"),
+    ROUTE("GET", "/api/v1/logs", 0, .command = "logs", .query = q_logs,
+          .summary = "Recent log lines"),
+    ROUTE("GET", "/api/v1/logs/stream", 0, .handler = console_logs_stream,
+          .summary = "Server-sent events: \"log\", one per line"),
+    ROUTE("GET", "/metrics", 0, .handler = console_metrics,
+          .summary = "OpenMetrics text for Prometheus"),
+};
+
+const size_t console_nroutes = sizeof(console_routes) /
+                               sizeof(console_routes[0]);
+
+static const char *const methods[] = { "GET", "POST", "PUT", "PATCH",
+                                       "DELETE", NULL };
+
+/* JSON 404 and 405 (with Allow) for what the API does not serve. */
+static ember_http_route_t *others;
+static char **allows;
+
+
+static void
+others_free(void)
 {
-    const char *h[32];
-    size_t n = 0;
+    size_t i;
 
-    if (ctype != NULL) {
-        h[n++] = "Content-Type";
-        h[n++] = ctype;
-    }
-    for (; extra != NULL && *extra != NULL && n + 3 < 32; extra += 2) {
-        h[n++] = extra[0];
-        h[n++] = extra[1];
-    }
-    h[n] = NULL;
-    return ac_api->http_respond(req, status, h, body, len);
-}
-
-
-/* Answer doc (stolen) as JSON, not cached. */
-int
-ac_json(ember_http_req_t *req, int status, json_t *doc,
-        const char *const *extra)
-{
-    const char *h[24];
-    size_t n = 0;
-    char *s;
-    int rc;
-
-    h[n++] = "Cache-Control";
-    h[n++] = "no-store";
-    for (; extra != NULL && *extra != NULL && n + 3 < 24; extra += 2) {
-        h[n++] = extra[0];
-        h[n++] = extra[1];
-    }
-    h[n] = NULL;
-    if (status == 204) {
-        json_decref(doc);
-        return ac_respond(req, 204, NULL, "", 0, h);
-    }
-    s = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    json_decref(doc);
-    if (s == NULL)
-        return ac_respond(req, 500, "application/json",
-                          "{\"error\":\"internal\",\"detail\":"
-                          "\"out of memory\"}", 44, h);
-    rc = ac_respond(req, status, "application/json", s, strlen(s), h);
-    free(s);
-    return rc;
-}
-
-
-int
-ac_error(ember_http_req_t *req, int status, const char *code,
-         const char *detail)
-{
-    return ac_json(req, status,
-                   json_pack("{s:s, s:s}", "error", code, "detail",
-                             detail != NULL ? detail : code),
-                   NULL);
-}
-
-
-/* The HTTP status and error code for a command's EMBER_E*. */
-int
-ac_error_status(int err, const char **code)
-{
-    switch (err) {
-    case EMBER_EINVAL:
-        *code = "bad_request";
-        return 400;
-    case EMBER_ENOENT:
-        *code = "not_found";
-        return 404;
-    case EMBER_EEXIST:
-    case EMBER_EBUSY:
-    case EMBER_ESTATE:
-        *code = "conflict";
-        return 409;
-    case EMBER_EPERM:
-        *code = "forbidden";
-        return 403;
-    case EMBER_EAUTH:
-        *code = "unauthorized";
-        return 401;
-    case EMBER_ELIMIT:
-        *code = "too_many_requests";
-        return 429;
-    case EMBER_ENOTSUP:
-    case EMBER_EDEPEND:
-        *code = "unavailable";
-        return 503;
-    default:
-        *code = "internal";
-        return 500;
-    }
+    for (i = 0; allows != NULL && allows[i] != NULL; i++)
+        free(allows[i]);
+    free(allows);
+    free(others);
+    allows = NULL;
+    others = NULL;
 }
 
 
 static void
-call_closed(ember_http_req_t *req, void *ud)
+other(ember_http_route_t *r, const char *method, const char *path,
+      unsigned flags, ember_http_cb handler, const void *data)
 {
-    ac_call_t *c = ud;
-
-    c->req = NULL;
-}
-
-
-ac_call_t *
-ac_call_new(ember_http_req_t *req, const ac_route_t *r, const ac_auth_t *auth)
-{
-    ac_call_t *c = calloc(1, sizeof(*c));
-
-    if (c == NULL)
-        return NULL;
-    c->req = req;
-    c->route = r;
-    if (auth != NULL)
-        c->auth = *auth;
-    c->next = calls;
-    if (calls != NULL)
-        calls->prev = c;
-    calls = c;
-    ac_api->http_on_closed(req, call_closed, c);
-    return c;
-}
-
-
-void
-ac_call_free(ac_call_t *c)
-{
-    if (c == NULL)
-        return;
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        calls = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    json_decref(c->doc);
-    free(c->jid);
-    if (c->password != NULL) {
-        explicit_bzero(c->password, strlen(c->password));
-        free(c->password);
-    }
-    free(c->ip);
-    free(c);
-}
-
-
-/* At unload: the core answers the requests 503 and calls nothing back. */
-void
-ac_calls_free_all(void)
-{
-    while (calls != NULL)
-        ac_call_free(calls);
+    memset(r, 0, sizeof(*r));
+    r->size = sizeof(*r);
+    r->method = method;
+    r->path = path;
+    r->flags = flags;
+    r->max_body = CONSOLE_MAX_BODY;
+    r->handler = handler;
+    r->data = data;
 }
 
 
 /*
- * The request body as a JSON object: an empty body is {}.  Answers 400
- * itself and returns EMBER_EINVAL when it is not a JSON object.
+ * The table of the API's own 404 and 405 answers: "/api/" for any other
+ * path, and for each path of the API the methods it does not take, with
+ * its Allow list as data.  A path is public when one of its routes is.
  */
-int
-ac_body_object(ember_http_req_t *req, json_t **out)
+static int
+others_add(ember_http_table_t *t)
 {
-    size_t len = 0;
-    const char *body = ac_api->http_body(req, &len);
-    json_error_t e;
-    json_t *doc;
-    char msg[256];
+    size_t i, j, k, n = 0, na = 0, len;
+    unsigned flags;
+    char allow[64];
+    const char *path;
 
-    *out = NULL;
-    if (body == NULL || len == 0) {
-        *out = json_object();
-        return *out != NULL ? 0 : EMBER_ENOMEM;
-    }
-    doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
-    if (doc == NULL) {
-        snprintf(msg, sizeof(msg), "body is not valid JSON: %s (line %d, "
-                 "column %d)", e.text, e.line, e.column);
-        ac_error(req, 400, "bad_request", msg);
-        return EMBER_EINVAL;
-    }
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        ac_error(req, 400, "bad_request", "body must be a JSON object");
-        return EMBER_EINVAL;
-    }
-    *out = doc;
-    return 0;
-}
-
-
-/* 1 for 127.0.0.0/8, ::1 and ::ffff:127.x.x.x. */
-int
-ac_is_loopback(const char *ip)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-
-    if (ip == NULL)
-        return 0;
-    if (inet_pton(AF_INET, ip, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, ip, &a6) != 1)
-        return 0;
-    if (IN6_IS_ADDR_LOOPBACK(&a6))
-        return 1;
-    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
-}
-
-
-/* The registry's entry of a command (a new reference), or NULL. */
-json_t *
-ac_command_info(const char *name)
-{
-    json_t *list = ac_api->command_list(ac_mod), *c, *found = NULL;
-    size_t i;
-
-    json_array_foreach(list, i, c) {
-        const char *n = json_string_value(json_object_get(c, "name"));
-
-        if (n != NULL && strcmp(n, name) == 0) {
-            found = json_incref(c);
-            break;
+    others = calloc(console_nroutes * 5 + 5, sizeof(*others));
+    allows = calloc(console_nroutes + 1, sizeof(*allows));
+    if (others == NULL || allows == NULL)
+        return EMBER_ENOMEM;
+    for (k = 0; methods[k] != NULL; k++)
+        other(&others[n++], methods[k], "/api/", EMBER_HTTP_PREFIX,
+              console_not_found, NULL);
+    for (i = 0; i < console_nroutes; i++) {
+        path = console_routes[i].path;
+        for (j = 0; j < i && strcmp(console_routes[j].path, path) != 0; j++)
+            ;
+        if (j < i || strncmp(path, "/api/", 5) != 0)
+            continue;
+        allow[0] = '\0';
+        flags = 0;
+        for (j = i; j < console_nroutes; j++) {
+            if (strcmp(console_routes[j].path, path) != 0)
+                continue;
+            len = strlen(allow);
+            snprintf(allow + len, sizeof(allow) - len, "%s%s",
+                     len > 0 ? ", " : "", console_routes[j].method);
+            flags |= console_routes[j].flags & EMBER_HTTP_PUBLIC;
         }
+        if ((allows[na] = strdup(allow)) == NULL)
+            return EMBER_ENOMEM;
+        for (k = 0; methods[k] != NULL; k++) {
+            for (j = i; j < console_nroutes; j++)
+                if (strcmp(console_routes[j].path, path) == 0 &&
+                    strcmp(console_routes[j].method, methods[k]) == 0)
+                    break;
+            if (j == console_nroutes)
+                other(&others[n++], methods[k], path, flags,
+                      console_not_allowed, allows[na]);
+        }
+        na++;
     }
-    json_decref(list);
-    return found;
-}
-
-
-int
-ac_command_exists(const char *name)
-{
-    json_t *c = ac_command_info(name);
-
-    json_decref(c);
-    return c != NULL;
-}
-
-
-/* bytes random bytes as 2 * bytes hex digits (out holds 2 * bytes + 1). */
-void
-ac_random_hex(char *out, size_t bytes)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char buf[64];
-    size_t i;
-
-    if (bytes > sizeof(buf))
-        bytes = sizeof(buf);
-    if (gnutls_rnd(GNUTLS_RND_KEY, buf, bytes) != 0)
-        abort();    /* no randomness: no token may be handed out */
-    for (i = 0; i < bytes; i++) {
-        out[2 * i] = hex[buf[i] >> 4];
-        out[2 * i + 1] = hex[buf[i] & 15];
-    }
-    out[2 * bytes] = '\0';
-    explicit_bzero(buf, sizeof(buf));
-}
-
-
-void
-ac_sha256_hex(const char *data, size_t len, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char d[32];
-    int i;
-
-    memset(d, 0, sizeof(d));
-    gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, d);
-    for (i = 0; i < 32; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[64] = '\0';
-}
-
-
-/* Equal strings, in a time that does not depend on where they differ. */
-int
-ac_ct_equal(const char *a, const char *b)
-{
-    size_t la = strlen(a), i;
-    unsigned char d = 0;
-
-    /* Tokens have a fixed length: only their content is secret. */
-    if (la != strlen(b))
-        return 0;
-    for (i = 0; i < la; i++)
-        d |= (unsigned char) a[i] ^ (unsigned char) b[i];
-    return d == 0;
-}
-
-
-uint64_t
-ac_now_s(void)
-{
-    return ac_api->uptime_ms() / 1000;
+    t->routes = others;
+    t->nroutes = n;
+    return api->http_routes(mod, t, NULL);
 }
 
 
 static int
-is_change(const char *method)
+console_load(ember_module_t *m, const ember_api_t *a)
 {
-    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
-}
-
-
-/* Every /api/ and /metrics request comes here first. */
-static int
-ac_gate(ember_module_t *m, ember_http_req_t *req, void *ud)
-{
-    const char *path = ac_api->http_path(req);
-    const char *code = "unauthorized", *detail = "authentication required";
-    ac_auth_t auth;
-    int status = 401, pub = ac_api_public(path);
-
-    if (ac_authenticate(req, &auth, &status, &code, &detail) < 0)
-        return ac_error(req, status, code, detail);
-    if (!pub && auth.kind == AC_AUTH_NONE) {
-        status = 401;
-        return ac_error(req, 401, "unauthorized", detail);
-    }
-    if (!pub && is_change(ac_api->http_method(req)) &&
-        auth.kind == AC_AUTH_COOKIE && ac_check_csrf(req, &auth) < 0)
-        return ac_error(req, 403, "csrf",
-                        "missing or wrong X-CSRF-Token header");
-    return ac_dispatch(req, &auth);
-}
-
-
-/*
- * The core runs this before any route of the "admin" set, ours or another
- * module's, and for paths no route serves: only the allow-list (exact
- * paths) passes without a session or an API key.
- */
-static int
-ac_set_gate(ember_module_t *m, ember_http_req_t *req, void *ud)
-{
-    const char *path = ac_api->http_path(req);
-    const char *code = "unauthorized", *detail = "authentication required";
-    ac_auth_t auth;
-    int status = 401;
-
-    if (ac_api_public(path) || ac_static_allowed(path))
-        return 0;
-    if (ac_authenticate(req, &auth, &status, &code, &detail) < 0) {
-        ac_error(req, status, code, detail);
-        return 1;
-    }
-    if (auth.kind == AC_AUTH_NONE) {
-        ac_error(req, 401, "unauthorized", detail);
-        return 1;
-    }
-    if (is_change(ac_api->http_method(req)) &&
-        auth.kind == AC_AUTH_COOKIE && ac_check_csrf(req, &auth) < 0) {
-        ac_error(req, 403, "csrf", "missing or wrong X-CSRF-Token header");
-        return 1;
-    }
-    return 0;
-}
-
-
-static int
-ac_load(ember_module_t *m, const ember_api_t *a)
-{
-    static const char *const methods[] = { "GET", "POST", "PUT", "PATCH",
-                                           "DELETE", NULL };
-    ember_http_route_t r;
-    size_t i;
+    ember_http_table_t t = { .size = sizeof(t), .set = "admin",
+                             .auth = console_check,
+                             .routes = console_routes,
+                             .nroutes = console_nroutes };
     int err;
 
-    ac_api = a;
-    ac_mod = m;
-    ac_conf = a->module_conf(m);
-    for (i = 0; methods[i] != NULL; i++) {
-        memset(&r, 0, sizeof(r));
-        r.size = sizeof(r);
-        r.set = "admin";
-        r.method = methods[i];
-        r.path = "/api/";
-        r.flags = EMBER_HTTP_PREFIX;
-        r.max_body = 4u << 20;
-        r.handler = ac_gate;
-        if ((err = a->http_route(m, &r, NULL)) < 0)
-            goto fail;
-    }
-    memset(&r, 0, sizeof(r));
-    r.size = sizeof(r);
-    r.set = "admin";
-    r.method = "GET";
-    r.path = "/metrics";
-    r.handler = ac_gate;
-    if ((err = a->http_route(m, &r, NULL)) < 0 ||
-        (err = a->http_gate(m, "admin", ac_set_gate, NULL)) < 0 ||
-        (err = a->http_set_headers(m, "admin", ac_security_headers)) < 0 ||
-        (err = ac_keys_init()) < 0 ||
-        (err = ac_static_init()) < 0)
+    api = a;
+    mod = m;
+    conf = a->module_conf(m);
+    if ((err = a->http_routes(m, &t, NULL)) < 0 ||
+        (err = others_add(&t)) < 0 ||
+        (err = a->http_gate(m, "admin", console_check, NULL)) < 0 ||
+        (err = a->http_set_headers(m, "admin", security_headers)) < 0 ||
+        (err = console_keys_init()) < 0 ||
+        (err = console_static_init()) < 0)
         goto fail;
     return 0;
 
 fail:
     a->log(m, EMBER_LOG_ERROR, "cannot start: %s", a->strerror(err));
-    ac_static_done();
-    ac_keys_done();
-    ac_auth_done();
+    console_static_done();
+    console_keys_done();
+    console_auth_done();
+    others_free();
     return err;
 }
 
 
 static void
-ac_unload(ember_module_t *m)
+console_unload(ember_module_t *m)
 {
-    ac_streams_free_all();
-    ac_calls_free_all();
-    ac_static_done();
-    ac_keys_done();
-    ac_auth_done();
+    console_streams_free_all();
+    console_calls_free_all();
+    console_static_done();
+    console_keys_done();
+    console_auth_done();
+    others_free();
 }
 
 
@@ -491,9 +339,9 @@ EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
                    "OpenMetrics at /metrics",
     .requires = (const char *const[]){ "http", "commands", "storage",
                                        "timers", NULL },
-    .conf_size = sizeof(ac_conf_t),
-    .options = ac_options,
-    .load = ac_load,
-    .unload = ac_unload,
+    .conf_size = sizeof(console_conf_t),
+    .options = console_options,
+    .load = console_load,
+    .unload = console_unload,
     .flags = EMBER_MODULE_GLOBAL,
 };

@@ -1,7 +1,7 @@
 /*
- * metrics.c -- /metrics (OpenMetrics text made from the status and modules
- * commands) and the event streams /api/v1/stats/stream (every 2 s) and
- * /api/v1/logs/stream (the logs command polled every 500 ms).
+ * console_metrics.c -- /metrics (OpenMetrics text made from the status and
+ * modules commands) and the event streams /api/v1/stats/stream (every 2 s)
+ * and /api/v1/logs/stream (the logs command polled every 500 ms).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -10,9 +10,9 @@
 
 #include "console.h"
 
-#define AC_MAX_STREAMS 32
-#define AC_STATS_EVERY 2000
-#define AC_LOGS_EVERY 500
+#define MAX_STREAMS 32
+#define STATS_EVERY 2000
+#define LOGS_EVERY 500
 
 /* Figures of the status command with a fixed name in /metrics. */
 static const struct {
@@ -143,53 +143,52 @@ metrics_text(FILE *out, json_t *status, json_t *modules)
 static void
 metrics_modules(int status, json_t *result, const char *message, void *ud)
 {
-    ac_call_t *c = ud;
+    console_call_t *c = ud;
     char *text = NULL;
     size_t len = 0;
     FILE *out;
 
     if (c->req != NULL) {
         if ((out = open_memstream(&text, &len)) == NULL) {
-            ac_error(c->req, 500, "internal", "out of memory");
+            console_error(c->req, 500, "internal", "out of memory");
         } else {
             metrics_text(out, c->doc, status == 0 ? result : NULL);
             fclose(out);
-            ac_respond(c->req, 200, "application/openmetrics-text; "
-                       "version=1.0.0; charset=utf-8", text, len,
-                       (const char *const[]){ "Cache-Control", "no-store",
-                                              NULL });
+            console_respond(c->req, 200, "application/openmetrics-text; "
+                            "version=1.0.0; charset=utf-8", text, len,
+                            (const char *const[]){ "Cache-Control", "no-store",
+                            NULL });
         }
     }
     free(text);
-    ac_call_free(c);
+    console_call_free(c);
 }
 
 
 static void
 metrics_status(int status, json_t *result, const char *message, void *ud)
 {
-    ac_call_t *c = ud;
+    console_call_t *c = ud;
 
     if (c->req == NULL || status < 0) {
         if (c->req != NULL)
-            ac_error(c->req, 500, "internal", message);
-        ac_call_free(c);
+            console_error(c->req, 500, "internal", message);
+        console_call_free(c);
         return;
     }
     c->doc = json_incref(result);
-    ac_api->command_run(ac_mod, "modules", NULL, metrics_modules, c);
+    api->command_run(mod, "modules", NULL, metrics_modules, c);
 }
 
 
 int
-ac_h_metrics(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
-             ac_auth_t *auth)
+console_metrics(ember_http_req_t *req, const console_op_t *op)
 {
-    ac_call_t *c = ac_call_new(req, r, auth);
+    console_call_t *c = console_call_new(req, op);
 
     if (c == NULL)
-        return ac_error(req, 500, "internal", "out of memory");
-    ac_api->command_run(ac_mod, "status", NULL, metrics_status, c);
+        return console_error(req, 500, "internal", "out of memory");
+    api->command_run(mod, "status", NULL, metrics_status, c);
     return 0;
 }
 
@@ -206,14 +205,14 @@ stream_free(stream_t *s)
     if (s->next != NULL)
         s->next->prev = s->prev;
     if (s->timer != NULL)
-        ac_api->timer_stop(ac_mod, s->timer);
+        api->timer_stop(mod, s->timer);
     nstreams--;
     free(s);
 }
 
 
 void
-ac_streams_free_all(void)
+console_streams_free_all(void)
 {
     while (streams != NULL)
         stream_free(streams);
@@ -227,7 +226,7 @@ stream_closed(ember_http_req_t *req, void *ud)
 
     s->req = NULL;
     if (s->timer != NULL) {
-        ac_api->timer_stop(ac_mod, s->timer);
+        api->timer_stop(mod, s->timer);
         s->timer = NULL;
     }
     if (!s->busy)
@@ -240,12 +239,12 @@ static int
 stream_send(stream_t *s, const char *event, json_t *doc)
 {
     char *text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
-    int rc = text != NULL ? ac_api->http_sse_send(s->req, event, text)
+    int rc = text != NULL ? api->http_sse_send(s->req, event, text)
                           : EMBER_ENOMEM;
 
     free(text);
     if (rc < 0) {
-        ac_api->http_close(s->req);
+        api->http_close(s->req);
         s->req = NULL;
         stream_free(s);
         return -1;
@@ -321,14 +320,14 @@ stream_tick(ember_module_t *m, ember_timer_t *t, void *ud)
         return;
     s->busy = 1;
     if (!s->logs) {
-        ac_api->command_run(ac_mod, "status", NULL, stats_reply, s);
+        api->command_run(mod, "status", NULL, stats_reply, s);
         return;
     }
     args = s->have_since ? json_pack("{s:I}", "since", s->since)
                          : json_pack("{s:i}", "limit", 100);
     if (s->level[0] != '\0')
         json_object_set_new(args, "level", json_string(s->level));
-    ac_api->command_run(ac_mod, "logs", args, logs_reply, s);
+    api->command_run(mod, "logs", args, logs_reply, s);
     json_decref(args);
 }
 
@@ -336,21 +335,22 @@ stream_tick(ember_module_t *m, ember_timer_t *t, void *ud)
 static int
 stream_start(ember_http_req_t *req, int logs)
 {
-    const char *level = ac_api->http_query(req, "level");
+    const char *level = api->http_query(req, "level");
     stream_t *s;
     int rc;
 
-    if (logs && !ac_command_exists("logs"))
-        return ac_error(req, 503, "unavailable",
-                        "command 'logs' is not available");
-    if (nstreams >= AC_MAX_STREAMS)
-        return ac_error(req, 503, "unavailable", "too many event streams");
+    if (logs && !console_command_exists("logs"))
+        return console_error(req, 503, "unavailable",
+                             "command 'logs' is not available");
+    if (nstreams >= MAX_STREAMS)
+        return console_error(req, 503, "unavailable",
+                             "too many event streams");
     if ((s = calloc(1, sizeof(*s))) == NULL)
-        return ac_error(req, 500, "internal", "out of memory");
+        return console_error(req, 500, "internal", "out of memory");
     s->logs = logs;
     if (level != NULL)
         snprintf(s->level, sizeof(s->level), "%s", level);
-    if ((rc = ac_api->http_sse_start(req)) < 0) {
+    if ((rc = api->http_sse_start(req)) < 0) {
         free(s);
         return 0;
     }
@@ -360,12 +360,12 @@ stream_start(ember_http_req_t *req, int logs)
         streams->prev = s;
     streams = s;
     nstreams++;
-    ac_api->http_on_closed(req, stream_closed, s);
-    s->timer = ac_api->timer_start(ac_mod, 1,
-                                   logs ? AC_LOGS_EVERY : AC_STATS_EVERY,
-                                   stream_tick, s);
+    api->http_on_closed(req, stream_closed, s);
+    s->timer = api->timer_start(mod, 1,
+                                logs ? LOGS_EVERY : STATS_EVERY,
+                                stream_tick, s);
     if (s->timer == NULL) {
-        ac_api->http_close(req);
+        api->http_close(req);
         s->req = NULL;
         stream_free(s);
     }
@@ -374,16 +374,14 @@ stream_start(ember_http_req_t *req, int logs)
 
 
 int
-ac_h_stats_stream(ember_http_req_t *req, const ac_route_t *r,
-                  ac_match_t *mt, ac_auth_t *auth)
+console_stats_stream(ember_http_req_t *req, const console_op_t *op)
 {
     return stream_start(req, 0);
 }
 
 
 int
-ac_h_logs_stream(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
-                 ac_auth_t *auth)
+console_logs_stream(ember_http_req_t *req, const console_op_t *op)
 {
     return stream_start(req, 1);
 }

@@ -1,7 +1,8 @@
 /*
- * openapi.c -- GET /api/v1/openapi.json: an OpenAPI 3.0 document made from
- * the REST table (routes.c) and the command registry, so that every route
- * and every command, including those of modules loaded later, is in it.
+ * console_openapi.c -- GET /api/v1/openapi.json: an OpenAPI 3.0 document
+ * made from the REST table (mod_admin_console.c) and the command registry,
+ * so that every route and every command, including those of modules
+ * loaded later, is in it.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -61,7 +62,7 @@ in_list(const char *const *l, const char *s)
 
 /* The body schema of a command's args, leaving out path and query ones. */
 static json_t *
-args_schema(json_t *cmd, const ac_route_t *r)
+args_schema(json_t *cmd, const console_op_t *op)
 {
     json_t *props = json_object(), *req = json_array(), *a;
     json_t *schema;
@@ -72,8 +73,10 @@ args_schema(json_t *cmd, const ac_route_t *r)
         name = json_string_value(json_object_get(a, "name"));
         if (name == NULL)
             continue;
-        if (r != NULL && (ac_path_has_arg(r, name) ||
-                          in_list(r->query, name)))
+        if (op != NULL && ((op->param != NULL &&
+                            strcmp(op->arg != NULL ? op->arg : op->param,
+                                   name) == 0) ||
+                           in_list(op->query, name)))
             continue;
         json_object_set_new(props, name, arg_schema(
             json_string_value(json_object_get(a, "type")),
@@ -101,7 +104,7 @@ body_of(json_t *schema)
 
 /* Hand-written bodies of the routes that run no command. */
 static json_t *
-handler_body(const ac_route_t *r)
+handler_body(const ember_http_route_t *r)
 {
     if (strcmp(r->path, "/api/v1/login") == 0 ||
         strcmp(r->path, "/api/v1/setup") == 0)
@@ -120,7 +123,7 @@ handler_body(const ac_route_t *r)
 
 
 static json_t *
-error_responses(json_t *resp, int public)
+error_responses(json_t *resp)
 {
     static const char *const codes[] = { "400", "401", "403", "404", "405",
                                          "409", "429", "500", "503", NULL };
@@ -129,7 +132,6 @@ error_responses(json_t *resp, int public)
     for (i = 0; codes[i] != NULL; i++)
         json_object_set_new(resp, codes[i], json_pack("{s:s}", "$ref",
                             "#/components/responses/Error"));
-    (void) public;
     return resp;
 }
 
@@ -153,38 +155,31 @@ add_op(json_t *paths, const char *path, const char *method, json_t *op)
 
 
 static json_t *
-route_op(const ac_route_t *r, json_t *cmds, char *oapath, size_t oalen)
+route_op(const ember_http_route_t *r, json_t *cmds, char *oapath,
+         size_t oalen)
 {
-    json_t *op, *params = json_array(), *resp = json_object(), *cmd;
-    const char *p = r->path, *end;
+    const console_op_t *op = r->data;
+    json_t *o, *params = json_array(), *resp = json_object(), *cmd;
     const char *const *q;
-    char id[200], status[8], name[64];
+    const char *p;
+    char id[200], status[8];
     size_t n = 0, i;
+    int public = (r->flags & EMBER_HTTP_PUBLIC) != 0;
 
-    /* "{jid*}" and "{jid:user}" are written "{jid}" in OpenAPI. */
-    for (; *p != '\0' && n + 1 < oalen; p++) {
-        if (*p == '*' || *p == ':')
-            p = strchr(p, '}');
-        oapath[n++] = *p;
-    }
+    /* "{jid*}" is written "{jid}" in OpenAPI. */
+    for (p = r->path; *p != '\0' && n + 1 < oalen; p++)
+        if (*p != '*')
+            oapath[n++] = *p;
     oapath[n] = '\0';
-    for (p = r->path; (p = strchr(p, '{')) != NULL; p = end) {
-        const char *url, *arg;
-        size_t nl, al;
-        int rest;
-
-        end = strchr(p, '}');
-        ac_param_parse(p, end, &url, &nl, &rest, &arg, &al);
-        snprintf(name, sizeof(name), "%.*s", (int) nl, url);
+    if (op->param != NULL)
         json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:{s:s}}",
-                              "name", name, "in", "path", "required", 1,
+                              "name", op->param, "in", "path", "required", 1,
                               "schema", "type", "string"));
-    }
-    for (q = r->query; q != NULL && *q != NULL; q++)
+    for (q = op->query; q != NULL && *q != NULL; q++)
         json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:{s:s}}",
                               "name", *q, "in", "query", "required", 0,
                               "schema", "type", "string"));
-    if (strcmp(r->method, "GET") != 0 && !(r->flags & AC_PUBLIC))
+    if (strcmp(r->method, "GET") != 0 && !public)
         json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:s, "
                               "s:{s:s}}", "name", "X-CSRF-Token", "in",
                               "header", "required", 0, "description",
@@ -194,8 +189,8 @@ route_op(const ac_route_t *r, json_t *cmds, char *oapath, size_t oalen)
     for (i = 0; id[i] != '\0'; i++)
         if (!isalnum((unsigned char) id[i]))
             id[i] = '_';
-    snprintf(status, sizeof(status), "%d", r->status);
-    json_object_set_new(resp, status, r->status == 204
+    snprintf(status, sizeof(status), "%d", op->status ? op->status : 200);
+    json_object_set_new(resp, status, op->status == 204
         ? json_pack("{s:s}", "description", "done")
         : json_pack("{s:s, s:{s:{s:{}}}}", "description", "success",
                     "content", strcmp(r->path, "/metrics") == 0
@@ -203,24 +198,24 @@ route_op(const ac_route_t *r, json_t *cmds, char *oapath, size_t oalen)
                         : strstr(r->path, "/stream") != NULL
                               ? "text/event-stream" : "application/json",
                     "schema"));
-    op = json_pack("{s:s, s:s, s:o, s:o}", "summary", r->summary,
-                   "operationId", id, "parameters", params, "responses",
-                   error_responses(resp, r->flags & AC_PUBLIC));
-    if (r->flags & AC_PUBLIC)
-        json_object_set_new(op, "security", json_array());
-    if (r->command != NULL) {
-        json_object_set_new(op, "x-ember-command", json_string(r->command));
-        cmd = command_find(cmds, r->command);
+    o = json_pack("{s:s, s:s, s:o, s:o}", "summary", op->summary,
+                  "operationId", id, "parameters", params, "responses",
+                  error_responses(resp));
+    if (public)
+        json_object_set_new(o, "security", json_array());
+    if (op->command != NULL) {
+        json_object_set_new(o, "x-ember-command", json_string(op->command));
+        cmd = command_find(cmds, op->command);
         if (cmd == NULL)
-            json_object_set_new(op, "x-ember-unavailable", json_true());
-        if (r->body == AC_BODY_ARGS)
-            json_object_set_new(op, "requestBody", body_of(cmd != NULL
-                ? args_schema(cmd, r)
+            json_object_set_new(o, "x-ember-unavailable", json_true());
+        if (op->body)
+            json_object_set_new(o, "requestBody", body_of(cmd != NULL
+                ? args_schema(cmd, op)
                 : json_pack("{s:s}", "type", "object")));
-    } else if (r->body == AC_BODY_ARGS) {
-        json_object_set_new(op, "requestBody", body_of(handler_body(r)));
+    } else if (op->body) {
+        json_object_set_new(o, "requestBody", body_of(handler_body(r)));
     }
-    return op;
+    return o;
 }
 
 
@@ -246,7 +241,7 @@ command_op(json_t *cmd)
                          "{s:{s:s, s:{s:{s:{s:s, s:{s:{}}}}}}}", "200",
                          "description", "{\"result\": the command's result}",
                          "content", "application/json", "schema", "type",
-                         "object", "properties", "result"), 0),
+                         "object", "properties", "result")),
                      "x-ember-module", module != NULL ? module : json_null(),
                      "parameters", "name", "X-CSRF-Token", "in", "header",
                      "required", 0, "description", "required with a "
@@ -255,20 +250,17 @@ command_op(json_t *cmd)
 
 
 int
-ac_h_openapi(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
-             ac_auth_t *auth)
+console_openapi(ember_http_req_t *req, const console_op_t *op)
 {
-    json_t *cmds = ac_api->command_list(ac_mod), *doc, *paths, *c;
-    const ac_route_t *x;
+    json_t *cmds = api->command_list(mod), *doc, *paths, *c;
     const char *name, *perm;
     char oapath[300];
     size_t i;
 
     paths = json_object();
-    for (x = ac_routes; x->method != NULL; x++) {
-        json_t *op = route_op(x, cmds, oapath, sizeof(oapath));
-
-        add_op(paths, oapath, x->method, op);
+    for (i = 0; i < console_nroutes; i++) {
+        c = route_op(&console_routes[i], cmds, oapath, sizeof(oapath));
+        add_op(paths, oapath, console_routes[i].method, c);
     }
     json_array_foreach(cmds, i, c) {
         name = json_string_value(json_object_get(c, "name"));
@@ -285,7 +277,7 @@ ac_h_openapi(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
                     "s:{s:{s:s, s:{s:{s:{s:s}}}}}}}",
                     "openapi", "3.0.3",
                     "info", "title", "Ember admin API", "version",
-                    ac_api->core_version, "description",
+                    api->core_version, "description",
                     "The REST API of the Ember admin console: every admin "
                     "command, with the permissions it has for emberctl. "
                     "Errors are {\"error\": code, \"detail\": text}.",
@@ -303,6 +295,7 @@ ac_h_openapi(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
                     "$ref", "#/components/schemas/Error");
     json_decref(cmds);
     if (doc == NULL)
-        return ac_error(req, 500, "internal", "cannot build the document");
-    return ac_json(req, 200, doc, NULL);
+        return console_error(req, 500, "internal",
+                             "cannot build the document");
+    return console_json(req, 200, doc, NULL);
 }

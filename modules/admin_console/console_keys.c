@@ -1,23 +1,26 @@
 /*
- * keys.c -- API keys: "Authorization: Bearer ek_<id>_<secret>".  Only the
- * SHA-256 of a key is kept, in the MAP store "console_keys" (user "keys",
- * one entry per id), and in memory for the checks.
+ * console_keys.c -- API keys: "Authorization: Bearer ek_<id>_<secret>".
+ * Only the SHA-256 of a key is kept, in the MAP store "console_keys" (user
+ * "keys", one entry per id), and in memory for the checks.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
 #include "console.h"
 
-#define AC_KEYS_USER "keys"
-#define AC_MAX_KEYS 200
-#define AC_ID_BYTES 6
-#define AC_SECRET_BYTES 24
-#define AC_LAST_USED_SAVE 60    /* persist last_used at most this often */
+#define KEYS_USER "keys"
+#define MAX_KEYS 200
+#define ID_BYTES 6
+#define SECRET_BYTES 24
+#define LAST_USED_SAVE 60    /* persist last_used at most this often */
 
 typedef struct key_s {
-    char id[2 * AC_ID_BYTES + 1];
+    char id[2 * ID_BYTES + 1];
     char hash[65];
     char *name;
     json_int_t created, last_used, saved;
@@ -65,7 +68,7 @@ key_add(const char *id, const char *name, const char *hash,
 {
     key_t_ *k;
 
-    if (strlen(id) != 2 * AC_ID_BYTES || strlen(hash) != 64 ||
+    if (strlen(id) != 2 * ID_BYTES || strlen(hash) != 64 ||
         (k = calloc(1, sizeof(*k))) == NULL)
         return NULL;
     if ((k->name = strdup(name)) == NULL) {
@@ -90,8 +93,8 @@ keys_loaded(int status, json_t *result, void *ud)
     json_t *v;
 
     if (status < 0 && status != EMBER_ENOENT) {
-        ac_api->log(ac_mod, EMBER_LOG_ERROR, "cannot read API keys: %s",
-                    ac_api->strerror(status));
+        api->log(mod, EMBER_LOG_ERROR, "cannot read API keys: %s",
+                 api->strerror(status));
         return;
     }
     json_object_foreach(result, id, v) {
@@ -108,26 +111,26 @@ keys_loaded(int status, json_t *result, void *ud)
 
 
 int
-ac_keys_init(void)
+console_keys_init(void)
 {
     int rc;
 
-    store = ac_api->store_open(ac_mod, "console_keys", EMBER_STORE_MAP);
+    store = api->store_open(mod, "console_keys", EMBER_STORE_MAP);
     if (store == NULL) {
-        ac_api->log(ac_mod, EMBER_LOG_WARN, "no storage: API keys are "
-                    "unavailable");
+        api->log(mod, EMBER_LOG_WARN, "no storage: API keys are "
+                 "unavailable");
         return 0;
     }
-    rc = ac_api->map_all(store, AC_KEYS_USER, keys_loaded, NULL);
+    rc = api->map_all(store, KEYS_USER, keys_loaded, NULL);
     if (rc < 0)
-        ac_api->log(ac_mod, EMBER_LOG_ERROR, "cannot read API keys: %s",
-                    ac_api->strerror(rc));
+        api->log(mod, EMBER_LOG_ERROR, "cannot read API keys: %s",
+                 api->strerror(rc));
     return 0;
 }
 
 
 void
-ac_keys_done(void)
+console_keys_done(void)
 {
     key_t_ *k;
 
@@ -145,39 +148,55 @@ static void
 saved_ignore(int status, json_t *result, void *ud)
 {
     if (status < 0)
-        ac_api->log(ac_mod, EMBER_LOG_WARN, "cannot save an API key's use: "
-                    "%s", ac_api->strerror(status));
+        api->log(mod, EMBER_LOG_WARN, "cannot save an API key's use: "
+                 "%s", api->strerror(status));
 }
 
 
-int
-ac_key_check(const char *key, ac_auth_t *auth)
+static void
+sha256_hex(const char *data, size_t len, char out[65])
 {
-    char id[2 * AC_ID_BYTES + 1], hash[65];
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[32];
+    int i;
+
+    memset(d, 0, sizeof(d));
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, d);
+    for (i = 0; i < 32; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+
+/* 0 when key is a valid API key, naming it in who; else -1. */
+int
+console_key_check(const char *key, char *who, size_t wholen)
+{
+    char id[2 * ID_BYTES + 1], hash[65];
     size_t len = strlen(key);
     json_t *doc;
     key_t_ *k;
 
-    if (!loaded || len != 3 + 2 * AC_ID_BYTES + 1 + 2 * AC_SECRET_BYTES ||
-        strncmp(key, "ek_", 3) != 0 || key[3 + 2 * AC_ID_BYTES] != '_')
+    if (!loaded || len != 3 + 2 * ID_BYTES + 1 + 2 * SECRET_BYTES ||
+        strncmp(key, "ek_", 3) != 0 || key[3 + 2 * ID_BYTES] != '_')
         return -1;
-    memcpy(id, key + 3, 2 * AC_ID_BYTES);
-    id[2 * AC_ID_BYTES] = '\0';
+    memcpy(id, key + 3, 2 * ID_BYTES);
+    id[2 * ID_BYTES] = '\0';
     if ((k = key_find(id)) == NULL)
         return -1;
-    ac_sha256_hex(key, len, hash);
-    if (!ac_ct_equal(hash, k->hash))
+    sha256_hex(key, len, hash);
+    if (!console_ct_equal(hash, k->hash))
         return -1;
     k->last_used = (json_int_t) time(NULL);
-    if (k->last_used - k->saved >= AC_LAST_USED_SAVE &&
+    if (k->last_used - k->saved >= LAST_USED_SAVE &&
         (doc = key_stored(k)) != NULL) {
         k->saved = k->last_used;
-        ac_api->map_set(store, AC_KEYS_USER, k->id, doc, saved_ignore, NULL);
+        api->map_set(store, KEYS_USER, k->id, doc, saved_ignore, NULL);
         json_decref(doc);
     }
-    auth->kind = AC_AUTH_KEY;
-    snprintf(auth->who, sizeof(auth->who), "key %s (%.40s)", k->id,
-             k->name);
+    snprintf(who, wholen, "key %s (%.40s)", k->id, k->name);
     return 0;
 }
 
@@ -185,14 +204,13 @@ ac_key_check(const char *key, ac_auth_t *auth)
 static int
 keys_unavailable(ember_http_req_t *req)
 {
-    return ac_error(req, 503, "unavailable", "API keys are not available "
-                    "(no storage)");
+    return console_error(req, 503, "unavailable", "API keys are not available "
+                         "(no storage)");
 }
 
 
 int
-ac_h_keys_list(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
-               ac_auth_t *auth)
+console_keys_list(ember_http_req_t *req, const console_op_t *op)
 {
     json_t *list;
     key_t_ *k;
@@ -200,89 +218,88 @@ ac_h_keys_list(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
     if (!loaded)
         return keys_unavailable(req);
     if ((list = json_array()) == NULL)
-        return ac_error(req, 500, "internal", "out of memory");
+        return console_error(req, 500, "internal", "out of memory");
     for (k = keys; k != NULL; k = k->next)
         json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:o}",
             "id", k->id, "name", k->name, "created", k->created,
             "last_used", k->last_used != 0 ? json_integer(k->last_used)
                                            : json_null()));
-    return ac_json(req, 200, list, NULL);
+    return console_json(req, 200, list, NULL);
 }
 
 
 static void
 key_created(int status, json_t *result, void *ud)
 {
-    ac_call_t *c = ud;
+    console_call_t *c = ud;
     const char *name = json_string_value(json_object_get(c->doc, "name"));
     const char *hash = json_string_value(json_object_get(c->doc, "hash"));
 
     if (status < 0) {
         if (c->req != NULL)
-            ac_error(c->req, 500, "internal", ac_api->strerror(status));
+            console_error(c->req, 500, "internal", api->strerror(status));
     } else if (key_add(c->jid, name, hash, (json_int_t) time(NULL), 0)
                == NULL) {
         if (c->req != NULL)
-            ac_error(c->req, 500, "internal", "out of memory");
+            console_error(c->req, 500, "internal", "out of memory");
     } else {
-        ac_api->log(ac_mod, EMBER_LOG_INFO, "%s created API key %s (%s)",
-                    c->auth.who, c->jid, name);
+        api->log(mod, EMBER_LOG_INFO, "%s created API key %s (%s)",
+                 c->who, c->jid, name);
         if (c->req != NULL)
-            ac_json(c->req, 201, json_pack("{s:s, s:s, s:s}", "id", c->jid,
-                    "name", name, "key", c->password), NULL);
+            console_json(c->req, 201, json_pack("{s:s, s:s, s:s}", "id",
+                         c->jid, "name", name, "key", c->password), NULL);
     }
-    ac_call_free(c);
+    console_call_free(c);
 }
 
 
 int
-ac_h_keys_create(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
-                 ac_auth_t *auth)
+console_keys_create(ember_http_req_t *req, const console_op_t *op)
 {
-    char id[2 * AC_ID_BYTES + 1], secret[2 * AC_SECRET_BYTES + 1];
+    char id[2 * ID_BYTES + 1], secret[2 * SECRET_BYTES + 1];
     char key[sizeof(id) + sizeof(secret) + 8], hash[65];
     const char *name;
     json_t *body;
-    ac_call_t *c;
+    console_call_t *c;
     int rc;
 
     if (!loaded)
         return keys_unavailable(req);
-    if (ac_body_object(req, &body) < 0)
+    if (console_body_object(req, &body) < 0)
         return 0;
     name = json_string_value(json_object_get(body, "name"));
     if (name == NULL || name[0] == '\0' || strlen(name) > 100) {
         json_decref(body);
-        return ac_error(req, 400, "bad_request", "\"name\" (a string of "
-                        "1 to 100 characters) is required");
+        return console_error(req, 400, "bad_request", "\"name\" (a string of "
+                             "1 to 100 characters) is required");
     }
-    if (nkeys >= AC_MAX_KEYS) {
+    if (nkeys >= MAX_KEYS) {
         json_decref(body);
-        return ac_error(req, 409, "conflict", "too many API keys");
+        return console_error(req, 409, "conflict", "too many API keys");
     }
     do
-        ac_random_hex(id, AC_ID_BYTES);
+        console_random_hex(id, ID_BYTES);
     while (key_find(id) != NULL);
-    ac_random_hex(secret, AC_SECRET_BYTES);
+    console_random_hex(secret, SECRET_BYTES);
     snprintf(key, sizeof(key), "ek_%s_%s", id, secret);
-    ac_sha256_hex(key, strlen(key), hash);
-    if ((c = ac_call_new(req, r, auth)) == NULL ||
+    sha256_hex(key, strlen(key), hash);
+    if ((c = console_call_new(req, op)) == NULL ||
         (c->jid = strdup(id)) == NULL ||
         (c->password = strdup(key)) == NULL ||
         (c->doc = json_pack("{s:s, s:s, s:I, s:n}", "name", name, "hash",
                             hash, "created", (json_int_t) time(NULL),
                             "last_used")) == NULL) {
-        ac_call_free(c);
+        console_call_free(c);
         json_decref(body);
-        return ac_error(req, 500, "internal", "out of memory");
+        return console_error(req, 500, "internal", "out of memory");
     }
     json_decref(body);
     explicit_bzero(key, sizeof(key));
     explicit_bzero(secret, sizeof(secret));
-    rc = ac_api->map_set(store, AC_KEYS_USER, id, c->doc, key_created, c);
+    rc = api->map_set(store, KEYS_USER, id, c->doc, key_created, c);
     if (rc < 0) {
-        ac_call_free(c);
-        return ac_error(req, 500, "internal", ac_api->strerror(rc));
+        console_call_free(c);
+        return console_error(req, 500, "internal", api->strerror(rc));
     }
     return 0;
 }
@@ -291,25 +308,24 @@ ac_h_keys_create(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
 static void
 key_deleted(int status, json_t *result, void *ud)
 {
-    ac_call_t *c = ud;
+    console_call_t *c = ud;
 
     if (c->req != NULL) {
         if (status < 0 && status != EMBER_ENOENT)
-            ac_error(c->req, 500, "internal", ac_api->strerror(status));
+            console_error(c->req, 500, "internal", api->strerror(status));
         else
-            ac_json(c->req, 204, NULL, NULL);
+            console_json(c->req, 204, NULL, NULL);
     }
-    ac_call_free(c);
+    console_call_free(c);
 }
 
 
 int
-ac_h_keys_delete(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
-                 ac_auth_t *auth)
+console_keys_delete(ember_http_req_t *req, const console_op_t *op)
 {
-    const char *id = mt->n > 0 ? mt->value[0] : "";
+    const char *id = api->http_param(req, "id");
     key_t_ **pk, *k;
-    ac_call_t *c;
+    console_call_t *c;
     int rc;
 
     if (!loaded)
@@ -318,21 +334,21 @@ ac_h_keys_delete(ember_http_req_t *req, const ac_route_t *r, ac_match_t *mt,
         if (strcmp(k->id, id) == 0)
             break;
     if (k == NULL)
-        return ac_error(req, 404, "not_found", "no such API key");
+        return console_error(req, 404, "not_found", "no such API key");
     /* Revoked now, whatever the store answers. */
     *pk = k->next;
     nkeys--;
-    ac_api->log(ac_mod, EMBER_LOG_INFO, "%s revoked API key %s (%s)",
-                auth->who, k->id, k->name);
-    if ((c = ac_call_new(req, r, auth)) == NULL) {
+    api->log(mod, EMBER_LOG_INFO, "%s revoked API key %s (%s)",
+             api->http_principal(req), k->id, k->name);
+    if ((c = console_call_new(req, op)) == NULL) {
         key_free(k);
-        return ac_error(req, 500, "internal", "out of memory");
+        return console_error(req, 500, "internal", "out of memory");
     }
-    rc = ac_api->map_set(store, AC_KEYS_USER, k->id, NULL, key_deleted, c);
+    rc = api->map_set(store, KEYS_USER, k->id, NULL, key_deleted, c);
     key_free(k);
     if (rc < 0) {
-        ac_call_free(c);
-        return ac_error(req, 500, "internal", ac_api->strerror(rc));
+        console_call_free(c);
+        return console_error(req, 500, "internal", api->strerror(rc));
     }
     return 0;
 }
