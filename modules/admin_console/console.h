@@ -89,6 +89,7 @@ int console_run_named(ember_http_req_t *req, const console_op_t *op);
 /* console_auth.c */
 int console_check(ember_module_t *m, ember_http_req_t *req, void *ud);
 void console_auth_done(void);
+void console_hex(char *out, const unsigned char *in, size_t n);
 void console_random_hex(char *out, size_t bytes);
 int console_ct_equal(const char *a, const char *b);
 uint64_t console_now_s(void);

@@ -258,23 +258,32 @@ console_check(ember_module_t *m, ember_http_req_t *req, void *ud)
 }
 
 
+/* n bytes as 2 * n lowercase hex digits and a NUL. */
+void
+console_hex(char *out, const unsigned char *in, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+
 /* bytes random bytes as 2 * bytes hex digits (out holds 2 * bytes + 1). */
 void
 console_random_hex(char *out, size_t bytes)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char buf[64];
-    size_t i;
 
     if (bytes > sizeof(buf))
         bytes = sizeof(buf);
     if (gnutls_rnd(GNUTLS_RND_KEY, buf, bytes) != 0)
         abort();    /* no randomness: no token may be handed out */
-    for (i = 0; i < bytes; i++) {
-        out[2 * i] = hex[buf[i] >> 4];
-        out[2 * i + 1] = hex[buf[i] & 15];
-    }
-    out[2 * bytes] = '\0';
+    console_hex(out, buf, bytes);
     explicit_bzero(buf, sizeof(buf));
 }
 

@@ -156,17 +156,11 @@ saved_ignore(int status, json_t *result, void *ud)
 static void
 sha256_hex(const char *data, size_t len, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char d[32];
-    int i;
 
     memset(d, 0, sizeof(d));
     gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, d);
-    for (i = 0; i < 32; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[64] = '\0';
+    console_hex(out, d, sizeof(d));
 }
 
 
