@@ -4,7 +4,7 @@
 
 #include <jansson.h>
 
-#include "roster_int.h"
+#include "roster.h"
 
 typedef struct {
     roster_inst_t *ri;
@@ -46,9 +46,20 @@ rcmd_free(rcmd_t *c)
 }
 
 
-/* The command's context, or NULL having ended it with an error. */
-static rcmd_t *
-rcmd_new(ember_cmd_ctx_t *ctx, json_t *args, void *ud, int with_contact)
+/* End the command with an error (message NULL: the error's own text). */
+static void
+rcmd_fail(rcmd_t *c, int status, const char *message)
+{
+    api->command_done(c->ctx, status, NULL,
+                      message != NULL ? message : api->strerror(status));
+    rcmd_free(c);
+}
+
+
+/* Check the arguments, then call `loaded` with the user's roster. */
+static void
+rcmd_start(ember_cmd_ctx_t *ctx, json_t *args, void *ud, int with_contact,
+           ember_roster_cb loaded)
 {
     roster_inst_t *ri = ud;
     const char *user = json_string_value(json_object_get(args, "user"));
@@ -57,6 +68,7 @@ rcmd_new(ember_cmd_ctx_t *ctx, json_t *args, void *ud, int with_contact)
     ember_jid_t *u = user != NULL ? api->jid_parse(user) : NULL;
     ember_jid_t *c = contact != NULL ? api->jid_parse(contact) : NULL;
     rcmd_t *cmd = NULL;
+    int err;
 
     if (u == NULL || api->jid_node(u) == NULL ||
         api->jid_resource(u) != NULL ||
@@ -71,23 +83,25 @@ rcmd_new(ember_cmd_ctx_t *ctx, json_t *args, void *ud, int with_contact)
                           "contact must be a bare JID other than the user");
         goto done;
     }
-    if ((cmd = calloc(1, sizeof(*cmd))) == NULL ||
-        (cmd->user = strdup(api->jid_node(u))) == NULL ||
+    if ((cmd = calloc(1, sizeof(*cmd))) == NULL) {
+        api->command_done(ctx, EMBER_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    cmd->ctx = ctx;
+    if ((cmd->user = strdup(api->jid_node(u))) == NULL ||
         (with_contact &&
          (cmd->contact = strdup(api->jid_bare(c))) == NULL)) {
-        if (cmd != NULL)
-            rcmd_free(cmd);
-        cmd = NULL;
-        api->command_done(ctx, EMBER_ENOMEM, NULL, "out of memory");
+        rcmd_fail(cmd, EMBER_ENOMEM, "out of memory");
         goto done;
     }
     cmd->ri = ri;
     cmd->ctx = ctx;
     cmd->args = json_incref(args);
+    if ((err = roster_load(ri, cmd->user, loaded, cmd)) < 0)
+        rcmd_fail(cmd, err, NULL);
 done:
     api->jid_free(u);
     api->jid_free(c);
-    return cmd;
 }
 
 
@@ -122,30 +136,14 @@ cmd_stored(int status, void *ud)
 {
     rcmd_t *c = ud;
 
-    if (status == EMBER_ENOENT)
-        api->command_done(c->ctx, status, NULL, "no such roster item");
-    else if (status < 0)
-        api->command_done(c->ctx, status, NULL, api->strerror(status));
-    else
-        api->command_done(c->ctx, 0, json_pack("{s:s, s:s}", "user",
-                                               c->user, "contact",
-                                               c->contact), NULL);
+    if (status < 0) {
+        rcmd_fail(c, status, status == EMBER_ENOENT ? "no such roster item"
+                                                    : NULL);
+        return;
+    }
+    api->command_done(c->ctx, 0, json_pack("{s:s, s:s}", "user", c->user,
+                                           "contact", c->contact), NULL);
     rcmd_free(c);
-}
-
-
-static int
-parse_sub(const char *s, ember_sub_t *out)
-{
-    static const char *const names[] = { "none", "to", "from", "both" };
-    int i;
-
-    for (i = 0; i < 4; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *out = (ember_sub_t) i;
-            return 0;
-        }
-    return EMBER_EINVAL;
 }
 
 
@@ -193,7 +191,6 @@ static void
 add_loaded(int status, ember_roster_t *roster, void *ud)
 {
     rcmd_t *c = ud;
-    roster_conf_t *conf = api->module_conf(c->ri->m);
     roster_t *r = (roster_t *) roster;
     const char *name = json_string_value(json_object_get(c->args, "name"));
     const char *groups = json_string_value(json_object_get(c->args,
@@ -201,30 +198,27 @@ add_loaded(int status, ember_roster_t *roster, void *ud)
     const char *sub = json_string_value(json_object_get(c->args,
                                                         "subscription"));
     ritem_t *old, *it;
-    ember_sub_t s = EMBER_SUB_NONE;
-    int err;
+    int s = roster_sub_parse(sub), err;
 
     if (status < 0) {
-        api->command_done(c->ctx, status, NULL, api->strerror(status));
-        goto fail;
+        rcmd_fail(c, status, NULL);
+        return;
     }
-    if (sub != NULL && parse_sub(sub, &s) < 0) {
-        api->command_done(c->ctx, EMBER_EINVAL, NULL,
-                          "subscription: none, to, from or both");
-        goto fail;
+    if (sub != NULL && s < 0) {
+        rcmd_fail(c, EMBER_EINVAL, "subscription: none, to, from or both");
+        return;
     }
     old = (ritem_t *) rhash_get(&r->items, c->contact);
-    if ((old == NULL || old->hidden) && conf->max_items > 0 &&
-        r->visible >= (size_t) conf->max_items) {
-        api->command_done(c->ctx, EMBER_ELIMIT, NULL, "the roster is full");
-        goto fail;
+    if (roster_full(c->ri, r, old)) {
+        rcmd_fail(c, EMBER_ELIMIT, "the roster is full");
+        return;
     }
     it = old != NULL ? ritem_dup(old) : calloc(1, sizeof(*it));
     if (it == NULL || (it->jid == NULL &&
                        (it->jid = strdup(c->contact)) == NULL)) {
         ritem_free(it);
-        api->command_done(c->ctx, EMBER_ENOMEM, NULL, "out of memory");
-        goto fail;
+        rcmd_fail(c, EMBER_ENOMEM, "out of memory");
+        return;
     }
     it->hidden = 0;
     if (name != NULL) {
@@ -233,11 +227,11 @@ add_loaded(int status, ember_roster_t *roster, void *ud)
     }
     if (groups != NULL && set_groups(it, groups) < 0) {
         ritem_free(it);
-        api->command_done(c->ctx, EMBER_ENOMEM, NULL, "out of memory");
-        goto fail;
+        rcmd_fail(c, EMBER_ENOMEM, "out of memory");
+        return;
     }
     if (sub != NULL) {
-        it->sub = s;
+        it->sub = (ember_sub_t) s;
         /* A provisioned state settles what was pending. */
         if (s & EMBER_SUB_TO)
             it->ask = 0;
@@ -249,28 +243,8 @@ add_loaded(int status, ember_roster_t *roster, void *ud)
         }
     }
     if ((err = roster_apply(c->ri, c->user, c->contact, it, cmd_stored,
-                            c)) < 0) {
-        api->command_done(c->ctx, err, NULL, api->strerror(err));
-        goto fail;
-    }
-    return;
-fail:
-    rcmd_free(c);
-}
-
-
-static void
-roster_add_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    rcmd_t *c = rcmd_new(ctx, args, ud, 1);
-    int err;
-
-    if (c == NULL)
-        return;
-    if ((err = roster_load(c->ri, c->user, add_loaded, c)) < 0) {
-        api->command_done(ctx, err, NULL, api->strerror(err));
-        rcmd_free(c);
-    }
+                            c)) < 0)
+        rcmd_fail(c, err, NULL);
 }
 
 
@@ -279,49 +253,21 @@ remove_loaded(int status, ember_roster_t *roster, void *ud)
 {
     rcmd_t *c = ud;
     roster_t *r = (roster_t *) roster;
-    ember_roster_item_t view;
-    ember_roster_event_t ev;
     ritem_t *old;
     int err;
 
     if (status < 0) {
-        api->command_done(c->ctx, status, NULL, api->strerror(status));
-        rcmd_free(c);
+        rcmd_fail(c, status, NULL);
         return;
     }
-    old = (ritem_t *) rhash_get(&r->items, c->contact);
-    if (old == NULL) {
-        api->command_done(c->ctx, EMBER_ENOENT, NULL, "no such roster item");
-        rcmd_free(c);
+    if ((old = (ritem_t *) rhash_get(&r->items, c->contact)) == NULL) {
+        rcmd_fail(c, EMBER_ENOENT, "no such roster item");
         return;
     }
-    view.size = sizeof(view);
-    ritem_view(old, &view);
-    memset(&ev, 0, sizeof(ev));
-    ev.size = sizeof(ev);
-    ev.user = c->user;
-    ev.item = &view;
-    api->fire(c->ri->m, EMBER_ROSTER_EV_REMOVING, NULL, &ev);
+    roster_removing(c->ri, c->user, old, NULL);
     if ((err = roster_apply(c->ri, c->user, c->contact, NULL, cmd_stored,
-                            c)) < 0) {
-        api->command_done(c->ctx, err, NULL, api->strerror(err));
-        rcmd_free(c);
-    }
-}
-
-
-static void
-roster_remove_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    rcmd_t *c = rcmd_new(ctx, args, ud, 1);
-    int err;
-
-    if (c == NULL)
-        return;
-    if ((err = roster_load(c->ri, c->user, remove_loaded, c)) < 0) {
-        api->command_done(ctx, err, NULL, api->strerror(err));
-        rcmd_free(c);
-    }
+                            c)) < 0)
+        rcmd_fail(c, err, NULL);
 }
 
 
@@ -335,8 +281,7 @@ list_loaded(int status, ember_roster_t *roster, void *ud)
     size_t i;
 
     if (status < 0) {
-        api->command_done(c->ctx, status, NULL, api->strerror(status));
-        rcmd_free(c);
+        rcmd_fail(c, status, NULL);
         return;
     }
     items = json_array();
@@ -353,17 +298,23 @@ list_loaded(int status, ember_roster_t *roster, void *ud)
 
 
 static void
+roster_add_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    rcmd_start(ctx, args, ud, 1, add_loaded);
+}
+
+
+static void
+roster_remove_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    rcmd_start(ctx, args, ud, 1, remove_loaded);
+}
+
+
+static void
 roster_list_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
-    rcmd_t *c = rcmd_new(ctx, args, ud, 0);
-    int err;
-
-    if (c == NULL)
-        return;
-    if ((err = roster_load(c->ri, c->user, list_loaded, c)) < 0) {
-        api->command_done(ctx, err, NULL, api->strerror(err));
-        rcmd_free(c);
-    }
+    rcmd_start(ctx, args, ud, 0, list_loaded);
 }
 
 

@@ -4,84 +4,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "roster_int.h"
+#include "roster.h"
 
 /* The session slot of a resource that asked for the roster. */
 static char roster_interested_mark;
 
-/* A roster iq waiting for its roster. */
+/* A roster set waiting for its roster, then for storage. */
 typedef struct {
+    ember_iq_t *iq;
     roster_inst_t *ri;
-    ember_stanza_t *iq;
-    ember_session_t *origin;
-    char *user;
-    ritem_t *it;        /* the item of a set, prepared */
+    ritem_t *it;        /* the item, prepared */
     int remove;
-} rreq_t;
+} rset_t;
 
 
-static void
-rreq_free(rreq_t *q)
+/* The user (a node of the module's host) a deferred iq is from. */
+static const char *
+iq_user(ember_iq_t *iq)
 {
-    api->stanza_free(q->iq);
-    ritem_free(q->it);
-    free(q->user);
-    free(q);
+    return api->jid_node(api->iq_event(iq)->from);
 }
 
 
-/* A reply to an iq sent without 'to' comes from the user's account. */
-static void
-reply_from(ember_stanza_t *r, const ember_stanza_t *iq)
-{
-    const char *v;
-    ember_jid_t *j;
-
-    if ((v = api->stanza_attr(iq, "to")) != NULL) {
-        api->stanza_set_attr(r, "from", v);
-    } else if ((v = api->stanza_attr(iq, "from")) != NULL &&
-               (j = api->jid_parse(v)) != NULL) {
-        api->stanza_set_attr(r, "from", api->jid_bare(j));
-        api->jid_free(j);
-    }
-}
-
-
-static void
-reply_error(roster_inst_t *ri, const ember_stanza_t *iq, ember_cond_t cond,
-            const char *text)
-{
-    ember_stanza_t *r = api->error_reply(iq, cond, text);
-
-    if (r == NULL)
-        return;
-    reply_from(r, iq);
-    api->route(ri->m, r);
-}
-
-
-static void
-reply_result(roster_inst_t *ri, const ember_stanza_t *iq,
-             ember_stanza_t *payload)
-{
-    ember_stanza_t *r = api->stanza_new("iq", NULL);
-    const char *v;
-
-    if (r == NULL)
-        return;
-    if ((v = api->stanza_attr(iq, "from")) != NULL)
-        api->stanza_set_attr(r, "to", v);
-    reply_from(r, iq);
-    if ((v = api->stanza_attr(iq, "id")) != NULL)
-        api->stanza_set_attr(r, "id", v);
-    api->stanza_set_attr(r, "type", "result");
-    if (payload != NULL)
-        api->stanza_append(r, payload);
-    api->route(ri->m, r);
-}
-
-
-ember_stanza_t *
+static ember_stanza_t *
 roster_item_xml(ember_stanza_t *query, const ritem_t *it, int removed)
 {
     ember_stanza_t *x = api->stanza_add_child(query, "item", NULL), *g;
@@ -113,8 +58,6 @@ roster_item_xml(ember_stanza_t *query, const ritem_t *it, int removed)
 typedef struct {
     roster_inst_t *ri;
     const ember_stanza_t *iq;
-    const char *resource;
-    int found;
 } rpush_t;
 
 
@@ -161,7 +104,6 @@ roster_push(roster_inst_t *ri, const char *user, const ritem_t *it,
     }
     if (roster_item_xml(q, it, it == &gone) == NULL)
         goto done;
-    memset(&p, 0, sizeof(p));
     p.ri = ri;
     p.iq = iq;
     api->user_sessions(ri->m, user, push_to, &p);
@@ -170,67 +112,51 @@ done:
 }
 
 
-static void
-find_interested(ember_session_t *s, void *ud)
-{
-    rpush_t *p = ud;
-    void **slot = api->session_slot(p->ri->m, s);
-    const ember_jid_t *j = api->session_jid(s);
-    const char *res;
-
-    if (j != NULL && (res = api->jid_resource(j)) != NULL &&
-        strcmp(res, p->resource) == 0 && slot != NULL &&
-        *slot == &roster_interested_mark)
-        p->found = 1;
-}
-
-
 int
 roster_interested(roster_inst_t *ri, const char *user, const char *resource)
 {
-    rpush_t p;
+    ember_session_t *s;
+    void **slot;
+    char full[3100];
 
     if (user == NULL || resource == NULL)
         return 0;
-    memset(&p, 0, sizeof(p));
-    p.ri = ri;
-    p.resource = resource;
-    api->user_sessions(ri->m, user, find_interested, &p);
-    return p.found;
+    snprintf(full, sizeof(full), "%s@%s/%s", user, api->module_host(ri->m),
+             resource);
+    return (s = api->session_by_jid(full)) != NULL &&
+           (slot = api->session_slot(ri->m, s)) != NULL &&
+           *slot == &roster_interested_mark;
 }
 
 
 /* ---- get ---- */
 
-typedef struct {
-    ember_stanza_t *query;
-} rlist_t;
-
-
 static void
 roster_got(int status, ember_roster_t *roster, void *ud)
 {
-    rreq_t *q = ud;
-    roster_conf_t *conf = api->module_conf(q->ri->m);
+    ember_iq_t *iq = ud;
     roster_t *r = (roster_t *) roster;
-    ember_stanza_t *query, *sent = api->stanza_child(q->iq, "query",
-                                                      NS_ROSTER);
-    const char *ver = api->stanza_attr(sent, "ver");
+    roster_conf_t *conf;
+    ember_stanza_t *query;
+    const char *ver;
     rnode_t *n;
     size_t i;
 
     if (status < 0) {
-        reply_error(q->ri, q->iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-        goto done;
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        return;
     }
+    conf = api->module_conf(r->ri->m);
+    ver = api->stanza_attr(api->stanza_child(api->iq_event(iq)->stanza,
+                                             "query", NS_ROSTER), "ver");
     if (conf->versioning && ver != NULL && strcmp(ver, r->verstr) == 0) {
         /* XEP-0237: the client's copy is current. */
-        reply_result(q->ri, q->iq, NULL);
-        goto done;
+        api->iq_answer(iq, NULL);
+        return;
     }
     if ((query = api->stanza_new("query", NS_ROSTER)) == NULL) {
-        reply_error(q->ri, q->iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-        goto done;
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        return;
     }
     if (conf->versioning)
         api->stanza_set_attr(query, "ver", r->verstr);
@@ -238,37 +164,15 @@ roster_got(int status, ember_roster_t *roster, void *ud)
         for (n = r->items.b[i]; n != NULL; n = n->next)
             if (!((ritem_t *) n)->hidden)
                 roster_item_xml(query, (ritem_t *) n, 0);
-    reply_result(q->ri, q->iq, query);
-    api->stanza_free(query);
-done:
-    rreq_free(q);
+    api->iq_answer(iq, query);
 }
 
 
-static rreq_t *
-rreq_new(roster_inst_t *ri, const ember_event_t *ev)
-{
-    rreq_t *q = calloc(1, sizeof(*q));
-
-    if (q == NULL || (q->iq = api->stanza_copy(ev->stanza)) == NULL ||
-        (q->user = strdup(api->jid_node(ev->from))) == NULL) {
-        if (q != NULL)
-            api->stanza_free(q->iq);
-        free(q);
-        return NULL;
-    }
-    q->ri = ri;
-    q->origin = ev->origin;
-    return q;
-}
-
-
-static int
+int
 roster_on_get(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
-    roster_inst_t *ri = roster_inst(m);
+    ember_iq_t *iq;
     void **slot;
-    rreq_t *q;
 
     if (ev->from == NULL || api->jid_node(ev->from) == NULL)
         return EMBER_HOOK_PASS;
@@ -280,12 +184,12 @@ roster_on_get(ember_module_t *m, const ember_event_t *ev, void *ud)
     if (ev->origin != NULL &&
         (slot = api->session_slot(m, ev->origin)) != NULL)
         *slot = &roster_interested_mark;
-    if ((q = rreq_new(ri, ev)) == NULL ||
-        roster_load(ri, q->user, roster_got, q) < 0) {
-        if (q != NULL)
-            rreq_free(q);
+    if ((iq = api->iq_defer(m, ev)) == NULL) {
         api->stanza_error(ev, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        return EMBER_HOOK_HANDLED;
     }
+    if (roster_load(roster_inst(m), iq_user(iq), roster_got, iq) < 0)
+        api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     return EMBER_HOOK_HANDLED;
 }
 
@@ -293,79 +197,71 @@ roster_on_get(ember_module_t *m, const ember_event_t *ev, void *ud)
 /* ---- set ---- */
 
 static void
+rset_free(rset_t *q)
+{
+    ritem_free(q->it);
+    free(q);
+}
+
+
+static void
 set_done(int status, void *ud)
 {
-    rreq_t *q = ud;
+    rset_t *q = ud;
 
     if (status == EMBER_ENOENT)
-        reply_error(q->ri, q->iq, EMBER_COND_ITEM_NOT_FOUND, NULL);
+        api->iq_fail(q->iq, EMBER_COND_ITEM_NOT_FOUND, NULL);
     else if (status < 0)
-        reply_error(q->ri, q->iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        api->iq_fail(q->iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     else
-        reply_result(q->ri, q->iq, NULL);
-    rreq_free(q);
+        api->iq_answer(q->iq, NULL);
+    rset_free(q);
 }
 
 
 static void
 roster_set_loaded(int status, ember_roster_t *roster, void *ud)
 {
-    rreq_t *q = ud;
-    roster_inst_t *ri = q->ri;
-    roster_conf_t *conf = api->module_conf(ri->m);
+    rset_t *q = ud;
     roster_t *r = (roster_t *) roster;
-    ember_roster_event_t ev;
-    ember_roster_item_t view;
-    ritem_t *old;
+    const char *user = iq_user(q->iq);
+    ritem_t *old, *it = q->it;
     int err;
 
     if (status < 0) {
-        reply_error(ri, q->iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-        rreq_free(q);
+        set_done(status, q);
         return;
     }
-    old = (ritem_t *) rhash_get(&r->items, q->it->jid);
+    old = (ritem_t *) rhash_get(&r->items, it->jid);
+    if (q->remove && (old == NULL || old->hidden)) {
+        set_done(EMBER_ENOENT, q);
+        return;
+    }
     if (q->remove) {
-        if (old == NULL || old->hidden) {
-            reply_error(ri, q->iq, EMBER_COND_ITEM_NOT_FOUND, NULL);
-            rreq_free(q);
-            return;
-        }
         /* RFC 6121 2.5.2: mod_presence cancels the subscriptions first. */
-        view.size = sizeof(view);
-        ritem_view(old, &view);
-        memset(&ev, 0, sizeof(ev));
-        ev.size = sizeof(ev);
-        ev.user = q->user;
-        ev.item = &view;
-        ev.origin = q->origin;
-        api->fire(ri->m, EMBER_ROSTER_EV_REMOVING, NULL, &ev);
-        err = roster_apply(ri, q->user, q->it->jid, NULL, set_done, q);
+        roster_removing(q->ri, user, old,
+                        api->session_get(api->iq_origin(q->iq)));
+        err = roster_apply(q->ri, user, it->jid, NULL, set_done, q);
+    } else if (roster_full(q->ri, r, old)) {
+        api->iq_fail(q->iq, EMBER_COND_NOT_ALLOWED, "the roster is full");
+        rset_free(q);
+        return;
     } else {
-        if ((old == NULL || old->hidden) && conf->max_items > 0 &&
-            r->visible >= (size_t) conf->max_items) {
-            reply_error(ri, q->iq, EMBER_COND_NOT_ALLOWED,
-                        "the roster is full");
-            rreq_free(q);
-            return;
-        }
         /* The subscription state is the server's: keep it. */
         if (old != NULL) {
-            q->it->sub = old->sub;
-            q->it->ask = old->ask;
-            q->it->pending_in = old->pending_in;
-            q->it->approved = old->approved;
+            it->sub = old->sub;
+            it->ask = old->ask;
+            it->pending_in = old->pending_in;
+            it->approved = old->approved;
             if (old->pending_stanza != NULL)
-                q->it->pending_stanza = strdup(old->pending_stanza);
+                it->pending_stanza = strdup(old->pending_stanza);
         }
-        q->it->hidden = 0;
-        err = roster_apply(ri, q->user, q->it->jid, q->it, set_done, q);
+        it->hidden = 0;
         q->it = NULL;
+        err = roster_apply(q->ri, user, it->jid, it, set_done, q);
     }
-    if (err < 0) {
-        reply_error(ri, q->iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-        rreq_free(q);
-    }
+    if (err < 0)
+        set_done(err, q);
 }
 
 
@@ -471,35 +367,35 @@ fail:
 }
 
 
-static int
+int
 roster_on_set(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
-    roster_inst_t *ri = roster_inst(m);
-    rreq_t *q;
+    rset_t *q;
     ritem_t *it;
     int remove = 0;
 
     if (ev->from == NULL || api->jid_node(ev->from) == NULL)
         return EMBER_HOOK_PASS;
-    if ((it = parse_set_item(ri, ev, &remove)) == NULL)
+    if ((it = parse_set_item(roster_inst(m), ev, &remove)) == NULL)
         return EMBER_HOOK_HANDLED;
-    if ((q = rreq_new(ri, ev)) == NULL) {
+    if ((q = calloc(1, sizeof(*q))) == NULL ||
+        (q->iq = api->iq_defer(m, ev)) == NULL) {
+        free(q);
         ritem_free(it);
         api->stanza_error(ev, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return EMBER_HOOK_HANDLED;
     }
+    q->ri = roster_inst(m);
     q->it = it;
     q->remove = remove;
-    if (roster_load(ri, q->user, roster_set_loaded, q) < 0) {
-        rreq_free(q);
-        api->stanza_error(ev, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-    }
+    if (roster_load(q->ri, iq_user(q->iq), roster_set_loaded, q) < 0)
+        set_done(EMBER_EIO, q);
     return EMBER_HOOK_HANDLED;
 }
 
 
 /* RFC 6121 2.1.3 / 2.1.5: only the user's own account holds its roster. */
-static int
+int
 roster_on_other(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
     api->stanza_error(ev, EMBER_COND_FORBIDDEN, NULL);
@@ -507,7 +403,7 @@ roster_on_other(ember_module_t *m, const ember_event_t *ev, void *ud)
 }
 
 
-static int
+int
 roster_on_features(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
     roster_conf_t *conf = api->module_conf(m);
@@ -515,25 +411,4 @@ roster_on_features(ember_module_t *m, const ember_event_t *ev, void *ud)
     if (conf->versioning && ev->data != NULL)
         api->stanza_add_child(ev->data, "ver", NS_ROSTERVER);
     return EMBER_HOOK_PASS;
-}
-
-
-int
-roster_iq_init(roster_inst_t *ri)
-{
-    ember_module_t *m = ri->m;
-    int err;
-
-    if ((err = api->hook(m, "iq-get/self/" NS_ROSTER ":query", roster_on_get,
-                         0, NULL)) < 0 ||
-        (err = api->hook(m, "iq-set/self/" NS_ROSTER ":query", roster_on_set,
-                         0, NULL)) < 0 ||
-        (err = api->hook(m, "iq/bare/" NS_ROSTER ":query", roster_on_other,
-                         0, NULL)) < 0 ||
-        (err = api->hook(m, "iq/host/" NS_ROSTER ":query", roster_on_other,
-                         0, NULL)) < 0 ||
-        (err = api->hook(m, EMBER_EV_STREAM_FEATURES, roster_on_features, 0,
-                         NULL)) < 0)
-        return err;
-    return 0;
 }

@@ -1,10 +1,11 @@
-/* roster_int.h -- shared between the files of mod_roster. */
-#ifndef ROSTER_INT_H
-#define ROSTER_INT_H
+/* roster.h -- shared between the files of mod_roster. */
+#ifndef MOD_ROSTER_H
+#define MOD_ROSTER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <ember/plugin.h>
 #include <ember/roster.h>
 
@@ -68,20 +69,24 @@ typedef struct roster_inst_s {
 
 extern const ember_api_t *api;
 
-/* hash */
+/* hash and items (roster_item.c) */
 rnode_t *rhash_get(const rhash_t *h, const char *key);
 int rhash_put(rhash_t *h, rnode_t *node);
 rnode_t *rhash_del(rhash_t *h, const char *key);
 
-/* items */
 ritem_t *ritem_from(const ember_roster_item_t *it);
 void ritem_free(ritem_t *it);
 void ritem_view(const ritem_t *it, ember_roster_item_t *out);
 ritem_t *ritem_dup(const ritem_t *it);
 /* 1 when the two differ in what a client sees of them. */
 int ritem_differs(const ritem_t *a, const ritem_t *b);
+/* The stored form, and back. */
+json_t *ritem_json(const ritem_t *it);
+ritem_t *ritem_parse(const char *jid, json_t *o);
+/* "none", "to", "from", "both" as an ember_sub_t; -1 for anything else. */
+int roster_sub_parse(const char *s);
 
-/* the cache and the interface (mod_roster.c) */
+/* the cache and changes (roster_cache.c) */
 roster_inst_t *roster_inst(ember_module_t *m);
 int roster_load(roster_inst_t *ri, const char *user,
                 ember_roster_cb cb, void *ud);
@@ -89,13 +94,24 @@ int roster_load(roster_inst_t *ri, const char *user,
  * error once stored and pushed. */
 int roster_apply(roster_inst_t *ri, const char *user, const char *jid,
                  ritem_t *it, ember_roster_done_cb done, void *ud);
-int roster_session_count(roster_inst_t *ri, const char *user,
-                         ember_session_t *except);
+/* 1 when adding a visible item in place of `old` would pass max-items. */
+int roster_full(roster_inst_t *ri, const roster_t *r, const ritem_t *old);
+/* Fire "roster-item-removing" for `old` (origin: the client, or NULL). */
+void roster_removing(roster_inst_t *ri, const char *user, const ritem_t *old,
+                     ember_session_t *origin);
+void roster_free(roster_t *r);
+/* Forget r when no session of its user (but `closing`) is left. */
+void roster_maybe_evict(roster_inst_t *ri, roster_t *r,
+                        ember_session_t *closing);
+void roster_ops_free(roster_inst_t *ri);
+void roster_iface_init(roster_inst_t *ri);
 
 /* protocol (roster_iq.c) */
-int roster_iq_init(roster_inst_t *ri);
-ember_stanza_t *roster_item_xml(ember_stanza_t *query, const ritem_t *it,
-                                int removed);
+int roster_on_get(ember_module_t *m, const ember_event_t *ev, void *ud);
+int roster_on_set(ember_module_t *m, const ember_event_t *ev, void *ud);
+int roster_on_other(ember_module_t *m, const ember_event_t *ev, void *ud);
+int roster_on_features(ember_module_t *m, const ember_event_t *ev,
+                       void *ud);
 void roster_push(roster_inst_t *ri, const char *user, const ritem_t *it,
                  const char *jid, const char *ver);
 int roster_interested(roster_inst_t *ri, const char *user,
