@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "presence_int.h"
+#include "presence.h"
 
 /* What to do once the roster change is stored and pushed. */
 enum {
@@ -29,15 +29,6 @@ typedef struct {
 } ptx_t;
 
 
-static void ptx_free(ptx_t *tx);
-
-static void
-ptx_release(ppend_t *p)
-{
-    ptx_free((ptx_t *) p);
-}
-
-
 int
 pres_sub_type(const char *type)
 {
@@ -56,8 +47,10 @@ pres_sub_type(const char *type)
 
 
 static void
-ptx_free(ptx_t *tx)
+ptx_free(void *p)
 {
+    ptx_t *tx = p;
+
     if (tx->pi != NULL)
         pres_pending_remove(tx->pi, &tx->pend);
     api->stanza_free(tx->st);
@@ -89,7 +82,7 @@ ptx_stored(int status, void *ud)
     if (tx->actions & A_REPLY_SUBSCRIBED)
         pres_route_simple(tx->pi, tx->user_bare, tx->contact, "subscribed");
     if (tx->actions & A_DELIVER)
-        pres_deliver_available(tx->pi, tx->user, tx->st);
+        pres_deliver_available(tx->pi, tx->user, tx->st, NULL);
     if (tx->actions & A_SEND_PRESENCE)
         pres_send_current(tx->pi, tx->user, tx->contact, 0);
     ptx_free(tx);
@@ -282,7 +275,7 @@ pres_sub_process(pres_inst_t *pi, const char *user, const char *contact,
         (tx->st = api->stanza_copy(st)) == NULL)
         goto nomem;
     tx->pi = pi;
-    pres_pending_add(pi, &tx->pend, ptx_release);
+    pres_pending_add(pi, &tx->pend, ptx_free);
     tx->type = type;
     tx->inbound = inbound;
     /* Subscription stanzas travel between bare JIDs (RFC 6121 3.1.1). */

@@ -1,6 +1,6 @@
-/* presence_int.h -- shared between the files of mod_presence. */
-#ifndef PRESENCE_INT_H
-#define PRESENCE_INT_H
+/* presence.h -- shared between the files of mod_presence. */
+#ifndef MOD_PRESENCE_H
+#define MOD_PRESENCE_H
 
 #include <ember/plugin.h>
 #include <ember/roster.h>
@@ -14,7 +14,7 @@ typedef struct {
 /* Work waiting on the roster, released at unload if still waiting. */
 typedef struct ppend_s {
     struct ppend_s *next, *prev;
-    void (*release)(struct ppend_s *p);
+    void (*release)(void *p);   /* frees the struct that holds it */
     int linked;
 } ppend_t;
 
@@ -25,8 +25,7 @@ typedef struct pres_inst_s {
     ppend_t *pending;
 } pres_inst_t;
 
-void pres_pending_add(pres_inst_t *pi, ppend_t *p,
-                      void (*release)(ppend_t *p));
+void pres_pending_add(pres_inst_t *pi, ppend_t *p, void (*release)(void *p));
 void pres_pending_remove(pres_inst_t *pi, ppend_t *p);
 
 /* Per session: what it broadcast and whom it sent directed presence. */
@@ -45,12 +44,26 @@ extern const ember_api_t *api;
 
 pres_inst_t *pres_inst_of(const char *host);
 const ember_roster_iface_t *pres_roster(pres_inst_t *pi);
-psess_t *pres_sess(pres_inst_t *pi, ember_session_t *s);
 
-/* Send st (not taken) to every available session of user@pi->host;
- * returns how many got it. */
+/* what presence sends (presence_send.c) */
+psess_t *pres_sess(pres_inst_t *pi, ember_session_t *s);
+/* The session's record, NULL when it has none. */
+psess_t *pres_sess_peek(pres_inst_t *pi, ember_session_t *s);
+void psess_free(void *p);
+/* The session's presence (in NULL: unavailable) to whoever should see it;
+ * closing: the session is going away. */
+void pres_broadcast(pres_inst_t *pi, ember_session_t *s,
+                    const ember_stanza_t *in, int available, int closing);
+/* The presence of user's other available resources, straight to origin. */
+void pres_answer_probe(pres_inst_t *pi, const char *user,
+                       ember_session_t *origin);
+/* Unloading: no roster callback of the broadcast code may run later. */
+void pres_send_cancel(const ember_roster_iface_t *ri);
+
+/* Send st (not taken) to every available session of user@pi->host but
+ * the one of full JID `except` (may be NULL); returns how many got it. */
 int pres_deliver_available(pres_inst_t *pi, const char *user,
-                           const ember_stanza_t *st);
+                           const ember_stanza_t *st, const char *except);
 /* The last presence of each available session of user, from its full JID
  * to `to`, routed (direct 0) or delivered to to's available sessions
  * without the roster check (direct 1).  unavailable: send
