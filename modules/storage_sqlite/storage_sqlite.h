@@ -1,10 +1,55 @@
-/* sqlite_int.h -- what the SQLite files of storage_sqlite share. */
-#ifndef EMBER_SQLITE_INT_H
-#define EMBER_SQLITE_INT_H
+/* storage_sqlite.h -- what the files of storage_sqlite share.  The
+ * connection (sq_db_*, sq_*) is used by the storage thread only; the
+ * queue (sq_queue_*) by the core thread. */
+#ifndef MOD_STORAGE_SQLITE_H
+#define MOD_STORAGE_SQLITE_H
 
 #include <sqlite3.h>
+#include <jansson.h>
+#include <ember/plugin.h>
 
-#include "sqlite_db.h"
+extern const ember_api_t *api;
+
+typedef struct sq_db_s sq_db_t;
+
+typedef struct sq_opts_s {
+    const char *path;
+    int sync_full;  /* PRAGMA synchronous=FULL instead of NORMAL */
+    int cache_kb;
+} sq_opts_t;
+
+/*
+ * Open (creating when missing) and migrate the database.  On failure
+ * returns an error and, in err, a line for the operator.
+ */
+int sq_db_open(sq_db_t **out, const sq_opts_t *o, char *err, size_t errlen);
+void sq_db_close(sq_db_t *db);
+
+/* Schema version the code migrates to. */
+int sq_db_schema_version(void);
+
+/*
+ * Transactions and requests.  Every failure of SQLite is EMBER_EIO with a
+ * malloc'ed message in *msg; other statuses (EMBER_ENOENT, EMBER_EINVAL)
+ * mean the request wrote nothing.
+ */
+int sq_db_begin(sq_db_t *db, char **msg);
+int sq_db_commit(sq_db_t *db, char **msg);
+void sq_db_rollback(sq_db_t *db);
+int sq_db_run(sq_db_t *db, const ember_store_req_t *req, json_t **result,
+              char **msg);
+
+/* ---- the queue and its thread (storage_sqlite_queue.c) ---- */
+
+/* 1 while an instance runs. */
+int sq_queue_running(void);
+/* Start the storage thread on db (taken) and become the storage. */
+int sq_queue_start(ember_module_t *m, sq_db_t *db);
+/* Drain the queue, stop the thread, close the database, and finish on
+ * the core thread what was never delivered. */
+void sq_queue_stop(void);
+
+/* ---- the connection's internals ---- */
 
 /* Statements prepared once per connection, by index into sq_sql[]. */
 enum {

@@ -1,19 +1,12 @@
-/* storage_sqlite.c -- default storage backend: SQLite on its own thread,
- * WAL journal, group commit; a request completes after its COMMIT. */
+/* storage_sqlite_queue.c -- the request queue and the storage thread:
+ * group commit, a request completes after its COMMIT. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include "sqlite_db.h"
-
-typedef struct sqlite_conf_s {
-    char *path;
-    char *synchronous;
-    int cache_kb;
-} sqlite_conf_t;
+#include "storage_sqlite.h"
 
 /* A queued request, then its outcome on the way back to the core. */
 typedef struct sq_item_s {
@@ -54,9 +47,6 @@ static struct {
     .wake = PTHREAD_COND_INITIALIZER,
     .idle = PTHREAD_COND_INITIALIZER,
 };
-
-static const ember_api_t *api;
-
 
 static void
 sq_list_init(sq_list_t *l)
@@ -298,37 +288,19 @@ sq_stop(void)
 }
 
 
-static int
-sq_load(ember_module_t *m, const ember_api_t *a)
+int
+sq_queue_running(void)
 {
-    const sqlite_conf_t *conf;
-    sq_opts_t o;
-    char err[512];
+    return sq.running || sq.db != NULL;
+}
+
+
+int
+sq_queue_start(ember_module_t *m, sq_db_t *db)
+{
     int rc;
 
-    api = a;
-    conf = api->module_conf(m);
-    if (sq.running || sq.db != NULL) {
-        api->log(m, EMBER_LOG_ERROR, "already loaded");
-        return EMBER_EBUSY;
-    }
-    o.path = conf->path;
-    o.cache_kb = conf->cache_kb;
-    if (conf->synchronous == NULL
-        || strcasecmp(conf->synchronous, "normal") == 0) {
-        o.sync_full = 0;
-    } else if (strcasecmp(conf->synchronous, "full") == 0) {
-        o.sync_full = 1;
-    } else {
-        api->log(m, EMBER_LOG_ERROR, "synchronous: \"%s\" is neither "
-                 "\"normal\" nor \"full\"", conf->synchronous);
-        return EMBER_EINVAL;
-    }
-    err[0] = '\0';
-    if ((rc = sq_db_open(&sq.db, &o, err, sizeof(err))) < 0) {
-        api->log(m, EMBER_LOG_ERROR, "%s", err);
-        return rc;
-    }
+    sq.db = db;
     sq.m = m;
     sq_list_init(&sq.queue);
     sq_list_init(&sq.done);
@@ -340,12 +312,10 @@ sq_load(ember_module_t *m, const ember_api_t *a)
     }
     if ((rc = api->storage_provide(m, &sq_driver)) < 0) {
         api->log(m, EMBER_LOG_ERROR, "cannot become the storage: %s",
-                 api->strerror != NULL ? api->strerror(rc) : "error");
+                 api->strerror(rc));
         sq_stop();
         goto fail;
     }
-    api->log(m, EMBER_LOG_INFO, "%s (schema %d, synchronous=%s)", o.path,
-             sq_db_schema_version(), o.sync_full ? "full" : "normal");
     return 0;
 
 fail:
@@ -355,10 +325,9 @@ fail:
 }
 
 
-static void
-sq_unload(ember_module_t *m)
+void
+sq_queue_stop(void)
 {
-    (void) m;
     if (sq.db == NULL)
         return;
     /* The thread drains the queue before it leaves. */
@@ -368,28 +337,3 @@ sq_unload(ember_module_t *m)
     /* On the core thread already: finish what was never delivered. */
     sq_deliver(NULL);
 }
-
-
-static const ember_option_t sq_options[] = {
-    EMBER_OPT("path", EMBER_OPT_PATH, sqlite_conf_t, path, "ember.db", 0,
-              4096, "database file, relative to the data directory"),
-    EMBER_OPT("synchronous", EMBER_OPT_STRING, sqlite_conf_t, synchronous,
-              "normal", 0, 16, "normal: survives a crash of emberd; "
-              "full: also survives a power loss"),
-    EMBER_OPT("cache-kb", EMBER_OPT_INT, sqlite_conf_t, cache_kb, "8192", 64,
-              4194304, "page cache size in KiB"),
-    EMBER_OPT_END
-};
-
-EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
-    EMBER_MODULE_HEADER,
-    .name = "storage_sqlite",
-    .version = "1.0",
-    .description = "SQLite storage (WAL, group commit)",
-    .requires = (const char *const[]){ "storage-backend", "threads", NULL },
-    .conf_size = sizeof(sqlite_conf_t),
-    .options = sq_options,
-    .load = sq_load,
-    .unload = sq_unload,
-    .flags = EMBER_MODULE_GLOBAL,
-};

@@ -1,9 +1,9 @@
-/* sqlite_db.c -- the connection: schema, migrations, transactions. */
+/* storage_sqlite_db.c -- the connection: schema, migrations, transactions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqlite_int.h"
+#include "storage_sqlite.h"
 
 /*
  * Migrations, applied in order inside one transaction at open; entry i

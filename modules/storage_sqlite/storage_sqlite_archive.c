@@ -1,4 +1,4 @@
-/* sqlite_archive.c -- archive items: append, query, delete. */
+/* storage_sqlite_archive.c -- archive items: append, query, delete. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sqlite_int.h"
+#include "storage_sqlite.h"
 
 
 static int64_t

@@ -1,8 +1,8 @@
-/* sqlite_ops.c -- keyval, map, users and purge requests; dispatch. */
+/* storage_sqlite_ops.c -- keyval, map, users and purge requests; dispatch. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqlite_int.h"
+#include "storage_sqlite.h"
 
 
 static json_t *
