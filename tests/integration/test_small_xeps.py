@@ -292,3 +292,33 @@ def test_time(server, passwords):
         finally:
             await cl.close()
     run(body())
+
+
+# ---- XEP-0199 pings of idle clients ----
+
+NS_PING = "urn:xmpp:ping"
+
+
+def test_silent_client_ends_with_connection_timeout(server_factory,
+                                                    passwords):
+    srv = server_factory(start=False)
+    srv.add_module("ping", interval="1", timeout="1")
+    srv.start()
+    silent = logged_in(srv, passwords, resource="silent")
+    awake = logged_in(srv, passwords, resource="awake")
+    is_ping = (lambda e: e.tag == q("jabber:client", "iq") and
+               e.find(q(NS_PING, "ping")) is not None)
+    # The resource that answers stays; only the silent one is closed, and
+    # with the RFC 6120 condition.
+    end = time.monotonic() + 4
+    while time.monotonic() < end:
+        try:
+            ping = awake.recv(is_ping,
+                              timeout=max(0.2, end - time.monotonic()))
+        except TimeoutError:
+            break
+        awake.send("<iq type='result' id='%s' to='localhost'/>"
+                   % ping.get("id"))
+    assert silent.expect_stream_error(timeout=5) == "connection-timeout"
+    assert awake.is_open()
+    awake.close()
