@@ -1,4 +1,4 @@
-/* libFuzzer target: the HTTP request path of core/http_parse.c fed
+/* libFuzzer target: the HTTP request path of core/http/parse.c fed
  * arbitrary bytes in arbitrary pieces, pipelined requests included, with
  * every accessor the routes use run on what comes out. */
 #include <stddef.h>
