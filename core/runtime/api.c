@@ -400,7 +400,8 @@ api_command_list(ember_module_t *m)
 static json_t *
 api_command_info(ember_module_t *m, const char *name)
 {
-    return name != NULL ? ember__command_info(name) : NULL;
+    return name != NULL ? ember__command_info(name, ember__module_host(m))
+                        : NULL;
 }
 
 

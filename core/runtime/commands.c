@@ -476,14 +476,20 @@ ember__command_list(void)
 
 
 json_t *
-ember__command_info(const char *name)
+ember__command_info(const char *name, const char *host)
 {
-    cmd_entry_t *e;
+    cmd_entry_t *e, *first = NULL;
 
-    for (e = commands; e != NULL; e = e->next)
-        if (strcmp(e->cmd->name, name) == 0)
+    for (e = commands; e != NULL; e = e->next) {
+        if (strcmp(e->cmd->name, name) != 0)
+            continue;
+        if (host == NULL || (e->m != NULL && ember__module_host(e->m) != NULL &&
+                             strcmp(ember__module_host(e->m), host) == 0))
             return entry_describe(e);
-    return NULL;
+        if (first == NULL)
+            first = e;
+    }
+    return first != NULL ? entry_describe(first) : NULL;
 }
 
 

@@ -34,8 +34,9 @@ void ember__command_run(const char *name, json_t *args, ember_caller_t who,
 
 /* JSON array describing every command (name, summary, args, permission). */
 json_t *ember__command_list(void);
-/* The list's entry of one command (the first of that name), or NULL. */
-json_t *ember__command_info(const char *name);
+/* The list's entry of one command, or NULL: host's own when several hosts
+ * serve it (host NULL: the first). */
+json_t *ember__command_info(const char *name, const char *host);
 
 /* What `kick` and `kick-session` close streams with. */
 #define EMBER_KICK_CONDITION EMBER_STREAM_POLICY_VIOLATION

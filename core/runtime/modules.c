@@ -464,6 +464,7 @@ again:
                 module_unload(o);
                 goto again;         /* the list changed under us */
             }
+        ember__iq_sent_cancel(m);
         if (m->desc.unload != NULL)
             m->desc.unload(m);
         module_release(m);

@@ -113,16 +113,31 @@ ember__iq_response(const ember_stanza_t *st, const ember_jid_t *from)
 }
 
 
-void
-ember__iq_sent_module_gone(ember_module_t *m)
+static void
+finish_all_of(ember_module_t *m, int call_back)
 {
     pending_iq_t *p;
     size_t pos;
 
     for (pos = 0; (p = ember__hmap_next(&pending_iqs, &pos, NULL)) != NULL;)
         if (p->m == m) {
-            p->cb = NULL;
+            if (!call_back)
+                p->cb = NULL;
             pending_finish(p, NULL);
             pos = 0;
         }
+}
+
+
+void
+ember__iq_sent_cancel(ember_module_t *m)
+{
+    finish_all_of(m, 1);
+}
+
+
+void
+ember__iq_sent_module_gone(ember_module_t *m)
+{
+    finish_all_of(m, 0);
 }

@@ -176,7 +176,9 @@ struct ember_api_s {
                                    ember_cond_t cond, const char *text);
     /*
      * Send an iq get/set from the server and get the reply (or a timeout)
-     * in cb.  Sets the id.  Takes ownership of root.
+     * in cb.  Sets the id.  Takes ownership of root.  Still waiting when
+     * the module unloads: cb gets NULL, as for a timeout, just before the
+     * module's unload runs.
      */
     int (*iq_send)(ember_module_t *m, ember_stanza_t *root,
                    unsigned timeout_ms, ember_iq_cb cb, void *ud);
@@ -517,8 +519,8 @@ struct ember_api_s {
     /* The matched route's `data`. */
     const void *(*http_route_data)(ember_http_req_t *req);
 
-    /* One command of the registry as command_list describes it, or NULL;
-     * a new object. */
+    /* One command of the registry as command_list describes it (the entry
+     * of m's host when several hosts serve it), or NULL; a new object. */
     json_t *(*command_info)(ember_module_t *m, const char *name);
     /*
      * iq_fail with an application condition besides the RFC 6120 one

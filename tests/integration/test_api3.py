@@ -294,6 +294,23 @@ def test_open_handle_answered_at_unload(srv, passwords, how):
     p.close()
 
 
+def test_iq_send_ends_before_unload(srv, passwords):
+    """plugin.h iq_send: still waiting when the module unloads, the
+    callback gets NULL (as for a timeout) before unload, so the module
+    frees what it passed as ud."""
+    a = client(srv, passwords)
+    send_defer(a, "s1", to="localhost", ask=1)
+    a.recv(lambda e: e.tag == q(NS_CLIENT, "iq") and e.get("type") == "get"
+           and e.find("{urn:ember:test:unanswered}query") is not None)
+    srv.ctl_ok("module-reload", "--name=api3_probe", "--host=localhost")
+    assert error_of(reply(a, "s1"))[1] == "service-unavailable"
+    log = srv.log()
+    assert "api3: iq_send ask ended: no reply" in log, log[-2000:]
+    assert log.index("iq_send ask ended") < log.rindex("[api3_probe@"
+                                                        "localhost] unloaded")
+    a.close()
+
+
 def test_unload_with_a_timer_pending(srv, passwords):
     # The handle is the timer's ud: both go with the module, and the
     # answer is the core's, never the module's.

@@ -6,6 +6,9 @@
  * to the host, to a bare JID, without 'to', or before authentication, is
  * deferred with iq_defer.  Attributes of <defer/>:
  *   ms='N'         answer after N ms (a timer whose ud is the handle)
+ *   ask='1'        send the asker an iq of the module's own (iq_send) whose
+ *                  callback logs how it ended and frees its ud; the
+ *                  deferred iq stays open
  *   hold='1'       never answer: the core must, when the module unloads
  *   now='1'        answer inside the handler, before it returns
  *   fail='COND'    iq_fail with this ember_cond_t (text='...' optional);
@@ -105,6 +108,30 @@ on_timer(ember_module_t *m, ember_timer_t *t, void *ud)
 }
 
 
+static void
+on_asked(ember_module_t *m, ember_stanza_t *reply, void *ud)
+{
+    api->log(m, EMBER_LOG_INFO, "api3: iq_send %s ended: %s", (char *) ud,
+             reply != NULL ? api->stanza_attr(reply, "type") : "no reply");
+    free(ud);
+}
+
+
+static void
+ask(ember_module_t *m, const ember_event_t *ev)
+{
+    ember_stanza_t *q = api->stanza_new("iq", NULL);
+    char *tag = strdup("ask");
+
+    api->stanza_set_attr(q, "type", "get");
+    api->stanza_set_attr(q, "from", api->module_host(m));
+    api->stanza_set_attr(q, "to", api->jid_full(ev->from));
+    api->stanza_add_child(q, "query", "urn:ember:test:unanswered");
+    if (api->iq_send(m, q, 600000, on_asked, tag) < 0)
+        free(tag);
+}
+
+
 static int
 on_defer(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
@@ -114,7 +141,9 @@ on_defer(ember_module_t *m, const ember_event_t *ev, void *ud)
 
     if ((iq = api->iq_defer(m, ev)) == NULL)
         return EMBER_ENOMEM;
-    if (api->stanza_attr(d, "hold") != NULL)
+    if (api->stanza_attr(d, "ask") != NULL)
+        ask(m, ev);
+    if (api->stanza_attr(d, "hold") != NULL || api->stanza_attr(d, "ask"))
         return EMBER_HOOK_HANDLED;
     if (api->stanza_attr(d, "now") != NULL)
         finish(m, iq);
