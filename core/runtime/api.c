@@ -583,4 +583,5 @@ const ember_api_t ember__api = {
     .http_route_data = ember__http_route_data,
     .command_info = api_command_info,
     .iq_fail_app = ember__iq_fail_app,
+    .iq_module = ember__iq_module,
 };

@@ -93,6 +93,13 @@ ember__iq_event(const ember_iq_t *iq)
 }
 
 
+ember_module_t *
+ember__iq_module(const ember_iq_t *iq)
+{
+    return iq->m;
+}
+
+
 ember_session_ref_t
 ember__iq_origin(const ember_iq_t *iq)
 {

@@ -7,6 +7,7 @@
 ember_iq_t *ember__iq_defer(ember_module_t *m, const ember_event_t *ev);
 const ember_event_t *ember__iq_event(const ember_iq_t *iq);
 ember_session_ref_t ember__iq_origin(const ember_iq_t *iq);
+ember_module_t *ember__iq_module(const ember_iq_t *iq);
 int ember__iq_answer(ember_iq_t *iq, ember_stanza_t *payload);
 int ember__iq_fail(ember_iq_t *iq, ember_cond_t cond, const char *text);
 int ember__iq_fail_app(ember_iq_t *iq, ember_cond_t cond, const char *text,

@@ -530,6 +530,8 @@ struct ember_api_s {
      */
     int (*iq_fail_app)(ember_iq_t *iq, ember_cond_t cond, const char *text,
                        const ember_stanza_t *app);
+    /* The module instance that deferred the iq (its data, its host). */
+    ember_module_t *(*iq_module)(const ember_iq_t *iq);
 };
 
 #endif

@@ -131,9 +131,10 @@ def test_deferred_answer_to_host(srv, passwords):
     assert el.get("to") == a.jid and el.get("from") == "localhost"
     # iq_event, read when the timer fired, still holds the request.
     e = echo(el)
+    # iq_module gives back the instance that deferred it.
     assert e == {"id": "d1", "from": a.jid, "to": "localhost",
                  "host": "localhost", "name": "iq-get/host/" + EVENT,
-                 "origin": "alive"}
+                 "origin": "alive", "module": "same"}
     send_defer(a, "d2", to="localhost", type_="set", ms=20)
     el = reply(a, "d2")
     assert el.get("type") == "result" and el.get("from") == "localhost"

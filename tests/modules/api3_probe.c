@@ -96,6 +96,8 @@ finish(ember_module_t *m, ember_iq_t *iq)
         api->stanza_set_attr(r, "host", ev->host);
         api->stanza_set_attr(r, "name", ev->name);
         api->stanza_set_attr(r, "origin", p->last_origin);
+        api->stanza_set_attr(r, "module",
+                             api->iq_module(iq) == m ? "same" : "other");
     }
     p->last_rc = api->iq_answer(iq, r);
 }
