@@ -228,6 +228,22 @@ has_capability(const char *cap)
 
 /* dlopen and check everything the descriptor promises; no load() yet. */
 int
+ember__plugin_path(const ember_config_t *cfg, const char *name, char *path,
+            size_t pathlen)
+{
+    size_t i;
+
+    for (i = 0; cfg->plugin_dirs != NULL && cfg->plugin_dirs[i] != NULL;
+         i++) {
+        snprintf(path, pathlen, "%s/mod_%s.so", cfg->plugin_dirs[i], name);
+        if (access(path, R_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+
+int
 ember__module_open(const ember_config_t *cfg, ember_module_t *m)
 {
     char path[4096];

@@ -17,23 +17,6 @@
 #include "runtime/modules.h"
 #include "runtime/modules_int.h"
 
-/* The first mod_NAME.so of the plugin directories into path; 1 or 0. */
-int
-ember__plugin_path(const ember_config_t *cfg, const char *name, char *path,
-            size_t pathlen)
-{
-    size_t i;
-
-    for (i = 0; cfg->plugin_dirs != NULL && cfg->plugin_dirs[i] != NULL;
-         i++) {
-        snprintf(path, pathlen, "%s/mod_%s.so", cfg->plugin_dirs[i], name);
-        if (access(path, R_OK) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-
 int
 ember__plugin_exists(const ember_config_t *cfg, const char *name)
 {
