@@ -22,28 +22,12 @@ typedef struct last_fwd_s {
 } last_fwd_t;
 
 typedef struct last_state_s {
-    ember_module_t *m;
     ember_store_t *store;
     last_fwd_t *fwds;
     const ember_stanza_t *passing; /* the query being routed again */
-    struct last_state_s *next;
 } last_state_t;
 
 static const ember_api_t *api;
-/* Every instance: a deferred iq knows its host, not its module. */
-static last_state_t *instances;
-
-
-static last_state_t *
-last_of(const ember_iq_t *iq)
-{
-    last_state_t *ls;
-
-    for (ls = instances; ls != NULL; ls = ls->next)
-        if (strcmp(api->module_host(ls->m), api->iq_event(iq)->host) == 0)
-            break;
-    return ls;
-}
 
 
 static void
@@ -117,11 +101,13 @@ stored(int status, json_t *doc, void *ud)
 
 /* Authorized: the user's last logout, or 0 while a resource is online. */
 static void
-last_lookup(last_state_t *ls, ember_iq_t *iq)
+last_lookup(ember_iq_t *iq)
 {
+    ember_module_t *m = api->iq_module(iq);
+    last_state_t *ls = api->module_data(m);
     const char *user = api->jid_node(api->iq_event(iq)->to);
 
-    if (user_online(ls->m, user))
+    if (user_online(m, user))
         last_answer(iq, 0, NULL);
     else if (api->keyval_get(ls->store, user, stored, iq) < 0)
         api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
@@ -154,15 +140,14 @@ last_allowed(ember_module_t *m, int status, ember_roster_t *roster,
 static void
 roster_loaded(int status, ember_roster_t *roster, void *ud)
 {
-    last_state_t *ls = last_of(ud);
-    ember_cond_t cond = last_allowed(ls->m, status, roster,
+    ember_cond_t cond = last_allowed(api->iq_module(ud), status, roster,
                                      api->stanza_attr(api->iq_event(ud)->stanza,
                                                       "from"));
 
     if (cond != EMBER_COND_NONE)
         api->iq_fail(ud, cond, NULL);
     else
-        last_lookup(ls, ud);
+        last_lookup(ud);
 }
 
 
@@ -228,7 +213,7 @@ last_query(ember_module_t *m, const ember_event_t *ev, int full)
     if ((iq = api->iq_defer(m, ev)) == NULL)
         return EMBER_ENOMEM;
     if (self)
-        last_lookup(ls, iq);
+        last_lookup(iq);
     else if (ri->load(ri, user, roster_loaded, iq) < 0)
         api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     return EMBER_HOOK_HANDLED;
@@ -363,9 +348,6 @@ last_load(ember_module_t *m, const ember_api_t *a)
     api = a;
     if ((ls = calloc(1, sizeof(*ls))) == NULL)
         return EMBER_ENOMEM;
-    ls->m = m;
-    ls->next = instances;
-    instances = ls;
     api->module_set_data(m, ls);
     if ((ls->store = api->store_open(m, "last", EMBER_STORE_KEYVAL)) == NULL)
         return EMBER_ENOMEM;
@@ -383,7 +365,7 @@ last_load(ember_module_t *m, const ember_api_t *a)
 static void
 last_unload(ember_module_t *m)
 {
-    last_state_t *ls = api->module_data(m), **pp;
+    last_state_t *ls = api->module_data(m);
     const ember_roster_iface_t *ri = api->iface_get(m, EMBER_ROSTER_IFACE);
 
     if (ls == NULL)
@@ -394,9 +376,6 @@ last_unload(ember_module_t *m)
     }
     while (ls->fwds != NULL)
         fwd_free(ls->fwds);
-    for (pp = &instances; *pp != ls; pp = &(*pp)->next)
-        ;
-    *pp = ls->next;
     free(ls);
     api->module_set_data(m, NULL);
 }

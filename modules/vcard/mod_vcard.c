@@ -42,29 +42,13 @@ typedef struct vcard_cmd_s {
 } vcard_cmd_t;
 
 typedef struct vcard_state_s {
-    ember_module_t *m;
     ember_store_t *store;
     ember_store_t *index;
     json_t *photos;
     vcard_cmd_t *cmds;
-    struct vcard_state_s *next;
 } vcard_state_t;
 
 static const ember_api_t *api;
-/* Every instance: a deferred iq knows its host, not its module. */
-static vcard_state_t *instances;
-
-
-static vcard_state_t *
-vcard_of(const ember_iq_t *iq)
-{
-    vcard_state_t *vs;
-
-    for (vs = instances; vs != NULL; vs = vs->next)
-        if (strcmp(api->module_host(vs->m), api->iq_event(iq)->host) == 0)
-            break;
-    return vs;
-}
 
 
 /* ---- XEP-0153 photo hash ---- */
@@ -259,7 +243,7 @@ vcard_saved(int status, json_t *result, void *ud)
         api->iq_fail(ud, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
-    photo_known(vcard_of(ud)->m, api->jid_node(ev->to), hex);
+    photo_known(api->iq_module(ud), api->jid_node(ev->to), hex);
     api->iq_answer(ud, NULL);
 }
 
@@ -445,9 +429,6 @@ vcard_load(ember_module_t *m, const ember_api_t *a)
     api = a;
     if ((vs = calloc(1, sizeof(*vs))) == NULL)
         return EMBER_ENOMEM;
-    vs->m = m;
-    vs->next = instances;
-    instances = vs;
     api->module_set_data(m, vs);
     if ((vs->photos = json_object()) == NULL ||
         (vs->store = api->store_open(m, "vcard", EMBER_STORE_KEYVAL)) ==
@@ -471,13 +452,10 @@ vcard_load(ember_module_t *m, const ember_api_t *a)
 static void
 vcard_unload(ember_module_t *m)
 {
-    vcard_state_t *vs = api->module_data(m), **pp;
+    vcard_state_t *vs = api->module_data(m);
 
     if (vs == NULL)
         return;
-    for (pp = &instances; *pp != vs; pp = &(*pp)->next)
-        ;
-    *pp = vs->next;
     /* The core answers their callers (ECANCELED) as the module goes. */
     while (vs->cmds != NULL)
         cmd_free(vs->cmds);
