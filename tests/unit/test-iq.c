@@ -26,48 +26,10 @@
 
 static ember__owner_t owner_a = { "a", "x.test", "a@x.test" };
 static ember__owner_t owner_b = { "b", "x.test", "b@x.test" };
-static ember__owner_t owner_peer = { "peer", NULL, "peer" };
 #define MOD_A ((ember_module_t *) (void *) &owner_a)
 #define MOD_B ((ember_module_t *) (void *) &owner_b)
-#define MOD_PEER ((ember_module_t *) (void *) &owner_peer)
 
-static ember_stanza_t *caught[8];
-static size_t ncaught;
-
-
-static int
-catch_cb(ember_module_t *m, const ember_event_t *ev, void *ud)
-{
-    assert_true(ncaught < sizeof(caught) / sizeof(*caught));
-    caught[ncaught++] = ember__stanza_copy(ev->stanza);
-    return EMBER_HOOK_HANDLED;
-}
-
-
-static void
-caught_clear(void)
-{
-    while (ncaught > 0)
-        ember__stanza_free(caught[--ncaught]);
-}
-
-
-static int
-setup(void **state)
-{
-    (void) state;
-    return ember__service_add(MOD_PEER, "peer.test", catch_cb, NULL);
-}
-
-
-static int
-teardown(void **state)
-{
-    (void) state;
-    caught_clear();
-    ember__services_module_gone(MOD_PEER);
-    return 0;
-}
+#include "peer_catch.h"
 
 
 /* An event as the router hands it to a handler: everything in it is

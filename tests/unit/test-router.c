@@ -31,47 +31,7 @@ static const struct {
 #undef COND_ROW
 };
 
-static ember__owner_t owner = { "peer", NULL, "peer" };
-#define MOD ((ember_module_t *) (void *) &owner)
-
-/* What the service of peer.test received, oldest first. */
-static ember_stanza_t *caught[8];
-static size_t ncaught;
-
-
-static int
-catch_cb(ember_module_t *m, const ember_event_t *ev, void *ud)
-{
-    assert_true(ncaught < sizeof(caught) / sizeof(*caught));
-    caught[ncaught++] = ember__stanza_copy(ev->stanza);
-    return EMBER_HOOK_HANDLED;
-}
-
-
-static void
-caught_clear(void)
-{
-    while (ncaught > 0)
-        ember__stanza_free(caught[--ncaught]);
-}
-
-
-static int
-setup(void **state)
-{
-    (void) state;
-    return ember__service_add(MOD, "peer.test", catch_cb, NULL);
-}
-
-
-static int
-teardown(void **state)
-{
-    (void) state;
-    caught_clear();
-    ember__services_module_gone(MOD);
-    return 0;
-}
+#include "peer_catch.h"
 
 
 static ember_stanza_t *
