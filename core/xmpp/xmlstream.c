@@ -22,6 +22,9 @@
 #define DEFAULT_MAX_STANZA (1024 * 1024)
 #define DEFAULT_MAX_DEPTH 64
 #define DEFAULT_MAX_ATTRS 64
+/* A stream header needs a few hundred bytes; a client sends one before it
+ * has authenticated, so it gets no more than this. */
+#define MAX_HEADER 4096
 
 /* Idle contexts kept for reuse; a context costs about 10 KB. */
 #define POOL_MAX 64
@@ -47,6 +50,9 @@ struct ember_xml_s {
     char *header;
     size_t header_len;
     const char *stream_ns;
+    /* The root declared prefixes the synthetic header leaves out, so the
+     * context is never pooled (priming could not restore them). */
+    unsigned keep_ctxt : 1;
     unsigned failed : 1;   /* error reported; dead until a restart */
     unsigned stopped : 1;  /* ember__xml_stop: dead until a restart */
     unsigned restart : 1;  /* fresh document at the next feed */
@@ -256,7 +262,13 @@ stream_opened(ember_xml_t *x, const xmlChar *localname,
         err |= ember__buf_append(&b, ":", 1);
     }
     err |= ember__buf_puts(&b, (const char *) localname);
+    x->keep_ctxt = 0;
     for (i = 0; i < nb_ns && err == 0; i++) {
+        if (ns[2 * i] != NULL && (prefix == NULL
+                                  || !xmlStrEqual(ns[2 * i], prefix))) {
+            x->keep_ctxt = 1;
+            continue;
+        }
         v = (const char *) ns[2 * i + 1];
         if ((v = amp_decode(&x->scratch, v, strlen(v), &n)) == NULL)
             goto fail;
@@ -392,6 +404,11 @@ on_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
         x->depth = 1;
         if (x->priming)
             return;
+        if (nb_attrs + nb_ns > x->lim.max_attributes) {
+            fail(x, EMBER_STREAM_POLICY_VIOLATION,
+                 "too many attributes in the stream header");
+            return;
+        }
         in = x->ctxt->input;
         if (in != NULL && ((in->buf != NULL && in->buf->encoder != NULL)
                            || (in->encoding != NULL
@@ -695,7 +712,7 @@ sniff_encoding(ember_xml_t *x, const char *data, size_t len)
 int
 ember__xml_feed(ember_xml_t *x, const char *data, size_t len)
 {
-    size_t room, n;
+    size_t room, n, limit;
     int paused;
 
     if (x == NULL || (data == NULL && len > 0))
@@ -725,11 +742,15 @@ ember__xml_feed(ember_xml_t *x, const char *data, size_t len)
      * buffering the rest of it.
      */
     while (len > 0) {
-        if (x->fed - x->boundary >= x->lim.max_stanza_size) {
-            fail(x, EMBER_STREAM_POLICY_VIOLATION, "stanza too large");
+        limit = x->lim.max_stanza_size;
+        if (x->depth == 0 && limit > MAX_HEADER)
+            limit = MAX_HEADER;
+        if (x->fed - x->boundary >= limit) {
+            fail(x, EMBER_STREAM_POLICY_VIOLATION, x->depth == 0
+                 ? "stream header too large" : "stanza too large");
             return EMBER_ELIMIT;
         }
-        room = x->boundary + x->lim.max_stanza_size - x->fed;
+        room = x->boundary + limit - x->fed;
         n = len < room ? len : room;
         if (n > INT32_MAX)
             n = INT32_MAX;
@@ -805,7 +826,7 @@ ember__xml_idle(ember_xml_t *x)
     if (x == NULL || x->ctxt == NULL || dead(x) || x->standalone
         || x->feeding)
         return;
-    if (x->depth != 1 || x->top != NULL || x->header == NULL
+    if (x->depth != 1 || x->top != NULL || x->header == NULL || x->keep_ctxt
         || x->ctxt->instate != XML_PARSER_CONTENT
         || !input_is_blank(x->ctxt))
         return;

@@ -515,6 +515,43 @@ test_limits_exact(void **state)
 }
 
 
+/*
+ * The header comes before authentication: it is refused past 4 KiB or
+ * max_attributes, whatever the stanza size limit, and before libxml2
+ * has buffered more of it.
+ */
+static void
+test_header_caps(void **state)
+{
+    ember_buf_t doc = { NULL, 0, 0 };
+    rec_t r;
+    int i;
+
+    (void) state;
+    ember__buf_puts(&doc, "<stream:stream xmlns='jabber:client' "
+                    "xmlns:stream='http://etherx.jabber.org/streams'");
+    for (i = 0; i < 15; i++)
+        ember__buf_printf(&doc, " xmlns:p%d='urn:x'", i);
+    ember__buf_puts(&doc, ">");
+    rec_new(&r, 1 << 20, 16, 16);
+    assert_true(ember__xml_feed(r.x, doc.data, doc.len) < 0);
+    assert_string_equal(r.cond, "policy-violation");
+    assert_int_equal(r.opens, 0);
+    rec_free(&r);
+    ember__buf_reset(&doc);
+
+    ember__buf_puts(&doc, "<stream:stream xmlns='jabber:client' "
+                    "xmlns:stream='http://etherx.jabber.org/streams' a='");
+    for (i = 0; i < 4100; i++)
+        ember__buf_puts(&doc, "x");
+    rec_new(&r, 1 << 20, 16, 16);
+    assert_true(ember__xml_feed(r.x, doc.data, doc.len) < 0);
+    assert_string_equal(r.cond, "policy-violation");
+    rec_free(&r);
+    ember__buf_free(&doc);
+}
+
+
 /* An open stanza over the limit fails at once, without being buffered. */
 static void
 test_oversized_not_buffered(void **state)
@@ -708,6 +745,7 @@ main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_utf16_refused),
         cmocka_unit_test(test_limits_exact),
+        cmocka_unit_test(test_header_caps),
         cmocka_unit_test(test_oversized_not_buffered),
         cmocka_unit_test(test_billion_laughs),
         cmocka_unit_test(test_restart),
