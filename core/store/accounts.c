@@ -1,7 +1,11 @@
 /* core/accounts.c -- accounts as SCRAM-SHA-1/-256 secrets in "accounts". */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 #include <jansson.h>
 #include <gsasl.h>
@@ -271,6 +275,104 @@ keys_json(const acc_keys_t *k)
     json_object_set_new(o, "stored_key", stored);
     json_object_set_new(o, "server_key", server);
     return o;
+}
+
+
+static int doc_set_secrets(acc_req_t *req);
+
+
+/*
+ * The secret decoys derive from: random, made once, kept in the data
+ * directory so an unknown user's salt stays the same across restarts (a
+ * salt that changed while real ones do not would tell them apart).
+ */
+static int
+decoy_secret(unsigned char out[32])
+{
+    static unsigned char secret[32];
+    static int loaded;
+    const ember_config_t *cfg = ember__config();
+    char path[4096];
+    ssize_t n = 0;
+    int fd;
+
+    if (loaded) {
+        memcpy(out, secret, sizeof(secret));
+        return 0;
+    }
+    if (cfg == NULL || cfg->data_dir == NULL)
+        return EMBER_EIO;
+    snprintf(path, sizeof(path), "%s/decoy.key", cfg->data_dir);
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, secret, sizeof(secret));
+        close(fd);
+    } else if (errno == ENOENT
+               && gnutls_rnd(GNUTLS_RND_KEY, secret, sizeof(secret)) == 0
+               && (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
+                             | O_CLOEXEC, 0600)) >= 0) {
+        n = ember__write_all(fd, (const char *) secret, sizeof(secret)) == 0
+            && fsync(fd) == 0 ? (ssize_t) sizeof(secret) : -1;
+        close(fd);
+    }
+    if (n != (ssize_t) sizeof(secret)) {
+        ember__log(EMBER_LOG_ERROR, "accounts", "cannot read or create %s",
+                   path);
+        return EMBER_EIO;
+    }
+    loaded = 1;
+    memcpy(out, secret, sizeof(secret));
+    return 0;
+}
+
+
+static void
+decoy_bytes(const unsigned char secret[32], const char *what,
+            const char *host, const char *user, char *out, size_t len)
+{
+    unsigned char mac[32];
+    gnutls_hmac_hd_t h;
+
+    gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, secret, 32);
+    gnutls_hmac(h, what, strlen(what) + 1);
+    gnutls_hmac(h, host, strlen(host) + 1);
+    gnutls_hmac(h, user, strlen(user) + 1);
+    gnutls_hmac_deinit(h, mac);
+    memcpy(out, mac, len < sizeof(mac) ? len : sizeof(mac));
+    explicit_bzero(mac, sizeof(mac));
+}
+
+
+json_t *
+ember__account_decoy(const char *host, const char *user)
+{
+    unsigned char secret[32];
+    acc_req_t *req;
+    json_t *doc = NULL;
+
+    if (decoy_secret(secret) < 0 || (req = calloc(1, sizeof(*req))) == NULL)
+        return NULL;
+    decoy_bytes(secret, "salt", host, user, req->salt, sizeof(req->salt));
+    req->sha1.len = GSASL_HASH_SHA1_SIZE;
+    req->sha256.len = GSASL_HASH_SHA256_SIZE;
+    decoy_bytes(secret, "sha1-stored", host, user, req->sha1.stored,
+                req->sha1.len);
+    decoy_bytes(secret, "sha1-server", host, user, req->sha1.server,
+                req->sha1.len);
+    decoy_bytes(secret, "sha256-stored", host, user, req->sha256.stored,
+                req->sha256.len);
+    decoy_bytes(secret, "sha256-server", host, user, req->sha256.server,
+                req->sha256.len);
+    if (doc_set_secrets(req) == 0) {
+        doc = req->doc;
+        json_object_set_new(doc, "decoy", json_true());
+    } else {
+        json_decref(req->doc);
+    }
+    explicit_bzero(secret, sizeof(secret));
+    explicit_bzero(req, sizeof(*req));
+    free(req);
+    return doc;
 }
 
 
@@ -592,6 +694,8 @@ ember__account_check_password(json_t *doc, const char *password)
 
 typedef struct acc_verify_s {
     uv_work_t work;
+    char host[ACC_NAME_MAX];
+    char user[ACC_NAME_MAX];
     json_t *doc;
     char *password;
     int status;
@@ -629,7 +733,7 @@ verify_done(uv_work_t *w, int status)
 
     if (status == UV_ECANCELED)
         verify_finish(v, EMBER_ECANCELED);
-    else if (v->status != 0)
+    else if (v->status != 0 || json_is_true(json_object_get(v->doc, "decoy")))
         verify_finish(v, EMBER_EAUTH);
     else if (json_is_true(json_object_get(v->doc, "locked")))
         verify_finish(v, EMBER_EPERM);
@@ -643,16 +747,16 @@ verify_got_doc(int status, json_t *result, void *ud)
 {
     acc_verify_t *v = ud;
 
-    /* A missing account looks like a wrong password to the caller. */
-    if (status == EMBER_ENOENT || (status == 0 && !json_is_object(result))) {
-        verify_finish(v, EMBER_EAUTH);
-        return;
-    }
-    if (status < 0) {
+    /* A missing account looks like a wrong password to the caller, and
+     * takes as long to find out. */
+    if (status == EMBER_ENOENT || (status == 0 && !json_is_object(result)))
+        v->doc = ember__account_decoy(v->host, v->user);
+    else if (status < 0) {
         verify_finish(v, status);
         return;
-    }
-    if ((v->doc = json_deep_copy(result)) == NULL) {
+    } else
+        v->doc = json_deep_copy(result);
+    if (v->doc == NULL) {
         verify_finish(v, EMBER_ENOMEM);
         return;
     }
@@ -685,6 +789,8 @@ ember__account_verify(const char *host, const char *user,
     }
     v->cb = cb;
     v->ud = ud;
+    memcpy(v->host, h, sizeof(h));
+    memcpy(v->user, u, sizeof(u));
     if ((err = ember__keyval_get(st, u, verify_got_doc, v)) < 0) {
         explicit_bzero(v->password, strlen(v->password));
         free(v->password);

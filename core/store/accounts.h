@@ -41,6 +41,13 @@ int ember__account_lock(const char *host, const char *user, int locked,
  */
 int ember__account_check_password(json_t *doc, const char *password);
 /*
+ * The document of an account that does not exist: shaped like a real one,
+ * its salt and keys derived from a secret of this server (kept in
+ * <data>/decoy.key), so SCRAM runs to the end and fails just as a wrong
+ * password does, and an unknown name keeps its salt.  "decoy": true.
+ */
+json_t *ember__account_decoy(const char *host, const char *user);
+/*
  * Check a password off the loop: 0, EMBER_EAUTH when it is wrong or the
  * account does not exist, EMBER_EPERM when it is right but the account is
  * locked.

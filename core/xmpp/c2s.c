@@ -68,6 +68,7 @@ t_timeouts(void *t, uint64_t auth_ms, uint64_t idle_ms)
 
 
 static const ember_transport_ops_t tcp_ops = {
+    .name = "c2s",
     .framing = EMBER_FRAMING_STREAM,
     .send = t_send,
     .close = t_close,

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "store/accounts.h"
+#include "store/throttle.h"
 #include "base/jid.h"
 #include "base/log.h"
 #include "xmpp/sasl.h"
@@ -15,8 +16,14 @@
 struct ember_sasl_s {
     Gsasl_session *gs;
     char *host;
+    char *peer;
+    const char *door;
     char *mech;
     char user[1024];
+    char bare[2048];    /* user@host, once the client named the user */
+    int decoy;          /* no such account: fail as a wrong password would */
+    int locked;         /* told only to whoever proves the password */
+    int scram_final;    /* the client-first message was answered */
     char *cb_type, *cb_data;
     json_t *account;
     ember_sasl_cb cb;
@@ -150,21 +157,24 @@ ember__sasl_cleanup(void)
 
 
 ember_sasl_t *
-ember__sasl_new(const char *host, const char *cb_type, const char *cb_data,
-                ember_sasl_cb cb, void *ud)
+ember__sasl_new(const char *host, const char *peer, const char *door,
+                const char *cb_type, const char *cb_data, ember_sasl_cb cb,
+                void *ud)
 {
     ember_sasl_t *s = calloc(1, sizeof(*s));
 
     if (s == NULL)
         return NULL;
     s->host = strdup(host);
+    s->peer = strdup(peer != NULL ? peer : "");
+    s->door = door;
     s->cb = cb;
     s->ud = ud;
     if (cb_type != NULL) {
         s->cb_type = strdup(cb_type);
         s->cb_data = strdup(cb_data);
     }
-    if (s->host == NULL ||
+    if (s->host == NULL || s->peer == NULL ||
         (cb_type != NULL && (s->cb_type == NULL || s->cb_data == NULL))) {
         ember__sasl_free(s);
         return NULL;
@@ -180,6 +190,7 @@ sasl_release(ember_sasl_t *s)
         gsasl_finish(s->gs);
     json_decref(s->account);
     free(s->host);
+    free(s->peer);
     free(s->mech);
     free(s->cb_type);
     free(s->cb_data);
@@ -202,9 +213,39 @@ ember__sasl_free(ember_sasl_t *s)
 
 
 static void
-sasl_fail(ember_sasl_t *s, const char *condition)
+sasl_refuse(ember_sasl_t *s, const char *condition, const char *text)
 {
-    s->cb(s->ud, EMBER_SASL_FAILURE, condition);
+    s->cb(s->ud, EMBER_SASL_REFUSED, condition, text);
+}
+
+
+/* A password guess that failed: counted by the throttle and logged. */
+static void
+sasl_wrong(ember_sasl_t *s)
+{
+    char door[64];
+
+    snprintf(door, sizeof(door), "%s %s", s->door, s->mech);
+    ember__throttle_failed(s->peer, s->bare[0] != '\0' ? s->bare : NULL,
+                           door);
+    s->cb(s->ud, EMBER_SASL_FAILURE, "not-authorized", NULL);
+}
+
+
+/* The password is proven: only now may the client learn of a lock. */
+static void
+sasl_proven(ember_sasl_t *s, const char *additional)
+{
+    if (s->decoy) {
+        sasl_wrong(s);
+        return;
+    }
+    ember__throttle_succeeded(s->bare);
+    if (s->locked) {
+        sasl_refuse(s, "account-disabled", "this account is locked");
+        return;
+    }
+    s->cb(s->ud, EMBER_SASL_SUCCESS, additional, NULL);
 }
 
 
@@ -216,17 +257,17 @@ sasl_run_step(ember_sasl_t *s, const char *data)
     int rc = gsasl_step64(s->gs, data != NULL ? data : "", &out);
 
     if (rc == GSASL_NEEDS_MORE) {
-        s->cb(s->ud, EMBER_SASL_CHALLENGE, out != NULL ? out : "");
+        s->scram_final = 1;
+        s->cb(s->ud, EMBER_SASL_CHALLENGE, out != NULL ? out : "", NULL);
     } else if (rc == GSASL_OK) {
-        s->cb(s->ud, EMBER_SASL_SUCCESS,
-              out != NULL && out[0] != '\0' ? out : NULL);
+        sasl_proven(s, out != NULL && out[0] != '\0' ? out : NULL);
+    } else if (rc == GSASL_BASE64_ERROR) {
+        sasl_refuse(s, "incorrect-encoding", NULL);
+    } else if (rc == GSASL_MECHANISM_PARSE_ERROR || !s->scram_final) {
+        /* Before the proof, nothing was guessed. */
+        sasl_refuse(s, "malformed-request", gsasl_strerror_name(rc));
     } else {
-        ember__log(EMBER_LOG_INFO, "sasl", "%s authentication of %s@%s "
-                   "failed: %s", s->mech, s->user, s->host,
-                   gsasl_strerror_name(rc));
-        sasl_fail(s, rc == GSASL_BASE64_ERROR ? "incorrect-encoding"
-                     : rc == GSASL_MECHANISM_PARSE_ERROR ? "malformed-request"
-                     : "not-authorized");
+        sasl_wrong(s);
     }
     gsasl_free(out);
 }
@@ -254,13 +295,12 @@ plain_after(uv_work_t *w, int status)
         sasl_release(s);
         return;
     }
-    if (status == 0 && s->plain_ok) {
-        s->cb(s->ud, EMBER_SASL_SUCCESS, NULL);
-    } else {
-        ember__log(EMBER_LOG_INFO, "sasl", "PLAIN authentication of %s@%s "
-                   "failed", s->user, s->host);
-        sasl_fail(s, "not-authorized");
-    }
+    if (status == 0 && s->plain_ok)
+        sasl_proven(s, NULL);
+    else if (status == 0)
+        sasl_wrong(s);
+    else
+        sasl_refuse(s, "temporary-auth-failure", NULL);
 }
 
 
@@ -274,28 +314,29 @@ account_loaded(int status, json_t *doc, void *ud)
         sasl_release(s);
         return;
     }
-    if (status != 0) {
-        if (status != EMBER_ENOENT)
-            ember__log(EMBER_LOG_WARN, "sasl", "account lookup of %s@%s: %s",
-                       s->user, s->host, ember_strerror(status));
-        ember__log(EMBER_LOG_INFO, "sasl", "%s authentication of %s@%s "
-                   "failed: no such account", s->mech, s->user, s->host);
-        sasl_fail(s, status == EMBER_ENOENT ? "not-authorized"
-                                            : "temporary-auth-failure");
+    if (status == EMBER_ENOENT) {
+        s->decoy = 1;
+        doc = ember__account_decoy(s->host, s->user);
+    } else if (status != 0) {
+        ember__log(EMBER_LOG_WARN, "sasl", "account lookup of %s: %s",
+                   s->bare, ember_strerror(status));
+        doc = NULL;
+    } else {
+        s->locked = json_is_true(json_object_get(doc, "locked"));
+        json_incref(doc);
+    }
+    if (doc == NULL) {
+        sasl_refuse(s, "temporary-auth-failure", NULL);
         return;
     }
-    if (json_is_true(json_object_get(doc, "locked"))) {
-        sasl_fail(s, "account-disabled");
-        return;
-    }
-    s->account = json_incref(doc);
+    s->account = doc;
     if (strcmp(s->mech, "PLAIN") == 0) {
         s->work.data = s;
         s->pending = 1;
         if (uv_queue_work(ember__loop(), &s->work, plain_work,
                           plain_after) < 0) {
             s->pending = 0;
-            sasl_fail(s, "temporary-auth-failure");
+            sasl_refuse(s, "temporary-auth-failure", NULL);
         }
         return;
     }
@@ -356,35 +397,94 @@ plain_username(const char *msg, size_t len, char *out, size_t outlen)
 }
 
 
+/*
+ * SCRAM's gs2 channel-binding flag, checked before any account is looked
+ * at: a binding this server cannot provide, or a "y" that detects a
+ * downgrade (we offered -PLUS), is refused without counting as a guess,
+ * so a client that tries its mechanisms in turn reaches one that works.
+ * NULL when the flag is acceptable, else the reason.
+ */
+static const char downgrade[] = "channel binding downgrade: this server "
+                                "offers -PLUS mechanisms";
+
+static const char *
+scram_binding_refusal(const ember_sasl_t *s, const char *msg, size_t len)
+{
+    const char *comma = memchr(msg, ',', len);
+    size_t n;
+
+    if (comma == NULL)
+        return "malformed gs2 header";
+    n = (size_t) (comma - msg);
+    if (n == 1 && msg[0] == 'n')
+        return NULL;
+    if (n == 1 && msg[0] == 'y')
+        return s->cb_type != NULL ? downgrade : NULL;
+    if (n < 3 || msg[0] != 'p' || msg[1] != '=')
+        return "malformed gs2 header";
+    if (!is_plus(s->mech))
+        return "channel binding requested with a mechanism without -PLUS";
+    if (s->cb_type == NULL || strlen(s->cb_type) != n - 2
+        || memcmp(s->cb_type, msg + 2, n - 2) != 0)
+        return "unsupported channel binding type (this connection offers "
+               "the one in <sasl-channel-binding/>)";
+    return NULL;
+}
+
+
+static int
+throttled(ember_sasl_t *s)
+{
+    char text[96];
+    int wait = ember__throttle_wait(s->peer, s->bare[0] != '\0' ? s->bare
+                                                                : NULL);
+
+    if (wait <= 0)
+        return 0;
+    snprintf(text, sizeof(text), "too many failed logins; try again in %d "
+             "seconds", wait);
+    sasl_refuse(s, "temporary-auth-failure", text);
+    return 1;
+}
+
+
 static void
 sasl_begin(ember_sasl_t *s, const char *data)
 {
+    const char *refusal = NULL;
     char *raw = NULL;
     size_t rawlen = 0;
     int rc;
 
     if (gsasl_base64_from(data, strlen(data), &raw, &rawlen) != GSASL_OK) {
-        sasl_fail(s, "incorrect-encoding");
+        sasl_refuse(s, "incorrect-encoding", NULL);
         return;
     }
-    if (strcmp(s->mech, "PLAIN") == 0)
+    if (strcmp(s->mech, "PLAIN") == 0) {
         rc = plain_username(raw, rawlen, s->user, sizeof(s->user));
-    else
+    } else {
         rc = scram_username(raw, rawlen, s->user, sizeof(s->user));
+        if (rc == 0)
+            refusal = scram_binding_refusal(s, raw, rawlen);
+    }
     gsasl_free(raw);
-    if (rc < 0) {
-        sasl_fail(s, "malformed-request");
+    if (rc < 0 || refusal != NULL) {
+        sasl_refuse(s, refusal == downgrade ? "not-authorized"
+                                            : "malformed-request", refusal);
         return;
     }
+    snprintf(s->bare, sizeof(s->bare), "%s@%s", s->user, s->host);
+    if (throttled(s))
+        return;
     free(s->pending_data);
     if ((s->pending_data = strdup(data)) == NULL) {
-        sasl_fail(s, "temporary-auth-failure");
+        sasl_refuse(s, "temporary-auth-failure", NULL);
         return;
     }
     s->pending = 1;
     if (ember__account_get(s->host, s->user, account_loaded, s) < 0) {
         s->pending = 0;
-        sasl_fail(s, "temporary-auth-failure");
+        sasl_refuse(s, "temporary-auth-failure", NULL);
     }
 }
 
@@ -393,19 +493,19 @@ void
 ember__sasl_start(ember_sasl_t *s, const char *mech, const char *initial)
 {
     if (s->gs != NULL || s->pending) {
-        sasl_fail(s, "aborted");
+        sasl_refuse(s, "aborted", NULL);
         return;
     }
     if ((s->mech = strdup(mech)) == NULL ||
         gsasl_server_start(gsasl_ctx, mech, &s->gs) != GSASL_OK) {
-        sasl_fail(s, "invalid-mechanism");
+        sasl_refuse(s, "invalid-mechanism", NULL);
         return;
     }
+    if (throttled(s))
+        return;
     gsasl_session_hook_set(s->gs, s);
-    /* With binding data set, libgsasl fails a client that says "y" (it
-     * supports binding but saw no -PLUS): RFC 5802's downgrade detection,
-     * since we did offer -PLUS.  A client without a common binding type
-     * must say "n" (XEP-0440). */
+    /* With binding data set, libgsasl also fails a client that says "y":
+     * RFC 5802's downgrade detection (scram_binding_refusal says why). */
     if (s->cb_type != NULL)
         gsasl_property_set(s->gs,
                            strcmp(s->cb_type, "tls-exporter") == 0
@@ -415,7 +515,7 @@ ember__sasl_start(ember_sasl_t *s, const char *mech, const char *initial)
     /* "=" is an empty initial response; absent means the client waits
      * for an empty challenge. */
     if (initial == NULL || initial[0] == '\0') {
-        s->cb(s->ud, EMBER_SASL_CHALLENGE, "");
+        s->cb(s->ud, EMBER_SASL_CHALLENGE, "", NULL);
         return;
     }
     sasl_begin(s, strcmp(initial, "=") == 0 ? "" : initial);
@@ -426,7 +526,7 @@ void
 ember__sasl_step(ember_sasl_t *s, const char *data)
 {
     if (s->gs == NULL || s->pending) {
-        sasl_fail(s, "malformed-request");
+        sasl_refuse(s, "malformed-request", NULL);
         return;
     }
     if (s->account == NULL) {

@@ -9,12 +9,19 @@ typedef struct ember_sasl_s ember_sasl_t;
 typedef enum {
     EMBER_SASL_CHALLENGE = 1, /* data: base64 challenge ("" = empty) */
     EMBER_SASL_SUCCESS = 2,   /* data: base64 additional data or NULL */
-    EMBER_SASL_FAILURE = 3    /* data: RFC 6120 SASL failure condition */
+    /* Wrong credentials (or no such account: the client cannot tell).
+     * data: RFC 6120 SASL failure condition. */
+    EMBER_SASL_FAILURE = 3,
+    /* Refused for another reason (malformed, a channel binding the
+     * server cannot provide, throttled, locked): no password was
+     * guessed.  data: the condition, text: why, for the client. */
+    EMBER_SASL_REFUSED = 4
 } ember_sasl_status_t;
 
-/* Runs on the core thread, possibly after the call that caused it. */
+/* Runs on the core thread, possibly after the call that caused it.
+ * text is NULL except with EMBER_SASL_REFUSED. */
 typedef void (*ember_sasl_cb)(void *ud, ember_sasl_status_t status,
-                              const char *data);
+                              const char *data, const char *text);
 
 int ember__sasl_init(void);
 void ember__sasl_cleanup(void);
@@ -28,10 +35,13 @@ size_t ember__sasl_mechanisms(int secure, int have_cb, const char **out,
                               size_t max);
 
 /*
- * cb_type "tls-exporter" or "tls-unique" with its base64 data, or NULL.
- * Returns NULL on ENOMEM.
+ * peer: the client's address, door: the transport ("c2s"), both for the
+ * login throttle (store/throttle.h) and its log line.  cb_type
+ * "tls-exporter" or "tls-unique" with its base64 data, or NULL.  Returns
+ * NULL on ENOMEM.
  */
-ember_sasl_t *ember__sasl_new(const char *host, const char *cb_type,
+ember_sasl_t *ember__sasl_new(const char *host, const char *peer,
+                              const char *door, const char *cb_type,
                               const char *cb_data, ember_sasl_cb cb,
                               void *ud);
 /* An <auth/>: mech must be one ember__sasl_mechanisms offered. */

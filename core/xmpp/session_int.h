@@ -35,6 +35,7 @@ struct ember_session_s {
     unsigned in_sasl : 1;
     int priority;
     int sasl_failures;
+    int sasl_refusals;
     ember_xml_t *xml;
     ember_sasl_t *sasl;
     char *host;

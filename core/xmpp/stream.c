@@ -26,6 +26,9 @@
 #define NS_SASL_CB "urn:xmpp:sasl-cb:0"
 
 #define MAX_SASL_FAILURES 3
+/* Refusals that guessed nothing (malformed, unsupported binding,
+ * throttled) still cost a little each: bounded too. */
+#define MAX_SASL_REFUSALS 10
 
 static ember_buf_t scratch;
 
@@ -265,7 +268,25 @@ sasl_end(ember_session_t *s)
 
 
 static void
-sasl_reply(void *ud, ember_sasl_status_t status, const char *data)
+sasl_failure_text(ember_session_t *s, const char *condition,
+                  const char *text)
+{
+    ember_stanza_t *el = ember__stanza_new("failure", NS_SASL);
+
+    if (el == NULL)
+        return;
+    ember__stanza_add_child(el, condition, NULL);
+    if (text != NULL)
+        ember__stanza_add_text(ember__stanza_add_child(el, "text", NULL),
+                               text);
+    ember__session_write_stanza(s, el);
+    ember__stanza_free(el);
+}
+
+
+static void
+sasl_reply(void *ud, ember_sasl_status_t status, const char *data,
+           const char *text)
 {
     ember_session_t *s = ud;
 
@@ -294,6 +315,13 @@ sasl_reply(void *ud, ember_sasl_status_t status, const char *data)
         if (++s->sasl_failures >= MAX_SASL_FAILURES)
             stream_error(s, EMBER_STREAM_POLICY_VIOLATION,
                          "too many failed authentication attempts");
+        return;
+    case EMBER_SASL_REFUSED:
+        sasl_failure_text(s, data, text);
+        sasl_end(s);
+        if (++s->sasl_refusals >= MAX_SASL_REFUSALS)
+            stream_error(s, EMBER_STREAM_POLICY_VIOLATION,
+                         "too many refused authentication attempts");
         return;
     }
 }
@@ -348,7 +376,9 @@ handle_sasl(ember_session_t *s, ember_stanza_t *st)
             sasl_failure(s, "invalid-mechanism");
             return;
         }
-        s->sasl = ember__sasl_new(s->host, cb_type, cb_data, sasl_reply, s);
+        s->sasl = ember__sasl_new(s->host, ember__session_ip(s),
+                                  s->tops->name, cb_type, cb_data,
+                                  sasl_reply, s);
         free(cb_data);
         if (s->sasl == NULL) {
             sasl_failure(s, "temporary-auth-failure");

@@ -16,6 +16,7 @@ typedef enum {
 } ember_framing_t;
 
 typedef struct ember_transport_ops_s {
+    const char *name;          /* in log lines: "c2s" */
     ember_framing_t framing;
     int (*send)(void *t, const char *data, size_t len);
     /* Flush what was sent, then end; the transport reports the end with

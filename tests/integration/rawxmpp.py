@@ -198,13 +198,16 @@ class Scram:
 class RawClient:
     def __init__(self, port, domain="localhost", host="127.0.0.1",
                  direct_tls=False, alpn=None, tls_max=None, openssl=False,
-                 timeout=TIMEOUT):
+                 timeout=TIMEOUT, source=None):
         self.domain = domain
         self.timeout = timeout
         self.alpn = alpn
         self.tls_max = tls_max
         self.use_openssl = openssl
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        # source: a loopback address (127.x.y.z) to connect from.
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.tls = None             # ssl.SSLSocket or _OpenSSLSock
         self.pending = deque()
         self.eof = False
@@ -213,6 +216,7 @@ class RawClient:
         self.stream_closed = False
         self.stream_attrs = None
         self.jid = None
+        self.last_sasl_text = None
         self._id = 0
         self.parser = None
         if direct_tls:
@@ -412,6 +416,8 @@ class RawClient:
 
     def _sasl_reply(self):
         el = self.recv(lambda e: ns_of(e.tag) == NS_SASL)
+        text = el.find(q(NS_SASL, "text"))
+        self.last_sasl_text = text.text if text is not None else None
         payload = base64.b64decode(el.text or "")
         return local(el.tag), el, payload
 

@@ -14,18 +14,52 @@ except ImportError:
     HAVE_PYOPENSSL = False
 
 
-@pytest.mark.parametrize("mech", ["SCRAM-SHA-1", "SCRAM-SHA-256"])
-def test_scram_login_starttls_slixmpp(server, passwords, mech):
+def test_stock_slixmpp_logs_in(server, passwords):
+    """Debian 12's slixmpp with its defaults (issue 14): it tries
+    SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS with tls-unique, which TLS 1.3
+    does not define, then SCRAM flagged 'y', which RFC 5802 makes us
+    refuse since we offer -PLUS.  None of that is a wrong password, so the
+    stream stays open until it reaches a mechanism that works."""
     async def body():
-        c = await login(server, "alice", passwords["alice"], mech=mech)
+        c = await login(server, "alice", passwords["alice"])
         try:
             assert c.authenticated
             assert c.boundjid.bare == "alice@localhost"
             assert c.boundjid.resource  # server-generated
-            assert c["feature_mechanisms"].mech.name == mech
+            assert c["feature_mechanisms"].mech.name == "PLAIN"
+            assert c.stream_errors == []
         finally:
             await c.close()
     run(body())
+
+
+@pytest.mark.parametrize("mech", ["SCRAM-SHA-1", "SCRAM-SHA-256"])
+def test_scram_login(server, passwords, mech):
+    c = RawClient(server.c2s_port)
+    assert c.login("alice", passwords["alice"], mech=mech).startswith(
+        "alice@localhost/")
+    c.close()
+
+
+def test_unsupported_binding_type_is_not_a_failed_login(server, passwords):
+    """tls-unique on TLS 1.3, three times: refused each time with a reason,
+    never counted as a guess, and the right password still gets in on the
+    same stream (three wrong passwords would have closed it)."""
+    c = RawClient(server.c2s_port)
+    c.open()
+    c.starttls()
+    for mech in ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-1"):
+        if mech.endswith("-PLUS"):
+            r = c.auth_scram("alice", passwords["alice"], mech,
+                             cb_name="tls-unique", cb_data=b"\0" * 12)
+        else:
+            r = c.auth_scram("alice", passwords["alice"], mech, flag="y")
+        assert r in ("malformed-request", "not-authorized"), r
+    for _ in range(2):
+        assert c.auth_scram("alice", passwords["alice"], "SCRAM-SHA-1",
+                            flag="y") == "not-authorized"
+    assert c.auth_scram("alice", passwords["alice"]) == "success"
+    c.close()
 
 
 def test_features_before_and_after_tls(server):
@@ -126,8 +160,7 @@ def test_direct_tls_alpn(server, passwords):
 
 def test_direct_tls_slixmpp(server, passwords):
     async def body():
-        c = await login(server, "bob", passwords["bob"], mech="SCRAM-SHA-1",
-                        direct_tls=True)
+        c = await login(server, "bob", passwords["bob"], direct_tls=True)
         assert c.boundjid.bare == "bob@localhost"
         await c.close()
     run(body())
@@ -154,9 +187,9 @@ def test_wrong_password_then_others_served(server, passwords):
 
     async def body():
         with pytest.raises(LoginFailed):
-            bad = await login(server, "alice", "wrong", mech="SCRAM-SHA-1")
+            bad = await login(server, "alice", "wrong")
             await bad.close()
-        c = await login(server, "bob", passwords["bob"], mech="SCRAM-SHA-1")
+        c = await login(server, "bob", passwords["bob"])
         assert c.boundjid.bare == "bob@localhost"
         await c.close()
     run(body())
