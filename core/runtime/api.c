@@ -206,8 +206,9 @@ account_call(ember_module_t *m, int which, const char *user,
 
 
 static int
-api_account_verify(ember_module_t *m, const char *bare_jid,
-                   const char *password, ember_store_cb cb, void *ud)
+api_account_login(ember_module_t *m, const char *bare_jid,
+                  const char *password, const char *peer_ip,
+                  ember_store_cb cb, void *ud)
 {
     ember_jid_t *j;
     account_call_t *c;
@@ -232,13 +233,22 @@ api_account_verify(ember_module_t *m, const char *bare_jid,
         account_calls->prev = c;
     account_calls = c;
     rc = ember__account_verify(ember__jid_domain(j), ember__jid_node(j),
-                               password, account_call_done, c);
+                               password, peer_ip, ember__module_name(m),
+                               account_call_done, c);
     if (rc < 0) {
         account_call_unlink(c);
         free(c);
     }
     ember__jid_free(j);
     return rc;
+}
+
+
+static int
+api_account_verify(ember_module_t *m, const char *bare_jid,
+                   const char *password, ember_store_cb cb, void *ud)
+{
+    return api_account_login(m, bare_jid, password, NULL, cb, ud);
 }
 
 
@@ -584,4 +594,6 @@ const ember_api_t ember__api = {
     .command_info = api_command_info,
     .iq_fail_app = ember__iq_fail_app,
     .iq_module = ember__iq_module,
+    /* minor 4 */
+    .account_login = api_account_login,
 };

@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/process.h"
 #include "store/storage.h"
+#include "store/throttle.h"
 
 static ember_account_revoke_cb revoke_streams;
 
@@ -696,9 +697,13 @@ typedef struct acc_verify_s {
     uv_work_t work;
     char host[ACC_NAME_MAX];
     char user[ACC_NAME_MAX];
+    char bare[2 * ACC_NAME_MAX + 1];
+    char *peer;              /* NULL: the door does not know it */
+    char door[64];
     json_t *doc;
-    char *password;
+    char *password;          /* NULL: longer than any password can be */
     int status;
+    int wait;                /* seconds the throttle asked for */
     ember_store_cb cb;
     void *ud;
 } acc_verify_t;
@@ -707,12 +712,22 @@ typedef struct acc_verify_s {
 static void
 verify_finish(acc_verify_t *v, int status)
 {
-    v->cb(status, NULL, v->ud);
+    json_t *result = NULL;
+
+    if (status == EMBER_EAUTH)
+        ember__throttle_failed(v->peer, v->bare, v->door);
+    else if (status == 0 || status == EMBER_EPERM)
+        ember__throttle_succeeded(v->bare);
+    if (status == EMBER_ELIMIT)
+        result = json_pack("{s:i}", "retry_after", v->wait);
+    v->cb(status, result, v->ud);
+    json_decref(result);
     if (v->password != NULL) {
         explicit_bzero(v->password, strlen(v->password));
         free(v->password);
     }
     json_decref(v->doc);
+    free(v->peer);
     free(v);
 }
 
@@ -747,6 +762,14 @@ verify_got_doc(int status, json_t *result, void *ud)
 {
     acc_verify_t *v = ud;
 
+    if (v->wait > 0) {
+        verify_finish(v, EMBER_ELIMIT);
+        return;
+    }
+    if (v->password == NULL) {
+        verify_finish(v, EMBER_EAUTH);
+        return;
+    }
     /* A missing account looks like a wrong password to the caller, and
      * takes as long to find out. */
     if (status == EMBER_ENOENT || (status == 0 && !json_is_object(result)))
@@ -768,22 +791,25 @@ verify_got_doc(int status, json_t *result, void *ud)
 
 int
 ember__account_verify(const char *host, const char *user,
-                      const char *password, ember_store_cb cb, void *ud)
+                      const char *password, const char *peer,
+                      const char *door, ember_store_cb cb, void *ud)
 {
     char h[ACC_NAME_MAX], u[ACC_NAME_MAX];
     ember_store_t *st;
     acc_verify_t *v;
     int err;
 
-    if (cb == NULL || password == NULL ||
-        strlen(password) > ACC_PASSWORD_MAX)
+    if (cb == NULL || password == NULL || door == NULL)
         return EMBER_EINVAL;
     if ((err = prep_names(host, user, h, u)) < 0)
         return err;
     if ((st = accounts_store(h)) == NULL ||
         (v = calloc(1, sizeof(*v))) == NULL)
         return EMBER_ENOMEM;
-    if ((v->password = strdup(password)) == NULL) {
+    if ((peer != NULL && (v->peer = strdup(peer)) == NULL) ||
+        (strlen(password) <= ACC_PASSWORD_MAX
+         && (v->password = strdup(password)) == NULL)) {
+        free(v->peer);
         free(v);
         return EMBER_ENOMEM;
     }
@@ -791,9 +817,16 @@ ember__account_verify(const char *host, const char *user,
     v->ud = ud;
     memcpy(v->host, h, sizeof(h));
     memcpy(v->user, u, sizeof(u));
+    snprintf(v->bare, sizeof(v->bare), "%s@%s", u, h);
+    snprintf(v->door, sizeof(v->door), "%s", door);
+    v->wait = ember__throttle_wait(peer, v->bare);
+    /* Throttled or not, the answer comes after a store round trip. */
     if ((err = ember__keyval_get(st, u, verify_got_doc, v)) < 0) {
-        explicit_bzero(v->password, strlen(v->password));
-        free(v->password);
+        if (v->password != NULL) {
+            explicit_bzero(v->password, strlen(v->password));
+            free(v->password);
+        }
+        free(v->peer);
         free(v);
         return err;
     }

@@ -48,12 +48,17 @@ int ember__account_check_password(json_t *doc, const char *password);
  */
 json_t *ember__account_decoy(const char *host, const char *user);
 /*
- * Check a password off the loop: 0, EMBER_EAUTH when it is wrong or the
- * account does not exist, EMBER_EPERM when it is right but the account is
- * locked.
+ * Check a password off the loop, for doors other than SASL, through the
+ * login throttle: peer (the client's address, NULL when unknown) and door
+ * (its name in the log line) are what store/throttle.h counts and logs.
+ * cb gets 0, EMBER_EAUTH when it is wrong, too long or the account does
+ * not exist (in the same time), EMBER_EPERM when it is right but the
+ * account is locked, EMBER_ELIMIT with {"retry_after": seconds} when the
+ * throttle holds the address or account back (nothing is checked).
  */
 int ember__account_verify(const char *host, const char *user,
-                          const char *password, ember_store_cb cb, void *ud);
+                          const char *password, const char *peer,
+                          const char *door, ember_store_cb cb, void *ud);
 
 /* Access to host's account user ends (locked, deleted): who ends its open
  * streams, set by the layer that owns them. */

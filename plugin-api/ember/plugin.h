@@ -444,7 +444,9 @@ struct ember_api_s {
      * Check the password of an account of any host (PBKDF2 off the loop),
      * for doors other than XMPP such as the console: cb gets 0,
      * EMBER_EAUTH (wrong password or no such account) or EMBER_EPERM
-     * (right password, locked account).
+     * (right password, locked account); since minor 4 also EMBER_ELIMIT
+     * when the login throttle holds the account back (see account_login,
+     * which a door that knows the client's address should use).
      */
     int (*account_verify)(ember_module_t *m, const char *bare_jid,
                           const char *password, ember_store_cb cb, void *ud);
@@ -532,6 +534,23 @@ struct ember_api_s {
                        const ember_stanza_t *app);
     /* The module instance that deferred the iq (its data, its host). */
     ember_module_t *(*iq_module)(const ember_iq_t *iq);
+
+    /* ---- minor 4 ---- */
+
+    /*
+     * account_verify for a login door that knows the client's address
+     * (peer_ip, e.g. from http_peer_ip): the check goes through the
+     * server's login throttle, shared with SASL, which counts failures
+     * per address, network and account and logs each one for fail2ban.
+     * cb gets 0, EMBER_EAUTH (wrong or over-long password, or no such
+     * account: indistinguishable, in time too), EMBER_EPERM (right
+     * password, locked account) or EMBER_ELIMIT with result
+     * {"retry_after": seconds} (held back; nothing was checked).
+     * account_verify is this with no address: the account is throttled.
+     */
+    int (*account_login)(ember_module_t *m, const char *bare_jid,
+                         const char *password, const char *peer_ip,
+                         ember_store_cb cb, void *ud);
 };
 
 #endif
