@@ -278,11 +278,14 @@ cfg_number(cfg_ctx_t *cx, xmlNodePtr n, const char *name, int duration,
 static int
 cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
 {
-    long long v[9] = { (long long) l->max_stanza_size, l->max_depth,
-                       l->max_attributes, l->idle_timeout, l->auth_timeout,
-                       l->max_connections_per_ip,
-                       (long long) l->http_max_body, l->http_request_timeout,
-                       l->http_keepalive_timeout };
+    long long v[13] = { (long long) l->max_stanza_size, l->max_depth,
+                        l->max_attributes, l->idle_timeout, l->auth_timeout,
+                        l->max_connections_per_ip,
+                        (long long) l->http_max_body, l->http_request_timeout,
+                        l->http_keepalive_timeout,
+                        l->login_failures_per_ip,
+                        l->login_failures_per_account, l->login_max_delay,
+                        l->connections_per_second_per_ip };
 
     if (cfg_number(cx, n, "max-stanza-size", 0, 1024, 64 << 20, &v[0]) < 0
         || cfg_number(cx, n, "max-depth", 0, 4, 1024, &v[1]) < 0
@@ -294,7 +297,13 @@ cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
         || cfg_number(cx, n, "http-max-body", 0, 0, 1 << 30, &v[6]) < 0
         || cfg_number(cx, n, "http-request-timeout", 1, 1, 3600, &v[7]) < 0
         || cfg_number(cx, n, "http-keepalive-timeout", 1, 1, 86400,
-                      &v[8]) < 0)
+                      &v[8]) < 0
+        || cfg_number(cx, n, "login-failures-per-ip", 0, 0, 1000, &v[9]) < 0
+        || cfg_number(cx, n, "login-failures-per-account", 0, 0, 1000,
+                      &v[10]) < 0
+        || cfg_number(cx, n, "login-max-delay", 1, 1, 86400, &v[11]) < 0
+        || cfg_number(cx, n, "connections-per-second-per-ip", 0, 0, 100000,
+                      &v[12]) < 0)
         return EMBER_EINVAL;
     l->max_stanza_size = (size_t) v[0];
     l->max_depth = (int) v[1];
@@ -305,6 +314,10 @@ cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
     l->http_max_body = (size_t) v[6];
     l->http_request_timeout = (int) v[7];
     l->http_keepalive_timeout = (int) v[8];
+    l->login_failures_per_ip = (int) v[9];
+    l->login_failures_per_account = (int) v[10];
+    l->login_max_delay = (int) v[11];
+    l->connections_per_second_per_ip = (int) v[12];
     return 0;
 }
 
@@ -343,6 +356,7 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     const char *req = ember__xml_attr(n, "require-tls");
     const char *pub = ember__xml_attr(n, "public");
     ember_listener_conf_t *l, **tail;
+    long long rate, burst;
     ember_listen_type_t t;
     unsigned char bin[16];
     char text[INET6_ADDRSTRLEN];
@@ -359,8 +373,16 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
                         "http, https, admin, admin-tls)", type);
     t = listen_types[i].type;
     port = listen_types[i].port;
-    if (cfg_number(cx, n, "port", 0, 1, 65535, &port) < 0)
+    /* Streams are shaped by default; HTTP has its own request limits. */
+    rate = t == EMBER_LISTEN_C2S || t == EMBER_LISTEN_C2S_TLS ? 16384 : 0;
+    burst = rate > 0 ? 262144 : 0;
+    if (cfg_number(cx, n, "port", 0, 1, 65535, &port) < 0
+        || cfg_number(cx, n, "rate", 0, 0, 1LL << 40, &rate) < 0
+        || cfg_number(cx, n, "burst", 0, 0, 1LL << 40, &burst) < 0)
         return EMBER_EINVAL;
+    if (rate > 0 && burst < 1024)
+        return cfg_fail(cx, line, "listen: burst %lld is too small for a "
+                        "rate (at least 1024 bytes)", burst);
     if (addr == NULL)
         addr = listen_types[i].address;
     v6 = strchr(addr, ':') != NULL;
@@ -412,6 +434,8 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     l->require_tls = t == EMBER_LISTEN_C2S ? req == NULL || ember__parse_bool(req)
                                            : t != EMBER_LISTEN_C2S_TLS ? 0 : 1;
     l->public = pub != NULL && ember__parse_bool(pub) == 1;
+    l->rate = (uint64_t) rate;
+    l->burst = (uint64_t) burst;
     l->line = (int) line;
     *tail = l;
     return 0;
@@ -642,6 +666,8 @@ ember__config_load(const char *path, ember_config_t **out, char *err,
         .idle_timeout = 600, .max_connections_per_ip = 100,
         .auth_timeout = 60, .http_max_body = 1 << 20,
         .http_request_timeout = 30, .http_keepalive_timeout = 60,
+        .login_failures_per_ip = 5, .login_failures_per_account = 10,
+        .login_max_delay = 300, .connections_per_second_per_ip = 10,
     };
     if ((c->path = realpath(path, NULL)) == NULL) {
         rc = errno == ENOMEM ? EMBER_ENOMEM

@@ -3,6 +3,7 @@
 #define EMBER_CORE_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <libxml/tree.h>
 
 #include <ember/plugin.h>
@@ -23,6 +24,7 @@ typedef struct ember_listener_conf_s {
     int port;
     int require_tls;           /* c2s only; 0 only allowed on loopback */
     int public;                /* admin only: allowed off loopback */
+    uint64_t rate, burst;      /* bytes/s a connection may send; 0: any */
     int line;
     struct ember_listener_conf_s *next;
 } ember_listener_conf_t;
@@ -53,6 +55,10 @@ typedef struct ember_limits_s {
     size_t http_max_body;      /* bytes of a request body, default 1 MiB */
     int http_request_timeout;  /* seconds to send a request, default 30 */
     int http_keepalive_timeout; /* idle seconds between requests, 60 */
+    int login_failures_per_ip; /* free failures before a delay, 5 */
+    int login_failures_per_account; /* 10 */
+    int login_max_delay;       /* seconds, 300 */
+    int connections_per_second_per_ip; /* new ones, default 10; 0 = any */
 } ember_limits_t;
 
 typedef struct ember_config_s {

@@ -27,14 +27,34 @@ typedef enum { KEY_ADDRESS, KEY_NETWORK, KEY_ACCOUNT, KEY_KINDS } key_kind_t;
 
 static slot_t *table;
 static unsigned char hash_key[32];
-static ember_throttle_limits_t limits = { 5, 10, 300 };
+static ember_throttle_limits_t limits;
+static int limits_set;
 
 
 void
 ember__throttle_set_limits(const ember_throttle_limits_t *l)
 {
+    limits_set = l != NULL;
     if (l != NULL)
         limits = *l;
+}
+
+
+/* <limits login-...> of the configuration in force, unless set. */
+static void
+refresh_limits(void)
+{
+    const ember_config_t *cfg = ember__config();
+
+    if (limits_set)
+        return;
+    if (cfg == NULL) {
+        limits = (ember_throttle_limits_t) { 5, 10, 300 };
+        return;
+    }
+    limits.per_address = cfg->limits.login_failures_per_ip;
+    limits.per_account = cfg->limits.login_failures_per_account;
+    limits.max_delay = cfg->limits.login_max_delay;
 }
 
 
@@ -190,6 +210,7 @@ keys_of(const char *addr, const char *account, uint64_t keys[KEY_KINDS])
 
     if (table_ready() < 0)
         return -1;
+    refresh_limits();
     memset(keys, 0, sizeof(uint64_t) * KEY_KINDS);
     if (addr != NULL && addr[0] != '\0') {
         keys[KEY_ADDRESS] = key_of(KEY_ADDRESS, addr);

@@ -17,6 +17,7 @@ typedef struct ember_throttle_limits_s {
     int max_delay;    /* seconds, the cap of the doubling delay */
 } ember_throttle_limits_t;
 
+/* Override <limits login-...> (NULL: follow the configuration again). */
 void ember__throttle_set_limits(const ember_throttle_limits_t *limits);
 
 /*

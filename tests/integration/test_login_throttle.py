@@ -148,3 +148,16 @@ def test_fail2ban_filter_matches_the_log(server_factory, passwords):
     assert hosts == ["127.3.0.7", "127.3.1.7", "127.3.2.7", "127.4.0.9"], \
         out.stdout
     assert re.search(r"Lines:.*?(\d+) matched", out.stdout)
+
+
+def test_limits_come_from_the_config(server_factory, passwords):
+    srv = server_factory(start=False)
+    srv.add_plain_listener()
+    srv.set_limits(login_failures_per_ip=1, login_failures_per_account=100,
+                   login_max_delay=60)
+    srv.start()
+    assert _scram(srv, "alice", "typo")[0] == "not-authorized"
+    r = _scram(srv, "alice", "typo")
+    assert r[0] == "not-authorized"
+    r = _scram(srv, "alice", passwords["alice"])
+    assert r[0] == "temporary-auth-failure", r
