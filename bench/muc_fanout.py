@@ -188,9 +188,10 @@ def main():
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="ember-muc-bench."))
     srv = Server(root)
-    srv.add_plain_listener()
+    srv.add_plain_listener().set("rate", "0")   # no shaper (doc/benchmarks.md)
     srv.set_log("warn")
-    srv.set_limits(max_connections_per_ip=args.occupants + 100)
+    srv.set_limits(max_connections_per_ip=args.occupants + 100,
+                   connections_per_second_per_ip=0)
     srv.add_module("muc", message_rate=0, max_occupants=args.occupants + 10,
                    default_max_users=args.occupants + 10, default_history=0)
     srv.ctl_ok("batch", input="".join(

@@ -81,6 +81,7 @@ def setup(b, work, n):
     for el in root.findall("listen"):
         if el.get("type") == "c2s":
             el.set("require-tls", "false")
+            el.set("rate", "0")         # no shaper (doc/benchmarks.md)
     host = root.find("host")
     off = [m for m in host.findall("module") if m.get("name") == "offline"]
     if not off:

@@ -94,8 +94,9 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="ember-psbench-") as tmp:
         srv = Server(Path(tmp))
-        srv.add_plain_listener()
+        srv.add_plain_listener().set("rate", "0")   # no shaper
         srv.set_log("warn")
+        srv.set_limits(connections_per_second_per_ip=0)
         srv.adduser("owner", PASSWORD)
         for i in range(nsess):
             srv.adduser("bench%d" % i, PASSWORD)

@@ -82,7 +82,9 @@ def main():
         # One address holds every client here: lift the per-IP limit.
         text = cfg.read_text()
         text = text.replace("<ember>", "<ember>\n  <limits "
-                            "max-connections-per-ip=\"100000\"/>", 1)
+                            "max-connections-per-ip=\"100000\" "
+                            "connections-per-second-per-ip=\"0\"/>", 1)
+        text = text.replace("<listen ", "<listen rate=\"0\" ")
         cfg.write_text(text)
         users = "".join("adduser %s@%s %s\n" % (u, DOMAIN, PASSWORD)
                         for u in ["u0"] + ["c%d" % i

@@ -115,11 +115,12 @@ ember_start() {
     sed -i -E "/<listen[^>]*type=[\"']c2s[\"']/{
         s/require-tls=[\"'][a-z]*[\"']/require-tls=\"false\"/
         /require-tls=/!s#<listen#<listen require-tls=\"false\"#
+        s#[ ]*/>\$# rate=\"0\"/>#
     }" "$cfg"
     grep -Eq "<listen[^>]*type=[\"']c2s[\"'][^>]*require-tls=\"false\"|<listen require-tls=\"false\"[^>]*type=[\"']c2s[\"']" "$cfg" ||
         die "could not switch the c2s listener to plain TCP in $cfg"
     sed -i -E '/<(log|limits)([ \t>\/]|$)/{ :a; /\/>/!{ N; ba; }; d; }' "$cfg"
-    sed -i -E 's#(<ember[^>]*>)#\1\n  <log level="warn" file="ember.log"/>\n  <limits max-connections-per-ip="100000" idle-timeout="3600"/>#' "$cfg"
+    sed -i -E 's#(<ember[^>]*>)#\1\n  <log level="warn" file="ember.log"/>\n  <limits max-connections-per-ip="100000" connections-per-second-per-ip="0" idle-timeout="3600"/>#' "$cfg"
     "$B/emberctl" -c "$cfg" check >/dev/null || die "generated config invalid"
     n=$(( BENCH_HOLD > 2 * BENCH_PAIRS ? BENCH_HOLD : 2 * BENCH_PAIRS ))
     say "bench: ember: creating $n users"
@@ -444,5 +445,7 @@ if [ -z "${BENCH_LIB:-}" ]; then
         # Group chat fan-out and pubsub notifications (issues 4 and 5).
         EMBER_BUILD=$B /usr/bin/python3 bench/muc_fanout.py
         EMBER_BUILD=$B /usr/bin/python3 bench/pubsub_notify.py
+        # A flooding client against another's latency (issue 13).
+        EMBER_BUILD=$B /usr/bin/python3 bench/flood_p99.py
     fi
 fi

@@ -15,6 +15,10 @@
 /* A close waits this long for queued output to drain, then drops it: a
  * peer that stopped reading must not hold its connection forever. */
 #define CLOSE_GRACE_MS 5000
+/* New connections an address may open in a burst: twice its rate. */
+#define CONNECT_BURST_FACTOR 2
+/* How often addresses that connect no more are forgotten. */
+#define CONNECT_PRUNE_MS 10000
 
 struct ember_conn_s {
     uv_tcp_t tcp;
@@ -25,7 +29,12 @@ struct ember_conn_s {
     unsigned counted : 1;
     unsigned closing : 1;
     unsigned reading : 1;
+    unsigned shaped_out : 1; /* reading paused until the bucket refills */
     size_t max_backlog;
+    /* Token bucket of bytes the peer may send: rate per second, up to
+     * burst; `tokens` as of `refilled` (ms).  rate 0: not shaped. */
+    uint64_t rate, burst, refilled;
+    double tokens;
     uint64_t last_active, idle_ms, deadline;
     char ip[48];
     struct ember_conn_s *prev, *next;
@@ -36,6 +45,13 @@ typedef struct ip_count_s {
     char ip[48];
 } ip_count_t;
 
+/* New connections per address: a token bucket, like the shaper. */
+typedef struct connect_rate_s {
+    double tokens;
+    uint64_t refilled;
+    char ip[48];
+} connect_rate_t;
+
 typedef struct write_req_s {
     uv_write_t req;
     char data[];
@@ -45,6 +61,8 @@ static const ember_conn_events_t no_events;
 static ember_conn_t *conns;
 static size_t pool_count[EMBER_CONN_POOL_COUNT];
 static ember_hmap_t per_ip[EMBER_CONN_POOL_COUNT];
+static ember_hmap_t connect_rates;
+static uint64_t connect_pruned;
 static uv_timer_t sweep_timer;
 static int sweep_on;
 static char read_buf[65536];
@@ -259,11 +277,83 @@ ember__conn_closing(const ember_conn_t *c)
 
 /* ---- input ---- */
 
+static void refill(ember_conn_t *c, uint64_t now);
+
+
 static void
 alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
+    ember_conn_t *c = h->data;
+    size_t n = sizeof(read_buf);
+
+    /* A shaped connection reads no more than its bucket holds, so one
+     * read cannot overdraw it by a whole buffer. */
+    if (c->rate != 0) {
+        refill(c, uv_now(ember__loop()));
+        n = c->tokens < 1024 ? 1024
+          : c->tokens < (double) n ? (size_t) c->tokens : n;
+    }
     /* One loop thread: every read is consumed before the next. */
-    *buf = uv_buf_init(read_buf, sizeof(read_buf));
+    *buf = uv_buf_init(read_buf, (unsigned) n);
+}
+
+
+static void
+refill(ember_conn_t *c, uint64_t now)
+{
+    c->tokens += (double) (now - c->refilled) * (double) c->rate / 1000.0;
+    if (c->tokens > (double) c->burst)
+        c->tokens = (double) c->burst;
+    c->refilled = now;
+}
+
+
+/* Past its rate, a connection is not read until it is back within it:
+ * the kernel's buffers, then TCP flow control, hold the sender back. */
+static void
+shape(ember_conn_t *c, size_t n)
+{
+    if (c->rate == 0)
+        return;
+    refill(c, uv_now(ember__loop()));
+    c->tokens -= (double) n;
+    if (c->tokens < 0 && c->reading && !c->closing) {
+        uv_read_stop((uv_stream_t *) &c->tcp);
+        c->reading = 0;
+        c->shaped_out = 1;
+    }
+}
+
+
+static void start_reading(ember_conn_t *c);
+
+
+static void
+unshape_if_refilled(ember_conn_t *c, uint64_t now)
+{
+    if (!c->shaped_out)
+        return;
+    if (c->rate != 0) {
+        refill(c, now);
+        /* A quarter second's worth at least: resuming for a sliver would
+         * pause again at once and waste the sweep's interval. */
+        if (c->tokens < (double) (c->rate / 4 < c->burst ? c->rate / 4
+                                                          : c->burst))
+            return;
+    }
+    c->shaped_out = 0;
+    start_reading(c);
+}
+
+
+void
+ember__conn_set_rate(ember_conn_t *c, uint64_t rate, uint64_t burst)
+{
+    c->rate = rate;
+    c->burst = burst;
+    c->tokens = (double) burst;
+    c->refilled = uv_now(ember__loop());
+    unshape_if_refilled(c, c->refilled);
 }
 
 
@@ -279,6 +369,7 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->last_active = uv_now(ember__loop());
+    shape(c, (size_t) nread);
     if (c->tls != NULL) {
         if (ember__tls_feed(c->tls, buf->base, (size_t) nread) < 0)
             conn_fail(c, 0);
@@ -294,7 +385,7 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 static void
 start_reading(ember_conn_t *c)
 {
-    if (!c->reading && !c->closing &&
+    if (!c->reading && !c->closing && !c->shaped_out &&
         uv_read_start((uv_stream_t *) &c->tcp, alloc_cb, read_cb) == 0)
         c->reading = 1;
 }
@@ -342,12 +433,17 @@ expire(ember_conn_t *c, ember_conn_timeout_t what)
 }
 
 
+static void connect_rates_prune(uint64_t now);
+
+
 static void
 sweep(uv_timer_t *t)
 {
     uint64_t now = uv_now(ember__loop());
     ember_conn_t *c, *n;
 
+    if (now - connect_pruned >= CONNECT_PRUNE_MS)
+        connect_rates_prune(now);
     for (c = conns; c != NULL; c = n) {
         n = c->next;
         if (c->closing) {
@@ -355,6 +451,7 @@ sweep(uv_timer_t *t)
                 ember__conn_abort(c);
             continue;
         }
+        unshape_if_refilled(c, now);
         if (c->deadline != 0 && now >= c->deadline)
             expire(c, EMBER_CONN_DEADLINE);
         else if (c->idle_ms != 0 && now - c->last_active > c->idle_ms)
@@ -364,6 +461,67 @@ sweep(uv_timer_t *t)
 
 
 /* ---- accept ---- */
+
+static double
+connect_refill(connect_rate_t *r, uint64_t now, int per_second)
+{
+    double cap = (double) per_second * CONNECT_BURST_FACTOR;
+
+    r->tokens += (double) (now - r->refilled) * per_second / 1000.0;
+    if (r->tokens > cap)
+        r->tokens = cap;
+    r->refilled = now;
+    return cap;
+}
+
+
+/* EMBER_ELIMIT when ip opened more than per_second connections a second
+ * (bursts of twice that); the record is forgotten once it refills. */
+static int
+count_connect(const char *ip, int per_second)
+{
+    uint64_t now = uv_now(ember__loop());
+    connect_rate_t *r;
+
+    if (per_second <= 0)
+        return 0;
+    if ((r = ember__hmap_get(&connect_rates, ip)) == NULL) {
+        if ((r = calloc(1, sizeof(*r))) == NULL)
+            return EMBER_ENOMEM;
+        snprintf(r->ip, sizeof(r->ip), "%s", ip);
+        r->tokens = (double) per_second * CONNECT_BURST_FACTOR;
+        r->refilled = now;
+        if (ember__hmap_put(&connect_rates, r->ip, r) < 0) {
+            free(r);
+            return EMBER_ENOMEM;
+        }
+    }
+    connect_refill(r, now, per_second);
+    if (r->tokens < 1)
+        return EMBER_ELIMIT;
+    r->tokens -= 1;
+    return 0;
+}
+
+
+static void
+connect_rates_prune(uint64_t now)
+{
+    const ember_config_t *cfg = ember__config();
+    int per_second = cfg != NULL
+                     ? cfg->limits.connections_per_second_per_ip : 0;
+    connect_rate_t *r;
+    size_t pos = 0;
+
+    connect_pruned = now;
+    while ((r = ember__hmap_next(&connect_rates, &pos, NULL)) != NULL)
+        if (per_second <= 0
+            || connect_refill(r, now, per_second) <= r->tokens) {
+            ember__hmap_del(&connect_rates, r->ip);
+            free(r);
+        }
+}
+
 
 static int
 count_ip(ember_conn_t *c, int max_per_ip)
@@ -425,7 +583,15 @@ ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
             uv_ip4_name((struct sockaddr_in *) &ss, c->ip, sizeof(c->ip));
     }
     c->last_active = uv_now(ember__loop());
+    ember__conn_set_rate(c, opts->rate, opts->burst);
     *out = c;
+    if ((rc = count_connect(c->ip, opts->connects_per_second)) < 0) {
+        if (rc == EMBER_ELIMIT)
+            ember__log(EMBER_LOG_WARN, "net", "%s: over %d new connections "
+                       "a second from one address", c->ip,
+                       opts->connects_per_second);
+        return rc;
+    }
     if ((rc = count_ip(c, opts->max_per_ip)) < 0) {
         if (rc == EMBER_ELIMIT)
             ember__log(EMBER_LOG_WARN, "net", "%s: over %d connections from "
@@ -486,6 +652,7 @@ ember__conns_init(void)
 void
 ember__conns_cleanup(void)
 {
+    connect_rate_t *r;
     ip_count_t *n;
     size_t pos;
     int p;
@@ -495,6 +662,10 @@ ember__conns_cleanup(void)
         uv_close((uv_handle_t *) &sweep_timer, NULL);
         sweep_on = 0;
     }
+    pos = 0;
+    while ((r = ember__hmap_next(&connect_rates, &pos, NULL)) != NULL)
+        free(r);
+    ember__hmap_free(&connect_rates);
     for (p = 0; p < EMBER_CONN_POOL_COUNT; p++) {
         pos = 0;
         while ((n = ember__hmap_next(&per_ip[p], &pos, NULL)) != NULL)

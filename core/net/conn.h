@@ -48,10 +48,13 @@ typedef struct ember_conn_opts_s {
     int alpn_xmpp;            /* offer ALPN xmpp-client (XEP-0368) */
     size_t max_backlog;       /* queued output past which the peer is
                                * dropped; 0: 4 MiB */
+    uint64_t rate, burst;     /* bytes/s the peer may send; 0: any */
+    int connects_per_second;  /* new connections per address; 0: any */
 } ember_conn_opts_t;
 
 /*
- * Accept one connection from server.  On EMBER_ELIMIT (over max_per_ip)
+ * Accept one connection from server.  On EMBER_ELIMIT (over max_per_ip or
+ * connects_per_second)
  * *out is still set and not reading: the owner may write a refusal, then
  * must call ember__conn_close.  Other errors: *out is NULL.
  */
@@ -69,6 +72,11 @@ void ember__conn_close(ember_conn_t *c);
 /* Close at once, dropping what is queued. */
 void ember__conn_abort(ember_conn_t *c);
 int ember__conn_closing(const ember_conn_t *c);
+
+/* Shape what the peer sends (rate 0: not at all), e.g. lifted for an
+ * admin once logged in.  Over the rate, the connection is not read until
+ * it is back within it. */
+void ember__conn_set_rate(ember_conn_t *c, uint64_t rate, uint64_t burst);
 
 /* 0 turns a timeout off. */
 void ember__conn_set_idle(ember_conn_t *c, uint64_t ms);

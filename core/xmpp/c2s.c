@@ -67,6 +67,13 @@ t_timeouts(void *t, uint64_t auth_ms, uint64_t idle_ms)
 }
 
 
+static void
+t_unshape(void *t)
+{
+    ember__conn_set_rate(((c2s_t *) t)->conn, 0, 0);
+}
+
+
 static const ember_transport_ops_t tcp_ops = {
     .name = "c2s",
     .framing = EMBER_FRAMING_STREAM,
@@ -77,6 +84,7 @@ static const ember_transport_ops_t tcp_ops = {
     .peer_ip = t_peer_ip,
     .idle_ms = t_idle_ms,
     .timeouts = t_timeouts,
+    .unshape = t_unshape,
 };
 
 
@@ -140,6 +148,9 @@ ember__c2s_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
         .max_per_ip = cfg->limits.max_connections_per_ip,
         .direct_tls = lc->type == EMBER_LISTEN_C2S_TLS,
         .alpn_xmpp = lc->type == EMBER_LISTEN_C2S_TLS,
+        .rate = lc->rate,
+        .burst = lc->burst,
+        .connects_per_second = cfg->limits.connections_per_second_per_ip,
     };
     c2s_t *c = calloc(1, sizeof(*c));
     int rc;

@@ -307,6 +307,8 @@ sasl_reply(void *ud, ember_sasl_status_t status, const char *data,
         }
         ember__log(EMBER_LOG_INFO, "c2s", "%s: %s authenticated (%s)",
                    ember__session_ip(s), s->jid->bare, s->mechanism);
+        if (s->tops->unshape != NULL && ember__is_admin(s->jid->bare))
+            s->tops->unshape(s->t);
         restart(s, ST_AUTHED);
         return;
     case EMBER_SASL_FAILURE:

@@ -33,6 +33,9 @@ typedef struct ember_transport_ops_s {
     /* How long the peer may take to authenticate, and stay silent once
      * it has; 0 for none.  Expiry: ember__stream_timeout. */
     void (*timeouts)(void *t, uint64_t auth_ms, uint64_t idle_ms);
+    /* Lift the listener's rate limit (a server admin logged in); may be
+     * NULL when the transport has none. */
+    void (*unshape)(void *t);
 } ember_transport_ops_t;
 
 #endif
