@@ -20,8 +20,6 @@ typedef struct console_conf_s {
     char *web_root;
     int session_timeout;     /* seconds idle */
     int session_lifetime;    /* seconds absolute */
-    int login_attempts;
-    int lockout;             /* seconds */
 } console_conf_t;
 
 typedef struct console_op_s console_op_t;

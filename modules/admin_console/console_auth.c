@@ -15,9 +15,7 @@
 #include "console.h"
 
 #define COOKIE "ember_session"
-#define FAIL_WINDOW 300         /* failures count within this many seconds */
 #define MAX_SESSIONS 1000
-#define MAX_FAILS 10000
 
 typedef struct session_s session_t;
 
@@ -29,17 +27,8 @@ struct session_s {
     session_t *next;
 };
 
-typedef struct fail_s {
-    char *key;
-    int count;
-    uint64_t first, locked_until;
-    struct fail_s *next;
-} fail_t;
-
 static session_t *sessions;
 static int nsessions;
-static fail_t *fails;
-static int nfails;
 static int setup_busy;
 
 
@@ -71,19 +60,12 @@ void
 console_auth_done(void)
 {
     session_t *s;
-    fail_t *f;
 
     while ((s = sessions) != NULL) {
         sessions = s->next;
         session_free(s);
     }
     nsessions = 0;
-    while ((f = fails) != NULL) {
-        fails = f->next;
-        free(f->key);
-        free(f);
-    }
-    nfails = 0;
     setup_busy = 0;
 }
 
@@ -330,93 +312,7 @@ is_loopback(const char *ip)
 }
 
 
-/* ---- login rate limit ---- */
-
-static fail_t *
-fail_find(const char *key, int create)
-{
-    uint64_t now = console_now_s();
-    fail_t **pf = &fails, *f;
-
-    while ((f = *pf) != NULL) {
-        if (strcmp(f->key, key) == 0)
-            return f;
-        if (f->locked_until <= now && now - f->first > FAIL_WINDOW) {
-            *pf = f->next;
-            nfails--;
-            free(f->key);
-            free(f);
-            continue;
-        }
-        pf = &f->next;
-    }
-    if (!create || nfails >= MAX_FAILS ||
-        (f = calloc(1, sizeof(*f))) == NULL)
-        return NULL;
-    if ((f->key = strdup(key)) == NULL) {
-        free(f);
-        return NULL;
-    }
-    f->first = now;
-    f->next = fails;
-    fails = f;
-    nfails++;
-    return f;
-}
-
-
-/* Seconds the key stays locked out, 0 when it is not. */
-static int
-fail_locked(const char *kind, const char *value)
-{
-    char key[1100];
-    fail_t *f;
-    uint64_t now = console_now_s();
-
-    snprintf(key, sizeof(key), "%s:%s", kind, value);
-    if ((f = fail_find(key, 0)) == NULL || f->locked_until <= now)
-        return 0;
-    return (int) (f->locked_until - now);
-}
-
-
-static void
-fail_record(const char *kind, const char *value)
-{
-    char key[1100];
-    fail_t *f;
-    uint64_t now = console_now_s();
-
-    snprintf(key, sizeof(key), "%s:%s", kind, value);
-    if ((f = fail_find(key, 1)) == NULL)
-        return;
-    if (now - f->first > FAIL_WINDOW) {
-        f->first = now;
-        f->count = 0;
-    }
-    if (++f->count >= conf->login_attempts) {
-        f->locked_until = now + (uint64_t) conf->lockout;
-        f->count = 0;
-        f->first = now;
-        api->log(mod, EMBER_LOG_WARN, "console logins from %s locked "
-                 "out for %d s after failures", key, conf->lockout);
-    }
-}
-
-
-static void
-fail_clear(const char *kind, const char *value)
-{
-    char key[1100];
-    fail_t *f;
-
-    snprintf(key, sizeof(key), "%s:%s", kind, value);
-    if ((f = fail_find(key, 0)) != NULL) {
-        f->count = 0;
-        f->locked_until = 0;
-    }
-}
-
+/* ---- login rate limit: the server's login throttle (account_login) ---- */
 
 static int
 too_many(ember_http_req_t *req, int secs)
@@ -515,7 +411,6 @@ login_verified(int status, json_t *result, void *ud)
         s->next = sessions;
         sessions = s;
         nsessions++;
-        fail_clear("jid", c->jid);
         session_cookie(c->req, s->token, cookie, sizeof(cookie));
         api->log(mod, EMBER_LOG_INFO, "console login of %s from %s",
                  c->jid, c->ip);
@@ -527,14 +422,15 @@ login_verified(int status, json_t *result, void *ud)
         console_error(c->req, 403, "locked", "this account is locked");
         goto done;
     }
+    if (status == EMBER_ELIMIT) {
+        too_many(c->req, (int) json_integer_value(json_object_get(
+                              result, "retry_after")));
+        goto done;
+    }
     if (status != 0 && status != EMBER_EAUTH) {
         console_error(c->req, 500, "internal", api->strerror(status));
         goto done;
     }
-    fail_record("ip", c->ip);
-    fail_record("jid", c->jid);
-    api->log(mod, EMBER_LOG_WARN, "failed console login as %s from %s",
-             c->jid, c->ip);
     console_error(c->req, 401, "unauthorized", "wrong JID or password");
 
 done:
@@ -549,18 +445,10 @@ console_login(ember_http_req_t *req, const console_op_t *op)
     json_t *body;
     char *bare;
     console_call_t *c;
-    int secs, rc;
+    int rc;
 
     if (body_credentials(req, &body, &bare, &password) < 0)
         return 0;
-    secs = fail_locked("ip", ip);
-    if (fail_locked("jid", bare) > secs)
-        secs = fail_locked("jid", bare);
-    if (secs > 0) {
-        free(bare);
-        json_decref(body);
-        return too_many(req, secs);
-    }
     if ((c = console_call_new(req, op)) == NULL ||
         (c->ip = strdup(ip)) == NULL) {
         console_call_free(c);
@@ -570,7 +458,7 @@ console_login(ember_http_req_t *req, const console_op_t *op)
     }
     c->jid = bare;
     c->doc = body;
-    rc = api->account_verify(mod, bare, password, login_verified, c);
+    rc = api->account_login(mod, bare, password, ip, login_verified, c);
     if (rc < 0) {
         console_call_free(c);
         return console_error(req, 500, "internal", api->strerror(rc));

@@ -36,12 +36,6 @@ static const ember_option_t console_options[] = {
     EMBER_OPT("session-lifetime", EMBER_OPT_DURATION, console_conf_t,
               session_lifetime, "12h", 300, 604800,
               "a console session ends this long after login, used or not"),
-    EMBER_OPT("login-attempts", EMBER_OPT_INT, console_conf_t,
-              login_attempts, "5", 1, 1000,
-              "failed logins per address (and per JID) before a lockout"),
-    EMBER_OPT("lockout", EMBER_OPT_DURATION, console_conf_t, lockout, "5m",
-              1, 86400,
-              "how long logins stay refused after too many failures"),
     EMBER_OPT_END
 };
 
