@@ -124,21 +124,26 @@ async function loginPage(main) {
 }
 
 async function setupPage(main) {
-    let needed = true;
+    let needed = true, host = location.hostname;
     try {
         const s = await api('GET', '/api/v1/setup', undefined, { allow401: true });
         needed = !!(s && s.needed);
+        if (s && s.host) host = s.host;
     } catch (e) { /* the form will show the server's answer */ }
     if (!needed) { go('#/login'); return; }
     main.appendChild(h('div', { class: 'auth' },
         h('h1', {}, 'Welcome to Ember'),
         h('p', {}, 'No administrator exists yet. Create the first admin ' +
                    'account (only possible from this machine).'),
+        h('p', {}, 'The setup token is in the server\'s log, or run ' +
+                   'emberctl console-setup-token.'),
         form({
             submit: 'Create admin',
             fields: [
+                { name: 'token', label: 'Setup token', required: true,
+                  autocomplete: 'off' },
                 { name: 'jid', label: 'Admin JID', required: true,
-                  placeholder: 'admin@' + location.hostname,
+                  placeholder: 'admin@' + host,
                   validate: validateJid },
                 { name: 'password', label: 'Password', type: 'password',
                   required: true, autocomplete: 'new-password',
@@ -150,7 +155,8 @@ async function setupPage(main) {
             ],
             onSubmit: async (v) => {
                 await api('POST', '/api/v1/setup',
-                          { jid: v.jid, password: v.password }, { allow401: true });
+                          { jid: v.jid, password: v.password, token: v.token.trim() },
+                          { allow401: true });
                 loginMessage = 'Admin ' + v.jid + ' created. Log in now.';
                 go('#/login');
             },

@@ -278,14 +278,16 @@ cfg_number(cfg_ctx_t *cx, xmlNodePtr n, const char *name, int duration,
 static int
 cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
 {
-    long long v[13] = { (long long) l->max_stanza_size, l->max_depth,
+    long long v[15] = { (long long) l->max_stanza_size, l->max_depth,
                         l->max_attributes, l->idle_timeout, l->auth_timeout,
                         l->max_connections_per_ip,
                         (long long) l->http_max_body, l->http_request_timeout,
                         l->http_keepalive_timeout,
                         l->login_failures_per_ip,
                         l->login_failures_per_account, l->login_max_delay,
-                        l->connections_per_second_per_ip };
+                        l->connections_per_second_per_ip,
+                        (long long) l->http_buffer_per_ip,
+                        (long long) l->http_buffer_total };
 
     if (cfg_number(cx, n, "max-stanza-size", 0, 1024, 64 << 20, &v[0]) < 0
         || cfg_number(cx, n, "max-depth", 0, 4, 1024, &v[1]) < 0
@@ -303,7 +305,11 @@ cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
                       &v[10]) < 0
         || cfg_number(cx, n, "login-max-delay", 1, 1, 86400, &v[11]) < 0
         || cfg_number(cx, n, "connections-per-second-per-ip", 0, 0, 100000,
-                      &v[12]) < 0)
+                      &v[12]) < 0
+        || cfg_number(cx, n, "http-buffer-per-ip", 0, 0, 1LL << 40,
+                      &v[13]) < 0
+        || cfg_number(cx, n, "http-buffer-total", 0, 0, 1LL << 40,
+                      &v[14]) < 0)
         return EMBER_EINVAL;
     l->max_stanza_size = (size_t) v[0];
     l->max_depth = (int) v[1];
@@ -318,6 +324,8 @@ cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
     l->login_failures_per_account = (int) v[10];
     l->login_max_delay = (int) v[11];
     l->connections_per_second_per_ip = (int) v[12];
+    l->http_buffer_per_ip = (size_t) v[13];
+    l->http_buffer_total = (size_t) v[14];
     return 0;
 }
 
@@ -355,6 +363,7 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     const char *type = ember__xml_attr(n, "type"), *addr = ember__xml_attr(n, "address");
     const char *req = ember__xml_attr(n, "require-tls");
     const char *pub = ember__xml_attr(n, "public");
+    const char *names = ember__xml_attr(n, "host-names");
     ember_listener_conf_t *l, **tail;
     long long rate, burst;
     ember_listen_type_t t;
@@ -414,6 +423,9 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     if (pub != NULL && ember__parse_bool(pub) < 0)
         return cfg_fail(cx, line, "listen: public '%s' is not a boolean "
                         "(true, false)", pub);
+    if (names != NULL && t != EMBER_LISTEN_ADMIN && t != EMBER_LISTEN_ADMIN_TLS)
+        return cfg_fail(cx, line, "listen: host-names is only for admin and "
+                        "admin-tls listeners, not %s", type);
     /* The console without TLS sends passwords and cookies in clear. */
     if (t == EMBER_LISTEN_ADMIN && !loop && (pub == NULL || !ember__parse_bool(pub)))
         return cfg_fail(cx, line, "listen: an admin listener without TLS "
@@ -425,7 +437,11 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
                             "line %d", v6 ? "[" : "", text, v6 ? "]" : "",
                             port, (*tail)->line);
     if ((l = calloc(1, sizeof(*l))) == NULL
-        || (l->address = strdup(text)) == NULL) {
+        || (l->address = strdup(text)) == NULL
+        || (names != NULL && (l->host_names = strdup(names)) == NULL)) {
+        if (l != NULL)
+            free(l->address);
+        free(l->host_names);
         free(l);
         return EMBER_ENOMEM;
     }
@@ -668,6 +684,7 @@ ember__config_load(const char *path, ember_config_t **out, char *err,
         .http_request_timeout = 30, .http_keepalive_timeout = 60,
         .login_failures_per_ip = 5, .login_failures_per_account = 10,
         .login_max_delay = 300, .connections_per_second_per_ip = 10,
+        .http_buffer_per_ip = 8 << 20, .http_buffer_total = 64 << 20,
     };
     if ((c->path = realpath(path, NULL)) == NULL) {
         rc = errno == ENOMEM ? EMBER_ENOMEM

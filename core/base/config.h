@@ -25,6 +25,8 @@ typedef struct ember_listener_conf_s {
     int require_tls;           /* c2s only; 0 only allowed on loopback */
     int public;                /* admin only: allowed off loopback */
     uint64_t rate, burst;      /* bytes/s a connection may send; 0: any */
+    char *host_names;          /* admin: Host names served besides loopback
+                                  names, addresses, hosts (space-separated) */
     int line;
     struct ember_listener_conf_s *next;
 } ember_listener_conf_t;
@@ -59,6 +61,8 @@ typedef struct ember_limits_s {
     int login_failures_per_account; /* 10 */
     int login_max_delay;       /* seconds, 300 */
     int connections_per_second_per_ip; /* new ones, default 10; 0 = any */
+    size_t http_buffer_per_ip; /* request bytes buffered, 8 MiB; 0 = any */
+    size_t http_buffer_total;  /* for every address, 64 MiB; 0 = any */
 } ember_limits_t;
 
 typedef struct ember_config_s {

@@ -65,6 +65,9 @@ struct conn_s {
     unsigned processing : 1;
     unsigned ws_busy : 1;
     unsigned in_request : 1;   /* bytes of a request not yet answered */
+    unsigned admin : 1;        /* of an admin listener: Host and Origin
+                                  are checked */
+    char *host_names;          /* the listener's host-names, or NULL */
     route_t *route;            /* of the request being parsed */
     ember_http_req_t *req;     /* handed to a module, not yet answered */
     wslay_event_context_ptr ws;

@@ -1,9 +1,13 @@
 /* core/http/server.c -- the connections of the http, https, admin and
  * admin-tls listeners on net/conn.c: reading requests through parse.c,
  * keep-alive and request timeouts, writing answers, closing. */
+#include <arpa/inet.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http/http_int.h"
 #include "base/log.h"
@@ -17,6 +21,9 @@
 
 static conn_t *conns;
 static size_t conn_count;
+
+static size_t conn_held(const conn_t *c);
+static int conn_hold(conn_t *c, size_t bytes);
 
 
 /* ---- output ---- */
@@ -130,6 +137,7 @@ ember__http_answer_done(conn_t *c)
     ember__http_in_next(&c->in);
     c->route = NULL;
     c->sent_continue = 0;
+    conn_hold(c, conn_held(c));
     ember__conn_touch(c->conn);
     conn_wait_request(c);
     if (!c->processing)
@@ -140,17 +148,181 @@ ember__http_answer_done(conn_t *c)
 
 /* ---- parsing and dispatch ---- */
 
+/* Whether name (lowercase, no port) is one of space-separated list. */
+static int
+name_listed(const char *name, const char *list)
+{
+    size_t len = strlen(name);
+    const char *p = list;
+
+    while (p != NULL && *p != '\0') {
+        size_t n = strcspn(p, " \t\n");
+
+        if (n == len && strncasecmp(p, name, n) == 0)
+            return 1;
+        p += n;
+        p += strspn(p, " \t\n");
+    }
+    return 0;
+}
+
+
+/*
+ * A Host an admin listener answers: an address, a loopback name, a
+ * configured host or a name under it, this machine's name, or one of the
+ * listener's host-names.  Anything else is a name the request was sent
+ * to by someone else's DNS (rebinding), so its answer must not be read.
+ */
+static int
+host_allowed(const conn_t *c, const char *value)
+{
+    const ember_config_t *cfg = ember__config();
+    const ember_host_conf_t *h;
+    char name[256], self[256];
+    unsigned char bin[16];
+    size_t len, hl;
+    char *colon;
+
+    if (value[0] == '[') {
+        len = strcspn(value + 1, "]");
+        if (value[1 + len] != ']' || len >= sizeof(name))
+            return 0;
+        memcpy(name, value + 1, len);
+        name[len] = '\0';
+        return inet_pton(AF_INET6, name, bin) == 1;
+    }
+    if ((len = strlen(value)) == 0 || len >= sizeof(name))
+        return 0;
+    memcpy(name, value, len + 1);
+    if ((colon = strchr(name, ':')) != NULL) {
+        if (colon[1] == '\0' || strspn(colon + 1, "0123456789") !=
+            strlen(colon + 1))
+            return 0;
+        *colon = '\0';
+    }
+    for (len = 0; name[len] != '\0'; len++)
+        if (name[len] >= 'A' && name[len] <= 'Z')
+            name[len] = (char) (name[len] - 'A' + 'a');
+    if (len > 0 && name[len - 1] == '.')
+        name[--len] = '\0';
+    if (len == 0)
+        return 0;
+    if (inet_pton(AF_INET, name, bin) == 1 || strcmp(name, "localhost") == 0
+        || (len > 10 && strcmp(name + len - 10, ".localhost") == 0))
+        return 1;
+    for (h = cfg != NULL ? cfg->hosts : NULL; h != NULL; h = h->next) {
+        hl = strlen(h->name);
+        if (strcmp(name, h->name) == 0 ||
+            (len > hl && name[len - hl - 1] == '.' &&
+             strcmp(name + len - hl, h->name) == 0))
+            return 1;
+    }
+    if (gethostname(self, sizeof(self)) == 0 &&
+        (self[sizeof(self) - 1] = '\0', strcasecmp(self, name) == 0))
+        return 1;
+    return name_listed(name, c->host_names);
+}
+
+
+/*
+ * A state-changing request a browser sent from another site: its Origin
+ * names another host or port than its Host, or Fetch Metadata says so.
+ * The scheme is not compared: a proxy in front may end TLS.  Non-browser
+ * clients send neither header.
+ */
+static int
+cross_origin(const ember_http_msg_t *msg)
+{
+    const char *origin = ember__http_msg_header(msg, "origin");
+    const char *site = ember__http_msg_header(msg, "sec-fetch-site");
+    const char *host = ember__http_msg_header(msg, "host");
+
+    if (strcmp(msg->method, "GET") == 0 || strcmp(msg->method, "HEAD") == 0 ||
+        strcmp(msg->method, "OPTIONS") == 0)
+        return 0;
+    if (site != NULL && strcasecmp(site, "same-origin") != 0 &&
+        strcasecmp(site, "none") != 0)
+        return 1;
+    if (origin == NULL)
+        return 0;
+    if (strncasecmp(origin, "https://", 8) == 0)
+        origin += 8;
+    else if (strncasecmp(origin, "http://", 7) == 0)
+        origin += 7;
+    else
+        return 1;
+    return host == NULL || strcasecmp(origin, host) != 0;
+}
+
+
+/* Bytes of this connection's request input held in memory. */
+static size_t
+conn_held(const conn_t *c)
+{
+    const ember_http_msg_t *m = &c->in.msg;
+
+    return c->inbuf.len + m->body.len + m->heads.len + m->url.len;
+}
+
+
+/* Hold `bytes` of input within the per-address and total caps. */
+static int
+conn_hold(conn_t *c, size_t bytes)
+{
+    const ember_config_t *cfg = ember__config();
+
+    return ember__conn_hold(c->conn, bytes,
+                            cfg != NULL ? cfg->limits.http_buffer_per_ip : 0,
+                            cfg != NULL ? cfg->limits.http_buffer_total : 0);
+}
+
+
 static int
 conn_on_head(void *ud, ember_http_msg_t *msg)
 {
     conn_t *c = ud;
     const ember_config_t *cfg = ember__config();
+    const char *host = ember__http_msg_header(msg, "host");
+    const char *length = ember__http_msg_header(msg, "content-length");
+    unsigned long long body = length != NULL ? strtoull(length, NULL, 10)
+                                             : 0;
     int status = 0;
 
+    if (msg->http_major != 1 || msg->http_minor > 1)
+        return 505;
+    /* Refused before a byte of it is read, rather than once it filled
+     * the memory every address shares. */
+    if (body > 0 && body <= SIZE_MAX / 2 &&
+        conn_hold(c, conn_held(c) + (size_t) body) < 0) {
+        ember__log(EMBER_LOG_INFO, "http", "%s: a %llu-byte body is over "
+                   "the request buffers' limit", ember__http_ip(c), body);
+        return 503;
+    }
     msg->max_body = cfg != NULL ? cfg->limits.http_max_body : 1 << 20;
     c->route = NULL;
     if (msg->status != 0)
         return 0;
+    /* RFC 9112 section 3.2: a 1.1 request without Host is a 400. */
+    if (host == NULL && msg->http_minor == 1) {
+        msg->status = 400;
+        return 0;
+    }
+    if (c->admin && host != NULL && !host_allowed(c, host)) {
+        ember__log(EMBER_LOG_INFO, "http", "%s: %s %s refused: Host '%s' "
+                   "is not a name of this console", ember__http_ip(c),
+                   msg->method, msg->path, host);
+        msg->status = 421;
+        return 0;
+    }
+    if (c->admin && cross_origin(msg)) {
+        ember__log(EMBER_LOG_INFO, "http", "%s: %s %s refused: sent from "
+                   "another site (Origin %s)", ember__http_ip(c),
+                   msg->method, msg->path,
+                   ember__http_msg_header(msg, "origin") != NULL
+                       ? ember__http_msg_header(msg, "origin") : "-");
+        msg->status = 403;
+        return 0;
+    }
     c->route = ember__http_route_match(c->set, msg->method, msg->path,
                                        &status, &msg->params);
     if (c->route == NULL) {
@@ -195,6 +367,8 @@ ember__http_process(conn_t *c)
         }
         rc = ember__http_in_feed(&c->in, c->inbuf.data, c->inbuf.len, &used);
         ember__buf_consume(&c->inbuf, used);
+        if (rc >= 0 && conn_hold(c, conn_held(c)) < 0)
+            rc = -503;
         if (rc < 0) {
             ember__http_answer_error(c, -rc, 1);
             break;
@@ -240,6 +414,7 @@ on_closed(void *owner)
     ember__http_ws_free(c);
     ember__http_in_free(&c->in);
     ember__buf_free(&c->inbuf);
+    free(c->host_names);
     free(c);
 }
 
@@ -277,6 +452,15 @@ on_data(void *owner, const char *data, size_t len)
         ember__log(EMBER_LOG_INFO, "http", "%s: too much input ahead of "
                    "the answer, closing", ember__http_ip(c));
         ember__http_conn_close(c);
+        return;
+    }
+    if (c->mode == M_HTTP && conn_hold(c, conn_held(c) + len) < 0) {
+        ember__log(EMBER_LOG_INFO, "http", "%s: over the request buffers' "
+                   "limit, closing", ember__http_ip(c));
+        if (c->req == NULL)
+            ember__http_answer_error(c, 503, 1);
+        else
+            ember__http_conn_close(c);
         return;
     }
     if (ember__buf_append(&c->inbuf, data, len) < 0) {
@@ -328,10 +512,18 @@ ember__http_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
     if (c == NULL)
         return EMBER_ENOMEM;
     c->set = ember__http_set_of(lc->type);
+    c->admin = lc->type == EMBER_LISTEN_ADMIN ||
+               lc->type == EMBER_LISTEN_ADMIN_TLS;
+    if (lc->host_names != NULL &&
+        (c->host_names = strdup(lc->host_names)) == NULL) {
+        free(c);
+        return EMBER_ENOMEM;
+    }
     ember__http_in_init(&c->in, conn_on_head, c);
     rc = ember__conn_accept(server, &opts, &conn_events, c, &c->conn);
     if (c->conn == NULL) {
         ember__http_in_free(&c->in);
+        free(c->host_names);
         free(c);
         return rc;
     }

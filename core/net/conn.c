@@ -36,12 +36,14 @@ struct ember_conn_s {
     uint64_t rate, burst, refilled;
     double tokens;
     uint64_t last_active, idle_ms, deadline;
+    size_t held;             /* input bytes its owner buffers (conn_hold) */
     char ip[48];
     struct ember_conn_s *prev, *next;
 };
 
 typedef struct ip_count_s {
     size_t n;
+    size_t held;             /* sum of its connections' held bytes */
     char ip[48];
 } ip_count_t;
 
@@ -61,6 +63,7 @@ static const ember_conn_events_t no_events;
 static ember_conn_t *conns;
 static size_t pool_count[EMBER_CONN_POOL_COUNT];
 static ember_hmap_t per_ip[EMBER_CONN_POOL_COUNT];
+static size_t pool_held[EMBER_CONN_POOL_COUNT];
 static ember_hmap_t connect_rates;
 static uint64_t connect_pruned;
 static uv_timer_t sweep_timer;
@@ -195,7 +198,11 @@ uncount(ember_conn_t *c)
     if (!c->counted)
         return;
     c->counted = 0;
+    pool_held[c->pool] -= c->held;
     n = ember__hmap_get(&per_ip[c->pool], c->ip);
+    if (n != NULL)
+        n->held -= c->held;
+    c->held = 0;
     if (n != NULL && --n->n == 0) {
         ember__hmap_del(&per_ip[c->pool], c->ip);
         free(n);
@@ -542,6 +549,34 @@ count_ip(ember_conn_t *c, int max_per_ip)
     n->n++;
     c->counted = 1;
     return 0;
+}
+
+
+int
+ember__conn_hold(ember_conn_t *c, size_t bytes, size_t per_ip_cap,
+                 size_t pool_cap)
+{
+    ip_count_t *n = c->counted ? ember__hmap_get(&per_ip[c->pool], c->ip)
+                               : NULL;
+
+    if (n == NULL)
+        return bytes == 0 ? 0 : EMBER_ELIMIT;
+    if (bytes > c->held &&
+        ((per_ip_cap > 0 && n->held - c->held + bytes > per_ip_cap) ||
+         (pool_cap > 0 &&
+          pool_held[c->pool] - c->held + bytes > pool_cap)))
+        return EMBER_ELIMIT;
+    n->held = n->held - c->held + bytes;
+    pool_held[c->pool] = pool_held[c->pool] - c->held + bytes;
+    c->held = bytes;
+    return 0;
+}
+
+
+size_t
+ember__conns_held(ember_conn_pool_t pool)
+{
+    return pool_held[pool];
 }
 
 

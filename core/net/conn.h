@@ -78,6 +78,16 @@ int ember__conn_closing(const ember_conn_t *c);
  * it is back within it. */
 void ember__conn_set_rate(ember_conn_t *c, uint64_t rate, uint64_t burst);
 
+/*
+ * What the owner buffers of the peer's input, counted per address and per
+ * pool: 0, or EMBER_ELIMIT (and nothing changes) when growing to `bytes`
+ * would put the address past per_ip_cap or the pool past pool_cap (0: no
+ * cap).  Shrinking always succeeds; the close releases it.
+ */
+int ember__conn_hold(ember_conn_t *c, size_t bytes, size_t per_ip_cap,
+                     size_t pool_cap);
+size_t ember__conns_held(ember_conn_pool_t pool);
+
 /* 0 turns a timeout off. */
 void ember__conn_set_idle(ember_conn_t *c, uint64_t ms);
 void ember__conn_set_deadline(ember_conn_t *c, uint64_t ms_from_now);

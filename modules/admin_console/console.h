@@ -96,6 +96,8 @@ int console_logout(ember_http_req_t *req, const console_op_t *op);
 int console_session(ember_http_req_t *req, const console_op_t *op);
 int console_setup_get(ember_http_req_t *req, const console_op_t *op);
 int console_setup_post(ember_http_req_t *req, const console_op_t *op);
+/* The setup token, its command, and its log line when no admin exists. */
+int console_setup_init(void);
 
 /* console_keys.c */
 int console_keys_init(void);

@@ -30,6 +30,10 @@ struct session_s {
 static session_t *sessions;
 static int nsessions;
 static int setup_busy;
+/* Proves the first admin is created by whoever reads the server's log or
+ * runs emberctl, not by a page a browser on this machine happens to load.
+ * A new one after each setup and each load. */
+static char setup_token[33];
 
 
 static void
@@ -67,6 +71,7 @@ console_auth_done(void)
     }
     nsessions = 0;
     setup_busy = 0;
+    explicit_bzero(setup_token, sizeof(setup_token));
 }
 
 
@@ -540,24 +545,51 @@ console_session(ember_http_req_t *req, const console_op_t *op)
 /* ---- first run ---- */
 
 static void
+setup_host_reply(int status, json_t *result, const char *message, void *ud)
+{
+    console_call_t *c = ud;
+    json_t *hosts = json_object_get(result, "hosts");
+    const char *host = json_string_value(json_array_get(hosts, 0));
+
+    (void) message;
+    if (c->req != NULL) {
+        json_t *doc = json_pack("{s:b}", "needed", 1);
+
+        if (status == 0 && host != NULL)
+            json_object_set_new(doc, "host", json_string(host));
+        console_json(c->req, 200, doc, NULL);
+    }
+    console_call_free(c);
+}
+
+
+static void
 setup_needed_reply(int status, json_t *result, const char *message,
                    void *ud)
 {
     console_call_t *c = ud;
     const char *code = "internal";
 
-    if (c->req != NULL) {
-        if (status < 0 || admins_count(result) < 0)
-            console_error(c->req,
-                          status < 0 ? console_error_status(status, &code)
-                                     : 500,
-                          status < 0 ? code : "internal",
-                          message != NULL ? message
-                                          : "unexpected admins result");
-        else
-            console_json(c->req, 200, json_pack("{s:b}", "needed",
-                    admins_count(result) == 0), NULL);
+    if (c->req == NULL)
+        goto done;
+    if (status < 0 || admins_count(result) < 0) {
+        console_error(c->req,
+                      status < 0 ? console_error_status(status, &code) : 500,
+                      status < 0 ? code : "internal",
+                      message != NULL ? message : "unexpected admins result");
+        goto done;
     }
+    if (admins_count(result) > 0) {
+        console_json(c->req, 200, json_pack("{s:b}", "needed", 0), NULL);
+        goto done;
+    }
+    /* The setup page suggests an admin JID on the server's first host. */
+    if (console_command_exists("status")) {
+        api->command_run(mod, "status", NULL, setup_host_reply, c);
+        return;
+    }
+    console_json(c->req, 200, json_pack("{s:b}", "needed", 1), NULL);
+done:
     console_call_free(c);
 }
 
@@ -628,6 +660,7 @@ setup_step(int status, json_t *result, const char *message, void *ud)
         if (status == 0) {
             api->log(mod, EMBER_LOG_WARN, "console setup: %s is now "
                      "an admin (from %s)", c->jid, c->ip);
+            console_random_hex(setup_token, 16);
             console_json(c->req, 201, json_pack("{s:s}", "jid", c->jid), NULL);
             goto done;
         }
@@ -661,7 +694,7 @@ done:
 int
 console_setup_post(ember_http_req_t *req, const console_op_t *op)
 {
-    const char *ip = api->http_peer_ip(req), *password;
+    const char *ip = api->http_peer_ip(req), *password, *token;
     json_t *body;
     char *bare;
     console_call_t *c;
@@ -671,6 +704,19 @@ console_setup_post(ember_http_req_t *req, const console_op_t *op)
                              "setup is only available from localhost");
     if (body_credentials(req, &body, &bare, &password) < 0)
         return 0;
+    token = json_string_value(json_object_get(body, "token"));
+    if (token == NULL || setup_token[0] == '\0' ||
+        !console_ct_equal(token, setup_token)) {
+        free(bare);
+        json_decref(body);
+        api->log(mod, EMBER_LOG_WARN, "console setup refused from %s: %s "
+                 "setup token", ip, token == NULL ? "no" : "wrong");
+        return console_error(req, 403, "forbidden", token == NULL
+                             ? "\"token\" is required: the setup token is in "
+                               "the server's log, or run emberctl "
+                               "console-setup-token"
+                             : "wrong setup token");
+    }
     if (setup_busy || !console_command_exists("admins") ||
         !console_command_exists("admin-add")) {
         free(bare);
@@ -694,5 +740,49 @@ console_setup_post(ember_http_req_t *req, const console_op_t *op)
     setup_busy = 1;
     c->step = SETUP_ADMINS;
     api->command_run(mod, "admins", NULL, setup_step, c);
+    return 0;
+}
+
+
+static void
+setup_token_announce(int status, json_t *result, const char *message,
+                     void *ud)
+{
+    (void) message;
+    (void) ud;
+    if (status == 0 && admins_count(result) == 0)
+        api->log(mod, EMBER_LOG_WARN, "no admin yet: create one on the "
+                 "console's setup page with the setup token %s (emberctl "
+                 "console-setup-token prints it again)", setup_token);
+}
+
+
+static void
+setup_token_cmd(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    (void) args;
+    (void) ud;
+    api->command_done(ctx, 0, json_pack("{s:s}", "token", setup_token),
+                      NULL);
+}
+
+
+static const ember_command_t setup_token_command = {
+    "console-setup-token",
+    "The one-time token the console's first-run setup asks for", NULL,
+    "admin", setup_token_cmd
+};
+
+
+int
+console_setup_init(void)
+{
+    int err;
+
+    console_random_hex(setup_token, 16);
+    if ((err = api->command_register(mod, &setup_token_command, NULL)) < 0)
+        return err;
+    if (console_command_exists("admins"))
+        api->command_run(mod, "admins", NULL, setup_token_announce, NULL);
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "console.h"
 
@@ -175,6 +176,16 @@ console_calls_free_all(void)
  * The request body as a JSON object: an empty body is {}.  Answers 400
  * itself and returns EMBER_EINVAL when it is not a JSON object.
  */
+static int
+is_json(const char *ctype)
+{
+    size_t n = strlen("application/json");
+
+    return ctype != NULL && strncasecmp(ctype, "application/json", n) == 0 &&
+           (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+
 int
 console_body_object(ember_http_req_t *req, json_t **out)
 {
@@ -188,6 +199,14 @@ console_body_object(ember_http_req_t *req, json_t **out)
     if (body == NULL || len == 0) {
         *out = json_object();
         return *out != NULL ? 0 : EMBER_ENOMEM;
+    }
+    /* A form or text/plain body is what another site can make a browser
+     * send without asking: only JSON is taken. */
+    if (!is_json(api->http_header(req, "content-type"))) {
+        console_error(req, 415, "unsupported_media_type",
+                      "the body must be sent as Content-Type: "
+                      "application/json");
+        return EMBER_EINVAL;
     }
     doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
     if (doc == NULL) {

@@ -21,6 +21,8 @@
 #endif
 
 #define CONSOLE_MAX_BODY (4u << 20)
+/* Login and setup bodies: refused from Content-Length before reading. */
+#define CONSOLE_PUBLIC_MAX_BODY (16u << 10)
 
 const ember_api_t *api;
 ember_module_t *mod;
@@ -57,7 +59,9 @@ static const char *const q_logs[] = { "since", "level", "limit", NULL };
 
 #define ROUTE(meth, p, fl, fn, ...)                                       \
     { .size = sizeof(ember_http_route_t), .method = meth, .path = p,     \
-      .flags = fl, .max_body = CONSOLE_MAX_BODY, .handler = console_api, \
+      .flags = fl, .handler = console_api,                               \
+      .max_body = (fl) & EMBER_HTTP_PUBLIC ? CONSOLE_PUBLIC_MAX_BODY     \
+                                           : CONSOLE_MAX_BODY,           \
       .data = &(const console_op_t){ fn, .summary = __VA_ARGS__ } }
 /* A route that runs a command; one with a handler; a public one. */
 #define CMD(meth, p, cmd, ...) ROUTE(meth, p, 0, .command = cmd, __VA_ARGS__)
@@ -202,7 +206,8 @@ other(ember_http_route_t *r, const char *method, const char *path,
     r->method = method;
     r->path = path;
     r->flags = flags;
-    r->max_body = CONSOLE_MAX_BODY;
+    r->max_body = flags & EMBER_HTTP_PUBLIC ? CONSOLE_PUBLIC_MAX_BODY
+                                            : CONSOLE_MAX_BODY;
     r->handler = handler;
     r->data = data;
 }
@@ -280,7 +285,8 @@ console_load(ember_module_t *m, const ember_api_t *a)
         (err = a->http_gate(m, "admin", console_check, NULL)) < 0 ||
         (err = a->http_set_headers(m, "admin", security_headers)) < 0 ||
         (err = console_keys_init()) < 0 ||
-        (err = console_static_init()) < 0)
+        (err = console_static_init()) < 0 ||
+        (err = console_setup_init()) < 0)
         goto fail;
     return 0;
 

@@ -144,12 +144,16 @@ try {
     }, { critical: true });
 
     await step('setup validates, then creates the first admin', async () => {
+        await page.getByLabel('Setup token').fill('0123456789abcdef0123456789abcdef');
         await page.getByLabel('Admin JID').fill(ADMIN);
         await page.getByLabel('Password', { exact: true }).fill(ADMIN_PW);
         await page.getByLabel('Repeat password').fill(ADMIN_PW + 'x');
         await page.getByRole('button', { name: 'Create admin' }).click();
         await page.getByRole('alert').filter({ hasText: 'The passwords differ' }).waitFor();
         await page.getByLabel('Repeat password').fill(ADMIN_PW);
+        await page.getByRole('button', { name: 'Create admin' }).click();
+        await page.getByRole('alert').filter({ hasText: 'wrong setup token' }).waitFor();
+        await page.getByLabel('Setup token').fill(process.env.EMBER_SETUP_TOKEN);
         await page.getByRole('button', { name: 'Create admin' }).click();
         await page.waitForURL(/#\/login$/);
         await page.getByText('Admin ' + ADMIN + ' created').waitFor();

@@ -562,8 +562,13 @@ def test_generic_commands(csrv):
     assert_error(st, doc, 400, "bad_request")
     st, _, doc = api("POST", "/api/v1/commands/no-such-command")
     assert_error(st, doc, 404, "not_found")
-    st, _, doc = api("POST", "/api/v1/commands/status", raw=b"{x")
+    st, _, doc = api("POST", "/api/v1/commands/status", raw=b"{x",
+                     headers={"Content-Type": "application/json"})
     assert_error(st, doc, 400, "bad_request")
+    # Only JSON: a form or text body is what another site could send.
+    st, _, doc = api("POST", "/api/v1/commands/status", raw=b"{}",
+                     headers={"Content-Type": "text/plain"})
+    assert_error(st, doc, 415, "unsupported_media_type")
     for c in doc_commands(api):
         if c["permission"] == "local":
             st, _, doc = api("POST", "/api/v1/commands/" + c["name"])
@@ -701,7 +706,7 @@ def read_events(sock_file, want, timeout=6):
 
 def open_stream(srv, path, key):
     s = socket.create_connection(("127.0.0.1", srv.admin_port), timeout=8)
-    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+    s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\n"
                "Accept: text/event-stream\r\n\r\n" % (path, key)).encode())
     f = s.makefile("rb")
     status = f.readline()
@@ -807,7 +812,7 @@ def test_traversal_never_bypasses(csrv):
     for path in TRAVERSALS:
         s = socket.create_connection(("127.0.0.1", csrv.admin_port),
                                      timeout=10)
-        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
                    % path).encode("latin-1"))
         out = b""
         while True:
@@ -863,6 +868,11 @@ def test_lockout_per_address_and_per_jid(server_factory):
     Admin(srv, "carol@localhost", "carol-secret")
 
 
+def setup_token(srv):
+    return json.loads(srv.ctl_ok("--json", "console-setup-token").stdout)[
+        "token"]
+
+
 def test_setup_refused_from_non_local(server_factory):
     addr = own_address()
     srv = server_factory(start=False)
@@ -874,14 +884,16 @@ def test_setup_refused_from_non_local(server_factory):
                       source=(addr,))
     assert st == 200
     st, _, doc = call(srv, "POST", "/api/v1/setup",
-                      {"jid": "root@localhost", "password": "root-pw"},
+                      {"jid": "root@localhost", "password": "root-pw",
+                       "token": setup_token(srv)},
                       port=port, source=(addr,))
     assert_error(st, doc, 403, "forbidden")
     assert doc["detail"] == "setup is only available from localhost"
     assert "root" not in srv.ctl_ok("users", "localhost").stdout
     # From loopback on the same listener the setup is done.
     st, _, doc = call(srv, "POST", "/api/v1/setup",
-                      {"jid": "root@localhost", "password": "root-pw"},
+                      {"jid": "root@localhost", "password": "root-pw",
+                       "token": setup_token(srv)},
                       port=port)
     if st == 503:
         pytest.skip("core commands admins/admin-add not available yet")
@@ -892,7 +904,8 @@ def test_setup_once_from_localhost(server):
     st, _, doc = call(server, "GET", "/api/v1/setup")
     if st == 503:
         pytest.skip("core commands admins/admin-add not available yet")
-    assert st == 200 and doc == {"needed": True}
+    assert st == 200 and doc == {"needed": True, "host": "localhost"}
+    token = setup_token(server)
     st, _, doc = call(server, "GET", "/api/v1/session")
     assert_error(st, doc, 401, "unauthorized")
     assert doc["setup_needed"] is True
@@ -901,13 +914,21 @@ def test_setup_once_from_localhost(server):
     assert_error(st, doc, 400, "bad_request")
     # An existing account needs its own password.
     st, _, doc = call(server, "POST", "/api/v1/setup",
-                      {"jid": "bob@localhost", "password": "wrong"})
+                      {"jid": "bob@localhost", "password": "wrong",
+                       "token": token})
     assert_error(st, doc, 401, "unauthorized")
     st, _, doc = call(server, "POST", "/api/v1/setup",
-                      {"jid": "root@localhost", "password": "root-pw"})
+                      {"jid": "root@localhost", "password": "root-pw",
+                       "token": token})
     assert st == 201 and doc == {"jid": "root@localhost"}
+    # The token was for one setup.
     st, _, doc = call(server, "POST", "/api/v1/setup",
-                      {"jid": "eve@localhost", "password": "eve-pw"})
+                      {"jid": "eve@localhost", "password": "eve-pw",
+                       "token": token})
+    assert_error(st, doc, 403, "forbidden")
+    st, _, doc = call(server, "POST", "/api/v1/setup",
+                      {"jid": "eve@localhost", "password": "eve-pw",
+                       "token": setup_token(server)})
     assert_error(st, doc, 409, "conflict")
     assert "eve" not in server.ctl_ok("users", "localhost").stdout
     assert call(server, "GET", "/api/v1/setup")[2] == {"needed": False}

@@ -7,6 +7,7 @@ error or CSP violation, and writes a screenshot of every page into
 $EMBER_TEST_OUT (default tests/browser/out), in console-screenshots-BUILD/.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -65,6 +66,8 @@ def test_console_in_browser(server_factory):
                EMBER_ADMIN_PASSWORD=ADMIN_PASSWORD,
                EMBER_C2S_PORT=str(srv.c2s_port),
                EMBER_DOMAIN=srv.domain,
+               EMBER_SETUP_TOKEN=json.loads(srv.ctl_ok(
+                   "--json", "console-setup-token").stdout)["token"],
                EMBER_SCREENSHOT_DIR=str(shots))
     r = subprocess.run(["node", str(BROWSER_DIR / "console.test.mjs")],
                        cwd=str(BROWSER_DIR), env=env, capture_output=True,
