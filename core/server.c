@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/options.h"
 #include "runtime/modules.h"
+#include "base/privileges.h"
 #include "base/process.h"
 #include "xmpp/sasl.h"
 #include "server.h"
@@ -146,6 +147,8 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
         return rc;
     }
     srv.control_on = 1;
+    if ((rc = ember__privileges_drop(cfg, err, errlen)) < 0)
+        return rc;
     signals_start();
     ember__log(EMBER_LOG_INFO, "core", "emberd ready (version %s, plugin "
                "ABI %d.%d)", EMBER_VERSION, EMBER_ABI_MAJOR, EMBER_API_MINOR);

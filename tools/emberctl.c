@@ -9,9 +9,13 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <uv.h>
 #include <jansson.h>
 #include <libxml/xmlstring.h>
@@ -25,6 +29,7 @@
 #include "base/config.h"
 #include "base/jid.h"
 #include "base/log.h"
+#include "base/privileges.h"
 #include "runtime/modules.h"
 #include "server.h"
 
@@ -1416,6 +1421,159 @@ read_file(const char *path, size_t *len)
 }
 
 
+/* Copy src to dst, which must not exist yet (no link followed there). */
+static int
+copy_new(const char *src, const char *dst, char *err, size_t errlen)
+{
+    char buf[65536];
+    ssize_t n;
+    int in, out, rc = 0;
+
+    if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
+        snprintf(err, errlen, "%s: %s", src, strerror(errno));
+        return -1;
+    }
+    if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    0644)) < 0) {
+        snprintf(err, errlen, "%s: %s", dst, strerror(errno));
+        close(in);
+        return -1;
+    }
+    while (rc == 0 && (n = read(in, buf, sizeof(buf))) != 0)
+        if (n < 0 || write(out, buf, (size_t) n) != n) {
+            snprintf(err, errlen, "copying %s: %s", src, strerror(errno));
+            rc = -1;
+        }
+    close(in);
+    if (close(out) < 0 && rc == 0) {
+        snprintf(err, errlen, "%s: %s", dst, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
+
+/* The child's side: inspect, answer one JSON object on fd, exit. */
+static void
+inspect_child(const ember_config_t *cfg, const char *path, int fd)
+{
+    const char *user = cfg->run_user != NULL &&
+                       strcmp(cfg->run_user, "root") != 0 ? cfg->run_user
+                                                          : "nobody";
+    struct rlimit cpu = { 10, 10 };
+    ember_plugin_info_t info;
+    char err[1024];
+    json_t *doc;
+    char *text;
+
+    alarm(30);
+    setrlimit(RLIMIT_CPU, &cpu);
+    err[0] = '\0';
+    if (ember__privileges_become(user, cfg->run_group, err, sizeof(err)) < 0)
+        doc = json_pack("{s:s}", "error", err);
+    else if (ember__plugin_inspect(path, &info, err, sizeof(err)) < 0)
+        doc = json_pack("{s:s}", "error", err);
+    else
+        doc = json_pack("{s:s, s:b, s:s, s:o}", "name", info.name,
+                        "global", info.global, "no_default", info.no_default,
+                        "manifest", info.manifest);
+    text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (text != NULL && write(fd, text, strlen(text)) < 0)
+        _exit(1);
+    _exit(text != NULL ? 0 : 1);
+}
+
+
+/*
+ * ember__plugin_inspect in a child that is not root: dlopen runs the
+ * plugin's constructors, code nobody has vetted yet.  The child sees a
+ * copy (mod_NAME.so and its manifest) in a fresh directory, and sends
+ * back only the descriptor's facts.
+ */
+static int
+inspect_apart(const ember_config_t *cfg, const char *file,
+              ember_plugin_info_t *info, char *err, size_t errlen)
+{
+    const char *base = strrchr(file, '/') != NULL ? strrchr(file, '/') + 1
+                                                  : file;
+    char dir[] = "/tmp/ember-inspect-XXXXXX", so[PATH_MAX], json[PATH_MAX];
+    char man_src[PATH_MAX], out[1 << 16];
+    size_t len = 0, blen = strlen(base);
+    ssize_t n;
+    json_error_t je;
+    json_t *doc = NULL;
+    int p[2], status, rc = -1;
+    pid_t pid;
+
+    memset(info, 0, sizeof(*info));
+    if (blen <= 7 || strncmp(base, "mod_", 4) != 0 ||
+        strcmp(base + blen - 3, ".so") != 0) {
+        snprintf(err, errlen, "%s: a plugin file is named mod_NAME.so", file);
+        return -1;
+    }
+    if (mkdtemp(dir) == NULL || chmod(dir, 0755) < 0) {
+        snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
+        return -1;
+    }
+    snprintf(so, sizeof(so), "%s/%s", dir, base);
+    snprintf(json, sizeof(json), "%s/%.*s.json", dir, (int) (blen - 3), base);
+    snprintf(man_src, sizeof(man_src), "%.*s.json",
+             (int) (strlen(file) - 3), file);
+    if (copy_new(file, so, err, errlen) < 0 ||
+        (access(man_src, F_OK) == 0 &&
+         copy_new(man_src, json, err, errlen) < 0))
+        goto out;
+    if (pipe(p) < 0 || (pid = fork()) < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        inspect_child(cfg, so, p[1]);
+    }
+    close(p[1]);
+    while (len < sizeof(out) - 1 &&
+           ((n = read(p[0], out + len, sizeof(out) - 1 - len)) > 0 ||
+            (n < 0 && errno == EINTR)))
+        if (n > 0)
+            len += (size_t) n;
+    out[len] = '\0';
+    close(p[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(status)) {
+        snprintf(err, errlen, "%s: the plugin killed the process that "
+                 "opened it (signal %d): not installed", file,
+                 WTERMSIG(status));
+        goto out;
+    }
+    if ((doc = json_loads(out, 0, &je)) == NULL) {
+        snprintf(err, errlen, "%s: the plugin's inspection gave no answer "
+                 "(exit %d): not installed", file,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        goto out;
+    }
+    if (json_string_value(json_object_get(doc, "error")) != NULL) {
+        snprintf(err, errlen, "%s", json_string_value(json_object_get(doc,
+                 "error")));
+        goto out;
+    }
+    snprintf(info->name, sizeof(info->name), "%s",
+             json_string_value(json_object_get(doc, "name")));
+    snprintf(info->no_default, sizeof(info->no_default), "%s",
+             json_string_value(json_object_get(doc, "no_default")));
+    info->global = json_is_true(json_object_get(doc, "global"));
+    info->manifest = json_incref(json_object_get(doc, "manifest"));
+    rc = 0;
+out:
+    json_decref(doc);
+    unlink(so);
+    unlink(json);
+    rmdir(dir);
+    return rc;
+}
+
+
 /*
  * Enable the plugin through the core's module-enable command (the running
  * emberd's, else an in-process one): the same edit, check, atomic write
@@ -1502,7 +1660,7 @@ do_plugin(ctl_t *c, int argc, char **argv)
                 cfg->path);
         goto out;
     }
-    if (ember__plugin_inspect(file, &info, err, sizeof(err)) < 0) {
+    if (inspect_apart(cfg, file, &info, err, sizeof(err)) < 0) {
         fprintf(stderr, "emberctl: %s\n", err);
         goto out;
     }

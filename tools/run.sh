@@ -8,4 +8,8 @@ if [ ! -f var/ember.xml ]; then
     echo "wrote var/ember.xml; add a user with:"
     echo "  $b/emberctl -c var/ember.xml adduser alice@localhost"
 fi
+# Started as root, emberd binds its ports and then runs as the user ember.
+if [ "$(id -u)" = 0 ]; then
+    tools/ember-user.sh var
+fi
 exec "$b/emberd" -c var/ember.xml

@@ -45,9 +45,11 @@ cmd_config_check(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     long line;
     int rc;
 
-    rc = ember__config_check_text(ember__command_str(args, "text"), &line,
+    rc = ember__config_check_text(ember__command_str(args, "text"),
+                                  ember__command_caller(ctx) !=
+                                  EMBER_CALLER_LOCAL, &line,
                                   msg, sizeof(msg));
-    if (rc < 0 && rc != EMBER_EINVAL) {
+    if (rc < 0 && rc != EMBER_EINVAL && rc != EMBER_EPERM) {
         json_decref(errors);
         ember__command_donef(ctx, rc, "%s", msg);
         return;

@@ -226,6 +226,14 @@ cmd_check(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     char err[1024];
     int rc;
 
+    /* Another file would name plugin directories to open code from. */
+    if (path != NULL && ember__command_caller(ctx) != EMBER_CALLER_LOCAL &&
+        (running == NULL || strcmp(path, running->path) != 0)) {
+        ember__command_donef(ctx, EMBER_EPERM, "check: another file than "
+                             "the running config only through the control "
+                             "socket (emberctl)");
+        return;
+    }
     if (path == NULL && running != NULL)
         path = running->path;
     if (path == NULL) {
@@ -284,9 +292,11 @@ cmd_reload(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 static void
 cmd_status(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
-    json_t *st = server_ops != NULL ? server_ops->status() : NULL;
+    json_t *st;
 
-    if (st == NULL)
+    if (ember__command_need_online(ctx, "status") < 0)
+        return;
+    if ((st = server_ops != NULL ? server_ops->status() : NULL) == NULL)
         ember__command_done(ctx, EMBER_ENOMEM, NULL, NULL);
     else
         ember__command_done(ctx, 0, st, NULL);

@@ -73,9 +73,101 @@ ember__config_read(size_t *len, char *err, size_t errlen)
  * every module opened.  0, or EMBER_EINVAL with *line and msg (the
  * message without the file name), or another error with msg.
  */
+static int
+same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) ||
+           (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+
+/* A host's certificate path: unchanged, or the one cert-upload and
+ * cert-generate write in the data directory. */
+static int
+host_cert_ok(const ember_config_t *cfg, const char *host, const char *was,
+             const char *now, const char *ext)
+{
+    char own[PATH_MAX];
+
+    snprintf(own, sizeof(own), "%s/tls/%s.%s", cfg->data_dir, host, ext);
+    return same_text(was, now) || (now != NULL && strcmp(now, own) == 0);
+}
+
+
+/*
+ * What of the options that name files or load code differs between the
+ * running config and new, in what; 0 when nothing.  Only the file on
+ * disk may change them: through an admin command, a console admin could
+ * read or write any file of the server's user, or run code.
+ */
+static int
+guarded_change(const ember_config_t *old, const ember_config_t *new,
+               char *what, size_t len)
+{
+    const ember_host_conf_t *h, *was;
+    size_t i;
+
+    if (!same_text(old->log_file, new->log_file))
+        return snprintf(what, len, "<log file>"), 1;
+    if (!same_text(old->data_dir, new->data_dir))
+        return snprintf(what, len, "<paths data>"), 1;
+    if (!same_text(old->control_socket, new->control_socket))
+        return snprintf(what, len, "<paths control-socket>"), 1;
+    for (i = 0; old->plugin_dirs[i] != NULL || new->plugin_dirs[i] != NULL;
+         i++)
+        if (!same_text(old->plugin_dirs[i], new->plugin_dirs[i]))
+            return snprintf(what, len, "<plugins dir>"), 1;
+    if (!same_text(old->cert_file, new->cert_file) ||
+        !same_text(old->key_file, new->key_file))
+        return snprintf(what, len, "<tls cert key>"), 1;
+    if (!same_text(old->run_user, new->run_user) ||
+        !same_text(old->run_group, new->run_group))
+        return snprintf(what, len, "<run-as>"), 1;
+    for (h = new->hosts; h != NULL; h = h->next) {
+        was = ember__config_host((ember_config_t *) old, h->name);
+        if (!host_cert_ok(old, h->name, was != NULL ? was->cert_file : NULL,
+                          h->cert_file, "pem") ||
+            !host_cert_ok(old, h->name, was != NULL ? was->key_file : NULL,
+                          h->key_file, "key"))
+            return snprintf(what, len, "<tls cert key> of host %s",
+                            h->name), 1;
+    }
+    return 0;
+}
+
+
+/*
+ * EMBER_EPERM with msg when the file at tmp changes a guarded option (the
+ * modules' own path options with modules, once their plugins checked),
+ * else 0; a file that does not load is left to the check to report.
+ */
+static int
+check_guarded(const ember_config_t *cfg, const char *tmp, int modules,
+              char *msg, size_t msglen)
+{
+    ember_config_t *new;
+    char err[512], what[256];
+    int changed;
+
+    if (ember__config_load(tmp, &new, err, sizeof(err)) < 0)
+        return 0;
+    what[0] = '\0';
+    changed = modules ? ember__module_paths_changed(cfg, new, what,
+                                                    sizeof(what))
+                      : guarded_change(cfg, new, what, sizeof(what));
+    ember__config_free(new);
+    if (!changed)
+        return 0;
+    snprintf(msg, msglen, "%s names files or code: it changes only in the "
+             "config file %s on disk, not through an admin command", what,
+             cfg->path);
+    return EMBER_EPERM;
+}
+
+
 int
-ember__config_check_text(const char *text, long *line, char *msg,
-                         size_t msglen)
+ember__config_check_text(const char *text, int guarded, long *line,
+                         char *msg, size_t msglen)
 {
     const ember_config_t *cfg = ember__config();
     char tmp[PATH_MAX], err[1024], *end;
@@ -107,8 +199,20 @@ ember__config_check_text(const char *text, long *line, char *msg,
         return EMBER_EIO;
     }
     err[0] = '\0';
+    /* Before the check opens the plugins the new text names. */
+    if (guarded && (rc = check_guarded(cfg, tmp, 0, msg, msglen)) != 0) {
+        unlink(tmp);
+        ember__config_use_data_dir(cfg->data_dir);
+        return rc;
+    }
     rc = ember__modules_check_file(tmp, err, sizeof(err));
+    if (rc == 0 && guarded)
+        rc = check_guarded(cfg, tmp, 1, msg, msglen);
     unlink(tmp);
+    if (rc == EMBER_EPERM) {
+        ember__config_use_data_dir(cfg->data_dir);
+        return rc;
+    }
     /* The check loaded another config: paths stay the running one's. */
     ember__config_use_data_dir(cfg->data_dir);
     if (rc == 0)
@@ -161,7 +265,9 @@ ember__config_commit(ember_cmd_ctx_t *ctx, const char *text, json_t *extra)
     long line;
     int rc;
 
-    if ((rc = ember__config_check_text(text, &line, msg, sizeof(msg))) < 0) {
+    if ((rc = ember__config_check_text(text, ember__command_caller(ctx) !=
+                                       EMBER_CALLER_LOCAL, &line, msg,
+                                       sizeof(msg))) < 0) {
         if (rc == EMBER_EINVAL && line > 0)
             ember__command_donef(ctx, rc, "line %ld: %s", line, msg);
         else

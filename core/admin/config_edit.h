@@ -17,9 +17,11 @@ char *ember__config_read(size_t *len, char *err, size_t errlen);
 /*
  * Check config text as `check` checks a file.  0, or EMBER_EINVAL with
  * *line and msg (without the file name), or another error with msg.
+ * guarded: EMBER_EPERM when the text changes an option that names files
+ * or loads code (doc/config.md), which only the file on disk may.
  */
-int ember__config_check_text(const char *text, long *line, char *msg,
-                             size_t msglen);
+int ember__config_check_text(const char *text, int guarded, long *line,
+                             char *msg, size_t msglen);
 /* Check, write, reload; finish ctx with {"ok", "reload"} and extra's
  * members (stolen). */
 void ember__config_commit(ember_cmd_ctx_t *ctx, const char *text,

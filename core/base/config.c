@@ -439,9 +439,10 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     if ((l = calloc(1, sizeof(*l))) == NULL
         || (l->address = strdup(text)) == NULL
         || (names != NULL && (l->host_names = strdup(names)) == NULL)) {
-        if (l != NULL)
+        if (l != NULL) {
             free(l->address);
-        free(l->host_names);
+            free(l->host_names);
+        }
         free(l);
         return EMBER_ENOMEM;
     }
@@ -572,13 +573,37 @@ cfg_admin(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n, size_t *count)
 }
 
 
+/* <run-as user group>: names checked against the system when emberd
+ * starts as root, not here (a config is checked on other machines). */
+static int
+cfg_run_as(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
+{
+    const char *user = ember__xml_attr(n, "user");
+    const char *group = ember__xml_attr(n, "group");
+
+    if (user != NULL && (*user == '\0' || strchr(user, ':') != NULL))
+        return cfg_fail(cx, xmlGetLineNo(n), "run-as: user '%s' is not a "
+                        "user name", user);
+    if (group != NULL && (*group == '\0' || strchr(group, ':') != NULL))
+        return cfg_fail(cx, xmlGetLineNo(n), "run-as: group '%s' is not a "
+                        "group name", group);
+    free(c->run_user);
+    c->run_user = NULL;
+    if ((user != NULL && (c->run_user = strdup(user)) == NULL) ||
+        (group != NULL && (c->run_group = strdup(group)) == NULL))
+        return EMBER_ENOMEM;
+    return 0;
+}
+
+
 /* Settings of <ember>'s children, in document order. */
 static int
 cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
 {
-    static const char *const once[] = { "log", "paths", "tls", "limits" };
+    static const char *const once[] = { "log", "paths", "tls", "limits",
+                                        "run-as" };
     struct sockaddr_un su;
-    long seen[4] = { 0 };
+    long seen[5] = { 0 };
     size_t nadmins = 0, ndirs = 0, i;
     xmlNodePtr n, paths = NULL, log = NULL;
     const char *v;
@@ -587,7 +612,7 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
     for (n = root->children; n != NULL && rc == 0; n = n->next) {
         if (!is_element(n, NULL))
             continue;
-        for (i = 0; i < 4; i++)
+        for (i = 0; i < 5; i++)
             if (is_element(n, once[i]) && seen[i] > 0)
                 return cfg_fail(cx, xmlGetLineNo(n), "element '%s' repeated"
                                 " (first at line %ld)", once[i], seen[i]);
@@ -604,6 +629,8 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
             rc = cfg_tls(cx, c->dir, n, &c->cert_file, &c->key_file);
         else if (is_element(n, "limits"))
             rc = cfg_limits(cx, n, &c->limits);
+        else if (is_element(n, "run-as"))
+            rc = cfg_run_as(cx, c, n);
         else if (is_element(n, "admin"))
             rc = cfg_admin(cx, c, n, &nadmins);
         else if (is_element(n, "listen"))
@@ -640,6 +667,8 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
                                    strdup(EMBER_PLUGINDIR)) < 0)
         return EMBER_ENOMEM;
 #endif
+    if (c->run_user == NULL && (c->run_user = strdup("ember")) == NULL)
+        return EMBER_ENOMEM;
     if (c->data_dir == NULL || c->control_socket == NULL
         || c->cert_file == NULL || c->key_file == NULL
         || (c->admins == NULL
@@ -740,6 +769,7 @@ ember__config_free(ember_config_t *c)
     while ((l = c->listeners) != NULL) {
         c->listeners = l->next;
         free(l->address);
+        free(l->host_names);
         free(l);
     }
     while ((h = c->hosts) != NULL) {
@@ -757,6 +787,8 @@ ember__config_free(ember_config_t *c)
         free(*s);
     free(c->plugin_dirs);
     free(c->admins);
+    free(c->run_user);
+    free(c->run_group);
     free(c->path);
     free(c->dir);
     free(c->log_file);

@@ -76,6 +76,8 @@ typedef struct ember_config_s {
     char *data_dir;            /* absolute; default <dir>/data */
     char *cert_file, *key_file; /* absolute; default <data>/tls/cert.pem ... */
     char **admins;             /* bare JIDs, NULL-terminated */
+    char *run_user;            /* started as root: run as, default "ember" */
+    char *run_group;           /* NULL: the user's own group */
     ember_limits_t limits;
     ember_listener_conf_t *listeners;
     ember_module_conf_t *global_modules; /* <module> directly under <ember> */

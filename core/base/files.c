@@ -65,7 +65,8 @@ ember__write_atomic(const char *path, const char *data, size_t len,
     int fd = -1, dfd;
 
     if (mode < 0)
-        mode = stat(path, &st) == 0 ? (int) (st.st_mode & 07777) : 0644;
+        mode = lstat(path, &st) == 0 && S_ISREG(st.st_mode)
+               ? (int) (st.st_mode & 07777) : 0644;
     if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
         tmp = NULL;
         goto nomem;
@@ -74,7 +75,7 @@ ember__write_atomic(const char *path, const char *data, size_t len,
         bak = NULL;
         goto nomem;
     }
-    if ((fd = mkstemp(tmp)) < 0)
+    if ((fd = mkostemp(tmp, O_NOFOLLOW | O_CLOEXEC)) < 0)
         goto fail;
     what = "write";
     if (fchmod(fd, (mode_t) mode) < 0 ||

@@ -28,6 +28,7 @@ struct ember_cmd_ctx_s {
     void *ud;
     ember_module_t *m;
     json_t *args;                /* valid until command_done */
+    ember_caller_t who;
     struct ember_cmd_ctx_s *prev, *next;
 };
 
@@ -400,11 +401,19 @@ ember__command_run(const char *name, json_t *args, ember_caller_t who,
     ctx->ud = ud;
     ctx->m = e->m;
     ctx->args = checked;
+    ctx->who = who;
     ctx->next = pending;
     if (pending != NULL)
         pending->prev = ctx;
     pending = ctx;
     e->cmd->run(ctx, checked, e->ud);
+}
+
+
+ember_caller_t
+ember__command_caller(const ember_cmd_ctx_t *ctx)
+{
+    return ctx->who;
 }
 
 

@@ -32,6 +32,9 @@ void ember__command_done(ember_cmd_ctx_t *ctx, int status, json_t *result,
 void ember__command_run(const char *name, json_t *args, ember_caller_t who,
                         ember_cmd_reply_cb reply, void *ud);
 
+/* Who runs the command of ctx. */
+ember_caller_t ember__command_caller(const ember_cmd_ctx_t *ctx);
+
 /* JSON array describing every command (name, summary, args, permission). */
 json_t *ember__command_list(void);
 /* The list's entry of one command, or NULL: host's own when several hosts

@@ -69,6 +69,11 @@ void ember__modules_counts(int *loaded, int *failed);
  * loaded instance runs with, else what the config (or the default) would
  * give it.  EMBER_ENOENT when no such plugin exists.
  */
+/* 1 when new sets an option of type path of a module otherwise than old
+ * (what names it), else 0. */
+int ember__module_paths_changed(const ember_config_t *old,
+                                const ember_config_t *new, char *what,
+                                size_t len);
 int ember__module_options(const ember_config_t *cfg, const char *name,
                           const char *host, json_t **out, char *err,
                           size_t errlen);

@@ -389,6 +389,73 @@ ember__module_options(const ember_config_t *cfg, const char *name,
 }
 
 
+/* Options of type path of module mc on host that new sets otherwise
+ * than old; 1 with what named. */
+static int
+module_paths_changed(const ember_config_t *old, const ember_config_t *new,
+                     const ember_module_conf_t *mc, const char *host,
+                     char *what, size_t len)
+{
+    const ember_module_conf_t *was, *list;
+    const ember_option_t *o;
+    ember_module_t *m = ember__module_find(mc->name, host), *tmp = NULL;
+    const char *a, *b;
+    int changed = 0;
+
+    was = ember__config_module(old, mc->name, host, &list);
+    if (m == NULL || m->state != MOD_LOADED) {
+        /* Only the plugin directories in force are searched: those are
+         * guarded themselves. */
+        if ((tmp = ember__module_new(mc->name, host, NULL)) == NULL)
+            return 0;
+        if (ember__module_open(new, tmp) < 0) {
+            ember__module_free(tmp);
+            return 0;
+        }
+        m = tmp;
+    }
+    for (o = m->desc.options; o != NULL && o->name != NULL; o++) {
+        if (o->type != EMBER_OPT_PATH)
+            continue;
+        a = was != NULL ? ember__xml_attr(was->node, o->name) : NULL;
+        b = ember__xml_attr(mc->node, o->name);
+        if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0)) {
+            snprintf(what, len, "option %s of module %s%s%s", o->name,
+                     mc->name, host != NULL ? " on " : "",
+                     host != NULL ? host : "");
+            changed = 1;
+            break;
+        }
+    }
+    if (tmp != NULL) {
+        if (tmp->dl != NULL)
+            dlclose(tmp->dl);
+        tmp->dl = NULL;
+        ember__module_free(tmp);
+    }
+    return changed;
+}
+
+
+int
+ember__module_paths_changed(const ember_config_t *old,
+                            const ember_config_t *new, char *what,
+                            size_t len)
+{
+    const ember_module_conf_t *mc;
+    const ember_host_conf_t *h;
+
+    for (mc = new->global_modules; mc != NULL; mc = mc->next)
+        if (module_paths_changed(old, new, mc, NULL, what, len))
+            return 1;
+    for (h = new->hosts; h != NULL; h = h->next)
+        for (mc = h->modules; mc != NULL; mc = mc->next)
+            if (module_paths_changed(old, new, mc, h->name, what, len))
+                return 1;
+    return 0;
+}
+
+
 static json_t *
 name_list(const char *const *list)
 {

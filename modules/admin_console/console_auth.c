@@ -757,6 +757,20 @@ setup_token_announce(int status, json_t *result, const char *message,
 }
 
 
+/* Only a running server has a setup page to announce (emberctl loads the
+ * global modules too, and fails "status"). */
+static void
+setup_token_online(int status, json_t *result, const char *message,
+                   void *ud)
+{
+    (void) result;
+    (void) message;
+    (void) ud;
+    if (status == 0 && console_command_exists("admins"))
+        api->command_run(mod, "admins", NULL, setup_token_announce, NULL);
+}
+
+
 static void
 setup_token_cmd(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
@@ -782,7 +796,7 @@ console_setup_init(void)
     console_random_hex(setup_token, 16);
     if ((err = api->command_register(mod, &setup_token_command, NULL)) < 0)
         return err;
-    if (console_command_exists("admins"))
-        api->command_run(mod, "admins", NULL, setup_token_announce, NULL);
+    if (console_command_exists("status"))
+        api->command_run(mod, "status", NULL, setup_token_online, NULL);
     return 0;
 }

@@ -99,6 +99,11 @@ class Server:
         self.config_path = self.dir / "ember.xml"
         self.tree = ET.parse(self.config_path)
         self.set_log(os.environ.get("EMBER_TEST_LOG_LEVEL", "info"))
+        # Test instances live under the runner's private temporary
+        # directory: started as root, they stay root (test_privileges.py
+        # covers the drop).
+        if os.geteuid() == 0:
+            ET.SubElement(self.cfg, "run-as", user="root")
 
     # ---- ports ----
     @property

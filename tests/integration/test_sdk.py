@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -506,3 +507,55 @@ def test_plugin_install_and_listing(server_factory, sdk, passwords):
     c.login("alice", passwords["alice"])
     assert c.ping().get("type") == "result"
     c.close()
+
+
+def test_plugin_install_runs_no_plugin_code_as_root(server_factory, sdk,
+                                                    tmp_path):
+    """Inspecting a plugin opens it, which runs its constructors: that
+    happens in a child that is not root, and a plugin that kills it is
+    refused (issue 13, finding 7)."""
+    srv = _plugin_server(server_factory, sdk)
+    mine = srv.root / "plugins"
+    mine.mkdir()
+    first = next(i for i, c in enumerate(srv.cfg) if c.tag == "plugins")
+    srv.cfg.insert(first, ET.Element("plugins", dir=str(mine)))
+    srv.start()
+    cc = os.environ.get("CC", "cc")
+    # Where the child, whoever it runs as, can write.
+    open_dir = Path(tempfile.mkdtemp(prefix="ember-ctor-", dir="/tmp"))
+    os.chmod(open_dir, 0o777)
+    marker = open_dir / "uid"
+    src = tmp_path / "ctor.c"
+    src.write_text(
+        '#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n'
+        '__attribute__((constructor)) static void run(void) {\n'
+        '  FILE *f = fopen("%s", "w");\n'
+        '  if (f) { fprintf(f, "%%d", (int) getuid()); fclose(f); }\n'
+        '#ifdef CRASH\n  abort();\n#endif\n}\n' % marker)
+    spy = tmp_path / "spy" / "mod_spy.so"
+    spy.parent.mkdir()
+    _run([cc, "-shared", "-fPIC", "-o", str(spy), str(src)])
+    r = srv.ctl("plugin", "install", spy)
+    assert r.returncode == 1, r.stdout
+    uid = int(marker.read_text())
+    if os.geteuid() == 0:
+        assert uid != 0
+    assert not (mine / "mod_spy.so").exists()
+    crash = tmp_path / "crash" / "mod_crash.so"
+    crash.parent.mkdir()
+    _run([cc, "-DCRASH", "-shared", "-fPIC", "-o", str(crash), str(src)])
+    r = srv.ctl("plugin", "install", crash)
+    assert r.returncode == 1
+    assert "killed the process that opened it" in r.stderr, r.stderr
+    assert not (mine / "mod_crash.so").exists()
+    # An existing name in the plugin folder that is a link elsewhere is
+    # replaced, never written through.
+    outside = tmp_path / "outside.so"
+    outside.write_bytes(b"precious")
+    (mine / "mod_wordfilter.so").symlink_to(outside)
+    r = srv.ctl("plugin", "install", "--no-enable",
+                sdk.examples / "wordfilter" / "mod_wordfilter.so")
+    assert r.returncode == 0, r.stderr
+    assert outside.read_bytes() == b"precious"
+    assert not (mine / "mod_wordfilter.so").is_symlink()
+    shutil.rmtree(open_dir, ignore_errors=True)
