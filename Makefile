@@ -150,6 +150,11 @@ fuzz-build: $(FUZZ_BINS)
 run: all
 	tools/run.sh $(B)
 
+# Longer fuzzing than make check's, growing tests/fuzz/corpus/ (commit it).
+fuzz:
+	tools/deps.sh test
+	FUZZ_KEEP=1 FUZZ_SECONDS=$(or $(FUZZ_SECONDS),300) tools/fuzz.sh
+
 check:
 	tools/deps.sh test
 	$(MAKE) tests-build
@@ -179,6 +184,12 @@ install: all ember-plugin.pc
 	install -m 644 ember-plugin.pc $(DESTDIR)$(libdir)/pkgconfig/
 	install -m 644 etc/ember.xml etc/ember.rng $(DESTDIR)$(sysconfdir)/ember/
 	if [ -d web ]; then cp -R web/. $(DESTDIR)$(datarootdir)/ember/web/; fi
+	install -d $(DESTDIR)$(libdir)/systemd/system
+	sed -e 's|@SBINDIR@|$(sbindir)|g' -e 's|@SYSCONFDIR@|$(sysconfdir)|g' \
+	    etc/emberd.service > $(DESTDIR)$(libdir)/systemd/system/emberd.service
+	# The user emberd runs as once its ports are bound (<run-as>).
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	    tools/ember-user.sh $(DESTDIR)$(sysconfdir)/ember; fi
 
 clean:
 	rm -rf build build-asan build-fuzz ember-plugin.pc
@@ -189,7 +200,7 @@ distclean: clean
 
 FORCE:
 
-.PHONY: FORCE all run check bench bench-peers install clean distclean \
+.PHONY: FORCE all run check fuzz bench bench-peers install clean distclean \
         tests-build fuzz-build
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

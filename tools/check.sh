@@ -115,33 +115,15 @@ fi
 
 if [ "${CHECK_SKIP_FUZZ:-0}" != 1 ]; then
     stage "fuzzing (build-fuzz, ${FUZZ_SECONDS}s per target)"
-    if $MAKE -j"$JOBS" B=build-fuzz SAN=fuzz fuzz-build; then
-        found=0
-        for f in build-fuzz/tests/fuzz/fuzz-*; do
-            [ -x "$f" ] || continue
-            found=1
-            name=$(basename "$f")
-            corpus=$(mktemp -d)
-            seeds=tests/fuzz/corpus/$name
-            [ -d "$seeds" ] || seeds=
-            # shellcheck disable=SC2086
-            if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
-                    -rss_limit_mb=2048 -print_final_stats=1 \
-                    -artifact_prefix=build-fuzz/ "$corpus" $seeds \
-                    >build-fuzz/"$name".log 2>&1; then
-                ok "$name"
-                grep -E 'stat::number_of_executed_units' \
-                    build-fuzz/"$name".log || true
-            else
-                tail -n 40 build-fuzz/"$name".log
-                ko "$name (log: build-fuzz/$name.log)"
-            fi
-            rm -rf "$corpus"
-        done
-        [ $found = 1 ] || ko "no fuzz targets in build-fuzz/tests/fuzz"
-    else
-        ko "fuzz build"
-    fi
+    out=$(mktemp)
+    FUZZ_SECONDS=$FUZZ_SECONDS tools/fuzz.sh | tee "$out"
+    n=$(grep -c '^fuzz ok: ' "$out")
+    [ "$n" -gt 0 ] && ok "fuzzing" "$n"
+    grep '^fuzz FAILED: ' "$out" >"$out.bad"
+    while read -r line; do
+        ko "${line#fuzz FAILED: }"
+    done <"$out.bad"
+    rm -f "$out" "$out.bad"
 fi
 
 if [ -n "$failures" ]; then
