@@ -144,10 +144,14 @@ def open_root():
     os.chmod(d, 0o755)
     servers = []
     yield d, servers
+    reports = []
     for s in servers:
         if s.running():
             s.stop(check=False)
+        if s.sanitizer_report():
+            reports.append(s.log()[-3000:])
     shutil.rmtree(d, ignore_errors=True)
+    assert not reports, reports
 
 
 def _without_run_as(srv):
