@@ -287,7 +287,14 @@ function sessionTable(rows, reload) {
     return table(rows, [
         { key: 'jid', label: 'JID' }, { key: 'ip', label: 'IP' },
         { key: 'tls', label: 'TLS' }, { key: 'mechanism', label: 'SASL' },
-        { key: 'client', label: 'Client' },
+        { key: 'client', label: 'Client', render: (v, r) => v ? v :
+            actionButton('Ask', async () => {
+                try {
+                    const a = await api('POST', '/api/v1/client-version', { jid: r.jid });
+                    toast(r.jid + ': ' + a.client);
+                } catch (e) { toast(errorText(e), 'bad'); }
+                await reload();
+            }, { ariaLabel: 'Ask the software of ' + r.jid }) },
         { key: 'idle_ms', label: 'Idle', render: v => fmtDuration(v / 1000) },
         { key: 'in', label: 'In' }, { key: 'out', label: 'Out' },
         { key: 'jid', label: 'Action', render: j => confirmButton('Kick', async () => {

@@ -240,6 +240,13 @@ ember__options_apply(const ember_option_t *opts, void *conf,
         }
     }
     for (o = opts; o != NULL && o->name != NULL; o++) {
+        /* It would read the module's own name from <module name>. */
+        if (strcmp(o->name, "name") == 0) {
+            ember__options_free(opts, conf);
+            return opt_fail(file, line, err, errlen, "module %s: an option "
+                            "may not be called 'name' (the <module name> "
+                            "attribute)", mod ? mod : "?");
+        }
         v = node != NULL ? ember__xml_attr(node, o->name) : NULL;
         if (v == NULL && (v = o->default_value) == NULL) {
             rc = EMBER_EINVAL;

@@ -79,6 +79,7 @@ command_pick(const char *name, json_t *args, char *msg, size_t msglen)
 {
     cmd_entry_t *e, *only = NULL;
     const char *host = NULL;
+    ember_jid_t *jid;
     size_t n = 0;
     json_t *h;
 
@@ -96,6 +97,18 @@ command_pick(const char *name, json_t *args, char *msg, size_t msglen)
             return NULL;
         }
         host = json_string_value(h);
+    }
+    /* Without "host", a JID argument names it (an account, a session). */
+    if (host == NULL && json_is_object(args) &&
+        (h = json_object_get(args, "jid")) != NULL && json_is_string(h) &&
+        (jid = ember__jid_parse(json_string_value(h))) != NULL) {
+        for (e = commands; e != NULL; e = e->next)
+            if (strcmp(e->cmd->name, name) == 0 &&
+                strcmp(ember__module_host(e->m), jid->domain) == 0)
+                break;
+        ember__jid_free(jid);
+        if (e != NULL)
+            return e;
     }
     for (e = commands; e != NULL; e = e->next) {
         if (strcmp(e->cmd->name, name) != 0)

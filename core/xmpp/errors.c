@@ -15,6 +15,20 @@ static const char *const cond_types[] = {
 #undef COND_TYPE
 };
 
+/*
+ * XEP-0086 legacy codes, by condition in EMBER_COND_MAP order ("" for
+ * policy-violation, which came after it).  Deprecated, but clients still
+ * read them: Profanity 0.13 starts OMEMO only on an item-not-found that
+ * says code="404".
+ */
+static const char *const cond_codes[] = {
+    "400", "409", "501", "403", "302", "500", "404", "400", "406", "405",
+    "401", "", "404", "302", "407", "404", "504", "500", "503", "407",
+    "500", "400",
+};
+_Static_assert(sizeof(cond_codes) / sizeof(cond_codes[0]) == EMBER_COND_COUNT,
+               "one legacy code per condition");
+
 static const char *const stream_cond_names[] = {
 #define STREAM_COND_NAME(name, wire) wire,
     EMBER_STREAM_COND_MAP(STREAM_COND_NAME)
@@ -44,6 +58,15 @@ ember__cond_type(ember_cond_t cond)
     if ((unsigned) cond >= EMBER_COND_COUNT)
         cond = EMBER_COND_UNDEFINED_CONDITION;
     return cond_types[cond];
+}
+
+
+const char *
+ember__cond_legacy_code(ember_cond_t cond)
+{
+    if ((unsigned) cond >= EMBER_COND_COUNT)
+        cond = EMBER_COND_UNDEFINED_CONDITION;
+    return cond_codes[cond][0] != '\0' ? cond_codes[cond] : NULL;
 }
 
 

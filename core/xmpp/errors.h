@@ -9,6 +9,8 @@
 const char *ember__cond_name(ember_cond_t cond);
 /* The error type that goes with cond: "cancel", "modify" ... */
 const char *ember__cond_type(ember_cond_t cond);
+/* XEP-0086's legacy "code" for cond, or NULL (policy-violation). */
+const char *ember__cond_legacy_code(ember_cond_t cond);
 /* Out of range: undefined-condition. */
 const char *ember__stream_cond_name(ember_stream_cond_t cond);
 /* What the API answers: NULL when out of range. */

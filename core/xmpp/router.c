@@ -57,6 +57,7 @@ ember__error_reply(const ember_stanza_t *st, ember_cond_t cond,
                    const char *text)
 {
     ember_stanza_t *r, *err, *t;
+    const char *code = ember__cond_legacy_code(cond);
 
     if ((r = ember__stanza_new(ember__stanza_name(st), NULL)) == NULL)
         return NULL;
@@ -64,6 +65,7 @@ ember__error_reply(const ember_stanza_t *st, ember_cond_t cond,
     ember__stanza_set_attr(r, "type", "error");
     err = ember__stanza_add_child(r, "error", NULL);
     if (err == NULL ||
+        (code != NULL && ember__stanza_set_attr(err, "code", code) < 0) ||
         ember__stanza_set_attr(err, "type", ember__cond_type(cond)) < 0 ||
         ember__stanza_add_child(err, ember__cond_name(cond), NS_STANZAS) ==
             NULL)

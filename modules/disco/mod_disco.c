@@ -11,8 +11,9 @@ typedef struct {
 } disco_conf_t;
 
 static const ember_option_t disco_options[] = {
-    EMBER_OPT("name", EMBER_OPT_STRING, disco_conf_t, name, "Ember", 0, 256,
-              "name of the server identity"),
+    EMBER_OPT("server-name", EMBER_OPT_STRING, disco_conf_t, name, "Ember",
+              0, 256, "the server's name in its disco identity, which "
+              "clients show when they browse services"),
     EMBER_OPT_END
 };
 

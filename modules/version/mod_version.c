@@ -1,8 +1,11 @@
-/* mod_version.c -- XEP-0092 Software Version: the server's, and each
- * client's (asked once bound, shown by `emberctl sessions`). */
+/* mod_version.c -- XEP-0092 Software Version: the server's, and a
+ * client's on an admin's demand (command client-version) or, when
+ * query-clients is on, each client's once bound; shown by `emberctl
+ * sessions` and the console. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <jansson.h>
 #include <ember/plugin.h>
 
 #define NS_VERSION "jabber:iq:version"
@@ -19,8 +22,9 @@ static const ember_option_t version_options[] = {
     EMBER_OPT("show-os", EMBER_OPT_BOOL, version_conf_t, show_os, "false",
               0, 1, "include the operating system in answers"),
     EMBER_OPT("query-clients", EMBER_OPT_BOOL, version_conf_t, query_clients,
-              "true", 0, 1, "ask each client its software version once "
-              "bound (shown in the session list)"),
+              "false", 0, 1, "ask each client its software version once "
+              "bound (shown in the session list); off, an admin asks one "
+              "session with the command client-version"),
     EMBER_OPT_END
 };
 
@@ -72,29 +76,103 @@ child_text(const ember_stanza_t *q, const char *name)
  * from the addressee only), so nothing points at a session across the
  * wait.
  */
-static void
-version_on_client_reply(ember_module_t *m, ember_stanza_t *reply, void *ud)
+/* "name version (os)" of a jabber:iq:version result into out, or 0. */
+static int
+software_of(const ember_stanza_t *reply, char *out, size_t len)
 {
     const char *type, *name, *ver, *os;
-    ember_session_t *s;
     ember_stanza_t *q;
-    char software[3 * CLIENT_FIELD_MAX + 8];
 
     if (reply == NULL || (type = api->stanza_attr(reply, "type")) == NULL ||
         strcmp(type, "result") != 0 ||
         (q = api->stanza_child(reply, "query", NS_VERSION)) == NULL ||
-        (name = child_text(q, "name")) == NULL ||
-        (s = api->session_by_jid(api->stanza_attr(reply, "from"))) == NULL)
-        return;
+        (name = child_text(q, "name")) == NULL)
+        return 0;
     ver = child_text(q, "version");
     os = child_text(q, "os");
-    snprintf(software, sizeof(software), "%.*s%s%.*s%s%.*s%s",
+    snprintf(out, len, "%.*s%s%.*s%s%.*s%s",
              CLIENT_FIELD_MAX, name, ver != NULL ? " " : "",
              CLIENT_FIELD_MAX, ver != NULL ? ver : "",
              os != NULL ? " (" : "", CLIENT_FIELD_MAX, os != NULL ? os : "",
              os != NULL ? ")" : "");
-    api->session_set_client(s, software);
+    return 1;
 }
+
+
+/*
+ * The client's answer.  Its session may have closed meanwhile: it is
+ * looked up again by the full JID that answered (the core takes replies
+ * from the addressee only), so nothing points at a session across the
+ * wait.  ud: the admin command waiting for it, or NULL.
+ */
+static void
+version_on_client_reply(ember_module_t *m, ember_stanza_t *reply, void *ud)
+{
+    ember_cmd_ctx_t *ctx = ud;
+    char software[3 * CLIENT_FIELD_MAX + 8];
+    ember_session_t *s;
+    int known = software_of(reply, software, sizeof(software));
+
+    if (known &&
+        (s = api->session_by_jid(api->stanza_attr(reply, "from"))) != NULL)
+        api->session_set_client(s, software);
+    if (ctx == NULL)
+        return;
+    if (known)
+        api->command_done(ctx, 0, json_pack("{s:s, s:s}", "jid",
+                          api->stanza_attr(reply, "from"), "client",
+                          software), NULL);
+    else
+        api->command_done(ctx, EMBER_ENOENT, NULL, reply == NULL
+                          ? "the client did not answer in time"
+                          : "the client does not tell its software");
+}
+
+
+static int
+ask_client(ember_module_t *m, const char *full_jid, ember_cmd_ctx_t *ctx)
+{
+    ember_stanza_t *iq;
+
+    if ((iq = api->stanza_new("iq", NULL)) == NULL ||
+        api->stanza_set_attr(iq, "type", "get") < 0 ||
+        api->stanza_set_attr(iq, "from", api->module_host(m)) < 0 ||
+        api->stanza_set_attr(iq, "to", full_jid) < 0 ||
+        api->stanza_add_child(iq, "query", NS_VERSION) == NULL) {
+        api->stanza_free(iq);
+        return EMBER_ENOMEM;
+    }
+    return api->iq_send(m, iq, CLIENT_QUERY_TIMEOUT_MS,
+                        version_on_client_reply, ctx);
+}
+
+
+static const ember_cmd_arg_t client_version_args[] = {
+    { "jid", EMBER_ARG_JID, 1, "a session's full JID (user@host/resource)" },
+    { NULL, 0, 0, NULL }
+};
+
+
+static void
+version_cmd_client(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    ember_module_t *m = ud;
+    const char *jid = json_string_value(json_object_get(args, "jid"));
+    int rc;
+
+    if (api->session_by_jid(jid) == NULL) {
+        api->command_done(ctx, EMBER_ENOENT, NULL, "no such session");
+        return;
+    }
+    if ((rc = ask_client(m, jid, ctx)) < 0)
+        api->command_done(ctx, rc, NULL, NULL);
+}
+
+
+static const ember_command_t client_version_cmd = {
+    "client-version", "Ask one session's client its software (XEP-0092)",
+    client_version_args, "admin", version_cmd_client
+};
 
 
 static int
@@ -103,20 +181,9 @@ version_on_bound(ember_module_t *m, const ember_event_t *ev, void *ud)
     version_conf_t *conf = api->module_conf(m);
     const ember_jid_t *j = ev->origin != NULL ? api->session_jid(ev->origin)
                                               : NULL;
-    ember_stanza_t *iq;
 
-    if (!conf->query_clients || j == NULL)
-        return EMBER_HOOK_PASS;
-    if ((iq = api->stanza_new("iq", NULL)) == NULL ||
-        api->stanza_set_attr(iq, "type", "get") < 0 ||
-        api->stanza_set_attr(iq, "from", api->module_host(m)) < 0 ||
-        api->stanza_set_attr(iq, "to", api->jid_full(j)) < 0 ||
-        api->stanza_add_child(iq, "query", NS_VERSION) == NULL) {
-        api->stanza_free(iq);
-        return EMBER_HOOK_PASS;
-    }
-    api->iq_send(m, iq, CLIENT_QUERY_TIMEOUT_MS, version_on_client_reply,
-                 NULL);
+    if (conf->query_clients && j != NULL)
+        ask_client(m, api->jid_full(j), NULL);
     return EMBER_HOOK_PASS;
 }
 
@@ -129,7 +196,8 @@ version_load(ember_module_t *m, const ember_api_t *a)
     api = a;
     if ((err = api->disco_add_feature(m, NS_VERSION)) < 0 ||
         (err = api->hook(m, "iq-get/host/" NS_VERSION ":query",
-                         version_on_iq, 0, NULL)) < 0)
+                         version_on_iq, 0, NULL)) < 0 ||
+        (err = api->command_register(m, &client_version_cmd, m)) < 0)
         return err;
     return api->hook(m, EMBER_EV_SESSION_BOUND, version_on_bound, 0, NULL);
 }
@@ -142,7 +210,7 @@ EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
     .description = "XEP-0092: Software Version (the server's, and "
                    "each client's for the session list)",
     .requires = (const char *const[]){ "hooks", "disco", "iq", "sessions",
-                                       NULL },
+                                       "commands", NULL },
     .conf_size = sizeof(version_conf_t),
     .options = version_options,
     .load = version_load,

@@ -4,6 +4,7 @@ kick-session, message, logs, config-get/-check/-set, module-options/
 -configure/-enable/-disable/-reload, admins, cert-upload/-generate."""
 
 import json
+import threading
 import re
 import os
 import stat
@@ -429,7 +430,40 @@ def test_offline_behaviour(server_factory):
 NS_VERSION = "jabber:iq:version"
 
 
-def test_client_version_in_sessions(server, passwords):
+def test_client_version_on_demand_only(server, passwords):
+    """Off by default: nothing is asked at login (mobile clients pay for
+    every stanza); an admin asks one session."""
+    a = RawClient(server.c2s_port, domain=server.domain)
+    a.answer_version = False
+    a.login("alice", passwords["alice"], resource="phone")
+    a.sync()
+    assert not [el for el in a.pending if el.tag == q(NS_CLIENT, "iq")]
+    assert {s["jid"]: s for s in ok(server, "sessions")}[a.jid]["client"] \
+        is None
+    a.close()
+    b = RawClient(server.c2s_port, domain=server.domain)
+    b.login("bob", passwords["bob"], resource="desk")
+    b.sync()
+    # The client answers while it reads: run the command beside it.
+    out = []
+    t = threading.Thread(target=lambda: out.append(
+        ok(server, "client-version", b.jid)))
+    t.start()
+    while t.is_alive():
+        b.sync()
+        t.join(0.1)
+    assert out == [{"jid": b.jid, "client": "rawxmpp 1.0"}]
+    assert {s["jid"]: s for s in ok(server, "sessions")}[b.jid]["client"] \
+        == "rawxmpp 1.0"
+    e, msg = err(server, "client-version", "bob@localhost/nothing")
+    assert e == "ENOENT" and "no such session" in msg
+    b.close()
+
+
+def test_client_version_in_sessions(server_factory, passwords):
+    server = server_factory(start=False)
+    server.module("version").set("query-clients", "true")
+    server.start()
     # rawxmpp answers the query on its own, as real clients do.
     a = RawClient(server.c2s_port, domain=server.domain)
     a.login("alice", passwords["alice"], resource="auto")
