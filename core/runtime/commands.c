@@ -391,11 +391,13 @@ ember__command_run(const char *name, json_t *args, ember_caller_t who,
     /* An unknown permission was refused at registration: NULL is admin. */
     if (e->cmd->permission != NULL &&
         strcmp(e->cmd->permission, "local") == 0 && who != EMBER_CALLER_LOCAL) {
+        json_decref(own);
         reply_error(reply, ud, EMBER_EPERM,
                     "%s: only allowed through the control socket", name);
         return;
     }
     if (who != EMBER_CALLER_LOCAL && who != EMBER_CALLER_ADMIN) {
+        json_decref(own);
         reply_error(reply, ud, EMBER_EPERM, "%s: not allowed", name);
         return;
     }

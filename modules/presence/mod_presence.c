@@ -235,15 +235,26 @@ inbound_loaded(int status, ember_roster_t *roster, void *ud)
 }
 
 
-/* 4.3.2: a probe is answered with the current presence, for subscribers. */
+/*
+ * 4.3.2: a probe is answered with the current presence, for subscribers;
+ * anyone else gets "unsubscribed" from the user's bare JID (a full JID
+ * would leak presence), which cancels a subscription the prober believes
+ * it has.
+ */
 static void
 probe_loaded(int status, ember_roster_t *roster, void *ud)
 {
     pin_t *in = ud;
+    char bare[1100];
 
     if (status == 0 && subscribed_to(pres_roster(in->pi), roster,
-                                     in->sender, EMBER_SUB_FROM))
+                                     in->sender, EMBER_SUB_FROM)) {
         pres_send_current(in->pi, in->user, in->reply_to, 0);
+    } else if (status == 0) {
+        snprintf(bare, sizeof(bare), "%s@%s", in->user,
+                 api->module_host(in->pi->m));
+        pres_route_simple(in->pi, bare, in->sender, "unsubscribed");
+    }
     pin_free(in);
 }
 

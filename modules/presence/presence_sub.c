@@ -12,7 +12,8 @@ enum {
     A_ROUTE = 2,            /* route the (outbound) stanza */
     A_REPLY_SUBSCRIBED = 4, /* answer a request on the user's behalf */
     A_DELIVER = 8,          /* deliver the (inbound) stanza to the user */
-    A_SEND_PRESENCE = 16    /* user's current presence -> contact */
+    A_SEND_PRESENCE = 16,   /* user's current presence -> contact */
+    A_PULL_PRESENCE = 32    /* a local contact's current presence -> user */
 };
 
 typedef struct {
@@ -62,6 +63,47 @@ ptx_free(void *p)
 }
 
 
+/* The contact's presence instance when the contact is an account here. */
+static pres_inst_t *
+local_contact(const ptx_t *tx, ember_jid_t **j)
+{
+    pres_inst_t *cpi;
+
+    if ((*j = api->jid_parse(tx->contact)) == NULL)
+        return NULL;
+    if (api->jid_node(*j) == NULL ||
+        (cpi = pres_inst_of(api->jid_domain(*j))) == NULL) {
+        api->jid_free(*j);
+        *j = NULL;
+        return NULL;
+    }
+    return cpi;
+}
+
+
+static int
+contact_is_local(const ptx_t *tx)
+{
+    ember_jid_t *j;
+    int local = local_contact(tx, &j) != NULL;
+
+    api->jid_free(j);
+    return local;
+}
+
+
+static void
+pull_presence(const ptx_t *tx)
+{
+    ember_jid_t *j;
+    pres_inst_t *cpi = local_contact(tx, &j);
+
+    if (cpi != NULL)
+        pres_send_current(cpi, api->jid_node(j), tx->user_bare, 0);
+    api->jid_free(j);
+}
+
+
 static void
 ptx_stored(int status, void *ud)
 {
@@ -83,8 +125,13 @@ ptx_stored(int status, void *ud)
         pres_route_simple(tx->pi, tx->user_bare, tx->contact, "subscribed");
     if (tx->actions & A_DELIVER)
         pres_deliver_available(tx->pi, tx->user, tx->st, NULL);
-    if (tx->actions & A_SEND_PRESENCE)
+    /* RFC 6121 3.1.5: the approval, then the approver's presence.  A
+     * local contact's server side is still storing the approval when this
+     * runs, so the presence waits for it: its A_PULL_PRESENCE sends it. */
+    if ((tx->actions & A_SEND_PRESENCE) && !contact_is_local(tx))
         pres_send_current(tx->pi, tx->user, tx->contact, 0);
+    if (tx->actions & A_PULL_PRESENCE)
+        pull_presence(tx);
     ptx_free(tx);
 }
 
@@ -175,7 +222,7 @@ inbound(ptx_t *tx, ember_roster_item_t *it, int exists, int *remove)
     case SUB_SUBSCRIBED:
         if (!it->ask)
             return 0;
-        tx->actions = A_DELIVER;
+        tx->actions = A_DELIVER | A_PULL_PRESENCE;
         it->subscription |= EMBER_SUB_TO;
         it->ask = 0;
         return 1;
