@@ -11,6 +11,7 @@
 #include "base/jid.h"
 #include "base/log.h"
 #include "xmpp/sasl.h"
+#include "xmpp/sasl_parse.h"
 #include "base/process.h"
 
 struct ember_sasl_s {
@@ -345,8 +346,9 @@ account_loaded(int status, json_t *doc, void *ud)
 
 
 /* SCRAM's client-first-message: gs2-header "n=" saslname ",r=" ...  */
-static int
-scram_username(const char *msg, size_t len, char *out, size_t outlen)
+int
+ember__sasl_scram_username(const char *msg, size_t len, char *out,
+                           size_t outlen)
 {
     const char *p = msg, *end = msg + len, *q;
     char raw[1024];
@@ -379,8 +381,9 @@ scram_username(const char *msg, size_t len, char *out, size_t outlen)
 
 
 /* PLAIN's message: [authzid] NUL authcid NUL passwd. */
-static int
-plain_username(const char *msg, size_t len, char *out, size_t outlen)
+int
+ember__sasl_plain_username(const char *msg, size_t len, char *out,
+                           size_t outlen)
 {
     const char *a = memchr(msg, '\0', len), *b;
     char raw[1024];
@@ -407,8 +410,9 @@ plain_username(const char *msg, size_t len, char *out, size_t outlen)
 static const char downgrade[] = "channel binding downgrade: this server "
                                 "offers -PLUS mechanisms";
 
-static const char *
-scram_binding_refusal(const ember_sasl_t *s, const char *msg, size_t len)
+const char *
+ember__sasl_binding_refusal(const char *mech, const char *cb_type,
+                            const char *msg, size_t len)
 {
     const char *comma = memchr(msg, ',', len);
     size_t n;
@@ -419,13 +423,13 @@ scram_binding_refusal(const ember_sasl_t *s, const char *msg, size_t len)
     if (n == 1 && msg[0] == 'n')
         return NULL;
     if (n == 1 && msg[0] == 'y')
-        return s->cb_type != NULL ? downgrade : NULL;
+        return cb_type != NULL ? downgrade : NULL;
     if (n < 3 || msg[0] != 'p' || msg[1] != '=')
         return "malformed gs2 header";
-    if (!is_plus(s->mech))
+    if (!is_plus(mech))
         return "channel binding requested with a mechanism without -PLUS";
-    if (s->cb_type == NULL || strlen(s->cb_type) != n - 2
-        || memcmp(s->cb_type, msg + 2, n - 2) != 0)
+    if (cb_type == NULL || strlen(cb_type) != n - 2
+        || memcmp(cb_type, msg + 2, n - 2) != 0)
         return "unsupported channel binding type (this connection offers "
                "the one in <sasl-channel-binding/>)";
     return NULL;
@@ -461,11 +465,14 @@ sasl_begin(ember_sasl_t *s, const char *data)
         return;
     }
     if (strcmp(s->mech, "PLAIN") == 0) {
-        rc = plain_username(raw, rawlen, s->user, sizeof(s->user));
+        rc = ember__sasl_plain_username(raw, rawlen, s->user,
+                                        sizeof(s->user));
     } else {
-        rc = scram_username(raw, rawlen, s->user, sizeof(s->user));
+        rc = ember__sasl_scram_username(raw, rawlen, s->user,
+                                        sizeof(s->user));
         if (rc == 0)
-            refusal = scram_binding_refusal(s, raw, rawlen);
+            refusal = ember__sasl_binding_refusal(s->mech, s->cb_type, raw,
+                                                  rawlen);
     }
     gsasl_free(raw);
     if (rc < 0 || refusal != NULL) {
@@ -505,7 +512,8 @@ ember__sasl_start(ember_sasl_t *s, const char *mech, const char *initial)
         return;
     gsasl_session_hook_set(s->gs, s);
     /* With binding data set, libgsasl also fails a client that says "y":
-     * RFC 5802's downgrade detection (scram_binding_refusal says why). */
+     * RFC 5802's downgrade detection (ember__sasl_binding_refusal
+     * says why). */
     if (s->cb_type != NULL)
         gsasl_property_set(s->gs,
                            strcmp(s->cb_type, "tls-exporter") == 0
