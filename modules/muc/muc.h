@@ -56,6 +56,8 @@ typedef struct muc_occ_s {
     char *bare;             /* real bare JID */
     muc_sess_t *sessions;   /* several with multi-session nicks */
     int role;
+    unsigned announced : 1; /* others were told of its presence (its role is
+                               in the room's presencebroadcast) */
     ember_stanza_t *pres;   /* last presence, addressing and <x/> removed */
     double tokens;          /* message rate bucket */
     uint64_t tokens_ms;
@@ -80,7 +82,11 @@ typedef struct {
     int persistent, public_, members_only, moderated, password_protected;
     int max_users, whois_anyone, history_len, allow_invites;
     int change_subject, allow_pm;
+    unsigned broadcast;     /* 1 << role whose presence others receive */
 } muc_rconf_t;
+
+#define MUC_BROADCAST_ALL \
+    ((1u << ROLE_MODERATOR) | (1u << ROLE_PARTICIPANT) | (1u << ROLE_VISITOR))
 
 typedef struct muc_s muc_t;
 
@@ -175,8 +181,8 @@ int muc_rconf_set(muc_room_t *r, muc_rconf_t *c, const char *var,
                   const char *const *vals, size_t n, char *err,
                   size_t errlen);
 json_t *muc_rconf_json(const muc_rconf_t *c);
-int muc_rconf_from_json(muc_room_t *r, json_t *cfg, char *err,
-                        size_t errlen);
+int muc_rconf_from_json(muc_room_t *r, json_t *cfg, int ignore_unknown,
+                        char *err, size_t errlen);
 int muc_config_changed(muc_room_t *r, const muc_rconf_t *old);
 int muc_owner_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r);
 void muc_room_destroy(muc_room_t *r, const char *alt, const char *reason);

@@ -65,7 +65,10 @@ list_get(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
                           "ask for one affiliation or one role");
         return EMBER_HOOK_HANDLED;
     }
-    if ((as != NULL && my_aff < AFF_ADMIN) ||
+    /* 9.5: in a non-anonymous room members may read who else belongs,
+     * in the room or not (not who is banned). */
+    if ((as != NULL && my_aff < AFF_ADMIN &&
+         !(r->c.whois_anyone && my_aff >= AFF_MEMBER && aff != AFF_OUTCAST)) ||
         (rs != NULL && (me == NULL || me->role != ROLE_MODERATOR))) {
         api->stanza_error(ev, EMBER_COND_FORBIDDEN, NULL);
         return EMBER_HOOK_HANDLED;

@@ -129,7 +129,7 @@ cmd_configure(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                           "config: a JSON object {field: value}");
         return;
     }
-    rc = muc_rconf_from_json(r, cfg, err, sizeof(err));
+    rc = muc_rconf_from_json(r, cfg, 0, err, sizeof(err));
     if (rc < 0) {
         api->command_done(ctx, rc, NULL, rc == EMBER_EINVAL ? err : NULL);
         return;

@@ -20,6 +20,7 @@
 #define F_INVITES "muc#roomconfig_allowinvites"
 #define F_SUBJECT "muc#roomconfig_changesubject"
 #define F_PM "muc#roomconfig_allowpm"
+#define F_BCAST "muc#roomconfig_presencebroadcast"
 
 static const char *const pm_names[] = {
     "anyone", "participants", "moderators", "none"
@@ -45,6 +46,7 @@ muc_rconf_defaults(muc_t *mu, muc_rconf_t *c)
     c->allow_invites = 0;
     c->change_subject = 0;
     c->allow_pm = PM_ANYONE;
+    c->broadcast = MUC_BROADCAST_ALL;
 }
 
 
@@ -179,7 +181,39 @@ muc_rconf_set(muc_room_t *r, muc_rconf_t *c, const char *var,
         return bad(err, errlen, var,
                    "must be anyone, participants, moderators or none");
     }
-    return bad(err, errlen, var, "is not a field of this form");
+    if (strcmp(var, F_BCAST) == 0) {
+        unsigned roles = 0;
+        int role;
+
+        for (i = 0; i < n; i++) {
+            role = muc_role_parse(vals[i]);
+            if (role != ROLE_MODERATOR && role != ROLE_PARTICIPANT &&
+                role != ROLE_VISITOR)
+                return bad(err, errlen, var, "takes moderator, participant "
+                           "and visitor");
+            roles |= 1u << role;
+        }
+        c->broadcast = roles;
+        return 0;
+    }
+    bad(err, errlen, var, "is not a field of this form");
+    return EMBER_ENOENT;
+}
+
+
+/* The roles of c->broadcast as a JSON array. */
+static json_t *
+broadcast_json(const muc_rconf_t *c)
+{
+    static const int roles[] = { ROLE_MODERATOR, ROLE_PARTICIPANT,
+                                 ROLE_VISITOR };
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a != NULL && i < 3; i++)
+        if (c->broadcast & (1u << roles[i]))
+            json_array_append_new(a, json_string(muc_role_name(roles[i])));
+    return a;
 }
 
 
@@ -187,7 +221,7 @@ json_t *
 muc_rconf_json(const muc_rconf_t *c)
 {
     return json_pack("{s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:s,s:i,s:s,s:i,s:b,"
-                     "s:b,s:s}",
+                     "s:b,s:s,s:o}",
                      F_NAME, c->name, F_DESC, c->desc,
                      F_PERSISTENT, c->persistent, F_PUBLIC, c->public_,
                      F_MEMBERS, c->members_only, F_MODERATED, c->moderated,
@@ -197,14 +231,16 @@ muc_rconf_json(const muc_rconf_t *c)
                      F_HISTORY, c->history_len,
                      F_INVITES, c->allow_invites,
                      F_SUBJECT, c->change_subject,
-                     F_PM, pm_names[c->allow_pm]);
+                     F_PM, pm_names[c->allow_pm],
+                     F_BCAST, broadcast_json(c));
 }
 
 
 /* Apply a JSON object {var: value or [values]} to r, all or nothing for
  * the plain settings. */
 int
-muc_rconf_from_json(muc_room_t *r, json_t *cfg, char *err, size_t errlen)
+muc_rconf_from_json(muc_room_t *r, json_t *cfg, int ignore_unknown,
+                    char *err, size_t errlen)
 {
     muc_rconf_t nc, old;
     const char *var, *vals[64];
@@ -240,7 +276,11 @@ muc_rconf_from_json(muc_room_t *r, json_t *cfg, char *err, size_t errlen)
             rc = bad(err, errlen, var, "has a value of the wrong type");
             goto done;
         }
-        if ((rc = muc_rconf_set(r, &nc, var, vals, n, err, errlen)) < 0)
+        rc = muc_rconf_set(r, &nc, var, vals, n, err, errlen);
+        /* XEP-0004 3.1: a field the form did not define is ignored. */
+        if (rc == EMBER_ENOENT && ignore_unknown)
+            rc = 0;
+        if (rc < 0)
             goto done;
     }
     if (nc.password_protected && nc.password[0] == '\0') {
@@ -369,6 +409,18 @@ config_form(muc_room_t *r)
         for (i = 0; i < 4; i++)
             option(f, pm_names[i], pm_names[i]);
     }
+    f = api->form_add_field(x, F_BCAST, "list-multi",
+                            "Roles whose presence is broadcast", NULL);
+    if (f != NULL) {
+        static const int roles[] = { ROLE_MODERATOR, ROLE_PARTICIPANT,
+                                     ROLE_VISITOR };
+
+        for (i = 0; i < 3; i++)
+            if (c->broadcast & (1u << roles[i]))
+                muc_add_text(f, "value", muc_role_name(roles[i]));
+        for (i = 0; i < 3; i++)
+            option(f, muc_role_name(roles[i]), muc_role_name(roles[i]));
+    }
     return q;
 }
 
@@ -403,7 +455,7 @@ config_submit(muc_room_t *r, ember_stanza_t *x, char *err, size_t errlen)
             json_array_insert_new(arr, 0, json_string(vals[--n]));
         json_object_set_new(cfg, var, arr);
     }
-    rc = muc_rconf_from_json(r, cfg, err, errlen);
+    rc = muc_rconf_from_json(r, cfg, 1, err, errlen);
     json_decref(cfg);
     return rc;
 }

@@ -372,14 +372,22 @@ muc_pres_broadcast(muc_room_t *r, muc_occ_t *o, const muc_pinfo_t *pi)
     muc_occ_t *v;
     muc_sess_t *s;
     muc_pinfo_t none;
-    int self;
+    int self, listed, shown;
 
     if (pi == NULL) {
         memset(&none, 0, sizeof(none));
         pi = &none;
     }
+    /* XEP-0045 muc#roomconfig_presencebroadcast: others hear of o only
+     * when its role is listed, and once more when it stops being. */
+    listed = o->role != ROLE_NONE && (r->c.broadcast & (1u << o->role));
+    shown = listed || o->announced;
+    if (o->role != ROLE_NONE)
+        o->announced = listed;
     for (v = r->occs; v != NULL; v = v->next) {
         self = v == o;
+        if (!self && !shown)
+            continue;
         for (s = v->sessions; s != NULL; s = s->next) {
             if (pi->only != NULL && strcmp(pi->only, s->jid) != 0)
                 continue;
@@ -563,6 +571,19 @@ nick_change(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
 
 
 /* XEP-0045 7.2: checks in the order the XEP's examples give them. */
+/* The presence of every occupant others may see, to viewer's session. */
+static void
+occupants_to(muc_room_t *r, muc_occ_t *viewer, const char *full)
+{
+    muc_occ_t *v;
+
+    for (v = r->occs; v != NULL; v = v->next)
+        if (v != viewer && v->announced)
+            muc_send(r->muc, occ_presence(r, v, full, sees_jid(r, viewer), 0,
+                                          NULL));
+}
+
+
 static int
 join(muc_t *mu, const ember_event_t *ev, muc_room_t *r, const char *nick)
 {
@@ -570,7 +591,7 @@ join(muc_t *mu, const ember_event_t *ev, muc_room_t *r, const char *nick)
     const char *bare = api->jid_bare(ev->from);
     ember_stanza_t *x = api->stanza_child(ev->stanza, "x", NS_MUC), *pw;
     const char *to_raw = api->stanza_attr(ev->stanza, "to"), *slash;
-    muc_occ_t *o, *v, *same;
+    muc_occ_t *o, *same;
     muc_sess_t *s = NULL;
     muc_pinfo_t pi;
     int created = 0, aff;
@@ -663,9 +684,7 @@ join(muc_t *mu, const ember_event_t *ev, muc_room_t *r, const char *nick)
     s->next = o->sessions;
     o->sessions = s;
     /* Everyone already there, then the newcomer to all (7.2.3). */
-    for (v = r->occs; v != NULL; v = v->next)
-        if (v != o)
-            muc_send(mu, occ_presence(r, v, full, sees_jid(r, o), 0, NULL));
+    occupants_to(r, o, full);
     if (o != same) {
         o->next = r->occs;
         r->occs = o;
@@ -700,6 +719,57 @@ nomem:
 }
 
 
+/*
+ * A join from a session already in the room: the client lost its state
+ * (a reconnect it did not notice), so it gets the whole room again, as
+ * on a first join (XEP-0045 7.2.1 and 17.3): occupants, its own presence,
+ * history, subject.  Others see a status change, if anything.
+ */
+static int
+rejoin(muc_t *mu, const ember_event_t *ev, muc_room_t *r, muc_occ_t *o)
+{
+    const char *full = api->jid_full(ev->from);
+    ember_stanza_t *x = api->stanza_child(ev->stanza, "x", NS_MUC);
+    muc_pinfo_t pi;
+
+    api->stanza_free(o->pres);
+    o->pres = pres_keep(ev->stanza);
+    occupants_to(r, o, full);
+    memset(&pi, 0, sizeof(pi));
+    if (r->c.whois_anyone)
+        pi.self[pi.nself++] = 100;
+    muc_pres_broadcast(r, o, NULL);
+    pi.only = full;
+    muc_pres_broadcast(r, o, &pi);
+    muc_hist_send(r, full, api->stanza_child(x, "history", NULL));
+    subject_send(r, full);
+    return EMBER_HOOK_HANDLED;
+}
+
+
+/* A probe to an occupant's room JID, from an occupant: its presence. */
+static int
+probe(const ember_event_t *ev, muc_room_t *r, muc_occ_t *asker,
+      const char *nick)
+{
+    muc_occ_t *t = nick != NULL ? muc_occ_by_nick(r, nick) : NULL;
+
+    if (asker == NULL) {
+        api->stanza_error(ev, EMBER_COND_NOT_ACCEPTABLE,
+                          "only occupants may probe occupants");
+        return EMBER_HOOK_HANDLED;
+    }
+    if (t == NULL || (!t->announced && t != asker)) {
+        muc_send(r->muc, muc_stanza("presence", api->jid_full(ev->to),
+                                    api->jid_full(ev->from), "unavailable"));
+        return EMBER_HOOK_HANDLED;
+    }
+    muc_send(r->muc, occ_presence(r, t, api->jid_full(ev->from),
+                                  sees_jid(r, asker), t == asker, NULL));
+    return EMBER_HOOK_HANDLED;
+}
+
+
 int
 muc_on_presence(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
 {
@@ -716,6 +786,8 @@ muc_on_presence(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
                          NULL : ev->stanza);
         return EMBER_HOOK_HANDLED;
     }
+    if (type != NULL && strcmp(type, "probe") == 0 && r != NULL)
+        return probe(ev, r, o, nick);
     if (type != NULL)
         return EMBER_HOOK_HANDLED;  /* subscriptions mean nothing here */
     if (nick == NULL || nick[0] == '\0') {
@@ -727,6 +799,8 @@ muc_on_presence(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
         return join(mu, ev, r, nick);
     if (strcmp(o->nick, nick) != 0)
         return nick_change(mu, ev, r, o, nick);
+    if (api->stanza_child(ev->stanza, "x", NS_MUC) != NULL)
+        return rejoin(mu, ev, r, o);
     /* A status change of an occupant (7.7). */
     api->stanza_free(o->pres);
     o->pres = pres_keep(ev->stanza);

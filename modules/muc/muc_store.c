@@ -209,10 +209,11 @@ static int
 room_from_doc(muc_t *mu, const char *node, json_t *doc)
 {
     json_t *cfg = json_object_get(doc, "config");
-    json_t *affs = json_object_get(doc, "affiliations"), *v;
-    const char *var, *vals[1];
+    json_t *affs = json_object_get(doc, "affiliations"), *v, *e;
+    const char *var, *vals[8];
     char err[256], num[32];
     muc_room_t *r;
+    size_t n, i;
     int aff;
 
     if (muc_room_find(mu, node) != NULL ||
@@ -220,6 +221,15 @@ room_from_doc(muc_t *mu, const char *node, json_t *doc)
              json_object_get(doc, "creator")))) == NULL)
         return EMBER_ENOMEM;
     json_object_foreach(cfg, var, v) {
+        n = 0;
+        if (json_is_array(v)) {
+            json_array_foreach(v, i, e)
+                if (json_is_string(e) && n < sizeof(vals) / sizeof(vals[0]))
+                    vals[n++] = json_string_value(e);
+            if (muc_rconf_set(r, &r->c, var, vals, n, err, sizeof(err)) < 0)
+                api->log(mu->m, EMBER_LOG_WARN, "room %s: %s", node, err);
+            continue;
+        }
         if (json_is_string(v))
             vals[0] = json_string_value(v);
         else if (json_is_boolean(v))
