@@ -108,15 +108,27 @@ export async function nodes(main, arg) {
     main.appendChild(h('h1', {}, 'Pubsub nodes'));
     const host = h('select', { id: 'nodes-host' },
         hostSelectOptions().map(o => h('option', { value: o.value }, o.label)));
+    // PEP nodes (avatars, bookmarks, OMEMO keys) belong to each account.
+    const service = h('input', { id: 'nodes-service', type: 'text',
+                                 placeholder: 'pubsub service, or user@host for PEP' });
     const list = h('div', {}), detail = h('div', {});
-    const hostOf = () => host.value ? '?host=' + enc(host.value) : '';
+    const hostOf = () => {
+        const q = [];
+        if (host.value) q.push('host=' + enc(host.value));
+        if (service.value.trim()) q.push('service=' + enc(service.value.trim()));
+        return q.length ? '?' + q.join('&') : '';
+    };
     const load = async () => {
         clear(detail);
         try {
             const rows = listOf(await api('GET', '/api/v1/nodes' + hostOf()), 'nodes');
             clear(list).appendChild(table(rows.map(r =>
                 typeof r === 'string' ? { node: r } : r), null,
-                { empty: 'No nodes.', label: 'Nodes',
+                { empty: service.value.trim() ? 'No nodes on this service.'
+                      : 'No nodes on the pubsub service. PEP nodes (avatars, '
+                        + 'bookmarks, OMEMO keys) belong to each account: '
+                        + 'enter its JID as the service.',
+                  label: 'Nodes',
                   action: { label: 'Action', render: r => actionButton('View',
                       () => view(r.node), { ariaLabel: 'View ' + r.node }) } }));
         } catch (e) { clear(list).appendChild(unavailable(e, 'Publish-subscribe')); }
@@ -145,8 +157,10 @@ export async function nodes(main, arg) {
         } catch (e) { detail.appendChild(unavailable(e, 'Node ' + node)); }
     };
     host.addEventListener('change', load);
+    service.addEventListener('change', load);
     main.append(section('Nodes', h('div', { class: 'toolbar' },
-        h('label', { for: 'nodes-host' }, 'Host'), host), list), detail);
+        h('label', { for: 'nodes-host' }, 'Host'), host,
+        h('label', { for: 'nodes-service' }, 'Service'), service), list), detail);
     await load();
     if (arg) await view(arg);
 }

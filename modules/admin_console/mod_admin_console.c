@@ -53,6 +53,7 @@ static const char *const security_headers[] = {
 };
 
 static const char *const q_host[] = { "host", NULL };
+static const char *const q_nodes[] = { "host", "service", NULL };
 static const char *const q_users[] = { "host", "q", "offset", "limit",
                                        NULL };
 static const char *const q_logs[] = { "since", "level", "limit", NULL };
@@ -151,13 +152,13 @@ const ember_http_route_t console_routes[] = {
     CMD("DELETE", "/api/v1/rooms/{jid}", "muc-destroy", "Destroy a chat room",
         .param = "jid", .arg = "room", .body = 1, .status = 204),
     CMD("GET", "/api/v1/nodes", "pubsub-nodes", "Publish-subscribe nodes",
-        .query = q_host),
+        .query = q_nodes),
     CMD("GET", "/api/v1/nodes/{node}", "pubsub-node",
-        "A publish-subscribe node", .param = "node", .query = q_host),
+        "A publish-subscribe node", .param = "node", .query = q_nodes),
     CMD("PUT", "/api/v1/nodes/{node}/config", "pubsub-configure",
-        "Configure a node", .param = "node", .query = q_host, .body = 1),
+        "Configure a node", .param = "node", .query = q_nodes, .body = 1),
     CMD("DELETE", "/api/v1/nodes/{node}", "pubsub-delete", "Delete a node",
-        .param = "node", .query = q_host, .status = 204),
+        .param = "node", .query = q_nodes, .status = 204),
     CMD("GET", "/api/v1/config", "config-get", "The config file"),
     CMD("POST", "/api/v1/config/check", "config-check", "Check a config text",
         .body = 1),

@@ -139,16 +139,22 @@ done:
 }
 
 
+#define SERVICE_ARG \
+    { "service", EMBER_ARG_STRING, 0, "pubsub.HOST (the default), or an " \
+      "account's bare JID for its PEP nodes" }
+
 static const ember_cmd_arg_t node_args[] = {
     { "node", EMBER_ARG_STRING, 1, "the node's name" },
+    SERVICE_ARG,
     { NULL, 0, 0, NULL }
 };
 static const ember_cmd_arg_t configure_args[] = {
     { "node", EMBER_ARG_STRING, 1, "the node's name" },
     { "config", EMBER_ARG_JSON, 1, "{\"pubsub#var\": value, ...}" },
+    SERVICE_ARG,
     { NULL, 0, 0, NULL }
 };
-static const ember_cmd_arg_t no_args[] = { { NULL, 0, 0, NULL } };
+static const ember_cmd_arg_t no_args[] = { SERVICE_ARG, { NULL, 0, 0, NULL } };
 
 static void cmd_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
 
@@ -165,6 +171,38 @@ static const ember_command_t commands[PS_NCOMMANDS] = {
 };
 
 
+/*
+ * The service args.service names: pubsub.HOST, or the PEP service of an
+ * account of this host (avatars, bookmarks, OMEMO keys live there).
+ */
+static ps_ctx_t *
+service_of(pubsub_t *p, json_t *args, char *jid, size_t len,
+           const char **why)
+{
+    const char *s = json_string_value(json_object_get(args, "service"));
+    ember_jid_t *j;
+    ps_ctx_t *c = NULL;
+
+    if (s == NULL || strcmp(s, p->domain) == 0) {
+        snprintf(jid, len, "%s", p->domain);
+        *why = "this host has no pubsub service (service=\"false\")";
+        return p->host.m != NULL ? &p->host : NULL;
+    }
+    *why = "service: pubsub.HOST, or the bare JID of an account of this "
+           "host for its PEP nodes";
+    if ((j = api->jid_parse(s)) == NULL)
+        return NULL;
+    if (api->jid_node(j) != NULL && api->jid_resource(j) == NULL &&
+        p->pep.m != NULL &&
+        strcmp(api->jid_domain(j), api->module_host(p->pep.m)) == 0) {
+        snprintf(jid, len, "%s", api->jid_bare(j));
+        c = &p->pep;
+    }
+    api->jid_free(j);
+    return c;
+}
+
+
 /* ud is one of p->cmd_ud[], which tells the command. */
 static void
 cmd_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
@@ -172,6 +210,9 @@ cmd_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     pubsub_t **slot = ud;
     pubsub_t *p = *slot;
     cmd_t *cmd = calloc(1, sizeof(*cmd));
+    char jid[1100];
+    const char *why;
+    ps_ctx_t *c;
 
     if (cmd == NULL) {
         api->command_done(ctx, EMBER_ENOMEM, NULL, "out of memory");
@@ -180,7 +221,13 @@ cmd_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     cmd->ctx = ctx;
     cmd->args = json_incref(args);
     cmd->which = (int) (slot - p->cmd_ud);
-    if (ps_service_ready(&p->host, p->domain, cmd_ready, cmd) < 0) {
+    if ((c = service_of(p, args, jid, sizeof(jid), &why)) == NULL) {
+        json_decref(cmd->args);
+        free(cmd);
+        api->command_done(ctx, EMBER_EINVAL, NULL, why);
+        return;
+    }
+    if (ps_service_ready(c, jid, cmd_ready, cmd) < 0) {
         json_decref(cmd->args);
         free(cmd);
         api->command_done(ctx, EMBER_EIO, NULL, "storage failed");

@@ -1055,6 +1055,25 @@ def test_room_and_node_routes(csrv):
         assert_error(st, doc, 404, "not_found")
         st, _, doc = api("DELETE", "/api/v1/nodes/nope?host=localhost")
         assert_error(st, doc, 404, "not_found")
+        # PEP nodes belong to the accounts: the service names one.
+        c = RawClient(csrv.c2s_port, domain=csrv.domain)
+        c.login("bob", "bob-secret")
+        r = c.iq("set", "<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+                 "<publish node='urn:xmpp:avatar:metadata'><item id='x'>"
+                 "<metadata xmlns='urn:xmpp:avatar:metadata'/></item>"
+                 "</publish></pubsub>")
+        assert r.get("type") == "result"
+        c.close()
+        st, _, doc = api("GET", "/api/v1/nodes?host=localhost"
+                         "&service=bob@localhost")
+        assert st == 200, doc
+        assert "urn:xmpp:avatar:metadata" in json.dumps(doc)
+        st, _, doc = api("GET", "/api/v1/nodes/urn:xmpp:avatar:metadata"
+                         "?host=localhost&service=bob@localhost")
+        assert st == 200 and doc["items"] == 1, doc
+        st, _, doc = api("GET", "/api/v1/nodes?host=localhost"
+                         "&service=bob@elsewhere.example")
+        assert_error(st, doc, 400, "bad_request")
 
 
 def test_reload_console_through_itself(csrv):
