@@ -596,4 +596,5 @@ const ember_api_t ember__api = {
     .iq_module = ember__iq_module,
     /* minor 4 */
     .account_login = api_account_login,
+    .disco_add_form = ember__disco_add_form,
 };

@@ -5,6 +5,7 @@
 
 #include "base/owner.h"
 #include "xmpp/disco.h"
+#include "xmpp/stanza.h"
 
 typedef struct disco_entry_s {
     ember_module_t *m;
@@ -24,7 +25,7 @@ disco_add(ember_module_t *m, int what, const char *a, const char *b,
 
     if (a == NULL)
         return EMBER_EINVAL;
-    for (e = disco_entries; e != NULL; e = e->next)
+    for (e = disco_entries; e != NULL && what != 'x'; e = e->next)
         if (e->m == m && e->what == what && strcmp(e->a, a) == 0 &&
             (b == NULL ? e->b == NULL : e->b != NULL && !strcmp(e->b, b)))
             return EMBER_EEXIST;
@@ -42,6 +43,26 @@ disco_add(ember_module_t *m, int what, const char *a, const char *b,
 }
 
 
+static void
+disco_remove(ember_module_t *m, int what, const char *b)
+{
+    disco_entry_t **pp, *e;
+
+    for (pp = &disco_entries; (e = *pp) != NULL;) {
+        if (e->m == m && e->what == what && e->b != NULL &&
+            strcmp(e->b, b) == 0) {
+            *pp = e->next;
+            free(e->a);
+            free(e->b);
+            free(e->c);
+            free(e);
+        } else {
+            pp = &e->next;
+        }
+    }
+}
+
+
 int
 ember__disco_add_feature(ember_module_t *m, const char *var)
 {
@@ -56,6 +77,38 @@ ember__disco_add_identity(ember_module_t *m, const char *category,
     if (type == NULL)
         return EMBER_EINVAL;
     return disco_add(m, 'i', category, type, name);
+}
+
+
+int
+ember__disco_add_form(ember_module_t *m, const ember_stanza_t *form)
+{
+    const ember_stanza_t *f;
+    const char *var, *type = NULL;
+    char *xml;
+    size_t len;
+    int rc;
+
+    if (form == NULL || strcmp(ember__stanza_name(form), "x") != 0 ||
+        ember__stanza_xmlns(form) == NULL ||
+        strcmp(ember__stanza_xmlns(form), "jabber:x:data") != 0)
+        return EMBER_EINVAL;
+    for (f = ember__stanza_first(form); f != NULL && type == NULL;
+         f = ember__stanza_next(f))
+        if (strcmp(ember__stanza_name(f), "field") == 0 &&
+            (var = ember__stanza_attr(f, "var")) != NULL &&
+            strcmp(var, "FORM_TYPE") == 0 &&
+            ember__stanza_child(f, "value", NULL) != NULL)
+            type = ember__stanza_text(ember__stanza_child(f, "value", NULL));
+    if (type == NULL || *type == '\0')
+        return EMBER_EINVAL;
+    if ((xml = ember__stanza_serialize(form, &len)) == NULL)
+        return EMBER_ENOMEM;
+    /* One form per FORM_TYPE and module: a new one replaces it. */
+    disco_remove(m, 'x', type);
+    rc = disco_add(m, 'x', xml, type, NULL);
+    free(xml);
+    return rc;
 }
 
 

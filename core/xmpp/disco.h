@@ -7,6 +7,7 @@
 int ember__disco_add_feature(ember_module_t *m, const char *var);
 int ember__disco_add_identity(ember_module_t *m, const char *category,
                               const char *type, const char *name);
+int ember__disco_add_form(ember_module_t *m, const ember_stanza_t *form);
 int ember__disco_add_item(ember_module_t *m, const char *jid,
                           const char *name);
 int ember__disco_foreach(ember_module_t *m, int what,

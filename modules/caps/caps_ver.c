@@ -454,6 +454,22 @@ host_feature(const char *var, const char *b, const char *c, void *ud)
 }
 
 
+/* XEP-0128 forms (XEP-0157 addresses ...) are part of the hash too. */
+static void
+host_form(const char *xml, const char *form_type, const char *c, void *ud)
+{
+    host_walk_t *w = ud;
+    ember_stanza_t *x;
+
+    if (w->err)
+        return;
+    if ((x = api->stanza_parse(xml, strlen(xml))) == NULL ||
+        api->stanza_append(w->query, x) < 0)
+        w->err = EMBER_ENOMEM;
+    api->stanza_free(x);
+}
+
+
 int
 caps_host_info(ember_module_t *m, ember_stanza_t **query, char **ver)
 {
@@ -470,6 +486,8 @@ caps_host_info(ember_module_t *m, ember_stanza_t **query, char **ver)
     }
     api->disco_foreach(m, 'i', host_identity, &w);
     api->disco_foreach(m, 'f', host_feature, &w);
+    if (EMBER_API_HAS(api, disco_add_form))
+        api->disco_foreach(m, 'x', host_form, &w);
     json_decref(w.seen);
     if ((err = w.err) < 0 ||
         (err = caps_read_info(w.query, "sha-1", ver, &entry)) < 0) {

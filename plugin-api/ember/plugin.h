@@ -224,7 +224,8 @@ struct ember_api_s {
     /*
      * Walk what every module of `host` (and every global module)
      * registered.  what: 'f' features (a = var), 'i' identities (a, b, c =
-     * category, type, name), 't' items (a, b = jid, name).
+     * category, type, name), 't' items (a, b = jid, name), 'x' extended
+     * information forms (minor 5: a = XML, b = FORM_TYPE).
      */
     int (*disco_foreach)(ember_module_t *m, int what,
                          void (*cb)(const char *a, const char *b,
@@ -551,6 +552,18 @@ struct ember_api_s {
     int (*account_login)(ember_module_t *m, const char *bare_jid,
                          const char *password, const char *peer_ip,
                          ember_store_cb cb, void *ud);
+
+    /* ---- minor 5 ---- */
+
+    /*
+     * A XEP-0128 extended-information form (<x xmlns='jabber:x:data'
+     * type='result'> with a hidden FORM_TYPE) in the host's disco#info,
+     * XEP-0157 contact addresses say; copied; one per FORM_TYPE and
+     * module; gone when the module unloads.  disco_foreach with what 'x'
+     * walks them (a = the form serialized, b = its FORM_TYPE), so entity
+     * capabilities hash them too.
+     */
+    int (*disco_add_form)(ember_module_t *m, const ember_stanza_t *form);
 };
 
 #endif

@@ -101,3 +101,32 @@ def test_an_option_may_not_be_called_name(server_factory, tmp_path):
     r = srv.ctl("check")
     assert r.returncode != 0
     assert "may not be called 'name'" in r.stdout + r.stderr
+
+
+def test_contact_addresses_xep_0157(server_factory, passwords):
+    """XEP-0157 addresses from the config, in disco#info as a serverinfo
+    form, and in the server's entity-capabilities hash (XEP-0115 5.4)."""
+    from test_caps import verstring, NS_CAPS
+    NS_XDATA = "jabber:x:data"
+    srv = server_factory(start=False)
+    d = srv.module("disco")
+    d.set("admin-addresses", "mailto:admin@example.org xmpp:admin@localhost")
+    d.set("abuse-addresses", "mailto:abuse@example.org")
+    srv.start()
+    c = RawClient(srv.c2s_port, domain=srv.domain)
+    c.login("alice", passwords["alice"])
+    query = c.disco_info().find(q(NS_DISCO_INFO, "query"))
+    forms = {}
+    for x in query.findall(q(NS_XDATA, "x")):
+        fields = {f.get("var"): [v.text for v in f.findall(q(NS_XDATA,
+                                                               "value"))]
+                  for f in x.findall(q(NS_XDATA, "field"))}
+        forms[fields["FORM_TYPE"][0]] = fields
+    info = forms["http://jabber.org/network/serverinfo"]
+    assert info["admin-addresses"] == ["mailto:admin@example.org",
+                                       "xmpp:admin@localhost"]
+    assert info["abuse-addresses"] == ["mailto:abuse@example.org"]
+    assert "support-addresses" not in info
+    cap = c.features.find(q(NS_CAPS, "c"))
+    assert cap.get("ver") == verstring(query)
+    c.close()
