@@ -87,6 +87,8 @@ mod_vcard_LIBS = $(GNUTLS_LIBS)
 mod_vcard_CFLAGS = $(GNUTLS_CFLAGS)
 mod_caps_LIBS = $(GNUTLS_LIBS)
 mod_caps_CFLAGS = $(GNUTLS_CFLAGS)
+mod_extdisco_LIBS = $(GNUTLS_LIBS)
+mod_extdisco_CFLAGS = $(GNUTLS_CFLAGS)
 mod_storage_sqlite_CFLAGS = $(SQLITE_CFLAGS)
 
 $(B)/modules/%.o: modules/%.c config.mk
