@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <jansson.h>
 #include <ember/plugin.h>
 
@@ -17,6 +18,7 @@ typedef struct {
     int min_password;   /* min-password-length */
     int per_ip;         /* registrations-per-ip; 0 = no limit */
     int window;         /* registration-window, seconds */
+    int tombstone;      /* tombstone-ttl, seconds; 0 = none */
 } reg_conf_t;
 
 static const ember_option_t reg_options[] = {
@@ -30,6 +32,10 @@ static const ember_option_t reg_options[] = {
               "(0: no limit)"),
     EMBER_OPT("registration-window", EMBER_OPT_DURATION, reg_conf_t, window,
               "10m", 1, 31 * 86400, "the period registrations-per-ip counts"),
+    EMBER_OPT("tombstone-ttl", EMBER_OPT_DURATION, reg_conf_t, tombstone,
+              "30d", 0, 3650 * 86400, "a deleted account's name cannot be "
+              "registered again for this long (someone else would get its "
+              "contacts' trust); 0: at once"),
     EMBER_OPT_END
 };
 
@@ -44,12 +50,15 @@ typedef struct {
  * even if its stream has gone meanwhile. */
 typedef struct {
     ember_iq_t *iq;
+    ember_module_t *m;
     char ip[64];
+    char *node, *password;  /* until the tombstone is checked */
 } reg_create_t;
 
 typedef struct reg_state_s {
     ember_module_t *m;
     json_t *per_ip;     /* ip -> array of registration times (ms) */
+    ember_store_t *tombstones; /* "" -> {name: deletion time, s} */
     struct reg_state_s *next;
 } reg_state_t;
 
@@ -160,6 +169,75 @@ ip_times(reg_state_t *st, const reg_conf_t *conf, const char *ip)
 
 
 static void
+create_free(reg_create_t *c)
+{
+    free(c->node);
+    if (c->password != NULL)
+        explicit_bzero(c->password, strlen(c->password));
+    free(c->password);
+    free(c);
+}
+
+
+static void created(int status, json_t *result, void *ud);
+
+
+/* The name is free unless an account had it within tombstone-ttl. */
+static void
+tombstone_checked(int status, json_t *result, void *ud)
+{
+    reg_create_t *c = ud;
+    reg_conf_t *conf = api->module_conf(c->m);
+    reg_sess_t *rs = sess_state(c->m, api->session_get(
+                                          api->iq_origin(c->iq)));
+    json_int_t when = json_integer_value(result);
+    int err;
+
+    if (status == 0 && when > 0 &&
+        (json_int_t) time(NULL) - when < (json_int_t) conf->tombstone) {
+        if (rs != NULL)
+            rs->busy = 0;
+        api->iq_fail(c->iq, EMBER_COND_CONFLICT, "this username belonged "
+                     "to an account deleted recently");
+        create_free(c);
+        return;
+    }
+    err = api->user_create(c->m, c->node, c->password, created, c);
+    if (err < 0) {
+        if (rs != NULL)
+            rs->busy = 0;
+        api->iq_fail(c->iq, err == EMBER_EBUSY ? EMBER_COND_CONFLICT :
+                     EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        create_free(c);
+    }
+}
+
+
+static void
+tombstone_stored(int status, json_t *result, void *ud)
+{
+}
+
+
+/* An account went (deleted by its user or an admin): keep its name. */
+static int
+reg_on_deleted(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    reg_conf_t *conf = api->module_conf(m);
+    reg_state_t *st = api->module_data(m);
+    const char *user = ev->data;    /* the node, after its data went */
+    json_t *when;
+
+    if (conf->tombstone <= 0 || st->tombstones == NULL || user == NULL)
+        return EMBER_HOOK_PASS;
+    if ((when = json_integer((json_int_t) time(NULL))) != NULL)
+        api->map_set(st->tombstones, "", user, when, tombstone_stored, NULL);
+    json_decref(when);
+    return EMBER_HOOK_PASS;
+}
+
+
+static void
 created(int status, json_t *result, void *ud)
 {
     reg_create_t *c = ud;
@@ -186,7 +264,7 @@ created(int status, json_t *result, void *ud)
                      ? EMBER_COND_NOT_ACCEPTABLE
                      : EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     }
-    free(c);
+    create_free(c);
 }
 
 
@@ -282,14 +360,22 @@ reg_unauth_set(ember_module_t *m, const ember_event_t *ev, void *ud)
         return EMBER_ENOMEM;
     }
     snprintf(c->ip, sizeof(c->ip), "%s", ip != NULL ? ip : "");
+    c->m = m;
+    c->node = node;
+    if ((c->password = strdup(password)) == NULL) {
+        api->iq_fail(c->iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        create_free(c);
+        return EMBER_HOOK_HANDLED;
+    }
     rs->busy = 1;
-    err = api->user_create(m, node, password, created, c);
-    free(node);
+    if (st->tombstones != NULL && conf->tombstone > 0)
+        err = api->map_get(st->tombstones, "", node, tombstone_checked, c);
+    else
+        err = (tombstone_checked(EMBER_ENOENT, NULL, c), 0);
     if (err < 0) {
         rs->busy = 0;
-        api->iq_fail(c->iq, err == EMBER_EBUSY ? EMBER_COND_CONFLICT :
-                     EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-        free(c);
+        api->iq_fail(c->iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        create_free(c);
     }
     return EMBER_HOOK_HANDLED;
 }
@@ -480,7 +566,10 @@ reg_load(ember_module_t *m, const ember_api_t *a)
     st->next = instances;
     instances = st;
     api->module_set_data(m, st);
+    st->tombstones = api->store_open(m, "tombstones", EMBER_STORE_MAP);
     if ((err = api->session_slot_destructor(m, free)) < 0 ||
+        (err = api->hook(m, EMBER_EV_USER_DELETED, reg_on_deleted, 0,
+                         NULL)) < 0 ||
         (err = api->disco_add_feature(m, NS_REGISTER)) < 0 ||
         (err = api->hook(m, EMBER_EV_STREAM_FEATURES_UNAUTH, reg_features, 0,
                          NULL)) < 0 ||
@@ -501,7 +590,7 @@ EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
     .version = "1.0",
     .description = "XEP-0077: In-Band Registration",
     .requires = (const char *const[]){ "hooks", "disco", "accounts",
-                                       "sessions", NULL },
+                                       "sessions", "storage", NULL },
     .conf_size = sizeof(reg_conf_t),
     .options = reg_options,
     .load = reg_load,

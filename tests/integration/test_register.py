@@ -201,3 +201,38 @@ def test_deferred_replies_addressed(server_factory, passwords):
     el = register(c3, "ivan", "ivan-secret")
     assert stanza_error(el) == ("wait", "policy-violation")
     c3.close()
+
+
+def test_deleted_names_are_tombstoned(server_factory, passwords):
+    """A deleted account's name is not given to someone else for
+    tombstone-ttl (their contacts would trust the newcomer): removal by
+    the user (XEP-0077 3.2) and by an admin both leave a tombstone, which
+    survives a restart."""
+    srv = enabled(server_factory)
+    c = RawClient(srv.c2s_port, domain=srv.domain)
+    c.login("bob", passwords["bob"])
+    r = c.iq("set", "<query xmlns='%s'><remove/></query>" % NS_REG)
+    assert r.get("type") == "result"
+    c.close()
+    srv.ctl_ok("deluser", "carol@localhost")
+    srv.restart()
+    for name in ("bob", "carol"):
+        c, _ = secure_stream(srv)
+        r = register(c, name, "new-password")
+        assert stanza_error(r)[1] == "conflict", name
+        assert "deleted recently" in (r.findtext(
+            ".//{urn:ietf:params:xml:ns:xmpp-stanzas}text") or "")
+        c.close()
+    # Other names are free; an admin may still create a tombstoned one.
+    c, _ = secure_stream(srv)
+    assert register(c, "dave", "dave-password").get("type") == "result"
+    c.close()
+    srv.ctl_ok("adduser", "carol@localhost", "carol-again")
+
+
+def test_tombstone_ttl_zero_frees_names(server_factory, passwords):
+    srv = enabled(server_factory, tombstone_ttl="0")
+    srv.ctl_ok("deluser", "carol@localhost")
+    c, _ = secure_stream(srv)
+    assert register(c, "carol", "carol-new-pw").get("type") == "result"
+    c.close()
