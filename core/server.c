@@ -19,6 +19,7 @@
 #include "base/options.h"
 #include "runtime/modules.h"
 #include "base/privileges.h"
+#include "web/websocket.h"
 #include "base/process.h"
 #include "xmpp/sasl.h"
 #include "server.h"
@@ -139,6 +140,12 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
     ember__conns_init();
     srv.sessions_on = 1;
     ember__listeners_set_acceptor(accept_connection);
+    if ((rc = ember__websocket_start()) < 0 ||
+        (rc = ember__hostmeta_start()) < 0) {
+        snprintf(err, errlen, "cannot serve /xmpp-websocket: %s",
+                 ember_strerror(rc));
+        return rc;
+    }
     if ((rc = ember__listeners_start(cfg, err, errlen)) < 0)
         return rc;
     if ((rc = ember__control_start(cfg->control_socket)) < 0) {

@@ -13,6 +13,7 @@
 
 #include "base/buf.h"
 #include "base/config.h"
+#include "net/tls.h"
 
 /* Limits of one request head, fixed: only the body limit is configured. */
 #define EMBER_HTTP_MAX_URL 8192
@@ -129,6 +130,16 @@ int ember__ws_accept(ember_http_req_t *req, const char *protocol,
 int ember__ws_send(ember_http_req_t *req, int type, const char *data,
                    size_t len);
 void ember__http_close(ember_http_req_t *req);
+/* For a stream carried by a WebSocket (web/): a close frame, then the
+ * connection ends and req's closed callback runs (unlike http_close). */
+void ember__http_ws_finish(ember_http_req_t *req);
+/* The TLS session under req, or NULL on plain HTTP. */
+ember_tls_t *ember__http_tls_session(ember_http_req_t *req);
+uint64_t ember__http_idle_ms(ember_http_req_t *req);
+/* A stream's own timeouts once the request became one (0: none); expiry
+ * closes the connection. */
+void ember__http_stream_timeouts(ember_http_req_t *req, uint64_t deadline_ms,
+                                 uint64_t idle_ms);
 int ember__http_routes(ember_module_t *m, const ember_http_table_t *table,
                        void *ud);
 const char *ember__http_param(ember_http_req_t *req, const char *name);

@@ -64,6 +64,8 @@ struct conn_s {
     unsigned sent_continue : 1;
     unsigned processing : 1;
     unsigned ws_busy : 1;
+    unsigned ws_end : 1;       /* close frame once the data queued went:
+                                  wslay sends control frames first */
     unsigned in_request : 1;   /* bytes of a request not yet answered */
     unsigned admin : 1;        /* of an admin listener: Host and Origin
                                   are checked */

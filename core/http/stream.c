@@ -32,6 +32,25 @@ ember__http_ws_handshake_ok(const ember_http_msg_t *msg)
 }
 
 
+/* A close frame after what is queued (or at the end of the message
+ * callback running now), then the end of the connection. */
+static void
+ws_end_after_data(conn_t *c)
+{
+    c->close_after = 1;
+    if (c->ws != NULL) {
+        if (c->ws_busy) {
+            c->ws_end = 1;
+            return;
+        }
+        wslay_event_send(c->ws);
+        wslay_event_queue_close(c->ws, 1000, NULL, 0);
+        wslay_event_send(c->ws);
+    }
+    ember__http_conn_close(c);
+}
+
+
 void
 ember__http_close(ember_http_req_t *req)
 {
@@ -43,15 +62,44 @@ ember__http_close(ember_http_req_t *req)
     ember__http_req_free(req);
     if (c == NULL || c->closing)
         return;
-    c->close_after = 1;
-    if (c->ws != NULL) {
-        wslay_event_queue_close(c->ws, 1000, NULL, 0);
-        /* Inside a message callback: ws_feed sends it, then closes. */
-        if (c->ws_busy)
-            return;
-        wslay_event_send(c->ws);
-    }
-    ember__http_conn_close(c);
+    ws_end_after_data(c);
+}
+
+
+void
+ember__http_ws_finish(ember_http_req_t *req)
+{
+    conn_t *c = req != NULL ? req->c : NULL;
+
+    if (c != NULL && !c->closing)
+        ws_end_after_data(c);
+}
+
+
+ember_tls_t *
+ember__http_tls_session(ember_http_req_t *req)
+{
+    return req != NULL && req->c != NULL ? ember__conn_tls(req->c->conn)
+                                         : NULL;
+}
+
+
+uint64_t
+ember__http_idle_ms(ember_http_req_t *req)
+{
+    return req != NULL && req->c != NULL ? ember__conn_idle_ms(req->c->conn)
+                                         : 0;
+}
+
+
+void
+ember__http_stream_timeouts(ember_http_req_t *req, uint64_t deadline_ms,
+                            uint64_t idle_ms)
+{
+    if (req == NULL || req->c == NULL)
+        return;
+    ember__conn_set_deadline(req->c->conn, deadline_ms);
+    ember__conn_set_idle(req->c->conn, idle_ms);
 }
 
 
@@ -213,6 +261,11 @@ ember__http_ws_feed(conn_t *c)
         return 0;
     if (rc == 0)
         rc = wslay_event_send(c->ws);
+    if (rc == 0 && c->ws_end) {
+        c->ws_end = 0;
+        wslay_event_queue_close(c->ws, 1000, NULL, 0);
+        rc = wslay_event_send(c->ws);
+    }
     if (rc != 0 || c->close_after ||
         (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws)))
         ember__http_conn_close(c);

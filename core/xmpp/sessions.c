@@ -163,6 +163,29 @@ ember__session_secure(const ember_session_t *s)
 }
 
 
+/*
+ * RFC 7395: each message is a document of its own, so a stanza of the
+ * stream's default namespace declares jabber:client itself.
+ */
+static int
+send_as_message(ember_session_t *s, const ember_stanza_t *st,
+                const ember_buf_t *w)
+{
+    static ember_buf_t msg;
+    const char *ns = ember__stanza_xmlns(st);
+    size_t head = 1 + strlen(ember__stanza_name(st));
+
+    if ((ns != NULL && strcmp(ns, NS_CLIENT) != 0) || w->len < head)
+        return s->tops->send(s->t, w->data, w->len);
+    ember__buf_reset(&msg);
+    if (ember__buf_append(&msg, w->data, head) < 0 ||
+        ember__buf_puts(&msg, " xmlns='" NS_CLIENT "'") < 0 ||
+        ember__buf_append(&msg, w->data + head, w->len - head) < 0)
+        return EMBER_ENOMEM;
+    return s->tops->send(s->t, msg.data, msg.len);
+}
+
+
 int
 ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
 {
@@ -173,6 +196,8 @@ ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
     ember__buf_reset(&wire);
     if ((rc = ember__stanza_write(st, NS_CLIENT, &wire)) < 0)
         return rc;
+    if (s->tops->framing == EMBER_FRAMING_MESSAGES)
+        return send_as_message(s, st, &wire);
     return s->tops->send(s->t, wire.data, wire.len);
 }
 

@@ -24,6 +24,7 @@
 #define NS_BIND    "urn:ietf:params:xml:ns:xmpp-bind"
 #define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
 #define NS_SASL_CB "urn:xmpp:sasl-cb:0"
+#define NS_FRAMING "urn:ietf:params:xml:ns:xmpp-framing"
 
 #define MAX_SASL_FAILURES 3
 /* Refusals that guessed nothing (malformed, unsupported binding,
@@ -57,7 +58,10 @@ write_stream_element(ember_session_t *s, const ember_stanza_t *el)
     const char *name = ember__stanza_name(el);
 
     ember__buf_reset(&scratch);
-    ember__buf_printf(&scratch, "<stream:%s>", name);
+    /* A message of its own declares the prefix the header would have. */
+    ember__buf_printf(&scratch, s->tops->framing == EMBER_FRAMING_MESSAGES
+                      ? "<stream:%s xmlns:stream='" NS_STREAMS "'>"
+                      : "<stream:%s>", name);
     for (c = ember__stanza_first(el); c != NULL; c = ember__stanza_next(c))
         ember__stanza_write(c, NS_STREAMS, &scratch);
     ember__buf_printf(&scratch, "</stream:%s>", name);
@@ -99,7 +103,14 @@ send_header(ember_session_t *s)
 
     if (s->header_sent)
         return;
-    snprintf(buf, sizeof(buf),
+    if (s->tops->framing == EMBER_FRAMING_MESSAGES)
+        snprintf(buf, sizeof(buf),
+                 "<open xmlns='" NS_FRAMING "' id='%s'%s%s%s version='1.0' "
+                 "xml:lang='en'/>",
+                 s->id, s->host != NULL ? " from='" : "",
+                 s->host != NULL ? s->host : "", s->host != NULL ? "'" : "");
+    else
+        snprintf(buf, sizeof(buf),
              "<?xml version='1.0'?><stream:stream xmlns='" NS_CLIENT "' "
              "xmlns:stream='" NS_STREAMS "' id='%s'%s%s%s version='1.0' "
              "xml:lang='en'>",
@@ -107,6 +118,20 @@ send_header(ember_session_t *s)
              s->host != NULL ? s->host : "", s->host != NULL ? "'" : "");
     stream_write(s, buf, strlen(buf));
     s->header_sent = 1;
+}
+
+
+/* The end of the stream: </stream:stream>, or RFC 7395's <close/>. */
+static void
+write_close(ember_session_t *s)
+{
+    static const char end[] = "</stream:stream>";
+    static const char close_msg[] = "<close xmlns='" NS_FRAMING "'/>";
+
+    if (s->tops->framing == EMBER_FRAMING_MESSAGES)
+        stream_write(s, close_msg, sizeof(close_msg) - 1);
+    else
+        stream_write(s, end, sizeof(end) - 1);
 }
 
 
@@ -149,7 +174,7 @@ stream_error(ember_session_t *s, ember_stream_cond_t cond, const char *text)
         write_stream_element(s, err);
         ember__stanza_free(err);
     }
-    stream_write(s, "</stream:stream>", 16);
+    write_close(s);
     ember__log(EMBER_LOG_INFO, "c2s", "%s: stream error %s%s%s",
                ember__session_ip(s), condition, text != NULL ? ": " : "",
                text != NULL ? text : "");
@@ -168,7 +193,7 @@ ember__session_end(ember_session_t *s, ember_stream_cond_t cond,
         return;
     }
     if (s->state != ST_CLOSING)
-        stream_write(s, "</stream:stream>", 16);
+        write_close(s);
     stream_begin_close(s);
 }
 

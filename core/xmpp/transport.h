@@ -12,7 +12,9 @@
 
 /* How stream headers and stanzas are framed on the wire. */
 typedef enum {
-    EMBER_FRAMING_STREAM = 0   /* RFC 6120: one <stream:stream> document */
+    EMBER_FRAMING_STREAM = 0,  /* RFC 6120: one <stream:stream> document */
+    EMBER_FRAMING_MESSAGES = 1 /* RFC 7395: <open/>, <close/>, and each
+                                  element whole, namespaces declared */
 } ember_framing_t;
 
 typedef struct ember_transport_ops_s {

@@ -1,0 +1,231 @@
+"""XMPP over WebSocket (RFC 7395) at /xmpp-websocket: the framing, one
+stream machinery with TCP (SASL, limits, the login throttle), and hostile
+framing.  The client is python3-websocket (websocket-client) speaking
+XMPP by hand."""
+
+import base64
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+import websocket
+
+from rawxmpp import NS_CLIENT, RawClient, Scram, q
+
+NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
+NS_STREAMS = "http://etherx.jabber.org/streams"
+NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+NS_XSTREAM = "urn:ietf:params:xml:ns:xmpp-streams"
+OPEN = "<open xmlns='%s' to='localhost' version='1.0'/>" % NS_FRAMING
+
+
+class WsClient:
+    def __init__(self, srv, port=None, protocols=("xmpp",), host="127.0.0.1"):
+        self.ws = websocket.create_connection(
+            "ws://%s:%d/xmpp-websocket" % (host, port or srv.http_port),
+            subprotocols=list(protocols), timeout=10)
+
+    def send(self, text):
+        self.ws.send(text)
+
+    def recv(self):
+        """The next message as an element (each is a document)."""
+        op, data = self.ws.recv_data(control_frame=True)
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            return None
+        return ET.fromstring(data.decode())
+
+    def open(self):
+        self.send(OPEN)
+        opened = self.recv()
+        assert opened.tag == q(NS_FRAMING, "open"), opened.tag
+        feats = self.recv()
+        assert feats.tag == q(NS_STREAMS, "features")
+        return opened, feats
+
+    def scram(self, user, password):
+        s = Scram("SCRAM-SHA-1", user, password)
+        self.send("<auth xmlns='%s' mechanism='SCRAM-SHA-1'>%s</auth>"
+                  % (NS_SASL, base64.b64encode(s.first()).decode()))
+        ch = self.recv()
+        if ch.tag != q(NS_SASL, "challenge"):
+            return ch
+        self.send("<response xmlns='%s'>%s</response>" % (NS_SASL,
+                  base64.b64encode(s.final(base64.b64decode(
+                      ch.text))).decode()))
+        return self.recv()
+
+    def login(self, user, password, resource="web"):
+        self.open()
+        assert self.scram(user, password).tag == q(NS_SASL, "success")
+        self.open()
+        self.send("<iq type='set' id='b' xmlns='jabber:client'><bind "
+                  "xmlns='%s'><resource>%s</resource></bind></iq>"
+                  % (NS_BIND, resource))
+        r = self.recv()
+        return r.find(".//{%s}jid" % NS_BIND).text
+
+    def close(self):
+        self.ws.close()
+
+
+def test_login_chat_and_close(server, passwords):
+    """RFC 7395 3.3-3.6: <open/> answered with <open/> and features, each
+    message one element with its namespaces declared, SASL and bind as on
+    TCP, a stanza to a TCP client and back, <close/> answered in kind."""
+    w = WsClient(server)
+    opened, feats = w.open()
+    assert opened.get("from") == "localhost" and opened.get("version") == \
+        "1.0" and opened.get("id")
+    mechs = [m.text for m in feats.iter(q(NS_SASL, "mechanism"))]
+    assert "SCRAM-SHA-1" in mechs
+    assert w.scram("alice", passwords["alice"]).tag == q(NS_SASL, "success")
+    w.open()
+    w.send("<iq type='set' id='b' xmlns='jabber:client'><bind xmlns='%s'>"
+           "<resource>web</resource></bind></iq>" % NS_BIND)
+    r = w.recv()
+    assert r.tag == q(NS_CLIENT, "iq") and r.get("type") == "result"
+    assert r.find(".//{%s}jid" % NS_BIND).text == "alice@localhost/web"
+    w.send("<presence xmlns='jabber:client'/>")
+    b = RawClient(server.c2s_port, domain=server.domain)
+    b.login("bob", passwords["bob"])
+    b.message("alice@localhost/web", "hello over TCP")
+    m = w.recv()
+    while m.tag != q(NS_CLIENT, "message"):
+        m = w.recv()
+    assert m.findtext(q(NS_CLIENT, "body")) == "hello over TCP"
+    w.send("<message xmlns='jabber:client' to='%s' type='chat'><body>hi "
+           "from a browser</body></message>" % b.jid)
+    got = b.recv(lambda e: e.tag == q(NS_CLIENT, "message"))
+    assert got.findtext(q(NS_CLIENT, "body")) == "hi from a browser"
+    assert got.get("from") == "alice@localhost/web"
+    # The session is listed with its transport.
+    assert "alice@localhost/web" in server.ctl_ok("sessions").stdout
+    w.send("<close xmlns='%s'/>" % NS_FRAMING)
+    c = w.recv()
+    assert c is not None and c.tag == q(NS_FRAMING, "close")
+    assert w.recv() is None          # then the close frame
+    b.close()
+
+
+def test_subprotocol_is_required(server):
+    """RFC 7395 3.1: no xmpp subprotocol, no XMPP."""
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        WsClient(server, protocols=())
+    assert e.value.status_code == 400
+    w = WsClient(server, protocols=("chat", "xmpp"))
+    assert w.ws.getsubprotocol() == "xmpp"
+    w.close()
+
+
+def stream_error(w):
+    el = w.recv()
+    while el is not None and el.tag != q(NS_STREAMS, "error"):
+        el = w.recv()
+    assert el is not None, "no stream error"
+    cond = [c.tag.split("}")[1] for c in el if c.tag.startswith(
+        "{%s}" % NS_XSTREAM) and not c.tag.endswith("text")]
+    after = w.recv()
+    assert after is not None and after.tag == q(NS_FRAMING, "close")
+    return cond[0]
+
+
+@pytest.mark.parametrize("bad, cond", [
+    ("<open xmlns='%s' to='localhost' version='1.0'/><x/>" % NS_FRAMING,
+     "bad-format"),
+    ("<opening xmlns='%s'/>" % NS_FRAMING, "bad-format"),
+    ("<message xmlns='jabber:client'><body>before open</body></message>",
+     None),
+])
+def test_bad_framing_is_a_stream_error(server, bad, cond):
+    w = WsClient(server)
+    w.send(bad)
+    got = stream_error(w)
+    if cond is not None:
+        assert got == cond
+    w.close()
+
+
+def test_binary_and_oversize_messages(server_factory, passwords):
+    srv = server_factory(start=False)
+    srv.set_limits(max_stanza_size="4096")
+    srv.start()
+    w = WsClient(srv)
+    w.open()
+    w.ws.send_binary(b"<presence/>")
+    assert stream_error(w) == "bad-format"
+    w = WsClient(srv)
+    w.login("alice", passwords["alice"])
+    w.send("<message xmlns='jabber:client' to='bob@localhost'><body>%s"
+           "</body></message>" % ("x" * 8000))
+    assert stream_error(w) == "policy-violation"
+    # The server carries on.
+    w = WsClient(srv)
+    assert w.login("alice", passwords["alice"]) == "alice@localhost/web"
+    w.close()
+
+
+def test_wrong_passwords_meet_the_same_throttle(server_factory):
+    """One login throttle for every door: failures over WebSocket are
+    logged like TCP's, named by their transport, for fail2ban."""
+    srv = server_factory(start=False)
+    srv.start()
+    for _ in range(2):
+        w = WsClient(srv)
+        w.open()
+        r = w.scram("alice", "wrong")
+        assert r.tag == q(NS_SASL, "failure")
+        w.close()
+    assert re.search(r"authentication failed from 127\.0\.0\.1 for "
+                     r"alice@localhost \(websocket SCRAM-SHA-1\)", srv.log()), \
+        srv.log()[-2000:]
+
+
+def test_no_passwords_in_clear_off_loopback(server_factory, passwords):
+    """A plain ws:// connection from another address offers no PLAIN and
+    takes no credentials at all (nothing to listen in on); TLS or a proxy
+    on the same machine is how browsers come in."""
+    from test_console_api import own_address
+    addr = own_address()
+    srv = server_factory(start=False)
+    srv.add_listener("http", srv.base + 9, address="0.0.0.0")
+    srv.start()
+    w = WsClient(srv, port=srv.base + 9, host=addr)
+    _, feats = w.open()
+    mechs = [m.text for m in feats.iter(q(NS_SASL, "mechanism"))]
+    assert "PLAIN" not in mechs
+    r = w.scram("alice", passwords["alice"])
+    assert r.tag != q(NS_SASL, "success")
+    w.close()
+
+
+def test_host_meta_announces_the_websocket(server):
+    """XEP-0156: a browser client that knows only the domain finds the
+    WebSocket endpoint, from any origin (CORS)."""
+    import http.client
+    import json
+    port = server.http_port
+    for path, kind in (("/.well-known/host-meta", "xrd"),
+                       ("/.well-known/host-meta.json", "json")):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", path, headers={"Host": "localhost:%d" % port,
+                                        "Origin": "https://app.example"})
+        r = c.getresponse()
+        body = r.read().decode()
+        assert r.status == 200
+        assert r.getheader("Access-Control-Allow-Origin") == "*"
+        href = "ws://localhost:%d/xmpp-websocket" % port
+        if kind == "json":
+            links = json.loads(body)["links"]
+            assert {"rel": "urn:xmpp:alt-connections:websocket",
+                    "href": href} in links
+        else:
+            x = ET.fromstring(body)
+            link = x.find("{http://docs.oasis-open.org/ns/xri/xrd-1.0}Link")
+            assert link.get("href") == href
+        c.close()
+    # The advertised URL works.
+    w = WsClient(server)
+    w.open()
+    w.close()
