@@ -282,8 +282,13 @@ ember__http_in_free(ember_http_in_t *in)
 const char *
 ember__http_msg_header(const ember_http_msg_t *msg, const char *name)
 {
-    const char *p = msg->heads.data, *end = p + msg->heads.len;
+    const char *p = msg->heads.data, *end;
     size_t i;
+
+    /* No header at all: nothing to offset from (NULL + 0 is undefined). */
+    if (p == NULL)
+        return NULL;
+    end = p + msg->heads.len;
 
     for (i = 0; i < msg->nheaders && p != NULL && p < end; i++) {
         const char *v = p + strlen(p) + 1;
