@@ -79,13 +79,47 @@ do_create(ps_req_t *r, const ember_stanza_t *ps, const ember_stanza_t *cr)
 }
 
 
+/*
+ * publish-options asking for more items than the service keeps (Converse
+ * asks 9999 for its bookmarks) mean "as many as you keep", not a failed
+ * precondition: a copy of the form says "max" instead, or NULL when the
+ * form needs no change.
+ */
+static ember_stanza_t *
+options_within_limits(ps_ctx_t *c, const ember_stanza_t *opts)
+{
+    const char *v = opts != NULL ? api->form_value(opts, "pubsub#max_items")
+                                 : NULL;
+    const char *one[2] = { "max", NULL };
+    ember_stanza_t *copy, *f;
+    char *end;
+    long l;
+
+    if (v == NULL || c->max_items_limit <= 0)
+        return NULL;
+    l = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || l <= c->max_items_limit)
+        return NULL;
+    if ((copy = api->stanza_copy(opts)) == NULL)
+        return NULL;
+    for (f = api->stanza_first(copy); f != NULL; f = api->stanza_next(f))
+        if (strcmp(api->stanza_name(f), "field") == 0 &&
+            api->stanza_attr(f, "var") != NULL &&
+            strcmp(api->stanza_attr(f, "var"), "pubsub#max_items") == 0) {
+            api->stanza_remove(f);
+            break;
+        }
+    api->form_add_field(copy, "pubsub#max_items", NULL, NULL, one);
+    return copy;
+}
+
+
 static void
-do_publish(ps_req_t *r, const ember_stanza_t *ps, const ember_stanza_t *pub)
+publish_with(ps_req_t *r, const ember_stanza_t *pub,
+             const ember_stanza_t *opts)
 {
     ps_ctx_t *c = r->c;
     const char *name = api->stanza_attr(pub, "node");
-    const ember_stanza_t *opts = ps_form(api->stanza_child(
-        ps, "publish-options", NULL));
     const ember_stanza_t *item = NULL, *x, *payload = NULL;
     const char *id, *bad = NULL;
     ember_stanza_t *p, *e, *ev;
@@ -169,6 +203,18 @@ do_publish(ps_req_t *r, const ember_stanza_t *ps, const ember_stanza_t *pub)
         api->stanza_free(ev);
     }
     json_decref(it);
+}
+
+
+static void
+do_publish(ps_req_t *r, const ember_stanza_t *ps, const ember_stanza_t *pub)
+{
+    const ember_stanza_t *opts = ps_form(api->stanza_child(
+        ps, "publish-options", NULL));
+    ember_stanza_t *clamped = options_within_limits(r->c, opts);
+
+    publish_with(r, pub, clamped != NULL ? clamped : opts);
+    api->stanza_free(clamped);
 }
 
 

@@ -130,3 +130,26 @@ def test_contact_addresses_xep_0157(server_factory, passwords):
     cap = c.features.find(q(NS_CAPS, "c"))
     assert cap.get("ver") == verstring(query)
     c.close()
+
+
+def test_publish_options_above_the_item_limit(server, passwords):
+    """Converse.js publishes its bookmarks with publish-options
+    pubsub#max_items=9999, above PEP's limit (1000): the node keeps as
+    many items as the service allows instead of failing the
+    precondition ('Error while trying to update bookmarks')."""
+    NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+    c = RawClient(server.c2s_port, domain=server.domain)
+    c.login("alice", passwords["alice"])
+    pub = ("<pubsub xmlns='%s'><publish node='storage:bookmarks'>"
+           "<item id='current'><storage xmlns='storage:bookmarks'/></item>"
+           "</publish><publish-options><x xmlns='jabber:x:data' "
+           "type='submit'><field var='FORM_TYPE' type='hidden'><value>"
+           "http://jabber.org/protocol/pubsub#publish-options</value>"
+           "</field><field var='pubsub#persist_items'><value>true</value>"
+           "</field><field var='pubsub#max_items'><value>9999</value>"
+           "</field><field var='pubsub#access_model'><value>whitelist"
+           "</value></field></x></publish-options></pubsub>" % NS_PUBSUB)
+    for _ in range(2):     # creates the node, then matches it
+        r = c.iq("set", pub, to="alice@localhost")
+        assert r.get("type") == "result", ET.tostring(r)
+    c.close()
