@@ -141,8 +141,9 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
     srv.sessions_on = 1;
     ember__listeners_set_acceptor(accept_connection);
     if ((rc = ember__websocket_start()) < 0 ||
+        (rc = ember__bosh_start()) < 0 ||
         (rc = ember__hostmeta_start()) < 0) {
-        snprintf(err, errlen, "cannot serve /xmpp-websocket: %s",
+        snprintf(err, errlen, "cannot serve /xmpp-websocket, /http-bind or host-meta: %s",
                  ember_strerror(rc));
         return rc;
     }
@@ -255,6 +256,7 @@ ember__server_stop(void)
     ember__listeners_stop();
     ember__sessions_close_all(EMBER_STREAM_SYSTEM_SHUTDOWN);
     ember__http_close_all();
+    ember__bosh_stop();
     if (srv.signals_on) {
         uv_close((uv_handle_t *) &srv.sighup, NULL);
         uv_close((uv_handle_t *) &srv.sigterm, NULL);

@@ -8,6 +8,7 @@
 #include "web/websocket.h"
 
 #define REL_WS "urn:xmpp:alt-connections:websocket"
+#define REL_BOSH "urn:xmpp:alt-connections:xbosh"
 
 
 /* The Host the browser used, if it is a plain host[:port]: the answer
@@ -38,6 +39,7 @@ answer(ember_http_req_t *req, int json)
     };
     const char *host = request_host(req);
     const char *scheme = ember__http_tls_session(req) != NULL ? "wss" : "ws";
+    const char *web = ember__http_tls_session(req) != NULL ? "https" : "http";
     char body[1024];
     int n;
 
@@ -46,13 +48,16 @@ answer(ember_http_req_t *req, int json)
     if (json)
         n = snprintf(body, sizeof(body),
                      "{\"links\":[{\"rel\":\"" REL_WS "\",\"href\":"
-                     "\"%s://%s/xmpp-websocket\"}]}", scheme, host);
+                     "\"%s://%s/xmpp-websocket\"},{\"rel\":\"" REL_BOSH
+                     "\",\"href\":\"%s://%s/http-bind\"}]}", scheme, host,
+                     web, host);
     else
         n = snprintf(body, sizeof(body),
                      "<?xml version='1.0' encoding='utf-8'?>\n"
                      "<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>"
                      "\n  <Link rel='" REL_WS "' href='%s://%s/xmpp-websocket'"
-                     "/>\n</XRD>\n", scheme, host);
+                     "/>\n  <Link rel='" REL_BOSH "' href='%s://%s/http-bind'/>"
+                     "\n</XRD>\n", scheme, host, web, host);
     return ember__http_respond(req, 200, json ? json_headers : xrd_headers,
                                body, (size_t) n);
 }

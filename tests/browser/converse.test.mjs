@@ -74,7 +74,7 @@ page.on('requestfailed', (r) => console.log('request failed: ' + r.url() + ' ' +
 page.on('response', (r) => { if (r.status() >= 400) console.log('HTTP ' + r.status() + ' ' + r.url()); });
 
 try {
-    await step('Converse logs in over WebSocket', async () => {
+    await step('Converse logs in', async () => {
         await page.goto(PAGE);
         await page.waitForFunction(() => window.emberTest && window.emberTest.connected,
                                    null, { timeout: T });

@@ -1,6 +1,7 @@
 """Converse.js, the browser XMPP client, as npm ships it, in Debian's
 headless chromium (tests/browser/converse.test.mjs) against a real emberd
-over XMPP-over-WebSocket: logs in, chats with a TCP client, joins a room.
+over XMPP-over-WebSocket and over BOSH: logs in, chats with a TCP client,
+joins a room.
 Any console error in the page fails the test; screenshots go to
 $EMBER_TEST_OUT (default tests/browser/out)/converse-screenshots-BUILD/."""
 
@@ -65,7 +66,8 @@ def _bob(srv, password, stop, ready):
 
 
 @pytest.mark.slow
-def test_converse_over_websocket(server, passwords):
+@pytest.mark.parametrize("transport", ["websocket", "bosh"])
+def test_converse(server, passwords, transport):
     why = _missing()
     dist = BROWSER_DIR / "node_modules" / "converse.js" / "dist"
     if why is None and not dist.exists():
@@ -74,10 +76,10 @@ def test_converse_over_websocket(server, passwords):
         pytest.skip(why)
     out = Path(os.environ.get("EMBER_TEST_OUT") or BROWSER_DIR / "out")
     out = out if out.is_absolute() else REPO / out
-    shots = out / ("converse-screenshots-" + B.name)
+    shots = out / ("converse-screenshots-%s-%s" % (transport, B.name))
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir(parents=True)
-    site = out / ("converse-site-" + B.name)
+    site = out / ("converse-site-%s-%s" % (transport, B.name))
     shutil.rmtree(site, ignore_errors=True)
     site.mkdir(parents=True)
     shutil.copy(BROWSER_DIR / "converse" / "index.html", site / "index.html")
@@ -90,8 +92,10 @@ def test_converse_over_websocket(server, passwords):
     bob.start()
     assert ready.wait(20), "bob could not set the room up"
 
+    url = ("ws://127.0.0.1:%d/xmpp-websocket" if transport == "websocket"
+           else "http://127.0.0.1:%d/http-bind") % server.http_port
     query = urllib.parse.urlencode({
-        "ws": "ws://127.0.0.1:%d/xmpp-websocket" % server.http_port,
+        "ws" if transport == "websocket" else "bosh": url,
         "jid": "alice@localhost", "password": passwords["alice"],
         "loglevel": os.environ.get("EMBER_CONVERSE_LOGLEVEL", "info")})
     env = dict(os.environ,
@@ -107,7 +111,7 @@ def test_converse_over_websocket(server, passwords):
         stop.set()
         bob.join(5)
         httpd.shutdown()
-    (out / ("converse-browser-%s.log" % B.name)).write_text(r.stdout +
+    (out / ("converse-browser-%s-%s.log" % (transport, B.name))).write_text(r.stdout +
                                                              r.stderr)
     assert r.returncode == 0 and "ALL STEPS PASSED" in r.stdout, (
         "converse test failed (%d):\n%s\n%s\n--- emberd log (tail) ---\n%s"
