@@ -286,7 +286,7 @@ async function userDetail(main, jid) {
 function sessionTable(rows, reload) {
     return table(rows, [
         { key: 'jid', label: 'JID' }, { key: 'ip', label: 'IP' },
-        { key: 'tls', label: 'TLS' }, { key: 'mechanism', label: 'SASL' },
+        { key: 'transport', label: 'Transport' }, { key: 'tls', label: 'TLS' }, { key: 'mechanism', label: 'SASL' },
         { key: 'client', label: 'Client', render: (v, r) => v ? v :
             actionButton('Ask', async () => {
                 try {

@@ -477,9 +477,10 @@ ember__sessions_describe(const char *host)
             (host != NULL && strcmp(s->jid->domain, host) != 0))
             continue;
         tls = s->t != NULL ? s->tops->tls(s->t) : NULL;
-        o = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:I, s:I, s:I, s:b, "
-                      "s:i}",
+        o = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s?, s:I, s:I, s:I, "
+                      "s:b, s:i}",
                       "jid", s->jid->full, "ip", ember__session_ip(s),
+                      "transport", s->tops != NULL ? s->tops->name : "?",
                       "client", s->client,
                       "tls", tls != NULL ? ember__tls_version(tls) : "none",
                       "mechanism", s->mechanism,

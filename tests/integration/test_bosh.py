@@ -113,6 +113,10 @@ def test_login_and_chat_with_a_tcp_client(server, passwords):
     m = t.recv(lambda e: e.tag == q(NS_CLIENT, "message"))
     assert m.findtext(q(NS_CLIENT, "body")) == "and back"
     assert m.get("from") == "alice@localhost/bosh"
+    import json
+    by = {x["jid"]: x for x in json.loads(
+        server.ctl_ok("--json", "sessions").stdout)}
+    assert by["alice@localhost/bosh"]["transport"] == "bosh"
     # Terminate: the session is over, its sid unknown afterwards.
     r = b.send(type="terminate")
     assert r.get("type") == "terminate"

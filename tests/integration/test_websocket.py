@@ -101,7 +101,11 @@ def test_login_chat_and_close(server, passwords):
     assert got.findtext(q(NS_CLIENT, "body")) == "hi from a browser"
     assert got.get("from") == "alice@localhost/web"
     # The session is listed with its transport.
-    assert "alice@localhost/web" in server.ctl_ok("sessions").stdout
+    import json
+    by = {x["jid"]: x for x in json.loads(
+        server.ctl_ok("--json", "sessions").stdout)}
+    assert by["alice@localhost/web"]["transport"] == "websocket"
+    assert by[b.jid]["transport"] == "c2s"
     w.send("<close xmlns='%s'/>" % NS_FRAMING)
     c = w.recv()
     assert c is not None and c.tag == q(NS_FRAMING, "close")
