@@ -364,6 +364,7 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     const char *req = ember__xml_attr(n, "require-tls");
     const char *pub = ember__xml_attr(n, "public");
     const char *names = ember__xml_attr(n, "host-names");
+    const char *origins = ember__xml_attr(n, "allowed-origins");
     ember_listener_conf_t *l, **tail;
     long long rate, burst;
     ember_listen_type_t t;
@@ -423,6 +424,9 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     if (pub != NULL && ember__parse_bool(pub) < 0)
         return cfg_fail(cx, line, "listen: public '%s' is not a boolean "
                         "(true, false)", pub);
+    if (origins != NULL && t != EMBER_LISTEN_HTTP && t != EMBER_LISTEN_HTTPS)
+        return cfg_fail(cx, line, "listen: allowed-origins is only for http "
+                        "and https listeners, not %s", type);
     if (names != NULL && t != EMBER_LISTEN_ADMIN && t != EMBER_LISTEN_ADMIN_TLS)
         return cfg_fail(cx, line, "listen: host-names is only for admin and "
                         "admin-tls listeners, not %s", type);
@@ -438,10 +442,13 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
                             port, (*tail)->line);
     if ((l = calloc(1, sizeof(*l))) == NULL
         || (l->address = strdup(text)) == NULL
-        || (names != NULL && (l->host_names = strdup(names)) == NULL)) {
+        || (names != NULL && (l->host_names = strdup(names)) == NULL)
+        || (origins != NULL &&
+            (l->allowed_origins = strdup(origins)) == NULL)) {
         if (l != NULL) {
             free(l->address);
             free(l->host_names);
+            free(l->allowed_origins);
         }
         free(l);
         return EMBER_ENOMEM;
@@ -770,6 +777,7 @@ ember__config_free(ember_config_t *c)
         c->listeners = l->next;
         free(l->address);
         free(l->host_names);
+        free(l->allowed_origins);
         free(l);
     }
     while ((h = c->hosts) != NULL) {

@@ -27,6 +27,8 @@ typedef struct ember_listener_conf_s {
     uint64_t rate, burst;      /* bytes/s a connection may send; 0: any */
     char *host_names;          /* admin: Host names served besides loopback
                                   names, addresses, hosts (space-separated) */
+    char *allowed_origins;     /* http, https: browser origins WebSocket and
+                                  BOSH take (space-separated); NULL: any */
     int line;
     struct ember_listener_conf_s *next;
 } ember_listener_conf_t;

@@ -133,6 +133,9 @@ void ember__http_close(ember_http_req_t *req);
 /* For a stream carried by a WebSocket (web/): a close frame, then the
  * connection ends and req's closed callback runs (unlike http_close). */
 void ember__http_ws_finish(ember_http_req_t *req);
+/* The Origin of a browser request when its listener's allowed-origins
+ * does not list it, else NULL (no list, no Origin, or listed). */
+const char *ember__http_origin_refused(ember_http_req_t *req);
 /* The TLS session under req, or NULL on plain HTTP. */
 ember_tls_t *ember__http_tls_session(ember_http_req_t *req);
 uint64_t ember__http_idle_ms(ember_http_req_t *req);

@@ -415,6 +415,7 @@ on_closed(void *owner)
     ember__http_in_free(&c->in);
     ember__buf_free(&c->inbuf);
     free(c->host_names);
+    free(c->allowed_origins);
     free(c);
 }
 
@@ -514,8 +515,11 @@ ember__http_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
     c->set = ember__http_set_of(lc->type);
     c->admin = lc->type == EMBER_LISTEN_ADMIN ||
                lc->type == EMBER_LISTEN_ADMIN_TLS;
-    if (lc->host_names != NULL &&
-        (c->host_names = strdup(lc->host_names)) == NULL) {
+    if ((lc->host_names != NULL &&
+         (c->host_names = strdup(lc->host_names)) == NULL) ||
+        (lc->allowed_origins != NULL &&
+         (c->allowed_origins = strdup(lc->allowed_origins)) == NULL)) {
+        free(c->host_names);
         free(c);
         return EMBER_ENOMEM;
     }
@@ -524,6 +528,7 @@ ember__http_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
     if (c->conn == NULL) {
         ember__http_in_free(&c->in);
         free(c->host_names);
+        free(c->allowed_origins);
         free(c);
         return rc;
     }

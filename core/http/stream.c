@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -73,6 +74,27 @@ ember__http_ws_finish(ember_http_req_t *req)
 
     if (c != NULL && !c->closing)
         ws_end_after_data(c);
+}
+
+
+const char *
+ember__http_origin_refused(ember_http_req_t *req)
+{
+    const char *origin, *p;
+    size_t len, n;
+
+    if (req == NULL || req->c == NULL || req->c->allowed_origins == NULL ||
+        (origin = ember__http_msg_header(&req->c->in.msg, "origin")) == NULL)
+        return NULL;
+    len = strlen(origin);
+    for (p = req->c->allowed_origins; *p != '\0'; p += n) {
+        p += strspn(p, " \t\n");
+        n = strcspn(p, " \t\n");
+        if ((n == 1 && *p == '*') ||
+            (n == len && strncasecmp(p, origin, n) == 0))
+            return NULL;
+    }
+    return origin;
 }
 
 

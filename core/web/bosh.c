@@ -414,6 +414,10 @@ on_post(ember_module_t *m, ember_http_req_t *req, void *ud)
     uint64_t r;
     int rc = 0;
 
+    if (ember__http_origin_refused(req) != NULL) {
+        ember__stanza_free(body);
+        return EMBER_EPERM;
+    }
     ns = body != NULL ? ember__stanza_xmlns(body) : NULL;
     if (body == NULL || strcmp(ember__stanza_name(body), "body") != 0 ||
         ns == NULL || strcmp(ns, NS_HTTPBIND) != 0) {

@@ -189,6 +189,12 @@ on_request(ember_module_t *m, ember_http_req_t *req, void *ud)
     /* RFC 7395 3.2: the xmpp subprotocol, or no XMPP at all. */
     if (proto == NULL || !ember__http_has_token(proto, "xmpp"))
         return EMBER_EINVAL;
+    if (ember__http_origin_refused(req) != NULL) {
+        ember__log(EMBER_LOG_INFO, "http", "%s: WebSocket from origin %s "
+                   "refused (allowed-origins)", ember__http_peer_ip(req),
+                   ember__http_origin_refused(req));
+        return EMBER_EPERM;
+    }
     if ((w = calloc(1, sizeof(*w))) == NULL)
         return EMBER_ENOMEM;
     w->req = req;

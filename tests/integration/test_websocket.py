@@ -233,3 +233,39 @@ def test_host_meta_announces_the_websocket(server):
     w = WsClient(server)
     w.open()
     w.close()
+
+
+def test_allowed_origins(server_factory):
+    """<listen allowed-origins>: browsers of other origins are refused
+    (403) on WebSocket and BOSH; clients that send no Origin are not
+    browsers and go through."""
+    from test_bosh import NS as NS_BOSH
+    import http.client
+    srv = server_factory(start=False)
+    port = srv.base + 9
+    srv.add_listener("http", port).set("allowed-origins",
+                                       "https://chat.example.org")
+    srv.start()
+    url = "ws://127.0.0.1:%d/xmpp-websocket" % port
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        websocket.create_connection(url, subprotocols=["xmpp"],
+                                    origin="https://evil.example")
+    assert e.value.status_code == 403
+    for origin in ("https://chat.example.org", None):
+        w = websocket.create_connection(url, subprotocols=["xmpp"],
+                                        origin=origin, suppress_origin=origin
+                                        is None)
+        w.send(OPEN)
+        assert ET.fromstring(w.recv()).tag == q(NS_FRAMING, "open")
+        w.close()
+    body = "<body xmlns='%s' rid='1' to='localhost' wait='5' hold='1'/>" \
+        % NS_BOSH
+    for origin, status in (("https://evil.example", 403),
+                           ("https://chat.example.org", 200)):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("POST", "/http-bind", body=body,
+                  headers={"Origin": origin, "Content-Type": "text/xml"})
+        r = c.getresponse()
+        r.read()
+        assert r.status == status, origin
+        c.close()
