@@ -447,5 +447,7 @@ if [ -z "${BENCH_LIB:-}" ]; then
         EMBER_BUILD=$B /usr/bin/python3 bench/pubsub_notify.py
         # A flooding client against another's latency (issue 13).
         EMBER_BUILD=$B /usr/bin/python3 bench/flood_p99.py
+        # XMPP over WebSocket against TCP: memory, messages/CPU-s (issue 15).
+        EMBER_BUILD=$B /usr/bin/python3 bench/ws_sessions.py
     fi
 fi

@@ -357,6 +357,16 @@ ember__ws_accept(ember_http_req_t *req, const char *protocol,
     c->mode = M_WS;
     c->close_after = 0;
     ember__http_handed_over(c);
+    /* The upgrade request is read: a long-lived WebSocket (10,000 XMPP
+     * sessions) should not keep its head. */
+    ember__buf_free(&c->in.msg.url);
+    ember__buf_free(&c->in.msg.heads);
+    ember__buf_free(&c->in.msg.body);
+    ember__buf_free(&c->in.msg.params);
+    c->in.msg.nheaders = 0;
+    c->in.msg.query = NULL;
+    if (c->inbuf.len == 0)
+        ember__buf_free(&c->inbuf);
     /* Frames that came with the handshake. */
     if (!c->processing && c->inbuf.len > 0)
         ember__http_process(c);
