@@ -269,3 +269,26 @@ def test_allowed_origins(server_factory):
         r.read()
         assert r.status == status, origin
         c.close()
+
+
+def test_oversize_frame_closes(server_factory, passwords):
+    """A message over <limits http-max-body> is refused by the framing
+    layer (close 1009) before any XML is parsed; others carry on."""
+    srv = server_factory(start=False)
+    srv.set_limits(http_max_body="65536")
+    srv.start()
+    w = WsClient(srv)
+    w.open()
+    w.send("<presence xmlns='jabber:client'>%s</presence>" % (" " * 200000))
+    op = None
+    try:
+        while True:
+            op, data = w.ws.recv_data(control_frame=True)
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                break
+    except (websocket.WebSocketConnectionClosedException, OSError):
+        op = websocket.ABNF.OPCODE_CLOSE
+    assert op == websocket.ABNF.OPCODE_CLOSE
+    w2 = WsClient(srv)
+    assert w2.login("alice", passwords["alice"]) == "alice@localhost/web"
+    w2.close()
