@@ -6,6 +6,8 @@ real emberd.
 
 import http.client
 import json
+
+from harness import B
 import socket
 import time
 
@@ -209,7 +211,10 @@ def test_request_bodies_cannot_fill_memory(server):
         except OSError:
             pass
         s.close()
-    assert grown_mib < 40, "emberd grew by %.0f MiB" % grown_mib
+    # 60 x 3 MiB were sent: without the cap emberd holds ~180 MiB.  ASAN's
+    # quarantine keeps freed buffers a while, hence its larger bound.
+    bound = 90 if "asan" in B.name else 40
+    assert grown_mib < bound, "emberd grew by %.0f MiB" % grown_mib
     assert refused > 50, refused
     # Refused before reading: a declared body over what is left.
     socks = []
