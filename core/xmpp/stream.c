@@ -96,27 +96,51 @@ stream_tls(const ember_session_t *s)
 
 /* ---- the stream's edges ---- */
 
+/* A fresh stream ID: RFC 6120 4.3.3 wants a new one at each restart. */
 static void
-send_header(ember_session_t *s)
+new_stream_id(ember_session_t *s)
 {
-    char buf[512];
+    unsigned char rnd[8];
+    size_t i;
+
+    gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
+    for (i = 0; i < sizeof(rnd); i++)
+        snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
+}
+
+
+/* peer: the JID the client's header named itself by, echoed in 'to'
+ * (RFC 6120 4.7.2), or NULL. */
+static void
+send_header(ember_session_t *s, const char *peer)
+{
+    ember_buf_t to = { 0 };
 
     if (s->header_sent)
         return;
+    if (peer != NULL) {
+        ember__buf_puts(&to, " to=\"");
+        ember__buf_escape(&to, peer, strlen(peer));
+        ember__buf_puts(&to, "\"");
+    }
+    ember__buf_reset(&scratch);
     if (s->tops->framing == EMBER_FRAMING_MESSAGES)
-        snprintf(buf, sizeof(buf),
-                 "<open xmlns='" NS_FRAMING "' id='%s'%s%s%s version='1.0' "
+        ember__buf_printf(&scratch,
+                 "<open xmlns='" NS_FRAMING "' id='%s'%s%s%s%s version='1.0' "
                  "xml:lang='en'/>",
                  s->id, s->host != NULL ? " from='" : "",
-                 s->host != NULL ? s->host : "", s->host != NULL ? "'" : "");
+                 s->host != NULL ? s->host : "", s->host != NULL ? "'" : "",
+                 to.data != NULL ? to.data : "");
     else
-        snprintf(buf, sizeof(buf),
+        ember__buf_printf(&scratch,
              "<?xml version='1.0'?><stream:stream xmlns='" NS_CLIENT "' "
-             "xmlns:stream='" NS_STREAMS "' id='%s'%s%s%s version='1.0' "
+             "xmlns:stream='" NS_STREAMS "' id='%s'%s%s%s%s version='1.0' "
              "xml:lang='en'>",
              s->id, s->host != NULL ? " from='" : "",
-             s->host != NULL ? s->host : "", s->host != NULL ? "'" : "");
-    stream_write(s, buf, strlen(buf));
+             s->host != NULL ? s->host : "", s->host != NULL ? "'" : "",
+             to.data != NULL ? to.data : "");
+    ember__buf_free(&to);
+    stream_write(s, scratch.data, scratch.len);
     s->header_sent = 1;
 }
 
@@ -164,7 +188,7 @@ stream_error(ember_session_t *s, ember_stream_cond_t cond, const char *text)
 
     if (s->state == ST_CLOSING)
         return;
-    send_header(s);
+    send_header(s, NULL);
     if ((err = ember__stanza_new("error", NS_STREAMS)) != NULL) {
         ember__stanza_add_child(err, condition, NS_XSTREAM);
         if (text != NULL)
@@ -258,6 +282,7 @@ restart(ember_session_t *s, session_state_t state)
 {
     s->state = state;
     s->header_sent = 0;
+    new_stream_id(s);
     ember__xml_restart(s->xml);
 }
 
@@ -584,6 +609,8 @@ xml_stream_open(void *ud, ember_stanza_t *header, const char *name,
     ember_session_t *s = ud;
     const char *to = ember__stanza_attr(header, "to");
     const char *version = ember__stanza_attr(header, "version");
+    const char *from = ember__stanza_attr(header, "from");
+    ember_jid_t *peer = from != NULL ? ember__jid_parse(from) : NULL;
     char host[1024];
 
     if (s->host == NULL && to != NULL &&
@@ -607,11 +634,12 @@ xml_stream_open(void *ud, ember_stanza_t *header, const char *name,
     } else if (version == NULL || atoi(version) < 1) {
         stream_error(s, EMBER_STREAM_UNSUPPORTED_VERSION, NULL);
     } else {
-        send_header(s);
+        send_header(s, peer != NULL ? peer->full : NULL);
         if (s->state == ST_CONNECTED)
             s->state = ST_OPEN;
         send_features(s);
     }
+    ember__jid_free(peer);
     ember__stanza_free(header);
 }
 
@@ -674,8 +702,6 @@ ember__stream_new(const ember_transport_ops_t *ops, void *t,
     const ember_config_t *cfg = ember__config();
     ember_session_t *s = calloc(1, sizeof(*s));
     ember_xml_limits_t lim;
-    unsigned char rnd[8];
-    size_t i;
 
     if (s == NULL)
         return NULL;
@@ -683,9 +709,7 @@ ember__stream_new(const ember_transport_ops_t *ops, void *t,
     s->t = t;
     s->state = ST_CONNECTED;
     s->require_tls = require_tls != 0;
-    gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
-    for (i = 0; i < sizeof(rnd); i++)
-        snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
+    new_stream_id(s);
     lim.max_stanza_size = cfg->limits.max_stanza_size;
     lim.max_depth = cfg->limits.max_depth;
     lim.max_attributes = cfg->limits.max_attributes;

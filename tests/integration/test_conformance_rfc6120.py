@@ -107,9 +107,6 @@ def test_response_header_has_no_to_without_client_from(srv):
     c.close()
 
 
-@pytest.mark.xfail(reason="4.7.2: the response stream header has no 'to' "
-                   "even when the client's header gave its JID in 'from'",
-                   strict=True)
 def test_response_header_to_echoes_client_from(srv, users):
     (u,) = users()
     jid = "%s@%s" % (u, srv.domain)
@@ -132,8 +129,6 @@ def test_stream_ids_differ_between_streams(srv):
     assert len(ids) == 3
 
 
-@pytest.mark.xfail(reason="4.3.3: after STARTTLS and after SASL the new "
-                   "response header reuses the first stream ID", strict=True)
 def test_restart_gets_a_new_stream_id(srv, users):
     (u,) = users()
     c = RawClient(srv.c2s_port, srv.domain)
