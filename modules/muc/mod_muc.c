@@ -120,7 +120,7 @@ disco_service_info(muc_t *mu, const ember_event_t *ev)
 {
     static const char *const feats[] = {
         NS_MUC, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_CONFERENCE, NS_PING,
-        NS_MUC "#self-ping-optimization", NULL
+        NS_MUC "#self-ping-optimization", NS_MUC "#stable_id", NULL
     };
     ember_stanza_t *q = api->stanza_new("query", NS_DISCO_INFO), *c;
     size_t i;

@@ -568,6 +568,8 @@ muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
     }
     feature(q, NS_MUC);
     feature(q, NS_MUC "#self-ping-optimization");
+    /* Message ids are reflected as sent (7.4). */
+    feature(q, NS_MUC "#stable_id");
     feature(q, NS_PING);
     feature(q, NS_CONFERENCE);
     feature(q, r->c.persistent ? "muc_persistent" : "muc_temporary");

@@ -795,6 +795,12 @@ muc_on_presence(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
                           "join with room@service/nick");
         return EMBER_HOOK_HANDLED;
     }
+    /* XEP-0045 17.1: a nickname others cannot see is no nickname. */
+    if (nick[strspn(nick, " \t\r\n")] == '\0') {
+        api->stanza_error(ev, EMBER_COND_JID_MALFORMED,
+                          "a nickname of only spaces is not a nickname");
+        return EMBER_HOOK_HANDLED;
+    }
     if (o == NULL)
         return join(mu, ev, r, nick);
     if (strcmp(o->nick, nick) != 0)

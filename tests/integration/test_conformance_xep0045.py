@@ -232,9 +232,6 @@ def test_groupchat_reflected_with_the_senders_id(people):
         assert m.get("from") == b.room(room) + "/B"
 
 
-@pytest.mark.xfail(reason="7.4: the service reflects message ids but does "
-                   "not advertise muc#stable_id on the service or the room",
-                   strict=True)
 def test_stable_id_feature_advertised(people):
     (a,) = people()
     room = room_name()
@@ -395,8 +392,6 @@ def test_exit_presence_has_role_none(people):
         assert item(p).get("affiliation") == "none"
 
 
-@pytest.mark.xfail(reason="17.1: a nickname made only of spaces is "
-                   "accepted", strict=True)
 def test_invisible_nickname_refused(people):
     a, b = people(2)
     room = room_name()
