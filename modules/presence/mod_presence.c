@@ -247,12 +247,14 @@ probe_loaded(int status, ember_roster_t *roster, void *ud)
     pin_t *in = ud;
     char bare[1100];
 
+    snprintf(bare, sizeof(bare), "%s@%s", in->user,
+             api->module_host(in->pi->m));
     if (status == 0 && subscribed_to(pres_roster(in->pi), roster,
                                      in->sender, EMBER_SUB_FROM)) {
-        pres_send_current(in->pi, in->user, in->reply_to, 0);
+        /* Nobody online: say so, from the bare JID (4.3.2, case 3). */
+        if (pres_send_current(in->pi, in->user, in->reply_to, 0) == 0)
+            pres_route_simple(in->pi, bare, in->reply_to, "unavailable");
     } else if (status == 0) {
-        snprintf(bare, sizeof(bare), "%s@%s", in->user,
-                 api->module_host(in->pi->m));
         pres_route_simple(in->pi, bare, in->sender, "unsubscribed");
     }
     pin_free(in);

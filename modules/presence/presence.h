@@ -67,9 +67,9 @@ int pres_deliver_available(pres_inst_t *pi, const char *user,
 /* The last presence of each available session of user, from its full JID
  * to `to`, routed (direct 0) or delivered to to's available sessions
  * without the roster check (direct 1).  unavailable: send
- * <presence type='unavailable'/> instead. */
-void pres_send_current(pres_inst_t *pi, const char *user, const char *to,
-                       int unavailable);
+ * <presence type='unavailable'/> instead.  Returns how many went. */
+int pres_send_current(pres_inst_t *pi, const char *user, const char *to,
+                      int unavailable);
 /* Build and route <presence type=type from=from to=to/>. */
 void pres_route_simple(pres_inst_t *pi, const char *from, const char *to,
                        const char *type);

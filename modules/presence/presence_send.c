@@ -156,6 +156,7 @@ current_one(ember_session_t *s, void *ud)
     }
     api->stanza_set_attr(st, "from", full);
     api->stanza_set_attr(st, "to", w->to);
+    w->n++;
     if (w->unavailable)
         deliver_to_bare(w->pi, w->to, st);
     else
@@ -163,7 +164,7 @@ current_one(ember_session_t *s, void *ud)
 }
 
 
-void
+int
 pres_send_current(pres_inst_t *pi, const char *user, const char *to,
                   int unavailable)
 {
@@ -174,6 +175,7 @@ pres_send_current(pres_inst_t *pi, const char *user, const char *to,
     w.to = to;
     w.unavailable = unavailable;
     api->user_sessions(pi->m, user, current_one, &w);
+    return w.n;
 }
 
 

@@ -268,9 +268,6 @@ def test_presence_not_broadcast_to_those_not_subscribed(srv, users,
     nothing(cc, presence_from(ca.jid))
 
 
-@pytest.mark.xfail(reason="4.3.2: a probe for a subscribed contact with no "
-                   "available resource gets no answer, not an "
-                   "unavailable presence", strict=True)
 def test_probe_of_an_offline_contact_answered_unavailable(srv, users,
                                                           clients):
     a, b = users(2)
