@@ -202,7 +202,13 @@ muc_on_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
     if (api->jid_resource(ev->to) != NULL) {
         /* XEP-0410: the room answers a self-ping of a joined occupant. */
         o = muc_occ_by_jid(r, api->jid_full(ev->from));
-        if (o == NULL)
+        /* XEP-0045 6.6 for disco; XEP-0410 reads not-acceptable as "you
+         * left the room" for everything else. */
+        if (o == NULL && (strcmp(ns, NS_DISCO_INFO) == 0 ||
+                          strcmp(ns, NS_DISCO_ITEMS) == 0))
+            api->stanza_error(ev, EMBER_COND_BAD_REQUEST,
+                      "only occupants may query occupants");
+        else if (o == NULL)
             api->stanza_error(ev, EMBER_COND_NOT_ACCEPTABLE,
                       "you are not in this room");
         else if (muc_occ_by_nick(r, api->jid_resource(ev->to)) == NULL)

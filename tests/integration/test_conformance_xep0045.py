@@ -285,9 +285,6 @@ def test_room_items_query_is_answered(people):
     assert r.find(q(NS_DISCO_ITEMS, "query")) is not None
 
 
-@pytest.mark.xfail(reason="6.6: disco to an occupant JID by a non-occupant "
-                   "is answered not-acceptable instead of bad-request",
-                   strict=True)
 def test_disco_to_occupant_by_non_occupant(people):
     a, b = people(2)
     room = room_name()
