@@ -106,7 +106,7 @@ list_get(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
 /* May `me` (affiliation my_aff) apply this item?  0 or a condition. */
 static int
 item_check(muc_room_t *r, ember_stanza_t *item, muc_occ_t *me, int my_aff,
-           const char **why)
+           const char *my_bare, const char **why)
 {
     const char *nick = api->stanza_attr(item, "nick");
     const char *jid = api->stanza_attr(item, "jid");
@@ -156,6 +156,13 @@ item_check(muc_room_t *r, ember_stanza_t *item, muc_occ_t *me, int my_aff,
         return EMBER_COND_BAD_REQUEST + 1;
     }
     t_aff = muc_aff_get(r, api->jid_bare(j));
+    /* 9.1: an admin or owner banning itself is a conflict, not a ban. */
+    if (aff == AFF_OUTCAST && my_aff >= AFF_ADMIN &&
+        strcmp(api->jid_bare(j), my_bare) == 0) {
+        api->jid_free(j);
+        *why = "you cannot ban yourself";
+        return EMBER_COND_CONFLICT + 1;
+    }
     api->jid_free(j);
     if (my_aff < AFF_ADMIN)
         return EMBER_COND_FORBIDDEN + 1;
@@ -229,7 +236,8 @@ muc_admin_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
     for (; it != NULL; it = api->stanza_next(it)) {
         if (strcmp(api->stanza_name(it), "item") != 0)
             continue;
-        if ((cond = item_check(r, it, me, my_aff, &why)) != 0) {
+        if ((cond = item_check(r, it, me, my_aff, api->jid_bare(ev->from),
+                               &why)) != 0) {
             api->stanza_error(ev, (ember_cond_t) (cond - 1), why);
             return EMBER_HOOK_HANDLED;
         }

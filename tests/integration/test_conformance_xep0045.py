@@ -542,14 +542,7 @@ def test_admin_cannot_ban_owner(people):
     assert error(r) == ("cancel", "not-allowed")
 
 
-@pytest.mark.parametrize("who", [
-    pytest.param("admin", marks=pytest.mark.xfail(
-        reason="9.1: an admin banning itself gets not-allowed, not "
-        "conflict", strict=True)),
-    pytest.param("owner", marks=pytest.mark.xfail(
-        reason="9.1: an owner banning itself while another owner remains "
-        "is banned, not refused with conflict", strict=True)),
-])
+@pytest.mark.parametrize("who", ["admin", "owner"])
 def test_ban_self_is_conflict(people, who):
     """9.1: an admin or owner trying to ban itself gets conflict."""
     room, a, b, c = setup3(people)
