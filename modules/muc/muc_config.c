@@ -551,12 +551,25 @@ void
 muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
 {
     ember_stanza_t *p = api->stanza_first(ev->stanza), *q, *c, *x;
+    const char *node = api->stanza_attr(p, "node");
     char num[32];
 
     (void) mu;
     if (strcmp(api->stanza_xmlns(p), NS_DISCO_ITEMS) == 0) {
         /* Occupants stay private: the list is empty (6.5). */
         api->iq_result(ev, api->stanza_new("query", NS_DISCO_ITEMS));
+        return;
+    }
+    if (node != NULL) {
+        /* 7.12: no nickname is reserved here, so an empty answer; other
+         * nodes (muc#traffic, 18.1.1) are not served. */
+        if (strcmp(node, "x-roomuser-item") != 0) {
+            api->stanza_error(ev, EMBER_COND_FEATURE_NOT_IMPLEMENTED, NULL);
+            return;
+        }
+        if ((q = api->stanza_new("query", NS_DISCO_INFO)) != NULL)
+            api->stanza_set_attr(q, "node", node);
+        api->iq_result(ev, q);
         return;
     }
     if ((q = api->stanza_new("query", NS_DISCO_INFO)) == NULL)

@@ -294,10 +294,6 @@ def test_disco_to_occupant_by_non_occupant(people):
     assert error(r) == ("modify", "bad-request")
 
 
-@pytest.mark.xfail(reason="7.12: a disco#info query for the x-roomuser-item "
-                   "node gets the room's own info (identity and features) "
-                   "instead of an empty query or feature-not-implemented",
-                   strict=True)
 def test_reserved_nick_node(people):
     a, b = people(2)
     room = room_name()
@@ -312,10 +308,6 @@ def test_reserved_nick_node(people):
             ET.tostring(r)
 
 
-@pytest.mark.xfail(reason="18.1.1: a disco#info query for the muc#traffic "
-                   "node gets the room's own info instead of "
-                   "service-unavailable or feature-not-implemented",
-                   strict=True)
 def test_traffic_node(people):
     (a,) = people()
     room = room_name()
