@@ -386,7 +386,8 @@ muc_pres_broadcast(muc_room_t *r, muc_occ_t *o, const muc_pinfo_t *pi)
         o->announced = listed;
     for (v = r->occs; v != NULL; v = v->next) {
         self = v == o;
-        if (!self && !shown)
+        /* 10.9: on destruction each occupant hears of itself only. */
+        if (!self && (!shown || pi->destroyed))
             continue;
         for (s = v->sessions; s != NULL; s = s->next) {
             if (pi->only != NULL && strcmp(pi->only, s->jid) != 0)

@@ -639,9 +639,6 @@ def test_non_owner_cannot_read_admin_or_owner_list(people):
         assert error(r) == ("auth", "forbidden"), aff
 
 
-@pytest.mark.xfail(reason="10.9: on destruction every occupant also gets "
-                   "the unavailable presence of the occupants removed "
-                   "before it, not just its own", strict=True)
 def test_destroy_sends_one_presence_per_occupant(people):
     room, a, b, c = setup3(people)
     r = a.owner_set(room, "<destroy><reason>done</reason></destroy>")
