@@ -1,5 +1,6 @@
 /* core/net/conn.c -- accepted TCP connections under every protocol. */
 #include <stdio.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -642,6 +643,22 @@ ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
 
 
 /* ---- the rest ---- */
+
+int
+ember__conn_ip_loopback(const char *ip)
+{
+    unsigned char a[16];
+
+    if (ip == NULL)
+        return 0;
+    if (inet_pton(AF_INET, ip, a) == 1)
+        return a[0] == 127;
+    return inet_pton(AF_INET6, ip, a) == 1 &&
+           (memcmp(a, in6addr_loopback.s6_addr, 16) == 0 ||
+            (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0 &&
+             a[12] == 127));
+}
+
 
 const char *
 ember__conn_ip(const ember_conn_t *c)

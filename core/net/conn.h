@@ -96,6 +96,9 @@ void ember__conn_touch(ember_conn_t *c);
 uint64_t ember__conn_idle_ms(const ember_conn_t *c);
 
 const char *ember__conn_ip(const ember_conn_t *c);
+/* 127.0.0.0/8, ::1 or ::ffff:127.x.x.x: a peer on this machine (a TLS
+ * proxy, say). */
+int ember__conn_ip_loopback(const char *ip);
 /* The TLS session (NULL on plain TCP). */
 ember_tls_t *ember__conn_tls(const ember_conn_t *c);
 int ember__conn_secure(const ember_conn_t *c);

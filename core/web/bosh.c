@@ -2,7 +2,6 @@
  * client HTTP listeners: a session of held HTTP requests is the transport
  * (xmpp/transport.h) of one stream, so SASL, limits and the login
  * throttle are the ones TCP and WebSocket clients get. */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "base/log.h"
 #include "base/process.h"
 #include "http/http.h"
+#include "net/conn.h"
 #include "web/websocket.h"
 #include "xmpp/session.h"
 #include "xmpp/stanza.h"
@@ -253,18 +253,6 @@ sessions_of(const char *ip)
 
 
 static int
-loopback(const char *ip)
-{
-    unsigned char a[16];
-
-    if (inet_pton(AF_INET, ip, a) == 1)
-        return a[0] == 127;
-    return inet_pton(AF_INET6, ip, a) == 1 &&
-           memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
-}
-
-
-static int
 fail(ember_http_req_t *req, const char *condition)
 {
     char body[256];
@@ -385,7 +373,8 @@ session_create(ember_http_req_t *req, const ember_stanza_t *body)
         free(b);
         return fail(req, "internal-server-error");
     }
-    b->s = ember__stream_new(&bosh_ops, b, !b->tls && !loopback(ip));
+    b->s = ember__stream_new(&bosh_ops, b,
+                             !b->tls && !ember__conn_ip_loopback(ip));
     if (b->s == NULL) {
         bosh_free(b);
         return fail(req, "internal-server-error");

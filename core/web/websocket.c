@@ -4,13 +4,13 @@
  * login throttle are the ones TCP clients get; only the framing differs:
  * <open/> and <close/> stand for the stream's edges, one element per
  * message. */
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
 #include "base/log.h"
 #include "http/http.h"
+#include "net/conn.h"
 #include "web/websocket.h"
 #include "xmpp/session.h"
 #include "xmpp/stanza.h"
@@ -164,21 +164,6 @@ on_closed(ember_http_req_t *req, void *ud)
 }
 
 
-/* 127.0.0.0/8 and ::1: a TLS-terminating proxy on the same machine. */
-static int
-loopback(const char *ip)
-{
-    unsigned char a[16];
-
-    if (ip == NULL)
-        return 0;
-    if (inet_pton(AF_INET, ip, a) == 1)
-        return a[0] == 127;
-    return inet_pton(AF_INET6, ip, a) == 1 &&
-           memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
-}
-
-
 static int
 on_request(ember_module_t *m, ember_http_req_t *req, void *ud)
 {
@@ -206,7 +191,8 @@ on_request(ember_module_t *m, ember_http_req_t *req, void *ud)
     /* Passwords only where no one listens in: TLS, or a proxy here. */
     w->s = ember__stream_new(&ws_ops, w,
                              ember__http_tls_session(req) == NULL &&
-                                 !loopback(ember__http_peer_ip(req)));
+                                 !ember__conn_ip_loopback(
+                                     ember__http_peer_ip(req)));
     if (w->s == NULL)
         ember__http_ws_finish(req);
     return 0;

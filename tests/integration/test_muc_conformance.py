@@ -3,30 +3,12 @@ fields ignored (XEP-0004 3.1), presence broadcast per role (16.5.3),
 a rejoin from the same session resyncs (7.2.1, 17.3), members of a
 non-anonymous room read the member list (9.5), probes to occupants."""
 
-import time
 import xml.etree.ElementTree as ET
 
-import pytest
-
-from muclib import (NS_MUC_ADMIN, Occ, codes, error, form_fields,
-                    item, submit_form)
-from rawxmpp import q
+from muclib import NS_MUC_ADMIN, codes, error, form_fields, item, submit_form
+from test_muc_admin import users  # noqa: F401  (the shared fixture)
 
 F_BCAST = "muc#roomconfig_presencebroadcast"
-
-
-@pytest.fixture
-def users(server, passwords):
-    made = []
-
-    def mk(user, resource="r1"):
-        o = Occ(server, user, passwords[user], resource)
-        made.append(o)
-        return o
-    yield mk
-    for o in made:
-        o.close()
-    time.sleep(0.3)
 
 
 def test_unknown_config_fields_are_ignored(users):
