@@ -133,6 +133,9 @@ def test_join_order_of_events(people):
     a.recv_presence(room)
     for i in range(3):
         a.say(room, "old%d" % i)
+    # The room has them all (A got its copies) before C asks.
+    for i in range(3):
+        a.recv_groupchat()
     c.join_raw(room, "C")
     # The room tells A of C in the same step that sends C its history and
     # subject: after that, A's message is live traffic for C.
