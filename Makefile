@@ -89,6 +89,8 @@ mod_caps_LIBS = $(GNUTLS_LIBS)
 mod_caps_CFLAGS = $(GNUTLS_CFLAGS)
 mod_extdisco_LIBS = $(GNUTLS_LIBS)
 mod_extdisco_CFLAGS = $(GNUTLS_CFLAGS)
+mod_upload_LIBS = $(GNUTLS_LIBS)
+mod_upload_CFLAGS = $(GNUTLS_CFLAGS)
 mod_storage_sqlite_CFLAGS = $(SQLITE_CFLAGS)
 
 $(B)/modules/%.o: modules/%.c config.mk

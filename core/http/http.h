@@ -34,6 +34,7 @@ typedef struct ember_http_msg_s {
     size_t max_body;           /* set by on_head */
     int status;                /* non-zero: answer this error, ignore body */
     int keep_alive, upgrade, expect_continue;
+    int stream_body;           /* set by on_head: the body is not kept */
     unsigned short http_major, http_minor;
 } ember_http_msg_t;
 
@@ -43,6 +44,9 @@ typedef struct ember_http_msg_s {
  * at once (413 for a Content-Length over max_body, say).
  */
 typedef int (*ember_http_head_cb)(void *ud, ember_http_msg_t *msg);
+/* Bytes of a streamed body; non-zero asks the parser to pause after
+ * them (the sink is full), until ember__http_in_feed is called again. */
+typedef int (*ember_http_sink_cb)(void *ud, const char *data, size_t len);
 
 typedef struct ember_http_in_s {
     http_parser p;
@@ -54,15 +58,27 @@ typedef struct ember_http_in_s {
     int fail;                  /* HTTP status of a limit crossed */
     int done;                  /* msg complete, parser paused */
     int head_done;
+    int head_ready;            /* of a stream_body request: paused */
+    uint64_t body_bytes;
+    ember_http_sink_cb sink;   /* of a stream_body request, once known */
+    void *sink_ud;
 } ember_http_in_t;
+
+/* What ember__http_in_feed found, when no limit was crossed. */
+enum {
+    EMBER_HTTP_IN_MORE = 0,    /* every byte used, more needed */
+    EMBER_HTTP_IN_DONE = 1,    /* the request is complete */
+    EMBER_HTTP_IN_HEAD = 2,    /* a stream_body head: set a sink */
+    EMBER_HTTP_IN_FULL = 3     /* the sink asked for a pause */
+};
 
 void ember__http_in_init(ember_http_in_t *in, ember_http_head_cb on_head,
                          void *ud);
 /*
- * Parse from data.  Returns 1 when a request is complete (msg ready,
- * *used bytes consumed: the rest belongs to the next request), 0 when
- * every byte was consumed and more is needed, or a negative HTTP status
- * (-400, -413, -414, -431) when the connection must answer it and close.
+ * Parse from data, *used bytes of it consumed.  Returns one of
+ * EMBER_HTTP_IN_* (on DONE the rest of data belongs to the next request),
+ * or a negative HTTP status (-400, -413, -414, -431) when the connection
+ * must answer it and close.
  */
 int ember__http_in_feed(ember_http_in_t *in, const char *data, size_t len,
                         size_t *used);
@@ -122,6 +138,11 @@ int ember__http_send_file(ember_http_req_t *req, const char *dir,
                           const char *relpath, const char *cache_control);
 void ember__http_on_closed(ember_http_req_t *req, ember_http_closed_cb cb,
                            void *ud);
+int ember__http_body_to_fd(ember_http_req_t *req, int fd,
+                           ember_http_body_cb done, void *ud);
+int ember__http_respond_fd(ember_http_req_t *req, int status,
+                           const char *const *headers, int fd,
+                           uint64_t offset, uint64_t length);
 int ember__http_sse_start(ember_http_req_t *req);
 int ember__http_sse_send(ember_http_req_t *req, const char *event,
                          const char *data);

@@ -33,6 +33,8 @@ typedef struct route_s {
 } route_t;
 
 typedef struct conn_s conn_t;
+typedef struct spool_s spool_t;
+typedef struct fileout_s fileout_t;
 
 typedef struct qcache_s {
     char *name, *value;
@@ -73,6 +75,8 @@ struct conn_s {
     char *allowed_origins;     /* the listener's allowed-origins, or NULL */
     route_t *route;            /* of the request being parsed */
     ember_http_req_t *req;     /* handed to a module, not yet answered */
+    spool_t *spool;            /* its body, going to a file */
+    fileout_t *fileout;        /* an answer coming from a file */
     wslay_event_context_ptr ws;
     conn_t *prev, *next;
 };
@@ -80,6 +84,10 @@ struct conn_s {
 /* ---- server.c: the connection ---- */
 
 int ember__http_write(conn_t *c, const char *data, size_t len);
+/* Status line and headers of an answer whose body of content_length
+ * bytes follows (none for HEAD, 204 and 304). */
+int ember__http_write_head(conn_t *c, int status, const char *const *headers,
+                           const char *const *extra, size_t content_length);
 const char *ember__http_ip(const conn_t *c);
 /* A module holds the request, or the connection became a stream: no
  * request timeout runs. */
@@ -129,6 +137,20 @@ conn_t *ember__http_req_detach(ember_http_req_t *r);
 /* Module m goes: its pending requests get 503, its streams close. */
 void ember__http_req_module_gone(ember_module_t *m);
 void ember__http_req_free_all(void);
+
+/* ---- body.c: bodies to and from files ---- */
+
+/* After the parser ran on a streamed body with result rc. */
+void ember__http_spool_fed(conn_t *c, int rc);
+/* The parser must not run: the body ended, failed, or the disk is behind. */
+int ember__http_spool_waits(const conn_t *c);
+/* Read from the socket only while the disk keeps up. */
+void ember__http_spool_throttle(conn_t *c);
+size_t ember__http_spool_held(const conn_t *c);
+/* The connection or the module goes: nobody is told any more. */
+void ember__http_spool_drop(conn_t *c);
+void ember__http_fileout_drained(conn_t *c);
+void ember__http_fileout_drop(conn_t *c);
 
 /* ---- stream.c ---- */
 

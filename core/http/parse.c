@@ -163,6 +163,11 @@ on_headers_complete(http_parser *p)
         in->fail = 413;
         return -1;
     }
+    /* The route sees the head first and says where the body goes. */
+    if (msg->stream_body && msg->status == 0) {
+        in->head_ready = 1;
+        http_parser_pause(p, 1);
+    }
     return 0;
 }
 
@@ -174,9 +179,15 @@ on_body(http_parser *p, const char *at, size_t len)
 
     if (in->msg.status != 0)
         return 0;
-    if (in->msg.body.len + len > in->msg.max_body) {
+    if (in->body_bytes + len > in->msg.max_body) {
         in->fail = 413;
         return 1;
+    }
+    in->body_bytes += len;
+    if (in->sink != NULL) {
+        if (in->sink(in->sink_ud, at, len))
+            http_parser_pause(p, 1);
+        return 0;
     }
     return ember__buf_append(&in->msg.body, at, len) < 0;
 }
@@ -225,16 +236,24 @@ ember__http_in_feed(ember_http_in_t *in, const char *data, size_t len,
 
     *used = 0;
     if (in->done)
-        return 1;
+        return EMBER_HTTP_IN_DONE;
+    if (in->head_ready && in->sink == NULL)
+        return EMBER_HTTP_IN_HEAD;
     if (len == 0)
-        return 0;
+        return EMBER_HTTP_IN_MORE;
+    if (HTTP_PARSER_ERRNO(&in->p) == HPE_PAUSED)
+        http_parser_pause(&in->p, 0);
     n = http_parser_execute(&in->p, &settings, data, len);
     *used = n;
     e = HTTP_PARSER_ERRNO(&in->p);
     if (in->done && (e == HPE_PAUSED || e == HPE_OK))
-        return 1;
+        return EMBER_HTTP_IN_DONE;
+    if (e == HPE_PAUSED && in->head_ready && in->sink == NULL)
+        return EMBER_HTTP_IN_HEAD;
+    if (e == HPE_PAUSED && in->sink != NULL)
+        return EMBER_HTTP_IN_FULL;
     if (e == HPE_OK && n == len)
-        return 0;
+        return EMBER_HTTP_IN_MORE;
     if (in->fail != 0)
         return -in->fail;
     return e == HPE_HEADER_OVERFLOW ? -431 : -400;
@@ -260,9 +279,14 @@ ember__http_in_next(ember_http_in_t *in)
     msg->keep_alive = msg->upgrade = msg->expect_continue = 0;
     in->head_bytes = 0;
     in->last_was_value = H_NONE;
+    msg->stream_body = 0;
     in->fail = 0;
     in->done = 0;
     in->head_done = 0;
+    in->head_ready = 0;
+    in->body_bytes = 0;
+    in->sink = NULL;
+    in->sink_ud = NULL;
     http_parser_pause(&in->p, 0);
 }
 

@@ -266,7 +266,10 @@ ember__http_req_module_gone(ember_module_t *m)
         ember__http_req_free(q);
         if (c == NULL || c->closing)
             continue;
-        if (c->mode == M_HTTP)
+        if (c->spool != NULL) {
+            ember__http_spool_drop(c);
+            ember__http_answer_error(c, 503, 1);
+        } else if (c->mode == M_HTTP)
             ember__http_answer_error(c, 503, 0);
         else
             ember__http_conn_close(c);

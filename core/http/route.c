@@ -361,7 +361,7 @@ route_new(ember_module_t *m, const ember_http_route_t *route,
           const char *set, ember_http_cb auth, void *ud, route_t **out)
 {
     const unsigned known = EMBER_HTTP_PREFIX | EMBER_HTTP_WEBSOCKET |
-                           EMBER_HTTP_PUBLIC;
+                           EMBER_HTTP_PUBLIC | EMBER_HTTP_STREAM_BODY;
     route_t *r;
     const char *p;
     int prefix, n;
@@ -378,6 +378,9 @@ route_new(ember_module_t *m, const ember_http_route_t *route,
     prefix = (route->flags & EMBER_HTTP_PREFIX) != 0;
     if ((route->flags & EMBER_HTTP_WEBSOCKET) &&
         strcmp(route->method, "GET") != 0)
+        return EMBER_EINVAL;
+    if ((route->flags & EMBER_HTTP_STREAM_BODY) &&
+        (route->flags & EMBER_HTTP_WEBSOCKET))
         return EMBER_EINVAL;
     if ((r = calloc(1, sizeof(*r))) == NULL)
         return EMBER_ENOMEM;
@@ -613,6 +616,10 @@ ember__http_dispatch(conn_t *c)
     /* After an Upgrade the parser reads no further request: whatever the
      * answer other than a 101, the connection ends with it. */
     c->close_after = !msg->keep_alive || msg->upgrade;
+    /* A streamed body left unread ends the connection, unless the route
+     * takes it (http_body_to_fd). */
+    if (msg->stream_body)
+        c->close_after = 1;
     if (run_gate(c, msg))
         return;
     rt = c->route;

@@ -86,6 +86,53 @@ ember__http_reason(int status)
 
 
 
+/* The head of an answer into b. */
+static int
+head_text(conn_t *c, ember_buf_t *b, int status,
+                      const char *const *headers, const char *const *extra,
+                      size_t len)
+{
+    const char *method = c->in.msg.method;
+    char date[64];
+    size_t i;
+    int bodyless = status == 204 || status == 304 || status < 200;
+
+    ember__http_date(time(NULL), date, sizeof(date));
+    ember__buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
+                      ember__http_reason(status), date);
+    if (!bodyless)
+        ember__buf_printf(b, "Content-Length: %zu\r\n", len);
+    for (i = 0; headers != NULL && headers[i] != NULL; i += 2)
+        ember__buf_printf(b, "%s: %s\r\n", headers[i], headers[i + 1]);
+    for (i = 0; extra != NULL && extra[i] != NULL; i += 2)
+        ember__buf_printf(b, "%s: %s\r\n", extra[i], extra[i + 1]);
+    ember__http_add_set_headers(b, c->set, headers, extra);
+    if (c->close_after)
+        ember__buf_puts(b, "Connection: close\r\n");
+    else if (c->in.msg.http_major == 1 && c->in.msg.http_minor == 0)
+        ember__buf_puts(b, "Connection: keep-alive\r\n");
+    ember__log(EMBER_LOG_DEBUG, "http", "%s: %s %s -> %d", ember__http_ip(c),
+               method != NULL ? method : "-",
+               c->in.msg.path != NULL ? c->in.msg.path : "-", status);
+    return ember__buf_puts(b, "\r\n");
+}
+
+
+int
+ember__http_write_head(conn_t *c, int status, const char *const *headers,
+                       const char *const *extra, size_t content_length)
+{
+    ember_buf_t b = { 0 };
+    int rc = head_text(c, &b, status, headers, extra,
+                                   content_length);
+
+    if (rc == 0)
+        rc = ember__http_write(c, b.data, b.len);
+    ember__buf_free(&b);
+    return rc;
+}
+
+
 int
 ember__http_write_answer(conn_t *c, int status, const char *const *headers,
                          const char *const *extra, const char *body,
@@ -93,33 +140,13 @@ ember__http_write_answer(conn_t *c, int status, const char *const *headers,
 {
     ember_buf_t b = { 0 };
     const char *method = c->in.msg.method;
-    char date[64];
-    size_t i;
-    int rc, bodyless = status == 204 || status == 304 || status < 200;
+    int rc = head_text(c, &b, status, headers, extra, len);
 
-    ember__http_date(time(NULL), date, sizeof(date));
-    ember__buf_printf(&b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-                      ember__http_reason(status), date);
-    if (!bodyless)
-        ember__buf_printf(&b, "Content-Length: %zu\r\n", len);
-    for (i = 0; headers != NULL && headers[i] != NULL; i += 2)
-        ember__buf_printf(&b, "%s: %s\r\n", headers[i], headers[i + 1]);
-    for (i = 0; extra != NULL && extra[i] != NULL; i += 2)
-        ember__buf_printf(&b, "%s: %s\r\n", extra[i], extra[i + 1]);
-    ember__http_add_set_headers(&b, c->set, headers, extra);
-    if (c->close_after)
-        ember__buf_puts(&b, "Connection: close\r\n");
-    else if (c->in.msg.http_major == 1 && c->in.msg.http_minor == 0)
-        ember__buf_puts(&b, "Connection: keep-alive\r\n");
-    rc = ember__buf_puts(&b, "\r\n");
-    if (rc == 0 && !bodyless && len > 0 &&
-        (method == NULL || strcmp(method, "HEAD") != 0))
+    if (rc == 0 && status != 204 && status != 304 && status >= 200 &&
+        len > 0 && (method == NULL || strcmp(method, "HEAD") != 0))
         rc = ember__buf_append(&b, body, len);
     if (rc == 0)
         rc = ember__http_write(c, b.data, b.len);
-    ember__log(EMBER_LOG_DEBUG, "http", "%s: %s %s -> %d", ember__http_ip(c),
-               method != NULL ? method : "-",
-               c->in.msg.path != NULL ? c->in.msg.path : "-", status);
     ember__buf_free(&b);
     return rc;
 }
@@ -261,7 +288,8 @@ conn_held(const conn_t *c)
 {
     const ember_http_msg_t *m = &c->in.msg;
 
-    return c->inbuf.len + m->body.len + m->heads.len + m->url.len;
+    return c->inbuf.len + m->body.len + m->heads.len + m->url.len +
+           ember__http_spool_held(c);
 }
 
 
@@ -277,42 +305,24 @@ conn_hold(conn_t *c, size_t bytes)
 }
 
 
-static int
-conn_on_head(void *ud, ember_http_msg_t *msg)
+/* Check the head of a request and find its route (or set its status). */
+static void
+route_head(conn_t *c, ember_http_msg_t *msg)
 {
-    conn_t *c = ud;
-    const ember_config_t *cfg = ember__config();
     const char *host = ember__http_msg_header(msg, "host");
-    const char *length = ember__http_msg_header(msg, "content-length");
-    unsigned long long body = length != NULL ? strtoull(length, NULL, 10)
-                                             : 0;
     int status = 0;
 
-    if (msg->http_major != 1 || msg->http_minor > 1)
-        return 505;
-    /* Refused before a byte of it is read, rather than once it filled
-     * the memory every address shares. */
-    if (body > 0 && body <= SIZE_MAX / 2 &&
-        conn_hold(c, conn_held(c) + (size_t) body) < 0) {
-        ember__log(EMBER_LOG_INFO, "http", "%s: a %llu-byte body is over "
-                   "the request buffers' limit", ember__http_ip(c), body);
-        return 503;
-    }
-    msg->max_body = cfg != NULL ? cfg->limits.http_max_body : 1 << 20;
-    c->route = NULL;
-    if (msg->status != 0)
-        return 0;
     /* RFC 9112 section 3.2: a 1.1 request without Host is a 400. */
     if (host == NULL && msg->http_minor == 1) {
         msg->status = 400;
-        return 0;
+        return;
     }
     if (c->admin && host != NULL && !host_allowed(c, host)) {
         ember__log(EMBER_LOG_INFO, "http", "%s: %s %s refused: Host '%s' "
                    "is not a name of this console", ember__http_ip(c),
                    msg->method, msg->path, host);
         msg->status = 421;
-        return 0;
+        return;
     }
     if (c->admin && cross_origin(msg)) {
         ember__log(EMBER_LOG_INFO, "http", "%s: %s %s refused: sent from "
@@ -321,21 +331,51 @@ conn_on_head(void *ud, ember_http_msg_t *msg)
                    ember__http_msg_header(msg, "origin") != NULL
                        ? ember__http_msg_header(msg, "origin") : "-");
         msg->status = 403;
-        return 0;
+        return;
     }
     c->route = ember__http_route_match(c->set, msg->method, msg->path,
                                        &status, &msg->params);
     if (c->route == NULL) {
         msg->status = status;
-        return 0;
+        return;
     }
     if (c->route->max_body > 0)
         msg->max_body = c->route->max_body;
     if ((c->route->flags & EMBER_HTTP_WEBSOCKET) && !msg->upgrade)
         msg->status = 426;
-    return 0;
 }
 
+
+static int
+conn_on_head(void *ud, ember_http_msg_t *msg)
+{
+    conn_t *c = ud;
+    const ember_config_t *cfg = ember__config();
+    const char *length = ember__http_msg_header(msg, "content-length");
+    unsigned long long body = length != NULL ? strtoull(length, NULL, 10)
+                                             : 0;
+
+    if (msg->http_major != 1 || msg->http_minor > 1)
+        return 505;
+    msg->max_body = cfg != NULL ? cfg->limits.http_max_body : 1 << 20;
+    c->route = NULL;
+    if (msg->status == 0)
+        route_head(c, msg);
+    if (c->route != NULL && (c->route->flags & EMBER_HTTP_STREAM_BODY) &&
+        msg->status == 0) {
+        msg->stream_body = 1;
+        return 0;
+    }
+    /* Refused before a byte of it is read, rather than once it filled
+     * the memory every address shares. */
+    if (body > 0 && body <= SIZE_MAX / 2 &&
+        conn_hold(c, conn_held(c) + (size_t) body) < 0) {
+        ember__log(EMBER_LOG_INFO, "http", "%s: a %llu-byte body is over "
+                   "the request buffers' limit", ember__http_ip(c), body);
+        return 503;
+    }
+    return 0;
+}
 
 
 void
@@ -355,9 +395,12 @@ ember__http_process(conn_t *c)
             ember__http_ws_feed(c);
             break;
         }
-        if (c->req != NULL || c->inbuf.len == 0)
+        if (c->fileout != NULL || c->inbuf.len == 0)
             break;
-        if (!c->in_request) {
+        if (c->req != NULL &&
+            (c->spool == NULL || ember__http_spool_waits(c)))
+            break;
+        if (!c->in_request && c->req == NULL) {
             const ember_config_t *cfg = ember__config();
 
             c->in_request = 1;
@@ -370,10 +413,15 @@ ember__http_process(conn_t *c)
         if (rc >= 0 && conn_hold(c, conn_held(c)) < 0)
             rc = -503;
         if (rc < 0) {
+            ember__http_spool_drop(c);
             ember__http_answer_error(c, -rc, 1);
             break;
         }
-        if (rc == 0) {
+        if (c->spool != NULL) {
+            ember__http_spool_fed(c, rc);
+            continue;
+        }
+        if (rc == EMBER_HTTP_IN_MORE) {
             if (c->in.head_done && c->in.msg.expect_continue &&
                 c->in.msg.status == 0 && !c->sent_continue) {
                 c->sent_continue = 1;
@@ -383,6 +431,7 @@ ember__http_process(conn_t *c)
         }
         ember__http_dispatch(c);
     }
+    ember__http_spool_throttle(c);
     c->processing = 0;
 }
 
@@ -402,6 +451,8 @@ on_closed(void *owner)
     if (c->next != NULL)
         c->next->prev = c->prev;
     conn_count--;
+    ember__http_spool_drop(c);
+    ember__http_fileout_drop(c);
     if (r != NULL) {
         ember__http_req_detach(r);
         /* Without a closed callback the module still holds r: it learns
@@ -470,6 +521,18 @@ on_data(void *owner, const char *data, size_t len)
     }
     if (!c->processing)
         ember__http_process(c);
+    else
+        ember__http_spool_throttle(c);
+}
+
+
+static void
+on_drained(void *owner)
+{
+    conn_t *c = owner;
+
+    if (!c->closing)
+        ember__http_fileout_drained(c);
 }
 
 
@@ -490,6 +553,7 @@ static const ember_conn_events_t conn_events = {
     .timeout = on_timeout,
     .hangup = on_hangup,
     .closed = on_closed,
+    .drained = on_drained,
 };
 
 

@@ -31,6 +31,9 @@ struct ember_conn_s {
     unsigned closing : 1;
     unsigned reading : 1;
     unsigned shaped_out : 1; /* reading paused until the bucket refills */
+    unsigned held_back : 1;  /* reading paused by the owner */
+    size_t drain_below;      /* tell the owner when output falls under
+                                this many bytes; 0: not asked */
     size_t max_backlog;
     /* Token bucket of bytes the peer may send: rate per second, up to
      * burst; `tokens` as of `refilled` (ms).  rate 0: not shaped. */
@@ -93,7 +96,28 @@ conn_fail(ember_conn_t *c, int drop)
 static void
 write_done(uv_write_t *req, int status)
 {
+    ember_conn_t *c = req->handle->data;
+    uv_stream_t *st = req->handle;
+
     free(req);
+    if (status == 0 && c->drain_below != 0 && !c->closing &&
+        uv_stream_get_write_queue_size(st) < c->drain_below) {
+        c->drain_below = 0;
+        if (c->ev->drained != NULL)
+            c->ev->drained(c->owner);
+    }
+}
+
+
+int
+ember__conn_when_drained(ember_conn_t *c, size_t below)
+{
+    if (c->closing)
+        return EMBER_ESTATE;
+    if (uv_stream_get_write_queue_size((uv_stream_t *) &c->tcp) < below)
+        return 1;
+    c->drain_below = below;
+    return 0;
 }
 
 
@@ -393,9 +417,25 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 static void
 start_reading(ember_conn_t *c)
 {
-    if (!c->reading && !c->closing && !c->shaped_out &&
+    if (!c->reading && !c->closing && !c->shaped_out && !c->held_back &&
         uv_read_start((uv_stream_t *) &c->tcp, alloc_cb, read_cb) == 0)
         c->reading = 1;
+}
+
+
+void
+ember__conn_hold_back(ember_conn_t *c, int on)
+{
+    if (on && !c->held_back) {
+        c->held_back = 1;
+        if (c->reading && !c->closing) {
+            uv_read_stop((uv_stream_t *) &c->tcp);
+            c->reading = 0;
+        }
+    } else if (!on && c->held_back) {
+        c->held_back = 0;
+        start_reading(c);
+    }
 }
 
 

@@ -39,6 +39,8 @@ typedef struct ember_conn_events_s {
     /* The socket is closed: the owner lets go of the conn, which is
      * freed when this returns. */
     void (*closed)(void *owner);
+    /* Queued output fell under what ember__conn_when_drained asked. */
+    void (*drained)(void *owner);
 } ember_conn_events_t;
 
 typedef struct ember_conn_opts_s {
@@ -77,6 +79,14 @@ int ember__conn_closing(const ember_conn_t *c);
  * admin once logged in.  Over the rate, the connection is not read until
  * it is back within it. */
 void ember__conn_set_rate(ember_conn_t *c, uint64_t rate, uint64_t burst);
+
+/* Stop reading from the peer (on = 1) until told to go on (on = 0), say
+ * while what it sent is being written to disk.  The kernel's buffers,
+ * then TCP flow control, hold the sender back. */
+void ember__conn_hold_back(ember_conn_t *c, int on);
+/* 1 when less than `below` bytes of output are queued; else 0, and the
+ * `drained` event comes once they are (once per call). */
+int ember__conn_when_drained(ember_conn_t *c, size_t below);
 
 /*
  * What the owner buffers of the peer's input, counted per address and per

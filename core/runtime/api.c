@@ -1,6 +1,7 @@
 /* core/api.c -- the ember_api_t table handed to every module.  Append
  * only: new entries go at the end of the initializer at the bottom. */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -455,6 +456,32 @@ api_command_run(ember_module_t *m, const char *name, json_t *args,
 }
 
 
+static int
+api_http_url(ember_module_t *m, char *buf, size_t len)
+{
+    const ember_config_t *cfg = ember__config();
+    const ember_listener_conf_t *l, *best = NULL;
+    const char *host = ember__module_host(m);
+    char port[16] = "";
+    int tls, n;
+
+    if (buf == NULL || len == 0 || host == NULL)
+        return EMBER_EINVAL;
+    for (l = cfg != NULL ? cfg->listeners : NULL; l != NULL; l = l->next)
+        if ((l->type == EMBER_LISTEN_HTTPS &&
+             (best == NULL || best->type != EMBER_LISTEN_HTTPS)) ||
+            (l->type == EMBER_LISTEN_HTTP && best == NULL))
+            best = l;
+    if (best == NULL)
+        return EMBER_ENOENT;
+    tls = best->type == EMBER_LISTEN_HTTPS;
+    if (best->port != (tls ? 443 : 80))
+        snprintf(port, sizeof(port), ":%d", best->port);
+    n = snprintf(buf, len, "%s://%s%s", tls ? "https" : "http", host, port);
+    return n < 0 || (size_t) n >= len ? EMBER_ELIMIT : 0;
+}
+
+
 const ember_api_t ember__api = {
     .abi_major = EMBER_ABI_MAJOR,
     .api_minor = EMBER_API_MINOR,
@@ -596,5 +623,10 @@ const ember_api_t ember__api = {
     .iq_module = ember__iq_module,
     /* minor 4 */
     .account_login = api_account_login,
+    /* minor 5 */
     .disco_add_form = ember__disco_add_form,
+    /* minor 6 */
+    .http_body_to_fd = ember__http_body_to_fd,
+    .http_respond_fd = ember__http_respond_fd,
+    .http_url = api_http_url,
 };

@@ -564,6 +564,41 @@ struct ember_api_s {
      * capabilities hash them too.
      */
     int (*disco_add_form)(ember_module_t *m, const ember_stanza_t *form);
+
+    /* ---- minor 6 ---- */
+
+    /*
+     * For a route flagged EMBER_HTTP_STREAM_BODY, whose handler runs once
+     * the head is in and before any of the body is read: write the body
+     * to fd, from offset 0, up to the route's max_body (more is a 413 and
+     * the connection closes).  The core owns fd from this call on and
+     * closes it.  The socket is not read while the disk is behind, so a
+     * body of any size costs a few hundred KiB.  done runs on the core
+     * thread once the body is written and fsync'ed (status 0, bytes), or
+     * when writing failed (EMBER_EIO); it then answers req.  A client
+     * that leaves first is reported through http_on_closed, not done.  A
+     * handler that answers without calling this refuses the body, and
+     * the connection closes after its answer.
+     */
+    int (*http_body_to_fd)(ember_http_req_t *req, int fd,
+                           ember_http_body_cb done, void *ud);
+    /*
+     * Answer with `length` bytes of fd from `offset`, read off the loop
+     * and sent as fast as the client takes them (a 206 with its
+     * Content-Range header, say).  The core owns fd and closes it; the
+     * body is left out for HEAD.  Releases req.
+     */
+    int (*http_respond_fd)(ember_http_req_t *req, int status,
+                           const char *const *headers, int fd,
+                           uint64_t offset, uint64_t length);
+    /*
+     * The base of the URLs a module hands out for its "client" routes,
+     * into buf: "https://HOST[:PORT]" of the first https listener, else
+     * "http://..." of the first http one, HOST being the module's host.
+     * EMBER_ENOENT without such a listener, EMBER_ELIMIT when len is too
+     * small.  Behind a proxy the operator names the URL instead.
+     */
+    int (*http_url)(ember_module_t *m, char *buf, size_t len);
 };
 
 #endif

@@ -260,6 +260,13 @@ typedef struct ember_http_route_s {
 
 /* Route flag (minor 3): served without the table's auth hook. */
 #define EMBER_HTTP_PUBLIC 0x4u
+/* Route flag (minor 6): the handler runs on the head, and takes the body
+ * with http_body_to_fd or refuses it (uploads of any size). */
+#define EMBER_HTTP_STREAM_BODY 0x8u
+
+/* The end of a body written by http_body_to_fd: status 0 or EMBER_EIO. */
+typedef void (*ember_http_body_cb)(ember_http_req_t *req, int status,
+                                   uint64_t bytes, void *ud);
 
 /*
  * A table of routes with one auth hook (minor 3, http_routes).  Paths may
