@@ -449,5 +449,7 @@ if [ -z "${BENCH_LIB:-}" ]; then
         EMBER_BUILD=$B /usr/bin/python3 bench/flood_p99.py
         # XMPP over WebSocket against TCP: memory, messages/CPU-s (issue 15).
         EMBER_BUILD=$B /usr/bin/python3 bench/ws_sessions.py
+        # A 1 GiB upload and download: MiB/s and emberd's RSS (issue 15).
+        EMBER_BUILD=$B /usr/bin/python3 bench/upload.py
     fi
 fi
