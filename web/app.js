@@ -6,7 +6,8 @@ import * as Q from './pages-admin.js';
 
 const routes = {
     dashboard: P.dashboard, users: P.users, sessions: P.sessions,
-    modules: P.modules, rooms: Q.rooms, nodes: Q.nodes, settings: Q.settings,
+    modules: P.modules, rooms: Q.rooms, nodes: Q.nodes, uploads: Q.uploads,
+    settings: Q.settings,
     certs: Q.certs, logs: Q.logs, keys: Q.keys,
     login: loginPage, setup: setupPage,
 };

@@ -1,4 +1,4 @@
-// Pages: rooms, pubsub nodes, settings, certificates, logs, API keys.
+// Pages: rooms, pubsub nodes, uploads, settings, certificates, logs, API keys.
 import { state, api, h, clear, enc, form, table, dl, notice, errorBox, toast,
          confirmButton, actionButton, section, onLeave, fmtValue,
          listOf, hostSelectOptions, unavailable, encPath, fmtTime,
@@ -166,6 +166,68 @@ export async function nodes(main, arg) {
 }
 
 // ---- settings: the config file, edited as text, diffed before saving ----
+
+const fmtBytes = n => n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + ' GiB'
+    : n >= 1 << 20 ? (n / (1 << 20)).toFixed(1) + ' MiB'
+    : n >= 1024 ? (n / 1024).toFixed(1) + ' KiB' : n + ' B';
+const quota = n => n ? fmtBytes(n) : 'no limit';
+
+export async function uploads(main) {
+    main.appendChild(h('h1', {}, 'Uploaded files'));
+    const host = h('select', { id: 'uploads-host' },
+        hostSelectOptions().map(o => h('option', { value: o.value }, o.label)));
+    const user = h('input', { id: 'uploads-user', type: 'text',
+                              placeholder: 'user@host: only this account' });
+    const usage = h('div', {}), list = h('div', {});
+    const query = (withUser) => {
+        const q = [];
+        if (host.value) q.push('host=' + enc(host.value));
+        if (withUser && user.value.trim()) q.push('user=' + enc(user.value.trim()));
+        return q.length ? '?' + q.join('&') : '';
+    };
+    const load = async () => {
+        try {
+            const u = await api('GET', '/api/v1/uploads/usage' + query(false));
+            const per = Object.entries(u.users || {}).map(([jid, x]) =>
+                ({ account: jid, files: x.files, kept: fmtBytes(x.bytes) }));
+            clear(usage).append(dl({
+                service: u.service, files: u.files, kept: fmtBytes(u.total),
+                'largest file': fmtBytes(u.max_file_size),
+                'quota per account': quota(u.quota_per_user),
+                'quota of the host': quota(u.quota_total) }),
+                table(per, null, { empty: 'Nobody keeps files.', label: 'Usage' }));
+        } catch (e) { clear(usage).appendChild(unavailable(e, 'File upload')); return; }
+        try {
+            const rows = listOf(await api('GET', '/api/v1/uploads' + query(true)));
+            clear(list).appendChild(table(rows.map(r => ({
+                name: r.url ? h('a', { href: r.url, rel: 'noopener noreferrer',
+                                       target: '_blank' }, r.name) : r.name,
+                owner: r.owner, size: fmtBytes(r.size), type: r.type || '–',
+                state: r.state, uploaded: fmtTime(r.stored || r.created), id: r.id })),
+                [{ key: 'name', label: 'File', render: v => v },
+                 { key: 'owner', label: 'Owner' }, { key: 'size', label: 'Size' },
+                 { key: 'type', label: 'Type' }, { key: 'state', label: 'State' },
+                 { key: 'uploaded', label: 'Since' }],
+                { empty: 'No files.', label: 'Files',
+                  action: { label: 'Action', render: r => confirmButton('Delete',
+                      async () => {
+                          try {
+                              await api('DELETE', '/api/v1/uploads/' + enc(r.id)
+                                        + query(false));
+                              toast('File deleted.');
+                          } catch (e) { toast(errorText(e), 'bad'); }
+                          await load();
+                      }, { ariaLabel: 'Delete ' + r.id }) } }));
+        } catch (e) { clear(list).appendChild(unavailable(e, 'File upload')); }
+    };
+    host.addEventListener('change', load);
+    user.addEventListener('change', load);
+    main.append(h('div', { class: 'field' }, h('label', { for: 'uploads-host' }, 'Host'), host),
+        section('Space', usage),
+        section('Files', h('div', { class: 'field' },
+            h('label', { for: 'uploads-user' }, 'Account'), user), list));
+    await load();
+}
 
 function renderDiff(d) {
     const hs = hunks(d);

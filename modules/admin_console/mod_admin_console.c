@@ -54,6 +54,7 @@ static const char *const security_headers[] = {
 
 static const char *const q_host[] = { "host", NULL };
 static const char *const q_nodes[] = { "host", "service", NULL };
+static const char *const q_uploads[] = { "host", "user", NULL };
 static const char *const q_users[] = { "host", "q", "offset", "limit",
                                        NULL };
 static const char *const q_logs[] = { "since", "level", "limit", NULL };
@@ -159,6 +160,13 @@ const ember_http_route_t console_routes[] = {
         "Configure a node", .param = "node", .query = q_nodes, .body = 1),
     CMD("DELETE", "/api/v1/nodes/{node}", "pubsub-delete", "Delete a node",
         .param = "node", .query = q_nodes, .status = 204),
+    CMD("GET", "/api/v1/uploads", "upload-list",
+        "Uploaded files and open slots (XEP-0363)", .query = q_uploads),
+    CMD("GET", "/api/v1/uploads/usage", "upload-usage",
+        "Bytes kept per account, and the quotas", .query = q_host),
+    CMD("DELETE", "/api/v1/uploads/{id}", "upload-delete",
+        "Delete an uploaded file", .param = "id", .query = q_host,
+        .status = 204),
     CMD("GET", "/api/v1/config", "config-get", "The config file"),
     CMD("POST", "/api/v1/config/check", "config-check", "Check a config text",
         .body = 1),

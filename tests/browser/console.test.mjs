@@ -366,6 +366,18 @@ try {
         await page.getByRole('table', { name: 'Nodes' }).getByText(NODE, { exact: true }).waitFor({ state: 'detached' });
     });
 
+    await step('uploads: usage, a file, delete', async () => {
+        const id = env('EMBER_UPLOAD_ID'), name = env('EMBER_UPLOAD_NAME');
+        await nav('Uploads', 'Uploaded files');
+        await page.getByRole('table', { name: 'Files' }).getByText(name, { exact: true }).waitFor();
+        await page.getByRole('table', { name: 'Usage' }).getByText('uploader@' + DOMAIN).waitFor();
+        await shot('uploads');
+        await page.getByRole('button', { name: 'Delete ' + id }).click();
+        await page.getByRole('button', { name: 'Confirm delete ' + id }).click();
+        await page.getByRole('status').filter({ hasText: 'File deleted' }).waitFor();
+        await page.getByText('No files.').waitFor();
+    });
+
     await step('announcement reaches the online client', async () => {
         await nav('Sessions', 'Sessions');
         await page.getByLabel('Announcement text').fill('Console announcement ' + process.pid);
@@ -490,7 +502,8 @@ try {
             for (const [label, heading, name] of [
                     ['Users', 'Users', 'users'], ['Sessions', 'Sessions', 'sessions'],
                     ['Modules', 'Modules', 'modules'], ['Rooms', 'Group chat rooms', 'rooms'],
-                    ['Pubsub nodes', 'Pubsub nodes', 'nodes'], ['Settings', 'Server settings', 'settings'],
+                    ['Pubsub nodes', 'Pubsub nodes', 'nodes'], ['Uploads', 'Uploaded files', 'uploads'],
+                    ['Settings', 'Server settings', 'settings'],
                     ['Certificates', 'TLS certificates', 'certs'], ['Logs', 'Logs', 'logs'],
                     ['API keys', 'API keys', 'keys']]) {
                 await page.getByRole('button', { name: 'Menu' }).click();

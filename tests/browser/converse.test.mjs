@@ -8,7 +8,8 @@
 // Prints PASS/FAIL per step and "ALL STEPS PASSED"; any console error or
 // uncaught exception in the page fails the run.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -90,6 +91,19 @@ try {
         await page.locator('.chat-msg__text', { hasText: 'pong: hello from converse' })
             .first().waitFor();
         await page.screenshot({ path: join(SHOTS, 'converse-chat.png') });
+    });
+
+    await step('sends a picture by HTTP File Upload, the peer downloads it', async () => {
+        const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'),
+                                   randomBytes(4096)]);
+        const sha = createHash('sha256').update(png).digest('hex').slice(0, 16);
+        const file = join(profile, 'picture.png');
+        writeFileSync(file, png);
+        await page.locator('converse-chat input.fileupload').first().setInputFiles(file);
+        await page.locator('.chat-msg__text', {
+            hasText: 'bob downloaded ' + png.length + ' bytes, sha256 ' + sha })
+            .first().waitFor();
+        await page.screenshot({ path: join(SHOTS, 'converse-upload.png') });
     });
 
     await step('joins a room and talks in it', async () => {

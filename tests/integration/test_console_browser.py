@@ -7,16 +7,20 @@ error or CSP violation, and writes a screenshot of every page into
 $EMBER_TEST_OUT (default tests/browser/out), in console-screenshots-BUILD/.
 """
 
+import http.client
 import json
 import os
 import shutil
+import ssl
 import subprocess
+import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from harness import REPO, B
+from rawxmpp import RawClient, q
 
 BROWSER_DIR = REPO / "tests" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,6 +50,26 @@ def _console_module(srv):
     return m
 
 
+def _upload(srv, user, password, name):
+    """A file in mod_upload, as a client puts it there: its id."""
+    c = RawClient(srv.c2s_port, domain=srv.domain)
+    c.login(user, password)
+    data = b"\x89PNG\r\n\x1a\n" + b"\0" * 200
+    r = c.iq("get", "<request xmlns='urn:xmpp:http:upload:0' filename='%s' "
+             "size='%d' content-type='image/png'/>" % (name, len(data)),
+             to="upload." + srv.domain)
+    c.close()
+    url = urllib.parse.urlsplit(r.find(q("urn:xmpp:http:upload:0", "slot"))
+                                .find(q("urn:xmpp:http:upload:0", "put"))
+                                .get("url"))
+    h = http.client.HTTPSConnection(url.hostname, url.port, timeout=10,
+                                    context=ssl._create_unverified_context())
+    h.request("PUT", url.path, body=data,
+              headers={"Content-Type": "image/png"})
+    assert h.getresponse().status == 201
+    return url.path.split("/")[-2]
+
+
 @pytest.mark.slow
 def test_console_in_browser(server_factory):
     why = _missing()
@@ -53,7 +77,9 @@ def test_console_in_browser(server_factory):
         pytest.skip(why)
     srv = server_factory(start=False, users=False)
     _console_module(srv).set("web-root", str(REPO / "web"))
+    srv.adduser("uploader", "uploader-secret")
     srv.start()
+    upload_id = _upload(srv, "uploader", "uploader-secret", "holiday.png")
     out = Path(os.environ.get("EMBER_TEST_OUT") or BROWSER_DIR / "out")
     out = out if out.is_absolute() else REPO / out
     # One directory per build: make check runs the suite plain and ASAN.
@@ -68,7 +94,8 @@ def test_console_in_browser(server_factory):
                EMBER_DOMAIN=srv.domain,
                EMBER_SETUP_TOKEN=json.loads(srv.ctl_ok(
                    "--json", "console-setup-token").stdout)["token"],
-               EMBER_SCREENSHOT_DIR=str(shots))
+               EMBER_SCREENSHOT_DIR=str(shots),
+               EMBER_UPLOAD_ID=upload_id, EMBER_UPLOAD_NAME="holiday.png")
     r = subprocess.run(["node", str(BROWSER_DIR / "console.test.mjs")],
                        cwd=str(BROWSER_DIR), env=env, capture_output=True,
                        text=True, timeout=170)
@@ -80,5 +107,5 @@ def test_console_in_browser(server_factory):
     assert "ALL STEPS PASSED" in r.stdout
     for page in ("setup", "login", "dashboard", "dashboard-phone", "users",
                  "user", "sessions", "modules", "rooms", "room", "nodes",
-                 "node", "settings", "certs", "logs", "keys"):
+                 "node", "uploads", "settings", "certs", "logs", "keys"):
         assert (shots / (page + ".png")).stat().st_size > 1000, page

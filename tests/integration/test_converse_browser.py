@@ -1,17 +1,20 @@
 """Converse.js, the browser XMPP client, as npm ships it, in Debian's
 headless chromium (tests/browser/converse.test.mjs) against a real emberd
 over XMPP-over-WebSocket and over BOSH: logs in, chats with a TCP client,
-joins a room.
+joins a room, and sends a picture through XEP-0363 HTTP File Upload that
+the TCP client downloads.
 Any console error in the page fails the test; screenshots go to
 $EMBER_TEST_OUT (default tests/browser/out)/converse-screenshots-BUILD/."""
 
 import functools
+import hashlib
 import http.server
 import os
 import shutil
 import subprocess
 import threading
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -56,6 +59,11 @@ def _bob(srv, password, stop, ready):
         frm = el.get("from") or ""
         if body is None:
             continue
+        if body.startswith("http://") and frm.startswith("alice@localhost"):
+            data = urllib.request.urlopen(body.split()[0], timeout=10).read()
+            c.message(frm, "bob downloaded %d bytes, sha256 %s"
+                      % (len(data), hashlib.sha256(data).hexdigest()[:16]))
+            continue
         if el.get("type") == "groupchat":
             if frm.endswith("/alice-web"):
                 c.send("<message to='%s' type='groupchat'><body>bob heard: "
@@ -67,13 +75,19 @@ def _bob(srv, password, stop, ready):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("transport", ["websocket", "bosh"])
-def test_converse(server, passwords, transport):
+def test_converse(server_factory, passwords, transport):
     why = _missing()
     dist = BROWSER_DIR / "node_modules" / "converse.js" / "dist"
     if why is None and not dist.exists():
         why = "converse.js is missing (run npm ci in tests/browser)"
     if why:
         pytest.skip(why)
+    server = server_factory(start=False)
+    # The page is plain HTTP, and the browser would refuse the
+    # self-signed certificate of the default https:// URLs.
+    server.add_module("upload", **{"url-base": "http://localhost:%d/upload"
+                                   % server.http_port})
+    server.start()
     out = Path(os.environ.get("EMBER_TEST_OUT") or BROWSER_DIR / "out")
     out = out if out.is_absolute() else REPO / out
     shots = out / ("converse-screenshots-%s-%s" % (transport, B.name))
