@@ -196,7 +196,7 @@ def main():
             srv.set_limits(max_connections_per_ip="0",
                            connections_per_second_per_ip="0")
             for lis in srv.cfg.iter("listen"):
-                if lis.get("type") == "c2s":
+                if lis.get("type") in ("c2s", "http"):
                     lis.set("rate", "0")
             srv.save()
             # Accounts offline, in one batch (emberctl batch).

@@ -383,8 +383,9 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
                         "http, https, admin, admin-tls)", type);
     t = listen_types[i].type;
     port = listen_types[i].port;
-    /* Streams are shaped by default; HTTP has its own request limits. */
-    rate = t == EMBER_LISTEN_C2S || t == EMBER_LISTEN_C2S_TLS ? 16384 : 0;
+    /* Streams are shaped by default, XMPP over WebSocket included; HTTP
+     * requests have their own limits. */
+    rate = t == EMBER_LISTEN_ADMIN || t == EMBER_LISTEN_ADMIN_TLS ? 0 : 16384;
     burst = rate > 0 ? 262144 : 0;
     if (cfg_number(cx, n, "port", 0, 1, 65535, &port) < 0
         || cfg_number(cx, n, "rate", 0, 0, 1LL << 40, &rate) < 0

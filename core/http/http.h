@@ -164,6 +164,9 @@ uint64_t ember__http_idle_ms(ember_http_req_t *req);
  * closes the connection. */
 void ember__http_stream_timeouts(ember_http_req_t *req, uint64_t deadline_ms,
                                  uint64_t idle_ms);
+/* Shape what the client sends as its listener's rate says for streams
+ * (on = 1), or lift it (a server admin logged in). */
+void ember__http_stream_shape(ember_http_req_t *req, int on);
 int ember__http_routes(ember_module_t *m, const ember_http_table_t *table,
                        void *ud);
 const char *ember__http_param(ember_http_req_t *req, const char *name);

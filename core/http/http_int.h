@@ -72,6 +72,7 @@ struct conn_s {
     unsigned admin : 1;        /* of an admin listener: Host and Origin
                                   are checked */
     char *host_names;          /* the listener's host-names, or NULL */
+    uint64_t stream_rate, stream_burst; /* the listener's, for streams */
     char *allowed_origins;     /* the listener's allowed-origins, or NULL */
     route_t *route;            /* of the request being parsed */
     ember_http_req_t *req;     /* handed to a module, not yet answered */

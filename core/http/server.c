@@ -577,6 +577,8 @@ ember__http_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
     if (c == NULL)
         return EMBER_ENOMEM;
     c->set = ember__http_set_of(lc->type);
+    c->stream_rate = lc->rate;
+    c->stream_burst = lc->burst;
     c->admin = lc->type == EMBER_LISTEN_ADMIN ||
                lc->type == EMBER_LISTEN_ADMIN_TLS;
     if ((lc->host_names != NULL &&

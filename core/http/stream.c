@@ -125,6 +125,17 @@ ember__http_stream_timeouts(ember_http_req_t *req, uint64_t deadline_ms,
 }
 
 
+void
+ember__http_stream_shape(ember_http_req_t *req, int on)
+{
+    conn_t *c = req != NULL ? req->c : NULL;
+
+    if (c != NULL)
+        ember__conn_set_rate(c->conn, on ? c->stream_rate : 0,
+                             on ? c->stream_burst : 0);
+}
+
+
 /* ---- server-sent events ---- */
 
 int

@@ -67,6 +67,13 @@ t_timeouts(void *t, uint64_t auth_ms, uint64_t idle_ms)
 }
 
 
+static void
+t_unshape(void *t)
+{
+    ember__http_stream_shape(((ws_t *) t)->req, 0);
+}
+
+
 static const ember_transport_ops_t ws_ops = {
     .name = "websocket",
     .framing = EMBER_FRAMING_MESSAGES,
@@ -76,6 +83,7 @@ static const ember_transport_ops_t ws_ops = {
     .peer_ip = t_peer_ip,
     .idle_ms = t_idle_ms,
     .timeouts = t_timeouts,
+    .unshape = t_unshape,
 };
 
 
@@ -188,6 +196,7 @@ on_request(ember_module_t *m, ember_http_req_t *req, void *ud)
         return rc;
     }
     ember__http_on_closed(req, on_closed, w);
+    ember__http_stream_shape(req, 1);
     /* Passwords only where no one listens in: TLS, or a proxy here. */
     w->s = ember__stream_new(&ws_ops, w,
                              ember__http_tls_session(req) == NULL &&

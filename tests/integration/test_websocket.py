@@ -5,6 +5,8 @@ XMPP by hand."""
 
 import base64
 import re
+import threading
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -292,3 +294,49 @@ def test_oversize_frame_closes(server_factory, passwords):
     w2 = WsClient(srv)
     assert w2.login("alice", passwords["alice"]) == "alice@localhost/web"
     w2.close()
+
+
+def test_websocket_streams_are_shaped(server_factory, passwords):
+    """The listener's rate holds a WebSocket stream as it holds TCP ones
+    (issue 15: the same shapers as TCP)."""
+    rate, burst = 8192, 16384
+    srv = server_factory(start=False)
+    for lis in srv.cfg.iter("listen"):
+        if lis.get("type") == "http":
+            lis.set("rate", str(rate))
+            lis.set("burst", str(burst))
+    srv.start()
+    bob = RawClient(srv.c2s_port, domain=srv.domain)
+    bob.login("bob", passwords["bob"])
+    bob.presence()
+    w = WsClient(srv)
+    w.login("alice", passwords["alice"])
+    stanza = ("<message xmlns='jabber:client' to='bob@localhost' "
+              "type='chat'><body>%s</body></message>" % ("x" * 900))
+    stop = threading.Event()
+
+    def flood():
+        while not stop.is_set():
+            try:
+                w.send(stanza)
+            except Exception:
+                return
+
+    writer = threading.Thread(target=flood, daemon=True)
+    received = 0
+    writer.start()
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < 3.0:
+            try:
+                bob.recv(lambda e: e.tag.endswith("message"), timeout=0.5)
+                received += len(stanza)
+            except TimeoutError:
+                pass
+    finally:
+        stop.set()
+        w.ws.sock.close()
+    got = (received - burst) / (time.monotonic() - t0)
+    assert got < rate * 1.5, got
+    assert got > rate * 0.3, got
+    bob.close()
