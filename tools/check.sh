@@ -88,6 +88,15 @@ if [ -f tests/browser/package-lock.json ]; then
         ko "npm ci in tests/browser"
     fi
 fi
+# xmpp.js for test_xmppjs.py (pinned in tests/clients/xmppjs/package-lock.json).
+if [ -f tests/clients/xmppjs/package-lock.json ]; then
+    stage "xmpp.js test dependencies (npm ci)"
+    if (cd tests/clients/xmppjs && npm ci --no-audit --no-fund --loglevel=error); then
+        ok "npm ci (xmppjs)"
+    else
+        ko "npm ci in tests/clients/xmppjs"
+    fi
+fi
 
 stage "plugin ABI (tools/abi-check.sh)"
 if tools/abi-check.sh --selftest; then ok "abi-check"; else ko "abi-check: plugin-api/ breaks ABI 1.0"; fi
