@@ -272,7 +272,7 @@ def test_muc_join_and_room_message(server, nb, passwords):
         a.send(join)
 
         def self_presence():
-            for stanza, props in a.presences:
+            for _stanza, props in a.presences:
                 if (props.jid is not None and str(props.jid) == room +
                         "/alice" and props.muc_user is not None and
                         props.muc_status_codes and
