@@ -278,7 +278,7 @@ cfg_number(cfg_ctx_t *cx, xmlNodePtr n, const char *name, int duration,
 static int
 cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
 {
-    long long v[15] = { (long long) l->max_stanza_size, l->max_depth,
+    long long v[17] = { (long long) l->max_stanza_size, l->max_depth,
                         l->max_attributes, l->idle_timeout, l->auth_timeout,
                         l->max_connections_per_ip,
                         (long long) l->http_max_body, l->http_request_timeout,
@@ -287,7 +287,8 @@ cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
                         l->login_failures_per_account, l->login_max_delay,
                         l->connections_per_second_per_ip,
                         (long long) l->http_buffer_per_ip,
-                        (long long) l->http_buffer_total };
+                        (long long) l->http_buffer_total,
+                        l->resume_timeout, l->max_unacked };
 
     if (cfg_number(cx, n, "max-stanza-size", 0, 1024, 64 << 20, &v[0]) < 0
         || cfg_number(cx, n, "max-depth", 0, 4, 1024, &v[1]) < 0
@@ -309,7 +310,9 @@ cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
         || cfg_number(cx, n, "http-buffer-per-ip", 0, 0, 1LL << 40,
                       &v[13]) < 0
         || cfg_number(cx, n, "http-buffer-total", 0, 0, 1LL << 40,
-                      &v[14]) < 0)
+                      &v[14]) < 0
+        || cfg_number(cx, n, "resume-timeout", 0, 0, 86400, &v[15]) < 0
+        || cfg_number(cx, n, "max-unacked", 0, 16, 1000000, &v[16]) < 0)
         return EMBER_EINVAL;
     l->max_stanza_size = (size_t) v[0];
     l->max_depth = (int) v[1];
@@ -326,6 +329,8 @@ cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
     l->connections_per_second_per_ip = (int) v[12];
     l->http_buffer_per_ip = (size_t) v[13];
     l->http_buffer_total = (size_t) v[14];
+    l->resume_timeout = (int) v[15];
+    l->max_unacked = (int) v[16];
     return 0;
 }
 
@@ -717,6 +722,7 @@ ember__config_load(const char *path, ember_config_t **out, char *err,
     c->limits = (ember_limits_t) {
         .max_stanza_size = 262144, .max_depth = 64, .max_attributes = 64,
         .idle_timeout = 600, .max_connections_per_ip = 100,
+        .resume_timeout = 300, .max_unacked = 10000,
         .auth_timeout = 60, .http_max_body = 1 << 20,
         .http_request_timeout = 30, .http_keepalive_timeout = 60,
         .login_failures_per_ip = 5, .login_failures_per_account = 10,

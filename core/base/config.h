@@ -65,6 +65,11 @@ typedef struct ember_limits_s {
     int connections_per_second_per_ip; /* new ones, default 10; 0 = any */
     size_t http_buffer_per_ip; /* request bytes buffered, 8 MiB; 0 = any */
     size_t http_buffer_total;  /* for every address, 64 MiB; 0 = any */
+    int resume_timeout;        /* seconds a session waits for its client
+                                  to resume it (XEP-0198), 300; 0 = no
+                                  resumption */
+    int max_unacked;           /* stanzas a session keeps for its client
+                                  to acknowledge, 10000 */
 } ember_limits_t;
 
 typedef struct ember_config_s {

@@ -74,6 +74,13 @@ t_unshape(void *t)
 }
 
 
+static void
+t_rebind(void *t, ember_session_t *s)
+{
+    ((ws_t *) t)->s = s;
+}
+
+
 static const ember_transport_ops_t ws_ops = {
     .name = "websocket",
     .framing = EMBER_FRAMING_MESSAGES,
@@ -84,6 +91,7 @@ static const ember_transport_ops_t ws_ops = {
     .idle_ms = t_idle_ms,
     .timeouts = t_timeouts,
     .unshape = t_unshape,
+    .rebind = t_rebind,
 };
 
 

@@ -74,6 +74,13 @@ t_unshape(void *t)
 }
 
 
+static void
+t_rebind(void *t, ember_session_t *s)
+{
+    ((c2s_t *) t)->s = s;
+}
+
+
 static const ember_transport_ops_t tcp_ops = {
     .name = "c2s",
     .framing = EMBER_FRAMING_STREAM,
@@ -85,6 +92,7 @@ static const ember_transport_ops_t tcp_ops = {
     .idle_ms = t_idle_ms,
     .timeouts = t_timeouts,
     .unshape = t_unshape,
+    .rebind = t_rebind,
 };
 
 

@@ -25,6 +25,8 @@ typedef struct session_slot_s {
     struct session_slot_s *next;
 } session_slot_t;
 
+typedef struct ember_sm_s ember_sm_t;
+
 struct ember_session_s {
     const ember_transport_ops_t *tops;
     void *t;                 /* NULL once the transport is gone */
@@ -33,6 +35,8 @@ struct ember_session_s {
     unsigned header_sent : 1;
     unsigned available : 1;
     unsigned in_sasl : 1;
+    unsigned hibernating : 1;  /* resumable, its connection lost (sm.c) */
+    unsigned merged : 1;       /* resumed another session: a shell */
     int priority;
     int sasl_failures;
     int sasl_refusals;
@@ -46,6 +50,7 @@ struct ember_session_s {
     char refkey[24];         /* the ember_session_ref_t, in decimal */
     uint64_t stanzas_in, stanzas_out;
     session_slot_t *slots;
+    ember_sm_t *sm;          /* XEP-0198, once the client enabled it */
     struct ember_session_s *prev, *next;          /* every session */
     struct ember_session_s *user_prev, *user_next; /* same bare JID */
 };
@@ -64,5 +69,26 @@ int ember__session_secure(const ember_session_t *s);
 int ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st);
 void ember__sessions_count_in(ember_session_t *s);
 void ember__sessions_count_out(ember_session_t *s);
+/* Leave the routing tables and free s, whose transport is gone. */
+void ember__stream_finish(ember_session_t *s);
+
+/* Stream management (sm.c). */
+void ember__sm_features(ember_session_t *s, ember_stanza_t *features);
+/* An element of urn:xmpp:sm:3 from the client: 0, or a negative error
+ * that ends the stream. */
+int ember__sm_nonza(ember_session_t *s, const ember_stanza_t *el);
+void ember__sm_count_in(ember_session_t *s);
+/* A stanza is written (or kept for a hibernating session): queue it until
+ * acknowledged; EMBER_ELIMIT past <limits max-unacked>. */
+int ember__sm_sent(ember_session_t *s, const ember_stanza_t *st);
+/* After a batch of stanzas: ask for an acknowledgement. */
+void ember__sm_after_send(ember_session_t *s);
+int ember__sm_resumable(const ember_session_t *s);
+/* The transport is gone: 1 when the session waits for a resume instead of
+ * ending. */
+int ember__sm_hibernate(ember_session_t *s);
+void ember__sm_end_hibernating(ember_session_t *s);
+void ember__sm_free(ember_session_t *s);
+void ember__sm_cleanup(void);
 
 #endif

@@ -191,14 +191,26 @@ ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
 {
     int rc;
 
+    /* Kept for the client to acknowledge; a hibernating session keeps
+     * what it would have sent until its client resumes. */
+    if (s->sm != NULL && (rc = ember__sm_sent(s, st)) < 0) {
+        if (rc == EMBER_ELIMIT)
+            ember__session_end(s, EMBER_STREAM_POLICY_VIOLATION, "too many "
+                               "stanzas not acknowledged");
+        return rc;
+    }
     if (s->t == NULL)
-        return EMBER_ESTATE;
+        return s->hibernating ? 0 : EMBER_ESTATE;
     ember__buf_reset(&wire);
     if ((rc = ember__stanza_write(st, NS_CLIENT, &wire)) < 0)
         return rc;
     if (s->tops->framing == EMBER_FRAMING_MESSAGES)
-        return send_as_message(s, st, &wire);
-    return s->tops->send(s->t, wire.data, wire.len);
+        rc = send_as_message(s, st, &wire);
+    else
+        rc = s->tops->send(s->t, wire.data, wire.len);
+    if (rc == 0 && s->sm != NULL)
+        ember__sm_after_send(s);
+    return rc;
 }
 
 

@@ -25,6 +25,7 @@
 #define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
 #define NS_SASL_CB "urn:xmpp:sasl-cb:0"
 #define NS_FRAMING "urn:ietf:params:xml:ns:xmpp-framing"
+#define NS_SM      "urn:xmpp:sm:3"
 
 #define MAX_SASL_FAILURES 3
 /* Refusals that guessed nothing (malformed, unsupported binding,
@@ -177,6 +178,8 @@ stream_begin_close(ember_session_t *s)
         ember__xml_stop(s->xml);
     if (s->t != NULL)
         s->tops->close(s->t);
+    else if (s->hibernating)
+        ember__sm_end_hibernating(s);
 }
 
 
@@ -270,6 +273,7 @@ send_features(ember_session_t *s)
         ember__stanza_add_child(f, "bind", NS_BIND);
         c = ember__stanza_add_child(f, "session", NS_SESSION);
         ember__stanza_add_child(c, "optional", NULL);
+        ember__sm_features(s, f);
         ember__fire_simple(s->host, EMBER_EV_STREAM_FEATURES, s, f);
     }
     write_stream_element(s, f);
@@ -566,6 +570,7 @@ handle_client_stanza(ember_session_t *s, ember_stanza_t *st)
         stream_error(s, EMBER_STREAM_UNSUPPORTED_STANZA_TYPE, NULL);
         goto done;
     }
+    ember__sm_count_in(s);
     if (strcmp(name, "iq") == 0 &&
         (child = ember__stanza_first(st)) != NULL &&
         ember__stanza_attr(st, "to") == NULL) {
@@ -670,6 +675,17 @@ xml_stanza(void *ud, ember_stanza_t *st)
         ember__stanza_free(st);
         return;
     }
+    if (ns != NULL && strcmp(ns, NS_SM) == 0) {
+        int rc = ember__sm_nonza(s, st);
+
+        ember__stanza_free(st);
+        if (rc == EMBER_ELIMIT)
+            stream_error(s, EMBER_STREAM_UNDEFINED_CONDITION, "the client "
+                         "acknowledged more stanzas than were sent");
+        else if (rc < 0)
+            stream_error(s, EMBER_STREAM_UNSUPPORTED_STANZA_TYPE, NULL);
+        return;
+    }
     handle_client_stanza(s, st);
 }
 
@@ -730,6 +746,12 @@ ember__stream_feed(ember_session_t *s, const char *data, size_t len)
     if (s->state == ST_CLOSING)
         return;
     ember__xml_feed(s->xml, data, len);
+    /* It resumed another session, which took its transport and parser
+     * (and, through the parser, the rest of data). */
+    if (s->merged) {
+        ember__stream_finish(s);
+        return;
+    }
     if (s->state != ST_CLOSING && s->xml != NULL)
         ember__xml_idle(s->xml);
 }
@@ -738,6 +760,11 @@ ember__stream_feed(ember_session_t *s, const char *data, size_t len)
 void
 ember__stream_timeout(ember_session_t *s, int before_auth)
 {
+    /* A silent mobile client: the session waits for its resume. */
+    if (ember__sm_resumable(s) && s->t != NULL) {
+        s->tops->close(s->t);
+        return;
+    }
     stream_error(s, EMBER_STREAM_CONNECTION_TIMEOUT, before_auth
                  ? "authentication took too long" : NULL);
 }
@@ -754,16 +781,27 @@ ember__stream_refuse(ember_session_t *s, ember_stream_cond_t cond,
 void
 ember__stream_hangup(ember_session_t *s)
 {
-    stream_begin_close(s);
+    if (!ember__sm_resumable(s))
+        stream_begin_close(s);
 }
 
 
 void
 ember__stream_gone(ember_session_t *s)
 {
+    if (ember__sm_hibernate(s))
+        return;
+    ember__stream_finish(s);
+}
+
+
+void
+ember__stream_finish(ember_session_t *s)
+{
     s->t = NULL;
     stream_begin_close(s);
     ember__sessions_remove(s);
+    ember__sm_free(s);
     ember__sasl_free(s->sasl);
     ember__xml_free(s->xml);
     ember__jid_free(s->jid);
@@ -822,5 +860,6 @@ ember__sessions_close_all(ember_stream_cond_t cond)
 void
 ember__streams_cleanup(void)
 {
+    ember__sm_cleanup();
     ember__buf_free(&scratch);
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ember/plugin.h>
+
 #include "net/tls.h"
 
 /* How stream headers and stanzas are framed on the wire. */
@@ -38,6 +40,10 @@ typedef struct ember_transport_ops_s {
     /* Lift the listener's rate limit (a server admin logged in); may be
      * NULL when the transport has none. */
     void (*unshape)(void *t);
+    /* Carry session s from now on (a resumed one, XEP-0198), or no
+     * session (NULL: the transport closes without telling anyone); NULL
+     * when the transport cannot. */
+    void (*rebind)(void *t, ember_session_t *s);
 } ember_transport_ops_t;
 
 #endif

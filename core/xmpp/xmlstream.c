@@ -873,3 +873,10 @@ ember__stanza_parse(const char *xml, size_t len)
 {
     return ember__xml_parse_element(xml, len, NULL);
 }
+
+
+void
+ember__xml_set_owner(ember_xml_t *x, void *ud)
+{
+    x->ud = ud;
+}

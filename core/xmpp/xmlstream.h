@@ -52,6 +52,8 @@ void ember__xml_restart(ember_xml_t *x);
 void ember__xml_stop(ember_xml_t *x);
 /* Never from inside a callback. */
 void ember__xml_free(ember_xml_t *x);
+/* Callbacks go to ud from now on (may be called from inside one). */
+void ember__xml_set_owner(ember_xml_t *x, void *ud);
 /*
  * Hint that the stream sits idle between stanzas: the parser may give its
  * libxml2 context back to a shared pool and take one again at the next

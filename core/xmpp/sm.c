@@ -1,0 +1,481 @@
+/* core/xmpp/sm.c -- XEP-0198 stream management: acknowledgements both
+ * ways, and sessions that outlive their connection.  A resumable session
+ * whose connection drops keeps its place in the routing tables and its
+ * stanzas for <limits resume-timeout>; a client that authenticates on a
+ * new connection and sends <resume/> gets the old session back, and the
+ * stanzas it had not acknowledged again.  When nobody resumes, the
+ * messages it had not acknowledged are routed again as if it had never
+ * been there: to the account's other resources, or offline storage. */
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "base/hmap.h"
+#include "base/log.h"
+#include "base/process.h"
+#include "xmpp/router.h"
+#include "xmpp/session_int.h"
+#include "xmpp/stanza.h"
+#include "xmpp/xmlstream.h"
+
+#define NS_SM "urn:xmpp:sm:3"
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_CARBONS "urn:xmpp:carbons:2"
+
+typedef struct sm_item_s {
+    struct sm_item_s *next;
+    ember_stanza_t *st;
+} sm_item_t;
+
+struct ember_sm_s {
+    ember_session_t *s;
+    char id[33];               /* resumption id, "" when not resumable */
+    unsigned r_pending : 1;    /* an <r/> waits for its <a/> */
+    unsigned replaying : 1;    /* resending after a resume: not queued */
+    uint32_t in;               /* stanzas received from the client */
+    uint32_t acked;            /* of ours, acknowledged by the client */
+    sm_item_t *head, **tail;   /* sent, not acknowledged, oldest first */
+    size_t queued;
+    uv_timer_t *wait;          /* while hibernating, or to free */
+};
+
+/* Resumable sessions by resumption id. */
+static ember_hmap_t by_id;
+
+
+static int
+is_stanza(const ember_stanza_t *st)
+{
+    const char *n = ember__stanza_name(st);
+
+    return strcmp(n, "message") == 0 || strcmp(n, "presence") == 0 ||
+           strcmp(n, "iq") == 0;
+}
+
+
+static void
+write_el(ember_session_t *s, const char *name, const char *h,
+         const char *child, const char *child_ns)
+{
+    ember_stanza_t *el = ember__stanza_new(name, NS_SM);
+
+    if (el == NULL)
+        return;
+    if (h != NULL)
+        ember__stanza_set_attr(el, "h", h);
+    if (child != NULL)
+        ember__stanza_add_child(el, child, child_ns);
+    ember__session_write_stanza(s, el);
+    ember__stanza_free(el);
+}
+
+
+static void
+write_a(ember_session_t *s)
+{
+    char h[16];
+
+    snprintf(h, sizeof(h), "%u", s->sm->in);
+    write_el(s, "a", h, NULL, NULL);
+}
+
+
+static void
+request_ack(ember_session_t *s)
+{
+    if (s->t == NULL || s->sm->r_pending)
+        return;
+    s->sm->r_pending = 1;
+    write_el(s, "r", NULL, NULL, NULL);
+}
+
+
+/* The client says it handled h of ours: forget them.  -1 when it claims
+ * more than were sent. */
+static int
+ack(ember_sm_t *sm, uint32_t h)
+{
+    uint32_t n = h - sm->acked;
+    sm_item_t *it;
+
+    if (n > sm->queued)
+        return -1;
+    while (n-- > 0 && (it = sm->head) != NULL) {
+        sm->head = it->next;
+        if (sm->head == NULL)
+            sm->tail = &sm->head;
+        ember__stanza_free(it->st);
+        free(it);
+        sm->queued--;
+        sm->acked++;
+    }
+    return 0;
+}
+
+
+static int
+parse_h(const ember_stanza_t *el, uint32_t *h)
+{
+    const char *v = ember__stanza_attr(el, "h");
+    char *end;
+    unsigned long x;
+
+    if (v == NULL || *v < '0' || *v > '9')
+        return -1;
+    x = strtoul(v, &end, 10);
+    if (*end != '\0' || x > 0xffffffffUL)
+        return -1;
+    *h = (uint32_t) x;
+    return 0;
+}
+
+
+/* ---- the session's end ---- */
+
+static void
+timer_freed(uv_handle_t *h)
+{
+    free(h);
+}
+
+
+void
+ember__sm_free(ember_session_t *s)
+{
+    ember_sm_t *sm = s->sm;
+
+    if (sm == NULL)
+        return;
+    if (sm->id[0] != '\0' && ember__hmap_get(&by_id, sm->id) == s)
+        ember__hmap_del(&by_id, sm->id);
+    ack(sm, sm->acked + (uint32_t) sm->queued);
+    if (sm->wait != NULL)
+        uv_close((uv_handle_t *) sm->wait, timer_freed);
+    free(sm);
+    s->sm = NULL;
+}
+
+
+/*
+ * Messages the client never acknowledged, as if its session had not
+ * existed: a message to its full JID goes to the bare JID (another
+ * resource, or offline storage); one to the bare JID only when no other
+ * resource is there to have had it.  Copies of carbons are not repeated:
+ * the other resources had their own.  Takes items.
+ */
+static void
+reroute_unacked(const char *bare, sm_item_t *items)
+{
+    int others = ember__session_first_of(bare) != NULL;
+    unsigned n = 0;
+    sm_item_t *it;
+
+    while ((it = items) != NULL) {
+        ember_stanza_t *st = it->st;
+        const char *to = ember__stanza_attr(st, "to");
+        const char *type = ember__stanza_attr(st, "type");
+
+        items = it->next;
+        free(it);
+        if (strcmp(ember__stanza_name(st), "message") != 0 ||
+            (type != NULL && (strcmp(type, "error") == 0 ||
+                              strcmp(type, "groupchat") == 0 ||
+                              strcmp(type, "headline") == 0)) ||
+            ember__stanza_child(st, "sent", NS_CARBONS) != NULL ||
+            ember__stanza_child(st, "received", NS_CARBONS) != NULL ||
+            ember__stanza_child(st, "body", NULL) == NULL ||
+            (to != NULL && strchr(to, '/') == NULL && others)) {
+            ember__stanza_free(st);
+            continue;
+        }
+        ember__stanza_set_attr(st, "to", bare);
+        ember__route_stanza(st, NULL);
+        n++;
+    }
+    if (n > 0)
+        ember__log(EMBER_LOG_INFO, "c2s", "%s: %u unacknowledged messages "
+                   "delivered again", bare, n);
+}
+
+
+static void
+hibernation_over(uv_timer_t *t)
+{
+    ember_session_t *s = t->data;
+    ember_sm_t *sm = s->sm;
+    sm_item_t *items = sm->head;
+    char *bare = strdup(s->jid->bare);
+
+    ember__log(EMBER_LOG_INFO, "c2s", "%s: not resumed in time, ended",
+               s->jid->full);
+    sm->head = NULL;
+    sm->tail = &sm->head;
+    sm->queued = 0;
+    ember__stream_finish(s);
+    if (bare != NULL)
+        reroute_unacked(bare, items);
+    free(bare);
+}
+
+
+/* ---- hooks from the stream ---- */
+
+void
+ember__sm_features(ember_session_t *s, ember_stanza_t *features)
+{
+    (void) s;
+    ember__stanza_add_child(features, "sm", NS_SM);
+}
+
+
+void
+ember__sm_count_in(ember_session_t *s)
+{
+    if (s->sm != NULL)
+        s->sm->in++;
+}
+
+
+int
+ember__sm_sent(ember_session_t *s, const ember_stanza_t *st)
+{
+    ember_sm_t *sm = s->sm;
+    const ember_config_t *cfg = ember__config();
+    sm_item_t *it;
+
+    if (sm == NULL || sm->replaying || !is_stanza(st))
+        return 0;
+    if ((it = malloc(sizeof(*it))) == NULL ||
+        (it->st = ember__stanza_copy(st)) == NULL) {
+        free(it);
+        return EMBER_ENOMEM;
+    }
+    it->next = NULL;
+    *sm->tail = it;
+    sm->tail = &it->next;
+    if (++sm->queued > (size_t) cfg->limits.max_unacked)
+        return EMBER_ELIMIT;
+    return 0;
+}
+
+
+void
+ember__sm_after_send(ember_session_t *s)
+{
+    if (s->sm != NULL && s->sm->queued > 0 && !s->sm->replaying)
+        request_ack(s);
+}
+
+
+int
+ember__sm_resumable(const ember_session_t *s)
+{
+    return s->sm != NULL && s->sm->id[0] != '\0' && s->state == ST_BOUND;
+}
+
+
+int
+ember__sm_hibernate(ember_session_t *s)
+{
+    ember_sm_t *sm = s->sm;
+    const ember_config_t *cfg = ember__config();
+
+    if (!ember__sm_resumable(s) || s->hibernating || cfg == NULL ||
+        cfg->limits.resume_timeout <= 0)
+        return 0;
+    if (sm->wait == NULL && (sm->wait = malloc(sizeof(*sm->wait))) != NULL) {
+        uv_timer_init(ember__loop(), sm->wait);
+        sm->wait->data = s;
+    }
+    if (sm->wait == NULL)
+        return 0;
+    s->t = NULL;
+    s->hibernating = 1;
+    sm->r_pending = 0;
+    if (s->xml != NULL) {
+        ember__xml_free(s->xml);
+        s->xml = NULL;
+    }
+    uv_timer_start(sm->wait, hibernation_over,
+                   (uint64_t) cfg->limits.resume_timeout * 1000, 0);
+    ember__log(EMBER_LOG_INFO, "c2s", "%s: connection lost, waiting %d s "
+               "for the client to resume (%zu stanzas kept)", s->jid->full,
+               cfg->limits.resume_timeout, sm->queued);
+    return 1;
+}
+
+
+/* End a hibernating session now (shutdown, a kick): not from inside a
+ * walk of the sessions, so after the current callbacks. */
+void
+ember__sm_end_hibernating(ember_session_t *s)
+{
+    if (s->sm != NULL && s->sm->wait != NULL)
+        uv_timer_start(s->sm->wait, hibernation_over, 0, 0);
+}
+
+
+/* ---- what the client sends ---- */
+
+static void
+enable(ember_session_t *s, const ember_stanza_t *el)
+{
+    const ember_config_t *cfg = ember__config();
+    const char *resume = ember__stanza_attr(el, "resume");
+    ember_stanza_t *ok;
+    unsigned char rnd[16];
+    char max[16];
+    size_t i;
+
+    if (s->state != ST_BOUND || s->sm != NULL) {
+        write_el(s, "failed", NULL, "unexpected-request", NS_STANZAS);
+        return;
+    }
+    if ((s->sm = calloc(1, sizeof(*s->sm))) == NULL) {
+        write_el(s, "failed", NULL, "internal-server-error", NS_STANZAS);
+        return;
+    }
+    s->sm->s = s;
+    s->sm->tail = &s->sm->head;
+    if ((ok = ember__stanza_new("enabled", NS_SM)) == NULL)
+        return;
+    if (resume != NULL && (strcmp(resume, "true") == 0 ||
+                           strcmp(resume, "1") == 0) &&
+        cfg->limits.resume_timeout > 0) {
+        gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
+        for (i = 0; i < sizeof(rnd); i++)
+            snprintf(s->sm->id + 2 * i, 3, "%02x", rnd[i]);
+        if (ember__hmap_put(&by_id, s->sm->id, s) < 0) {
+            s->sm->id[0] = '\0';
+        } else {
+            snprintf(max, sizeof(max), "%d", cfg->limits.resume_timeout);
+            ember__stanza_set_attr(ok, "id", s->sm->id);
+            ember__stanza_set_attr(ok, "resume", "true");
+            ember__stanza_set_attr(ok, "max", max);
+        }
+    }
+    ember__session_write_stanza(s, ok);
+    ember__stanza_free(ok);
+}
+
+
+/*
+ * The client of a lost (or still open) session o authenticated again on
+ * stream n: o takes n's transport and parser, n is left to be freed by
+ * the stream feeding it.
+ */
+static void
+take_over(ember_session_t *o, ember_session_t *n)
+{
+    const ember_config_t *cfg = ember__config();
+
+    if (o->t != NULL) {
+        if (o->tops->rebind != NULL)
+            o->tops->rebind(o->t, NULL);
+        o->tops->close(o->t);
+        o->t = NULL;
+    }
+    if (o->xml != NULL)
+        ember__xml_free(o->xml);
+    if (o->sm->wait != NULL)
+        uv_timer_stop(o->sm->wait);
+    o->hibernating = 0;
+    o->tops = n->tops;
+    o->t = n->t;
+    o->xml = n->xml;
+    o->require_tls = n->require_tls;
+    o->header_sent = n->header_sent;
+    o->mechanism = n->mechanism;
+    memcpy(o->id, n->id, sizeof(o->id));
+    ember__xml_set_owner(o->xml, o);
+    o->tops->rebind(o->t, o);
+    o->tops->timeouts(o->t, 0, (uint64_t) cfg->limits.idle_timeout * 1000);
+    n->t = NULL;
+    n->xml = NULL;
+    n->merged = 1;
+}
+
+
+static void
+resume(ember_session_t *n, const ember_stanza_t *el)
+{
+    const char *previd = ember__stanza_attr(el, "previd");
+    ember_session_t *o = previd != NULL ? ember__hmap_get(&by_id, previd)
+                                        : NULL;
+    ember_stanza_t *ok;
+    sm_item_t *it;
+    uint32_t h;
+    char hs[16];
+
+    if (n->state != ST_AUTHED || n->sm != NULL) {
+        write_el(n, "failed", NULL, "unexpected-request", NS_STANZAS);
+        return;
+    }
+    if (o == NULL || o->state != ST_BOUND || o->jid == NULL ||
+        strcmp(o->jid->bare, n->jid->bare) != 0) {
+        ember__log(EMBER_LOG_INFO, "c2s", "%s: %s asked to resume a session "
+                   "that is not there", ember__session_ip(n), n->jid->bare);
+        write_el(n, "failed", NULL, "item-not-found", NS_STANZAS);
+        return;
+    }
+    if (n->tops->rebind == NULL) {
+        write_el(n, "failed", NULL, "feature-not-implemented", NS_STANZAS);
+        return;
+    }
+    if (parse_h(el, &h) < 0 || ack(o->sm, h) < 0) {
+        write_el(n, "failed", NULL, "unexpected-request", NS_STANZAS);
+        return;
+    }
+    take_over(o, n);
+    ember__log(EMBER_LOG_INFO, "c2s", "%s: %s resumed (%zu stanzas sent "
+               "again)", ember__session_ip(o), o->jid->full, o->sm->queued);
+    o->sm->replaying = 1;
+    if ((ok = ember__stanza_new("resumed", NS_SM)) != NULL) {
+        snprintf(hs, sizeof(hs), "%u", o->sm->in);
+        ember__stanza_set_attr(ok, "previd", o->sm->id);
+        ember__stanza_set_attr(ok, "h", hs);
+        ember__session_write_stanza(o, ok);
+        ember__stanza_free(ok);
+    }
+    for (it = o->sm->head; it != NULL; it = it->next)
+        ember__session_write_stanza(o, it->st);
+    o->sm->replaying = 0;
+    o->sm->r_pending = 0;
+    ember__sm_after_send(o);
+}
+
+
+int
+ember__sm_nonza(ember_session_t *s, const ember_stanza_t *el)
+{
+    const char *name = ember__stanza_name(el);
+    uint32_t h;
+
+    if (strcmp(name, "enable") == 0) {
+        enable(s, el);
+    } else if (strcmp(name, "resume") == 0) {
+        resume(s, el);
+    } else if (s->sm == NULL) {
+        return EMBER_ESTATE;
+    } else if (strcmp(name, "r") == 0) {
+        write_a(s);
+    } else if (strcmp(name, "a") == 0) {
+        if (parse_h(el, &h) < 0)
+            return EMBER_EPROTO;
+        s->sm->r_pending = 0;
+        if (ack(s->sm, h) < 0)
+            return EMBER_ELIMIT;
+    } else {
+        return EMBER_EPROTO;
+    }
+    return 0;
+}
+
+
+void
+ember__sm_cleanup(void)
+{
+    ember__hmap_free(&by_id);
+}

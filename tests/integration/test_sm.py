@@ -1,0 +1,293 @@
+"""XEP-0198 Stream Management (issue 16), statement by statement: the
+feature, enabling, acknowledgements both ways, resumption on a new
+connection (TCP or WebSocket), stale and foreign resumes, and what
+happens to the stanzas of a session nobody resumes."""
+
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from rawxmpp import NS_CLIENT, RawClient, StreamClosed, q
+from test_websocket import WsClient
+
+NS_SM = "urn:xmpp:sm:3"
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+
+def sm(tag):
+    return q(NS_SM, tag)
+
+
+def enable(c, resume=True):
+    c.send("<enable xmlns='%s'%s/>" % (NS_SM, " resume='true'" if resume
+                                       else ""))
+    return c.recv(lambda e: e.tag in (sm("enabled"), sm("failed")))
+
+
+def messages(c, n, timeout=5):
+    return [c.recv(q(NS_CLIENT, "message"), timeout=timeout)
+            for _ in range(n)]
+
+
+def bodies(els):
+    return [e.findtext(q(NS_CLIENT, "body")) for e in els]
+
+
+def drop(c):
+    """The connection dies without a closing </stream:stream>."""
+    c.close()
+
+
+def resume(srv, passwords, previd, h, user="alice"):
+    c = RawClient(srv.c2s_port, domain=srv.domain)
+    c.login(user, passwords[user], bind=False)
+    c.send("<resume xmlns='%s' previd='%s' h='%d'/>" % (NS_SM, previd, h))
+    return c, c.recv(lambda e: e.tag in (sm("resumed"), sm("failed")))
+
+
+@pytest.fixture
+def sm_server(server_factory):
+    srv = server_factory(start=False)
+    srv.set_limits(resume_timeout="30")
+    srv.start()
+    return srv
+
+
+def test_feature_after_authentication(sm_server, passwords):
+    """Section 2: the server advertises <sm/> with the features of the
+    stream restarted after SASL."""
+    c = RawClient(sm_server.c2s_port, domain=sm_server.domain)
+    feats = c.open()
+    assert feats.find(sm("sm")) is None
+    c.close()
+    c = RawClient(sm_server.c2s_port, domain=sm_server.domain)
+    c.login("alice", passwords["alice"], bind=False)
+    assert c.features.find(sm("sm")) is not None
+    c.close()
+
+
+def test_enable_before_bind_fails_after_bind_succeeds(sm_server, passwords):
+    """Section 3: enabling before a resource is bound is an
+    unexpected-request; after binding the server answers <enabled/> with an
+    id, resume='true' and its max."""
+    c = RawClient(sm_server.c2s_port, domain=sm_server.domain)
+    c.login("alice", passwords["alice"], bind=False)
+    r = enable(c)
+    assert r.tag == sm("failed")
+    assert r.find(q(NS_STANZAS, "unexpected-request")) is not None
+    c.bind()
+    r = enable(c)
+    assert r.tag == sm("enabled")
+    assert r.get("resume") in ("true", "1") and r.get("id")
+    assert int(r.get("max")) == 30
+    # A second <enable/> on the same stream fails.
+    assert enable(c).tag == sm("failed")
+    c.close()
+
+
+def test_without_resume_no_id(sm_server, passwords):
+    c = RawClient(sm_server.c2s_port, domain=sm_server.domain)
+    c.login("alice", passwords["alice"])
+    r = enable(c, resume=False)
+    assert r.tag == sm("enabled") and r.get("id") is None
+    c.close()
+
+
+def test_server_answers_r_with_handled_count(sm_server, passwords):
+    """Section 4: <a h/> carries the number of stanzas the server handled
+    since enabling."""
+    c = RawClient(sm_server.c2s_port, domain=sm_server.domain)
+    c.login("alice", passwords["alice"])
+    c.presence()
+    enable(c)
+    for i in range(3):
+        c.send("<message to='bob@localhost' type='chat'><body>%d</body>"
+               "</message>" % i)
+    c.send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+    c.send("<r xmlns='%s'/>" % NS_SM)
+    a = c.recv(sm("a"))
+    assert a.get("h") == "4"
+    c.close()
+
+
+def test_server_requests_acks_and_too_high_h_is_an_error(sm_server,
+                                                         passwords):
+    """Section 4: the server asks with <r/> for what it sent; an h larger
+    than what was sent ends the stream (undefined-condition)."""
+    srv = sm_server
+    alice = RawClient(srv.c2s_port, domain=srv.domain)
+    jid = alice.login("alice", passwords["alice"])
+    enable(alice)
+    bob = RawClient(srv.c2s_port, domain=srv.domain)
+    bob.login("bob", passwords["bob"])
+    bob.message(jid, "one")
+    messages(alice, 1)
+    alice.recv(sm("r"))
+    alice.send("<a xmlns='%s' h='1'/>" % NS_SM)
+    alice.send("<a xmlns='%s' h='5'/>" % NS_SM)
+    assert alice.expect_stream_error() == "undefined-condition"
+    bob.close()
+
+
+def test_resume_after_lost_connection(sm_server, passwords):
+    """Section 5: the session survives its connection; a resume with the
+    last h the client handled gets <resumed h/> and every stanza after h,
+    including those sent while the client was away; its contacts never saw
+    it go unavailable."""
+    srv = sm_server
+    bob = RawClient(srv.c2s_port, domain=srv.domain)
+    bob_jid = bob.login("bob", passwords["bob"])
+    alice = RawClient(srv.c2s_port, domain=srv.domain)
+    jid = alice.login("alice", passwords["alice"], resource="phone")
+    enabled = enable(alice)
+    alice.send("<message to='%s' type='chat'><body>hi</body></message>"
+               % bob_jid)
+    messages(bob, 1)
+    for b in ("m1", "m2"):
+        bob.send("<message to='%s' type='chat'><body>%s</body></message>"
+                 % (jid, b))
+    assert bodies(messages(alice, 2)) == ["m1", "m2"]
+    drop(alice)
+    time.sleep(0.3)
+    for b in ("m3", "m4"):
+        bob.send("<message to='%s' type='chat'><body>%s</body></message>"
+                 % (jid, b))
+    # The client had handled m1 only.
+    c, r = resume(srv, passwords, enabled.get("id"), 1)
+    assert r.tag == sm("resumed"), ET.tostring(r)
+    assert r.get("previd") == enabled.get("id")
+    assert r.get("h") == "1"
+    assert bodies(messages(c, 3)) == ["m2", "m3", "m4"]
+    # The resumed stream is the old session: same full JID, still bound.
+    c.send("<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>")
+    c.recv(lambda e: e.get("id") == "p")
+    bob.send("<message to='%s' type='chat'><body>m5</body></message>" % jid)
+    assert bodies(messages(c, 1)) == ["m5"]
+    # The counters go on: the server handled one more stanza of ours.
+    c.send("<r xmlns='%s'/>" % NS_SM)
+    assert c.recv(sm("a")).get("h") == "2"
+    with pytest.raises(TimeoutError):
+        bob.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+                 e.get("type") == "unavailable", timeout=0.5)
+    c.close()
+    bob.close()
+
+
+def test_resume_of_an_open_session_closes_the_old_connection(sm_server,
+                                                             passwords):
+    srv = sm_server
+    old = RawClient(srv.c2s_port, domain=srv.domain)
+    old.login("alice", passwords["alice"])
+    enabled = enable(old)
+    c, r = resume(srv, passwords, enabled.get("id"), 0)
+    assert r.tag == sm("resumed")
+    assert old.wait_closed(timeout=5)
+    c.send("<r xmlns='%s'/>" % NS_SM)
+    assert c.recv(sm("a")) is not None
+    c.close()
+
+
+def test_stale_and_foreign_resumes_fail(sm_server, passwords):
+    """Section 5: an unknown or expired id is item-not-found; so is the
+    session of another account (no one resumes someone else's)."""
+    srv = sm_server
+    c, r = resume(srv, passwords, "0123456789abcdef", 0)
+    assert r.tag == sm("failed")
+    assert r.find(q(NS_STANZAS, "item-not-found")) is not None
+    # The stream goes on: the client may bind a new session.
+    c.bind()
+    c.close()
+    alice = RawClient(srv.c2s_port, domain=srv.domain)
+    alice.login("alice", passwords["alice"])
+    enabled = enable(alice)
+    drop(alice)
+    c, r = resume(srv, passwords, enabled.get("id"), 0, user="bob")
+    assert r.tag == sm("failed")
+    assert r.find(q(NS_STANZAS, "item-not-found")) is not None
+    c.close()
+
+
+def test_resume_over_websocket(sm_server, passwords):
+    """A session lost on TCP resumes over XMPP over WebSocket."""
+    srv = sm_server
+    bob = RawClient(srv.c2s_port, domain=srv.domain)
+    bob.login("bob", passwords["bob"])
+    alice = RawClient(srv.c2s_port, domain=srv.domain)
+    jid = alice.login("alice", passwords["alice"])
+    enabled = enable(alice)
+    drop(alice)
+    time.sleep(0.3)
+    bob.send("<message to='%s' type='chat'><body>while away</body>"
+             "</message>" % jid)
+    w = WsClient(srv)
+    w.open()
+    assert w.scram("alice", passwords["alice"]).tag.endswith("success")
+    w.open()
+    w.send("<resume xmlns='%s' previd='%s' h='0'/>"
+           % (NS_SM, enabled.get("id")))
+    r = w.recv()
+    assert r.tag == sm("resumed"), r.tag
+    m = w.recv()
+    assert m.findtext(q(NS_CLIENT, "body")) == "while away"
+    w.close()
+    bob.close()
+
+
+def test_unacknowledged_messages_go_offline_when_nobody_resumes(
+        server_factory, passwords):
+    """Section 5 and issue 16: when the wait ends, what the client did not
+    acknowledge is delivered as if the session had not been there (offline
+    storage here), once."""
+    srv = server_factory(start=False)
+    srv.set_limits(resume_timeout="2")
+    srv.start()
+    bob = RawClient(srv.c2s_port, domain=srv.domain)
+    bob.login("bob", passwords["bob"])
+    bob.presence()
+    alice = RawClient(srv.c2s_port, domain=srv.domain)
+    jid = alice.login("alice", passwords["alice"])
+    alice.presence()
+    enable(alice)
+    bob.send("<message to='%s' type='chat'><body>acked</body></message>"
+             % jid)
+    messages(alice, 1)
+    alice.send("<a xmlns='%s' h='1'/>" % NS_SM)
+    bob.send("<message to='%s' type='chat'><body>not acked</body>"
+             "</message>" % jid)
+    messages(alice, 1)
+    drop(alice)
+    time.sleep(0.3)
+    bob.send("<message to='alice@localhost' type='chat'><body>while away"
+             "</body></message>")
+    srv.wait_log("not resumed in time")
+    deadline = time.time() + 10
+    while "count: 2" not in srv.ctl("offline-count", "alice@localhost").stdout:
+        assert time.time() < deadline, "the messages did not reach storage"
+        time.sleep(0.1)
+    fresh = RawClient(srv.c2s_port, domain=srv.domain)
+    fresh.login("alice", passwords["alice"])
+    fresh.presence()
+    got = sorted(bodies(messages(fresh, 2)))
+    assert got == ["not acked", "while away"]
+    with pytest.raises(TimeoutError):
+        fresh.recv(q(NS_CLIENT, "message"), timeout=1)
+    fresh.close()
+    bob.close()
+
+
+def test_too_many_unacknowledged_stanzas_end_the_stream(server_factory,
+                                                         passwords):
+    srv = server_factory(start=False)
+    srv.set_limits(max_unacked="16")
+    srv.start()
+    alice = RawClient(srv.c2s_port, domain=srv.domain)
+    jid = alice.login("alice", passwords["alice"])
+    enable(alice)
+    bob = RawClient(srv.c2s_port, domain=srv.domain)
+    bob.login("bob", passwords["bob"])
+    for i in range(20):
+        bob.send("<message to='%s' type='chat'><body>%d</body></message>"
+                 % (jid, i))
+    assert alice.expect_stream_error() == "policy-violation"
+    bob.close()
