@@ -291,3 +291,40 @@ def test_too_many_unacknowledged_stanzas_end_the_stream(server_factory,
                  % (jid, i))
     assert alice.expect_stream_error() == "policy-violation"
     bob.close()
+
+
+def test_slixmpp_enables_and_resumes(sm_server, passwords):
+    """slixmpp's own XEP-0198 plugin, as it ships: it enables stream
+    management with resumption, loses its connection, connects again,
+    resumes, and gets the message sent while it was away."""
+    import asyncio
+    from slix import Client, run
+
+    srv = sm_server
+
+    async def go():
+        c = Client(srv.jid("alice") + "/bot", passwords["alice"],
+                   srv.c2s_port)
+        c.register_plugin("xep_0198")
+        loop = asyncio.get_running_loop()
+        enabled, resumed = loop.create_future(), loop.create_future()
+        c.add_event_handler("sm_enabled", lambda e: enabled.done() or
+                            enabled.set_result(e))
+        c.add_event_handler("session_resumed", lambda e: resumed.done() or
+                            resumed.set_result(e))
+        await c.start()
+        await asyncio.wait_for(enabled, 10)
+        bob = RawClient(srv.c2s_port, domain=srv.domain)
+        bob.login("bob", passwords["bob"])
+        c.abort()
+        await asyncio.sleep(0.5)
+        bob.send("<message to='%s/bot' type='chat'><body>while away</body>"
+                 "</message>" % srv.jid("alice"))
+        c.connect(("127.0.0.1", srv.c2s_port), force_starttls=True)
+        await asyncio.wait_for(resumed, 10)
+        m = await c.recv_message()
+        assert m["body"] == "while away"
+        bob.close()
+        await c.close()
+
+    run(go())
