@@ -26,6 +26,7 @@ typedef struct session_slot_s {
 } session_slot_t;
 
 typedef struct ember_sm_s ember_sm_t;
+typedef struct ember_csi_s ember_csi_t;
 
 struct ember_session_s {
     const ember_transport_ops_t *tops;
@@ -51,6 +52,7 @@ struct ember_session_s {
     uint64_t stanzas_in, stanzas_out;
     session_slot_t *slots;
     ember_sm_t *sm;          /* XEP-0198, once the client enabled it */
+    ember_csi_t *csi;        /* XEP-0352, once the client said its state */
     struct ember_session_s *prev, *next;          /* every session */
     struct ember_session_s *user_prev, *user_next; /* same bare JID */
 };
@@ -90,5 +92,14 @@ int ember__sm_hibernate(ember_session_t *s);
 void ember__sm_end_hibernating(ember_session_t *s);
 void ember__sm_free(ember_session_t *s);
 void ember__sm_cleanup(void);
+
+/* Client state indication (csi.c). */
+void ember__csi_features(ember_session_t *s, ember_stanza_t *features);
+/* <active/> or <inactive/>: 0, or a negative error that ends the stream. */
+int ember__csi_nonza(ember_session_t *s, const ember_stanza_t *el);
+/* 1 when st waits (copied) for the client to be active again. */
+int ember__csi_hold(ember_session_t *s, const ember_stanza_t *st);
+int ember__csi_inactive(const ember_session_t *s);
+void ember__csi_free(ember_session_t *s);
 
 #endif

@@ -223,6 +223,8 @@ ember__session_deliver(ember_session_t *s, const ember_stanza_t *st)
         !(s->state == ST_OPEN && ember__session_secure(s)))
         return EMBER_ESTATE;
     ember__sessions_count_out(s);
+    if (s->state == ST_BOUND && ember__csi_hold(s, st))
+        return 0;
     return ember__session_write_stanza(s, st);
 }
 

@@ -26,6 +26,7 @@
 #define NS_SASL_CB "urn:xmpp:sasl-cb:0"
 #define NS_FRAMING "urn:ietf:params:xml:ns:xmpp-framing"
 #define NS_SM      "urn:xmpp:sm:3"
+#define NS_CSI     "urn:xmpp:csi:0"
 
 #define MAX_SASL_FAILURES 3
 /* Refusals that guessed nothing (malformed, unsupported binding,
@@ -274,6 +275,7 @@ send_features(ember_session_t *s)
         c = ember__stanza_add_child(f, "session", NS_SESSION);
         ember__stanza_add_child(c, "optional", NULL);
         ember__sm_features(s, f);
+        ember__csi_features(s, f);
         ember__fire_simple(s->host, EMBER_EV_STREAM_FEATURES, s, f);
     }
     write_stream_element(s, f);
@@ -686,6 +688,16 @@ xml_stanza(void *ud, ember_stanza_t *st)
             stream_error(s, EMBER_STREAM_UNSUPPORTED_STANZA_TYPE, NULL);
         return;
     }
+    if (ns != NULL && strcmp(ns, NS_CSI) == 0) {
+        int rc = ember__csi_nonza(s, st);
+
+        ember__stanza_free(st);
+        if (rc < 0)
+            stream_error(s, rc == EMBER_ESTATE
+                         ? EMBER_STREAM_NOT_AUTHORIZED
+                         : EMBER_STREAM_UNSUPPORTED_STANZA_TYPE, NULL);
+        return;
+    }
     handle_client_stanza(s, st);
 }
 
@@ -802,6 +814,7 @@ ember__stream_finish(ember_session_t *s)
     stream_begin_close(s);
     ember__sessions_remove(s);
     ember__sm_free(s);
+    ember__csi_free(s);
     ember__sasl_free(s->sasl);
     ember__xml_free(s->xml);
     ember__jid_free(s->jid);
