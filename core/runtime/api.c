@@ -456,6 +456,14 @@ api_command_run(ember_module_t *m, const char *name, json_t *args,
 }
 
 
+static ember_hold_t *
+api_stanza_hold(ember_module_t *m)
+{
+    (void) m;
+    return ember__hold_take();
+}
+
+
 static int
 api_http_url(ember_module_t *m, char *buf, size_t len)
 {
@@ -629,4 +637,6 @@ const ember_api_t ember__api = {
     .http_body_to_fd = ember__http_body_to_fd,
     .http_respond_fd = ember__http_respond_fd,
     .http_url = api_http_url,
+    .stanza_hold = api_stanza_hold,
+    .stanza_release = ember__hold_release,
 };

@@ -24,6 +24,7 @@ typedef enum { TO_HOST, TO_BARE, TO_FULL } target_t;
 typedef struct offline_ctx_s {
     ember_stanza_t *st;
     ember_jid_t *from, *to;
+    ember_hold_t *hold;     /* the sender's ack waits for the storage */
 } offline_ctx_t;
 
 
@@ -282,8 +283,11 @@ offline_done(int status, json_t *doc, void *ud)
 {
     offline_ctx_t *c = ud;
     const char *type = ember__stanza_attr(c->st, "type");
+    ember_session_ref_t saved_ref;
+    uint32_t saved_seq;
     ember_event_t ev;
 
+    ember__hold_enter(c->hold, &saved_ref, &saved_seq);
     if (status == 0) {
         /* The user may have come online while we looked. */
         if (deliver_bare(c->st, c->to->bare, 0) == 0) {
@@ -299,6 +303,8 @@ offline_done(int status, json_t *doc, void *ud)
     } else if (type == NULL || strcmp(type, "headline") != 0) {
         ember__bounce(c->st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
     }
+    ember__hold_leave(saved_ref, saved_seq);
+    ember__hold_release(c->hold);
     ember__stanza_free(c->st);
     ember__jid_free(c->from);
     ember__jid_free(c->to);
@@ -313,11 +319,14 @@ message_offline(ember_stanza_t *st, const ember_jid_t *from,
 {
     offline_ctx_t *c = calloc(1, sizeof(*c));
 
+    if (c != NULL)
+        c->hold = ember__hold_take();
     if (c == NULL || (c->st = ember__stanza_copy(st)) == NULL ||
         (c->from = ember__jid_copy(from)) == NULL ||
         (c->to = ember__jid_make(to->node, to->domain, NULL)) == NULL ||
         ember__account_get(to->domain, to->node, offline_done, c) < 0) {
         if (c != NULL) {
+            ember__hold_release(c->hold);
             ember__stanza_free(c->st);
             ember__jid_free(c->from);
             ember__jid_free(c->to);

@@ -24,6 +24,20 @@ json_t *ember__sessions_describe(const char *host);
 
 #endif
 
+/* ---- holds (sm.c): a client's acknowledgement waits for storage ---- */
+#ifndef EMBER_CORE_SESSION_HOLDS
+#define EMBER_CORE_SESSION_HOLDS
+/* A hold on the client stanza being handled now, or NULL (none, or its
+ * client did not enable stream management). */
+ember_hold_t *ember__hold_take(void);
+void ember__hold_release(ember_hold_t *h);
+/* Handle, later, what a held stanza caused: holds taken meanwhile are on
+ * the same stanza. */
+void ember__hold_enter(const ember_hold_t *h, ember_session_ref_t *saved_ref,
+                       uint32_t *saved_seq);
+void ember__hold_leave(ember_session_ref_t saved_ref, uint32_t saved_seq);
+#endif
+
 /* ---- for the router (core-internal) ---- */
 #ifndef EMBER_CORE_SESSION_ROUTER
 #define EMBER_CORE_SESSION_ROUTER

@@ -92,6 +92,8 @@ int ember__sm_hibernate(ember_session_t *s);
 void ember__sm_end_hibernating(ember_session_t *s);
 void ember__sm_free(ember_session_t *s);
 void ember__sm_cleanup(void);
+/* The client stanza of s is being routed now (NULL: none). */
+void ember__sm_routing(ember_session_t *s);
 
 /* Client state indication (csi.c). */
 void ember__csi_features(ember_session_t *s, ember_stanza_t *features);

@@ -29,12 +29,27 @@ typedef struct sm_item_s {
     ember_stanza_t *st;
 } sm_item_t;
 
+/* Stanzas of the client whose effects are not stored yet (holds). */
+typedef struct unsettled_s {
+    struct unsettled_s *next;
+    uint32_t seq;
+    unsigned count;
+} unsettled_t;
+
+struct ember_hold_s {
+    ember_session_ref_t ref;
+    uint32_t seq;
+};
+
 struct ember_sm_s {
     ember_session_t *s;
     char id[33];               /* resumption id, "" when not resumable */
     unsigned r_pending : 1;    /* an <r/> waits for its <a/> */
     unsigned replaying : 1;    /* resending after a resume: not queued */
     uint32_t in;               /* stanzas received from the client */
+    unsettled_t *unsettled;    /* by seq, oldest first */
+    uint32_t a_wanted;         /* an <r/> waits for this h; 0: none */
+    unsigned a_waits : 1;
     uint32_t acked;            /* of ours, acknowledged by the client */
     sm_item_t *head, **tail;   /* sent, not acknowledged, oldest first */
     size_t queued;
@@ -43,6 +58,9 @@ struct ember_sm_s {
 
 /* Resumable sessions by resumption id. */
 static ember_hmap_t by_id;
+/* The client stanza being handled (routing, and the events it fires). */
+static ember_session_ref_t cur_ref;
+static uint32_t cur_seq;
 
 
 static int
@@ -72,13 +90,38 @@ write_el(ember_session_t *s, const char *name, const char *h,
 }
 
 
+/* The h a client may be told: every stanza up to it handled, and what
+ * it caused that must be stored, stored. */
+static uint32_t
+settled(const ember_sm_t *sm)
+{
+    return sm->unsettled != NULL ? sm->unsettled->seq - 1 : sm->in;
+}
+
+
 static void
 write_a(ember_session_t *s)
 {
     char h[16];
 
-    snprintf(h, sizeof(h), "%u", s->sm->in);
+    snprintf(h, sizeof(h), "%u", settled(s->sm));
     write_el(s, "a", h, NULL, NULL);
+}
+
+
+/* An <r/>: answered once everything received before it is settled. */
+static void
+answer_r(ember_session_t *s)
+{
+    ember_sm_t *sm = s->sm;
+
+    if (settled(sm) == sm->in) {
+        sm->a_waits = 0;
+        write_a(s);
+        return;
+    }
+    sm->a_waits = 1;
+    sm->a_wanted = sm->in;
 }
 
 
@@ -151,6 +194,12 @@ ember__sm_free(ember_session_t *s)
     if (sm->id[0] != '\0' && ember__hmap_get(&by_id, sm->id) == s)
         ember__hmap_del(&by_id, sm->id);
     ack(sm, sm->acked + (uint32_t) sm->queued);
+    while (sm->unsettled != NULL) {
+        unsettled_t *u = sm->unsettled;
+
+        sm->unsettled = u->next;
+        free(u);
+    }
     if (sm->wait != NULL)
         uv_close((uv_handle_t *) sm->wait, timer_freed);
     free(sm);
@@ -433,7 +482,7 @@ resume(ember_session_t *n, const ember_stanza_t *el)
                "again)", ember__session_ip(o), o->jid->full, o->sm->queued);
     o->sm->replaying = 1;
     if ((ok = ember__stanza_new("resumed", NS_SM)) != NULL) {
-        snprintf(hs, sizeof(hs), "%u", o->sm->in);
+        snprintf(hs, sizeof(hs), "%u", settled(o->sm));
         ember__stanza_set_attr(ok, "previd", o->sm->id);
         ember__stanza_set_attr(ok, "h", hs);
         ember__session_write_stanza(o, ok);
@@ -460,7 +509,7 @@ ember__sm_nonza(ember_session_t *s, const ember_stanza_t *el)
     } else if (s->sm == NULL) {
         return EMBER_ESTATE;
     } else if (strcmp(name, "r") == 0) {
-        write_a(s);
+        answer_r(s);
     } else if (strcmp(name, "a") == 0) {
         if (parse_h(el, &h) < 0)
             return EMBER_EPROTO;
@@ -471,6 +520,89 @@ ember__sm_nonza(ember_session_t *s, const ember_stanza_t *el)
         return EMBER_EPROTO;
     }
     return 0;
+}
+
+
+/* ---- holds: acknowledged only once stored ---- */
+
+void
+ember__sm_routing(ember_session_t *s)
+{
+    cur_ref = s != NULL && s->sm != NULL ? ember__session_ref(s) : 0;
+    cur_seq = cur_ref != 0 ? s->sm->in : 0;
+}
+
+
+ember_hold_t *
+ember__hold_take(void)
+{
+    ember_session_t *s = cur_ref != 0 ? ember__session_get(cur_ref) : NULL;
+    unsettled_t **p, *u;
+    ember_hold_t *h;
+
+    if (s == NULL || s->sm == NULL || (h = malloc(sizeof(*h))) == NULL)
+        return NULL;
+    for (p = &s->sm->unsettled; *p != NULL && (*p)->seq < cur_seq;
+         p = &(*p)->next)
+        ;
+    if (*p == NULL || (*p)->seq != cur_seq) {
+        if ((u = calloc(1, sizeof(*u))) == NULL) {
+            free(h);
+            return NULL;
+        }
+        u->seq = cur_seq;
+        u->next = *p;
+        *p = u;
+    }
+    (*p)->count++;
+    h->ref = cur_ref;
+    h->seq = cur_seq;
+    return h;
+}
+
+
+void
+ember__hold_release(ember_hold_t *h)
+{
+    ember_session_t *s;
+    unsettled_t **p, *u;
+
+    if (h == NULL)
+        return;
+    s = ember__session_get(h->ref);
+    if (s != NULL && s->sm != NULL) {
+        for (p = &s->sm->unsettled; *p != NULL && (*p)->seq != h->seq;
+             p = &(*p)->next)
+            ;
+        if ((u = *p) != NULL && --u->count == 0) {
+            *p = u->next;
+            free(u);
+        }
+        if (s->sm->a_waits && settled(s->sm) >= s->sm->a_wanted) {
+            s->sm->a_waits = 0;
+            write_a(s);
+        }
+    }
+    free(h);
+}
+
+
+void
+ember__hold_enter(const ember_hold_t *h, ember_session_ref_t *saved_ref,
+                  uint32_t *saved_seq)
+{
+    *saved_ref = cur_ref;
+    *saved_seq = cur_seq;
+    cur_ref = h != NULL ? h->ref : 0;
+    cur_seq = h != NULL ? h->seq : 0;
+}
+
+
+void
+ember__hold_leave(ember_session_ref_t saved_ref, uint32_t saved_seq)
+{
+    cur_ref = saved_ref;
+    cur_seq = saved_seq;
 }
 
 

@@ -600,7 +600,9 @@ handle_client_stanza(ember_session_t *s, ember_stanza_t *st)
     }
     ember__stanza_set_attr(st, "from", s->jid->full);
     ember__sessions_count_in(s);
+    ember__sm_routing(s);
     ember__route_stanza(st, s);
+    ember__sm_routing(NULL);
     return;
 done:
     ember__stanza_free(st);

@@ -70,6 +70,7 @@ off_on_message(ember_module_t *m, const ember_event_t *ev, void *ud)
     const char *type = api->stanza_attr(ev->stanza, "type");
     const char *user = ev->to != NULL ? api->jid_node(ev->to) : NULL;
     ember_stanza_t *st, *d;
+    ember_hold_t *hold;
     off_user_t *u;
     char stamp[64];
 
@@ -100,9 +101,12 @@ off_on_message(ember_module_t *m, const ember_event_t *ev, void *ud)
         api->stanza_set_attr(d, "stamp", stamp) < 0 ||
         api->stanza_add_text(d, "Offline Storage") < 0)
         goto fail_st;
+    hold = api->stanza_hold(in->m);
     if ((u = off_user_get(in, user, 1)) == NULL ||
-        off_enqueue(u, OP_STORE, st, 0, NULL) < 0)
+        off_enqueue(u, OP_STORE, st, 0, NULL, hold) < 0) {
+        api->stanza_release(hold);
         goto fail_st;
+    }
     off_pump(u);
     off_user_maybe_free(u);
     return EMBER_HOOK_HANDLED;
@@ -141,7 +145,7 @@ off_on_presence(ember_module_t *m, const ember_event_t *ev, void *ud)
     if (*slot == &off_queued)
         return EMBER_HOOK_PASS;
     if ((u = off_user_get(in, api->jid_node(j), 1)) == NULL ||
-        off_enqueue(u, OP_DELIVER, NULL, api->session_ref(ev->origin),
+        off_enqueue(u, OP_DELIVER, NULL, api->session_ref(ev->origin), NULL,
                     NULL) < 0) {
         if (u != NULL)
             off_user_maybe_free(u);
@@ -195,7 +199,7 @@ off_cmd(ember_cmd_ctx_t *ctx, json_t *args, off_inst_t *in,
         goto done;
     }
     if ((u = off_user_get(in, api->jid_node(j), 1)) == NULL ||
-        off_enqueue(u, kind, NULL, 0, ctx) < 0) {
+        off_enqueue(u, kind, NULL, 0, ctx, NULL) < 0) {
         api->command_done(ctx, EMBER_ENOMEM, NULL, "out of memory");
         if (u != NULL)
             off_user_maybe_free(u);

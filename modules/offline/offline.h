@@ -14,6 +14,7 @@ typedef struct off_op_s {
     ember_stanza_t *st;     /* OP_STORE: the message as it will be stored */
     ember_session_ref_t sess; /* OP_DELIVER */
     ember_cmd_ctx_t *ctx;   /* OP_COUNT, OP_CLEAR */
+    ember_hold_t *hold;     /* OP_STORE: the sender's ack waits for it */
 } off_op_t;
 
 typedef struct off_user_s {
@@ -35,6 +36,7 @@ typedef struct off_append_s {
     struct off_append_s *prev, *next;
     off_user_t *u;
     ember_stanza_t *st;
+    ember_hold_t *hold;
 } off_append_t;
 
 typedef struct off_inst_s {
@@ -52,7 +54,8 @@ extern const ember_api_t *api;
 off_user_t *off_user_get(off_inst_t *in, const char *name, int create);
 void off_user_maybe_free(off_user_t *u);
 int off_enqueue(off_user_t *u, off_op_kind_t kind, ember_stanza_t *st,
-                ember_session_ref_t sess, ember_cmd_ctx_t *ctx);
+                ember_session_ref_t sess, ember_cmd_ctx_t *ctx,
+                ember_hold_t *hold);
 void off_pump(off_user_t *u);
 void off_inst_free(off_inst_t *in);
 

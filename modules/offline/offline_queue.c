@@ -103,6 +103,7 @@ off_user_maybe_free(off_user_t *u)
 static void
 off_op_free(off_op_t *op)
 {
+    api->stanza_release(op->hold);
     api->stanza_free(op->st);
     free(op);
 }
@@ -110,7 +111,8 @@ off_op_free(off_op_t *op)
 
 int
 off_enqueue(off_user_t *u, off_op_kind_t kind, ember_stanza_t *st,
-            ember_session_ref_t sess, ember_cmd_ctx_t *ctx)
+            ember_session_ref_t sess, ember_cmd_ctx_t *ctx,
+            ember_hold_t *hold)
 {
     off_op_t *op = calloc(1, sizeof(*op));
 
@@ -120,6 +122,7 @@ off_enqueue(off_user_t *u, off_op_kind_t kind, ember_stanza_t *st,
     op->st = st;
     op->sess = sess;
     op->ctx = ctx;
+    op->hold = hold;
     *u->ops_tail = op;
     u->ops_tail = &op->next;
     return 0;
@@ -200,6 +203,7 @@ off_appended(int status, json_t *res, void *ud)
                      api->strerror(status));
         off_bounce(u, a->st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
     }
+    api->stanza_release(a->hold);
     api->stanza_free(a->st);
     free(a);
     off_user_maybe_free(u);
@@ -235,6 +239,8 @@ off_store(off_user_t *u, off_op_t *op)
     if (err < 0)
         goto fail;
     op->st = NULL;
+    a->hold = op->hold;
+    op->hold = NULL;
     u->inflight++;
     a->next = u->inst->appends;
     if (a->next != NULL)
@@ -478,6 +484,7 @@ off_inst_free(off_inst_t *in)
     in->tab_size = in->n_users = 0;
     while ((a = in->appends) != NULL) {
         in->appends = a->next;
+        api->stanza_release(a->hold);
         api->stanza_free(a->st);
         free(a);
     }

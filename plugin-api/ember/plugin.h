@@ -599,6 +599,17 @@ struct ember_api_s {
      * small.  Behind a proxy the operator names the URL instead.
      */
     int (*http_url)(ember_module_t *m, char *buf, size_t len);
+    /*
+     * While handling an event a client's stanza caused, promise work the
+     * client must not be told is done before it is: storing it (offline
+     * storage, an archive).  The client's XEP-0198 acknowledgement of that
+     * stanza, and of every later one, waits until stanza_release.  NULL
+     * when nothing waits (no client sent it, or its client does not
+     * acknowledge); stanza_release(NULL) does nothing.  Release each hold
+     * once, whether the work succeeded or not.
+     */
+    ember_hold_t *(*stanza_hold)(ember_module_t *m);
+    void (*stanza_release)(ember_hold_t *h);
 };
 
 #endif

@@ -264,6 +264,9 @@ typedef struct ember_http_route_s {
  * with http_body_to_fd or refuses it (uploads of any size). */
 #define EMBER_HTTP_STREAM_BODY 0x8u
 
+/* A promise about a client's stanza (minor 6, api->stanza_hold). */
+typedef struct ember_hold_s ember_hold_t;
+
 /* The end of a body written by http_body_to_fd: status 0 or EMBER_EIO. */
 typedef void (*ember_http_body_cb)(ember_http_req_t *req, int status,
                                    uint64_t bytes, void *ud);

@@ -328,3 +328,28 @@ def test_slixmpp_enables_and_resumes(sm_server, passwords):
         await c.close()
 
     run(go())
+
+
+def test_acknowledged_means_stored_kill_9_included(server_factory,
+                                                   passwords):
+    """Issue 16: the server acknowledges a stanza only once what it caused
+    that must be stored is committed.  2,000 messages to an offline
+    account, <r/>, and emberd killed with SIGKILL the moment the <a/>
+    comes: after a restart, every acknowledged message is in storage."""
+    srv = server_factory(start=False)
+    srv.add_module("offline", **{"max-messages": "5000"})
+    srv.start()
+    alice = RawClient(srv.c2s_port, domain=srv.domain)
+    alice.login("alice", passwords["alice"])
+    enable(alice, resume=False)
+    n = 2000
+    alice.send("".join("<message to='bob@localhost' type='chat' id='m%d'>"
+                       "<body>message %d</body></message>" % (i, i)
+                       for i in range(n)))
+    alice.send("<r xmlns='%s'/>" % NS_SM)
+    h = int(alice.recv(sm("a"), timeout=60).get("h"))
+    srv.kill9()
+    assert h == n
+    srv.start()
+    count = srv.ctl_ok("offline-count", "bob@localhost").stdout
+    assert int(count.split(":")[1]) >= h, count
