@@ -224,6 +224,8 @@ muc_on_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
         return muc_admin_iq(mu, ev, r);
     if (strcmp(ns, NS_MUC_OWNER) == 0)
         return muc_owner_iq(mu, ev, r);
+    if (strcmp(ns, NS_REGISTER) == 0)
+        return muc_register_iq(mu, ev, r);
     if (strcmp(type, "get") == 0 && (strcmp(ns, NS_DISCO_INFO) == 0 ||
                                      strcmp(ns, NS_DISCO_ITEMS) == 0)) {
         muc_disco_room(mu, ev, r);

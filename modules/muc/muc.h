@@ -22,6 +22,8 @@
 #define NS_PING "urn:xmpp:ping"
 #define NS_CONFERENCE "jabber:x:conference"
 #define NS_STANZA_ID "urn:xmpp:sid:0"
+#define NS_REGISTER "jabber:iq:register"
+#define NS_MUC_REGISTER NS_MUC "#register"
 
 /* Ordered: a higher value is a higher privilege. */
 enum { ROLE_NONE, ROLE_VISITOR, ROLE_PARTICIPANT, ROLE_MODERATOR };
@@ -68,6 +70,7 @@ typedef struct muc_aff_s {
     char *jid;              /* bare JID (or a domain) */
     int aff;
     char *reason;
+    char *nick;             /* reserved nickname (7.10, 9.3), or NULL */
 } muc_aff_t;
 
 typedef struct {
@@ -103,6 +106,7 @@ typedef struct muc_room_s {
     int nocc;
     muc_hist_t *hist;       /* ring of c.history_len slots */
     int hist_cap, hist_start, hist_n;
+    struct muc_regreq_s *regs; /* registrations awaiting an admin (9.9) */
     int locked;             /* created, waiting for its configuration */
     int destroyed;
 } muc_room_t;
@@ -160,6 +164,11 @@ int muc_aff_get(muc_room_t *r, const char *bare);
 int muc_aff_set(muc_room_t *r, const char *jid, int aff,
                 const char *reason);
 int muc_owner_count(muc_room_t *r);
+muc_aff_t *muc_aff_entry(muc_room_t *r, const char *jid);
+muc_aff_t *muc_nick_holder(muc_room_t *r, const char *nick);
+int muc_nick_reserve(muc_room_t *r, const char *jid, const char *nick);
+int muc_nick_taken(muc_room_t *r, const char *nick, const char *bare);
+char *muc_nick_prep(muc_room_t *r, const char *nick);
 int muc_rooms_of(muc_t *mu, const char *bare);
 const char *muc_role_name(int role);
 const char *muc_aff_name(int aff);
@@ -196,6 +205,13 @@ int muc_voice_request(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
                       muc_occ_t *from, ember_stanza_t *form);
 void muc_apply_aff(muc_room_t *r, const char *jid, int aff,
                    const char *actor, const char *reason);
+
+/* muc_register.c */
+int muc_register_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r);
+int muc_register_answer(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
+                        ember_stanza_t *form);
+void muc_register_forget(muc_room_t *r, const char *bare);
+void muc_register_free(muc_room_t *r);
 
 /* muc_history.c */
 void muc_hist_resize(muc_room_t *r, int cap);

@@ -20,6 +20,7 @@ muc_apply_aff(muc_room_t *r, const char *jid, int aff, const char *actor,
     muc_pinfo_t pi;
 
     muc_aff_set(r, jid, aff, reason);
+    muc_register_forget(r, jid);
     if (r->c.persistent)
         muc_store_save(r);
     for (o = r->occs; o != NULL; o = next) {
@@ -81,7 +82,10 @@ list_get(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
                 (it = api->stanza_add_child(q, "item", NULL)) != NULL) {
                 api->stanza_set_attr(it, "affiliation", as);
                 api->stanza_set_attr(it, "jid", a->jid);
-                if ((o = muc_occ_by_bare(r, a->jid)) != NULL)
+                o = muc_occ_by_bare(r, a->jid);
+                if (a->nick != NULL)
+                    api->stanza_set_attr(it, "nick", a->nick);
+                else if (o != NULL)
                     api->stanza_set_attr(it, "nick", o->nick);
                 if (a->reason != NULL)
                     muc_add_text(it, "reason", a->reason);
@@ -112,9 +116,11 @@ item_check(muc_room_t *r, ember_stanza_t *item, muc_occ_t *me, int my_aff,
     const char *jid = api->stanza_attr(item, "jid");
     const char *rs = api->stanza_attr(item, "role");
     const char *as = api->stanza_attr(item, "affiliation");
-    int role = muc_role_parse(rs), aff = muc_aff_parse(as), t_aff;
+    int role = muc_role_parse(rs), aff = muc_aff_parse(as), t_aff, taken;
+    int reserves = jid != NULL && nick != NULL;
     muc_occ_t *t;
     ember_jid_t *j;
+    char *n;
 
     *why = NULL;
     if ((rs != NULL) == (as != NULL) || (rs != NULL && role < 0) ||
@@ -163,14 +169,33 @@ item_check(muc_room_t *r, ember_stanza_t *item, muc_occ_t *me, int my_aff,
         *why = "you cannot ban yourself";
         return EMBER_COND_CONFLICT + 1;
     }
-    api->jid_free(j);
-    if (my_aff < AFF_ADMIN)
+    if (my_aff < AFF_ADMIN) {
+        api->jid_free(j);
         return EMBER_COND_FORBIDDEN + 1;
+    }
     if ((aff >= AFF_ADMIN || t_aff >= AFF_ADMIN) && my_aff < AFF_OWNER) {
+        api->jid_free(j);
         *why = "only owners change admins and owners";
         return (t_aff >= AFF_ADMIN ? EMBER_COND_NOT_ALLOWED :
                 EMBER_COND_FORBIDDEN) + 1;
     }
+    /* 9.3, 9.5: with a jid, a nick is the one reserved for it. */
+    if (reserves && nick[0] != '\0' && aff >= AFF_MEMBER &&
+        strchr(api->jid_bare(j), '@') != NULL) {
+        if ((n = muc_nick_prep(r, nick)) == NULL) {
+            api->jid_free(j);
+            *why = "not a valid nickname";
+            return EMBER_COND_BAD_REQUEST + 1;
+        }
+        taken = muc_nick_taken(r, n, api->jid_bare(j));
+        free(n);
+        if (taken) {
+            api->jid_free(j);
+            *why = "that nickname is reserved";
+            return EMBER_COND_CONFLICT + 1;
+        }
+    }
+    api->jid_free(j);
     return 0;
 }
 
@@ -186,6 +211,8 @@ item_apply(muc_room_t *r, ember_stanza_t *item, const char *actor)
     muc_occ_t *t;
     muc_pinfo_t pi;
     ember_jid_t *j;
+    int reserve = 0, aff;
+    char *n;
 
     memset(&pi, 0, sizeof(pi));
     pi.actor = actor;
@@ -205,11 +232,21 @@ item_apply(muc_room_t *r, ember_stanza_t *item, const char *actor)
     }
     if (jid == NULL && (t = muc_occ_by_nick(r, nick)) != NULL)
         jid = t->bare;
+    else if (jid != NULL && nick != NULL)
+        reserve = 1;
     if (jid == NULL || (j = api->jid_parse(jid)) == NULL)
         return;
-    muc_apply_aff(r, api->jid_bare(j),
-                  muc_aff_parse(api->stanza_attr(item, "affiliation")), actor,
-                  reason);
+    aff = muc_aff_parse(api->stanza_attr(item, "affiliation"));
+    if (reserve && aff >= AFF_MEMBER &&
+        strchr(api->jid_bare(j), '@') != NULL) {
+        n = nick[0] != '\0' ? muc_nick_prep(r, nick) : NULL;
+        muc_aff_set(r, api->jid_bare(j), aff, reason);
+        /* Two items of one request may ask for the same nickname. */
+        if (n == NULL || !muc_nick_taken(r, n, api->jid_bare(j)))
+            muc_nick_reserve(r, api->jid_bare(j), n);
+        free(n);
+    }
+    muc_apply_aff(r, api->jid_bare(j), aff, actor, reason);
     api->jid_free(j);
 }
 

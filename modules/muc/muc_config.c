@@ -552,6 +552,7 @@ muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
 {
     ember_stanza_t *p = api->stanza_first(ev->stanza), *q, *c, *x;
     const char *node = api->stanza_attr(p, "node");
+    muc_aff_t *a;
     char num[32];
 
     (void) mu;
@@ -561,14 +562,22 @@ muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
         return;
     }
     if (node != NULL) {
-        /* 7.12: no nickname is reserved here, so an empty answer; other
+        /* 7.12: the asker's reserved nickname, or an empty answer; other
          * nodes (muc#traffic, 18.1.1) are not served. */
         if (strcmp(node, "x-roomuser-item") != 0) {
             api->stanza_error(ev, EMBER_COND_FEATURE_NOT_IMPLEMENTED, NULL);
             return;
         }
-        if ((q = api->stanza_new("query", NS_DISCO_INFO)) != NULL)
+        a = muc_aff_entry(r, api->jid_bare(ev->from));
+        if ((q = api->stanza_new("query", NS_DISCO_INFO)) != NULL) {
             api->stanza_set_attr(q, "node", node);
+            if (a != NULL && a->nick != NULL &&
+                (c = api->stanza_add_child(q, "identity", NULL)) != NULL) {
+                api->stanza_set_attr(c, "category", "conference");
+                api->stanza_set_attr(c, "name", a->nick);
+                api->stanza_set_attr(c, "type", "text");
+            }
+        }
         api->iq_result(ev, q);
         return;
     }
@@ -585,6 +594,7 @@ muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
     feature(q, NS_MUC "#stable_id");
     feature(q, NS_PING);
     feature(q, NS_CONFERENCE);
+    feature(q, NS_REGISTER);
     feature(q, r->c.persistent ? "muc_persistent" : "muc_temporary");
     feature(q, r->c.members_only ? "muc_membersonly" : "muc_open");
     feature(q, r->c.moderated ? "muc_moderated" : "muc_unmoderated");

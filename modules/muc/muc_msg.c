@@ -219,7 +219,10 @@ muc_on_message(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
         return muc_invite(mu, ev, r, o, x);
     if ((form = form_child(ev->stanza, NS_MUC_REQUEST)) != NULL)
         return muc_voice_request(mu, ev, r, o, form);
+    if ((form = form_child(ev->stanza, NS_MUC_REGISTER)) != NULL)
+        return muc_register_answer(mu, ev, r, form);
     api->stanza_error(ev, EMBER_COND_BAD_REQUEST, "send groupchat messages, "
-                      "invitations or voice requests");
+                      "invitations, voice requests or answers to "
+                      "registration requests");
     return EMBER_HOOK_HANDLED;
 }

@@ -123,8 +123,10 @@ muc_room_free(muc_room_t *r)
         r->affs = a->next;
         free(a->jid);
         free(a->reason);
+        free(a->nick);
         free(a);
     }
+    muc_register_free(r);
     muc_hist_resize(r, 0);
     muc_rconf_free(&r->c);
     free(r->subject);
@@ -230,6 +232,7 @@ muc_aff_set(muc_room_t *r, const char *jid, int aff, const char *reason)
             *pp = a->next;
             free(a->jid);
             free(a->reason);
+            free(a->nick);
             free(a);
         }
         return 0;
@@ -244,7 +247,84 @@ muc_aff_set(muc_room_t *r, const char *jid, int aff, const char *reason)
     }
     a->aff = aff;
     muc_set(&a->reason, reason);
+    /* 9.2: outcasts have no reserved nickname. */
+    if (aff == AFF_OUTCAST)
+        muc_set(&a->nick, NULL);
     return 0;
+}
+
+
+muc_aff_t *
+muc_aff_entry(muc_room_t *r, const char *jid)
+{
+    muc_aff_t *a;
+
+    for (a = r->affs; a != NULL; a = a->next)
+        if (strcmp(a->jid, jid) == 0)
+            return a;
+    return NULL;
+}
+
+
+muc_aff_t *
+muc_nick_holder(muc_room_t *r, const char *nick)
+{
+    muc_aff_t *a;
+
+    for (a = r->affs; a != NULL; a = a->next)
+        if (a->nick != NULL && strcmp(a->nick, nick) == 0)
+            return a;
+    return NULL;
+}
+
+
+/* Reserve nick (NULL or "": release) for jid, which has an entry. */
+int
+muc_nick_reserve(muc_room_t *r, const char *jid, const char *nick)
+{
+    muc_aff_t *a = muc_aff_entry(r, jid);
+    char *n = NULL;
+
+    if (a == NULL || a->aff == AFF_OUTCAST)
+        return EMBER_ENOENT;
+    if (nick != NULL && nick[0] != '\0' && (n = strdup(nick)) == NULL)
+        return EMBER_ENOMEM;
+    free(a->nick);
+    a->nick = n;
+    return 0;
+}
+
+
+/* Is nick reserved by, or in use by, someone other than bare (7.2.8)? */
+int
+muc_nick_taken(muc_room_t *r, const char *nick, const char *bare)
+{
+    muc_aff_t *a = muc_nick_holder(r, nick);
+    muc_occ_t *o = muc_occ_by_nick(r, nick);
+
+    return (a != NULL && strcmp(a->jid, bare) != 0) ||
+           (o != NULL && strcmp(o->bare, bare) != 0);
+}
+
+
+/* nick as the room compares nicks (resourceprep, as the occupant JID
+ * of a join has it), malloc'ed; NULL when it is no nickname. */
+char *
+muc_nick_prep(muc_room_t *r, const char *nick)
+{
+    char buf[3072];
+    ember_jid_t *j;
+    const char *res;
+    char *out = NULL;
+
+    if (nick == NULL || nick[strspn(nick, " \t\r\n")] == '\0' ||
+        (size_t) snprintf(buf, sizeof(buf), "%s/%s", r->jid, nick) >=
+        sizeof(buf) || (j = api->jid_parse(buf)) == NULL)
+        return NULL;
+    if ((res = api->jid_resource(j)) != NULL)
+        out = strdup(res);
+    api->jid_free(j);
+    return out;
 }
 
 
@@ -553,6 +633,12 @@ nick_change(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
         api->stanza_error(ev, EMBER_COND_CONFLICT, "that nickname is taken");
         return EMBER_HOOK_HANDLED;
     }
+    /* 7.6: nor one reserved by another user. */
+    if (muc_nick_taken(r, nick, o->bare)) {
+        api->stanza_error(ev, EMBER_COND_CONFLICT,
+                          "that nickname is reserved");
+        return EMBER_HOOK_HANDLED;
+    }
     if ((n = strdup(nick)) == NULL) {
         api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
         return EMBER_HOOK_HANDLED;
@@ -641,6 +727,13 @@ join(muc_t *mu, const ember_event_t *ev, muc_room_t *r, const char *nick)
     if (r->c.members_only && aff < AFF_MEMBER) {
         api->stanza_error(ev, EMBER_COND_REGISTRATION_REQUIRED,
                           "the room is members-only");
+        return EMBER_HOOK_HANDLED;
+    }
+    /* After the ban and members-only checks: who may not enter does not
+     * learn which nicknames are reserved. */
+    if (muc_nick_taken(r, nick, bare)) {
+        api->stanza_error(ev, EMBER_COND_CONFLICT,
+                          "that nickname is reserved");
         return EMBER_HOOK_HANDLED;
     }
     if (same == NULL && (o = muc_occ_by_bare(r, bare)) != NULL) {

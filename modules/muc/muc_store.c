@@ -71,16 +71,19 @@ store_done(int status, json_t *result, void *ud)
 static json_t *
 room_doc(muc_room_t *r)
 {
-    json_t *doc, *affs = json_object();
+    json_t *doc, *affs = json_object(), *e;
     muc_aff_t *a;
 
     if (affs == NULL)
         return NULL;
-    for (a = r->affs; a != NULL; a = a->next)
-        json_object_set_new(affs, a->jid, a->reason != NULL ?
-            json_pack("{s:s,s:s}", "affiliation", muc_aff_name(a->aff),
-                      "reason", a->reason) :
-            json_pack("{s:s}", "affiliation", muc_aff_name(a->aff)));
+    for (a = r->affs; a != NULL; a = a->next) {
+        e = json_pack("{s:s}", "affiliation", muc_aff_name(a->aff));
+        if (e != NULL && a->reason != NULL)
+            json_object_set_new(e, "reason", json_string(a->reason));
+        if (e != NULL && a->nick != NULL)
+            json_object_set_new(e, "nick", json_string(a->nick));
+        json_object_set_new(affs, a->jid, e);
+    }
     doc = json_pack("{s:o,s:o,s:s?,s:s?,s:s?}",
                     "config", muc_rconf_json(&r->c), "affiliations", affs,
                     "subject", r->subject, "subject_nick", r->subject_nick,
@@ -249,9 +252,10 @@ room_from_doc(muc_t *mu, const char *node, json_t *doc)
     json_object_foreach(affs, var, v) {
         aff = muc_aff_parse(json_string_value(
                   json_object_get(v, "affiliation")));
-        if (aff >= 0)
-            muc_aff_set(r, var, aff, json_string_value(
-                            json_object_get(v, "reason")));
+        if (aff >= 0 && muc_aff_set(r, var, aff, json_string_value(
+                json_object_get(v, "reason"))) == 0)
+            muc_nick_reserve(r, var, json_string_value(
+                                 json_object_get(v, "nick")));
     }
     muc_set(&r->subject, json_string_value(json_object_get(doc, "subject")));
     muc_set(&r->subject_nick,
