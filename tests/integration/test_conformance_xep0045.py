@@ -321,14 +321,20 @@ def test_traffic_node(people):
         "service-unavailable", "feature-not-implemented"), ET.tostring(r)
 
 
-def test_registration_refused_when_unsupported(people):
-    """7.10: a room that does not support registration answers
-    service-unavailable; a room that does not exist, item-not-found."""
+def test_registration_requirements(people):
+    """7.10: a room that supports registration answers with a data form
+    (one that does not, service-unavailable); a room that does not exist,
+    item-not-found."""
     a, b = people(2)
     room = room_name()
     a.create(room, "A")
     r = b.iq("get", b.room(room), "<query xmlns='jabber:iq:register'/>")
-    assert error(r)[1] == "service-unavailable"
+    if error(r):
+        assert error(r)[1] == "service-unavailable"
+    else:
+        x = r.find(q("jabber:iq:register", "query")).find(q(NS_DATA, "x"))
+        assert x is not None and x.get("type") == "form", ET.tostring(r)
+        assert form_fields(x)["FORM_TYPE"] == [NS_MUC + "#register"]
     r = b.iq("get", b.room(room_name()),
              "<query xmlns='jabber:iq:register'/>")
     assert error(r)[1] == "item-not-found"
