@@ -141,7 +141,7 @@ form_get(muc_room_t *r, const char *bare, int registered)
         muc_add_text(q, "username", nick);
     }
     muc_add_text(q, "instructions", r->c.members_only && !registered ?
-                 "Ask the room's admins for membership and a nickname." :
+                 "The room's admins approve registrations with this room." :
                  "Choose the nickname reserved for you in this room.");
     snprintf(title, sizeof(title), "Registration with %s",
              r->c.name[0] != '\0' ? r->c.name : r->node);
