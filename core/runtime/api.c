@@ -639,4 +639,5 @@ const ember_api_t ember__api = {
     .http_url = api_http_url,
     .stanza_hold = api_stanza_hold,
     .stanza_release = ember__hold_release,
+    .archive_append_at = ember__archive_append_at,
 };

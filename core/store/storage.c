@@ -319,19 +319,28 @@ int
 ember__archive_append(ember_store_t *st, const char *user, const char *with,
                       const char *data, ember_store_cb cb, void *ud)
 {
+    return ember__archive_append_at(st, user, with, data, now_us(), cb, ud);
+}
+
+
+int
+ember__archive_append_at(ember_store_t *st, const char *user,
+                         const char *with, const char *data, int64_t time_us,
+                         ember_store_cb cb, void *ud)
+{
     store_req_t *r;
     json_t *v;
     int err;
 
     if ((err = store_check(st, EMBER_STORE_ARCHIVE)) < 0)
         return err;
-    if (data == NULL)
+    if (data == NULL || time_us <= 0)
         return EMBER_EINVAL;
     r = req_new(st, NULL, EMBER_SOP_ARCHIVE_APPEND, user, cb, ud);
     if (r == NULL)
         return EMBER_ENOMEM;
     v = json_pack("{s:s?, s:s, s:I}", "with", with, "data", data,
-                  "time", (json_int_t) now_us());
+                  "time", (json_int_t) time_us);
     if (v == NULL) {
         req_free(r);
         /* json_pack also refuses strings that are not UTF-8. */

@@ -26,6 +26,10 @@ int ember__map_set(ember_store_t *st, const char *user, const char *key,
                    json_t *value, ember_store_cb cb, void *ud);
 int ember__map_all(ember_store_t *st, const char *user, ember_store_cb cb,
                    void *ud);
+/* archive_append with the item's time chosen by the caller (API 1.6). */
+int ember__archive_append_at(ember_store_t *st, const char *user,
+                             const char *with, const char *data,
+                             int64_t time_us, ember_store_cb cb, void *ud);
 int ember__archive_append(ember_store_t *st, const char *user,
                           const char *with, const char *data,
                           ember_store_cb cb, void *ud);

@@ -77,6 +77,8 @@ info(ps_req_t *r, ember_stanza_t *out, ps_node_t *n)
         snprintf(var, sizeof(var), "%s#%s", PS_NS, *f);
         add_feature(out, var);
     }
+    if (r->c->pep)
+        api->fire(r->c->m, EMBER_EV_ACCOUNT_DISCO_INFO, out, NULL);
 }
 
 

@@ -43,6 +43,11 @@
 /* ev->data is the user name (const char *). */
 #define EMBER_EV_USER_CREATED "user-created"
 #define EMBER_EV_USER_DELETED "user-deleted"
+/* Minor 6: fired (api->fire) by the module answering disco#info for an
+ * account's bare JID (mod_pep); ev->stanza is the <query/> being built:
+ * modules add <feature/> elements for what they serve on accounts
+ * (XEP-0313's urn:xmpp:mam:2, say). */
+#define EMBER_EV_ACCOUNT_DISCO_INFO "disco-info/account"
 /* Before authentication, once the stream is secure (minor 1): ev->origin
  * is the session, ev->data the <stream:features/> element to append to.
  * Iq stanzas of such a session fire "iq[-type]/unauth[/xmlns:local]" with

@@ -610,6 +610,17 @@ struct ember_api_s {
      */
     ember_hold_t *(*stanza_hold)(ember_module_t *m);
     void (*stanza_release)(ember_hold_t *h);
+    /*
+     * archive_append with the item's time (microseconds since 1970) given
+     * by the caller instead of taken now: a module that must name an item
+     * before the write completes (a XEP-0359 stanza-id on a message being
+     * delivered) makes its times unique and uses them as names, finding
+     * items again with the query's start and end.  Items keep the order
+     * of the requests whatever their times.
+     */
+    int (*archive_append_at)(ember_store_t *st, const char *user,
+                             const char *with, const char *data,
+                             int64_t time_us, ember_store_cb cb, void *ud);
 };
 
 #endif
