@@ -50,6 +50,9 @@ struct ember_session_s {
     char id[24];
     char refkey[24];         /* the ember_session_ref_t, in decimal */
     uint64_t stanzas_in, stanzas_out;
+    /* stanzas_out when the client's last element, and the one before,
+     * arrived: what crossed a client's <enable/> in flight (sm.c). */
+    uint32_t out_mark, out_mark_prev;
     session_slot_t *slots;
     ember_sm_t *sm;          /* XEP-0198, once the client enabled it */
     ember_csi_t *csi;        /* XEP-0352, once the client said its state */

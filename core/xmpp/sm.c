@@ -51,6 +51,10 @@ struct ember_sm_s {
     uint32_t a_wanted;         /* an <r/> waits for this h; 0: none */
     unsigned a_waits : 1;
     uint32_t acked;            /* of ours, acknowledged by the client */
+    /* Stanzas we sent while the client's <enable/> was on its way: a
+     * client that counts from its <enable/> (as the XEP says) counted
+     * them, we did not.  Its h is that much ahead, once. */
+    uint32_t crossed, offset;
     sm_item_t *head, **tail;   /* sent, not acknowledged, oldest first */
     size_t queued;
     uv_timer_t *wait;          /* while hibernating, or to free */
@@ -140,9 +144,14 @@ request_ack(ember_session_t *s)
 static int
 ack(ember_sm_t *sm, uint32_t h)
 {
-    uint32_t n = h - sm->acked;
+    uint32_t n = h - sm->offset - sm->acked;
     sm_item_t *it;
 
+    if (n > sm->queued && n - sm->queued <= sm->crossed) {
+        sm->offset += n - (uint32_t) sm->queued;
+        n = (uint32_t) sm->queued;
+    }
+    sm->crossed = 0;
     if (n > sm->queued)
         return -1;
     while (n-- > 0 && (it = sm->head) != NULL) {
@@ -388,6 +397,7 @@ enable(ember_session_t *s, const ember_stanza_t *el)
     }
     s->sm->s = s;
     s->sm->tail = &s->sm->head;
+    s->sm->crossed = (uint32_t) s->stanzas_out - s->out_mark_prev;
     if ((ok = ember__stanza_new("enabled", NS_SM)) == NULL)
         return;
     if (resume != NULL && (strcmp(resume, "true") == 0 ||

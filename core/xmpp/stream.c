@@ -664,6 +664,8 @@ xml_stanza(void *ud, ember_stanza_t *st)
         ember__stanza_free(st);
         return;
     }
+    s->out_mark_prev = s->out_mark;
+    s->out_mark = (uint32_t) s->stanzas_out;
     if (s->state == ST_OPEN) {
         if (ns != NULL && strcmp(ns, NS_TLS) == 0 &&
             strcmp(name, "starttls") == 0)
