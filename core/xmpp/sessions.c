@@ -7,6 +7,7 @@
 
 #include "base/buf.h"
 #include "base/hmap.h"
+#include "base/hooks.h"
 #include "base/owner.h"
 #include "base/process.h"
 #include "xmpp/session_int.h"
@@ -186,6 +187,16 @@ send_as_message(ember_session_t *s, const ember_stanza_t *st,
 }
 
 
+static int
+is_stanza_name(const ember_stanza_t *st)
+{
+    const char *n = ember__stanza_name(st);
+
+    return strcmp(n, "message") == 0 || strcmp(n, "presence") == 0 ||
+           strcmp(n, "iq") == 0;
+}
+
+
 int
 ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
 {
@@ -199,8 +210,20 @@ ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
                                "stanzas not acknowledged");
         return rc;
     }
-    if (s->t == NULL)
-        return s->hibernating ? 0 : EMBER_ESTATE;
+    if (s->t == NULL) {
+        if (!s->hibernating)
+            return EMBER_ESTATE;
+        if (s->jid != NULL && is_stanza_name(st)) {
+            ember_event_t ev;
+
+            memset(&ev, 0, sizeof(ev));
+            ev.stanza = (ember_stanza_t *) st;
+            ev.origin = s;
+            ev.to = s->jid;
+            ember__fire(s->jid->domain, EMBER_EV_STANZA_HIBERNATED, &ev);
+        }
+        return 0;
+    }
     ember__buf_reset(&wire);
     if ((rc = ember__stanza_write(st, NS_CLIENT, &wire)) < 0)
         return rc;

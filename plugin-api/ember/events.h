@@ -48,6 +48,11 @@
  * modules add <feature/> elements for what they serve on accounts
  * (XEP-0313's urn:xmpp:mam:2, say). */
 #define EMBER_EV_ACCOUNT_DISCO_INFO "disco-info/account"
+/* Minor 6: a stanza was kept for a session whose connection is lost and
+ * that waits for its client to resume it (XEP-0198); ev->origin is that
+ * session, ev->stanza the stanza.  Push notifications (XEP-0357) wake
+ * the client. */
+#define EMBER_EV_STANZA_HIBERNATED "stanza/hibernated"
 /* Before authentication, once the stream is secure (minor 1): ev->origin
  * is the session, ev->data the <stream:features/> element to append to.
  * Iq stanzas of such a session fire "iq[-type]/unauth[/xmlns:local]" with
