@@ -40,6 +40,7 @@ typedef struct {
     mam_prefs_t *prefs;
     int64_t last_us;          /* item times are unique: they are the ids */
     ember_timer_t *purge;
+    struct mam_append_s *appends;  /* writes out: freed at unload */
 } mam_t;
 
 extern const ember_api_t *api;

@@ -206,10 +206,23 @@ archivable(const ember_stanza_t *st)
 }
 
 
-typedef struct {
+typedef struct mam_append_s {
+    struct mam_append_s *prev, *next;
     mam_t *mm;
     ember_hold_t *hold;
 } append_t;
+
+
+static void
+append_unlink(append_t *a)
+{
+    if (a->prev != NULL)
+        a->prev->next = a->next;
+    else
+        a->mm->appends = a->next;
+    if (a->next != NULL)
+        a->next->prev = a->prev;
+}
 
 
 static void
@@ -218,6 +231,7 @@ appended(int status, json_t *result, void *ud)
     append_t *a = ud;
 
     (void) result;
+    append_unlink(a);
     if (status < 0)
         api->log(a->mm->m, EMBER_LOG_ERROR, "cannot archive a message: %s",
                  api->strerror(status));
@@ -250,6 +264,11 @@ archive(mam_t *mm, const char *user, const char *peer,
         api->stanza_release(a->hold);
         free(a);
         t = 0;
+    } else {
+        a->next = mm->appends;
+        if (a->next != NULL)
+            a->next->prev = a;
+        mm->appends = a;
     }
     api->free(xml);
     return t;
@@ -477,6 +496,14 @@ mam_unload(ember_module_t *m)
         return;
     if (mm->purge != NULL)
         api->timer_stop(m, mm->purge);
+    /* Storage callbacks never come after an unload. */
+    while (mm->appends != NULL) {
+        append_t *a = mm->appends;
+
+        mm->appends = a->next;
+        api->stanza_release(a->hold);
+        free(a);
+    }
     while ((p = mm->prefs) != NULL) {
         mm->prefs = p->next;
         prefs_free(p);

@@ -24,6 +24,13 @@ def pair(server, passwords):
     bob.close()
 
 
+def inactive(c):
+    """<inactive/>, and a round trip: later stanzas of others find it
+    in force."""
+    c.send("<inactive xmlns='%s'/>" % NS_CSI)
+    c.iq("get", "<ping xmlns='urn:xmpp:ping'/>", to="localhost")
+
+
 def nothing(c, timeout=0.7):
     with pytest.raises(TimeoutError):
         el = c.recv(lambda e: e.tag in (q(NS_CLIENT, "message"),
@@ -48,7 +55,7 @@ def test_state_before_bind_is_refused(server, passwords):
 
 def test_inactive_holds_until_something_urgent(pair):
     alice, jid, bob = pair
-    alice.send("<inactive xmlns='%s'/>" % NS_CSI)
+    inactive(alice)
     bob.send("<presence to='%s'><status>first</status></presence>" % jid)
     bob.send(CHATSTATE % jid)
     bob.send("<presence to='%s'><status>second</status></presence>" % jid)
@@ -70,7 +77,7 @@ def test_inactive_holds_until_something_urgent(pair):
 
 def test_iq_is_not_held(pair):
     alice, jid, bob = pair
-    alice.send("<inactive xmlns='%s'/>" % NS_CSI)
+    inactive(alice)
     bob.send("<iq type='get' id='v1' to='%s'><query xmlns='urn:example:"
              "csi-test'/></iq>" % jid)
     iq = alice.recv(q(NS_CLIENT, "iq"), timeout=3)
@@ -79,7 +86,7 @@ def test_iq_is_not_held(pair):
 
 def test_active_flushes(pair):
     alice, jid, bob = pair
-    alice.send("<inactive xmlns='%s'/>" % NS_CSI)
+    inactive(alice)
     bob.send(CHATSTATE % jid)
     nothing(alice)
     alice.send("<active xmlns='%s'/>" % NS_CSI)
@@ -93,7 +100,7 @@ def test_active_flushes(pair):
 
 def test_what_waits_is_bounded(pair):
     alice, jid, bob = pair
-    alice.send("<inactive xmlns='%s'/>" % NS_CSI)
+    inactive(alice)
     for _ in range(150):
         bob.send(CHATSTATE % jid)
     n = 0

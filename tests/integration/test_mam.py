@@ -188,6 +188,7 @@ def test_filters_with_time_and_ids(server, pair, passwords):
     carol = RawClient(server.c2s_port, domain=server.domain)
     carol.login("carol", passwords["carol"])
     chat(bob, "alice@localhost", "b1")
+    recv_chat(alice, "b1")
     chat(carol, "alice@localhost", "c1")
     recv_chat(alice, "c1")
     time.sleep(1.1)
