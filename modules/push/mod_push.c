@@ -36,10 +36,13 @@ static const ember_option_t push_options[] = {
     EMBER_OPT_END
 };
 
+struct note_s;
+
 typedef struct {
     ember_module_t *m;
     const push_conf_t *conf;
     ember_store_t *st;        /* KEYVAL: {"apps": [{jid, node, options}]} */
+    struct note_s *notes;     /* waiting for a retry: freed at unload */
 } push_t;
 
 static const ember_api_t *api;
@@ -193,13 +196,15 @@ on_enable(ember_module_t *m, const ember_event_t *ev, void *ud)
 
 /* ---- notifications ---- */
 
-typedef struct {
+typedef struct note_s {
+    struct note_s *prev, *next;   /* in p->notes while a retry waits */
     push_t *p;
     char *user;
     char *jid, *node;
     char *sender, *body;      /* when the operator allows them */
     char *options;
     int tries;
+    ember_timer_t *retry;
 } note_t;
 
 
@@ -217,6 +222,7 @@ note_free(note_t *n)
 
 
 static void note_send(note_t *n);
+static void note_retry(ember_module_t *m, ember_timer_t *t, void *ud);
 
 
 static void
@@ -288,6 +294,35 @@ note_answered(ember_module_t *m, ember_stanza_t *reply, void *ud)
         note_free(n);
         return;
     }
+    /* Later, from a timer: this may be the module's unload calling. */
+    n->retry = api->timer_start(n->p->m, (uint64_t) n->tries * 5000, 0,
+                                note_retry, n);
+    if (n->retry == NULL) {
+        note_free(n);
+        return;
+    }
+    n->next = n->p->notes;
+    if (n->next != NULL)
+        n->next->prev = n;
+    n->p->notes = n;
+}
+
+
+static void
+note_retry(ember_module_t *m, ember_timer_t *t, void *ud)
+{
+    note_t *n = ud;
+
+    (void) m;
+    (void) t;
+    if (n->prev != NULL)
+        n->prev->next = n->next;
+    else
+        n->p->notes = n->next;
+    if (n->next != NULL)
+        n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+    n->retry = NULL;
     note_send(n);
 }
 
@@ -437,7 +472,17 @@ on_offline(ember_module_t *m, const ember_event_t *ev, void *ud)
 static void
 push_unload(ember_module_t *m)
 {
-    free(api->module_data(m));
+    push_t *p = api->module_data(m);
+    note_t *n;
+
+    if (p == NULL)
+        return;
+    while ((n = p->notes) != NULL) {
+        p->notes = n->next;
+        api->timer_stop(m, n->retry);
+        note_free(n);
+    }
+    free(p);
     api->module_set_data(m, NULL);
 }
 

@@ -26,24 +26,19 @@ def _shaped_server(server_factory, admin=None):
     return srv
 
 
-def _flood_rate(srv, passwords, sender, seconds=3.0):
-    """Bytes a second of messages that reach bob while `sender` writes as
-    fast as the socket lets it."""
-    bob = RawClient(srv.plain_port)
-    bob.login("bob", passwords["bob"])
-    bob.presence()
-    flooder = RawClient(srv.plain_port)
-    flooder.login(sender, passwords[sender])
-    body = "x" * 900
-    stanza = ("<message to='bob@localhost' type='chat'><body>%s</body>"
-              "</message>" % body)
+def flood_rate(bob, send, stop_sending, burst=BURST, seconds=3.0):
+    """Bytes a second of messages that reach bob (logged in, available)
+    while send(stanza) writes as fast as its socket lets it; then
+    stop_sending()."""
+    stanza = ("<message xmlns='jabber:client' to='bob@localhost' "
+              "type='chat'><body>%s</body></message>" % ("x" * 900))
     stop = threading.Event()
 
     def write():
         while not stop.is_set():
             try:
-                flooder.send(stanza)
-            except OSError:
+                send(stanza)
+            except Exception:
                 return
 
     writer = threading.Thread(target=write, daemon=True)
@@ -59,10 +54,19 @@ def _flood_rate(srv, passwords, sender, seconds=3.0):
                 pass
     finally:
         stop.set()
-        flooder.sock.close()
-    elapsed = time.monotonic() - t0
+        stop_sending()
+    return (received - burst) / (time.monotonic() - t0)
+
+
+def _flood_rate(srv, passwords, sender):
+    bob = RawClient(srv.plain_port)
+    bob.login("bob", passwords["bob"])
+    bob.presence()
+    flooder = RawClient(srv.plain_port)
+    flooder.login(sender, passwords[sender])
+    rate = flood_rate(bob, flooder.send, flooder.sock.close)
     bob.close()
-    return (received - BURST) / elapsed
+    return rate
 
 
 def test_flooding_client_is_held_to_its_rate(server_factory, passwords):

@@ -290,6 +290,14 @@ def test_too_many_unacknowledged_stanzas_end_the_stream(server_factory,
         bob.send("<message to='%s' type='chat'><body>%d</body></message>"
                  % (jid, i))
     assert alice.expect_stream_error() == "policy-violation"
+    # What did not reach alice goes to offline storage: let it land before
+    # the test's server stops.
+    last, same = None, 0
+    while same < 3:
+        now = srv.ctl("offline-count", "alice@localhost").stdout
+        same = same + 1 if now == last else 0
+        last = now
+        time.sleep(0.2)
     bob.close()
 
 

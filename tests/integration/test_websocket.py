@@ -5,14 +5,13 @@ XMPP by hand."""
 
 import base64
 import re
-import threading
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
 import websocket
 
 from rawxmpp import NS_CLIENT, RawClient, Scram, q
+from test_shaping import flood_rate
 
 NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
 NS_STREAMS = "http://etherx.jabber.org/streams"
@@ -311,32 +310,7 @@ def test_websocket_streams_are_shaped(server_factory, passwords):
     bob.presence()
     w = WsClient(srv)
     w.login("alice", passwords["alice"])
-    stanza = ("<message xmlns='jabber:client' to='bob@localhost' "
-              "type='chat'><body>%s</body></message>" % ("x" * 900))
-    stop = threading.Event()
-
-    def flood():
-        while not stop.is_set():
-            try:
-                w.send(stanza)
-            except Exception:
-                return
-
-    writer = threading.Thread(target=flood, daemon=True)
-    received = 0
-    writer.start()
-    t0 = time.monotonic()
-    try:
-        while time.monotonic() - t0 < 3.0:
-            try:
-                bob.recv(lambda e: e.tag.endswith("message"), timeout=0.5)
-                received += len(stanza)
-            except TimeoutError:
-                pass
-    finally:
-        stop.set()
-        w.ws.sock.close()
-    got = (received - burst) / (time.monotonic() - t0)
+    got = flood_rate(bob, w.send, w.ws.sock.close, burst=burst)
     assert got < rate * 1.5, got
     assert got > rate * 0.3, got
     bob.close()
