@@ -6,7 +6,7 @@ import * as Q from './pages-admin.js';
 
 const routes = {
     dashboard: P.dashboard, users: P.users, sessions: P.sessions,
-    modules: P.modules, rooms: Q.rooms, nodes: Q.nodes, uploads: Q.uploads,
+    modules: P.modules, rooms: Q.rooms, nodes: Q.nodes, uploads: Q.uploads, archives: Q.archives,
     settings: Q.settings,
     certs: Q.certs, logs: Q.logs, keys: Q.keys,
     login: loginPage, setup: setupPage,

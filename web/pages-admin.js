@@ -1,4 +1,4 @@
-// Pages: rooms, pubsub nodes, uploads, settings, certificates, logs, API keys.
+// Pages: rooms, pubsub nodes, uploads, archives, settings, certificates, logs, API keys.
 import { state, api, h, clear, enc, form, table, dl, notice, errorBox, toast,
          confirmButton, actionButton, section, onLeave, fmtValue,
          listOf, hostSelectOptions, unavailable, encPath, fmtTime,
@@ -228,6 +228,53 @@ export async function uploads(main) {
             h('label', { for: 'uploads-user' }, 'Account'), user), list));
     await load();
 }
+
+// What a person would read of an archived message: its body, as text.
+function archivedBody(xml) {
+    const doc = new DOMParser().parseFromString(xml || '', 'application/xml');
+    const body = doc.getElementsByTagName('body')[0];
+    return body ? body.textContent : '(no text)';
+}
+
+export async function archives(main, arg) {
+    main.appendChild(h('h1', {}, 'Message archives'));
+    const list = h('div', {});
+    let who = { account: arg || '', with: '' }, before = null, rows = [];
+    const load = async (more) => {
+        if (!who.account) return;
+        if (!more) { before = null; rows = []; }
+        const q = ['max=50'];
+        if (who.with) q.push('with=' + enc(who.with));
+        if (before) q.push('before=' + enc(before));
+        try {
+            const d = await api('GET', '/api/v1/archives/' + encPath(who.account)
+                                + '?' + q.join('&'));
+            const page = listOf(d, 'messages');
+            rows = rows.concat(page);
+            if (page.length) before = page[page.length - 1].id;
+            clear(list).append(table(rows.map(r => ({
+                time: r.time, with: r.with || '', text: archivedBody(r.xml) })),
+                [{ key: 'time', label: 'Time' }, { key: 'with', label: 'With' },
+                 { key: 'text', label: 'Message' }],
+                { empty: 'No archived messages.', label: 'Archive' }));
+            if (d && d.complete === false)
+                list.append(actionButton('Older messages', () => load(true)));
+        } catch (e) { clear(list).appendChild(unavailable(e, 'Message archives')); }
+    };
+    main.append(section('Which archive', form({
+        title: 'Show an archive', submit: 'Show', inline: true,
+        fields: [{ name: 'account', label: 'Account', placeholder: 'user@host',
+                   value: who.account, required: true },
+                 { name: 'with', label: 'Contact', placeholder: 'optional' }],
+        onSubmit: async (vals) => {
+            who = { account: (vals.account || '').trim(),
+                    with: (vals.with || '').trim() };
+            await load(false);
+        } })),
+        section('Messages', list));
+    if (arg) await load(false);
+}
+
 
 function renderDiff(d) {
     const hs = hunks(d);

@@ -55,6 +55,7 @@ static const char *const security_headers[] = {
 static const char *const q_host[] = { "host", NULL };
 static const char *const q_nodes[] = { "host", "service", NULL };
 static const char *const q_uploads[] = { "host", "user", NULL };
+static const char *const q_archive[] = { "with", "before", "max", NULL };
 static const char *const q_users[] = { "host", "q", "offset", "limit",
                                        NULL };
 static const char *const q_logs[] = { "since", "level", "limit", NULL };
@@ -167,6 +168,9 @@ const ember_http_route_t console_routes[] = {
     CMD("DELETE", "/api/v1/uploads/{id}", "upload-delete",
         "Delete an uploaded file", .param = "id", .query = q_host,
         .status = 204),
+    CMD("GET", "/api/v1/archives/{jid}", "mam-browse",
+        "A page of an account's message archive, newest first",
+        .param = "jid", .arg = "user", .query = q_archive),
     CMD("GET", "/api/v1/config", "config-get", "The config file"),
     CMD("POST", "/api/v1/config/check", "config-check", "Check a config text",
         .body = 1),

@@ -517,9 +517,9 @@ static int
 mam_load(ember_module_t *m, const ember_api_t *a)
 {
     static const char *const inbound[] = { "message/bare", "message/full" };
-    /* pre-message/self comes with pre-message/bare: not hooked twice. */
+    /* A message to one's own bare JID fires pre-message/self alone. */
     static const char *const outbound[] = {
-        "pre-message/bare", "pre-message/full",
+        "pre-message/bare", "pre-message/full", "pre-message/self",
     };
     const mam_conf_t *conf;
     uint64_t every;
@@ -552,7 +552,7 @@ mam_load(ember_module_t *m, const ember_api_t *a)
             goto fail;
     /* Below every filter (blocking, carbons): what is archived as sent
      * was sent. */
-    for (i = 0; i < 2; i++)
+    for (i = 0; i < 3; i++)
         if ((err = api->hook(m, outbound[i], on_outbound, -200, mm)) < 0)
             goto fail;
     if ((err = api->hook(m, "iq-set/self/" NS_MAM ":query", mam_on_query, 0,

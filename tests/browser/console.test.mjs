@@ -378,6 +378,15 @@ try {
         await page.getByText('No files.').waitFor();
     });
 
+    await step('archives: an account\'s messages', async () => {
+        await nav('Archives', 'Message archives');
+        await page.getByRole('textbox', { name: 'Account' }).fill('uploader@' + DOMAIN);
+        await page.getByRole('button', { name: 'Show' }).click();
+        await page.getByRole('table', { name: 'Archive' })
+            .getByText('archived for the console').waitFor();
+        await shot('archives');
+    });
+
     await step('announcement reaches the online client', async () => {
         await nav('Sessions', 'Sessions');
         await page.getByLabel('Announcement text').fill('Console announcement ' + process.pid);
@@ -503,6 +512,7 @@ try {
                     ['Users', 'Users', 'users'], ['Sessions', 'Sessions', 'sessions'],
                     ['Modules', 'Modules', 'modules'], ['Rooms', 'Group chat rooms', 'rooms'],
                     ['Pubsub nodes', 'Pubsub nodes', 'nodes'], ['Uploads', 'Uploaded files', 'uploads'],
+                    ['Archives', 'Message archives', 'archives'],
                     ['Settings', 'Server settings', 'settings'],
                     ['Certificates', 'TLS certificates', 'certs'], ['Logs', 'Logs', 'logs'],
                     ['API keys', 'API keys', 'keys']]) {

@@ -70,6 +70,16 @@ def _upload(srv, user, password, name):
     return url.path.split("/")[-2]
 
 
+def _archive_a_message(srv, user, password, body):
+    """A chat message in user's archive (mod_mam keeps what is sent)."""
+    c = RawClient(srv.c2s_port, domain=srv.domain)
+    c.login(user, password)
+    c.send("<message to='%s' type='chat'><body>%s</body></message>"
+           % (srv.jid(user), body))
+    c.iq("get", "<ping xmlns='urn:xmpp:ping'/>", to=srv.domain)
+    c.close()
+
+
 @pytest.mark.slow
 def test_console_in_browser(server_factory):
     why = _missing()
@@ -80,6 +90,8 @@ def test_console_in_browser(server_factory):
     srv.adduser("uploader", "uploader-secret")
     srv.start()
     upload_id = _upload(srv, "uploader", "uploader-secret", "holiday.png")
+    _archive_a_message(srv, "uploader", "uploader-secret",
+                       "archived for the console")
     out = Path(os.environ.get("EMBER_TEST_OUT") or BROWSER_DIR / "out")
     out = out if out.is_absolute() else REPO / out
     # One directory per build: make check runs the suite plain and ASAN.
@@ -107,5 +119,6 @@ def test_console_in_browser(server_factory):
     assert "ALL STEPS PASSED" in r.stdout
     for page in ("setup", "login", "dashboard", "dashboard-phone", "users",
                  "user", "sessions", "modules", "rooms", "room", "nodes",
-                 "node", "uploads", "settings", "certs", "logs", "keys"):
+                 "node", "uploads", "archives", "settings", "certs", "logs",
+                 "keys"):
         assert (shots / (page + ".png")).stat().st_size > 1000, page

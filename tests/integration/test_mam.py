@@ -352,3 +352,11 @@ def test_slixmpp_reads_the_archive(pair, server, passwords):
         return got
 
     assert run(go()) == ["s%d" % i for i in range(7)]
+
+
+def test_message_to_oneself_is_archived_once(pair):
+    alice, _ = pair
+    chat(alice, "alice@localhost", "note to self")
+    recv_chat(alice, "note to self")
+    results, _ = query(alice)
+    assert [body_of(r) for r in results] == ["note to self"]
