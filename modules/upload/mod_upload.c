@@ -342,8 +342,10 @@ up_url(const up_t *u, const up_file_t *f)
 
 /* ---- slot requests ---- */
 
-/* The name in a URL path segment: no '/', '\\', control characters, "."
- * or "..", valid UTF-8 left alone. */
+/* The name in a URL path segment: no '/', '\\', '%', control characters,
+ * "." or "..", valid UTF-8 left alone.  The core refuses an encoded '/'
+ * and a '%' that still encodes after decoding (double-decoding tricks),
+ * so those are replaced rather than encoded. */
 static char *
 url_name(const char *s)
 {
@@ -352,8 +354,8 @@ url_name(const char *s)
     if (n == NULL)
         return NULL;
     for (p = n; *p != '\0'; p++)
-        if (*p == '/' || *p == '\\' || (unsigned char) *p < 0x20 ||
-            *p == 0x7f)
+        if (*p == '/' || *p == '\\' || *p == '%' ||
+            (unsigned char) *p < 0x20 || *p == 0x7f)
             *p = '_';
     if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
         n[0] = '_';
@@ -802,6 +804,7 @@ loaded(int status, json_t *result, void *ud)
             if ((path = up_path(u, f, 1)) != NULL) {
                 unlink(path);
                 free(path);
+                path = NULL;
             }
             if (f->state == UP_STORED &&
                 ((path = up_path(u, f, 0)) == NULL || stat(path, &sb) != 0 ||
