@@ -191,8 +191,11 @@ ember__http_body_to_fd(ember_http_req_t *req, int fd,
     conn_t *c = req != NULL ? req->c : NULL;
     spool_t *s;
 
-    if (req == NULL || fd < 0 || done == NULL)
+    if (req == NULL || fd < 0 || done == NULL) {
+        if (fd >= 0)
+            close(fd);
         return EMBER_EINVAL;
+    }
     if (c == NULL || c->closing) {
         close(fd);
         return EMBER_ECANCELED;

@@ -187,16 +187,6 @@ send_as_message(ember_session_t *s, const ember_stanza_t *st,
 }
 
 
-static int
-is_stanza_name(const ember_stanza_t *st)
-{
-    const char *n = ember__stanza_name(st);
-
-    return strcmp(n, "message") == 0 || strcmp(n, "presence") == 0 ||
-           strcmp(n, "iq") == 0;
-}
-
-
 int
 ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
 {
@@ -213,7 +203,7 @@ ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
     if (s->t == NULL) {
         if (!s->hibernating)
             return EMBER_ESTATE;
-        if (s->jid != NULL && is_stanza_name(st)) {
+        if (s->jid != NULL && ember__stanza_is_stanza(st)) {
             ember_event_t ev;
 
             memset(&ev, 0, sizeof(ev));

@@ -67,16 +67,6 @@ static ember_session_ref_t cur_ref;
 static uint32_t cur_seq;
 
 
-static int
-is_stanza(const ember_stanza_t *st)
-{
-    const char *n = ember__stanza_name(st);
-
-    return strcmp(n, "message") == 0 || strcmp(n, "presence") == 0 ||
-           strcmp(n, "iq") == 0;
-}
-
-
 static void
 write_el(ember_session_t *s, const char *name, const char *h,
          const char *child, const char *child_ns)
@@ -303,7 +293,7 @@ ember__sm_sent(ember_session_t *s, const ember_stanza_t *st)
     const ember_config_t *cfg = ember__config();
     sm_item_t *it;
 
-    if (sm == NULL || sm->replaying || !is_stanza(st))
+    if (sm == NULL || sm->replaying || !ember__stanza_is_stanza(st))
         return 0;
     if ((it = malloc(sizeof(*it))) == NULL ||
         (it->st = ember__stanza_copy(st)) == NULL) {

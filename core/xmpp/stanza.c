@@ -727,3 +727,13 @@ ember__stanza_serialize(const ember_stanza_t *st, size_t *len)
         *len = b.len;
     return b.data;
 }
+
+
+int
+ember__stanza_is_stanza(const ember_stanza_t *st)
+{
+    const char *n = ember__stanza_name(st);
+
+    return strcmp(n, "message") == 0 || strcmp(n, "presence") == 0 ||
+           strcmp(n, "iq") == 0;
+}

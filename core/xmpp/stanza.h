@@ -21,6 +21,8 @@ ember_stanza_t *ember__stanza_new(const char *name, const char *xmlns);
 void ember__stanza_free(ember_stanza_t *root);
 ember_stanza_t *ember__stanza_copy(const ember_stanza_t *st);
 const char *ember__stanza_name(const ember_stanza_t *st);
+/* message, presence or iq: what XEP-0198 counts and routing delivers. */
+int ember__stanza_is_stanza(const ember_stanza_t *st);
 const char *ember__stanza_xmlns(const ember_stanza_t *st);
 const char *ember__stanza_attr(const ember_stanza_t *st, const char *name);
 int ember__stanza_set_attr(ember_stanza_t *st, const char *name,

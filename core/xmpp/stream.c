@@ -567,8 +567,7 @@ handle_client_stanza(ember_session_t *s, ember_stanza_t *st)
     ember_stanza_t *child;
 
     if (ns == NULL || strcmp(ns, NS_CLIENT) != 0 ||
-        (strcmp(name, "message") != 0 && strcmp(name, "presence") != 0 &&
-         strcmp(name, "iq") != 0)) {
+        !ember__stanza_is_stanza(st)) {
         stream_error(s, EMBER_STREAM_UNSUPPORTED_STANZA_TYPE, NULL);
         goto done;
     }

@@ -115,7 +115,7 @@ change_loaded(int status, json_t *doc, void *ud)
         return;
     }
     apps = apps_without(json_object_get(doc, "apps"), c->jid,
-                        c->enable ? c->node : c->node);
+                        c->node);
     if (c->enable) {
         if (json_array_size(apps) >= MAX_APPS) {
             json_decref(apps);
@@ -140,10 +140,9 @@ change_loaded(int status, json_t *doc, void *ud)
 
 
 static int
-on_enable(ember_module_t *m, const ember_event_t *ev, void *ud)
+on_registration(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
     push_t *p = ud;
-    const char *type = api->stanza_attr(ev->stanza, "type");
     ember_stanza_t *el = api->stanza_first(ev->stanza), *x;
     int enable = strcmp(api->stanza_name(el), "enable") == 0;
     const char *jid = api->stanza_attr(el, "jid");
@@ -152,7 +151,6 @@ on_enable(ember_module_t *m, const ember_event_t *ev, void *ud)
     ember_iq_t *iq;
     change_t *c;
 
-    (void) type;
     if (j == NULL || (enable && (node == NULL || node[0] == '\0'))) {
         api->jid_free(j);
         api->stanza_error(ev, EMBER_COND_BAD_REQUEST, enable
@@ -447,19 +445,10 @@ worth_waking(const ember_stanza_t *st)
 }
 
 
+/* A message the account's client cannot get now: kept for a session
+ * waiting for its resume, or about to be stored offline. */
 static int
-on_hibernated(ember_module_t *m, const ember_event_t *ev, void *ud)
-{
-    (void) m;
-    if (ev->to != NULL && api->jid_node(ev->to) != NULL &&
-        worth_waking(ev->stanza))
-        wake(ud, api->jid_node(ev->to), ev->stanza);
-    return EMBER_HOOK_PASS;
-}
-
-
-static int
-on_offline(ember_module_t *m, const ember_event_t *ev, void *ud)
+on_missed(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
     (void) m;
     if (ev->to != NULL && api->jid_node(ev->to) != NULL &&
@@ -502,14 +491,14 @@ push_load(ember_module_t *m, const ember_api_t *a)
     if ((p->st = api->store_open(m, "push", EMBER_STORE_KEYVAL)) == NULL)
         api->log(m, EMBER_LOG_WARN, "no storage: push notifications off");
     if ((err = api->disco_add_feature(m, NS_PUSH)) < 0 ||
-        (err = api->hook(m, "iq-set/self/" NS_PUSH ":enable", on_enable, 0,
+        (err = api->hook(m, "iq-set/self/" NS_PUSH ":enable", on_registration, 0,
                          p)) < 0 ||
-        (err = api->hook(m, "iq-set/self/" NS_PUSH ":disable", on_enable, 0,
+        (err = api->hook(m, "iq-set/self/" NS_PUSH ":disable", on_registration, 0,
                          p)) < 0 ||
-        (err = api->hook(m, EMBER_EV_STANZA_HIBERNATED, on_hibernated, 0,
+        (err = api->hook(m, EMBER_EV_STANZA_HIBERNATED, on_missed, 0,
                          p)) < 0 ||
         /* Above offline storage, which takes the message. */
-        (err = api->hook(m, EMBER_EV_MESSAGE_OFFLINE, on_offline, 10,
+        (err = api->hook(m, EMBER_EV_MESSAGE_OFFLINE, on_missed, 10,
                          p)) < 0) {
         push_unload(m);
         return err;

@@ -64,6 +64,16 @@ def phone(srv, passwords, options=""):
     return c, app, app_jid
 
 
+def log_off_and_call(srv, passwords, phone_client):
+    """alice's phone ends its stream: no session is left.  bob, logged
+    in, is returned to write to her."""
+    phone_client.send("</stream:stream>")
+    phone_client.wait_closed()
+    bob = RawClient(srv.c2s_port, domain=srv.domain)
+    bob.login("bob", passwords["bob"])
+    return bob
+
+
 def test_feature(push_server, passwords):
     c = RawClient(push_server.c2s_port, domain=push_server.domain)
     c.login("alice", passwords["alice"])
@@ -106,10 +116,7 @@ def test_hibernated_session_wakes_with_a_summary(push_server, passwords):
 def test_offline_account_wakes_too(push_server, passwords):
     srv = push_server
     c, app, _ = phone(srv, passwords)
-    c.send("</stream:stream>")
-    c.wait_closed()
-    bob = RawClient(srv.c2s_port, domain=srv.domain)
-    bob.login("bob", passwords["bob"])
+    bob = log_off_and_call(srv, passwords, c)
     bob.message("alice@localhost", "are you there")
     iq, _, _ = next_publish(app)
     answer(app, iq)
@@ -128,10 +135,7 @@ def test_body_and_sender_when_the_operator_allows(server_factory, passwords):
                               "include-sender": "true"})
     srv.start()
     c, app, _ = phone(srv, passwords)
-    c.send("</stream:stream>")
-    c.wait_closed()
-    bob = RawClient(srv.c2s_port, domain=srv.domain)
-    bob.login("bob", passwords["bob"])
+    bob = log_off_and_call(srv, passwords, c)
     bob.message("alice@localhost", "hello phone")
     iq, _, note = next_publish(app)
     f = fields(note)
@@ -147,10 +151,7 @@ def test_permanent_error_forgets_the_app_server(push_server, passwords):
     wait is removed."""
     srv = push_server
     c, app, _ = phone(srv, passwords)
-    c.send("</stream:stream>")
-    c.wait_closed()
-    bob = RawClient(srv.c2s_port, domain=srv.domain)
-    bob.login("bob", passwords["bob"])
+    bob = log_off_and_call(srv, passwords, c)
     bob.message("alice@localhost", "one")
     iq, _, _ = next_publish(app)
     answer(app, iq, error="item-not-found")
@@ -171,10 +172,7 @@ def test_disable_and_bad_requests(push_server, passwords):
     r = c.iq("set", "<disable xmlns='%s' jid='%s' node='phone-1'/>"
              % (NS_PUSH, app_jid))
     assert r.get("type") == "result"
-    c.send("</stream:stream>")
-    c.wait_closed()
-    bob = RawClient(srv.c2s_port, domain=srv.domain)
-    bob.login("bob", passwords["bob"])
+    bob = log_off_and_call(srv, passwords, c)
     bob.message("alice@localhost", "nobody told")
     with pytest.raises(TimeoutError):
         next_publish(app, timeout=1.5)
