@@ -33,6 +33,7 @@
 #include "net/conn.h"
 #include "net/tls.h"
 #include "xmpp/c2s.h"
+#include "xmpp/s2s.h"
 #include "xmpp/stream.h"
 
 /* How long a shutdown waits for streams to flush their closing bytes. */
@@ -95,6 +96,9 @@ accept_connection(uv_stream_t *server, const ember_listener_conf_t *lc)
     case EMBER_LISTEN_C2S:
     case EMBER_LISTEN_C2S_TLS:
         return ember__c2s_accept(server, lc);
+    case EMBER_LISTEN_S2S:
+    case EMBER_LISTEN_S2S_TLS:
+        return ember__s2s_accept(server, lc);
     default:
         return ember__http_accept(server, lc);
     }
@@ -139,6 +143,8 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
         ember__modules_load_host(cfg, h);
     ember__conns_init();
     srv.sessions_on = 1;
+    if ((rc = ember__s2s_start(cfg, err, errlen)) < 0)
+        return rc;
     ember__listeners_set_acceptor(accept_connection);
     if ((rc = ember__websocket_start()) < 0 ||
         (rc = ember__bosh_start()) < 0 ||
@@ -255,6 +261,7 @@ ember__server_stop(void)
     }
     ember__listeners_stop();
     ember__sessions_close_all(EMBER_STREAM_SYSTEM_SHUTDOWN);
+    ember__s2s_stop();
     ember__http_close_all();
     ember__bosh_stop();
     if (srv.signals_on) {
@@ -274,6 +281,7 @@ ember__server_cleanup(void)
 {
     uv_walk(ember__loop(), close_handle, NULL);
     uv_run(ember__loop(), UV_RUN_DEFAULT);
+    ember__s2s_cleanup();
     if (srv.tls_on)
         ember__tls_cleanup();
     ember__sasl_cleanup();

@@ -347,6 +347,8 @@ static const struct {
     { "https", EMBER_LISTEN_HTTPS, 7443, "0.0.0.0" },
     { "admin", EMBER_LISTEN_ADMIN, 9090, "127.0.0.1" },
     { "admin-tls", EMBER_LISTEN_ADMIN_TLS, 9091, "0.0.0.0" },
+    { "s2s", EMBER_LISTEN_S2S, 5269, "0.0.0.0" },
+    { "s2s-tls", EMBER_LISTEN_S2S_TLS, 5270, "0.0.0.0" },
 };
 
 
@@ -385,13 +387,16 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
             break;
     if (i == sizeof(listen_types) / sizeof(listen_types[0]))
         return cfg_fail(cx, line, "listen: unknown type '%s' (c2s, c2s-tls, "
-                        "http, https, admin, admin-tls)", type);
+                        "http, https, admin, admin-tls, s2s, s2s-tls)", type);
     t = listen_types[i].type;
     port = listen_types[i].port;
     /* Streams are shaped by default, XMPP over WebSocket included; HTTP
      * requests have their own limits. */
-    rate = t == EMBER_LISTEN_ADMIN || t == EMBER_LISTEN_ADMIN_TLS ? 0 : 16384;
-    burst = rate > 0 ? 262144 : 0;
+    rate = t == EMBER_LISTEN_ADMIN || t == EMBER_LISTEN_ADMIN_TLS ? 0
+         : t == EMBER_LISTEN_S2S || t == EMBER_LISTEN_S2S_TLS ? 1 << 20
+         : 16384;
+    burst = t == EMBER_LISTEN_S2S || t == EMBER_LISTEN_S2S_TLS ? 4 << 20
+          : rate > 0 ? 262144 : 0;
     if (cfg_number(cx, n, "port", 0, 1, 65535, &port) < 0
         || cfg_number(cx, n, "rate", 0, 0, 1LL << 40, &rate) < 0
         || cfg_number(cx, n, "burst", 0, 0, 1LL << 40, &burst) < 0)
@@ -586,6 +591,55 @@ cfg_admin(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n, size_t *count)
 }
 
 
+/* <s2s dialback require-tls resolver ca-file ...>, <block domain/>. */
+static int
+cfg_s2s(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
+{
+    ember_s2s_conf_t *s = &c->s2s;
+    const char *db = ember__xml_attr(n, "dialback");
+    const char *req = ember__xml_attr(n, "require-tls");
+    const char *res = ember__xml_attr(n, "resolver");
+    const char *ca = ember__xml_attr(n, "ca-file");
+    long long v[3] = { s->connect_timeout, s->idle_timeout, s->max_queue };
+    char name[1024];
+    size_t nblocked = 0;
+    xmlNodePtr k;
+    int rc;
+
+    s->line = (int) xmlGetLineNo(n);
+    if ((db != NULL && ember__parse_bool(db) < 0) ||
+        (req != NULL && ember__parse_bool(req) < 0))
+        return cfg_fail(cx, s->line, "s2s: dialback and require-tls are "
+                        "booleans (true, false)");
+    if (cfg_number(cx, n, "connect-timeout", 1, 1, 3600, &v[0]) < 0
+        || cfg_number(cx, n, "idle-timeout", 1, 1, 604800, &v[1]) < 0
+        || cfg_number(cx, n, "max-queue", 0, 1, 1000000, &v[2]) < 0)
+        return EMBER_EINVAL;
+    if (db != NULL)
+        s->dialback = ember__parse_bool(db);
+    if (req != NULL)
+        s->require_tls = ember__parse_bool(req);
+    s->connect_timeout = (int) v[0];
+    s->idle_timeout = (int) v[1];
+    s->max_queue = (int) v[2];
+    if (res != NULL && (s->resolver = strdup(res)) == NULL)
+        return EMBER_ENOMEM;
+    if (ca != NULL && (s->ca_file = ember__path_abs(c->dir, ca)) == NULL)
+        return EMBER_ENOMEM;
+    for (k = n->children; k != NULL; k = k->next) {
+        if (!is_element(k, "block"))
+            continue;
+        if (ember__jid_prep_domain(ember__xml_attr(k, "domain"), name,
+                                   sizeof(name)) < 0)
+            return cfg_fail(cx, xmlGetLineNo(k), "block: invalid domain "
+                            "'%s'", ember__xml_attr(k, "domain"));
+        if ((rc = cfg_strv_add(&s->blocked, &nblocked, strdup(name))) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+
 /* <run-as user group>: names checked against the system when emberd
  * starts as root, not here (a config is checked on other machines). */
 static int
@@ -614,9 +668,9 @@ static int
 cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
 {
     static const char *const once[] = { "log", "paths", "tls", "limits",
-                                        "run-as" };
+                                        "run-as", "s2s" };
     struct sockaddr_un su;
-    long seen[5] = { 0 };
+    long seen[6] = { 0 };
     size_t nadmins = 0, ndirs = 0, i;
     xmlNodePtr n, paths = NULL, log = NULL;
     const char *v;
@@ -625,7 +679,7 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
     for (n = root->children; n != NULL && rc == 0; n = n->next) {
         if (!is_element(n, NULL))
             continue;
-        for (i = 0; i < 5; i++)
+        for (i = 0; i < 6; i++)
             if (is_element(n, once[i]) && seen[i] > 0)
                 return cfg_fail(cx, xmlGetLineNo(n), "element '%s' repeated"
                                 " (first at line %ld)", once[i], seen[i]);
@@ -644,6 +698,8 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
             rc = cfg_limits(cx, n, &c->limits);
         else if (is_element(n, "run-as"))
             rc = cfg_run_as(cx, c, n);
+        else if (is_element(n, "s2s"))
+            rc = cfg_s2s(cx, c, n);
         else if (is_element(n, "admin"))
             rc = cfg_admin(cx, c, n, &nadmins);
         else if (is_element(n, "listen"))
@@ -729,6 +785,10 @@ ember__config_load(const char *path, ember_config_t **out, char *err,
         .login_max_delay = 300, .connections_per_second_per_ip = 10,
         .http_buffer_per_ip = 8 << 20, .http_buffer_total = 64 << 20,
     };
+    c->s2s = (ember_s2s_conf_t) {
+        .dialback = 1, .require_tls = 1, .connect_timeout = 30,
+        .idle_timeout = 600, .max_queue = 1000,
+    };
     if ((c->path = realpath(path, NULL)) == NULL) {
         rc = errno == ENOMEM ? EMBER_ENOMEM
            : errno == ENOENT ? EMBER_ENOENT : EMBER_EIO;
@@ -800,6 +860,11 @@ ember__config_free(ember_config_t *c)
         free(*s);
     for (s = c->admins; s != NULL && *s != NULL; s++)
         free(*s);
+    for (s = c->s2s.blocked; s != NULL && *s != NULL; s++)
+        free(*s);
+    free(c->s2s.blocked);
+    free(c->s2s.resolver);
+    free(c->s2s.ca_file);
     free(c->plugin_dirs);
     free(c->admins);
     free(c->run_user);

@@ -15,7 +15,9 @@ typedef enum {
     EMBER_LISTEN_HTTPS = 4,    /* HTTPS, route set "client" */
     EMBER_LISTEN_ADMIN = 5,    /* HTTP, route set "admin", loopback unless
                                   public="true" */
-    EMBER_LISTEN_ADMIN_TLS = 6 /* HTTPS, route set "admin" */
+    EMBER_LISTEN_ADMIN_TLS = 6, /* HTTPS, route set "admin" */
+    EMBER_LISTEN_S2S = 7,      /* server-to-server, STARTTLS */
+    EMBER_LISTEN_S2S_TLS = 8   /* server-to-server, direct TLS (XEP-0368) */
 } ember_listen_type_t;
 
 typedef struct ember_listener_conf_s {
@@ -72,6 +74,21 @@ typedef struct ember_limits_s {
                                   to acknowledge, 10000 */
 } ember_limits_t;
 
+/* <s2s>: server-to-server links (RFC 6120, XEP-0220, XEP-0178). */
+typedef struct ember_s2s_conf_s {
+    int dialback;              /* offer and use XEP-0220, default 1 */
+    int require_tls;           /* default 1 */
+    char *resolver;            /* "ip[:port],..." for c-ares; NULL: the
+                                  system's resolv.conf */
+    char *ca_file;             /* more trust anchors for peers'
+                                  certificates; absolute */
+    int connect_timeout;       /* seconds for a link to come up, 30 */
+    int idle_timeout;          /* seconds, 600 */
+    int max_queue;             /* stanzas waiting for a link, 1000 */
+    char **blocked;            /* domains refused both ways */
+    int line;
+} ember_s2s_conf_t;
+
 typedef struct ember_config_s {
     xmlDocPtr doc;             /* kept: module nodes point into it */
     char *path;                /* absolute path of the file */
@@ -86,6 +103,7 @@ typedef struct ember_config_s {
     char *run_user;            /* started as root: run as, default "ember" */
     char *run_group;           /* NULL: the user's own group */
     ember_limits_t limits;
+    ember_s2s_conf_t s2s;
     ember_listener_conf_t *listeners;
     ember_module_conf_t *global_modules; /* <module> directly under <ember> */
     ember_host_conf_t *hosts;
@@ -101,7 +119,8 @@ int ember__config_load(const char *path, ember_config_t **out, char *err,
                        size_t errlen);
 void ember__config_free(ember_config_t *c);
 
-/* "c2s", "c2s-tls", "http", "https", "admin", "admin-tls". */
+/* "c2s", "c2s-tls", "http", "https", "admin", "admin-tls", "s2s",
+ * "s2s-tls". */
 const char *ember__listen_type_name(ember_listen_type_t type);
 
 /* The host block named `name`, or NULL. */

@@ -32,6 +32,7 @@ struct ember_conn_s {
     unsigned reading : 1;
     unsigned shaped_out : 1; /* reading paused until the bucket refills */
     unsigned held_back : 1;  /* reading paused by the owner */
+    unsigned direct_tls : 1; /* outbound: TLS from the first byte */
     size_t drain_below;      /* tell the owner when output falls under
                                 this many bytes; 0: not asked */
     size_t max_backlog;
@@ -41,6 +42,8 @@ struct ember_conn_s {
     double tokens;
     uint64_t last_active, idle_ms, deadline;
     size_t held;             /* input bytes its owner buffers (conn_hold) */
+    ember_tls_opts_t tls_opts;
+    char *server_name;
     char ip[48];
     struct ember_conn_s *prev, *next;
 };
@@ -207,8 +210,11 @@ ember__conn_start_tls(ember_conn_t *c)
 {
     if (c->tls != NULL)
         return EMBER_ESTATE;
-    if ((c->tls = ember__tls_new(&tls_io, c, 0)) == NULL)
+    if ((c->tls = ember__tls_new(&tls_io, c, &c->tls_opts)) == NULL)
         return EMBER_ENOMEM;
+    /* A client speaks first: the ClientHello goes out now. */
+    if (c->server_name != NULL && ember__tls_feed(c->tls, "", 0) < 0)
+        return EMBER_EIO;
     return 0;
 }
 
@@ -251,6 +257,7 @@ closed_cb(uv_handle_t *h)
     if (c->ev->closed != NULL)
         c->ev->closed(c->owner);
     ember__tls_free(c->tls);
+    free(c->server_name);
     free(c);
 }
 
@@ -621,18 +628,19 @@ ember__conns_held(ember_conn_pool_t pool)
 }
 
 
-int
-ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
-                   const ember_conn_events_t *ev, void *owner,
-                   ember_conn_t **out)
+static ember_conn_t *
+conn_new(const ember_conn_opts_t *opts, const ember_conn_events_t *ev,
+         void *owner)
 {
     ember_conn_t *c = calloc(1, sizeof(*c));
-    struct sockaddr_storage ss;
-    int len = sizeof(ss), rc;
 
-    *out = NULL;
     if (c == NULL)
-        return EMBER_ENOMEM;
+        return NULL;
+    if (opts->server_name != NULL &&
+        (c->server_name = strdup(opts->server_name)) == NULL) {
+        free(c);
+        return NULL;
+    }
     uv_tcp_init(ember__loop(), &c->tcp);
     c->tcp.data = c;
     c->ev = ev;
@@ -640,11 +648,104 @@ ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
     c->pool = opts->pool;
     c->max_backlog = opts->max_backlog > 0 ? opts->max_backlog
                                            : DEFAULT_MAX_BACKLOG;
+    c->tls_opts.server_name = c->server_name;
+    c->tls_opts.alpn = opts->alpn;
+    c->tls_opts.peer_cert = opts->peer_cert;
+    c->direct_tls = opts->direct_tls;
     c->next = conns;
     if (conns != NULL)
         conns->prev = c;
     conns = c;
     pool_count[c->pool]++;
+    return c;
+}
+
+
+static void
+name_peer(ember_conn_t *c, const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET6)
+        uv_ip6_name((const struct sockaddr_in6 *) sa, c->ip, sizeof(c->ip));
+    else
+        uv_ip4_name((const struct sockaddr_in *) sa, c->ip, sizeof(c->ip));
+}
+
+
+static void
+connect_done(uv_connect_t *req, int status)
+{
+    ember_conn_t *c = req->data;
+
+    free(req);
+    if (c->closing)
+        return;
+    if (status < 0) {
+        ember__log(EMBER_LOG_INFO, "net", "%s: cannot connect: %s", c->ip,
+                   uv_strerror(status));
+        if (c->ev->connected != NULL)
+            c->ev->connected(c->owner, EMBER_EIO);
+        ember__conn_abort(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->last_active = uv_now(ember__loop());
+    if (c->direct_tls &&
+        (c->tls = ember__tls_new(&tls_io, c, &c->tls_opts)) == NULL) {
+        if (c->ev->connected != NULL)
+            c->ev->connected(c->owner, EMBER_ENOMEM);
+        ember__conn_abort(c);
+        return;
+    }
+    start_reading(c);
+    if (c->ev->connected != NULL)
+        c->ev->connected(c->owner, 0);
+    if (c->tls != NULL && !c->closing && ember__tls_feed(c->tls, "", 0) < 0)
+        conn_fail(c, 0);
+}
+
+
+int
+ember__conn_connect(const struct sockaddr *addr,
+                    const ember_conn_opts_t *opts,
+                    const ember_conn_events_t *ev, void *owner,
+                    ember_conn_t **out)
+{
+    ember_conn_t *c;
+    uv_connect_t *req;
+
+    *out = NULL;
+    if ((req = malloc(sizeof(*req))) == NULL)
+        return EMBER_ENOMEM;
+    if ((c = conn_new(opts, ev, owner)) == NULL) {
+        free(req);
+        return EMBER_ENOMEM;
+    }
+    name_peer(c, addr);
+    c->last_active = uv_now(ember__loop());
+    req->data = c;
+    if (uv_tcp_connect(req, &c->tcp, addr, connect_done) < 0) {
+        free(req);
+        c->ev = &no_events;
+        ember__conn_abort(c);
+        return EMBER_EIO;
+    }
+    *out = c;
+    return 0;
+}
+
+
+int
+ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
+                   const ember_conn_events_t *ev, void *owner,
+                   ember_conn_t **out)
+{
+    ember_conn_t *c = conn_new(opts, ev, owner);
+    struct sockaddr_storage ss;
+    int len = sizeof(ss), rc;
+
+    *out = NULL;
+    if (c == NULL)
+        return EMBER_ENOMEM;
     if (uv_accept(server, (uv_stream_t *) &c->tcp) < 0) {
         /* The owner never hears of it: no closed callback. */
         c->ev = &no_events;
@@ -652,12 +753,8 @@ ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
         return EMBER_EIO;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *) &ss, c->ip, sizeof(c->ip));
-        else
-            uv_ip4_name((struct sockaddr_in *) &ss, c->ip, sizeof(c->ip));
-    }
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &ss, &len) == 0)
+        name_peer(c, (struct sockaddr *) &ss);
     c->last_active = uv_now(ember__loop());
     ember__conn_set_rate(c, opts->rate, opts->burst);
     *out = c;
@@ -675,7 +772,7 @@ ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
         return rc;
     }
     if (opts->direct_tls &&
-        (c->tls = ember__tls_new(&tls_io, c, opts->alpn_xmpp)) == NULL)
+        (c->tls = ember__tls_new(&tls_io, c, &c->tls_opts)) == NULL)
         return EMBER_ENOMEM;
     start_reading(c);
     return 0;

@@ -17,6 +17,7 @@ typedef struct ember_conn_s ember_conn_t;
 typedef enum {
     EMBER_CONN_POOL_C2S = 0,
     EMBER_CONN_POOL_HTTP = 1,
+    EMBER_CONN_POOL_S2S = 2,
     EMBER_CONN_POOL_COUNT
 } ember_conn_pool_t;
 
@@ -41,13 +42,20 @@ typedef struct ember_conn_events_s {
     void (*closed)(void *owner);
     /* Queued output fell under what ember__conn_when_drained asked. */
     void (*drained)(void *owner);
+    /* ember__conn_connect finished: status 0, or negative and `closed`
+     * follows. */
+    void (*connected)(void *owner, int status);
 } ember_conn_events_t;
 
 typedef struct ember_conn_opts_s {
     ember_conn_pool_t pool;
     int max_per_ip;           /* 0: no limit */
     int direct_tls;           /* TLS from the first byte */
-    int alpn_xmpp;            /* offer ALPN xmpp-client (XEP-0368) */
+    const char *alpn;         /* ALPN to offer (XEP-0368), static */
+    const char *server_name;  /* outbound: we are the TLS client and send
+                                 this name (SNI) */
+    int peer_cert;            /* inbound TLS asks for the peer's
+                                 certificate (s2s) */
     size_t max_backlog;       /* queued output past which the peer is
                                * dropped; 0: 4 MiB */
     uint64_t rate, burst;     /* bytes/s the peer may send; 0: any */
@@ -63,6 +71,14 @@ typedef struct ember_conn_opts_s {
 int ember__conn_accept(uv_stream_t *server, const ember_conn_opts_t *opts,
                        const ember_conn_events_t *ev, void *owner,
                        ember_conn_t **out);
+/*
+ * Connect to addr; `connected` reports the outcome.  *out is the
+ * connection from now on (its `closed` comes in any case once started).
+ */
+int ember__conn_connect(const struct sockaddr *addr,
+                        const ember_conn_opts_t *opts,
+                        const ember_conn_events_t *ev, void *owner,
+                        ember_conn_t **out);
 /* Through TLS once its handshake is done; EMBER_ELIMIT (and the close
  * begins) when the peer reads too slowly for the write backlog. */
 int ember__conn_write(ember_conn_t *c, const char *data, size_t len);

@@ -1,10 +1,13 @@
 /* core/tls.c -- GnuTLS sessions fed from and flushed to libuv buffers. */
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <gnutls/x509-ext.h>
 #include <gsasl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "net/certgen.h"
@@ -88,6 +91,18 @@ creds_build(const ember_config_t *cfg, gnutls_certificate_credentials_t *out,
     }
     if ((rc = add_cert(c, cfg->cert_file, cfg->key_file, err, errlen)) < 0)
         goto fail;
+    /* Trust anchors only matter for peers' certificates: s2s. */
+    if (gnutls_certificate_set_x509_system_trust(c) < 0)
+        ember__log(EMBER_LOG_INFO, "tls", "no system trust store: only "
+                   "<s2s ca-file> can vouch for peers");
+    if (cfg->s2s.ca_file != NULL &&
+        (rc = gnutls_certificate_set_x509_trust_file(
+             c, cfg->s2s.ca_file, GNUTLS_X509_FMT_PEM)) < 0) {
+        snprintf(err, errlen, "cannot load the CA file %s: %s",
+                 cfg->s2s.ca_file, gnutls_strerror(rc));
+        rc = EMBER_EIO;
+        goto fail;
+    }
     *out = c;
     return 0;
 
@@ -196,16 +211,17 @@ tls_pushv(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
 
 
 ember_tls_t *
-ember__tls_new(const ember_tls_io_t *io, void *ud, int alpn)
+ember__tls_new(const ember_tls_io_t *io, void *ud,
+               const ember_tls_opts_t *opts)
 {
     ember_tls_t *t = calloc(1, sizeof(*t));
-    static const gnutls_datum_t xmpp_client = {
-        (unsigned char *) "xmpp-client", 11
-    };
+    int client = opts->server_name != NULL;
+    gnutls_datum_t alpn;
 
     if (t == NULL)
         return NULL;
-    if (gnutls_init(&t->gs, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0) {
+    if (gnutls_init(&t->gs, (client ? GNUTLS_CLIENT : GNUTLS_SERVER) |
+                                GNUTLS_NONBLOCK) < 0) {
         free(t);
         return NULL;
     }
@@ -213,13 +229,22 @@ ember__tls_new(const ember_tls_io_t *io, void *ud, int alpn)
     t->ud = ud;
     gnutls_priority_set(t->gs, priority);
     gnutls_credentials_set(t->gs, GNUTLS_CRD_CERTIFICATE, creds);
-    gnutls_certificate_server_set_request(t->gs, GNUTLS_CERT_IGNORE);
+    if (client)
+        gnutls_server_name_set(t->gs, GNUTLS_NAME_DNS, opts->server_name,
+                               strlen(opts->server_name));
+    else
+        gnutls_certificate_server_set_request(
+            t->gs, opts->peer_cert ? GNUTLS_CERT_REQUEST
+                                   : GNUTLS_CERT_IGNORE);
     gnutls_transport_set_ptr(t->gs, t);
     gnutls_transport_set_pull_function(t->gs, tls_pull);
     gnutls_transport_set_push_function(t->gs, tls_push);
     gnutls_transport_set_vec_push_function(t->gs, tls_pushv);
-    if (alpn)
-        gnutls_alpn_set_protocols(t->gs, &xmpp_client, 1, 0);
+    if (opts->alpn != NULL) {
+        alpn.data = (unsigned char *) opts->alpn;
+        alpn.size = (unsigned) strlen(opts->alpn);
+        gnutls_alpn_set_protocols(t->gs, &alpn, 1, 0);
+    }
     return t;
 }
 
@@ -350,3 +375,109 @@ ember__tls_channel_binding(ember_tls_t *t, const char **type, char **b64)
     return 0;
 }
 
+
+
+int
+ember__tls_peer_has_cert(ember_tls_t *t)
+{
+    unsigned n = 0;
+
+    return t->ready && gnutls_certificate_get_peers(t->gs, &n) != NULL &&
+           n > 0;
+}
+
+
+/* A dNSName matches exactly, or as "*.rest" for one leftmost label. */
+static int
+dns_name_matches(const char *san, size_t len, const char *domain)
+{
+    const char *dot;
+
+    if (len == strlen(domain) && strncasecmp(san, domain, len) == 0)
+        return 1;
+    if (len < 3 || san[0] != '*' || san[1] != '.' ||
+        (dot = strchr(domain, '.')) == NULL || dot == domain)
+        return 0;
+    return strlen(dot + 1) == len - 2 &&
+           strncasecmp(san + 2, dot + 1, len - 2) == 0;
+}
+
+
+static int
+cert_names_domain(gnutls_x509_crt_t crt, const char *domain)
+{
+    char buf[1024], oid[128];
+    size_t size, oidsize;
+    gnutls_datum_t other, virt;
+    unsigned idx, type;
+    int rc;
+
+    for (idx = 0;; idx++) {
+        size = sizeof(buf) - 1;
+        rc = gnutls_x509_crt_get_subject_alt_name(crt, idx, buf, &size,
+                                                  NULL);
+        if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+            return 0;
+        if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER)
+            continue;
+        if (rc < 0)
+            return 0;
+        if (rc == GNUTLS_SAN_DNSNAME && dns_name_matches(buf, size, domain))
+            return 1;
+        if (rc != GNUTLS_SAN_OTHERNAME)
+            continue;
+        oidsize = sizeof(oid);
+        if (gnutls_x509_crt_get_subject_alt_othername_oid(crt, idx, oid,
+                                                          &oidsize) < 0)
+            continue;
+        other.data = (unsigned char *) buf;
+        other.size = (unsigned) size;
+        if (gnutls_x509_othername_to_virtual(oid, &other, &type, &virt) < 0)
+            continue;
+        rc = type == GNUTLS_SAN_OTHERNAME_XMPP &&
+             virt.size == strlen(domain) &&
+             strncasecmp((const char *) virt.data, domain, virt.size) == 0;
+        gnutls_free(virt.data);
+        if (rc)
+            return 1;
+    }
+}
+
+
+int
+ember__tls_peer_proves(ember_tls_t *t, const char *domain, char *why,
+                       size_t whylen)
+{
+    const gnutls_datum_t *certs;
+    gnutls_x509_crt_t crt;
+    gnutls_datum_t txt;
+    unsigned n = 0, status = 0;
+    int ok;
+
+    if (!t->ready ||
+        (certs = gnutls_certificate_get_peers(t->gs, &n)) == NULL || n == 0) {
+        snprintf(why, whylen, "no certificate");
+        return 0;
+    }
+    if (gnutls_certificate_verify_peers2(t->gs, &status) < 0 ||
+        status != 0) {
+        if (gnutls_certificate_verification_status_print(
+                status, GNUTLS_CRT_X509, &txt, 0) == 0) {
+            snprintf(why, whylen, "%s", txt.data);
+            gnutls_free(txt.data);
+        } else {
+            snprintf(why, whylen, "certificate not trusted");
+        }
+        return 0;
+    }
+    if (gnutls_x509_crt_init(&crt) < 0) {
+        snprintf(why, whylen, "out of memory");
+        return 0;
+    }
+    ok = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+         cert_names_domain(crt, domain);
+    gnutls_x509_crt_deinit(crt);
+    if (!ok)
+        snprintf(why, whylen, "the certificate does not name %s", domain);
+    return ok;
+}

@@ -28,8 +28,15 @@ void ember__tls_cleanup(void);
  * when this fails. */
 int ember__tls_reload(const ember_config_t *cfg, char *err, size_t errlen);
 
-/* alpn: offer "xmpp-client" (direct TLS, XEP-0368). */
-ember_tls_t *ember__tls_new(const ember_tls_io_t *io, void *ud, int alpn);
+typedef struct ember_tls_opts_s {
+    const char *server_name;   /* set: we are the client, sending this SNI */
+    const char *alpn;          /* "xmpp-client", "xmpp-server" or NULL */
+    int peer_cert;             /* server: ask the peer for a certificate
+                                  (s2s, XEP-0178) */
+} ember_tls_opts_t;
+
+ember_tls_t *ember__tls_new(const ember_tls_io_t *io, void *ud,
+                            const ember_tls_opts_t *opts);
 /* Ciphertext arrived.  0, or a negative error (the stream must close). */
 int ember__tls_feed(ember_tls_t *t, const char *data, size_t len);
 int ember__tls_send(ember_tls_t *t, const char *data, size_t len);
@@ -42,5 +49,20 @@ const char *ember__tls_version(const ember_tls_t *t);
 /* tls-exporter (TLS 1.3) or tls-unique (1.2), base64; 0 or error. */
 int ember__tls_channel_binding(ember_tls_t *t, const char **type,
                                char **b64);
+
+/*
+ * Whether the peer's certificate proves `domain` (RFC 6125 as RFC 9525
+ * updates it, XEP-0178): a chain to a trust anchor (the system's and
+ * <s2s ca-file>), valid now, and a subjectAltName dNSName (a wildcard
+ * only as the whole leftmost label) or XmppAddr equal to domain.  The
+ * subject's CN is never looked at, and no key purpose is required: a
+ * certificate issued for server authentication only proves a server's
+ * name when it connects as a client.  1 yes; 0 no, with the reason in
+ * why.
+ */
+int ember__tls_peer_proves(ember_tls_t *t, const char *domain, char *why,
+                           size_t whylen);
+/* The peer sent a certificate at all. */
+int ember__tls_peer_has_cert(ember_tls_t *t);
 
 #endif

@@ -155,7 +155,7 @@ ember__c2s_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
         .pool = EMBER_CONN_POOL_C2S,
         .max_per_ip = cfg->limits.max_connections_per_ip,
         .direct_tls = lc->type == EMBER_LISTEN_C2S_TLS,
-        .alpn_xmpp = lc->type == EMBER_LISTEN_C2S_TLS,
+        .alpn = lc->type == EMBER_LISTEN_C2S_TLS ? "xmpp-client" : NULL,
         .rate = lc->rate,
         .burst = lc->burst,
         .connects_per_second = cfg->limits.connections_per_second_per_ip,

@@ -10,6 +10,7 @@
 #include "xmpp/errors.h"
 #include "xmpp/router.h"
 #include "base/process.h"
+#include "xmpp/s2s.h"
 #include "xmpp/services.h"
 #include "base/tasks.h"
 #include "xmpp/disco.h"
@@ -538,8 +539,7 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
         goto done;
     }
     if (!ember__host_exists(host)) {
-        /* No server-to-server yet: every other domain is unreachable. */
-        ember__bounce(st, EMBER_COND_REMOTE_SERVER_NOT_FOUND, NULL);
+        ember__s2s_send(st, from->domain, host);
         goto done;
     }
     if (payload != NULL) {

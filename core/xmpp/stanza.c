@@ -714,6 +714,40 @@ ember__stanza_write(const ember_stanza_t *st, const char *context_ns,
 }
 
 
+void
+ember__stanza_move_ns(ember_stanza_t *root, const char *from, const char *to)
+{
+    ember_stanza_t *cur = root;
+    const node_t *n;
+
+    if (root->ns != NULL && strcmp(root->ns, from) == 0)
+        root->ns = to;
+    n = root->first;
+    for (;;) {
+        while (n != NULL) {
+            ember_stanza_t *e = (ember_stanza_t *) n;
+
+            if (n->kind != NODE_ELEM) {
+                n = n->next;
+                continue;
+            }
+            if (e->ns != NULL && strcmp(e->ns, from) == 0)
+                e->ns = to;
+            if (e->first != NULL) {
+                cur = e;
+                n = e->first;
+            } else {
+                n = n->next;
+            }
+        }
+        if (cur == root)
+            return;
+        n = cur->n.next;
+        cur = cur->n.parent;
+    }
+}
+
+
 char *
 ember__stanza_serialize(const ember_stanza_t *st, size_t *len)
 {

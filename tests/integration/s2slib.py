@@ -1,0 +1,123 @@
+"""Names for federation tests: a dnsmasq of our own on a free loopback
+port, answering A and SRV records for the test domains, and nothing else
+(no upstream, no /etc/hosts).  Every server in a test resolves through it:
+emberd by <s2s resolver>, Prosody by its unbound forwarder."""
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+
+
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Dns:
+    """dnsmasq restarted with the current records on each change."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.port = free_udp_port()
+        self.hosts = {}          # name -> ip
+        self.srv = []            # (service name, target, port, priority)
+        self.proc = None
+
+    @property
+    def resolver(self):
+        return "127.0.0.1:%d" % self.port
+
+    @property
+    def unbound_forward(self):
+        return "127.0.0.1@%d" % self.port
+
+    def add_host(self, name, ip="127.0.0.1"):
+        self.hosts[name] = ip
+        self._restart()
+
+    def add_srv(self, domain, port, target=None, tls=False, priority=0):
+        service = "_xmpps-server._tcp." if tls else "_xmpp-server._tcp."
+        self.srv.append((service + domain, target or domain, port, priority))
+        self._restart()
+
+    def _restart(self):
+        self.stop()
+        args = [DNSMASQ, "--keep-in-foreground", "--no-daemon",
+                "--no-resolv", "--no-hosts", "--no-poll", "--local=/test/",
+                "--listen-address=127.0.0.1", "--bind-interfaces",
+                "--port=%d" % self.port, "--user=" + _user(),
+                "--pid-file=", "--log-facility=%s/dnsmasq.log" % self.tmp]
+        for name, ip in self.hosts.items():
+            args.append("--host-record=%s,%s" % (name, ip))
+        for name, target, port, prio in self.srv:
+            args.append("--srv-host=%s,%s,%d,%d" % (name, target, port, prio))
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dnsmasq exited: %s"
+                                   % self.proc.stderr.read().decode())
+            if self._answers():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("dnsmasq did not answer on port %d" % self.port)
+
+    def _answers(self):
+        # A query for a name we do not serve: any answer means it is up.
+        q = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+             b"\x05probe\x04test\x00\x00\x01\x00\x01")
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.2)
+        try:
+            s.sendto(q, ("127.0.0.1", self.port))
+            return len(s.recv(512)) > 0
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        self.proc = None
+
+
+def _user():
+    import os
+    import pwd
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+@pytest.fixture
+def dns(tmp_path):
+    if not shutil.which(DNSMASQ):
+        pytest.fail("dnsmasq is not installed (tools/deps.sh test)")
+    d = Dns(tmp_path)
+    yield d
+    d.stop()
+
+
+def federate(srv, dns, s2s_port=None, **s2s_opts):
+    """Give srv an s2s listener, SRV records and the test resolver."""
+    import xml.etree.ElementTree as ET
+    port = s2s_port or srv.base + 9
+    srv.add_listener("s2s", port)
+    el = srv.cfg.find("s2s")
+    if el is None:
+        el = ET.SubElement(srv.cfg, "s2s")
+    el.set("resolver", dns.resolver)
+    for k, v in s2s_opts.items():
+        el.set(k.replace("_", "-"), str(v))
+    dns.add_host(srv.domain)
+    dns.add_srv(srv.domain, port)
+    return port
