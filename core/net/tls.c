@@ -273,6 +273,8 @@ ember__tls_feed(ember_tls_t *t, const char *data, size_t len)
         t->io->ready(t->ud);
     }
     for (;;) {
+        size_t before = t->inlen;
+
         n = gnutls_record_recv(t->gs, plain_buf, sizeof(plain_buf));
         if (n > 0) {
             t->io->read(t->ud, plain_buf, (size_t) n);
@@ -280,8 +282,13 @@ ember__tls_feed(ember_tls_t *t, const char *data, size_t len)
                 return EMBER_EPROTO;
             continue;
         }
-        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+        /* A post-handshake message (a TLS 1.3 session ticket) also ends
+         * in AGAIN: records after it may still be waiting in `in`. */
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+            if (t->inlen > 0 && t->inlen < before)
+                continue;
             return 0;
+        }
         if (n == 0)
             return EMBER_EIO;   /* close_notify */
         if (gnutls_error_is_fatal((int) n)) {

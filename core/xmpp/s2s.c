@@ -70,7 +70,7 @@ struct link_s {
     link_state_t state;
     char *local, *remote;   /* inbound: the header's 'to' and 'from' */
     char *key;              /* outbound: "local remote", out_links' key */
-    char id[24];            /* the receiving side's stream id */
+    char id[128];           /* the receiving side's stream id */
     unsigned out : 1;
     unsigned tls_on : 1;    /* TLS negotiated (or direct) */
     unsigned header_sent : 1;
@@ -103,7 +103,7 @@ typedef struct verify_s {
     struct verify_s *next;
     link_t *in;
     char *local, *remote;
-    char id[24];
+    char id[128];
 } verify_t;
 
 typedef struct failure_s {
@@ -1330,6 +1330,10 @@ xml_element(void *ud, ember_stanza_t *el)
         ember__stanza_free(el);
         return;
     }
+    ember__log(EMBER_LOG_DEBUG, "s2s", "%s %s %s: <%s xmlns='%s'>",
+               l->local ? l->local : "?", l->out ? "->" : "<-",
+               l->remote ? l->remote : l->addr, ember__stanza_name(el),
+               ember__stanza_xmlns(el));
     if (l->out) {
         out_element(l, el);
         ember__stanza_free(el);

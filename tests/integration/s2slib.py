@@ -11,6 +11,9 @@ import time
 import pytest
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+# Test domains end in .example: unbound (Prosody's resolver) answers
+# names under .test itself, with "no such name" (RFC 6761).
+TLD = "example"
 
 
 def free_udp_port():
@@ -51,12 +54,12 @@ class Dns:
     def _restart(self):
         self.stop()
         args = [DNSMASQ, "--keep-in-foreground", "--no-daemon",
-                "--no-resolv", "--no-hosts", "--no-poll", "--local=/test/",
+                "--no-resolv", "--no-hosts", "--no-poll", "--local=/%s/" % TLD,
                 "--listen-address=127.0.0.1", "--bind-interfaces",
                 "--port=%d" % self.port, "--user=" + _user(),
                 "--pid-file=", "--log-facility=%s/dnsmasq.log" % self.tmp]
         for name, ip in self.hosts.items():
-            args.append("--host-record=%s,%s" % (name, ip))
+            args.append("--host-record=%s,%s,::1" % (name, ip))
         for name, target, port, prio in self.srv:
             args.append("--srv-host=%s,%s,%d,%d" % (name, target, port, prio))
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
@@ -74,7 +77,7 @@ class Dns:
     def _answers(self):
         # A query for a name we do not serve: any answer means it is up.
         q = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-             b"\x05probe\x04test\x00\x00\x01\x00\x01")
+             b"\x05probe\x07example\x00\x00\x01\x00\x01")
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(0.2)
         try:
@@ -98,11 +101,13 @@ def _user():
     return pwd.getpwuid(os.geteuid()).pw_name
 
 
-@pytest.fixture
-def dns(tmp_path):
+@pytest.fixture(scope="module")
+def dns(tmp_path_factory):
+    """One dnsmasq for a test module: each test federates its own domains,
+    so no resolver holds an old answer for a name."""
     if not shutil.which(DNSMASQ):
         pytest.fail("dnsmasq is not installed (tools/deps.sh test)")
-    d = Dns(tmp_path)
+    d = Dns(tmp_path_factory.mktemp("dns"))
     yield d
     d.stop()
 
