@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "runtime/modules.h"
 #include "base/process.h"
+#include "xmpp/s2s.h"
 #include "xmpp/session.h"
 
 static const ember__server_ops_t *server_ops;
@@ -383,6 +384,46 @@ cmd_certs(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 }
 
 
+static void
+cmd_s2s(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    const ember_config_t *cfg = ember__config();
+    json_t *blocked = json_array();
+    char **b;
+
+    for (b = cfg->s2s.blocked; b != NULL && *b != NULL; b++)
+        json_array_append_new(blocked, json_string(*b));
+    ember__command_done(ctx, 0,
+                        json_pack("{s:o, s:o, s:o}", "links",
+                                  ember__s2s_links(), "failures",
+                                  ember__s2s_failures(), "blocked", blocked),
+                        NULL);
+}
+
+
+static void
+cmd_s2s_close(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    const char *domain = json_string_value(json_object_get(args, "domain"));
+    char prepped[1024];
+
+    if (domain == NULL ||
+        ember__jid_prep_domain(domain, prepped, sizeof(prepped)) < 0) {
+        ember__command_donef(ctx, EMBER_EINVAL, "'%s' is not a domain",
+                             domain != NULL ? domain : "");
+        return;
+    }
+    ember__command_done(ctx, 0,
+                        json_pack("{s:s, s:i}", "domain", prepped, "closed",
+                                  ember__s2s_close_domain(prepped)),
+                        NULL);
+}
+
+
+static const ember_cmd_arg_t args_domain[] = {
+    { "domain", EMBER_ARG_STRING, 1, "a remote domain" },
+    { NULL, 0, 0, NULL }
+};
 static const ember_cmd_arg_t args_jid_password[] = {
     { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
     { "password", EMBER_ARG_SECRET, 1, "the new password" },
@@ -430,6 +471,10 @@ static const ember_command_t core_commands[] = {
       args_jid, "admin", cmd_kick },
     { "certs", "TLS certificates in use: names and validity", NULL, "admin",
       cmd_certs },
+    { "s2s", "Server-to-server links, failed attempts, blocked domains",
+      NULL, "admin", cmd_s2s },
+    { "s2s-close", "Close every link with a remote domain", args_domain,
+      "admin", cmd_s2s_close },
 };
 
 

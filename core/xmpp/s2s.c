@@ -603,6 +603,13 @@ on_closed(void *owner)
     if (l->out && l->state != OUT_UP && l->fail_cond == EMBER_COND_NONE)
         link_fail(l, EMBER_COND_REMOTE_SERVER_NOT_FOUND,
                   "the connection closed before the link came up");
+    if (!l->out && l->npairs == 0 && l->remote != NULL) {
+        char why[200];
+
+        snprintf(why, sizeof(why), "closed unauthenticated%s%s",
+                 l->cert[0] ? ", certificate: " : "", l->cert);
+        remember_failure(l, why);
+    }
     link_free(l);
 }
 

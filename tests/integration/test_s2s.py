@@ -1,0 +1,373 @@
+"""Server-to-server between two emberd instances (RFC 6120 sections 4,
+5, 6 and 13 as they apply to server streams; XEP-0220 dialback; XEP-0178
+SASL EXTERNAL with RFC 6125 / RFC 9525 name checks; XEP-0368 SRV).
+
+Each test federates its own domains through the module's dnsmasq: a
+resolver never holds an answer from another test."""
+
+import base64
+import itertools
+import json
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from peers import self_signed
+from rawxmpp import NS_CLIENT, NS_STANZAS, NS_STREAMS, RawClient, q
+from s2slib import TLD, dns, federate  # noqa: F401 (fixture)
+
+_n = itertools.count(1)
+NS_ROSTER = "jabber:iq:roster"
+
+
+def new_domain(tag):
+    return "%s%d.%s" % (tag, next(_n), TLD)
+
+
+@pytest.fixture
+def pair(server_factory, dns):
+    """Two federated instances, started."""
+    def make(a_opts=None, b_opts=None, setup=None):
+        a = server_factory(start=False, domain=new_domain("a"), plain=True)
+        b = server_factory(start=False, domain=new_domain("b"), plain=True)
+        federate(a, dns, **(a_opts or {}))
+        federate(b, dns, **(b_opts or {}))
+        if setup:
+            setup(a, b)
+        a.start()
+        b.start()
+        return a, b
+    return make
+
+
+def client(srv, user="alice"):
+    c = RawClient(srv.plain_port, domain=srv.domain)
+    c.login(user, user + "-secret", resource="r")
+    return c
+
+
+def body(m):
+    b = m.find(q(NS_CLIENT, "body"))
+    return b.text if b is not None else None
+
+
+def error_condition(st):
+    err = st.find(q(NS_CLIENT, "error"))
+    assert err is not None, ET.tostring(st)
+    return [c.tag.split("}")[1] for c in err
+            if c.tag.startswith("{%s}" % NS_STANZAS)][0]
+
+
+def s2s_state(srv):
+    r = srv.ctl_ok("--json", "s2s")
+    return json.loads(r.stdout)
+
+
+def make_ca(dir_):
+    key, crt = dir_ / "ca.key", dir_ / "ca.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "30", "-subj", "/CN=Ember Test CA",
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+def use_cert(srv, crt, key):
+    el = srv.cfg.find("tls")
+    if el is None:
+        el = ET.SubElement(srv.cfg, "tls")
+    el.set("cert", str(crt))
+    el.set("key", str(key))
+
+
+def test_messages_both_ways_over_dialback(pair):
+    a, b = pair()
+    ca, cb = client(a), client(b, "bob")
+    ca.presence()
+    cb.presence()
+    ca.message("bob@%s/r" % b.domain, "hello b")
+    m = cb.recv_message(timeout=15)
+    assert body(m) == "hello b"
+    assert m.get("from") == "alice@%s/r" % a.domain
+    cb.message("alice@%s/r" % a.domain, "hello a")
+    m = ca.recv_message(timeout=15)
+    assert body(m) == "hello a"
+    links = s2s_state(a)["links"]
+    out = [l for l in links if l["direction"] == "out"]
+    inn = [l for l in links if l["direction"] == "in"]
+    assert out and out[0]["remote"] == b.domain and out[0]["state"] == "up"
+    assert out[0]["auth"] == "dialback" and out[0]["tls"].startswith("TLS")
+    assert inn and inn[0]["remote"] == b.domain and inn[0]["auth"] == "dialback"
+
+
+def test_stanzas_queued_while_the_link_comes_up_arrive_in_order(pair):
+    a, b = pair()
+    ca, cb = client(a), client(b, "bob")
+    cb.presence()
+    for i in range(20):
+        ca.message("bob@%s/r" % b.domain, "m%d" % i)
+    got = [body(cb.recv_message(timeout=15)) for _ in range(20)]
+    assert got == ["m%d" % i for i in range(20)]
+
+
+def test_subscription_and_presence_across_servers(pair):
+    """RFC 6121 3.1: a subscription request to a remote contact, its
+    approval, and the contact's presence that follows."""
+    a, b = pair()
+    ca, cb = client(a), client(b, "bob")
+    ca.presence()
+    cb.presence()
+    bob = "bob@%s" % b.domain
+    ca.send("<presence type='subscribe' to='%s'/>" % bob)
+    req = cb.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+                  e.get("type") == "subscribe", timeout=15)
+    assert req.get("from") == "alice@%s" % a.domain
+    cb.send("<presence type='subscribed' to='alice@%s'/>" % a.domain)
+    pres = ca.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+                   e.get("from", "").startswith(bob + "/") and
+                   e.get("type") is None, timeout=15)
+    assert pres.get("from") == bob + "/r"
+    roster = ca.iq("get", "<query xmlns='%s'/>" % NS_ROSTER)
+    items = roster.findall(".//{%s}item" % NS_ROSTER)
+    assert [(i.get("jid"), i.get("subscription")) for i in items] == \
+        [(bob, "to")]
+
+
+def test_iq_to_a_remote_server_and_back(pair):
+    a, b = pair()
+    ca = client(a)
+    r = ca.iq("get", "<query xmlns='jabber:iq:version'/>", to=b.domain,
+              timeout=15)
+    assert r.get("type") == "result"
+    assert r.get("from") == b.domain
+    name = r.find(".//{jabber:iq:version}name")
+    assert name is not None and name.text
+
+
+def test_unknown_domain_bounces_remote_server_not_found(pair):
+    a, b = pair()
+    ca = client(a)
+    ca.message("nobody@nowhere.%s" % TLD, "lost")
+    err = ca.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                  e.get("type") == "error", timeout=15)
+    assert error_condition(err) == "remote-server-not-found"
+    fails = s2s_state(a)["failures"]
+    assert any(f["remote"] == "nowhere.%s" % TLD for f in fails)
+
+
+def test_silent_server_bounces_remote_server_timeout(pair, dns):
+    """A server that accepts the connection and never answers."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    domain = new_domain("silent")
+    dns.add_host(domain)
+    dns.add_srv(domain, silent.getsockname()[1])
+    try:
+        a, b = pair(a_opts={"connect_timeout": "2"})
+        ca = client(a)
+        ca.message("x@%s" % domain, "into the void")
+        err = ca.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                      e.get("type") == "error", timeout=15)
+        assert error_condition(err) == "remote-server-timeout"
+    finally:
+        silent.close()
+
+
+def test_blocked_domain_is_refused_both_ways(pair):
+    def block(a, b):
+        s2s = a.cfg.find("s2s")
+        ET.SubElement(s2s, "block", domain=b.domain)
+    a, b = pair(setup=block)
+    ca, cb = client(a), client(b, "bob")
+    ca.presence()
+    ca.message("bob@%s" % b.domain, "to a blocked domain")
+    err = ca.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                  e.get("type") == "error", timeout=15)
+    assert error_condition(err) == "remote-server-not-found"
+    cb.message("alice@%s/r" % a.domain, "from a blocked domain")
+    err = cb.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                  e.get("type") == "error", timeout=20)
+    assert error_condition(err) in ("remote-server-not-found",
+                                    "remote-server-timeout")
+    assert s2s_state(a)["blocked"] == [b.domain]
+
+
+def test_sasl_external_with_certificates_from_a_trusted_ca(pair, tmp_path):
+    """XEP-0178: both sides present certificates naming their domains,
+    issued by a CA both trust; dialback is off, so nothing else works."""
+    ca_crt, ca_key = make_ca(tmp_path)
+
+    def certs(a, b):
+        for srv in (a, b):
+            crt, key = self_signed(srv.root, srv.domain, (ca_crt, ca_key))
+            use_cert(srv, crt, key)
+            srv.cfg.find("s2s").set("ca-file", str(ca_crt))
+    a, b = pair(a_opts={"dialback": "false"}, b_opts={"dialback": "false"},
+                setup=certs)
+    ca, cb = client(a), client(b, "bob")
+    cb.presence()
+    ca.message("bob@%s/r" % b.domain, "over EXTERNAL")
+    assert body(cb.recv_message(timeout=15)) == "over EXTERNAL"
+    out = [l for l in s2s_state(a)["links"] if l["direction"] == "out"]
+    assert out[0]["auth"] == "SASL EXTERNAL"
+    inn = [l for l in s2s_state(b)["links"] if l["direction"] == "in"]
+    assert inn[0]["auth"] == "SASL EXTERNAL"
+    assert inn[0]["certificate"] == "valid"
+
+
+def test_certificate_naming_the_domain_only_in_its_cn_is_refused(pair,
+                                                                  tmp_path):
+    """RFC 9525 6.1.1: the subject's CN is not an identifier; a
+    certificate whose subjectAltNames name another domain proves nothing
+    about the one in its CN."""
+    ca_crt, ca_key = make_ca(tmp_path)
+
+    def certs(a, b):
+        # a's certificate: CN=a's domain, subjectAltName DNS:elsewhere.
+        crt, key = self_signed(a.root, "elsewhere." + TLD, (ca_crt, ca_key))
+        cn_crt = a.root / "cn-only.crt"
+        subprocess.run(["openssl", "req", "-new", "-key", str(key), "-out",
+                        str(a.root / "cn.csr"), "-subj", "/CN=" + a.domain],
+                       check=True, capture_output=True)
+        (a.root / "cn.ext").write_text(
+            "subjectAltName=DNS:elsewhere.%s\n" % TLD)
+        subprocess.run(["openssl", "x509", "-req", "-days", "30", "-in",
+                        str(a.root / "cn.csr"), "-CA", str(ca_crt),
+                        "-CAkey", str(ca_key), "-CAcreateserial", "-out",
+                        str(cn_crt), "-extfile", str(a.root / "cn.ext")],
+                       check=True, capture_output=True)
+        use_cert(a, cn_crt, key)
+        crt_b, key_b = self_signed(b.root, b.domain, (ca_crt, ca_key))
+        use_cert(b, crt_b, key_b)
+        for srv in (a, b):
+            srv.cfg.find("s2s").set("ca-file", str(ca_crt))
+    a, b = pair(a_opts={"dialback": "false"}, b_opts={"dialback": "false"},
+                setup=certs)
+    ca = client(a)
+    ca.message("bob@%s" % b.domain, "should not pass")
+    err = ca.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                  e.get("type") == "error", timeout=20)
+    assert error_condition(err) == "remote-server-not-found"
+    deadline = time.monotonic() + 10
+    while True:
+        fails = s2s_state(b)["failures"]
+        if any("does not name %s" % a.domain in f["reason"] for f in fails):
+            break
+        assert time.monotonic() < deadline, fails
+        time.sleep(0.2)
+
+
+class RawPeer:
+    """A server of our own making, to say what a real one would not."""
+
+    def __init__(self, port, to, frm, cert=None, key=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), 10)
+        self.to, self.frm = to, frm
+        self.cert, self.key = cert, key
+        self.buf = b""
+
+    def send(self, s):
+        self.sock.sendall(s.encode())
+
+    def header(self):
+        self.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server'"
+                  " xmlns:stream='%s' xmlns:db='jabber:server:dialback' "
+                  "from='%s' to='%s' version='1.0'>"
+                  % (NS_STREAMS, self.frm, self.to))
+
+    def read_until(self, needle, timeout=10):
+        deadline = time.monotonic() + timeout
+        while needle.encode() not in self.buf:
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                d = self.sock.recv(65536)
+            except socket.timeout:
+                d = b""
+            if not d and time.monotonic() >= deadline:
+                raise AssertionError("no %r in %r" % (needle, self.buf))
+            if not d and not isinstance(self.sock, ssl.SSLSocket):
+                pass
+            self.buf += d
+            if d == b"" and time.monotonic() < deadline:
+                time.sleep(0.02)
+        text = self.buf.decode(errors="replace")
+        self.buf = b""
+        return text
+
+    def starttls(self):
+        self.header()
+        self.read_until("</stream:features>")
+        self.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        self.read_until("<proceed")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if self.cert:
+            ctx.load_cert_chain(str(self.cert), str(self.key))
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=self.to)
+        self.header()
+        return self.read_until("</stream:features>")
+
+
+def test_stanza_before_authentication_is_not_authorized(pair):
+    a, b = pair()
+    port = a.base + 9
+    p = RawPeer(port, a.domain, "mallory." + TLD)
+    p.starttls()
+    p.send("<message from='m@mallory.%s' to='alice@%s'><body>x</body>"
+           "</message>" % (TLD, a.domain))
+    text = p.read_until("</stream:stream>")
+    assert "<not-authorized" in text
+
+
+def test_stanza_from_a_domain_the_link_did_not_prove_is_refused(pair,
+                                                                 tmp_path):
+    """RFC 6120 4.9.3.9 / 13.7.1.4: after proving x, a peer sends from y."""
+    ca_crt, ca_key = make_ca(tmp_path)
+    honest = "honest." + TLD
+
+    def trust(a, b):
+        a.cfg.find("s2s").set("ca-file", str(ca_crt))
+    a, b = pair(setup=trust)
+    ca = client(a)
+    ca.presence()
+    crt, key = self_signed(tmp_path, honest, (ca_crt, ca_key))
+    p = RawPeer(a.base + 9, a.domain, honest, crt, key)
+    feats = p.starttls()
+    assert "EXTERNAL" in feats
+    p.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+           "mechanism='EXTERNAL'>%s</auth>"
+           % base64.b64encode(honest.encode()).decode())
+    assert "<success" in p.read_until("success")
+    p.header()
+    p.read_until("</stream:features>")
+    p.send("<message from='x@%s' to='alice@%s/r' type='chat'><body>honest"
+           "</body></message>" % (honest, a.domain))
+    assert body(ca.recv_message(timeout=10)) == "honest"
+    p.send("<message from='boss@%s' to='alice@%s/r' type='chat'><body>"
+           "spoofed</body></message>" % (b.domain, a.domain))
+    text = p.read_until("</stream:stream>")
+    assert "<invalid-from" in text
+    with pytest.raises(Exception):
+        ca.recv_message(timeout=2)
+
+
+def test_s2s_close_command_closes_the_link_and_the_next_stanza_reopens_it(
+        pair):
+    a, b = pair()
+    ca, cb = client(a), client(b, "bob")
+    cb.presence()
+    ca.message("bob@%s/r" % b.domain, "one")
+    assert body(cb.recv_message(timeout=15)) == "one"
+    r = json.loads(a.ctl_ok("--json", "s2s-close", b.domain).stdout)
+    assert r["closed"] >= 1
+    ca.message("bob@%s/r" % b.domain, "two")
+    assert body(cb.recv_message(timeout=15)) == "two"
