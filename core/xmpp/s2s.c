@@ -1057,8 +1057,12 @@ in_auth(link_t *l, ember_stanza_t *el)
     }
     if (text != NULL && *text != '\0' && strcmp(text, "=") != 0 &&
         gsasl_base64_from(text, strlen(text), &authzid, &n) == GSASL_OK &&
-        n > 0 && ember__jid_prep_domain(authzid, domain, sizeof(domain)) == 0)
-        claimed = domain;
+        n > 0 && n < sizeof(why)) {
+        /* Not NUL-terminated. */
+        snprintf(why, sizeof(why), "%.*s", (int) n, authzid);
+        if (ember__jid_prep_domain(why, domain, sizeof(domain)) == 0)
+            claimed = domain;
+    }
     if (claimed == NULL ||
         !ember__tls_peer_proves(ember__conn_tls(l->conn), claimed, why,
                                 sizeof(why))) {

@@ -3,6 +3,8 @@ port, answering A and SRV records for the test domains, and nothing else
 (no upstream, no /etc/hosts).  Every server in a test resolves through it:
 emberd by <s2s resolver>, Prosody by its unbound forwarder."""
 
+import os
+import random
 import shutil
 import socket
 import subprocess
@@ -16,12 +18,10 @@ DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 TLD = "example"
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def own_address():
+    """A loopback address nothing else in the tests binds: the server may
+    come back on the same address and port after each restart."""
+    return "127.53.%d.%d" % (random.randint(0, 255), random.randint(1, 254))
 
 
 class Dns:
@@ -29,18 +29,19 @@ class Dns:
 
     def __init__(self, tmp):
         self.tmp = tmp
-        self.port = free_udp_port()
+        self.address = own_address()
+        self.port = 53 if os.geteuid() == 0 else 5353
         self.hosts = {}          # name -> ip
         self.srv = []            # (service name, target, port, priority)
         self.proc = None
 
     @property
     def resolver(self):
-        return "127.0.0.1:%d" % self.port
+        return "%s:%d" % (self.address, self.port)
 
     @property
     def unbound_forward(self):
-        return "127.0.0.1@%d" % self.port
+        return "%s@%d" % (self.address, self.port)
 
     def add_host(self, name, ip="127.0.0.1"):
         self.hosts[name] = ip
@@ -55,7 +56,7 @@ class Dns:
         self.stop()
         args = [DNSMASQ, "--keep-in-foreground", "--no-daemon",
                 "--no-resolv", "--no-hosts", "--no-poll", "--local=/%s/" % TLD,
-                "--listen-address=127.0.0.1", "--bind-interfaces",
+                "--listen-address=" + self.address, "--bind-interfaces",
                 "--port=%d" % self.port, "--user=" + _user(),
                 "--pid-file=", "--log-facility=%s/dnsmasq.log" % self.tmp]
         for name, ip in self.hosts.items():
@@ -81,7 +82,7 @@ class Dns:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(0.2)
         try:
-            s.sendto(q, ("127.0.0.1", self.port))
+            s.sendto(q, (self.address, self.port))
             return len(s.recv(512)) > 0
         except OSError:
             return False
@@ -96,7 +97,6 @@ class Dns:
 
 
 def _user():
-    import os
     import pwd
     return pwd.getpwuid(os.geteuid()).pw_name
 
