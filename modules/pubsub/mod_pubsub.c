@@ -65,11 +65,19 @@ pubsub_on_stanza(ember_module_t *m, const ember_event_t *ev, void *ud)
 /* The PEP context with the caller's settings (PEP's defaults for zero or
  * missing fields). */
 static ps_ctx_t *
-pep_ctx(const ember_pubsub_iface_t *self, const ember_pubsub_opts_t *o)
+pep_of(const ember_pubsub_iface_t *self)
 {
     pubsub_t *p = (pubsub_t *) (void *) ((char *) self -
                                          offsetof(pubsub_t, iface));
-    ps_ctx_t *c = &p->pep;
+
+    return &p->pep;
+}
+
+
+static ps_ctx_t *
+pep_ctx(const ember_pubsub_iface_t *self, const ember_pubsub_opts_t *o)
+{
+    ps_ctx_t *c = pep_of(self);
     size_t have = o != NULL ? o->size : 0;
 
 #define PS_OPT(f, def)                                                       \
@@ -111,6 +119,101 @@ pep_remove(const ember_pubsub_iface_t *self, const char *account,
     if (account == NULL)
         return EMBER_EINVAL;
     return ps_start(pep_ctx(self, o), PS_OP_WIPE, account, NULL, NULL);
+}
+
+
+/* An <iq type='...'><pubsub><NAME node='...'/></pubsub></iq> for a call
+ * of the interface; *el is NAME. */
+static ember_stanza_t *
+local_iq(const char *type, const char *name, const char *node,
+         ember_stanza_t **el)
+{
+    ember_stanza_t *iq = api->stanza_new("iq", NULL), *ps;
+
+    if (iq == NULL || api->stanza_set_attr(iq, "type", type) < 0 ||
+        (ps = api->stanza_add_child(iq, "pubsub", PS_NS)) == NULL ||
+        (*el = api->stanza_add_child(ps, name, NULL)) == NULL ||
+        api->stanza_set_attr(*el, "node", node) < 0) {
+        api->stanza_free(iq);
+        return NULL;
+    }
+    return iq;
+}
+
+
+static int
+pep_items(const ember_pubsub_iface_t *self, const char *account,
+          const char *node, int max, ember_pubsub_items_cb cb, void *ud,
+          const ember_pubsub_opts_t *o)
+{
+    ember_stanza_t *iq, *el;
+    char n[16];
+
+    if (account == NULL || node == NULL || cb == NULL)
+        return EMBER_EINVAL;
+    if ((iq = local_iq("get", "items", node, &el)) == NULL)
+        return EMBER_ENOMEM;
+    snprintf(n, sizeof(n), "%d", max);
+    if (max > 0 && api->stanza_set_attr(el, "max_items", n) < 0) {
+        api->stanza_free(iq);
+        return EMBER_ENOMEM;
+    }
+    return ps_start_local(pep_ctx(self, o), account, iq, NULL, cb, ud);
+}
+
+
+static int
+pep_publish(const ember_pubsub_iface_t *self, const char *account,
+            const char *node, const char *id, const ember_stanza_t *payload,
+            const ember_stanza_t *options, ember_pubsub_done_cb done,
+            void *ud, const ember_pubsub_opts_t *o)
+{
+    ember_stanza_t *iq, *el, *item, *po;
+
+    if (account == NULL || node == NULL || payload == NULL)
+        return EMBER_EINVAL;
+    if ((iq = local_iq("set", "publish", node, &el)) == NULL)
+        return EMBER_ENOMEM;
+    if ((item = api->stanza_add_child(el, "item", NULL)) == NULL ||
+        (id != NULL && api->stanza_set_attr(item, "id", id) < 0) ||
+        api->stanza_append(item, payload) < 0 ||
+        (options != NULL &&
+         ((po = api->stanza_add_child(api->stanza_first(iq),
+                                      "publish-options", NULL)) == NULL ||
+          api->stanza_append(po, options) < 0))) {
+        api->stanza_free(iq);
+        return EMBER_ENOMEM;
+    }
+    return ps_start_local(pep_ctx(self, o), account, iq, done, NULL, ud);
+}
+
+
+static int
+pep_retract(const ember_pubsub_iface_t *self, const char *account,
+            const char *node, const char *id, ember_pubsub_done_cb done,
+            void *ud, const ember_pubsub_opts_t *o)
+{
+    ember_stanza_t *iq, *el, *item;
+
+    if (account == NULL || node == NULL || id == NULL)
+        return EMBER_EINVAL;
+    if ((iq = local_iq("set", "retract", node, &el)) == NULL)
+        return EMBER_ENOMEM;
+    if (api->stanza_set_attr(el, "notify", "true") < 0 ||
+        (item = api->stanza_add_child(el, "item", NULL)) == NULL ||
+        api->stanza_set_attr(item, "id", id) < 0) {
+        api->stanza_free(iq);
+        return EMBER_ENOMEM;
+    }
+    return ps_start_local(pep_ctx(self, o), account, iq, done, NULL, ud);
+}
+
+
+static void
+pep_cancel(const ember_pubsub_iface_t *self, ember_pubsub_items_cb cb,
+           ember_pubsub_done_cb done)
+{
+    ps_cancel_local(pep_of(self), cb, done);
 }
 
 
@@ -179,6 +282,10 @@ pubsub_load(ember_module_t *m, const ember_api_t *a)
     p->iface.request = pep_request;
     p->iface.send_last = pep_send_last;
     p->iface.remove = pep_remove;
+    p->iface.items = pep_items;
+    p->iface.publish = pep_publish;
+    p->iface.retract = pep_retract;
+    p->iface.cancel = pep_cancel;
     p->pep.create_policy = PS_CREATE_OWNER;
     if ((err = ps_ctx_init(&p->pep, m, 1)) < 0 ||
         (conf->service && (err = serve(m, p, conf)) < 0) ||
@@ -209,7 +316,7 @@ pubsub_unload(ember_module_t *m)
 EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
     EMBER_MODULE_HEADER,
     .name = "pubsub",
-    .version = "1.1",
+    .version = "1.2",
     .description = "XEP-0060: Publish-Subscribe service on pubsub.HOST, "
                    "and the engine of PEP",
     .requires = (const char *const[]){ "hooks", "stanzas", "storage",

@@ -66,6 +66,12 @@ typedef struct ps_req_s {
     char *bare;           /* bare JID of from */
     ps_service_t *svc;
     ember_roster_t *roster;
+    /* A call of the interface (publish, retract, items) rather than a
+     * client's stanza: st is made up, the outcome goes to these. */
+    int local;
+    ember_pubsub_done_cb done;
+    ember_pubsub_items_cb got;
+    void *ud;
     struct ps_req_s *prev, *next;
 } ps_req_t;
 
@@ -185,6 +191,17 @@ void ps_send_last_items(ps_service_t *svc, ember_roster_t *roster,
  * the session (PS_OP_LAST). */
 int ps_start(ps_ctx_t *c, int op, const char *jid, const ember_event_t *ev,
              const char *full);
+/* Run the made-up iq `st` (taken) on the service of `account` as the
+ * account, for the interface's calls. */
+int ps_start_local(ps_ctx_t *c, const char *account, ember_stanza_t *st,
+                   ember_pubsub_done_cb done, ember_pubsub_items_cb got,
+                   void *ud);
+/* Forget the callbacks of pending interface calls (ember/pubsub.h). */
+void ps_cancel_local(ps_ctx_t *c, ember_pubsub_items_cb got,
+                     ember_pubsub_done_cb done);
+/* Fire EMBER_PUBSUB_EV_ITEM for an item of a PEP service. */
+void ps_fire_item(ps_req_t *r, ps_node_t *n, const char *id,
+                  const ember_stanza_t *payload);
 void ps_req_free(ps_req_t *r);
 /* The roster a request waited for (cancelled at unload). */
 void ps_on_roster(int status, ember_roster_t *roster, void *ud);

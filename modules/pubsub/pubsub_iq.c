@@ -17,7 +17,17 @@ void
 ps_fail(ps_req_t *r, ember_cond_t cond, const char *app, const char *text)
 {
     ember_stanza_t *e, *err;
+    int status = r->c->closing ? EMBER_ECANCELED : EMBER_EPROTO;
 
+    if (r->local) {
+        if (r->done != NULL)
+            r->done(status, cond, app, r->ud);
+        else if (r->got != NULL)
+            r->got(status, cond, NULL, r->ud);
+        r->done = NULL;
+        r->got = NULL;
+        return;
+    }
     if (r->st == NULL || strcmp(api->stanza_name(r->st), "iq") != 0 ||
         (e = api->error_reply(r->st, cond, text)) == NULL)
         return;
@@ -32,6 +42,16 @@ ps_answer(ps_req_t *r, ember_stanza_t *payload)
 {
     ember_event_t ev;
 
+    if (r->local) {
+        if (r->done != NULL)
+            r->done(0, EMBER_COND_NONE, NULL, r->ud);
+        else if (r->got != NULL)
+            r->got(0, EMBER_COND_NONE, api->stanza_first(payload), r->ud);
+        r->done = NULL;
+        r->got = NULL;
+        api->stanza_free(payload);
+        return;
+    }
     memset(&ev, 0, sizeof(ev));
     ev.size = sizeof(ev);
     ev.stanza = r->st;
@@ -251,4 +271,77 @@ ps_start(ps_ctx_t *c, int op, const char *jid, const ember_event_t *ev,
         ps_req_free(r);
     }
     return 0;
+}
+
+
+int
+ps_start_local(ps_ctx_t *c, const char *account, ember_stanza_t *st,
+               ember_pubsub_done_cb done, ember_pubsub_items_cb got,
+               void *ud)
+{
+    ps_req_t *r = calloc(1, sizeof(*r));
+
+    if (r == NULL || (r->from = strdup(account)) == NULL ||
+        (r->bare = strdup(account)) == NULL) {
+        if (r != NULL)
+            free(r->from);
+        free(r);
+        api->stanza_free(st);
+        return EMBER_ENOMEM;
+    }
+    r->c = c;
+    r->op = PS_OP_STANZA;
+    r->st = st;
+    r->local = 1;
+    r->done = done;
+    r->got = got;
+    r->ud = ud;
+    if ((r->next = c->reqs) != NULL)
+        r->next->prev = r;
+    c->reqs = r;
+    if (ps_service_ready(c, account, on_ready, r) < 0) {
+        r->done = NULL;
+        r->got = NULL;
+        ps_req_free(r);
+        return EMBER_EIO;
+    }
+    return 0;
+}
+
+
+void
+ps_cancel_local(ps_ctx_t *c, ember_pubsub_items_cb got,
+                ember_pubsub_done_cb done)
+{
+    ps_req_t *r;
+
+    for (r = c->reqs; r != NULL; r = r->next) {
+        if (!r->local)
+            continue;
+        if (got != NULL && r->got == got)
+            r->got = NULL;
+        if (done != NULL && r->done == done)
+            r->done = NULL;
+    }
+}
+
+
+void
+ps_fire_item(ps_req_t *r, ps_node_t *n, const char *id,
+             const ember_stanza_t *payload)
+{
+    ember_pubsub_event_t pe;
+
+    if (!r->c->pep)
+        return;
+    memset(&pe, 0, sizeof(pe));
+    pe.size = sizeof(pe);
+    pe.account = r->svc->jid;
+    pe.node = n->name;
+    pe.id = id;
+    pe.payload = payload;
+    pe.retracted = payload == NULL;
+    pe.by_module = r->local;
+    pe.access_model = ps_config_str(n, "pubsub#access_model");
+    api->fire(r->c->m, EMBER_PUBSUB_EV_ITEM, NULL, &pe);
 }

@@ -203,6 +203,7 @@ publish_with(ps_req_t *r, const ember_stanza_t *pub,
         api->stanza_free(ev);
     }
     json_decref(it);
+    ps_fire_item(r, n, id, payload);
 }
 
 
@@ -243,12 +244,13 @@ do_retract(ps_req_t *r, const ember_stanza_t *ret)
         return;
     }
     ps_answer(r, NULL);
-    if (notify != NULL ? !ps_true(notify)
-                       : !ps_config_bool(n, "pubsub#notify_retract"))
-        return;
-    if ((x = api->stanza_new("retract", NULL)) != NULL)
-        api->stanza_set_attr(x, "id", id);
-    ps_notify_node(r->svc, n, r->roster, "items", x);
+    if (notify != NULL ? ps_true(notify)
+                       : ps_config_bool(n, "pubsub#notify_retract")) {
+        if ((x = api->stanza_new("retract", NULL)) != NULL)
+            api->stanza_set_attr(x, "id", id);
+        ps_notify_node(r->svc, n, r->roster, "items", x);
+    }
+    ps_fire_item(r, n, id, NULL);
 }
 
 

@@ -26,6 +26,14 @@
  * services in memory, stores them (stores pubsub_nodes and pubsub_items,
  * user = the bare JID) and sends every reply and notification itself.
  *
+ * V2 lets a module act on an account's service as the account itself:
+ * read the newest items of a node (items), publish an item (publish, the
+ * node created with the given publish-options when absent) and retract one
+ * (retract), with the same checks and notifications as the account's own
+ * client would get.  The engine fires EMBER_PUBSUB_EV_ITEM on the host
+ * after every item published or retracted on an account's service, so a
+ * module can follow what clients store there (XEP-0398, XEP-0402 compat).
+ *
  * Every function runs on the core thread.  The struct is append-only:
  * check `size` (EMBER_PUBSUB_HAS) before calling a field newer than
  * EMBER_PUBSUB_IFACE_V1.
@@ -37,6 +45,7 @@
 #include <stdint.h>
 
 #include <ember/types.h>
+#include <ember/errno.h>
 
 #define EMBER_PUBSUB_IFACE "pubsub"
 
@@ -53,6 +62,20 @@ typedef struct ember_pubsub_opts_s {
 } ember_pubsub_opts_t;
 
 typedef struct ember_pubsub_iface_s ember_pubsub_iface_t;
+
+/*
+ * How a V2 call ended: status 0, or a negative EMBER_E* with the stanza
+ * condition a client would have got (cond; app names the pubsub#errors
+ * one, "precondition-not-met" say, or NULL): EMBER_EPROTO when the engine
+ * refused, EMBER_ECANCELED when mod_pubsub unloaded first.  For items(),
+ * `items` is the <items node='...'/> element of a client's answer (its
+ * <item id='...'/> children newest first; borrowed for the call), NULL on
+ * error.
+ */
+typedef void (*ember_pubsub_done_cb)(int status, ember_cond_t cond,
+                                     const char *app, void *ud);
+typedef void (*ember_pubsub_items_cb)(int status, ember_cond_t cond,
+                                      ember_stanza_t *items, void *ud);
 
 struct ember_pubsub_iface_s {
     uint32_t size; /* sizeof in the provider */
@@ -82,10 +105,73 @@ struct ember_pubsub_iface_s {
     int (*remove)(const ember_pubsub_iface_t *self, const char *account,
                   const ember_pubsub_opts_t *opts);
 
+    /* ---- V2 (in place of the four reserved slots) ---- */
+
+    /*
+     * The newest `max` items (0: all) of `node` on the service of
+     * `account` (a bare JID of the host), as read by the account.  cb is
+     * called once, maybe before items() returns; not when items() returns
+     * an error.  EMBER_EPROTO with item-not-found when there is no node.
+     */
+    int (*items)(const ember_pubsub_iface_t *self, const char *account,
+                 const char *node, int max, ember_pubsub_items_cb cb,
+                 void *ud, const ember_pubsub_opts_t *opts);
+
+    /*
+     * Publish `payload` (copied) as item `id` (NULL: the engine names it)
+     * of `node` on the service of `account`, as the account: the node is
+     * created when absent, configured by `options` (a jabber:x:data
+     * submit form of pubsub#publish-options, copied; NULL: the defaults),
+     * and when it exists `options` are preconditions (XEP-0060 7.1.5:
+     * conflict, precondition-not-met).  The item is stored, notified to
+     * subscribers and contacts as a client's publish would be, and fires
+     * EMBER_PUBSUB_EV_ITEM with `by_module` set.  done may be NULL.
+     */
+    int (*publish)(const ember_pubsub_iface_t *self, const char *account,
+                   const char *node, const char *id,
+                   const ember_stanza_t *payload,
+                   const ember_stanza_t *options, ember_pubsub_done_cb done,
+                   void *ud, const ember_pubsub_opts_t *opts);
+
+    /* Retract item `id` of `node` (notify='true'), as the account. */
+    int (*retract)(const ember_pubsub_iface_t *self, const char *account,
+                   const char *node, const char *id,
+                   ember_pubsub_done_cb done, void *ud,
+                   const ember_pubsub_opts_t *opts);
+
+    /*
+     * Forget every pending call that would call back cb or done (either
+     * may be NULL).  A consumer calls it from unload() with each of its
+     * callbacks; what their ud pointed to is the consumer's to free.
+     */
+    void (*cancel)(const ember_pubsub_iface_t *self,
+                   ember_pubsub_items_cb cb, ember_pubsub_done_cb done);
+
     uintptr_t reserved[4]; /* zero */
 };
 
-#define EMBER_PUBSUB_IFACE_V1 offsetof(ember_pubsub_iface_t, reserved)
+#define EMBER_PUBSUB_IFACE_V1 offsetof(ember_pubsub_iface_t, items)
+#define EMBER_PUBSUB_IFACE_V2 offsetof(ember_pubsub_iface_t, reserved)
+
+/*
+ * Fired by mod_pubsub on the host (api->fire, ev->data an
+ * ember_pubsub_event_t) once an item of an account's service is stored
+ * and notified, or retracted: by the account's clients, or through
+ * publish()/retract() (by_module 1).  `payload` is the item's payload
+ * (NULL when retracted), `access_model` the node's pubsub#access_model.
+ */
+#define EMBER_PUBSUB_EV_ITEM "pubsub-item"
+
+typedef struct ember_pubsub_event_s {
+    uint32_t size;
+    const char *account; /* bare JID */
+    const char *node;
+    const char *id;
+    const ember_stanza_t *payload;
+    int retracted;
+    int by_module;
+    const char *access_model;
+} ember_pubsub_event_t;
 
 /* True when the provider's struct has field `fn` and it is set. */
 #define EMBER_PUBSUB_HAS(pi, fn)                                             \
