@@ -1,6 +1,8 @@
 /* mod_vcard.c -- XEP-0054 vcard-temp: users store their vCard, anyone reads
  * it; XEP-0153: the SHA-1 of the vCard photo goes into the user's
- * available presence when the client did not put one there. */
+ * available presence when the client did not put one there; XEP-0398:
+ * a XEP-0084 avatar published on PEP becomes the vCard's PHOTO, and a
+ * vCard PHOTO is published as the PEP avatar (the "pubsub" interface). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +10,13 @@
 #include <gnutls/crypto.h>
 #include <jansson.h>
 #include <ember/plugin.h>
+#include <ember/pubsub.h>
 
 #define NS_VCARD "vcard-temp"
 #define NS_UPDATE "vcard-temp:x:update"
+#define NS_AVATAR_DATA "urn:xmpp:avatar:data"
+#define NS_AVATAR_META "urn:xmpp:avatar:metadata"
+#define NS_CONVERSION "urn:xmpp:pep-vcard-conversion:0"
 
 /* Before the modules that deliver or keep presence (they hook at 0), so
  * that what they send carries the hash; after filters such as blocking. */
@@ -41,11 +47,25 @@ typedef struct vcard_cmd_s {
     struct vcard_cmd_s *prev, *next;
 } vcard_cmd_t;
 
+/* An avatar on its way between PEP and the vCard (XEP-0398). */
+typedef struct vcard_conv_s {
+    ember_module_t *m;
+    char *account;  /* bare JID */
+    char *id;       /* SHA-1 of the image, hex */
+    char *type;     /* its MIME type */
+    char *b64;      /* the image, base64 */
+    size_t bytes;
+    int stage;      /* vCard to PEP: see conv_publish */
+    struct vcard_conv_s *prev, *next;
+} vcard_conv_t;
+
 typedef struct vcard_state_s {
     ember_store_t *store;
     ember_store_t *index;
     json_t *photos;
     vcard_cmd_t *cmds;
+    vcard_conv_t *convs;
+    ember_pubsub_opts_t opts;
 } vcard_state_t;
 
 static const ember_api_t *api;
@@ -54,15 +74,13 @@ static const ember_api_t *api;
 /* ---- XEP-0153 photo hash ---- */
 
 /*
- * Lower-case hex SHA-1 of the decoded PHOTO/BINVAL into hex[41]: "" when
- * there is no photo.  EMBER_EINVAL when BINVAL is not base64.
+ * Lower-case hex SHA-1 into hex[41] of the image in `text` (base64, with
+ * or without line breaks), and its size in *bytes: "" when text is empty.
+ * EMBER_EINVAL when it is not base64.
  */
 static int
-photo_hash(const ember_stanza_t *vcard, char *hex)
+b64_hash(const char *text, char *hex, size_t *bytes)
 {
-    ember_stanza_t *photo = api->stanza_child(vcard, "PHOTO", NS_VCARD);
-    ember_stanza_t *bin = api->stanza_child(photo, "BINVAL", NS_VCARD);
-    const char *text = bin != NULL ? api->stanza_text(bin) : "";
     gnutls_datum_t in, out = { NULL, 0 };
     unsigned char md[20];
     char *b64;
@@ -70,6 +88,8 @@ photo_hash(const ember_stanza_t *vcard, char *hex)
     int rc = 0;
 
     hex[0] = '\0';
+    if (bytes != NULL)
+        *bytes = 0;
     if ((b64 = malloc(strlen(text) + 1)) == NULL)
         return EMBER_ENOMEM;
     /* base64Binary: whitespace (line breaks every 76 characters) is not
@@ -92,10 +112,30 @@ photo_hash(const ember_stanza_t *vcard, char *hex)
     }
     for (i = 0; i < sizeof(md); i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    if (bytes != NULL)
+        *bytes = out.size;
 done:
     gnutls_free(out.data);
     free(b64);
     return rc;
+}
+
+
+static const char *
+photo_b64(const ember_stanza_t *vcard)
+{
+    ember_stanza_t *photo = api->stanza_child(vcard, "PHOTO", NS_VCARD);
+    ember_stanza_t *bin = api->stanza_child(photo, "BINVAL", NS_VCARD);
+
+    return bin != NULL ? api->stanza_text(bin) : "";
+}
+
+
+/* The hash of the vCard's PHOTO/BINVAL ("" without one). */
+static int
+photo_hash(const ember_stanza_t *vcard, char *hex)
+{
+    return b64_hash(photo_b64(vcard), hex, NULL);
 }
 
 
@@ -159,10 +199,12 @@ vcard_on_deleted(ember_module_t *m, const ember_event_t *ev, void *ud)
 
 
 /*
- * Available presence from a client: put the known hash in, unless the
- * client announced one itself.  An absent <x/>, an empty <x/> ("not ready
- * yet") and an empty <photo/> are filled in; the server's copy of the vCard
- * is what contacts will download, so its hash is the right one.
+ * Available presence from a client, broadcast or directed (a MUC join
+ * too): put the known hash in, unless the client announced one itself.
+ * An absent <x/> and an empty <x/> ("not ready yet") are filled in; the
+ * server's copy of the vCard is what contacts will download, so its hash
+ * is the right one.  An empty <photo/> ("no avatar to advertise") is left
+ * as the client sent it (XEP-0398 section 4).
  */
 static int
 vcard_on_presence(ember_module_t *m, const ember_event_t *ev, void *ud)
@@ -180,16 +222,371 @@ vcard_on_presence(ember_module_t *m, const ember_event_t *ev, void *ud)
         return EMBER_HOOK_PASS;
     x = api->stanza_child(ev->stanza, "x", NS_UPDATE);
     photo = x != NULL ? api->stanza_child(x, "photo", NS_UPDATE) : NULL;
-    if (photo != NULL && api->stanza_text(photo)[0] != '\0')
-        return EMBER_HOOK_PASS;
     if (photo != NULL)
-        api->stanza_remove(photo);
+        return EMBER_HOOK_PASS;
     if (x == NULL && (x = api->stanza_add_child(ev->stanza, "x", NS_UPDATE))
                      == NULL)
         return EMBER_ENOMEM;
     if ((photo = api->stanza_add_child(x, "photo", NULL)) == NULL)
         return EMBER_ENOMEM;
     api->stanza_add_text(photo, hash);
+    return EMBER_HOOK_PASS;
+}
+
+
+/* ---- XEP-0398: the avatar between PEP (XEP-0084) and the vCard ---- */
+
+static const char open_form[] =
+    "<x xmlns='jabber:x:data' type='submit'>"
+    "<field var='FORM_TYPE' type='hidden'><value>"
+    "http://jabber.org/protocol/pubsub#publish-options</value></field>"
+    "<field var='pubsub#access_model'><value>open</value></field></x>";
+
+
+static const ember_pubsub_iface_t *
+engine(ember_module_t *m)
+{
+    const ember_pubsub_iface_t *pi = api->iface_get(m, EMBER_PUBSUB_IFACE);
+
+    return pi != NULL && EMBER_PUBSUB_HAS(pi, publish) ? pi : NULL;
+}
+
+
+static void
+conv_free(vcard_conv_t *c)
+{
+    vcard_state_t *vs = api->module_data(c->m);
+
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        vs->convs = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    free(c->account);
+    free(c->id);
+    free(c->type);
+    free(c->b64);
+    free(c);
+}
+
+
+static vcard_conv_t *
+conv_new(ember_module_t *m, const char *account, const char *id,
+         const char *type)
+{
+    vcard_state_t *vs = api->module_data(m);
+    vcard_conv_t *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->m = m;
+    if ((c->next = vs->convs) != NULL)
+        c->next->prev = c;
+    vs->convs = c;
+    if ((c->account = strdup(account)) == NULL ||
+        (id != NULL && (c->id = strdup(id)) == NULL) ||
+        (type != NULL && (c->type = strdup(type)) == NULL)) {
+        conv_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+
+/* The image without the whitespace base64Binary allows (malloc'ed). */
+static char *
+b64_compact(const char *text)
+{
+    char *out = malloc(strlen(text) + 1);
+    size_t n = 0;
+
+    if (out == NULL)
+        return NULL;
+    for (; *text != '\0'; text++)
+        if (!isspace((unsigned char) *text))
+            out[n++] = *text;
+    out[n] = '\0';
+    return out;
+}
+
+
+/*
+ * vCard to PEP (XEP-0398 section 3.2): the image goes to the data node
+ * (item id: its SHA-1), then one <info/> describing it to the metadata
+ * node, whose subscribers and the user's contacts are notified.  The
+ * vCard can be read by anyone, so the nodes are created open; a node the
+ * user configured otherwise keeps its access model (the publish is tried
+ * again without publish-options).  Stages: 0 data with options, 1 data,
+ * 2 metadata with options, 3 metadata.  A vCard without a photo publishes
+ * an empty <metadata/>: the avatar is disabled (XEP-0084 section 4.5).
+ */
+static void conv_publish(vcard_conv_t *c);
+
+static void
+conv_published(int status, ember_cond_t cond, const char *app, void *ud)
+{
+    vcard_conv_t *c = ud;
+
+    (void) app;
+    if (status == EMBER_EPROTO && cond == EMBER_COND_CONFLICT &&
+        c->stage % 2 == 0) {
+        c->stage++;
+        conv_publish(c);
+        return;
+    }
+    if (status < 0 || c->stage >= 2) {
+        if (status < 0 && status != EMBER_ECANCELED)
+            api->log(c->m, EMBER_LOG_WARN, "avatar of %s not published on "
+                     "PEP: %s", c->account, api->cond_name(cond));
+        conv_free(c);
+        return;
+    }
+    c->stage = 2;
+    conv_publish(c);
+}
+
+
+static void
+conv_publish(vcard_conv_t *c)
+{
+    vcard_state_t *vs = api->module_data(c->m);
+    const ember_pubsub_iface_t *pi = engine(c->m);
+    int meta = c->stage >= 2 || c->b64 == NULL;
+    ember_stanza_t *payload, *opts = NULL, *info;
+    char n[32];
+    int err = EMBER_ENOMEM;
+
+    if (meta && c->stage < 2)
+        c->stage = 2;
+    payload = api->stanza_new(meta ? "metadata" : "data",
+                              meta ? NS_AVATAR_META : NS_AVATAR_DATA);
+    if (payload == NULL || pi == NULL)
+        goto fail;
+    if (!meta) {
+        if (api->stanza_add_text(payload, c->b64) < 0)
+            goto fail;
+    } else if (c->b64 != NULL) {
+        snprintf(n, sizeof(n), "%zu", c->bytes);
+        if ((info = api->stanza_add_child(payload, "info", NULL)) == NULL ||
+            api->stanza_set_attr(info, "id", c->id) < 0 ||
+            api->stanza_set_attr(info, "bytes", n) < 0 ||
+            api->stanza_set_attr(info, "type", c->type) < 0)
+            goto fail;
+    }
+    if (c->stage % 2 == 0 &&
+        (opts = api->stanza_parse(open_form, sizeof(open_form) - 1)) == NULL)
+        goto fail;
+    err = pi->publish(pi, c->account, meta ? NS_AVATAR_META : NS_AVATAR_DATA,
+                      c->b64 != NULL ? c->id : "current", payload, opts,
+                      conv_published, c, &vs->opts);
+fail:
+    api->stanza_free(payload);
+    api->stanza_free(opts);
+    if (err < 0)
+        conv_free(c);
+}
+
+
+static void
+to_pep(ember_module_t *m, const char *account, const ember_stanza_t *vcard,
+       const char *hex)
+{
+    ember_stanza_t *photo = api->stanza_child(vcard, "PHOTO", NS_VCARD);
+    ember_stanza_t *type = api->stanza_child(photo, "TYPE", NS_VCARD);
+    const char *t = type != NULL ? api->stanza_text(type) : "";
+    vcard_conv_t *c;
+
+    if (engine(m) == NULL ||
+        (c = conv_new(m, account, hex, t[0] != '\0' ? t : "image/png")) ==
+            NULL)
+        return;
+    if (hex[0] != '\0' &&
+        ((c->b64 = b64_compact(photo_b64(vcard))) == NULL ||
+         b64_hash(c->b64, c->id, &c->bytes) < 0)) {
+        conv_free(c);
+        return;
+    }
+    conv_publish(c);
+}
+
+
+/*
+ * PEP to vCard (XEP-0398 section 3.1): the metadata names the image, the
+ * data node holds it; the vCard's PHOTO becomes that image and its hash
+ * the one presence carries.
+ */
+static void
+photo_stored(int status, json_t *result, void *ud)
+{
+    vcard_conv_t *c = ud;
+    const char *at = strchr(c->account, '@');
+    char user[1024];
+
+    (void) result;
+    if (status < 0) {
+        api->log(c->m, EMBER_LOG_WARN, "avatar of %s not copied to the "
+                 "vCard: %s", c->account, api->strerror(status));
+    } else if (at != NULL && (size_t) (at - c->account) < sizeof(user)) {
+        memcpy(user, c->account, (size_t) (at - c->account));
+        user[at - c->account] = '\0';
+        photo_known(c->m, user, c->b64 != NULL ? c->id : "");
+    }
+    conv_free(c);
+}
+
+
+static void
+vcard_for_photo(int status, json_t *doc, void *ud)
+{
+    vcard_conv_t *c = ud;
+    vcard_state_t *vs = api->module_data(c->m);
+    vcard_conf_t *conf = api->module_conf(c->m);
+    const char *xml = json_string_value(json_object_get(doc, "xml"));
+    ember_stanza_t *v = NULL, *e, *next, *photo;
+    json_t *nd = NULL;
+    char *out = NULL, *user = NULL;
+    size_t len;
+
+    if (status < 0 && status != EMBER_ENOENT)
+        goto done;
+    if (status == 0 && xml != NULL)
+        v = api->stanza_parse(xml, strlen(xml));
+    if (v == NULL && (v = api->stanza_new("vCard", NS_VCARD)) == NULL)
+        goto done;
+    for (e = api->stanza_first(v); e != NULL; e = next) {
+        next = api->stanza_next(e);
+        if (strcmp(api->stanza_name(e), "PHOTO") == 0)
+            api->stanza_remove(e);
+    }
+    if (c->b64 != NULL &&
+        ((photo = api->stanza_add_child(v, "PHOTO", NULL)) == NULL ||
+         (e = api->stanza_add_child(photo, "TYPE", NULL)) == NULL ||
+         api->stanza_add_text(e, c->type) < 0 ||
+         (e = api->stanza_add_child(photo, "BINVAL", NULL)) == NULL ||
+         api->stanza_add_text(e, c->b64) < 0))
+        goto done;
+    if ((out = api->stanza_serialize(v, &len)) == NULL)
+        goto done;
+    if (len > (size_t) conf->max_size) {
+        api->log(c->m, EMBER_LOG_INFO, "avatar of %s not copied: the vCard "
+                 "would pass max-size", c->account);
+        goto done;
+    }
+    if (api->stanza_first(v) != NULL &&
+        (nd = json_pack("{s:s, s:s}", "xml", out, "photo",
+                        c->b64 != NULL ? c->id : "")) == NULL)
+        goto done;
+    if ((user = strdup(c->account)) == NULL)
+        goto done;
+    *strchr(user, '@') = '\0';
+    if (api->keyval_set(vs->store, user, nd, photo_stored, c) == 0)
+        c = NULL;
+done:
+    free(user);
+    json_decref(nd);
+    api->free(out);
+    api->stanza_free(v);
+    if (c != NULL)
+        conv_free(c);
+}
+
+
+static void
+store_photo(vcard_conv_t *c)
+{
+    vcard_state_t *vs = api->module_data(c->m);
+    char *user = strdup(c->account);
+
+    if (user != NULL)
+        *strchr(user, '@') = '\0';
+    if (user == NULL ||
+        api->keyval_get(vs->store, user, vcard_for_photo, c) < 0)
+        conv_free(c);
+    free(user);
+}
+
+
+static void
+got_avatar_data(int status, ember_cond_t cond, ember_stanza_t *items,
+                void *ud)
+{
+    vcard_conv_t *c = ud;
+    ember_stanza_t *it, *data = NULL;
+    const char *id;
+    char hex[41];
+
+    for (it = status == 0 ? api->stanza_first(items) : NULL; it != NULL;
+         it = api->stanza_next(it))
+        if ((id = api->stanza_attr(it, "id")) != NULL &&
+            strcmp(id, c->id) == 0)
+            data = api->stanza_child(it, "data", NS_AVATAR_DATA);
+    /* The image must be the one the id names (SHA-1, XEP-0084). */
+    if (data == NULL || (c->b64 = b64_compact(api->stanza_text(data))) ==
+                            NULL ||
+        b64_hash(c->b64, hex, &c->bytes) < 0 || strcmp(hex, c->id) != 0) {
+        if (status != EMBER_ECANCELED)
+            api->log(c->m, EMBER_LOG_INFO, "avatar %s of %s: no matching "
+                     "image in %s", c->id, c->account, NS_AVATAR_DATA);
+        conv_free(c);
+        return;
+    }
+    store_photo(c);
+}
+
+
+static int
+vcard_on_pep_item(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    const ember_pubsub_event_t *pe = ev->data;
+    vcard_state_t *vs = api->module_data(m);
+    const ember_pubsub_iface_t *pi = engine(m);
+    const ember_stanza_t *info = NULL, *e;
+    vcard_conv_t *c;
+
+    (void) ud;
+    if (pe == NULL || pi == NULL || pe->by_module || pe->retracted ||
+        pe->payload == NULL || strcmp(pe->node, NS_AVATAR_META) != 0 ||
+        strchr(pe->account, '@') == NULL)
+        return EMBER_HOOK_PASS;
+    /* The one <info/> the vCard can hold: an image stored here, not at an
+     * external URL. */
+    for (e = api->stanza_first(pe->payload); e != NULL && info == NULL;
+         e = api->stanza_next(e))
+        if (strcmp(api->stanza_name(e), "info") == 0 &&
+            api->stanza_attr(e, "url") == NULL &&
+            api->stanza_attr(e, "id") != NULL)
+            info = e;
+    if (info == NULL && api->stanza_first(pe->payload) != NULL)
+        return EMBER_HOOK_PASS;
+    /* The vCard is world-readable: only an avatar that is too is copied
+     * (XEP-0398 section 7).  Disabling the avatar always is. */
+    if (info != NULL && (pe->access_model == NULL ||
+                         strcmp(pe->access_model, "open") != 0))
+        return EMBER_HOOK_PASS;
+    c = conv_new(m, pe->account,
+                 info != NULL ? api->stanza_attr(info, "id") : NULL,
+                 info != NULL && api->stanza_attr(info, "type") != NULL
+                     ? api->stanza_attr(info, "type") : "image/png");
+    if (c == NULL)
+        return EMBER_HOOK_PASS;
+    if (info == NULL)
+        store_photo(c);
+    else if (pi->items(pi, c->account, NS_AVATAR_DATA, 0, got_avatar_data, c,
+                       &vs->opts) < 0)
+        conv_free(c);
+    return EMBER_HOOK_PASS;
+}
+
+
+static int
+vcard_on_account_info(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    (void) ud;
+    if (engine(m) != NULL)
+        api->stanza_set_attr(api->stanza_add_child(ev->stanza, "feature",
+                                                   NULL), "var",
+                             NS_CONVERSION);
     return EMBER_HOOK_PASS;
 }
 
@@ -243,7 +640,15 @@ vcard_saved(int status, json_t *result, void *ud)
         api->iq_fail(ud, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
-    photo_known(api->iq_module(ud), api->jid_node(ev->to), hex);
+    vcard_state_t *vs = api->module_data(api->iq_module(ud));
+    const char *user = api->jid_node(ev->to);
+    const char *old = json_string_value(json_object_get(vs->photos, user));
+    int changed = strcmp(old != NULL ? old : "", hex) != 0;
+
+    photo_known(api->iq_module(ud), user, hex);
+    if (changed)
+        to_pep(api->iq_module(ud), api->jid_bare(ev->to),
+               api->stanza_first(ev->stanza), hex);
     api->iq_answer(ud, NULL);
 }
 
@@ -416,6 +821,8 @@ static const struct {
     { "pre-presence/self", vcard_on_presence, VCARD_PRESENCE_PRIO },
     { "pre-presence/bare", vcard_on_presence, VCARD_PRESENCE_PRIO },
     { "pre-presence/full", vcard_on_presence, VCARD_PRESENCE_PRIO },
+    { EMBER_PUBSUB_EV_ITEM, vcard_on_pep_item, 0 },
+    { EMBER_EV_ACCOUNT_DISCO_INFO, vcard_on_account_info, 0 },
 };
 
 
@@ -430,6 +837,7 @@ vcard_load(ember_module_t *m, const ember_api_t *a)
     if ((vs = calloc(1, sizeof(*vs))) == NULL)
         return EMBER_ENOMEM;
     api->module_set_data(m, vs);
+    vs->opts.size = sizeof(vs->opts);
     if ((vs->photos = json_object()) == NULL ||
         (vs->store = api->store_open(m, "vcard", EMBER_STORE_KEYVAL)) ==
             NULL ||
@@ -453,12 +861,17 @@ static void
 vcard_unload(ember_module_t *m)
 {
     vcard_state_t *vs = api->module_data(m);
+    const ember_pubsub_iface_t *pi;
 
     if (vs == NULL)
         return;
     /* The core answers their callers (ECANCELED) as the module goes. */
     while (vs->cmds != NULL)
         cmd_free(vs->cmds);
+    if ((pi = engine(m)) != NULL)
+        pi->cancel(pi, got_avatar_data, conv_published);
+    while (vs->convs != NULL)
+        conv_free(vs->convs);
     json_decref(vs->photos);
     free(vs);
     api->module_set_data(m, NULL);
@@ -468,10 +881,11 @@ vcard_unload(ember_module_t *m)
 EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
     EMBER_MODULE_HEADER,
     .name = "vcard",
-    .version = "1.0",
-    .description = "XEP-0054: vcard-temp, with XEP-0153 avatar hashes",
+    .version = "1.1",
+    .description = "XEP-0054: vcard-temp, with XEP-0153 avatar hashes and "
+                   "XEP-0398 conversion to and from PEP avatars",
     .requires = (const char *const[]){ "hooks", "disco", "storage",
-                                       "sessions", NULL },
+                                       "sessions", "ifaces", NULL },
     .conf_size = sizeof(vcard_conf_t),
     .options = vcard_options,
     .load = vcard_load,

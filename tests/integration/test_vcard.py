@@ -128,13 +128,14 @@ def test_avatar_hash_in_presence(server, passwords):
     # Directed presence without <x/>: the server adds the hash.
     a.send("<presence to='bob@localhost/r'/>")
     assert photo_of(b.recv(is_pres)) == PNG_SHA1
-    # An empty <x/> (not ready) and an empty <photo/> are filled in.
+    # An empty <x/> (not ready) is filled in; an empty <photo/> ("no
+    # avatar") is not touched (XEP-0398 section 4).
     a.send("<presence to='bob@localhost/r'><x xmlns='%s'/></presence>"
            % NS_UPDATE)
     assert photo_of(b.recv(is_pres)) == PNG_SHA1
     a.send("<presence to='bob@localhost/r'><x xmlns='%s'><photo/></x>"
            "</presence>" % NS_UPDATE)
-    assert photo_of(b.recv(is_pres)) == PNG_SHA1
+    assert photo_of(b.recv(is_pres)) == ""
     # A hash of the client's own is left alone.
     a.send("<presence to='bob@localhost/r'><x xmlns='%s'><photo>abc</photo>"
            "</x></presence>" % NS_UPDATE)
