@@ -1,11 +1,12 @@
 /* mod_private.c -- XEP-0049 Private XML Storage: each user keeps XML
- * fragments on the server, one per element name and namespace. */
+ * fragments on the server, one per element name and namespace.  XEP-0048
+ * bookmarks stored here are kept equal to the PEP ones
+ * (private_bookmarks.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include <ember/plugin.h>
-
-#define NS_PRIVATE "jabber:iq:private"
+#include "private.h"
 
 typedef struct {
     int max_size;
@@ -20,13 +21,7 @@ static const ember_option_t private_options[] = {
     EMBER_OPT_END
 };
 
-typedef struct private_state_s {
-    ember_module_t *m;
-    ember_store_t *store;
-    struct private_state_s *next;
-} private_state_t;
-
-static const ember_api_t *api;
+const ember_api_t *api;
 /* Every instance: a deferred iq knows its host, not its module. */
 static private_state_t *instances;
 
@@ -164,12 +159,17 @@ store_next(ember_iq_t *iq)
 static void
 fragment_saved(int status, json_t *result, void *ud)
 {
+    const ember_event_t *ev = api->iq_event(ud);
+    ember_stanza_t *el = api->stanza_first(api->stanza_first(ev->stanza));
+
     if (status < 0) {
         api->iq_fail(ud, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
-    api->stanza_remove(api->stanza_first(api->stanza_first(
-                                             api->iq_event(ud)->stanza)));
+    if (strcmp(api->stanza_name(el), "storage") == 0 &&
+        strcmp(api->stanza_xmlns(el), NS_BOOKMARKS) == 0)
+        bm_private_stored(api->iq_module(ud), api->jid_bare(ev->to), el);
+    api->stanza_remove(el);
     store_next(ud);
 }
 
@@ -283,7 +283,8 @@ private_load(ember_module_t *m, const ember_api_t *a)
         (err = api->hook(m, "iq-get/bare/" NS_PRIVATE ":query",
                          private_on_iq, 0, NULL)) < 0 ||
         (err = api->hook(m, "iq-set/bare/" NS_PRIVATE ":query",
-                         private_on_iq, 0, NULL)) < 0)
+                         private_on_iq, 0, NULL)) < 0 ||
+        (err = bm_init(m)) < 0)
         return err;
     return 0;
 }
@@ -296,6 +297,7 @@ private_unload(ember_module_t *m)
 
     if (ps == NULL)
         return;
+    bm_fini(m);
     for (pp = &instances; *pp != ps; pp = &(*pp)->next)
         ;
     *pp = ps->next;
@@ -307,9 +309,11 @@ private_unload(ember_module_t *m)
 EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
     EMBER_MODULE_HEADER,
     .name = "private",
-    .version = "1.0",
-    .description = "XEP-0049: Private XML Storage",
-    .requires = (const char *const[]){ "hooks", "disco", "storage", NULL },
+    .version = "1.1",
+    .description = "XEP-0049: Private XML Storage, with XEP-0048 bookmarks "
+                   "kept equal to PEP's (XEP-0411, XEP-0402)",
+    .requires = (const char *const[]){ "hooks", "disco", "storage", "ifaces",
+                                       NULL },
     .conf_size = sizeof(private_conf_t),
     .options = private_options,
     .load = private_load,

@@ -23,7 +23,7 @@ ps_fail(ps_req_t *r, ember_cond_t cond, const char *app, const char *text)
         if (r->done != NULL)
             r->done(status, cond, app, r->ud);
         else if (r->got != NULL)
-            r->got(status, cond, NULL, r->ud);
+            r->got(status, cond, NULL, NULL, r->ud);
         r->done = NULL;
         r->got = NULL;
         return;
@@ -46,7 +46,9 @@ ps_answer(ps_req_t *r, ember_stanza_t *payload)
         if (r->done != NULL)
             r->done(0, EMBER_COND_NONE, NULL, r->ud);
         else if (r->got != NULL)
-            r->got(0, EMBER_COND_NONE, api->stanza_first(payload), r->ud);
+            r->got(0, EMBER_COND_NONE,
+                   api->stanza_child(payload, "items", NULL),
+                   api->stanza_child(payload, "x", "jabber:x:data"), r->ud);
         r->done = NULL;
         r->got = NULL;
         api->stanza_free(payload);

@@ -353,6 +353,9 @@ do_items(ps_req_t *r, const ember_stanza_t *ps, const ember_stanza_t *its)
                        cnt, start < end ? start : -1);
     }
     json_decref(sel);
+    /* The interface's caller also gets the node's configuration. */
+    if (r->local && p != NULL)
+        ps_config_form(p, "result", n->config);
     ps_answer(r, p);
 }
 

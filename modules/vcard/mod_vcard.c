@@ -509,13 +509,21 @@ store_photo(vcard_conv_t *c)
 
 static void
 got_avatar_data(int status, ember_cond_t cond, ember_stanza_t *items,
-                void *ud)
+                const ember_stanza_t *config, void *ud)
 {
     vcard_conv_t *c = ud;
     ember_stanza_t *it, *data = NULL;
-    const char *id;
+    const char *id, *model;
     char hex[41];
 
+    /* The vCard is world-readable: only an avatar that is too is copied
+     * (XEP-0398 section 7, the access model of the data node). */
+    model = config != NULL ? api->form_value(config, "pubsub#access_model")
+                           : NULL;
+    if (status == 0 && (model == NULL || strcmp(model, "open") != 0)) {
+        conv_free(c);
+        return;
+    }
     for (it = status == 0 ? api->stanza_first(items) : NULL; it != NULL;
          it = api->stanza_next(it))
         if ((id = api->stanza_attr(it, "id")) != NULL &&
@@ -558,11 +566,6 @@ vcard_on_pep_item(ember_module_t *m, const ember_event_t *ev, void *ud)
             api->stanza_attr(e, "id") != NULL)
             info = e;
     if (info == NULL && api->stanza_first(pe->payload) != NULL)
-        return EMBER_HOOK_PASS;
-    /* The vCard is world-readable: only an avatar that is too is copied
-     * (XEP-0398 section 7).  Disabling the avatar always is. */
-    if (info != NULL && (pe->access_model == NULL ||
-                         strcmp(pe->access_model, "open") != 0))
         return EMBER_HOOK_PASS;
     c = conv_new(m, pe->account,
                  info != NULL ? api->stanza_attr(info, "id") : NULL,

@@ -69,13 +69,17 @@ typedef struct ember_pubsub_iface_s ember_pubsub_iface_t;
  * one, "precondition-not-met" say, or NULL): EMBER_EPROTO when the engine
  * refused, EMBER_ECANCELED when mod_pubsub unloaded first.  For items(),
  * `items` is the <items node='...'/> element of a client's answer (its
- * <item id='...'/> children newest first; borrowed for the call), NULL on
- * error.
+ * <item id='...'/> children newest first) and `config` the node's
+ * configuration, a jabber:x:data form of type result
+ * (pubsub#node_config, read it with api->form_value); both borrowed for
+ * the call, NULL on error.
  */
 typedef void (*ember_pubsub_done_cb)(int status, ember_cond_t cond,
                                      const char *app, void *ud);
 typedef void (*ember_pubsub_items_cb)(int status, ember_cond_t cond,
-                                      ember_stanza_t *items, void *ud);
+                                      ember_stanza_t *items,
+                                      const ember_stanza_t *config,
+                                      void *ud);
 
 struct ember_pubsub_iface_s {
     uint32_t size; /* sizeof in the provider */

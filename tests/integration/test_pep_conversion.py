@@ -4,8 +4,12 @@ XEP-0153 hash in presence), XEP-0411 and XEP-0402 section 6.3 (XEP-0048
 bookmarks in XEP-0049 private storage <-> PEP 'storage:bookmarks' and
 PEP native bookmarks 'urn:xmpp:bookmarks:1')."""
 
+import asyncio
 import base64
 import hashlib
+import time
+
+from slixmpp.exceptions import IqError
 
 from rawxmpp import NS_CLIENT, q
 from pubsublib import PS, PS_EVENT, client, disco_info, ok, ps, publish, \
@@ -23,6 +27,27 @@ IMAGE = bytes(range(256)) * 2 + b"ember"     # any bytes stand for a PNG
 IMAGE_SHA1 = hashlib.sha1(IMAGE).hexdigest()
 IMAGE_B64 = base64.b64encode(IMAGE).decode()
 OPEN = {"pubsub#access_model": "open"}
+
+
+def eventually(fn, timeout=5.0):
+    """fn()'s first true value: the server converts after it has answered
+    the write, so the copy shows up a little later."""
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v or time.time() > deadline:
+            return v
+        time.sleep(0.05)
+
+
+def stays(fn, wait=1.0):
+    """fn() stays true for `wait` seconds (a conversion that must not
+    happen has had time to)."""
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        assert fn()
+        time.sleep(0.05)
+    return True
 
 
 def features(c, to):
@@ -98,8 +123,22 @@ def test_pep_avatar_becomes_vcard_photo(server, passwords):
         await a["xep_0084"].publish_avatar_metadata(
             [{"id": IMAGE_SHA1, "type": "image/png", "bytes": len(IMAGE)}],
             options=form)
-        iq = await b["xep_0054"].get_vcard("alice@localhost", cached=False)
-        v = iq["vcard_temp"]
+        # No vCard yet is service-unavailable (XEP-0054 1.3), until the
+        # conversion has stored one.
+        deadline = time.time() + 5
+        while True:
+            try:
+                iq = await b["xep_0054"].get_vcard("alice@localhost",
+                                                   cached=False)
+            except IqError:
+                if time.time() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+                continue
+            v = iq["vcard_temp"]
+            if v["PHOTO"]["BINVAL"] or time.time() > deadline:
+                break
+            await asyncio.sleep(0.05)
         assert v["PHOTO"]["TYPE"] == "image/png"
         assert v["PHOTO"]["BINVAL"] == IMAGE
         a.disconnect()
@@ -115,8 +154,8 @@ def test_photo_hash_follows_pep_avatar(server, passwords):
     b = client(server, passwords, "bob", resource="r")
     ok(a.iq("set", "<vCard xmlns='vcard-temp'><FN>Alice</FN></vCard>"))
     publish_avatar(a)
-    a.sync()
-    v = vcard_of(b, "alice@localhost")
+    v = eventually(lambda: (lambda v: photo_of(v) and v)(
+        vcard_of(b, "alice@localhost")))
     assert photo_of(v) == ("image/png", IMAGE)
     # What the vCard held before is kept.
     assert v.find(q(NS_VCARD, "FN")).text == "Alice"
@@ -127,8 +166,8 @@ def test_photo_hash_follows_pep_avatar(server, passwords):
     # An empty <metadata/> disables the avatar: the PHOTO goes too.
     ok(publish(a, AVATAR_META, "<metadata xmlns='%s'/>" % AVATAR_META,
                "off", to=None))
-    a.sync()
-    assert photo_of(vcard_of(b, "alice@localhost")) is None
+    assert eventually(lambda: photo_of(vcard_of(b, "alice@localhost"))
+                      is None)
     a.close()
     b.close()
 
@@ -138,8 +177,7 @@ def test_avatar_not_open_stays_off_the_vcard(server, passwords):
     # "only if the access model ... has been set to 'open'".
     a = client(server, passwords, "alice")
     publish_avatar(a, options=None)
-    a.sync()
-    assert photo_of(vcard_of(a, "alice@localhost")) is None
+    assert stays(lambda: photo_of(vcard_of(a, "alice@localhost")) is None)
     a.close()
 
 
@@ -153,8 +191,7 @@ def test_image_must_match_its_id(server, passwords):
                "bytes='%d' type='image/png'/></metadata>"
                % (AVATAR_META, "f" * 40, len(IMAGE)), "f" * 40, to=None,
                options=OPEN))
-    a.sync()
-    assert photo_of(vcard_of(a, "alice@localhost")) is None
+    assert stays(lambda: photo_of(vcard_of(a, "alice@localhost")) is None)
     a.close()
 
 
@@ -211,3 +248,210 @@ def test_empty_photo_element_untouched(server, passwords):
     assert hash_in(b.recv(is_pres)) == IMAGE_SHA1
     a.close()
     b.close()
+
+
+# ---- bookmarks: XEP-0411 and XEP-0402 section 6.3 ----
+
+NS_PRIVATE = "jabber:iq:private"
+BM1 = "storage:bookmarks"
+BM2 = "urn:xmpp:bookmarks:1"
+BM_CONVERSION = "urn:xmpp:bookmarks-conversion:0"
+BM2_OPTIONS = {"pubsub#persist_items": "true", "pubsub#max_items": "max",
+               "pubsub#send_last_published_item": "never",
+               "pubsub#access_model": "whitelist"}
+
+
+def private_get(c):
+    el = ok(c.iq("get", "<query xmlns='%s'><storage xmlns='%s'/></query>"
+                 % (NS_PRIVATE, BM1)))
+    return el.find(q(NS_PRIVATE, "query")).find(q(BM1, "storage"))
+
+
+def private_set(c, inner):
+    return ok(c.iq("set", "<query xmlns='%s'><storage xmlns='%s'>%s"
+                   "</storage></query>" % (NS_PRIVATE, BM1, inner)))
+
+
+def pep_items(c, node, owner="alice@localhost"):
+    el = ps(c, "get", "<items node='%s'/>" % node, to=owner)
+    if el.get("type") != "result":
+        return el
+    return el.find(q(PS, "pubsub")).find(q(PS, "items")).findall(
+        q(PS, "item"))
+
+
+def conferences(storage):
+    """{jid: (name, autojoin, nick)} of a XEP-0048 <storage/>."""
+    out = {}
+    for c in storage.findall(q(BM1, "conference")):
+        n = c.find(q(BM1, "nick"))
+        out[c.get("jid")] = (c.get("name"), c.get("autojoin") in
+                             ("true", "1"), n.text if n is not None else None)
+    return out
+
+
+def native(items):
+    """{id: (name, autojoin, nick)} of urn:xmpp:bookmarks:1 items."""
+    out = {}
+    for it in items:
+        c = it.find(q(BM2, "conference"))
+        n = c.find(q(BM2, "nick"))
+        out[it.get("id")] = (c.get("name"), c.get("autojoin") in
+                             ("true", "1"), n.text if n is not None else None)
+    return out
+
+
+def test_bookmark_features_on_the_account(server, passwords):
+    # XEP-0411 section 2: "MUST include a XEP-0030 feature of
+    # 'urn:xmpp:bookmarks-conversion:0' on the account"; XEP-0402 section
+    # 6.3: "SHOULD announce the '...#compat' feature on the account", and
+    # '#compat-pep' for XEP-0223 bookmarks.
+    a = client(server, passwords, "alice")
+    f = features(a, "alice@localhost")
+    assert {BM_CONVERSION, BM2 + "#compat", BM2 + "#compat-pep"} <= f
+    a.close()
+
+
+def test_private_bookmarks_appear_on_pep(server, passwords):
+    """slixmpp stores XEP-0048 bookmarks in private storage (its default);
+    a second client of the user sees them as PEP native bookmarks and as
+    the 'storage:bookmarks' node, and is notified (XEP-0411 section 4:
+    "When a legacy client modifies bookmarks over Private XML the service
+    MUST send out notification messages to all subscribers of the
+    'storage:bookmarks' node")."""
+    watcher = with_caps(server, passwords, "alice", [BM1, BM2],
+                        resource="watch")
+
+    async def go():
+        a = await login(server, "alice", passwords["alice"], resource="old")
+        for p in ("xep_0004", "xep_0049", "xep_0060", "xep_0163",
+                  "xep_0223", "xep_0048"):
+            a.register_plugin(p)
+        from slixmpp.plugins.xep_0048 import Bookmarks
+        bm = Bookmarks()
+        bm.add_conference("council@conference.localhost", "Puck",
+                          name="Council of Oberon", autojoin=True)
+        bm.add_conference("orchard@conference.localhost", "JC",
+                          name="Orchard")
+        bm.add_url("https://example.org/", name="Example")
+        await a["xep_0048"].set_bookmarks(bm)
+        a.disconnect()
+    run(go())
+    ev = recv_event(watcher, node=BM1)
+    assert ev.get("from") == "alice@localhost"
+    got = {}
+    while len(got) < 2:
+        ev = recv_event(watcher, node=BM2)
+        for it in ev.find(q(PS_EVENT, "event")).find(
+                q(PS_EVENT, "items")).findall(q(PS_EVENT, "item")):
+            got[it.get("id")] = it.find(q(BM2, "conference")).get("name")
+    assert got == {"council@conference.localhost": "Council of Oberon",
+                   "orchard@conference.localhost": "Orchard"}
+    assert eventually(lambda: len(pep_items(watcher, BM2)) == 2)
+    assert native(pep_items(watcher, BM2)) == {
+        "council@conference.localhost": ("Council of Oberon", True, "Puck"),
+        "orchard@conference.localhost": ("Orchard", False, "JC")}
+    [cur] = pep_items(watcher, BM1)
+    assert cur.get("id") == "current"
+    assert conferences(cur.find(q(BM1, "storage"))) == conferences(
+        private_get(watcher))
+    # Only the user reads them (XEP-0411 section 5).
+    b = client(server, passwords, "bob")
+    for node in (BM1, BM2):
+        el = pep_items(b, node)
+        assert not isinstance(el, list) and el.get("type") == "error"
+    b.close()
+    watcher.close()
+
+
+def test_native_bookmarks_reach_private_storage(server, passwords):
+    # XEP-0411 section 3: "MUST support conversion from PEP to Private XML
+    # and vice versa"; XEP-0402 section 6.3.1: collate the items into
+    # 'storage:bookmarks' "setting the jid attribute to the item id".
+    a = client(server, passwords, "alice")
+    private_set(a, "<url name='Ex' url='https://example.org/'/>")
+    ok(publish(a, BM2, "<conference xmlns='%s' name='The Play' "
+               "autojoin='1'><nick>JC</nick><extensions><state xmlns="
+               "'urn:example' minimized='true'/></extensions></conference>"
+               % BM2, "theplay@conference.localhost", to=None,
+               options=BM2_OPTIONS))
+    assert eventually(lambda: pep_items(a, BM1) and
+                      conferences(private_get(a)))
+    st = private_get(a)
+    assert conferences(st) == {
+        "theplay@conference.localhost": ("The Play", True, "JC")}
+    # The <url/> XEP-0402 has no place for stays in private storage.
+    assert st.find(q(BM1, "url")).get("url") == "https://example.org/"
+    [cur] = pep_items(a, BM1)
+    assert conferences(cur.find(q(BM1, "storage"))) == conferences(st)
+    # Retracting the native bookmark removes it from the old views.
+    ok(ps(a, "set", "<retract node='%s' notify='true'><item id='%s'/>"
+          "</retract>" % (BM2, "theplay@conference.localhost"),
+          to="alice@localhost"))
+    assert eventually(lambda: conferences(private_get(a)) == {})
+    # An edit by a legacy client keeps what it does not know about:
+    # unknown elements ride along into <extensions/>.
+    private_set(a, "<conference jid='theplay@conference.localhost' "
+                "name='The Play'><nick>JC</nick><state xmlns='urn:example'"
+                " minimized='true'/></conference>")
+    assert eventually(lambda: len(pep_items(a, BM2)) == 1)
+    [it] = pep_items(a, BM2)
+    ext = it.find(q(BM2, "conference")).find(q(BM2, "extensions"))
+    assert ext.find(q("urn:example", "state")).get("minimized") == "true"
+    a.close()
+
+
+def test_pep_storage_bookmarks_converted(server, passwords):
+    # XEP-0411: PEP 'storage:bookmarks' to private XML; XEP-0402 '#compat-
+    # pep': and to the native bookmarks.
+    a = client(server, passwords, "alice")
+    ok(publish(a, BM1, "<storage xmlns='%s'><conference jid='a@conference."
+               "localhost' autojoin='true' name='A'><nick>al</nick>"
+               "</conference></storage>" % BM1, "current", to=None,
+               options={"pubsub#access_model": "whitelist"}))
+    assert eventually(lambda: conferences(private_get(a)))
+    assert eventually(lambda: not isinstance(pep_items(a, BM2), list) or
+                      len(pep_items(a, BM2)) == 1)
+    assert conferences(private_get(a)) == {
+        "a@conference.localhost": ("A", True, "al")}
+    assert native(pep_items(a, BM2)) == {
+        "a@conference.localhost": ("A", True, "al")}
+    a.close()
+
+
+def test_unchanged_bookmarks_not_notified(server, passwords):
+    # XEP-0402 section 6.3.2: "SHOULD NOT send notifications for unchanged
+    # items."
+    w = with_caps(server, passwords, "alice", [BM2], resource="w")
+    a = client(server, passwords, "alice", resource="old")
+    room = ("<conference jid='r@conference.localhost' name='R' "
+            "autojoin='true'><nick>n</nick></conference>")
+    private_set(a, room)
+    recv_event(w, node=BM2)
+    private_set(a, room + "<conference jid='s@conference.localhost'/>")
+    ev = recv_event(w, node=BM2)
+    ids = [i.get("id") for i in ev.find(q(PS_EVENT, "event")).find(
+        q(PS_EVENT, "items"))]
+    assert ids == ["s@conference.localhost"]
+    # Dropping a room from private storage retracts it.
+    private_set(a, room)
+    ev = recv_event(w, node=BM2)
+    r = ev.find(q(PS_EVENT, "event")).find(q(PS_EVENT, "items")).find(
+        q(PS_EVENT, "retract"))
+    assert r.get("id") == "s@conference.localhost"
+    a.close()
+    w.close()
+
+
+def test_open_bookmark_node_left_alone(server, passwords):
+    # XEP-0411 section 5: the copy "MUST make [sure] that the user is the
+    # only one who has access to that node ... either changing the access
+    # model accordingly or not doing the conversion".
+    a = client(server, passwords, "alice")
+    ok(publish(a, BM2, "<conference xmlns='%s'/>" % BM2,
+               "x@conference.localhost", to=None,
+               options={"pubsub#access_model": "open"}))
+    private_set(a, "<conference jid='y@conference.localhost'/>")
+    assert stays(lambda: set(native(pep_items(a, BM2))) ==
+                 {"x@conference.localhost"})
+    a.close()
