@@ -335,6 +335,7 @@ bcast_loaded(int status, ember_roster_t *roster, void *ud)
     ember_stanza_t *st;
     ptarget_t *t;
     pbwalk_t w;
+    int avail;
 
     memset(&w, 0, sizeof(w));
     snprintf(w.bare, sizeof(w.bare), "%s@%s", b->user, pi->host);
@@ -344,10 +345,21 @@ bcast_loaded(int status, ember_roster_t *roster, void *ud)
     w.origin = b->closing ? NULL : api->session_by_jid(b->full);
     if (ri != NULL && w.roster != NULL)
         ri->foreach(ri, roster, bcast_contact, &w);
-    /* The user's own available resources see it too (4.2.2, 4.4.2). */
+    /* The user's own available resources see it too (4.2.2, 4.4.2,
+     * 4.5.2), and so does a client's own unavailable presence: "as well
+     * as ... the resource that generated the unavailable notification"
+     * (4.5.2), no longer available itself by now. */
     if ((st = api->stanza_copy(b->st)) != NULL) {
         api->stanza_set_attr(st, "to", w.bare);
         pres_deliver_available(pi, b->user, st, b->closing ? b->full : NULL);
+        if (!b->available && w.origin != NULL) {
+            avail = 0;
+            api->session_priority(w.origin, &avail);
+            if (!avail) {
+                api->stanza_set_attr(st, "to", b->full);
+                api->session_send(w.origin, st);
+            }
+        }
         api->stanza_free(st);
     }
     for (t = b->directed; t != NULL; t = t->next) {

@@ -248,6 +248,26 @@ def test_presence_update_reaches_all_own_resources(srv, users, clients):
         assert el.findtext(q(NS_CLIENT, "show")) == "dnd"
 
 
+def test_unavailable_reaches_all_own_resources_sender_included(srv, users,
+                                                              clients):
+    """4.5.2: "The user's server MUST also send the unavailable
+    notification to all of the user's available resources (as well as to
+    the resource that generated the unavailable notification in the first
+    place)."  The sender gets it even though it is no longer available."""
+    (a,) = users()
+    c1 = clients(a, resource="one", presence=0)
+    c2 = clients(a, resource="two", presence=0)
+    settle(c1, c2)
+    c1.send("<presence type='unavailable'><status>gone</status></presence>")
+    for c in (c2, c1):
+        el = c.recv(presence_from(c1.jid, "unavailable"))
+        assert el.findtext(q(NS_CLIENT, "status")) == "gone"
+    # Once unavailable, a resource no longer gets the others' presence.
+    c2.send("<presence><show>away</show></presence>")
+    c2.recv(presence_from(c2.jid))
+    nothing(c1, presence_from(c2.jid))
+
+
 def test_presence_not_broadcast_to_those_not_subscribed(srv, users,
                                                         clients):
     """4.2.2 / 4.4.2: broadcast goes to contacts subscribed to the user
