@@ -78,27 +78,39 @@ static const ember_api_t *api;
  * or without line breaks), and its size in *bytes: "" when text is empty.
  * EMBER_EINVAL when it is not base64.
  */
+/* The image without the whitespace base64Binary allows (line breaks
+ * every 76 characters are not part of the data); malloc'ed. */
+static char *
+b64_compact(const char *text)
+{
+    char *out = malloc(strlen(text) + 1);
+    size_t n = 0;
+
+    if (out == NULL)
+        return NULL;
+    for (; *text != '\0'; text++)
+        if (!isspace((unsigned char) *text))
+            out[n++] = *text;
+    out[n] = '\0';
+    return out;
+}
+
+
 static int
 b64_hash(const char *text, char *hex, size_t *bytes)
 {
     gnutls_datum_t in, out = { NULL, 0 };
     unsigned char md[20];
     char *b64;
-    size_t i, n = 0;
+    size_t i, n;
     int rc = 0;
 
     hex[0] = '\0';
     if (bytes != NULL)
         *bytes = 0;
-    if ((b64 = malloc(strlen(text) + 1)) == NULL)
+    if ((b64 = b64_compact(text)) == NULL)
         return EMBER_ENOMEM;
-    /* base64Binary: whitespace (line breaks every 76 characters) is not
-     * part of the data. */
-    for (i = 0; text[i] != '\0'; i++)
-        if (!isspace((unsigned char) text[i]))
-            b64[n++] = text[i];
-    b64[n] = '\0';
-    if (n == 0)
+    if ((n = strlen(b64)) == 0)
         goto done;
     in.data = (unsigned char *) b64;
     in.size = (unsigned) n;
@@ -291,23 +303,6 @@ conv_new(ember_module_t *m, const char *account, const char *id,
         return NULL;
     }
     return c;
-}
-
-
-/* The image without the whitespace base64Binary allows (malloc'ed). */
-static char *
-b64_compact(const char *text)
-{
-    char *out = malloc(strlen(text) + 1);
-    size_t n = 0;
-
-    if (out == NULL)
-        return NULL;
-    for (; *text != '\0'; text++)
-        if (!isspace((unsigned char) *text))
-            out[n++] = *text;
-    out[n] = '\0';
-    return out;
 }
 
 

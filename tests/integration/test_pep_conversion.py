@@ -455,3 +455,19 @@ def test_open_bookmark_node_left_alone(server, passwords):
     assert stays(lambda: set(native(pep_items(a, BM2))) ==
                  {"x@conference.localhost"})
     a.close()
+
+
+def test_hash_injected_into_muc_join(server, passwords):
+    # XEP-0398 section 4: "The hash MUST also be injected into directed
+    # presences such as MUC joins".
+    from muclib import Occ
+    a = Occ(server, "alice", passwords["alice"])
+    b = Occ(server, "bob", passwords["bob"])
+    a.c.sync()
+    publish_avatar(a.c)
+    assert eventually(lambda: photo_of(vcard_of(b.c, "alice@localhost")))
+    b.create("tea", "bob")
+    a.join("tea", "alice")
+    p = b.c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+                 e.get("from") == b.room("tea") + "/alice")
+    assert hash_in(p) == IMAGE_SHA1
