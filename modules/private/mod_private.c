@@ -313,7 +313,7 @@ EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
     .description = "XEP-0049: Private XML Storage, with XEP-0048 bookmarks "
                    "kept equal to PEP's (XEP-0411, XEP-0402)",
     .requires = (const char *const[]){ "hooks", "disco", "storage", "ifaces",
-                                       NULL },
+                                       "sessions", NULL },
     .conf_size = sizeof(private_conf_t),
     .options = private_options,
     .load = private_load,

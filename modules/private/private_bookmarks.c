@@ -527,6 +527,62 @@ bm_on_pep_item(ember_module_t *m, const ember_event_t *ev, void *ud)
 }
 
 
+/*
+ * XEP-0411 section 5 (implementation note): bookmarks stored in private
+ * storage before there were PEP copies are copied when a session of the
+ * user binds, before its client asks PEP for them.  Only while the native
+ * node does not exist: once it does, the copies follow every write.
+ */
+static void
+migrate_bm2(int status, ember_cond_t cond, ember_stanza_t *items,
+            const ember_stanza_t *config, void *ud)
+{
+    bm_op_t *o = ud;
+
+    if (status == EMBER_EPROTO && cond == EMBER_COND_ITEM_NOT_FOUND) {
+        publish_copy(o->m, o->account, NS_BOOKMARKS, "current",
+                     api->stanza_copy(o->st));
+        sync_bm2(status, cond, items, config, o);
+        return;
+    }
+    op_free(o);
+}
+
+
+static void
+login_private(int status, json_t *value, void *ud)
+{
+    bm_op_t *o = ud;
+    private_state_t *ps = api->module_data(o->m);
+    const ember_pubsub_iface_t *pi = engine(o->m);
+    const char *xml = status == 0 ? json_string_value(value) : NULL;
+
+    if (xml == NULL || pi == NULL ||
+        (o->st = api->stanza_parse(xml, strlen(xml))) == NULL ||
+        pi->items(pi, o->account, NS_BM2, 1, migrate_bm2, o, &ps->opts) < 0)
+        op_free(o);
+}
+
+
+static int
+bm_on_bound(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    private_state_t *ps = api->module_data(m);
+    const ember_jid_t *j = ev->origin != NULL ? api->session_jid(ev->origin)
+                                              : NULL;
+    bm_op_t *o;
+
+    (void) ud;
+    if (j == NULL || api->jid_node(j) == NULL || engine(m) == NULL ||
+        (o = op_new(m, api->jid_bare(j), NULL, NULL, NULL)) == NULL)
+        return EMBER_HOOK_PASS;
+    if (api->map_get(ps->store, api->jid_node(j), BM_PRIVATE_KEY,
+                     login_private, o) < 0)
+        op_free(o);
+    return EMBER_HOOK_PASS;
+}
+
+
 static int
 bm_on_account_info(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
@@ -554,7 +610,9 @@ bm_init(ember_module_t *m)
     if ((err = api->hook(m, EMBER_PUBSUB_EV_ITEM, bm_on_pep_item, 0,
                          NULL)) < 0 ||
         (err = api->hook(m, EMBER_EV_ACCOUNT_DISCO_INFO, bm_on_account_info,
-                         0, NULL)) < 0)
+                         0, NULL)) < 0 ||
+        (err = api->hook(m, EMBER_EV_SESSION_BOUND, bm_on_bound, 0,
+                         NULL)) < 0)
         return err;
     return 0;
 }
@@ -569,6 +627,7 @@ bm_fini(ember_module_t *m)
     if (pi != NULL) {
         pi->cancel(pi, sync_bm2, published);
         pi->cancel(pi, rebuild_from_bm2, NULL);
+        pi->cancel(pi, migrate_bm2, NULL);
     }
     while (ps->ops != NULL)
         op_free(ps->ops);

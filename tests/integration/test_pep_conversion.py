@@ -12,8 +12,8 @@ import time
 from slixmpp.exceptions import IqError
 
 from rawxmpp import NS_CLIENT, q
-from pubsublib import PS, PS_EVENT, client, disco_info, ok, ps, publish, \
-    recv_event
+from pubsublib import PS, PS_EVENT, PS_OWNER, client, disco_info, ok, ps, \
+    publish, recv_event
 from slix import login, run
 from test_pep import mutual, with_caps
 
@@ -480,3 +480,22 @@ def test_hash_injected_into_muc_join(server, passwords):
     p = b.c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
                  e.get("from") == b.room("tea") + "/alice")
     assert hash_in(p) == IMAGE_SHA1
+
+
+def test_private_bookmarks_copied_at_login(server, passwords):
+    # XEP-0411 section 5: "the server should make sure that the data gets
+    # copied from Private XML to PEP before the user logs in for the first
+    # time" -- here: bookmarks private storage has while PEP has no native
+    # node (deleted by a client) reach PEP when a session binds.
+    a = client(server, passwords, "alice")
+    private_set(a, "<conference jid='m@conference.localhost' name='M'/>")
+    assert eventually(lambda: isinstance(pep_items(a, BM2), list))
+    ok(ps(a, "set", "<delete node='%s'/>" % BM2, to="alice@localhost",
+          ns=PS_OWNER))
+    assert not isinstance(pep_items(a, BM2), list)
+    a.close()
+    a = client(server, passwords, "alice")
+    assert eventually(lambda: isinstance(pep_items(a, BM2), list))
+    assert native(pep_items(a, BM2)) == {
+        "m@conference.localhost": ("M", False, None)}
+    a.close()
