@@ -89,8 +89,9 @@ Component "conference.%(domain)s" "muc"
        "s2s": self.s2s_port, "secure": "true" if secure_auth else "false",
        "fwd": dns.unbound_forward, "certs": certs, "domain": domain,
        "cafile": ('ssl = { cafile = "%s" }' % ca[0]) if ca else ""})
-        dns.add_host(domain)
-        dns.add_srv(domain, self.s2s_port)
+        for name in (domain, "conference." + domain):
+            dns.add_host(name)
+            dns.add_srv(name, self.s2s_port)
         self.proc = None
 
     def ctl(self, *args):

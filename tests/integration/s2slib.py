@@ -123,6 +123,7 @@ def federate(srv, dns, s2s_port=None, **s2s_opts):
     el.set("resolver", dns.resolver)
     for k, v in s2s_opts.items():
         el.set(k.replace("_", "-"), str(v))
-    dns.add_host(srv.domain)
-    dns.add_srv(srv.domain, port)
+    for name in (srv.domain, "conference." + srv.domain):
+        dns.add_host(name)
+        dns.add_srv(name, port)
     return port

@@ -7,6 +7,7 @@ its own Ember domain (eN.example) through the module's dnsmasq, so neither
 server holds a link or a cached answer from another test."""
 
 import itertools
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -74,3 +75,127 @@ def test_message_from_prosody_to_ember(ember, prosody):
     m = a.recv_message(timeout=20)
     assert body_of(m) == "hello ember"
     assert m.get("from") == "bob@%s/r" % PROSODY_DOMAIN
+
+
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC_USER = "http://jabber.org/protocol/muc#user"
+NS_ROSTER = "jabber:iq:roster"
+
+
+def presence_from(c, jid_prefix, type_=None, timeout=20):
+    return c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+                  e.get("from", "").startswith(jid_prefix) and
+                  e.get("type") == type_, timeout=timeout)
+
+
+def subscribe_mutually(a, b, a_jid, b_jid):
+    """a (Ember) and b (Prosody) subscribe to each other (RFC 6121 3)."""
+    for x, y, y_jid, x_jid in ((a, b, b_jid, a_jid), (b, a, a_jid, b_jid)):
+        x.send("<presence type='subscribe' to='%s'/>" % y_jid)
+        y.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+               e.get("type") == "subscribe" and e.get("from") == x_jid,
+               timeout=20)
+        y.send("<presence type='subscribed' to='%s'/>" % x_jid)
+
+
+def test_subscriptions_both_ways_then_presence(ember, prosody):
+    a = ember_client(ember)
+    b = prosody_client(prosody)
+    a.presence()
+    b.presence()
+    alice, bob = "alice@" + ember.domain, "bob@" + PROSODY_DOMAIN
+    subscribe_mutually(a, b, alice, bob)
+    presence_from(a, bob + "/")
+    presence_from(b, alice + "/")
+    items = a.iq("get", "<query xmlns='%s'/>" % NS_ROSTER).findall(
+        ".//{%s}item" % NS_ROSTER)
+    assert [(i.get("jid"), i.get("subscription")) for i in items] == \
+        [(bob, "both")]
+    b.send("<presence type='unavailable'/>")
+    presence_from(a, bob + "/", "unavailable")
+
+
+def join(c, room_jid, nick):
+    c.send("<presence to='%s/%s'><x xmlns='%s'/></presence>"
+           % (room_jid, nick, NS_MUC))
+    return c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+                  e.get("from") == "%s/%s" % (room_jid, nick) and
+                  any(s.get("code") == "110"
+                      for s in e.iter("{%s}status" % NS_MUC_USER)),
+                  timeout=20)
+
+
+def create_room(c, room_jid, nick):
+    """Join as the creator, then accept the default configuration
+    (XEP-0045 10.1.2, an instant room): until then the room is locked."""
+    join(c, room_jid, nick)
+    r = c.iq("set", "<query xmlns='%s#owner'><x xmlns='jabber:x:data' "
+             "type='submit'/></query>" % NS_MUC, to=room_jid, timeout=20)
+    assert r.get("type") == "result", ET.tostring(r)
+
+
+def test_ember_user_in_a_prosody_room(ember, prosody):
+    a = ember_client(ember)
+    b = prosody_client(prosody)
+    room = "lobby-%s@conference.%s" % (ember.domain.split(".")[0],
+                                        PROSODY_DOMAIN)
+    create_room(b, room, "bob")
+    join(a, room, "alice")
+    presence_from(b, room + "/alice")
+    a.send("<message to='%s' type='groupchat'><body>hi room</body>"
+           "</message>" % room)
+    m = b.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+               e.get("type") == "groupchat" and body_of(e) == "hi room",
+               timeout=20)
+    assert m.get("from") == room + "/alice"
+
+
+def test_prosody_user_in_an_ember_room(ember, prosody):
+    a = ember_client(ember)
+    b = prosody_client(prosody)
+    room = "hall@conference." + ember.domain
+    create_room(a, room, "alice")
+    join(b, room, "bob")
+    presence_from(a, room + "/bob")
+    b.send("<message to='%s' type='groupchat'><body>from afar</body>"
+           "</message>" % room)
+    m = a.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+               e.get("type") == "groupchat" and body_of(e) == "from afar",
+               timeout=20)
+    assert m.get("from") == room + "/bob"
+
+
+def test_pep_item_read_across_servers(ember, prosody):
+    """XEP-0163: a contact on another server reads a PEP node whose
+    access model is presence."""
+    a = ember_client(ember)
+    b = prosody_client(prosody)
+    a.presence()
+    b.presence()
+    alice, bob = "alice@" + ember.domain, "bob@" + PROSODY_DOMAIN
+    subscribe_mutually(a, b, alice, bob)
+    presence_from(b, alice + "/")
+    r = a.iq("set", "<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+             "<publish node='http://jabber.org/protocol/tune'><item id='t'>"
+             "<tune xmlns='http://jabber.org/protocol/tune'><title>Kinds"
+             "</title></tune></item></publish></pubsub>")
+    assert r.get("type") == "result"
+    r = b.iq("get", "<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+             "<items node='http://jabber.org/protocol/tune'/></pubsub>",
+             to=alice, timeout=20)
+    assert r.get("type") == "result", ET.tostring(r)
+    title = r.find(".//{http://jabber.org/protocol/tune}title")
+    assert title is not None and title.text == "Kinds"
+
+
+def test_vcard_of_a_remote_user(ember, prosody):
+    b = prosody_client(prosody)
+    r = b.iq("set", "<vCard xmlns='vcard-temp'><FN>Bob Builder</FN>"
+             "</vCard>")
+    assert r.get("type") == "result"
+    a = ember_client(ember)
+    r = a.iq("get", "<vCard xmlns='vcard-temp'/>",
+             to="bob@" + PROSODY_DOMAIN, timeout=20)
+    assert r.get("type") == "result", ET.tostring(r)
+    fn = r.find(".//{vcard-temp}FN")
+    assert fn is not None and fn.text == "Bob Builder"
