@@ -199,3 +199,67 @@ def test_vcard_of_a_remote_user(ember, prosody):
     assert r.get("type") == "result", ET.tostring(r)
     fn = r.find(".//{vcard-temp}FN")
     assert fn is not None and fn.text == "Bob Builder"
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory):
+    from test_s2s import make_ca
+    return make_ca(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def strict_prosody(dns, tmp_path_factory, test_ca):
+    """A Prosody that takes certificates only (s2s_secure_auth): no
+    dialback fallback, so a link stands or falls on SASL EXTERNAL."""
+    p = Prosody(tmp_path_factory.mktemp("strict"), "strict.example", dns,
+                secure_auth=True, ca=test_ca)
+    p.adduser("bob", "bob-pw")
+    p.start()
+    yield p
+    p.stop()
+
+
+def strict_ember(server_factory, dns, test_ca, cert_name=None):
+    from test_s2s import use_cert
+    from peers import self_signed
+    domain = "e%d.example" % next(_domains)
+    srv = server_factory(start=False, domain=domain, plain=True)
+    federate(srv, dns, dialback="false")
+    crt, key = self_signed(srv.root, cert_name or domain, test_ca)
+    use_cert(srv, crt, key)
+    srv.cfg.find("s2s").set("ca-file", str(test_ca[0]))
+    srv.start()
+    return srv
+
+
+def test_sasl_external_with_a_strict_prosody_both_ways(server_factory, dns,
+                                                      test_ca,
+                                                      strict_prosody):
+    """XEP-0178 both ways: Prosody accepts our certificate as a client
+    certificate, we accept Prosody's; dialback is off on our side."""
+    ember = strict_ember(server_factory, dns, test_ca)
+    a = ember_client(ember)
+    a.presence()
+    b = prosody_client(strict_prosody)
+    b.presence()
+    a.message("bob@strict.example/r", "certified")
+    assert body_of(b.recv_message(timeout=20)) == "certified"
+    b.message("alice@%s/r" % ember.domain, "certified too")
+    assert body_of(a.recv_message(timeout=20)) == "certified too"
+    import json
+    links = json.loads(ember.ctl_ok("--json", "s2s").stdout)["links"]
+    assert {(l["direction"], l["auth"]) for l in links} == \
+        {("out", "SASL EXTERNAL"), ("in", "SASL EXTERNAL")}
+
+
+def test_certificate_for_another_name_is_refused_by_prosody(server_factory,
+                                                           dns, test_ca,
+                                                           strict_prosody):
+    ember = strict_ember(server_factory, dns, test_ca,
+                         cert_name="impostor.example")
+    a = ember_client(ember)
+    a.message("bob@strict.example/r", "should bounce")
+    err = a.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                 e.get("type") == "error", timeout=30)
+    assert err.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}"
+                    "remote-server-not-found") is not None
