@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <ember/plugin.h>
+#include <ember/mam.h>
 
 #define NS_MAM "urn:xmpp:mam:2"
 #define NS_MAM_EXT "urn:xmpp:mam:2#extended"
@@ -15,6 +16,7 @@
 #define NS_FORWARD "urn:xmpp:forward:0"
 #define NS_DELAY "urn:xmpp:delay"
 #define NS_RSM "http://jabber.org/protocol/rsm"
+#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 
 typedef enum { PREF_ALWAYS = 0, PREF_NEVER = 1, PREF_ROSTER = 2 } mam_default_t;
 
@@ -33,6 +35,7 @@ typedef struct {
 } mam_conf_t;
 
 typedef struct {
+    ember_mam_iface_t iface;  /* archives of other entities (rooms) */
     ember_module_t *m;
     const mam_conf_t *conf;
     ember_store_t *st;        /* ARCHIVE: user = account, with = peer */
@@ -55,9 +58,12 @@ void mam_time_format(int64_t us, char *out, size_t len);
 mam_prefs_t *mam_prefs_of(mam_t *mm, const char *user);
 int mam_on_prefs(ember_module_t *m, const ember_event_t *ev, void *ud);
 
-int mam_on_query(ember_module_t *m, const ember_event_t *ev, void *ud);
-int mam_on_form(ember_module_t *m, const ember_event_t *ev, void *ud);
-int mam_on_metadata(ember_module_t *m, const ember_event_t *ev, void *ud);
+/* Answer a urn:xmpp:mam:2 query (set), form (get) or metadata (get) iq
+ * about the archive `user` of the store, whose address is `jid`; flags:
+ * EMBER_MAM_*.  EMBER_EINVAL when ev is none of these. */
+int mam_answer(mam_t *mm, const ember_event_t *ev, const char *user,
+               const char *jid, unsigned flags);
+int mam_on_own(ember_module_t *m, const ember_event_t *ev, void *ud);
 int mam_cmd_register(mam_t *mm);
 
 #endif

@@ -1,6 +1,7 @@
-/* mam_query.c -- XEP-0313 queries of an account's own archive: the form
- * (with, start, end, before-id, after-id, ids), XEP-0059 paging (before,
- * after, max), flip-page, metadata; and the preferences. */
+/* mam_query.c -- XEP-0313 queries of an archive, an account's own or,
+ * through the "mam" interface, a room's: the form (with, start, end,
+ * before-id, after-id, ids), XEP-0059 paging (before, after, max),
+ * flip-page, metadata; and the preferences. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,23 +9,26 @@
 #include "mam.h"
 
 #define MAX_IDS 100
+#define MAX_ANCHORS 4           /* after-id, before-id, RSM after, before */
 
 typedef struct {
     mam_t *mm;
     ember_iq_t *iq;
-    char *user;               /* node */
+    char *user;               /* the archive's key in the store */
     char *to;                 /* the asker's full JID */
-    char *from;               /* the account's bare JID */
+    char *from;               /* the archive's address */
     char *queryid;
+    unsigned flags;           /* EMBER_MAM_* */
     int flip;
     int backward;             /* paging from the end (RSM before) */
     int max;
     ember_archive_query_t q;
     char *with;
-    /* ids: asked one after another */
-    int64_t ids[MAX_IDS];
-    size_t nids, next_id;
-    json_t *items;            /* gathered for ids */
+    /* Items looked up one after another: first the query's anchors,
+     * then the ids field's items, gathered into items. */
+    int64_t ids[MAX_ANCHORS + MAX_IDS];
+    size_t nanchors, nids, next_id;
+    json_t *items;
 } query_t;
 
 
@@ -38,6 +42,23 @@ query_free(query_t *qr)
     free(qr->with);
     json_decref(qr->items);
     free(qr);
+}
+
+
+/* XEP-0313 7.1.2: who published a room's message is told only to those
+ * who may know, and never as the sender claimed it. */
+static void
+strip_muc_user(ember_stanza_t *msg)
+{
+    ember_stanza_t *c, *next;
+
+    for (c = api->stanza_first(msg); c != NULL; c = next) {
+        next = api->stanza_next(c);
+        if (strcmp(api->stanza_name(c), "x") == 0 &&
+            api->stanza_xmlns(c) != NULL &&
+            strcmp(api->stanza_xmlns(c), NS_MUC_USER) == 0)
+            api->stanza_remove(c);
+    }
 }
 
 
@@ -55,6 +76,8 @@ send_result(query_t *qr, json_t *item)
 
     if (orig == NULL)
         return;
+    if ((qr->flags & EMBER_MAM_ROOM) && !(qr->flags & EMBER_MAM_REAL_JIDS))
+        strip_muc_user(orig);
     mam_id_format(t, id, sizeof(id));
     mam_time_format(t, stamp, sizeof(stamp));
     if ((msg = api->stanza_new("message", NULL)) == NULL) {
@@ -142,33 +165,45 @@ id_found(int status, json_t *result, void *ud)
     query_t *qr = ud;
     json_t *it = json_array_get(json_object_get(result, "items"), 0);
 
-    if (status < 0) {
-        api->iq_fail(qr->iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    if (status < 0 || it == NULL) {
+        /* XEP-0313 4.1.2 and 4.4: every id a query names must exist. */
+        api->iq_fail(qr->iq, status < 0 ? EMBER_COND_INTERNAL_SERVER_ERROR
+                     : EMBER_COND_ITEM_NOT_FOUND, status < 0 ? NULL
+                     : "no such item in the archive");
         query_free(qr);
         return;
     }
-    if (it != NULL)
+    if (qr->next_id > qr->nanchors)
         json_array_append(qr->items, it);
     next_id(qr);
 }
 
 
-/* XEP-0313 4.1.2 (ids): each named item, in the order asked. */
+/* The items the query names, one after another, then the query: the
+ * ids field's items in the order asked, or the page. */
 static void
 next_id(query_t *qr)
 {
     ember_archive_query_t q;
+    int rc;
 
-    if (qr->next_id == qr->nids) {
+    if (qr->next_id == qr->nids && qr->nids > qr->nanchors) {
         finish(qr, qr->items, 1);
         query_free(qr);
         return;
     }
-    memset(&q, 0, sizeof(q));
-    q.size = sizeof(q);
-    q.start = q.end = qr->ids[qr->next_id++];
-    q.max = 1;
-    if (api->archive_query(qr->mm->st, qr->user, &q, id_found, qr) < 0) {
+    if (qr->next_id == qr->nids) {
+        qr->q.max = qr->max;
+        qr->q.reverse = qr->backward;
+        rc = api->archive_query(qr->mm->st, qr->user, &qr->q, queried, qr);
+    } else {
+        memset(&q, 0, sizeof(q));
+        q.size = sizeof(q);
+        q.start = q.end = qr->ids[qr->next_id++];
+        q.max = 1;
+        rc = api->archive_query(qr->mm->st, qr->user, &q, id_found, qr);
+    }
+    if (rc < 0) {
         api->iq_fail(qr->iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         query_free(qr);
     }
@@ -209,17 +244,49 @@ field(const ember_stanza_t *x, const char *var)
 }
 
 
-int
-mam_on_query(ember_module_t *m, const ember_event_t *ev, void *ud)
+/* XEP-0313 4.1.1: the fields a query may filter on. */
+static const char *const form_fields[][2] = {
+    { "with", "jid-single" }, { "start", "text-single" },
+    { "end", "text-single" }, { "before-id", "text-single" },
+    { "after-id", "text-single" }, { "ids", "list-multi" },
+};
+
+
+/* The first field of x that is not in the form, or NULL. */
+static const char *
+unknown_field(const ember_stanza_t *x)
 {
-    mam_t *mm = ud;
+    const ember_stanza_t *f;
+    const char *var;
+    size_t i;
+
+    for (f = x != NULL ? api->stanza_first(x) : NULL; f != NULL;
+         f = api->stanza_next(f)) {
+        if (strcmp(api->stanza_name(f), "field") != 0 ||
+            (var = api->stanza_attr(f, "var")) == NULL ||
+            strcmp(var, "FORM_TYPE") == 0)
+            continue;
+        for (i = 0; i < sizeof(form_fields) / sizeof(form_fields[0]); i++)
+            if (strcmp(var, form_fields[i][0]) == 0)
+                break;
+        if (i == sizeof(form_fields) / sizeof(form_fields[0]))
+            return var;
+    }
+    return NULL;
+}
+
+
+static int
+query(mam_t *mm, const ember_event_t *ev, const char *user, const char *jid,
+      unsigned flags)
+{
     ember_stanza_t *qel = api->stanza_child(ev->stanza, "query", NS_MAM);
     ember_stanza_t *x = api->stanza_child(qel, "x", "jabber:x:data");
     const char *with = field(x, "with"), *start = field(x, "start");
     const char *end = field(x, "end"), *bid = field(x, "before-id");
     const char *aid = field(x, "after-id");
     const char *ids[MAX_IDS + 1];
-    ember_iq_t *iq = api->iq_defer(m, ev);
+    ember_iq_t *iq = api->iq_defer(mm->m, ev);
     ember_jid_t *wj = NULL;
     ember_rsm_t rsm;
     query_t *qr;
@@ -236,11 +303,12 @@ mam_on_query(ember_module_t *m, const ember_event_t *ev, void *ud)
         return fail(iq, NULL, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
     qr->mm = mm;
     qr->iq = iq;
+    qr->flags = flags;
     qr->q.size = sizeof(qr->q);
     qr->flip = api->stanza_child(qel, "flip-page", NULL) != NULL;
-    if ((qr->user = strdup(api->jid_node(ev->from))) == NULL ||
+    if ((qr->user = strdup(user)) == NULL ||
         (qr->to = strdup(api->jid_full(ev->from))) == NULL ||
-        (qr->from = strdup(api->jid_bare(ev->from))) == NULL ||
+        (qr->from = strdup(jid)) == NULL ||
         (api->stanza_attr(qel, "queryid") != NULL &&
          (qr->queryid = strdup(api->stanza_attr(qel, "queryid"))) == NULL))
         return fail(iq, qr, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
@@ -248,10 +316,17 @@ mam_on_query(ember_module_t *m, const ember_event_t *ev, void *ud)
                       strcmp(field(x, "FORM_TYPE"), NS_MAM) != 0))
         return fail(iq, qr, EMBER_COND_BAD_REQUEST, "the form's FORM_TYPE "
                     "is not " NS_MAM);
+    /* XEP-0313 4.1.1: a field the server does not know is an error. */
+    if (unknown_field(x) != NULL)
+        return fail(iq, qr, EMBER_COND_FEATURE_NOT_IMPLEMENTED, "unknown "
+                    "field in the query form");
     if (with != NULL) {
         if ((wj = api->jid_parse(with)) == NULL)
             return fail(iq, qr, EMBER_COND_BAD_REQUEST, "with: not a JID");
-        qr->with = strdup(api->jid_bare(wj));
+        /* A room's items are published by occupant JIDs: any other JID
+         * matches none of them. */
+        qr->with = strdup((flags & EMBER_MAM_ROOM) ? api->jid_full(wj)
+                                                   : api->jid_bare(wj));
         api->jid_free(wj);
         if (qr->with == NULL)
             return fail(iq, qr, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
@@ -274,12 +349,14 @@ mam_on_query(ember_module_t *m, const ember_event_t *ev, void *ud)
             return fail(iq, qr, EMBER_COND_ITEM_NOT_FOUND, "after-id: no "
                         "such item");
         bound_start(&qr->q, t + 1);
+        qr->ids[qr->nanchors++] = t;
     }
     if (bid != NULL) {
         if ((t = mam_id_parse(bid)) == 0)
             return fail(iq, qr, EMBER_COND_ITEM_NOT_FOUND, "before-id: no "
                         "such item");
         bound_end(&qr->q, t - 1);
+        qr->ids[qr->nanchors++] = t;
     }
     rc = api->rsm_parse(qel, &rsm);
     if (rc == EMBER_EINVAL)
@@ -292,6 +369,7 @@ mam_on_query(ember_module_t *m, const ember_event_t *ev, void *ud)
             return fail(iq, qr, EMBER_COND_ITEM_NOT_FOUND, "after: no such "
                         "item");
         bound_start(&qr->q, t + 1);
+        qr->ids[qr->nanchors++] = t;
     }
     if (rc == 0 && rsm.before != NULL) {
         qr->backward = 1;
@@ -300,6 +378,7 @@ mam_on_query(ember_module_t *m, const ember_event_t *ev, void *ud)
                 return fail(iq, qr, EMBER_COND_ITEM_NOT_FOUND, "before: no "
                             "such item");
             bound_end(&qr->q, t - 1);
+            qr->ids[qr->nanchors++] = t;
         }
     }
     if (qr->max == 0) {
@@ -308,47 +387,35 @@ mam_on_query(ember_module_t *m, const ember_event_t *ev, void *ud)
         query_free(qr);
         return EMBER_HOOK_HANDLED;
     }
-    if (nids > 0) {
-        if (nids > MAX_IDS || (qr->items = json_array()) == NULL)
-            return fail(iq, qr, EMBER_COND_POLICY_VIOLATION, "at most 100 "
-                        "ids in one query");
-        for (i = 0; i < nids; i++)
-            if ((qr->ids[i] = mam_id_parse(ids[i])) == 0)
-                return fail(iq, qr, EMBER_COND_ITEM_NOT_FOUND, "ids: no "
-                            "such item");
-        qr->nids = nids;
-        next_id(qr);
-        return EMBER_HOOK_HANDLED;
-    }
-    qr->q.max = qr->max;
-    qr->q.reverse = qr->backward;
-    if (api->archive_query(mm->st, qr->user, &qr->q, queried, qr) < 0)
+    if (nids > MAX_IDS)
+        return fail(iq, qr, EMBER_COND_POLICY_VIOLATION, "at most 100 ids "
+                    "in one query");
+    if (nids > 0 && (qr->items = json_array()) == NULL)
         return fail(iq, qr, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+    for (i = 0; i < nids; i++)
+        if ((qr->ids[qr->nanchors + i] = mam_id_parse(ids[i])) == 0)
+            return fail(iq, qr, EMBER_COND_ITEM_NOT_FOUND, "ids: no such "
+                        "item");
+    qr->nids = qr->nanchors + nids;
+    next_id(qr);
     return EMBER_HOOK_HANDLED;
 }
 
 
-/* XEP-0313 4.1.1: the fields a query may filter on. */
-int
-mam_on_form(ember_module_t *m, const ember_event_t *ev, void *ud)
+static int
+form(const ember_event_t *ev)
 {
-    static const char *const fields[][2] = {
-        { "with", "jid-single" }, { "start", "text-single" },
-        { "end", "text-single" }, { "before-id", "text-single" },
-        { "after-id", "text-single" }, { "ids", "list-multi" },
-    };
     ember_stanza_t *q = api->stanza_new("query", NS_MAM), *x;
     size_t i;
 
-    (void) m;
-    (void) ud;
     if (q == NULL) {
         api->stanza_error(ev, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return EMBER_HOOK_HANDLED;
     }
     if ((x = api->form_new(q, "form", NULL, NS_MAM)) != NULL)
-        for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-            api->form_add_field(x, fields[i][0], fields[i][1], NULL, NULL);
+        for (i = 0; i < sizeof(form_fields) / sizeof(form_fields[0]); i++)
+            api->form_add_field(x, form_fields[i][0], form_fields[i][1],
+                                NULL, NULL);
     api->iq_result(ev, q);
     return EMBER_HOOK_HANDLED;
 }
@@ -421,11 +488,10 @@ meta_next(meta_t *mt)
 }
 
 
-int
-mam_on_metadata(ember_module_t *m, const ember_event_t *ev, void *ud)
+static int
+metadata(mam_t *mm, const ember_event_t *ev, const char *user)
 {
-    mam_t *mm = ud;
-    ember_iq_t *iq = api->iq_defer(m, ev);
+    ember_iq_t *iq = api->iq_defer(mm->m, ev);
     meta_t *mt;
 
     if (iq == NULL)
@@ -435,7 +501,7 @@ mam_on_metadata(ember_module_t *m, const ember_event_t *ev, void *ud)
         return EMBER_HOOK_HANDLED;
     }
     if ((mt = calloc(1, sizeof(*mt))) == NULL ||
-        (mt->user = strdup(api->jid_node(ev->from))) == NULL ||
+        (mt->user = strdup(user)) == NULL ||
         (mt->md = api->stanza_new("metadata", NS_MAM)) == NULL) {
         if (mt != NULL)
             free(mt->user);
@@ -446,6 +512,31 @@ mam_on_metadata(ember_module_t *m, const ember_event_t *ev, void *ud)
     mt->mm = mm;
     mt->iq = iq;
     meta_next(mt);
+    return EMBER_HOOK_HANDLED;
+}
+
+
+int
+mam_answer(mam_t *mm, const ember_event_t *ev, const char *user,
+           const char *jid, unsigned flags)
+{
+    const char *type = api->stanza_attr(ev->stanza, "type");
+    int get = type != NULL && strcmp(type, "get") == 0;
+
+    if (api->stanza_child(ev->stanza, "query", NS_MAM) != NULL)
+        return get ? form(ev) : query(mm, ev, user, jid, flags);
+    if (get && api->stanza_child(ev->stanza, "metadata", NS_MAM) != NULL)
+        return metadata(mm, ev, user);
+    return EMBER_EINVAL;
+}
+
+
+/* An account's own archive: iqs to its bare JID from its sessions. */
+int
+mam_on_own(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    (void) m;
+    mam_answer(ud, ev, api->jid_node(ev->from), api->jid_bare(ev->from), 0);
     return EMBER_HOOK_HANDLED;
 }
 

@@ -5,6 +5,7 @@
  * in microseconds, made unique here, so a message is named before its
  * write completes; the sender's acknowledgement waits for that write
  * (api->stanza_hold). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,8 +241,9 @@ appended(int status, json_t *result, void *ud)
 }
 
 
-/* Archive st for user (a node of this host) with peer: the item's id, or
- * 0 when it was not stored. */
+/* Archive st for user (a node of this host, or the bare JID of another
+ * entity's archive) with peer: the item's id, or 0 when it was not
+ * stored. */
 static int64_t
 archive(mam_t *mm, const char *user, const char *peer,
         const ember_stanza_t *st)
@@ -357,6 +359,85 @@ on_account_info(ember_module_t *m, const ember_event_t *ev, void *ud)
 }
 
 
+/* ---- the "mam" interface: archives of other entities ---- */
+
+static mam_t *
+iface_mam(const ember_mam_iface_t *self)
+{
+    return (mam_t *) (void *) ((char *) (uintptr_t) self -
+                               offsetof(mam_t, iface));
+}
+
+
+/* Other entities' archives are named by bare JIDs, which no account's
+ * node can be: the '@' keeps them apart in the store. */
+static int
+other_archive(const char *jid)
+{
+    return jid != NULL && strchr(jid, '@') != NULL &&
+           strchr(jid, '/') == NULL;
+}
+
+
+static int
+iface_append(const ember_mam_iface_t *self, const char *jid,
+             const char *with, const ember_stanza_t *msg, char *id,
+             size_t idlen)
+{
+    mam_t *mm = iface_mam(self);
+    int64_t t;
+
+    if (!other_archive(jid) || idlen < EMBER_MAM_ID_MAX)
+        return EMBER_EINVAL;
+    if ((t = archive(mm, jid, with, msg)) == 0)
+        return EMBER_EIO;
+    mam_id_format(t, id, idlen);
+    return 0;
+}
+
+
+static int
+iface_answer(const ember_mam_iface_t *self, const ember_event_t *ev,
+             const char *jid, unsigned flags)
+{
+    int rc;
+
+    if (!other_archive(jid))
+        return EMBER_EINVAL;
+    rc = mam_answer(iface_mam(self), ev, jid, jid, flags);
+    return rc < 0 ? rc : 0;
+}
+
+
+static void
+removed(int status, json_t *result, void *ud)
+{
+    mam_t *mm = ud;
+
+    (void) result;
+    if (status < 0)
+        api->log(mm->m, EMBER_LOG_WARN, "cannot delete archived messages: "
+                 "%s", api->strerror(status));
+}
+
+
+static int
+iface_remove(const ember_mam_iface_t *self, const char *jid,
+             int64_t before_us)
+{
+    mam_t *mm = iface_mam(self);
+    ember_archive_query_t q;
+
+    if (!other_archive(jid))
+        return EMBER_EINVAL;
+    memset(&q, 0, sizeof(q));
+    q.size = sizeof(q);
+    if (before_us > 0)
+        q.end = before_us - 1;
+    return api->archive_delete(mm->st, jid, &q, removed, mm);
+}
+
+
 /* ---- retention ---- */
 
 static void
@@ -386,9 +467,11 @@ purge_users(int status, json_t *result, void *ud)
     memset(&q, 0, sizeof(q));
     q.size = sizeof(q);
     q.end = next_time(mm) - (int64_t) mm->conf->retention * 1000000;
+    /* Other entities keep their archives for as long as they say. */
     for (i = 0; i < json_array_size(result); i++)
-        api->archive_delete(mm->st, json_string_value(json_array_get(
-                                result, i)), &q, purged, mm);
+        if (!other_archive(json_string_value(json_array_get(result, i))))
+            api->archive_delete(mm->st, json_string_value(json_array_get(
+                                    result, i)), &q, purged, mm);
 }
 
 
@@ -555,12 +638,12 @@ mam_load(ember_module_t *m, const ember_api_t *a)
     for (i = 0; i < 3; i++)
         if ((err = api->hook(m, outbound[i], on_outbound, -200, mm)) < 0)
             goto fail;
-    if ((err = api->hook(m, "iq-set/self/" NS_MAM ":query", mam_on_query, 0,
+    if ((err = api->hook(m, "iq-set/self/" NS_MAM ":query", mam_on_own, 0,
                          mm)) < 0 ||
-        (err = api->hook(m, "iq-get/self/" NS_MAM ":query", mam_on_form, 0,
+        (err = api->hook(m, "iq-get/self/" NS_MAM ":query", mam_on_own, 0,
                          mm)) < 0 ||
-        (err = api->hook(m, "iq-get/self/" NS_MAM ":metadata",
-                         mam_on_metadata, 0, mm)) < 0 ||
+        (err = api->hook(m, "iq-get/self/" NS_MAM ":metadata", mam_on_own, 0,
+                         mm)) < 0 ||
         (err = api->hook(m, "iq-get/self/" NS_MAM ":prefs", mam_on_prefs, 0,
                          mm)) < 0 ||
         (err = api->hook(m, "iq-set/self/" NS_MAM ":prefs", mam_on_prefs, 0,
@@ -572,6 +655,14 @@ mam_load(ember_module_t *m, const ember_api_t *a)
         (err = api->disco_add_feature(m, NS_MAM)) < 0 ||
         (err = mam_cmd_register(mm)) < 0)
         goto fail;
+    if (mm->st != NULL) {
+        mm->iface.size = sizeof(mm->iface);
+        mm->iface.append = iface_append;
+        mm->iface.answer = iface_answer;
+        mm->iface.remove = iface_remove;
+        if ((err = api->iface_provide(m, EMBER_MAM_IFACE, &mm->iface)) < 0)
+            goto fail;
+    }
     if (mm->st_prefs != NULL)
         api->store_users(mm->st_prefs, prefs_users, mm);
     if (conf->retention > 0) {
@@ -598,7 +689,7 @@ EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
                    "stanza ids, preferences and retention",
     .requires = (const char *const[]){ "hooks", "stanzas", "storage", "iq",
                                        "disco", "timers", "commands",
-                                       "forms", "rsm", NULL },
+                                       "forms", "rsm", "ifaces", NULL },
     .conf_size = sizeof(mam_conf_t),
     .options = mam_options,
     .load = mam_load,

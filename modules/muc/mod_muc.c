@@ -42,6 +42,13 @@ static const ember_option_t muc_options[] = {
     EMBER_OPT("default-max-users", EMBER_OPT_INT, muc_opts_t,
               default_max_users, "200", 1, 1000000,
               "maximum of occupants of new rooms"),
+    EMBER_OPT("default-archiving", EMBER_OPT_BOOL, muc_opts_t,
+              default_archiving, "true", 0, 1, "new rooms keep a XEP-0313 "
+              "archive (with mod_mam on the host)"),
+    EMBER_OPT("archive-retention", EMBER_OPT_DURATION, muc_opts_t,
+              archive_retention, "365d", 0, 315360000, "archived room "
+              "messages are deleted this long after they were sent; 0: "
+              "kept"),
     EMBER_OPT_END
 };
 
@@ -226,6 +233,8 @@ muc_on_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
         return muc_owner_iq(mu, ev, r);
     if (strcmp(ns, NS_REGISTER) == 0)
         return muc_register_iq(mu, ev, r);
+    if (strcmp(ns, "urn:xmpp:mam:2") == 0)
+        return muc_mam_iq(mu, ev, r);
     if (strcmp(type, "get") == 0 && (strcmp(ns, NS_DISCO_INFO) == 0 ||
                                      strcmp(ns, NS_DISCO_ITEMS) == 0)) {
         muc_disco_room(mu, ev, r);
@@ -344,6 +353,7 @@ muc_load(ember_module_t *m, const ember_api_t *a)
     }
     if ((err = api->disco_add_item(m, mu->domain, "Chatrooms")) < 0 ||
         (err = muc_commands_register(mu)) < 0 ||
+        (err = muc_mam_start(mu)) < 0 ||
         (err = muc_store_load(mu)) < 0)
         goto fail;
     return 0;
@@ -360,7 +370,8 @@ EMBER_MODULE_EXPORT const ember_plugin_t ember_module = {
     .version = "1.0",
     .description = "XEP-0045: Multi-User Chat",
     .requires = (const char *const[]){ "services", "storage", "forms",
-                                       "commands", NULL },
+                                       "commands", "timers", "ifaces",
+                                       NULL },
     .conf_size = sizeof(muc_opts_t),
     .options = muc_options,
     .load = muc_load,

@@ -45,6 +45,8 @@ typedef struct {
     int default_moderated;
     int default_whois_anyone;
     int default_max_users;
+    int default_archiving;
+    int archive_retention;  /* seconds; 0: kept */
 } muc_opts_t;
 
 typedef struct muc_sess_s {
@@ -85,6 +87,7 @@ typedef struct {
     int persistent, public_, members_only, moderated, password_protected;
     int max_users, whois_anyone, history_len, allow_invites;
     int change_subject, allow_pm;
+    int archiving;          /* XEP-0313: the room keeps an archive */
     unsigned broadcast;     /* 1 << role whose presence others receive */
 } muc_rconf_t;
 
@@ -232,6 +235,16 @@ int muc_store_load(muc_t *mu);
 void muc_store_close(muc_t *mu);
 void muc_store_hist_append(muc_room_t *r, const char *nick,
                            const char *xml, int64_t us);
+
+/* muc_mam.c */
+int muc_mam_available(muc_t *mu);
+int muc_mam_enabled(muc_room_t *r);
+void muc_mam_stamp(muc_room_t *r, muc_occ_t *o, const char *real,
+                   ember_stanza_t *m);
+int muc_mam_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r);
+void muc_mam_features(muc_room_t *r, ember_stanza_t *q);
+void muc_mam_forget(muc_room_t *r);
+int muc_mam_start(muc_t *mu);
 
 /* muc_cmd.c */
 int muc_commands_register(muc_t *mu);

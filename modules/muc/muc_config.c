@@ -21,6 +21,9 @@
 #define F_SUBJECT "muc#roomconfig_changesubject"
 #define F_PM "muc#roomconfig_allowpm"
 #define F_BCAST "muc#roomconfig_presencebroadcast"
+/* Prosody's name, which clients (Conversations, Gajim) fill in; they
+ * send ejabberd's "mam" and "muc#roomconfig_mam" too. */
+#define F_ARCHIVE "muc#roomconfig_enablearchiving"
 
 static const char *const pm_names[] = {
     "anyone", "participants", "moderators", "none"
@@ -46,6 +49,7 @@ muc_rconf_defaults(muc_t *mu, muc_rconf_t *c)
     c->allow_invites = 0;
     c->change_subject = 0;
     c->allow_pm = PM_ANYONE;
+    c->archiving = mu->o->default_archiving;
     c->broadcast = MUC_BROADCAST_ALL;
 }
 
@@ -157,6 +161,9 @@ muc_rconf_set(muc_room_t *r, muc_rconf_t *c, const char *var,
         return set_bool(&c->allow_invites, vals, n, var, err, errlen);
     if (strcmp(var, F_SUBJECT) == 0)
         return set_bool(&c->change_subject, vals, n, var, err, errlen);
+    if (strcmp(var, F_ARCHIVE) == 0 || strcmp(var, "mam") == 0 ||
+        strcmp(var, "muc#roomconfig_mam") == 0)
+        return set_bool(&c->archiving, vals, n, var, err, errlen);
     if (strcmp(var, F_MAXUSERS) == 0)
         return set_int(&c->max_users, vals, n, 1, o->max_occupants, var,
                        err, errlen);
@@ -221,7 +228,7 @@ json_t *
 muc_rconf_json(const muc_rconf_t *c)
 {
     return json_pack("{s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:s,s:i,s:s,s:i,s:b,"
-                     "s:b,s:s,s:o}",
+                     "s:b,s:s,s:b,s:o}",
                      F_NAME, c->name, F_DESC, c->desc,
                      F_PERSISTENT, c->persistent, F_PUBLIC, c->public_,
                      F_MEMBERS, c->members_only, F_MODERATED, c->moderated,
@@ -232,6 +239,7 @@ muc_rconf_json(const muc_rconf_t *c)
                      F_INVITES, c->allow_invites,
                      F_SUBJECT, c->change_subject,
                      F_PM, pm_names[c->allow_pm],
+                     F_ARCHIVE, c->archiving,
                      F_BCAST, broadcast_json(c));
 }
 
@@ -409,6 +417,9 @@ config_form(muc_room_t *r)
         for (i = 0; i < 4; i++)
             option(f, pm_names[i], pm_names[i]);
     }
+    if (muc_mam_available(r->muc))
+        field(x, F_ARCHIVE, "boolean", "Archive the messages (XEP-0313)",
+              c->archiving ? "1" : "0");
     f = api->form_add_field(x, F_BCAST, "list-multi",
                             "Roles whose presence is broadcast", NULL);
     if (f != NULL) {
@@ -602,6 +613,7 @@ muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
     feature(q, r->c.password_protected ? "muc_passwordprotected" :
             "muc_unsecured");
     feature(q, r->c.public_ ? "muc_public" : "muc_hidden");
+    muc_mam_features(r, q);
     if ((x = api->form_new(q, "result", NULL, NS_MUC_INFO)) != NULL) {
         field(x, "muc#roominfo_description", NULL, "Description",
               r->c.desc);

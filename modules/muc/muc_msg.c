@@ -79,8 +79,10 @@ subject_change(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
     }
     muc_set(&r->subject, api->stanza_text(subj));
     muc_set(&r->subject_nick, o->nick);
-    if ((m = reflect(r, o, ev->stanza)) != NULL)
+    if ((m = reflect(r, o, ev->stanza)) != NULL) {
+        muc_mam_stamp(r, o, api->jid_full(ev->from), m);
         muc_broadcast_msg(r, m, 0);
+    }
     muc_store_save(r);
     return EMBER_HOOK_HANDLED;
 }
@@ -114,6 +116,7 @@ groupchat(muc_t *mu, const ember_event_t *ev, muc_room_t *r, muc_occ_t *o)
         api->stanza_error(ev, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
         return EMBER_HOOK_HANDLED;
     }
+    muc_mam_stamp(r, o, api->jid_full(ev->from), m);
     if (body != NULL)
         muc_hist_add(r, m, muc_now_us(), 1);
     muc_broadcast_msg(r, m, 0);

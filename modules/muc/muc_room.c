@@ -158,6 +158,7 @@ muc_room_maybe_gc(muc_room_t *r)
 {
     if (r->nocc > 0 || (r->c.persistent && !r->locked && !r->destroyed))
         return;
+    muc_mam_forget(r);
     room_unlink(r);
     muc_room_free(r);
 }

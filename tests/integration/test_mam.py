@@ -210,8 +210,10 @@ def test_filters_with_time_and_ids(server, pair, passwords):
     assert [body_of(x) for x in r] == ["b1", "c1"]
     r, _ = query(alice, {"ids": [ids["b2"], ids["b1"]]})
     assert [body_of(x) for x in r] == ["b2", "b1"]
+    # "If any UID ... is not present in the archive, the server MUST
+    # return an item-not-found error" (4.1.2).
     _, fin = query(alice, {"after_id": "123"}, qid="bad")
-    assert fin.get("type") == "result"
+    assert stanza_error(fin)[1] == "item-not-found"
     _, fin = query(alice, {"start": "yesterday"}, qid="bad2")
     assert stanza_error(fin)[1] == "bad-request"
     carol.close()
