@@ -27,8 +27,13 @@ typedef struct {
     /* Items looked up one after another: first the query's anchors,
      * then the ids field's items, gathered into items. */
     int64_t ids[MAX_ANCHORS + MAX_IDS];
+    int before[MAX_ANCHORS];  /* an anchor bounds the page from above */
     size_t nanchors, nids, next_id;
     json_t *items;
+    /* The page is bounded by the store's own ids of the nearest anchors,
+     * which its (archive, id) index finds without a sort. */
+    int64_t after_t, before_t;
+    char after_sid[24], before_sid[24];
 } query_t;
 
 
@@ -160,6 +165,26 @@ static void next_id(query_t *qr);
 
 
 static void
+anchor_found(query_t *qr, size_t i, json_t *it)
+{
+    const char *sid = json_string_value(json_object_get(it, "id"));
+    int64_t t = qr->ids[i];
+
+    if (sid == NULL || strlen(sid) >= sizeof(qr->after_sid))
+        return;
+    if (!qr->before[i] && (qr->after_t == 0 || t > qr->after_t)) {
+        qr->after_t = t;
+        snprintf(qr->after_sid, sizeof(qr->after_sid), "%s", sid);
+        qr->q.after_id = qr->after_sid;
+    } else if (qr->before[i] && (qr->before_t == 0 || t < qr->before_t)) {
+        qr->before_t = t;
+        snprintf(qr->before_sid, sizeof(qr->before_sid), "%s", sid);
+        qr->q.before_id = qr->before_sid;
+    }
+}
+
+
+static void
 id_found(int status, json_t *result, void *ud)
 {
     query_t *qr = ud;
@@ -175,6 +200,8 @@ id_found(int status, json_t *result, void *ud)
     }
     if (qr->next_id > qr->nanchors)
         json_array_append(qr->items, it);
+    else
+        anchor_found(qr, qr->next_id - 1, it);
     next_id(qr);
 }
 
@@ -217,23 +244,6 @@ fail(ember_iq_t *iq, query_t *qr, ember_cond_t cond, const char *text)
     if (qr != NULL)
         query_free(qr);
     return EMBER_HOOK_HANDLED;
-}
-
-
-/* Tighten the query's time bounds (ids are times). */
-static void
-bound_start(ember_archive_query_t *q, int64_t t)
-{
-    if (q->start == 0 || t > q->start)
-        q->start = t;
-}
-
-
-static void
-bound_end(ember_archive_query_t *q, int64_t t)
-{
-    if (q->end == 0 || t < q->end)
-        q->end = t;
 }
 
 
@@ -336,26 +346,25 @@ query(mam_t *mm, const ember_event_t *ev, const char *user, const char *jid,
         if ((t = mam_time_parse(start)) == 0)
             return fail(iq, qr, EMBER_COND_BAD_REQUEST, "start: not a "
                         "XEP-0082 date and time");
-        bound_start(&qr->q, t);
+        qr->q.start = t;
     }
     if (end != NULL) {
         if ((t = mam_time_parse(end)) == 0)
             return fail(iq, qr, EMBER_COND_BAD_REQUEST, "end: not a XEP-0082 "
                         "date and time");
-        bound_end(&qr->q, t);
+        qr->q.end = t;
     }
     if (aid != NULL) {
         if ((t = mam_id_parse(aid)) == 0)
             return fail(iq, qr, EMBER_COND_ITEM_NOT_FOUND, "after-id: no "
                         "such item");
-        bound_start(&qr->q, t + 1);
         qr->ids[qr->nanchors++] = t;
     }
     if (bid != NULL) {
         if ((t = mam_id_parse(bid)) == 0)
             return fail(iq, qr, EMBER_COND_ITEM_NOT_FOUND, "before-id: no "
                         "such item");
-        bound_end(&qr->q, t - 1);
+        qr->before[qr->nanchors] = 1;
         qr->ids[qr->nanchors++] = t;
     }
     rc = api->rsm_parse(qel, &rsm);
@@ -368,7 +377,6 @@ query(mam_t *mm, const ember_event_t *ev, const char *user, const char *jid,
         if ((t = mam_id_parse(rsm.after)) == 0)
             return fail(iq, qr, EMBER_COND_ITEM_NOT_FOUND, "after: no such "
                         "item");
-        bound_start(&qr->q, t + 1);
         qr->ids[qr->nanchors++] = t;
     }
     if (rc == 0 && rsm.before != NULL) {
@@ -377,7 +385,7 @@ query(mam_t *mm, const ember_event_t *ev, const char *user, const char *jid,
             if ((t = mam_id_parse(rsm.before)) == 0)
                 return fail(iq, qr, EMBER_COND_ITEM_NOT_FOUND, "before: no "
                             "such item");
-            bound_end(&qr->q, t - 1);
+            qr->before[qr->nanchors] = 1;
             qr->ids[qr->nanchors++] = t;
         }
     }
