@@ -25,6 +25,11 @@
 #define NS_REGISTER "jabber:iq:register"
 #define NS_MUC_REGISTER NS_MUC "#register"
 
+/* Fired on the host for each registered member (ev->data: its bare JID)
+ * not in the room whose reserved nickname a groupchat message names
+ * (ev->stanza, as the room broadcast it). */
+#define MUC_EV_MENTION "muc-mention"
+
 /* Ordered: a higher value is a higher privilege. */
 enum { ROLE_NONE, ROLE_VISITOR, ROLE_PARTICIPANT, ROLE_MODERATOR };
 enum { AFF_OUTCAST, AFF_NONE, AFF_MEMBER, AFF_ADMIN, AFF_OWNER };

@@ -1,8 +1,10 @@
 /* muc_msg.c -- groupchat messages, subject changes and private messages
  * between occupants (XEP-0045 7.4, 7.5, 8.1). */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "muc.h"
 
@@ -88,6 +90,39 @@ subject_change(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
 }
 
 
+/* nick in text as a word of its own, whatever the case. */
+static int
+mentions(const char *text, const char *nick)
+{
+    size_t n = strlen(nick);
+    const char *p;
+
+    if (n == 0)
+        return 0;
+    for (p = text; *p != '\0'; p++)
+        if (strncasecmp(p, nick, n) == 0 &&
+            (p == text || !isalnum((unsigned char) p[-1])) &&
+            !isalnum((unsigned char) p[n]))
+            return 1;
+    return 0;
+}
+
+
+/* Registered members away from the room whose nickname a message names:
+ * MUC_EV_MENTION lets a push service wake their phones (XEP-0357). */
+static void
+tell_mentions(muc_room_t *r, ember_stanza_t *m)
+{
+    const char *text = api->stanza_text(api->stanza_child(m, "body", NULL));
+    muc_aff_t *a;
+
+    for (a = r->affs; text != NULL && a != NULL; a = a->next)
+        if (a->nick != NULL && a->aff >= AFF_MEMBER &&
+            mentions(text, a->nick) && muc_occ_by_bare(r, a->jid) == NULL)
+            api->fire(r->muc->m, MUC_EV_MENTION, m, a->jid);
+}
+
+
 static int
 groupchat(muc_t *mu, const ember_event_t *ev, muc_room_t *r, muc_occ_t *o)
 {
@@ -119,7 +154,9 @@ groupchat(muc_t *mu, const ember_event_t *ev, muc_room_t *r, muc_occ_t *o)
     muc_mam_stamp(r, o, api->jid_full(ev->from), m);
     if (body != NULL)
         muc_hist_add(r, m, muc_now_us(), 1);
-    muc_broadcast_msg(r, m, 0);
+    muc_broadcast_msg(r, m, 1);
+    tell_mentions(r, m);
+    api->stanza_free(m);
     return EMBER_HOOK_HANDLED;
 }
 

@@ -18,6 +18,8 @@
 #define NS_DATA "jabber:x:data"
 #define NS_SM "urn:xmpp:sm:3"
 #define MAX_APPS 8
+/* mod_muc's event: a registered member away from a room was named. */
+#define EV_MUC_MENTION "muc-mention"
 #define RETRIES 3
 
 typedef struct {
@@ -458,6 +460,24 @@ on_missed(ember_module_t *m, const ember_event_t *ev, void *ud)
 }
 
 
+/* A room named a member who is not there (XEP-0045 7.10 reserved
+ * nickname): its phone is woken as for a message it missed. */
+static int
+on_mention(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    const char *bare = ev->data;
+    const char *at = bare != NULL ? strchr(bare, '@') : NULL;
+    char node[1024];
+
+    if (at == NULL || strcmp(at + 1, api->module_host(m)) != 0 ||
+        (size_t) (at - bare) >= sizeof(node) || !worth_waking(ev->stanza))
+        return EMBER_HOOK_PASS;
+    snprintf(node, sizeof(node), "%.*s", (int) (at - bare), bare);
+    wake(ud, node, ev->stanza);
+    return EMBER_HOOK_PASS;
+}
+
+
 static void
 push_unload(ember_module_t *m)
 {
@@ -499,7 +519,8 @@ push_load(ember_module_t *m, const ember_api_t *a)
                          p)) < 0 ||
         /* Above offline storage, which takes the message. */
         (err = api->hook(m, EMBER_EV_MESSAGE_OFFLINE, on_missed, 10,
-                         p)) < 0) {
+                         p)) < 0 ||
+        (err = api->hook(m, EV_MUC_MENTION, on_mention, 0, p)) < 0) {
         push_unload(m);
         return err;
     }

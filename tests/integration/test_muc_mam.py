@@ -471,3 +471,50 @@ def test_slixmpp_xep_0313_against_a_room(server, passwords):
     finally:
         a.close()
         time.sleep(0.2)
+
+
+def test_mention_wakes_an_away_member_phone(server, passwords):
+    """XEP-0357 for rooms: a registered member (XEP-0045 7.10, reserved
+    nickname) who is not in the room is woken when a groupchat message
+    names that nickname, through the push service its phone enabled;
+    other messages and unregistered nicknames wake nobody."""
+    NS_PUSH = "urn:xmpp:push:0"
+    NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+    b = Occ(server, "bob", passwords["bob"])
+    app = Occ(server, "carol", passwords["carol"])
+    b.create("ring", "Bob")
+    r = b.admin("ring", "<item jid='alice@%s' affiliation='member' "
+                "nick='Alice'/>" % server.domain)
+    assert r.get("type") == "result"
+    alice = Occ(server, "alice", passwords["alice"])
+    r = alice.c.iq("set", "<enable xmlns='%s' jid='%s' node='n1'/>"
+                   % (NS_PUSH, app.jid))
+    assert r.get("type") == "result"
+    alice.close()
+
+    def publishes(timeout):
+        try:
+            iq = app.recv(lambda e: e.tag == q(NS_CLIENT, "iq") and
+                          e.find(q(NS_PUBSUB, "pubsub")) is not None,
+                          timeout=timeout)
+        except TimeoutError:
+            return None
+        app.send("<iq type='result' id='%s' to='%s'/>"
+                 % (iq.get("id"), iq.get("from")))
+        return iq
+
+    try:
+        say_all([b], b, "ring", ["nothing for anyone", "Alicea is not her",
+                                 "hello Bob"])
+        assert publishes(1.0) is None
+        say_all([b], b, "ring", ["alice: are you there?"])
+        iq = publishes(5)
+        assert iq is not None and iq.get("from") == "alice@" + server.domain
+        pub = iq.find(q(NS_PUBSUB, "pubsub")).find(q(NS_PUBSUB, "publish"))
+        assert pub.get("node") == "n1"
+        # Default summaries name neither the text nor the sender.
+        assert b"are you there" not in ET.tostring(iq)
+    finally:
+        b.close()
+        app.close()
+        time.sleep(0.2)
