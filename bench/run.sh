@@ -444,6 +444,8 @@ if [ -z "${BENCH_LIB:-}" ]; then
         /usr/bin/python3 bench/offline_rate.py "$B"
         # Group chat fan-out and pubsub notifications (issues 4 and 5).
         EMBER_BUILD=$B /usr/bin/python3 bench/muc_fanout.py
+        # Pages of a large room archive (XEP-0313, issue 16).
+        EMBER_BUILD=$B /usr/bin/python3 bench/muc_archive.py
         EMBER_BUILD=$B /usr/bin/python3 bench/pubsub_notify.py
         # A flooding client against another's latency (issue 13).
         EMBER_BUILD=$B /usr/bin/python3 bench/flood_p99.py

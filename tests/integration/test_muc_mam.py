@@ -4,7 +4,6 @@ the room's bare JID), 3.5 (stanza-id by the room), 4 (queries, filters,
 paging, flip-page), 6 (metadata), 7 (what a room stores and who may read
 it, real JIDs), 8 (disco), 10 (security)."""
 
-import asyncio
 import time
 import xml.etree.ElementTree as ET
 
@@ -15,35 +14,11 @@ from rawxmpp import NS_CLIENT, q, disco_features
 from muclib import Occ, body, error, form_fields, submit_form, NS_MUC_USER, \
     NS_DATA
 
-NS_MAM = "urn:xmpp:mam:2"
-NS_SID = "urn:xmpp:sid:0"
-NS_RSM = "http://jabber.org/protocol/rsm"
-NS_FWD = "urn:xmpp:forward:0"
-NS_DELAY = "urn:xmpp:delay"
+from test_mam import NS_MAM, NS_SID, NS_RSM, NS_FWD, NS_DELAY, \
+    form as mam_form, rsm_set
+
 NS_OWNER = "http://jabber.org/protocol/muc#owner"
 ARCHIVING = "muc#roomconfig_enablearchiving"
-
-
-def mam_form(**fields):
-    out = ["<x xmlns='%s' type='submit'><field var='FORM_TYPE' "
-           "type='hidden'><value>%s</value></field>" % (NS_DATA, NS_MAM)]
-    for k, v in fields.items():
-        vals = v if isinstance(v, list) else [v]
-        out.append("<field var='%s'>%s</field>" % (
-            k.replace("_", "-"), "".join("<value>%s</value>" % x
-                                         for x in vals)))
-    return "".join(out) + "</x>"
-
-
-def rsm_set(max_=None, after=None, before=None):
-    out = "<set xmlns='%s'>" % NS_RSM
-    if max_ is not None:
-        out += "<max>%d</max>" % max_
-    if after is not None:
-        out += "<after>%s</after>" % after
-    if before is not None:
-        out += "<before>%s</before>" % before if before else "<before/>"
-    return out + "</set>"
 
 
 _qids = iter(range(1, 1 << 30))
