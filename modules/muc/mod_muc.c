@@ -301,6 +301,10 @@ muc_unload(ember_module_t *m)
         return;
     while ((r = mu->rooms) != NULL) {
         mu->rooms = r->next;
+        /* A temporary room ends here: a room of its name made later must
+         * not show what was said in it. */
+        if (!r->c.persistent || r->locked)
+            muc_mam_forget(r);
         muc_room_free(r);
     }
     while ((p = mu->pending) != NULL) {

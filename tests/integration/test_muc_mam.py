@@ -376,11 +376,17 @@ def test_no_mam_module_no_room_archive(server_factory, passwords):
 
 
 def test_archive_survives_a_restart(server, passwords):
+    """A persistent room keeps its archive, ids included; a temporary
+    room ends with the server, and so does its archive."""
     a = Occ(server, "alice", passwords["alice"])
+    c = Occ(server, "carol", passwords["carol"])
     a.create("kept", "Alice", {"muc#roomconfig_persistentroom": "1"})
     mine = say_all([a], a, "kept", ["before restart"])
     sid = mine[0].find(q(NS_SID, "stanza-id")).get("id")
+    c.create("passing", "Carol")
+    say_all([c], c, "passing", ["said in a temporary room"])
     a.close()
+    c.close()
     time.sleep(0.3)
     server.restart()
     b = Occ(server, "bob", passwords["bob"])
@@ -388,6 +394,9 @@ def test_archive_survives_a_restart(server, passwords):
         results, _ = query(b, "kept")
         assert bodies(results) == ["before restart"]
         assert results[0].get("id") == sid
+        b.create("passing", "Bob")
+        results, _ = query(b, "passing")
+        assert results == []
     finally:
         b.close()
         time.sleep(0.2)
@@ -418,6 +427,27 @@ def test_temporary_room_archive_goes_when_the_room_does(trio):
     b.create("brief", "Bob")
     results, _ = query(b, "brief")
     assert results == []
+
+
+def test_reloaded_module_ends_temporary_rooms_and_their_archives(
+        server, passwords):
+    """A temporary room that ends with its module (a reload that changes
+    the module's options) takes its archive along."""
+    c = Occ(server, "carol", passwords["carol"])
+    c.create("passing", "Carol")
+    say_all([c], c, "passing", ["said in a temporary room"])
+    server.add_module("muc", message_burst="30")
+    server.save()
+    server.ctl_ok("reload")
+    b = Occ(server, "bob", passwords["bob"])
+    try:
+        b.create("passing", "Bob")
+        results, _ = query(b, "passing")
+        assert results == []
+    finally:
+        b.close()
+        c.close()
+        time.sleep(0.2)
 
 
 def test_slixmpp_xep_0313_against_a_room(server, passwords):
