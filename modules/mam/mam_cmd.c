@@ -1,6 +1,6 @@
 /* mam_cmd.c -- admin commands (emberctl, REST API, console): mam-browse
- * an account's archive, newest first, page by page; mam-delete part or
- * all of it. */
+ * an account's archive, or a room's on a subdomain of the host, newest
+ * first, page by page; mam-delete part or all of it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,8 @@
 #include "mam.h"
 
 static const ember_cmd_arg_t browse_args[] = {
-    { "user", EMBER_ARG_JID, 1, "the account" },
+    { "user", EMBER_ARG_JID, 1, "the account, or a room "
+      "(room@conference.HOST)" },
     { "with", EMBER_ARG_JID, 0, "only messages with this contact" },
     { "before", EMBER_ARG_STRING, 0, "the page before this item id" },
     { "max", EMBER_ARG_INT, 0, "messages in the page (default 50)" },
@@ -16,7 +17,8 @@ static const ember_cmd_arg_t browse_args[] = {
 };
 
 static const ember_cmd_arg_t delete_args[] = {
-    { "user", EMBER_ARG_JID, 1, "the account" },
+    { "user", EMBER_ARG_JID, 1, "the account, or a room "
+      "(room@conference.HOST)" },
     { "before", EMBER_ARG_STRING, 0, "only messages older than this "
       "XEP-0082 date (default: all)" },
     { NULL, 0, 0, NULL }
@@ -69,11 +71,20 @@ node_of(mam_t *mm, ember_cmd_ctx_t *ctx, json_t *args, char *buf,
 {
     const char *user = json_string_value(json_object_get(args, "user"));
     const char *at = user != NULL ? strchr(user, '@') : NULL;
+    const char *host = api->module_host(mm->m);
+    size_t dl = at != NULL ? strlen(at + 1) : 0, hl = strlen(host);
 
-    if (at == NULL || strcmp(at + 1, api->module_host(mm->m)) != 0 ||
+    /* Rooms (the "mam" interface) keep theirs under their bare JID. */
+    if (at != NULL && strchr(at, '/') == NULL && dl > hl + 1 &&
+        strcmp(at + 1 + dl - hl, host) == 0 && at[dl - hl] == '.' &&
+        strlen(user) < len) {
+        snprintf(buf, len, "%s", user);
+        return buf;
+    }
+    if (at == NULL || strcmp(at + 1, host) != 0 ||
         (size_t) (at - user) >= len) {
         api->command_done(ctx, EMBER_EINVAL, NULL, "user: an account of "
-                          "this host");
+                          "this host, or a room of one of its services");
         return NULL;
     }
     snprintf(buf, len, "%.*s", (int) (at - user), user);

@@ -450,6 +450,21 @@ def test_reloaded_module_ends_temporary_rooms_and_their_archives(
         time.sleep(0.2)
 
 
+def test_admins_browse_and_delete_a_room_archive(server, trio):
+    """mam-browse and mam-delete take a room's bare JID too."""
+    a, _, _ = trio
+    a.create("audited", "Alice")
+    say_all([a], a, "audited", ["on the record"])
+    room = a.room("audited")
+    out = server.ctl_ok("--json", "mam-browse", room).stdout
+    assert "on the record" in out
+    server.ctl_ok("mam-delete", room)
+    results, _ = query(a, "audited")
+    assert results == []
+    r = server.ctl("mam-browse", "room@elsewhere.example")
+    assert r.returncode != 0
+
+
 def test_slixmpp_xep_0313_against_a_room(server, passwords):
     """slixmpp's own XEP-0313 plugin pages through a room's archive."""
     a = Occ(server, "alice", passwords["alice"])
