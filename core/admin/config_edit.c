@@ -123,6 +123,8 @@ guarded_change(const ember_config_t *old, const ember_config_t *new,
     if (!same_text(old->run_user, new->run_user) ||
         !same_text(old->run_group, new->run_group))
         return snprintf(what, len, "<run-as>"), 1;
+    if (!same_text(old->s2s.ca_file, new->s2s.ca_file))
+        return snprintf(what, len, "<s2s ca-file>"), 1;
     for (h = new->hosts; h != NULL; h = h->next) {
         was = ember__config_host((ember_config_t *) old, h->name);
         if (!host_cert_ok(old, h->name, was != NULL ? was->cert_file : NULL,

@@ -61,6 +61,7 @@ def _set(root, tag, **attrs):
 
 @pytest.mark.parametrize("change", [
     "log file", "paths data", "plugins dir", "tls cert", "run-as user",
+    "s2s ca-file",
 ])
 def test_config_set_cannot_touch_files_or_code(admin, tmp_path, change):
     srv, api = admin
@@ -85,6 +86,8 @@ def test_config_set_cannot_touch_files_or_code(admin, tmp_path, change):
         root.insert(0, ET.Element("plugins", dir=str(evil)))
     elif change == "tls cert":
         _set(root, "tls", cert="/etc/shadow", key="/etc/shadow")
+    elif change == "s2s ca-file":
+        _set(root, "s2s", **{"ca-file": "/etc/shadow"})
     else:
         _set(root, "run-as", user="nobody")
     text = ET.tostring(root, encoding="unicode")
