@@ -371,3 +371,25 @@ def test_s2s_close_command_closes_the_link_and_the_next_stanza_reopens_it(
     assert r["closed"] >= 1
     ca.message("bob@%s/r" % b.domain, "two")
     assert body(cb.recv_message(timeout=15)) == "two"
+
+
+def test_direct_tls_target_from_xmpps_server_srv(server_factory, dns):
+    """XEP-0368: b listens for servers with direct TLS only and publishes
+    only an _xmpps-server record; a reaches it."""
+    import xml.etree.ElementTree as ET2
+    a = server_factory(start=False, domain=new_domain("a"), plain=True)
+    b = server_factory(start=False, domain=new_domain("b"), plain=True)
+    federate(a, dns)
+    port = b.base + 9
+    b.add_listener("s2s-tls", port)
+    ET2.SubElement(b.cfg, "s2s", resolver=dns.resolver)
+    dns.add_host(b.domain)
+    dns.add_srv(b.domain, port, tls=True)
+    a.start()
+    b.start()
+    ca, cb = client(a), client(b, "bob")
+    cb.presence()
+    ca.message("bob@%s/r" % b.domain, "straight into TLS")
+    assert body(cb.recv_message(timeout=15)) == "straight into TLS"
+    inn = [l for l in s2s_state(b)["links"] if l["direction"] == "in"]
+    assert inn and inn[0]["tls"].startswith("TLS")
