@@ -453,5 +453,8 @@ if [ -z "${BENCH_LIB:-}" ]; then
         EMBER_BUILD=$B /usr/bin/python3 bench/ws_sessions.py
         # A 1 GiB upload and download: MiB/s and emberd's RSS (issue 15).
         EMBER_BUILD=$B /usr/bin/python3 bench/upload.py
+        # Two emberd over one s2s link; memory per inbound link (issue 17).
+        EMBER_BUILD=$B /usr/bin/python3 bench/s2s.py
+        EMBER_BUILD=$B /usr/bin/python3 bench/s2s.py --no-mam --links 10
     fi
 fi
