@@ -150,6 +150,23 @@ is_blocked(const char *domain)
 }
 
 
+/* RFC 6761 6.3, 6.4: resolvers should not even be asked. */
+static int
+is_special_use(const char *domain)
+{
+    static const char *const names[] = { "invalid", "localhost" };
+    size_t i, n = strlen(domain), k;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        k = strlen(names[i]);
+        if (n >= k && strcmp(domain + n - k, names[i]) == 0 &&
+            (n == k || domain[n - k - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+
 static void
 new_id(char *out)
 {
@@ -1393,6 +1410,11 @@ ember__s2s_send(const ember_stanza_t *st, const char *local,
     if (is_blocked(remote)) {
         ember__bounce(st, EMBER_COND_REMOTE_SERVER_NOT_FOUND,
                       "this server does not talk to that domain");
+        return;
+    }
+    if (is_special_use(remote)) {
+        ember__bounce(st, EMBER_COND_REMOTE_SERVER_NOT_FOUND,
+                      "a special-use name (RFC 6761) names no server");
         return;
     }
     if (ember__stanza_write(st, ns != NULL && strcmp(ns, NS_CLIENT) == 0
