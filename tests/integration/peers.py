@@ -137,3 +137,148 @@ Component "conference.%(domain)s" "muc"
                 self.proc.kill()
                 self.proc.wait(5)
         self.proc = None
+
+
+EJABBERDCTL = shutil.which("ejabberdctl") or "/usr/sbin/ejabberdctl"
+
+
+class Ejabberd:
+    """Debian's ejabberd as its own user (ejabberdctl will not run the
+    node as root), in a directory of its own, with its own epmd port, and
+    Erlang's resolver pointed at the test's dnsmasq through inetrc."""
+
+    def __init__(self, root, domain, dns):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o755)
+        for p in self.root.parents:
+            if str(p).startswith("/tmp/") and p != Path("/tmp"):
+                os.chmod(p, os.stat(p).st_mode | 0o055)
+        self.domain = domain
+        self.c2s_port = free_tcp_port()
+        self.s2s_port = free_tcp_port()
+        self.epmd_port = free_tcp_port()
+        (self.root / "logs").mkdir(exist_ok=True)
+        (self.root / "spool").mkdir(exist_ok=True)
+        crt, key = self_signed(self.root, domain)
+        pem = self.root / "server.pem"
+        pem.write_text(Path(crt).read_text() + Path(key).read_text())
+        ns = dns.address.split(".")
+        (self.root / "inetrc").write_text(
+            "{lookup, [dns]}.\n{nameserver, {%s}, %d}.\n"
+            % (",".join(ns), dns.port))
+        (self.root / "ejabberdctl.cfg").write_text(
+            "ERLANG_NODE=ejtest%d@localhost\n"
+            "EJABBERD_PID_PATH=%s/ejabberd.pid\n"
+            "export ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT=%d\n"
+            "INET_DIST_INTERFACE=127.0.0.1\n"
+            "ERL_OPTIONS=\"-env ERL_CRASH_DUMP_BYTES 0\"\n"
+            "EJABBERD_BYPASS_WARNINGS=true\n"
+            % (self.c2s_port, self.root, self.epmd_port))
+        (self.root / "ejabberd.yml").write_text("""
+hosts:
+  - %(domain)s
+loglevel: info
+certfiles:
+  - %(pem)s
+s2s_use_starttls: required
+s2s_dns_timeout: 5
+listen:
+  -
+    port: %(c2s)d
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    starttls: false
+  -
+    port: %(s2s)d
+    ip: "127.0.0.1"
+    module: ejabberd_s2s_in
+auth_method: internal
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+  s2s:
+    allow: all
+s2s_access: s2s
+modules:
+  mod_disco: {}
+  mod_ping: {}
+  mod_version: {}
+  mod_roster: {}
+  mod_presence: {}
+  mod_s2s_dialback: {}
+  mod_vcard: {}
+  mod_muc:
+    host: "conference.@HOST@"
+    access_create: all
+""" % {"domain": domain, "pem": pem, "c2s": self.c2s_port,
+       "s2s": self.s2s_port})
+        subprocess.run(["chown", "-R", "ejabberd:", str(self.root)],
+                       check=True)
+        for name in (domain, "conference." + domain):
+            dns.add_host(name)
+            dns.add_srv(name, self.s2s_port)
+        self.proc = None
+
+    def _ctl(self, *args, **kw):
+        return ["setpriv", "--reuid", "ejabberd", "--regid", "ejabberd",
+                "--init-groups", "env", "HOME=%s" % self.root, EJABBERDCTL,
+                "--config-dir", str(self.root), "--config",
+                str(self.root / "ejabberd.yml"), "--ctl-config",
+                str(self.root / "ejabberdctl.cfg"), "--logs",
+                str(self.root / "logs"), "--spool",
+                str(self.root / "spool")] + list(args)
+
+    def ctl(self, *args):
+        return subprocess.run(self._ctl(*args), capture_output=True,
+                              text=True, timeout=120)
+
+    def adduser(self, user, password):
+        r = self.ctl("register", user, self.domain, password)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    def start(self):
+        out = open(self.root / "ejabberd.out", "ab")
+        self.proc = subprocess.Popen(self._ctl("foreground-quiet"),
+                                     stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("ejabberd exited:\n" + self.log())
+            r = self.ctl("status")
+            if r.returncode == 0:
+                return self
+            time.sleep(1)
+        raise RuntimeError("ejabberd did not start:\n" + self.log())
+
+    def log(self):
+        out = ""
+        for p in (self.root / "ejabberd.out", self.root / "logs" /
+                  "ejabberd.log", self.root / "logs" / "error.log"):
+            if p.exists():
+                out += p.read_text(errors="replace")[-20000:]
+        return out
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.ctl("stop")
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+        # Erlang started an epmd on the node's private port: stop it.
+        r = subprocess.run(["ss", "-Hltnp", "sport = :%d" % self.epmd_port],
+                           capture_output=True, text=True)
+        for part in r.stdout.split("pid=")[1:]:
+            pid = part.split(",")[0]
+            if pid.isdigit():
+                subprocess.run(["kill", pid], capture_output=True)
