@@ -34,6 +34,7 @@
 #include "net/tls.h"
 #include "xmpp/c2s.h"
 #include "xmpp/s2s.h"
+#include "xmpp/component.h"
 #include "xmpp/stream.h"
 
 /* How long a shutdown waits for streams to flush their closing bytes. */
@@ -99,6 +100,8 @@ accept_connection(uv_stream_t *server, const ember_listener_conf_t *lc)
     case EMBER_LISTEN_S2S:
     case EMBER_LISTEN_S2S_TLS:
         return ember__s2s_accept(server, lc);
+    case EMBER_LISTEN_COMPONENT:
+        return ember__component_accept(server, lc);
     default:
         return ember__http_accept(server, lc);
     }
@@ -200,6 +203,7 @@ ember__server_reload(char *err, size_t errlen)
     if (!(srv.flags & EMBER_SERVER_OFFLINE)) {
         lrc = ember__listeners_sync(cfg, lerr, sizeof(lerr));
         ember__sessions_close_gone_hosts();
+        ember__components_sync();
     }
     ember__config_free(old);
     ember__log(EMBER_LOG_INFO, "core", "configuration reloaded%s",
@@ -229,7 +233,8 @@ close_handle(uv_handle_t *h, void *arg)
 static void
 stop_poll(uv_timer_t *t)
 {
-    size_t n = ember__sessions_count(NULL) + ember__http_count();
+    size_t n = ember__sessions_count(NULL) + ember__http_count() +
+               ember__components_count();
 
     if (n > 0 && uv_now(ember__loop()) < srv.stop_deadline)
         return;
@@ -242,6 +247,7 @@ stop_poll(uv_timer_t *t)
     if (srv.sessions_on) {
         ember__sessions_cleanup();
         ember__streams_cleanup();
+        ember__components_cleanup();
         ember__conns_cleanup();
         srv.sessions_on = 0;
     }
@@ -262,6 +268,7 @@ ember__server_stop(void)
     ember__listeners_stop();
     ember__sessions_close_all(EMBER_STREAM_SYSTEM_SHUTDOWN);
     ember__s2s_stop();
+    ember__components_close_all(EMBER_STREAM_SYSTEM_SHUTDOWN);
     ember__http_close_all();
     ember__bosh_stop();
     if (srv.signals_on) {
@@ -368,5 +375,6 @@ ember__server_status(void)
                                      dir_bytes(srv.cfg->data_dir)));
     json_object_set_new(st, "modules_loaded", json_integer(loaded));
     json_object_set_new(st, "modules_failed", json_integer(failed));
+    json_object_set_new(st, "components", ember__components_describe());
     return st;
 }

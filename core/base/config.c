@@ -48,7 +48,8 @@ typedef struct {
 static const char *const cfg_required[][2] = {
     { "plugins", "dir" }, { "tls", "cert" }, { "tls", "key" },
     { "admin", "jid" }, { "listen", "type" }, { "module", "name" },
-    { "host", "name" },
+    { "host", "name" }, { "component", "domain" },
+    { "component", "secret" },
 };
 
 
@@ -349,6 +350,7 @@ static const struct {
     { "admin-tls", EMBER_LISTEN_ADMIN_TLS, 9091, "0.0.0.0" },
     { "s2s", EMBER_LISTEN_S2S, 5269, "0.0.0.0" },
     { "s2s-tls", EMBER_LISTEN_S2S_TLS, 5270, "0.0.0.0" },
+    { "component", EMBER_LISTEN_COMPONENT, 5275, "127.0.0.1" },
 };
 
 
@@ -387,7 +389,8 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
             break;
     if (i == sizeof(listen_types) / sizeof(listen_types[0]))
         return cfg_fail(cx, line, "listen: unknown type '%s' (c2s, c2s-tls, "
-                        "http, https, admin, admin-tls, s2s, s2s-tls)", type);
+                        "http, https, admin, admin-tls, s2s, s2s-tls, "
+                        "component)", type);
     t = listen_types[i].type;
     port = listen_types[i].port;
     /* Streams are shaped by default, XMPP over WebSocket included; HTTP
@@ -429,9 +432,9 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
         return cfg_fail(cx, line, "listen: require-tls=\"%s\" only allowed on"
                         " a loopback address (127.x.x.x, ::1), not %s", req,
                         text);
-    if (pub != NULL && t != EMBER_LISTEN_ADMIN)
-        return cfg_fail(cx, line, "listen: public is only for admin "
-                        "listeners, not %s", type);
+    if (pub != NULL && t != EMBER_LISTEN_ADMIN && t != EMBER_LISTEN_COMPONENT)
+        return cfg_fail(cx, line, "listen: public is only for admin and "
+                        "component listeners, not %s", type);
     if (pub != NULL && ember__parse_bool(pub) < 0)
         return cfg_fail(cx, line, "listen: public '%s' is not a boolean "
                         "(true, false)", pub);
@@ -446,6 +449,14 @@ cfg_listener(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
         return cfg_fail(cx, line, "listen: an admin listener without TLS "
                         "must be on a loopback address (127.x.x.x, ::1), not "
                         "%s; use admin-tls, or set public=\"true\"", text);
+    /* Component streams have no TLS: stanzas would cross the network in
+     * clear. */
+    if (t == EMBER_LISTEN_COMPONENT && !loop &&
+        (pub == NULL || !ember__parse_bool(pub)))
+        return cfg_fail(cx, line, "listen: a component listener must be on "
+                        "a loopback address (127.x.x.x, ::1), not %s, since "
+                        "its streams are not encrypted; set public=\"true\" "
+                        "to accept that", text);
     for (tail = &c->listeners; *tail != NULL; tail = &(*tail)->next)
         if ((*tail)->port == port && strcmp((*tail)->address, text) == 0)
             return cfg_fail(cx, line, "listen: %s%s%s:%lld already used at "
@@ -551,6 +562,38 @@ cfg_host(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
         if (rc < 0)
             return rc;
     }
+    return 0;
+}
+
+
+/* <component domain secret name>: one a domain; hosts are checked once
+ * every <host> is read. */
+static int
+cfg_component(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
+{
+    const char *domain = ember__xml_attr(n, "domain");
+    const char *secret = ember__xml_attr(n, "secret");
+    const char *name = ember__xml_attr(n, "name");
+    ember_component_conf_t *k, **tail;
+    long line = xmlGetLineNo(n);
+    char prepped[1024];
+
+    if (ember__jid_prep_domain(domain, prepped, sizeof(prepped)) < 0)
+        return cfg_fail(cx, line, "component: invalid domain '%s'", domain);
+    if (*secret == '\0')
+        return cfg_fail(cx, line, "component: empty secret for %s", prepped);
+    for (tail = &c->components; *tail != NULL; tail = &(*tail)->next)
+        if (strcmp((*tail)->domain, prepped) == 0)
+            return cfg_fail(cx, line, "component: '%s' already defined at "
+                            "line %d", prepped, (*tail)->line);
+    if ((k = calloc(1, sizeof(*k))) == NULL)
+        return EMBER_ENOMEM;
+    *tail = k;
+    k->line = (int) line;
+    if ((k->domain = strdup(prepped)) == NULL ||
+        (k->secret = strdup(secret)) == NULL ||
+        (name != NULL && (k->name = strdup(name)) == NULL))
+        return EMBER_ENOMEM;
     return 0;
 }
 
@@ -663,6 +706,23 @@ cfg_run_as(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
 }
 
 
+/* A component owns its domain: a local host cannot be one. */
+static int
+cfg_components_check(cfg_ctx_t *cx, ember_config_t *c)
+{
+    const ember_component_conf_t *k;
+    const ember_host_conf_t *h;
+
+    for (k = c->components; k != NULL; k = k->next)
+        for (h = c->hosts; h != NULL; h = h->next)
+            if (strcmp(k->domain, h->name) == 0)
+                return cfg_fail(cx, k->line, "component: '%s' is a host of "
+                                "this server (line %d); a component needs a "
+                                "domain of its own", k->domain, h->line);
+    return 0;
+}
+
+
 /* Settings of <ember>'s children, in document order. */
 static int
 cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
@@ -708,12 +768,16 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
             rc = cfg_module(cx, &c->global_modules, n, "globally");
         else if (is_element(n, "host"))
             rc = cfg_host(cx, c, n);
+        else if (is_element(n, "component"))
+            rc = cfg_component(cx, c, n);
     }
     if (rc < 0)
         return rc;
     if (c->hosts == NULL)
         return cfg_fail(cx, xmlGetLineNo(root), "ember: no <host> element; "
                         "at least one virtual host is required");
+    if ((rc = cfg_components_check(cx, c)) < 0)
+        return rc;
     if (log != NULL && (v = ember__xml_attr(log, "level")) != NULL
         && (c->log_level = ember__log_level_parse(v)) < 0)
         return cfg_fail(cx, xmlGetLineNo(log), "log: unknown level '%s' "
@@ -831,6 +895,21 @@ cfg_free_modules(ember_module_conf_t *m)
 }
 
 
+static void
+cfg_free_components(ember_component_conf_t *k)
+{
+    ember_component_conf_t *next;
+
+    for (; k != NULL; k = next) {
+        next = k->next;
+        free(k->domain);
+        free(k->secret);
+        free(k->name);
+        free(k);
+    }
+}
+
+
 void
 ember__config_free(ember_config_t *c)
 {
@@ -856,6 +935,7 @@ ember__config_free(ember_config_t *c)
         free(h);
     }
     cfg_free_modules(c->global_modules);
+    cfg_free_components(c->components);
     for (s = c->plugin_dirs; s != NULL && *s != NULL; s++)
         free(*s);
     for (s = c->admins; s != NULL && *s != NULL; s++)
@@ -897,3 +977,14 @@ ember__config_host(ember_config_t *c, const char *name)
 }
 
 
+const ember_component_conf_t *
+ember__config_component(const ember_config_t *c, const char *domain)
+{
+    const ember_component_conf_t *k;
+
+    for (k = c != NULL && domain != NULL ? c->components : NULL; k != NULL;
+         k = k->next)
+        if (strcmp(k->domain, domain) == 0)
+            return k;
+    return NULL;
+}

@@ -17,7 +17,9 @@ typedef enum {
                                   public="true" */
     EMBER_LISTEN_ADMIN_TLS = 6, /* HTTPS, route set "admin" */
     EMBER_LISTEN_S2S = 7,      /* server-to-server, STARTTLS */
-    EMBER_LISTEN_S2S_TLS = 8   /* server-to-server, direct TLS (XEP-0368) */
+    EMBER_LISTEN_S2S_TLS = 8,  /* server-to-server, direct TLS (XEP-0368) */
+    EMBER_LISTEN_COMPONENT = 9 /* XEP-0114 external components, loopback
+                                  unless public="true" */
 } ember_listen_type_t;
 
 typedef struct ember_listener_conf_s {
@@ -25,7 +27,7 @@ typedef struct ember_listener_conf_s {
     char *address;             /* default "0.0.0.0" */
     int port;
     int require_tls;           /* c2s only; 0 only allowed on loopback */
-    int public;                /* admin only: allowed off loopback */
+    int public;                /* admin, component: allowed off loopback */
     uint64_t rate, burst;      /* bytes/s a connection may send; 0: any */
     char *host_names;          /* admin: Host names served besides loopback
                                   names, addresses, hosts (space-separated) */
@@ -50,6 +52,15 @@ typedef struct ember_host_conf_s {
     int line;
     struct ember_host_conf_s *next;
 } ember_host_conf_t;
+
+/* <component domain secret name>: an external component (XEP-0114). */
+typedef struct ember_component_conf_s {
+    char *domain;              /* nameprep'ed; never a <host> */
+    char *secret;              /* the shared secret of its handshake */
+    char *name;                /* shown in disco#items, or NULL */
+    int line;
+    struct ember_component_conf_s *next;
+} ember_component_conf_t;
 
 typedef struct ember_limits_s {
     size_t max_stanza_size;    /* bytes, default 262144 */
@@ -107,6 +118,7 @@ typedef struct ember_config_s {
     ember_listener_conf_t *listeners;
     ember_module_conf_t *global_modules; /* <module> directly under <ember> */
     ember_host_conf_t *hosts;
+    ember_component_conf_t *components;
 } ember_config_t;
 
 /*
@@ -120,11 +132,15 @@ int ember__config_load(const char *path, ember_config_t **out, char *err,
 void ember__config_free(ember_config_t *c);
 
 /* "c2s", "c2s-tls", "http", "https", "admin", "admin-tls", "s2s",
- * "s2s-tls". */
+ * "s2s-tls", "component". */
 const char *ember__listen_type_name(ember_listen_type_t type);
 
 /* The host block named `name`, or NULL. */
 ember_host_conf_t *ember__config_host(ember_config_t *c, const char *name);
+
+/* The <component> of `domain` (prepared), or NULL. */
+const ember_component_conf_t *ember__config_component(const ember_config_t *c,
+                                                      const char *domain);
 
 /*
  * Replace the file at path with data: a temporary file in the same

@@ -1,5 +1,5 @@
-/* core/net/listen.c -- TCP listeners: c2s (STARTTLS), c2s direct TLS, and the
- * HTTP server's http, https, admin and admin-tls. */
+/* core/net/listen.c -- TCP listeners: c2s (STARTTLS), c2s direct TLS, the
+ * HTTP server's http, https, admin and admin-tls, and external components. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +65,7 @@ tls_mode(const ember_listener_conf_t *lc)
         return lc->require_tls ? "starttls-required" : "starttls-optional";
     case EMBER_LISTEN_HTTP:
     case EMBER_LISTEN_ADMIN:
+    case EMBER_LISTEN_COMPONENT:
         return "none";
     default:
         return "direct";

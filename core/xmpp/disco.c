@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/owner.h"
+#include "xmpp/component.h"
 #include "xmpp/disco.h"
 #include "xmpp/stanza.h"
 
@@ -137,6 +138,8 @@ ember__disco_foreach(ember_module_t *m, int what,
             continue;
         cb(e->a, e->b, e->c, ud);
     }
+    if (what == 't')
+        ember__components_items(host, cb, ud);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "xmpp/s2s.h"
 #include "xmpp/services.h"
 #include "base/tasks.h"
+#include "xmpp/component.h"
 #include "xmpp/disco.h"
 #include "xmpp/iq_track.h"
 #include "xmpp/session.h"
@@ -538,6 +539,9 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
             default_service(st, is_iq, request, kind);
         goto done;
     }
+    /* XEP-0114: a domain an external component owns. */
+    if (ember__component_route(host, st))
+        goto done;
     if (!ember__host_exists(host)) {
         ember__s2s_send(st, from->domain, host);
         goto done;

@@ -133,7 +133,8 @@ static void out_give_up(link_t *l);
 static int
 is_local_domain(const char *d)
 {
-    return d != NULL && (ember__host_exists(d) || ember__service_exists(d));
+    return d != NULL && (ember__host_exists(d) || ember__service_exists(d) ||
+                         ember__config_component(ember__config(), d) != NULL);
 }
 
 
@@ -1287,7 +1288,7 @@ in_stanza(link_t *l, ember_stanza_t *st)
         return;
     }
     l->stanzas_in++;
-    ember__stanza_move_ns(st, NS_SERVER, NS_CLIENT);
+    ember__stanza_rename_ns(st, NS_SERVER, NS_CLIENT);
     ember__route_stanza(st, NULL);
 }
 

@@ -714,40 +714,6 @@ ember__stanza_write(const ember_stanza_t *st, const char *context_ns,
 }
 
 
-void
-ember__stanza_move_ns(ember_stanza_t *root, const char *from, const char *to)
-{
-    ember_stanza_t *cur = root;
-    const node_t *n;
-
-    if (root->ns != NULL && strcmp(root->ns, from) == 0)
-        root->ns = to;
-    n = root->first;
-    for (;;) {
-        while (n != NULL) {
-            ember_stanza_t *e = (ember_stanza_t *) n;
-
-            if (n->kind != NODE_ELEM) {
-                n = n->next;
-                continue;
-            }
-            if (e->ns != NULL && strcmp(e->ns, from) == 0)
-                e->ns = to;
-            if (e->first != NULL) {
-                cur = e;
-                n = e->first;
-            } else {
-                n = n->next;
-            }
-        }
-        if (cur == root)
-            return;
-        n = cur->n.next;
-        cur = cur->n.parent;
-    }
-}
-
-
 char *
 ember__stanza_serialize(const ember_stanza_t *st, size_t *len)
 {
@@ -770,4 +736,38 @@ ember__stanza_is_stanza(const ember_stanza_t *st)
 
     return strcmp(n, "message") == 0 || strcmp(n, "presence") == 0 ||
            strcmp(n, "iq") == 0;
+}
+
+
+int
+ember__stanza_rename_ns(ember_stanza_t *root, const char *from,
+                        const char *to)
+{
+    ember_stanza_t *cur = root;
+    const char *moved = NULL;
+    node_t *n;
+
+    if (root == NULL || from == NULL || to == NULL)
+        return EMBER_EINVAL;
+    /* Iterative, as the writer: the depth is the parser's limit. */
+    for (;;) {
+        if (cur->ns != NULL && strcmp(cur->ns, from) == 0) {
+            if (moved == NULL &&
+                (moved = arena_strndup(root->arena, to, strlen(to))) == NULL)
+                return EMBER_ENOMEM;
+            cur->ns = moved;
+        }
+        for (n = cur->first; n != NULL && n->kind != NODE_ELEM; n = n->next)
+            ;
+        while (n == NULL) {
+            if (cur == root)
+                return 0;
+            for (n = cur->n.next; n != NULL && n->kind != NODE_ELEM;
+                 n = n->next)
+                ;
+            if (n == NULL)
+                cur = cur->n.parent;
+        }
+        cur = (ember_stanza_t *) n;
+    }
 }

@@ -59,10 +59,11 @@ int ember__stanza_add_textn(ember_stanza_t *st, const char *text, size_t n);
 int ember__stanza_write(const ember_stanza_t *st, const char *context_ns,
                         ember_buf_t *out);
 
-/* Elements in namespace `from` move to `to` (a string that outlives the
- * tree): stanzas crossing between jabber:server and jabber:client. */
-void ember__stanza_move_ns(ember_stanza_t *root, const char *from,
-                           const char *to);
+/* Every element of the tree in namespace `from` moves to `to`: a stanza of
+ * another stream's default namespace (jabber:component:accept) becomes
+ * one of jabber:client for the router. */
+int ember__stanza_rename_ns(ember_stanza_t *root, const char *from,
+                            const char *to);
 
 /* Bytes of the arena behind a root (for limits and statistics). */
 size_t ember__stanza_size(const ember_stanza_t *root);
