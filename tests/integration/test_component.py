@@ -154,7 +154,7 @@ def test_unknown_domain_is_host_unknown(csrv, domain):
     assert e.value.error == "host-unknown"
     # RFC 6120 4.7.1 as XEP-0114 asks: a header, the error, the end.
     assert c.root is not None and c.root.tag == q(NS_STREAM, "stream")
-    assert c.wait_closed()
+    assert c.wait_closed() and c.stream_closed
 
 
 def test_client_namespace_is_invalid_namespace(csrv):
