@@ -46,7 +46,7 @@
 
 /* Core commands that only make sense against a running emberd. */
 static const char *const needs_server[] = {
-    "reload", "status", "sessions", "kick", NULL
+    "reload", "status", "sessions", "kick", "components", NULL
 };
 
 static const char usage_text[] =
@@ -72,6 +72,7 @@ static const char usage_text[] =
     "  status                  server status (needs a running emberd)\n"
     "  sessions [HOST]         client sessions (needs a running emberd)\n"
     "  kick USER@HOST          close an account's sessions (needs emberd)\n"
+    "  components              external components (needs a running emberd)\n"
     "  batch                   run commands read from stdin, one per line\n"
     "  commands                every command the server knows, with args\n"
     "\n"
@@ -641,6 +642,12 @@ print_result(const char *name, json_t *r)
     static const char *const sess_heads[] = {
         "JID", "IP", "TLS", "MECHANISM", "IDLE_MS", "IN", "OUT", NULL
     };
+    static const char *const comp_keys[] = {
+        "domain", "connected", "address", "stanzas_in", "stanzas_out", NULL
+    };
+    static const char *const comp_heads[] = {
+        "DOMAIN", "CONNECTED", "ADDRESS", "IN", "OUT", NULL
+    };
     static const char *const plug_keys[] = {
         "name", "version", "abi", "state", "enabled", "description", NULL
     };
@@ -718,6 +725,11 @@ print_result(const char *name, json_t *r)
             puts("no sessions");
         else
             print_table(r, sess_keys, sess_heads);
+    } else if (strcmp(name, "components") == 0 && json_is_array(r)) {
+        if (json_array_size(r) == 0)
+            puts("no components");
+        else
+            print_table(r, comp_keys, comp_heads);
     } else if (strcmp(name, "commands") == 0 && json_is_array(r)) {
         print_table(r, cmd_keys, cmd_heads);
     } else if ((strcmp(name, "users") == 0 || strcmp(name, "admins") == 0)

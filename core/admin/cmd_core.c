@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "runtime/modules.h"
 #include "base/process.h"
+#include "xmpp/component.h"
 #include "xmpp/s2s.h"
 #include "xmpp/session.h"
 
@@ -320,6 +321,18 @@ cmd_sessions(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 
 static void
+cmd_components(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    json_t *list;
+
+    if (ember__command_need_online(ctx, "components") < 0)
+        return;
+    list = ember__components_describe();
+    ember__command_done(ctx, list != NULL ? 0 : EMBER_ENOMEM, list, NULL);
+}
+
+
+static void
 cmd_kick(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
     ember_jid_t *j;
@@ -467,6 +480,8 @@ static const ember_command_t core_commands[] = {
     { "status", "Server status", NULL, "admin", cmd_status },
     { "sessions", "Connected client sessions", args_host_opt, "admin",
       cmd_sessions },
+    { "components", "External components (XEP-0114): connected, address, "
+      "stanzas", NULL, "admin", cmd_components },
     { "kick", "Close every session of an account (policy-violation)",
       args_jid, "admin", cmd_kick },
     { "certs", "TLS certificates in use: names and validity", NULL, "admin",

@@ -123,6 +123,8 @@ const ember_http_route_t console_routes[] = {
         .param = "jid"),
     CMD("GET", "/api/v1/sessions", "sessions", "Connected client sessions",
         .query = q_host),
+    CMD("GET", "/api/v1/components", "components",
+        "External components (XEP-0114)"),
     CMD("DELETE", "/api/v1/sessions/{jid*}", "kick-session",
         "Close one session (full JID)", .param = "jid", .status = 204),
     CMD("POST", "/api/v1/client-version", "client-version",

@@ -414,6 +414,27 @@ def test_status_lists_components(csrv):
                for l in st["listeners"])
 
 
+def test_components_command_and_rest_route(server_factory):
+    from test_console_api import ADMIN, Admin, console_module
+    import xml.etree.ElementTree as ET
+    srv = server_factory(start=False)
+    setup_components(srv)
+    ET.SubElement(srv.cfg, "admin", jid=ADMIN)
+    console_module(srv)
+    srv.start()
+    comp = connected(srv)
+    out = srv.ctl_ok("components").stdout
+    assert re.search(r"^irc\.localhost\s+yes\s+127\.0\.0\.1\s+0\s+0$", out,
+                     re.M), out
+    assert re.search(r"^gw\.localhost\s+no\s+-", out, re.M), out
+    st, _, doc = Admin(srv)("GET", "/api/v1/components")
+    assert st == 200, doc
+    by = {c["domain"]: c for c in doc}
+    assert by[IRC]["connected"] is True and by[IRC]["name"] == "IRC gateway"
+    assert by[GW] == {"domain": GW, "connected": False}
+    comp.close()
+
+
 # ---- what an unauthenticated peer can cost ----
 
 def test_oversized_stanza_before_handshake(server_factory):
