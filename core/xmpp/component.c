@@ -308,7 +308,10 @@ xml_stanza(void *ud, ember_stanza_t *st)
             comp_error(c, EMBER_STREAM_NOT_AUTHORIZED, "handshake first");
         break;
     case CS_AUTHED:
-        if (ours && ember__stanza_is_stanza(st)) {
+        /* Some components write their stanzas in jabber:client: the
+         * same stanzas, the same checks. */
+        if ((ours || (ns != NULL && strcmp(ns, NS_CLIENT) == 0)) &&
+            ember__stanza_is_stanza(st)) {
             handle_stanza(c, st);
             return;
         }

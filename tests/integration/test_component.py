@@ -280,6 +280,18 @@ def test_component_stanza_reaches_a_client_in_jabber_client(csrv, passwords):
         q("urn:example:extra", "y")) is not None
 
 
+def test_stanza_in_jabber_client_is_taken_too(csrv, passwords):
+    alice = client(csrv, passwords)
+    comp = connected(csrv)
+    comp.send("<message xmlns='jabber:client' from='%s' to='alice@localhost/r1'>"
+              "<body>explicit</body></message>" % IRC)
+    m = alice.recv(q(NS_CLIENT, "message"))
+    assert m.find(q(NS_CLIENT, "body")).text == "explicit"
+    comp.send("<message xmlns='jabber:client' from='alice@localhost' "
+              "to='alice@localhost/r1'><body>spoof</body></message>")
+    assert comp.expect_stream_error() == "invalid-from"
+
+
 def test_message_to_bare_account_goes_to_its_resources(csrv, passwords):
     alice = client(csrv, passwords)
     alice.presence()
