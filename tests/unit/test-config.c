@@ -209,7 +209,7 @@ static const struct {
       "4: listen: missing attribute 'type'" },
     { "<ember>\n<host name=\"a\"/>\n<listen type=\"s2s\"/></ember>",
       "3: listen: unknown type 's2s' (c2s, c2s-tls, http, https, admin, "
-      "admin-tls)" },
+      "admin-tls, component)" },
     { "<ember>\n<host name=\"a\">\n<tls cert=\"c\"/>\n</host></ember>",
       "3: tls: missing attribute 'key'" },
     { "<ember>\n<host name=\"a\"/>\n<host name=\"B\"/>\n<host name=\"A\"/>"
@@ -245,6 +245,20 @@ static const struct {
       "4: module: 'ping' already enabled in host a at line 3" },
     { "<ember>\n<host name=\"a\"/>\n<admin jid=\"a@b/res\"/></ember>",
       "3: admin: 'a@b/res' is not a valid bare JID" },
+    { "<ember>\n<component domain=\"A\" secret=\"s\"/>\n"
+      "<host name=\"a\"/></ember>",
+      "2: component: 'a' is a host of this server (line 3); a component "
+      "needs a domain of its own" },
+    { "<ember>\n<host name=\"a\"/>\n<component domain=\"c.a\" secret=\"s\"/>"
+      "\n<component domain=\"C.a\" secret=\"t\"/></ember>",
+      "4: component: 'c.a' already defined at line 3" },
+    { "<ember>\n<host name=\"a\"/>\n<component domain=\"c.a\"/></ember>",
+      "3: component: missing attribute 'secret'" },
+    { "<ember>\n<host name=\"a\"/>\n<listen type=\"component\" "
+      "address=\"::\"/></ember>",
+      "3: listen: a component listener must be on a loopback address "
+      "(127.x.x.x, ::1), not ::, since its streams are not encrypted; set "
+      "public=\"true\" to accept that" },
     { "<ember>\n<host name=\"a\"/>\n<limits max-depth=\"2\"/></ember>",
       "3: limits: max-depth 2 out of range 4..1024" },
     { "<ember>\n<host name=\"a\"/>\n<limits idle-timeout=\"soon\"/></ember>",
