@@ -187,7 +187,7 @@ handshake_ok(const comp_t *c, const char *secret, const char *given)
     size_t i;
     int ok;
 
-    if (strlen(given) != SHA1_HEX)
+    if (given == NULL || strlen(given) != SHA1_HEX)
         return 0;
     if (ember__buf_puts(&in, c->id) < 0 || ember__buf_puts(&in, secret) < 0 ||
         gnutls_hash_fast(GNUTLS_DIG_SHA1, in.data, in.len, digest) < 0) {
