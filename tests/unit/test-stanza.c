@@ -319,6 +319,46 @@ test_deep_write(void **state)
 }
 
 
+/* A component's stanza (jabber:component:accept) as the router wants it:
+ * every element of that namespace moved, others and text kept in order. */
+static void
+test_rename_ns(void **state)
+{
+    static const char in[] =
+        "<message xmlns='jabber:component:accept' to='a@b'>one<body>hi</body>"
+        "two<x xmlns='urn:x'><y/><z xmlns='jabber:component:accept'/></x>"
+        "<thread>t</thread></message>";
+    ember_stanza_t *st, *r, *c;
+    int i;
+
+    (void) state;
+    st = ember__stanza_parse(in, sizeof(in) - 1);
+    assert_non_null(st);
+    assert_int_equal(ember__stanza_rename_ns(st, "jabber:component:accept",
+                                             "jabber:client"), 0);
+    assert_string_equal(ember__stanza_xmlns(st), "jabber:client");
+    assert_xml(st, "jabber:client",
+               "<message to=\"a@b\">one<body>hi</body>two<x xmlns=\"urn:x\">"
+               "<y/><z xmlns=\"jabber:client\"/></x><thread>t</thread>"
+               "</message>");
+    /* Nothing of the other namespace: unchanged. */
+    assert_int_equal(ember__stanza_rename_ns(st, "urn:none", "urn:x"), 0);
+    assert_string_equal(ember__stanza_xmlns(ember__stanza_child(st, "x",
+                                                                NULL)),
+                        "urn:x");
+    assert_int_equal(ember__stanza_rename_ns(NULL, "a", "b"), EMBER_EINVAL);
+    ember__stanza_free(st);
+
+    /* Deep trees are walked without recursion. */
+    r = ember__stanza_new("r", "urn:a");
+    for (c = r, i = 0; i < 100000; i++)
+        c = ember__stanza_add_child(c, "d", NULL);
+    assert_int_equal(ember__stanza_rename_ns(r, "urn:a", "urn:b"), 0);
+    assert_string_equal(ember__stanza_xmlns(c), "urn:b");
+    ember__stanza_free(r);
+}
+
+
 static void
 test_buf(void **state)
 {
@@ -492,6 +532,7 @@ main(void)
         cmocka_unit_test(test_copy_append_remove),
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_deep_write),
+        cmocka_unit_test(test_rename_ns),
         cmocka_unit_test(test_buf),
         cmocka_unit_test(test_forms),
         cmocka_unit_test(test_rsm),
