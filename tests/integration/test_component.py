@@ -408,6 +408,36 @@ def test_disco_items_list_connected_components(csrv, passwords):
     assert IRC not in items()
 
 
+def test_disco_items_of_the_parent_host_only(server_factory, passwords):
+    """A component is listed on the host it is a subdomain of, on every
+    host when it is a subdomain of none."""
+    import xml.etree.ElementTree as ET
+    srv = server_factory(start=False)
+    setup_components(srv)
+    srv.add_host("other.test")
+    ET.SubElement(srv.cfg, "component", domain="irc.other.test", secret="o")
+    ET.SubElement(srv.cfg, "component", domain="bridge.example", secret="b")
+    srv.save()
+    srv.adduser("dave@other.test", "dave-pw")
+    srv.start()
+    comps = []
+    for domain, secret in (("irc.other.test", "o"), ("bridge.example", "b")):
+        comps.append(RawComponent(srv))
+        comps[-1].connect_as(domain, secret)
+
+    def items(user, password, host):
+        c = RawClient(srv.c2s_port, domain=host)
+        c.login(user, password)
+        r = c.iq("get", "<query xmlns='%s'/>" % NS_DISCO_ITEMS, to=host)
+        c.close()
+        return {i.get("jid") for i in r.find(q(NS_DISCO_ITEMS, "query"))}
+
+    local = items("alice", passwords["alice"], "localhost")
+    other = items("dave", "dave-pw", "other.test")
+    assert "bridge.example" in local and "bridge.example" in other
+    assert "irc.other.test" in other and "irc.other.test" not in local
+
+
 def test_status_lists_components(csrv):
     comp = connected(csrv)
     comp.send("<message from='%s' to='nobody@localhost'/>" % IRC)
