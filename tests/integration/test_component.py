@@ -359,7 +359,7 @@ def test_component_to_component(csrv):
 
 def test_unreachable_domain_bounces_to_the_component(csrv):
     comp = connected(csrv)
-    comp.send("<message from='u@%s' to='x@elsewhere.example' id='m1'>"
+    comp.send("<message from='u@%s' to='x@elsewhere.invalid' id='m1'>"
               "<body>?</body></message>" % IRC)
     r = comp.stanza(lambda e: e.get("id") == "m1")
     assert r.get("type") == "error"
