@@ -18,6 +18,7 @@ function figures(st) {
     return {
         version: st.version, uptime: pick(st, 'uptime_s', 'uptime'),
         hosts: st.hosts || [], listeners: st.listeners || [],
+        components: st.components || [],
         sessions: pick(st, 'sessions'), connections: pick(st, 'connections'),
         inTotal: pick(st, 'stanzas_in', 'stanzas_in_total') ?? stanzas.in,
         outTotal: pick(st, 'stanzas_out', 'stanzas_out_total') ?? stanzas.out,
@@ -52,6 +53,10 @@ export async function dashboard(main) {
                              'aria-live': 'off' }, 'Waiting for figures…');
     const listeners = h('div', {});
     const hosts = h('div', {});
+    // External components (XEP-0114): shown once the config has one.
+    const components = h('div', {});
+    const componentsCard = section('External components', components);
+    componentsCard.hidden = true;
     main.append(err,
         h('div', { class: 'stats' },
             card('version', 'Version'), card('uptime', 'Uptime'),
@@ -62,7 +67,8 @@ export async function dashboard(main) {
         h('div', { class: 'charts' },
             Object.values(charts).map(chartBox)),
         h('div', { class: 'two' },
-            section('Hosts', hosts), section('Listeners', listeners)));
+            section('Hosts', hosts), section('Listeners', listeners)),
+        componentsCard);
 
     let prev = null, updates = 0;
     const apply = (st) => {
@@ -97,6 +103,14 @@ export async function dashboard(main) {
         clear(listeners).appendChild(table(f.listeners, [
             { key: 'type', label: 'Type' }, { key: 'address', label: 'Address' },
             { key: 'port', label: 'Port' }, { key: 'tls', label: 'TLS' }]));
+        componentsCard.hidden = f.components.length === 0;
+        clear(components).appendChild(table(f.components, [
+            { key: 'domain', label: 'Domain' }, { key: 'name', label: 'Name' },
+            { key: 'connected', label: 'Connected' },
+            { key: 'address', label: 'From' },
+            { key: 'stanzas_in', label: 'Stanzas in' },
+            { key: 'stanzas_out', label: 'Stanzas out' }],
+            { rowAttrs: r => ({ 'data-component': r.domain }) }));
     };
 
     try {

@@ -473,6 +473,37 @@ def test_components_command_and_rest_route(server_factory):
     comp.close()
 
 
+def test_console_dashboard_shows_components(server_factory, tmp_path):
+    """The dashboard in Chromium lists the components and follows one
+    that connects and leaves (tests/browser/components.test.mjs)."""
+    import os
+    import subprocess
+    import xml.etree.ElementTree as ET
+    from harness import REPO
+    from test_console_api import ADMIN
+    from test_console_browser import BROWSER_DIR, _console_module, _missing
+    why = _missing()
+    if why:
+        pytest.skip(why)
+    srv = server_factory(start=False)
+    setup_components(srv)
+    ET.SubElement(srv.cfg, "admin", jid=ADMIN)
+    _console_module(srv).set("web-root", str(REPO / "web"))
+    srv.start()
+    env = dict(os.environ,
+               EMBER_CONSOLE_URL="http://127.0.0.1:%d/" % srv.admin_port,
+               EMBER_ADMIN_JID=ADMIN, EMBER_ADMIN_PASSWORD="alice-secret",
+               EMBER_COMPONENT_PORT=str(srv.base + COMPONENT_OFFSET),
+               EMBER_COMPONENT=IRC, EMBER_COMPONENT_SECRET=SECRETS[IRC],
+               EMBER_OTHER_COMPONENT=GW, EMBER_SCREENSHOT_DIR=str(tmp_path))
+    r = subprocess.run(["node", str(BROWSER_DIR / "components.test.mjs")],
+                       cwd=str(BROWSER_DIR), env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and "COMPONENTS PASSED" in r.stdout, (
+        r.stdout[-4000:], r.stderr[-4000:])
+    assert (tmp_path / "dashboard-components.png").stat().st_size > 1000
+
+
 # ---- what an unauthenticated peer can cost ----
 
 def test_oversized_stanza_before_handshake(server_factory):
