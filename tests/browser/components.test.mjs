@@ -6,12 +6,11 @@
 //   EMBER_OTHER_COMPONENT  EMBER_SCREENSHOT_DIR
 // Prints "COMPONENTS PASSED" and exits 0 when every check held; any console
 // error, page error or CSP violation fails it.
-import { chromium } from 'playwright-core';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchChromium } from './chromium.mjs';
 
 const env = (k) => {
     const v = process.env[k];
@@ -52,21 +51,8 @@ function component() {
 
 mkdirSync(SHOTS, { recursive: true });
 const problems = [];
-const profile = mkdtempSync(join(tmpdir(), 'ember-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium', headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-});
-context.setDefaultTimeout(T);
-await context.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-        console.error('CSP violation: ' + e.violatedDirective);
-    });
-});
-const page = context.pages()[0] || await context.newPage();
+const { profile, context, page } = await launchChromium(
+    { width: 1280, height: 800 }, T);
 page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
 page.on('pageerror', (e) => problems.push(String(e)));
 

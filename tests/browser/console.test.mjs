@@ -6,7 +6,7 @@
 // Prints one PASS/FAIL line per step, "ALL STEPS PASSED" and exits 0 when
 // every step passed.  Any console error, uncaught exception or CSP
 // violation in the page fails the run.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,24 +58,7 @@ const slug = s => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, 
 const shot = (name) => page.screenshot({ path: join(SHOTS, name + '.png'), fullPage: true });
 
 // ---- browser ----
-const profile = mkdtempSync(join(tmpdir(), 'ember-chromium-'));
-// A fresh profile directory: playwright passes it as --user-data-dir.
-const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: DESKTOP,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-});
-context.setDefaultTimeout(T);
-await context.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-        console.error('CSP violation: ' + e.violatedDirective + ' blocked ' +
-                      (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber);
-    });
-});
-const page = context.pages()[0] || await context.newPage();
+const { profile, context, page } = await launchChromium(DESKTOP, T);
 page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const text = m.text();
