@@ -1,7 +1,8 @@
 """A real third-party component (issue 17): biboumi, Debian's XMPP to IRC
 gateway, connected to emberd's component port as XEP-0114 describes, and
 to a local ngircd.  A slixmpp user joins an IRC channel through it and
-talks with a plain IRC client on ngircd, both ways.
+talks with a plain IRC client on ngircd, both ways, in the channel and one
+to one (nick%server@gateway).
 
 ngircd listens on a random 127.x.y.z address on the IRC port 6667, the
 last port biboumi tries (after 6697 and 6670 with TLS, refused there), so
@@ -274,6 +275,26 @@ def test_join_an_irc_channel_and_talk_both_ways(gateway):
                 msg = await asyncio_wait(got, 15)
                 assert str(msg["from"]) == "%s/ircbob" % room
                 assert msg["type"] == "groupchat"
+                # One to one: the IRC user is nick%server at the gateway.
+                private = "ircbob%%%s@%s" % (irc_addr, BIBOUMI)
+                answer = alice.loop.create_future()
+
+                def on_chat(msg):
+                    if (msg["type"] == "chat" and
+                            msg["body"] == "private answer" and
+                            not answer.done()):
+                        answer.set_result(msg)
+
+                alice.add_event_handler("message", on_chat)
+                alice.send_message(mto=private, mbody="private hello",
+                                   mtype="chat")
+                line = await alice.loop.run_in_executor(
+                    None, lambda: irc.expect(
+                        lambda l: "PRIVMSG ircbob :private hello" in l))
+                assert line.startswith(":alicexmpp!"), line
+                irc.send("PRIVMSG alicexmpp :private answer")
+                msg = await asyncio_wait(answer, 15)
+                assert msg["from"].bare == private
             finally:
                 await alice.close()
 
