@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/hmap.h"
 #include "base/jid.h"
 #include "base/log.h"
 #include "base/process.h"
@@ -51,18 +52,16 @@ typedef struct comp_s {
 } comp_t;
 
 static comp_t *comps;
+/* Authenticated ones by domain: routing never walks the connections that
+ * have not proven anything yet. */
+static ember_hmap_t by_domain;
 static ember_buf_t out_buf;
 
 
 static comp_t *
 comp_authed(const char *domain)
 {
-    comp_t *c;
-
-    for (c = comps; c != NULL; c = c->next)
-        if (c->state == CS_AUTHED && strcmp(c->domain, domain) == 0)
-            return c;
-    return NULL;
+    return ember__hmap_get(&by_domain, domain);
 }
 
 
@@ -100,9 +99,11 @@ comp_close(comp_t *c)
 {
     if (c->state == CS_CLOSING)
         return;
-    if (c->state == CS_AUTHED)
+    if (c->state == CS_AUTHED) {
+        ember__hmap_del(&by_domain, c->domain);
         ember__log(EMBER_LOG_INFO, "component", "%s: %s disconnected",
                    ember__conn_ip(c->conn), c->domain);
+    }
     c->state = CS_CLOSING;
     if (c->xml != NULL)
         ember__xml_stop(c->xml);
@@ -243,6 +244,10 @@ handle_handshake(comp_t *c, const ember_stanza_t *st)
     }
     if (ember__service_exists(c->domain)) {
         comp_error(c, EMBER_STREAM_CONFLICT, "a module serves this domain");
+        return;
+    }
+    if (ember__hmap_put(&by_domain, c->domain, c) < 0) {
+        comp_error(c, EMBER_STREAM_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
     c->state = CS_AUTHED;
@@ -391,6 +396,8 @@ on_closed(void *owner)
             *pc = c->next;
             break;
         }
+    if (c->state == CS_AUTHED)
+        ember__hmap_del(&by_domain, c->domain);
     ember__xml_free(c->xml);
     free(c->domain);
     free(c);
@@ -573,6 +580,7 @@ ember__components_close_all(ember_stream_cond_t cond)
 void
 ember__components_cleanup(void)
 {
+    ember__hmap_free(&by_domain);
     ember__buf_free(&out_buf);
 }
 

@@ -44,7 +44,10 @@ def csrv(server_factory):
     srv = server_factory(start=False)
     setup_components(srv)
     srv.start()
-    return srv
+    yield srv
+    # The harness stops a dead emberd without a word: say it died.
+    assert srv.running(), "emberd exited with %s during the test" % (
+        srv.proc.returncode)
 
 
 class RawComponent(RawClient):
