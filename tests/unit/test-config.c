@@ -207,9 +207,18 @@ static const struct {
       "</ember>", "3: listen: unknown attribute 'porr'" },
     { "<ember>\n<host name=\"a\"/>\n\n<listen port=\"5222\"/></ember>",
       "4: listen: missing attribute 'type'" },
-    { "<ember>\n<host name=\"a\"/>\n<listen type=\"s2s\"/></ember>",
-      "3: listen: unknown type 's2s' (c2s, c2s-tls, http, https, admin, "
-      "admin-tls, component)" },
+    { "<ember>\n<host name=\"a\"/>\n<listen type=\"xmpp\"/></ember>",
+      "3: listen: unknown type 'xmpp' (c2s, c2s-tls, http, https, admin, "
+      "admin-tls, s2s, s2s-tls, component)" },
+    { "<ember>\n<host name=\"a\"/>\n<s2s dialback=\"maybe\"/></ember>",
+      "3: s2s: dialback and require-tls are booleans (true, false)" },
+    { "<ember>\n<host name=\"a\"/>\n<s2s connect-timeout=\"0\"/></ember>",
+      "3: s2s: connect-timeout 0 out of range 1..3600" },
+    { "<ember>\n<host name=\"a\"/>\n<s2s><block domain=\"a b\"/></s2s>"
+      "</ember>",
+      "3: block: invalid domain 'a b'" },
+    { "<ember>\n<host name=\"a\"/>\n<s2s/>\n<s2s/></ember>",
+      "4: element 's2s' repeated (first at line 3)" },
     { "<ember>\n<host name=\"a\">\n<tls cert=\"c\"/>\n</host></ember>",
       "3: tls: missing attribute 'key'" },
     { "<ember>\n<host name=\"a\"/>\n<host name=\"B\"/>\n<host name=\"A\"/>"
