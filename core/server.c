@@ -376,5 +376,6 @@ ember__server_status(void)
     json_object_set_new(st, "modules_loaded", json_integer(loaded));
     json_object_set_new(st, "modules_failed", json_integer(failed));
     json_object_set_new(st, "components", ember__components_describe());
+    json_object_set_new(st, "s2s", ember__s2s_links());
     return st;
 }

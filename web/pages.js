@@ -19,6 +19,7 @@ function figures(st) {
         version: st.version, uptime: pick(st, 'uptime_s', 'uptime'),
         hosts: st.hosts || [], listeners: st.listeners || [],
         components: st.components || [],
+        s2s: st.s2s || [],
         sessions: pick(st, 'sessions'), connections: pick(st, 'connections'),
         inTotal: pick(st, 'stanzas_in', 'stanzas_in_total') ?? stanzas.in,
         outTotal: pick(st, 'stanzas_out', 'stanzas_out_total') ?? stanzas.out,
@@ -57,6 +58,10 @@ export async function dashboard(main) {
     const components = h('div', {});
     const componentsCard = section('External components', components);
     componentsCard.hidden = true;
+    // Links with other servers: shown while there are any.
+    const links = h('div', {});
+    const linksCard = section('Server-to-server links', links);
+    linksCard.hidden = true;
     main.append(err,
         h('div', { class: 'stats' },
             card('version', 'Version'), card('uptime', 'Uptime'),
@@ -68,7 +73,7 @@ export async function dashboard(main) {
             Object.values(charts).map(chartBox)),
         h('div', { class: 'two' },
             section('Hosts', hosts), section('Listeners', listeners)),
-        componentsCard);
+        componentsCard, linksCard);
 
     let prev = null, updates = 0;
     const apply = (st) => {
@@ -111,6 +116,19 @@ export async function dashboard(main) {
             { key: 'stanzas_in', label: 'Stanzas in' },
             { key: 'stanzas_out', label: 'Stanzas out' }],
             { rowAttrs: r => ({ 'data-component': r.domain }) }));
+        linksCard.hidden = f.s2s.length === 0;
+        clear(links).appendChild(table(f.s2s, [
+            { key: 'remote', label: 'Remote domain' },
+            { key: 'local', label: 'Local domain' },
+            { key: 'direction', label: 'Direction' },
+            { key: 'state', label: 'State' },
+            { key: 'auth', label: 'Authentication' },
+            { key: 'tls', label: 'TLS' },
+            { key: 'certificate', label: 'Certificate' },
+            { key: 'stanzas_in', label: 'Stanzas in' },
+            { key: 'stanzas_out', label: 'Stanzas out' },
+            { key: 'queued', label: 'Queued' }],
+            { rowAttrs: r => ({ 'data-link': r.direction + ' ' + r.remote }) }));
     };
 
     try {

@@ -63,6 +63,9 @@ tls_mode(const ember_listener_conf_t *lc)
     switch (lc->type) {
     case EMBER_LISTEN_C2S:
         return lc->require_tls ? "starttls-required" : "starttls-optional";
+    case EMBER_LISTEN_S2S:
+        return ember__config()->s2s.require_tls ? "starttls-required"
+                                                : "starttls-optional";
     case EMBER_LISTEN_HTTP:
     case EMBER_LISTEN_ADMIN:
     case EMBER_LISTEN_COMPONENT:

@@ -816,6 +816,13 @@ out_up(link_t *l)
 
     l->state = OUT_UP;
     l->deadline = 0;
+    if (l->conn != NULL && l->tls_on) {
+        char why[160];
+
+        snprintf(l->cert, sizeof(l->cert), "%s",
+                 ember__tls_peer_proves(ember__conn_tls(l->conn), l->remote,
+                                        why, sizeof(why)) ? "valid" : why);
+    }
     if (l->ctl.len > 0) {
         link_write(l, l->ctl.data, l->ctl.len);
         ember__buf_free(&l->ctl);

@@ -393,3 +393,39 @@ def test_direct_tls_target_from_xmpps_server_srv(server_factory, dns):
     assert body(cb.recv_message(timeout=15)) == "straight into TLS"
     inn = [l for l in s2s_state(b)["links"] if l["direction"] == "in"]
     assert inn and inn[0]["tls"].startswith("TLS")
+
+
+def test_console_dashboard_shows_the_links(pair, tmp_path):
+    """The dashboard in Chromium lists both links with their
+    authentication and TLS, and empties when the admin closes them
+    (tests/browser/s2s.test.mjs)."""
+    import os
+    from harness import REPO
+    from test_console_api import ADMIN
+    from test_console_browser import BROWSER_DIR, _console_module, _missing
+    why = _missing()
+    if why:
+        pytest.skip(why)
+
+    def console(a, b):
+        admin = ADMIN.replace("localhost", a.domain)
+        ET.SubElement(a.cfg, "admin", jid=admin)
+        _console_module(a).set("web-root", str(REPO / "web"))
+    a, b = pair(setup=console)
+    ca, cb = client(a), client(b, "bob")
+    cb.presence()
+    ca.message("bob@%s/r" % b.domain, "for the dashboard")
+    assert body(cb.recv_message(timeout=15)) == "for the dashboard"
+    cb.message("alice@%s/r" % a.domain, "and back")
+    assert body(ca.recv_message(timeout=15)) == "and back"
+    env = dict(os.environ,
+               EMBER_CONSOLE_URL="http://127.0.0.1:%d/" % a.admin_port,
+               EMBER_ADMIN_JID=ADMIN.replace("localhost", a.domain),
+               EMBER_ADMIN_PASSWORD="alice-secret", EMBER_REMOTE=b.domain,
+               EMBER_SCREENSHOT_DIR=str(tmp_path))
+    r = subprocess.run(["node", str(BROWSER_DIR / "s2s.test.mjs")],
+                       cwd=str(BROWSER_DIR), env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and "S2S PASSED" in r.stdout, (
+        r.stdout[-4000:], r.stderr[-4000:])
+    assert (tmp_path / "dashboard-s2s.png").stat().st_size > 1000
