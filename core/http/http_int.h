@@ -5,7 +5,6 @@
 #define EMBER_CORE_HTTP_INT_H
 
 #include <time.h>
-#include <wslay/wslay.h>
 
 #include "http/http.h"
 #include "net/conn.h"
@@ -35,6 +34,7 @@ typedef struct route_s {
 typedef struct conn_s conn_t;
 typedef struct spool_s spool_t;
 typedef struct fileout_s fileout_t;
+typedef struct ws_in_s ws_in_t;
 
 typedef struct qcache_s {
     char *name, *value;
@@ -65,9 +65,6 @@ struct conn_s {
     unsigned close_after : 1;
     unsigned sent_continue : 1;
     unsigned processing : 1;
-    unsigned ws_busy : 1;
-    unsigned ws_end : 1;       /* close frame once the data queued went:
-                                  wslay sends control frames first */
     unsigned in_request : 1;   /* bytes of a request not yet answered */
     unsigned admin : 1;        /* of an admin listener: Host and Origin
                                   are checked */
@@ -78,7 +75,8 @@ struct conn_s {
     ember_http_req_t *req;     /* handed to a module, not yet answered */
     spool_t *spool;            /* its body, going to a file */
     fileout_t *fileout;        /* an answer coming from a file */
-    wslay_event_context_ptr ws;
+    ws_in_t *ws;               /* a WebSocket's frame or fragmented
+                                  message partly read, else NULL */
     conn_t *prev, *next;
 };
 
@@ -157,9 +155,10 @@ void ember__http_fileout_drop(conn_t *c);
 
 /* RFC 6455 section 4.2.1: what the opening handshake must carry. */
 int ember__http_ws_handshake_ok(const ember_http_msg_t *msg);
-/* Read frames from c->inbuf, answer them, close when the stream ends. */
+/* Read frames from c->inbuf (all of it), answer them, close when the
+ * stream ends. */
 int ember__http_ws_feed(conn_t *c);
-/* Queue a close frame with this code and send what is queued. */
+/* Send a close frame with this code (the caller ends the connection). */
 void ember__http_ws_end(conn_t *c, uint16_t code);
 void ember__http_ws_free(conn_t *c);
 

@@ -621,7 +621,7 @@ ember__http_close_all(void)
 
     for (c = conns; c != NULL; c = n) {
         n = c->next;
-        if (c->ws != NULL && !c->closing)
+        if (c->mode == M_WS && !c->closing)
             ember__http_ws_end(c, 1001);
         ember__http_conn_close(c);
     }

@@ -1,5 +1,7 @@
 /* core/http/stream.c -- server-sent events and WebSockets (RFC 6455,
  * framing by wslay) on a connection a module took over; http_close. */
+#include <errno.h>
+#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,21 +35,14 @@ ember__http_ws_handshake_ok(const ember_http_msg_t *msg)
 }
 
 
-/* A close frame after what is queued (or at the end of the message
- * callback running now), then the end of the connection. */
+/* A close frame (frames go out in order: nothing waits in a queue), then
+ * the end of the connection. */
 static void
 ws_end_after_data(conn_t *c)
 {
     c->close_after = 1;
-    if (c->ws != NULL) {
-        if (c->ws_busy) {
-            c->ws_end = 1;
-            return;
-        }
-        wslay_event_send(c->ws);
-        wslay_event_queue_close(c->ws, 1000, NULL, 0);
-        wslay_event_send(c->ws);
-    }
+    if (c->mode == M_WS)
+        ember__http_ws_end(c, 1000);
     ember__http_conn_close(c);
 }
 
@@ -220,88 +215,388 @@ ember__http_sse_send(ember_http_req_t *req, const char *event,
 }
 
 
-/* ---- WebSocket (RFC 6455) through wslay ---- */
+/* ---- WebSocket (RFC 6455) through wslay's frame layer ---- */
+
+/*
+ * Between messages a WebSocket holds nothing here: 10,000 idle XMPP
+ * sessions would otherwise keep 10,000 wslay contexts, each with a 4 KiB
+ * input buffer inside.  A connection takes a ws_in_t when bytes arrive
+ * and gives it back once wslay returned all it was handed and no frame or
+ * fragmented message is open; a few wait for the next connection.  Frames
+ * go out through one wslay context for the loop: its send callback
+ * collects header and payload, written in one piece.
+ */
+struct ws_in_s {
+    wslay_frame_context_ptr fr;  /* its user data is this ws_in_t */
+    const char *src;             /* input ws_recv hands fr */
+    size_t left;
+    uint64_t fed;                /* bytes handed to fr since taken */
+    uint64_t used;               /* of them, frame headers and payload
+                                    fr returned */
+    uint64_t frame_len, frame_off;
+    uint8_t frame_op;
+    uint8_t frame_fin;
+    uint8_t in_frame;            /* a header read, not all its payload */
+    uint8_t msg_op;              /* text or binary message open, or 0 */
+    ember_buf_t msg;             /* its fragments so far */
+    uint8_t ctl[125];            /* a control frame's payload so far */
+};
+
+/* Connections idle between messages reuse these. */
+#define WS_SPARE 4
+/* The output buffer is kept for the next frame up to this size. */
+#define WS_OUT_KEEP 65536
+
+static ws_in_t *ws_spare[WS_SPARE];
+static size_t ws_nspare;
+static wslay_frame_context_ptr ws_out_fr;
+static ember_buf_t ws_out;
+static iconv_t ws_utf8 = (iconv_t) -1;
+
 
 static ssize_t
-ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-        void *ud)
+ws_recv(uint8_t *buf, size_t len, int flags, void *ud)
 {
-    conn_t *c = ud;
-    size_t n = c->inbuf.len < len ? c->inbuf.len : len;
+    ws_in_t *in = ud;
+    size_t n = in->left < len ? in->left : len;
 
-    if (n == 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    memcpy(buf, c->inbuf.data, n);
-    ember__buf_consume(&c->inbuf, n);
+    if (n == 0)
+        return 0;
+    memcpy(buf, in->src, n);
+    in->src += n;
+    in->left -= n;
+    in->fed += n;
     return (ssize_t) n;
 }
 
 
 static ssize_t
-ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
-           int flags, void *ud)
+ws_collect(const uint8_t *data, size_t len, int flags, void *ud)
 {
-    conn_t *c = ud;
-
-    if (c->closing || ember__http_write(c, (const char *) data, len) < 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
-    return (ssize_t) len;
+    return ember__buf_append(&ws_out, (const char *) data, len) < 0
+               ? 0 : (ssize_t) len;
 }
 
 
-static int
-ws_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
+static const struct wslay_frame_callbacks ws_in_callbacks = {
+    NULL, ws_recv, NULL
+};
+/* Servers never mask (RFC 6455 5.1): no mask callback. */
+static const struct wslay_frame_callbacks ws_out_callbacks = {
+    ws_collect, NULL, NULL
+};
+
+
+static ws_in_t *
+ws_take(void)
 {
-    return gnutls_rnd(GNUTLS_RND_NONCE, buf, len) == 0 ? 0 : -1;
+    ws_in_t *in;
+
+    if (ws_nspare > 0)
+        return ws_spare[--ws_nspare];
+    if ((in = calloc(1, sizeof(*in))) == NULL)
+        return NULL;
+    if (wslay_frame_context_init(&in->fr, &ws_in_callbacks, in) != 0) {
+        free(in);
+        return NULL;
+    }
+    return in;
 }
 
 
 static void
-ws_on_msg(wslay_event_context_ptr ctx,
-          const struct wslay_event_on_msg_recv_arg *arg, void *ud)
+ws_drop(ws_in_t *in)
 {
-    conn_t *c = ud;
-    ember_http_req_t *r = c->req;
-
-    if (r == NULL || r->on_message == NULL || c->closing)
-        return;
-    if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME)
-        r->on_message(r, arg->opcode == WSLAY_TEXT_FRAME ? EMBER_WS_TEXT
-                                                         : EMBER_WS_BINARY,
-                      (const char *) arg->msg, arg->msg_length,
-                      r->msg_ud);
+    wslay_frame_context_free(in->fr);
+    ember__buf_free(&in->msg);
+    free(in);
 }
 
 
-static const struct wslay_event_callbacks ws_callbacks = {
-    ws_recv, ws_send_cb, ws_genmask, NULL, NULL, NULL, ws_on_msg
-};
+/* Nothing read ahead, no frame open: fr is as its init left it. */
+static int
+ws_idle(const ws_in_t *in)
+{
+    return !in->in_frame && in->msg_op == 0 && in->fed == in->used;
+}
+
+
+static void
+ws_give(ws_in_t *in)
+{
+    ember__buf_free(&in->msg);
+    in->fed = in->used = 0;
+    in->src = NULL;
+    in->left = 0;
+    if (ws_nspare < WS_SPARE)
+        ws_spare[ws_nspare++] = in;
+    else
+        ws_drop(in);
+}
+
+
+/* One unmasked frame (fin set) to c. */
+static int
+ws_write(conn_t *c, uint8_t opcode, const uint8_t *data, size_t len)
+{
+    struct wslay_frame_iocb io;
+    int rc;
+
+    if (c->closing)
+        return EMBER_ECANCELED;
+    if (ws_out_fr == NULL &&
+        wslay_frame_context_init(&ws_out_fr, &ws_out_callbacks, NULL) != 0) {
+        ws_out_fr = NULL;
+        return EMBER_ENOMEM;
+    }
+    memset(&io, 0, sizeof(io));
+    io.fin = 1;
+    io.opcode = opcode;
+    io.payload_length = len;
+    io.data = data;
+    io.data_length = len;
+    ember__buf_reset(&ws_out);
+    if (wslay_frame_send(ws_out_fr, &io) != (ssize_t) len) {
+        /* Out of memory part way: the next frame starts afresh. */
+        wslay_frame_context_free(ws_out_fr);
+        ws_out_fr = NULL;
+        rc = EMBER_ENOMEM;
+    } else {
+        rc = ember__http_write(c, ws_out.data, ws_out.len);
+    }
+    if (ws_out.cap > WS_OUT_KEEP)
+        ember__buf_free(&ws_out);
+    return rc;
+}
+
+
+void
+ember__http_ws_end(conn_t *c, uint16_t code)
+{
+    uint8_t p[2] = { (uint8_t) (code >> 8), (uint8_t) code };
+
+    ws_write(c, WSLAY_CONNECTION_CLOSE, p, 2);
+}
+
+
+/* RFC 6455 8.1: text is UTF-8, and a text message that is not fails the
+ * connection.  glibc's converter refuses overlong forms, surrogates and
+ * code points past U+10FFFF. */
+static int
+ws_utf8_ok(const uint8_t *p, size_t n)
+{
+    char out[1024], *in, *o;
+    size_t i, ol;
+
+    for (i = 0; i < n && p[i] < 0x80; i++)
+        ;
+    if (i == n)
+        return 1;
+    if (ws_utf8 == (iconv_t) -1 &&
+        (ws_utf8 = iconv_open("UTF-32LE", "UTF-8")) == (iconv_t) -1) {
+        ember__log(EMBER_LOG_WARN, "http", "no UTF-8 converter: WebSocket "
+                   "text is not checked");
+        return 1;
+    }
+    iconv(ws_utf8, NULL, NULL, NULL, NULL);
+    in = (char *) p + i;
+    n -= i;
+    while (n > 0) {
+        o = out;
+        ol = sizeof(out);
+        if (iconv(ws_utf8, &in, &n, &o, &ol) == (size_t) -1 &&
+            errno != E2BIG)
+            return 0;
+    }
+    return 1;
+}
+
+
+/* RFC 6455 7.4: the codes a close frame may carry (wslay's list). */
+static int
+ws_code_valid(unsigned code)
+{
+    return (code >= 1000 && code <= 1011 && code != 1004 && code != 1005 &&
+            code != 1006) || (code >= 3000 && code <= 4999);
+}
+
+
+/* A whole message: 0, or the code the connection fails with. */
+static uint16_t
+ws_message(conn_t *c, uint8_t opcode, const uint8_t *data, size_t len)
+{
+    ember_http_req_t *r = c->req;
+
+    if (opcode == WSLAY_TEXT_FRAME && !ws_utf8_ok(data, len))
+        return 1007;
+    if (r != NULL && r->on_message != NULL)
+        r->on_message(r, opcode == WSLAY_TEXT_FRAME ? EMBER_WS_TEXT
+                                                    : EMBER_WS_BINARY,
+                      (const char *) data, len, r->msg_ud);
+    return 0;
+}
+
+
+/* A whole control frame: 0, or the code the connection fails with. */
+static uint16_t
+ws_control(conn_t *c, uint8_t opcode, const uint8_t *p, size_t len)
+{
+    if (opcode == WSLAY_PING)
+        ws_write(c, WSLAY_PONG, p, len);
+    if (opcode != WSLAY_CONNECTION_CLOSE)
+        return 0;
+    if (len == 1 || (len >= 2 && !ws_code_valid((unsigned) p[0] << 8 |
+                                                 p[1])))
+        return 1002;
+    if (len > 2 && !ws_utf8_ok(p + 2, len - 2))
+        return 1007;
+    /* RFC 6455 5.5.1: answered with its own status code, then the end. */
+    ws_write(c, WSLAY_CONNECTION_CLOSE, p, len);
+    ember__http_conn_close(c);
+    return 0;
+}
+
+
+/* wslay refuses a length not in its shortest form (RFC 6455 5.2), so the
+ * header's size follows from the frame. */
+static size_t
+ws_head_len(const struct wslay_frame_iocb *io)
+{
+    return 2 + (io->payload_length < 126 ? 0
+                : io->payload_length < 65536 ? 2 : 8) + (io->mask ? 4 : 0);
+}
+
+
+/* A frame's header, as wslay returns it with the first of its payload. */
+static uint16_t
+ws_frame_start(ws_in_t *in, const struct wslay_frame_iocb *io)
+{
+    const ember_config_t *cfg = ember__config();
+    uint64_t limit = cfg != NULL ? cfg->limits.http_max_body : 1 << 20;
+
+    in->used += ws_head_len(io);
+    /* No extension was agreed (no RSV bit), and clients mask (5.1). */
+    if (io->rsv != 0 || !io->mask)
+        return 1002;
+    switch (io->opcode) {
+    case WSLAY_TEXT_FRAME:
+    case WSLAY_BINARY_FRAME:
+        if (in->msg_op != 0)
+            return 1002;     /* 5.4: a message's fragments are not mixed */
+        break;
+    case WSLAY_CONTINUATION_FRAME:
+        if (in->msg_op == 0)
+            return 1002;
+        break;
+    case WSLAY_CONNECTION_CLOSE:
+    case WSLAY_PING:
+    case WSLAY_PONG:
+        break;
+    default:
+        return 1002;
+    }
+    if (!wslay_is_ctrl_frame(io->opcode)) {
+        if (io->payload_length > limit ||
+            in->msg.len > limit - io->payload_length)
+            return 1009;
+        if (io->opcode != WSLAY_CONTINUATION_FRAME)
+            in->msg_op = io->opcode;
+    }
+    in->in_frame = 1;
+    in->frame_op = io->opcode;
+    in->frame_fin = io->fin;
+    in->frame_len = io->payload_length;
+    in->frame_off = 0;
+    return 0;
+}
+
+
+/* A piece of a frame's payload from wslay (unmasked in its buffer). */
+static uint16_t
+ws_chunk(conn_t *c, ws_in_t *in, const struct wslay_frame_iocb *io)
+{
+    uint64_t off;
+    uint16_t code;
+    uint8_t op;
+    int whole;
+
+    if (!in->in_frame && (code = ws_frame_start(in, io)) != 0)
+        return code;
+    off = in->frame_off;
+    in->used += io->data_length;
+    in->frame_off += io->data_length;
+    /* The frame in one piece: no copy. */
+    whole = off == 0 && in->frame_off == in->frame_len;
+    if (in->frame_off < in->frame_len) {
+        if (wslay_is_ctrl_frame(in->frame_op))
+            memcpy(in->ctl + off, io->data, io->data_length);
+        else if (ember__buf_append(&in->msg, (const char *) io->data,
+                                   io->data_length) < 0)
+            return 1011;
+        return 0;
+    }
+    in->in_frame = 0;
+    if (wslay_is_ctrl_frame(in->frame_op)) {
+        if (!whole)
+            memcpy(in->ctl + off, io->data, io->data_length);
+        return ws_control(c, in->frame_op, whole ? io->data : in->ctl,
+                          (size_t) in->frame_len);
+    }
+    op = in->msg_op;
+    if (whole && in->frame_fin && in->msg.len == 0) {
+        in->msg_op = 0;
+        return ws_message(c, op, io->data, io->data_length);
+    }
+    if (ember__buf_append(&in->msg, (const char *) io->data,
+                          io->data_length) < 0)
+        return 1011;
+    if (!in->frame_fin)
+        return 0;
+    code = ws_message(c, op, (const uint8_t *) in->msg.data, in->msg.len);
+    in->msg_op = 0;
+    ember__buf_free(&in->msg);
+    return code;
+}
 
 
 int
 ember__http_ws_feed(conn_t *c)
 {
-    int rc;
+    struct wslay_frame_iocb io;
+    ws_in_t *in = c->ws;
+    uint16_t code = 0;
+    ssize_t r;
 
-    c->ws_busy = 1;
-    rc = wslay_event_recv(c->ws);
-    c->ws_busy = 0;
+    if (c->inbuf.len == 0)
+        return 0;
+    if (in == NULL && (in = c->ws = ws_take()) == NULL) {
+        ember__http_conn_close(c);
+        return 0;
+    }
+    in->src = c->inbuf.data;
+    in->left = c->inbuf.len;
+    while (!c->closing && code == 0) {
+        memset(&io, 0, sizeof(io));
+        r = wslay_frame_recv(in->fr, &io);
+        if (r == WSLAY_ERR_WANT_READ)
+            break;
+        /* A control frame fragmented or over 125 bytes, a length not in
+         * its shortest form (5.5, 5.2). */
+        code = r < 0 ? 1002 : ws_chunk(c, in, &io);
+    }
     if (c->closing)
         return 0;
-    if (rc == 0)
-        rc = wslay_event_send(c->ws);
-    if (rc == 0 && c->ws_end) {
-        c->ws_end = 0;
-        wslay_event_queue_close(c->ws, 1000, NULL, 0);
-        rc = wslay_event_send(c->ws);
-    }
-    if (rc != 0 || c->close_after ||
-        (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws)))
+    /* All of it went to wslay; the next read starts a new buffer. */
+    ember__buf_free(&c->inbuf);
+    if (code != 0) {
+        ember__log(EMBER_LOG_INFO, "http", "%s: WebSocket failed with "
+                   "close code %u", ember__http_ip(c), (unsigned) code);
+        ember__http_ws_end(c, code);
         ember__http_conn_close(c);
+    } else if (ws_idle(in)) {
+        c->ws = NULL;
+        ws_give(in);
+    }
     return 0;
 }
 
@@ -316,7 +611,6 @@ ember__ws_accept(ember_http_req_t *req, const char *protocol,
     ember_buf_t b = { 0 };
     conn_t *c;
     char *cat = NULL;
-    const ember_config_t *cfg = ember__config();
     int rc;
 
     if (req == NULL || on_message == NULL ||
@@ -342,13 +636,6 @@ ember__ws_accept(ember_http_req_t *req, const char *protocol,
     in.size = sizeof(digest);
     if (rc < 0 || gnutls_base64_encode2(&in, &out) < 0)
         return EMBER_ENOMEM;
-    if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0) {
-        gnutls_free(out.data);
-        c->ws = NULL;
-        return EMBER_ENOMEM;
-    }
-    wslay_event_config_set_max_recv_msg_length(c->ws,
-        cfg != NULL ? cfg->limits.http_max_body : 1 << 20);
     ember__buf_printf(&b, "HTTP/1.1 101 Switching Protocols\r\n"
                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                       "Sec-WebSocket-Accept: %.*s\r\n", (int) out.size,
@@ -368,14 +655,19 @@ ember__ws_accept(ember_http_req_t *req, const char *protocol,
     c->mode = M_WS;
     c->close_after = 0;
     ember__http_handed_over(c);
-    /* The upgrade request is read: a long-lived WebSocket (10,000 XMPP
-     * sessions) should not keep its head. */
+    /* The upgrade request is read and no other follows: a long-lived
+     * WebSocket (10,000 XMPP sessions) keeps neither its head nor the
+     * listener's lists for requests. */
     ember__buf_free(&c->in.msg.url);
     ember__buf_free(&c->in.msg.heads);
     ember__buf_free(&c->in.msg.body);
     ember__buf_free(&c->in.msg.params);
     c->in.msg.nheaders = 0;
     c->in.msg.query = NULL;
+    free(c->host_names);
+    c->host_names = NULL;
+    free(c->allowed_origins);
+    c->allowed_origins = NULL;
     if (c->inbuf.len == 0)
         ember__buf_free(&c->inbuf);
     /* Frames that came with the handshake. */
@@ -389,23 +681,20 @@ int
 ember__ws_send(ember_http_req_t *req, int type, const char *data,
                size_t len)
 {
-    struct wslay_event_msg msg;
     conn_t *c;
+    int rc;
 
     if (req == NULL || (data == NULL && len > 0) ||
         (type != EMBER_WS_TEXT && type != EMBER_WS_BINARY))
         return EMBER_EINVAL;
     if (req->kind != RQ_WS)
         return EMBER_ESTATE;
-    if ((c = req->c) == NULL || c->closing || c->ws == NULL)
+    if ((c = req->c) == NULL || c->closing)
         return EMBER_ECANCELED;
-    msg.opcode = type == EMBER_WS_TEXT ? WSLAY_TEXT_FRAME
-                                       : WSLAY_BINARY_FRAME;
-    msg.msg = (const uint8_t *) (data != NULL ? data : "");
-    msg.msg_length = len;
-    if (wslay_event_queue_msg(c->ws, &msg) != 0)
-        return EMBER_ESTATE;
-    if (!c->ws_busy && wslay_event_send(c->ws) != 0) {
+    rc = ws_write(c, type == EMBER_WS_TEXT ? WSLAY_TEXT_FRAME
+                                           : WSLAY_BINARY_FRAME,
+                  (const uint8_t *) data, len);
+    if (rc < 0) {
         ember__http_conn_close(c);
         return EMBER_EIO;
     }
@@ -414,17 +703,9 @@ ember__ws_send(ember_http_req_t *req, int type, const char *data,
 
 
 void
-ember__http_ws_end(conn_t *c, uint16_t code)
-{
-    wslay_event_queue_close(c->ws, code, NULL, 0);
-    wslay_event_send(c->ws);
-}
-
-
-void
 ember__http_ws_free(conn_t *c)
 {
     if (c->ws != NULL)
-        wslay_event_context_free(c->ws);
+        ws_drop(c->ws);
     c->ws = NULL;
 }

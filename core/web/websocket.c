@@ -159,10 +159,12 @@ on_message(ember_http_req_t *req, int type, const char *data, size_t len,
     /* A message holding only whitespace is a keepalive (RFC 7395 3.4). */
     if (i == len)
         return;
+    /* data is not NUL-terminated (it may lie in wslay's buffer): the
+     * namespace found, the bytes compared are there. */
     if (memmem(data + i, len - i > 256 ? 256 : len - i, NS_FRAMING,
                strlen(NS_FRAMING)) != NULL &&
-        (strncmp(data + i, "<open", 5) == 0 ||
-         strncmp(data + i, "<close", 6) == 0))
+        (memcmp(data + i, "<open", 5) == 0 ||
+         memcmp(data + i, "<close", 6) == 0))
         feed_framing(w, data + i, len - i);
     else
         ember__stream_feed(w->s, data + i, len - i);

@@ -4,7 +4,10 @@ framing.  The client is python3-websocket (websocket-client) speaking
 XMPP by hand."""
 
 import base64
+import os
 import re
+import socket
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -314,3 +317,206 @@ def test_websocket_streams_are_shaped(server_factory, passwords):
     assert got < rate * 1.5, got
     assert got > rate * 0.3, got
     bob.close()
+
+
+# ---- RFC 6455 framing, frame by frame ----
+
+class RawWs:
+    """A hand-made RFC 6455 client for the frames websocket-client will
+    not send: unmasked, fragmented with a control frame between, split
+    anywhere, reserved bits and opcodes."""
+
+    def __init__(self, srv):
+        self.s = socket.create_connection(("127.0.0.1", srv.http_port),
+                                          timeout=10)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall(("GET /xmpp-websocket HTTP/1.1\r\nHost: localhost\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
+                        "\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n"
+                        % key).encode())
+        self.f = self.s.makefile("rb")
+        assert self.f.readline().startswith(b"HTTP/1.1 101")
+        while self.f.readline() not in (b"\r\n", b""):
+            pass
+
+    @staticmethod
+    def frame(opcode, payload, fin=True, mask=True, rsv=0, length=None):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        n = len(payload) if length is None else length
+        head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
+        m = 0x80 if mask else 0
+        if n < 126:
+            head += bytes([m | n])
+        elif n < 65536:
+            head += bytes([m | 126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([m | 127]) + n.to_bytes(8, "big")
+        if not mask:
+            return head + payload
+        key = os.urandom(4)
+        return head + key + bytes(b ^ key[i % 4]
+                                  for i, b in enumerate(payload))
+
+    def send(self, opcode, payload, **kw):
+        self.s.sendall(self.frame(opcode, payload, **kw))
+
+    def recv(self):
+        """(opcode, payload) of the next frame, or (None, b"") at EOF."""
+        h = self.f.read(2)
+        if len(h) < 2:
+            return None, b""
+        assert not h[1] & 0x80, "a server frame was masked (RFC 6455 5.1)"
+        assert h[0] & 0x80 and not h[0] & 0x70
+        n = h[1] & 0x7F
+        if n == 126:
+            n = int.from_bytes(self.f.read(2), "big")
+        elif n == 127:
+            n = int.from_bytes(self.f.read(8), "big")
+        return h[0] & 0x0F, self.f.read(n)
+
+    def element(self):
+        op, data = self.recv()
+        assert op == 1, (op, data)
+        return ET.fromstring(data.decode())
+
+    def close_code(self):
+        """The status code of the server's close frame, once the
+        connection ended after it."""
+        op, data = self.recv()
+        while op not in (8, None):
+            op, data = self.recv()
+        assert op == 8, "no close frame"
+        assert self.f.read() == b""
+        return int.from_bytes(data[:2], "big") if data else None
+
+
+def opened(ws):
+    assert ws.element().tag == q(NS_FRAMING, "open")
+    assert ws.element().tag == q(NS_STREAMS, "features")
+
+
+def test_fragments_and_control_frames_between(server):
+    """RFC 6455 5.4/5.5: a message in fragments, with a ping between two
+    of them answered at once by a pong carrying its payload; a frame split
+    across reads, down to one byte at a time; a message of 70,000 bytes
+    (64-bit length) and one over several fragments of 16-bit lengths."""
+    ws = RawWs(server)
+    ws.send(1, OPEN[:10], fin=False)
+    ws.send(9, b"x" * 125)
+    assert ws.recv() == (10, b"x" * 125)
+    ws.send(10, b"unasked")                      # a pong: nothing answers
+    ws.send(0, OPEN[10:30], fin=False)
+    ws.send(0, OPEN[30:])
+    opened(ws)
+    ws.send(1, "  ")                             # a keepalive (RFC 7395)
+    ws.send(9, b"")
+    assert ws.recv() == (10, b"")
+    # Each stream opens once: a new connection for each way of framing.
+    ws = RawWs(server)
+    for b in RawWs.frame(1, " " + OPEN):         # one byte a write
+        ws.s.send(bytes([b]))
+        time.sleep(0.002)
+    opened(ws)
+    big = OPEN[:-2] + " " * 70000 + "/>"
+    ws = RawWs(server)
+    ws.send(1, big)
+    opened(ws)
+    ws = RawWs(server)
+    ws.send(1, big[:300], fin=False)
+    for i in range(300, len(big), 20000):
+        ws.send(9, b"%d" % i)
+        assert ws.recv() == (10, b"%d" % i)
+        ws.send(0, big[i:i + 20000], fin=i + 20000 >= len(big))
+    opened(ws)
+
+
+def test_utf8_split_across_fragments(server):
+    """A character may straddle two fragments (RFC 6455 5.6: the message
+    is what is UTF-8); an invalid sequence fails the connection (8.1)."""
+    ws = RawWs(server)
+    data = OPEN.replace("version", "xml:lang='\u00e9t\u00e9' version")
+    data = data.encode()
+    cut = data.index("\u00e9".encode()) + 1
+    ws.send(1, data[:cut], fin=False)
+    ws.send(0, data[cut:])
+    opened(ws)
+    ws.send(1, b"<presence xmlns='jabber:client'>\xc0\x80</presence>")
+    assert ws.close_code() == 1007
+
+
+@pytest.mark.parametrize("frames", [
+    [dict(opcode=1, payload=OPEN, mask=False)],          # 5.1: unmasked
+    [dict(opcode=0, payload=OPEN)],                      # nothing to continue
+    [dict(opcode=1, payload=OPEN[:9], fin=False),
+     dict(opcode=1, payload=OPEN[9:])],                  # 5.4: not mixed
+    [dict(opcode=3, payload=b"")],                       # reserved opcode
+    [dict(opcode=1, payload=OPEN, rsv=4)],               # no extension
+    [dict(opcode=9, payload=b"p", fin=False)],           # 5.5: control fin
+    [dict(opcode=9, payload=b"p" * 126)],                # 5.5: over 125
+    [dict(opcode=8, payload=b"\x03")],                   # 1-byte close
+    [dict(opcode=8, payload=(1005).to_bytes(2, "big"))],  # 7.4.1
+    [dict(opcode=8, payload=(999).to_bytes(2, "big"))],
+])
+def test_protocol_errors_close_1002(server, frames):
+    ws = RawWs(server)
+    for f in frames:
+        ws.send(f.pop("opcode"), f.pop("payload"), **f)
+    assert ws.close_code() == 1002
+
+
+def test_length_not_in_shortest_form_closes_1002(server):
+    ws = RawWs(server)
+    ws.s.sendall(b"\x81\xfe\x00\x05" + b"\0\0\0\0" + b"<x/>x")
+    assert ws.close_code() == 1002
+
+
+def test_close_handshake(server, passwords):
+    """RFC 6455 5.5.1: the client's close is answered with its status code
+    and the connection ends; the XMPP session with it."""
+    ws = RawWs(server)
+    ws.send(1, OPEN)
+    opened(ws)
+    ws.send(8, (1000).to_bytes(2, "big") + b"bye")
+    assert ws.recv() == (8, (1000).to_bytes(2, "big") + b"bye")
+    assert ws.f.read() == b""
+    for code in (1001, 3000, 4999):
+        ws = RawWs(server)
+        ws.send(8, code.to_bytes(2, "big"))
+        assert ws.close_code() == code
+    ws = RawWs(server)
+    ws.send(8, b"")                              # no status code
+    assert ws.recv() == (8, b"")
+    ws = RawWs(server)
+    ws.send(8, (1000).to_bytes(2, "big") + b"\xff")
+    assert ws.close_code() == 1007
+    # A logged-in session closed by its client is gone from the server.
+    w = WsClient(server)
+    w.login("alice", passwords["alice"], resource="gone")
+    w.ws.close(status=1001)
+    deadline = time.monotonic() + 5
+    while "alice@localhost/gone" in server.ctl_ok("sessions").stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_over_limit_messages_close_1009(server_factory):
+    """Over <limits http-max-body>: refused when a frame's header says so
+    (with the first byte of its payload: wslay reads on to there), and
+    when fragments add up to it."""
+    srv = server_factory(start=False)
+    srv.set_limits(http_max_body="65536")
+    srv.start()
+    ws = RawWs(srv)
+    ws.s.sendall(RawWs.frame(1, b"<", length=65537)[:15])
+    assert ws.close_code() == 1009
+    ws = RawWs(srv)
+    ws.send(1, "<presence xmlns='jabber:client'>" + " " * 40000, fin=False)
+    ws.send(0, " " * 40000 + "</presence>")
+    assert ws.close_code() == 1009
+    # At the limit is fine.
+    ws = RawWs(srv)
+    ws.send(1, OPEN[:-2] + " " * (65536 - len(OPEN)) + "/>")
+    opened(ws)
