@@ -14,6 +14,7 @@ import pytest
 import websocket
 
 from rawxmpp import NS_CLIENT, RawClient, Scram, q
+from test_http import WS
 from test_shaping import flood_rate
 
 NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
@@ -321,25 +322,15 @@ def test_websocket_streams_are_shaped(server_factory, passwords):
 
 # ---- RFC 6455 framing, frame by frame ----
 
-class RawWs:
-    """A hand-made RFC 6455 client for the frames websocket-client will
-    not send: unmasked, fragmented with a control frame between, split
-    anywhere, reserved bits and opcodes."""
+class RawWs(WS):
+    """test_http's RFC 6455 client at /xmpp-websocket, for the frames
+    websocket-client will not send: unmasked, fragmented with a control
+    frame between, split anywhere, reserved bits and opcodes."""
 
     def __init__(self, srv):
-        self.s = socket.create_connection(("127.0.0.1", srv.http_port),
-                                          timeout=10)
+        super().__init__(srv.http_port, "/xmpp-websocket", "xmpp")
+        assert self.status == 101
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.s.sendall(("GET /xmpp-websocket HTTP/1.1\r\nHost: localhost\r\n"
-                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                        "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
-                        "\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n"
-                        % key).encode())
-        self.f = self.s.makefile("rb")
-        assert self.f.readline().startswith(b"HTTP/1.1 101")
-        while self.f.readline() not in (b"\r\n", b""):
-            pass
 
     @staticmethod
     def frame(opcode, payload, fin=True, mask=True, rsv=0, length=None):
@@ -362,20 +353,6 @@ class RawWs:
 
     def send(self, opcode, payload, **kw):
         self.s.sendall(self.frame(opcode, payload, **kw))
-
-    def recv(self):
-        """(opcode, payload) of the next frame, or (None, b"") at EOF."""
-        h = self.f.read(2)
-        if len(h) < 2:
-            return None, b""
-        assert not h[1] & 0x80, "a server frame was masked (RFC 6455 5.1)"
-        assert h[0] & 0x80 and not h[0] & 0x70
-        n = h[1] & 0x7F
-        if n == 126:
-            n = int.from_bytes(self.f.read(2), "big")
-        elif n == 127:
-            n = int.from_bytes(self.f.read(8), "big")
-        return h[0] & 0x0F, self.f.read(n)
 
     def element(self):
         op, data = self.recv()
