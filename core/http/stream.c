@@ -458,7 +458,8 @@ ws_control(conn_t *c, uint8_t opcode, const uint8_t *p, size_t len)
 
 
 /* wslay refuses a length not in its shortest form (RFC 6455 5.2), so the
- * header's size follows from the frame. */
+ * header's size follows from the frame.  (Were it ever wrong, fed and used
+ * would differ: the context would stay with its connection, no worse.) */
 static size_t
 ws_head_len(const struct wslay_frame_iocb *io)
 {
