@@ -472,6 +472,7 @@ def test_close_handshake(server, passwords):
     # A logged-in session closed by its client is gone from the server.
     w = WsClient(server)
     w.login("alice", passwords["alice"], resource="gone")
+    assert "alice@localhost/gone" in server.ctl_ok("sessions").stdout
     w.ws.close(status=1001)
     deadline = time.monotonic() + 5
     while "alice@localhost/gone" in server.ctl_ok("sessions").stdout:
