@@ -552,8 +552,15 @@ ember__sasl_user(const ember_sasl_t *s)
 }
 
 
+/* The table's own string: it outlives s, which the stream frees once the
+ * client is in. */
 const char *
 ember__sasl_mechanism(const ember_sasl_t *s)
 {
-    return s->mech;
+    size_t i;
+
+    for (i = 0; mech_table[i] != NULL; i++)
+        if (strcmp(mech_table[i], s->mech) == 0)
+            return mech_table[i];
+    return "?";
 }

@@ -235,6 +235,9 @@ ember__session_close(ember_session_t *s, const char *condition)
 }
 
 
+static void sasl_end(ember_session_t *s);
+
+
 static void
 send_features(ember_session_t *s)
 {
@@ -271,6 +274,10 @@ send_features(ember_session_t *s)
         free(cb_data);
     }
     if (s->state == ST_AUTHED) {
+        /* Authenticated: the SASL state (3.4 KiB) is no longer needed.
+         * Not freed in its own success callback, which runs inside it. */
+        if (s->sasl != NULL)
+            sasl_end(s);
         ember__stanza_add_child(f, "bind", NS_BIND);
         c = ember__stanza_add_child(f, "session", NS_SESSION);
         ember__stanza_add_child(c, "optional", NULL);
