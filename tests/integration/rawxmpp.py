@@ -216,6 +216,7 @@ class RawClient:
         self.stream_closed = False
         self.stream_attrs = None
         self.jid = None
+        self.stanzas_in = 0         # message, presence, iq parsed (XEP-0198 h)
         self.last_sasl_text = None
         self._id = 0
         self.parser = None
@@ -303,6 +304,10 @@ class RawClient:
                         self.stream_error = stream_error_condition(el)
                         t = el.find(q(NS_STREAMS, "text"))
                         self.stream_error_text = t.text if t is not None else None
+                    if el.tag in (q(NS_CLIENT, "message"),
+                                  q(NS_CLIENT, "presence"),
+                                  q(NS_CLIENT, "iq")):
+                        self.stanzas_in += 1
                     if self._answer_version_query(el):
                         continue
                     self.pending.append(el)
