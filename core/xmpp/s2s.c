@@ -309,6 +309,40 @@ link_close(link_t *l, ember_stream_cond_t cond, const char *text)
 }
 
 
+/*
+ * <db:NAME from to [id] [type]> carrying the key, or an error condition
+ * (XEP-0220 2.4), or nothing.
+ */
+static void
+db_write(ember_buf_t *b, const char *name, const char *from, const char *to,
+         const char *id, const char *type, const char *key,
+         const char *error_cond)
+{
+    ember__buf_printf(b, "<db:%s from='", name);
+    ember__buf_escape(b, from, strlen(from));
+    ember__buf_puts(b, "' to='");
+    ember__buf_escape(b, to, strlen(to));
+    ember__buf_puts(b, "'");
+    if (id != NULL) {
+        ember__buf_puts(b, " id='");
+        ember__buf_escape(b, id, strlen(id));
+        ember__buf_puts(b, "'");
+    }
+    if (type != NULL)
+        ember__buf_printf(b, " type='%s'", type);
+    if (key != NULL) {
+        ember__buf_puts(b, ">");
+        ember__buf_escape_text(b, key, strlen(key));
+        ember__buf_printf(b, "</db:%s>", name);
+    } else if (error_cond != NULL) {
+        ember__buf_printf(b, "><error type='cancel'><%s xmlns='" NS_STANZAS
+                          "'/></error></db:%s>", error_cond, name);
+    } else {
+        ember__buf_puts(b, "/>");
+    }
+}
+
+
 /* ---- bounces ---- */
 
 static void
@@ -346,16 +380,7 @@ answer_verifies_of(const link_t *out, const char *type, const char *cond)
             continue;
         }
         ember__buf_reset(&b);
-        ember__buf_puts(&b, "<db:result from='");
-        ember__buf_escape(&b, v->local, strlen(v->local));
-        ember__buf_puts(&b, "' to='");
-        ember__buf_escape(&b, v->remote, strlen(v->remote));
-        ember__buf_printf(&b, "' type='%s'", type);
-        if (cond != NULL)
-            ember__buf_printf(&b, "><error type='cancel'><%s xmlns='"
-                              NS_STANZAS "'/></error></db:result>", cond);
-        else
-            ember__buf_puts(&b, "/>");
+        db_write(&b, "result", v->local, v->remote, NULL, type, NULL, cond);
         link_write(v->in, b.data, b.len);
         *pp = v->next;
         free(v->local);
@@ -848,11 +873,7 @@ out_dialback(link_t *l)
     ember_buf_t b = { 0 };
 
     dialback_key(l->remote, l->local, l->id, key);
-    ember__buf_puts(&b, "<db:result from='");
-    ember__buf_escape(&b, l->local, strlen(l->local));
-    ember__buf_puts(&b, "' to='");
-    ember__buf_escape(&b, l->remote, strlen(l->remote));
-    ember__buf_printf(&b, "'>%s</db:result>", key);
+    db_write(&b, "result", l->local, l->remote, NULL, NULL, key, NULL);
     link_write(l, b.data, b.len);
     ember__buf_free(&b);
     l->state = OUT_DIALBACK;
@@ -1116,11 +1137,7 @@ db_result_reply(link_t *l, const char *local, const char *remote,
 {
     ember_buf_t b = { 0 };
 
-    ember__buf_puts(&b, "<db:result from='");
-    ember__buf_escape(&b, local, strlen(local));
-    ember__buf_puts(&b, "' to='");
-    ember__buf_escape(&b, remote, strlen(remote));
-    ember__buf_printf(&b, "' type='%s'/>", type);
+    db_write(&b, "result", local, remote, NULL, type, NULL, NULL);
     link_write(l, b.data, b.len);
     ember__buf_free(&b);
 }
@@ -1179,14 +1196,8 @@ in_db_result(link_t *l, ember_stanza_t *el)
     snprintf(v->id, sizeof(v->id), "%s", l->id);
     v->next = verifies;
     verifies = v;
-    ember__buf_puts(&b, "<db:verify from='");
-    ember__buf_escape(&b, to, strlen(to));
-    ember__buf_puts(&b, "' to='");
-    ember__buf_escape(&b, domain, strlen(domain));
-    ember__buf_printf(&b, "' id='%s'>", l->id);
-    ember__buf_escape_text(&b, key != NULL ? key : "",
-                           key != NULL ? strlen(key) : 0);
-    ember__buf_puts(&b, "</db:verify>");
+    db_write(&b, "verify", to, domain, l->id, NULL, key != NULL ? key : "",
+             NULL);
     if ((out = out_get(to, domain)) != NULL) {
         if (out->state == OUT_UP || out->state == OUT_DIALBACK)
             link_write(out, b.data, b.len);
@@ -1216,13 +1227,8 @@ in_db_verify(link_t *l, ember_stanza_t *el)
     /* Our outbound link to `from` sent the key over stream `id`. */
     dialback_key(from, to, id, expect);
     ok = is_local_domain(to) && key != NULL && same_secret(key, expect);
-    ember__buf_puts(&b, "<db:verify from='");
-    ember__buf_escape(&b, to, strlen(to));
-    ember__buf_puts(&b, "' to='");
-    ember__buf_escape(&b, from, strlen(from));
-    ember__buf_puts(&b, "' id='");
-    ember__buf_escape(&b, id, strlen(id));
-    ember__buf_printf(&b, "' type='%s'/>", ok ? "valid" : "invalid");
+    db_write(&b, "verify", to, from, id, ok ? "valid" : "invalid", NULL,
+             NULL);
     link_write(l, b.data, b.len);
     ember__buf_free(&b);
 }

@@ -134,35 +134,31 @@ def create_room(c, room_jid, nick):
     assert r.get("type") == "result", ET.tostring(r)
 
 
+def talk_in_a_room(owner, guest, room, owner_nick, guest_nick, text):
+    """owner creates the room, guest (on the other server) joins and
+    speaks; owner sees the guest arrive and hears what it says."""
+    create_room(owner, room, owner_nick)
+    join(guest, room, guest_nick)
+    presence_from(owner, "%s/%s" % (room, guest_nick))
+    guest.send("<message to='%s' type='groupchat'><body>%s</body>"
+               "</message>" % (room, text))
+    m = owner.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                   e.get("type") == "groupchat" and body_of(e) == text,
+                   timeout=20)
+    assert m.get("from") == "%s/%s" % (room, guest_nick)
+
+
 def test_ember_user_in_a_prosody_room(ember, prosody):
-    a = ember_client(ember)
-    b = prosody_client(prosody)
     room = "lobby-%s@conference.%s" % (ember.domain.split(".")[0],
                                         PROSODY_DOMAIN)
-    create_room(b, room, "bob")
-    join(a, room, "alice")
-    presence_from(b, room + "/alice")
-    a.send("<message to='%s' type='groupchat'><body>hi room</body>"
-           "</message>" % room)
-    m = b.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
-               e.get("type") == "groupchat" and body_of(e) == "hi room",
-               timeout=20)
-    assert m.get("from") == room + "/alice"
+    talk_in_a_room(prosody_client(prosody), ember_client(ember), room,
+                   "bob", "alice", "hi room")
 
 
 def test_prosody_user_in_an_ember_room(ember, prosody):
-    a = ember_client(ember)
-    b = prosody_client(prosody)
-    room = "hall@conference." + ember.domain
-    create_room(a, room, "alice")
-    join(b, room, "bob")
-    presence_from(a, room + "/bob")
-    b.send("<message to='%s' type='groupchat'><body>from afar</body>"
-           "</message>" % room)
-    m = a.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
-               e.get("type") == "groupchat" and body_of(e) == "from afar",
-               timeout=20)
-    assert m.get("from") == room + "/bob"
+    talk_in_a_room(ember_client(ember), prosody_client(prosody),
+                   "hall@conference." + ember.domain, "alice", "bob",
+                   "from afar")
 
 
 def test_pep_item_read_across_servers(ember, prosody):
