@@ -222,14 +222,20 @@ subscribed_to(const ember_roster_iface_t *ri, ember_roster_t *roster,
 }
 
 
-/* Presence to a bare JID is for subscribers only. */
+/*
+ * RFC 6121 8.5.2.1.2: available or unavailable presence to a bare JID
+ * reaches every available resource, whether the sender is a contact or
+ * not.  It still waits for the roster load so that it cannot overtake a
+ * subscription stanza from the same sender that is being processed
+ * (3.1.5: the approval comes before the contact's presence).
+ */
 static void
 inbound_loaded(int status, ember_roster_t *roster, void *ud)
 {
     pin_t *in = ud;
 
-    if (status == 0 && subscribed_to(pres_roster(in->pi), roster,
-                                     in->sender, EMBER_SUB_TO))
+    (void) roster;
+    if (status == 0)
         pres_deliver_available(in->pi, in->user, in->st, NULL);
     pin_free(in);
 }

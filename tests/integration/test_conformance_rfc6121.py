@@ -315,15 +315,20 @@ def test_directed_presence_to_bare_jid_from_a_contact(srv, users, clients):
         assert el is not None
 
 
-@pytest.mark.xfail(reason="8.5.2.1.2: directed presence to a bare JID from "
-                   "someone without a subscription is dropped instead of "
-                   "delivered to the available resources", strict=True)
 def test_directed_presence_to_bare_jid_from_a_stranger(srv, users, clients):
+    """8.5.2.1.2: "For a presence stanza with no type or of type
+    'unavailable', the server MUST deliver it to all available resources"
+    -- a sender without a subscription included."""
     a, b = users(2)
-    cb = clients(b, resource="one", presence=0)
+    b1 = clients(b, resource="one", presence=0)
+    b2 = clients(b, resource="two", presence=-1)
+    settle(b1, b2)
     ca = clients(a, presence=0)
     ca.send("<presence to='%s'><status>hi</status></presence>" % b)
-    cb.recv(presence_from(ca.jid), timeout=2)
+    for c in (b1, b2):
+        el = c.recv(lambda e: presence_from(ca.jid)(e) and
+                    e.findtext(q(NS_CLIENT, "status")) == "hi")
+        assert el is not None
 
 
 # ---- 8.5.1 no such user -------------------------------------------------

@@ -255,10 +255,12 @@ def test_unavailable_when_client_drops(server, passwords):
 def test_directed_presence(server, passwords):
     b = connect(server, passwords, "bob", resource="res")
     c = connect(server, passwords, "carol")
-    # carol is no contact: presence to bob's bare JID is not delivered...
+    # carol is no contact, yet presence to bob's bare JID reaches his
+    # available resources (RFC 6121 8.5.2.1.2)...
     c.send("<presence to='bob@localhost'><status>hi</status></presence>")
-    no_presence(b, c.jid)
-    # ...presence to a full JID is, and its end is announced.
+    el = recv_presence(b, c.jid)
+    assert el.find(q(NS_CLIENT, "status")).text == "hi"
+    # ...so does presence to a full JID, and its end is announced.
     c.send("<presence to='%s'><status>hello</status></presence>" % b.jid)
     el = recv_presence(b, c.jid)
     assert el.find(q(NS_CLIENT, "status")).text == "hello"
