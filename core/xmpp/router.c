@@ -339,6 +339,13 @@ message_offline(ember_stanza_t *st, const ember_jid_t *from,
 }
 
 
+static int
+is_chat(const char *type)
+{
+    return type != NULL && strcmp(type, "chat") == 0;
+}
+
+
 static void
 default_message(ember_stanza_t *st, const ember_jid_t *from,
                 const ember_jid_t *to, target_t target)
@@ -358,8 +365,11 @@ default_message(ember_stanza_t *st, const ember_jid_t *from,
         return;
     if (is_error(st))
         return;
-    if (groupchat) {
-        ember__bounce(st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
+    /* RFC 6121 8.5.3.2.1: only chat to a missing resource falls back to
+     * the bare JID; normal and groupchat are refused, headline dropped. */
+    if (groupchat || (target == TO_FULL && !is_chat(type))) {
+        if (!headline)
+            ember__bounce(st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
         return;
     }
     if (deliver_bare(st, to->bare, headline) > 0)

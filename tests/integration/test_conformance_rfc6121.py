@@ -427,15 +427,7 @@ def test_message_to_a_connected_resource_is_delivered(srv, users, clients):
 
 
 @pytest.mark.parametrize("type_", [
-    "groupchat",
-    pytest.param("normal", marks=pytest.mark.xfail(
-        reason="8.5.3.2.1: a normal message to a full JID with no such "
-        "resource is delivered to the account's other resources instead "
-        "of being dropped or refused", strict=True)),
-    pytest.param("headline", marks=pytest.mark.xfail(
-        reason="8.5.3.2.1: a headline to a full JID with no such resource "
-        "is delivered to the account's other resources instead of being "
-        "dropped or refused", strict=True)),
+    "groupchat", "normal", "headline",
 ])
 def test_message_to_a_missing_resource(srv, users, clients, type_):
     """8.5.3.2.1: normal, groupchat and headline messages to a full JID
