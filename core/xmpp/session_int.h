@@ -48,6 +48,9 @@ struct ember_session_s {
     const char *mechanism;
     char *client;            /* software, from XEP-0092, when known */
     char id[24];
+    /* The xml:lang of the client's stream header, "" when it had none
+     * or not a usable language tag: added to stanzas without one. */
+    char lang[36];
     char refkey[24];         /* the ember_session_ref_t, in decimal */
     uint64_t stanzas_in, stanzas_out;
     /* stanzas_out when the client's last element, and the one before,

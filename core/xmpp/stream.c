@@ -605,6 +605,9 @@ handle_client_stanza(ember_session_t *s, ember_stanza_t *st)
         goto done;
     }
     ember__stanza_set_attr(st, "from", s->jid->full);
+    /* RFC 6120 8.1.5: a stanza without xml:lang is in the stream's. */
+    if (s->lang[0] != '\0' && ember__stanza_attr(st, "xml:lang") == NULL)
+        ember__stanza_set_attr(st, "xml:lang", s->lang);
     ember__sessions_count_in(s);
     ember__sm_routing(s);
     ember__route_stanza(st, s);
@@ -616,6 +619,23 @@ done:
 
 
 /* ---- parser callbacks ---- */
+
+/* Keeps the header's xml:lang if it is shaped like a language tag
+ * (letters, digits, hyphens; RFC 5646 4.4.1's 35 characters at most). */
+static void
+keep_stream_lang(ember_session_t *s, const char *lang)
+{
+    size_t n = lang != NULL ? strspn(lang, "abcdefghijklmnopqrstuvwxyz"
+                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789-") : 0;
+
+    if (n == 0 || lang[n] != '\0' || n >= sizeof(s->lang)) {
+        s->lang[0] = '\0';
+        return;
+    }
+    memcpy(s->lang, lang, n + 1);
+}
+
 
 static void
 xml_stream_open(void *ud, ember_stanza_t *header, const char *name,
@@ -649,6 +669,7 @@ xml_stream_open(void *ud, ember_stanza_t *header, const char *name,
     } else if (version == NULL || atoi(version) < 1) {
         stream_error(s, EMBER_STREAM_UNSUPPORTED_VERSION, NULL);
     } else {
+        keep_stream_lang(s, ember__stanza_attr(header, "xml:lang"));
         send_header(s, peer != NULL ? peer->full : NULL);
         if (s->state == ST_CONNECTED)
             s->state = ST_OPEN;
