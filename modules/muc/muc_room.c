@@ -617,6 +617,12 @@ session_drop(muc_room_t *r, muc_occ_t *o, const char *full,
         api->stanza_free(o->pres);
         o->pres = pres_keep(st);
     }
+    /* XEP-0045 10.1.3: an owner leaving a room it never configured
+     * destroys it, and its unavailable presence says so. */
+    if (r->locked && muc_aff_get(r, o->bare) == AFF_OWNER) {
+        muc_room_destroy(r, NULL, NULL);
+        return;
+    }
     muc_occ_remove(r, o, NULL);
     muc_room_maybe_gc(r);
 }

@@ -611,10 +611,9 @@ def test_cancelling_initial_configuration_destroys_room(people):
     assert error(a.c.disco_info(a.room(room))) == ("cancel", "item-not-found")
 
 
-@pytest.mark.xfail(reason="10.1.3: when the owner leaves a room still "
-                   "awaiting configuration the room goes, but the owner's "
-                   "unavailable presence has no <destroy/>", strict=True)
 def test_owner_leaving_locked_room_destroys_it(people):
+    """10.1.3: an owner who leaves a room still awaiting configuration
+    destroys it; its unavailable presence carries <destroy/>."""
     (a,) = people()
     room = room_name()
     a.join_raw(room, "A")
