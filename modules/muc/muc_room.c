@@ -871,6 +871,36 @@ probe(const ember_event_t *ev, muc_room_t *r, muc_occ_t *asker,
 }
 
 
+/*
+ * XEP-0045 7.2.18 (since 1.32): presence without the MUC <x/> from a
+ * non-occupant is a desynchronized client rather than a groupchat 1.0
+ * join; it is told it is not in the room.
+ */
+static int
+kick_stray(muc_t *mu, const ember_event_t *ev)
+{
+    ember_stanza_t *p, *x, *item;
+
+    p = muc_stanza("presence", api->jid_full(ev->to), api->jid_full(ev->from),
+                   "unavailable");
+    if (p == NULL)
+        return EMBER_HOOK_HANDLED;
+    if ((x = api->stanza_add_child(p, "x", NS_MUC_USER)) == NULL ||
+        (item = api->stanza_add_child(x, "item", NULL)) == NULL) {
+        api->stanza_free(p);
+        return EMBER_HOOK_HANDLED;
+    }
+    api->stanza_set_attr(item, "affiliation", "none");
+    api->stanza_set_attr(item, "role", "none");
+    muc_add_text(item, "reason", "You are not in the room.");
+    add_status(x, 110);
+    add_status(x, 307);
+    add_status(x, 333);
+    muc_send(mu, p);
+    return EMBER_HOOK_HANDLED;
+}
+
+
 int
 muc_on_presence(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
 {
@@ -902,6 +932,8 @@ muc_on_presence(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
                           "a nickname of only spaces is not a nickname");
         return EMBER_HOOK_HANDLED;
     }
+    if (o == NULL && api->stanza_child(ev->stanza, "x", NS_MUC) == NULL)
+        return kick_stray(mu, ev);
     if (o == NULL)
         return join(mu, ev, r, nick);
     if (strcmp(o->nick, nick) != 0)

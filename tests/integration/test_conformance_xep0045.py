@@ -204,10 +204,10 @@ def test_admin_may_join_a_full_room(people):
     assert error(d.recv_presence(room)) == ("cancel", "service-unavailable")
 
 
-@pytest.mark.xfail(reason="7.2.18: presence without the MUC <x/> from a "
-                   "non-occupant is taken as a join, not answered with a "
-                   "kick (110, 307, 333)", strict=True)
 def test_presence_without_x_from_non_occupant_is_kicked(people):
+    """7.2.18 (RECOMMENDED since 1.32): presence without <x/> from a
+    non-occupant full JID gets an explicit kick, which MUST carry 110, 307
+    and 333."""
     a, b = people(2)
     room = room_name()
     a.create(room, "A")

@@ -69,12 +69,16 @@ def test_create_locked_then_instant(server, users):
     assert item(others[0]).get("jid") is None
 
 
-def test_old_client_gets_instant_room(server, users):
+def test_presence_without_x_is_not_a_join(server, users):
+    # XEP-0045 7.2.18 since 1.32: no groupchat 1.0 join, a kick instead;
+    # the room is not created, so the next MUC join creates it.
     a, b = users("alice"), users("bob")
     a.join_raw("gc10", "Alice", x=False)
     p = a.recv_presence("gc10")
-    assert 110 in codes(p)
-    b.join("gc10", "Bob")
+    assert p.get("type") == "unavailable"
+    assert {110, 307, 333} <= codes(p)
+    p, _ = b.join("gc10", "Bob")
+    assert 201 in codes(p)
 
 
 def test_groupchat_subject_and_history(server, users):
