@@ -312,6 +312,7 @@ muc_unload(ember_module_t *m)
         api->stanza_free(p->st);
         free(p);
     }
+    muc_invite_cleanup(mu);
     muc_store_close(mu);
     free(mu->domain);
     free(mu);

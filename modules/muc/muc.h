@@ -132,6 +132,7 @@ struct muc_s {
     int nrooms;
     ember_store_t *st_rooms, *st_hist;
     struct muc_req_s *reqs; /* store requests in flight (freed at unload) */
+    struct muc_invchk_s *invchks; /* invitations awaiting an account check */
     int loading;            /* rooms come from the store: queue stanzas */
     muc_pending_t *pending, **pending_tail;
 };
@@ -207,6 +208,7 @@ void muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r);
 
 /* muc_admin.c */
 int muc_admin_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r);
+void muc_invite_cleanup(muc_t *mu);
 int muc_invite(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
                muc_occ_t *from, ember_stanza_t *x);
 int muc_voice_request(muc_t *mu, const ember_event_t *ev, muc_room_t *r,

@@ -334,6 +334,110 @@ send_invite(muc_room_t *r, const char *inviter, const char *to,
 }
 
 
+/* An invitation to an account of this server, held until the account
+ * is known to exist (7.8.2: else item-not-found to the inviter). */
+typedef struct muc_invchk_s {
+    struct muc_invchk_s *next, **prev;
+    muc_t *mu;
+    char *node;             /* the room's */
+    char *inviter;          /* bare JID */
+    char *to, *bare;        /* the invitee, prepared */
+    ember_stanza_t *inv;    /* the <invite/> */
+    ember_stanza_t *req;    /* the inviter's message, for the error */
+} muc_invchk_t;
+
+
+static void
+invchk_free(muc_invchk_t *q)
+{
+    if (q->prev != NULL) {
+        *q->prev = q->next;
+        if (q->next != NULL)
+            q->next->prev = q->prev;
+    }
+    free(q->node);
+    free(q->inviter);
+    free(q->to);
+    free(q->bare);
+    api->stanza_free(q->inv);
+    api->stanza_free(q->req);
+    free(q);
+}
+
+
+void
+muc_invite_cleanup(muc_t *mu)
+{
+    while (mu->invchks != NULL)
+        invchk_free(mu->invchks);
+}
+
+
+static void
+invite_to(muc_room_t *r, const char *inviter, const char *bare,
+          const char *to, ember_stanza_t *inv)
+{
+    /* The invitee of a members-only room becomes a member (7.8.2). */
+    if (r->c.members_only && muc_aff_get(r, bare) == AFF_NONE)
+        muc_apply_aff(r, bare, AFF_MEMBER, NULL, NULL);
+    send_invite(r, inviter, to, inv);
+}
+
+
+static void
+invchk_done(int status, json_t *result, void *ud)
+{
+    muc_invchk_t *q = ud;
+    muc_room_t *r = muc_room_find(q->mu, q->node);
+    ember_stanza_t *e;
+
+    if (status == EMBER_ENOENT) {
+        if ((e = api->error_reply(q->req, EMBER_COND_ITEM_NOT_FOUND,
+                                  "no such user")) != NULL)
+            muc_send(q->mu, e);
+    } else if (r != NULL && !r->destroyed) {
+        invite_to(r, q->inviter, q->bare, q->to, q->inv);
+    }
+    invchk_free(q);
+}
+
+
+/* 0 when the check is under way; <0: invite at once. */
+static int
+invite_checked(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
+               const char *inviter, const ember_jid_t *j,
+               const ember_stanza_t *inv)
+{
+    muc_invchk_t *q;
+
+    if (api->jid_node(j) == NULL ||
+        strcmp(api->jid_domain(j), api->module_host(mu->m)) != 0)
+        return -1;
+    if ((q = calloc(1, sizeof(*q))) == NULL)
+        return -1;
+    q->mu = mu;
+    if ((q->node = muc_strdup(r->node)) == NULL ||
+        (q->inviter = muc_strdup(inviter)) == NULL ||
+        (q->to = muc_strdup(api->jid_full(j))) == NULL ||
+        (q->bare = muc_strdup(api->jid_bare(j))) == NULL ||
+        (q->inv = api->stanza_copy(inv)) == NULL ||
+        (q->req = api->stanza_copy(ev->stanza)) == NULL) {
+        invchk_free(q);
+        return -1;
+    }
+    q->next = mu->invchks;
+    if (q->next != NULL)
+        q->next->prev = &q->next;
+    q->prev = &mu->invchks;
+    mu->invchks = q;
+    if (api->user_exists(mu->m, api->jid_node(j), invchk_done, q) < 0) {
+        invchk_free(q);
+        return -1;
+    }
+    return 0;
+}
+
+
 /* XEP-0045 7.8.2: mediated invitations, and their declines. */
 int
 muc_invite(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
@@ -380,11 +484,8 @@ muc_invite(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
                               "an invitation needs a valid 'to'");
             return EMBER_HOOK_HANDLED;
         }
-        /* The invitee of a members-only room becomes a member (7.8.2). */
-        if (r->c.members_only &&
-            muc_aff_get(r, api->jid_bare(j)) == AFF_NONE)
-            muc_apply_aff(r, api->jid_bare(j), AFF_MEMBER, NULL, NULL);
-        send_invite(r, bare, api->jid_full(j), c);
+        if (invite_checked(mu, ev, r, bare, j, c) < 0)
+            invite_to(r, bare, api->jid_bare(j), api->jid_full(j), c);
         api->jid_free(j);
     }
     return EMBER_HOOK_HANDLED;

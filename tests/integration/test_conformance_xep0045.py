@@ -342,10 +342,9 @@ def test_registration_requirements(people):
 
 # ---- 7.8 invitations ----------------------------------------------------
 
-@pytest.mark.xfail(reason="7.8.2: an invitation to a JID that does not "
-                   "exist is dropped silently, no item-not-found to the "
-                   "inviter", strict=True)
 def test_invitation_to_nonexistent_jid(srv, people):
+    """7.8.2: "If the inviter supplies a non-existent JID, the room SHOULD
+    return an item-not-found error to the inviter"."""
     (a,) = people()
     room = room_name()
     a.create(room, "A")
