@@ -176,10 +176,15 @@ muc_on_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
     const char *node = api->jid_node(ev->to);
     ember_stanza_t *p = api->stanza_first(ev->stanza);
     const char *ns, *name;
-    muc_occ_t *o;
+    muc_occ_t *o, *t;
 
-    if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
-        return EMBER_HOOK_HANDLED;     /* results and errors: nothing owed */
+    if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) {
+        /* Results and errors: nothing owed, unless one answers an iq
+         * forwarded to an occupant. */
+        if (node != NULL && api->jid_resource(ev->to) != NULL)
+            muc_iq_answer(mu, ev);
+        return EMBER_HOOK_HANDLED;
+    }
     if (p == NULL) {
         api->stanza_error(ev, EMBER_COND_BAD_REQUEST, NULL);
         return EMBER_HOOK_HANDLED;
@@ -218,13 +223,12 @@ muc_on_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
         else if (o == NULL)
             api->stanza_error(ev, EMBER_COND_NOT_ACCEPTABLE,
                       "you are not in this room");
-        else if (muc_occ_by_nick(r, api->jid_resource(ev->to)) == NULL)
+        else if ((t = muc_occ_by_nick(r, api->jid_resource(ev->to))) == NULL)
             api->stanza_error(ev, EMBER_COND_ITEM_NOT_FOUND, NULL);
         else if (strcmp(ns, NS_PING) == 0 && strcmp(name, "ping") == 0)
             api->iq_result(ev, NULL);
         else
-            api->stanza_error(ev, EMBER_COND_FEATURE_NOT_IMPLEMENTED,
-                      "iq between occupants is not relayed");
+            return muc_iq_forward(mu, ev, r, o, t);    /* 17.4 */
         return EMBER_HOOK_HANDLED;
     }
     if (strcmp(ns, NS_MUC_ADMIN) == 0)
@@ -313,6 +317,7 @@ muc_unload(ember_module_t *m)
         free(p);
     }
     muc_invite_cleanup(mu);
+    muc_iq_cleanup(mu);
     muc_store_close(mu);
     free(mu->domain);
     free(mu);

@@ -133,6 +133,9 @@ struct muc_s {
     ember_store_t *st_rooms, *st_hist;
     struct muc_req_s *reqs; /* store requests in flight (freed at unload) */
     struct muc_invchk_s *invchks; /* invitations awaiting an account check */
+    struct muc_fwd_s *fwds; /* iqs forwarded to occupants (muc_iq.c) */
+    int nfwd;
+    uint64_t fwd_seq;
     int loading;            /* rooms come from the store: queue stanzas */
     muc_pending_t *pending, **pending_tail;
 };
@@ -205,6 +208,12 @@ int muc_config_changed(muc_room_t *r, const muc_rconf_t *old);
 int muc_owner_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r);
 void muc_room_destroy(muc_room_t *r, const char *alt, const char *reason);
 void muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r);
+
+/* muc_iq.c */
+int muc_iq_forward(muc_t *mu, const ember_event_t *ev, muc_room_t *r,
+                   const muc_occ_t *from, const muc_occ_t *to);
+void muc_iq_answer(muc_t *mu, const ember_event_t *ev);
+void muc_iq_cleanup(muc_t *mu);
 
 /* muc_admin.c */
 int muc_admin_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r);

@@ -493,10 +493,10 @@ def test_affiliation_list_items(people):
         assert items[0].get("role") is None
 
 
-@pytest.mark.xfail(reason="17.4: an iq sent to an occupant JID is refused "
-                   "(feature-not-implemented) instead of being forwarded "
-                   "to the occupant", strict=True)
 def test_iq_to_occupant_is_forwarded(people):
+    """17.4: an iq to an occupant JID in a semi-anonymous room is forwarded
+    to the occupant's real JID; neither side learns the other's real
+    JID, and the answer comes back."""
     a, b = people(2)
     room = room_name()
     a.create(room, "A")
@@ -507,6 +507,12 @@ def test_iq_to_occupant_is_forwarded(people):
                    e.get("type") == "get", timeout=2)
     # The occupant sees the request from the sender's occupant JID only.
     assert got.get("from") == b.room(room) + "/B"
+    a.c.send("<iq type='result' id='%s' to='%s'><query xmlns='urn:example:"
+             "q'/></iq>" % (got.get("id"), got.get("from")))
+    r = b.c.recv(lambda e: e.tag == q(NS_CLIENT, "iq") and
+                 e.get("id") == "fw1", timeout=2)
+    assert r.get("type") == "result"
+    assert r.get("from") == b.room(room) + "/A"
 
 
 # ---- 8 / 9 moderation and administration --------------------------------

@@ -336,10 +336,19 @@ def test_nick_prepared_and_members_only_switch(server, users):
     assert 210 in codes(p)
     assert p.get("from") == b.room("prep") + "/Bob"
     a.recv_presence("prep")
-    # Other iqs between occupants are not relayed.
-    r = a.iq("get", a.room("prep") + "/Bob",
-             "<query xmlns='jabber:iq:version'/>")
-    assert error(r) == ("cancel", "feature-not-implemented")
+    # Other iqs between occupants are relayed (XEP-0045 17.4), under an id
+    # of the room's, each side seeing only the other's occupant JID.
+    iq = "{jabber:client}iq"
+    a.send("<iq type='get' id='q1' to='%s/Bob'><query xmlns='urn:example:"
+           "q'/></iq>" % a.room("prep"))
+    got = b.c.recv(lambda e: e.tag == iq and e.get("type") == "get")
+    assert got.get("from") == a.room("prep") + "/Alice"
+    assert got.get("id") != "q1"
+    b.send("<iq type='result' id='%s' to='%s'/>"
+           % (got.get("id"), got.get("from")))
+    r = a.c.recv(lambda e: e.tag == iq and e.get("id") == "q1")
+    assert r.get("type") == "result"
+    assert r.get("from") == a.room("prep") + "/Bob"
     # Made members-only, the room removes Bob (322); Alice is the owner.
     r = a.owner_set("prep", submit_form({"muc#roomconfig_membersonly": "1"}))
     assert r.get("type") == "result"
