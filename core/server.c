@@ -258,6 +258,8 @@ stop_poll(uv_timer_t *t)
 void
 ember__server_stop(void)
 {
+    const ember_host_conf_t *h;
+
     if (srv.stopping)
         return;
     srv.stopping = 1;
@@ -266,6 +268,10 @@ ember__server_stop(void)
         srv.control_on = 0;
     }
     ember__listeners_stop();
+    if (srv.sessions_on && srv.cfg != NULL)
+        for (h = srv.cfg->hosts; h != NULL; h = h->next)
+            ember__fire_simple(h->name, EMBER_EV_SERVER_STOPPING, NULL,
+                               NULL);
     ember__sessions_close_all(EMBER_STREAM_SYSTEM_SHUTDOWN);
     ember__s2s_stop();
     ember__components_close_all(EMBER_STREAM_SYSTEM_SHUTDOWN);

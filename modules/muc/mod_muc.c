@@ -294,6 +294,14 @@ muc_dispatch(ember_module_t *m, const ember_event_t *ev, void *ud)
 }
 
 
+static int
+muc_on_stopping(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    muc_shutdown_notice(ud);
+    return EMBER_HOOK_PASS;
+}
+
+
 static void
 muc_unload(ember_module_t *m)
 {
@@ -362,6 +370,8 @@ muc_load(ember_module_t *m, const ember_api_t *a)
         goto fail;
     }
     if ((err = api->disco_add_item(m, mu->domain, "Chatrooms")) < 0 ||
+        (err = api->hook(m, EMBER_EV_SERVER_STOPPING, muc_on_stopping, 0,
+                         mu)) < 0 ||
         (err = muc_commands_register(mu)) < 0 ||
         (err = muc_mam_start(mu)) < 0 ||
         (err = muc_store_load(mu)) < 0)

@@ -166,6 +166,7 @@ int muc_bool(const char *v, int *out);
 
 /* muc_room.c */
 muc_room_t *muc_room_find(muc_t *mu, const char *node);
+void muc_shutdown_notice(muc_t *mu);
 muc_room_t *muc_room_new(muc_t *mu, const char *node, const char *creator);
 void muc_room_free(muc_room_t *r);
 void muc_room_maybe_gc(muc_room_t *r);

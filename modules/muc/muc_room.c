@@ -871,6 +871,53 @@ probe(const ember_event_t *ev, muc_room_t *r, muc_occ_t *asker,
 }
 
 
+/* An unavailable presence from `from` to `to` with role and affiliation
+ * none and these status codes (110 first). */
+static void
+send_removal(muc_t *mu, const char *from, const char *to, const char *why,
+             const int *codes, int n)
+{
+    ember_stanza_t *p, *x, *item;
+    int i;
+
+    if ((p = muc_stanza("presence", from, to, "unavailable")) == NULL)
+        return;
+    if ((x = api->stanza_add_child(p, "x", NS_MUC_USER)) == NULL ||
+        (item = api->stanza_add_child(x, "item", NULL)) == NULL) {
+        api->stanza_free(p);
+        return;
+    }
+    api->stanza_set_attr(item, "affiliation", "none");
+    api->stanza_set_attr(item, "role", "none");
+    if (why != NULL)
+        muc_add_text(item, "reason", why);
+    add_status(x, 110);
+    for (i = 0; i < n; i++)
+        add_status(x, codes[i]);
+    muc_send(mu, p);
+}
+
+
+/* XEP-0045 11.2: at shutdown each occupant's sessions hear they are out
+ * of the room (332) while their streams can still carry it. */
+void
+muc_shutdown_notice(muc_t *mu)
+{
+    static const int code[] = { 332 };
+    char from[3072];
+    muc_room_t *r;
+    muc_occ_t *o;
+    muc_sess_t *s;
+
+    for (r = mu->rooms; r != NULL; r = r->next)
+        for (o = r->occs; o != NULL; o = o->next) {
+            snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);
+            for (s = o->sessions; s != NULL; s = s->next)
+                send_removal(mu, from, s->jid, NULL, code, 1);
+        }
+}
+
+
 /*
  * XEP-0045 7.2.18 (since 1.32): presence without the MUC <x/> from a
  * non-occupant is a desynchronized client rather than a groupchat 1.0
@@ -879,24 +926,10 @@ probe(const ember_event_t *ev, muc_room_t *r, muc_occ_t *asker,
 static int
 kick_stray(muc_t *mu, const ember_event_t *ev)
 {
-    ember_stanza_t *p, *x, *item;
+    static const int codes[] = { 307, 333 };
 
-    p = muc_stanza("presence", api->jid_full(ev->to), api->jid_full(ev->from),
-                   "unavailable");
-    if (p == NULL)
-        return EMBER_HOOK_HANDLED;
-    if ((x = api->stanza_add_child(p, "x", NS_MUC_USER)) == NULL ||
-        (item = api->stanza_add_child(x, "item", NULL)) == NULL) {
-        api->stanza_free(p);
-        return EMBER_HOOK_HANDLED;
-    }
-    api->stanza_set_attr(item, "affiliation", "none");
-    api->stanza_set_attr(item, "role", "none");
-    muc_add_text(item, "reason", "You are not in the room.");
-    add_status(x, 110);
-    add_status(x, 307);
-    add_status(x, 333);
-    muc_send(mu, p);
+    send_removal(mu, api->jid_full(ev->to), api->jid_full(ev->from),
+                 "You are not in the room.", codes, 2);
     return EMBER_HOOK_HANDLED;
 }
 

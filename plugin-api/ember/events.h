@@ -61,5 +61,10 @@
 #define EMBER_EV_STREAM_FEATURES_UNAUTH "stream-features-unauth"
 /* ev->data NULL: the host's modules are loaded. */
 #define EMBER_EV_HOST_ACTIVATED "host-activated"
+/* Minor 7: the server is stopping; fired on each host before its
+ * client streams end with system-shutdown, so that what modules send
+ * now still reaches them (XEP-0045 11.2: rooms say 332).  ev->data NULL.
+ * A core before minor 7 never fires it. */
+#define EMBER_EV_SERVER_STOPPING "server-stopping"
 
 #endif

@@ -664,10 +664,9 @@ def test_destroy_sends_one_presence_per_occupant(people):
 
 # ---- 11 service use cases -----------------------------------------------
 
-@pytest.mark.xfail(reason="11.2: at service shutdown occupants get no "
-                   "presence with status 332 before the stream ends",
-                   strict=True)
 def test_shutdown_tells_occupants(tmp_path):
+    """11.2: "When a MUC service shuts downs, it SHOULD inform its
+    participant by sending presences containing the 332 status code"."""
     s = _start(tmp_path / "shutdown")
     try:
         s.adduser("sa", "sa")
@@ -684,7 +683,8 @@ def test_shutdown_tells_occupants(tmp_path):
                 got.append(b.recv(timeout=5))
         except (StreamClosed, TimeoutError):
             pass
-        assert any(e.tag == PRESENCE and 332 in codes(e) and
+        assert any(e.tag == PRESENCE and e.get("type") == "unavailable" and
+                   {110, 332} <= codes(e) and
                    e.get("from") == b.room(room) + "/B" for e in got), \
             [ET.tostring(e)[:200] for e in got]
     finally:
