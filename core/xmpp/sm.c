@@ -192,7 +192,17 @@ ember__sm_free(ember_session_t *s)
         return;
     if (sm->id[0] != '\0' && ember__hmap_get(&by_id, sm->id) == s)
         ember__hmap_del(&by_id, sm->id);
-    ack(sm, sm->acked + (uint32_t) sm->queued);
+    /* Every queued copy, whatever the counters say: ack() goes by h,
+     * which an offset (a client counting across <enable/>) shifts. */
+    while (sm->head != NULL) {
+        sm_item_t *it = sm->head;
+
+        sm->head = it->next;
+        ember__stanza_free(it->st);
+        free(it);
+    }
+    sm->tail = &sm->head;
+    sm->queued = 0;
     while (sm->unsettled != NULL) {
         unsettled_t *u = sm->unsettled;
 
