@@ -465,8 +465,11 @@ def test_disco_nodes_and_metadata(server, passwords):
 
 
 def test_persistence_across_restart(server, passwords):
+    # bob subscribes with his full JID and comes back with the same
+    # resource: a notification for a resource that is gone is not
+    # redirected (RFC 6121 8.5.3.2.1, type normal).
     a = client(server, passwords, "alice")
-    b = client(server, passwords, "bob")
+    b = client(server, passwords, "bob", resource="desk")
     ok(create(a, "keep", {"pubsub#title": "Kept", "pubsub#max_items": "10"}))
     ok(subscribe(b, "keep"))
     for i in range(3):
@@ -479,7 +482,7 @@ def test_persistence_across_restart(server, passwords):
     b.close()
     server.restart()
     a = client(server, passwords, "alice")
-    b = client(server, passwords, "bob")
+    b = client(server, passwords, "bob", resource="desk")
     c = client(server, passwords, "carol")
     assert item_ids(items(b, "keep")) == ["k2", "k1"]
     el = ok(ps(a, "get", "<configure node='keep'/>", ns=PS_OWNER))
