@@ -1,5 +1,6 @@
 /* core/tls.c -- GnuTLS sessions fed from and flushed to libuv buffers. */
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <gnutls/x509-ext.h>
@@ -487,4 +488,19 @@ ember__tls_peer_proves(ember_tls_t *t, const char *domain, char *why,
     if (!ok)
         snprintf(why, whylen, "the certificate does not name %s", domain);
     return ok;
+}
+
+
+void
+ember__nonce_hex(char *out, size_t nbytes)
+{
+    unsigned char rnd[32];
+    size_t i;
+
+    if (nbytes > sizeof(rnd))
+        nbytes = sizeof(rnd);
+    gnutls_rnd(GNUTLS_RND_NONCE, rnd, nbytes);
+    for (i = 0; i < nbytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", rnd[i]);
+    out[2 * nbytes] = '\0';
 }

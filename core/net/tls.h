@@ -62,6 +62,10 @@ int ember__tls_channel_binding(ember_tls_t *t, const char **type,
  */
 int ember__tls_peer_proves(ember_tls_t *t, const char *domain, char *why,
                            size_t whylen);
+/* nbytes random bytes as lowercase hex into out (2 * nbytes + 1 chars):
+ * stream ids, resumption ids, generated resources. */
+void ember__nonce_hex(char *out, size_t nbytes);
+
 /* The peer sent a certificate at all. */
 int ember__tls_peer_has_cert(ember_tls_t *t);
 

@@ -428,9 +428,7 @@ ember__component_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
         .max_depth = cfg->limits.max_depth,
         .max_attributes = cfg->limits.max_attributes,
     };
-    unsigned char rnd[8];
     comp_t *c = calloc(1, sizeof(*c));
-    size_t i;
     int rc;
 
     if (c == NULL)
@@ -442,9 +440,7 @@ ember__component_accept(uv_stream_t *server, const ember_listener_conf_t *lc)
     }
     c->next = comps;
     comps = c;
-    gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
-    for (i = 0; i < sizeof(rnd); i++)
-        snprintf(c->id + 2 * i, 3, "%02x", rnd[i]);
+    ember__nonce_hex(c->id, 8);
     if ((c->xml = ember__xml_new(&xml_cbs, c, &lim)) == NULL) {
         comp_close(c);
         return EMBER_ENOMEM;

@@ -168,18 +168,6 @@ is_special_use(const char *domain)
 }
 
 
-static void
-new_id(char *out)
-{
-    unsigned char rnd[8];
-    size_t i;
-
-    gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
-    for (i = 0; i < sizeof(rnd); i++)
-        snprintf(out + 2 * i, 3, "%02x", rnd[i]);
-}
-
-
 /* XEP-0185: HMAC-SHA256 keyed by our secret over "receiving originating
  * id", in hex. */
 static void
@@ -281,7 +269,7 @@ link_close(link_t *l, ember_stream_cond_t cond, const char *text)
     if (l->closing || l->conn == NULL)
         return;
     if (!l->header_sent && !l->out && l->state != OUT_CONNECTING) {
-        new_id(l->id);
+        ember__nonce_hex(l->id, 8);
         send_header(l);
     }
     if (cond != EMBER_STREAM_NONE && l->header_sent) {
@@ -1054,7 +1042,7 @@ in_open(link_t *l, ember_stanza_t *header)
     const char *version = ember__stanza_attr(header, "version");
     char domain[1024];
 
-    new_id(l->id);
+    ember__nonce_hex(l->id, 8);
     if (l->local == NULL && to != NULL && (l->local = strdup(to)) == NULL)
         goto refuse;
     if (from != NULL && l->remote == NULL &&

@@ -383,9 +383,7 @@ enable(ember_session_t *s, const ember_stanza_t *el)
     const ember_config_t *cfg = ember__config();
     const char *resume = ember__stanza_attr(el, "resume");
     ember_stanza_t *ok;
-    unsigned char rnd[16];
     char max[16];
-    size_t i;
 
     if (s->state != ST_BOUND || s->sm != NULL) {
         write_el(s, "failed", NULL, "unexpected-request", NS_STANZAS);
@@ -403,9 +401,7 @@ enable(ember_session_t *s, const ember_stanza_t *el)
     if (resume != NULL && (strcmp(resume, "true") == 0 ||
                            strcmp(resume, "1") == 0) &&
         cfg->limits.resume_timeout > 0) {
-        gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
-        for (i = 0; i < sizeof(rnd); i++)
-            snprintf(s->sm->id + 2 * i, 3, "%02x", rnd[i]);
+        ember__nonce_hex(s->sm->id, 16);
         if (ember__hmap_put(&by_id, s->sm->id, s) < 0) {
             s->sm->id[0] = '\0';
         } else {

@@ -102,12 +102,7 @@ stream_tls(const ember_session_t *s)
 static void
 new_stream_id(ember_session_t *s)
 {
-    unsigned char rnd[8];
-    size_t i;
-
-    gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
-    for (i = 0; i < sizeof(rnd); i++)
-        snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
+    ember__nonce_hex(s->id, 8);
 }
 
 
@@ -498,18 +493,14 @@ handle_bind(ember_session_t *s, ember_stanza_t *iq, ember_stanza_t *bind)
     ember_session_t *old;
     const char *want = res != NULL ? ember__stanza_text(res) : "";
     char generated[32];
-    unsigned char rnd[8];
     ember_jid_t *full;
-    size_t i;
 
     if (s->state == ST_BOUND) {
         iq_reply_raw(s, iq, NULL, EMBER_COND_NOT_ALLOWED);
         return;
     }
     if (want[0] == '\0') {
-        gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
-        for (i = 0; i < sizeof(rnd); i++)
-            snprintf(generated + 2 * i, 3, "%02x", rnd[i]);
+        ember__nonce_hex(generated, 8);
         want = generated;
     }
     full = ember__jid_make(s->jid->node, s->jid->domain, want);
