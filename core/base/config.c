@@ -634,16 +634,58 @@ cfg_admin(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n, size_t *count)
 }
 
 
-/* <s2s dialback require-tls resolver ca-file ...>, <block domain/>. */
+/* <limit domain rate burst links max-queue/> inside <s2s>. */
+static int
+cfg_s2s_limit(cfg_ctx_t *cx, ember_s2s_conf_t *s, xmlNodePtr k)
+{
+    long long v[4] = { -1, -1, -1, -1 };
+    ember_s2s_limit_t *lim, *grown;
+    char name[1024];
+    size_t i;
+
+    if (ember__jid_prep_domain(ember__xml_attr(k, "domain"), name,
+                               sizeof(name)) < 0)
+        return cfg_fail(cx, xmlGetLineNo(k), "limit: invalid domain '%s'",
+                        ember__xml_attr(k, "domain"));
+    for (i = 0; i < s->nlimits; i++)
+        if (strcmp(s->limits[i].domain, name) == 0)
+            return cfg_fail(cx, xmlGetLineNo(k), "limit: domain '%s' has a "
+                            "limit already", name);
+    if (cfg_number(cx, k, "rate", 0, 0, 1LL << 40, &v[0]) < 0
+        || cfg_number(cx, k, "burst", 0, 1024, 1LL << 40, &v[1]) < 0
+        || cfg_number(cx, k, "links", 0, 0, 100000, &v[2]) < 0
+        || cfg_number(cx, k, "max-queue", 0, 0, 1000000, &v[3]) < 0)
+        return EMBER_EINVAL;
+    if (v[0] > 0 && v[1] < 0)
+        v[1] = v[0] * 4 > 1024 ? v[0] * 4 : 1024;
+    grown = realloc(s->limits, (s->nlimits + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return EMBER_ENOMEM;
+    s->limits = grown;
+    lim = &s->limits[s->nlimits];
+    *lim = (ember_s2s_limit_t) { .rate = v[0], .burst = v[1],
+                                 .links = (int) v[2],
+                                 .max_queue = (int) v[3] };
+    if ((lim->domain = strdup(name)) == NULL)
+        return EMBER_ENOMEM;
+    s->nlimits++;
+    return 0;
+}
+
+
+/* <s2s dialback require-tls resolver ca-file ...>, <block domain/>,
+ * <limit domain .../>. */
 static int
 cfg_s2s(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
 {
     ember_s2s_conf_t *s = &c->s2s;
     const char *db = ember__xml_attr(n, "dialback");
     const char *req = ember__xml_attr(n, "require-tls");
+    const char *bidi = ember__xml_attr(n, "bidi");
     const char *res = ember__xml_attr(n, "resolver");
     const char *ca = ember__xml_attr(n, "ca-file");
-    long long v[3] = { s->connect_timeout, s->idle_timeout, s->max_queue };
+    long long v[4] = { s->connect_timeout, s->idle_timeout, s->max_queue,
+                       s->domain_links };
     char name[1024];
     size_t nblocked = 0;
     xmlNodePtr k;
@@ -651,25 +693,35 @@ cfg_s2s(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
 
     s->line = (int) xmlGetLineNo(n);
     if ((db != NULL && ember__parse_bool(db) < 0) ||
-        (req != NULL && ember__parse_bool(req) < 0))
-        return cfg_fail(cx, s->line, "s2s: dialback and require-tls are "
-                        "booleans (true, false)");
+        (req != NULL && ember__parse_bool(req) < 0) ||
+        (bidi != NULL && ember__parse_bool(bidi) < 0))
+        return cfg_fail(cx, s->line, "s2s: dialback, require-tls and bidi "
+                        "are booleans (true, false)");
     if (cfg_number(cx, n, "connect-timeout", 1, 1, 3600, &v[0]) < 0
         || cfg_number(cx, n, "idle-timeout", 1, 1, 604800, &v[1]) < 0
-        || cfg_number(cx, n, "max-queue", 0, 1, 1000000, &v[2]) < 0)
+        || cfg_number(cx, n, "max-queue", 0, 1, 1000000, &v[2]) < 0
+        || cfg_number(cx, n, "domain-links", 0, 1, 100000, &v[3]) < 0)
         return EMBER_EINVAL;
     if (db != NULL)
         s->dialback = ember__parse_bool(db);
     if (req != NULL)
         s->require_tls = ember__parse_bool(req);
+    if (bidi != NULL)
+        s->bidi = ember__parse_bool(bidi);
     s->connect_timeout = (int) v[0];
     s->idle_timeout = (int) v[1];
     s->max_queue = (int) v[2];
+    s->domain_links = (int) v[3];
     if (res != NULL && (s->resolver = strdup(res)) == NULL)
         return EMBER_ENOMEM;
     if (ca != NULL && (s->ca_file = ember__path_abs(c->dir, ca)) == NULL)
         return EMBER_ENOMEM;
     for (k = n->children; k != NULL; k = k->next) {
+        if (is_element(k, "limit")) {
+            if ((rc = cfg_s2s_limit(cx, s, k)) < 0)
+                return rc;
+            continue;
+        }
         if (!is_element(k, "block"))
             continue;
         if (ember__jid_prep_domain(ember__xml_attr(k, "domain"), name,
@@ -851,7 +903,8 @@ ember__config_load(const char *path, ember_config_t **out, char *err,
     };
     c->s2s = (ember_s2s_conf_t) {
         .dialback = 1, .require_tls = 1, .connect_timeout = 30,
-        .idle_timeout = 600, .max_queue = 1000,
+        .idle_timeout = 600, .max_queue = 1000, .bidi = 1,
+        .domain_links = 16,
     };
     if ((c->path = realpath(path, NULL)) == NULL) {
         rc = errno == ENOMEM ? EMBER_ENOMEM
@@ -916,6 +969,7 @@ ember__config_free(ember_config_t *c)
     ember_listener_conf_t *l;
     ember_host_conf_t *h;
     char **s;
+    size_t i;
 
     if (c == NULL)
         return;
@@ -943,6 +997,9 @@ ember__config_free(ember_config_t *c)
     for (s = c->s2s.blocked; s != NULL && *s != NULL; s++)
         free(*s);
     free(c->s2s.blocked);
+    for (i = 0; i < c->s2s.nlimits; i++)
+        free(c->s2s.limits[i].domain);
+    free(c->s2s.limits);
     free(c->s2s.resolver);
     free(c->s2s.ca_file);
     free(c->plugin_dirs);

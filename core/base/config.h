@@ -85,6 +85,16 @@ typedef struct ember_limits_s {
                                   to acknowledge, 10000 */
 } ember_limits_t;
 
+/* <s2s><limit domain ...>: what one remote domain may use; -1 where the
+ * general setting applies. */
+typedef struct ember_s2s_limit_s {
+    char *domain;
+    long long rate, burst;     /* bytes/s read from each of its links once
+                                  authenticated; 0: any */
+    int links;                 /* inbound links at once */
+    int max_queue;
+} ember_s2s_limit_t;
+
 /* <s2s>: server-to-server links (RFC 6120, XEP-0220, XEP-0178). */
 typedef struct ember_s2s_conf_s {
     int dialback;              /* offer and use XEP-0220, default 1 */
@@ -97,6 +107,11 @@ typedef struct ember_s2s_conf_s {
     int idle_timeout;          /* seconds, 600 */
     int max_queue;             /* stanzas waiting for a link, 1000 */
     char **blocked;            /* domains refused both ways */
+    int bidi;                  /* offer and use XEP-0288, default 1 */
+    int domain_links;          /* inbound links one remote domain may hold
+                                  at once, 16 */
+    ember_s2s_limit_t *limits;
+    size_t nlimits;
     int line;
 } ember_s2s_conf_t;
 

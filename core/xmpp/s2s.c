@@ -5,7 +5,12 @@
  * An outbound link carries stanzas from one of our domains to one remote
  * domain; an inbound link carries stanzas from the remote domains its
  * peer proved, to ours.  Dialback's verification of an inbound claim
- * travels as <db:verify/> over the outbound link to the claimed domain. */
+ * travels as <db:verify/> over the outbound link to the claimed domain.
+ *
+ * Bidirectional links (XEP-0288) carry both ways: an inbound link whose
+ * peer asked for it also takes our stanzas to the domains it proved
+ * (bidi_routes), and an outbound link we asked it on also brings the
+ * remote domain's stanzas to the domain we proved. */
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gsasl.h>
@@ -35,6 +40,8 @@
 #define NS_TLS      "urn:ietf:params:xml:ns:xmpp-tls"
 #define NS_SASL     "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_ERRORS   "urn:ietf:params:xml:ns:xmpp-streams"
+#define NS_BIDI     "urn:xmpp:bidi"
+#define NS_BIDI_FEAT "urn:xmpp:features:bidi"
 #define NS_STANZAS  "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 #define MAX_TARGETS 32
@@ -42,6 +49,7 @@
 #define MAX_PAIRS 16
 #define FAILURES_KEPT 32
 #define SWEEP_MS 1000
+#define TOO_MANY_LINKS "that domain holds all the links it may"
 
 typedef enum {
     OUT_RESOLVING = 1,
@@ -77,6 +85,7 @@ struct link_s {
     unsigned sasl_tried : 1;
     unsigned closing : 1;
     unsigned peer_db : 1;   /* the peer's header declares dialback */
+    unsigned bidi : 1;      /* XEP-0288 asked for on this link */
     const char *auth;       /* "SASL EXTERNAL", "dialback" */
     ember_cond_t fail_cond; /* queued stanzas bounce with it */
     char fail_text[160];
@@ -114,6 +123,8 @@ typedef struct failure_s {
 
 static link_t *links;
 static ember_hmap_t out_links;   /* "local remote" -> outbound link */
+static ember_hmap_t bidi_routes; /* "local remote" -> inbound bidi link,
+                                    keyed by its pair string */
 static verify_t *verifies;
 static unsigned char secret[32];
 static uv_timer_t sweep_timer;
@@ -152,6 +163,19 @@ is_blocked(const char *domain)
 
 
 /* RFC 6761 6.3, 6.4: resolvers should not even be asked. */
+static const ember_s2s_limit_t *
+limit_for(const char *domain)
+{
+    const ember_s2s_conf_t *s = &ember__config()->s2s;
+    size_t i;
+
+    for (i = 0; domain != NULL && i < s->nlimits; i++)
+        if (strcmp(s->limits[i].domain, domain) == 0)
+            return &s->limits[i];
+    return NULL;
+}
+
+
 static int
 is_special_use(const char *domain)
 {
@@ -453,6 +477,9 @@ link_free(link_t *l)
             ember__hmap_del(&out_links, l->key);
         free(l->key);
     }
+    for (i = 0; i < l->npairs; i++)
+        if (ember__hmap_get(&bidi_routes, l->pairs[i]) == l)
+            ember__hmap_del(&bidi_routes, l->pairs[i]);
     if (l->out) {
         if (l->nqueue > 0 || verifies != NULL) {
             if (l->fail_cond == EMBER_COND_NONE)
@@ -497,21 +524,74 @@ pair_proved(const link_t *l, const char *local, const char *remote)
 }
 
 
+static int
+holds_domain(const link_t *l, const char *remote)
+{
+    size_t n = strlen(remote), i;
+
+    for (i = 0; i < l->npairs; i++) {
+        const char *r = strchr(l->pairs[i], ' ') + 1;
+
+        if (strncmp(r, remote, n) == 0 && r[n] == '\0')
+            return 1;
+    }
+    return 0;
+}
+
+
+/* Our stanzas to the pairs an inbound bidi link proved may take it, once
+ * the stream they would travel on is open. */
 static void
+offer_routes(link_t *l)
+{
+    size_t i;
+
+    if (l->out || !l->bidi || l->state != IN_OPEN || l->closing)
+        return;
+    for (i = 0; i < l->npairs; i++)
+        if (ember__hmap_get(&bidi_routes, l->pairs[i]) == NULL)
+            ember__hmap_put(&bidi_routes, l->pairs[i], l);
+}
+
+
+/* 0, or -1 when the remote domain holds all the links it may. */
+static int
 pair_add(link_t *l, const char *local, const char *remote)
 {
+    const ember_s2s_limit_t *lim = limit_for(remote);
+    int most = lim != NULL && lim->links >= 0
+               ? lim->links : ember__config()->s2s.domain_links;
+    int held = 0;
+    link_t *o;
     char *p;
 
-    if (pair_proved(l, local, remote) || l->npairs == MAX_PAIRS)
-        return;
+    if (pair_proved(l, local, remote))
+        return 0;
+    if (l->npairs == MAX_PAIRS)
+        return -1;
+    if (!holds_domain(l, remote)) {
+        for (o = links; o != NULL; o = o->next)
+            if (o != l && !o->out && !o->closing && holds_domain(o, remote))
+                held++;
+        if (held >= most) {
+            remember_failure(l, "the domain holds all the links it may");
+            return -1;
+        }
+    }
     if (asprintf(&p, "%s %s", local, remote) < 0)
-        return;
+        return -1;
     l->pairs[l->npairs++] = p;
     ember__conn_set_deadline(l->conn, 0);
     if (l->remote == NULL)
         l->remote = strdup(remote);
-    ember__log(EMBER_LOG_INFO, "s2s", "%s <- %s: authenticated by %s%s",
-               local, remote, l->auth, l->tls_on ? ", TLS" : "");
+    if (lim != NULL && lim->rate >= 0)
+        ember__conn_set_rate(l->conn, (uint64_t) lim->rate,
+                             (uint64_t) lim->burst);
+    ember__log(EMBER_LOG_INFO, "s2s", "%s <- %s: authenticated by %s%s%s",
+               local, remote, l->auth, l->tls_on ? ", TLS" : "",
+               l->bidi ? ", bidirectional" : "");
+    offer_routes(l);
+    return 0;
 }
 
 
@@ -826,9 +906,13 @@ static void
 out_up(link_t *l)
 {
     const char *p = l->queue.data, *end = p + l->queue.len;
+    const ember_s2s_limit_t *lim;
 
     l->state = OUT_UP;
     l->deadline = 0;
+    if (l->bidi && (lim = limit_for(l->remote)) != NULL && lim->rate >= 0)
+        ember__conn_set_rate(l->conn, (uint64_t) lim->rate,
+                             (uint64_t) lim->burst);
     if (l->conn != NULL && l->tls_on) {
         char why[160];
 
@@ -910,6 +994,11 @@ out_features(link_t *l, ember_stanza_t *features)
         link_write(l, l->ctl.data, l->ctl.len);
         ember__buf_free(&l->ctl);
     }
+    if (cfg->s2s.bidi && !l->bidi &&
+        ember__stanza_child(features, "bidi", NS_BIDI_FEAT) != NULL) {
+        link_puts(l, "<bidi xmlns='" NS_BIDI "'/>");
+        l->bidi = 1;
+    }
     db = cfg->s2s.dialback &&
          (ember__stanza_child(features, "dialback", NS_DB_FEAT) != NULL ||
           l->peer_db);
@@ -989,9 +1078,22 @@ out_element(link_t *l, ember_stanza_t *el)
         }
     } else if (strcmp(ns, NS_DB) == 0 && strcmp(name, "verify") == 0) {
         verify_answer(l, el);
+    } else if (strcmp(ns, NS_DB) == 0 && strcmp(name, "result") == 0 &&
+               l->bidi && l->state == OUT_UP) {
+        /* The peer would send for more of its domains (XEP-0288 4): not
+         * taken; an answer without a request authorizes nothing. */
+        if (type == NULL && ember__stanza_attr(el, "from") != NULL &&
+            ember__stanza_attr(el, "to") != NULL) {
+            ember_buf_t b = { 0 };
+
+            db_write(&b, "result", ember__stanza_attr(el, "to"),
+                     ember__stanza_attr(el, "from"), NULL, "error", NULL,
+                     "feature-not-implemented");
+            link_write(l, b.data, b.len);
+            ember__buf_free(&b);
+        }
     } else {
-        /* No bidirectional streams (XEP-0288) offered: nothing else may
-         * come this way. */
+        /* Stanzas come this way only on a bidi link (xml_element). */
         link_close(l, EMBER_STREAM_UNSUPPORTED_STANZA_TYPE, NULL);
     }
 }
@@ -1027,6 +1129,8 @@ in_features(link_t *l)
     if (cfg->s2s.dialback && (l->tls_on || !cfg->s2s.require_tls))
         ember__buf_puts(&b, "<dialback xmlns='" NS_DB_FEAT "'><errors/>"
                             "</dialback>");
+    if (cfg->s2s.bidi && l->npairs == 0)
+        ember__buf_puts(&b, "<bidi xmlns='" NS_BIDI_FEAT "'/>");
     ember__buf_puts(&b, "</stream:features>");
     link_write(l, b.data, b.len);
     ember__buf_free(&b);
@@ -1069,6 +1173,7 @@ in_open(link_t *l, ember_stanza_t *header)
     }
     l->state = IN_OPEN;
     in_features(l);
+    offer_routes(l);
     return;
 refuse:
     link_close(l, EMBER_STREAM_INTERNAL_SERVER_ERROR, NULL);
@@ -1110,7 +1215,12 @@ in_auth(link_t *l, ember_stanza_t *el)
     }
     snprintf(l->cert, sizeof(l->cert), "valid");
     l->auth = "SASL EXTERNAL";
-    pair_add(l, l->local, claimed);
+    l->state = IN_OPENING;   /* no stanzas our way until the restart */
+    if (pair_add(l, l->local, claimed) < 0) {
+        gsasl_free(authzid);
+        link_close(l, EMBER_STREAM_POLICY_VIOLATION, TOO_MANY_LINKS);
+        return;
+    }
     gsasl_free(authzid);
     link_puts(l, "<success xmlns='" NS_SASL "'/>");
     ember__xml_restart(l->xml);
@@ -1168,7 +1278,10 @@ in_db_result(link_t *l, ember_stanza_t *el)
     if (l->tls_on && ember__tls_peer_proves(ember__conn_tls(l->conn), domain,
                                             why, sizeof(why))) {
         snprintf(l->cert, sizeof(l->cert), "valid");
-        pair_add(l, to, domain);
+        if (pair_add(l, to, domain) < 0) {
+            link_close(l, EMBER_STREAM_POLICY_VIOLATION, TOO_MANY_LINKS);
+            return;
+        }
         db_result_reply(l, to, domain, "valid");
         return;
     }
@@ -1240,9 +1353,9 @@ verify_answer(link_t *out, ember_stanza_t *el)
     if (v == NULL)
         return;
     *pp = v->next;
-    if (valid)
-        pair_add(v->in, v->local, v->remote);
-    else
+    if (valid && pair_add(v->in, v->local, v->remote) < 0)
+        link_close(v->in, EMBER_STREAM_POLICY_VIOLATION, TOO_MANY_LINKS);
+    else if (!valid)
         remember_failure(v->in, "dialback key not confirmed");
     db_result_reply(v->in, v->local, v->remote, valid ? "valid" : "invalid");
     free(v->local);
@@ -1251,6 +1364,7 @@ verify_answer(link_t *out, ember_stanza_t *el)
 }
 
 
+/* A stanza from the peer: inbound, or over an outbound bidi link. */
 static void
 in_stanza(link_t *l, ember_stanza_t *st)
 {
@@ -1259,7 +1373,7 @@ in_stanza(link_t *l, ember_stanza_t *st)
     ember_jid_t *f, *t;
     int ok;
 
-    if (l->npairs == 0) {
+    if (l->out ? l->state != OUT_UP : l->npairs == 0) {
         ember__stanza_free(st);
         link_close(l, EMBER_STREAM_NOT_AUTHORIZED, NULL);
         return;
@@ -1279,8 +1393,11 @@ in_stanza(link_t *l, ember_stanza_t *st)
         return;
     }
     /* RFC 6120 4.9.3.9, 13.7.1.4: only from a domain this stream proved,
-     * to the domain it proved it for. */
-    ok = pair_proved(l, ember__jid_domain(t), ember__jid_domain(f));
+     * to the domain it proved it for.  On our own link, XEP-0288 allows
+     * the domain we reached, to the one we authenticated as. */
+    ok = l->out ? strcmp(ember__jid_domain(f), l->remote) == 0 &&
+                  strcmp(ember__jid_domain(t), l->local) == 0
+                : pair_proved(l, ember__jid_domain(t), ember__jid_domain(f));
     ember__jid_free(f);
     ember__jid_free(t);
     if (!ok) {
@@ -1311,6 +1428,9 @@ in_element(link_t *l, ember_stanza_t *el)
             link_close(l, EMBER_STREAM_INTERNAL_SERVER_ERROR, NULL);
     } else if (!secure_enough) {
         link_close(l, EMBER_STREAM_POLICY_VIOLATION, "STARTTLS is required");
+    } else if (strcmp(ns, NS_BIDI) == 0 && strcmp(name, "bidi") == 0 &&
+               ember__config()->s2s.bidi && l->npairs == 0) {
+        l->bidi = 1;
     } else if (strcmp(ns, NS_SASL) == 0 && strcmp(name, "auth") == 0) {
         in_auth(l, el);
     } else if (strcmp(ns, NS_DB) == 0 && strcmp(name, "result") == 0) {
@@ -1364,7 +1484,11 @@ xml_element(void *ud, ember_stanza_t *el)
                l->local ? l->local : "?", l->out ? "->" : "<-",
                l->remote ? l->remote : l->addr, ember__stanza_name(el),
                ember__stanza_xmlns(el));
-    if (l->out) {
+    if (l->out && l->bidi && l->state == OUT_UP &&
+        strcmp(ember__stanza_xmlns(el), NS_SERVER) == 0 &&
+        ember__stanza_is_stanza(el)) {
+        in_stanza(l, el);
+    } else if (l->out) {
         out_element(l, el);
         ember__stanza_free(el);
     } else {
@@ -1402,8 +1526,10 @@ ember__s2s_send(const ember_stanza_t *st, const char *local,
 {
     const ember_config_t *cfg = ember__config();
     const char *ns = ember__stanza_xmlns(st);
+    const ember_s2s_limit_t *lim;
     ember_buf_t wire = { 0 };
-    link_t *l;
+    char key[520];
+    link_t *l, *in;
 
     if (!started || !is_local_domain(local)) {
         ember__bounce(st, EMBER_COND_REMOTE_SERVER_NOT_FOUND, NULL);
@@ -1420,16 +1546,28 @@ ember__s2s_send(const ember_stanza_t *st, const char *local,
         return;
     }
     if (ember__stanza_write(st, ns != NULL && strcmp(ns, NS_CLIENT) == 0
-                                ? NS_CLIENT : NS_SERVER, &wire) < 0 ||
-        (l = out_get(local, remote)) == NULL) {
+                                ? NS_CLIENT : NS_SERVER, &wire) < 0) {
+        ember__bounce(st, EMBER_COND_REMOTE_SERVER_NOT_FOUND, NULL);
+        return;
+    }
+    out_key(key, sizeof(key), local, remote);
+    l = ember__hmap_get(&out_links, key);
+    /* The peer's bidi link, unless stanzas already wait on ours (order). */
+    if ((l == NULL || (l->state != OUT_UP && l->nqueue == 0)) &&
+        (in = ember__hmap_get(&bidi_routes, key)) != NULL &&
+        in->state == IN_OPEN)
+        l = in;
+    else if (l == NULL && (l = out_get(local, remote)) == NULL) {
         ember__buf_free(&wire);
         ember__bounce(st, EMBER_COND_REMOTE_SERVER_NOT_FOUND, NULL);
         return;
     }
-    if (l->state == OUT_UP) {
+    lim = limit_for(remote);
+    if (l->state == OUT_UP || !l->out) {
         link_write(l, wire.data, wire.len);
         l->stanzas_out++;
-    } else if (l->nqueue >= (size_t) cfg->s2s.max_queue) {
+    } else if (l->nqueue >= (size_t) (lim != NULL && lim->max_queue >= 0
+                                      ? lim->max_queue : cfg->s2s.max_queue)) {
         ember__bounce(st, EMBER_COND_RESOURCE_CONSTRAINT,
                       "too many stanzas waiting for that server");
     } else {
@@ -1548,6 +1686,7 @@ void
 ember__s2s_cleanup(void)
 {
     ember__hmap_free(&out_links);
+    ember__hmap_free(&bidi_routes);
 }
 
 
@@ -1566,7 +1705,7 @@ ember__s2s_links(void)
 
         json_array_append_new(a, json_pack(
             "{s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, "
-            "s:s}",
+            "s:s, s:b}",
             "local", l->local, "remote", l->remote,
             "direction", l->out ? "out" : "in", "state", state,
             "auth", l->auth,
@@ -1575,7 +1714,9 @@ ember__s2s_links(void)
             "stanzas_in", (json_int_t) l->stanzas_in,
             "stanzas_out", (json_int_t) l->stanzas_out,
             "since", (json_int_t) l->since,
-            "queued", (json_int_t) l->nqueue, "address", l->addr));
+            "queued", (json_int_t) l->nqueue, "address", l->addr,
+            "bidi", l->bidi && (l->out ? l->state == OUT_UP
+                                       : l->npairs > 0)));
     }
     return a;
 }

@@ -44,7 +44,8 @@ def self_signed(dir_, name, ca=None):
 
 
 class Prosody:
-    def __init__(self, root, domain, dns, secure_auth=False, ca=None):
+    def __init__(self, root, domain, dns, secure_auth=False, ca=None,
+                 bidi=False):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.domain = domain
@@ -73,8 +74,7 @@ component_ports = { }
 admin_socket = "%(root)s/admin.sock"
 modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco",
   "private", "vcard_legacy", "version", "uptime", "time", "ping", "pep",
-  "blocklist", "carbons", "posix" }
-modules_disabled = { "s2s_bidi" }
+  "blocklist", "carbons", "posix"%(bidi)s }
 authentication = "internal_plain"
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
@@ -88,7 +88,8 @@ Component "conference.%(domain)s" "muc"
 """ % {"root": self.root, "log": self.log_path, "c2s": self.c2s_port,
        "s2s": self.s2s_port, "secure": "true" if secure_auth else "false",
        "fwd": dns.unbound_forward, "certs": certs, "domain": domain,
-       "cafile": ('ssl = { cafile = "%s" }' % ca[0]) if ca else ""})
+       "cafile": ('ssl = { cafile = "%s" }' % ca[0]) if ca else "",
+       "bidi": ', "s2s_bidi"' if bidi else ""})
         for name in (domain, "conference." + domain):
             dns.add_host(name)
             dns.add_srv(name, self.s2s_port)

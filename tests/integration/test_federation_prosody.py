@@ -206,9 +206,11 @@ def test_ca(tmp_path_factory):
 @pytest.fixture(scope="module")
 def strict_prosody(dns, tmp_path_factory, test_ca):
     """A Prosody that takes certificates only (s2s_secure_auth): no
-    dialback fallback, so a link stands or falls on SASL EXTERNAL."""
+    dialback fallback, so a link stands or falls on SASL EXTERNAL.  It
+    also runs mod_s2s_bidi (XEP-0288), which Debian's sample config lists
+    commented out."""
     p = Prosody(tmp_path_factory.mktemp("strict"), "strict.example", dns,
-                secure_auth=True, ca=test_ca)
+                secure_auth=True, ca=test_ca, bidi=True)
     p.adduser("bob", "bob-pw")
     p.start()
     yield p
@@ -244,8 +246,32 @@ def test_sasl_external_with_a_strict_prosody_both_ways(server_factory, dns,
     assert body_of(a.recv_message(timeout=20)) == "certified too"
     import json
     links = json.loads(ember.ctl_ok("--json", "s2s").stdout)["links"]
-    assert {(l["direction"], l["auth"]) for l in links} == \
-        {("out", "SASL EXTERNAL"), ("in", "SASL EXTERNAL")}
+    # With mod_s2s_bidi, Prosody's answer takes the link we opened
+    # (XEP-0288) instead of one of its own.
+    assert [(l["direction"], l["auth"], l["bidi"]) for l in links] == \
+        [("out", "SASL EXTERNAL", True)]
+    assert links[0]["stanzas_in"] >= 1
+
+
+def test_prosody_opens_a_bidi_link_and_our_answer_takes_it(server_factory,
+                                                           dns, test_ca,
+                                                           strict_prosody):
+    """XEP-0288 from the other side: Prosody asks for bidi on the link it
+    opens; our answer goes back over it, and we open none."""
+    ember = strict_ember(server_factory, dns, test_ca)
+    a = ember_client(ember)
+    a.presence()
+    b = prosody_client(strict_prosody)
+    b.presence()
+    b.message("alice@%s/r" % ember.domain, "you go first")
+    assert body_of(a.recv_message(timeout=20)) == "you go first"
+    a.message("bob@strict.example/r", "back on your link")
+    assert body_of(b.recv_message(timeout=20)) == "back on your link"
+    import json
+    links = json.loads(ember.ctl_ok("--json", "s2s").stdout)["links"]
+    assert [(l["direction"], l["auth"], l["bidi"]) for l in links] == \
+        [("in", "SASL EXTERNAL", True)]
+    assert links[0]["stanzas_out"] >= 1
 
 
 def test_certificate_for_another_name_is_refused_by_prosody(server_factory,

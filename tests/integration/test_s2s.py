@@ -429,3 +429,179 @@ def test_console_dashboard_shows_the_links(pair, tmp_path):
     assert r.returncode == 0 and "S2S PASSED" in r.stdout, (
         r.stdout[-4000:], r.stderr[-4000:])
     assert (tmp_path / "dashboard-s2s.png").stat().st_size > 1000
+
+
+# ---- XEP-0288: bidirectional links ----
+
+def links_between(srv, remote):
+    return [l for l in s2s_state(srv)["links"] if l["remote"] == remote]
+
+
+def certified_pair(pair, tmp_path, a_opts=None, b_opts=None):
+    """Two instances that prove themselves by certificates from one CA."""
+    ca_crt, ca_key = make_ca(tmp_path)
+
+    def certs(a, b):
+        for srv in (a, b):
+            crt, key = self_signed(srv.root, srv.domain, (ca_crt, ca_key))
+            use_cert(srv, crt, key)
+            srv.cfg.find("s2s").set("ca-file", str(ca_crt))
+    return pair(a_opts=dict(dialback="false", **(a_opts or {})),
+                b_opts=dict(dialback="false", **(b_opts or {})),
+                setup=certs)
+
+
+def test_bidi_one_link_carries_both_ways(pair, tmp_path):
+    """XEP-0288 2: a asks for bidi on its link; b answers over the same
+    link and opens none of its own."""
+    a, b = certified_pair(pair, tmp_path)
+    ca, cb = client(a), client(b, "bob")
+    ca.presence()
+    cb.presence()
+    ca.message("bob@%s/r" % b.domain, "ping over one link")
+    assert body(cb.recv_message(timeout=15)) == "ping over one link"
+    cb.message("alice@%s/r" % a.domain, "pong on the same link")
+    assert body(ca.recv_message(timeout=15)) == "pong on the same link"
+    at_a, at_b = links_between(a, b.domain), links_between(b, a.domain)
+    assert [(l["direction"], l["bidi"]) for l in at_a] == [("out", True)]
+    assert [(l["direction"], l["bidi"]) for l in at_b] == [("in", True)]
+    assert at_a[0]["stanzas_in"] >= 1 and at_b[0]["stanzas_out"] >= 1
+
+
+def test_bidi_refused_by_config_gives_a_link_each_way(pair, tmp_path):
+    a, b = certified_pair(pair, tmp_path, b_opts={"bidi": "false"})
+    ca, cb = client(a), client(b, "bob")
+    ca.presence()
+    cb.presence()
+    ca.message("bob@%s/r" % b.domain, "one way")
+    assert body(cb.recv_message(timeout=15)) == "one way"
+    cb.message("alice@%s/r" % a.domain, "the other way")
+    assert body(ca.recv_message(timeout=15)) == "the other way"
+    assert sorted(l["direction"] for l in links_between(b, a.domain)) == \
+        ["in", "out"]
+    assert not any(l["bidi"] for l in links_between(a, b.domain))
+
+
+def raw_certified_peer(srv, domain, ca, tmp_path, bidi=True):
+    """A RawPeer that proves `domain` by SASL EXTERNAL, asking for bidi."""
+    crt, key = self_signed(tmp_path, domain, ca)
+    p = RawPeer(srv.base + 9, srv.domain, domain, crt, key)
+    feats = p.starttls()
+    assert "urn:xmpp:features:bidi" in feats
+    if bidi:
+        p.send("<bidi xmlns='urn:xmpp:bidi'/>")
+    p.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+           "mechanism='EXTERNAL'>%s</auth>"
+           % base64.b64encode(domain.encode()).decode())
+    text = p.read_until("/>", timeout=10)
+    if "<success" not in text:
+        if "</stream:stream>" not in text:
+            text += p.read_until("</stream:stream>")
+        return p, text
+    p.header()
+    p.read_until("</stream:features>")
+    return p, None
+
+
+def test_receiving_server_sends_over_the_peers_bidi_link(pair, tmp_path):
+    """XEP-0288 3: once the peer authenticated, stanzas to the domain it
+    proved go back over its link.  The peer's domain has no DNS records:
+    the link it opened is the only way there."""
+    ca_crt, ca_key = make_ca(tmp_path)
+    honest = new_domain("honest")
+    a, b = pair(setup=lambda a, b: a.cfg.find("s2s").set("ca-file",
+                                                         str(ca_crt)))
+    ca = client(a)
+    ca.presence()
+    p, refused = raw_certified_peer(a, honest, (ca_crt, ca_key), tmp_path)
+    assert refused is None
+    ca.message("x@%s" % honest, "back along your link")
+    got = p.read_until("</message>", timeout=10)
+    assert "back along your link" in got and 'to="x@%s"' % honest in got
+    p.send("<message from='x@%s' to='alice@%s/r' type='chat'><body>and "
+           "to you</body></message>" % (honest, a.domain))
+    assert body(ca.recv_message(timeout=10)) == "and to you"
+
+
+def test_without_bidi_the_peers_link_carries_nothing_back(pair, tmp_path):
+    """RFC 6120 without XEP-0288: an inbound link is one-way, so a stanza
+    to a domain without DNS records bounces."""
+    ca_crt, ca_key = make_ca(tmp_path)
+    honest = new_domain("honest")
+    a, b = pair(setup=lambda a, b: a.cfg.find("s2s").set("ca-file",
+                                                         str(ca_crt)))
+    ca = client(a)
+    p, refused = raw_certified_peer(a, honest, (ca_crt, ca_key), tmp_path,
+                                    bidi=False)
+    assert refused is None
+    ca.message("x@%s" % honest, "no way back")
+    err = ca.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                  e.get("type") == "error", timeout=15)
+    assert error_condition(err) == "remote-server-not-found"
+
+
+# ---- per-domain limits ----
+
+def test_a_domain_over_its_link_limit_is_refused(pair, tmp_path):
+    """<limit domain links="1"/>: a second link authenticating the same
+    domain ends with policy-violation; the first keeps working."""
+    ca_crt, ca_key = make_ca(tmp_path)
+    busy = new_domain("busy")
+
+    def setup(a, b):
+        s = a.cfg.find("s2s")
+        s.set("ca-file", str(ca_crt))
+        ET.SubElement(s, "limit", domain=busy, links="1")
+    a, b = pair(setup=setup)
+    ca = client(a)
+    ca.presence()
+    p1, refused = raw_certified_peer(a, busy, (ca_crt, ca_key), tmp_path)
+    assert refused is None
+    p2, refused = raw_certified_peer(a, busy, (ca_crt, ca_key), tmp_path)
+    assert refused is not None and "<policy-violation" in refused
+    assert "holds all the links it may" in refused
+    p1.send("<message from='x@%s' to='alice@%s/r' type='chat'><body>first "
+            "still up</body></message>" % (busy, a.domain))
+    assert body(ca.recv_message(timeout=10)) == "first still up"
+    assert any("holds all the links" in f["reason"]
+               for f in s2s_state(a)["failures"])
+
+
+def test_a_domain_queue_limit_bounces_resource_constraint(pair, dns):
+    """<limit domain max-queue="2"/>: the third stanza waiting for a
+    link that does not come up bounces at once."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    domain = new_domain("slow")
+    dns.add_host(domain)
+    dns.add_srv(domain, silent.getsockname()[1])
+    try:
+        a, b = pair(setup=lambda a, b: ET.SubElement(
+            a.cfg.find("s2s"), "limit", domain=domain, **{"max-queue": "2"}))
+        ca = client(a)
+        ids = [ca.message("x@%s" % domain, "m%d" % i) for i in range(3)]
+        err = ca.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                      e.get("type") == "error", timeout=10)
+        assert error_condition(err) == "resource-constraint"
+        assert err.get("id") == ids[2]
+    finally:
+        silent.close()
+
+
+@pytest.mark.parametrize("attrs,message", [
+    ({"domain": "x.example", "links": "many"},
+     r"limit: links 'many' is not a number"),
+    ({"domain": "x.example", "rate": "1024", "burst": "10"},
+     r"limit: burst 10 out of range"),
+    ({"domain": "not a domain"}, r"limit: invalid domain 'not a domain'"),
+])
+def test_limit_config_errors_name_the_line(server_factory, attrs, message):
+    import re
+    srv = server_factory(start=False, users=False)
+    ET.SubElement(ET.SubElement(srv.cfg, "s2s"), "limit", **attrs)
+    srv.save()
+    r = srv.ctl("check")
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert re.search(r"ember\.xml:\d+: " + message, out), out
