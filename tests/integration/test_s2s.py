@@ -605,3 +605,46 @@ def test_limit_config_errors_name_the_line(server_factory, attrs, message):
     out = r.stdout + r.stderr
     assert r.returncode == 1, out
     assert re.search(r"ember\.xml:\d+: " + message, out), out
+
+
+def test_a_domain_rate_limit_holds_its_link_to_the_rate(pair, tmp_path):
+    """<limit domain rate/>: once the peer has authenticated, its link is
+    read at that rate (the listener's 1 MiB/s would let all of it in)."""
+    rate, burst = 8192, 8192
+    ca_crt, ca_key = make_ca(tmp_path)
+    noisy = new_domain("noisy")
+
+    def setup(a, b):
+        s = a.cfg.find("s2s")
+        s.set("ca-file", str(ca_crt))
+        ET.SubElement(s, "limit", domain=noisy, rate=str(rate),
+                      burst=str(burst))
+    a, b = pair(setup=setup)
+    ca = client(a)
+    ca.presence()
+    p, refused = raw_certified_peer(a, noisy, (ca_crt, ca_key), tmp_path)
+    assert refused is None
+    stanza = ("<message from='x@%s' to='alice@%s/r' type='chat'><body>%s"
+              "</body></message>" % (noisy, a.domain, "x" * 900))
+    stop = threading.Event()
+
+    def flood():
+        while not stop.is_set():
+            try:
+                p.send(stanza)
+            except Exception:
+                return
+    threading.Thread(target=flood, daemon=True).start()
+    received, t0 = 0, time.monotonic()
+    try:
+        while time.monotonic() - t0 < 3.0:
+            try:
+                ca.recv(lambda e: e.tag.endswith("message"), timeout=0.5)
+                received += len(stanza)
+            except TimeoutError:
+                pass
+    finally:
+        stop.set()
+    got = (received - burst) / (time.monotonic() - t0)
+    assert got < rate * 1.5, got
+    assert got > rate * 0.3, got
