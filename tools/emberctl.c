@@ -272,7 +272,12 @@ offline_reply(int status, json_t *result, const char *message, void *ud)
 static void
 call_offline(ctl_t *c, const char *name, json_t *args, ctl_reply_t *r)
 {
-    ember__command_run(name, args, EMBER_CALLER_LOCAL, offline_reply, r);
+    char actor[40];
+
+    snprintf(actor, sizeof(actor), "emberctl (uid %u)",
+             (unsigned) getuid());
+    ember__command_run(name, args, EMBER_CALLER_LOCAL, actor,
+                       "command line, server stopped", offline_reply, r);
     while (!r->done)
         if (uv_run(ember__loop(), UV_RUN_ONCE) == 0 && !r->done) {
             reply_set_error(r, EMBER_ESTATE, "the command never finished");

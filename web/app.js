@@ -8,7 +8,7 @@ const routes = {
     dashboard: P.dashboard, users: P.users, sessions: P.sessions,
     modules: P.modules, rooms: Q.rooms, nodes: Q.nodes, uploads: Q.uploads, archives: Q.archives,
     settings: Q.settings,
-    certs: Q.certs, logs: Q.logs, keys: Q.keys,
+    certs: Q.certs, logs: Q.logs, audit: Q.audit, keys: Q.keys,
     login: loginPage, setup: setupPage,
 };
 const PUBLIC = new Set(['login', 'setup']);

@@ -1,4 +1,4 @@
-// Pages: rooms, pubsub nodes, uploads, archives, settings, certificates, logs, API keys.
+// Pages: rooms, pubsub nodes, uploads, archives, settings, certificates, logs, audit, API keys.
 import { state, api, h, clear, enc, form, table, dl, notice, errorBox, toast,
          confirmButton, actionButton, section, onLeave, fmtValue,
          listOf, hostSelectOptions, unavailable, encPath, fmtTime,
@@ -503,6 +503,61 @@ export async function logs(main) {
             actionButton('Clear', async () => clear(out)), status),
         err, out));
     await start();
+}
+
+// ---- audit log: what admins did, newest first, a page at a time ----
+
+const AUDIT_PAGE = 50;
+
+function auditDetail(d) {
+    if (!d || typeof d !== 'object') return '';
+    return Object.entries(d).map(([k, v]) =>
+        k + '=' + (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(' ');
+}
+
+export async function audit(main) {
+    main.appendChild(h('h1', {}, 'Audit log'));
+    const action = h('input', { id: 'audit-action', type: 'text', placeholder: 'all',
+                                autocomplete: 'off' });
+    const list = h('div', { id: 'audit-list' });
+    const err = errorBox();
+    const more = h('div', {});
+    let rows = [];
+    const show = () => {
+        clear(list).appendChild(table(rows, [
+            { key: 'at', label: 'When', render: fmtTime },
+            { key: 'actor', label: 'Who' },
+            { key: 'origin', label: 'From' },
+            { key: 'action', label: 'Action' },
+            { key: 'detail', label: 'Details', render: auditDetail },
+            { key: 'result', label: 'Result', render: (v, r) =>
+                h('span', { class: 'badge ' + (v === 'ok' ? 'loaded' : 'failed'),
+                            title: r.message || '' },
+                  v === 'ok' ? 'ok' : 'error' + (r.message ? ': ' + r.message : '')) },
+        ], { empty: 'No admin actions recorded yet.', label: 'Audit log' }));
+    };
+    const load = async (before) => {
+        err.show(null);
+        let q = '?max=' + AUDIT_PAGE;
+        if (action.value.trim()) q += '&action=' + enc(action.value.trim());
+        if (before) q += '&before=' + enc(before);
+        try {
+            const r = await api('GET', '/api/v1/audit' + q);
+            const page = listOf(r, 'entries');
+            rows = before ? rows.concat(page) : page;
+            show();
+            clear(more);
+            if (r && r.more)
+                more.appendChild(actionButton('Older', () => load(rows[rows.length - 1].id),
+                                              { error: err }));
+        } catch (e) { clear(list); err.show(e); }
+    };
+    const filter = h('form', { class: 'toolbar', role: 'search' },
+        h('label', { for: 'audit-action' }, 'Action'), action,
+        h('button', { type: 'submit' }, 'Filter'));
+    filter.addEventListener('submit', (ev) => { ev.preventDefault(); load(null); });
+    main.append(section('Admin actions', filter, err, list, more));
+    await load(null);
 }
 
 // ---- API keys ----

@@ -1,5 +1,5 @@
 /* core/admin/cmd_admin.c -- admin commands on accounts, sessions and the
- * log: user-search, user-info, kick-session, message, logs. */
+ * logs: user-search, user-info, kick-session, message, logs, audit. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "base/process.h"
 #include "runtime/commands.h"
 #include "store/accounts.h"
+#include "store/audit.h"
 #include "xmpp/router.h"
 #include "xmpp/session.h"
 #include "xmpp/stanza.h"
@@ -413,6 +414,31 @@ cmd_logs(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 }
 
 
+/* ---- audit ---- */
+
+static void
+audit_read(int status, json_t *result, void *ud)
+{
+    ember__command_done(ud, status, status < 0 ? NULL : json_incref(result),
+                        status < 0 ? "the audit log cannot be read" : NULL);
+}
+
+
+static void
+cmd_audit(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    long long max;
+    int rc;
+
+    if (int_arg(ctx, args, "max", 50, 1, 1000, &max) < 0)
+        return;
+    if ((rc = ember__audit_query((int) max, ember__command_str(args, "before"),
+                                 ember__command_str(args, "action"),
+                                 audit_read, ctx)) < 0)
+        ember__command_done(ctx, rc, NULL, "the audit log cannot be read");
+}
+
+
 /* ---- the table ---- */
 
 static const ember_cmd_arg_t args_search[] = {
@@ -444,17 +470,26 @@ static const ember_cmd_arg_t args_logs[] = {
     { "limit", EMBER_ARG_INT, 0, "at most this many (default 200)" },
     { NULL, 0, 0, NULL }
 };
+static const ember_cmd_arg_t args_audit[] = {
+    { "max", EMBER_ARG_INT, 0, "at most this many (default 50, max 1000)" },
+    { "before", EMBER_ARG_STRING, 0, "only entries older than this id" },
+    { "action", EMBER_ARG_STRING, 0, "only this action (a command's name, "
+      "console-login, ...)" },
+    { NULL, 0, 0, NULL }
+};
 
 static const ember_command_t admin_commands[] = {
     { "user-search", "Accounts of a host matching a substring, by page",
-      args_search, "admin", cmd_user_search },
+      args_search, "read", cmd_user_search },
     { "user-info", "One account: locked, created, sessions", args_bare,
-      "admin", cmd_user_info },
+      "read", cmd_user_info },
     { "kick-session", "Close one session (policy-violation)", args_full,
       "admin", cmd_kick_session },
     { "message", "Send a message from the server", args_message, "admin",
       cmd_message },
-    { "logs", "Recent log lines", args_logs, "admin", cmd_logs },
+    { "logs", "Recent log lines", args_logs, "read", cmd_logs },
+    { "audit", "What admins did: who, what, when, from where, newest "
+      "first", args_audit, "read", cmd_audit },
 };
 
 

@@ -531,14 +531,14 @@ static const ember_cmd_arg_t args_host[] = {
 };
 
 static const ember_command_t config_commands[] = {
-    { "config-get", "The config file as it is on disk", NULL, "admin",
+    { "config-get", "The config file as it is on disk", NULL, "read",
       cmd_config_get },
     { "config-check", "Check config text without writing it", args_text,
-      "admin", cmd_config_check },
+      "read", cmd_config_check },
     { "config-set", "Check, write (FILE.bak kept) and reload the config",
       args_text, "admin", cmd_config_set },
     { "module-options", "A module's options: type, default, current value",
-      args_module, "admin", cmd_module_options },
+      args_module, "read", cmd_module_options },
     { "module-configure", "Set a module's options in the config, reload",
       args_configure, "admin", cmd_module_configure },
     { "module-enable", "Enable a module in the config, reload", args_module,
@@ -547,7 +547,7 @@ static const ember_command_t config_commands[] = {
       args_module, "admin", cmd_module_disable },
     { "module-reload", "Unload and load one module instance again",
       args_module, "admin", cmd_module_reload },
-    { "admins", "The admin JIDs of the config", NULL, "admin", cmd_admins },
+    { "admins", "The admin JIDs of the config", NULL, "read", cmd_admins },
     { "admin-add", "Make a JID an admin (config), reload", args_bare,
       "admin", cmd_admin_add },
     { "admin-remove", "Remove an admin JID (config), reload", args_bare,

@@ -33,6 +33,7 @@ typedef struct ctl_conn_s {
     unsigned shutting : 1;
     unsigned closing : 1;     /* uv_close called */
     unsigned closed : 1;      /* close callback ran */
+    char actor[40];           /* "emberctl (uid N)", for the audit log */
     struct ctl_conn_s *prev, *next;
 } ctl_conn_t;
 
@@ -195,7 +196,8 @@ handle_line(ctl_conn_t *c, const char *line, size_t len)
     } else {
         LOG_D("control: %s", name);
         c->busy = 1;
-        ember__command_run(name, args, EMBER_CALLER_LOCAL, on_reply, c);
+        ember__command_run(name, args, EMBER_CALLER_LOCAL, c->actor,
+                           "control socket", on_reply, c);
     }
     json_decref(req);
 }
@@ -326,6 +328,24 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 
 
+/* Who is at the other end: the kernel says (SO_PEERCRED). */
+static void
+peer_actor(ctl_conn_t *c)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    uv_os_fd_t fd;
+
+    snprintf(c->actor, sizeof(c->actor), "emberctl");
+    if (uv_fileno((uv_handle_t *) &c->pipe, &fd) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return;
+    /* No user name: getpwuid may ask a directory and block the loop. */
+    snprintf(c->actor, sizeof(c->actor), "emberctl (uid %u)",
+             (unsigned) cred.uid);
+}
+
+
 static void
 on_connection(uv_stream_t *server, int status)
 {
@@ -347,6 +367,7 @@ on_connection(uv_stream_t *server, int status)
         conn_close(c);
         return;
     }
+    peer_actor(c);
     conn_process(c);
 }
 

@@ -7,6 +7,7 @@
 
 #include "ember_config.h"
 #include "store/accounts.h"
+#include "store/audit.h"
 #include "runtime/commands.h"
 #include "base/hooks.h"
 #include "http/http.h"
@@ -434,8 +435,9 @@ command_call_done(int status, json_t *result, const char *message, void *ud)
 
 
 static void
-api_command_run(ember_module_t *m, const char *name, json_t *args,
-                ember_command_reply_cb reply, void *ud)
+api_command_run_as(ember_module_t *m, const char *name, json_t *args,
+                   const char *actor, const char *origin,
+                   ember_command_reply_cb reply, void *ud)
 {
     command_call_t *c;
 
@@ -452,7 +454,27 @@ api_command_run(ember_module_t *m, const char *name, json_t *args,
     if (command_calls != NULL)
         command_calls->prev = c;
     command_calls = c;
-    ember__command_run(name, args, EMBER_CALLER_ADMIN, command_call_done, c);
+    ember__command_run(name, args, EMBER_CALLER_ADMIN, actor, origin,
+                       command_call_done, c);
+}
+
+
+static void
+api_command_run(ember_module_t *m, const char *name, json_t *args,
+                ember_command_reply_cb reply, void *ud)
+{
+    api_command_run_as(m, name, args, NULL, NULL, reply, ud);
+}
+
+
+static void
+api_audit(ember_module_t *m, const char *actor, const char *origin,
+          const char *action, json_t *detail, int status)
+{
+    if (m == NULL || actor == NULL || action == NULL)
+        return;
+    ember__audit_record(actor, origin != NULL ? origin : "", action, detail,
+                        status < 0 ? status : 0, NULL);
 }
 
 
@@ -640,4 +662,7 @@ const ember_api_t ember__api = {
     .stanza_hold = api_stanza_hold,
     .stanza_release = ember__hold_release,
     .archive_append_at = ember__archive_append_at,
+    /* minor 8 */
+    .command_run_as = api_command_run_as,
+    .audit = api_audit,
 };

@@ -8,6 +8,7 @@
 
 #include "runtime/commands.h"
 #include "base/jid.h"
+#include "store/audit.h"
 #include "base/log.h"
 #include "runtime/modules.h"
 #include "base/process.h"
@@ -29,11 +30,29 @@ struct ember_cmd_ctx_s {
     ember_module_t *m;
     json_t *args;                /* valid until command_done */
     ember_caller_t who;
+    /* For the audit log, when a person runs a command that may change
+     * something: who, from where, and the arguments without secrets. */
+    char *actor, *origin, *name;
+    json_t *audit_args;
     struct ember_cmd_ctx_s *prev, *next;
 };
 
 static cmd_entry_t *commands;
 static ember_cmd_ctx_t *pending;
+
+
+static int
+is_local(const ember_command_t *cmd)
+{
+    return cmd->permission != NULL && strcmp(cmd->permission, "local") == 0;
+}
+
+
+static int
+is_read(const ember_command_t *cmd)
+{
+    return cmd->permission != NULL && strcmp(cmd->permission, "read") == 0;
+}
 
 
 static cmd_entry_t *
@@ -140,6 +159,7 @@ ember__command_register(ember_module_t *m, const ember_command_t *cmd,
         cmd->run == NULL)
         return EMBER_EINVAL;
     if (cmd->permission != NULL && strcmp(cmd->permission, "admin") != 0 &&
+        strcmp(cmd->permission, "read") != 0 &&
         strcmp(cmd->permission, "local") != 0)
         return EMBER_EINVAL;
     for (a = cmd->args; a != NULL && a->name != NULL; a++)
@@ -187,9 +207,17 @@ ctx_finish(ember_cmd_ctx_t *ctx, int status, json_t *result,
         message = ember_strerror(status);
     if (status >= 0)
         message = NULL;
+    if (ctx->actor != NULL)
+        ember__audit_record(ctx->actor, ctx->origin, ctx->name,
+                            ctx->audit_args, status < 0 ? status : 0,
+                            message);
     ctx->reply(status < 0 ? status : 0, status < 0 ? NULL : result, message,
                ctx->ud);
     json_decref(ctx->args);
+    json_decref(ctx->audit_args);
+    free(ctx->actor);
+    free(ctx->origin);
+    free(ctx->name);
     free(ctx);
 }
 
@@ -359,8 +387,34 @@ fail:
 }
 
 
+/* args as the audit log keeps them: secrets out, long text cut. */
+static json_t *
+audit_args(const ember_command_t *cmd, json_t *args)
+{
+    json_t *out = json_object(), *v;
+    const ember_cmd_arg_t *a;
+    const char *key;
+    size_t len;
+
+    json_object_foreach(args, key, v) {
+        for (a = cmd->args; a != NULL && a->name != NULL; a++)
+            if (strcmp(a->name, key) == 0)
+                break;
+        len = json_is_string(v) ? json_string_length(v) : 0;
+        if (a != NULL && a->name != NULL && a->type == EMBER_ARG_SECRET)
+            json_object_set_new(out, key, json_string("(secret)"));
+        else if (len > 200)
+            json_object_set_new(out, key, json_sprintf("(%zu bytes)", len));
+        else
+            json_object_set(out, key, v);
+    }
+    return out;
+}
+
+
 void
 ember__command_run(const char *name, json_t *args, ember_caller_t who,
+                   const char *actor, const char *origin,
                    ember_cmd_reply_cb reply, void *ud)
 {
     cmd_entry_t *e;
@@ -389,8 +443,7 @@ ember__command_run(const char *name, json_t *args, ember_caller_t who,
         args = own;
     }
     /* An unknown permission was refused at registration: NULL is admin. */
-    if (e->cmd->permission != NULL &&
-        strcmp(e->cmd->permission, "local") == 0 && who != EMBER_CALLER_LOCAL) {
+    if (is_local(e->cmd) && who != EMBER_CALLER_LOCAL) {
         json_decref(own);
         reply_error(reply, ud, EMBER_EPERM,
                     "%s: only allowed through the control socket", name);
@@ -417,6 +470,16 @@ ember__command_run(const char *name, json_t *args, ember_caller_t who,
     ctx->m = e->m;
     ctx->args = checked;
     ctx->who = who;
+    if (actor != NULL && !is_read(e->cmd)) {
+        ctx->actor = strdup(actor);
+        ctx->origin = strdup(origin != NULL ? origin : "");
+        ctx->name = strdup(e->cmd->name);
+        ctx->audit_args = audit_args(e->cmd, checked);
+        if (ctx->actor == NULL || ctx->origin == NULL || ctx->name == NULL) {
+            ctx_finish(ctx, EMBER_ENOMEM, NULL, "out of memory");
+            return;
+        }
+    }
     ctx->next = pending;
     if (pending != NULL)
         pending->prev = ctx;
@@ -465,12 +528,14 @@ entry_describe(const cmd_entry_t *e)
             "{s:s, s:s, s:b, s:s}", "name", "host", "type", "string",
             "required", 0, "help", "the virtual host (needed when "
             "several serve this command)"));
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}",
+    /* "read" is an admin command to those who list them, which also
+     * learn that it changes nothing. */
+    return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:o}",
                      "name", e->cmd->name,
                      "summary", e->cmd->summary != NULL ? e->cmd->summary
                                                         : "",
-                     "permission", e->cmd->permission != NULL
-                                       ? e->cmd->permission : "admin",
+                     "permission", is_local(e->cmd) ? "local" : "admin",
+                     "read_only", is_read(e->cmd),
                      "module", e->m != NULL
                                    ? json_string(ember__module_name(e->m))
                                    : json_null(),

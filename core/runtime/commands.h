@@ -27,9 +27,12 @@ void ember__command_done(ember_cmd_ctx_t *ctx, int status, json_t *result,
  * against the command's table first: a missing required argument, an
  * unknown one or a wrong type ends with EMBER_EINVAL and a message naming
  * it, without running the command.  reply is always called, possibly
- * before this returns.
+ * before this returns.  With an actor (who runs it: an admin's JID, an
+ * operator at the control socket) and origin (from where), a command
+ * whose permission is not "read" goes into the audit log once it ends.
  */
 void ember__command_run(const char *name, json_t *args, ember_caller_t who,
+                        const char *actor, const char *origin,
                         ember_cmd_reply_cb reply, void *ud);
 
 /* Who runs the command of ctx. */

@@ -526,7 +526,7 @@ has_arg(json_t *cmd, const char *name)
 
 static int
 run_submitted(ember_module_t *m, ember_iq_t *iq, json_t *cmd,
-              const ember_stanza_t *x)
+              const ember_stanza_t *x, const char *from)
 {
     const char *why;
     json_t *args = args_from_form(cmd, x, &why);
@@ -537,8 +537,8 @@ run_submitted(ember_module_t *m, ember_iq_t *iq, json_t *cmd,
     if (has_arg(cmd, "host") && json_object_get(args, "host") == NULL)
         json_object_set_new(args, "host",
                             json_string(api->module_host(m)));
-    api->command_run(m, json_string_value(json_object_get(cmd, "name")),
-                     args, command_finished, iq);
+    api->command_run_as(m, json_string_value(json_object_get(cmd, "name")),
+                        args, from, "xmpp", command_finished, iq);
     json_decref(args);
     return 0;
 }
@@ -584,7 +584,7 @@ adhoc_command(ember_module_t *m, const ember_event_t *ev, void *ud)
     else if (strncmp(sid, "adhoc-", 6) != 0)
         adhoc_fail(iq, EMBER_COND_BAD_REQUEST, "bad-sessionid", NULL);
     else
-        run_submitted(m, iq, cmd, x);
+        run_submitted(m, iq, cmd, x, api->jid_full(ev->from));
     json_decref(cmd);
     return EMBER_HOOK_HANDLED;
 }

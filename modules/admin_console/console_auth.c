@@ -417,8 +417,7 @@ login_verified(int status, json_t *result, void *ud)
         sessions = s;
         nsessions++;
         session_cookie(c->req, s->token, cookie, sizeof(cookie));
-        api->log(mod, EMBER_LOG_INFO, "console login of %s from %s",
-                 c->jid, c->ip);
+        api->audit(mod, c->jid, c->ip, "console-login", NULL, 0);
         console_json(c->req, 200, session_doc(s),
                      (const char *const[]){ "Set-Cookie", cookie, NULL });
         goto done;
@@ -437,6 +436,9 @@ login_verified(int status, json_t *result, void *ud)
         goto done;
     }
     console_error(c->req, 401, "unauthorized", "wrong JID or password");
+    if (status == 0)
+        /* The password was right: an account that is not an admin. */
+        api->audit(mod, c->jid, c->ip, "console-login", NULL, EMBER_EPERM);
 
 done:
     console_call_free(c);

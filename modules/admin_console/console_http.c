@@ -274,7 +274,8 @@ run_command(ember_http_req_t *req, const console_op_t *op, const char *name,
         return console_error(req, 500, "internal", "out of memory");
     }
     api->log(mod, EMBER_LOG_INFO, "%s runs %s", c->who, name);
-    api->command_run(mod, name, args, command_reply, c);
+    api->command_run_as(mod, name, args, c->who, api->http_peer_ip(req),
+                        command_reply, c);
     json_decref(args);
     return 0;
 }

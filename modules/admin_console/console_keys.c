@@ -237,8 +237,10 @@ key_created(int status, json_t *result, void *ud)
         if (c->req != NULL)
             console_error(c->req, 500, "internal", "out of memory");
     } else {
-        api->log(mod, EMBER_LOG_INFO, "%s created API key %s (%s)",
-                 c->who, c->jid, name);
+        json_t *what = json_pack("{s:s, s:s}", "id", c->jid, "name", name);
+
+        api->audit(mod, c->who, c->ip, "api-key-create", what, 0);
+        json_decref(what);
         if (c->req != NULL)
             console_json(c->req, 201, json_pack("{s:s, s:s, s:s}", "id",
                          c->jid, "name", name, "key", c->password), NULL);
@@ -280,6 +282,7 @@ console_keys_create(ember_http_req_t *req, const console_op_t *op)
     if ((c = console_call_new(req, op)) == NULL ||
         (c->jid = strdup(id)) == NULL ||
         (c->password = strdup(key)) == NULL ||
+        (c->ip = strdup(api->http_peer_ip(req))) == NULL ||
         (c->doc = json_pack("{s:s, s:s, s:I, s:n}", "name", name, "hash",
                             hash, "created", (json_int_t) time(NULL),
                             "last_used")) == NULL) {
@@ -332,11 +335,16 @@ console_keys_delete(ember_http_req_t *req, const console_op_t *op)
     /* Revoked now, whatever the store answers. */
     *pk = k->next;
     nkeys--;
-    api->log(mod, EMBER_LOG_INFO, "%s revoked API key %s (%s)",
-             api->http_principal(req), k->id, k->name);
     if ((c = console_call_new(req, op)) == NULL) {
         key_free(k);
         return console_error(req, 500, "internal", "out of memory");
+    }
+    {
+        json_t *what = json_pack("{s:s, s:s}", "id", k->id, "name", k->name);
+
+        api->audit(mod, c->who, api->http_peer_ip(req), "api-key-revoke",
+                   what, 0);
+        json_decref(what);
     }
     rc = api->map_set(store, KEYS_USER, k->id, NULL, key_deleted, c);
     key_free(k);

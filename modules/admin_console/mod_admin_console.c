@@ -59,6 +59,7 @@ static const char *const q_archive[] = { "with", "before", "max", NULL };
 static const char *const q_users[] = { "host", "q", "offset", "limit",
                                        NULL };
 static const char *const q_logs[] = { "since", "level", "limit", NULL };
+static const char *const q_audit[] = { "max", "before", "action", NULL };
 
 #define ROUTE(meth, p, fl, fn, ...)                                       \
     { .size = sizeof(ember_http_route_t), .method = meth, .path = p,     \
@@ -185,6 +186,9 @@ const ember_http_route_t console_routes[] = {
     CMD("POST", "/api/v1/certs/generate", "cert-generate",
         "Generate a self-signed certificate for a host", .body = 1),
     CMD("GET", "/api/v1/logs", "logs", "Recent log lines", .query = q_logs),
+    CMD("GET", "/api/v1/audit", "audit",
+        "What admins did: who, what, when, from where, newest first",
+        .query = q_audit),
     FN("GET", "/api/v1/logs/stream", console_logs_stream,
        "Server-sent events: \"log\", one per line"),
     FN("GET", "/metrics", console_metrics, "OpenMetrics text for Prometheus"),

@@ -191,7 +191,7 @@ caps_show(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 static const ember_command_t show_cmd = {
     "caps", "features a client session announced (XEP-0115)", show_args,
-    "admin", caps_show
+    "read", caps_show
 };
 
 

@@ -184,7 +184,7 @@ cmd_delete(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 static const ember_command_t mam_cmds[] = {
     { "mam-browse", "an account's message archive, newest first",
-      browse_args, "admin", cmd_browse },
+      browse_args, "read", cmd_browse },
     { "mam-delete", "delete an account's archived messages", delete_args,
       "admin", cmd_delete },
 };

@@ -33,9 +33,9 @@ static const ember_cmd_arg_t destroy_args[] = {
 };
 
 static const ember_command_t muc_cmds[] = {
-    { "muc-rooms", "list the chat rooms", no_args, "admin", cmd_rooms },
+    { "muc-rooms", "list the chat rooms", no_args, "read", cmd_rooms },
     { "muc-room", "show a chat room: configuration, occupants, "
-      "affiliations", room_args, "admin", cmd_room },
+      "affiliations", room_args, "read", cmd_room },
     { "muc-configure", "change a chat room's configuration",
       configure_args, "admin", cmd_configure },
     { "muc-destroy", "destroy a chat room", destroy_args, "admin",

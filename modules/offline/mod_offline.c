@@ -228,7 +228,7 @@ off_cmd_clear(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 static const ember_command_t off_count_cmd = {
     "offline-count", "how many offline messages an account has stored",
-    off_user_args, "admin", off_cmd_count
+    off_user_args, "read", off_cmd_count
 };
 
 static const ember_command_t off_clear_cmd = {

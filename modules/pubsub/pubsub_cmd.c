@@ -161,9 +161,9 @@ static void cmd_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
 /* In the order of cmd_t.which. */
 static const ember_command_t commands[PS_NCOMMANDS] = {
     { "pubsub-nodes", "List the nodes of the pubsub service", no_args,
-      "admin", cmd_run },
+      "read", cmd_run },
     { "pubsub-node", "Show a pubsub node: config, subscriptions, "
-      "affiliations", node_args, "admin", cmd_run },
+      "affiliations", node_args, "read", cmd_run },
     { "pubsub-configure", "Change a pubsub node's configuration",
       configure_args, "admin", cmd_run },
     { "pubsub-delete", "Delete a pubsub node (subscribers are notified)",

@@ -323,7 +323,7 @@ static const ember_command_t roster_commands[] = {
       add_args, "admin", roster_add_run },
     { "roster-remove", "remove a roster item, cancelling its subscriptions",
       remove_args, "admin", roster_remove_run },
-    { "roster-list", "the items of a user's roster", list_args, "admin",
+    { "roster-list", "the items of a user's roster", list_args, "read",
       roster_list_run },
 };
 

@@ -101,11 +101,11 @@ cmd_usage(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 static const ember_command_t up_cmds[] = {
     { "upload-list", "list the uploaded files (and open slots)", list_args,
-      "admin", cmd_list },
+      "read", cmd_list },
     { "upload-delete", "delete an uploaded file", delete_args, "admin",
       cmd_delete },
     { "upload-usage", "bytes and files kept per account, quotas",
-      no_args, "admin", cmd_usage },
+      no_args, "read", cmd_usage },
 };
 
 

@@ -804,7 +804,7 @@ static const ember_cmd_arg_t vcard_get_args[] = {
 
 static const ember_command_t vcard_get_command = {
     "vcard-get", "An account's vCard (XEP-0054) as XML", vcard_get_args,
-    "admin", vcard_cmd_get
+    "read", vcard_cmd_get
 };
 
 

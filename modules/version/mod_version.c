@@ -171,7 +171,7 @@ version_cmd_client(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 static const ember_command_t client_version_cmd = {
     "client-version", "Ask one session's client its software (XEP-0092)",
-    client_version_args, "admin", version_cmd_client
+    client_version_args, "read", version_cmd_client
 };
 
 

@@ -621,6 +621,24 @@ struct ember_api_s {
     int (*archive_append_at)(ember_store_t *st, const char *user,
                              const char *with, const char *data,
                              int64_t time_us, ember_store_cb cb, void *ud);
+
+    /* -- minor 8: the audit log -- */
+    /*
+     * command_run on behalf of a person: `actor` (an admin's JID, an API
+     * key's name) and `origin` (an IP address, "xmpp") go into the audit
+     * log with the command, its arguments (secrets left out) and how it
+     * ended, unless the command's permission is "read".
+     */
+    void (*command_run_as)(ember_module_t *m, const char *name, json_t *args,
+                           const char *actor, const char *origin,
+                           ember_command_reply_cb reply, void *ud);
+    /*
+     * An admin action that is not a command (a console login, an API key
+     * made or revoked) into the audit log: detail (borrowed, may be NULL)
+     * says what; status 0 or the error it ended with.
+     */
+    void (*audit)(ember_module_t *m, const char *actor, const char *origin,
+                  const char *action, json_t *detail, int status);
 };
 
 #endif

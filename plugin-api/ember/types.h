@@ -154,8 +154,10 @@ typedef struct ember_cmd_arg_s {
 } ember_cmd_arg_t;
 
 /*
- * `permission` is "admin" (a server admin, from any door) or "local" (only
- * through the control socket, i.e. the machine's operator).  run() must end
+ * `permission` is "admin" (a server admin, from any door), "read" (minor
+ * 8: the same, for a command that changes nothing, so the audit log leaves
+ * it out) or "local" (only through the control socket, i.e. the machine's
+ * operator).  run() must end
  * with api->command_done(), now or later.  args is an object whose members
  * are already checked against `args` (types converted, required present);
  * it stays valid until command_done.

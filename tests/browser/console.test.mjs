@@ -459,6 +459,20 @@ try {
         if (bad) throw new Error(bad + ' lines below warn shown');
     });
 
+    await step('audit log: the admin\'s own actions, filtered', async () => {
+        await nav('Audit log', 'Audit log');
+        const t = page.getByRole('table', { name: 'Audit log' });
+        await t.getByText('console-login', { exact: true }).first().waitFor();
+        await t.getByText(ADMIN, { exact: true }).first().waitFor();
+        await page.getByRole('textbox', { name: 'Action' }).fill('cert-generate');
+        await page.getByRole('button', { name: 'Filter' }).click();
+        await page.waitForFunction(() => {
+            const cells = [...document.querySelectorAll('#audit-list td[data-label="Action"]')];
+            return cells.length > 0 && cells.every(c => c.textContent === 'cert-generate');
+        });
+        await shot('audit');
+    });
+
     await step('session expiry sends back to the login page', async () => {
         await context.clearCookies();
         await nav('Users', 'Users').catch(() => {});
@@ -498,6 +512,7 @@ try {
                     ['Archives', 'Message archives', 'archives'],
                     ['Settings', 'Server settings', 'settings'],
                     ['Certificates', 'TLS certificates', 'certs'], ['Logs', 'Logs', 'logs'],
+                    ['Audit log', 'Audit log', 'audit'],
                     ['API keys', 'API keys', 'keys']]) {
                 await page.getByRole('button', { name: 'Menu' }).click();
                 await nav(label, heading);
