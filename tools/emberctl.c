@@ -68,6 +68,10 @@ static const char usage_text[] =
     "                          copy mod_NAME.so (+ mod_NAME.json) into the\n"
     "                          plugin directory, enable it, reload\n"
     "  certs                   TLS certificates: names and validity\n"
+    "  cert-install HOST CERT [KEY]\n"
+    "                          install a host's certificate (PEM chain) and\n"
+    "                          key from files, reload; without KEY, the key\n"
+    "                          of its cert-request (for certbot's deploy hook)\n"
     "  reload                  re-read the config (needs a running emberd)\n"
     "  status                  server status (needs a running emberd)\n"
     "  sessions [HOST]         client sessions (needs a running emberd)\n"
@@ -1438,6 +1442,45 @@ read_file(const char *path, size_t *len)
 }
 
 
+/*
+ * cert-install HOST CERT [KEY] is cert-upload with the files' contents,
+ * read here, by the operator's emberctl: the server reads no file a
+ * command names.
+ */
+static int
+cert_install_words(int *n, char **words)
+{
+    static const char *const opt[] = { "--host=", "--cert=", "--key=" };
+    char *data, *w;
+    size_t len;
+    int k;
+
+    if (*n < 3 || *n > 4)
+        die_usage("cert-install HOST CERTFILE [KEYFILE]");
+    words[0] = "cert-upload";
+    for (k = 1; k < *n; k++) {
+        if (k == 1) {
+            data = strdup(words[k]);
+            len = strlen(words[k]);
+        } else if ((data = read_file(words[k], &len)) == NULL) {
+            return -1;
+        }
+        if (data == NULL || (w = malloc(strlen(opt[k - 1]) + len + 1))
+                            == NULL) {
+            fprintf(stderr, "emberctl: out of memory\n");
+            free(data);
+            return -1;
+        }
+        memcpy(w, opt[k - 1], strlen(opt[k - 1]));
+        memcpy(w + strlen(opt[k - 1]), data, len);
+        w[strlen(opt[k - 1]) + len] = '\0';
+        free(data);
+        words[k] = w;
+    }
+    return 0;
+}
+
+
 /* Copy src to dst, which must not exist yet (no link followed there). */
 static int
 copy_new(const char *src, const char *dst, char *err, size_t errlen)
@@ -1806,6 +1849,11 @@ main(int argc, char **argv)
     }
     if (strcmp(cmdname, "plugin") == 0)
         return do_plugin(&c, n - 1, words + 1);
+    if (strcmp(cmdname, "cert-install") == 0) {
+        if (cert_install_words(&n, words) < 0)
+            return EXIT_CMD;
+        cmdname = words[0];
+    }
     if (strcmp(cmdname, "batch") == 0 && n > 1)
         die_usage("batch takes no arguments (commands come on stdin)");
 

@@ -407,12 +407,15 @@ export async function certs(main) {
             { name: 'cert', label: 'Certificate (PEM)', type: 'textarea', required: true,
               validate: v => /-----BEGIN CERTIFICATE-----/.test(v) ? null
                   : 'The certificate must be PEM (-----BEGIN CERTIFICATE-----).' },
-            { name: 'key', label: 'Private key (PEM)', type: 'textarea', required: true,
-              validate: v => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v) ? null
+            { name: 'key', label: 'Private key (PEM)', type: 'textarea',
+              placeholder: 'Leave empty for the key of a pending signing request',
+              validate: v => !v.trim() || /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v) ? null
                   : 'The key must be a PEM private key.' },
         ],
         onSubmit: async (v, f) => {
-            await api('POST', '/api/v1/certs', { host: v.host, cert: v.cert, key: v.key });
+            const body = { host: v.host, cert: v.cert };
+            if (v.key.trim()) body.key = v.key;
+            await api('POST', '/api/v1/certs', body);
             f.reset();
             toast('Certificate installed.');
             await load();
@@ -430,9 +433,32 @@ export async function certs(main) {
             await load();
         },
     });
+    const csrOut = h('div', { id: 'csr-out' });
+    const req = form({
+        title: 'Certificate signing request', submit: 'Make request',
+        fields: [
+            { name: 'host', label: 'Host to request for', type: 'select',
+              options: hostSelectOptions() },
+            { name: 'names', label: 'More names (comma separated, under the host)',
+              placeholder: 'conference.example.org, upload.example.org' },
+        ],
+        onSubmit: async (v) => {
+            const r = await api('POST', '/api/v1/certs/request',
+                                { host: v.host, names: v.names || undefined });
+            const pem = (r && (r.csr || (r.result && r.result.csr))) || '';
+            const ta = h('textarea', { id: 'csr-pem', readonly: true, rows: 10,
+                                       'aria-label': 'Signing request (PEM)' }, pem);
+            const a = h('a', { href: URL.createObjectURL(new Blob([pem], { type: 'application/pkcs10' })),
+                               download: v.host + '.csr' }, 'Download ' + v.host + '.csr');
+            clear(csrOut).append(h('p', {}, 'Give this request to your CA, then upload the ' +
+                                   'certificate it issues with the key left empty.'), ta, a);
+            toast('Signing request made for ' + v.host + '.');
+        },
+    });
     main.append(section('Certificates in use', list),
         h('div', { class: 'two' }, h('section', { class: 'card' }, up),
-          h('section', { class: 'card' }, gen)));
+          h('section', { class: 'card' }, gen)),
+        h('section', { class: 'card' }, req, csrOut));
     await load();
 }
 

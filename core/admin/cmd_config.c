@@ -366,10 +366,12 @@ cmd_admin_remove(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 /* ---- certificates ---- */
 
-/* <data>/tls/HOST.pem and .key, the directory created (0700). */
+/* <data>/tls/HOST.pem and .key, the directory created (0700); with
+ * pending, also the key of a signing request waiting for its certificate
+ * (<data>/tls/HOST.request.key). */
 static int
 cert_paths(ember_cmd_ctx_t *ctx, const char *host, char *cert, char *key,
-           size_t len)
+           size_t len, char *pending)
 {
     const ember_config_t *cfg = ember__config();
     char dir[PATH_MAX];
@@ -386,7 +388,10 @@ cert_paths(ember_cmd_ctx_t *ctx, const char *host, char *cert, char *key,
         return EMBER_EIO;
     }
     if ((size_t) snprintf(cert, len, "%s/%s.pem", dir, host) >= len ||
-        (size_t) snprintf(key, len, "%s/%s.key", dir, host) >= len) {
+        (size_t) snprintf(key, len, "%s/%s.key", dir, host) >= len ||
+        (pending != NULL && (size_t) snprintf(pending, len,
+                                              "%s/%s.request.key", dir,
+                                              host) >= len)) {
         ember__command_donef(ctx, EMBER_EINVAL, "%s: path too long", dir);
         return EMBER_EINVAL;
     }
@@ -430,24 +435,63 @@ cert_install(ember_cmd_ctx_t *ctx, const char *host, const char *cert,
 }
 
 
+/* The key of a pending signing request, or NULL (EMBER_ENOENT). */
+static char *
+pending_key(const char *path, int *rc)
+{
+    struct stat st;
+    char *data = NULL;
+    FILE *f;
+
+    *rc = EMBER_ENOENT;
+    if ((f = fopen(path, "re")) == NULL)
+        return NULL;
+    *rc = EMBER_EIO;
+    if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && st.st_size < 65536 &&
+        (data = calloc(1, (size_t) st.st_size + 1)) != NULL &&
+        fread(data, 1, (size_t) st.st_size, f) == (size_t) st.st_size)
+        *rc = 0;
+    fclose(f);
+    if (*rc < 0 && data != NULL) {
+        explicit_bzero(data, (size_t) st.st_size);
+        free(data);
+        data = NULL;
+    }
+    return data;
+}
+
+
 static void
 cmd_cert_upload(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
     const char *cert_pem = ember__command_str(args, "cert");
     const char *key_pem = ember__command_str(args, "key");
-    char host[1024], cert[PATH_MAX], key[PATH_MAX], err[1024];
+    char host[1024], cert[PATH_MAX], key[PATH_MAX], pending[PATH_MAX];
+    char err[1024], *own_key = NULL;
     json_t *warnings = json_array(), *not_after = NULL;
     int rc;
 
-    if (ember__command_host_arg(ctx, args, 1, host, sizeof(host)) < 0)
+    if (ember__command_host_arg(ctx, args, 1, host, sizeof(host)) < 0 ||
+        cert_paths(ctx, host, cert, key, sizeof(cert), pending) < 0)
         goto fail;
+    if (key_pem == NULL) {
+        if ((own_key = pending_key(pending, &rc)) == NULL) {
+            ember__command_donef(ctx, EMBER_EINVAL, rc == EMBER_ENOENT
+                                 ? "no key given, and no signing request "
+                                   "waits for %s (cert-request)"
+                                 : "the key of the signing request for %s "
+                                   "cannot be read", host);
+            goto fail;
+        }
+        key_pem = own_key;
+    }
     if (ember__cert_check_pair(cert_pem, key_pem, host, warnings, &not_after,
                                err, sizeof(err)) < 0) {
-        ember__command_donef(ctx, EMBER_EINVAL, "%s", err);
+        ember__command_donef(ctx, EMBER_EINVAL, "%s%s", err,
+                             own_key != NULL ? " (with the key of the "
+                             "pending signing request)" : "");
         goto fail;
     }
-    if (cert_paths(ctx, host, cert, key, sizeof(cert)) < 0)
-        goto fail;
     /* Key first: a certificate never points at a key it does not match
      * for longer than the two renames. */
     if ((rc = ember__write_atomic(key, key_pem, strlen(key_pem), 0600, 0,
@@ -457,14 +501,90 @@ cmd_cert_upload(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         ember__command_donef(ctx, rc, "%s", err);
         goto fail;
     }
+    if (own_key != NULL) {
+        unlink(pending);
+        explicit_bzero(own_key, strlen(own_key));
+        free(own_key);
+    }
     cert_install(ctx, host, cert, key,
                  json_pack("{s:o, s:o}", "not_after", not_after,
                            "warnings", warnings));
     return;
 
 fail:
+    if (own_key != NULL) {
+        explicit_bzero(own_key, strlen(own_key));
+        free(own_key);
+    }
     json_decref(warnings);
     json_decref(not_after);
+}
+
+
+/* A name for a certificate of host: host itself or a name under it. */
+static int
+name_of_host(const char *name, const char *host, char *out, size_t len)
+{
+    size_t n, h = strlen(host);
+
+    if (ember__jid_prep_domain(name, out, len) < 0)
+        return -1;
+    n = strlen(out);
+    return strcmp(out, host) == 0 ||
+           (n > h + 1 && out[n - h - 1] == '.' &&
+            strcmp(out + n - h, host) == 0) ? 0 : -1;
+}
+
+
+static void
+cmd_cert_request(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    const char *more = ember__command_str(args, "names");
+    char host[1024], cert[PATH_MAX], key[PATH_MAX], pending[PATH_MAX];
+    char list[2048], *tok, *save, *names_buf[17], *csr = NULL;
+    const char *names[18];
+    json_t *out;
+    size_t n = 0, i;
+    int rc;
+
+    if (ember__command_host_arg(ctx, args, 1, host, sizeof(host)) < 0 ||
+        cert_paths(ctx, host, cert, key, sizeof(cert), pending) < 0)
+        return;
+    names[n++] = host;
+    snprintf(list, sizeof(list), "%s", more != NULL ? more : "");
+    for (tok = strtok_r(list, ", \t", &save); tok != NULL;
+         tok = strtok_r(NULL, ", \t", &save)) {
+        if (n == 17) {
+            ember__command_donef(ctx, EMBER_EINVAL, "names: at most 16");
+            goto out;
+        }
+        if ((names_buf[n] = malloc(1024)) == NULL) {
+            ember__command_done(ctx, EMBER_ENOMEM, NULL, NULL);
+            goto out;
+        }
+        names[n] = names_buf[n];
+        n++;
+        if (name_of_host(tok, host, names_buf[n - 1], 1024) < 0) {
+            ember__command_donef(ctx, EMBER_EINVAL, "names: '%s' is not %s "
+                                 "nor a name under it", tok, host);
+            goto out;
+        }
+    }
+    names[n] = NULL;
+    if ((rc = ember__cert_request(pending, names, &csr)) < 0) {
+        ember__command_donef(ctx, rc, "cannot make a signing request for "
+                             "%s: %s", host, ember_strerror(rc));
+        goto out;
+    }
+    out = json_pack("{s:s, s:[]}", "csr", csr, "names");
+    for (i = 0; i < n; i++)
+        json_array_append_new(json_object_get(out, "names"),
+                              json_string(names[i]));
+    ember__command_done(ctx, 0, out, NULL);
+out:
+    for (i = 1; i < n; i++)
+        free(names_buf[i]);
+    free(csr);
 }
 
 
@@ -477,7 +597,7 @@ cmd_cert_generate(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     int rc;
 
     if (ember__command_host_arg(ctx, args, 1, host, sizeof(host)) < 0 ||
-        cert_paths(ctx, host, cert, key, sizeof(cert)) < 0)
+        cert_paths(ctx, host, cert, key, sizeof(cert), NULL) < 0)
         return;
     names[0] = host;
     names[1] = NULL;
@@ -522,7 +642,14 @@ static const ember_cmd_arg_t args_upload[] = {
     { "host", EMBER_ARG_STRING, 1, "a virtual host of the config" },
     { "cert", EMBER_ARG_STRING, 1, "PEM certificate, leaf first (chain "
       "allowed)" },
-    { "key", EMBER_ARG_SECRET, 1, "PEM private key, unencrypted" },
+    { "key", EMBER_ARG_SECRET, 0, "PEM private key, unencrypted "
+      "(absent: the key of the host's pending cert-request)" },
+    { NULL, 0, 0, NULL }
+};
+static const ember_cmd_arg_t args_request[] = {
+    { "host", EMBER_ARG_STRING, 1, "a virtual host of the config" },
+    { "names", EMBER_ARG_STRING, 0, "more names under the host, comma "
+      "separated (conference.HOST, upload.HOST ...)" },
     { NULL, 0, 0, NULL }
 };
 static const ember_cmd_arg_t args_host[] = {
@@ -556,6 +683,9 @@ static const ember_command_t config_commands[] = {
       args_upload, "admin", cmd_cert_upload },
     { "cert-generate", "New self-signed certificate for a host, reload",
       args_host, "admin", cmd_cert_generate },
+    { "cert-request", "New key and a signing request (CSR) for a host's "
+      "certificate; cert-upload then takes the CA's certificate alone",
+      args_request, "admin", cmd_cert_request },
 };
 
 

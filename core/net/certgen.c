@@ -208,6 +208,85 @@ fail:
 }
 
 
+int
+ember__cert_request(const char *key_path, const char *const *names,
+                    char **csr_pem)
+{
+    gnutls_x509_privkey_t key = NULL;
+    gnutls_x509_crq_t crq = NULL;
+    gnutls_datum_t csr = { NULL, 0 }, key_pem = { NULL, 0 };
+    char key_tmp[PATH_MAX];
+    size_t i;
+    int rc, err = EMBER_EIO;
+
+    *csr_pem = NULL;
+    if (key_path == NULL || names == NULL || names[0] == NULL ||
+        names[0][0] == '\0')
+        return EMBER_EINVAL;
+    key_tmp[0] = '\0';
+    if ((rc = gnutls_x509_privkey_init(&key)) < 0 ||
+        (rc = gnutls_x509_privkey_generate(
+             key, GNUTLS_PK_ECDSA,
+             GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
+        (rc = gnutls_x509_crq_init(&crq)) < 0 ||
+        (rc = gnutls_x509_crq_set_version(crq, 1)) < 0 ||
+        (rc = gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME,
+                                            0, names[0],
+                                            strlen(names[0]))) < 0 ||
+        (rc = gnutls_x509_crq_set_key(crq, key)) < 0 ||
+        (rc = gnutls_x509_crq_set_key_usage(
+             crq, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
+        (rc = gnutls_x509_crq_set_key_purpose_oid(
+             crq, GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0 ||
+        (rc = gnutls_x509_crq_set_key_purpose_oid(
+             crq, GNUTLS_KP_TLS_WWW_CLIENT, 0)) < 0) {
+        err = gnutls_fail("request", rc);
+        goto out;
+    }
+    for (i = 0; names[i] != NULL; i++)
+        if ((rc = gnutls_x509_crq_set_subject_alt_name(
+                 crq, GNUTLS_SAN_DNSNAME, names[i],
+                 (unsigned) strlen(names[i]), GNUTLS_FSAN_APPEND)) < 0) {
+            err = gnutls_fail("subjectAltName", rc);
+            goto out;
+        }
+    if ((rc = gnutls_x509_crq_sign2(crq, key, GNUTLS_DIG_SHA256, 0)) < 0 ||
+        (rc = gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_PEM, &csr)) < 0 ||
+        (rc = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM,
+                                                NULL, GNUTLS_PKCS_PLAIN,
+                                                &key_pem)) < 0) {
+        err = gnutls_fail("signing the request", rc);
+        goto out;
+    }
+    if ((err = make_parents(key_path)) < 0 ||
+        (err = write_tmp(key_path, &key_pem, 0600, key_tmp,
+                         sizeof(key_tmp))) < 0)
+        goto out;
+    if (rename(key_tmp, key_path) < 0) {
+        ember__log(EMBER_LOG_ERROR, "core", "installing %s: %s", key_path,
+                   strerror(errno));
+        unlink(key_tmp);
+        err = EMBER_EIO;
+        goto out;
+    }
+    if ((*csr_pem = strndup((const char *) csr.data, csr.size)) == NULL)
+        err = EMBER_ENOMEM;
+    else
+        err = 0;
+out:
+    gnutls_free(csr.data);
+    if (key_pem.data != NULL) {
+        gnutls_memset(key_pem.data, 0, key_pem.size);
+        gnutls_free(key_pem.data);
+    }
+    if (crq != NULL)
+        gnutls_x509_crq_deinit(crq);
+    if (key != NULL)
+        gnutls_x509_privkey_deinit(key);
+    return err;
+}
+
+
 static json_t *
 iso_time(time_t t)
 {

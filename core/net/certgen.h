@@ -16,6 +16,15 @@ int ember__cert_generate(const char *cert_path, const char *key_path,
                          const char *const *names, unsigned days);
 
 /*
+ * A new ECDSA P-256 key, written to key_path (PKCS#8 PEM, mode 0600, by
+ * rename), and a PKCS#10 certificate signing request for it in *csr_pem
+ * (malloc'd): subject CN names[0], every name a subjectAltName dNSName,
+ * key purposes server and client (s2s presents it both ways).
+ */
+int ember__cert_request(const char *key_path, const char *const *names,
+                        char **csr_pem);
+
+/*
  * The first certificate of a PEM file: {"subject", "issuer", "names":
  * [SAN dNSNames], "not_before", "not_after" (ISO 8601 UTC), "expires_in_days",
  * "self_signed", "sha256" (hex fingerprint)}.

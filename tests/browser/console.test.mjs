@@ -438,6 +438,17 @@ try {
         await page.getByRole('table', { name: 'Certificates' }).getByText(DOMAIN, { exact: true }).first().waitFor();
     });
 
+    await step('certificates: a signing request to give a CA', async () => {
+        await page.getByLabel('More names (comma separated, under the host)').fill('conference.' + DOMAIN);
+        await page.getByRole('button', { name: 'Make request' }).click();
+        await page.getByRole('status').filter({ hasText: 'Signing request made' }).waitFor();
+        const pem = await page.getByLabel('Signing request (PEM)').inputValue();
+        if (!/^-----BEGIN (NEW )?CERTIFICATE REQUEST-----/.test(pem))
+            throw new Error('no CSR shown: ' + pem.slice(0, 80));
+        await page.getByRole('link', { name: 'Download ' + DOMAIN + '.csr' }).waitFor();
+        await shot('certs-request');
+    });
+
     await step('logs: live tail shows a new line', async () => {
         await nav('Logs', 'Logs');
         await page.getByText('Live', { exact: true }).waitFor();
