@@ -57,10 +57,72 @@ function configForm(title, cfg, onSave) {
     });
 }
 
+// The room's own data form (XEP-0045 10.2, as muc-room gives it): labels,
+// checkboxes, selects and choices instead of raw field names.
+function dataForm(title, fields, onSave) {
+    const spec = [];
+    for (const f of fields) {
+        const v = f.values || [];
+        if (f.type === 'boolean')
+            spec.push({ name: f.var, label: f.label || shortName(f.var), type: 'checkbox',
+                        value: v[0] === '1' || v[0] === 'true' });
+        else if (f.type === 'list-single')
+            spec.push({ name: f.var, label: f.label || shortName(f.var), type: 'select',
+                        options: f.options, value: v[0] });
+        else if (f.type === 'list-multi')
+            for (const o of f.options || [])
+                spec.push({ name: f.var + '\u0000' + o.value, type: 'checkbox',
+                            label: (f.label || shortName(f.var)) + ': ' + o.label,
+                            value: v.includes(o.value) });
+        else if (f.type !== 'hidden' && f.type !== 'fixed')
+            spec.push({ name: f.var, label: f.label || shortName(f.var),
+                        type: f.type === 'text-private' ? 'password' : 'text', value: v[0] || '' });
+    }
+    return form({
+        title, submit: 'Save configuration', fields: spec,
+        onSubmit: async (vals) => {
+            const out = {};
+            for (const f of fields) {
+                if (f.type === 'list-multi')
+                    out[f.var] = (f.options || []).filter(o => vals[f.var + '\u0000' + o.value])
+                                                  .map(o => o.value);
+                else if (f.var in vals) out[f.var] = vals[f.var];
+            }
+            await onSave(out);
+        },
+    });
+}
+
+const AFFILIATIONS = ['owner', 'admin', 'member', 'outcast', 'none'];
+
 export async function rooms(main, arg) {
     main.appendChild(h('h1', {}, 'Group chat rooms'));
     const list = h('div', {}), detail = h('div', {});
-    main.append(section('Rooms', list), detail);
+    const create = form({
+        title: 'Create a room', submit: 'Create room',
+        fields: [
+            { name: 'room', label: 'Room address', required: true,
+              placeholder: 'team@conference.' + (state.hosts[0] || 'example.org'),
+              validate: v => /^[^@\/\s]+@[^@\/\s]+$/.test(v) ? null
+                  : 'The room address looks like name@conference.host.' },
+            { name: 'owner', label: 'Owner', required: true, value: (state.session && state.session.jid) || '',
+              validate: v => /^[^@\/\s]+@[^@\/\s]+$/.test(v) ? null
+                  : 'The owner is a bare JID, user@host.' },
+            { name: 'name', label: 'Name' },
+            { name: 'members', label: 'Members only', type: 'checkbox' },
+            { name: 'public', label: 'Listed in the directory', type: 'checkbox', value: true },
+        ],
+        onSubmit: async (v, f) => {
+            await api('POST', '/api/v1/rooms', { room: v.room, owner: v.owner, config: {
+                'muc#roomconfig_roomname': v.name,
+                'muc#roomconfig_membersonly': v.members,
+                'muc#roomconfig_publicroom': v.public } });
+            toast('Room ' + v.room + ' created.');
+            f.reset();
+            location.hash = '#/rooms/' + enc(v.room);
+        },
+    });
+    main.append(section('Rooms', list), h('section', { class: 'card' }, create), detail);
     const load = async () => {
         try {
             const rows = listOf(await api('GET', '/api/v1/rooms'), 'rooms');
@@ -76,6 +138,59 @@ export async function rooms(main, arg) {
     if (arg) await showRoom(detail, arg);
 }
 
+function roomPeople(d, base, again) {
+    const err = errorBox();
+    const why = h('input', { id: 'occupant-reason', type: 'text', placeholder: 'optional' });
+    const occupants = table(d.occupants || [], [
+        { key: 'nick', label: 'Nickname' }, { key: 'jid', label: 'Real JID' },
+        { key: 'role', label: 'Role' }, { key: 'affiliation', label: 'Affiliation' },
+    ], { empty: 'Nobody is in the room.', label: 'Occupants', action: { label: 'Action',
+        render: o => h('span', { class: 'actions' },
+            actionButton('Kick', async () => {
+                await api('POST', base + '/kick', { nick: o.nick, reason: why.value || undefined });
+                toast(o.nick + ' kicked.');
+                await again();
+            }, { error: err, ariaLabel: 'Kick ' + o.nick }),
+            actionButton('Ban', async () => {
+                await api('POST', base + '/affiliations', { jid: o.jid.split('/')[0],
+                    affiliation: 'outcast', reason: why.value || undefined });
+                toast(o.nick + ' banned.');
+                await again();
+            }, { error: err, ariaLabel: 'Ban ' + o.nick })) } });
+    const rows = [];
+    for (const a of AFFILIATIONS)
+        for (const jid of (d.affiliations || {})[a] || [])
+            rows.push({ jid, affiliation: a, reason: (d.reasons || {})[jid] || '' });
+    const affs = table(rows, [
+        { key: 'jid', label: 'JID' }, { key: 'affiliation', label: 'Affiliation' },
+        { key: 'reason', label: 'Reason' },
+    ], { empty: 'No affiliations.', label: 'Affiliations', action: { label: 'Action',
+        render: r => actionButton('Remove', async () => {
+            await api('POST', base + '/affiliations', { jid: r.jid, affiliation: 'none' });
+            toast(r.jid + ' is no longer ' + r.affiliation + '.');
+            await again();
+        }, { error: err, ariaLabel: 'Remove ' + r.jid }) } });
+    const set = form({
+        title: 'Set an affiliation', submit: 'Set affiliation', inline: true,
+        fields: [
+            { name: 'jid', label: 'JID', required: true, placeholder: 'user@host or a domain' },
+            { name: 'affiliation', label: 'Affiliation', type: 'select', options: AFFILIATIONS,
+              value: 'member' },
+            { name: 'reason', label: 'Reason' },
+        ],
+        onSubmit: async (v) => {
+            await api('POST', base + '/affiliations', { jid: v.jid, affiliation: v.affiliation,
+                                                       reason: v.reason || undefined });
+            toast(v.jid + ' is now ' + v.affiliation + '.');
+            await again();
+        },
+    });
+    return h('div', {}, h('h3', {}, 'Occupants'),
+        h('div', { class: 'field' }, h('label', { for: 'occupant-reason' },
+            'Reason for a kick or ban'), why), err, occupants,
+        h('h3', {}, 'Affiliations'), affs, set);
+}
+
 async function showRoom(detail, arg) {
     const base = '/api/v1/rooms/' + encPath(arg);
     clear(detail);
@@ -84,12 +199,17 @@ async function showRoom(detail, arg) {
         const cfg = d && (d.config || d.configuration);
         const err = errorBox();
         const reason = h('input', { id: 'destroy-reason', type: 'text' });
-        detail.appendChild(section('Room ' + arg, details(d),
-            cfg ? configForm('Configure ' + arg, cfg, async (c) => {
-                await api('PUT', base + '/config', { config: c });
-                toast('Room configured.');
-                await showRoom(detail, arg);
-            }) : null,
+        const save = async (c) => {
+            await api('PUT', base + '/config', { config: c });
+            toast('Room configured.');
+            await showRoom(detail, arg);
+        };
+        const shown = Object.assign({}, d);
+        for (const k of ['form', 'occupants', 'affiliations', 'reasons']) delete shown[k];
+        detail.appendChild(section('Room ' + arg, details(shown),
+            roomPeople(d, base, () => showRoom(detail, arg)),
+            d.form ? dataForm('Configure ' + arg, d.form, save)
+                : cfg ? configForm('Configure ' + arg, cfg, save) : null,
             h('div', { class: 'danger-zone' },
                 h('div', { class: 'field' }, h('label', { for: 'destroy-reason' },
                     'Reason for destroying'), reason),

@@ -371,8 +371,8 @@ option(ember_stanza_t *f, const char *label, const char *value)
 }
 
 
-static ember_stanza_t *
-config_form(muc_room_t *r)
+ember_stanza_t *
+muc_config_form(muc_room_t *r)
 {
     ember_stanza_t *q = api->stanza_new("query", NS_MUC_OWNER), *x, *f;
     const muc_rconf_t *c = &r->c;
@@ -502,7 +502,7 @@ muc_owner_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r)
         return EMBER_HOOK_HANDLED;
     }
     if (strcmp(type, "get") == 0) {
-        api->iq_result(ev, config_form(r));
+        api->iq_result(ev, muc_config_form(r));
         return EMBER_HOOK_HANDLED;
     }
     if ((d = api->stanza_child(q, "destroy", NULL)) != NULL) {

@@ -315,12 +315,16 @@ try {
         await shot('rooms');
         await page.getByRole('link', { name: 'View ' + ROOM }).click();
         const f = page.getByRole('form', { name: 'Configure ' + ROOM });
-        await f.getByLabel('roomname', { exact: true }).fill('Console test room');
+        // The room's own form: its labels, and a select for a list field.
+        await f.getByLabel('Name', { exact: true }).fill('Console test room');
+        await f.getByLabel('Who may see real JIDs').selectOption('anyone');
         await f.getByRole('button', { name: 'Save configuration' }).click();
         await page.getByRole('status').filter({ hasText: 'Room configured' }).waitFor();
         // The form is redrawn from the server's answer.
         await waitValue(() => page.getByRole('form', { name: 'Configure ' + ROOM })
-                                  .getByLabel('roomname', { exact: true }), 'Console test room');
+                                  .getByLabel('Name', { exact: true }), 'Console test room');
+        await waitValue(() => page.getByRole('form', { name: 'Configure ' + ROOM })
+                                  .getByLabel('Who may see real JIDs'), 'anyone');
         await shot('room');
         await page.getByLabel('Reason for destroying').fill('console test');
         const destroy = page.getByRole('button', { name: 'Destroy room' });
@@ -329,6 +333,30 @@ try {
         await page.getByRole('status').filter({ hasText: 'Room destroyed' }).waitFor();
         await page.waitForURL(/#\/rooms$/);
         await page.getByRole('table', { name: 'Rooms' }).getByText(ROOM).waitFor({ state: 'detached' });
+    });
+
+    await step('rooms: create one with an owner, ban a JID with a reason', async () => {
+        const made = 'made@conference.' + DOMAIN;
+        await nav('Rooms', 'Group chat rooms');
+        const c = page.getByRole('form', { name: 'Create a room' });
+        await c.getByLabel('Room address').fill(made);
+        await c.getByLabel('Name', { exact: true }).fill('Made in the console');
+        await c.getByLabel('Members only').check();
+        await c.getByRole('button', { name: 'Create room' }).click();
+        await page.getByRole('status').filter({ hasText: 'Room ' + made + ' created' }).waitFor();
+        const affs = page.getByRole('table', { name: 'Affiliations' });
+        await affs.getByText(ADMIN, { exact: true }).waitFor();
+        const s = page.getByRole('form', { name: 'Set an affiliation' });
+        await s.getByLabel('JID', { exact: true }).fill('troll@' + DOMAIN);
+        await s.getByLabel('Affiliation').selectOption('outcast');
+        await s.getByLabel('Reason').fill('console test ban');
+        await s.getByRole('button', { name: 'Set affiliation' }).click();
+        await page.getByRole('status').filter({ hasText: 'troll@' + DOMAIN + ' is now outcast' }).waitFor();
+        await page.getByRole('table', { name: 'Affiliations' }).getByText('console test ban').waitFor();
+        await shot('room-made');
+        await page.getByRole('button', { name: 'Destroy room' }).click();
+        await page.getByRole('button', { name: 'Confirm destroy room' }).click();
+        await page.getByRole('status').filter({ hasText: 'Room destroyed' }).waitFor();
     });
 
     await step('nodes: list, view, configure, delete', async () => {
