@@ -250,9 +250,14 @@ async function userDetail(main, jid) {
           vcard = h('div', {});
     const actErr = errorBox();
     let locked = false;
+    const lockWhy = h('input', { id: 'lock-reason', type: 'text', placeholder: 'optional' });
+    const lockWhyField = h('div', { class: 'field' },
+        h('label', { for: 'lock-reason' }, 'Reason for locking'), lockWhy);
     const lockBtn = actionButton('Lock account', async () => {
-        await api('POST', base + (locked ? '/unlock' : '/lock'), {});
+        await api('POST', base + (locked ? '/unlock' : '/lock'),
+                  !locked && lockWhy.value.trim() ? { reason: lockWhy.value.trim() } : {});
         toast(locked ? 'Account unlocked.' : 'Account locked.');
+        lockWhy.value = '';
         await loadInfo();
     }, { error: actErr });
     const del = confirmButton('Delete user', async () => {
@@ -278,6 +283,7 @@ async function userDetail(main, jid) {
             const d = await api('GET', base);
             locked = !!(d && (d.locked || d.state === 'locked'));
             lockBtn.textContent = locked ? 'Unlock account' : 'Lock account';
+            lockWhyField.hidden = locked;
             // The sessions have their own card.
             const shown = Object.assign({}, d);
             delete shown.sessions;
@@ -294,15 +300,43 @@ async function userDetail(main, jid) {
     };
     main.append(
         h('div', { class: 'two' },
-            section('Account', info,
+            section('Account', info, lockWhyField,
                 h('div', { class: 'actions' }, lockBtn, del), actErr, pw),
             section('Online sessions', sess)),
         h('div', { class: 'two' }, section('Roster', roster), section('vCard', vcard)));
-    await Promise.all([loadInfo(), loadSessions(),
-        api('GET', base + '/roster').then(r => clear(roster).appendChild(
-            table(listOf(r, 'items', 'roster', 'contacts'), null,
-                  { empty: 'Empty roster.' })),
-            e => clear(roster).appendChild(unavailable(e, 'The roster'))),
+    const rosterErr = errorBox();
+    const loadRoster = () => api('GET', base + '/roster').then(r => clear(roster).append(
+        table(listOf(r, 'items', 'roster', 'contacts'), [
+            { key: 'jid', label: 'Contact' }, { key: 'name', label: 'Name' },
+            { key: 'subscription', label: 'Subscription' },
+            { key: 'groups', label: 'Groups', render: v => Array.isArray(v) ? v.join(', ') : (v || '') },
+        ], { empty: 'Empty roster.', label: 'Roster', action: { label: 'Action',
+            render: c => confirmButton('Remove', async () => {
+                try {
+                    await api('DELETE', base + '/roster', { contact: c.jid });
+                    toast(c.jid + ' removed from the roster.');
+                } catch (e) { rosterErr.show(e); }
+                await loadRoster();
+            }, { ariaLabel: 'Remove ' + c.jid }) } }),
+        rosterErr,
+        form({
+            title: 'Add a contact', submit: 'Add contact',
+            fields: [
+                { name: 'contact', label: 'Contact JID', required: true, validate: validateJid },
+                { name: 'name', label: 'Contact name' },
+                { name: 'group', label: 'Groups (comma separated)' },
+                { name: 'subscription', label: 'Subscription', type: 'select',
+                  options: ['none', 'to', 'from', 'both'] },
+            ],
+            onSubmit: async (v) => {
+                await api('POST', base + '/roster', { contact: v.contact, name: v.name,
+                                                     group: v.group, subscription: v.subscription });
+                toast(v.contact + ' added to the roster.');
+                await loadRoster();
+            },
+        })),
+        e => clear(roster).appendChild(unavailable(e, 'The roster')));
+    await Promise.all([loadInfo(), loadSessions(), loadRoster(),
         api('GET', base + '/vcard').then(v => clear(vcard).appendChild(
             v && v.vcard ? h('pre', { class: 'code' }, v.vcard)
                          : h('p', { class: 'empty' }, 'No vCard.')),

@@ -248,8 +248,10 @@ info_got(int status, json_t *doc, void *ud)
     } else {
         created = json_object_get(doc, "created");
         ember__command_done(call->ctx, 0, json_pack(
-            "{s:s, s:b, s:O, s:o}", "jid", call->bare,
+            "{s:s, s:b, s:O?, s:O?, s:O, s:o}", "jid", call->bare,
             "locked", json_is_true(json_object_get(doc, "locked")),
+            "lock_reason", json_object_get(doc, "lock_reason"),
+            "locked_at", json_object_get(doc, "locked_at"),
             "created", created != NULL ? created : json_null(),
             "sessions", sessions_of(call->host, call->bare)), NULL);
     }

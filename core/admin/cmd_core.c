@@ -149,6 +149,7 @@ account_op(ember_cmd_ctx_t *ctx, json_t *args, const char *verb)
         err = ember__account_delete(host, user, account_done, call);
     else
         err = ember__account_lock(host, user, strcmp(verb, "locked") == 0,
+                                  ember__command_str(args, "reason"),
                                   account_done, call);
     ember__jid_free(j);
     if (err < 0) {
@@ -446,6 +447,11 @@ static const ember_cmd_arg_t args_jid[] = {
     { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
     { NULL, 0, 0, NULL }
 };
+static const ember_cmd_arg_t args_lock[] = {
+    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
+    { "reason", EMBER_ARG_STRING, 0, "why, kept for the admins" },
+    { NULL, 0, 0, NULL }
+};
 static const ember_cmd_arg_t args_host[] = {
     { "host", EMBER_ARG_STRING, 1, "a virtual host of the config" },
     { NULL, 0, 0, NULL }
@@ -469,7 +475,7 @@ static const ember_command_t core_commands[] = {
     { "users", "List the accounts of a host", args_host, "read",
       cmd_users },
     { "lock", "Lock an account: it cannot log in, its sessions close",
-      args_jid, "admin", cmd_lock },
+      args_lock, "admin", cmd_lock },
     { "unlock", "Unlock an account", args_jid, "admin", cmd_unlock },
     { "check", "Validate a config file", args_check, "read", cmd_check },
     { "modules", "Loaded modules: version, ABI, host, state, error", NULL,

@@ -62,6 +62,7 @@ typedef struct acc_req_s {
     char user[ACC_NAME_MAX];
     char *password;          /* wiped and freed once hashed */
     int locked;
+    char *reason;            /* of a lock */
     int status;              /* of the hashing */
     char salt[ACC_SALT_LEN];
     acc_keys_t sha1, sha256;
@@ -123,6 +124,7 @@ static void
 req_free(acc_req_t *req)
 {
     wipe_password(req);
+    free(req->reason);
     explicit_bzero(&req->sha1, sizeof(req->sha1));
     explicit_bzero(&req->sha256, sizeof(req->sha256));
     json_decref(req->doc);
@@ -525,6 +527,15 @@ got_doc(int status, json_t *result, void *ud)
         break;
     case ACC_LOCK:
         json_object_set_new(req->doc, "locked", json_boolean(req->locked));
+        json_object_del(req->doc, "lock_reason");
+        json_object_del(req->doc, "locked_at");
+        if (req->locked) {
+            json_object_set_new(req->doc, "locked_at",
+                                json_integer((json_int_t) time(NULL)));
+            if (req->reason != NULL)
+                json_object_set_new(req->doc, "lock_reason",
+                                    json_string(req->reason));
+        }
         /* A lock that let open streams go on would not lock anything. */
         if (req->locked)
             revoke_access(req->host, req->user);
@@ -546,7 +557,7 @@ got_doc(int status, json_t *result, void *ud)
 
 static int
 start(acc_op_t op, const char *host, const char *user, const char *password,
-      int locked, ember_store_cb cb, void *ud)
+      int locked, const char *reason, ember_store_cb cb, void *ud)
 {
     acc_req_t *req;
     int err;
@@ -556,6 +567,11 @@ start(acc_op_t op, const char *host, const char *user, const char *password,
     if ((req = req_new(op, host, user, password, cb, ud, &err)) == NULL)
         return err;
     req->locked = locked;
+    if (reason != NULL && (req->reason = strdup(reason)) == NULL) {
+        req->cb = NULL;
+        req_finish(req, EMBER_ENOMEM);
+        return EMBER_ENOMEM;
+    }
     if ((err = ember__keyval_get(req->st, req->user, got_doc, req)) < 0) {
         /* The caller hears of it through the return value only. */
         req->cb = NULL;
@@ -570,7 +586,7 @@ int
 ember__account_create(const char *host, const char *user,
                       const char *password, ember_store_cb cb, void *ud)
 {
-    return start(ACC_CREATE, host, user, password, 0, cb, ud);
+    return start(ACC_CREATE, host, user, password, 0, NULL, cb, ud);
 }
 
 
@@ -579,7 +595,7 @@ ember__account_set_password(const char *host, const char *user,
                             const char *password, ember_store_cb cb,
                             void *ud)
 {
-    return start(ACC_PASSWD, host, user, password, 0, cb, ud);
+    return start(ACC_PASSWD, host, user, password, 0, NULL, cb, ud);
 }
 
 
@@ -587,15 +603,17 @@ int
 ember__account_delete(const char *host, const char *user, ember_store_cb cb,
                       void *ud)
 {
-    return start(ACC_DELETE, host, user, NULL, 0, cb, ud);
+    return start(ACC_DELETE, host, user, NULL, 0, NULL, cb, ud);
 }
 
 
 int
 ember__account_lock(const char *host, const char *user, int locked,
-                    ember_store_cb cb, void *ud)
+                    const char *reason, ember_store_cb cb, void *ud)
 {
-    return start(ACC_LOCK, host, user, NULL, locked != 0, cb, ud);
+    return start(ACC_LOCK, host, user, NULL, locked != 0,
+                 locked && reason != NULL && *reason != '\0' ? reason : NULL,
+                 cb, ud);
 }
 
 

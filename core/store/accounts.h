@@ -9,7 +9,8 @@
  *   {"iterations": 4096, "salt": base64,
  *    "sha1":   {"stored_key": base64, "server_key": base64},
  *    "sha256": {"stored_key": base64, "server_key": base64},
- *    "created": unix-seconds, "locked": false}
+ *    "created": unix-seconds, "locked": false,
+ *    "lock_reason": text, "locked_at": unix-seconds (while locked)}
  * Hashing (PBKDF2) runs on the libuv thread pool, never on the loop.  All
  * callbacks run on the core thread.  user is prepared (nodeprep) first: a
  * name that does not prepare is EMBER_EINVAL.  A negative return means cb
@@ -32,9 +33,10 @@ int ember__account_get(const char *host, const char *user, ember_store_cb cb,
                        void *ud);
 /* result: sorted array of user names. */
 int ember__account_list(const char *host, ember_store_cb cb, void *ud);
-/* Lock (1) or unlock (0): a locked account cannot log in. */
+/* Lock (1) or unlock (0): a locked account cannot log in.  reason (may
+ * be NULL) is kept with the lock for the admins. */
 int ember__account_lock(const char *host, const char *user, int locked,
-                        ember_store_cb cb, void *ud);
+                        const char *reason, ember_store_cb cb, void *ud);
 /*
  * Blocking (PBKDF2): 0 when password matches the document's SHA-256 (or,
  * missing that, SHA-1) secrets, else EMBER_EAUTH.  Call off the loop.

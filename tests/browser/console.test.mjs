@@ -239,11 +239,30 @@ try {
     await step('lock and unlock the account', async () => {
         await page.goto(URL_ + '#/users/' + encodeURIComponent(USER));
         const acct = page.getByRole('region', { name: 'Account' });
+        await acct.getByLabel('Reason for locking').fill('console test lock');
         await acct.getByRole('button', { name: 'Lock account' }).click();
         await acct.getByRole('button', { name: 'Unlock account' }).waitFor();
         await acct.getByText('yes', { exact: true }).waitFor();
+        await acct.getByText('console test lock', { exact: true }).waitFor();
         await acct.getByRole('button', { name: 'Unlock account' }).click();
         await acct.getByRole('button', { name: 'Lock account' }).waitFor();
+    });
+
+    await step('roster: add a contact, then remove it', async () => {
+        const r = page.getByRole('region', { name: 'Roster' });
+        const f = r.getByRole('form', { name: 'Add a contact' });
+        await f.getByLabel('Contact JID').fill('friend@example.org');
+        await f.getByLabel('Contact name').fill('A Friend');
+        await f.getByLabel('Groups (comma separated)').fill('Pals');
+        await f.getByRole('button', { name: 'Add contact' }).click();
+        await page.getByRole('status').filter({ hasText: 'friend@example.org added' }).waitFor();
+        const t = r.getByRole('table', { name: 'Roster' });
+        await t.getByText('A Friend', { exact: true }).waitFor();
+        await shot('user-roster');
+        await t.getByRole('button', { name: 'Remove friend@example.org' }).click();
+        await t.getByRole('button', { name: /Confirm/ }).click();
+        await page.getByRole('status').filter({ hasText: 'friend@example.org removed' }).waitFor();
+        await r.getByText('Empty roster.').waitFor();
     });
 
     await step('change the password (validated)', async () => {
