@@ -89,6 +89,7 @@ static const struct {
     /* Last, so that every other module still sees the roster. */
     { EMBER_EV_SESSION_CLOSED, roster_on_closed, -100 },
     { EMBER_EV_USER_DELETED, roster_on_user_deleted, 0 },
+    { EMBER_ROSTER_EV_SHARED, roster_on_shared, 0 },
 };
 
 

@@ -44,6 +44,12 @@ typedef struct {
 
 typedef struct rwait_s rwait_t;
 
+/* Room for the group names of merged items (roster_shared.c). */
+typedef struct {
+    const char **g;
+    size_t cap;
+} rscratch_t;
+
 typedef struct roster_s {
     struct roster_s *next;
     char *user;
@@ -53,6 +59,8 @@ typedef struct roster_s {
     char salt[17];       /* "" until the roster first changes */
     uint64_t ver;        /* changes since salt was drawn */
     char verstr[48];     /* the XEP-0237 version: "0" or "<salt>-<ver>" */
+    char fullver[96];    /* verstr with the shared contacts' version */
+    rscratch_t vitem, veach; /* merged groups: item(), walks */
     int loaded;
     int busy;            /* > 0 while callbacks run: do not evict */
     rwait_t *waiters, **wtail;
@@ -91,9 +99,11 @@ roster_inst_t *roster_inst(ember_module_t *m);
 int roster_load(roster_inst_t *ri, const char *user,
                 ember_roster_cb cb, void *ud);
 /* Take `it` (NULL removes `jid`) into user's roster; done gets 0 or an
- * error once stored and pushed. */
+ * error once stored and pushed.  via_iface: a write of the "roster"
+ * interface, made on the merged item (roster_cache.c). */
 int roster_apply(roster_inst_t *ri, const char *user, const char *jid,
-                 ritem_t *it, ember_roster_done_cb done, void *ud);
+                 ritem_t *it, int via_iface, ember_roster_done_cb done,
+                 void *ud);
 /* 1 when adding a visible item in place of `old` would pass max-items. */
 int roster_full(roster_inst_t *ri, const roster_t *r, const ritem_t *old);
 /* Fire "roster-item-removing" for `old` (origin: the client, or NULL). */
@@ -112,10 +122,34 @@ int roster_on_set(ember_module_t *m, const ember_event_t *ev, void *ud);
 int roster_on_other(ember_module_t *m, const ember_event_t *ev, void *ud);
 int roster_on_features(ember_module_t *m, const ember_event_t *ev,
                        void *ud);
-void roster_push(roster_inst_t *ri, const char *user, const ritem_t *it,
-                 const char *jid, const char *ver);
+/* Push `v` (NULL: the removal of `jid`) to user's interested resources. */
+void roster_push(roster_inst_t *ri, const char *user,
+                 const ember_roster_item_t *v, const char *jid,
+                 const char *ver);
 int roster_interested(roster_inst_t *ri, const char *user,
                       const char *resource);
+
+/* shared contacts merged in (roster_shared.c) */
+typedef int (*roster_view_cb)(const ember_roster_item_t *v, int client,
+                              void *ud);
+const ember_roster_shared_iface_t *roster_shared(roster_inst_t *ri);
+void rscratch_free(rscratch_t *sc);
+/* What user r is shown of `contact`, merged: 0 or EMBER_ENOENT; *client
+ * (may be NULL): 1 when the item is in the client's roster.  Group names
+ * live in sc until its next use. */
+int roster_view(roster_inst_t *ri, roster_t *r, const char *contact,
+                rscratch_t *sc, ember_roster_item_t *out, int *client);
+/* 1 when `contact` is in shared groups shown to `user`. */
+int roster_is_shared(roster_inst_t *ri, const char *user,
+                     const char *contact);
+/* Every merged item (clients_only: only those in the client's roster);
+ * cb returns non-zero to stop.  Returns how many were visited. */
+size_t roster_walk(roster_inst_t *ri, roster_t *r, int clients_only,
+                   roster_view_cb cb, void *ud);
+/* The XEP-0237 version of what the client sees. */
+const char *roster_version(roster_inst_t *ri, roster_t *r);
+void roster_push_contact(roster_inst_t *ri, roster_t *r, const char *contact);
+int roster_on_shared(ember_module_t *m, const ember_event_t *ev, void *ud);
 
 /* admin commands (roster_cmd.c) */
 int roster_cmd_init(roster_inst_t *ri);

@@ -24,7 +24,7 @@ typedef struct rop_s {
     char *user, *jid;
     ritem_t *it;        /* the new item; taken by the roster when applied */
     ritem_t *snap;      /* what is pushed and announced */
-    int removed, changed, pending, err;
+    int removed, changed, pending, err, via_iface;
     char ver[48];
     ember_roster_done_cb done;
     void *ud;
@@ -91,6 +91,8 @@ roster_free(roster_t *r)
             ritem_free((ritem_t *) n);
         }
     free(r->items.b);
+    rscratch_free(&r->vitem);
+    rscratch_free(&r->veach);
     free(r->user);
     free(r);
 }
@@ -280,9 +282,11 @@ rop_finish(rop_t *op, int status)
     ember_roster_item_t view;
     ember_roster_event_t ev;
 
-    if (status == 0 && op->changed)
-        roster_push(ri, op->user, op->removed ? NULL : op->snap, op->jid,
-                    op->ver);
+    roster_t *r = (roster_t *) rhash_get(&ri->rosters, op->user);
+
+    /* No roster in memory: no session to push to. */
+    if (status == 0 && op->changed && r != NULL && r->loaded)
+        roster_push_contact(ri, r, op->jid);
     if (status == 0 && op->snap != NULL) {
         view.size = sizeof(view);
         ritem_view(op->snap, &view);
@@ -329,6 +333,62 @@ roster_new_salt(roster_t *r)
     r->ver = 0;
 }
 
+static int
+has_name(char *const *names, size_t n, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+
+/*
+ * A contact of shared groups: what the groups give is not stored with the
+ * user's own item.  Group names of the groups the user did not give
+ * himself are dropped; a write through the interface (mod_presence acting
+ * on the merged item, subscription both) only takes away subscription
+ * bits from the stored ones.  Returns 1 when nothing is left to write.
+ */
+static int
+rop_shared_adjust(roster_inst_t *ri, roster_t *r, const ritem_t *old,
+                  rop_t *op)
+{
+    const ember_roster_shared_iface_t *si = roster_shared(ri);
+    const char *const *sg = NULL;
+    ritem_t *it = op->it;
+    size_t sn = 0, i, j, k;
+    int shared;
+
+    if (it == NULL || si == NULL ||
+        !si->lookup(si, r->user, op->jid, &sg, &sn))
+        return 0;
+    for (i = k = 0; i < it->ngroups; i++) {
+        for (shared = 0, j = 0; j < sn && !shared; j++)
+            shared = strcmp(sg[j], it->groups[i]) == 0;
+        if (shared && (old == NULL ||
+                       !has_name(old->groups, old->ngroups, it->groups[i])))
+            free(it->groups[i]);
+        else
+            it->groups[k++] = it->groups[i];
+    }
+    it->ngroups = k;
+    if (!op->via_iface)
+        return 0;
+    it->sub &= old != NULL ? old->sub : EMBER_SUB_NONE;
+    it->hidden = old != NULL ? old->hidden : 1;
+    if (it->hidden && it->sub == EMBER_SUB_NONE && !it->ask &&
+        !it->pending_in && !it->approved) {
+        ritem_free(op->it);
+        op->it = NULL;
+        op->removed = 1;
+        return old == NULL;
+    }
+    return 0;
+}
+
 
 static void
 rop_apply(int status, ember_roster_t *roster, void *ud)
@@ -345,6 +405,10 @@ rop_apply(int status, ember_roster_t *roster, void *ud)
         return;
     }
     old = (ritem_t *) rhash_get(&r->items, op->jid);
+    if (rop_shared_adjust(ri, r, old, op)) {
+        rop_finish(op, 0);
+        return;
+    }
     if (op->it == NULL && old == NULL) {
         rop_finish(op, EMBER_ENOENT);
         return;
@@ -386,7 +450,7 @@ rop_apply(int status, ember_roster_t *roster, void *ud)
         ver = json_pack("{s:s, s:I}", "salt", r->salt, "n",
                         (json_int_t) r->ver);
     }
-    snprintf(op->ver, sizeof(op->ver), "%s", r->verstr);
+    snprintf(op->ver, sizeof(op->ver), "%s", roster_version(ri, r));
     op->pending = 1 + (ver != NULL);
     if ((err = api->map_set(ri->store, op->user, op->jid, doc, rop_stored,
                             op)) < 0) {
@@ -415,7 +479,8 @@ rop_apply(int status, ember_roster_t *roster, void *ud)
 
 int
 roster_apply(roster_inst_t *ri, const char *user, const char *jid,
-             ritem_t *it, ember_roster_done_cb done, void *ud)
+             ritem_t *it, int via_iface, ember_roster_done_cb done,
+             void *ud)
 {
     rop_t *op = calloc(1, sizeof(*op));
     int err;
@@ -431,6 +496,7 @@ roster_apply(roster_inst_t *ri, const char *user, const char *jid,
     op->ri = ri;
     op->it = it;
     op->removed = it == NULL;
+    op->via_iface = via_iface;
     op->done = done;
     op->ud = ud;
     if ((err = roster_load(ri, user, rop_apply, op)) < 0) {
@@ -467,15 +533,27 @@ static int
 if_item(const ember_roster_iface_t *self, ember_roster_t *roster,
         const char *contact, ember_roster_item_t *out)
 {
-    ritem_t *it;
+    roster_t *r = (roster_t *) roster;
 
-    if (roster == NULL || contact == NULL || out == NULL)
+    if (r == NULL || contact == NULL || out == NULL)
         return EMBER_EINVAL;
-    it = (ritem_t *) rhash_get(&((roster_t *) roster)->items, contact);
-    if (it == NULL)
-        return EMBER_ENOENT;
-    ritem_view(it, out);
-    return 0;
+    return roster_view((roster_inst_t *) self, r, contact, &r->vitem, out,
+                       NULL);
+}
+
+
+typedef struct {
+    ember_roster_item_cb cb;
+    void *ud;
+} ifwalk_t;
+
+
+static int
+if_walk_one(const ember_roster_item_t *v, int client, void *ud)
+{
+    ifwalk_t *w = ud;
+
+    return w->cb(v, w->ud);
 }
 
 
@@ -483,29 +561,21 @@ static size_t
 if_foreach(const ember_roster_iface_t *self, ember_roster_t *roster,
            ember_roster_item_cb cb, void *ud)
 {
-    roster_t *r = (roster_t *) roster;
-    ember_roster_item_t view;
-    size_t i, n = 0;
-    rnode_t *node;
+    ifwalk_t w = { cb, ud };
 
-    if (r == NULL || cb == NULL)
+    if (roster == NULL || cb == NULL)
         return 0;
-    for (i = 0; i < r->items.nb; i++)
-        for (node = r->items.b[i]; node != NULL; node = node->next) {
-            view.size = sizeof(view);
-            ritem_view((ritem_t *) node, &view);
-            n++;
-            if (cb(&view, ud) != 0)
-                return n;
-        }
-    return n;
+    return roster_walk((roster_inst_t *) self, (roster_t *) roster, 0,
+                       if_walk_one, &w);
 }
 
 
 static const char *
 if_version(const ember_roster_iface_t *self, ember_roster_t *roster)
 {
-    return roster == NULL ? NULL : ((roster_t *) roster)->verstr;
+    return roster == NULL ? NULL
+                          : roster_version((roster_inst_t *) self,
+                                           (roster_t *) roster);
 }
 
 
@@ -533,7 +603,7 @@ if_item_set(const ember_roster_iface_t *self, const char *user,
     }
     free(it->jid);
     it->jid = jid;
-    return roster_apply(ri, user, jid, it, done, ud);
+    return roster_apply(ri, user, jid, it, 1, done, ud);
 }
 
 
@@ -543,8 +613,8 @@ if_item_remove(const ember_roster_iface_t *self, const char *user,
 {
     if (user == NULL || contact == NULL)
         return EMBER_EINVAL;
-    return roster_apply((roster_inst_t *) self, user, contact, NULL, done,
-                        ud);
+    return roster_apply((roster_inst_t *) self, user, contact, NULL, 1,
+                        done, ud);
 }
 
 

@@ -242,7 +242,7 @@ add_loaded(int status, ember_roster_t *roster, void *ud)
             it->pending_stanza = NULL;
         }
     }
-    if ((err = roster_apply(c->ri, c->user, c->contact, it, cmd_stored,
+    if ((err = roster_apply(c->ri, c->user, c->contact, it, 0, cmd_stored,
                             c)) < 0)
         rcmd_fail(c, err, NULL);
 }
@@ -265,7 +265,7 @@ remove_loaded(int status, ember_roster_t *roster, void *ud)
         return;
     }
     roster_removing(c->ri, c->user, old, NULL);
-    if ((err = roster_apply(c->ri, c->user, c->contact, NULL, cmd_stored,
+    if ((err = roster_apply(c->ri, c->user, c->contact, NULL, 0, cmd_stored,
                             c)) < 0)
         rcmd_fail(c, err, NULL);
 }

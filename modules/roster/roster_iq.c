@@ -27,7 +27,8 @@ iq_user(ember_iq_t *iq)
 
 
 static ember_stanza_t *
-roster_item_xml(ember_stanza_t *query, const ritem_t *it, int removed)
+roster_item_xml(ember_stanza_t *query, const ember_roster_item_t *it,
+                int removed)
 {
     ember_stanza_t *x = api->stanza_add_child(query, "item", NULL), *g;
     size_t i;
@@ -41,7 +42,8 @@ roster_item_xml(ember_stanza_t *query, const ritem_t *it, int removed)
     }
     if (it->name != NULL)
         api->stanza_set_attr(x, "name", it->name);
-    api->stanza_set_attr(x, "subscription", ember_sub_name(it->sub));
+    api->stanza_set_attr(x, "subscription",
+                         ember_sub_name(it->subscription));
     if (it->ask)
         api->stanza_set_attr(x, "ask", "subscribe");
     if (it->approved)
@@ -77,12 +79,12 @@ push_to(ember_session_t *s, void *ud)
 
 
 void
-roster_push(roster_inst_t *ri, const char *user, const ritem_t *it,
-            const char *jid, const char *ver)
+roster_push(roster_inst_t *ri, const char *user,
+            const ember_roster_item_t *it, const char *jid, const char *ver)
 {
     roster_conf_t *conf = api->module_conf(ri->m);
     ember_stanza_t *iq, *q;
-    ritem_t gone;
+    ember_roster_item_t gone;
     rpush_t p;
     char id[32], bare[1100];
 
@@ -99,7 +101,7 @@ roster_push(roster_inst_t *ri, const char *user, const ritem_t *it,
         api->stanza_set_attr(q, "ver", ver);
     if (it == NULL) {
         memset(&gone, 0, sizeof(gone));
-        gone.jid = (char *) jid;
+        gone.jid = jid;
         it = &gone;
     }
     if (roster_item_xml(q, it, it == &gone) == NULL)
@@ -131,6 +133,14 @@ roster_interested(roster_inst_t *ri, const char *user, const char *resource)
 
 /* ---- get ---- */
 
+static int
+got_item(const ember_roster_item_t *v, int client, void *ud)
+{
+    roster_item_xml(ud, v, 0);
+    return 0;
+}
+
+
 static void
 roster_got(int status, ember_roster_t *roster, void *ud)
 {
@@ -138,18 +148,17 @@ roster_got(int status, ember_roster_t *roster, void *ud)
     roster_t *r = (roster_t *) roster;
     roster_conf_t *conf;
     ember_stanza_t *query;
-    const char *ver;
-    rnode_t *n;
-    size_t i;
+    const char *ver, *cur;
 
     if (status < 0) {
         api->iq_fail(iq, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
     conf = api->module_conf(r->ri->m);
+    cur = roster_version(r->ri, r);
     ver = api->stanza_attr(api->stanza_child(api->iq_event(iq)->stanza,
                                              "query", NS_ROSTER), "ver");
-    if (conf->versioning && ver != NULL && strcmp(ver, r->verstr) == 0) {
+    if (conf->versioning && ver != NULL && strcmp(ver, cur) == 0) {
         /* XEP-0237: the client's copy is current. */
         api->iq_answer(iq, NULL);
         return;
@@ -159,11 +168,8 @@ roster_got(int status, ember_roster_t *roster, void *ud)
         return;
     }
     if (conf->versioning)
-        api->stanza_set_attr(query, "ver", r->verstr);
-    for (i = 0; i < r->items.nb; i++)
-        for (n = r->items.b[i]; n != NULL; n = n->next)
-            if (!((ritem_t *) n)->hidden)
-                roster_item_xml(query, (ritem_t *) n, 0);
+        api->stanza_set_attr(query, "ver", cur);
+    roster_walk(r->ri, r, 1, got_item, query);
     api->iq_answer(iq, query);
 }
 
@@ -233,6 +239,14 @@ roster_set_loaded(int status, ember_roster_t *roster, void *ud)
         return;
     }
     old = (ritem_t *) rhash_get(&r->items, it->jid);
+    if (q->remove && (old == NULL || old->hidden) &&
+        roster_is_shared(q->ri, user, it->jid)) {
+        /* The operator's groups put it there; only they take it away. */
+        api->iq_fail(q->iq, EMBER_COND_NOT_ALLOWED,
+                     "a contact of a shared group cannot be removed");
+        rset_free(q);
+        return;
+    }
     if (q->remove && (old == NULL || old->hidden)) {
         set_done(EMBER_ENOENT, q);
         return;
@@ -241,7 +255,7 @@ roster_set_loaded(int status, ember_roster_t *roster, void *ud)
         /* RFC 6121 2.5.2: mod_presence cancels the subscriptions first. */
         roster_removing(q->ri, user, old,
                         api->session_get(api->iq_origin(q->iq)));
-        err = roster_apply(q->ri, user, it->jid, NULL, set_done, q);
+        err = roster_apply(q->ri, user, it->jid, NULL, 0, set_done, q);
     } else if (roster_full(q->ri, r, old)) {
         api->iq_fail(q->iq, EMBER_COND_NOT_ALLOWED, "the roster is full");
         rset_free(q);
@@ -258,7 +272,7 @@ roster_set_loaded(int status, ember_roster_t *roster, void *ud)
         }
         it->hidden = 0;
         q->it = NULL;
-        err = roster_apply(q->ri, user, it->jid, it, set_done, q);
+        err = roster_apply(q->ri, user, it->jid, it, 0, set_done, q);
     }
     if (err < 0)
         set_done(err, q);

@@ -198,6 +198,81 @@ typedef struct ember_roster_event_s {
     (offsetof(ember_roster_iface_t, fn) + sizeof((ri)->fn) <= (ri)->size &&  \
      (ri)->fn != NULL)
 
+/*
+ * The "roster-shared" interface: contacts a module puts into users'
+ * rosters without the users adding them (shared roster groups, mod_groups).
+ * mod_roster looks it up on its host when present and merges what it says
+ * into every roster it shows: to the user's clients (roster results and
+ * pushes, XEP-0237 versions) and to other modules through the "roster"
+ * interface above, where a shared contact is an item with subscription
+ * BOTH, the shared group names added to the user's own groups for that
+ * contact, and the user's own name for it kept.
+ *
+ * Users are nodes of the provider's host, contacts bare JIDs, as above.
+ * A contact the user is not shown but who is shown the user ("related",
+ * no groups) is an item of the "roster" interface with subscription BOTH
+ * and no groups (presence flows both ways) but not in the user's client
+ * roster.  Every function runs on the core thread and answers at once.
+ */
+#define EMBER_ROSTER_SHARED_IFACE "roster-shared"
+
+/* Called by foreach() for each contact related to the user: groups are
+ * the names the contact is shown under (ngroups 0: related only). */
+typedef int (*ember_roster_shared_cb)(const char *contact,
+                                      const char *const *groups,
+                                      size_t ngroups, void *ud);
+
+typedef struct ember_roster_shared_iface_s ember_roster_shared_iface_t;
+
+struct ember_roster_shared_iface_s {
+    uint32_t size; /* sizeof in the provider */
+
+    /*
+     * Is `contact` related to `user`?  1 with *groups and *ngroups set
+     * (the group names `user` is shown `contact` under; ngroups 0 when
+     * `user` is only shown to `contact`), or 0.  *groups stays valid
+     * until the next call into the provider or the end of the current
+     * callback, whichever comes first.
+     */
+    int (*lookup)(const ember_roster_shared_iface_t *self, const char *user,
+                  const char *contact, const char *const **groups,
+                  size_t *ngroups);
+
+    /* Walk every contact related to `user`; cb returns non-zero to stop.
+     * The provider must not be changed during the walk.  Returns how
+     * many were visited. */
+    size_t (*foreach)(const ember_roster_shared_iface_t *self,
+                      const char *user, ember_roster_shared_cb cb, void *ud);
+
+    /*
+     * A short string that changes whenever what `user` is shown changes
+     * (mod_roster appends it to the roster's XEP-0237 version); "" when
+     * the user is shown nothing.  Valid as *groups above.
+     */
+    const char *(*version)(const ember_roster_shared_iface_t *self,
+                           const char *user);
+
+    uintptr_t reserved[4]; /* zero */
+};
+
+/*
+ * ev->data of "roster-shared-changed", fired by the provider on its host
+ * after what `user` (a node) is shown of `contact` changed: mod_roster
+ * pushes the merged item (or its removal) to the user's interested
+ * resources (RFC 6121 section 2.1.6) with the new version.
+ */
+typedef struct ember_roster_shared_event_s {
+    uint32_t size;
+    const char *user;
+    const char *contact;
+} ember_roster_shared_event_t;
+
+#define EMBER_ROSTER_EV_SHARED "roster-shared-changed"
+
+#define EMBER_ROSTER_SHARED_HAS(si, fn)                                      \
+    (offsetof(ember_roster_shared_iface_t, fn) + sizeof((si)->fn) <=         \
+         (si)->size && (si)->fn != NULL)
+
 /* Convenience: the subscription name used on the wire. */
 static inline const char *
 ember_sub_name(ember_sub_t sub)
