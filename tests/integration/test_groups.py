@@ -427,3 +427,60 @@ def test_rest_api(gsrv):
     assert doc["result"]["groups"] == [
         {"id": "team", "name": "Team", "members": 1,
          "show_to": ["@members"]}]
+
+
+def test_rest_routes(gsrv, passwords):
+    api = keyed(gsrv, new_key(gsrv)["key"])
+    a = connect(gsrv, passwords, "alice")
+    st, _, doc = api("POST", "/api/v1/groups", {"id": "team", "name": "Team"})
+    assert st == 201, doc
+    st, _, doc = api("POST", "/api/v1/groups/team/members",
+                     {"jid": "alice@localhost"})
+    assert st == 200, doc
+    st, _, doc = api("POST", "/api/v1/groups/team/members",
+                     {"jid": "bob@localhost"})
+    assert st == 200 and doc["added"] is True, doc
+    _, it = recv_push(a)
+    assert it["jid"] == "bob@localhost" and it["groups"] == ["Team"]
+    st, _, doc = api("PUT", "/api/v1/groups/team/name", {"name": "Crew"})
+    assert st == 200 and doc["name"] == "Crew", doc
+    _, it = recv_push(a)
+    assert it["groups"] == ["Crew"]
+    st, _, doc = api("GET", "/api/v1/groups/team")
+    assert st == 200
+    assert doc == {"id": "team", "name": "Crew",
+                   "members": ["alice@localhost", "bob@localhost"],
+                   "show_to": ["@members"]}
+    st, _, doc = api("POST", "/api/v1/groups/team/hide", {"to": "@members"})
+    assert st == 200 and doc["show_to"] == [], doc
+    _, it = recv_push(a)
+    assert it["subscription"] == "remove"
+    st, _, doc = api("POST", "/api/v1/groups/team/show", {"to": "@members"})
+    assert st == 200 and doc["show_to"] == ["@members"], doc
+    _, it = recv_push(a)
+    assert it["subscription"] == "both"
+    st, _, doc = api("DELETE", "/api/v1/groups/team/members",
+                     {"jid": "bob@localhost"})
+    assert st == 200, doc
+    _, it = recv_push(a)
+    assert it["subscription"] == "remove"
+    st, _, doc = api("GET", "/api/v1/groups/nope")
+    assert st == 404 and doc["error"] == "not_found", doc
+    st, _, doc = api("POST", "/api/v1/groups/team/show", {"to": "nope"})
+    assert st == 404, doc
+    st, _, doc = api("DELETE", "/api/v1/groups/team", {})
+    assert st == 204, doc
+    st, _, doc = api("GET", "/api/v1/groups")
+    assert st == 200 and doc == {"groups": []}, doc
+    a.close()
+
+
+def test_deleted_account_leaves_groups(gsrv, passwords):
+    team(gsrv, "alice", "bob")
+    a = connect(gsrv, passwords, "alice")
+    gsrv.ctl_ok("deluser", "bob@localhost")
+    _, it = recv_push(a)
+    assert it["jid"] == "bob@localhost" and it["subscription"] == "remove"
+    rc, info, _ = ctl_json(gsrv, "group-info", "team")
+    assert info["members"] == ["alice@localhost"]
+    a.close()
