@@ -357,7 +357,8 @@ groups_related(groups_t *gs, const char *bare, grel_cb cb, void *ud)
         free(rs.r);
         return rs.err;
     }
-    qsort(rs.r, rs.n, sizeof(*rs.r), grel_cmp);
+    if (rs.n > 1)
+        qsort(rs.r, rs.n, sizeof(*rs.r), grel_cmp);
     if (rs.n > 0 && (names = malloc(rs.n * sizeof(*names))) == NULL) {
         free(rs.r);
         return EMBER_ENOMEM;
