@@ -3,10 +3,11 @@ import { state, api, h, clear, form, notice, validateJid, validatePassword,
          setUnauthorizedHandler, ApiError } from './util.js';
 import * as P from './pages.js';
 import * as Q from './pages-admin.js';
+import * as G from './pages-groups.js';
 
 const routes = {
     dashboard: P.dashboard, users: P.users, sessions: P.sessions,
-    modules: P.modules, rooms: Q.rooms, nodes: Q.nodes, uploads: Q.uploads, archives: Q.archives,
+    modules: P.modules, groups: G.groups, rooms: Q.rooms, nodes: Q.nodes, uploads: Q.uploads, archives: Q.archives,
     settings: Q.settings,
     certs: Q.certs, logs: Q.logs, audit: Q.audit, keys: Q.keys,
     login: loginPage, setup: setupPage,

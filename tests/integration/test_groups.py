@@ -484,3 +484,32 @@ def test_deleted_account_leaves_groups(gsrv, passwords):
     rc, info, _ = ctl_json(gsrv, "group-info", "team")
     assert info["members"] == ["alice@localhost"]
     a.close()
+
+
+# ---- the console page ----
+
+def test_console_groups_page(gsrv, tmp_path):
+    """The Groups page in Chromium (tests/browser/groups.test.mjs)."""
+    import os
+    import subprocess
+    from harness import REPO
+    from test_console_browser import BROWSER_DIR, _console_module, _missing
+    why = _missing()
+    if why:
+        pytest.skip(why)
+    gsrv.stop()
+    _console_module(gsrv).set("web-root", str(REPO / "web"))
+    gsrv.start()
+    shots = tmp_path / "shots"
+    env = dict(os.environ,
+               EMBER_CONSOLE_URL="http://127.0.0.1:%d/" % gsrv.admin_port,
+               EMBER_ADMIN_JID=ADMIN, EMBER_ADMIN_PASSWORD="alice-secret",
+               EMBER_DOMAIN=gsrv.domain, EMBER_SCREENSHOT_DIR=str(shots))
+    r = subprocess.run(["node", str(BROWSER_DIR / "groups.test.mjs")],
+                       cwd=str(BROWSER_DIR), env=env, capture_output=True,
+                       text=True, timeout=150)
+    assert r.returncode == 0 and "GROUPS PASSED" in r.stdout, (
+        r.stdout[-4000:], r.stderr[-4000:])
+    for name in ("groups-empty", "groups-sales", "groups-list",
+                 "groups-phone"):
+        assert (shots / (name + ".png")).stat().st_size > 1000, name
