@@ -16,8 +16,12 @@ groups_of(ember_module_t *m)
 
 /* ---- sorted string sets ---- */
 
+/* Binary search in a sorted array of n things whose key(arr, i) are
+ * strings: where s is, or where it would go. */
 static size_t
-strset_pos(char *const *set, size_t n, const char *s, int *found)
+sorted_pos(const void *arr, size_t n, const char *(*key)(const void *,
+                                                         size_t),
+           const char *s, int *found)
 {
     size_t lo = 0, hi = n, mid;
     int c;
@@ -25,7 +29,7 @@ strset_pos(char *const *set, size_t n, const char *s, int *found)
     *found = 0;
     while (lo < hi) {
         mid = (lo + hi) / 2;
-        if ((c = strcmp(set[mid], s)) == 0) {
+        if ((c = strcmp(key(arr, mid), s)) == 0) {
             *found = 1;
             return mid;
         }
@@ -35,6 +39,27 @@ strset_pos(char *const *set, size_t n, const char *s, int *found)
             hi = mid;
     }
     return lo;
+}
+
+
+static const char *
+str_key(const void *arr, size_t i)
+{
+    return ((char *const *) arr)[i];
+}
+
+
+static const char *
+group_key(const void *arr, size_t i)
+{
+    return ((group_t *const *) arr)[i]->id;
+}
+
+
+static size_t
+strset_pos(char *const *set, size_t n, const char *s, int *found)
+{
+    return sorted_pos(set, n, str_key, s, found);
 }
 
 
@@ -133,22 +158,7 @@ group_free(group_t *g)
 static size_t
 groups_pos(groups_t *gs, const char *id, int *found)
 {
-    size_t lo = 0, hi = gs->n, mid;
-    int c;
-
-    *found = 0;
-    while (lo < hi) {
-        mid = (lo + hi) / 2;
-        if ((c = strcmp(gs->g[mid]->id, id)) == 0) {
-            *found = 1;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return sorted_pos(gs->g, gs->n, group_key, id, found);
 }
 
 

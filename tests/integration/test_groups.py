@@ -12,9 +12,9 @@ import pytest
 
 from rawxmpp import NS_CLIENT, RawClient, q, stanza_error
 from slix import login, run
-from test_console_api import ADMIN, Admin, call, new_key, keyed
-
-NS_ROSTER = "jabber:iq:roster"
+from test_console_api import ADMIN, new_key, keyed
+from test_roster import NS_ROSTER, is_push, roster_get, roster_set
+from test_roster import items as roster_items
 
 
 @pytest.fixture
@@ -38,39 +38,10 @@ def connect(srv, passwords, user, resource="r", presence=True):
     return c
 
 
-def roster_get(c, ver=None):
-    v = " ver='%s'" % ver if ver is not None else ""
-    el = c.iq("get", "<query xmlns='%s'%s/>" % (NS_ROSTER, v))
-    assert el.get("type") == "result", stanza_error(el)
-    return el.find(q(NS_ROSTER, "query"))
-
-
 def items(query):
-    out = {}
-    for it in query.findall(q(NS_ROSTER, "item")):
-        out[it.get("jid")] = {
-            "name": it.get("name"),
-            "subscription": it.get("subscription"),
-            "groups": sorted(g.text for g in it.findall(q(NS_ROSTER,
-                                                           "group"))),
-        }
-    return out
-
-
-def roster_set(c, jid, name=None, groups=(), sub=None):
-    attrs = "jid='%s'" % jid
-    if name is not None:
-        attrs += " name='%s'" % name
-    if sub is not None:
-        attrs += " subscription='%s'" % sub
-    raw = "<item %s>%s</item>" % (
-        attrs, "".join("<group>%s</group>" % g for g in groups))
-    return c.iq("set", "<query xmlns='%s'>%s</query>" % (NS_ROSTER, raw))
-
-
-def is_push(el):
-    return (el.tag == q(NS_CLIENT, "iq") and el.get("type") == "set" and
-            el.find(q(NS_ROSTER, "query")) is not None)
+    # No item here has a pending 'ask': one that had would not compare.
+    return {j: {k: v for k, v in it.items() if k != "ask" or v is not None}
+            for j, it in roster_items(query).items()}
 
 
 def recv_push(c, timeout=5):
@@ -513,3 +484,43 @@ def test_console_groups_page(gsrv, tmp_path):
     for name in ("groups-empty", "groups-sales", "groups-list",
                  "groups-phone"):
         assert (shots / (name + ".png")).stat().st_size > 1000, name
+
+
+def test_contact_in_two_groups_removed_from_one(gsrv, passwords):
+    """RFC 6121 2.1.6: what changed is the item's groups, so the push is
+    the item with the group left, not its removal."""
+    team(gsrv, "alice", "bob")
+    team(gsrv, "alice", "bob", gid="crew", name="Crew")
+    a = connect(gsrv, passwords, "alice")
+    b = connect(gsrv, passwords, "bob")
+    presence_from(a, "bob@localhost")
+    assert items(roster_get(a))["bob@localhost"]["groups"] == [
+        "Crew", "Team"]
+    gsrv.ctl_ok("group-remove-member", "team", "bob@localhost")
+    _, it = recv_push(a)
+    assert it == {"jid": "bob@localhost", "name": None,
+                  "subscription": "both", "groups": ["Crew"]}
+    _, it = recv_push(b)
+    assert it["groups"] == ["Crew"] and it["subscription"] == "both"
+    # Still related: no unavailable presence, bob's changes still come.
+    b.send("<presence><show>xa</show></presence>")
+    el = presence_from(a, "bob@localhost")
+    assert el.find(q(NS_CLIENT, "show")).text == "xa"
+    a.close()
+    b.close()
+
+
+def test_remote_member_shown_to_local_members(gsrv, passwords):
+    team(gsrv, "alice")
+    a = connect(gsrv, passwords, "alice")
+    gsrv.ctl_ok("group-add-member", "team", "zed@remote.example")
+    _, it = recv_push(a)
+    assert it == {"jid": "zed@remote.example", "name": None,
+                  "subscription": "both", "groups": ["Team"]}
+    gsrv.ctl_ok("group-remove-member", "team", "zed@remote.example")
+    _, it = recv_push(a)
+    assert it["jid"] == "zed@remote.example"
+    assert it["subscription"] == "remove"
+    # The server is still well.
+    assert items(roster_get(a)) == {}
+    a.close()
