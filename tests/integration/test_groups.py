@@ -524,3 +524,24 @@ def test_remote_member_shown_to_local_members(gsrv, passwords):
     # The server is still well.
     assert items(roster_get(a)) == {}
     a.close()
+
+
+def test_subscription_stanzas_leave_shared_items_alone(gsrv, passwords):
+    team(gsrv, "alice", "bob")
+    a = connect(gsrv, passwords, "alice")
+    b = connect(gsrv, passwords, "bob")
+    presence_from(a, "bob@localhost")
+    for t in ("subscribe", "unsubscribe", "unsubscribed"):
+        b.send("<presence to='alice@localhost' type='%s'/>" % t)
+    b.iq("get", "<ping xmlns='urn:xmpp:ping'/>", to="localhost")
+    for c, other in ((a, "bob@localhost"), (b, "alice@localhost")):
+        assert items(roster_get(c))[other] == {
+            "name": None, "subscription": "both", "groups": ["Team"]}
+    # Nothing was stored of it: out of the group, no item is left.
+    gsrv.ctl_ok("group-delete", "team")
+    recv_push(a)
+    recv_push(b)
+    assert items(roster_get(a)) == {}
+    assert items(roster_get(b)) == {}
+    a.close()
+    b.close()
