@@ -545,3 +545,24 @@ def test_subscription_stanzas_leave_shared_items_alone(gsrv, passwords):
     assert items(roster_get(b)) == {}
     a.close()
     b.close()
+
+
+def test_module_unloaded_and_loaded_again(gsrv, passwords):
+    team(gsrv, "alice", "bob")
+    a = connect(gsrv, passwords, "alice")
+    assert "bob@localhost" in items(roster_get(a))
+    gsrv.remove_module("groups")
+    gsrv.save()
+    gsrv.ctl_ok("reload")
+    assert items(roster_get(a)) == {}
+    rc, _, _ = ctl_json(gsrv, "groups")
+    assert rc != 0
+    gsrv.add_module("groups")
+    gsrv.save()
+    gsrv.ctl_ok("reload")
+    # Read back from storage.
+    for _ in range(50):
+        if "bob@localhost" in items(roster_get(a)):
+            break
+    assert items(roster_get(a))["bob@localhost"]["groups"] == ["Team"]
+    a.close()
