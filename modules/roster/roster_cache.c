@@ -25,7 +25,6 @@ typedef struct rop_s {
     ritem_t *it;        /* the new item; taken by the roster when applied */
     ritem_t *snap;      /* what is pushed and announced */
     int removed, changed, pending, err, via_iface;
-    char ver[48];
     ember_roster_done_cb done;
     void *ud;
 } rop_t;
@@ -279,10 +278,9 @@ static void
 rop_finish(rop_t *op, int status)
 {
     roster_inst_t *ri = op->ri;
+    roster_t *r = (roster_t *) rhash_get(&ri->rosters, op->user);
     ember_roster_item_t view;
     ember_roster_event_t ev;
-
-    roster_t *r = (roster_t *) rhash_get(&ri->rosters, op->user);
 
     /* No roster in memory: no session to push to. */
     if (status == 0 && op->changed && r != NULL && r->loaded)
@@ -332,6 +330,7 @@ roster_new_salt(roster_t *r)
         snprintf(r->salt + 2 * i, 3, "%02x", b[i]);
     r->ver = 0;
 }
+
 
 static int
 has_name(char *const *names, size_t n, const char *name)
@@ -450,7 +449,6 @@ rop_apply(int status, ember_roster_t *roster, void *ud)
         ver = json_pack("{s:s, s:I}", "salt", r->salt, "n",
                         (json_int_t) r->ver);
     }
-    snprintf(op->ver, sizeof(op->ver), "%s", roster_version(ri, r));
     op->pending = 1 + (ver != NULL);
     if ((err = api->map_set(ri->store, op->user, op->jid, doc, rop_stored,
                             op)) < 0) {
