@@ -62,6 +62,9 @@ int strset_add(char ***set, size_t *n, size_t *cap, const char *s);
 int strset_del(char **set, size_t *n, const char *s);
 json_t *group_json(const group_t *g);
 group_t *group_parse(const char *id, json_t *o);
+/* What `bare` is shown of `contact` (see the interface's lookup). */
+int groups_lookup(groups_t *gs, const char *bare, const char *contact,
+                  const char *const **groups, size_t *ngroups);
 /* Walk what `bare` is related to, one call per contact. */
 int groups_related(groups_t *gs, const char *bare, grel_cb cb, void *ud);
 void groups_iface_init(groups_t *gs);
@@ -70,8 +73,11 @@ int group_id_ok(const char *id);
 /* changes and their pushes (groups_push.c) */
 typedef struct gchange_s gchange_t;
 /* Note what the online users concerned by g (and `extra`, a bare JID,
- * may be NULL) are shown before a change. */
-gchange_t *gchange_begin(groups_t *gs, const group_t *g, const char *extra);
+ * may be NULL) are shown before a change.  With `focus` (a bare JID, may
+ * be NULL) only what concerns it changes: the others' view of it alone
+ * is compared, the focus's own view whole. */
+gchange_t *gchange_begin(groups_t *gs, const group_t *g, const char *extra,
+                         const char *focus);
 /* Add the users concerned by g after the change. */
 void gchange_also(gchange_t *c, const group_t *g);
 /* After the change: roster pushes and presence for what differs. */

@@ -245,7 +245,7 @@ cmd_delete(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         api->command_done(ctx, EMBER_ENOMEM, NULL, "out of memory");
         return;
     }
-    c = gchange_begin(gs, g, NULL);
+    c = gchange_begin(gs, g, NULL, NULL);
     groups_remove(gs, g);
     /* Nobody sees anything through it any more. */
     for (i = 0; i < gs->n; i++) {
@@ -277,7 +277,7 @@ cmd_rename(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         api->command_done(ctx, EMBER_ENOMEM, NULL, "out of memory");
         return;
     }
-    c = gchange_begin(gs, g, NULL);
+    c = gchange_begin(gs, g, NULL, NULL);
     free(g->name);
     g->name = copy;
     g->gen++;
@@ -312,7 +312,7 @@ add_member_now(groups_t *gs, ember_cmd_ctx_t *ctx, group_t *g,
     gchange_t *c;
     int err;
 
-    c = gchange_begin(gs, g, bare);
+    c = gchange_begin(gs, g, bare, bare);
     if ((err = strset_add(&g->members, &g->nmembers, &g->capm, bare)) > 0)
         g->gen++;
     gchange_end(c);
@@ -404,7 +404,7 @@ cmd_remove_member(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         api->jid_free(j);
         return;
     }
-    c = gchange_begin(gs, g, bare);
+    c = gchange_begin(gs, g, bare, bare);
     strset_del(g->members, &g->nmembers, bare);
     g->gen++;
     gchange_end(c);
@@ -435,7 +435,7 @@ show_change(ember_cmd_ctx_t *ctx, json_t *args, groups_t *gs, int show)
                           "id, @members or @nobody");
         return;
     }
-    c = gchange_begin(gs, g, NULL);
+    c = gchange_begin(gs, g, NULL, NULL);
     gchange_also(c, h);
     if (nobody) {
         for (i = 0; i < g->nshow; i++)

@@ -402,22 +402,17 @@ bare_of(groups_t *gs, const char *user, char *buf, size_t len)
 }
 
 
-static int
-if_lookup(const ember_roster_shared_iface_t *self, const char *user,
-          const char *contact, const char *const **groups, size_t *ngroups)
+int
+groups_lookup(groups_t *gs, const char *bare, const char *contact,
+              const char *const **groups, size_t *ngroups)
 {
-    groups_t *gs = (groups_t *) self;
     const group_t *g;
     const char **b;
     size_t i, k, n = 0;
     int related = 0;
-    char bare[1100];
 
     *groups = NULL;
     *ngroups = 0;
-    if (user == NULL || contact == NULL)
-        return 0;
-    bare_of(gs, user, bare, sizeof(bare));
     if (strcmp(bare, contact) == 0)
         return 0;
     for (i = 0; i < gs->n; i++) {
@@ -442,6 +437,22 @@ if_lookup(const ember_roster_shared_iface_t *self, const char *user,
     *groups = gs->scratch;
     *ngroups = n;
     return n > 0 || related;
+}
+
+
+static int
+if_lookup(const ember_roster_shared_iface_t *self, const char *user,
+          const char *contact, const char *const **groups, size_t *ngroups)
+{
+    groups_t *gs = (groups_t *) self;
+    char bare[1100];
+
+    *groups = NULL;
+    *ngroups = 0;
+    if (user == NULL || contact == NULL)
+        return 0;
+    bare_of(gs, user, bare, sizeof(bare));
+    return groups_lookup(gs, bare, contact, groups, ngroups);
 }
 
 

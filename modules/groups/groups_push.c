@@ -24,6 +24,7 @@ struct gchange_s {
     groups_t *gs;
     gviewer_t *v;
     size_t n, cap;
+    char *focus;
 };
 
 
@@ -73,6 +74,21 @@ snap_one(const char *contact, const char *const *names, size_t n, void *ud)
     }
     v->s[v->n++].sig = sig;
     return 0;
+}
+
+
+/* What `bare` is shown now: everything, or its relation to the focus
+ * (a member added or removed changes nothing else for the others). */
+static void
+gchange_snap(gchange_t *c, const char *bare, gviewer_t *v)
+{
+    const char *const *names;
+    size_t n;
+
+    if (c->focus == NULL || strcmp(bare, c->focus) == 0)
+        groups_related(c->gs, bare, snap_one, v);
+    else if (groups_lookup(c->gs, bare, c->focus, &names, &n))
+        snap_one(c->focus, names, n, v);
 }
 
 
@@ -126,7 +142,7 @@ gchange_user(gchange_t *c, const char *bare)
         free(c->v[c->n].user);
         return;
     }
-    groups_related(c->gs, bare, snap_one, &c->v[c->n]);
+    gchange_snap(c, bare, &c->v[c->n]);
     c->n++;
 }
 
@@ -149,7 +165,8 @@ gchange_also(gchange_t *c, const group_t *g)
 
 
 gchange_t *
-gchange_begin(groups_t *gs, const group_t *g, const char *extra)
+gchange_begin(groups_t *gs, const group_t *g, const char *extra,
+              const char *focus)
 {
     gchange_t *c = calloc(1, sizeof(*c));
     size_t i, j;
@@ -157,6 +174,10 @@ gchange_begin(groups_t *gs, const group_t *g, const char *extra)
     if (c == NULL)
         return NULL;
     c->gs = gs;
+    if (focus != NULL && (c->focus = strdup(focus)) == NULL) {
+        free(c);
+        return NULL;
+    }
     if (extra != NULL)
         gchange_user(c, extra);
     if (g == NULL)
@@ -345,7 +366,7 @@ gchange_end(gchange_t *c)
         return;
     for (i = 0; i < c->n; i++) {
         memset(&now, 0, sizeof(now));
-        groups_related(c->gs, c->v[i].bare, snap_one, &now);
+        gchange_snap(c, c->v[i].bare, &now);
         viewer_diff(c->gs, &c->v[i], &now);
         snaps_free(&now);
     }
@@ -355,6 +376,7 @@ gchange_end(gchange_t *c)
         free(c->v[i].bare);
     }
     free(c->v);
+    free(c->focus);
     free(c);
 }
 

@@ -56,7 +56,7 @@ groups_on_user_deleted(ember_module_t *m, const ember_event_t *ev, void *ud)
         g = gs->g[i];
         if (!group_is_member(g, bare))
             continue;
-        c = gchange_begin(gs, g, NULL);
+        c = gchange_begin(gs, g, NULL, bare);
         strset_del(g->members, &g->nmembers, bare);
         g->gen++;
         gchange_end(c);
