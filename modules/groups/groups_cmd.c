@@ -475,10 +475,10 @@ cmd_hide(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 
 static const ember_command_t group_commands[] = {
-    { "groups", "list the shared roster groups", no_args, "admin",
+    { "groups", "list the shared roster groups", no_args, "read",
       cmd_list },
     { "group-info", "a shared roster group: name, members, who sees it",
-      id_args, "admin", cmd_info },
+      id_args, "read", cmd_info },
     { "group-create", "create a shared roster group (shown to its members)",
       create_args, "admin", cmd_create },
     { "group-delete", "delete a shared roster group", id_args, "admin",

@@ -571,7 +571,7 @@ try {
                     ['Settings', 'Server settings', 'settings'],
                     ['Certificates', 'TLS certificates', 'certs'], ['Logs', 'Logs', 'logs'],
                     ['Audit log', 'Audit log', 'audit'],
-                    ['API keys', 'API keys', 'keys']]) {
+                    ['API keys', 'API keys', 'keys'], ['Groups', 'Shared roster groups', 'groups']]) {
                 await page.getByRole('button', { name: 'Menu' }).click();
                 await nav(label, heading);
                 await page.locator('main .card').first().waitFor();
