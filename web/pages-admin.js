@@ -406,8 +406,78 @@ function renderDiff(d) {
             (x.op === '…' ? '…' : x.op + ' ' + x.text) + '\n')));
 }
 
+// ---- typed settings of <limits> and <s2s>, from the server's descriptors ----
+
+const SETTING_TITLES = { limits: 'Limits', s2s: 'Server-to-server links' };
+const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86400 };
+
+function durationSeconds(v) {
+    const m = /^(\d+)([smhd]?)$/.exec(String(v).trim());
+    return m ? Number(m[1]) * DURATION_UNITS[m[2] || 's'] : NaN;
+}
+
+function settingField(s) {
+    const label = s.attr + (s.kind === 'duration' ? ' (seconds, or 10m, 2h, 1d)' : '');
+    const help = s.help + '.' + (s.default !== null && s.default !== undefined
+        ? ' Default: ' + (s.kind === 'bool' ? (s.default ? 'on' : 'off') : s.default) + '.' : '')
+        + (s.read_only ? ' It names a file: only the file on disk may change it.' : '');
+    const f = { name: s.element + '/' + s.attr, label, help,
+                type: s.kind === 'bool' ? 'checkbox' : 'text',
+                value: s.kind === 'bool' ? !!s.value : s.value === null ? '' : String(s.value) };
+    if (s.kind === 'int' || s.kind === 'duration')
+        f.validate = v => {
+            const n = s.kind === 'int' ? (/^\d+$/.test(v) ? Number(v) : NaN) : durationSeconds(v);
+            if (isNaN(n)) return s.attr + ' must be ' + (s.kind === 'int' ? 'a whole number.'
+                                                                       : 'a duration such as 90, 10m or 2h.');
+            if (n < s.min || n > s.max) return s.attr + ' must be between ' + s.min + ' and ' + s.max + '.';
+            return null;
+        };
+    return f;
+}
+
+async function typedSettings(box, onSaved) {
+    const list = listOf(await api('GET', '/api/v1/settings'), 'settings');
+    const elements = [...new Set(list.map(s => s.element))];
+    clear(box);
+    for (const el of elements) {
+        const mine = list.filter(s => s.element === el);
+        const review = h('div', { class: 'settings-review' });
+        const f = form({
+            title: SETTING_TITLES[el] || el, submit: 'Review changes',
+            fields: mine.map(settingField),
+            onSubmit: async (vals) => {
+                const changed = {};
+                for (const s of mine) {
+                    if (s.read_only) continue;
+                    const k = s.element + '/' + s.attr, v = vals[k];
+                    const was = s.kind === 'bool' ? !!s.value : s.value === null ? '' : String(s.value);
+                    if (v !== was) changed[k] = v;
+                }
+                if (!Object.keys(changed).length) throw new Error('Nothing changed.');
+                const [cur, dry] = await Promise.all([
+                    api('GET', '/api/v1/config'),
+                    api('PUT', '/api/v1/settings', { values: changed, dry_run: true })]);
+                const before = typeof cur === 'string' ? cur : (cur.text ?? '');
+                clear(review).append(h('h4', {}, 'What changes in the file'),
+                    renderDiff(diffLines(before, dry.text || '')));
+                if (dry.ok === false)
+                    review.append(notice('The new file would not load: ' + dry.message, 'warn'));
+                review.append(h('div', { class: 'actions' }, actionButton('Save and apply', async () => {
+                        await api('PUT', '/api/v1/settings', { values: changed });
+                        toast((SETTING_TITLES[el] || el) + ' saved and applied.');
+                        await onSaved();
+                    }, { error: f.error })));
+            },
+        });
+        for (const s of mine)
+            if (s.read_only) f.inputs[s.element + '/' + s.attr].readOnly = true;
+        box.append(section(SETTING_TITLES[el] || el, f, review));
+    }
+}
+
 export async function settings(main) {
     main.appendChild(h('h1', {}, 'Server settings'));
+    const typed = h('div', { id: 'typed-settings' });
     const summary = h('div', {}), admins = h('div', {});
     const ta = h('textarea', { id: 'config-text', rows: 22, spellcheck: 'false',
                                class: 'code' });
@@ -460,9 +530,13 @@ export async function settings(main) {
             await loadConfig();
         } catch (e) { err.show(e); save.disabled = false; }
     });
+    const reloadTyped = () => typedSettings(typed, async () => {
+        await loadConfig();
+        await reloadTyped();
+    }).catch(e => clear(typed).appendChild(unavailable(e, 'Settings')));
     main.append(h('div', { class: 'two' },
         section('Hosts, listeners and limits', summary),
-        section('Administrators', admins)),
+        section('Administrators', admins)), typed,
         section('Configuration file',
             h('div', { class: 'field wide' },
                 h('label', { for: 'config-text' }, 'Configuration (XML)'), ta),
@@ -471,7 +545,7 @@ export async function settings(main) {
                 actionButton('Revert', loadConfig)),
             err, check, diffBox));
     await Promise.all([
-        loadConfig(),
+        loadConfig(), reloadTyped(),
         api('GET', '/api/v1/stats').then(st => {
             clear(summary).appendChild(h('div', {},
                 h('h3', {}, 'Hosts'), h('ul', { class: 'plain' },
@@ -480,8 +554,9 @@ export async function settings(main) {
                     { key: 'type', label: 'Type' }, { key: 'address', label: 'Address' },
                     { key: 'port', label: 'Port' }, { key: 'tls', label: 'TLS' }]),
                 st.limits ? [h('h3', {}, 'Limits'), dl(st.limits)] : null,
-                h('p', { class: 'muted' }, 'Edit them in the configuration ' +
-                  'file below; saving applies them by reload.')));
+                h('p', { class: 'muted' }, 'Change limits and server-to-server ' +
+                  'settings in their forms below, the rest in the configuration ' +
+                  'file; saving applies them by reload.')));
         }, e => summary.appendChild(unavailable(e, 'Status'))),
         api('GET', '/api/v1/admins').then(a => clear(admins).appendChild(
             table(listOf(a, 'admins'), null, { valueLabel: 'JID', empty: 'No admins.' })),

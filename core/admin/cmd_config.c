@@ -616,6 +616,161 @@ cmd_cert_generate(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 }
 
 
+/* ---- settings: <limits> and <s2s> as typed fields ---- */
+
+static const char *const kind_names[] = {
+    [EMBER_SET_INT] = "int", [EMBER_SET_DURATION] = "duration",
+    [EMBER_SET_BOOL] = "bool", [EMBER_SET_TEXT] = "text",
+    [EMBER_SET_FILE] = "file",
+};
+
+
+static void
+cmd_settings(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    const ember_config_t *cfg = ember__config();
+    const ember_setting_t *s;
+    json_t *list = json_array(), *def;
+    size_t n, i;
+
+    s = ember__settings(&n);
+    for (i = 0; list != NULL && i < n; i++) {
+        def = s[i].size == 0 ? json_null()
+            : s[i].kind == EMBER_SET_BOOL ? json_boolean(s[i].def)
+            : json_integer(s[i].def);
+        json_array_append_new(list, json_pack(
+            "{s:s, s:s, s:s, s:o, s:o, s:o?, s:o?, s:s, s:b}",
+            "element", s[i].element, "attr", s[i].attr,
+            "kind", kind_names[s[i].kind],
+            "value", ember__setting_value(cfg, &s[i]), "default", def,
+            "min", s[i].size > 0 && s[i].kind != EMBER_SET_BOOL
+                       ? json_integer(s[i].lo) : NULL,
+            "max", s[i].size > 0 && s[i].kind != EMBER_SET_BOOL
+                       ? json_integer(s[i].hi) : NULL,
+            "help", s[i].help, "read_only", s[i].kind == EMBER_SET_FILE));
+    }
+    ember__command_done(ctx, list != NULL ? 0 : EMBER_ENOMEM, list, NULL);
+}
+
+
+/* "element/attr" of the table, or NULL. */
+static const ember_setting_t *
+setting_named(const char *key)
+{
+    const ember_setting_t *s;
+    const char *slash = strchr(key, '/');
+    size_t n, i;
+
+    s = ember__settings(&n);
+    for (i = 0; slash != NULL && i < n; i++)
+        if (strlen(s[i].element) == (size_t) (slash - key) &&
+            strncmp(s[i].element, key, (size_t) (slash - key)) == 0 &&
+            strcmp(s[i].attr, slash + 1) == 0)
+            return &s[i];
+    return NULL;
+}
+
+
+/* Set one attribute in doc (NULL text: back to the default). */
+static int
+setting_apply(xmlDocPtr doc, const ember_setting_t *s, const char *text,
+              char *msg, size_t msglen)
+{
+    xmlNodePtr root = xmlDocGetRootElement(doc), el;
+
+    if (text != NULL && ember__setting_check(s, text, msg, msglen) < 0)
+        return EMBER_EINVAL;
+    if ((el = ember__dom_child(root, s->element, NULL, NULL, 0)) == NULL) {
+        if (text == NULL)
+            return 0;
+        if ((el = xmlNewNode(NULL, BAD_CAST s->element)) == NULL)
+            return EMBER_ENOMEM;
+        ember__dom_insert(root, el);
+    }
+    if (text == NULL)
+        xmlUnsetProp(el, BAD_CAST s->attr);
+    else
+        xmlSetProp(el, BAD_CAST s->attr, BAD_CAST text);
+    return 0;
+}
+
+
+static void
+cmd_settings_set(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    json_t *values = json_object_get(args, "values"), *v;
+    int dry = json_is_true(json_object_get(args, "dry_run"));
+    const ember_setting_t *s;
+    char err[1024], num[32], msg[512];
+    const char *key, *text;
+    xmlChar *buf = NULL;
+    xmlDocPtr doc;
+    long line = 0;
+    int len = 0, rc;
+
+    if (!json_is_object(values)) {
+        ember__command_done(ctx, EMBER_EINVAL, NULL, "values: a JSON object "
+                            "{\"element/attr\": value}");
+        return;
+    }
+    if ((doc = ember__dom_load(err, sizeof(err))) == NULL) {
+        ember__command_donef(ctx, EMBER_EIO, "%s", err);
+        return;
+    }
+    json_object_foreach(values, key, v) {
+        if ((s = setting_named(key)) == NULL) {
+            ember__command_donef(ctx, EMBER_EINVAL, "%s: no such setting "
+                                 "(`settings` lists them)", key);
+            goto fail;
+        }
+        if (s->kind == EMBER_SET_FILE) {
+            ember__command_donef(ctx, EMBER_EPERM, "%s names a file: only "
+                                 "the file on disk may change it", key);
+            goto fail;
+        }
+        if (json_is_null(v) || (json_is_string(v) &&
+                                json_string_length(v) == 0))
+            text = NULL;
+        else if (json_is_string(v))
+            text = json_string_value(v);
+        else if (json_is_boolean(v))
+            text = json_is_true(v) ? "true" : "false";
+        else if (json_is_integer(v))
+            text = (snprintf(num, sizeof(num), "%lld",
+                             (long long) json_integer_value(v)), num);
+        else {
+            ember__command_donef(ctx, EMBER_EINVAL, "%s: a string, number "
+                                 "or boolean", key);
+            goto fail;
+        }
+        if ((rc = setting_apply(doc, s, text, msg, sizeof(msg))) < 0) {
+            ember__command_donef(ctx, rc, "%s/%s", s->element, msg);
+            goto fail;
+        }
+    }
+    if (!dry) {
+        ember__dom_commit(ctx, doc, NULL);
+        return;
+    }
+    xmlDocDumpMemoryEnc(doc, &buf, &len, "UTF-8");
+    xmlFreeDoc(doc);
+    if (buf == NULL) {
+        ember__command_done(ctx, EMBER_ENOMEM, NULL, NULL);
+        return;
+    }
+    rc = ember__config_check_text((const char *) buf, 1, &line, msg,
+                                  sizeof(msg));
+    ember__command_done(ctx, 0, json_pack("{s:s, s:b, s:s?, s:I}",
+                        "text", (const char *) buf, "ok", rc == 0,
+                        "message", rc == 0 ? NULL : msg,
+                        "line", (json_int_t) line), NULL);
+    xmlFree(buf);
+    return;
+fail:
+    xmlFreeDoc(doc);
+}
+
+
 /* ---- the table ---- */
 
 static const ember_cmd_arg_t args_bare[] = {
@@ -652,6 +807,13 @@ static const ember_cmd_arg_t args_request[] = {
       "separated (conference.HOST, upload.HOST ...)" },
     { NULL, 0, 0, NULL }
 };
+static const ember_cmd_arg_t args_settings_set[] = {
+    { "values", EMBER_ARG_JSON, 1, "{\"limits/idle-timeout\": \"10m\", "
+      "\"s2s/bidi\": false, ...}; null or \"\" restores the default" },
+    { "dry_run", EMBER_ARG_BOOL, 0, "only return the new config text and "
+      "whether it checks, write nothing" },
+    { NULL, 0, 0, NULL }
+};
 static const ember_cmd_arg_t args_host[] = {
     { "host", EMBER_ARG_STRING, 1, "a virtual host of the config" },
     { NULL, 0, 0, NULL }
@@ -683,6 +845,11 @@ static const ember_command_t config_commands[] = {
       args_upload, "admin", cmd_cert_upload },
     { "cert-generate", "New self-signed certificate for a host, reload",
       args_host, "admin", cmd_cert_generate },
+    { "settings", "The settings of <limits> and <s2s>: type, value, "
+      "default, range, help", NULL, "read", cmd_settings },
+    { "settings-set", "Change settings of <limits> and <s2s> in the config "
+      "(a dry run shows the new text), reload", args_settings_set, "admin",
+      cmd_settings_set },
     { "cert-request", "New key and a signing request (CSR) for a host's "
       "certificate; cert-upload then takes the CA's certificate alone",
       args_request, "admin", cmd_cert_request },

@@ -276,63 +276,198 @@ cfg_number(cfg_ctx_t *cx, xmlNodePtr n, const char *name, int duration,
 }
 
 
-static int
-cfg_limits(cfg_ctx_t *cx, xmlNodePtr n, ember_limits_t *l)
-{
-    long long v[17] = { (long long) l->max_stanza_size, l->max_depth,
-                        l->max_attributes, l->idle_timeout, l->auth_timeout,
-                        l->max_connections_per_ip,
-                        (long long) l->http_max_body, l->http_request_timeout,
-                        l->http_keepalive_timeout,
-                        l->login_failures_per_ip,
-                        l->login_failures_per_account, l->login_max_delay,
-                        l->connections_per_second_per_ip,
-                        (long long) l->http_buffer_per_ip,
-                        (long long) l->http_buffer_total,
-                        l->resume_timeout, l->max_unacked };
+#define FIELD(e, f) offsetof(ember_config_t, e.f), \
+    sizeof(((ember_config_t *) 0)->e.f)
+#define LIMIT(a, k, lo, hi, def, f, help) \
+    { "limits", a, k, lo, hi, def, FIELD(limits, f), help }
+#define S2S(a, k, lo, hi, def, f, help) \
+    { "s2s", a, k, lo, hi, def, FIELD(s2s, f), help }
 
-    if (cfg_number(cx, n, "max-stanza-size", 0, 1024, 64 << 20, &v[0]) < 0
-        || cfg_number(cx, n, "max-depth", 0, 4, 1024, &v[1]) < 0
-        || cfg_number(cx, n, "max-attributes", 0, 1, 1024, &v[2]) < 0
-        || cfg_number(cx, n, "idle-timeout", 1, 1, 604800, &v[3]) < 0
-        || cfg_number(cx, n, "auth-timeout", 1, 1, 3600, &v[4]) < 0
-        || cfg_number(cx, n, "max-connections-per-ip", 0, 0, 1000000,
-                      &v[5]) < 0
-        || cfg_number(cx, n, "http-max-body", 0, 0, 1 << 30, &v[6]) < 0
-        || cfg_number(cx, n, "http-request-timeout", 1, 1, 3600, &v[7]) < 0
-        || cfg_number(cx, n, "http-keepalive-timeout", 1, 1, 86400,
-                      &v[8]) < 0
-        || cfg_number(cx, n, "login-failures-per-ip", 0, 0, 1000, &v[9]) < 0
-        || cfg_number(cx, n, "login-failures-per-account", 0, 0, 1000,
-                      &v[10]) < 0
-        || cfg_number(cx, n, "login-max-delay", 1, 1, 86400, &v[11]) < 0
-        || cfg_number(cx, n, "connections-per-second-per-ip", 0, 0, 100000,
-                      &v[12]) < 0
-        || cfg_number(cx, n, "http-buffer-per-ip", 0, 0, 1LL << 40,
-                      &v[13]) < 0
-        || cfg_number(cx, n, "http-buffer-total", 0, 0, 1LL << 40,
-                      &v[14]) < 0
-        || cfg_number(cx, n, "resume-timeout", 0, 0, 86400, &v[15]) < 0
-        || cfg_number(cx, n, "max-unacked", 0, 16, 1000000, &v[16]) < 0)
-        return EMBER_EINVAL;
-    l->max_stanza_size = (size_t) v[0];
-    l->max_depth = (int) v[1];
-    l->max_attributes = (int) v[2];
-    l->idle_timeout = (int) v[3];
-    l->auth_timeout = (int) v[4];
-    l->max_connections_per_ip = (int) v[5];
-    l->http_max_body = (size_t) v[6];
-    l->http_request_timeout = (int) v[7];
-    l->http_keepalive_timeout = (int) v[8];
-    l->login_failures_per_ip = (int) v[9];
-    l->login_failures_per_account = (int) v[10];
-    l->login_max_delay = (int) v[11];
-    l->connections_per_second_per_ip = (int) v[12];
-    l->http_buffer_per_ip = (size_t) v[13];
-    l->http_buffer_total = (size_t) v[14];
-    l->resume_timeout = (int) v[15];
-    l->max_unacked = (int) v[16];
+static const ember_setting_t settings[] = {
+    LIMIT("max-stanza-size", EMBER_SET_INT, 1024, 64 << 20, 262144,
+          max_stanza_size, "bytes of one stanza; a bigger one ends the "
+          "stream with policy-violation"),
+    LIMIT("max-depth", EMBER_SET_INT, 4, 1024, 64, max_depth,
+          "nesting of elements in a stanza"),
+    LIMIT("max-attributes", EMBER_SET_INT, 1, 1024, 64, max_attributes,
+          "attributes of one element"),
+    LIMIT("idle-timeout", EMBER_SET_DURATION, 1, 604800, 600, idle_timeout,
+          "a connection that sends nothing this long is closed"),
+    LIMIT("auth-timeout", EMBER_SET_DURATION, 1, 3600, 60, auth_timeout,
+          "time to authenticate before the stream ends"),
+    LIMIT("max-connections-per-ip", EMBER_SET_INT, 0, 1000000, 100,
+          max_connections_per_ip, "open connections from one address; 0: "
+          "no limit"),
+    LIMIT("http-max-body", EMBER_SET_INT, 0, 1 << 30, 1 << 20, http_max_body,
+          "bytes of one HTTP request body"),
+    LIMIT("http-request-timeout", EMBER_SET_DURATION, 1, 3600, 30,
+          http_request_timeout, "time to send one HTTP request"),
+    LIMIT("http-keepalive-timeout", EMBER_SET_DURATION, 1, 86400, 60,
+          http_keepalive_timeout, "idle time between HTTP requests"),
+    LIMIT("login-failures-per-ip", EMBER_SET_INT, 0, 1000, 5,
+          login_failures_per_ip, "failed logins from an address before "
+          "each next one waits"),
+    LIMIT("login-failures-per-account", EMBER_SET_INT, 0, 1000, 10,
+          login_failures_per_account, "failed logins of an account before "
+          "each next one waits"),
+    LIMIT("login-max-delay", EMBER_SET_DURATION, 1, 86400, 300,
+          login_max_delay, "the longest wait after failed logins"),
+    LIMIT("connections-per-second-per-ip", EMBER_SET_INT, 0, 100000, 10,
+          connections_per_second_per_ip, "new connections a second from "
+          "one address; 0: any"),
+    LIMIT("http-buffer-per-ip", EMBER_SET_INT, 0, 1LL << 40, 8 << 20,
+          http_buffer_per_ip, "HTTP request bytes held for one address; "
+          "0: any"),
+    LIMIT("http-buffer-total", EMBER_SET_INT, 0, 1LL << 40, 64 << 20,
+          http_buffer_total, "HTTP request bytes held for every address; "
+          "0: any"),
+    LIMIT("resume-timeout", EMBER_SET_DURATION, 0, 86400, 300,
+          resume_timeout, "how long a dropped session waits to be resumed "
+          "(XEP-0198); 0: no resumption"),
+    LIMIT("max-unacked", EMBER_SET_INT, 16, 1000000, 10000, max_unacked,
+          "stanzas a session keeps for its client to acknowledge"),
+    S2S("dialback", EMBER_SET_BOOL, 0, 1, 1, dialback,
+        "offer and use dialback (XEP-0220) when certificates prove nothing"),
+    S2S("require-tls", EMBER_SET_BOOL, 0, 1, 1, require_tls,
+        "refuse links without TLS, both ways"),
+    S2S("bidi", EMBER_SET_BOOL, 0, 1, 1, bidi,
+        "one connection both ways (XEP-0288)"),
+    S2S("connect-timeout", EMBER_SET_DURATION, 1, 3600, 30, connect_timeout,
+        "time for a new link to come up"),
+    S2S("idle-timeout", EMBER_SET_DURATION, 1, 604800, 600, idle_timeout,
+        "a link idle this long closes"),
+    S2S("max-queue", EMBER_SET_INT, 1, 1000000, 1000, max_queue,
+        "stanzas waiting for a link"),
+    S2S("domain-links", EMBER_SET_INT, 1, 100000, 16, domain_links,
+        "inbound links one remote domain may hold"),
+    { "s2s", "resolver", EMBER_SET_TEXT, 0, 0, 0, 0, 0,
+      "DNS servers, ip[:port],...; empty: /etc/resolv.conf" },
+    { "s2s", "ca-file", EMBER_SET_FILE, 0, 0, 0, 0, 0,
+      "certificates trusted to vouch for other servers" },
+};
+
+
+const ember_setting_t *
+ember__settings(size_t *n)
+{
+    *n = sizeof(settings) / sizeof(settings[0]);
+    return settings;
+}
+
+
+static long long
+setting_get(const ember_config_t *c, const ember_setting_t *s)
+{
+    const char *p = (const char *) c + s->offset;
+
+    if (s->size == sizeof(size_t) && s->size != sizeof(int))
+        return (long long) *(const size_t *) p;
+    return *(const int *) p;
+}
+
+
+static void
+setting_put(ember_config_t *c, const ember_setting_t *s, long long v)
+{
+    char *p = (char *) c + s->offset;
+
+    if (s->size == sizeof(size_t) && s->size != sizeof(int))
+        *(size_t *) p = (size_t) v;
+    else
+        *(int *) p = (int) v;
+}
+
+
+json_t *
+ember__setting_value(const ember_config_t *c, const ember_setting_t *s)
+{
+    const char *text = NULL;
+
+    if (s->size > 0)
+        return s->kind == EMBER_SET_BOOL ? json_boolean(setting_get(c, s))
+                                         : json_integer(setting_get(c, s));
+    if (strcmp(s->attr, "resolver") == 0)
+        text = c->s2s.resolver;
+    else if (strcmp(s->attr, "ca-file") == 0)
+        text = c->s2s.ca_file;
+    return text != NULL ? json_string(text) : json_null();
+}
+
+
+int
+ember__setting_check(const ember_setting_t *s, const char *text,
+                     char *msg, size_t msglen)
+{
+    long long x;
+
+    switch (s->kind) {
+    case EMBER_SET_BOOL:
+        if (ember__parse_bool(text) < 0)
+            goto bad;
+        return 0;
+    case EMBER_SET_INT:
+    case EMBER_SET_DURATION:
+        if ((s->kind == EMBER_SET_DURATION ? ember__parse_duration(text, &x)
+                                           : ember__parse_int(text, &x)) < 0)
+            goto bad;
+        if (x < s->lo || x > s->hi) {
+            snprintf(msg, msglen, "%s: %s is out of range %lld..%lld",
+                     s->attr, text, s->lo, s->hi);
+            return EMBER_EINVAL;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+bad:
+    snprintf(msg, msglen, "%s: '%s' is not a %s", s->attr, text,
+             s->kind == EMBER_SET_BOOL ? "boolean (true, false)"
+             : s->kind == EMBER_SET_DURATION ? "duration" : "number");
+    return EMBER_EINVAL;
+}
+
+
+/* The table's settings of element `name` from n into c, all or none. */
+static int
+cfg_settings(cfg_ctx_t *cx, xmlNodePtr n, const char *name,
+             ember_config_t *c)
+{
+    long long v[sizeof(settings) / sizeof(settings[0])];
+    const char *text;
+    size_t i;
+
+    for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        const ember_setting_t *s = &settings[i];
+
+        if (strcmp(s->element, name) != 0 || s->size == 0)
+            continue;
+        v[i] = setting_get(c, s);
+        if (s->kind == EMBER_SET_BOOL) {
+            if ((text = ember__xml_attr(n, s->attr)) == NULL)
+                continue;
+            if ((v[i] = ember__parse_bool(text)) < 0)
+                return cfg_fail(cx, xmlGetLineNo(n), "%s: %s '%s' is not a "
+                                "boolean (true, false)", name, s->attr, text);
+        } else if (cfg_number(cx, n, s->attr, s->kind == EMBER_SET_DURATION,
+                              s->lo, s->hi, &v[i]) < 0) {
+            return EMBER_EINVAL;
+        }
+    }
+    for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+        if (strcmp(settings[i].element, name) == 0 && settings[i].size > 0)
+            setting_put(c, &settings[i], v[i]);
     return 0;
+}
+
+
+static void
+cfg_settings_defaults(ember_config_t *c)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+        if (settings[i].size > 0)
+            setting_put(c, &settings[i], settings[i].def);
 }
 
 
@@ -679,40 +814,17 @@ static int
 cfg_s2s(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
 {
     ember_s2s_conf_t *s = &c->s2s;
-    const char *db = ember__xml_attr(n, "dialback");
-    const char *req = ember__xml_attr(n, "require-tls");
-    const char *bidi = ember__xml_attr(n, "bidi");
     const char *res = ember__xml_attr(n, "resolver");
     const char *ca = ember__xml_attr(n, "ca-file");
-    long long v[4] = { s->connect_timeout, s->idle_timeout, s->max_queue,
-                       s->domain_links };
     char name[1024];
     size_t nblocked = 0;
     xmlNodePtr k;
     int rc;
 
     s->line = (int) xmlGetLineNo(n);
-    if ((db != NULL && ember__parse_bool(db) < 0) ||
-        (req != NULL && ember__parse_bool(req) < 0) ||
-        (bidi != NULL && ember__parse_bool(bidi) < 0))
-        return cfg_fail(cx, s->line, "s2s: dialback, require-tls and bidi "
-                        "are booleans (true, false)");
-    if (cfg_number(cx, n, "connect-timeout", 1, 1, 3600, &v[0]) < 0
-        || cfg_number(cx, n, "idle-timeout", 1, 1, 604800, &v[1]) < 0
-        || cfg_number(cx, n, "max-queue", 0, 1, 1000000, &v[2]) < 0
-        || cfg_number(cx, n, "domain-links", 0, 1, 100000, &v[3]) < 0)
-        return EMBER_EINVAL;
-    if (db != NULL)
-        s->dialback = ember__parse_bool(db);
-    if (req != NULL)
-        s->require_tls = ember__parse_bool(req);
-    if (bidi != NULL)
-        s->bidi = ember__parse_bool(bidi);
-    s->connect_timeout = (int) v[0];
-    s->idle_timeout = (int) v[1];
-    s->max_queue = (int) v[2];
-    s->domain_links = (int) v[3];
-    if (res != NULL && (s->resolver = strdup(res)) == NULL)
+    if ((rc = cfg_settings(cx, n, "s2s", c)) < 0)
+        return rc;
+    if (res != NULL && *res != '\0' && (s->resolver = strdup(res)) == NULL)
         return EMBER_ENOMEM;
     if (ca != NULL && (s->ca_file = ember__path_abs(c->dir, ca)) == NULL)
         return EMBER_ENOMEM;
@@ -807,7 +919,7 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
         else if (is_element(n, "tls"))
             rc = cfg_tls(cx, c->dir, n, &c->cert_file, &c->key_file);
         else if (is_element(n, "limits"))
-            rc = cfg_limits(cx, n, &c->limits);
+            rc = cfg_settings(cx, n, "limits", c);
         else if (is_element(n, "run-as"))
             rc = cfg_run_as(cx, c, n);
         else if (is_element(n, "s2s"))
@@ -891,21 +1003,7 @@ ember__config_load(const char *path, ember_config_t **out, char *err,
     if ((c = calloc(1, sizeof(*c))) == NULL)
         goto fail;
     c->log_level = EMBER_LOG_INFO;
-    c->limits = (ember_limits_t) {
-        .max_stanza_size = 262144, .max_depth = 64, .max_attributes = 64,
-        .idle_timeout = 600, .max_connections_per_ip = 100,
-        .resume_timeout = 300, .max_unacked = 10000,
-        .auth_timeout = 60, .http_max_body = 1 << 20,
-        .http_request_timeout = 30, .http_keepalive_timeout = 60,
-        .login_failures_per_ip = 5, .login_failures_per_account = 10,
-        .login_max_delay = 300, .connections_per_second_per_ip = 10,
-        .http_buffer_per_ip = 8 << 20, .http_buffer_total = 64 << 20,
-    };
-    c->s2s = (ember_s2s_conf_t) {
-        .dialback = 1, .require_tls = 1, .connect_timeout = 30,
-        .idle_timeout = 600, .max_queue = 1000, .bidi = 1,
-        .domain_links = 16,
-    };
+    cfg_settings_defaults(c);
     if ((c->path = realpath(path, NULL)) == NULL) {
         rc = errno == ENOMEM ? EMBER_ENOMEM
            : errno == ENOENT ? EMBER_ENOENT : EMBER_EIO;

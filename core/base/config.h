@@ -169,4 +169,34 @@ int ember__write_atomic(const char *path, const char *data, size_t len,
 /* Write all of data to fd (EINTR retried): 0, or -1 with errno. */
 int ember__write_all(int fd, const char *data, size_t len);
 
+/*
+ * The settings of <limits> and <s2s> as typed descriptors: the parser
+ * reads them through this table, the console draws its forms from it.
+ * A FILE setting names a file: only the file on disk may change it.
+ */
+typedef enum {
+    EMBER_SET_INT = 1,
+    EMBER_SET_DURATION = 2,  /* seconds; "30s", "10m", "2h" accepted */
+    EMBER_SET_BOOL = 3,
+    EMBER_SET_TEXT = 4,
+    EMBER_SET_FILE = 5
+} ember_setting_kind_t;
+
+typedef struct ember_setting_s {
+    const char *element, *attr;
+    ember_setting_kind_t kind;
+    long long lo, hi, def;     /* INT, DURATION, BOOL (0/1) */
+    size_t offset, size;       /* the field in ember_config_t; size 0:
+                                  parsed by its element's own code */
+    const char *help;
+} ember_setting_t;
+
+const ember_setting_t *ember__settings(size_t *n);
+/* Its value in c as JSON (null when unset). */
+json_t *ember__setting_value(const ember_config_t *c,
+                             const ember_setting_t *s);
+/* Check text as a value of s: 0, or EMBER_EINVAL with why in msg. */
+int ember__setting_check(const ember_setting_t *s, const char *text,
+                         char *msg, size_t msglen);
+
 #endif

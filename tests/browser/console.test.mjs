@@ -448,6 +448,24 @@ try {
             throw new Error('the saved config does not have the edit');
     });
 
+    await step('settings: typed limits, checked by field, diff, then applied', async () => {
+        const f = page.getByRole('form', { name: 'Limits' });
+        const idle = f.getByLabel(/^idle-timeout/);
+        await idle.fill('soon');
+        await f.getByRole('button', { name: 'Review changes' }).click();
+        await f.getByRole('alert').filter({ hasText: 'idle-timeout must be a duration' }).waitFor();
+        await idle.fill('15m');
+        await f.getByRole('button', { name: 'Review changes' }).click();
+        const limits = page.getByRole('region', { name: 'Limits' });
+        await limits.getByText('idle-timeout="15m"').first().waitFor();
+        await shot('settings-typed');
+        await limits.getByRole('button', { name: 'Save and apply' }).click();
+        await page.getByRole('status').filter({ hasText: 'Limits saved and applied' }).waitFor();
+        await waitValue(() => page.getByRole('form', { name: 'Limits' }).getByLabel(/^idle-timeout/), '900');
+        const ca = page.getByRole('form', { name: 'Server-to-server links' }).getByLabel('ca-file');
+        if (!(await ca.evaluate(e => e.readOnly))) throw new Error('ca-file is editable');
+    });
+
     await step('certificates page', async () => {
         await nav('Certificates', 'TLS certificates');
         await page.getByRole('table', { name: 'Certificates' }).waitFor();

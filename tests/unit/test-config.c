@@ -211,7 +211,7 @@ static const struct {
       "3: listen: unknown type 'xmpp' (c2s, c2s-tls, http, https, admin, "
       "admin-tls, s2s, s2s-tls, component)" },
     { "<ember>\n<host name=\"a\"/>\n<s2s dialback=\"maybe\"/></ember>",
-      "3: s2s: dialback and require-tls are booleans (true, false)" },
+      "3: s2s: dialback 'maybe' is not a boolean (true, false)" },
     { "<ember>\n<host name=\"a\"/>\n<s2s connect-timeout=\"0\"/></ember>",
       "3: s2s: connect-timeout 0 out of range 1..3600" },
     { "<ember>\n<host name=\"a\"/>\n<s2s><block domain=\"a b\"/></s2s>"
