@@ -55,6 +55,11 @@ done_account_error(ember_cmd_ctx_t *ctx, int status, const char *jid)
                              "no storage backend is loaded (add <module "
                              "name=\"storage_sqlite\"/> to the config)");
         break;
+    case EMBER_EPERM:
+        ember__command_donef(ctx, status, "%s: the passwords of its host are "
+                             "kept by an authentication provider (change "
+                             "them there)", jid);
+        break;
     case EMBER_EINVAL:
         ember__command_donef(ctx, status,
                              "invalid user name or password for %s", jid);

@@ -322,7 +322,15 @@ api_iface_provide(ember_module_t *m, const char *name, const void *iface)
 static int
 api_is_admin(ember_module_t *m, const char *bare_jid)
 {
-    return bare_jid != NULL && ember__is_admin(bare_jid);
+    return bare_jid != NULL &&
+           (ember__is_admin(bare_jid) || ember__auth_is_admin(bare_jid));
+}
+
+
+static int
+api_auth_provide(ember_module_t *m, const ember_auth_provider_t *p)
+{
+    return ember__auth_provide(m, ember__module_host(m), p);
 }
 
 
@@ -334,6 +342,7 @@ ember__api_module_gone(ember_module_t *m)
 
     command_call_t *cc;
 
+    ember__auth_module_gone(m);
     for (c = account_calls; c != NULL; c = c->next)
         if (c->m == m)
             c->m = NULL;
@@ -665,4 +674,6 @@ const ember_api_t ember__api = {
     /* minor 8 */
     .command_run_as = api_command_run_as,
     .audit = api_audit,
+    .auth_provide = api_auth_provide,
+    .auth_done = ember__auth_done,
 };

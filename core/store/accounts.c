@@ -37,6 +37,39 @@ revoke_access(const char *host, const char *user)
         revoke_streams(host, user);
 }
 
+typedef struct auth_prov_s {
+    ember_module_t *m;
+    char *host;                      /* NULL: every host */
+    const ember_auth_provider_t *p;
+    struct auth_prov_s *next;
+} auth_prov_t;
+
+static auth_prov_t *providers;
+
+
+static const auth_prov_t *
+provider_for(const char *host)
+{
+    const auth_prov_t *e, *global = NULL;
+
+    for (e = providers; e != NULL && host != NULL; e = e->next) {
+        if (e->host == NULL)
+            global = e;
+        else if (strcmp(e->host, host) == 0)
+            return e;
+    }
+    return global;
+}
+
+
+const char *
+ember__auth_external(const char *host)
+{
+    const auth_prov_t *e = provider_for(host);
+
+    return e == NULL ? NULL : e->p->name != NULL ? e->p->name : "external";
+}
+
 #define ACC_SALT_LEN 16
 #define ACC_NAME_MAX 1024
 #define ACC_PASSWORD_MAX 1024
@@ -564,6 +597,15 @@ start(acc_op_t op, const char *host, const char *user, const char *password,
 
     if ((op == ACC_CREATE || op == ACC_PASSWD) && password == NULL)
         return EMBER_EINVAL;
+    /* The provider's directory owns the passwords: one we stored here
+     * would never be asked for. */
+    if ((op == ACC_CREATE || op == ACC_PASSWD) && host != NULL) {
+        char h[ACC_NAME_MAX];
+
+        if (ember__jid_prep_domain(host, h, sizeof(h)) == 0 &&
+            ember__auth_external(h) != NULL)
+            return EMBER_EPERM;
+    }
     if ((req = req_new(op, host, user, password, cb, ud, &err)) == NULL)
         return err;
     req->locked = locked;
@@ -617,6 +659,10 @@ ember__account_lock(const char *host, const char *user, int locked,
 }
 
 
+static int provider_exists(const char *host, const char *user,
+                           ember_store_cb cb, void *ud);
+
+
 int
 ember__account_get(const char *host, const char *user, ember_store_cb cb,
                    void *ud)
@@ -627,6 +673,8 @@ ember__account_get(const char *host, const char *user, ember_store_cb cb,
 
     if ((err = prep_names(host, user, h, u)) < 0)
         return err;
+    if (ember__auth_external(h) != NULL)
+        return provider_exists(h, u, cb, ud);
     if ((st = accounts_store(h)) == NULL)
         return EMBER_ENOMEM;
     return ember__keyval_get(st, u, cb, ud);
@@ -776,6 +824,13 @@ verify_done(uv_work_t *w, int status)
 
 
 static void
+verify_external(int status, void *ud)
+{
+    verify_finish(ud, status);
+}
+
+
+static void
 verify_got_doc(int status, json_t *result, void *ud)
 {
     acc_verify_t *v = ud;
@@ -786,6 +841,12 @@ verify_got_doc(int status, json_t *result, void *ud)
     }
     if (v->password == NULL) {
         verify_finish(v, EMBER_EAUTH);
+        return;
+    }
+    if (ember__auth_external(v->host) != NULL) {
+        if ((status = ember__auth_check(v->host, v->user, v->password,
+                                        verify_external, v)) < 0)
+            verify_finish(v, status);
         return;
     }
     /* A missing account looks like a wrong password to the caller, and
@@ -849,4 +910,198 @@ ember__account_verify(const char *host, const char *user,
         return err;
     }
     return 0;
+}
+
+
+/* ---- authentication providers ---- */
+
+typedef struct auth_call_s {
+    ember_auth_call_t id;
+    ember_module_t *m;
+    ember_auth_result_cb cb;
+    void *ud;
+    struct auth_call_s *next;
+} auth_call_t;
+
+static auth_call_t *auth_calls;
+static ember_auth_call_t auth_next_id;
+
+
+int
+ember__auth_provide(ember_module_t *m, const char *host,
+                    const ember_auth_provider_t *p)
+{
+    auth_prov_t *e;
+
+    if (m == NULL || p == NULL || p->size < EMBER_AUTH_PROVIDER_V1 ||
+        p->check == NULL || p->exists == NULL)
+        return EMBER_EINVAL;
+    for (e = providers; e != NULL; e = e->next)
+        if (e->host == NULL || host == NULL || strcmp(e->host, host) == 0)
+            return EMBER_EEXIST;
+    if ((e = calloc(1, sizeof(*e))) == NULL ||
+        (host != NULL && (e->host = strdup(host)) == NULL)) {
+        free(e);
+        return EMBER_ENOMEM;
+    }
+    e->m = m;
+    e->p = p;
+    e->next = providers;
+    providers = e;
+    ember__log(EMBER_LOG_INFO, "accounts", "%s: passwords checked by %s",
+               host != NULL ? host : "every host",
+               p->name != NULL ? p->name : "a module");
+    return 0;
+}
+
+
+/* Unlink and return the pending call `id` (or, id 0, any call of m). */
+static auth_call_t *
+auth_call_take(ember_auth_call_t id, ember_module_t *m)
+{
+    auth_call_t **pp, *c;
+
+    for (pp = &auth_calls; (c = *pp) != NULL; pp = &c->next)
+        if (id != 0 ? c->id == id : c->m == m) {
+            *pp = c->next;
+            return c;
+        }
+    return NULL;
+}
+
+
+void
+ember__auth_done(ember_auth_call_t call, int status)
+{
+    auth_call_t *c = call != 0 ? auth_call_take(call, NULL) : NULL;
+
+    if (c == NULL)
+        return;
+    c->cb(status, c->ud);
+    free(c);
+}
+
+
+void
+ember__auth_module_gone(ember_module_t *m)
+{
+    auth_prov_t **pe, *e;
+    auth_call_t *c;
+
+    for (pe = &providers; (e = *pe) != NULL;) {
+        if (e->m == m) {
+            *pe = e->next;
+            free(e->host);
+            free(e);
+        } else {
+            pe = &e->next;
+        }
+    }
+    while ((c = auth_call_take(0, m)) != NULL) {
+        c->cb(EMBER_ECANCELED, c->ud);
+        free(c);
+    }
+}
+
+
+/* One question to host's provider: which 'c' (check) or 'e' (exists). */
+static int
+auth_ask(int which, const char *host, const char *user,
+         const char *password, ember_auth_result_cb cb, void *ud)
+{
+    const auth_prov_t *e = provider_for(host);
+    auth_call_t *c;
+    ember_auth_call_t id;
+    int rc;
+
+    if (e == NULL)
+        return EMBER_ENOENT;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return EMBER_ENOMEM;
+    id = c->id = ++auth_next_id;
+    c->m = e->m;
+    c->cb = cb;
+    c->ud = ud;
+    c->next = auth_calls;
+    auth_calls = c;
+    rc = which == 'c' ? e->p->check(e->m, user, password, id)
+                      : e->p->exists(e->m, user, id);
+    if (rc < 0 && (c = auth_call_take(id, NULL)) != NULL) {
+        free(c);
+        return rc;
+    }
+    /* Answered within the call, or to come. */
+    return 0;
+}
+
+
+int
+ember__auth_check(const char *host, const char *user, const char *password,
+                  ember_auth_result_cb cb, void *ud)
+{
+    if (host == NULL || user == NULL || password == NULL ||
+        password[0] == '\0' || strlen(password) > ACC_PASSWORD_MAX ||
+        cb == NULL)
+        return EMBER_EINVAL;
+    return auth_ask('c', host, user, password, cb, ud);
+}
+
+
+typedef struct auth_exists_s {
+    char host[ACC_NAME_MAX];
+    ember_store_cb cb;
+    void *ud;
+} auth_exists_t;
+
+
+static void
+provider_exists_done(int status, void *ud)
+{
+    auth_exists_t *x = ud;
+    json_t *doc = NULL;
+
+    /* Shaped like the store's answer: callers read only "locked". */
+    if (status == 0)
+        doc = json_pack("{s:s, s:b}", "provider",
+                        ember__auth_external(x->host) != NULL
+                            ? ember__auth_external(x->host) : "external",
+                        "locked", 0);
+    x->cb(status == 0 && doc == NULL ? EMBER_ENOMEM : status, doc, x->ud);
+    json_decref(doc);
+    free(x);
+}
+
+
+static int
+provider_exists(const char *host, const char *user, ember_store_cb cb,
+                void *ud)
+{
+    auth_exists_t *x = calloc(1, sizeof(*x));
+    int rc;
+
+    if (x == NULL)
+        return EMBER_ENOMEM;
+    snprintf(x->host, sizeof(x->host), "%s", host);
+    x->cb = cb;
+    x->ud = ud;
+    if ((rc = auth_ask('e', host, user, NULL, provider_exists_done, x)) < 0)
+        free(x);
+    return rc;
+}
+
+
+int
+ember__auth_is_admin(const char *bare)
+{
+    const char *at = bare != NULL ? strchr(bare, '@') : NULL;
+    const auth_prov_t *e;
+    char user[ACC_NAME_MAX];
+
+    if (at == NULL || (size_t) (at - bare) >= sizeof(user) ||
+        strchr(at, '/') != NULL || (e = provider_for(at + 1)) == NULL ||
+        e->p->is_admin == NULL)
+        return 0;
+    memcpy(user, bare, (size_t) (at - bare));
+    user[at - bare] = '\0';
+    return e->p->is_admin(e->m, user) == 1;
 }

@@ -18,7 +18,8 @@
  */
 #define EMBER_SCRAM_ITERATIONS 4096
 
-/* EMBER_EEXIST when taken; fires user-created. */
+/* EMBER_EEXIST when taken; fires user-created.  This and set_password
+ * end with EMBER_EPERM on a host whose passwords a provider keeps. */
 int ember__account_create(const char *host, const char *user,
                           const char *password, ember_store_cb cb, void *ud);
 /* EMBER_ENOENT when missing. */
@@ -61,6 +62,30 @@ json_t *ember__account_decoy(const char *host, const char *user);
 int ember__account_verify(const char *host, const char *user,
                           const char *password, const char *peer,
                           const char *door, ember_store_cb cb, void *ud);
+
+/* ---- authentication providers (ember/auth.h) ---- */
+
+/* m's provider for host (NULL: every host).  EMBER_EEXIST when taken. */
+int ember__auth_provide(ember_module_t *m, const char *host,
+                        const ember_auth_provider_t *p);
+/* Withdraw m's provider; its pending questions end with ECANCELED. */
+void ember__auth_module_gone(ember_module_t *m);
+/* The provider's name when host has one (its passwords are not ours:
+ * SASL offers PLAIN only), else NULL. */
+const char *ember__auth_external(const char *host);
+/*
+ * Ask host's provider about user's password: cb gets 0, EMBER_EAUTH,
+ * EMBER_EPERM, or another error when the provider could not tell.  No
+ * throttle here: callers check ember__throttle_wait first and count the
+ * answer.  Negative return: cb will not run.
+ */
+typedef void (*ember_auth_result_cb)(int status, void *ud);
+int ember__auth_check(const char *host, const char *user,
+                      const char *password, ember_auth_result_cb cb,
+                      void *ud);
+void ember__auth_done(ember_auth_call_t call, int status);
+/* 1 when the provider of bare's host says bare is an admin. */
+int ember__auth_is_admin(const char *bare);
 
 /* Access to host's account user ends (locked, deleted): who ends its open
  * streams, set by the layer that owns them. */

@@ -33,6 +33,9 @@ struct ember_sasl_s {
     int dead;           /* freed by the session while pending */
     int plain_ok;       /* set on the pool thread */
     char *pending_data; /* the response waiting for the account */
+    int external;       /* the host's passwords are a provider's */
+    char *ext_password; /* PLAIN's password, for the provider */
+    int ext_authzid_bad;
     uv_work_t work;
 };
 
@@ -54,10 +57,17 @@ is_plus(const char *mech)
 
 
 size_t
-ember__sasl_mechanisms(int secure, int have_cb, const char **out, size_t max)
+ember__sasl_mechanisms(const char *host, int secure, int have_cb,
+                       const char **out, size_t max)
 {
     size_t i, n = 0;
 
+    /* A provider's host has no SCRAM secrets: PLAIN or nothing. */
+    if (ember__auth_external(host) != NULL) {
+        if (secure && max > 0)
+            out[n++] = "PLAIN";
+        return n;
+    }
     for (i = 0; mech_table[i] != NULL && n < max; i++) {
         if (is_plus(mech_table[i]) && !have_cb)
             continue;
@@ -81,6 +91,27 @@ secret(const ember_sasl_t *s, const char *which)
 }
 
 
+/* PLAIN for a provider, on the loop: libgsasl parsed the message; keep
+ * the password for the provider, which answers later. */
+static int
+external_plain(ember_sasl_t *s, Gsasl_session *gs)
+{
+    const char *authzid = gsasl_property_fast(gs, GSASL_AUTHZID);
+    const char *password = gsasl_property_fast(gs, GSASL_PASSWORD);
+    char bare[2048];
+
+    snprintf(bare, sizeof(bare), "%s@%s", s->user, s->host);
+    if (authzid != NULL && authzid[0] != '\0' &&
+        strcmp(authzid, bare) != 0 && strcmp(authzid, s->user) != 0) {
+        s->ext_authzid_bad = 1;
+        return GSASL_AUTHENTICATION_ERROR;
+    }
+    if (password == NULL || (s->ext_password = strdup(password)) == NULL)
+        return GSASL_AUTHENTICATION_ERROR;
+    return GSASL_OK;
+}
+
+
 static int
 sasl_callback(Gsasl *ctx, Gsasl_session *gs, Gsasl_property prop)
 {
@@ -88,6 +119,8 @@ sasl_callback(Gsasl *ctx, Gsasl_session *gs, Gsasl_property prop)
     char iter[32];
     const char *v = NULL;
 
+    if (s != NULL && s->external && prop == GSASL_VALIDATE_SIMPLE)
+        return external_plain(s, gs);
     if (s == NULL || s->account == NULL)
         return GSASL_NO_CALLBACK;
     switch (prop) {
@@ -171,6 +204,7 @@ ember__sasl_new(const char *host, const char *peer, const char *door,
     s->door = door;
     s->cb = cb;
     s->ud = ud;
+    s->external = ember__auth_external(host) != NULL;
     if (cb_type != NULL) {
         s->cb_type = strdup(cb_type);
         s->cb_data = strdup(cb_data);
@@ -196,6 +230,10 @@ sasl_release(ember_sasl_t *s)
     free(s->cb_type);
     free(s->cb_data);
     free(s->pending_data);
+    if (s->ext_password != NULL) {
+        explicit_bzero(s->ext_password, strlen(s->ext_password));
+        free(s->ext_password);
+    }
     free(s);
 }
 
@@ -345,6 +383,65 @@ account_loaded(int status, json_t *doc, void *ud)
 }
 
 
+static void
+external_checked(int status, void *ud)
+{
+    ember_sasl_t *s = ud;
+
+    s->pending = 0;
+    explicit_bzero(s->ext_password, strlen(s->ext_password));
+    free(s->ext_password);
+    s->ext_password = NULL;
+    if (s->dead) {
+        sasl_release(s);
+        return;
+    }
+    if (status == 0 || status == EMBER_EPERM) {
+        s->locked = status == EMBER_EPERM;
+        sasl_proven(s, NULL);
+    } else if (status == EMBER_EAUTH) {
+        sasl_wrong(s);
+    } else {
+        /* The directory did not answer: no guess was judged. */
+        ember__log(EMBER_LOG_WARN, "sasl", "%s: %s could not check the "
+                   "password: %s", s->bare, ember__auth_external(s->host)
+                   != NULL ? ember__auth_external(s->host) : "provider",
+                   ember_strerror(status));
+        sasl_refuse(s, "temporary-auth-failure",
+                    "the account directory is not answering");
+    }
+}
+
+
+/* PLAIN against the host's provider: libgsasl parses, the provider
+ * judges. */
+static void
+external_begin(ember_sasl_t *s, const char *data)
+{
+    char *out = NULL;
+    int rc = gsasl_step64(s->gs, data, &out), err;
+
+    gsasl_free(out);
+    if (rc != GSASL_OK || s->ext_password == NULL) {
+        if (s->ext_authzid_bad)
+            sasl_refuse(s, "invalid-authzid", NULL);
+        else
+            sasl_refuse(s, "malformed-request", gsasl_strerror_name(rc));
+        return;
+    }
+    s->pending = 1;
+    if ((err = ember__auth_check(s->host, s->user, s->ext_password,
+                                 external_checked, s)) < 0) {
+        s->pending = 0;
+        if (err == EMBER_EINVAL) {
+            sasl_wrong(s);  /* empty or over-long: no account has it */
+        } else {
+            sasl_refuse(s, "temporary-auth-failure", NULL);
+        }
+    }
+}
+
+
 /* SCRAM's client-first-message: gs2-header "n=" saslname ",r=" ...  */
 int
 ember__sasl_scram_username(const char *msg, size_t len, char *out,
@@ -483,6 +580,10 @@ sasl_begin(ember_sasl_t *s, const char *data)
     snprintf(s->bare, sizeof(s->bare), "%s@%s", s->user, s->host);
     if (throttled(s))
         return;
+    if (s->external) {
+        external_begin(s, data);
+        return;
+    }
     free(s->pending_data);
     if ((s->pending_data = strdup(data)) == NULL) {
         sasl_refuse(s, "temporary-auth-failure", NULL);
@@ -504,6 +605,7 @@ ember__sasl_start(ember_sasl_t *s, const char *mech, const char *initial)
         return;
     }
     if ((s->mech = strdup(mech)) == NULL ||
+        (s->external && strcmp(mech, "PLAIN") != 0) ||
         gsasl_server_start(gsasl_ctx, mech, &s->gs) != GSASL_OK) {
         sasl_refuse(s, "invalid-mechanism", NULL);
         return;

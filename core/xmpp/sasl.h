@@ -27,12 +27,13 @@ int ember__sasl_init(void);
 void ember__sasl_cleanup(void);
 
 /*
- * Mechanisms to offer: PLAIN only when `secure` (TLS, or a loopback
- * listener an operator allowed without TLS); -PLUS only when channel
- * binding data is available.
+ * Mechanisms to offer on host: PLAIN only when `secure` (TLS, or a
+ * loopback listener an operator allowed without TLS); -PLUS only when
+ * channel binding data is available; PLAIN alone when an authentication
+ * provider (ember/auth.h) owns the host's passwords.
  */
-size_t ember__sasl_mechanisms(int secure, int have_cb, const char **out,
-                              size_t max);
+size_t ember__sasl_mechanisms(const char *host, int secure, int have_cb,
+                              const char **out, size_t max);
 
 /*
  * peer: the client's address, door: the transport ("c2s"), both for the

@@ -260,7 +260,7 @@ send_features(ember_session_t *s)
             c = ember__stanza_add_child(c, "channel-binding", NULL);
             ember__stanza_set_attr(c, "type", cb_type);
         }
-        n = ember__sasl_mechanisms(tls != NULL || !s->require_tls,
+        n = ember__sasl_mechanisms(s->host, tls != NULL || !s->require_tls,
                                    cb_data != NULL, mechs, 8);
         c = ember__stanza_add_child(f, "mechanisms", NS_SASL);
         for (i = 0; i < n; i++)
@@ -391,7 +391,7 @@ static int
 mechanism_offered(ember_session_t *s, const char *mech, int have_cb)
 {
     const char *mechs[8];
-    size_t i, n = ember__sasl_mechanisms(stream_tls(s) != NULL ||
+    size_t i, n = ember__sasl_mechanisms(s->host, stream_tls(s) != NULL ||
                                              !s->require_tls,
                                          have_cb, mechs, 8);
 

@@ -16,6 +16,7 @@
 #include <ember/errno.h>
 #include <ember/types.h>
 #include <ember/events.h>
+#include <ember/auth.h>
 
 typedef struct ember_api_s ember_api_t;
 
@@ -639,6 +640,19 @@ struct ember_api_s {
      */
     void (*audit)(ember_module_t *m, const char *actor, const char *origin,
                   const char *action, json_t *detail, int status);
+
+    /* -- minor 8: authentication providers -- */
+    /*
+     * Take over the passwords of m's host (of every host for a GLOBAL
+     * module): see ember/auth.h.  EMBER_EEXIST when the host has a
+     * provider already, EMBER_EINVAL when p lacks check or exists.  p is
+     * borrowed until the module unloads, which withdraws it; questions
+     * still pending then end with EMBER_ECANCELED.
+     */
+    int (*auth_provide)(ember_module_t *m, const ember_auth_provider_t *p);
+    /* The answer to a provider question, on the core thread, once per
+     * call; an id the core no longer waits for is ignored. */
+    void (*auth_done)(ember_auth_call_t call, int status);
 };
 
 #endif
