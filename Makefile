@@ -92,6 +92,8 @@ mod_extdisco_CFLAGS = $(GNUTLS_CFLAGS)
 mod_upload_LIBS = $(GNUTLS_LIBS)
 mod_upload_CFLAGS = $(GNUTLS_CFLAGS)
 mod_storage_sqlite_CFLAGS = $(SQLITE_CFLAGS)
+mod_auth_ldap_LIBS = $(LDAP_LIBS) -lpthread
+mod_auth_ldap_CFLAGS = $(LDAP_CFLAGS)
 
 $(B)/modules/%.o: modules/%.c config.mk
 	@mkdir -p $(@D)
