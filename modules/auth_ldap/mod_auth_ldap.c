@@ -1,10 +1,13 @@
 /* mod_auth_ldap.c -- the passwords of a host checked by an LDAP directory
  * (ember/auth.h): bind as the user, or search for the user then bind;
  * members of a group are the server's admins. */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <ldap.h>
 
 #include "auth_ldap.h"
 
@@ -149,31 +152,32 @@ al_job_answered(al_state_t *st, al_job_t *job)
 /* ---- the provider ---- */
 
 static int
-al_check(ember_module_t *m, const char *user, const char *password,
-         ember_auth_call_t call)
+al_submit(ember_module_t *m, al_op_t op, const char *user,
+          const char *password, ember_auth_call_t call)
 {
     al_state_t *st = api->module_data(m);
     al_job_t *job;
 
     if (st == NULL)
         return EMBER_ESTATE;
-    if ((job = job_new(AL_CHECK, user, password, call)) == NULL)
+    if ((job = job_new(op, user, password, call)) == NULL)
         return EMBER_ENOMEM;
     return al_pool_submit(st->pool, job);
 }
 
 
 static int
+al_check(ember_module_t *m, const char *user, const char *password,
+         ember_auth_call_t call)
+{
+    return al_submit(m, AL_CHECK, user, password, call);
+}
+
+
+static int
 al_exists(ember_module_t *m, const char *user, ember_auth_call_t call)
 {
-    al_state_t *st = api->module_data(m);
-    al_job_t *job;
-
-    if (st == NULL)
-        return EMBER_ESTATE;
-    if ((job = job_new(AL_EXISTS, user, NULL, call)) == NULL)
-        return EMBER_ENOMEM;
-    return al_pool_submit(st->pool, job);
+    return al_submit(m, AL_EXISTS, user, NULL, call);
 }
 
 
@@ -197,11 +201,15 @@ static const char *const register_events[] = {
 
 
 /* Ahead of mod_register: its accounts would be the core's, which this
- * host does not use. */
+ * host does not use.  XEP-0077 3.1: a host without in-band registration
+ * answers service-unavailable; 3.2, 3.3: changes it does not allow,
+ * not-allowed. */
 static int
 al_on_register(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
-    api->stanza_error(ev, EMBER_COND_NOT_ALLOWED,
+    api->stanza_error(ev, strstr(ev->name, "/unauth/") != NULL
+                              ? EMBER_COND_SERVICE_UNAVAILABLE
+                              : EMBER_COND_NOT_ALLOWED,
                       "accounts of this server are kept in its LDAP "
                       "directory: register and change passwords there");
     return EMBER_HOOK_HANDLED;
@@ -295,6 +303,22 @@ al_unload(ember_module_t *m)
 }
 
 
+/*
+ * libldap and liblber keep process-wide state (options, TLS context)
+ * from their first use on; unmapped with this module, that state would be
+ * lost (leaked) and any exit handler they set left dangling.  Keep both
+ * loaded for the life of the process.
+ */
+static void
+pin_library(const void *sym)
+{
+    Dl_info info;
+
+    if (dladdr(sym, &info) != 0 && info.dli_fname != NULL)
+        (void) dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+
 static int
 al_load(ember_module_t *m, const ember_api_t *a)
 {
@@ -304,6 +328,8 @@ al_load(ember_module_t *m, const ember_api_t *a)
     int err;
 
     api = a;
+    pin_library((const void *) ldap_initialize);
+    pin_library((const void *) ber_memfree);
     if ((st = calloc(1, sizeof(*st))) == NULL)
         return EMBER_ENOMEM;
     st->m = m;

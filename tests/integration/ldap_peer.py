@@ -13,10 +13,11 @@ The system's slapd service is never touched: this one has its own config
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
+
+from peers import free_tcp_port
 
 SUFFIX = "dc=example,dc=org"
 ROOT_DN = "cn=admin," + SUFFIX
@@ -33,14 +34,6 @@ USERS = {
 }
 
 SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _run(args, **kw):
@@ -98,8 +91,8 @@ class Slapd:
         self.dir.mkdir()
         (self.dir / "db").mkdir()
         self.ca_file, crt, key = _make_ca(self.dir)
-        self.port = _free_port()
-        self.tls_port = _free_port()
+        self.port = free_tcp_port()
+        self.tls_port = free_tcp_port()
         self.uri = "ldap://127.0.0.1:%d/" % self.port
         self.ldaps_uri = "ldaps://127.0.0.1:%d/" % self.tls_port
         self.conf = self.dir / "slapd.conf"

@@ -6,7 +6,8 @@ What is asserted comes from RFC 6120 section 6 (SASL: PLAIN only over TLS
 here, the failure conditions not-authorized, temporary-auth-failure,
 invalid-mechanism), RFC 4513 (simple bind, StartTLS, ldaps with a checked
 certificate), RFC 4515 (a user name is escaped in a search filter) and
-XEP-0077 (registration refused with not-allowed), and from doc/auth-ldap.md.
+XEP-0077 (no in-band registration: service-unavailable; password
+changes: not-allowed), and from doc/auth-ldap.md.
 """
 import re
 import time
@@ -247,11 +248,18 @@ def test_registration_and_password_change_refused(server_factory, slapd):
     c = RawClient(srv.c2s_port)
     c.open()
     c.starttls()
+    # XEP-0077 3.1: no in-band registration here, service-unavailable,
+    # for the form and for an attempt.
+    el = c.iq("get", "<query xmlns='%s'/>" % NS_REGISTER)
+    assert stanza_error(el) == ("cancel", "service-unavailable"), \
+        ET.tostring(el)
     el = c.iq("set", "<query xmlns='%s'><username>newbie</username>"
               "<password>pw-newbie</password></query>" % NS_REGISTER)
-    assert stanza_error(el) == ("cancel", "not-allowed"), ET.tostring(el)
+    assert stanza_error(el) == ("cancel", "service-unavailable"), \
+        ET.tostring(el)
     assert "LDAP directory" in ET.tostring(el, encoding="unicode")
     c.close()
+    # 3.3: a password change the server does not allow, not-allowed.
     c = RawClient(srv.c2s_port)
     c.login("ldapalice", USERS["ldapalice"], mech="PLAIN")
     el = c.iq("set", "<query xmlns='%s'><username>ldapalice</username>"
