@@ -222,6 +222,43 @@ def test_hung_directory_never_stalls_the_server(server_factory, slapd):
     a.close()
 
 
+def test_binds_at_once_are_bounded(server_factory, slapd):
+    """connections=1, max-pending=1: with the directory hung, one login
+    waits on the connection, one in the queue, and the next is told at
+    once (temporary-auth-failure) instead of piling up threads."""
+    srv = ldap_server(server_factory, slapd, connections=1, max_pending=1,
+                      timeout=3)
+    slapd.stop_signal()
+    clients = []
+    try:
+        for i, user in enumerate(("ldapalice", "ldapbob", "boss")):
+            c = RawClient(srv.c2s_port)
+            c.open()
+            c.starttls()
+            c.sasl_auth("PLAIN", b"\0" + user.encode() + b"\0" +
+                        USERS[user].encode())
+            clients.append(c)
+            if i == 0:
+                # Let the one thread take the first question off the queue.
+                time.sleep(0.5)
+        third = clients[2].recv(lambda e: e.tag.startswith(
+            "{urn:ietf:params:xml:ns:xmpp-sasl}"), timeout=2)
+        assert third.find(q("urn:ietf:params:xml:ns:xmpp-sasl",
+                            "temporary-auth-failure")) is not None
+        assert not clients[0].pending and not clients[1].pending
+    finally:
+        slapd.cont()
+    # slapd is back within the timeout: the two that waited get through.
+    for c, want in ((clients[0], "success"), (clients[1], "success")):
+        el = c.recv(lambda e: e.tag.startswith(
+            "{urn:ietf:params:xml:ns:xmpp-sasl}"), timeout=10)
+        got = "success" if el.tag.endswith("success") else \
+            [x.tag.split("}")[1] for x in el][0]
+        assert got == want, (got, want)
+        c.close()
+    clients[2].close()
+
+
 @pytest.mark.parametrize("tls", ["ldaps", "starttls"])
 def test_tls_to_the_directory(server_factory, slapd, tls):
     opts = {"ca_file": str(slapd.ca_file)}
