@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <ldap.h>
 
 #include "auth_ldap.h"
@@ -18,17 +20,27 @@ struct al_pool_s {
     int use_ca;
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_cond_t tick;        /* the watchdog's, or stopping */
     al_job_t *head, **tail;
     int pending;
     int stopping;
     int posted;                 /* answers on their way to the core */
     int nthreads;
+    int started;                /* threads that registered their conn */
     pthread_t *threads;
+    struct al_conn_s **conns;   /* each thread's, for the watchdog */
+    pthread_t watchdog;
+    int watching;
+    int watch_stop;             /* set once the threads are joined */
 };
 
-/* One thread's connection. */
+/* One thread's connection.  fd and deadline are shared with the
+ * watchdog, under the pool's lock. */
 typedef struct al_conn_s {
     LDAP *ld;
+    al_pool_t *pool;
+    int fd;                     /* during a TLS handshake, else -1 */
+    time_t deadline;            /* of the connection being made, or 0 */
     char why[256];              /* the last failure, for the log */
 } al_conn_t;
 
@@ -75,8 +87,21 @@ transient(int rc)
 
 
 static void
+conn_watch(al_conn_t *c, time_t deadline)
+{
+    pthread_mutex_lock(&c->pool->lock);
+    c->deadline = deadline;
+    if (deadline == 0)
+        c->fd = -1;
+    pthread_mutex_unlock(&c->pool->lock);
+}
+
+
+static void
 conn_drop(al_conn_t *c)
 {
+    /* The watchdog must never shut down a descriptor number reused. */
+    conn_watch(c, 0);
     if (c->ld != NULL)
         ldap_unbind_ext_s(c->ld, NULL, NULL);
     c->ld = NULL;
@@ -92,6 +117,56 @@ conn_fail(al_conn_t *c, const char *what, int rc)
     conn_drop(c);
     return rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED
            ? EMBER_ETIMEDOUT : EMBER_EIO;
+}
+
+
+/*
+ * Just before a TLS handshake (ldaps, StartTLS): the socket, for the
+ * watchdog.  libldap's timeouts do not cover the handshake: a server that
+ * accepted the connection and then hangs would hold the thread in it for
+ * ever (and the module's unload with it).
+ */
+static int
+tls_connecting(LDAP *ld, void *session, void *ctx, void *arg)
+{
+    al_conn_t *c = arg;
+    int fd = -1;
+
+    if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS) {
+        pthread_mutex_lock(&c->pool->lock);
+        c->fd = fd;
+        pthread_mutex_unlock(&c->pool->lock);
+    }
+    return 0;
+}
+
+
+/* Once a second: a connection still being made past its deadline has its
+ * socket shut down, which ends the handshake with an error. */
+static void *
+watchdog(void *arg)
+{
+    al_pool_t *p = arg;
+    struct timespec ts;
+    int i;
+
+    pthread_mutex_lock(&p->lock);
+    while (!p->watch_stop) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&p->tick, &p->lock, &ts);
+        for (i = 0; i < p->nthreads; i++) {
+            al_conn_t *c = p->conns[i];
+
+            if (c != NULL && c->deadline != 0 && time(NULL) > c->deadline
+                && c->fd >= 0) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->deadline = 0;
+            }
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
 }
 
 
@@ -111,6 +186,9 @@ conn_open(al_pool_t *p, al_conn_t *c)
     ldap_set_option(c->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
     ldap_set_option(c->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
     ldap_set_option(c->ld, LDAP_OPT_TIMEOUT, &tv);
+    ldap_set_option(c->ld, LDAP_OPT_X_TLS_CONNECT_CB,
+                    (void *) tls_connecting);
+    ldap_set_option(c->ld, LDAP_OPT_X_TLS_CONNECT_ARG, c);
     ldap_set_option(c->ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
     if (p->use_ca)
         ldap_set_option(c->ld, LDAP_OPT_X_TLS_CACERTFILE, p->conf->ca_file);
@@ -118,9 +196,14 @@ conn_open(al_pool_t *p, al_conn_t *c)
     if ((rc = ldap_set_option(c->ld, LDAP_OPT_X_TLS_NEWCTX, &zero))
         != LDAP_OPT_SUCCESS)
         return conn_fail(c, "TLS context", rc);
+    /* Connect now (with ldaps, the handshake too), under the watchdog. */
+    conn_watch(c, time(NULL) + p->conf->timeout);
+    if ((rc = ldap_connect(c->ld)) != LDAP_SUCCESS)
+        return conn_fail(c, "connect", rc);
     if (p->conf->starttls &&
         (rc = ldap_start_tls_s(c->ld, NULL, NULL)) != LDAP_SUCCESS)
         return conn_fail(c, "StartTLS", rc);
+    conn_watch(c, 0);
     return 0;
 }
 
@@ -392,6 +475,7 @@ job_arrived(void *ud)
     if (last) {
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->wake);
+        pthread_cond_destroy(&p->tick);
         free(p);
     }
 }
@@ -403,14 +487,21 @@ worker(void *arg)
     al_pool_t *p = arg;
     al_conn_t c;
     al_job_t *job;
+    int mine;
 
     memset(&c, 0, sizeof(c));
+    c.pool = p;
+    c.fd = -1;
     pthread_mutex_lock(&p->lock);
+    mine = p->started++;
+    p->conns[mine] = &c;
     for (;;) {
         while (!p->stopping && p->head == NULL)
             pthread_cond_wait(&p->wake, &p->lock);
-        if (p->stopping)
+        if (p->stopping) {
+            p->conns[mine] = NULL;
             break;
+        }
         job = p->head;
         if ((p->head = job->next) == NULL)
             p->tail = &p->head;
@@ -452,14 +543,21 @@ al_pool_start(al_state_t *st, const char *bind_password, al_pool_t **out)
     if ((bind_password != NULL &&
          (p->bind_password = strdup(bind_password)) == NULL) ||
         (p->threads = calloc((size_t) p->conf->connections,
-                             sizeof(pthread_t))) == NULL) {
+                             sizeof(pthread_t))) == NULL ||
+        (p->conns = calloc((size_t) p->conf->connections,
+                           sizeof(*p->conns))) == NULL) {
+        free(p->threads);
         free(p->bind_password);
         free(p);
         return EMBER_ENOMEM;
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->tick, NULL);
     *out = p;
+    if (pthread_create(&p->watchdog, NULL, watchdog, p) != 0)
+        return EMBER_EIO;
+    p->watching = 1;
     for (i = 0; i < p->conf->connections; i++) {
         if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
             return EMBER_EIO;   /* al_pool_stop joins those started */
@@ -499,9 +597,18 @@ al_pool_stop(al_pool_t *p)
     p->stopping = 1;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
+    /* The watchdog goes on ending stuck handshakes until every thread is
+     * back. */
     for (i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i], NULL);
+    pthread_mutex_lock(&p->lock);
+    p->watch_stop = 1;
+    pthread_cond_broadcast(&p->tick);
+    pthread_mutex_unlock(&p->lock);
+    if (p->watching)
+        pthread_join(p->watchdog, NULL);
     free(p->threads);
+    free(p->conns);
     wipe_free(p->bind_password);
     /* Never run: the core ends their calls when the provider goes. */
     while ((job = p->head) != NULL) {
@@ -515,6 +622,7 @@ al_pool_stop(al_pool_t *p)
     if (last) {
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->wake);
+        pthread_cond_destroy(&p->tick);
         free(p);
     }
 }

@@ -223,6 +223,32 @@ def test_hung_directory_never_stalls_the_server(server_factory, slapd):
     a.close()
 
 
+def test_hung_directory_during_the_tls_handshake(server_factory, slapd):
+    """ldaps to a slapd that accepts the connection and never answers: the
+    handshake (which libldap's timeouts do not cover) ends at the timeout
+    with temporary-auth-failure, and the server still stops cleanly."""
+    srv = ldap_server(server_factory, slapd, uri=slapd.ldaps_uri,
+                      ca_file=str(slapd.ca_file))
+    slapd.stop_signal()
+    try:
+        r = plain(srv, "ldapalice", USERS["ldapalice"])
+        assert r[0] == "temporary-auth-failure", r
+    finally:
+        slapd.cont()
+    assert plain(srv, "ldapalice", USERS["ldapalice"]) == "success"
+    slapd.stop_signal()
+    try:
+        # A connection is being made when the server stops.
+        c = RawClient(srv.c2s_port)
+        c.open()
+        c.starttls()
+        c.sasl_auth("PLAIN", b"\0ldapbob\0" + USERS["ldapbob"].encode())
+        srv.stop()
+        c.close()
+    finally:
+        slapd.cont()
+
+
 def test_binds_at_once_are_bounded(server_factory, slapd):
     """connections=1, max-pending=1: with the directory hung, one login
     waits on the connection, one in the queue, and the next is told at
