@@ -17,7 +17,7 @@ import pytest
 
 import slix
 from ldap_peer import ADMINS_DN, SERVICE_DN, SERVICE_PW, SUFFIX, USERS, Slapd
-from rawxmpp import NS_CLIENT, RawClient, q, stanza_error
+from rawxmpp import NS_CLIENT, NS_SASL, RawClient, q, stanza_error
 
 PEOPLE = "ou=people," + SUFFIX
 NS_REGISTER = "jabber:iq:register"
@@ -63,6 +63,25 @@ def plain(srv, user, password):
         c.close()
 
 
+def plain_sent(srv, user):
+    """A client that sent PLAIN with user's directory password and has not
+    read the answer yet."""
+    c = RawClient(srv.c2s_port)
+    c.open()
+    c.starttls()
+    c.sasl_auth("PLAIN", b"\0" + user.encode() + b"\0" +
+                USERS[user].encode())
+    return c
+
+
+def sasl_answer(c, timeout=10):
+    """'success' or the condition of the <failure/> c receives."""
+    el = c.recv(lambda e: e.tag.startswith("{%s}" % NS_SASL),
+                timeout=timeout)
+    return "success" if el.tag.endswith("success") else \
+        [x.tag.split("}")[1] for x in el][0]
+
+
 def failures_logged(srv, account):
     return len(re.findall(r"authentication failed from 127\.0\.0\.1 for %s "
                           % re.escape(account), srv.log()))
@@ -82,8 +101,7 @@ def test_ldap_user_logs_in_with_plain_over_tls_only(server_factory, slapd,
     c.sasl_auth("SCRAM-SHA-1", b"n,,n=ldapalice,r=abcdefgh")
     kind, el, _ = c._sasl_reply()
     assert kind == "failure"
-    assert el.find(q("urn:ietf:params:xml:ns:xmpp-sasl",
-                     "invalid-mechanism")) is not None
+    assert el.find(q(NS_SASL, "invalid-mechanism")) is not None
     c.close()
 
     async def go():
@@ -200,20 +218,13 @@ def test_hung_directory_never_stalls_the_server(server_factory, slapd):
     a.login("ldapalice", USERS["ldapalice"], mech="PLAIN")
     slapd.stop_signal()
     try:
-        b = RawClient(srv.c2s_port)
-        b.open()
-        b.starttls()
-        b.sasl_auth("PLAIN", b"\0ldapbob\0" + USERS["ldapbob"].encode())
+        b = plain_sent(srv, "ldapbob")
         # b's answer waits on the directory; a is answered at once.
         for _ in range(3):
             assert a.ping().get("type") == "result"
         with pytest.raises(TimeoutError):
             b.recv(timeout=0.5)
-        r = b.recv(lambda e: e.tag.startswith(
-            "{urn:ietf:params:xml:ns:xmpp-sasl}"), timeout=10)
-        assert r.tag.endswith("failure")
-        assert r.find(q("urn:ietf:params:xml:ns:xmpp-sasl",
-                        "temporary-auth-failure")) is not None
+        assert sasl_answer(b) == "temporary-auth-failure"
         assert a.ping().get("type") == "result"
         b.close()
     finally:
@@ -239,10 +250,7 @@ def test_hung_directory_during_the_tls_handshake(server_factory, slapd):
     slapd.stop_signal()
     try:
         # A connection is being made when the server stops.
-        c = RawClient(srv.c2s_port)
-        c.open()
-        c.starttls()
-        c.sasl_auth("PLAIN", b"\0ldapbob\0" + USERS["ldapbob"].encode())
+        c = plain_sent(srv, "ldapbob")
         srv.stop()
         c.close()
     finally:
@@ -259,31 +267,20 @@ def test_binds_at_once_are_bounded(server_factory, slapd):
     clients = []
     try:
         for i, user in enumerate(("ldapalice", "ldapbob", "boss")):
-            c = RawClient(srv.c2s_port)
-            c.open()
-            c.starttls()
-            c.sasl_auth("PLAIN", b"\0" + user.encode() + b"\0" +
-                        USERS[user].encode())
-            clients.append(c)
+            clients.append(plain_sent(srv, user))
             if i == 0:
                 # Let the one thread take the first question off the queue.
                 time.sleep(0.5)
-        third = clients[2].recv(lambda e: e.tag.startswith(
-            "{urn:ietf:params:xml:ns:xmpp-sasl}"), timeout=2)
-        assert third.find(q("urn:ietf:params:xml:ns:xmpp-sasl",
-                            "temporary-auth-failure")) is not None
+        assert sasl_answer(clients[2], timeout=2) == \
+            "temporary-auth-failure"
         for c in clients[:2]:
             with pytest.raises(TimeoutError):
                 c.recv(timeout=0.3)
     finally:
         slapd.cont()
     # slapd is back within the timeout: the two that waited get through.
-    for c, want in ((clients[0], "success"), (clients[1], "success")):
-        el = c.recv(lambda e: e.tag.startswith(
-            "{urn:ietf:params:xml:ns:xmpp-sasl}"), timeout=10)
-        got = "success" if el.tag.endswith("success") else \
-            [x.tag.split("}")[1] for x in el][0]
-        assert got == want, (got, want)
+    for c in clients[:2]:
+        assert sasl_answer(c) == "success"
         c.close()
     clients[2].close()
 
