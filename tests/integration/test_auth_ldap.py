@@ -188,6 +188,25 @@ def test_admin_group_member_uses_the_console(server_factory, slapd):
     srv.wait_log(r"boss is no longer in the admin group")
 
 
+def test_admin_group_member_runs_admin_commands(server_factory, slapd):
+    """The group makes admins over XMPP too (XEP-0050/0133 through
+    mod_adhoc, which asks api->is_admin)."""
+    from test_adhoc import ADMIN, execute, items
+    srv = ldap_server(server_factory, slapd)
+    boss = RawClient(srv.c2s_port)
+    boss.login("boss", USERS["boss"], mech="PLAIN")
+    assert ADMIN + "#announce" in items(boss)
+    el = execute(boss, "urn:ember:command:status")
+    assert el.get("type") == "result", ET.tostring(el)
+    boss.close()
+    alice = RawClient(srv.c2s_port)
+    alice.login("ldapalice", USERS["ldapalice"], mech="PLAIN")
+    assert items(alice) == {}
+    assert stanza_error(execute(alice, ADMIN + "#announce")) == \
+        ("auth", "forbidden")
+    alice.close()
+
+
 def _cookie(srv, jid, password):
     from test_console_api import call
     st, h, doc = call(srv, "POST", "/api/v1/login",
