@@ -518,6 +518,8 @@ export async function modules(main) {
                     value: /bool/.test(t) ? v === true || v === 'true'
                                           : v === undefined || v === null ? '' : String(v),
                     help: [o.help || o.description,
+                           /^(path|guarded)$/.test(t)
+                           ? 'only the config file on disk may change it' : null,
                            o.min !== undefined && o.max !== undefined
                            ? 'range ' + o.min + '–' + o.max : null,
                            o.default !== undefined
@@ -533,6 +535,7 @@ export async function modules(main) {
                 const options = {};
                 for (const o of list) {
                     const t = typeOf(o);
+                    if (/^(path|guarded)$/.test(t)) continue;
                     let x = v[o.name];
                     if (/bool/.test(t)) x = !!x;
                     else if (/^int|^num/.test(t) && /^-?\d+$/.test(x)) x = Number(x);
@@ -544,6 +547,8 @@ export async function modules(main) {
                 toast('Options of ' + name + ' saved.');
             },
         });
+        for (const o of list)
+            if (/^(path|guarded)$/.test(typeOf(o))) f.inputs[o.name].readOnly = true;
         opts.appendChild(h('section', { class: 'card' }, f));
         opts.scrollIntoView({ block: 'nearest' });
     };

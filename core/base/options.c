@@ -181,6 +181,7 @@ opt_set(const ember_option_t *o, void *conf, const char *v, char *why,
         *(int *) (void *) field = b;
         return 0;
     case EMBER_OPT_STRING:
+    case EMBER_OPT_GUARDED:
     case EMBER_OPT_PATH:
         if (o->max > 0 && strlen(v) > (size_t) o->max) {
             snprintf(why, whylen, "longer than %lld characters", o->max);
@@ -190,8 +191,8 @@ opt_set(const ember_option_t *o, void *conf, const char *v, char *why,
             snprintf(why, whylen, "empty path");
             return EMBER_EINVAL;
         }
-        s = o->type == EMBER_OPT_STRING ? strdup(v)
-                                        : ember__path_abs(current_data_dir, v);
+        s = o->type != EMBER_OPT_PATH ? strdup(v)
+                                      : ember__path_abs(current_data_dir, v);
         if (s == NULL) {
             snprintf(why, whylen, "out of memory");
             return EMBER_ENOMEM;
@@ -273,7 +274,8 @@ ember__options_free(const ember_option_t *opts, void *conf)
     char **field;
 
     for (o = opts; o != NULL && o->name != NULL; o++)
-        if (o->type == EMBER_OPT_STRING || o->type == EMBER_OPT_PATH) {
+        if (o->type == EMBER_OPT_STRING || o->type == EMBER_OPT_PATH ||
+            o->type == EMBER_OPT_GUARDED) {
             field = (char **) (void *) ((char *) conf + o->offset);
             free(*field);
             *field = NULL;

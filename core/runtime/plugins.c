@@ -286,6 +286,7 @@ ember__opt_type_word(ember_opt_type_t t)
     case EMBER_OPT_STRING: return "string";
     case EMBER_OPT_DURATION: return "duration";
     case EMBER_OPT_PATH: return "path";
+    case EMBER_OPT_GUARDED: return "guarded";
     }
     return "?";
 }
@@ -309,6 +310,7 @@ opt_current(const ember_option_t *o, const void *conf)
                                                                 : "false");
     case EMBER_OPT_STRING:
     case EMBER_OPT_PATH:
+    case EMBER_OPT_GUARDED:
         s = *(char *const *) (const void *) field;
         return s != NULL ? json_string(s) : json_null();
     }
@@ -415,7 +417,7 @@ module_paths_changed(const ember_config_t *old, const ember_config_t *new,
         m = tmp;
     }
     for (o = m->desc.options; o != NULL && o->name != NULL; o++) {
-        if (o->type != EMBER_OPT_PATH)
+        if (o->type != EMBER_OPT_PATH && o->type != EMBER_OPT_GUARDED)
             continue;
         a = was != NULL ? ember__xml_attr(was->node, o->name) : NULL;
         b = ember__xml_attr(mc->node, o->name);

@@ -88,7 +88,11 @@ typedef enum {
     EMBER_OPT_BOOL = 2,   /* int field, 0 or 1; "true"/"false"/"1"/"0" */
     EMBER_OPT_STRING = 3, /* char * field, owned by the core; max = length */
     EMBER_OPT_DURATION = 4, /* int field in seconds; "90", "15m", "2h", "1d" */
-    EMBER_OPT_PATH = 5     /* char * field; relative to the data directory */
+    EMBER_OPT_PATH = 5,    /* char * field; relative to the data directory */
+    EMBER_OPT_GUARDED = 6  /* minor 8: a char * field like STRING that only
+                              the config file on disk may change, as PATH:
+                              it says where secrets go (a directory's
+                              address), so the console must not */
 } ember_opt_type_t;
 
 typedef struct ember_option_s {

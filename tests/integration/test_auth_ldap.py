@@ -9,6 +9,7 @@ certificate), RFC 4515 (a user name is escaped in a search filter) and
 XEP-0077 (no in-band registration: service-unavailable; password
 changes: not-allowed), and from doc/auth-ldap.md.
 """
+import json
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -375,3 +376,32 @@ def test_directory_users_exist_for_delivery(server_factory, slapd):
     m = b.recv_message()
     assert m.find(q(NS_CLIENT, "body")).text == "kept for later"
     b.close()
+
+
+def test_the_console_cannot_point_logins_at_another_directory(
+        server_factory, slapd):
+    """Where passwords go (uri, the DNs, the filter, the admin group) is
+    for the config file on disk: an admin in the console who could change
+    uri would receive every user's password at a directory of his own."""
+    from test_console_api import call
+    srv = ldap_server(server_factory, slapd)
+    cookie = _cookie(srv, "boss@localhost", USERS["boss"])
+    st, _, csrf = call(srv, "GET", "/api/v1/session",
+                       headers={"Cookie": cookie})
+    before = srv.config_path.read_text()
+    for opt, value in (("uri", "ldap://127.0.0.1:1"),
+                       ("user-dn", "uid=guest,ou=people,dc=example,dc=org"),
+                       ("admin-group", "cn=everyone,dc=example,dc=org")):
+        st, _, doc = call(srv, "POST", "/api/v1/commands/module-configure",
+                          {"name": "auth_ldap", "host": "localhost",
+                           "options": {opt: value}},
+                          headers={"Cookie": cookie,
+                                   "X-CSRF-Token": csrf["csrf"]})
+        assert st == 403, (opt, doc)
+        assert "only in the" in doc.get("detail", "") + doc.get(
+            "message", ""), doc
+    assert srv.config_path.read_text() == before
+    info = json.loads(srv.ctl_ok("--json", "module-options", "--name=auth_ldap",
+                                 "--host=localhost").stdout)
+    kinds = {o["name"]: o["type"] for o in info}
+    assert kinds["uri"] == "guarded" and kinds["bind-password-file"] == "path"
