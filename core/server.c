@@ -132,6 +132,7 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
     }
     ember__commands_core_init(&server_ops);
     ember__commands_admin_init();
+    ember__commands_migrate_init();
     ember__commands_config_init(&server_ops);
     ember__accounts_on_revoke(revoke_streams);
     if (ember__modules_load_global(cfg) > 0)

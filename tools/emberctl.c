@@ -24,6 +24,7 @@
 #include <libxml/tree.h>
 
 #include "ember_config.h"
+#include "ctl_migrate.h"
 #include "net/certgen.h"
 #include "runtime/commands.h"
 #include "base/config.h"
@@ -46,7 +47,8 @@
 
 /* Core commands that only make sense against a running emberd. */
 static const char *const needs_server[] = {
-    "reload", "status", "sessions", "kick", "components", NULL
+    "reload", "status", "sessions", "kick", "components", "export", "import",
+    NULL
 };
 
 static const char usage_text[] =
@@ -78,6 +80,11 @@ static const char usage_text[] =
     "  kick USER@HOST          close an account's sessions (needs emberd)\n"
     "  components              external components (needs a running emberd)\n"
     "  batch                   run commands read from stdin, one per line\n"
+    "  export FILE [HOST...]   accounts and their data as XEP-0227 XML\n"
+    "                          (needs a running emberd)\n"
+    "  import FILE [--force] [--skip-unknown] [--host=H]\n"
+    "                          read a XEP-0227 or Openfire user file\n"
+    "                          (needs a running emberd; doc/migration.md)\n"
     "  commands                every command the server knows, with args\n"
     "\n"
     "Arguments go by position or as --name=value.  FILE defaults to\n"
@@ -899,6 +906,43 @@ run_words(ctl_t *c, int argc, char **argv)
     status = r.status < 0 ? EXIT_CMD : 0;
     reply_clear(&r);
     return status;
+}
+
+
+/* ---- export, import (tools/ctl_migrate.c) ---- */
+
+
+static int
+mig_call(void *ud, const char *name, json_t *args, json_t **result,
+         char *errname, size_t namelen, char *msg, size_t msglen)
+{
+    ctl_t *c = ud;
+    ctl_reply_t r;
+    int status;
+
+    call(c, name, args, &r);
+    status = r.status;
+    *result = status == 0 ? json_incref(r.result) : NULL;
+    snprintf(errname, namelen, "%s", r.error);
+    snprintf(msg, msglen, "%s", r.message != NULL ? r.message : r.error);
+    reply_clear(&r);
+    return status;
+}
+
+
+static int
+run_migrate(ctl_t *c, int argc, char **argv)
+{
+    ctl_mig_ops_t ops = { mig_call, c, c->commands };
+
+    if (c->fd < 0) {
+        /* Modules hold the data, and only a running emberd loads them. */
+        fprintf(stderr, "emberctl: %s: emberd is not running\n", argv[0]);
+        return EXIT_CMD;
+    }
+    return strcmp(argv[0], "export") == 0
+               ? ctl_export(&ops, argc - 1, argv + 1)
+               : ctl_import(&ops, argc - 1, argv + 1);
 }
 
 
@@ -1901,6 +1945,9 @@ main(int argc, char **argv)
 
     if (strcmp(cmdname, "batch") == 0)
         rc = run_batch(&c);
+    else if (strcmp(cmdname, "export") == 0 ||
+             strcmp(cmdname, "import") == 0)
+        rc = run_migrate(&c, n, words);
     else
         rc = run_words(&c, n, words);
 

@@ -16,6 +16,8 @@ typedef struct ember__server_ops_s {
 void ember__commands_core_init(const ember__server_ops_t *ops);
 /* Register user-search, user-info, kick-session, message and logs. */
 void ember__commands_admin_init(void);
+/* account-export, account-import (SCRAM secrets; "local"): cmd_migrate.c. */
+void ember__commands_migrate_init(void);
 /* config-*, module-*, admins, admin-add/-remove, cert-*: cmd_config.c. */
 void ember__commands_config_init(const ember__server_ops_t *ops);
 

@@ -73,12 +73,16 @@ ember__auth_external(const char *host)
 #define ACC_SALT_LEN 16
 #define ACC_NAME_MAX 1024
 #define ACC_PASSWORD_MAX 1024
+/* What check_password accepts of a stored document. */
+#define ACC_ITER_MAX 10000000
+#define ACC_SALT_MAX 256
 
 typedef enum {
     ACC_CREATE = 1,
     ACC_PASSWD,
     ACC_DELETE,
-    ACC_LOCK
+    ACC_LOCK,
+    ACC_IMPORT
 } acc_op_t;
 
 /* Raw SCRAM secrets of one hash, as computed on a worker thread. */
@@ -447,7 +451,7 @@ written(int status, json_t *result, void *ud)
 {
     acc_req_t *req = ud;
 
-    if (status == 0 && req->op == ACC_CREATE)
+    if (status == 0 && (req->op == ACC_CREATE || req->op == ACC_IMPORT))
         ember__fire_simple(req->host, EMBER_EV_USER_CREATED, NULL,
                            (void *) req->user);
     req_finish(req, status);
@@ -539,9 +543,11 @@ got_doc(int status, json_t *result, void *ud)
         req_finish(req, status);
         return;
     }
-    if (req->op == ACC_CREATE) {
+    if (req->op == ACC_CREATE || req->op == ACC_IMPORT) {
         if (status == 0)
             req_finish(req, EMBER_EEXIST);
+        else if (req->op == ACC_IMPORT)
+            write_doc(req);
         else
             start_hash(req);
         return;
@@ -616,6 +622,93 @@ start(acc_op_t op, const char *host, const char *user, const char *password,
     }
     if ((err = ember__keyval_get(req->st, req->user, got_doc, req)) < 0) {
         /* The caller hears of it through the return value only. */
+        req->cb = NULL;
+        req_finish(req, err);
+        return err;
+    }
+    return 0;
+}
+
+
+/* Decoded length of base64 text, -1 when it is not base64. */
+static long
+b64_len(const char *in)
+{
+    char *raw;
+    size_t len;
+
+    if (in == NULL || in[0] == '\0' ||
+        gsasl_base64_from(in, strlen(in), &raw, &len) != GSASL_OK)
+        return -1;
+    explicit_bzero(raw, len);
+    gsasl_free(raw);
+    return (long) len;
+}
+
+
+/* The secrets of one hash: both keys, base64 of the hash's size. */
+static json_t *
+import_keys(json_t *in, long size)
+{
+    json_t *k = json_object_get(in, "stored_key");
+    json_t *s = json_object_get(in, "server_key");
+
+    if (!json_is_object(in) || b64_len(json_string_value(k)) != size ||
+        b64_len(json_string_value(s)) != size)
+        return NULL;
+    return json_pack("{s:O, s:O}", "stored_key", k, "server_key", s);
+}
+
+
+int
+ember__account_import(const char *host, const char *user, json_t *secrets,
+                      ember_store_cb cb, void *ud)
+{
+    json_t *it = json_object_get(secrets, "iterations");
+    json_t *salt = json_object_get(secrets, "salt");
+    json_t *created = json_object_get(secrets, "created");
+    json_t *doc, *k1 = NULL, *k256 = NULL;
+    long saltlen = b64_len(json_string_value(salt));
+    acc_req_t *req;
+    int err;
+
+    if (!json_is_integer(it) || json_integer_value(it) <= 0 ||
+        json_integer_value(it) > ACC_ITER_MAX || saltlen <= 0 ||
+        saltlen > ACC_SALT_MAX)
+        return EMBER_EINVAL;
+    if (json_object_get(secrets, "sha1") != NULL &&
+        (k1 = import_keys(json_object_get(secrets, "sha1"),
+                          GSASL_HASH_SHA1_SIZE)) == NULL)
+        return EMBER_EINVAL;
+    if (json_object_get(secrets, "sha256") != NULL &&
+        (k256 = import_keys(json_object_get(secrets, "sha256"),
+                            GSASL_HASH_SHA256_SIZE)) == NULL) {
+        json_decref(k1);
+        return EMBER_EINVAL;
+    }
+    if (k1 == NULL && k256 == NULL)
+        return EMBER_EINVAL;
+    doc = json_pack("{s:O, s:O, s:I, s:b}", "iterations", it, "salt", salt,
+                    "created", json_is_integer(created)
+                                   ? json_integer_value(created)
+                                   : (json_int_t) time(NULL),
+                    "locked", json_is_true(json_object_get(secrets,
+                                                           "locked")));
+    if (doc == NULL) {
+        json_decref(k1);
+        json_decref(k256);
+        return EMBER_ENOMEM;
+    }
+    if (k1 != NULL)
+        json_object_set_new(doc, "sha1", k1);
+    if (k256 != NULL)
+        json_object_set_new(doc, "sha256", k256);
+    if ((req = req_new(ACC_IMPORT, host, user, NULL, cb, ud, &err)) == NULL) {
+        json_decref(doc);
+        return err;
+    }
+    req->doc = doc;
+    if ((err = ember__keyval_get(req->st, req->user, got_doc, req)) < 0) {
         req->cb = NULL;
         req_finish(req, err);
         return err;

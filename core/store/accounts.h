@@ -22,6 +22,16 @@
  * end with EMBER_EPERM on a host whose passwords a provider keeps. */
 int ember__account_create(const char *host, const char *user,
                           const char *password, ember_store_cb cb, void *ud);
+/*
+ * Create an account from SCRAM secrets computed elsewhere (an export of
+ * this or another server): secrets holds "iterations", "salt" and "sha1"
+ * and/or "sha256" as in the document above, optionally "created" and
+ * "locked".  A hash left out cannot be used to log in (SCRAM with it
+ * fails; PLAIN checks the other).  EMBER_EINVAL when a key is not base64
+ * of its hash's size, EMBER_EEXIST when taken; fires user-created.
+ */
+int ember__account_import(const char *host, const char *user,
+                          json_t *secrets, ember_store_cb cb, void *ud);
 /* EMBER_ENOENT when missing. */
 int ember__account_set_password(const char *host, const char *user,
                                 const char *password, ember_store_cb cb,

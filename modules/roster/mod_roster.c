@@ -113,6 +113,7 @@ roster_load_module(ember_module_t *m, const ember_api_t *a)
                              roster_hooks[i].priority, NULL)) < 0)
             return err;
     if ((err = roster_cmd_init(ri)) < 0 ||
+        (err = roster_migrate_init(ri)) < 0 ||
         (err = api->iface_provide(m, EMBER_ROSTER_IFACE, &ri->iface)) < 0)
         return err;
     return 0;

@@ -153,5 +153,7 @@ int roster_on_shared(ember_module_t *m, const ember_event_t *ev, void *ud);
 
 /* admin commands (roster_cmd.c) */
 int roster_cmd_init(roster_inst_t *ri);
+/* pie-export-roster, pie-import-roster (roster_migrate.c) */
+int roster_migrate_init(roster_inst_t *ri);
 
 #endif
