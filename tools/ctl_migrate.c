@@ -1143,8 +1143,12 @@ ctl_import(const ctl_mig_ops_t *ops, int argc, char **argv)
     if ((ctxt = xmlNewParserCtxt()) == NULL)
         goto out;
     xmlSetStructuredErrorFunc(&m, parse_error);
+    /* NOBLANKS: the indentation of a pretty-printed file is not part of
+     * the data it carries (whitespace-only text alone in an element, a
+     * <body> </body>, stays). */
     doc = xmlCtxtReadFile(ctxt, m.path, NULL,
-                          XML_PARSE_NONET | XML_PARSE_NOCDATA);
+                          XML_PARSE_NONET | XML_PARSE_NOCDATA |
+                          XML_PARSE_NOBLANKS);
     xmlFreeParserCtxt(ctxt);
     if (doc == NULL || m.errors > 0) {
         if (m.errors == 0)

@@ -28,7 +28,7 @@ const ember_api_t *api;
 
 
 /* XEP-0082 date-time, UTC, with milliseconds. */
-static void
+void
 off_stamp(char *buf, size_t len)
 {
     struct timespec ts;
@@ -280,7 +280,8 @@ off_load(ember_module_t *m, const ember_api_t *a)
         (err = api->hook(m, EMBER_EV_USER_DELETED, off_on_user_deleted, 0,
                          in)) < 0 ||
         (err = api->command_register(m, &off_count_cmd, in)) < 0 ||
-        (err = api->command_register(m, &off_clear_cmd, in)) < 0)
+        (err = api->command_register(m, &off_clear_cmd, in)) < 0 ||
+        (err = off_migrate_init(in)) < 0)
         goto fail;
     return 0;
 

@@ -50,6 +50,12 @@ typedef struct off_inst_s {
 
 extern const ember_api_t *api;
 
+/* mod_offline.c: XEP-0082 date-time, UTC, with milliseconds. */
+void off_stamp(char *buf, size_t len);
+
+/* offline_migrate.c: pie-export-offline, pie-import-offline. */
+int off_migrate_init(off_inst_t *in);
+
 /* offline_queue.c */
 off_user_t *off_user_get(off_inst_t *in, const char *name, int create);
 void off_user_maybe_free(off_user_t *u);

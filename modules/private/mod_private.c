@@ -8,11 +8,6 @@
 #include <jansson.h>
 #include "private.h"
 
-typedef struct {
-    int max_size;
-    int max_items;
-} private_conf_t;
-
 static const ember_option_t private_options[] = {
     EMBER_OPT("max-size", EMBER_OPT_INT, private_conf_t, max_size, "65536",
               256, 16777216, "largest fragment, in bytes of serialized XML"),
@@ -284,7 +279,8 @@ private_load(ember_module_t *m, const ember_api_t *a)
                          private_on_iq, 0, NULL)) < 0 ||
         (err = api->hook(m, "iq-set/bare/" NS_PRIVATE ":query",
                          private_on_iq, 0, NULL)) < 0 ||
-        (err = bm_init(m)) < 0)
+        (err = bm_init(m)) < 0 ||
+        (err = private_migrate_init(ps)) < 0)
         return err;
     return 0;
 }

@@ -15,6 +15,11 @@ extern const ember_api_t *api;
 
 typedef struct bm_op_s bm_op_t;
 
+typedef struct {
+    int max_size;
+    int max_items;
+} private_conf_t;
+
 typedef struct private_state_s {
     ember_module_t *m;
     ember_store_t *store;
@@ -31,5 +36,9 @@ void bm_fini(ember_module_t *m);
 /* A client stored `storage` (storage:bookmarks) in private storage. */
 void bm_private_stored(ember_module_t *m, const char *account,
                        const ember_stanza_t *storage);
+
+/* ---- private_migrate.c ---- */
+/* pie-export-private, pie-import-private (emberctl export, import). */
+int private_migrate_init(private_state_t *ps);
 
 #endif

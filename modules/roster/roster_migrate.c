@@ -144,7 +144,7 @@ export_loaded(int status, ember_roster_t *roster, void *ud)
             if (!it->hidden && export_item(q, it) < 0)
                 goto fail;
         }
-    if (add_serialized(out, q) < 0)
+    if (api->stanza_first(q) != NULL && add_serialized(out, q) < 0)
         goto fail;
     /* XEP-0227 3.4: requests not yet answered, as the presence that
      * asked. */

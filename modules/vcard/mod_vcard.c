@@ -44,6 +44,9 @@ typedef struct vcard_cmd_s {
     ember_module_t *m;
     ember_cmd_ctx_t *ctx;
     char *jid;
+    char *user;
+    char hex[41];   /* pie-import: the photo hash stored */
+    int taken;      /* pie-import: which element */
     struct vcard_cmd_s *prev, *next;
 } vcard_cmd_t;
 
@@ -732,6 +735,7 @@ cmd_free(vcard_cmd_t *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     free(c->jid);
+    free(c->user);
     free(c);
 }
 
@@ -757,10 +761,12 @@ cmd_got_vcard(int status, json_t *doc, void *ud)
 }
 
 
-static void
-vcard_cmd_get(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+/* Check the account argument and start a command on it, reading its
+ * vCard into cb when cb is not NULL; NULL when the command has ended. */
+static vcard_cmd_t *
+cmd_start(ember_cmd_ctx_t *ctx, json_t *args, ember_module_t *m,
+          ember_store_cb cb)
 {
-    ember_module_t *m = ud;
     vcard_state_t *vs = api->module_data(m);
     const char *s = json_string_value(json_object_get(args, "jid"));
     ember_jid_t *j = api->jid_parse(s);
@@ -777,8 +783,12 @@ vcard_cmd_get(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         goto out;
     }
     if ((c = calloc(1, sizeof(*c))) == NULL ||
-        (c->jid = strdup(api->jid_bare(j))) == NULL) {
+        (c->jid = strdup(api->jid_bare(j))) == NULL ||
+        (c->user = strdup(api->jid_node(j))) == NULL) {
+        if (c != NULL)
+            free(c->jid);
         free(c);
+        c = NULL;
         api->command_done(ctx, EMBER_ENOMEM, NULL, NULL);
         goto out;
     }
@@ -788,12 +798,126 @@ vcard_cmd_get(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (vs->cmds != NULL)
         vs->cmds->prev = c;
     vs->cmds = c;
-    if (api->keyval_get(vs->store, api->jid_node(j), cmd_got_vcard, c) < 0) {
+    if (cb != NULL && api->keyval_get(vs->store, c->user, cb, c) < 0) {
         api->command_done(ctx, EMBER_EIO, NULL, "cannot read the store");
         cmd_free(c);
+        c = NULL;
     }
 out:
     api->jid_free(j);
+    return c;
+}
+
+
+static void
+vcard_cmd_get(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    cmd_start(ctx, args, ud, cmd_got_vcard);
+}
+
+
+/* ---- pie-export-vcard, pie-import-vcard: emberctl export and import
+ * (XEP-0227 3.3; doc/migration.md) ---- */
+
+static void
+pie_got_vcard(int status, json_t *doc, void *ud)
+{
+    vcard_cmd_t *c = ud;
+    const char *xml = json_string_value(json_object_get(doc, "xml"));
+    json_t *els = json_array();
+
+    if (status < 0 && status != EMBER_ENOENT) {
+        json_decref(els);
+        api->command_done(c->ctx, status, NULL, api->strerror(status));
+    } else {
+        if (status == 0 && xml != NULL)
+            json_array_append_new(els, json_string(xml));
+        api->command_done(c->ctx, 0, json_pack("{s:o}", "elements", els),
+                          NULL);
+    }
+    cmd_free(c);
+}
+
+
+static void
+vcard_pie_export(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    cmd_start(ctx, args, ud, pie_got_vcard);
+}
+
+
+static void
+pie_saved(int status, json_t *result, void *ud)
+{
+    vcard_cmd_t *c = ud;
+
+    if (status < 0) {
+        api->command_done(c->ctx, status, NULL, "storing the vCard failed");
+    } else {
+        photo_known(c->m, c->user, c->hex);
+        api->command_done(c->ctx, 0, json_pack("{s:[i]}", "taken",
+                                               c->taken), NULL);
+    }
+    cmd_free(c);
+}
+
+
+static void
+vcard_pie_import(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    ember_module_t *m = ud;
+    vcard_conf_t *conf = api->module_conf(m);
+    vcard_state_t *vs = api->module_data(m);
+    json_t *elements = json_object_get(args, "elements"), *v, *doc = NULL;
+    ember_stanza_t *st;
+    const char *xml, *why = NULL;
+    char msg[256], hex[41] = "";
+    size_t i, found = 0;
+    int have = 0, empty = 0;
+    vcard_cmd_t *c;
+
+    json_array_foreach(elements, i, v) {
+        xml = json_string_value(v);
+        st = xml != NULL ? api->stanza_parse(xml, strlen(xml)) : NULL;
+        if (st == NULL || strcmp(api->stanza_name(st), "vCard") != 0 ||
+            strcmp(api->stanza_xmlns(st), NS_VCARD) != 0) {
+            api->stanza_free(st);
+            continue;
+        }
+        if (have)
+            why = "a second vCard";
+        else if (strlen(xml) > (size_t) conf->max_size)
+            why = "larger than the vcard module's max-size";
+        else if (photo_hash(st, hex) < 0)
+            why = "PHOTO/BINVAL is not base64";
+        empty = api->stanza_first(st) == NULL;
+        api->stanza_free(st);
+        if (why != NULL) {
+            snprintf(msg, sizeof(msg), "element %zu: vcard: %s", i, why);
+            api->command_done(ctx, EMBER_EINVAL, NULL, msg);
+            return;
+        }
+        have = 1;
+        found = i;
+    }
+    if (!have || json_is_true(json_object_get(args, "check")) || empty) {
+        api->command_done(ctx, 0, have ? json_pack("{s:[i]}", "taken",
+                                                   (int) found)
+                                       : json_pack("{s:[]}", "taken"),
+                          NULL);
+        return;
+    }
+    if ((c = cmd_start(ctx, args, m, NULL)) == NULL)
+        return;
+    c->taken = (int) found;
+    memcpy(c->hex, hex, sizeof(hex));
+    xml = json_string_value(json_array_get(elements, found));
+    if ((doc = json_pack("{s:s, s:s}", "xml", xml, "photo", hex)) == NULL ||
+        api->keyval_set(vs->store, c->user, doc, pie_saved, c) < 0) {
+        api->command_done(ctx, EMBER_EIO, NULL, "cannot write the store");
+        cmd_free(c);
+    }
+    json_decref(doc);
 }
 
 
@@ -802,9 +926,21 @@ static const ember_cmd_arg_t vcard_get_args[] = {
     { NULL, 0, 0, NULL }
 };
 
-static const ember_command_t vcard_get_command = {
-    "vcard-get", "An account's vCard (XEP-0054) as XML", vcard_get_args,
-    "read", vcard_cmd_get
+static const ember_cmd_arg_t pie_import_args[] = {
+    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
+    { "elements", EMBER_ARG_JSON, 1, "the <user/> element's children, "
+      "each serialized" },
+    { "check", EMBER_ARG_BOOL, 0, "only say which elements are taken" },
+    { NULL, 0, 0, NULL }
+};
+
+static const ember_command_t vcard_commands[] = {
+    { "vcard-get", "An account's vCard (XEP-0054) as XML", vcard_get_args,
+      "read", vcard_cmd_get },
+    { "pie-export-vcard", "a user's vCard as a XEP-0227 element",
+      vcard_get_args, "local", vcard_pie_export },
+    { "pie-import-vcard", "import a user's XEP-0227 vCard",
+      pie_import_args, "local", vcard_pie_import },
 };
 
 
@@ -842,9 +978,11 @@ vcard_load(ember_module_t *m, const ember_api_t *a)
         (vs->index = api->store_open(m, "vcard_photo", EMBER_STORE_MAP)) ==
             NULL)
         return EMBER_ENOMEM;
-    if ((err = api->disco_add_feature(m, NS_VCARD)) < 0 ||
-        (err = api->command_register(m, &vcard_get_command, m)) < 0)
+    if ((err = api->disco_add_feature(m, NS_VCARD)) < 0)
         return err;
+    for (i = 0; i < sizeof(vcard_commands) / sizeof(vcard_commands[0]); i++)
+        if ((err = api->command_register(m, &vcard_commands[i], m)) < 0)
+            return err;
     for (i = 0; i < sizeof(vcard_hooks) / sizeof(vcard_hooks[0]); i++)
         if ((err = api->hook(m, vcard_hooks[i].event, vcard_hooks[i].cb,
                              vcard_hooks[i].priority, NULL)) < 0)
