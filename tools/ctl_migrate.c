@@ -545,8 +545,19 @@ take_scram(mig_t *m, mig_user_t *u, xmlNodePtr n)
     old_it = json_object_get(u->secrets, "iterations");
     old_salt = json_object_get(u->secrets, "salt");
     if (json_object_get(u->secrets, key) != NULL) {
-        mig_err(m, node_file(m, n), xmlGetLineNo(n), "%s: %s credentials "
-                "twice", u->jid, mech);
+        /* The same twice (Prosody repeats them when it exports into an
+         * existing file) says nothing new; different ones are a puzzle. */
+        if (json_integer_value(old_it) != it ||
+            strcmp(json_string_value(old_salt), (const char *) salt) != 0 ||
+            strcmp(json_string_value(json_object_get(json_object_get(
+                       u->secrets, key), "stored_key")),
+                   (const char *) st) != 0 ||
+            strcmp(json_string_value(json_object_get(json_object_get(
+                       u->secrets, key), "server_key")),
+                   (const char *) sk) != 0)
+            mig_err(m, node_file(m, n), xmlGetLineNo(n), "%s: two different "
+                    "%s credentials", u->jid, mech);
+        goto out;
     } else if (json_integer_value(old_it) != it ||
                strcmp(json_string_value(old_salt), (const char *) salt)
                    != 0) {
@@ -1091,13 +1102,31 @@ import_user(mig_t *m, mig_user_t *u)
 }
 
 
+/* SAX: a DTD could declare entities that read files or grow without
+ * bound; the parse stops at its first line. */
+static void
+refuse_dtd(void *ctx, const xmlChar *name, const xmlChar *ext_id,
+           const xmlChar *sys_id)
+{
+    xmlParserCtxtPtr c = ctx;
+
+    (void) name;
+    (void) ext_id;
+    (void) sys_id;
+    mig_err(c->_private, NULL, c->input != NULL ? c->input->line : 0,
+            "a DTD is not allowed in an import file");
+    xmlStopParser(c);
+}
+
+
 static void
 parse_error(void *ud, xmlErrorPtr e)
 {
     mig_t *m = ud;
 
-    if (e->level < XML_ERR_ERROR)
-        return;
+    if (e->level < XML_ERR_ERROR || e->code == XML_ERR_USER_STOP ||
+        m->errors > 0)
+        return;     /* the first error names the line; the rest follow */
     mig_err(m, e->file, e->line, "%s", e->message != NULL ? e->message
                                                           : "bad XML");
 }
@@ -1142,6 +1171,8 @@ ctl_import(const ctl_mig_ops_t *ops, int argc, char **argv)
     /* No network, no entity expansion, no DTD: the file is data. */
     if ((ctxt = xmlNewParserCtxt()) == NULL)
         goto out;
+    ctxt->_private = &m;
+    ctxt->sax->internalSubset = refuse_dtd;
     xmlSetStructuredErrorFunc(&m, parse_error);
     /* NOBLANKS: the indentation of a pretty-printed file is not part of
      * the data it carries (whitespace-only text alone in an element, a

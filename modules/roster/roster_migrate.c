@@ -9,6 +9,7 @@
 #include "roster.h"
 
 #define NS_CLIENT "jabber:client"
+#define NS_PIE "urn:xmpp:pie:0"
 
 typedef struct {
     roster_inst_t *ri;
@@ -288,6 +289,24 @@ take_item(rmig_t *j, const ember_stanza_t *e)
 }
 
 
+/* The request presence keeps to show again at the next login, as one
+ * that arrived: from the contact, in jabber:client, whatever the file's
+ * element carried. */
+static char *
+pending_stanza(const char *contact, const char *bare)
+{
+    ember_stanza_t *p = api->stanza_new("presence", NULL);
+    char *xml = NULL;
+
+    if (p != NULL && api->stanza_set_attr(p, "from", contact) == 0 &&
+        api->stanza_set_attr(p, "to", bare) == 0 &&
+        api->stanza_set_attr(p, "type", "subscribe") == 0)
+        xml = api->stanza_serialize(p, NULL);
+    api->stanza_free(p);
+    return xml;
+}
+
+
 /* Which of the user's elements are ours; every one taken is checked.
  * NULL, or why element *bad is refused. */
 static const char *
@@ -313,18 +332,17 @@ gather(rmig_t *j, json_t *elements, size_t *bad)
                  e = api->stanza_next(e))
                 why = take_item(j, e);
         } else if (strcmp(name, "presence") == 0 &&
-                   strcmp(ns, NS_CLIENT) == 0 &&
+                   (strcmp(ns, NS_CLIENT) == 0 ||
+                    /* Prosody 0.12 writes it without a namespace of its
+                     * own, so it falls into the file's. */
+                    strcmp(ns, NS_PIE) == 0) &&
                    api->stanza_attr(st, "type") != NULL &&
                    strcmp(api->stanza_attr(st, "type"), "subscribe") == 0) {
             if ((why = contact_jid(j, api->stanza_attr(st, "from"), contact,
                                    sizeof(contact))) == NULL) {
-                /* Kept as the request to show again at the next login,
-                 * as presence keeps one that arrived. */
-                api->stanza_set_attr(st, "from", contact);
-                api->stanza_set_attr(st, "to", j->bare);
                 if ((it = item_for(j, contact)) == NULL ||
                     (free(it->pending_stanza),
-                     it->pending_stanza = api->stanza_serialize(st, NULL))
+                     it->pending_stanza = pending_stanza(contact, j->bare))
                         == NULL)
                     why = "out of memory";
                 else

@@ -1,0 +1,601 @@
+"""emberctl export / import: XEP-0227 (Portable Import/Export Format for
+XMPP-IM Servers) between Ember instances and from Prosody, and Openfire's
+user import file.  Every check is what a client of the importing server
+sees: the login with the original password, the roster, the vCard, the
+private XML, the offline message, the pending subscription request."""
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from rawxmpp import NS_CLIENT, RawClient, q, stanza_error
+
+NS_PIE = "urn:xmpp:pie:0"
+NS_SCRAM = "urn:xmpp:pie:0#scram"
+NS_ROSTER = "jabber:iq:roster"
+NS_VCARD = "vcard-temp"
+NS_PRIVATE = "jabber:iq:private"
+NS_DELAY = "urn:xmpp:delay"
+
+PHOTO = base64.b64encode(bytes(range(200))).decode()
+VCARD = ("<vCard xmlns='vcard-temp'><FN>Alice Liddell</FN>"
+         "<NICKNAME>alice</NICKNAME><PHOTO><TYPE>image/png</TYPE>"
+         "<BINVAL>%s</BINVAL></PHOTO></vCard>" % PHOTO)
+PREFS = "<prefs xmlns='urn:example:prefs'><color>blue</color></prefs>"
+
+
+# ---- what a client sees ----
+
+def login(port, user, password, domain="localhost", mech="SCRAM-SHA-1"):
+    c = RawClient(port, domain=domain)
+    c.login(user, password, mech=mech)
+    return c
+
+
+def bye(c):
+    c.stream_end()
+    try:
+        c.wait_closed()
+    finally:
+        c.close()
+
+
+def roster_of(c):
+    el = c.iq("get", "<query xmlns='%s'/>" % NS_ROSTER)
+    assert el.get("type") == "result", stanza_error(el)
+    out = {}
+    for it in el.find(q(NS_ROSTER, "query")):
+        out[it.get("jid")] = (it.get("name"), it.get("subscription"),
+                              it.get("ask"),
+                              sorted(g.text for g in it
+                                     if g.tag == q(NS_ROSTER, "group")))
+    return out
+
+
+def vcard_of(c):
+    el = c.iq("get", "<vCard xmlns='%s'/>" % NS_VCARD)
+    assert el.get("type") == "result", stanza_error(el)
+    v = el.find(q(NS_VCARD, "vCard"))
+    return {ch.tag.split("}")[1]: (ch.text or "").strip() for ch in v
+            if len(ch) == 0} | \
+        {"PHOTO": "".join((v.find(q(NS_VCARD, "PHOTO")).find(
+            q(NS_VCARD, "BINVAL")).text or "").split())
+         if v.find(q(NS_VCARD, "PHOTO")) is not None else None}
+
+
+def private_of(c):
+    el = c.iq("get", "<query xmlns='%s'><prefs xmlns='urn:example:prefs'/>"
+              "</query>" % NS_PRIVATE)
+    assert el.get("type") == "result", stanza_error(el)
+    p = el.find(q(NS_PRIVATE, "query")).find(q("urn:example:prefs", "prefs"))
+    return [(ch.tag, ch.text) for ch in p]
+
+
+def set_roster(c, jid, name=None, groups=()):
+    attrs = " name='%s'" % name if name else ""
+    gs = "".join("<group>%s</group>" % g for g in groups)
+    el = c.iq("set", "<query xmlns='%s'><item jid='%s'%s>%s</item></query>"
+              % (NS_ROSTER, jid, attrs, gs))
+    assert el.get("type") == "result", stanza_error(el)
+
+
+def fill_alice(port, password, domain="localhost"):
+    """alice's data, stored as her own client stores it."""
+    c = login(port, "alice", password, domain)
+    set_roster(c, "bob@" + domain, "Bob", ("Friends", "Work"))
+    set_roster(c, "dave@example.org")
+    el = c.iq("set", VCARD)
+    assert el.get("type") == "result", stanza_error(el)
+    el = c.iq("set", "<query xmlns='%s'>%s</query>" % (NS_PRIVATE, PREFS))
+    assert el.get("type") == "result", stanza_error(el)
+    bye(c)
+
+
+def run_ok(srv, *args):
+    r = srv.ctl(*args)
+    assert r.returncode == 0, "emberctl %s: %s%s" % (args, r.stdout,
+                                                      r.stderr)
+    return r
+
+
+def user_names(srv, host="localhost"):
+    return run_ok(srv, "users", host).stdout.split()
+
+
+def wait_log(srv, pattern):
+    srv.wait_log(pattern)
+
+
+# ---- Ember to Ember ----
+
+def test_ember_round_trip(server_factory, passwords, tmp_path):
+    a = server_factory()
+    fill_alice(a.c2s_port, passwords["alice"])
+    run_ok(a, "roster-add", "alice@localhost", "bob@localhost",
+           "--subscription=both")
+    # carol asks alice for her presence while alice is away: a pending
+    # request (XEP-0227 3.4), then bob writes: an offline message.
+    c = login(a.c2s_port, "carol", passwords["carol"])
+    c.send("<presence to='alice@localhost' type='subscribe'/>")
+    c.sync()
+    bye(c)
+    b = login(a.c2s_port, "bob", passwords["bob"])
+    b.message("alice@localhost", "while you were away")
+    b.sync()
+    bye(b)
+    assert "count: 1" in run_ok(a, "offline-count", "alice@localhost").stdout
+    run_ok(a, "lock", "carol@localhost")
+
+    out1 = tmp_path / "one.xml"
+    run_ok(a, "export", out1)
+    # XEP-0227 section 9: the file holds every account's secrets.
+    assert stat.S_IMODE(os.stat(out1).st_mode) == 0o600
+    root = ET.parse(out1).getroot()
+    assert root.tag == q(NS_PIE, "server-data")
+    alice = root.find(q(NS_PIE, "host")).find(q(NS_PIE, "user") +
+                                              "[@name='alice']")
+    mechs = sorted(s.get("mechanism")
+                   for s in alice.findall(q(NS_SCRAM, "scram-credentials")))
+    assert mechs == ["SCRAM-SHA-1", "SCRAM-SHA-256"]
+    # Never the password itself: Ember does not have it.
+    assert alice.get("password") is None
+
+    n = server_factory(users=False)
+    run_ok(n, "import", out1)
+    assert user_names(n) == ["alice", "bob", "carol"]
+    # What the second server exports is what the first did.
+    out2 = tmp_path / "two.xml"
+    run_ok(n, "export", out2)
+    assert out2.read_text() == out1.read_text()
+
+    # The original password, whatever the mechanism.
+    for mech in ("SCRAM-SHA-1", "SCRAM-SHA-256", "PLAIN"):
+        bye(login(n.c2s_port, "alice", passwords["alice"], mech=mech))
+    c = login(n.c2s_port, "alice", passwords["alice"])
+    assert roster_of(c) == {
+        "bob@localhost": ("Bob", "both", None, ["Friends", "Work"]),
+        "dave@example.org": (None, "none", None, []),
+    }
+    v = vcard_of(c)
+    assert v["FN"] == "Alice Liddell" and v["NICKNAME"] == "alice"
+    assert v["PHOTO"] == PHOTO
+    assert private_of(c) == [("{urn:example:prefs}color", "blue")]
+    c.presence()
+    m = c.recv(lambda e: e.tag == q(NS_CLIENT, "message"))
+    assert m.findtext(q(NS_CLIENT, "body")) == "while you were away"
+    assert m.get("from").startswith("bob@localhost/")
+    # The time it was first stored, not the time of the import.
+    d = m.find(q(NS_DELAY, "delay"))
+    assert d is not None and d.get("stamp") in out1.read_text()
+    p = c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+               e.get("type") == "subscribe")
+    assert p.get("from") == "carol@localhost"
+    bye(c)
+    # The lock came along.
+    with pytest.raises(AssertionError):
+        login(n.c2s_port, "carol", passwords["carol"])
+
+
+# ---- safety ----
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def pie(users, host="localhost"):
+    return ("<?xml version='1.0'?>\n<server-data xmlns='urn:xmpp:pie:0'>\n"
+            "<host jid='%s'>\n%s</host>\n</server-data>\n" % (host, users))
+
+
+def test_existing_user_kept_unless_force(server_factory, passwords,
+                                         tmp_path):
+    a = server_factory()
+    fill_alice(a.c2s_port, passwords["alice"])
+    f = tmp_path / "a.xml"
+    run_ok(a, "export", f)
+    n = server_factory()            # alice exists there, other password
+    c = login(n.c2s_port, "alice", passwords["alice"])
+    set_roster(c, "zed@localhost", "Zed")
+    bye(c)
+    n.ctl_ok("passwd", "alice@localhost", "a-new-password")
+
+    r = n.ctl("import", f)
+    assert r.returncode == 1
+    line = next(i for i, s in enumerate(f.read_text().splitlines(), 1)
+                if "<user name=\"alice\"" in s)
+    assert "%s:%d: user alice@localhost already exists" % (f, line) \
+        in r.stderr
+    assert "nothing imported" in r.stderr
+    c = login(n.c2s_port, "alice", "a-new-password")
+    assert list(roster_of(c)) == ["zed@localhost"]
+    bye(c)
+
+    # --force replaces the account and all its data with the file's.
+    run_ok(n, "import", "--force", f)
+    c = login(n.c2s_port, "alice", passwords["alice"])
+    assert sorted(roster_of(c)) == ["bob@localhost", "dave@example.org"]
+    bye(c)
+
+
+def test_bad_xml_names_the_line(server, tmp_path):
+    f = write(tmp_path / "bad.xml", pie(
+        "<user name='erin' password='pw'>\n<query xmlns='jabber:iq:roster'>"
+        "\n<item jid='x@localhost'>\n</query>\n</user>\n"))
+    r = server.ctl("import", f)
+    assert r.returncode == 1
+    assert re.search(r"bad\.xml:7: .*(mismatch|item)", r.stderr), r.stderr
+    assert "erin" not in user_names(server)
+
+
+def test_dtd_and_entities_refused(server, tmp_path):
+    secret = write(tmp_path / "secret.txt", "top secret")
+    f = write(tmp_path / "xxe.xml",
+              "<?xml version='1.0'?>\n<!DOCTYPE server-data [\n"
+              "<!ENTITY x SYSTEM 'file://%s'>]>\n"
+              "<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'>"
+              "<user name='erin' password='&x;'/></host></server-data>\n"
+              % secret)
+    r = server.ctl("import", f)
+    assert r.returncode == 1
+    assert "xxe.xml:2: a DTD is not allowed" in r.stderr, r.stderr
+    assert "erin" not in user_names(server)
+
+
+def test_unknown_element_names_the_line(server, tmp_path):
+    f = write(tmp_path / "u.xml", pie(
+        "<user name='erin' password='erin-pw'>\n"
+        "<query xmlns='jabber:iq:roster'><item jid='bob@localhost'/>"
+        "</query>\n<gadget xmlns='urn:example:gadget'/>\n</user>\n"))
+    r = server.ctl("import", f)
+    assert r.returncode == 1
+    assert ("u.xml:6: erin@localhost: no enabled module takes <gadget "
+            "xmlns='urn:example:gadget'>") in r.stderr, r.stderr
+    assert "erin" not in user_names(server)
+
+    # XEP-0227 section 4: the operator may choose to leave it behind.
+    r = server.ctl("import", "--skip-unknown", f)
+    assert r.returncode == 0, r.stderr
+    assert "u.xml:6: warning" in r.stderr
+    c = login(server.c2s_port, "erin", "erin-pw")
+    assert list(roster_of(c)) == ["bob@localhost"]
+    bye(c)
+
+
+def test_invalid_user_data_imports_nobody(server, tmp_path):
+    # The whole file is checked, by each module, before anything is
+    # written: the first user does not come in when the second is bad.
+    f = write(tmp_path / "two.xml", pie(
+        "<user name='erin' password='erin-pw'/>\n"
+        "<user name='fred' password='fred-pw'>\n"
+        "<query xmlns='jabber:iq:roster'>"
+        "<item jid='bob@localhost' subscription='sideways'/></query>\n"
+        "</user>\n"))
+    r = server.ctl("import", f)
+    assert r.returncode == 1
+    assert "two.xml:6: fred@localhost: element 0: roster: subscription " \
+        "must be none, to, from or both" in r.stderr, r.stderr
+    names = user_names(server)
+    assert "erin" not in names and "fred" not in names
+
+
+def test_unknown_host_and_missing_credentials(server, tmp_path):
+    f = write(tmp_path / "h.xml", pie("<user name='erin' password='x'/>\n",
+                                      host="elsewhere.example"))
+    r = server.ctl("import", f)
+    assert r.returncode == 1
+    assert "h.xml:3: host 'elsewhere.example' is not a host of this " \
+        "server" in r.stderr, r.stderr
+    f = write(tmp_path / "c.xml", pie("<user name='erin'/>\n"))
+    r = server.ctl("import", f)
+    assert r.returncode == 1
+    assert "c.xml:4: erin@localhost: neither a password nor SCRAM " \
+        "credentials" in r.stderr, r.stderr
+
+
+def test_secrets_only_through_the_control_socket(server):
+    # The commands that carry SCRAM secrets are "local": never reachable
+    # from the console, REST or ad-hoc commands, which run as "admin".
+    r = run_ok(server, "--json", "commands")
+    import json
+    perms = {c["name"]: c["permission"] for c in json.loads(r.stdout)}
+    for name in ("account-export", "account-import", "pie-export-roster",
+                 "pie-import-roster", "pie-export-vcard", "pie-import-vcard",
+                 "pie-export-private", "pie-import-private",
+                 "pie-export-offline", "pie-import-offline"):
+        assert perms[name] == "local", name
+
+
+def test_export_needs_a_running_server(server_factory, tmp_path):
+    srv = server_factory(start=False)
+    r = srv.ctl("export", tmp_path / "x.xml")
+    assert r.returncode == 1 and "emberd is not running" in r.stderr
+    assert not (tmp_path / "x.xml").exists()
+
+
+# ---- SCRAM credentials of another server ----
+
+def scram_sha1(password, salt, iters):
+    salted = hashlib.pbkdf2_hmac("sha1", password.encode(), salt, iters)
+    ck = hmac.new(salted, b"Client Key", "sha1").digest()
+    sk = hmac.new(salted, b"Server Key", "sha1").digest()
+    return (base64.b64encode(hashlib.sha1(ck).digest()).decode(),
+            base64.b64encode(sk).decode())
+
+
+def test_sha1_credentials_only(server, tmp_path):
+    salt = b"another-servers-salt"
+    stored, srvkey = scram_sha1("erin-pw", salt, 10000)
+    f = write(tmp_path / "s.xml", pie(
+        "<user name='erin'><scram-credentials xmlns='urn:xmpp:pie:0#scram' "
+        "mechanism='SCRAM-SHA-1'><iter-count>10000</iter-count><salt>%s"
+        "</salt><server-key>%s</server-key><stored-key>%s</stored-key>"
+        "</scram-credentials></user>\n"
+        % (base64.b64encode(salt).decode(), srvkey, stored)))
+    run_ok(server, "import", f)
+    bye(login(server.c2s_port, "erin", "erin-pw", mech="SCRAM-SHA-1"))
+    bye(login(server.c2s_port, "erin", "erin-pw", mech="PLAIN"))
+    # No SHA-256 secrets came: that mechanism cannot work for erin.
+    with pytest.raises(AssertionError):
+        login(server.c2s_port, "erin", "erin-pw", mech="SCRAM-SHA-256")
+    with pytest.raises(AssertionError):
+        login(server.c2s_port, "erin", "wrong", mech="SCRAM-SHA-1")
+
+
+def test_xinclude_of_user_files(server, tmp_path):
+    # XEP-0227 section 7: one file per user, included by a relative href.
+    (tmp_path / "users").mkdir()
+    write(tmp_path / "users" / "erin.xml",
+          "<user xmlns='urn:xmpp:pie:0' name='erin' password='erin-pw'>"
+          "<query xmlns='jabber:iq:roster'><item jid='bob@localhost' "
+          "name='B'/></query></user>\n")
+    f = write(tmp_path / "main.xml", pie(
+        "<xi:include xmlns:xi='http://www.w3.org/2001/XInclude' "
+        "href='users/erin.xml'/>\n"))
+    run_ok(server, "import", f)
+    c = login(server.c2s_port, "erin", "erin-pw")
+    assert roster_of(c) == {"bob@localhost": ("B", "none", None, [])}
+    bye(c)
+    g = write(tmp_path / "abs.xml", pie(
+        "<xi:include xmlns:xi='http://www.w3.org/2001/XInclude' "
+        "href='/etc/passwd'/>\n"))
+    r = server.ctl("import", g)
+    assert r.returncode == 1
+    assert "abs.xml:4: <include/>: only a relative href" in r.stderr
+
+
+# ---- Openfire ----
+
+OPENFIRE = """<?xml version="1.0" encoding="UTF-8"?>
+<Openfire>
+  <User>
+    <Username>erin</Username>
+    <Password>erin-pw</Password>
+    <Email>erin@example.org</Email>
+    <Name>Erin Example</Name>
+    <CreationDate>1700000000000</CreationDate>
+    <ModifiedDate>1700000000000</ModifiedDate>
+    <Roster>
+      <Item jid="bob@localhost" askstatus="-1" recvstatus="-1"
+            substatus="3" name="Bob">
+        <Group>Friends</Group>
+      </Item>
+      <Item jid="dave@example.org" askstatus="0" recvstatus="-1"
+            substatus="0" name=""/>
+      <Item jid="carol@localhost" askstatus="-1" recvstatus="1"
+            substatus="1"/>
+    </Roster>
+  </User>
+  <User>
+    <Username>fred</Username>
+    <Password>fred-pw</Password>
+    <Email/>
+    <Name/>
+    <CreationDate>1700000000000</CreationDate>
+    <ModifiedDate>1700000000000</ModifiedDate>
+    <Roster/>
+  </User>
+</Openfire>
+"""
+
+
+def test_openfire_user_import(server, tmp_path):
+    f = write(tmp_path / "openfire.xml", OPENFIRE)
+    r = run_ok(server, "import", "--host=localhost", f)
+    assert "imported 2 of 2 users" in r.stderr
+    bye(login(server.c2s_port, "fred", "fred-pw"))
+    c = login(server.c2s_port, "erin", "erin-pw", mech="SCRAM-SHA-256")
+    assert roster_of(c) == {
+        "bob@localhost": ("Bob", "both", None, ["Friends"]),
+        "dave@example.org": (None, "none", "subscribe", []),
+        "carol@localhost": (None, "to", None, []),
+    }
+    v = vcard_of(c)
+    assert v["FN"] == "Erin Example"
+    el = c.iq("get", "<vCard xmlns='vcard-temp'/>")
+    assert el.find(q(NS_VCARD, "vCard")).find(q(NS_VCARD, "EMAIL")).findtext(
+        q(NS_VCARD, "USERID")) == "erin@example.org"
+    # carol's request (recvstatus 1) waits for erin's answer.
+    c.presence()
+    p = c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+               e.get("type") == "subscribe")
+    assert p.get("from") == "carol@localhost"
+    bye(c)
+
+
+def test_openfire_unknown_element(server, tmp_path):
+    f = write(tmp_path / "of.xml", OPENFIRE.replace(
+        "<Email/>", "<Email/>\n    <Shoe/>"))
+    r = server.ctl("import", f)
+    assert r.returncode == 1
+    assert "of.xml:25: unknown element <Shoe> in <User/>" in r.stderr, \
+        r.stderr
+
+
+# ---- Prosody (Debian's 0.12, its prosody-migrator, XEP-0227 driver) ----
+
+PROSODY = shutil.which("prosody") or "/usr/bin/prosody"
+PROSODYCTL = shutil.which("prosodyctl") or "/usr/bin/prosodyctl"
+MIGRATOR = shutil.which("prosody-migrator") or "/usr/bin/prosody-migrator"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Prosody:
+    """A Prosody with its default (hashed) password storage, alone on a
+    loopback port: the source of a migration."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.root.mkdir()
+        (self.root / "data").mkdir()
+        self.port = free_port()
+        self.cfg = self.root / "prosody.cfg.lua"
+        self.cfg.write_text("""
+pidfile = "%(r)s/prosody.pid"
+data_path = "%(r)s/data"
+run_as_root = true
+daemonize = false
+log = { info = "%(r)s/prosody.log" }
+interfaces = { "127.0.0.1" }
+c2s_ports = { %(p)d }
+s2s_ports = { }
+c2s_direct_tls_ports = { }
+s2s_direct_tls_ports = { }
+http_ports = { }
+https_ports = { }
+component_ports = { }
+admin_socket = "%(r)s/admin.sock"
+modules_enabled = { "roster", "saslauth", "disco", "private", "vcard",
+  "offline", "presence", "posix" }
+authentication = "internal_hashed"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+VirtualHost "localhost"
+""" % {"r": self.root, "p": self.port})
+        self.proc = None
+
+    def register(self, user, password):
+        r = subprocess.run([PROSODYCTL, "--config", str(self.cfg), "register",
+                            user, "localhost", password],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [PROSODY, "-F", "--config", str(self.cfg)],
+            stdout=open(self.root / "prosody.out", "ab"),
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log()
+            try:
+                socket.create_connection(("127.0.0.1", self.port),
+                                         0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("prosody did not listen:\n" + self.log())
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def log(self):
+        return "".join(p.read_text(errors="replace")[-5000:]
+                       for p in (self.root / "prosody.out",
+                                 self.root / "prosody.log") if p.exists())
+
+    def export_227(self, out):
+        """prosody-migrator from the internal store to the xep0227 driver:
+        one file per user in `out`.  The migrator writes where its
+        built-in data directory points (CFG_DATADIR, /var/lib/prosody, set
+        before any config is read), so it runs from a copy with only that
+        line changed; --root keeps it from switching to the prosody
+        user."""
+        out.mkdir()
+        script = self.root / "prosody-migrator.lua"
+        script.write_text(re.sub(r"(?m)^CFG_DATADIR=.*$",
+                                 "CFG_DATADIR=%r;" % str(out),
+                                 Path(MIGRATOR).read_text()))
+        mcfg = self.root / "migrator.cfg.lua"
+        mcfg.write_text("""
+input { type = "internal"; path = "%s";
+  hosts = { ["localhost"] = { "accounts", "roster", "vcard", "private" } } }
+output { type = "xep0227" }
+""" % (self.root / "data"))
+        lua = Path(MIGRATOR).read_text().splitlines()[0][2:].split()[-1]
+        r = subprocess.run([shutil.which(lua) or lua, str(script), "--root",
+                            "--config", str(mcfg), "input", "output"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and "Done!" in r.stdout + r.stderr, \
+            r.stdout + r.stderr
+        return sorted(out.iterdir())
+
+
+@pytest.mark.skipif(not os.path.exists(MIGRATOR), reason="no prosody")
+def test_import_from_prosody(server_factory, tmp_path):
+    p = Prosody(tmp_path / "prosody")
+    for u, pw in (("alice", "alice-pw"), ("bob", "bob-pw"),
+                  ("carol", "carol-pw")):
+        p.register(u, pw)
+    p.start()
+    try:
+        fill_alice(p.port, "alice-pw")
+        c = login(p.port, "carol", "carol-pw")
+        c.send("<presence to='alice@localhost' type='subscribe'/>")
+        c.iq("get", "<query xmlns='jabber:iq:roster'/>")
+        bye(c)
+    finally:
+        p.stop()
+    files = p.export_227(tmp_path / "227")
+    assert [f.name for f in files] == ["alice@localhost.xml",
+                                       "bob@localhost.xml",
+                                       "carol@localhost.xml"]
+    # What Prosody writes: SCRAM-SHA-1 secrets, never the password.
+    a = ET.parse(files[0]).getroot()
+    cred = a.find(".//" + q(NS_SCRAM, "scram-credentials"))
+    assert cred.get("mechanism") == "SCRAM-SHA-1"
+    assert a.find(".//" + q(NS_PIE, "user")).get("password") is None
+
+    n = server_factory(users=False)
+    for f in files:
+        run_ok(n, "import", f)
+    assert user_names(n) == ["alice", "bob", "carol"]
+    # Prosody's own secrets: the passwords work, with SCRAM-SHA-1 and PLAIN.
+    bye(login(n.c2s_port, "bob", "bob-pw", mech="PLAIN"))
+    c = login(n.c2s_port, "alice", "alice-pw", mech="SCRAM-SHA-1")
+    assert roster_of(c) == {
+        "bob@localhost": ("Bob", "none", None, ["Friends", "Work"]),
+        "dave@example.org": (None, "none", None, []),
+    }
+    v = vcard_of(c)
+    assert v["FN"] == "Alice Liddell" and v["PHOTO"] == PHOTO
+    assert private_of(c) == [("{urn:example:prefs}color", "blue")]
+    c.presence()
+    pr = c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+                e.get("type") == "subscribe")
+    assert pr.get("from") == "carol@localhost"
+    bye(c)
