@@ -91,6 +91,13 @@ pep_ctx(const ember_pubsub_iface_t *self, const ember_pubsub_opts_t *o)
 }
 
 
+ps_ctx_t *
+ps_pep_ctx(pubsub_t *p)
+{
+    return pep_ctx(&p->iface, NULL);
+}
+
+
 static int
 pep_request(const ember_pubsub_iface_t *self, const ember_event_t *ev,
             const ember_pubsub_opts_t *o)
@@ -289,6 +296,7 @@ pubsub_load(ember_module_t *m, const ember_api_t *a)
     p->pep.create_policy = PS_CREATE_OWNER;
     if ((err = ps_ctx_init(&p->pep, m, 1)) < 0 ||
         (conf->service && (err = serve(m, p, conf)) < 0) ||
+        (err = ps_migrate_register(m, p)) < 0 ||
         (err = api->iface_provide(m, EMBER_PUBSUB_IFACE, &p->iface)) < 0) {
         pubsub_unload(m);
         return err;

@@ -246,4 +246,9 @@ void ps_disco(ps_req_t *r, const ember_stanza_t *q);
 /* ---- pubsub_cmd.c: admin commands ---- */
 int ps_commands_register(ember_module_t *m, pubsub_t *p);
 
+/* ---- pubsub_migrate.c: pie-export-pep, pie-import-pep ---- */
+int ps_migrate_register(ember_module_t *m, pubsub_t *p);
+/* The PEP context with PEP's default settings (mod_pubsub.c). */
+ps_ctx_t *ps_pep_ctx(pubsub_t *p);
+
 #endif

@@ -90,7 +90,52 @@ def set_roster(c, jid, name=None, groups=()):
     assert el.get("type") == "result", stanza_error(el)
 
 
-def fill_alice(port, password, domain="localhost"):
+NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+NODE_NOTES = "urn:example:notes"
+
+
+def pep_publish(c, node, id_, payload, max_items=None):
+    opts = ""
+    if max_items:
+        opts = ("<publish-options><x xmlns='jabber:x:data' type='submit'>"
+                "<field var='FORM_TYPE' type='hidden'><value>%s#publish-"
+                "options</value></field><field var='pubsub#max_items'>"
+                "<value>%d</value></field></x></publish-options>"
+                % (NS_PUBSUB, max_items))
+    el = c.iq("set", "<pubsub xmlns='%s'><publish node='%s'><item id='%s'>"
+              "%s</item></publish>%s</pubsub>"
+              % (NS_PUBSUB, node, id_, payload, opts))
+    assert el.get("type") == "result", stanza_error(el)
+
+
+def pep_items(c, owner, node):
+    """(id, text of the payload) of each item, as a contact reads them."""
+    el = c.iq("get", "<pubsub xmlns='%s'><items node='%s'/></pubsub>"
+              % (NS_PUBSUB, node), to=owner)
+    assert el.get("type") == "result", stanza_error(el)
+    items = el.find(q(NS_PUBSUB, "pubsub")).find(q(NS_PUBSUB, "items"))
+    return sorted((it.get("id"), "".join(it[0].itertext())) for it in items)
+
+
+def fill_pep(c):
+    pep_publish(c, "http://jabber.org/protocol/nick", "current",
+                "<nick xmlns='http://jabber.org/protocol/nick'>Ali</nick>")
+    for i in (1, 2):
+        pep_publish(c, NODE_NOTES, "n%d" % i,
+                    "<note xmlns='urn:example:notes'>note %d</note>" % i,
+                    max_items=5)
+
+
+def assert_pep(c, owner="alice@localhost"):
+    assert pep_items(c, owner, "http://jabber.org/protocol/nick") == [
+        ("current", "Ali")]
+    # Two items stay: the node's max_items (5) came along, where a new
+    # node's default (1) would keep only the last.
+    assert pep_items(c, owner, NODE_NOTES) == [("n1", "note 1"),
+                                               ("n2", "note 2")]
+
+
+def fill_alice(port, password, domain="localhost", pep=True):
     """alice's data, stored as her own client stores it."""
     c = login(port, "alice", password, domain)
     set_roster(c, "bob@" + domain, "Bob", ("Friends", "Work"))
@@ -99,6 +144,8 @@ def fill_alice(port, password, domain="localhost"):
     assert el.get("type") == "result", stanza_error(el)
     el = c.iq("set", "<query xmlns='%s'>%s</query>" % (NS_PRIVATE, PREFS))
     assert el.get("type") == "result", stanza_error(el)
+    if pep:
+        fill_pep(c)
     bye(c)
 
 
@@ -171,6 +218,7 @@ def test_ember_round_trip(server_factory, passwords, tmp_path):
     assert v["FN"] == "Alice Liddell" and v["NICKNAME"] == "alice"
     assert v["PHOTO"] == PHOTO
     assert private_of(c) == [("{urn:example:prefs}color", "blue")]
+    assert_pep(c)
     c.presence()
     m = c.recv(lambda e: e.tag == q(NS_CLIENT, "message"))
     assert m.findtext(q(NS_CLIENT, "body")) == "while you were away"
@@ -313,7 +361,8 @@ def test_secrets_only_through_the_control_socket(server):
     for name in ("account-export", "account-import", "pie-export-roster",
                  "pie-import-roster", "pie-export-vcard", "pie-import-vcard",
                  "pie-export-private", "pie-import-private",
-                 "pie-export-offline", "pie-import-offline"):
+                 "pie-export-offline", "pie-import-offline",
+                 "pie-export-pep", "pie-import-pep"):
         assert perms[name] == "local", name
 
 
@@ -484,7 +533,7 @@ https_ports = { }
 component_ports = { }
 admin_socket = "%(r)s/admin.sock"
 modules_enabled = { "roster", "saslauth", "disco", "private", "vcard",
-  "offline", "presence", "posix" }
+  "offline", "presence", "pep", "posix" }
 authentication = "internal_hashed"
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
@@ -543,7 +592,8 @@ VirtualHost "localhost"
         mcfg = self.root / "migrator.cfg.lua"
         mcfg.write_text("""
 input { type = "internal"; path = "%s";
-  hosts = { ["localhost"] = { "accounts", "roster", "vcard", "private" } } }
+  hosts = { ["localhost"] = { "accounts", "roster", "vcard", "private",
+    "pep-pubsub" } } }
 output { type = "xep0227" }
 """ % (self.root / "data"))
         lua = Path(MIGRATOR).read_text().splitlines()[0][2:].split()[-1]
@@ -594,6 +644,7 @@ def test_import_from_prosody(server_factory, tmp_path):
     v = vcard_of(c)
     assert v["FN"] == "Alice Liddell" and v["PHOTO"] == PHOTO
     assert private_of(c) == [("{urn:example:prefs}color", "blue")]
+    assert_pep(c)
     c.presence()
     pr = c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
                 e.get("type") == "subscribe")
