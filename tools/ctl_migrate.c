@@ -27,12 +27,15 @@
 #define NS_VCARD "vcard-temp"
 #define EXPORT_PREFIX "pie-export-"
 #define IMPORT_PREFIX "pie-import-"
+#define HOST_EXPORT_PREFIX "pie-host-export-"
+#define HOST_IMPORT_PREFIX "pie-host-import-"
 
 #define EXIT_OK 0
 #define EXIT_CMD 1
 #define EXIT_USAGE 2
 
-/* One user of the file, checked before anything is written. */
+/* One user of the file, checked before anything is written; or, name
+ * NULL and jid the host, what a <host/> holds besides users (rooms). */
 typedef struct mig_user_s {
     char *host, *name, *jid;
     const char *file;         /* where it was read, for messages */
@@ -53,6 +56,7 @@ typedef struct mig_s {
     const char *openfire_host;
     json_t *hosts;            /* the server's hosts */
     mig_user_t *users, **tail;
+    mig_user_t *hostdata, **htail;
     int errors;
 } mig_t;
 
@@ -262,6 +266,41 @@ export_user(const ctl_mig_ops_t *ops, xmlNodePtr hnode, const char *host,
 }
 
 
+/* What the host's modules keep outside the users (rooms), after them. */
+static int
+export_host(const ctl_mig_ops_t *ops, xmlNodePtr hnode, const char *host)
+{
+    json_t *mods = commands_for(ops, HOST_EXPORT_PREFIX, host), *m, *res, *e;
+    char en[32], msg[512];
+    size_t i, k;
+    int rc = 0;
+
+    json_array_foreach(mods, i, m) {
+        res = NULL;
+        if (call(ops, json_string_value(m), json_pack("{s:s}", "host", host),
+                 &res, en, sizeof(en), msg, sizeof(msg)) < 0) {
+            fprintf(stderr, "emberctl: %s: %s: %s\n", host,
+                    json_string_value(m), msg);
+            rc = -1;
+            break;
+        }
+        json_array_foreach(json_object_get(res, "elements"), k, e)
+            if (!json_is_string(e) ||
+                append_xml(hnode, json_string_value(e)) < 0) {
+                fprintf(stderr, "emberctl: %s: %s gave a malformed "
+                        "element\n", host, json_string_value(m));
+                rc = -1;
+                break;
+            }
+        json_decref(res);
+        if (rc < 0)
+            break;
+    }
+    json_decref(mods);
+    return rc;
+}
+
+
 /* Write doc to path ("-": stdout), readable by its owner only: an
  * export holds every account's secrets (XEP-0227 section 9). */
 static int
@@ -340,6 +379,9 @@ ctl_export(const ctl_mig_ops_t *ops, int argc, char **argv)
             nusers++;
         }
         json_decref(mods);
+        if (rc == EXIT_OK && export_host(ops, hnode,
+                                         json_string_value(h)) < 0)
+            rc = EXIT_CMD;
         json_decref(users);
         if (rc != EXIT_OK)
             break;
@@ -440,6 +482,30 @@ serialize(xmlNodePtr n)
     xmlBufferFree(buf);
     xmlFreeDoc(d);
     return s;
+}
+
+
+/* The record of what host holds besides users. */
+static mig_user_t *
+host_rec(mig_t *m, xmlNodePtr at, const char *host)
+{
+    mig_user_t *u;
+
+    for (u = m->hostdata; u != NULL; u = u->next)
+        if (strcmp(u->host, host) == 0)
+            return u;
+    if ((u = calloc(1, sizeof(*u))) == NULL)
+        return NULL;
+    u->host = strdup(host);
+    u->jid = strdup(host);
+    u->elements = json_array();
+    u->lines = json_array();
+    u->file = node_file(m, at) == m->path ? m->path : strdup(node_file(m,
+                                                                   at));
+    u->line = xmlGetLineNo(at);
+    *m->htail = u;
+    m->htail = &u->next;
+    return u;
 }
 
 
@@ -707,6 +773,7 @@ static void
 read_host(mig_t *m, xmlNodePtr hn)
 {
     xmlChar *jid = xmlGetProp(hn, BAD_CAST "jid");
+    mig_user_t *h;
     xmlNodePtr n;
 
     if (jid == NULL || !host_known(m->hosts, (const char *) jid)) {
@@ -722,9 +789,14 @@ read_host(mig_t *m, xmlNodePtr hn)
             continue;
         if (is_el(n, "user", NS_PIE))
             read_user(m, n, (const char *) jid);
-        else if (n->type == XML_ELEMENT_NODE)
-            unknown(m, n, "<host/>");
-        else
+        else if (is_el(n, "include", NS_XINCLUDE))
+            unknown(m, n, "<host/>");   /* one that could not be read */
+        else if (n->type == XML_ELEMENT_NODE) {
+            /* The host's modules say whether they take it (rooms). */
+            if ((h = host_rec(m, n, (const char *) jid)) == NULL ||
+                add_element(h, n) < 0)
+                mig_err(m, NULL, 0, "out of memory");
+        } else
             mig_err(m, node_file(m, n), xmlGetLineNo(n), "text in <host/>");
     }
     xmlFree(jid);
@@ -942,8 +1014,12 @@ check_user(mig_t *m, mig_user_t *u, json_t *mods)
         if (json_array_size(u->elements) == 0)
             break;
         if (call(m->ops, json_string_value(cmd),
-                 json_pack("{s:s, s:s, s:O, s:b}", "jid", u->jid, "host",
-                           u->host, "elements", u->elements, "check", 1),
+                 u->name != NULL
+                     ? json_pack("{s:s, s:s, s:O, s:b}", "jid", u->jid,
+                                 "host", u->host, "elements", u->elements,
+                                 "check", 1)
+                     : json_pack("{s:s, s:O, s:b}", "host", u->host,
+                                 "elements", u->elements, "check", 1),
                  &res, en, sizeof(en), msg, sizeof(msg)) < 0) {
             /* "element N: why": name the line of element N. */
             line = strncmp(msg, "element ", 8) == 0
@@ -1025,19 +1101,19 @@ check_exists(mig_t *m, mig_user_t *u)
 }
 
 
+static int run_modules(mig_t *m, mig_user_t *u);
+
 static int
 import_user(mig_t *m, mig_user_t *u)
 {
-    json_t *res, *cmd, *els, *done = json_array();
+    json_t *res;
     char en[32], msg[512];
-    size_t i, k;
     int rc = 0;
 
     if (u->exists &&
         call(m->ops, "deluser", json_pack("{s:s}", "jid", u->jid), &res, en,
              sizeof(en), msg, sizeof(msg)) < 0) {
         fprintf(stderr, "emberctl: %s: replacing: %s\n", u->jid, msg);
-        json_decref(done);
         return -1;
     }
     res = NULL;
@@ -1054,36 +1130,9 @@ import_user(mig_t *m, mig_user_t *u)
     json_decref(res);
     if (rc < 0) {
         fprintf(stderr, "emberctl: %s: %s\n", u->jid, msg);
-        json_decref(done);
         return -1;
     }
-    /* Each module in turn, with the elements it said it takes. */
-    json_array_foreach(u->owner, i, cmd) {
-        if (json_is_null(cmd))
-            continue;
-        json_array_foreach(done, k, res)
-            if (json_equal(res, cmd))
-                break;
-        if (k < json_array_size(done))
-            continue;
-        json_array_append(done, cmd);
-        els = json_array();
-        for (k = i; k < json_array_size(u->owner); k++)
-            if (json_equal(json_array_get(u->owner, k), cmd))
-                json_array_append(els, json_array_get(u->elements, k));
-        res = NULL;
-        rc = call(m->ops, json_string_value(cmd),
-                  json_pack("{s:s, s:s, s:o}", "jid", u->jid, "host",
-                            u->host, "elements", els),
-                  &res, en, sizeof(en), msg, sizeof(msg));
-        json_decref(res);
-        if (rc < 0) {
-            fprintf(stderr, "emberctl: %s: %s: %s\n", u->jid,
-                    json_string_value(cmd), msg);
-            break;
-        }
-    }
-    json_decref(done);
+    rc = run_modules(m, u);
     if (rc < 0) {
         /* No half-written user: the account goes, and with it whatever
          * modules stored of it. */
@@ -1099,6 +1148,48 @@ import_user(mig_t *m, mig_user_t *u)
         return -1;
     }
     return 0;
+}
+
+
+/* Each module in turn, with the elements it said it takes. */
+static int
+run_modules(mig_t *m, mig_user_t *u)
+{
+    json_t *res, *cmd, *els, *done = json_array();
+    char en[32], msg[512];
+    size_t i, k;
+    int rc = 0;
+
+    json_array_foreach(u->owner, i, cmd) {
+        if (json_is_null(cmd))
+            continue;
+        json_array_foreach(done, k, res)
+            if (json_equal(res, cmd))
+                break;
+        if (k < json_array_size(done))
+            continue;
+        json_array_append(done, cmd);
+        els = json_array();
+        for (k = i; k < json_array_size(u->owner); k++)
+            if (json_equal(json_array_get(u->owner, k), cmd))
+                json_array_append(els, json_array_get(u->elements, k));
+        res = NULL;
+        rc = call(m->ops, json_string_value(cmd),
+                  u->name != NULL
+                      ? json_pack("{s:s, s:s, s:o}", "jid", u->jid, "host",
+                                  u->host, "elements", els)
+                      : json_pack("{s:s, s:o}", "host", u->host, "elements",
+                                  els),
+                  &res, en, sizeof(en), msg, sizeof(msg));
+        json_decref(res);
+        if (rc < 0) {
+            fprintf(stderr, "emberctl: %s: %s: %s\n", u->jid,
+                    json_string_value(cmd), msg);
+            break;
+        }
+    }
+    json_decref(done);
+    return rc < 0 ? -1 : 0;
 }
 
 
@@ -1147,6 +1238,7 @@ ctl_import(const ctl_mig_ops_t *ops, int argc, char **argv)
     memset(&m, 0, sizeof(m));
     m.ops = ops;
     m.tail = &m.users;
+    m.htail = &m.hostdata;
     for (k = 0; k < argc; k++) {
         if (strcmp(argv[k], "--force") == 0)
             m.force = 1;
@@ -1208,6 +1300,12 @@ ctl_import(const ctl_mig_ops_t *ops, int argc, char **argv)
         json_decref(mods);
         nusers++;
     }
+    for (u = m.hostdata; u != NULL; u = u->next) {
+        mods = commands_for(ops, HOST_IMPORT_PREFIX, u->host);
+        check_user(&m, u, mods);
+        check_unknown(&m, u);
+        json_decref(mods);
+    }
     if (m.errors > 0) {
         fprintf(stderr, "emberctl: %d error%s: nothing imported\n",
                 m.errors, m.errors == 1 ? "" : "s");
@@ -1221,9 +1319,17 @@ ctl_import(const ctl_mig_ops_t *ops, int argc, char **argv)
     fprintf(stderr, "imported %zu of %zu users from %s\n", done, nusers,
             m.path);
     rc = done == nusers ? EXIT_OK : EXIT_CMD;
+    /* Rooms and the like after the users they may name. */
+    for (u = m.hostdata; rc == EXIT_OK && u != NULL; u = u->next)
+        if (run_modules(&m, u) < 0)
+            rc = EXIT_CMD;
 out:
     xmlSetStructuredErrorFunc(NULL, NULL);
     for (u = m.users; u != NULL; u = next) {
+        next = u->next;
+        user_free(&m, u);
+    }
+    for (u = m.hostdata; u != NULL; u = next) {
         next = u->next;
         user_free(&m, u);
     }

@@ -373,6 +373,7 @@ muc_load(ember_module_t *m, const ember_api_t *a)
         (err = api->hook(m, EMBER_EV_SERVER_STOPPING, muc_on_stopping, 0,
                          mu)) < 0 ||
         (err = muc_commands_register(mu)) < 0 ||
+        (err = muc_migrate_register(mu)) < 0 ||
         (err = muc_mam_start(mu)) < 0 ||
         (err = muc_store_load(mu)) < 0)
         goto fail;

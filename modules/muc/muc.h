@@ -268,5 +268,7 @@ int muc_mam_start(muc_t *mu);
 
 /* muc_cmd.c */
 int muc_commands_register(muc_t *mu);
+/* muc_migrate.c: pie-host-export-muc, pie-host-import-muc */
+int muc_migrate_register(muc_t *mu);
 
 #endif

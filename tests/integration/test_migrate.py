@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from muclib import NS_MUC_ADMIN, Occ, form_fields
 from rawxmpp import NS_CLIENT, RawClient, q, stanza_error
 
 NS_PIE = "urn:xmpp:pie:0"
@@ -166,11 +167,50 @@ def wait_log(srv, pattern):
 
 # ---- Ember to Ember ----
 
+def make_room(srv, passwords):
+    """A persistent, members-only room with a subject and a member."""
+    o = Occ(srv, "alice", passwords["alice"])
+    o.create("lobby", "Alice", {
+        "muc#roomconfig_persistentroom": "1",
+        "muc#roomconfig_roomname": "The Lobby",
+        "muc#roomconfig_membersonly": "1",
+    })
+    el = o.admin("lobby", "<item jid='bob@localhost' affiliation='member' "
+                 "nick='Bobby'/>")
+    assert el.get("type") == "result", stanza_error(el)
+    o.send("<message to='%s' type='groupchat'><subject>Welcome</subject>"
+           "</message>" % o.room("lobby"))
+    o.recv_message(pred=lambda e: e.find(q(NS_CLIENT, "subject")) is not
+                   None)
+    o.leave("lobby", "Alice")
+    o.close()
+
+
+def check_room(srv, passwords):
+    o = Occ(srv, "alice", passwords["alice"])
+    el = o.owner_get("lobby")
+    assert el.get("type") == "result", stanza_error(el)
+    f = form_fields(el.find(".//{jabber:x:data}x"))
+    assert f["muc#roomconfig_roomname"] == ["The Lobby"]
+    assert f["muc#roomconfig_membersonly"] in (["1"], ["true"])
+    el = o.admin("lobby", "<item affiliation='member'/>", type_="get")
+    items = el.find(q(NS_MUC_ADMIN, "query"))
+    assert [(i.get("jid"), i.get("nick")) for i in items] == [
+        ("bob@localhost", "Bobby")]
+    o.close()
+    # bob, a member, gets in, and finds the subject.
+    b = Occ(srv, "bob", passwords["bob"])
+    b.join("lobby", "Bobby")
+    assert b.subject == "Welcome"
+    b.close()
+
+
 def test_ember_round_trip(server_factory, passwords, tmp_path):
     a = server_factory()
     fill_alice(a.c2s_port, passwords["alice"])
     run_ok(a, "roster-add", "alice@localhost", "bob@localhost",
            "--subscription=both")
+    make_room(a, passwords)
     # carol asks alice for her presence while alice is away: a pending
     # request (XEP-0227 3.4), then bob writes: an offline message.
     c = login(a.c2s_port, "carol", passwords["carol"])
@@ -233,6 +273,7 @@ def test_ember_round_trip(server_factory, passwords, tmp_path):
     # The lock came along.
     with pytest.raises(AssertionError):
         login(n.c2s_port, "carol", passwords["carol"])
+    check_room(n, passwords)
 
 
 # ---- safety ----
@@ -362,7 +403,8 @@ def test_secrets_only_through_the_control_socket(server):
                  "pie-import-roster", "pie-export-vcard", "pie-import-vcard",
                  "pie-export-private", "pie-import-private",
                  "pie-export-offline", "pie-import-offline",
-                 "pie-export-pep", "pie-import-pep"):
+                 "pie-export-pep", "pie-import-pep", "pie-host-export-muc",
+                 "pie-host-import-muc"):
         assert perms[name] == "local", name
 
 
