@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <gsasl.h>
 #include <jansson.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -572,6 +573,69 @@ add_element(mig_user_t *u, xmlNodePtr n)
 }
 
 
+/* The bytes base64 text stands for (malloc'ed, NUL-terminated, in *out
+ * when out is not NULL) and their count; -1 when it is not base64. */
+static long
+b64_bytes(const char *in, char **out)
+{
+    char *raw, *copy;
+    size_t len;
+
+    if (in == NULL || in[0] == '\0' ||
+        gsasl_base64_from(in, strlen(in), &raw, &len) != GSASL_OK)
+        return -1;
+    if (out != NULL && (copy = malloc(len + 1)) != NULL) {
+        memcpy(copy, raw, len);
+        copy[len] = '\0';
+        *out = copy;
+    } else if (out != NULL) {
+        len = 0;
+        *out = NULL;
+    }
+    gsasl_free(raw);
+    return (long) len;
+}
+
+
+/*
+ * ejabberd (23.01 at least) writes its SCRAM salt and keys base64-encoded
+ * twice: it encodes what it already stores encoded.  A key of the right
+ * size once decoded a second time is taken as that; the salt then too.
+ * Each of *sk, *st, *salt is replaced (xmlFree'd) when unwrapped.
+ * 0, or -1 when the keys are not base64 of size bytes either way.
+ */
+static int
+scram_unwrap(xmlChar **sk, xmlChar **st, xmlChar **salt, long size,
+             int *unwrapped)
+{
+    char *isk = NULL, *ist = NULL, *isalt = NULL;
+    int rc = -1;
+
+    *unwrapped = 0;
+    if (b64_bytes((const char *) *sk, NULL) == size &&
+        b64_bytes((const char *) *st, NULL) == size)
+        return 0;
+    if (b64_bytes((const char *) *sk, &isk) > 0 &&
+        b64_bytes((const char *) *st, &ist) > 0 &&
+        b64_bytes((const char *) *salt, &isalt) > 0 &&
+        b64_bytes(isk, NULL) == size && b64_bytes(ist, NULL) == size &&
+        b64_bytes(isalt, NULL) > 0) {
+        xmlFree(*sk);
+        xmlFree(*st);
+        xmlFree(*salt);
+        *sk = xmlStrdup(BAD_CAST isk);
+        *st = xmlStrdup(BAD_CAST ist);
+        *salt = xmlStrdup(BAD_CAST isalt);
+        *unwrapped = 1;
+        rc = *sk != NULL && *st != NULL && *salt != NULL ? 0 : -1;
+    }
+    free(isk);
+    free(ist);
+    free(isalt);
+    return rc;
+}
+
+
 /* One <scram-credentials/> into u->secrets. */
 static void
 take_scram(mig_t *m, mig_user_t *u, xmlNodePtr n)
@@ -584,6 +648,7 @@ take_scram(mig_t *m, mig_user_t *u, xmlNodePtr n)
     const char *key = NULL;
     json_t *old_it, *old_salt;
     char *end = NULL;
+    int unwrapped = 0;
     long it = iter != NULL ? strtol((const char *) iter, &end, 10) : 0;
 
     if (mech != NULL && strcmp((const char *) mech, "SCRAM-SHA-1") == 0)
@@ -599,12 +664,25 @@ take_scram(mig_t *m, mig_user_t *u, xmlNodePtr n)
         goto out;
     }
     if (iter == NULL || salt == NULL || sk == NULL || st == NULL ||
-        end == NULL || *end != '\0' || it <= 0 || iter[0] == '0') {
+        end == NULL || *end != '\0' || it <= 0 || iter[0] == '0' ||
+        b64_bytes((const char *) salt, NULL) <= 0) {
         mig_err(m, node_file(m, n), xmlGetLineNo(n), "%s: %s credentials "
-                "need iter-count (a positive integer), salt, server-key and "
-                "stored-key", u->jid, mech);
+                "need iter-count (a positive integer), salt (base64), "
+                "server-key and stored-key", u->jid, mech);
         goto out;
     }
+    if (scram_unwrap(&sk, &st, &salt, strcmp(key, "sha1") == 0 ? 20 : 32,
+                     &unwrapped) < 0) {
+        mig_err(m, node_file(m, n), xmlGetLineNo(n), "%s: %s server-key "
+                "and stored-key must be base64 of %d bytes", u->jid, mech,
+                strcmp(key, "sha1") == 0 ? 20 : 32);
+        goto out;
+    }
+    if (unwrapped)
+        fprintf(stderr, "emberctl: %s:%ld: note: %s: %s credentials were "
+                "base64-encoded twice (as ejabberd writes them): decoded "
+                "once more\n", node_file(m, n), xmlGetLineNo(n), u->jid,
+                mech);
     if (u->secrets == NULL)
         u->secrets = json_pack("{s:I, s:s}", "iterations", (json_int_t) it,
                                "salt", (const char *) salt);
@@ -1110,12 +1188,14 @@ import_user(mig_t *m, mig_user_t *u)
     char en[32], msg[512];
     int rc = 0;
 
+    res = NULL;
     if (u->exists &&
         call(m->ops, "deluser", json_pack("{s:s}", "jid", u->jid), &res, en,
              sizeof(en), msg, sizeof(msg)) < 0) {
         fprintf(stderr, "emberctl: %s: replacing: %s\n", u->jid, msg);
         return -1;
     }
+    json_decref(res);
     res = NULL;
     if (u->password != NULL)
         rc = call(m->ops, "adduser",

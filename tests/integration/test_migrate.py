@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import ejabberd_peer
 from muclib import NS_MUC_ADMIN, Occ, form_fields
 from rawxmpp import NS_CLIENT, RawClient, q, stanza_error
 
@@ -393,19 +394,26 @@ def test_unknown_host_and_missing_credentials(server, tmp_path):
         "credentials" in r.stderr, r.stderr
 
 
-def test_secrets_only_through_the_control_socket(server):
-    # The commands that carry SCRAM secrets are "local": never reachable
-    # from the console, REST or ad-hoc commands, which run as "admin".
-    r = run_ok(server, "--json", "commands")
-    import json
-    perms = {c["name"]: c["permission"] for c in json.loads(r.stdout)}
-    for name in ("account-export", "account-import", "pie-export-roster",
-                 "pie-import-roster", "pie-export-vcard", "pie-import-vcard",
-                 "pie-export-private", "pie-import-private",
-                 "pie-export-offline", "pie-import-offline",
-                 "pie-export-pep", "pie-import-pep", "pie-host-export-muc",
-                 "pie-host-import-muc"):
-        assert perms[name] == "local", name
+def test_secrets_only_through_the_control_socket(server_factory):
+    # The commands that carry SCRAM secrets and users' data in bulk are
+    # "local": the console's REST API (an admin with an API key) is
+    # refused them, the control socket (emberctl) is not.
+    from test_console_api import ADMIN, keyed, new_key
+    srv = server_factory(start=False)
+    ET.SubElement(srv.cfg, "admin", jid=ADMIN)
+    srv.start()
+    api = keyed(srv, new_key(srv)["key"])
+    names = ("account-export", "account-import", "pie-export-roster",
+             "pie-import-roster", "pie-export-vcard", "pie-import-vcard",
+             "pie-export-private", "pie-import-private",
+             "pie-export-offline", "pie-import-offline", "pie-export-pep",
+             "pie-import-pep", "pie-host-export-muc", "pie-host-import-muc")
+    for name in names:
+        st, _, doc = api("POST", "/api/v1/commands/" + name,
+                         {"jid": "alice@localhost", "host": "localhost"})
+        assert st == 403, (name, st, doc)
+    r = run_ok(srv, "--json", "account-export", "alice@localhost")
+    assert "stored_key" in r.stdout
 
 
 def test_export_needs_a_running_server(server_factory, tmp_path):
@@ -690,5 +698,52 @@ def test_import_from_prosody(server_factory, tmp_path):
     c.presence()
     pr = c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
                 e.get("type") == "subscribe")
+    assert pr.get("from") == "carol@localhost"
+    bye(c)
+
+
+# ---- ejabberd (Debian's 23.01, ejabberdctl export_piefxis) ----
+
+@pytest.mark.skipif(not ejabberd_peer.available(),
+                    reason="needs ejabberd and root (it runs as its user)")
+def test_import_from_ejabberd(server_factory, tmp_path):
+    e = ejabberd_peer.Ejabberd(tmp_path / "ejabberd")
+    e.start()
+    try:
+        for u in ("alice", "bob", "carol"):
+            e.adduser(u, u + "-pw")
+        fill_alice(e.port, "alice-pw", pep=False)
+        c = login(e.port, "carol", "carol-pw", mech="PLAIN")
+        c.send("<presence to='alice@localhost' type='subscribe'/>")
+        c.iq("get", "<query xmlns='jabber:iq:roster'/>")
+        bye(c)
+        b = login(e.port, "bob", "bob-pw", mech="PLAIN")
+        b.message("alice@localhost", "while you were away")
+        b.iq("get", "<query xmlns='jabber:iq:roster'/>")
+        bye(b)
+        files = e.export_piefxis()
+    finally:
+        e.stop()
+    # One file naming the host file with <xi:include/> (XEP-0227 7).
+    main = [f for f in files if "xi:include" in f.read_text() and
+            "<user" not in f.read_text()]
+    assert len(main) == 1, [f.name for f in files]
+    n = server_factory(users=False)
+    r = run_ok(n, "import", main[0])
+    assert "imported 3 of 3 users" in r.stderr
+    bye(login(n.c2s_port, "bob", "bob-pw", mech="SCRAM-SHA-1"))
+    c = login(n.c2s_port, "alice", "alice-pw", mech="PLAIN")
+    assert roster_of(c) == {
+        "bob@localhost": ("Bob", "none", None, ["Friends", "Work"]),
+        "dave@example.org": (None, "none", None, []),
+    }
+    v = vcard_of(c)
+    assert v["FN"] == "Alice Liddell" and v["PHOTO"] == PHOTO
+    assert private_of(c) == [("{urn:example:prefs}color", "blue")]
+    c.presence()
+    m = c.recv(lambda el: el.tag == q(NS_CLIENT, "message"))
+    assert m.findtext(q(NS_CLIENT, "body")) == "while you were away"
+    pr = c.recv(lambda el: el.tag == q(NS_CLIENT, "presence") and
+                el.get("type") == "subscribe")
     assert pr.get("from") == "carol@localhost"
     bye(c)
