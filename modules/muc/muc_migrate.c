@@ -243,6 +243,8 @@ out:
         r->c.persistent = 0;
         muc_room_maybe_gc(r);
     }
+    /* Applying the settings sized the scratch room's history ring. */
+    muc_hist_resize(&scratch, 0);
     muc_rconf_free(&scratch.c);
     json_decref(cfg);
     api->jid_free(j);

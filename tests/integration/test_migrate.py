@@ -392,6 +392,45 @@ def test_unknown_host_and_missing_credentials(server, tmp_path):
     assert r.returncode == 1
     assert "c.xml:4: erin@localhost: neither a password nor SCRAM " \
         "credentials" in r.stderr, r.stderr
+    # XEP-0227 3.1: a <user/> MUST have a name.
+    f = write(tmp_path / "n.xml", pie("<user password='x'/>\n"))
+    r = server.ctl("import", f)
+    assert r.returncode == 1
+    assert "n.xml:4: <user/> without a name" in r.stderr, r.stderr
+    assert user_names(server) == ["alice", "bob", "carol"]
+
+
+def scram_el(mech, iters, salt, server_key, stored_key):
+    return ("<scram-credentials xmlns='urn:xmpp:pie:0#scram' mechanism='%s'>"
+            "<iter-count>%s</iter-count><salt>%s</salt><server-key>%s"
+            "</server-key><stored-key>%s</stored-key></scram-credentials>"
+            % (mech, iters, salt, server_key, stored_key))
+
+
+def test_scram_credentials_checked(server, tmp_path):
+    salt = base64.b64encode(b"salt-of-erin").decode()
+    stored, srvkey = scram_sha1("erin-pw", b"salt-of-erin", 4096)
+    # 3.2: the iteration count is a positive integer without leading
+    # zeros; each mechanism appears once (the same one twice differing).
+    for bad, why in (
+            (scram_el("SCRAM-SHA-1", "04096", salt, srvkey, stored),
+             "iter-count (a positive integer)"),
+            (scram_el("SCRAM-SHA-1", "4096", salt, srvkey, stored) +
+             scram_el("SCRAM-SHA-1", "4096", salt, stored, srvkey),
+             "two different SCRAM-SHA-1 credentials"),
+            (scram_el("SCRAM-SHA-1", "4096", salt, srvkey[:-4], stored),
+             "must be base64 of 20 bytes")):
+        f = write(tmp_path / "s.xml", pie("<user name='erin'>%s</user>\n"
+                                          % bad))
+        r = server.ctl("import", f)
+        assert r.returncode == 1 and why in r.stderr, r.stderr
+        assert "erin" not in user_names(server)
+    # The same credentials twice (Prosody repeats them) are one.
+    f = write(tmp_path / "s.xml", pie("<user name='erin'>%s%s</user>\n" % (
+        scram_el("SCRAM-SHA-1", "4096", salt, srvkey, stored),
+        scram_el("SCRAM-SHA-1", "4096", salt, srvkey, stored))))
+    run_ok(server, "import", f)
+    bye(login(server.c2s_port, "erin", "erin-pw"))
 
 
 def test_secrets_only_through_the_control_socket(server_factory):
@@ -466,6 +505,15 @@ def test_xinclude_of_user_files(server, tmp_path):
     c = login(server.c2s_port, "erin", "erin-pw")
     assert roster_of(c) == {"bob@localhost": ("B", "none", None, [])}
     bye(c)
+    # Below a <user/>, an include is that user's data, never read (7).
+    h = write(tmp_path / "deep.xml", pie(
+        "<user name='fred' password='fred-pw'><xi:include "
+        "xmlns:xi='http://www.w3.org/2001/XInclude' href='users/erin.xml'/>"
+        "</user>\n"))
+    r = server.ctl("import", h)
+    assert r.returncode == 1
+    assert "deep.xml:4: fred@localhost: no enabled module takes <include " \
+        "xmlns='http://www.w3.org/2001/XInclude'>" in r.stderr, r.stderr
     g = write(tmp_path / "abs.xml", pie(
         "<xi:include xmlns:xi='http://www.w3.org/2001/XInclude' "
         "href='/etc/passwd'/>\n"))
