@@ -13,6 +13,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -752,10 +753,21 @@ def test_import_from_prosody(server_factory, tmp_path):
 
 # ---- ejabberd (Debian's 23.01, ejabberdctl export_piefxis) ----
 
+@pytest.fixture
+def ejabberd_dir():
+    """A directory the ejabberd user can reach.  Not under pytest's
+    tmp_path: every pytest session on the machine makes its base
+    directory 0700 again when it starts."""
+    d = Path(tempfile.mkdtemp(prefix="ember-mig-"))
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.mark.skipif(not ejabberd_peer.available(),
                     reason="needs ejabberd and root (it runs as its user)")
-def test_import_from_ejabberd(server_factory, tmp_path):
-    e = ejabberd_peer.Ejabberd(tmp_path / "ejabberd")
+def test_import_from_ejabberd(server_factory, ejabberd_dir):
+    e = ejabberd_peer.Ejabberd(ejabberd_dir / "ejabberd")
     e.start()
     try:
         for u in ("alice", "bob", "carol"):
