@@ -57,6 +57,22 @@ mig_call(ember_cmd_ctx_t *ctx, json_t *args, ember_jid_t **out)
 }
 
 
+/* End the command of call with why status, in the operator's words. */
+static void
+mig_fail(mig_call_t *call, int status)
+{
+    if (status == EMBER_ENOENT)
+        ember__command_donef(call->ctx, status, "no such user %s",
+                             call->jid);
+    else if (status == EMBER_EEXIST)
+        ember__command_donef(call->ctx, status, "user %s already exists",
+                             call->jid);
+    else
+        ember__command_donef(call->ctx, status, "%s: %s", call->jid,
+                             ember_strerror(status));
+}
+
+
 static void
 exported(int status, json_t *doc, void *ud)
 {
@@ -67,12 +83,8 @@ exported(int status, json_t *doc, void *ud)
     json_t *out;
     size_t i;
 
-    if (status == EMBER_ENOENT)
-        ember__command_donef(call->ctx, status, "no such user %s",
-                             call->jid);
-    else if (status < 0)
-        ember__command_donef(call->ctx, status, "%s: %s", call->jid,
-                             ember_strerror(status));
+    if (status < 0)
+        mig_fail(call, status);
     else if ((out = json_object()) == NULL)
         ember__command_done(call->ctx, EMBER_ENOMEM, NULL, NULL);
     else {
@@ -101,8 +113,7 @@ cmd_account_export(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                              exported, call);
     ember__jid_free(j);
     if (err < 0) {
-        ember__command_donef(ctx, err, "%s: %s", call->jid,
-                             ember_strerror(err));
+        mig_fail(call, err);
         free(call);
     }
 }
@@ -114,12 +125,8 @@ imported(int status, json_t *result, void *ud)
     mig_call_t *call = ud;
 
     (void) result;
-    if (status == EMBER_EEXIST)
-        ember__command_donef(call->ctx, status, "user %s already exists",
-                             call->jid);
-    else if (status < 0)
-        ember__command_donef(call->ctx, status, "%s: %s", call->jid,
-                             ember_strerror(status));
+    if (status < 0)
+        mig_fail(call, status);
     else
         ember__command_done(call->ctx, 0,
                             json_pack("{s:s, s:s}", "jid", call->jid,
@@ -149,8 +156,8 @@ cmd_account_import(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                              "server_key}, base64 of the hash's size",
                              call->jid);
     else if (err < 0)
-        imported(err, NULL, call);
-    if (err == EMBER_EINVAL)
+        mig_fail(call, err);
+    if (err < 0)
         free(call);
 }
 

@@ -209,6 +209,11 @@ ember_stanza_t *muc_config_form(muc_room_t *r);
 int muc_rconf_from_json(muc_room_t *r, json_t *cfg, int ignore_unknown,
                         char *err, size_t errlen);
 int muc_config_changed(muc_room_t *r, const muc_rconf_t *old);
+/* The owner's configuration form of r (a muc#owner <query/>), and a
+ * submitted one applied to r, every field checked first. */
+ember_stanza_t *muc_config_form(muc_room_t *r);
+int muc_config_submit(muc_room_t *r, ember_stanza_t *x, char *err,
+                      size_t errlen);
 int muc_owner_iq(muc_t *mu, const ember_event_t *ev, muc_room_t *r);
 void muc_room_destroy(muc_room_t *r, const char *alt, const char *reason);
 void muc_disco_room(muc_t *mu, const ember_event_t *ev, muc_room_t *r);

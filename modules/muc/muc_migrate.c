@@ -15,73 +15,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ember/pie.h>
+
 #include "muc.h"
 
 #define NS_PIE_MUC "urn:ember:pie:muc:0"
 
-static const ember_cmd_arg_t export_args[] = {
-    { "host", EMBER_ARG_STRING, 1, "the virtual host" },
-    { NULL, 0, 0, NULL }
-};
-
-static const ember_cmd_arg_t import_args[] = {
-    { "host", EMBER_ARG_STRING, 1, "the virtual host" },
-    { "elements", EMBER_ARG_JSON, 1, "the <host/> element's children "
-      "other than users, each serialized" },
-    { "check", EMBER_ARG_BOOL, 0, "only say which elements are taken" },
-    { NULL, 0, 0, NULL }
-};
+static const ember_cmd_arg_t export_args[] = { EMBER_PIE_HOST_EXPORT_ARGS };
+static const ember_cmd_arg_t import_args[] = { EMBER_PIE_HOST_IMPORT_ARGS };
 
 
 /* ---- export ---- */
-
-static void
-config_form(ember_stanza_t *room, json_t *cfg)
-{
-    ember_stanza_t *x = api->form_new(room, "submit", NULL, NS_MUC_CONFIG);
-    const char *var, *vals[65];
-    char nums[64][24];
-    json_t *v, *e;
-    size_t n, i;
-
-    if (x == NULL)
-        return;
-    json_object_foreach(cfg, var, v) {
-        n = 0;
-        if (json_is_array(v)) {
-            json_array_foreach(v, i, e)
-                if (json_is_string(e) && n < 64)
-                    vals[n++] = json_string_value(e);
-        } else if (json_is_string(v)) {
-            vals[n++] = json_string_value(v);
-        } else if (json_is_boolean(v)) {
-            vals[n++] = json_is_true(v) ? "1" : "0";
-        } else if (json_is_integer(v)) {
-            snprintf(nums[0], sizeof(nums[0]), "%lld",
-                     (long long) json_integer_value(v));
-            vals[n++] = nums[0];
-        }
-        vals[n] = NULL;
-        api->form_add_field(x, var, NULL, NULL, vals);
-    }
-}
-
 
 static ember_stanza_t *
 room_element(muc_room_t *r)
 {
     ember_stanza_t *room = api->stanza_new("room", NS_PIE_MUC), *q, *it, *s;
-    json_t *cfg = muc_rconf_json(&r->c);
+    ember_stanza_t *owner = muc_config_form(r), *x;
     muc_aff_t *a;
 
-    if (room == NULL || cfg == NULL) {
+    x = owner != NULL ? api->stanza_child(owner, "x", NS_DATA) : NULL;
+    if (room == NULL || x == NULL) {
         api->stanza_free(room);
-        json_decref(cfg);
+        api->stanza_free(owner);
         return NULL;
     }
+    /* The owner's form, as the owner would send it back. */
+    api->stanza_set_attr(x, "type", "submit");
     api->stanza_set_attr(room, "jid", r->jid);
-    config_form(room, cfg);
-    json_decref(cfg);
+    api->stanza_append(room, x);
+    api->stanza_free(owner);
     if ((q = api->stanza_add_child(room, "query", NS_MUC_ADMIN)) != NULL)
         for (a = r->affs; a != NULL; a = a->next) {
             if ((it = api->stanza_add_child(q, "item", NULL)) == NULL)
@@ -132,37 +95,6 @@ muc_pie_export(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 /* ---- import ---- */
 
-/* The submitted form as muc_rconf_from_json takes it. */
-static json_t *
-form_json(const ember_stanza_t *x)
-{
-    json_t *cfg = json_object(), *arr;
-    const ember_stanza_t *f;
-    const char *var, *type, *vals[64];
-    size_t k, i;
-
-    for (f = x != NULL ? api->stanza_first(x) : NULL; cfg != NULL &&
-         f != NULL; f = api->stanza_next(f)) {
-        if (strcmp(api->stanza_name(f), "field") != 0 ||
-            (var = api->stanza_attr(f, "var")) == NULL ||
-            strcmp(var, "FORM_TYPE") == 0)
-            continue;
-        k = api->form_values(x, var, vals, 64);
-        type = api->stanza_attr(f, "type");
-        if (k == 1 && (type == NULL || strstr(type, "-multi") == NULL)) {
-            json_object_set_new(cfg, var, json_string(vals[0]));
-            continue;
-        }
-        if ((arr = json_array()) == NULL)
-            break;
-        for (i = 0; i < k && i < 64; i++)
-            json_array_append_new(arr, json_string(vals[i]));
-        json_object_set_new(cfg, var, arr);
-    }
-    return cfg;
-}
-
-
 /*
  * Check one <room/> (create 0), or create it in the service.  NULL, or
  * why it is refused (in buf).  seen holds the rooms of the file so far.
@@ -174,7 +106,7 @@ take_room(muc_t *mu, const ember_stanza_t *st, int create, json_t *seen,
     const char *jid = api->stanza_attr(st, "jid");
     ember_jid_t *j = jid != NULL ? api->jid_parse(jid) : NULL;
     const ember_stanza_t *q, *it, *s;
-    json_t *cfg = NULL;
+    ember_stanza_t *x;
     muc_room_t scratch, *r = NULL;
     const char *why = NULL, *ij, *aff;
     char err[256];
@@ -195,19 +127,20 @@ take_room(muc_t *mu, const ember_stanza_t *st, int create, json_t *seen,
         goto out;
     }
     json_object_set_new(seen, api->jid_bare(j), json_true());
-    cfg = form_json(api->stanza_child(st, "x", NS_DATA));
+    x = api->stanza_child(st, "x", NS_DATA);
     /* The room's own settings first, on a room of no one, so that a bad
      * value stops the import before anything exists. */
     r = &scratch;
     r->muc = mu;
+    /* Locked: applying settings neither announces nor stores it. */
+    r->locked = 1;
     muc_rconf_defaults(mu, &r->c);
     if (create && (r = muc_room_new(mu, api->jid_node(j), NULL)) == NULL) {
         why = "out of memory";
         goto out;
     }
-    if (cfg == NULL || muc_rconf_from_json(r, cfg, 1, err, sizeof(err)) < 0) {
-        snprintf(buf, len, "room %s: %s", jid, cfg != NULL ? err
-                                                           : "out of memory");
+    if (x != NULL && muc_config_submit(r, x, err, sizeof(err)) < 0) {
+        snprintf(buf, len, "room %s: %s", jid, err);
         why = buf;
         goto out;
     }
@@ -246,7 +179,6 @@ out:
     /* Applying the settings sized the scratch room's history ring. */
     muc_hist_resize(&scratch, 0);
     muc_rconf_free(&scratch.c);
-    json_decref(cfg);
     api->jid_free(j);
     return why;
 }

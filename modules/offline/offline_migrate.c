@@ -6,9 +6,10 @@
 #include <string.h>
 #include <jansson.h>
 
+#include <ember/pie.h>
+
 #include "offline.h"
 
-#define NS_PIE "urn:xmpp:pie:0"
 #define NS_CLIENT "jabber:client"
 #define NS_DELAY "urn:xmpp:delay"
 
@@ -37,13 +38,11 @@ omig_end(omig_t *o, int status, json_t *result, const char *message)
 static omig_t *
 omig_new(ember_cmd_ctx_t *ctx, json_t *args, off_inst_t *in)
 {
-    const char *s = json_string_value(json_object_get(args, "jid"));
-    ember_jid_t *j = s != NULL ? api->jid_parse(s) : NULL;
+    ember_jid_t *j = ember_pie_account(api, in->m, json_string_value(
+                                           json_object_get(args, "jid")));
     omig_t *o = NULL;
 
-    if (j == NULL || api->jid_node(j) == NULL ||
-        api->jid_resource(j) != NULL ||
-        strcmp(api->jid_domain(j), api->module_host(in->m)) != 0) {
+    if (j == NULL) {
         api->command_done(ctx, EMBER_EINVAL, NULL,
                           "'jid' must be an account of this host");
     } else if ((o = calloc(1, sizeof(*o))) != NULL) {
@@ -119,7 +118,7 @@ export_got(int status, json_t *res, void *ud)
         return;
     }
     if (json_array_size(json_object_get(res, "items")) > 0 &&
-        (list = api->stanza_new("offline-messages", NS_PIE)) != NULL) {
+        (list = api->stanza_new("offline-messages", EMBER_NS_PIE)) != NULL) {
         json_array_foreach(json_object_get(res, "items"), i, it)
             if (export_one(list, json_string_value(json_object_get(it,
                                                                 "data")))
@@ -240,7 +239,7 @@ offline_pie_import(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         st = xml != NULL ? api->stanza_parse(xml, strlen(xml)) : NULL;
         if (st == NULL || strcmp(api->stanza_name(st), "offline-messages")
                               != 0 ||
-            strcmp(api->stanza_xmlns(st), NS_PIE) != 0) {
+            strcmp(api->stanza_xmlns(st), EMBER_NS_PIE) != 0) {
             api->stanza_free(st);
             continue;
         }
@@ -266,18 +265,9 @@ offline_pie_import(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 }
 
 
-static const ember_cmd_arg_t export_args[] = {
-    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
-    { NULL, 0, 0, NULL }
-};
+static const ember_cmd_arg_t export_args[] = { EMBER_PIE_EXPORT_ARGS };
 
-static const ember_cmd_arg_t import_args[] = {
-    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
-    { "elements", EMBER_ARG_JSON, 1, "the <user/> element's children, "
-      "each serialized" },
-    { "check", EMBER_ARG_BOOL, 0, "only say which elements are taken" },
-    { NULL, 0, 0, NULL }
-};
+static const ember_cmd_arg_t import_args[] = { EMBER_PIE_IMPORT_ARGS };
 
 static const ember_command_t pie_commands[] = {
     { "pie-export-offline", "a user's offline messages as a XEP-0227 "

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include <ember/pie.h>
 #include "private.h"
 
 /* One command on one user's fragments. */
@@ -32,13 +33,11 @@ pmig_end(pmig_t *p, int status, json_t *result, const char *message)
 static pmig_t *
 pmig_new(ember_cmd_ctx_t *ctx, json_t *args, private_state_t *ps)
 {
-    const char *s = json_string_value(json_object_get(args, "jid"));
-    ember_jid_t *j = s != NULL ? api->jid_parse(s) : NULL;
+    ember_jid_t *j = ember_pie_account(api, ps->m, json_string_value(
+                                           json_object_get(args, "jid")));
     pmig_t *p = NULL;
 
-    if (j == NULL || api->jid_node(j) == NULL ||
-        api->jid_resource(j) != NULL ||
-        strcmp(api->jid_domain(j), api->module_host(ps->m)) != 0)
+    if (j == NULL)
         api->command_done(ctx, EMBER_EINVAL, NULL, "jid: not an account of "
                           "this host");
     else if ((p = calloc(1, sizeof(*p))) == NULL ||
@@ -206,18 +205,9 @@ private_pie_import(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 }
 
 
-static const ember_cmd_arg_t export_args[] = {
-    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
-    { NULL, 0, 0, NULL }
-};
+static const ember_cmd_arg_t export_args[] = { EMBER_PIE_EXPORT_ARGS };
 
-static const ember_cmd_arg_t import_args[] = {
-    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
-    { "elements", EMBER_ARG_JSON, 1, "the <user/> element's children, "
-      "each serialized" },
-    { "check", EMBER_ARG_BOOL, 0, "only say which elements are taken" },
-    { NULL, 0, 0, NULL }
-};
+static const ember_cmd_arg_t import_args[] = { EMBER_PIE_IMPORT_ARGS };
 
 static const ember_command_t pie_commands[] = {
     { "pie-export-private", "a user's private XML as a XEP-0227 element",

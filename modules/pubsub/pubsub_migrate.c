@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ember/pie.h>
 #include "pubsub.h"
 
 typedef struct {
@@ -14,18 +15,9 @@ typedef struct {
     char jid[1100];       /* the account's bare JID */
 } pmig_t;
 
-static const ember_cmd_arg_t export_args[] = {
-    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
-    { NULL, 0, 0, NULL }
-};
+static const ember_cmd_arg_t export_args[] = { EMBER_PIE_EXPORT_ARGS };
 
-static const ember_cmd_arg_t import_args[] = {
-    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
-    { "elements", EMBER_ARG_JSON, 1, "the <user/> element's children, "
-      "each serialized" },
-    { "check", EMBER_ARG_BOOL, 0, "only say which elements are taken" },
-    { NULL, 0, 0, NULL }
-};
+static const ember_cmd_arg_t import_args[] = { EMBER_PIE_IMPORT_ARGS };
 
 
 static void
@@ -382,13 +374,11 @@ import_ready(ps_ctx_t *c, ps_service_t *svc, void *ud)
 static pmig_t *
 pmig_new(ember_cmd_ctx_t *ctx, json_t *args, pubsub_t *p)
 {
-    const char *s = json_string_value(json_object_get(args, "jid"));
-    ember_jid_t *jid = s != NULL ? api->jid_parse(s) : NULL;
+    ember_jid_t *jid = p->pep.m == NULL ? NULL : ember_pie_account(
+        api, p->pep.m, json_string_value(json_object_get(args, "jid")));
     pmig_t *j = NULL;
 
-    if (jid == NULL || api->jid_node(jid) == NULL ||
-        api->jid_resource(jid) != NULL || p->pep.m == NULL ||
-        strcmp(api->jid_domain(jid), api->module_host(p->pep.m)) != 0)
+    if (jid == NULL)
         api->command_done(ctx, EMBER_EINVAL, NULL, "jid: an account of this "
                           "host, user@host");
     else if ((j = calloc(1, sizeof(*j))) == NULL)

@@ -6,10 +6,11 @@
 
 #include <jansson.h>
 
+#include <ember/pie.h>
+
 #include "roster.h"
 
 #define NS_CLIENT "jabber:client"
-#define NS_PIE "urn:xmpp:pie:0"
 
 typedef struct {
     roster_inst_t *ri;
@@ -21,18 +22,9 @@ typedef struct {
     json_t *taken;
 } rmig_t;
 
-static const ember_cmd_arg_t export_args[] = {
-    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
-    { NULL, 0, 0, NULL }
-};
+static const ember_cmd_arg_t export_args[] = { EMBER_PIE_EXPORT_ARGS };
 
-static const ember_cmd_arg_t import_args[] = {
-    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
-    { "elements", EMBER_ARG_JSON, 1, "the <user/> element's children, "
-      "each serialized" },
-    { "check", EMBER_ARG_BOOL, 0, "only say which elements are taken" },
-    { NULL, 0, 0, NULL }
-};
+static const ember_cmd_arg_t import_args[] = { EMBER_PIE_IMPORT_ARGS };
 
 
 static void
@@ -61,13 +53,11 @@ rmig_end(rmig_t *j, int status, json_t *result, const char *message)
 static rmig_t *
 rmig_new(ember_cmd_ctx_t *ctx, json_t *args, roster_inst_t *ri)
 {
-    const char *s = json_string_value(json_object_get(args, "jid"));
-    ember_jid_t *u = s != NULL ? api->jid_parse(s) : NULL;
+    ember_jid_t *u = ember_pie_account(api, ri->m, json_string_value(
+                                           json_object_get(args, "jid")));
     rmig_t *j = NULL;
 
-    if (u == NULL || api->jid_node(u) == NULL ||
-        api->jid_resource(u) != NULL ||
-        strcmp(api->jid_domain(u), api->module_host(ri->m)) != 0) {
+    if (u == NULL) {
         api->command_done(ctx, EMBER_EINVAL, NULL, "jid must be the bare "
                           "JID of an account of this host");
     } else if ((j = calloc(1, sizeof(*j))) == NULL ||
@@ -335,7 +325,7 @@ gather(rmig_t *j, json_t *elements, size_t *bad)
                    (strcmp(ns, NS_CLIENT) == 0 ||
                     /* Prosody 0.12 writes it without a namespace of its
                      * own, so it falls into the file's. */
-                    strcmp(ns, NS_PIE) == 0) &&
+                    strcmp(ns, EMBER_NS_PIE) == 0) &&
                    api->stanza_attr(st, "type") != NULL &&
                    strcmp(api->stanza_attr(st, "type"), "subscribe") == 0) {
             if ((why = contact_jid(j, api->stanza_attr(st, "from"), contact,

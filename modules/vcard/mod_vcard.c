@@ -10,6 +10,7 @@
 #include <gnutls/crypto.h>
 #include <jansson.h>
 #include <ember/plugin.h>
+#include <ember/pie.h>
 #include <ember/pubsub.h>
 
 #define NS_VCARD "vcard-temp"
@@ -926,13 +927,7 @@ static const ember_cmd_arg_t vcard_get_args[] = {
     { NULL, 0, 0, NULL }
 };
 
-static const ember_cmd_arg_t pie_import_args[] = {
-    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
-    { "elements", EMBER_ARG_JSON, 1, "the <user/> element's children, "
-      "each serialized" },
-    { "check", EMBER_ARG_BOOL, 0, "only say which elements are taken" },
-    { NULL, 0, 0, NULL }
-};
+static const ember_cmd_arg_t pie_import_args[] = { EMBER_PIE_IMPORT_ARGS };
 
 static const ember_command_t vcard_commands[] = {
     { "vcard-get", "An account's vCard (XEP-0054) as XML", vcard_get_args,

@@ -7,20 +7,13 @@ the test's DNS); this one only needs clients and ejabberdctl."""
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
+from peers import free_tcp_port
+
 EJABBERDCTL = shutil.which("ejabberdctl") or "/usr/sbin/ejabberdctl"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def available():
@@ -40,8 +33,8 @@ class Ejabberd:
         # enter (not pytest's tmp_path, which other sessions make 0700).
         os.chmod(self.root, 0o755)
         self.domain = domain
-        self.port = free_port()
-        self.epmd_port = free_port()
+        self.port = free_tcp_port()
+        self.epmd_port = free_tcp_port()
         (self.root / "logs").mkdir(exist_ok=True)
         (self.root / "spool").mkdir(exist_ok=True)
         (self.root / "export").mkdir(exist_ok=True)

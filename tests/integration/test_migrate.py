@@ -22,6 +22,7 @@ import pytest
 
 import ejabberd_peer
 from muclib import NS_MUC_ADMIN, Occ, form_fields
+from peers import free_tcp_port
 from rawxmpp import NS_CLIENT, RawClient, q, stanza_error
 
 NS_PIE = "urn:xmpp:pie:0"
@@ -138,6 +139,30 @@ def assert_pep(c, owner="alice@localhost"):
                                                ("n2", "note 2")]
 
 
+def assert_alice(c, sub="none", pep=True, offline=False):
+    """What fill_alice stored (and carol's request, bob's message when
+    offline) as alice's client sees it on the importing server."""
+    assert roster_of(c) == {
+        "bob@localhost": ("Bob", sub, None, ["Friends", "Work"]),
+        "dave@example.org": (None, "none", None, []),
+    }
+    v = vcard_of(c)
+    assert v["FN"] == "Alice Liddell" and v["NICKNAME"] == "alice"
+    assert v["PHOTO"] == PHOTO
+    assert private_of(c) == [("{urn:example:prefs}color", "blue")]
+    if pep:
+        assert_pep(c)
+    c.presence()
+    if offline:
+        m = c.recv(lambda e: e.tag == q(NS_CLIENT, "message"))
+        assert m.findtext(q(NS_CLIENT, "body")) == "while you were away"
+        assert m.get("from").startswith("bob@localhost/")
+    p = c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+               e.get("type") == "subscribe")
+    assert p.get("from") == "carol@localhost"
+    return m if offline else None
+
+
 def fill_alice(port, password, domain="localhost", pep=True):
     """alice's data, stored as her own client stores it."""
     c = login(port, "alice", password, domain)
@@ -252,25 +277,10 @@ def test_ember_round_trip(server_factory, passwords, tmp_path):
     for mech in ("SCRAM-SHA-1", "SCRAM-SHA-256", "PLAIN"):
         bye(login(n.c2s_port, "alice", passwords["alice"], mech=mech))
     c = login(n.c2s_port, "alice", passwords["alice"])
-    assert roster_of(c) == {
-        "bob@localhost": ("Bob", "both", None, ["Friends", "Work"]),
-        "dave@example.org": (None, "none", None, []),
-    }
-    v = vcard_of(c)
-    assert v["FN"] == "Alice Liddell" and v["NICKNAME"] == "alice"
-    assert v["PHOTO"] == PHOTO
-    assert private_of(c) == [("{urn:example:prefs}color", "blue")]
-    assert_pep(c)
-    c.presence()
-    m = c.recv(lambda e: e.tag == q(NS_CLIENT, "message"))
-    assert m.findtext(q(NS_CLIENT, "body")) == "while you were away"
-    assert m.get("from").startswith("bob@localhost/")
+    m = assert_alice(c, sub="both", offline=True)
     # The time it was first stored, not the time of the import.
     d = m.find(q(NS_DELAY, "delay"))
     assert d is not None and d.get("stamp") in out1.read_text()
-    p = c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
-               e.get("type") == "subscribe")
-    assert p.get("from") == "carol@localhost"
     bye(c)
     # The lock came along.
     with pytest.raises(AssertionError):
@@ -598,14 +608,6 @@ PROSODYCTL = shutil.which("prosodyctl") or "/usr/bin/prosodyctl"
 MIGRATOR = shutil.which("prosody-migrator") or "/usr/bin/prosody-migrator"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 class Prosody:
     """A Prosody with its default (hashed) password storage, alone on a
     loopback port: the source of a migration."""
@@ -614,7 +616,7 @@ class Prosody:
         self.root = Path(root)
         self.root.mkdir()
         (self.root / "data").mkdir()
-        self.port = free_port()
+        self.port = free_tcp_port()
         self.cfg = self.root / "prosody.cfg.lua"
         self.cfg.write_text("""
 pidfile = "%(r)s/prosody.pid"
@@ -736,18 +738,7 @@ def test_import_from_prosody(server_factory, tmp_path):
     # Prosody's own secrets: the passwords work, with SCRAM-SHA-1 and PLAIN.
     bye(login(n.c2s_port, "bob", "bob-pw", mech="PLAIN"))
     c = login(n.c2s_port, "alice", "alice-pw", mech="SCRAM-SHA-1")
-    assert roster_of(c) == {
-        "bob@localhost": ("Bob", "none", None, ["Friends", "Work"]),
-        "dave@example.org": (None, "none", None, []),
-    }
-    v = vcard_of(c)
-    assert v["FN"] == "Alice Liddell" and v["PHOTO"] == PHOTO
-    assert private_of(c) == [("{urn:example:prefs}color", "blue")]
-    assert_pep(c)
-    c.presence()
-    pr = c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
-                e.get("type") == "subscribe")
-    assert pr.get("from") == "carol@localhost"
+    assert_alice(c)
     bye(c)
 
 
@@ -793,17 +784,5 @@ def test_import_from_ejabberd(server_factory, ejabberd_dir):
     assert "imported 3 of 3 users" in r.stderr
     bye(login(n.c2s_port, "bob", "bob-pw", mech="SCRAM-SHA-1"))
     c = login(n.c2s_port, "alice", "alice-pw", mech="PLAIN")
-    assert roster_of(c) == {
-        "bob@localhost": ("Bob", "none", None, ["Friends", "Work"]),
-        "dave@example.org": (None, "none", None, []),
-    }
-    v = vcard_of(c)
-    assert v["FN"] == "Alice Liddell" and v["PHOTO"] == PHOTO
-    assert private_of(c) == [("{urn:example:prefs}color", "blue")]
-    c.presence()
-    m = c.recv(lambda el: el.tag == q(NS_CLIENT, "message"))
-    assert m.findtext(q(NS_CLIENT, "body")) == "while you were away"
-    pr = c.recv(lambda el: el.tag == q(NS_CLIENT, "presence") and
-                el.get("type") == "subscribe")
-    assert pr.get("from") == "carol@localhost"
+    assert_alice(c, pep=False, offline=True)
     bye(c)
