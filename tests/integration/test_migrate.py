@@ -391,6 +391,35 @@ def test_invalid_user_data_imports_nobody(server, tmp_path):
     assert "erin" not in names and "fred" not in names
 
 
+def test_failed_write_leaves_no_half_user(server_factory, tmp_path):
+    # A part of fred's import fails when written (a test module standing
+    # for a storage error): fred's account and what other modules wrote
+    # of him go again; erin, before him, stays; the import stops there.
+    srv = server_factory(start=False)
+    srv.add_plugins_dir()
+    srv.add_module("pie_fail")
+    srv.start()
+    f = write(tmp_path / "w.xml", pie(
+        "<user name='erin' password='erin-pw'/>\n"
+        "<user name='fred' password='fred-pw'>"
+        "<query xmlns='jabber:iq:roster'><item jid='bob@localhost'/></query>"
+        "<fail xmlns='urn:ember:test:pie'/></user>\n"
+        "<user name='gina' password='gina-pw'/>\n"))
+    r = srv.ctl("import", f)
+    assert r.returncode == 1
+    assert "fred@localhost: pie-import-fail: the store failed" in r.stderr
+    assert "fred@localhost: not imported (removed again)" in r.stderr
+    assert "imported 1 of 3 users" in r.stderr, r.stderr
+    names = user_names(srv)
+    assert "erin" in names and "fred" not in names and "gina" not in names
+    # The roster written for fred before the failure went with him: a new
+    # account of his name starts empty.
+    run_ok(srv, "adduser", "fred@localhost", "new-pw")
+    c = login(srv.c2s_port, "fred", "new-pw")
+    assert roster_of(c) == {}
+    bye(c)
+
+
 def test_unknown_host_and_missing_credentials(server, tmp_path):
     f = write(tmp_path / "h.xml", pie("<user name='erin' password='x'/>\n",
                                       host="elsewhere.example"))
