@@ -18,6 +18,7 @@
 #include <libxml/xmlsave.h>
 
 #include "ctl_migrate.h"
+#include "base/jid.h"
 
 #define NS_PIE "urn:xmpp:pie:0"
 #define NS_SCRAM "urn:xmpp:pie:0#scram"
@@ -734,6 +735,19 @@ out:
 }
 
 
+/* 1 when jid is user@host with a user that prepares (nodeprep). */
+static int
+valid_account(const char *jid)
+{
+    ember_jid_t *j = ember__jid_parse(jid);
+    int ok = j != NULL && ember__jid_node(j) != NULL &&
+             ember__jid_resource(j) == NULL;
+
+    ember__jid_free(j);
+    return ok;
+}
+
+
 static void
 read_user(mig_t *m, xmlNodePtr un, const char *host)
 {
@@ -753,6 +767,9 @@ read_user(mig_t *m, xmlNodePtr un, const char *host)
         mig_err(m, NULL, 0, "out of memory");
         goto out;
     }
+    if (!valid_account(u->jid))
+        mig_err(m, u->file, u->line, "user name '%s' is not the node of a "
+                "JID", (const char *) name);
     if (pw != NULL && pw[0] != '\0')
         u->password = strdup((const char *) pw);
     for (n = un->children; n != NULL; n = n->next) {
@@ -809,14 +826,22 @@ xinclude_one(mig_t *m, xmlNodePtr n)
     xmlChar *parse = xmlGetProp(n, BAD_CAST "parse");
     xmlChar *xp = xmlGetProp(n, BAD_CAST "xpointer");
 
+    int before = m->errors;
+
     if (href == NULL || href[0] == '/' || strstr((const char *) href, ":")
         != NULL || parse != NULL || xp != NULL)
         mig_err(m, node_file(m, n), xmlGetLineNo(n), "<include/>: only a "
                 "relative href is supported, without parse or xpointer");
     else if (xmlXIncludeProcessTreeFlags(n, XML_PARSE_NONET |
-                                                XML_PARSE_NOXINCNODE) < 0)
+                                                XML_PARSE_NOXINCNODE) < 0 &&
+             m->errors == before)
         mig_err(m, node_file(m, n), xmlGetLineNo(n), "<include href='%s'/> "
                 "could not be read", href);
+    /* Reported once: the include is not data to look at again. */
+    if (m->errors > before) {
+        xmlUnlinkNode(n);
+        xmlFreeNode(n);
+    }
     xmlFree(href);
     xmlFree(parse);
     xmlFree(xp);
@@ -824,7 +849,7 @@ xinclude_one(mig_t *m, xmlNodePtr n)
 
 
 /* The includes among parent's children, each replaced by what it names
- * (a failed one stays, and is reported again as unknown). */
+ * (a failed one is reported and dropped). */
 static void
 xinclude(mig_t *m, xmlNodePtr parent)
 {
@@ -1100,10 +1125,15 @@ check_user(mig_t *m, mig_user_t *u, json_t *mods)
                                  "elements", u->elements, "check", 1),
                  &res, en, sizeof(en), msg, sizeof(msg)) < 0) {
             /* "element N: why": name the line of element N. */
-            line = strncmp(msg, "element ", 8) == 0
-                       ? (long) json_integer_value(json_array_get(
-                             u->lines, strtoul(msg + 8, NULL, 10)))
-                       : u->line;
+            line = u->line;
+            if (strncmp(msg, "element ", 8) == 0 &&
+                (idx = strtoul(msg + 8, NULL, 10)) <
+                    json_array_size(u->elements)) {
+                line = (long) json_integer_value(json_array_get(u->lines,
+                                                                idx));
+                /* Refused by its owner: not unknown as well. */
+                json_array_set(u->owner, idx, cmd);
+            }
             mig_err(m, u->file, line, "%s: %s", u->jid, msg);
             continue;
         }
@@ -1373,12 +1403,14 @@ ctl_import(const ctl_mig_ops_t *ops, int argc, char **argv)
                 "expected <server-data xmlns='" NS_PIE "'> (XEP-0227) or "
                 "<Openfire> (Openfire's user import)");
     for (u = m.users; u != NULL; u = u->next) {
+        nusers++;
+        if (!valid_account(u->jid))
+            continue;       /* said already; the server could not name it */
         mods = commands_for(ops, IMPORT_PREFIX, u->host);
         check_user(&m, u, mods);
         check_unknown(&m, u);
         check_exists(&m, u);
         json_decref(mods);
-        nusers++;
     }
     for (u = m.hostdata; u != NULL; u = u->next) {
         mods = commands_for(ops, HOST_IMPORT_PREFIX, u->host);

@@ -312,9 +312,10 @@ gather(rmig_t *j, json_t *elements, size_t *bad)
     json_array_foreach(elements, i, v) {
         xml = json_string_value(v);
         *bad = i;
+        /* One the parser refuses is no roster it could take. */
         if (xml == NULL || (st = api->stanza_parse(xml, strlen(xml))) ==
                                NULL)
-            return "not an XML element";
+            continue;
         name = api->stanza_name(st);
         ns = api->stanza_xmlns(st);
         if (strcmp(name, "query") == 0 && strcmp(ns, NS_ROSTER) == 0) {
