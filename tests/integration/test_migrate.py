@@ -387,6 +387,9 @@ def test_invalid_user_data_imports_nobody(server, tmp_path):
     assert r.returncode == 1
     assert "two.xml:6: fred@localhost: element 0: roster: subscription " \
         "must be none, to, from or both" in r.stderr, r.stderr
+    # Refused by the module that owns it: said once, not as unknown too.
+    assert "no enabled module" not in r.stderr
+    assert "1 error: nothing imported" in r.stderr
     names = user_names(server)
     assert "erin" not in names and "fred" not in names
 
