@@ -71,33 +71,11 @@ export_one(ember_stanza_t *list, const char *xml)
 {
     ember_stanza_t *st = xml != NULL ? api->stanza_parse(xml, strlen(xml))
                                      : NULL;
-    ember_stanza_t *m;
-    int rc = -1;
+    int rc;
 
     if (st == NULL)
         return 0;   /* unreadable: left out, as delivery would */
-    /* The stored copy has no namespace of its own (the stream's): the
-     * file needs it said, or it would inherit the PIE one. */
-    m = api->stanza_add_child(list, "message", NS_CLIENT);
-    if (m != NULL && api->stanza_append(m, st) == 0) {
-        ember_stanza_t *inner = api->stanza_first(m), *c;
-        static const char *const attrs[] = {
-            "from", "to", "type", "id", "xml:lang", NULL
-        };
-        size_t i;
-
-        for (i = 0; attrs[i] != NULL; i++)
-            if (api->stanza_attr(inner, attrs[i]) != NULL)
-                api->stanza_set_attr(m, attrs[i],
-                                     api->stanza_attr(inner, attrs[i]));
-        /* Children move up one level: copy each, drop the wrapper. */
-        for (c = api->stanza_first(inner); c != NULL; c = api->stanza_next(c))
-            if (api->stanza_append(m, c) < 0)
-                goto out;
-        api->stanza_remove(inner);
-        rc = 0;
-    }
-out:
+    rc = ember_pie_client_copy(api, list, st) != NULL ? 0 : -1;
     api->stanza_free(st);
     return rc;
 }

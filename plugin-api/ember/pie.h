@@ -44,6 +44,35 @@ ember_pie_account(const ember_api_t *api, ember_module_t *m, const char *s)
     return NULL;
 }
 
+/*
+ * Append to parent a copy of st, a stanza as a module stores it (in no
+ * namespace of its own: the stream's), as the same element in
+ * jabber:client, which a file must say or st would fall into parent's
+ * namespace.  The new element, or NULL on ENOMEM.
+ */
+static inline ember_stanza_t *
+ember_pie_client_copy(const ember_api_t *api, ember_stanza_t *parent,
+                      const ember_stanza_t *st)
+{
+    static const char *const attrs[] = {
+        "from", "to", "type", "id", "xml:lang", NULL
+    };
+    ember_stanza_t *e = api->stanza_add_child(parent, api->stanza_name(st),
+                                              "jabber:client");
+    const ember_stanza_t *c;
+    size_t i;
+
+    if (e == NULL)
+        return NULL;
+    for (i = 0; attrs[i] != NULL; i++)
+        if (api->stanza_attr(st, attrs[i]) != NULL)
+            api->stanza_set_attr(e, attrs[i], api->stanza_attr(st, attrs[i]));
+    for (c = api->stanza_first(st); c != NULL; c = api->stanza_next(c))
+        if (api->stanza_append(e, c) < 0)
+            return NULL;
+    return e;
+}
+
 /* Argument tables, each a complete ember_cmd_arg_t initializer list. */
 #define EMBER_PIE_EXPORT_ARGS                                                \
     { "jid", EMBER_ARG_JID, 1, "the account, user@host" },                   \
