@@ -65,5 +65,7 @@ int mam_answer(mam_t *mm, const ember_event_t *ev, const char *user,
                const char *jid, unsigned flags);
 int mam_on_own(ember_module_t *m, const ember_event_t *ev, void *ud);
 int mam_cmd_register(mam_t *mm);
+/* pie-export-mam, pie-import-mam (mam_migrate.c). */
+int mam_migrate_register(mam_t *mm);
 
 #endif

@@ -653,7 +653,8 @@ mam_load(ember_module_t *m, const ember_api_t *a)
         (err = api->hook(m, EMBER_EV_USER_DELETED, on_user_deleted, 0,
                          mm)) < 0 ||
         (err = api->disco_add_feature(m, NS_MAM)) < 0 ||
-        (err = mam_cmd_register(mm)) < 0)
+        (err = mam_cmd_register(mm)) < 0 ||
+        (err = mam_migrate_register(mm)) < 0)
         goto fail;
     if (mm->st != NULL) {
         mm->iface.size = sizeof(mm->iface);

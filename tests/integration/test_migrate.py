@@ -22,6 +22,7 @@ import pytest
 
 import ejabberd_peer
 from muclib import NS_MUC_ADMIN, Occ, form_fields
+from test_mam import body_of, query as mam_query
 from peers import free_tcp_port
 from rawxmpp import NS_CLIENT, RawClient, q, stanza_error
 
@@ -281,6 +282,12 @@ def test_ember_round_trip(server_factory, passwords, tmp_path):
     # The time it was first stored, not the time of the import.
     d = m.find(q(NS_DELAY, "delay"))
     assert d is not None and d.get("stamp") in out1.read_text()
+    # The archive (XEP-0227 3.8) with its ids: the stanza-id the offline
+    # copy carries names the archived message on this server too.
+    results, fin = mam_query(c)
+    assert [body_of(r) for r in results] == ["while you were away"]
+    sid = m.find("{urn:xmpp:sid:0}stanza-id")
+    assert sid is not None and sid.get("id") == results[0].get("id")
     bye(c)
     # The lock came along.
     with pytest.raises(AssertionError):
@@ -489,7 +496,8 @@ def test_secrets_only_through_the_control_socket(server_factory):
              "pie-import-roster", "pie-export-vcard", "pie-import-vcard",
              "pie-export-private", "pie-import-private",
              "pie-export-offline", "pie-import-offline", "pie-export-pep",
-             "pie-import-pep", "pie-host-export-muc", "pie-host-import-muc")
+             "pie-import-pep", "pie-host-export-muc", "pie-host-import-muc",
+             "pie-export-mam", "pie-import-mam")
     for name in names:
         st, _, doc = api("POST", "/api/v1/commands/" + name,
                          {"jid": "alice@localhost", "host": "localhost"})
@@ -666,7 +674,7 @@ https_ports = { }
 component_ports = { }
 admin_socket = "%(r)s/admin.sock"
 modules_enabled = { "roster", "saslauth", "disco", "private", "vcard",
-  "offline", "presence", "pep", "posix" }
+  "offline", "presence", "pep", "mam", "posix" }
 authentication = "internal_hashed"
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
@@ -726,7 +734,7 @@ VirtualHost "localhost"
         mcfg.write_text("""
 input { type = "internal"; path = "%s";
   hosts = { ["localhost"] = { "accounts", "roster", "vcard", "private",
-    "pep-pubsub" } } }
+    "pep-pubsub", "archive-archive" } } }
 output { type = "xep0227" }
 """ % (self.root / "data"))
         lua = Path(MIGRATOR).read_text().splitlines()[0][2:].split()[-1]
@@ -751,6 +759,10 @@ def test_import_from_prosody(server_factory, tmp_path):
         c.send("<presence to='alice@localhost' type='subscribe'/>")
         c.iq("get", "<query xmlns='jabber:iq:roster'/>")
         bye(c)
+        b = login(p.port, "bob", "bob-pw")
+        b.message("alice@localhost", "while you were away")
+        b.iq("get", "<query xmlns='jabber:iq:roster'/>")
+        bye(b)
     finally:
         p.stop()
     files = p.export_227(tmp_path / "227")
@@ -770,6 +782,10 @@ def test_import_from_prosody(server_factory, tmp_path):
     # Prosody's own secrets: the passwords work, with SCRAM-SHA-1 and PLAIN.
     bye(login(n.c2s_port, "bob", "bob-pw", mech="PLAIN"))
     c = login(n.c2s_port, "alice", "alice-pw", mech="SCRAM-SHA-1")
+    # Prosody's archive (its offline store does not export): bob's
+    # message is in alice's MAM, at the time Prosody stored it.
+    results, fin = mam_query(c)
+    assert [body_of(r) for r in results] == ["while you were away"]
     assert_alice(c)
     bye(c)
 
