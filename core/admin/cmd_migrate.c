@@ -100,26 +100,6 @@ exported(int status, json_t *doc, void *ud)
 
 
 static void
-cmd_account_export(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    ember_jid_t *j;
-    mig_call_t *call;
-    int err;
-
-    (void) ud;
-    if ((call = mig_call(ctx, args, &j)) == NULL)
-        return;
-    err = ember__account_get(ember__jid_domain(j), ember__jid_node(j),
-                             exported, call);
-    ember__jid_free(j);
-    if (err < 0) {
-        mig_fail(call, err);
-        free(call);
-    }
-}
-
-
-static void
 imported(int status, json_t *result, void *ud)
 {
     mig_call_t *call = ud;
@@ -136,21 +116,24 @@ imported(int status, json_t *result, void *ud)
 }
 
 
+/* Read (export) or create (import) the account the command names. */
 static void
-cmd_account_import(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+account_run(ember_cmd_ctx_t *ctx, json_t *args, int import)
 {
     ember_jid_t *j;
     mig_call_t *call;
     int err;
 
-    (void) ud;
     if ((call = mig_call(ctx, args, &j)) == NULL)
         return;
-    err = ember__account_import(ember__jid_domain(j), ember__jid_node(j),
-                                json_object_get(args, "secrets"), imported,
-                                call);
+    err = import ? ember__account_import(ember__jid_domain(j),
+                                         ember__jid_node(j),
+                                         json_object_get(args, "secrets"),
+                                         imported, call)
+                 : ember__account_get(ember__jid_domain(j),
+                                      ember__jid_node(j), exported, call);
     ember__jid_free(j);
-    if (err == EMBER_EINVAL)
+    if (err == EMBER_EINVAL && import)
         ember__command_donef(ctx, err, "%s: secrets need iterations, salt "
                              "and sha1 and/or sha256 {stored_key, "
                              "server_key}, base64 of the hash's size",
@@ -159,6 +142,22 @@ cmd_account_import(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         mig_fail(call, err);
     if (err < 0)
         free(call);
+}
+
+
+static void
+cmd_account_export(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    (void) ud;
+    account_run(ctx, args, 0);
+}
+
+
+static void
+cmd_account_import(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    (void) ud;
+    account_run(ctx, args, 1);
 }
 
 
