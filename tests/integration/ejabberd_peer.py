@@ -109,11 +109,15 @@ modules:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("ejabberd exited:\n" + self.log())
+                log = self.log()
+                self.stop()     # the epmd it started outlives it
+                raise RuntimeError("ejabberd exited:\n" + log)
             if self.ctl("status").returncode == 0:
                 return self
             time.sleep(1)
-        raise RuntimeError("ejabberd did not start:\n" + self.log())
+        log = self.log()
+        self.stop()
+        raise RuntimeError("ejabberd did not start:\n" + log)
 
     def export_piefxis(self):
         """ejabberdctl export_piefxis into a directory of ejabberd's;

@@ -807,8 +807,8 @@ def ejabberd_dir():
                     reason="needs ejabberd and root (it runs as its user)")
 def test_import_from_ejabberd(server_factory, ejabberd_dir):
     e = ejabberd_peer.Ejabberd(ejabberd_dir / "ejabberd")
-    e.start()
     try:
+        e.start()
         for u in ("alice", "bob", "carol"):
             e.adduser(u, u + "-pw")
         fill_alice(e.port, "alice-pw", pep=False)
