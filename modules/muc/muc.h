@@ -203,14 +203,12 @@ int muc_rconf_set(muc_room_t *r, muc_rconf_t *c, const char *var,
                   const char *const *vals, size_t n, char *err,
                   size_t errlen);
 json_t *muc_rconf_json(const muc_rconf_t *c);
-/* The room's configuration as the owner's data form (XEP-0045 10.2):
- * <query xmlns=muc#owner><x type=form>, with labels and options. */
-ember_stanza_t *muc_config_form(muc_room_t *r);
 int muc_rconf_from_json(muc_room_t *r, json_t *cfg, int ignore_unknown,
                         char *err, size_t errlen);
 int muc_config_changed(muc_room_t *r, const muc_rconf_t *old);
-/* The owner's configuration form of r (a muc#owner <query/>), and a
- * submitted one applied to r, every field checked first. */
+/* The owner's configuration form of r (XEP-0045 10.2: a muc#owner
+ * <query/> with labels and options), and a submitted one applied to r,
+ * every field checked first. */
 ember_stanza_t *muc_config_form(muc_room_t *r);
 int muc_config_submit(muc_room_t *r, ember_stanza_t *x, char *err,
                       size_t errlen);

@@ -472,13 +472,6 @@ config_submit(muc_room_t *r, ember_stanza_t *x, char *err, size_t errlen)
 }
 
 
-ember_stanza_t *
-muc_config_form(muc_room_t *r)
-{
-    return config_form(r);
-}
-
-
 int
 muc_config_submit(muc_room_t *r, ember_stanza_t *x, char *err,
                   size_t errlen)

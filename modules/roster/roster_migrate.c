@@ -379,7 +379,7 @@ import_next(rmig_t *j)
     }
     it = j->items[j->at];
     j->items[j->at++] = NULL;
-    if ((err = roster_apply(j->ri, j->user, it->jid, it, import_stored,
+    if ((err = roster_apply(j->ri, j->user, it->jid, it, 0, import_stored,
                             j)) < 0)
         rmig_end(j, err, NULL, NULL);
 }
