@@ -203,15 +203,7 @@ def test_blocked_domain_is_refused_both_ways(pair):
 def test_sasl_external_with_certificates_from_a_trusted_ca(pair, tmp_path):
     """XEP-0178: both sides present certificates naming their domains,
     issued by a CA both trust; dialback is off, so nothing else works."""
-    ca_crt, ca_key = make_ca(tmp_path)
-
-    def certs(a, b):
-        for srv in (a, b):
-            crt, key = self_signed(srv.root, srv.domain, (ca_crt, ca_key))
-            use_cert(srv, crt, key)
-            srv.cfg.find("s2s").set("ca-file", str(ca_crt))
-    a, b = pair(a_opts={"dialback": "false"}, b_opts={"dialback": "false"},
-                setup=certs)
+    a, b = certified_pair(pair, tmp_path)
     ca, cb = client(a), client(b, "bob")
     cb.presence()
     ca.message("bob@%s/r" % b.domain, "over EXTERNAL")
