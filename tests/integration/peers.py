@@ -1,11 +1,13 @@
 """Other servers, as Debian ships them, for federation tests: Prosody
-(and its prosodyctl) in a temporary directory, on free loopback ports,
-resolving names through the test's dnsmasq (s2slib.Dns)."""
+(and its prosodyctl) and ejabberd (and its ejabberdctl), each in a
+temporary directory, on free loopback ports, resolving names through the
+test's dnsmasq (s2slib.Dns)."""
 
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,14 +23,15 @@ def free_tcp_port():
     return port
 
 
-def self_signed(dir_, name, ca=None):
+def self_signed(dir_, name, ca=None, eku="serverAuth,clientAuth"):
     """A key and certificate for name (subjectAltName DNS:name and
-    DNS:*.name), signed by ca = (cert, key) or self-signed."""
+    DNS:*.name), signed by ca = (cert, key) or self-signed, for the
+    extended key usages eku."""
     dir_ = Path(dir_)
     key, crt = dir_ / (name + ".key"), dir_ / (name + ".crt")
     ext = dir_ / (name + ".ext")
     ext.write_text("subjectAltName=DNS:%s,DNS:*.%s\n"
-                   "extendedKeyUsage=serverAuth,clientAuth\n" % (name, name))
+                   "extendedKeyUsage=%s\n" % (name, name, eku))
     subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048",
                     "-nodes", "-keyout", str(key), "-out",
                     str(dir_ / (name + ".csr")), "-subj", "/CN=" + name],
@@ -139,3 +142,199 @@ Component "conference.%(domain)s" "muc"
                 self.proc.wait(5)
         self.proc = None
 
+
+EJABBERDCTL = shutil.which("ejabberdctl") or "/usr/sbin/ejabberdctl"
+
+
+class Ejabberd:
+    """Debian's ejabberd as its own user (ejabberdctl hands a root caller
+    over to that user anyway), in a directory of its own, with its own
+    Erlang node name and epmd port, so it neither meets nor disturbs a
+    system ejabberd.
+
+    Names: ejabberd asks for SRV records with Erlang's own resolver
+    (inet_res, which an inetrc can point anywhere) but for the addresses
+    of the targets it calls net:getaddrinfo, the C library's resolver,
+    which reads /etc/resolv.conf and nothing else; an inetrc alone got
+    the SRV answer and then "enoname" for the target.  So the node runs
+    in a mount namespace of its own (unshare -m) in which
+    /etc/resolv.conf names the test's dnsmasq: both resolvers then ask
+    it, and nothing outside the node sees the change."""
+
+    def __init__(self, domain, dns, secure_auth=False, ca=None,
+                 eku="serverAuth,clientAuth"):
+        # Not under pytest's temporary directory: every pytest run as
+        # root makes /tmp/pytest-of-root private again, and the node's
+        # user then loses its own files in the middle of a run.
+        self.root = Path(tempfile.mkdtemp(prefix="ember-ejabberd-"))
+        os.chmod(self.root, 0o755)
+        self.domain = domain
+        self.c2s_port = free_tcp_port()
+        self.s2s_port = free_tcp_port()
+        self.epmd_port = free_tcp_port()
+        self.node = "ejtest%d@localhost" % self.c2s_port
+        for d in ("logs", "spool", "certs"):
+            (self.root / d).mkdir(exist_ok=True)
+        crt, key = self_signed(self.root / "certs", domain, ca, eku)
+        if ca:
+            ca = (shutil.copy(ca[0], self.root / "certs" / "ca.crt"), None)
+        self.cert = crt
+        pem = self.root / "certs" / "server.pem"
+        pem.write_text(Path(crt).read_text() + Path(key).read_text())
+        if dns.port != 53:
+            raise RuntimeError("resolv.conf names port 53 only: the "
+                               "ejabberd peer needs a dnsmasq run as root")
+        self.resolv_conf = self.root / "resolv.conf"
+        self.resolv_conf.write_text("nameserver %s\n" % dns.address)
+        (self.root / "ejabberdctl.cfg").write_text(
+            "ERLANG_NODE=%s\n"
+            "EJABBERD_PID_PATH=%s/ejabberd.pid\n"
+            "ERL_EPMD_ADDRESS=127.0.0.1\n"
+            "export ERL_EPMD_PORT=%d\n"
+            "INET_DIST_INTERFACE=127.0.0.1\n"
+            "EJABBERD_BYPASS_WARNINGS=true\n"
+            % (self.node, self.root, self.epmd_port))
+        # Without mod_s2s_dialback a link stands or falls on SASL
+        # EXTERNAL, which ejabberd checks against s2s_cafile.
+        (self.root / "ejabberd.yml").write_text("""
+hosts:
+  - %(domain)s
+loglevel: info
+certfiles:
+  - %(pem)s
+%(cafile)s
+s2s_use_starttls: required
+s2s_dns_timeout: 5
+s2s_access: s2s
+listen:
+  -
+    port: %(c2s)d
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    starttls: false
+  -
+    port: %(s2s)d
+    ip: "127.0.0.1"
+    module: ejabberd_s2s_in
+auth_method: internal
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+  s2s:
+    allow: all
+modules:
+  mod_caps: {}
+  mod_disco: {}
+  mod_ping: {}
+  mod_version: {}
+  mod_roster: {}
+  mod_vcard: {}
+  mod_pubsub:
+    plugins: ["flat", "pep"]
+  mod_muc:
+    host: "conference.@HOST@"
+    access_create: all
+    default_room_options:
+      mam: false
+%(dialback)s
+""" % {"domain": domain, "pem": pem, "c2s": self.c2s_port,
+       "s2s": self.s2s_port,
+       "cafile": ('s2s_cafile: "%s"' % ca[0]) if ca else "",
+       "dialback": "" if secure_auth else "  mod_s2s_dialback: {}"})
+        subprocess.run(["chown", "-R", "ejabberd:", str(self.root)],
+                       check=True)
+        for name in (domain, "conference." + domain):
+            dns.add_host(name)
+            dns.add_srv(name, self.s2s_port)
+        self.proc = None
+
+    def _ctl(self, *args):
+        return ["setpriv", "--reuid", "ejabberd", "--regid", "ejabberd",
+                "--init-groups", "env", "HOME=%s" % self.root, EJABBERDCTL,
+                "--config-dir", str(self.root), "--config",
+                str(self.root / "ejabberd.yml"), "--ctl-config",
+                str(self.root / "ejabberdctl.cfg"), "--logs",
+                str(self.root / "logs"), "--spool",
+                str(self.root / "spool")] + list(args)
+
+    def ctl(self, *args):
+        return subprocess.run(self._ctl(*args), capture_output=True,
+                              text=True, timeout=120)
+
+    def adduser(self, user, password):
+        r = self.ctl("register", user, self.domain, password)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    def start(self):
+        t0 = time.monotonic()
+        out = open(self.root / "ejabberd.out", "ab")
+        private_resolv_conf = [
+            "unshare", "--mount", "sh", "-c",
+            'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+            str(self.resolv_conf)]
+        self.proc = subprocess.Popen(private_resolv_conf +
+                                     self._ctl("foreground-quiet"),
+                                     stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        deadline = t0 + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("ejabberd exited:\n" + self.log())
+            # The c2s port opens once the listeners are up, after the
+            # modules: a cheaper probe than an ejabberdctl node per try.
+            try:
+                socket.create_connection(("127.0.0.1", self.c2s_port),
+                                         0.2).close()
+                self.start_seconds = time.monotonic() - t0
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("ejabberd did not listen:\n" + self.log())
+
+    def pids(self):
+        """The node's processes (beam.smp and its helpers), for CPU
+        accounting: those whose command line names our node."""
+        found = []
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                cmd = (d / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if self.node.encode() in cmd and b"-noinput" in cmd:
+                found.append(int(d.name))
+        return found
+
+    def log(self):
+        out = ""
+        for p in (self.root / "ejabberd.out", self.root / "logs" /
+                  "ejabberd.log", self.root / "logs" / "error.log"):
+            if p.exists():
+                out += p.read_text(errors="replace")[-20000:]
+        return out
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.ctl("stop")
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+        # Erlang started an epmd of its own on the node's private port.
+        r = subprocess.run(["ss", "-Hltnp", "sport = :%d" % self.epmd_port],
+                           capture_output=True, text=True)
+        for part in r.stdout.split("pid=")[1:]:
+            pid = part.split(",")[0]
+            if pid.isdigit():
+                subprocess.run(["kill", pid], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)

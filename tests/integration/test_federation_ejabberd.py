@@ -1,0 +1,295 @@
+"""Federation with Debian's ejabberd 23.01: both directions, as each
+side's users see it.  RFC 6120 (s2s streams), RFC 6121 (subscriptions and
+presence across domains), XEP-0045 (rooms with remote occupants), XEP-0163
+(PEP), XEP-0054 (vCard), XEP-0030 (disco), XEP-0220 (dialback), XEP-0178
+(SASL EXTERNAL) and RFC 6125 (a certificate for another name).
+
+One ejabberd (ej.example) serves the module; each test federates its own
+Ember domain (jN.example) through the module's dnsmasq, so neither server
+holds a link or a cached answer from another test.  ejabberd names come
+from the same dnsmasq as Ember's (peers.Ejabberd says how)."""
+
+import itertools
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from peers import Ejabberd, self_signed
+from rawxmpp import NS_CLIENT, NS_DISCO_INFO, RawClient, q
+from s2slib import dns, federate  # noqa: F401 (fixture)
+from test_federation_prosody import (body_of, create_room, join,
+                                     presence_from, subscribe_mutually,
+                                     talk_in_a_room)
+from test_s2s import make_ca, use_cert
+
+EJ_DOMAIN = "ej.example"
+_domains = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def ejabberd(dns):
+    e = Ejabberd(EJ_DOMAIN, dns)
+    e.start()
+    e.adduser("bob", "bob-pw")
+    yield e
+    e.stop()
+
+
+def new_domain():
+    return "j%d.example" % next(_domains)
+
+
+@pytest.fixture
+def ember(server_factory, dns, ejabberd, request):
+    srv = server_factory(start=False, domain=new_domain(), plain=True)
+    federate(srv, dns)
+    srv.start()
+    yield srv
+    if request.node.rep_call.failed:
+        print("==== ejabberd log ====\n" + ejabberd.log()[-8000:])
+
+
+def ember_client(srv, user="alice"):
+    c = RawClient(srv.plain_port, domain=srv.domain)
+    c.login(user, user + "-secret", resource="r")
+    return c
+
+
+def ej_client(e, user="bob"):
+    c = RawClient(e.c2s_port, domain=e.domain)
+    c.login(user, user + "-pw", resource="r")
+    return c
+
+
+def links(srv):
+    return json.loads(srv.ctl_ok("--json", "s2s").stdout)["links"]
+
+
+def test_message_from_ember_to_ejabberd(ember, ejabberd):
+    a = ember_client(ember)
+    b = ej_client(ejabberd)
+    b.presence()
+    a.message("bob@%s/r" % EJ_DOMAIN, "hello ejabberd")
+    m = b.recv_message(timeout=20)
+    assert body_of(m) == "hello ejabberd"
+    assert m.get("from") == "alice@%s/r" % ember.domain
+
+
+def test_message_from_ejabberd_to_ember(ember, ejabberd):
+    a = ember_client(ember)
+    a.presence()
+    b = ej_client(ejabberd)
+    b.message("alice@%s/r" % ember.domain, "hello ember")
+    m = a.recv_message(timeout=20)
+    assert body_of(m) == "hello ember"
+    assert m.get("from") == "bob@%s/r" % EJ_DOMAIN
+
+
+def test_dialback_with_self_signed_certificates(ember, ejabberd):
+    """Neither side can verify the other's self-signed certificate, so
+    both links are authenticated by dialback (XEP-0220) over TLS, which
+    ejabberd requires (s2s_use_starttls: required)."""
+    a = ember_client(ember)
+    a.presence()
+    b = ej_client(ejabberd)
+    b.presence()
+    a.message("bob@%s/r" % EJ_DOMAIN, "ping")
+    assert body_of(b.recv_message(timeout=20)) == "ping"
+    b.message("alice@%s/r" % ember.domain, "pong")
+    assert body_of(a.recv_message(timeout=20)) == "pong"
+    got = {(l["direction"], l["remote"], l["auth"], l["tls"][:3])
+           for l in links(ember)}
+    assert got == {("out", EJ_DOMAIN, "dialback", "TLS"),
+                   ("in", EJ_DOMAIN, "dialback", "TLS")}
+
+
+def test_subscriptions_both_ways_then_presence(ember, ejabberd):
+    a = ember_client(ember)
+    b = ej_client(ejabberd)
+    a.presence()
+    b.presence()
+    alice, bob = "alice@" + ember.domain, "bob@" + EJ_DOMAIN
+    subscribe_mutually(a, b, alice, bob)
+    presence_from(a, bob + "/")
+    presence_from(b, alice + "/")
+    for c, peer in ((a, bob), (b, alice)):
+        items = c.iq("get", "<query xmlns='jabber:iq:roster'/>").findall(
+            ".//{jabber:iq:roster}item")
+        assert [(i.get("jid"), i.get("subscription")) for i in items] == \
+            [(peer, "both")]
+    b.send("<presence type='unavailable'/>")
+    presence_from(a, bob + "/", "unavailable")
+    b.close()
+
+
+def test_ember_user_in_an_ejabberd_room(ember, ejabberd):
+    room = "lobby-%s@conference.%s" % (ember.domain.split(".")[0],
+                                        EJ_DOMAIN)
+    talk_in_a_room(ej_client(ejabberd), ember_client(ember), room,
+                   "bob", "alice", "hi room")
+
+
+def test_ejabberd_user_in_an_ember_room(ember, ejabberd):
+    talk_in_a_room(ember_client(ember), ej_client(ejabberd),
+                   "hall@conference." + ember.domain, "alice", "bob",
+                   "from afar")
+
+
+def test_ember_room_owner_hears_an_ejabberd_occupant_leave(ember, ejabberd):
+    """XEP-0045 7.14: an occupant's unavailable presence reaches the
+    others with the occupant's room JID."""
+    owner, guest = ember_client(ember), ej_client(ejabberd)
+    room = "exit@conference." + ember.domain
+    create_room(owner, room, "alice")
+    join(guest, room, "bob")
+    presence_from(owner, room + "/bob")
+    guest.send("<presence to='%s/bob' type='unavailable'/>" % room)
+    presence_from(owner, room + "/bob", "unavailable")
+
+
+PUBSUB = "http://jabber.org/protocol/pubsub"
+TUNE = "http://jabber.org/protocol/tune"
+
+
+def publish_tune(c, title):
+    r = c.iq("set", "<pubsub xmlns='%s'><publish node='%s'><item id='t'>"
+             "<tune xmlns='%s'><title>%s</title></tune></item></publish>"
+             "</pubsub>" % (PUBSUB, TUNE, TUNE, title))
+    assert r.get("type") == "result", ET.tostring(r)
+
+
+def read_tune(c, owner):
+    r = c.iq("get", "<pubsub xmlns='%s'><items node='%s'/></pubsub>"
+             % (PUBSUB, TUNE), to=owner, timeout=20)
+    assert r.get("type") == "result", ET.tostring(r)
+    title = r.find(".//{%s}title" % TUNE)
+    return title.text if title is not None else None
+
+
+def test_pep_items_read_across_servers_both_ways(ember, ejabberd):
+    """XEP-0163: a contact on the other server reads a PEP node whose
+    access model is presence, in each direction."""
+    a = ember_client(ember)
+    b = ej_client(ejabberd)
+    a.presence()
+    b.presence()
+    alice, bob = "alice@" + ember.domain, "bob@" + EJ_DOMAIN
+    subscribe_mutually(a, b, alice, bob)
+    presence_from(b, alice + "/")
+    presence_from(a, bob + "/")
+    publish_tune(a, "Kinds")
+    publish_tune(b, "Sorts")
+    assert read_tune(b, alice) == "Kinds"
+    assert read_tune(a, bob) == "Sorts"
+
+
+def test_vcard_of_a_remote_user_both_ways(ember, ejabberd):
+    a = ember_client(ember)
+    b = ej_client(ejabberd)
+    for c, name in ((a, "Alice Archer"), (b, "Bob Builder")):
+        r = c.iq("set", "<vCard xmlns='vcard-temp'><FN>%s</FN></vCard>"
+                 % name)
+        assert r.get("type") == "result", ET.tostring(r)
+    for c, jid, name in ((a, "bob@" + EJ_DOMAIN, "Bob Builder"),
+                         (b, "alice@" + ember.domain, "Alice Archer")):
+        r = c.iq("get", "<vCard xmlns='vcard-temp'/>", to=jid, timeout=20)
+        assert r.get("type") == "result", ET.tostring(r)
+        fn = r.find(".//{vcard-temp}FN")
+        assert fn is not None and fn.text == name
+
+
+def test_disco_of_the_remote_server_with_slixmpp(ember, ejabberd):
+    """XEP-0030 across the link, asked by slixmpp clients: each server
+    answers for itself and names its rooms service."""
+    from slix import Client, run
+
+    async def go():
+        out = {}
+        for jid, pw, port, remote in (
+                ("alice@%s/s" % ember.domain, "alice-secret",
+                 ember.plain_port, EJ_DOMAIN),
+                ("bob@%s/s" % EJ_DOMAIN, "bob-pw", ejabberd.c2s_port,
+                 ember.domain)):
+            c = Client(jid, "x", port)
+            c.password = pw
+            c["feature_mechanisms"].unencrypted_plain = True
+            c.connect(("127.0.0.1", port), disable_starttls=True)
+            await c.started
+            info = await c["xep_0030"].get_info(jid=remote, timeout=20)
+            items = await c["xep_0030"].get_items(jid=remote, timeout=20)
+            out[remote] = (set(info["disco_info"]["features"]),
+                           {i[0] for i in items["disco_items"]["items"]})
+            c.disconnect()
+            await c.disconnected
+        return out
+
+    out = run(go())
+    for domain in (EJ_DOMAIN, ember.domain):
+        features, items = out[domain]
+        assert NS_DISCO_INFO in features
+        assert "conference." + domain in items
+
+
+# ---- certificates: SASL EXTERNAL (XEP-0178) and mismatches ----
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory):
+    return make_ca(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def strict_ejabberd(dns, test_ca):
+    """An ejabberd without mod_s2s_dialback, trusting the test CA: a link
+    stands or falls on SASL EXTERNAL."""
+    e = Ejabberd("strictej.example", dns, secure_auth=True, ca=test_ca)
+    e.start()
+    e.adduser("bob", "bob-pw")
+    yield e
+    e.stop()
+
+
+def strict_ember(server_factory, dns, test_ca, cert_name=None,
+                 eku="serverAuth,clientAuth"):
+    domain = new_domain()
+    srv = server_factory(start=False, domain=domain, plain=True)
+    federate(srv, dns, dialback="false")
+    crt, key = self_signed(srv.root, cert_name or domain, test_ca, eku)
+    use_cert(srv, crt, key)
+    srv.cfg.find("s2s").set("ca-file", str(test_ca[0]))
+    srv.start()
+    return srv
+
+
+def test_sasl_external_with_a_strict_ejabberd_both_ways(server_factory, dns,
+                                                       test_ca,
+                                                       strict_ejabberd):
+    """XEP-0178 both ways: ejabberd accepts our certificate as a client
+    certificate, we accept ejabberd's; dialback is off on both sides."""
+    ember = strict_ember(server_factory, dns, test_ca)
+    a = ember_client(ember)
+    a.presence()
+    b = ej_client(strict_ejabberd)
+    b.presence()
+    a.message("bob@strictej.example/r", "certified")
+    assert body_of(b.recv_message(timeout=20)) == "certified"
+    b.message("alice@%s/r" % ember.domain, "certified too")
+    assert body_of(a.recv_message(timeout=20)) == "certified too"
+    assert {(l["direction"], l["auth"]) for l in links(ember)} == \
+        {("out", "SASL EXTERNAL"), ("in", "SASL EXTERNAL")}
+
+
+def test_certificate_for_another_name_is_refused_by_ejabberd(
+        server_factory, dns, test_ca, strict_ejabberd):
+    """RFC 6125 6.4: a certificate for impostor.example does not
+    identify jN.example; ejabberd refuses SASL EXTERNAL and has no
+    dialback to fall back on, so the message bounces."""
+    ember = strict_ember(server_factory, dns, test_ca,
+                         cert_name="impostor.example")
+    a = ember_client(ember)
+    a.message("bob@strictej.example/r", "should bounce")
+    err = a.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                 e.get("type") == "error", timeout=30)
+    assert err.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}"
+                    "remote-server-not-found") is not None
+    assert not [l for l in links(ember) if l["state"] == "up"]
