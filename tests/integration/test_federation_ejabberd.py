@@ -293,3 +293,63 @@ def test_certificate_for_another_name_is_refused_by_ejabberd(
     assert err.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}"
                     "remote-server-not-found") is not None
     assert not [l for l in links(ember) if l["state"] == "up"]
+
+
+# ---- certificates issued for server authentication only ----
+#
+# RFC 5280 4.2.1.12: with an extendedKeyUsage extension a certificate is
+# for the purposes it lists.  ejabberd's TLS (OpenSSL, which checks a
+# client's certificate for the TLS client purpose) then refuses, as a
+# client certificate, one that lists serverAuth alone: the initiating
+# server cannot use it for SASL EXTERNAL, and dialback must carry the
+# link.  Ember requires no purpose (doc/federation.md).
+
+@pytest.fixture(scope="module")
+def ca_ejabberd(dns, test_ca):
+    """An ejabberd that trusts the test CA, keeps dialback, and holds a
+    certificate for server authentication only."""
+    e = Ejabberd("caej.example", dns, ca=test_ca, eku="serverAuth")
+    e.start()
+    e.adduser("bob", "bob-pw")
+    yield e
+    e.stop()
+
+
+def test_server_auth_only_certificates_external_in_dialback_out(
+        server_factory, dns, test_ca, ca_ejabberd, request):
+    """Both certificates carry serverAuth only.  Into Ember, ejabberd's
+    certificate proves its name: SASL EXTERNAL.  Into ejabberd, Ember's
+    is refused for SASL EXTERNAL and Ember falls back to dialback, which
+    ejabberd accepts: messages flow both ways all the same."""
+    ember = server_factory(start=False, domain=new_domain(), plain=True)
+    federate(ember, dns)
+    crt, key = self_signed(ember.root, ember.domain, test_ca, "serverAuth")
+    use_cert(ember, crt, key)
+    ember.cfg.find("s2s").set("ca-file", str(test_ca[0]))
+    ember.start()
+    a = ember_client(ember)
+    a.presence()
+    b = ej_client(ca_ejabberd)
+    b.presence()
+    a.message("bob@caej.example/r", "server auth only")
+    assert body_of(b.recv_message(timeout=20)) == "server auth only"
+    b.message("alice@%s/r" % ember.domain, "and back")
+    assert body_of(a.recv_message(timeout=20)) == "and back"
+    got = {(l["direction"], l["auth"]) for l in links(ember)}
+    if got != {("out", "dialback"), ("in", "SASL EXTERNAL")}:
+        print("==== ejabberd log ====\n" + ca_ejabberd.log()[-8000:])
+    assert got == {("out", "dialback"), ("in", "SASL EXTERNAL")}
+
+
+def test_server_auth_only_certificate_to_a_strict_ejabberd_is_refused(
+        server_factory, dns, test_ca, strict_ejabberd):
+    """No dialback to fall back on: the link does not come up and the
+    message comes back (RFC 6120 8.3.3.17 remote-server-not-found)."""
+    ember = strict_ember(server_factory, dns, test_ca, eku="serverAuth")
+    a = ember_client(ember)
+    a.message("bob@strictej.example/r", "should bounce")
+    err = a.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                 e.get("type") == "error", timeout=30)
+    assert err.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}"
+                    "remote-server-not-found") is not None
+    assert not [l for l in links(ember) if l["state"] == "up"]
