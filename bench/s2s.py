@@ -8,15 +8,22 @@ link between two emberd instances, and memory per inbound link.
    W messages in flight per pair, for S seconds.  Messages delivered over
    the CPU each emberd spent (/proc/PID/stat) give messages per CPU-second
    on each side.
+   With --peer prosody or --peer ejabberd the remote side (b.example) is
+   Debian's Prosody or ejabberd instead (tests/integration/peers.py), its
+   users' clients on its c2s port, and its CPU read from /proc of its
+   processes (ejabberd: the node's beam.smp).  The same run, so the
+   numbers compare Ember's cost per message against each peer's, and
+   Ember's own with each kind of remote side.
 2. One emberd takes L inbound links: a client of the bench's own opens L
    streams, each STARTTLS then SASL EXTERNAL with a certificate for
    *.peer.example from a CA the emberd trusts, as dN.peer.example.  RSS
    before and after gives KiB per link.
 
     EMBER_BUILD=build /usr/bin/python3 bench/s2s.py \
-        [--pairs 100] [--secs 10] [--links 1000]
+        [--pairs 100] [--secs 10] [--links 1000] [--peer prosody|ejabberd]
 
-Output lines: `s2s msgs_per_cpu_s A B`, `s2s kib_per_link K links L`.
+Output lines: `s2s msgs_per_cpu_s a A b B`, `s2s kib_per_link K links L`
+(not with --peer).
 """
 
 import argparse
@@ -36,7 +43,7 @@ TOP = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP / "tests" / "integration"))
 
 from harness import Server  # noqa: E402
-from peers import self_signed  # noqa: E402
+from peers import Ejabberd, Prosody, self_signed  # noqa: E402
 from s2slib import Dns, federate  # noqa: E402
 
 PASSWORD = "pw-bench"
@@ -48,6 +55,16 @@ def cpu_s(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def cpu_of(srv):
+    """CPU-seconds of a server: an emberd, or a peer's processes."""
+    pids = srv.pids() if hasattr(srv, "pids") else [srv.pid]
+    return sum(cpu_s(p) for p in pids)
+
+
+def c2s_port(srv):
+    return srv.c2s_port if hasattr(srv, "pids") else srv.plain_port
 
 
 def rss_kib(pid):
@@ -95,6 +112,21 @@ class Client:
         await self.until(b"</bind>")
 
 
+def make_peer(kind, root, domain, dns, users):
+    """Prosody or ejabberd as b.example, started, with the echo users.
+    ejabberd takes accounts only while it runs, Prosody only before."""
+    if kind == "prosody":
+        root.mkdir(exist_ok=True)
+        p = Prosody(root, domain, dns)
+        for u in users:
+            p.adduser(u, PASSWORD)
+        return p
+    e = Ejabberd(domain, dns)
+    e.start()
+    e.addusers(users, PASSWORD)
+    return e
+
+
 def make_server(root, domain, dns, users, mam=True):
     srv = Server(root, domain=domain)
     if not mam:
@@ -118,7 +150,7 @@ async def exchange(a, b, pairs, window, secs):
     echoes = [Client(b.domain) for _ in range(pairs)]
     await asyncio.gather(*(c.login(a.plain_port, "s%d" % i)
                            for i, c in enumerate(senders)))
-    await asyncio.gather(*(c.login(b.plain_port, "e%d" % i)
+    await asyncio.gather(*(c.login(c2s_port(b), "e%d" % i)
                            for i, c in enumerate(echoes)))
     body = "x" * 100
     # Warm the link up: one round trip before measuring.
@@ -149,11 +181,11 @@ async def exchange(a, b, pairs, window, secs):
             c.send("<message to='s%d@%s/r' type='chat'><body>%s</body>"
                    "</message>" % (i, a.domain, body))
 
-    ca, cb = cpu_s(a.pid), cpu_s(b.pid)
+    ca, cb = cpu_of(a), cpu_of(b)
     await asyncio.gather(*[sender(i) for i in range(pairs)],
                          *[echo(i) for i in range(pairs)],
                          return_exceptions=True)
-    ua, ub = cpu_s(a.pid) - ca, cpu_s(b.pid) - cb
+    ua, ub = cpu_of(a) - ca, cpu_of(b) - cb
     # Each counted answer is one message each way over the link.
     delivered = 2 * count[0]
     return delivered / ua, delivered / ub
@@ -210,6 +242,8 @@ def main():
     ap.add_argument("--links", type=int, default=1000)
     ap.add_argument("--no-mam", action="store_true",
                     help="without message archives (mod_mam)")
+    ap.add_argument("--peer", choices=("prosody", "ejabberd"),
+                    help="the remote side is this server, not an emberd")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -220,19 +254,28 @@ def main():
         (d / "b").mkdir()
         a = make_server(d / "a", "a.example", dns,
                         ["s%d" % i for i in range(args.pairs)], not args.no_mam)
-        b = make_server(d / "b", "b.example", dns,
-                        ["e%d" % i for i in range(args.pairs)], not args.no_mam)
+        echoes = ["e%d" % i for i in range(args.pairs)]
+        if args.peer:
+            b = make_peer(args.peer, d / "b", "b.example", dns, echoes)
+        else:
+            b = make_server(d / "b", "b.example", dns, echoes,
+                            not args.no_mam)
         try:
             a.start()
-            b.start()
+            if args.peer != "ejabberd":
+                b.start()
             ra, rb = asyncio.run(exchange(a, b, args.pairs, args.window,
                                           args.secs))
-            print("s2s msgs_per_cpu_s a %.0f b %.0f (pairs %d, window %d%s)"
+            print("s2s msgs_per_cpu_s a %.0f b %.0f (pairs %d, window %d%s%s)"
                   % (ra, rb, args.pairs, args.window,
-                     ", no mam" if args.no_mam else ""), flush=True)
+                     ", no mam" if args.no_mam else "",
+                     ", b is " + args.peer if args.peer else ""), flush=True)
         finally:
             a.stop()
             b.stop()
+        if args.peer:
+            dns.stop()
+            return
         # Inbound links, authenticated by certificate.
         (d / "c").mkdir()
         ca_key, ca_crt = d / "ca.key", d / "ca.crt"

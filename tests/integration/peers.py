@@ -125,6 +125,10 @@ Component "conference.%(domain)s" "muc"
                 time.sleep(0.1)
         raise RuntimeError("prosody did not listen:\n" + self.log())
 
+    def pids(self):
+        """Prosody is one process: for CPU accounting (bench/s2s.py)."""
+        return [self.proc.pid]
+
     def log(self):
         out = ""
         for p in (self.root / "prosody.out", self.log_path):
@@ -268,6 +272,26 @@ modules:
 
     def adduser(self, user, password):
         r = self.ctl("register", user, self.domain, password)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    def addusers(self, users, password):
+        """Many accounts through one Erlang node of our own calling the
+        running node (ejabberdctl starts a VM per account)."""
+        names = ",".join('<<"%s">>' % u for u in users)
+        # The listeners can be up before Mnesia has loaded the accounts.
+        expr = ("ok = rpc:call('%(n)s', mnesia, wait_for_tables, "
+                "[[passwd], 60000]), "
+                "[ok = rpc:call('%(n)s', ejabberd_auth, try_register, "
+                '[U, <<"%(d)s">>, <<"%(p)s">>]) || U <- [%(u)s]], halt().'
+                % {"n": self.node, "d": self.domain, "p": password,
+                   "u": names})
+        r = subprocess.run(
+            ["setpriv", "--reuid", "ejabberd", "--regid", "ejabberd",
+             "--init-groups", "env", "HOME=%s" % self.root,
+             "ERL_EPMD_PORT=%d" % self.epmd_port, "ERL_CRASH_DUMP_BYTES=0",
+             "erl", "-sname", "reg%d@localhost" % os.getpid(), "-hidden",
+             "-noinput", "-eval", expr],
+            capture_output=True, text=True, timeout=600, cwd=self.root)
         assert r.returncode == 0, r.stdout + r.stderr
 
     def start(self):
