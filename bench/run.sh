@@ -456,5 +456,12 @@ if [ -z "${BENCH_LIB:-}" ]; then
         # Two emberd over one s2s link; memory per inbound link (issue 17).
         EMBER_BUILD=$B /usr/bin/python3 bench/s2s.py
         EMBER_BUILD=$B /usr/bin/python3 bench/s2s.py --no-mam --links 10
+        # The same run with Prosody, then ejabberd, as the remote side.
+        if [ -x /usr/bin/prosody ]; then
+            EMBER_BUILD=$B /usr/bin/python3 bench/s2s.py --no-mam --peer prosody
+        fi
+        if [ -x /usr/sbin/ejabberdctl ]; then
+            EMBER_BUILD=$B /usr/bin/python3 bench/s2s.py --no-mam --peer ejabberd
+        fi
     fi
 fi
