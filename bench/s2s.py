@@ -128,7 +128,11 @@ def make_peer(kind, root, domain, dns, users):
         return p
     e = Ejabberd(domain, dns)
     e.start()
-    e.addusers(users, PASSWORD)
+    try:
+        e.addusers(users, PASSWORD)
+    except BaseException:
+        e.stop()
+        raise
     return e
 
 

@@ -199,7 +199,9 @@ class Ejabberd:
             "EJABBERD_BYPASS_WARNINGS=true\n"
             % (self.node, self.root, self.epmd_port))
         # Without mod_s2s_dialback a link stands or falls on SASL
-        # EXTERNAL, which ejabberd checks against s2s_cafile.
+        # EXTERNAL, which ejabberd checks against s2s_cafile.  The
+        # listeners' default backlog of 5 made the bench's 100 logins at
+        # once wait for SYN retries and some end reset.
         (self.root / "ejabberd.yml").write_text("""
 hosts:
   - %(domain)s
@@ -216,10 +218,12 @@ listen:
     ip: "127.0.0.1"
     module: ejabberd_c2s
     starttls: false
+    backlog: 1024
   -
     port: %(s2s)d
     ip: "127.0.0.1"
     module: ejabberd_s2s_in
+    backlog: 1024
 auth_method: internal
 acl:
   local:
@@ -308,7 +312,9 @@ modules:
         deadline = t0 + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("ejabberd exited:\n" + self.log())
+                log = self.log()
+                self.stop()
+                raise RuntimeError("ejabberd exited:\n" + log)
             # The c2s port opens once the listeners are up, after the
             # modules: a cheaper probe than an ejabberdctl node per try.
             try:
@@ -318,11 +324,14 @@ modules:
                 return self
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError("ejabberd did not listen:\n" + self.log())
+        log = self.log()
+        self.stop()
+        raise RuntimeError("ejabberd did not listen:\n" + log)
 
     def pids(self):
-        """The node's processes (beam.smp and its helpers), for CPU
-        accounting: those whose command line names our node."""
+        """The node's process (beam.smp), for CPU accounting and for
+        stop(): the one started with -sname and our node's name (an
+        ejabberdctl command names the node too, after other options)."""
         found = []
         for d in Path("/proc").iterdir():
             if not d.name.isdigit():
@@ -331,7 +340,9 @@ modules:
                 cmd = (d / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if self.node.encode() in cmd and b"-noinput" in cmd:
+            node = self.node.encode()
+            if any(a == b"-sname" and b == node
+                   for a, b in zip(cmd, cmd[1:])):
                 found.append(int(d.name))
         return found
 
@@ -354,6 +365,9 @@ modules:
                 self.proc.kill()
                 self.proc.wait(5)
         self.proc = None
+        # Killing ejabberdctl's shell leaves the VM it started running.
+        for pid in self.pids():
+            os.kill(pid, 9)
         # Erlang started an epmd of its own on the node's private port.
         r = subprocess.run(["ss", "-Hltnp", "sport = :%d" % self.epmd_port],
                            capture_output=True, text=True)

@@ -16,22 +16,35 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from peers import Ejabberd, self_signed
-from rawxmpp import NS_CLIENT, NS_DISCO_INFO, RawClient, q
+from rawxmpp import NS_CLIENT, NS_DISCO_INFO, q
 from s2slib import dns, federate  # noqa: F401 (fixture)
-from test_federation_prosody import (body_of, create_room, join,
-                                     presence_from, subscribe_mutually,
+from test_federation_prosody import (body_of, create_room, ember_client,
+                                     join, presence_from, subscribe_mutually,
                                      talk_in_a_room)
+# Logs in bob (password bob-pw) at any peer with c2s_port and domain.
+from test_federation_prosody import prosody_client as ej_client
 from test_s2s import make_ca, use_cert
 
 EJ_DOMAIN = "ej.example"
 _domains = itertools.count(1)
 
 
+def started_ejabberd(domain, dns, **kw):
+    """An ejabberd for domain with the user bob, stopped again if it
+    cannot be made so: the node must not outlive the module."""
+    e = Ejabberd(domain, dns, **kw)
+    e.start()
+    try:
+        e.adduser("bob", "bob-pw")
+    except BaseException:
+        e.stop()
+        raise
+    return e
+
+
 @pytest.fixture(scope="module")
 def ejabberd(dns):
-    e = Ejabberd(EJ_DOMAIN, dns)
-    e.start()
-    e.adduser("bob", "bob-pw")
+    e = started_ejabberd(EJ_DOMAIN, dns)
     yield e
     e.stop()
 
@@ -50,16 +63,18 @@ def ember(server_factory, dns, ejabberd, request):
         print("==== ejabberd log ====\n" + ejabberd.log()[-8000:])
 
 
-def ember_client(srv, user="alice"):
-    c = RawClient(srv.plain_port, domain=srv.domain)
-    c.login(user, user + "-secret", resource="r")
-    return c
-
-
-def ej_client(e, user="bob"):
-    c = RawClient(e.c2s_port, domain=e.domain)
-    c.login(user, user + "-pw", resource="r")
-    return c
+def subscribed_pair(ember, ejabberd):
+    """alice on Ember and bob on ejabberd, online, each subscribed to the
+    other (RFC 6121 3), each having seen the other's presence."""
+    a = ember_client(ember)
+    b = ej_client(ejabberd)
+    a.presence()
+    b.presence()
+    alice, bob = "alice@" + ember.domain, "bob@" + EJ_DOMAIN
+    subscribe_mutually(a, b, alice, bob)
+    presence_from(a, bob + "/")
+    presence_from(b, alice + "/")
+    return a, b, alice, bob
 
 
 def links(srv):
@@ -105,14 +120,7 @@ def test_dialback_with_self_signed_certificates(ember, ejabberd):
 
 
 def test_subscriptions_both_ways_then_presence(ember, ejabberd):
-    a = ember_client(ember)
-    b = ej_client(ejabberd)
-    a.presence()
-    b.presence()
-    alice, bob = "alice@" + ember.domain, "bob@" + EJ_DOMAIN
-    subscribe_mutually(a, b, alice, bob)
-    presence_from(a, bob + "/")
-    presence_from(b, alice + "/")
+    a, b, alice, bob = subscribed_pair(ember, ejabberd)
     for c, peer in ((a, bob), (b, alice)):
         items = c.iq("get", "<query xmlns='jabber:iq:roster'/>").findall(
             ".//{jabber:iq:roster}item")
@@ -170,14 +178,7 @@ def read_tune(c, owner):
 def test_pep_items_read_across_servers_both_ways(ember, ejabberd):
     """XEP-0163: a contact on the other server reads a PEP node whose
     access model is presence, in each direction."""
-    a = ember_client(ember)
-    b = ej_client(ejabberd)
-    a.presence()
-    b.presence()
-    alice, bob = "alice@" + ember.domain, "bob@" + EJ_DOMAIN
-    subscribe_mutually(a, b, alice, bob)
-    presence_from(b, alice + "/")
-    presence_from(a, bob + "/")
+    a, b, alice, bob = subscribed_pair(ember, ejabberd)
     publish_tune(a, "Kinds")
     publish_tune(b, "Sorts")
     assert read_tune(b, alice) == "Kinds"
@@ -242,9 +243,8 @@ def test_ca(tmp_path_factory):
 def strict_ejabberd(dns, test_ca):
     """An ejabberd without mod_s2s_dialback, trusting the test CA: a link
     stands or falls on SASL EXTERNAL."""
-    e = Ejabberd("strictej.example", dns, secure_auth=True, ca=test_ca)
-    e.start()
-    e.adduser("bob", "bob-pw")
+    e = started_ejabberd("strictej.example", dns, secure_auth=True,
+                         ca=test_ca)
     yield e
     e.stop()
 
@@ -259,6 +259,18 @@ def strict_ember(server_factory, dns, test_ca, cert_name=None,
     srv.cfg.find("s2s").set("ca-file", str(test_ca[0]))
     srv.start()
     return srv
+
+
+def bounces_to_strict_ejabberd(ember):
+    """A message to strictej.example comes back remote-server-not-found
+    (RFC 6120 8.3.3.17) and no link is up."""
+    a = ember_client(ember)
+    a.message("bob@strictej.example/r", "should bounce")
+    err = a.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                 e.get("type") == "error", timeout=30)
+    assert err.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}"
+                    "remote-server-not-found") is not None
+    assert not [l for l in links(ember) if l["state"] == "up"]
 
 
 def test_sasl_external_with_a_strict_ejabberd_both_ways(server_factory, dns,
@@ -286,13 +298,7 @@ def test_certificate_for_another_name_is_refused_by_ejabberd(
     dialback to fall back on, so the message bounces."""
     ember = strict_ember(server_factory, dns, test_ca,
                          cert_name="impostor.example")
-    a = ember_client(ember)
-    a.message("bob@strictej.example/r", "should bounce")
-    err = a.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
-                 e.get("type") == "error", timeout=30)
-    assert err.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}"
-                    "remote-server-not-found") is not None
-    assert not [l for l in links(ember) if l["state"] == "up"]
+    bounces_to_strict_ejabberd(ember)
 
 
 # ---- certificates issued for server authentication only ----
@@ -308,9 +314,7 @@ def test_certificate_for_another_name_is_refused_by_ejabberd(
 def ca_ejabberd(dns, test_ca):
     """An ejabberd that trusts the test CA, keeps dialback, and holds a
     certificate for server authentication only."""
-    e = Ejabberd("caej.example", dns, ca=test_ca, eku="serverAuth")
-    e.start()
-    e.adduser("bob", "bob-pw")
+    e = started_ejabberd("caej.example", dns, ca=test_ca, eku="serverAuth")
     yield e
     e.stop()
 
@@ -344,12 +348,6 @@ def test_server_auth_only_certificates_external_in_dialback_out(
 def test_server_auth_only_certificate_to_a_strict_ejabberd_is_refused(
         server_factory, dns, test_ca, strict_ejabberd):
     """No dialback to fall back on: the link does not come up and the
-    message comes back (RFC 6120 8.3.3.17 remote-server-not-found)."""
+    message comes back."""
     ember = strict_ember(server_factory, dns, test_ca, eku="serverAuth")
-    a = ember_client(ember)
-    a.message("bob@strictej.example/r", "should bounce")
-    err = a.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
-                 e.get("type") == "error", timeout=30)
-    assert err.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}"
-                    "remote-server-not-found") is not None
-    assert not [l for l in links(ember) if l["state"] == "up"]
+    bounces_to_strict_ejabberd(ember)
