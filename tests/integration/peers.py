@@ -5,6 +5,7 @@ test's dnsmasq (s2slib.Dns)."""
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -358,7 +359,10 @@ modules:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            self.ctl("stop")
+            # SIGTERM is init:stop() to the VM, as "ejabberdctl stop"
+            # is, without a second VM to say so.
+            for pid in self.pids():
+                os.kill(pid, signal.SIGTERM)
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -367,7 +371,7 @@ modules:
         self.proc = None
         # Killing ejabberdctl's shell leaves the VM it started running.
         for pid in self.pids():
-            os.kill(pid, 9)
+            os.kill(pid, signal.SIGKILL)
         # Erlang started an epmd of its own on the node's private port.
         r = subprocess.run(["ss", "-Hltnp", "sport = :%d" % self.epmd_port],
                            capture_output=True, text=True)
