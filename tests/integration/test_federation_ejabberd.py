@@ -11,11 +11,12 @@ from the same dnsmasq as Ember's (peers.Ejabberd says how)."""
 
 import itertools
 import json
+import os
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from peers import Ejabberd, self_signed
+from peers import EJABBERDCTL, Ejabberd, self_signed
 from rawxmpp import NS_CLIENT, NS_DISCO_INFO, q
 from s2slib import dns, federate  # noqa: F401 (fixture)
 from test_federation_prosody import (body_of, create_room, ember_client,
@@ -32,6 +33,12 @@ _domains = itertools.count(1)
 def started_ejabberd(domain, dns, **kw):
     """An ejabberd for domain with the user bob, stopped again if it
     cannot be made so: the node must not outlive the module."""
+    if not os.path.exists(EJABBERDCTL):
+        pytest.fail("ejabberd is not installed (tools/deps.sh test)")
+    if os.geteuid() != 0:
+        # setpriv to the ejabberd user, unshare --mount, and the dnsmasq
+        # on port 53 that resolv.conf can name.
+        pytest.skip("the ejabberd peer needs root")
     e = Ejabberd(domain, dns, **kw)
     e.start()
     try:
