@@ -108,20 +108,26 @@ def test_message_from_ejabberd_to_ember(ember, ejabberd):
     assert m.get("from") == "bob@%s/r" % EJ_DOMAIN
 
 
+def messages_both_ways(ember, peer, text):
+    """alice on Ember and bob on the peer each send the other a message
+    and it arrives; the Ember side's links afterwards."""
+    a = ember_client(ember)
+    a.presence()
+    b = ej_client(peer)
+    b.presence()
+    a.message("bob@%s/r" % peer.domain, text)
+    assert body_of(b.recv_message(timeout=20)) == text
+    b.message("alice@%s/r" % ember.domain, text + " back")
+    assert body_of(a.recv_message(timeout=20)) == text + " back"
+    return links(ember)
+
+
 def test_dialback_with_self_signed_certificates(ember, ejabberd):
     """Neither side can verify the other's self-signed certificate, so
     both links are authenticated by dialback (XEP-0220) over TLS, which
     ejabberd requires (s2s_use_starttls: required)."""
-    a = ember_client(ember)
-    a.presence()
-    b = ej_client(ejabberd)
-    b.presence()
-    a.message("bob@%s/r" % EJ_DOMAIN, "ping")
-    assert body_of(b.recv_message(timeout=20)) == "ping"
-    b.message("alice@%s/r" % ember.domain, "pong")
-    assert body_of(a.recv_message(timeout=20)) == "pong"
     got = {(l["direction"], l["remote"], l["auth"], l["tls"][:3])
-           for l in links(ember)}
+           for l in messages_both_ways(ember, ejabberd, "ping")}
     assert got == {("out", EJ_DOMAIN, "dialback", "TLS"),
                    ("in", EJ_DOMAIN, "dialback", "TLS")}
 
@@ -257,10 +263,10 @@ def strict_ejabberd(dns, test_ca):
 
 
 def strict_ember(server_factory, dns, test_ca, cert_name=None,
-                 eku="serverAuth,clientAuth"):
+                 eku="serverAuth,clientAuth", dialback=False):
     domain = new_domain()
     srv = server_factory(start=False, domain=domain, plain=True)
-    federate(srv, dns, dialback="false")
+    federate(srv, dns, dialback=str(dialback).lower())
     crt, key = self_signed(srv.root, cert_name or domain, test_ca, eku)
     use_cert(srv, crt, key)
     srv.cfg.find("s2s").set("ca-file", str(test_ca[0]))
@@ -286,16 +292,9 @@ def test_sasl_external_with_a_strict_ejabberd_both_ways(server_factory, dns,
     """XEP-0178 both ways: ejabberd accepts our certificate as a client
     certificate, we accept ejabberd's; dialback is off on both sides."""
     ember = strict_ember(server_factory, dns, test_ca)
-    a = ember_client(ember)
-    a.presence()
-    b = ej_client(strict_ejabberd)
-    b.presence()
-    a.message("bob@strictej.example/r", "certified")
-    assert body_of(b.recv_message(timeout=20)) == "certified"
-    b.message("alice@%s/r" % ember.domain, "certified too")
-    assert body_of(a.recv_message(timeout=20)) == "certified too"
-    assert {(l["direction"], l["auth"]) for l in links(ember)} == \
-        {("out", "SASL EXTERNAL"), ("in", "SASL EXTERNAL")}
+    got = {(l["direction"], l["auth"])
+           for l in messages_both_ways(ember, strict_ejabberd, "certified")}
+    assert got == {("out", "SASL EXTERNAL"), ("in", "SASL EXTERNAL")}
 
 
 def test_certificate_for_another_name_is_refused_by_ejabberd(
@@ -327,26 +326,15 @@ def ca_ejabberd(dns, test_ca):
 
 
 def test_server_auth_only_certificates_external_in_dialback_out(
-        server_factory, dns, test_ca, ca_ejabberd, request):
+        server_factory, dns, test_ca, ca_ejabberd):
     """Both certificates carry serverAuth only.  Into Ember, ejabberd's
     certificate proves its name: SASL EXTERNAL.  Into ejabberd, Ember's
     is refused for SASL EXTERNAL and Ember falls back to dialback, which
     ejabberd accepts: messages flow both ways all the same."""
-    ember = server_factory(start=False, domain=new_domain(), plain=True)
-    federate(ember, dns)
-    crt, key = self_signed(ember.root, ember.domain, test_ca, "serverAuth")
-    use_cert(ember, crt, key)
-    ember.cfg.find("s2s").set("ca-file", str(test_ca[0]))
-    ember.start()
-    a = ember_client(ember)
-    a.presence()
-    b = ej_client(ca_ejabberd)
-    b.presence()
-    a.message("bob@caej.example/r", "server auth only")
-    assert body_of(b.recv_message(timeout=20)) == "server auth only"
-    b.message("alice@%s/r" % ember.domain, "and back")
-    assert body_of(a.recv_message(timeout=20)) == "and back"
-    got = {(l["direction"], l["auth"]) for l in links(ember)}
+    ember = strict_ember(server_factory, dns, test_ca, eku="serverAuth",
+                         dialback=True)
+    got = {(l["direction"], l["auth"])
+           for l in messages_both_ways(ember, ca_ejabberd, "server auth")}
     if got != {("out", "dialback"), ("in", "SASL EXTERNAL")}:
         print("==== ejabberd log ====\n" + ca_ejabberd.log()[-8000:])
     assert got == {("out", "dialback"), ("in", "SASL EXTERNAL")}
