@@ -32,8 +32,19 @@ if [ "$(id -u)" = 0 ]; then
     echo "installing:$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # The servers the tests start themselves (Prosody, ejabberd, slapd,
+    # ngircd ...) must not start as system services on install: they would
+    # hold 5222, 5269, 389 and the next `make run` could not listen.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=
+    if [ ! -e $policy ]; then
+        printf '#!/bin/sh\nexit 101\n' >$policy && chmod 755 $policy &&
+            own_policy=1
+    fi
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+        { [ -n "$own_policy" ] && rm -f $policy; exit 1; }
+    [ -n "$own_policy" ] && rm -f $policy
     # What configure finds has changed: config.mk depends on this file, so
     # the next make reconfigures (make run, then make check, in that order).
     date >.deps-installed
