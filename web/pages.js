@@ -235,9 +235,43 @@ export async function users(main, arg) {
             await load();
         },
     });
+    const bulkOut = h('div', { id: 'bulk-results' });
+    const bulk = form({
+        title: 'Create many users', submit: 'Create users',
+        fields: [{ name: 'lines', label: 'One user per line: JID,password[,name[,email]]',
+                   type: 'textarea', required: true, rows: 6,
+                   placeholder: 'ann@' + (state.hosts[0] || 'example.org') +
+                                ',a-long-password,Ann Lee,ann@mail.example' }],
+        onSubmit: async (v) => {
+            const rows = [];
+            // Fields split on commas: no quoting, so a name holding a comma
+            // is set afterwards on the user's page.
+            for (const [i, line] of v.lines.split(/\r?\n/).entries()) {
+                if (!line.trim()) continue;
+                const [jid, password, name, email] = line.split(',').map(x => x.trim());
+                let result = 'created';
+                try {
+                    const bad = validateJid(jid || '') || validatePassword(password || '');
+                    if (bad) throw new Error(bad);
+                    await api('POST', '/api/v1/users', { jid, password });
+                    if (name || email)
+                        await api('PUT', '/api/v1/users/' + encPath(jid) + '/info',
+                                  { name: name || undefined, email: email || undefined });
+                } catch (e) { result = errorText(e); }
+                rows.push({ line: i + 1, jid: jid || '', result });
+            }
+            clear(bulkOut).appendChild(table(rows, [
+                { key: 'line', label: 'Line' }, { key: 'jid', label: 'JID' },
+                { key: 'result', label: 'Result' }], { label: 'Created users' }));
+            toast(rows.filter(r => r.result === 'created').length + ' of ' + rows.length +
+                  ' users created.');
+            offset = 0;
+            await load();
+        },
+    });
     main.append(h('div', { class: 'two' },
         h('section', { class: 'card' }, search, err, results, pager),
-        h('section', { class: 'card' }, create)));
+        h('section', { class: 'card' }, create, bulk, bulkOut)));
     await load();
 }
 
@@ -267,6 +301,18 @@ async function userDetail(main, jid) {
             location.hash = '#/users';
         } catch (e) { actErr.show(e); }
     });
+    const about = form({
+        title: 'Name and email', submit: 'Save name and email',
+        fields: [{ name: 'name', label: 'Name' },
+                 { name: 'email', label: 'Email', type: 'email',
+                   validate: v => /^[^@\s<>"]+@[^@\s<>"]+$/.test(v) ? null
+                       : 'The email address looks like someone@example.org.' }],
+        onSubmit: async (v) => {
+            await api('PUT', base + '/info', { name: v.name, email: v.email });
+            toast('Name and email saved.');
+            await loadInfo();
+        },
+    });
     const pw = form({
         title: 'Change password', submit: 'Change password',
         fields: [{ name: 'password', label: 'New password', type: 'password',
@@ -284,6 +330,8 @@ async function userDetail(main, jid) {
             locked = !!(d && (d.locked || d.state === 'locked'));
             lockBtn.textContent = locked ? 'Unlock account' : 'Lock account';
             lockWhyField.hidden = locked;
+            about.inputs.name.value = (d && d.name) || '';
+            about.inputs.email.value = (d && d.email) || '';
             // The sessions have their own card.
             const shown = Object.assign({}, d);
             delete shown.sessions;
@@ -301,7 +349,7 @@ async function userDetail(main, jid) {
     main.append(
         h('div', { class: 'two' },
             section('Account', info, lockWhyField,
-                h('div', { class: 'actions' }, lockBtn, del), actErr, pw),
+                h('div', { class: 'actions' }, lockBtn, del), actErr, about, pw),
             section('Online sessions', sess)),
         h('div', { class: 'two' }, section('Roster', roster), section('vCard', vcard)));
     const rosterErr = errorBox();

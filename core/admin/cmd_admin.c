@@ -248,7 +248,9 @@ info_got(int status, json_t *doc, void *ud)
     } else {
         created = json_object_get(doc, "created");
         ember__command_done(call->ctx, 0, json_pack(
-            "{s:s, s:b, s:O?, s:O?, s:O, s:o}", "jid", call->bare,
+            "{s:s, s:O?, s:O?, s:b, s:O?, s:O?, s:O, s:o}", "jid", call->bare,
+            "name", json_object_get(doc, "name"),
+            "email", json_object_get(doc, "email"),
             "locked", json_is_true(json_object_get(doc, "locked")),
             "lock_reason", json_object_get(doc, "lock_reason"),
             "locked_at", json_object_get(doc, "locked_at"),
@@ -385,6 +387,74 @@ out:
 }
 
 
+/* ---- user-set: name and email, for the admins ---- */
+
+static void
+user_set_done(int status, json_t *result, void *ud)
+{
+    info_call_t *call = ud;
+
+    if (status == EMBER_ENOENT)
+        ember__command_donef(call->ctx, status, "no such user %s",
+                             call->bare);
+    else if (status < 0)
+        ember__command_donef(call->ctx, status, "%s: %s", call->bare,
+                             ember_strerror(status));
+    else
+        ember__command_done(call->ctx, 0, json_pack("{s:s, s:b}", "jid",
+                            call->bare, "ok", 1), NULL);
+    free(call);
+}
+
+
+static void
+cmd_user_set(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    ember_jid_t *j = ember__jid_parse(ember__command_str(args, "jid"));
+    const char *email = ember__command_str(args, "email");
+    json_t *fields = json_object();
+    info_call_t *call = NULL;
+    int rc;
+
+    if (j == NULL || ember__jid_node(j) == NULL ||
+        ember__jid_resource(j) != NULL) {
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: expected user@host",
+                             ember__command_str(args, "jid"));
+        goto out;
+    }
+    /* A light check: an address has one @ with something on each side. */
+    if (email != NULL && *email != '\0' &&
+        (strchr(email, '@') == NULL || email[0] == '@' ||
+         strchr(email, '@') != strrchr(email, '@') ||
+         strrchr(email, '@')[1] == '\0' || strpbrk(email, " <>\"") != NULL)) {
+        ember__command_donef(ctx, EMBER_EINVAL, "email: '%s' is not an "
+                             "address", email);
+        goto out;
+    }
+    if (json_object_get(args, "name") != NULL)
+        json_object_set(fields, "name", json_object_get(args, "name"));
+    if (json_object_get(args, "email") != NULL)
+        json_object_set(fields, "email", json_object_get(args, "email"));
+    if ((call = calloc(1, sizeof(*call))) == NULL) {
+        ember__command_done(ctx, EMBER_ENOMEM, NULL, NULL);
+        goto out;
+    }
+    call->ctx = ctx;
+    snprintf(call->bare, sizeof(call->bare), "%s", ember__jid_bare(j));
+    if ((rc = ember__account_set_info(ember__jid_domain(j),
+                                      ember__jid_node(j), fields,
+                                      user_set_done, call)) < 0) {
+        ember__command_donef(ctx, rc, "%s: %s", call->bare,
+                             rc == EMBER_ENOENT ? "no such user"
+                                                : ember_strerror(rc));
+        free(call);
+    }
+out:
+    json_decref(fields);
+    ember__jid_free(j);
+}
+
+
 /* ---- logs ---- */
 
 static void
@@ -454,6 +524,12 @@ static const ember_cmd_arg_t args_bare[] = {
     { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
     { NULL, 0, 0, NULL }
 };
+static const ember_cmd_arg_t args_user_set[] = {
+    { "jid", EMBER_ARG_JID, 1, "the account, user@host" },
+    { "name", EMBER_ARG_STRING, 0, "the person's name (\"\" removes it)" },
+    { "email", EMBER_ARG_STRING, 0, "an email address (\"\" removes it)" },
+    { NULL, 0, 0, NULL }
+};
 static const ember_cmd_arg_t args_full[] = {
     { "jid", EMBER_ARG_JID, 1, "the session, user@host/resource" },
     { NULL, 0, 0, NULL }
@@ -485,6 +561,8 @@ static const ember_command_t admin_commands[] = {
       args_search, "read", cmd_user_search },
     { "user-info", "One account: locked, created, sessions", args_bare,
       "read", cmd_user_info },
+    { "user-set", "An account's name and email, kept for the admins",
+      args_user_set, "admin", cmd_user_set },
     { "kick-session", "Close one session (policy-violation)", args_full,
       "admin", cmd_kick_session },
     { "message", "Send a message from the server", args_message, "admin",

@@ -82,6 +82,7 @@ typedef enum {
     ACC_PASSWD,
     ACC_DELETE,
     ACC_LOCK,
+    ACC_INFO,
     ACC_IMPORT
 } acc_op_t;
 
@@ -99,7 +100,8 @@ typedef struct acc_req_s {
     char user[ACC_NAME_MAX];
     char *password;          /* wiped and freed once hashed */
     int locked;
-    char *reason;            /* of a lock */
+    json_t *fields;          /* set in the document (lock_reason, name,
+                                email); a null one is removed */
     int status;              /* of the hashing */
     char salt[ACC_SALT_LEN];
     acc_keys_t sha1, sha256;
@@ -161,7 +163,7 @@ static void
 req_free(acc_req_t *req)
 {
     wipe_password(req);
-    free(req->reason);
+    json_decref(req->fields);
     explicit_bzero(&req->sha1, sizeof(req->sha1));
     explicit_bzero(&req->sha256, sizeof(req->sha256));
     json_decref(req->doc);
@@ -533,6 +535,23 @@ account_removed(int status, json_t *result, void *ud)
 
 
 /* The current document arrived: go on according to the operation. */
+/* req->fields into the document: a null or empty value removes it. */
+static void
+set_fields(acc_req_t *req)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(req->fields, k, v) {
+        if (json_is_null(v) || (json_is_string(v) &&
+                                json_string_length(v) == 0))
+            json_object_del(req->doc, k);
+        else
+            json_object_set(req->doc, k, v);
+    }
+}
+
+
 static void
 got_doc(int status, json_t *result, void *ud)
 {
@@ -571,13 +590,15 @@ got_doc(int status, json_t *result, void *ud)
         if (req->locked) {
             json_object_set_new(req->doc, "locked_at",
                                 json_integer((json_int_t) time(NULL)));
-            if (req->reason != NULL)
-                json_object_set_new(req->doc, "lock_reason",
-                                    json_string(req->reason));
+            set_fields(req);
         }
         /* A lock that let open streams go on would not lock anything. */
         if (req->locked)
             revoke_access(req->host, req->user);
+        write_doc(req);
+        break;
+    case ACC_INFO:
+        set_fields(req);
         write_doc(req);
         break;
     case ACC_DELETE:
@@ -596,7 +617,7 @@ got_doc(int status, json_t *result, void *ud)
 
 static int
 start(acc_op_t op, const char *host, const char *user, const char *password,
-      int locked, const char *reason, ember_store_cb cb, void *ud)
+      int locked, json_t *fields, ember_store_cb cb, void *ud)
 {
     acc_req_t *req;
     int err;
@@ -615,11 +636,7 @@ start(acc_op_t op, const char *host, const char *user, const char *password,
     if ((req = req_new(op, host, user, password, cb, ud, &err)) == NULL)
         return err;
     req->locked = locked;
-    if (reason != NULL && (req->reason = strdup(reason)) == NULL) {
-        req->cb = NULL;
-        req_finish(req, EMBER_ENOMEM);
-        return EMBER_ENOMEM;
-    }
+    req->fields = json_incref(fields);
     if ((err = ember__keyval_get(req->st, req->user, got_doc, req)) < 0) {
         /* The caller hears of it through the return value only. */
         req->cb = NULL;
@@ -746,9 +763,20 @@ int
 ember__account_lock(const char *host, const char *user, int locked,
                     const char *reason, ember_store_cb cb, void *ud)
 {
-    return start(ACC_LOCK, host, user, NULL, locked != 0,
-                 locked && reason != NULL && *reason != '\0' ? reason : NULL,
-                 cb, ud);
+    json_t *f = locked && reason != NULL && *reason != '\0'
+                ? json_pack("{s:s}", "lock_reason", reason) : NULL;
+    int rc = start(ACC_LOCK, host, user, NULL, locked != 0, f, cb, ud);
+
+    json_decref(f);
+    return rc;
+}
+
+
+int
+ember__account_set_info(const char *host, const char *user, json_t *fields,
+                        ember_store_cb cb, void *ud)
+{
+    return start(ACC_INFO, host, user, NULL, 0, fields, cb, ud);
 }
 
 

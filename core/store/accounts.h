@@ -10,7 +10,8 @@
  *    "sha1":   {"stored_key": base64, "server_key": base64},
  *    "sha256": {"stored_key": base64, "server_key": base64},
  *    "created": unix-seconds, "locked": false,
- *    "lock_reason": text, "locked_at": unix-seconds (while locked)}
+ *    "lock_reason": text, "locked_at": unix-seconds (while locked),
+ *    "name": text, "email": text (for the admins)}
  * Hashing (PBKDF2) runs on the libuv thread pool, never on the loop.  All
  * callbacks run on the core thread.  user is prepared (nodeprep) first: a
  * name that does not prepare is EMBER_EINVAL.  A negative return means cb
@@ -44,6 +45,10 @@ int ember__account_get(const char *host, const char *user, ember_store_cb cb,
                        void *ud);
 /* result: sorted array of user names. */
 int ember__account_list(const char *host, ember_store_cb cb, void *ud);
+/* Set (or, when null or "", remove) the given members of the account's
+ * document: "name" and "email". */
+int ember__account_set_info(const char *host, const char *user,
+                            json_t *fields, ember_store_cb cb, void *ud);
 /* Lock (1) or unlock (0): a locked account cannot log in.  reason (may
  * be NULL) is kept with the lock for the admins. */
 int ember__account_lock(const char *host, const char *user, int locked,

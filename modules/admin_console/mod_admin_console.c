@@ -110,6 +110,8 @@ const ember_http_route_t console_routes[] = {
         .status = 201),
     CMD("GET", "/api/v1/users/{jid}", "user-info", "An account",
         .param = "jid"),
+    CMD("PUT", "/api/v1/users/{jid}/info", "user-set",
+        "An account's name and email", .param = "jid", .body = 1),
     CMD("PUT", "/api/v1/users/{jid}/password", "passwd",
         "Set an account's password", .param = "jid", .body = 1),
     CMD("DELETE", "/api/v1/users/{jid}", "deluser",

@@ -292,6 +292,31 @@ try {
         await page.getByText('No users match.').waitFor();
     });
 
+    await step('users: many at once, then a name and an email', async () => {
+        const ann = 'bulkann' + process.pid + '@' + DOMAIN;
+        const bad = 'bulkbad' + process.pid + '@' + DOMAIN;
+        await nav('Users', 'Users');
+        const f = page.getByRole('form', { name: 'Create many users' });
+        await f.getByLabel(/^One user per line/).fill(
+            ann + ',' + USER_PW + ',Ann Lee,ann@mail.example\n' + bad + ',short\n');
+        await f.getByRole('button', { name: 'Create users' }).click();
+        const t = page.getByRole('table', { name: 'Created users' });
+        await t.getByText('created', { exact: true }).waitFor();
+        await t.locator('tr', { hasText: bad }).getByText(/at least/).waitFor();
+        await shot('users-bulk');
+        await page.goto(URL_ + '#/users/' + encodeURIComponent(ann));
+        const acct = page.getByRole('region', { name: 'Account' });
+        await acct.getByText('Ann Lee', { exact: true }).first().waitFor();
+        const about = acct.getByRole('form', { name: 'Name and email' });
+        await about.getByLabel('Email').fill('not an address');
+        await about.getByRole('button', { name: 'Save name and email' }).click();
+        await about.getByRole('alert').filter({ hasText: 'looks like' }).waitFor();
+        await about.getByLabel('Email').fill('ann.lee@mail.example');
+        await about.getByRole('button', { name: 'Save name and email' }).click();
+        await page.getByRole('status').filter({ hasText: 'Name and email saved' }).waitFor();
+        await acct.getByText('ann.lee@mail.example', { exact: true }).first().waitFor();
+    });
+
     await step('modules: disable ' + MODULE + ' and re-enable it', async () => {
         await nav('Modules', 'Modules');
         const loaded = page.locator('#modules-loaded tr[data-module="' + MODULE + '"]');

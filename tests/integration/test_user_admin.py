@@ -81,3 +81,24 @@ def test_roster_edit_over_rest_is_pushed_to_the_client(usrv, passwords):
     st, _, doc = api("POST", "/api/v1/users/alice@localhost/roster",
                      {"contact": "not a jid"})
     assert st == 400, doc
+
+
+def test_name_and_email_kept_for_the_admins(usrv):
+    usrv.ctl_ok("user-set", "bob@localhost", "--name=Bob Builder",
+                "--email=bob@mail.example")
+    i = info(usrv, "bob@localhost")
+    assert (i["name"], i["email"]) == ("Bob Builder", "bob@mail.example")
+    usrv.ctl_ok("user-set", "bob@localhost", "--email=")
+    i = info(usrv, "bob@localhost")
+    assert i["name"] == "Bob Builder" and i.get("email") is None
+    r = usrv.ctl("user-set", "bob@localhost", "--email=not-an-address")
+    assert r.returncode == 1 and "not an address" in (r.stdout + r.stderr)
+    r = usrv.ctl("user-set", "nobody@localhost", "--name=X")
+    assert r.returncode == 1 and "no such user" in (r.stdout + r.stderr)
+    api = keyed(usrv, new_key(usrv)["key"])
+    st, _, doc = api("PUT", "/api/v1/users/carol@localhost/info",
+                     {"name": "Carol", "email": "carol@mail.example"})
+    assert st == 200, doc
+    assert info(usrv, "carol@localhost")["email"] == "carol@mail.example"
+    # The password still works: the secrets were left alone.
+    RawClient(usrv.c2s_port).login("carol", "carol-secret")
