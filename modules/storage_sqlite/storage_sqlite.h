@@ -4,6 +4,8 @@
 #ifndef MOD_STORAGE_SQLITE_H
 #define MOD_STORAGE_SQLITE_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sqlite3.h>
 #include <jansson.h>
 #include <ember/plugin.h>
@@ -64,17 +66,27 @@ enum {
     SQ_MAP_DEL,
     SQ_MAP_ALL,
     SQ_AR_APPEND,
+    SQ_AR_SEQ_GET,
+    SQ_AR_SEQ_SET,
+    SQ_DATA_VERSION,
     SQ_AR_EXISTS,
+    SQ_AR_OWNER_GET,
+    SQ_AR_OWNER_ADD,
+    SQ_AR_OWNER_DEL,
+    SQ_AR_MAX_TIME,
+    SQ_AR_UNORDERED,
     SQ_USERS_KV,
     SQ_USERS_MAP,
     SQ_USERS_AR,
     SQ_PURGE_KV,
     SQ_PURGE_MAP,
     SQ_PURGE_AR,
+    SQ_PURGE_AR_OWNER,
     SQ_NSTMT
 };
 
-/* Which fields of an archive query are set: one cached statement each. */
+/* Which fields of an archive query are set, and whether the archive's
+ * times follow its ids: one cached statement each. */
 enum {
     AQ_WITH = 1 << 0,
     AQ_START = 1 << 1,
@@ -84,14 +96,43 @@ enum {
     AQ_ID = 1 << 5,
     AQ_REVERSE = 1 << 6,
     AQ_LIMIT = 1 << 7,
-    AQ_NMASKS = 1 << 8
+    AQ_ORDERED = 1 << 8,
+    AQ_NMASKS = 1 << 9
 };
+
+/*
+ * What the connection knows of an archive (host, store, user): its key
+ * in the archive table, whether its items' times never decrease in id
+ * order ("ordered": a time range is then an id range), and the newest
+ * time appended.  A cache of the archive_owner table, emptied whenever a
+ * transaction rolls back.
+ */
+typedef struct sq_owner_s {
+    struct sq_owner_s *next;
+    uint64_t hash;
+    sqlite3_int64 oid;
+    sqlite3_int64 max_time;
+    int ordered;
+    char key[]; /* host NUL store NUL user NUL */
+} sq_owner_t;
 
 struct sq_db_s {
     sqlite3 *db;
     sqlite3_stmt *st[SQ_NSTMT];
     sqlite3_stmt *ar_select[AQ_NMASKS];
     sqlite3_stmt *ar_delete[AQ_NMASKS];
+    /* Archive ids: the next to hand out, and the newest committed (in
+     * archive_seq).  Never reused, whatever is deleted. */
+    sqlite3_int64 ar_next, ar_saved;
+    /* PRAGMA data_version at the last transaction: another connection
+     * wrote the file when it changes. */
+    sqlite3_int64 data_version;
+    sq_owner_t **owners;   /* hash table of owner_cap buckets */
+    size_t owner_cap, owner_count;
+    /* For the caller to log and free after sq_db_run: the plan of an
+     * archive statement just prepared (debug), and a warning when that
+     * plan reads a whole table or sorts. */
+    char *plan, *note;
 };
 
 /* Set *msg (when NULL) to what failed and SQLite's message; EMBER_EIO. */
@@ -112,6 +153,8 @@ int sq_bind_owner(sqlite3_stmt *st, const ember_store_req_t *req);
 
 int sq_archive_append(sq_db_t *db, const ember_store_req_t *req,
                       json_t **result, char **msg);
+/* Forget every cached owner (after a rollback, or at close). */
+void sq_owners_clear(sq_db_t *db);
 /* ARCHIVE_QUERY and ARCHIVE_DELETE. */
 int sq_archive_run(sq_db_t *db, const ember_store_req_t *req,
                    json_t **result, char **msg);

@@ -170,7 +170,9 @@ static int
 sq_purge(sq_db_t *db, const ember_store_req_t *req, json_t **result,
          char **msg)
 {
-    static const int which[] = { SQ_PURGE_KV, SQ_PURGE_MAP, SQ_PURGE_AR };
+    /* Items, then the archives they were in (not counted). */
+    static const int which[] = { SQ_PURGE_KV, SQ_PURGE_MAP, SQ_PURGE_AR,
+                                 SQ_PURGE_AR_OWNER };
     sqlite3_stmt *st;
     json_int_t deleted = 0;
     size_t i;
@@ -185,8 +187,10 @@ sq_purge(sq_db_t *db, const ember_store_req_t *req, json_t **result,
         }
         if (sq_step_done(db, st, "purge", msg) < 0)
             return EMBER_EIO;
-        deleted += sqlite3_changes(db->db);
+        if (which[i] != SQ_PURGE_AR_OWNER)
+            deleted += sqlite3_changes(db->db);
     }
+    sq_owners_clear(db);
     *result = json_pack("{s:I}", "deleted", deleted);
     return 0;
 }

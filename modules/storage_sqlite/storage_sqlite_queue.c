@@ -15,6 +15,8 @@ typedef struct sq_item_s {
     int status;
     json_t *result;
     char *msg; /* logged on the core thread: api->log is not thread-safe */
+    char *note; /* a warning to log there too */
+    char *plan; /* and a debug line */
 } sq_item_t;
 
 typedef struct sq_list_s {
@@ -78,13 +80,31 @@ sq_item_reset(sq_item_t *it)
 }
 
 
+/* Run a request; what the connection has to say about it goes with it. */
+static int
+sq_run(sq_item_t *it)
+{
+    int rc = sq_db_run(sq.db, it->req, &it->result, &it->msg);
+
+    if (sq.db->note != NULL && it->note == NULL) {
+        it->note = sq.db->note;
+        sq.db->note = NULL;
+    }
+    if (sq.db->plan != NULL && it->plan == NULL) {
+        it->plan = sq.db->plan;
+        sq.db->plan = NULL;
+    }
+    return rc;
+}
+
+
 /* One request in a transaction of its own. */
 static void
 sq_run_alone(sq_item_t *it)
 {
     if ((it->status = sq_db_begin(sq.db, &it->msg)) < 0)
         return;
-    it->status = sq_db_run(sq.db, it->req, &it->result, &it->msg);
+    it->status = sq_run(it);
     if (it->status != EMBER_EIO
         && (it->status = sq_db_commit(sq.db, &it->msg)) == 0) {
         return;
@@ -114,7 +134,7 @@ sq_run_batch(sq_item_t *batch)
         failed = 1;
     } else {
         for (it = batch; it != NULL && !failed; it = it->next) {
-            it->status = sq_db_run(sq.db, it->req, &it->result, &it->msg);
+            it->status = sq_run(it);
             failed = it->status == EMBER_EIO;
         }
         if (!failed && sq_db_commit(sq.db, &msg) < 0)
@@ -147,9 +167,15 @@ sq_deliver(void *ud)
         next = it->next;
         if (it->msg != NULL)
             api->log(sq.m, EMBER_LOG_ERROR, "%s", it->msg);
+        if (it->note != NULL)
+            api->log(sq.m, EMBER_LOG_WARN, "%s", it->note);
+        if (it->plan != NULL)
+            api->log(sq.m, EMBER_LOG_DEBUG, "%s", it->plan);
         api->store_done(it->req, it->status, it->result);
         json_decref(it->result);
         free(it->msg);
+        free(it->note);
+        free(it->plan);
         free(it);
     }
 }
