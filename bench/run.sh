@@ -446,6 +446,13 @@ if [ -z "${BENCH_LIB:-}" ]; then
         EMBER_BUILD=$B /usr/bin/python3 bench/muc_fanout.py
         # Pages of a large room archive (XEP-0313, issue 16).
         EMBER_BUILD=$B /usr/bin/python3 bench/muc_archive.py
+        # Archives at 10M messages, seeded through the module's own code:
+        # pages of an account's and a room's, appends on top (issue 16;
+        # about 2 minutes, 4 GB in /tmp while it runs).
+        EMBER_BUILD=$B /usr/bin/python3 bench/mam_archive.py
+        # XEP-0198: acknowledgements against messages per CPU-second,
+        # memory of 4,000 hibernating sessions (issue 16).
+        EMBER_BUILD=$B /usr/bin/python3 bench/mam_sm.py
         EMBER_BUILD=$B /usr/bin/python3 bench/pubsub_notify.py
         # A flooding client against another's latency (issue 13).
         EMBER_BUILD=$B /usr/bin/python3 bench/flood_p99.py
