@@ -1491,6 +1491,18 @@ read_file(const char *path, size_t *len)
  * read here, by the operator's emberctl: the server reads no file a
  * command names.
  */
+static char *install_words[4];
+
+static void
+install_words_free(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(install_words) / sizeof(install_words[0]); i++)
+        free(install_words[i]);
+}
+
+
 static int
 cert_install_words(int *n, char **words)
 {
@@ -1501,6 +1513,7 @@ cert_install_words(int *n, char **words)
 
     if (*n < 3 || *n > 4)
         die_usage("cert-install HOST CERTFILE [KEYFILE]");
+    atexit(install_words_free);
     words[0] = "cert-upload";
     for (k = 1; k < *n; k++) {
         if (k == 1) {
@@ -1519,7 +1532,7 @@ cert_install_words(int *n, char **words)
         memcpy(w + strlen(opt[k - 1]), data, len);
         w[strlen(opt[k - 1]) + len] = '\0';
         free(data);
-        words[k] = w;
+        words[k] = install_words[k] = w;
     }
     return 0;
 }
