@@ -258,7 +258,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&r, 0, sizeof(r));
     r.args = doc;
     current = &r;
-    ember__command_run(cmd->name, doc, who, on_reply, &r);
+    ember__command_run(cmd->name, doc, who, NULL, NULL, on_reply, &r);
     current = NULL;
     if (r.replies != 1 || r.runs > 1 || (r.runs == 1) != (r.status == 0))
         abort();

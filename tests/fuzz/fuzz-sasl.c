@@ -248,7 +248,7 @@ check_offer(unsigned opts)
 {
     const char *out[8];
     int secure = opts & 1, have_cb = (opts >> 1) & 1;
-    size_t i, n = ember__sasl_mechanisms(secure, have_cb, out,
+    size_t i, n = ember__sasl_mechanisms(NULL, secure, have_cb, out,
                                          (opts >> 2) % 8);
 
     if (n > (opts >> 2) % 8)
