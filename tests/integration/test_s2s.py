@@ -443,17 +443,21 @@ def certified_pair(pair, tmp_path, a_opts=None, b_opts=None):
                 setup=certs)
 
 
+def chat_both_ways(a, b, there, back):
+    ca, cb = client(a), client(b, "bob")
+    ca.presence()
+    cb.presence()
+    ca.message("bob@%s/r" % b.domain, there)
+    assert body(cb.recv_message(timeout=15)) == there
+    cb.message("alice@%s/r" % a.domain, back)
+    assert body(ca.recv_message(timeout=15)) == back
+
+
 def test_bidi_one_link_carries_both_ways(pair, tmp_path):
     """XEP-0288 2: a asks for bidi on its link; b answers over the same
     link and opens none of its own."""
     a, b = certified_pair(pair, tmp_path)
-    ca, cb = client(a), client(b, "bob")
-    ca.presence()
-    cb.presence()
-    ca.message("bob@%s/r" % b.domain, "ping over one link")
-    assert body(cb.recv_message(timeout=15)) == "ping over one link"
-    cb.message("alice@%s/r" % a.domain, "pong on the same link")
-    assert body(ca.recv_message(timeout=15)) == "pong on the same link"
+    chat_both_ways(a, b, "ping over one link", "pong on the same link")
     at_a, at_b = links_between(a, b.domain), links_between(b, a.domain)
     assert [(l["direction"], l["bidi"]) for l in at_a] == [("out", True)]
     assert [(l["direction"], l["bidi"]) for l in at_b] == [("in", True)]
@@ -462,13 +466,7 @@ def test_bidi_one_link_carries_both_ways(pair, tmp_path):
 
 def test_bidi_refused_by_config_gives_a_link_each_way(pair, tmp_path):
     a, b = certified_pair(pair, tmp_path, b_opts={"bidi": "false"})
-    ca, cb = client(a), client(b, "bob")
-    ca.presence()
-    cb.presence()
-    ca.message("bob@%s/r" % b.domain, "one way")
-    assert body(cb.recv_message(timeout=15)) == "one way"
-    cb.message("alice@%s/r" % a.domain, "the other way")
-    assert body(ca.recv_message(timeout=15)) == "the other way"
+    chat_both_ways(a, b, "one way", "the other way")
     assert sorted(l["direction"] for l in links_between(b, a.domain)) == \
         ["in", "out"]
     assert not any(l["bidi"] for l in links_between(a, b.domain))
