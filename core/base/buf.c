@@ -65,6 +65,13 @@ buf_grow(ember_buf_t *b, size_t need)
 
 
 int
+ember__buf_reserve(ember_buf_t *b, size_t n)
+{
+    return buf_grow(b, b->len + n);
+}
+
+
+int
 ember__buf_append(ember_buf_t *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap && buf_grow(b, b->len + n) < 0)

@@ -12,6 +12,8 @@ typedef struct ember_buf_s {
 /* 0 or EMBER_ENOMEM.  data stays NUL-terminated after every append. */
 int ember__buf_append(ember_buf_t *b, const char *s, size_t n);
 int ember__buf_puts(ember_buf_t *b, const char *s);
+/* Room for n more bytes (and the NUL) at data + len, len unchanged. */
+int ember__buf_reserve(ember_buf_t *b, size_t n);
 int ember__buf_printf(ember_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Append s with &, <, >, ' and " escaped, and tab, newline and CR as

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/hmap.h"
 #include "base/log.h"
 #include "base/process.h"
@@ -16,6 +17,12 @@
 /* A close waits this long for queued output to drain, then drops it: a
  * peer that stopped reading must not hold its connection forever. */
 #define CLOSE_GRACE_MS 5000
+/* Small writes of one loop turn go out together, in one system call
+ * (and one TLS record's worth of TCP segments), just before the loop
+ * waits; a stanza and the <r/> after it, or a room's fan-out to one
+ * occupant, cost one write instead of several.  Larger output is not
+ * held back. */
+#define CORK_MAX (64u << 10)
 /* New connections an address may open in a burst: twice its rate. */
 #define CONNECT_BURST_FACTOR 2
 /* How often addresses that connect no more are forgotten. */
@@ -46,6 +53,9 @@ struct ember_conn_s {
     char *server_name;
     char ip[48];
     struct ember_conn_s *prev, *next;
+    ember_buf_t corked;      /* written this turn, not yet sent */
+    struct ember_conn_s *corked_prev, *corked_next; /* in `corked` list */
+    unsigned corked_listed : 1;
 };
 
 typedef struct ip_count_s {
@@ -76,6 +86,8 @@ static uint64_t connect_pruned;
 static uv_timer_t sweep_timer;
 static int sweep_on;
 static char read_buf[65536];
+static uv_prepare_t uncork_handle;
+static ember_conn_t *corked;  /* connections with corked output */
 
 
 /* The peer went away or cannot keep up: drop = 1 discards what is still
@@ -112,11 +124,18 @@ write_done(uv_write_t *req, int status)
 }
 
 
+static int uncork(ember_conn_t *c);
+
+
 int
 ember__conn_when_drained(ember_conn_t *c, size_t below)
 {
+    int rc;
+
     if (c->closing)
         return EMBER_ESTATE;
+    if ((rc = uncork(c)) < 0)
+        return rc;
     if (uv_stream_get_write_queue_size((uv_stream_t *) &c->tcp) < below)
         return 1;
     c->drain_below = below;
@@ -125,7 +144,7 @@ ember__conn_when_drained(ember_conn_t *c, size_t below)
 
 
 static int
-sock_write(ember_conn_t *c, const char *data, size_t len)
+send_now(ember_conn_t *c, const char *data, size_t len)
 {
     uv_stream_t *st = (uv_stream_t *) &c->tcp;
     uv_buf_t buf;
@@ -157,6 +176,83 @@ sock_write(ember_conn_t *c, const char *data, size_t len)
     if (uv_write(&w->req, st, &buf, 1, write_done) < 0) {
         free(w);
         return EMBER_EIO;
+    }
+    return 0;
+}
+
+
+static void
+unlist_corked(ember_conn_t *c)
+{
+    if (!c->corked_listed)
+        return;
+    c->corked_listed = 0;
+    if (c->corked_prev != NULL)
+        c->corked_prev->corked_next = c->corked_next;
+    else
+        corked = c->corked_next;
+    if (c->corked_next != NULL)
+        c->corked_next->corked_prev = c->corked_prev;
+    c->corked_prev = c->corked_next = NULL;
+}
+
+
+/* Send what this turn corked. */
+static int
+uncork(ember_conn_t *c)
+{
+    size_t n = c->corked.len;
+    int rc;
+
+    unlist_corked(c);
+    if (n == 0)
+        return 0;
+    /* An abort inside send_now (backlog over the limit) must not send
+     * the same bytes again. */
+    c->corked.len = 0;
+    rc = send_now(c, c->corked.data, n);
+    ember__buf_reset(&c->corked);
+    return rc;
+}
+
+
+/* Before the loop waits.  A failed write drops the peer, as it always
+ * did, only now from outside its owner's call. */
+static void
+uncork_all(uv_prepare_t *h)
+{
+    ember_conn_t *c;
+
+    while ((c = corked) != NULL)
+        if (uncork(c) == EMBER_EIO)
+            conn_fail(c, 1);
+    uv_prepare_stop(h);
+}
+
+
+static int
+sock_write(ember_conn_t *c, const char *data, size_t len)
+{
+    int rc;
+
+    if (uv_is_closing((uv_handle_t *) &c->tcp))
+        return EMBER_ESTATE;
+    if (!sweep_on || c->corked.len + len > CORK_MAX) {
+        if ((rc = uncork(c)) < 0)
+            return rc;
+        return send_now(c, data, len);
+    }
+    if (ember__buf_append(&c->corked, data, len) < 0)
+        return EMBER_ENOMEM;
+    if (!c->corked_listed) {
+        c->corked_listed = 1;
+        c->corked_prev = NULL;
+        c->corked_next = corked;
+        if (corked != NULL)
+            corked->corked_prev = c;
+        else
+            uv_prepare_start(&uncork_handle, uncork_all);
+        corked = c;
     }
     return 0;
 }
@@ -247,6 +343,8 @@ closed_cb(uv_handle_t *h)
     ember_conn_t *c = h->data;
 
     uncount(c);
+    unlist_corked(c);
+    ember__buf_free(&c->corked);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -285,6 +383,7 @@ ember__conn_close(ember_conn_t *c)
     c->deadline = uv_now(ember__loop()) + CLOSE_GRACE_MS;
     if (c->tls != NULL && ember__tls_ready(c->tls))
         ember__tls_bye(c->tls);
+    uncork(c);
     uv_read_stop((uv_stream_t *) &c->tcp);
     if (uv_is_closing((uv_handle_t *) &c->tcp))
         return;
@@ -301,6 +400,16 @@ ember__conn_close(ember_conn_t *c)
 void
 ember__conn_abort(ember_conn_t *c)
 {
+    uv_buf_t b;
+
+    /* What was written before the abort (a stream error) goes if the
+     * socket takes it now, as it did when writes were not corked. */
+    if (c->corked.len > 0 && !uv_is_closing((uv_handle_t *) &c->tcp)) {
+        b = uv_buf_init(c->corked.data, (unsigned) c->corked.len);
+        (void) uv_try_write((uv_stream_t *) &c->tcp, &b, 1);
+    }
+    unlist_corked(c);
+    ember__buf_free(&c->corked);
     c->closing = 1;
     if (!uv_is_closing((uv_handle_t *) &c->tcp))
         uv_close((uv_handle_t *) &c->tcp, closed_cb);
@@ -507,6 +616,11 @@ sweep(uv_timer_t *t)
             continue;
         }
         unshape_if_refilled(c, now);
+        /* An idle connection keeps no output buffer: a session's memory
+         * is what it holds, not what it once sent. */
+        if (c->corked.len == 0 && c->corked.data != NULL &&
+            now - c->last_active > SWEEP_MS)
+            ember__buf_free(&c->corked);
         if (c->deadline != 0 && now >= c->deadline)
             expire(c, EMBER_CONN_DEADLINE);
         else if (c->idle_ms != 0 && now - c->last_active > c->idle_ms)
@@ -833,6 +947,8 @@ ember__conns_init(void)
     uv_timer_init(ember__loop(), &sweep_timer);
     uv_timer_start(&sweep_timer, sweep, SWEEP_MS, SWEEP_MS);
     uv_unref((uv_handle_t *) &sweep_timer);
+    uv_prepare_init(ember__loop(), &uncork_handle);
+    uv_unref((uv_handle_t *) &uncork_handle);
     sweep_on = 1;
     return 0;
 }
@@ -849,6 +965,8 @@ ember__conns_cleanup(void)
     if (sweep_on) {
         uv_timer_stop(&sweep_timer);
         uv_close((uv_handle_t *) &sweep_timer, NULL);
+        uv_prepare_stop(&uncork_handle);
+        uv_close((uv_handle_t *) &uncork_handle, NULL);
         sweep_on = 0;
     }
     pos = 0;

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/jid.h"
 #include "xmpp/sasl.h"
 #include "xmpp/session.h"
@@ -75,6 +76,10 @@ ember_session_t *ember__sessions_first(void);
 /* Secure: TLS under it, or a listener that does not require TLS. */
 int ember__session_secure(const ember_session_t *s);
 int ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st);
+size_t ember__session_standalone(const ember_stanza_t *st,
+                                 const ember_buf_t *w, char *out);
+int ember__session_write_kept(ember_session_t *s, const char *xml,
+                              size_t len);
 void ember__sessions_count_in(ember_session_t *s);
 void ember__sessions_count_out(ember_session_t *s);
 /* Leave the routing tables and free s, whose transport is gone. */
@@ -86,9 +91,10 @@ void ember__sm_features(ember_session_t *s, ember_stanza_t *features);
  * that ends the stream. */
 int ember__sm_nonza(ember_session_t *s, const ember_stanza_t *el);
 void ember__sm_count_in(ember_session_t *s);
-/* A stanza is written (or kept for a hibernating session): queue it until
- * acknowledged; EMBER_ELIMIT past <limits max-unacked>. */
-int ember__sm_sent(ember_session_t *s, const ember_stanza_t *st);
+/* A stanza is written as wire (or kept for a hibernating session): queue
+ * a copy until acknowledged; EMBER_ELIMIT past <limits max-unacked>. */
+int ember__sm_sent(ember_session_t *s, const ember_stanza_t *st,
+                   const ember_buf_t *wire);
 /* After a batch of stanzas: ask for an acknowledgement. */
 void ember__sm_after_send(ember_session_t *s);
 int ember__sm_resumable(const ember_session_t *s);

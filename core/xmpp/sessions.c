@@ -168,22 +168,46 @@ ember__session_secure(const ember_session_t *s)
  * RFC 7395: each message is a document of its own, so a stanza of the
  * stream's default namespace declares jabber:client itself.
  */
+/*
+ * The stanza st, written in a jabber:client stream as w, as an element
+ * that stands alone: its root declares jabber:client (a WebSocket message;
+ * stream management's copy, parsed again alone when it is rerouted).
+ * Writes to out when not NULL; the length either way.
+ */
+size_t
+ember__session_standalone(const ember_stanza_t *st, const ember_buf_t *w,
+                          char *out)
+{
+    static const char decl[] = " xmlns='" NS_CLIENT "'";
+    const char *ns = ember__stanza_xmlns(st);
+    size_t head = 1 + strlen(ember__stanza_name(st));
+
+    if ((ns != NULL && strcmp(ns, NS_CLIENT) != 0) || w->len < head) {
+        if (out != NULL)
+            memcpy(out, w->data, w->len);
+        return w->len;
+    }
+    if (out != NULL) {
+        memcpy(out, w->data, head);
+        memcpy(out + head, decl, sizeof(decl) - 1);
+        memcpy(out + head + sizeof(decl) - 1, w->data + head, w->len - head);
+    }
+    return w->len + sizeof(decl) - 1;
+}
+
+
 static int
 send_as_message(ember_session_t *s, const ember_stanza_t *st,
                 const ember_buf_t *w)
 {
     static ember_buf_t msg;
-    const char *ns = ember__stanza_xmlns(st);
-    size_t head = 1 + strlen(ember__stanza_name(st));
+    size_t n = ember__session_standalone(st, w, NULL);
 
-    if ((ns != NULL && strcmp(ns, NS_CLIENT) != 0) || w->len < head)
-        return s->tops->send(s->t, w->data, w->len);
     ember__buf_reset(&msg);
-    if (ember__buf_append(&msg, w->data, head) < 0 ||
-        ember__buf_puts(&msg, " xmlns='" NS_CLIENT "'") < 0 ||
-        ember__buf_append(&msg, w->data + head, w->len - head) < 0)
+    if (ember__buf_reserve(&msg, n) < 0)
         return EMBER_ENOMEM;
-    return s->tops->send(s->t, msg.data, msg.len);
+    ember__session_standalone(st, w, msg.data);
+    return s->tops->send(s->t, msg.data, n);
 }
 
 
@@ -192,17 +216,20 @@ ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
 {
     int rc;
 
+    if (s->t == NULL && !s->hibernating)
+        return EMBER_ESTATE;
+    ember__buf_reset(&wire);
+    if ((rc = ember__stanza_write(st, NS_CLIENT, &wire)) < 0)
+        return rc;
     /* Kept for the client to acknowledge; a hibernating session keeps
      * what it would have sent until its client resumes. */
-    if (s->sm != NULL && (rc = ember__sm_sent(s, st)) < 0) {
+    if (s->sm != NULL && (rc = ember__sm_sent(s, st, &wire)) < 0) {
         if (rc == EMBER_ELIMIT)
             ember__session_end(s, EMBER_STREAM_POLICY_VIOLATION, "too many "
                                "stanzas not acknowledged");
         return rc;
     }
     if (s->t == NULL) {
-        if (!s->hibernating)
-            return EMBER_ESTATE;
         if (s->jid != NULL && ember__stanza_is_stanza(st)) {
             ember_event_t ev;
 
@@ -214,9 +241,6 @@ ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
         }
         return 0;
     }
-    ember__buf_reset(&wire);
-    if ((rc = ember__stanza_write(st, NS_CLIENT, &wire)) < 0)
-        return rc;
     if (s->tops->framing == EMBER_FRAMING_MESSAGES)
         rc = send_as_message(s, st, &wire);
     else
@@ -224,6 +248,16 @@ ember__session_write_stanza(ember_session_t *s, const ember_stanza_t *st)
     if (rc == 0 && s->sm != NULL)
         ember__sm_after_send(s);
     return rc;
+}
+
+
+/* A stanza kept by stream management, sent again as it was kept. */
+int
+ember__session_write_kept(ember_session_t *s, const char *xml, size_t len)
+{
+    if (s->t == NULL)
+        return EMBER_ESTATE;
+    return s->tops->send(s->t, xml, len);
 }
 
 

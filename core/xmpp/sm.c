@@ -23,10 +23,20 @@
 #define NS_SM "urn:xmpp:sm:3"
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_CARBONS "urn:xmpp:carbons:2"
+/* We ask the client for an acknowledgement once this many stanzas went
+ * out since the last request, or, for fewer, on the next sweep: an <r/>
+ * after every stanza cost each message a second read and parse on the
+ * client's <a/>.  Unacknowledged stanzas are kept either way. */
+#define ASK_EVERY 8
+#define ASK_SWEEP_MS 1000
 
+/* A stanza sent and not yet acknowledged, kept as written: resent as it
+ * is, parsed again only when a session that was never resumed hands its
+ * messages back to the router. */
 typedef struct sm_item_s {
     struct sm_item_s *next;
-    ember_stanza_t *st;
+    size_t len;
+    char xml[];
 } sm_item_t;
 
 /* Stanzas of the client whose effects are not stored yet (holds). */
@@ -45,6 +55,8 @@ struct ember_sm_s {
     ember_session_t *s;
     char id[33];               /* resumption id, "" when not resumable */
     unsigned r_pending : 1;    /* an <r/> waits for its <a/> */
+    unsigned ask_listed : 1;   /* in `to_ask` */
+    uint32_t unasked;          /* sent since our last <r/> */
     unsigned replaying : 1;    /* resending after a resume: not queued */
     uint32_t in;               /* stanzas received from the client */
     unsettled_t *unsettled;    /* by seq, oldest first */
@@ -63,6 +75,11 @@ struct ember_sm_s {
 
 /* Resumable sessions by resumption id. */
 static ember_hmap_t by_id;
+/* Sessions owed an <r/> at the next sweep. */
+static ember_session_ref_t *to_ask;
+static size_t to_ask_len, to_ask_cap;
+static uv_timer_t ask_timer;
+static int ask_timer_on;
 /* The client stanza being handled (routing, and the events it fires). */
 static ember_session_ref_t cur_ref;
 static uint32_t cur_seq;
@@ -126,7 +143,56 @@ request_ack(ember_session_t *s)
     if (s->t == NULL || s->sm->r_pending)
         return;
     s->sm->r_pending = 1;
+    s->sm->unasked = 0;
     write_el(s, "r", NULL, NULL, NULL);
+}
+
+
+static void
+ask_sweep(uv_timer_t *t)
+{
+    size_t i, n = to_ask_len;
+    ember_session_t *s;
+
+    (void) t;
+    to_ask_len = 0;
+    for (i = 0; i < n; i++) {
+        if ((s = ember__session_get(to_ask[i])) == NULL || s->sm == NULL)
+            continue;
+        s->sm->ask_listed = 0;
+        if (s->sm->queued > 0 && s->sm->unasked > 0)
+            request_ack(s);
+    }
+}
+
+
+/* Ask later; when the list cannot grow, ask now. */
+static void
+ask_soon(ember_session_t *s)
+{
+    ember_session_ref_t *grown;
+    size_t cap;
+
+    if (s->sm->ask_listed)
+        return;
+    if (to_ask_len == to_ask_cap) {
+        cap = to_ask_cap != 0 ? 2 * to_ask_cap : 64;
+        if ((grown = realloc(to_ask, cap * sizeof(*grown))) == NULL) {
+            request_ack(s);
+            return;
+        }
+        to_ask = grown;
+        to_ask_cap = cap;
+    }
+    if (!ask_timer_on) {
+        uv_timer_init(ember__loop(), &ask_timer);
+        uv_unref((uv_handle_t *) &ask_timer);
+        ask_timer_on = 1;
+    }
+    if (to_ask_len == 0)
+        uv_timer_start(&ask_timer, ask_sweep, ASK_SWEEP_MS, 0);
+    to_ask[to_ask_len++] = ember__session_ref(s);
+    s->sm->ask_listed = 1;
 }
 
 
@@ -149,7 +215,6 @@ ack(ember_sm_t *sm, uint32_t h)
         sm->head = it->next;
         if (sm->head == NULL)
             sm->tail = &sm->head;
-        ember__stanza_free(it->st);
         free(it);
         sm->queued--;
         sm->acked++;
@@ -199,7 +264,6 @@ ember__sm_free(ember_session_t *s)
         sm_item_t *it = sm->head;
 
         sm->head = it->next;
-        ember__stanza_free(it->st);
         free(it);
     }
     sm->tail = &sm->head;
@@ -232,12 +296,18 @@ reroute_unacked(const char *bare, sm_item_t *items)
     sm_item_t *it;
 
     while ((it = items) != NULL) {
-        ember_stanza_t *st = it->st;
-        const char *to = ember__stanza_attr(st, "to");
-        const char *type = ember__stanza_attr(st, "type");
+        ember_stanza_t *st = ember__stanza_parse(it->xml, it->len);
+        const char *to, *type;
 
         items = it->next;
         free(it);
+        if (st == NULL) {
+            ember__log(EMBER_LOG_WARN, "c2s", "%s: a kept stanza does not "
+                       "parse again; not delivered again", bare);
+            continue;
+        }
+        to = ember__stanza_attr(st, "to");
+        type = ember__stanza_attr(st, "type");
         if (strcmp(ember__stanza_name(st), "message") != 0 ||
             (type != NULL && (strcmp(type, "error") == 0 ||
                               strcmp(type, "groupchat") == 0 ||
@@ -298,22 +368,25 @@ ember__sm_count_in(ember_session_t *s)
 
 
 int
-ember__sm_sent(ember_session_t *s, const ember_stanza_t *st)
+ember__sm_sent(ember_session_t *s, const ember_stanza_t *st,
+               const ember_buf_t *wire)
 {
     ember_sm_t *sm = s->sm;
     const ember_config_t *cfg = ember__config();
+    size_t len;
     sm_item_t *it;
 
     if (sm == NULL || sm->replaying || !ember__stanza_is_stanza(st))
         return 0;
-    if ((it = malloc(sizeof(*it))) == NULL ||
-        (it->st = ember__stanza_copy(st)) == NULL) {
-        free(it);
+    len = ember__session_standalone(st, wire, NULL);
+    if ((it = malloc(sizeof(*it) + len)) == NULL)
         return EMBER_ENOMEM;
-    }
+    ember__session_standalone(st, wire, it->xml);
+    it->len = len;
     it->next = NULL;
     *sm->tail = it;
     sm->tail = &it->next;
+    sm->unasked++;
     if (++sm->queued > (size_t) cfg->limits.max_unacked)
         return EMBER_ELIMIT;
     return 0;
@@ -323,8 +396,14 @@ ember__sm_sent(ember_session_t *s, const ember_stanza_t *st)
 void
 ember__sm_after_send(ember_session_t *s)
 {
-    if (s->sm != NULL && s->sm->queued > 0 && !s->sm->replaying)
+    ember_sm_t *sm = s->sm;
+
+    if (sm == NULL || sm->queued == 0 || sm->replaying || sm->r_pending)
+        return;
+    if (sm->unasked >= ASK_EVERY)
         request_ack(s);
+    else
+        ask_soon(s);
 }
 
 
@@ -496,7 +575,7 @@ resume(ember_session_t *n, const ember_stanza_t *el)
         ember__stanza_free(ok);
     }
     for (it = o->sm->head; it != NULL; it = it->next)
-        ember__session_write_stanza(o, it->st);
+        ember__session_write_kept(o, it->xml, it->len);
     o->sm->replaying = 0;
     o->sm->r_pending = 0;
     ember__sm_after_send(o);
@@ -626,4 +705,12 @@ void
 ember__sm_cleanup(void)
 {
     ember__hmap_free(&by_id);
+    free(to_ask);
+    to_ask = NULL;
+    to_ask_len = to_ask_cap = 0;
+    if (ask_timer_on) {
+        uv_timer_stop(&ask_timer);
+        uv_close((uv_handle_t *) &ask_timer, NULL);
+        ask_timer_on = 0;
+    }
 }
