@@ -125,6 +125,9 @@ guarded_change(const ember_config_t *old, const ember_config_t *new,
         return snprintf(what, len, "<run-as>"), 1;
     if (!same_text(old->s2s.ca_file, new->s2s.ca_file))
         return snprintf(what, len, "<s2s ca-file>"), 1;
+    if (old->s2s.dane != new->s2s.dane ||
+        !same_text(old->s2s.trust_anchor, new->s2s.trust_anchor))
+        return snprintf(what, len, "<s2s dane trust-anchor>"), 1;
     for (h = new->hosts; h != NULL; h = h->next) {
         was = ember__config_host((ember_config_t *) old, h->name);
         if (!host_cert_ok(old, h->name, was != NULL ? was->cert_file : NULL,

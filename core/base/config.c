@@ -344,6 +344,12 @@ static const ember_setting_t settings[] = {
       "DNS servers, ip[:port],...; empty: /etc/resolv.conf" },
     { "s2s", "ca-file", EMBER_SET_FILE, 0, 0, 0, 0, 0,
       "certificates trusted to vouch for other servers" },
+    S2S("dane", EMBER_SET_BOOL, 0, 1, 0, dane,
+        "check outbound peers against DNSSEC-validated TLSA records "
+        "(RFC 7673); all s2s DNS is then validated"),
+    { "s2s", "trust-anchor", EMBER_SET_FILE, 0, 0, 0, 0, 0,
+      "DNSSEC trust anchor (DS or DNSKEY records) for dane; default "
+      EMBER_ROOT_ANCHOR },
 };
 
 
@@ -390,6 +396,8 @@ ember__setting_value(const ember_config_t *c, const ember_setting_t *s)
         text = c->s2s.resolver;
     else if (strcmp(s->attr, "ca-file") == 0)
         text = c->s2s.ca_file;
+    else if (strcmp(s->attr, "trust-anchor") == 0)
+        text = c->s2s.trust_anchor;
     return text != NULL ? json_string(text) : json_null();
 }
 
@@ -816,6 +824,7 @@ cfg_s2s(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     ember_s2s_conf_t *s = &c->s2s;
     const char *res = ember__xml_attr(n, "resolver");
     const char *ca = ember__xml_attr(n, "ca-file");
+    const char *ta = ember__xml_attr(n, "trust-anchor");
     char name[1024];
     size_t nblocked = 0;
     xmlNodePtr k;
@@ -827,6 +836,14 @@ cfg_s2s(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     if (res != NULL && *res != '\0' && (s->resolver = strdup(res)) == NULL)
         return EMBER_ENOMEM;
     if (ca != NULL && (s->ca_file = ember__path_abs(c->dir, ca)) == NULL)
+        return EMBER_ENOMEM;
+    if (ta != NULL && *ta == '\0')
+        return cfg_fail(cx, s->line, "s2s: trust-anchor is empty");
+    if (s->dane &&
+        (s->trust_anchor = ember__path_abs(c->dir, ta != NULL
+                                                        ? ta
+                                                        : EMBER_ROOT_ANCHOR))
+            == NULL)
         return EMBER_ENOMEM;
     for (k = n->children; k != NULL; k = k->next) {
         if (is_element(k, "limit")) {
@@ -1100,6 +1117,7 @@ ember__config_free(ember_config_t *c)
     free(c->s2s.limits);
     free(c->s2s.resolver);
     free(c->s2s.ca_file);
+    free(c->s2s.trust_anchor);
     free(c->plugin_dirs);
     free(c->admins);
     free(c->run_user);

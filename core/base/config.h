@@ -113,7 +113,12 @@ typedef struct ember_s2s_conf_s {
     ember_s2s_limit_t *limits;
     size_t nlimits;
     int line;
+    int dane;                  /* RFC 7673 for outbound links, default 0 */
+    char *trust_anchor;        /* absolute; set when dane is on */
 } ember_s2s_conf_t;
+
+/* Debian's dns-root-data: the root zone's DS and DNSKEY records. */
+#define EMBER_ROOT_ANCHOR "/usr/share/dns/root.key"
 
 typedef struct ember_config_s {
     xmlDocPtr doc;             /* kept: module nodes point into it */

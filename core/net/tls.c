@@ -1,6 +1,7 @@
 /* core/tls.c -- GnuTLS sessions fed from and flushed to libuv buffers. */
 #include <errno.h>
 #include <gnutls/crypto.h>
+#include <gnutls/dane.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <gnutls/x509-ext.h>
@@ -33,6 +34,7 @@ static gnutls_certificate_credentials_t creds;
 static gnutls_certificate_credentials_t *retired;   /* before reloads */
 static size_t retired_n;
 static gnutls_priority_t priority;
+static dane_state_t dane;          /* matches TLSA records; resolves nothing */
 static char plain_buf[16384 + 256];
 
 
@@ -161,8 +163,11 @@ ember__tls_cleanup(void)
     retired = NULL;
     if (priority != NULL)
         gnutls_priority_deinit(priority);
+    if (dane != NULL)
+        dane_state_deinit(dane);
     creds = NULL;
     priority = NULL;
+    dane = NULL;
 }
 
 
@@ -488,6 +493,168 @@ ember__tls_peer_proves(ember_tls_t *t, const char *domain, char *why,
     if (!ok)
         snprintf(why, whylen, "the certificate does not name %s", domain);
     return ok;
+}
+
+
+int
+ember__tls_tlsa_usable(const char *rdata, int len)
+{
+    /* RFC 6698 2.1 / RFC 7218: usage 0-3, selector 0-1, matching 0-2. */
+    return len > 3 && (unsigned char) rdata[0] <= 3 &&
+           (unsigned char) rdata[1] <= 1 && (unsigned char) rdata[2] <= 2;
+}
+
+
+/* The records of one usage as a GnuTLS-DANE query, or NULL. */
+static dane_query_t
+tlsa_query(char *const *rdata, const int *len, size_t n, unsigned usage)
+{
+    char *data[EMBER_TLSA_MAX + 1];
+    int lens[EMBER_TLSA_MAX + 1];
+    dane_query_t q = NULL;
+    size_t i, k = 0;
+
+    for (i = 0; i < n && k < EMBER_TLSA_MAX; i++)
+        if (ember__tls_tlsa_usable(rdata[i], len[i]) &&
+            (unsigned char) rdata[i][0] == usage) {
+            data[k] = rdata[i];
+            lens[k++] = len[i];
+        }
+    data[k] = NULL;
+    if (k == 0)
+        return NULL;
+    if (dane_raw_tlsa(dane, &q, data, lens, 1, 0) < 0) {
+        if (q != NULL)
+            dane_query_deinit(q);
+        return NULL;
+    }
+    return q;
+}
+
+
+/* DANE-TA / PKIX-TA: certs[ta] matches a record and issued certs[ta - 1];
+ * the chain below it verifies with certs[ta] as its only anchor. */
+static int
+chain_to_anchor(const gnutls_datum_t *certs, unsigned ta, dane_query_t q)
+{
+    gnutls_x509_trust_list_t list = NULL;
+    gnutls_x509_crt_t crts[16], anchor = NULL;
+    unsigned i, n = 0, status = 1, verify = 0;
+    int ok = 0;
+
+    if (dane_verify_crt_raw(dane, &certs[ta - 1], 2, GNUTLS_CRT_X509, q, 0,
+                            DANE_VFLAG_ONLY_CHECK_CA_USAGE |
+                                DANE_VFLAG_FAIL_IF_NOT_CHECKED,
+                            &verify) < 0 ||
+        verify != 0 || ta > 16)
+        return 0;
+    if (gnutls_x509_trust_list_init(&list, 0) < 0)
+        return 0;
+    if (gnutls_x509_crt_init(&anchor) < 0 ||
+        gnutls_x509_crt_import(anchor, &certs[ta], GNUTLS_X509_FMT_DER) < 0 ||
+        gnutls_x509_trust_list_add_cas(list, &anchor, 1, 0) != 1)
+        goto done;
+    anchor = NULL;   /* the list owns it */
+    for (; n < ta; n++)
+        if (gnutls_x509_crt_init(&crts[n]) < 0 ||
+            gnutls_x509_crt_import(crts[n], &certs[n], GNUTLS_X509_FMT_DER) <
+                0) {
+            n++;
+            goto done;
+        }
+    ok = gnutls_x509_trust_list_verify_crt(list, crts, n, 0, &status,
+                                           NULL) == 0 &&
+         status == 0;
+done:
+    for (i = 0; i < n; i++)
+        gnutls_x509_crt_deinit(crts[i]);
+    if (anchor != NULL)
+        gnutls_x509_crt_deinit(anchor);
+    gnutls_x509_trust_list_deinit(list, 1);
+    return ok;
+}
+
+
+static int
+leaf_names_one(const gnutls_datum_t *leaf, const char *const *names,
+               size_t nnames)
+{
+    gnutls_x509_crt_t crt;
+    size_t i;
+    int ok = 0;
+
+    if (gnutls_x509_crt_init(&crt) < 0)
+        return 0;
+    if (gnutls_x509_crt_import(crt, leaf, GNUTLS_X509_FMT_DER) == 0)
+        for (i = 0; i < nnames && !ok; i++)
+            ok = cert_names_domain(crt, names[i]);
+    gnutls_x509_crt_deinit(crt);
+    return ok;
+}
+
+
+int
+ember__tls_peer_dane(ember_tls_t *t, char *const *rdata, const int *len,
+                     size_t n, const char *const *names, size_t nnames,
+                     char *why, size_t whylen)
+{
+    /* The strongest first: a DANE-EE match needs nothing more. */
+    static const unsigned order[] = { 3, 2, 1, 0 };
+    const gnutls_datum_t *certs;
+    unsigned ncerts = 0, verify, ta;
+    char pkix_why[160];
+    size_t u;
+
+    snprintf(why, whylen, "no TLSA record matches the certificate");
+    if (!t->ready ||
+        (certs = gnutls_certificate_get_peers(t->gs, &ncerts)) == NULL ||
+        ncerts == 0) {
+        snprintf(why, whylen, "no certificate");
+        return -1;
+    }
+    if (dane == NULL && dane_state_init(&dane, DANE_F_IGNORE_DNSSEC) < 0) {
+        dane = NULL;
+        snprintf(why, whylen, "GnuTLS-DANE failed to start");
+        return -1;
+    }
+    for (u = 0; u < sizeof(order) / sizeof(order[0]); u++) {
+        dane_query_t q = tlsa_query(rdata, len, n, order[u]);
+        int match = 0;
+
+        if (q == NULL)
+            continue;
+        if (order[u] == 3 || order[u] == 1) {
+            match = dane_verify_crt_raw(dane, certs, ncerts, GNUTLS_CRT_X509,
+                                        q, 0,
+                                        DANE_VFLAG_ONLY_CHECK_EE_USAGE |
+                                            DANE_VFLAG_FAIL_IF_NOT_CHECKED,
+                                        &verify) == 0 &&
+                    verify == 0;
+        } else {
+            for (ta = 1; ta < ncerts && !match; ta++)
+                match = chain_to_anchor(certs, ta, q);
+            /* RFC 7671 5.2, RFC 7673 4.1: a trust anchor's certificate
+             * must still name the service domain or the SRV target. */
+            if (match && !leaf_names_one(&certs[0], names, nnames)) {
+                snprintf(why, whylen, "the certificate issued by the TLSA "
+                         "trust anchor names neither %s%s%s", names[0],
+                         nnames > 1 ? " nor " : "",
+                         nnames > 1 ? names[1] : "");
+                match = 0;
+            }
+        }
+        dane_query_deinit(q);
+        /* PKIX-TA and PKIX-EE constrain a certificate PKIX accepts. */
+        if (match && order[u] <= 1 &&
+            !ember__tls_peer_proves(t, names[0], pkix_why, sizeof(pkix_why))) {
+            snprintf(why, whylen, "TLSA %s record matches, but %s",
+                     order[u] == 0 ? "PKIX-TA" : "PKIX-EE", pkix_why);
+            match = 0;
+        }
+        if (match)
+            return (int) order[u];
+    }
+    return -1;
 }
 
 

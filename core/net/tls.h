@@ -62,6 +62,26 @@ int ember__tls_channel_binding(ember_tls_t *t, const char **type,
  */
 int ember__tls_peer_proves(ember_tls_t *t, const char *domain, char *why,
                            size_t whylen);
+/* TLSA records taken into account for one endpoint. */
+#define EMBER_TLSA_MAX 16
+
+/* A TLSA RDATA whose usage, selector and matching type are known (RFC
+ * 6698 2.1): the others are "unusable" (RFC 7671 4.1). */
+int ember__tls_tlsa_usable(const char *rdata, int len);
+
+/*
+ * RFC 6698 as RFC 7671 updates it, for a target found as RFC 7673 says:
+ * whether the peer's chain matches one of the usable TLSA records
+ * (RDATA as in the DNS).  DANE-EE(3): the leaf's certificate or key,
+ * nothing else checked (RFC 7671 5.1).  DANE-TA(2): a certificate of the
+ * chain matches and the chain below it verifies against it alone, and
+ * the leaf names one of names (the service domain, the SRV target).
+ * PKIX-EE(1) and PKIX-TA(0): a match, and ember__tls_peer_proves for
+ * names[0].  The usage matched (0-3), or -1 with the reason in why.
+ */
+int ember__tls_peer_dane(ember_tls_t *t, char *const *rdata, const int *len,
+                         size_t n, const char *const *names, size_t nnames,
+                         char *why, size_t whylen);
 /* nbytes random bytes as lowercase hex into out (2 * nbytes + 1 chars):
  * stream ids, resumption ids, generated resources. */
 void ember__nonce_hex(char *out, size_t nbytes);

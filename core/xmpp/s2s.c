@@ -67,6 +67,7 @@ typedef enum {
 typedef struct target_s {
     char host[256];
     int port, priority, weight, tls;
+    int secure;             /* from a DNSSEC-secure SRV answer */
 } target_t;
 
 typedef struct link_s link_t;
@@ -106,6 +107,13 @@ struct link_s {
     int direct_tls;         /* the address being tried wants TLS first */
     uint64_t deadline, since, stanzas_in, stanzas_out;
     char addr[64];
+    int srv_insecure;       /* an SRV answer was not DNSSEC-secure */
+    /* RFC 7673: the target's usable TLSA records, secure; the peer's
+     * certificate must match one of them. */
+    ember_buf_t tlsa;
+    int tlsa_len[EMBER_TLSA_MAX];
+    size_t ntlsa;
+    int dane_usage;         /* the usage that matched, or -1 */
 };
 
 typedef struct verify_s {
@@ -120,6 +128,10 @@ typedef struct failure_s {
     int out;
     int64_t at;
 } failure_t;
+
+/* RFC 7218's names of TLSA certificate usages. */
+static const char *const dane_usage_name[] = { "PKIX-TA", "PKIX-EE",
+                                               "DANE-TA", "DANE-EE" };
 
 static link_t *links;
 static ember_hmap_t out_links;   /* "local remote" -> outbound link */
@@ -438,6 +450,7 @@ link_new(int out, const char *local, const char *remote)
         return NULL;
     l->out = out;
     l->fail_cond = EMBER_COND_NONE;
+    l->dane_usage = -1;
     l->since = (uint64_t) (ember__now_us() / 1000000);
     if ((local != NULL && (l->local = strdup(local)) == NULL) ||
         (remote != NULL && (l->remote = strdup(remote)) == NULL)) {
@@ -498,6 +511,7 @@ link_free(link_t *l)
         }
     }
     ember__dns_cancel(l->dns);
+    ember__buf_free(&l->tlsa);
     if (l->xml != NULL)
         ember__xml_free(l->xml);
     for (i = 0; i < l->npairs; i++)
@@ -667,12 +681,65 @@ on_hangup(void *owner)
 }
 
 
+/* Give up on this address: the next one, or the next target. */
+static void
+out_next_address(link_t *l, const char *fmt, ...)
+{
+    char why[160];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    ember__log(EMBER_LOG_INFO, "s2s", "%s -> %s: %s", l->local, l->remote,
+               why);
+    remember_failure(l, why);
+    snprintf(l->cert, sizeof(l->cert), "%s", why);
+    /* on_closed tries the next address of a link still connecting. */
+    l->state = OUT_CONNECTING;
+    if (l->conn != NULL) {
+        l->closing = 1;
+        ember__conn_close(l->conn);
+    }
+}
+
+
+/* RFC 7673 4: the peer's certificate against the target's TLSA records;
+ * the reference identities are the domain and the SRV target. */
+static int
+out_dane_check(link_t *l)
+{
+    const target_t *t = &l->targets[l->next_target - 1];
+    const char *names[2] = { l->remote, t->host };
+    char *rdata[EMBER_TLSA_MAX], why[160];
+    size_t i, off = 0;
+
+    for (i = 0; i < l->ntlsa; i++) {
+        rdata[i] = l->tlsa.data + off;
+        off += (size_t) l->tlsa_len[i];
+    }
+    l->dane_usage = ember__tls_peer_dane(ember__conn_tls(l->conn), rdata,
+                                         l->tlsa_len, l->ntlsa, names, 2,
+                                         why, sizeof(why));
+    if (l->dane_usage >= 0) {
+        snprintf(l->cert, sizeof(l->cert), "%s (TLSA usage %d)",
+                 dane_usage_name[l->dane_usage], l->dane_usage);
+        return 1;
+    }
+    out_next_address(l, "DANE: %s:%d (%s): %s", t->host, t->port, l->addr,
+                     why);
+    return 0;
+}
+
+
 static void
 on_secure(void *owner)
 {
     link_t *l = owner;
 
     l->tls_on = 1;
+    if (l->out && l->ntlsa > 0 && !out_dane_check(l))
+        return;
     if (l->out) {
         /* Direct TLS or after <proceed/>: a new stream either way. */
         l->state = OUT_OPENING;
@@ -752,7 +819,8 @@ target_order(const void *a, const void *b)
 
 
 static void
-on_srv(void *ud, int status, const ember_dns_srv_t *srv, size_t n)
+on_srv(void *ud, int status, ember_dns_sec_t sec, const ember_dns_srv_t *srv,
+       size_t n)
 {
     link_t *l = ud;
     int tls = l->srv_answers == 0;   /* _xmpps-server is asked first */
@@ -760,6 +828,17 @@ on_srv(void *ud, int status, const ember_dns_srv_t *srv, size_t n)
 
     l->dns = NULL;
     l->srv_answers++;
+    /* RFC 7673 3.1: a bogus SRV answer ends the attempt. */
+    if (sec == EMBER_DNS_BOGUS) {
+        remember_failure(l, "DNSSEC: bogus SRV answer");
+        link_fail(l, EMBER_COND_REMOTE_SERVER_NOT_FOUND,
+                  "the SRV records of %s failed DNSSEC validation",
+                  l->remote);
+        link_free(l);
+        return;
+    }
+    if (sec != EMBER_DNS_SECURE)
+        l->srv_insecure = 1;
     if (status < 0 && status != EMBER_ENOENT)
         ember__log(EMBER_LOG_INFO, "s2s", "%s: SRV lookup failed: %s",
                    l->remote, ember_strerror(status));
@@ -773,6 +852,7 @@ on_srv(void *ud, int status, const ember_dns_srv_t *srv, size_t n)
         l->targets[l->ntargets].priority = srv[i].priority;
         l->targets[l->ntargets].weight = srv[i].weight;
         l->targets[l->ntargets].tls = tls;
+        l->targets[l->ntargets].secure = sec == EMBER_DNS_SECURE;
         l->ntargets++;
     }
     if (l->srv_answers == 1) {
@@ -788,6 +868,9 @@ on_srv(void *ud, int status, const ember_dns_srv_t *srv, size_t n)
         snprintf(l->targets[0].host, sizeof(l->targets[0].host), "%s",
                  l->remote);
         l->targets[0].port = 5269;
+        /* No SRV records, proven: TLSA as RFC 6698 has them for the
+         * domain itself. */
+        l->targets[0].secure = !l->srv_insecure;
         l->ntargets = 1;
     } else {
         qsort(l->targets, l->ntargets, sizeof(l->targets[0]), target_order);
@@ -797,19 +880,85 @@ on_srv(void *ud, int status, const ember_dns_srv_t *srv, size_t n)
 }
 
 
+/* A target DANE rules out: the next one (RFC 7673 3.2, 3.3). */
 static void
-on_addr(void *ud, int status, const struct sockaddr_storage *addrs,
-        size_t n)
+out_skip_target(link_t *l, const char *fmt, ...)
+{
+    char why[160];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    ember__log(EMBER_LOG_INFO, "s2s", "%s -> %s: %s", l->local, l->remote,
+               why);
+    remember_failure(l, why);
+    snprintf(l->cert, sizeof(l->cert), "%s", why);
+    out_next_target(l);
+}
+
+
+static void
+on_tlsa(void *ud, int status, ember_dns_sec_t sec, char *const *rdata,
+        const int *len, size_t n)
 {
     link_t *l = ud;
+    const target_t *t = &l->targets[l->next_target - 1];
+    size_t i;
 
     l->dns = NULL;
+    if (sec == EMBER_DNS_BOGUS) {
+        out_skip_target(l, "DANE: bogus TLSA answer for %s:%d", t->host,
+                        t->port);
+        return;
+    }
+    if (status < 0 && status != EMBER_ENOENT) {
+        out_skip_target(l, "DANE: TLSA lookup for %s:%d failed: %s",
+                        t->host, t->port, ember_strerror(status));
+        return;
+    }
+    /* Insecure, absent or all unusable (RFC 7671 4.1): as without DANE. */
+    for (i = 0; sec == EMBER_DNS_SECURE && i < n &&
+                l->ntlsa < EMBER_TLSA_MAX; i++) {
+        if (!ember__tls_tlsa_usable(rdata[i], len[i]))
+            continue;
+        if (ember__buf_append(&l->tlsa, rdata[i], (size_t) len[i]) < 0) {
+            out_give_up(l);
+            return;
+        }
+        l->tlsa_len[l->ntlsa++] = len[i];
+    }
+    out_try_address(l);
+}
+
+
+static void
+on_addr(void *ud, int status, ember_dns_sec_t sec,
+        const struct sockaddr_storage *addrs, size_t n)
+{
+    link_t *l = ud;
+    const target_t *t = &l->targets[l->next_target - 1];
+    char name[300];
+
+    l->dns = NULL;
+    if (sec == EMBER_DNS_BOGUS) {
+        out_skip_target(l, "DNSSEC: bogus address answer for %s", t->host);
+        return;
+    }
     memcpy(l->addrs, addrs, n * sizeof(*addrs));
     l->naddrs = n;
     l->next_addr = 0;
     if (n == 0)
         ember__log(EMBER_LOG_INFO, "s2s", "%s: no address for %s",
-                   l->remote, l->targets[l->next_target - 1].host);
+                   l->remote, t->host);
+    /* RFC 7673 3.2: TLSA records only under secure SRV and addresses. */
+    if (n > 0 && ember__config()->s2s.dane && ember__dns_validating() &&
+        t->secure && sec == EMBER_DNS_SECURE) {
+        snprintf(name, sizeof(name), "_%d._tcp.%s", t->port, t->host);
+        if ((l->dns = ember__dns_tlsa(name, on_tlsa, l)) == NULL)
+            out_give_up(l);
+        return;
+    }
     out_try_address(l);
 }
 
@@ -835,6 +984,8 @@ out_next_target(link_t *l)
     }
     t = &l->targets[l->next_target++];
     l->state = OUT_RESOLVING;
+    ember__buf_free(&l->tlsa);
+    l->ntlsa = 0;
     if ((l->dns = ember__dns_addr(t->host, t->port, on_addr, l)) == NULL)
         out_give_up(l);
 }
@@ -857,6 +1008,7 @@ out_try_address(link_t *l)
     }
     l->state = OUT_CONNECTING;
     l->direct_tls = t->tls;
+    l->dane_usage = -1;
     l->tls_on = 0;
     l->header_sent = 0;
     if (ember__conn_connect((const struct sockaddr *)
@@ -913,7 +1065,7 @@ out_up(link_t *l)
     if (l->bidi && (lim = limit_for(l->remote)) != NULL && lim->rate >= 0)
         ember__conn_set_rate(l->conn, (uint64_t) lim->rate,
                              (uint64_t) lim->burst);
-    if (l->conn != NULL && l->tls_on) {
+    if (l->conn != NULL && l->tls_on && l->dane_usage < 0) {
         char why[160];
 
         snprintf(l->cert, sizeof(l->cert), "%s",
@@ -924,8 +1076,10 @@ out_up(link_t *l)
         link_write(l, l->ctl.data, l->ctl.len);
         ember__buf_free(&l->ctl);
     }
-    ember__log(EMBER_LOG_INFO, "s2s", "%s -> %s: authenticated by %s%s",
-               l->local, l->remote, l->auth, l->tls_on ? ", TLS" : "");
+    ember__log(EMBER_LOG_INFO, "s2s", "%s -> %s: authenticated by %s%s%s",
+               l->local, l->remote, l->auth, l->tls_on ? ", TLS" : "",
+               l->dane_usage >= 0 ? ", peer certificate matched by DANE"
+                                  : "");
     while (p != NULL && p < end && !l->closing) {
         size_t n = strlen(p);
 
@@ -982,6 +1136,11 @@ out_features(link_t *l, ember_stanza_t *features)
     if (!l->tls_on && ember__stanza_child(features, "starttls", NS_TLS)) {
         link_puts(l, "<starttls xmlns='" NS_TLS "'/>");
         l->state = OUT_STARTTLS;
+        return;
+    }
+    if (!l->tls_on && l->ntlsa > 0) {
+        /* RFC 7673 4.1: usable TLSA records make TLS mandatory. */
+        out_next_address(l, "DANE: %s offers no TLS", l->addr);
         return;
     }
     if (!l->tls_on && cfg->s2s.require_tls) {
@@ -1649,8 +1808,17 @@ ember__s2s_start(const ember_config_t *cfg, char *err, size_t errlen)
 
     if (started)
         return 0;
-    if ((rc = ember__dns_init(cfg->s2s.resolver, err, errlen)) < 0)
+    if ((rc = ember__dns_init(cfg->s2s.resolver,
+                              cfg->s2s.dane ? cfg->s2s.trust_anchor : NULL,
+                              err, errlen)) < 0) {
+        char msg[300];
+
+        /* The trust anchor or the resolvers: where they are set. */
+        snprintf(msg, sizeof(msg), "%s", err);
+        if (cfg->s2s.line > 0)
+            snprintf(err, errlen, "line %d: %s", cfg->s2s.line, msg);
         return rc;
+    }
     gnutls_rnd(GNUTLS_RND_KEY, secret, sizeof(secret));
     uv_timer_init(ember__loop(), &sweep_timer);
     uv_timer_start(&sweep_timer, sweep, SWEEP_MS, SWEEP_MS);
@@ -1705,7 +1873,7 @@ ember__s2s_links(void)
 
         json_array_append_new(a, json_pack(
             "{s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, "
-            "s:s, s:b}",
+            "s:s, s:b, s:s?}",
             "local", l->local, "remote", l->remote,
             "direction", l->out ? "out" : "in", "state", state,
             "auth", l->auth,
@@ -1716,7 +1884,9 @@ ember__s2s_links(void)
             "since", (json_int_t) l->since,
             "queued", (json_int_t) l->nqueue, "address", l->addr,
             "bidi", l->bidi && (l->out ? l->state == OUT_UP
-                                       : l->npairs > 0)));
+                                       : l->npairs > 0),
+            "dane", l->dane_usage >= 0 ? dane_usage_name[l->dane_usage]
+                                       : NULL));
     }
     return a;
 }
