@@ -5,6 +5,7 @@
  * c-ares still parses the answers it hands over. */
 #include <ares.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <arpa/nameser.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -191,6 +192,7 @@ static int
 ub_init(const char *servers, const char *trust_anchor, char *err,
         size_t errlen)
 {
+    FILE *f;
     int rc;
 
     if ((ub = ub_ctx_create()) == NULL) {
@@ -203,6 +205,14 @@ ub_init(const char *servers, const char *trust_anchor, char *err,
         snprintf(err, errlen, "libunbound: %s", ub_strerror(rc));
         goto fail;
     }
+    /* libunbound reads the file at its first query only. */
+    if ((f = fopen(trust_anchor, "r")) == NULL) {
+        snprintf(err, errlen, "s2s: trust-anchor '%s': %s", trust_anchor,
+                 strerror(errno));
+        rc = EMBER_EINVAL;
+        goto fail_quiet;
+    }
+    fclose(f);
     if ((rc = ub_ctx_add_ta_file(ub, trust_anchor)) != 0) {
         snprintf(err, errlen, "s2s: trust-anchor '%s': %s", trust_anchor,
                  ub_strerror(rc));

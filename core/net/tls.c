@@ -612,7 +612,8 @@ ember__tls_peer_dane(ember_tls_t *t, char *const *rdata, const int *len,
         snprintf(why, whylen, "no certificate");
         return -1;
     }
-    if (dane == NULL && dane_state_init(&dane, DANE_F_IGNORE_DNSSEC) < 0) {
+    if (dane == NULL && dane_state_init(&dane, DANE_F_IGNORE_DNSSEC |
+                                               DANE_F_IGNORE_LOCAL_RESOLVER) < 0) {
         dane = NULL;
         snprintf(why, whylen, "GnuTLS-DANE failed to start");
         return -1;

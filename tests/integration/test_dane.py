@@ -26,6 +26,7 @@ import time
 
 import pytest
 
+from harness import ServerError
 from peers import self_signed
 from rawxmpp import NS_CLIENT, NS_STANZAS, RawClient, q
 from s2slib import own_address
@@ -290,6 +291,17 @@ def test_tlsa_in_an_unsigned_zone_is_ignored(link, tmp_path):
     assert out["state"] == "up" and out["dane"] is None
 
 
+def test_only_unusable_tlsa_records_mean_no_dane(link, tmp_path):
+    """RFC 7671 4.1: records of an unknown certificate usage (4 is not
+    assigned) are unusable; with no usable record, the link goes on as
+    without DANE, although the data would not match anyway."""
+    other, _ = self_signed(tmp_path, "other.example")
+    a, b = link(SECURE, tlsa=lambda crt: "4 1 1 " + spki_sha256(other))
+    message_arrives(a, b)
+    out = out_link(a)
+    assert out["state"] == "up" and out["dane"] is None
+
+
 def test_bogus_tlsa_answer_rules_the_target_out(link):
     """RFC 7673 3.3: a TLSA answer that fails validation (its data
     altered after signing) means no connection to that target, even
@@ -318,3 +330,13 @@ def test_dane_ta_record_names_the_peers_issuer(link, tmp_path):
                     der(ca[0])).hexdigest())
     message_arrives(a, b)
     assert out_link(a)["dane"] == "DANE-TA"
+
+
+def test_unreadable_trust_anchor_stops_emberd_naming_the_line(
+        server_factory, tmp_path):
+    srv = server_factory(start=False, domain="anchorless.example")
+    s2s_opts(srv, dane="true", trust_anchor=tmp_path / "missing.key")
+    with pytest.raises(ServerError) as e:
+        srv.start()
+    assert "trust-anchor" in str(e.value)
+    assert re.search(r"line \d+", str(e.value)), str(e.value)
