@@ -27,7 +27,7 @@ import time
 import pytest
 
 from harness import ServerError
-from peers import self_signed
+from peers import Prosody, self_signed
 from rawxmpp import NS_CLIENT, NS_STANZAS, RawClient, q
 from s2slib import own_address
 
@@ -62,8 +62,23 @@ class Zones:
     def resolver(self):
         return "%s:%d" % (self.address, self.port)
 
+    @property
+    def unbound_forward(self):
+        return "%s@%d" % (self.address, self.port)
+
     def add(self, zone, line):
         self.records[zone].append(line)
+
+    # What peers.Prosody asks of a DNS, as s2slib.Dns has it.
+    def add_host(self, name, ip="127.0.0.1"):
+        self.add(SECURE if name.endswith(SECURE) else PLAIN,
+                 "%s. IN A %s" % (name, ip))
+
+    def add_srv(self, domain, port, target=None, tls=False, priority=0):
+        service = "_xmpps-server._tcp." if tls else "_xmpp-server._tcp."
+        self.add(SECURE if domain.endswith(SECURE) else PLAIN,
+                 "%s%s. IN SRV %d 0 %d %s." % (service, domain, priority,
+                                               port, target or domain))
 
     def publish(self):
         for zone, lines in self.records.items():
@@ -268,6 +283,7 @@ def test_dane_ee_record_authenticates_a_self_signed_peer(link):
     out = out_link(a)
     assert out["state"] == "up" and out["dane"] == "DANE-EE"
     assert out["auth"] == "SASL EXTERNAL"
+    assert "DANE-EE" in a.ctl_ok("s2s").stdout
 
 
 def test_secure_tlsa_that_does_not_match_refuses_the_peer(link, tmp_path):
@@ -340,3 +356,38 @@ def test_unreadable_trust_anchor_stops_emberd_naming_the_line(
         srv.start()
     assert "trust-anchor" in str(e.value)
     assert re.search(r"line \d+", str(e.value)), str(e.value)
+
+
+def test_prosody_matched_by_its_dane_ee_record(server_factory, zones,
+                                               tmp_path):
+    """The same with Debian's Prosody as the receiving server: its
+    certificate (issued by a CA we do not trust) is matched by a DANE-EE
+    record of its key at _PORT._tcp.<its domain>, the SRV target; it
+    takes our certificate for SASL EXTERNAL (s2s_secure_auth)."""
+    client_ca = make_ca(tmp_path, "client")
+    n = next(_n)
+    p = Prosody(tmp_path / "prosody", "p%d.%s" % (n, SECURE), zones,
+                secure_auth=True, ca=client_ca)
+    p.adduser("bob", "bob-pw")
+    zones.add(SECURE, "_%d._tcp.%s. IN TLSA 3 1 1 %s"
+              % (p.s2s_port, p.domain, spki_sha256(p.cert)))
+    zones.publish()
+    a = server_factory(start=False, domain="a%d.example" % n, plain=True)
+    crt, key = self_signed(a.root, a.domain, client_ca)
+    use_cert(a, crt, key)
+    s2s_opts(a, dialback="false", dane="true", resolver=zones.resolver,
+             trust_anchor=zones.anchor)
+    a.start()
+    p.start()
+    try:
+        cb = RawClient(p.c2s_port, domain=p.domain)
+        cb.login("bob", "bob-pw", resource="r")
+        cb.presence()
+        ca = client(a)
+        ca.message("bob@%s/r" % p.domain, "to Prosody over DANE")
+        m = cb.recv_message(timeout=20)
+        assert m.find(q(NS_CLIENT, "body")).text == "to Prosody over DANE"
+        out = out_link(a)
+        assert out["dane"] == "DANE-EE" and out["auth"] == "SASL EXTERNAL"
+    finally:
+        p.stop()
