@@ -681,9 +681,10 @@ on_hangup(void *owner)
 }
 
 
-/* Give up on this address: the next one, or the next target. */
+/* Give up on this address (or, with whole_target, on every address of
+ * this target) for the reason given: the next one. */
 static void
-out_next_address(link_t *l, const char *fmt, ...)
+out_retry(link_t *l, int whole_target, const char *fmt, ...)
 {
     char why[160];
     va_list ap;
@@ -695,6 +696,10 @@ out_next_address(link_t *l, const char *fmt, ...)
                why);
     remember_failure(l, why);
     snprintf(l->cert, sizeof(l->cert), "%s", why);
+    if (whole_target) {
+        out_next_target(l);
+        return;
+    }
     /* on_closed tries the next address of a link still connecting. */
     l->state = OUT_CONNECTING;
     if (l->conn != NULL) {
@@ -726,8 +731,7 @@ out_dane_check(link_t *l)
                  dane_usage_name[l->dane_usage], l->dane_usage);
         return 1;
     }
-    out_next_address(l, "DANE: %s:%d (%s): %s", t->host, t->port, l->addr,
-                     why);
+    out_retry(l, 0, "DANE: %s:%d (%s): %s", t->host, t->port, l->addr, why);
     return 0;
 }
 
@@ -880,24 +884,6 @@ on_srv(void *ud, int status, ember_dns_sec_t sec, const ember_dns_srv_t *srv,
 }
 
 
-/* A target DANE rules out: the next one (RFC 7673 3.2, 3.3). */
-static void
-out_skip_target(link_t *l, const char *fmt, ...)
-{
-    char why[160];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    ember__log(EMBER_LOG_INFO, "s2s", "%s -> %s: %s", l->local, l->remote,
-               why);
-    remember_failure(l, why);
-    snprintf(l->cert, sizeof(l->cert), "%s", why);
-    out_next_target(l);
-}
-
-
 static void
 on_tlsa(void *ud, int status, ember_dns_sec_t sec, char *const *rdata,
         const int *len, size_t n)
@@ -908,13 +894,13 @@ on_tlsa(void *ud, int status, ember_dns_sec_t sec, char *const *rdata,
 
     l->dns = NULL;
     if (sec == EMBER_DNS_BOGUS) {
-        out_skip_target(l, "DANE: bogus TLSA answer for %s:%d", t->host,
-                        t->port);
+        out_retry(l, 1, "DANE: bogus TLSA answer for %s:%d", t->host,
+                  t->port);
         return;
     }
     if (status < 0 && status != EMBER_ENOENT) {
-        out_skip_target(l, "DANE: TLSA lookup for %s:%d failed: %s",
-                        t->host, t->port, ember_strerror(status));
+        out_retry(l, 1, "DANE: TLSA lookup for %s:%d failed: %s", t->host,
+                  t->port, ember_strerror(status));
         return;
     }
     /* Insecure, absent or all unusable (RFC 7671 4.1): as without DANE. */
@@ -942,7 +928,7 @@ on_addr(void *ud, int status, ember_dns_sec_t sec,
 
     l->dns = NULL;
     if (sec == EMBER_DNS_BOGUS) {
-        out_skip_target(l, "DNSSEC: bogus address answer for %s", t->host);
+        out_retry(l, 1, "DNSSEC: bogus address answer for %s", t->host);
         return;
     }
     memcpy(l->addrs, addrs, n * sizeof(*addrs));
@@ -1140,7 +1126,7 @@ out_features(link_t *l, ember_stanza_t *features)
     }
     if (!l->tls_on && l->ntlsa > 0) {
         /* RFC 7673 4.1: usable TLSA records make TLS mandatory. */
-        out_next_address(l, "DANE: %s offers no TLS", l->addr);
+        out_retry(l, 0, "DANE: %s offers no TLS", l->addr);
         return;
     }
     if (!l->tls_on && cfg->s2s.require_tls) {

@@ -24,15 +24,14 @@ def own_address():
     return "127.53.%d.%d" % (random.randint(0, 255), random.randint(1, 254))
 
 
-class Dns:
-    """dnsmasq restarted with the current records on each change."""
+class DnsServer:
+    """A DNS server of the test's own on a loopback address: where the
+    servers under test find it, and its process."""
 
     def __init__(self, tmp):
         self.tmp = tmp
         self.address = own_address()
         self.port = 53 if os.geteuid() == 0 else 5353
-        self.hosts = {}          # name -> ip
-        self.srv = []            # (service name, target, port, priority)
         self.proc = None
 
     @property
@@ -42,6 +41,21 @@ class Dns:
     @property
     def unbound_forward(self):
         return "%s@%d" % (self.address, self.port)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        self.proc = None
+
+
+class Dns(DnsServer):
+    """dnsmasq restarted with the current records on each change."""
+
+    def __init__(self, tmp):
+        super().__init__(tmp)
+        self.hosts = {}          # name -> ip
+        self.srv = []            # (service name, target, port, priority)
 
     def add_host(self, name, ip="127.0.0.1"):
         self.hosts[name] = ip
@@ -63,37 +77,48 @@ class Dns:
             args.append("--host-record=%s,%s,::1" % (name, ip))
         for name, target, port, prio in self.srv:
             args.append("--srv-host=%s,%s,%d,%d" % (name, target, port, prio))
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("dnsmasq exited: %s"
-                                   % self.proc.stderr.read().decode())
-            if self._answers():
-                return
-            time.sleep(0.05)
-        raise RuntimeError("dnsmasq did not answer on port %d" % self.port)
+        self.proc = start_dns_server(args, self._answers, "dnsmasq",
+                                     "port %d" % self.port)
 
     def _answers(self):
         # A query for a name we do not serve: any answer means it is up.
-        q = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-             b"\x05probe\x07example\x00\x00\x01\x00\x01")
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(0.2)
-        try:
-            s.sendto(q, (self.address, self.port))
-            return len(s.recv(512)) > 0
-        except OSError:
-            return False
-        finally:
-            s.close()
+        return dns_answers(self.address, self.port, "probe." + TLD)
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
-        self.proc = None
+
+def start_dns_server(args, answers, what, where):
+    """Start a DNS server and wait until answers() says it serves."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited: %s"
+                               % (what, proc.stderr.read().decode()))
+        if answers():
+            return proc
+        time.sleep(0.05)
+    proc.terminate()
+    proc.wait(5)
+    raise RuntimeError("%s did not answer on %s" % (what, where))
+
+
+def dns_answers(address, port, name, qtype=1, rcode=None):
+    """Whether a DNS server at address:port answers a query for name
+    (with rcode, when given)."""
+    qname = b"".join(bytes([len(p)]) + p.encode()
+                     for p in name.split(".")) + b"\0"
+    query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + qname +
+             bytes([0, qtype, 0, 1]))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.2)
+    try:
+        s.sendto(query, (address, port))
+        reply = s.recv(512)
+        return len(reply) > 3 and (rcode is None or reply[3] & 0x0f == rcode)
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def _user():

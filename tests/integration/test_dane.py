@@ -19,17 +19,17 @@ import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
-import time
 
 import pytest
 
+import test_s2s
 from harness import ServerError
 from peers import Prosody, self_signed
 from rawxmpp import NS_CLIENT, NS_STANZAS, RawClient, q
-from s2slib import own_address
+from s2slib import DnsServer, dns_answers, start_dns_server
+from test_s2s import client, use_cert
 
 NSD = shutil.which("nsd") or "/usr/sbin/nsd"
 SIGNZONE = shutil.which("ldns-signzone") or "/usr/bin/ldns-signzone"
@@ -40,16 +40,13 @@ PLAIN = "plain.example"
 _n = itertools.count(1)
 
 
-class Zones:
+class Zones(DnsServer):
     """NSD serving SECURE (signed) and PLAIN; records added per test."""
 
     def __init__(self, tmp):
-        self.tmp = tmp
-        self.address = own_address()
-        self.port = 53 if os.geteuid() == 0 else 5353
+        super().__init__(tmp)
         self.records = {SECURE: [], PLAIN: []}
         self.bogus = []          # owner names whose TLSA is altered
-        self.proc = None
         out = subprocess.run([KEYGEN, "-a", "ECDSAP256SHA256", "-k", SECURE],
                              cwd=tmp, check=True, capture_output=True,
                              text=True)
@@ -57,14 +54,6 @@ class Zones:
         # The DNSKEY (a secure entry point) is the trust anchor.
         self.anchor = tmp / "anchor.key"
         shutil.copy(tmp / (self.key + ".key"), self.anchor)
-
-    @property
-    def resolver(self):
-        return "%s:%d" % (self.address, self.port)
-
-    @property
-    def unbound_forward(self):
-        return "%s@%d" % (self.address, self.port)
 
     def add(self, zone, line):
         self.records[zone].append(line)
@@ -115,42 +104,11 @@ class Zones:
             "zone:\n  name: %s\n  zonefile: %s.zone\n"
             % (self.address, self.port, self.tmp, self.tmp, self.tmp,
                self.tmp, SECURE, SECURE, PLAIN, PLAIN))
-        self.proc = subprocess.Popen([NSD, "-d", "-c", str(conf)],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("nsd exited: %s"
-                                   % self.proc.stderr.read().decode())
-            if self._answers():
-                return
-            time.sleep(0.05)
-        raise RuntimeError("nsd did not answer on %s" % self.resolver)
-
-    def _answers(self):
-        # SOA of the signed zone: an answer means NSD has loaded it.
-        name = b"".join(bytes([len(p)]) + p.encode()
-                        for p in SECURE.split(".")) + b"\0"
-        query = b"\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00" + name + \
-            b"\x00\x06\x00\x01"
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(0.2)
-        try:
-            s.sendto(query, (self.address, self.port))
-            reply = s.recv(512)
-            return len(reply) > 3 and reply[3] & 0x0f == 0
-        except OSError:
-            return False
-        finally:
-            s.close()
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
-        self.proc = None
-
+        self.proc = start_dns_server(
+            [NSD, "-d", "-c", str(conf)],
+            # The signed zone's SOA: NSD has loaded it.
+            lambda: dns_answers(self.address, self.port, SECURE, 6, 0),
+            "nsd", self.resolver)
 
 @pytest.fixture(scope="module")
 def zones(tmp_path_factory):
@@ -163,14 +121,8 @@ def zones(tmp_path_factory):
 
 
 def make_ca(dir_, name):
-    key, crt = dir_ / (name + "-ca.key"), dir_ / (name + "-ca.crt")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
-                    "-nodes", "-keyout", str(key), "-out", str(crt),
-                    "-days", "30", "-subj", "/CN=" + name,
-                    "-addext", "basicConstraints=critical,CA:TRUE",
-                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-                   check=True, capture_output=True)
-    return crt, key
+    (dir_ / name).mkdir()
+    return test_s2s.make_ca(dir_ / name)
 
 
 def der(pem_path):
@@ -185,15 +137,6 @@ def spki_sha256(crt_path):
     spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
                           input=pub, check=True, capture_output=True).stdout
     return hashlib.sha256(spki).hexdigest()
-
-
-def use_cert(srv, crt, key):
-    el = srv.cfg.find("tls")
-    if el is None:
-        el = srv.cfg.makeelement("tls", {})
-        srv.cfg.append(el)
-    el.set("cert", str(crt))
-    el.set("key", str(key))
 
 
 def s2s_opts(srv, **kv):
@@ -240,12 +183,6 @@ def link(server_factory, zones, tmp_path):
         b.start()
         return a, b
     return make
-
-
-def client(srv, user="alice"):
-    c = RawClient(srv.plain_port, domain=srv.domain)
-    c.login(user, user + "-secret", resource="r")
-    return c
 
 
 def out_link(srv):
