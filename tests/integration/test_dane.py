@@ -267,22 +267,48 @@ def test_bogus_tlsa_answer_rules_the_target_out(link):
     assert any("bogus" in f["reason"] for f in failures), failures
 
 
+def dane_ta_peer(link, tmp_path, cert_name):
+    """A peer whose certificate, for cert_name(b), a CA of its own issued;
+    the TLSA record is DANE-TA(2) for that CA's certificate, SHA-256."""
+    ca = make_ca(tmp_path, "dane")
+
+    def issued(b):
+        crt, key = self_signed(b.root, cert_name(b), ca)
+        chain = b.root / "chain.crt"
+        chain.write_text(crt.read_text() + ca[0].read_text())
+        return chain, key
+    return link(SECURE, peer_cert=issued,
+                tlsa=lambda crt: "2 0 1 " + hashlib.sha256(
+                    der(ca[0])).hexdigest())
+
+
 def test_dane_ta_record_names_the_peers_issuer(link, tmp_path):
     """RFC 7671 5.2: a DANE-TA(2) record for a CA nobody else trusts; the
     peer sends its certificate with that CA's, which issued it and which
     names the peer's domain."""
-    ca = make_ca(tmp_path, "dane")
-
-    def issued(b):
-        crt, key = self_signed(b.root, b.domain, ca)
-        chain = b.root / "chain.crt"
-        chain.write_text(crt.read_text() + ca[0].read_text())
-        return chain, key
-    a, b = link(SECURE, peer_cert=issued,
-                tlsa=lambda crt: "2 0 1 " + hashlib.sha256(
-                    der(ca[0])).hexdigest())
+    a, b = dane_ta_peer(link, tmp_path, lambda b: b.domain)
     message_arrives(a, b)
     assert out_link(a)["dane"] == "DANE-TA"
+
+
+def test_dane_ta_certificate_may_name_the_srv_target(link, tmp_path):
+    """RFC 7673 4.1: the SRV target host name is a reference identity
+    besides the service domain: a certificate naming only the target
+    (xmppN.secure.example for bN.secure.example) is the peer's."""
+    a, b = dane_ta_peer(link, tmp_path,
+                        lambda b: b.domain.replace("b", "xmpp", 1))
+    message_arrives(a, b)
+    assert out_link(a)["dane"] == "DANE-TA"
+
+
+def test_dane_ta_certificate_naming_neither_is_refused(link, tmp_path):
+    """RFC 7671 5.2: with DANE-TA the names are still checked: a
+    certificate the anchor issued for another domain does not prove this
+    one."""
+    a, b = dane_ta_peer(link, tmp_path, lambda b: "elsewhere.example")
+    message_bounces(a, b)
+    failures = json.loads(a.ctl_ok("--json", "s2s").stdout)["failures"]
+    assert any("names neither" in f["reason"] for f in failures), failures
 
 
 def test_unreadable_trust_anchor_stops_emberd_naming_the_line(
