@@ -39,6 +39,7 @@ struct ember_dns_req_s {
     int port;
     int ub_ids[2];         /* libunbound's queries still out, or 0 */
     int ub_answers;
+    int sec_answers;       /* of them, those that say how secure */
 };
 
 typedef struct dns_sock_s {
@@ -510,19 +511,19 @@ ub_answer(ember_dns_req_t *req, int slot, int err, struct ub_result *r)
         status = EMBER_ENOENT;
     else if (r->rcode != 0)
         status = EMBER_EIO;
-    /* Both address answers: secure only when both are; an answer that
-     * failed counts as its status says. */
-    if (req->ub_answers++ == 0) {
-        req->sec = sec;
-        req->status = status;
-    } else {
-        if (sec == EMBER_DNS_BOGUS || req->sec == EMBER_DNS_BOGUS)
+    /* Both address answers: secure only when both are.  One that failed
+     * (no answer, a server error) says nothing either way, so that losing
+     * it cannot turn the other's secure answer insecure. */
+    if (sec == EMBER_DNS_BOGUS || status == 0 || status == EMBER_ENOENT) {
+        if (req->sec_answers++ == 0)
+            req->sec = sec;
+        else if (sec == EMBER_DNS_BOGUS || req->sec == EMBER_DNS_BOGUS)
             req->sec = EMBER_DNS_BOGUS;
         else if (sec != EMBER_DNS_SECURE)
             req->sec = EMBER_DNS_INSECURE;
-        if (req->status < 0 && status == 0)
-            req->status = 0;
     }
+    if (req->ub_answers++ == 0 || status == 0)
+        req->status = status;
     if (status == 0 && sec != EMBER_DNS_BOGUS && r->havedata) {
         if (req->srv_cb != NULL)
             srv_parse(req, r->answer_packet, r->answer_len);
