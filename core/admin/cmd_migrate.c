@@ -1,8 +1,10 @@
 /* core/admin/cmd_migrate.c -- account-export and account-import: an
  * account's SCRAM secrets out of and into the store, for `emberctl export`
- * and `import` (doc/migration.md).  Both are "local": the secrets let
- * whoever holds them pass for the server to a client, so they leave
- * emberd only through the control socket, never the console or REST. */
+ * and `import` (doc/migration.md).  Both are local ("local-read" for the
+ * export, which changes nothing and stays out of the audit log): the
+ * secrets let whoever holds them pass for the server to a client, so they
+ * leave emberd only through the control socket, never the console or
+ * REST. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +176,7 @@ static const ember_cmd_arg_t args_import[] = {
 
 static const ember_command_t migrate_commands[] = {
     { "account-export", "An account's SCRAM secrets (for emberctl export)",
-      args_export, "local", cmd_account_export },
+      args_export, "local-read", cmd_account_export },
     { "account-import", "Create an account from SCRAM secrets (for emberctl "
       "import)", args_import, "local", cmd_account_import },
 };

@@ -44,14 +44,18 @@ static ember_cmd_ctx_t *pending;
 static int
 is_local(const ember_command_t *cmd)
 {
-    return cmd->permission != NULL && strcmp(cmd->permission, "local") == 0;
+    return cmd->permission != NULL &&
+           (strcmp(cmd->permission, "local") == 0 ||
+            strcmp(cmd->permission, "local-read") == 0);
 }
 
 
 static int
 is_read(const ember_command_t *cmd)
 {
-    return cmd->permission != NULL && strcmp(cmd->permission, "read") == 0;
+    return cmd->permission != NULL &&
+           (strcmp(cmd->permission, "read") == 0 ||
+            strcmp(cmd->permission, "local-read") == 0);
 }
 
 
@@ -160,7 +164,8 @@ ember__command_register(ember_module_t *m, const ember_command_t *cmd,
         return EMBER_EINVAL;
     if (cmd->permission != NULL && strcmp(cmd->permission, "admin") != 0 &&
         strcmp(cmd->permission, "read") != 0 &&
-        strcmp(cmd->permission, "local") != 0)
+        strcmp(cmd->permission, "local") != 0 &&
+        strcmp(cmd->permission, "local-read") != 0)
         return EMBER_EINVAL;
     for (a = cmd->args; a != NULL && a->name != NULL; a++)
         if (a->type < EMBER_ARG_STRING || a->type > EMBER_ARG_JSON)

@@ -267,7 +267,7 @@ mam_pie_import(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 static const ember_command_t pie_commands[] = {
     { "pie-export-mam", "an account's message archive as a XEP-0227 "
-      "element", export_args, "local", mam_pie_export },
+      "element", export_args, "local-read", mam_pie_export },
     { "pie-import-mam", "import an account's XEP-0227 message archive",
       import_args, "local", mam_pie_import },
 };

@@ -228,7 +228,7 @@ muc_pie_import(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 static const ember_command_t pie_commands[] = {
     { "pie-host-export-muc", "the persistent rooms, for emberctl export",
-      export_args, "local", muc_pie_export },
+      export_args, "local-read", muc_pie_export },
     { "pie-host-import-muc", "create rooms from an emberctl export",
       import_args, "local", muc_pie_import },
 };

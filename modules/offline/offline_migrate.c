@@ -249,7 +249,7 @@ static const ember_cmd_arg_t import_args[] = { EMBER_PIE_IMPORT_ARGS };
 
 static const ember_command_t pie_commands[] = {
     { "pie-export-offline", "a user's offline messages as a XEP-0227 "
-      "element", export_args, "local", offline_pie_export },
+      "element", export_args, "local-read", offline_pie_export },
     { "pie-import-offline", "import a user's XEP-0227 offline messages",
       import_args, "local", offline_pie_import },
 };

@@ -211,7 +211,7 @@ static const ember_cmd_arg_t import_args[] = { EMBER_PIE_IMPORT_ARGS };
 
 static const ember_command_t pie_commands[] = {
     { "pie-export-private", "a user's private XML as a XEP-0227 element",
-      export_args, "local", private_pie_export },
+      export_args, "local-read", private_pie_export },
     { "pie-import-private", "import a user's XEP-0227 private XML",
       import_args, "local", private_pie_import },
 };

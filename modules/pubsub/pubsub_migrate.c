@@ -437,7 +437,7 @@ pep_pie_import(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 static const ember_command_t pie_commands[] = {
     { "pie-export-pep", "an account's PEP nodes and items as XEP-0227 "
-      "elements", export_args, "local", pep_pie_export },
+      "elements", export_args, "local-read", pep_pie_export },
     { "pie-import-pep", "import an account's XEP-0227 PEP nodes and items",
       import_args, "local", pep_pie_import },
 };

@@ -415,7 +415,7 @@ roster_import_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 
 static const ember_command_t migrate_commands[] = {
     { "pie-export-roster", "a user's roster as XEP-0227 elements",
-      export_args, "local", roster_export_run },
+      export_args, "local-read", roster_export_run },
     { "pie-import-roster", "import a user's XEP-0227 roster elements",
       import_args, "local", roster_import_run },
 };

@@ -933,7 +933,7 @@ static const ember_command_t vcard_commands[] = {
     { "vcard-get", "An account's vCard (XEP-0054) as XML", vcard_get_args,
       "read", vcard_cmd_get },
     { "pie-export-vcard", "a user's vCard as a XEP-0227 element",
-      vcard_get_args, "local", vcard_pie_export },
+      vcard_get_args, "local-read", vcard_pie_export },
     { "pie-import-vcard", "import a user's XEP-0227 vCard",
       pie_import_args, "local", vcard_pie_import },
 };

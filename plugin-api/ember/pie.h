@@ -3,8 +3,9 @@
  * and `import` (XEP-0227, Portable Import/Export Format; doc/migration.md).
  *
  * No new entry of the API table: a module registers admin commands named
- * by a convention, permission "local", and emberctl finds them in the
- * command list:
+ * by a convention, permission "local" ("local-read" for the exports,
+ * which change nothing: minor 9), and emberctl finds them in the command
+ * list:
  *
  *   pie-export-NAME {jid}            -> {"elements": [XML, ...]}
  *   pie-import-NAME {jid, elements, check}

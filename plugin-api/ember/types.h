@@ -160,8 +160,9 @@ typedef struct ember_cmd_arg_s {
 /*
  * `permission` is "admin" (a server admin, from any door), "read" (minor
  * 8: the same, for a command that changes nothing, so the audit log leaves
- * it out) or "local" (only through the control socket, i.e. the machine's
- * operator).  run() must end
+ * it out), "local" (only through the control socket, i.e. the machine's
+ * operator) or "local-read" (minor 9: "local" for a command that changes
+ * nothing, left out of the audit log like "read").  run() must end
  * with api->command_done(), now or later.  args is an object whose members
  * are already checked against `args` (types converted, required present);
  * it stays valid until command_done.

@@ -69,6 +69,21 @@ def test_commands_that_only_read_are_left_out(asrv):
     assert len(entries(asrv)) == before
 
 
+def test_export_is_left_out_and_import_kept(asrv, tmp_path):
+    """emberctl export runs one local command per account and module, all
+    of them reads: none is kept; import writes and is."""
+    before = entries(asrv)
+    out = tmp_path / "all.xml"
+    asrv.ctl_ok("export", str(out))
+    assert '<user name="alice"' in out.read_text()
+    assert entries(asrv) == before
+    asrv.ctl_ok("import", "--force", str(out))
+    kept = {x["action"] for x in entries(asrv)[:-len(before) or None]}
+    assert "account-import" in kept
+    assert not any(a.startswith("pie-export") or a == "account-export"
+                   for a in kept)
+
+
 def test_a_failed_command_is_kept_with_its_error(asrv):
     r = asrv.ctl("deluser", "nobody@localhost")
     assert r.returncode == 1
