@@ -13,6 +13,7 @@
 #include "base/config.h"
 #include "base/jid.h"
 #include "base/log.h"
+#include "base/options.h"
 #include "base/process.h"
 #include "net/certgen.h"
 #include "runtime/commands.h"
@@ -616,25 +617,534 @@ cmd_cert_generate(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 }
 
 
-/* ---- settings: <limits> and <s2s> as typed fields ---- */
+/* ---- settings: the typed fields of ember.xml ---- */
 
 static const char *const kind_names[] = {
     [EMBER_SET_INT] = "int", [EMBER_SET_DURATION] = "duration",
     [EMBER_SET_BOOL] = "bool", [EMBER_SET_TEXT] = "text",
-    [EMBER_SET_FILE] = "file",
+    [EMBER_SET_FILE] = "file", [EMBER_SET_SECRET] = "secret",
+    [EMBER_SET_CHOICE] = "choice", [EMBER_SET_ADDRESS] = "address",
+    [EMBER_SET_DOMAIN] = "domain",
 };
+
+
+/* ---- repeated elements (<listen>, <component>, <tls>): one form each ---- */
+
+typedef struct {
+    xmlNodePtr node;
+    char *id;
+} instance_t;
+
+typedef struct {
+    instance_t *v;
+    size_t n;
+} instances_t;
+
+
+static void
+instances_free(instances_t *in)
+{
+    size_t i;
+
+    for (i = 0; i < in->n; i++)
+        free(in->v[i].id);
+    free(in->v);
+    in->v = NULL;
+    in->n = 0;
+}
+
+
+static int
+instance_add(instances_t *in, xmlNodePtr node, const char *id)
+{
+    instance_t *grown = realloc(in->v, (in->n + 1) * sizeof(*grown));
+
+    if (grown == NULL)
+        return EMBER_ENOMEM;
+    in->v = grown;
+    if ((in->v[in->n].id = strdup(id)) == NULL)
+        return EMBER_ENOMEM;
+    in->v[in->n++].node = node;
+    return 0;
+}
+
+
+/* Every instance of g in doc, in document order. */
+static int
+group_instances(xmlDocPtr doc, const ember_setting_group_t *g,
+                instances_t *in)
+{
+    xmlNodePtr root = xmlDocGetRootElement(doc), k, t;
+    char num[32], *v;
+    size_t index = 0;
+    int rc = 0;
+
+    in->v = NULL;
+    in->n = 0;
+    for (k = root->children; k != NULL && rc == 0; k = k->next) {
+        if (k->type != XML_ELEMENT_NODE)
+            continue;
+        if (g->in_host && strcmp((const char *) k->name, "host") == 0) {
+            t = ember__dom_child(k, g->element, NULL, NULL, 0);
+            v = (char *) xmlGetNoNsProp(k, BAD_CAST "name");
+            if (t != NULL)
+                rc = instance_add(in, t, v != NULL ? v : "?");
+            xmlFree(v);
+            continue;
+        }
+        if (strcmp((const char *) k->name, g->element) != 0)
+            continue;
+        if (g->in_host) {
+            rc = instance_add(in, k, "");
+        } else if (g->key != NULL) {
+            v = (char *) xmlGetNoNsProp(k, BAD_CAST g->key);
+            rc = instance_add(in, k, v != NULL ? v : "");
+            xmlFree(v);
+        } else {
+            snprintf(num, sizeof(num), "%zu", index++);
+            rc = instance_add(in, k, num);
+        }
+    }
+    if (rc < 0)
+        instances_free(in);
+    return rc;
+}
+
+
+/* The descriptor of g's attribute attr, or NULL. */
+static const ember_setting_t *
+group_field(const ember_setting_group_t *g, const char *attr)
+{
+    const ember_setting_t *s;
+    size_t n, i;
+
+    s = ember__settings(&n);
+    for (i = 0; i < n; i++)
+        if (strcmp(s[i].element, g->element) == 0 &&
+            strcmp(s[i].attr, attr) == 0)
+            return &s[i];
+    return NULL;
+}
+
+
+/* The instance of g named id in `in`, or NULL; key domains compare
+ * prepared. */
+static xmlNodePtr
+instance_find(const instances_t *in, const ember_setting_group_t *g,
+              const char *id)
+{
+    const ember_setting_t *key = g->key != NULL ? group_field(g, g->key)
+                                                : NULL;
+    char a[1024], b[1024];
+    size_t i;
+
+    for (i = 0; i < in->n; i++) {
+        if (strcmp(in->v[i].id, id) == 0)
+            return in->v[i].node;
+        if (key != NULL && key->kind == EMBER_SET_DOMAIN &&
+            ember__jid_prep_domain(in->v[i].id, a, sizeof(a)) == 0 &&
+            ember__jid_prep_domain(id, b, sizeof(b)) == 0 &&
+            strcmp(a, b) == 0)
+            return in->v[i].node;
+    }
+    return NULL;
+}
+
+
+static json_t *
+field_describe(const ember_setting_group_t *g, const ember_setting_t *s)
+{
+    json_t *choices = NULL;
+    const char *w;
+    size_t len;
+
+    if (s->kind == EMBER_SET_CHOICE && (choices = json_array()) != NULL)
+        for (w = s->choices; *w != '\0'; w += len) {
+            w += strspn(w, " ");
+            len = strcspn(w, " ");
+            if (len > 0)
+                json_array_append_new(choices, json_stringn(w, len));
+        }
+    return json_pack("{s:s, s:s, s:o, s:o?, s:o?, s:s, s:b, s:b, s:b, "
+                     "s:o?}", "attr", s->attr,
+                     "kind", kind_names[s->kind],
+                     /* Other defaults of a group depend on the instance
+                      * (a listener's type). */
+                     "default", s->kind == EMBER_SET_BOOL
+                                    ? json_boolean(s->def) : json_null(),
+                     "min", s->kind == EMBER_SET_INT ? json_integer(s->lo)
+                                                     : NULL,
+                     "max", s->kind == EMBER_SET_INT ? json_integer(s->hi)
+                                                     : NULL,
+                     "help", s->help,
+                     "read_only", s->kind == EMBER_SET_FILE || g->fixed,
+                     "write_only", s->kind == EMBER_SET_SECRET,
+                     "required", s->required != 0, "choices", choices);
+}
+
+
+/* An instance's attributes as the file has them, typed; secrets left
+ * out (only whether one is set). */
+static json_t *
+instance_values(const ember_setting_group_t *g, xmlNodePtr node)
+{
+    const ember_setting_t *s;
+    json_t *values = json_object();
+    long long x;
+    char *v;
+    size_t n, i;
+
+    s = ember__settings(&n);
+    for (i = 0; values != NULL && i < n; i++) {
+        if (strcmp(s[i].element, g->element) != 0)
+            continue;
+        v = (char *) xmlGetNoNsProp(node, BAD_CAST s[i].attr);
+        json_object_set_new(values, s[i].attr,
+            v == NULL ? json_null()
+            : s[i].kind == EMBER_SET_SECRET ? json_true()
+            : s[i].kind == EMBER_SET_BOOL && ember__parse_bool(v) >= 0
+                ? json_boolean(ember__parse_bool(v))
+            : s[i].kind == EMBER_SET_INT && ember__parse_int(v, &x) == 0
+                ? json_integer(x)
+            : json_string(v));
+        xmlFree(v);
+    }
+    return values;
+}
+
+
+/* {"element", "title", "key", "fixed", "fields", "instances": [{"id",
+ * "line", "values"}]}; a secret's value is true when set. */
+static json_t *
+group_describe(xmlDocPtr doc, const ember_setting_group_t *g)
+{
+    const ember_setting_t *s;
+    json_t *fields = json_array(), *list = json_array();
+    instances_t in;
+    size_t n, i;
+
+    s = ember__settings(&n);
+    for (i = 0; fields != NULL && i < n; i++)
+        if (strcmp(s[i].element, g->element) == 0)
+            json_array_append_new(fields, field_describe(g, &s[i]));
+    if (list != NULL && group_instances(doc, g, &in) == 0) {
+        for (i = 0; i < in.n; i++)
+            json_array_append_new(list, json_pack("{s:s, s:I, s:o}",
+                "id", in.v[i].id,
+                "line", (json_int_t) xmlGetLineNo(in.v[i].node),
+                "values", instance_values(g, in.v[i].node)));
+        instances_free(&in);
+    }
+    return json_pack("{s:s, s:s, s:s?, s:b, s:o, s:o}", "element",
+                     g->element, "title", g->title, "key", g->key,
+                     "fixed", g->fixed, "fields", fields, "instances", list);
+}
+
+
+/* ---- settings-set ---- */
+
+typedef struct {
+    xmlNodePtr *gone;          /* instances to remove once all is checked */
+    size_t ngone;
+    xmlNodePtr *secret;        /* instances whose secret this sets */
+    size_t nsecret;
+} edit_t;
+
+
+/* A JSON value as attribute text into *text (NULL: unset). */
+static int
+value_text(json_t *v, char *num, size_t numlen, const char **text)
+{
+    if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
+        *text = NULL;
+    else if (json_is_string(v))
+        *text = json_string_value(v);
+    else if (json_is_boolean(v))
+        *text = json_is_true(v) ? "true" : "false";
+    else if (json_is_integer(v))
+        *text = (snprintf(num, numlen, "%lld",
+                          (long long) json_integer_value(v)), num);
+    else
+        return EMBER_EINVAL;
+    return 0;
+}
+
+
+/* Split "ELEMENT[ID]" or "ELEMENT[ID]/ATTR" (in buf) into its parts. */
+static int
+instance_key(char *buf, char **element, char **id, char **attr)
+{
+    char *open = strchr(buf, '['), *close;
+
+    if (open == NULL || (close = strchr(open, ']')) == NULL)
+        return EMBER_EINVAL;
+    *open = '\0';
+    *close = '\0';
+    *element = buf;
+    *id = open + 1;
+    if (close[1] == '\0')
+        *attr = NULL;
+    else if (close[1] == '/' && close[2] != '\0')
+        *attr = close + 2;
+    else
+        return EMBER_EINVAL;
+    return 0;
+}
+
+
+/* Set (or unset, v null) attribute s of the instance `where` at node. */
+static int
+field_set(ember_cmd_ctx_t *ctx, edit_t *ed, const char *where,
+          xmlNodePtr node, const ember_setting_t *s, json_t *v)
+{
+    char num[32], msg[512];
+    const char *text;
+
+    if (s->kind == EMBER_SET_FILE) {
+        ember__command_donef(ctx, EMBER_EPERM, "%s/%s names a file: only "
+                             "the file on disk may change it", where,
+                             s->attr);
+        return EMBER_EPERM;
+    }
+    if (value_text(v, num, sizeof(num), &text) < 0) {
+        ember__command_donef(ctx, EMBER_EINVAL, "%s/%s: a string, number "
+                             "or boolean", where, s->attr);
+        return EMBER_EINVAL;
+    }
+    if (text == NULL && s->required) {
+        ember__command_donef(ctx, EMBER_EINVAL, "%s/%s: required", where,
+                             s->attr);
+        return EMBER_EINVAL;
+    }
+    if (text != NULL && ember__setting_check(s, text, msg, sizeof(msg)) < 0) {
+        ember__command_donef(ctx, EMBER_EINVAL, "%s/%s", where, msg);
+        return EMBER_EINVAL;
+    }
+    if (text == NULL)
+        xmlUnsetProp(node, BAD_CAST s->attr);
+    else
+        xmlSetProp(node, BAD_CAST s->attr, BAD_CAST text);
+    if (s->kind == EMBER_SET_SECRET)
+        ed->secret[ed->nsecret++] = node;
+    return 0;
+}
+
+
+/* Every member of the object v as an attribute of the instance. */
+static int
+fields_set(ember_cmd_ctx_t *ctx, edit_t *ed, const char *where,
+           const ember_setting_group_t *g, xmlNodePtr node, json_t *v)
+{
+    const ember_setting_t *s;
+    const char *attr;
+    json_t *x;
+    int rc;
+
+    json_object_foreach(v, attr, x) {
+        if ((s = group_field(g, attr)) == NULL) {
+            ember__command_donef(ctx, EMBER_EINVAL, "%s/%s: no such setting "
+                                 "(`settings` lists them)", where, attr);
+            return EMBER_EINVAL;
+        }
+        if ((rc = field_set(ctx, ed, where, node, s, x)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+
+/*
+ * One member of settings-set's values naming an instance: "E[ID]/ATTR":
+ * value sets one attribute; "E[ID]": {attr: value ...} sets several, and
+ * adds the instance when no instance is named ID (the key attribute
+ * takes ID); "E[ID]": null removes it.  Removals wait in ed until every
+ * member is checked, so that places ("listen[2]") keep naming what
+ * `settings` listed.
+ */
+static int
+instance_apply(ember_cmd_ctx_t *ctx, edit_t *ed, xmlDocPtr doc,
+               const char *key, json_t *v)
+{
+    const ember_setting_group_t *g;
+    const ember_setting_t *s, *all;
+    char buf[1100], where[1100], *element, *id, *attr;
+    xmlNodePtr node, root = xmlDocGetRootElement(doc);
+    instances_t in;
+    json_t *idv;
+    size_t n, i;
+    int rc;
+
+    if (strlen(key) >= sizeof(buf) ||
+        instance_key(strcpy(buf, key), &element, &id, &attr) < 0 ||
+        (g = ember__setting_group(element)) == NULL) {
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: no such setting "
+                             "(`settings` lists them)", key);
+        return EMBER_EINVAL;
+    }
+    snprintf(where, sizeof(where), "%s[%s]", element, id);
+    if ((rc = group_instances(doc, g, &in)) < 0) {
+        ember__command_done(ctx, rc, NULL, NULL);
+        return rc;
+    }
+    node = instance_find(&in, g, id);
+    instances_free(&in);
+    if (attr != NULL || json_is_null(v)) {
+        if (node == NULL) {
+            ember__command_donef(ctx, EMBER_ENOENT, "%s: no such %s "
+                                 "(`settings` lists them)", where, element);
+            return EMBER_ENOENT;
+        }
+        if (attr != NULL && (s = group_field(g, attr)) == NULL) {
+            ember__command_donef(ctx, EMBER_EINVAL, "%s/%s: no such setting "
+                                 "(`settings` lists them)", where, attr);
+            return EMBER_EINVAL;
+        }
+        if (attr != NULL)
+            return field_set(ctx, ed, where, node, s, v);
+        if (g->fixed) {
+            ember__command_donef(ctx, EMBER_EPERM, "%s names files: only "
+                                 "the file on disk may remove it", where);
+            return EMBER_EPERM;
+        }
+        ed->gone[ed->ngone++] = node;
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: an object of "
+                             "attributes, or null to remove it", where);
+        return EMBER_EINVAL;
+    }
+    if (node != NULL)
+        return fields_set(ctx, ed, where, g, node, v);
+    if (g->fixed) {
+        ember__command_donef(ctx, EMBER_EPERM, "%s names files: only the "
+                             "file on disk may add one", where);
+        return EMBER_EPERM;
+    }
+    if ((node = xmlNewNode(NULL, BAD_CAST g->element)) == NULL) {
+        ember__command_done(ctx, EMBER_ENOMEM, NULL, NULL);
+        return EMBER_ENOMEM;
+    }
+    ember__dom_insert(root, node);
+    if (g->key != NULL && json_object_get(v, g->key) == NULL) {
+        idv = json_string(id);
+        rc = field_set(ctx, ed, where, node, group_field(g, g->key), idv);
+        json_decref(idv);
+        if (rc < 0)
+            return rc;
+    }
+    if ((rc = fields_set(ctx, ed, where, g, node, v)) < 0)
+        return rc;
+    all = ember__settings(&n);
+    for (i = 0; i < n; i++)
+        if (strcmp(all[i].element, g->element) == 0 && all[i].required &&
+            !xmlHasProp(node, BAD_CAST all[i].attr)) {
+            ember__command_donef(ctx, EMBER_EINVAL, "%s/%s: required for a "
+                                 "new %s", where, all[i].attr, element);
+            return EMBER_EINVAL;
+        }
+    return 0;
+}
+
+
+/* Every secret in doc replaced by "(secret)", or "(new secret)" on the
+ * instances ed sets one of: what a dry run shows. */
+static void
+secrets_mask(xmlDocPtr doc, const edit_t *ed)
+{
+    const ember_setting_group_t *g;
+    const ember_setting_t *s;
+    instances_t in;
+    size_t ng, n, i, j, k;
+    int fresh;
+
+    g = ember__setting_groups(&ng);
+    s = ember__settings(&n);
+    for (i = 0; i < ng; i++) {
+        if (group_instances(doc, &g[i], &in) < 0)
+            continue;
+        for (j = 0; j < in.n; j++) {
+            fresh = 0;
+            for (k = 0; ed != NULL && k < ed->nsecret; k++)
+                fresh |= ed->secret[k] == in.v[j].node;
+            for (k = 0; k < n; k++)
+                if (s[k].kind == EMBER_SET_SECRET &&
+                    strcmp(s[k].element, g[i].element) == 0 &&
+                    xmlHasProp(in.v[j].node, BAD_CAST s[k].attr))
+                    xmlSetProp(in.v[j].node, BAD_CAST s[k].attr,
+                               BAD_CAST (fresh ? "(new secret)"
+                                               : "(secret)"));
+        }
+        instances_free(&in);
+    }
+}
+
+
+/* values with every secret it sets as "(secret)": for the audit log. */
+static json_t *
+secrets_hidden(json_t *args)
+{
+    json_t *copy = json_deep_copy(args), *values, *v, *x;
+    const ember_setting_group_t *g;
+    const ember_setting_t *s;
+    const char *key, *attr;
+    char buf[1100], *element, *id, *a;
+
+    values = json_object_get(copy, "values");
+    json_object_foreach(values, key, v) {
+        if (strlen(key) >= sizeof(buf) ||
+            instance_key(strcpy(buf, key), &element, &id, &a) < 0 ||
+            (g = ember__setting_group(element)) == NULL)
+            continue;
+        if (a != NULL && (s = group_field(g, a)) != NULL &&
+            s->kind == EMBER_SET_SECRET && !json_is_null(v))
+            json_object_set_new(values, key, json_string("(secret)"));
+        if (a == NULL && json_is_object(v))
+            json_object_foreach(v, attr, x)
+                if ((s = group_field(g, attr)) != NULL &&
+                    s->kind == EMBER_SET_SECRET && !json_is_null(x))
+                    json_object_set_new(v, attr, json_string("(secret)"));
+    }
+    return copy;
+}
+
+
+/* The file as a dry run shows it: secrets masked. */
+static char *
+masked_text(xmlDocPtr doc, const edit_t *ed)
+{
+    xmlChar *buf = NULL;
+    char *out;
+    int len = 0;
+
+    secrets_mask(doc, ed);
+    xmlDocDumpMemoryEnc(doc, &buf, &len, "UTF-8");
+    out = buf != NULL ? strdup((const char *) buf) : NULL;
+    xmlFree(buf);
+    return out;
+}
 
 
 static void
 cmd_settings(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
     const ember_config_t *cfg = ember__config();
+    const ember_setting_group_t *g;
     const ember_setting_t *s;
     json_t *list = json_array(), *def;
+    char err[1024];
+    xmlDocPtr doc;
     size_t n, i;
 
+    if ((doc = ember__dom_load(err, sizeof(err))) == NULL) {
+        json_decref(list);
+        ember__command_donef(ctx, EMBER_EIO, "%s", err);
+        return;
+    }
     s = ember__settings(&n);
     for (i = 0; list != NULL && i < n; i++) {
+        if (ember__setting_group(s[i].element) != NULL)
+            continue;
         def = s[i].size == 0 ? json_null()
             : s[i].kind == EMBER_SET_BOOL ? json_boolean(s[i].def)
             : json_integer(s[i].def);
@@ -649,11 +1159,15 @@ cmd_settings(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                        ? json_integer(s[i].hi) : NULL,
             "help", s[i].help, "read_only", s[i].kind == EMBER_SET_FILE));
     }
+    g = ember__setting_groups(&n);
+    for (i = 0; list != NULL && i < n; i++)
+        json_array_append_new(list, group_describe(doc, &g[i]));
+    xmlFreeDoc(doc);
     ember__command_done(ctx, list != NULL ? 0 : EMBER_ENOMEM, list, NULL);
 }
 
 
-/* "element/attr" of the table, or NULL. */
+/* "element/attr" of an element that appears once, or NULL. */
 static const ember_setting_t *
 setting_named(const char *key)
 {
@@ -665,7 +1179,8 @@ setting_named(const char *key)
     for (i = 0; slash != NULL && i < n; i++)
         if (strlen(s[i].element) == (size_t) (slash - key) &&
             strncmp(s[i].element, key, (size_t) (slash - key)) == 0 &&
-            strcmp(s[i].attr, slash + 1) == 0)
+            strcmp(s[i].attr, slash + 1) == 0 &&
+            ember__setting_group(s[i].element) == NULL)
             return &s[i];
     return NULL;
 }
@@ -695,78 +1210,109 @@ setting_apply(xmlDocPtr doc, const ember_setting_t *s, const char *text,
 }
 
 
+/* A member "element/attr" of settings-set's values. */
+static int
+single_apply(ember_cmd_ctx_t *ctx, xmlDocPtr doc, const char *key,
+             json_t *v)
+{
+    const ember_setting_t *s;
+    char num[32], msg[512];
+    const char *text;
+    int rc;
+
+    if ((s = setting_named(key)) == NULL) {
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: no such setting "
+                             "(`settings` lists them)", key);
+        return EMBER_EINVAL;
+    }
+    if (s->kind == EMBER_SET_FILE) {
+        ember__command_donef(ctx, EMBER_EPERM, "%s names a file: only "
+                             "the file on disk may change it", key);
+        return EMBER_EPERM;
+    }
+    if (value_text(v, num, sizeof(num), &text) < 0) {
+        ember__command_donef(ctx, EMBER_EINVAL, "%s: a string, number "
+                             "or boolean", key);
+        return EMBER_EINVAL;
+    }
+    if ((rc = setting_apply(doc, s, text, msg, sizeof(msg))) < 0)
+        ember__command_donef(ctx, rc, "%s/%s", s->element, msg);
+    return rc;
+}
+
+
 static void
 cmd_settings_set(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
     json_t *values = json_object_get(args, "values"), *v;
     int dry = json_is_true(json_object_get(args, "dry_run"));
-    const ember_setting_t *s;
-    char err[1024], num[32], msg[512];
-    const char *key, *text;
+    char err[1024], msg[512], *shown = NULL, *before = NULL;
+    edit_t ed = { NULL, 0, NULL, 0 };
+    xmlDocPtr doc, old;
     xmlChar *buf = NULL;
-    xmlDocPtr doc;
+    const char *key;
     long line = 0;
-    int len = 0, rc;
+    int len = 0, rc = 0;
+    size_t i, j;
 
     if (!json_is_object(values)) {
         ember__command_done(ctx, EMBER_EINVAL, NULL, "values: a JSON object "
-                            "{\"element/attr\": value}");
+                            "{\"element/attr\": value, \"element[id]/attr\": "
+                            "value, \"element[id]\": {...} or null}");
         return;
     }
+    ember__command_audit_args(ctx, secrets_hidden(args));
     if ((doc = ember__dom_load(err, sizeof(err))) == NULL) {
         ember__command_donef(ctx, EMBER_EIO, "%s", err);
         return;
     }
-    json_object_foreach(values, key, v) {
-        if ((s = setting_named(key)) == NULL) {
-            ember__command_donef(ctx, EMBER_EINVAL, "%s: no such setting "
-                                 "(`settings` lists them)", key);
-            goto fail;
-        }
-        if (s->kind == EMBER_SET_FILE) {
-            ember__command_donef(ctx, EMBER_EPERM, "%s names a file: only "
-                                 "the file on disk may change it", key);
-            goto fail;
-        }
-        if (json_is_null(v) || (json_is_string(v) &&
-                                json_string_length(v) == 0))
-            text = NULL;
-        else if (json_is_string(v))
-            text = json_string_value(v);
-        else if (json_is_boolean(v))
-            text = json_is_true(v) ? "true" : "false";
-        else if (json_is_integer(v))
-            text = (snprintf(num, sizeof(num), "%lld",
-                             (long long) json_integer_value(v)), num);
-        else {
-            ember__command_donef(ctx, EMBER_EINVAL, "%s: a string, number "
-                                 "or boolean", key);
-            goto fail;
-        }
-        if ((rc = setting_apply(doc, s, text, msg, sizeof(msg))) < 0) {
-            ember__command_donef(ctx, rc, "%s/%s", s->element, msg);
-            goto fail;
-        }
+    ed.gone = calloc(json_object_size(values) + 1, sizeof(*ed.gone));
+    ed.secret = calloc(json_object_size(values) + 1, sizeof(*ed.secret));
+    if (ed.gone == NULL || ed.secret == NULL) {
+        ember__command_done(ctx, EMBER_ENOMEM, NULL, NULL);
+        goto out;
+    }
+    json_object_foreach(values, key, v)
+        if ((rc = strchr(key, '[') != NULL
+                  ? instance_apply(ctx, &ed, doc, key, v)
+                  : single_apply(ctx, doc, key, v)) < 0)
+            goto out;
+    for (i = 0; i < ed.ngone; i++) {
+        for (j = 0; j < ed.nsecret; j++)
+            if (ed.secret[j] == ed.gone[i])
+                ed.secret[j] = NULL;
+        ember__dom_remove(ed.gone[i]);
     }
     if (!dry) {
         ember__dom_commit(ctx, doc, NULL);
-        return;
+        doc = NULL;
+        goto out;
     }
     xmlDocDumpMemoryEnc(doc, &buf, &len, "UTF-8");
-    xmlFreeDoc(doc);
     if (buf == NULL) {
         ember__command_done(ctx, EMBER_ENOMEM, NULL, NULL);
-        return;
+        goto out;
     }
     rc = ember__config_check_text((const char *) buf, 1, &line, msg,
                                   sizeof(msg));
-    ember__command_done(ctx, 0, json_pack("{s:s, s:b, s:s?, s:I}",
-                        "text", (const char *) buf, "ok", rc == 0,
-                        "message", rc == 0 ? NULL : msg,
-                        "line", (json_int_t) line), NULL);
     xmlFree(buf);
-    return;
-fail:
+    shown = masked_text(doc, &ed);
+    if ((old = ember__dom_load(err, sizeof(err))) != NULL) {
+        before = masked_text(old, NULL);
+        xmlFreeDoc(old);
+    }
+    if (shown == NULL || before == NULL)
+        ember__command_done(ctx, EMBER_ENOMEM, NULL, NULL);
+    else
+        ember__command_done(ctx, 0, json_pack("{s:s, s:s, s:b, s:s?, s:I}",
+                            "text", shown, "before", before, "ok", rc == 0,
+                            "message", rc == 0 ? NULL : msg,
+                            "line", (json_int_t) line), NULL);
+out:
+    free(shown);
+    free(before);
+    free(ed.gone);
+    free(ed.secret);
     xmlFreeDoc(doc);
 }
 
@@ -809,7 +1355,10 @@ static const ember_cmd_arg_t args_request[] = {
 };
 static const ember_cmd_arg_t args_settings_set[] = {
     { "values", EMBER_ARG_JSON, 1, "{\"limits/idle-timeout\": \"10m\", "
-      "\"s2s/bidi\": false, ...}; null or \"\" restores the default" },
+      "\"s2s/bidi\": false, \"listen[0]/port\": 5300, \"component[irc."
+      "example.org]\": {\"secret\": \"...\"}, \"listen[1]\": null, ...}; "
+      "null or \"\" restores the default, an object adds or changes an "
+      "instance, null removes it" },
     { "dry_run", EMBER_ARG_BOOL, 0, "only return the new config text and "
       "whether it checks, write nothing" },
     { NULL, 0, 0, NULL }
@@ -845,11 +1394,12 @@ static const ember_command_t config_commands[] = {
       args_upload, "admin", cmd_cert_upload },
     { "cert-generate", "New self-signed certificate for a host, reload",
       args_host, "admin", cmd_cert_generate },
-    { "settings", "The settings of <limits> and <s2s>: type, value, "
-      "default, range, help", NULL, "read", cmd_settings },
-    { "settings-set", "Change settings of <limits> and <s2s> in the config "
-      "(a dry run shows the new text), reload", args_settings_set, "admin",
-      cmd_settings_set },
+    { "settings", "The typed settings of the config: <limits>, <s2s>, and "
+      "each listener, component and certificate (type, value, default, "
+      "range, help)", NULL, "read", cmd_settings },
+    { "settings-set", "Change, add or remove settings and instances in the "
+      "config (a dry run shows the new text), reload", args_settings_set,
+      "admin", cmd_settings_set },
     { "cert-request", "New key and a signing request (CSR) for a host's "
       "certificate; cert-upload then takes the CA's certificate alone",
       args_request, "admin", cmd_cert_request },

@@ -279,9 +279,9 @@ cfg_number(cfg_ctx_t *cx, xmlNodePtr n, const char *name, int duration,
 #define FIELD(e, f) offsetof(ember_config_t, e.f), \
     sizeof(((ember_config_t *) 0)->e.f)
 #define LIMIT(a, k, lo, hi, def, f, help) \
-    { "limits", a, k, lo, hi, def, FIELD(limits, f), help }
+    { "limits", a, k, lo, hi, def, FIELD(limits, f), help, NULL, 0 }
 #define S2S(a, k, lo, hi, def, f, help) \
-    { "s2s", a, k, lo, hi, def, FIELD(s2s, f), help }
+    { "s2s", a, k, lo, hi, def, FIELD(s2s, f), help, NULL, 0 }
 
 static const ember_setting_t settings[] = {
     LIMIT("max-stanza-size", EMBER_SET_INT, 1024, 64 << 20, 262144,
@@ -341,16 +341,83 @@ static const ember_setting_t settings[] = {
     S2S("domain-links", EMBER_SET_INT, 1, 100000, 16, domain_links,
         "inbound links one remote domain may hold"),
     { "s2s", "resolver", EMBER_SET_TEXT, 0, 0, 0, 0, 0,
-      "DNS servers, ip[:port],...; empty: /etc/resolv.conf" },
+      "DNS servers, ip[:port],...; empty: /etc/resolv.conf", NULL, 0 },
     { "s2s", "ca-file", EMBER_SET_FILE, 0, 0, 0, 0, 0,
-      "certificates trusted to vouch for other servers" },
+      "certificates trusted to vouch for other servers", NULL, 0 },
     S2S("dane", EMBER_SET_BOOL, 0, 1, 0, dane,
         "check outbound peers against DNSSEC-validated TLSA records "
         "(RFC 7673); all s2s DNS is then validated"),
     { "s2s", "trust-anchor", EMBER_SET_FILE, 0, 0, 0, 0, 0,
       "DNSSEC trust anchor (DS or DNSKEY records) for dane; default "
-      EMBER_ROOT_ANCHOR },
+      EMBER_ROOT_ANCHOR, NULL, 0 },
+    { "listen", "type", EMBER_SET_CHOICE, 0, 0, 0, 0, 0,
+      "what the port serves: c2s (STARTTLS), c2s-tls (direct TLS), http "
+      "and https (WebSocket, BOSH, uploads), admin and admin-tls (the "
+      "console), s2s, s2s-tls, component (XEP-0114)",
+      "c2s c2s-tls http https admin admin-tls s2s s2s-tls component", 1 },
+    { "listen", "address", EMBER_SET_ADDRESS, 0, 0, 0, 0, 0,
+      "IPv4 or IPv6 address; default 0.0.0.0, 127.0.0.1 for admin and "
+      "component", NULL, 0 },
+    { "listen", "port", EMBER_SET_INT, 1, 65535, 0, 0, 0,
+      "default by type: 5222, 5223, 7070, 7443, 9090, 9091, 5269, 5270, "
+      "5275", NULL, 0 },
+    { "listen", "require-tls", EMBER_SET_BOOL, 0, 1, 1, 0, 0,
+      "c2s: no login before STARTTLS; off only on a loopback address",
+      NULL, 0 },
+    { "listen", "public", EMBER_SET_BOOL, 0, 1, 0, 0, 0,
+      "admin, component: allowed off loopback although not encrypted",
+      NULL, 0 },
+    { "listen", "rate", EMBER_SET_INT, 0, 1LL << 40, 0, 0, 0,
+      "bytes a second one connection may send; 0: any (default 16384 for "
+      "streams, 1 MiB for s2s, 0 for admin)", NULL, 0 },
+    { "listen", "burst", EMBER_SET_INT, 0, 1LL << 40, 0, 0, 0,
+      "bytes above the rate allowed at once (at least 1024 with a rate)",
+      NULL, 0 },
+    { "listen", "host-names", EMBER_SET_TEXT, 0, 0, 0, 0, 0,
+      "admin, admin-tls: more Host names the console answers, "
+      "space-separated", NULL, 0 },
+    { "listen", "allowed-origins", EMBER_SET_TEXT, 0, 0, 0, 0, 0,
+      "http, https: browser origins WebSocket and BOSH take, "
+      "space-separated; empty: any", NULL, 0 },
+    { "component", "domain", EMBER_SET_DOMAIN, 0, 0, 0, 0, 0,
+      "the domain the component serves; not a host of this server",
+      NULL, 1 },
+    { "component", "secret", EMBER_SET_SECRET, 0, 0, 0, 0, 0,
+      "the shared secret of its handshake; never shown", NULL, 1 },
+    { "component", "name", EMBER_SET_TEXT, 0, 0, 0, 0, 0,
+      "shown in service discovery", NULL, 0 },
+    { "tls", "cert", EMBER_SET_FILE, 0, 0, 0, 0, 0,
+      "the certificate (PEM, leaf first); the Certificates page installs "
+      "new ones", NULL, 1 },
+    { "tls", "key", EMBER_SET_FILE, 0, 0, 0, 0, 0,
+      "its private key (PEM)", NULL, 1 },
 };
+
+static const ember_setting_group_t groups[] = {
+    { "listen", NULL, 0, 0, "Listeners and HTTP transports" },
+    { "component", "domain", 0, 0, "External components" },
+    { "tls", NULL, 1, 1, "TLS certificates" },
+};
+
+
+const ember_setting_group_t *
+ember__setting_groups(size_t *n)
+{
+    *n = sizeof(groups) / sizeof(groups[0]);
+    return groups;
+}
+
+
+const ember_setting_group_t *
+ember__setting_group(const char *element)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+        if (strcmp(groups[i].element, element) == 0)
+            return &groups[i];
+    return NULL;
+}
 
 
 const ember_setting_t *
@@ -406,9 +473,41 @@ int
 ember__setting_check(const ember_setting_t *s, const char *text,
                      char *msg, size_t msglen)
 {
+    unsigned char bin[16];
+    char prepped[1024];
+    const char *w;
+    size_t len = strlen(text);
     long long x;
 
     switch (s->kind) {
+    case EMBER_SET_CHOICE:
+        for (w = s->choices; w != NULL && *w != '\0'; w += strcspn(w, " ")) {
+            w += strspn(w, " ");
+            if (strncmp(w, text, len) == 0 && (w[len] == ' ' ||
+                                               w[len] == '\0'))
+                return 0;
+        }
+        snprintf(msg, msglen, "%s: '%s' is not one of %s", s->attr, text,
+                 s->choices);
+        return EMBER_EINVAL;
+    case EMBER_SET_ADDRESS:
+        if (inet_pton(strchr(text, ':') != NULL ? AF_INET6 : AF_INET, text,
+                      bin) == 1)
+            return 0;
+        snprintf(msg, msglen, "%s: '%s' is not an IPv4 or IPv6 address",
+                 s->attr, text);
+        return EMBER_EINVAL;
+    case EMBER_SET_DOMAIN:
+        if (ember__jid_prep_domain(text, prepped, sizeof(prepped)) == 0)
+            return 0;
+        snprintf(msg, msglen, "%s: '%s' is not a valid domain", s->attr,
+                 text);
+        return EMBER_EINVAL;
+    case EMBER_SET_SECRET:
+        if (len > 0)
+            return 0;
+        snprintf(msg, msglen, "%s: empty", s->attr);
+        return EMBER_EINVAL;
     case EMBER_SET_BOOL:
         if (ember__parse_bool(text) < 0)
             goto bad;

@@ -175,16 +175,23 @@ int ember__write_atomic(const char *path, const char *data, size_t len,
 int ember__write_all(int fd, const char *data, size_t len);
 
 /*
- * The settings of <limits> and <s2s> as typed descriptors: the parser
- * reads them through this table, the console draws its forms from it.
- * A FILE setting names a file: only the file on disk may change it.
+ * The settings of ember.xml as typed descriptors: those of <limits> and
+ * <s2s> the parser reads through this table; the attributes of the
+ * repeated elements (a group: <listen>, <component>, <tls>) are parsed by
+ * their element's own code.  The console draws its forms from it.  A FILE
+ * setting names a file: only the file on disk may change it; a SECRET is
+ * written, never shown back.
  */
 typedef enum {
     EMBER_SET_INT = 1,
     EMBER_SET_DURATION = 2,  /* seconds; "30s", "10m", "2h" accepted */
     EMBER_SET_BOOL = 3,
     EMBER_SET_TEXT = 4,
-    EMBER_SET_FILE = 5
+    EMBER_SET_FILE = 5,
+    EMBER_SET_SECRET = 6,
+    EMBER_SET_CHOICE = 7,    /* one of the words of `choices` */
+    EMBER_SET_ADDRESS = 8,   /* an IPv4 or IPv6 address */
+    EMBER_SET_DOMAIN = 9
 } ember_setting_kind_t;
 
 typedef struct ember_setting_s {
@@ -194,9 +201,27 @@ typedef struct ember_setting_s {
     size_t offset, size;       /* the field in ember_config_t; size 0:
                                   parsed by its element's own code */
     const char *help;
+    const char *choices;       /* CHOICE: space-separated */
+    int required;              /* a new instance of a group needs it */
 } ember_setting_t;
 
+/*
+ * An element that may appear several times.  Each instance is named by
+ * its `key` attribute, or, key NULL, by its place among its like ("0",
+ * "1" ...); in_host: the one directly under <ember> is "" and each
+ * <host> may hold one, named by the host.  fixed: instances are neither
+ * added nor removed by command (their attributes name files).
+ */
+typedef struct ember_setting_group_s {
+    const char *element, *key;
+    int in_host, fixed;
+    const char *title;
+} ember_setting_group_t;
+
 const ember_setting_t *ember__settings(size_t *n);
+const ember_setting_group_t *ember__setting_groups(size_t *n);
+/* The group of element, or NULL (an element that appears once). */
+const ember_setting_group_t *ember__setting_group(const char *element);
 /* Its value in c as JSON (null when unset). */
 json_t *ember__setting_value(const ember_config_t *c,
                              const ember_setting_t *s);

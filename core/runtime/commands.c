@@ -493,6 +493,18 @@ ember__command_run(const char *name, json_t *args, ember_caller_t who,
 }
 
 
+void
+ember__command_audit_args(ember_cmd_ctx_t *ctx, json_t *args)
+{
+    if (ctx->actor == NULL) {
+        json_decref(args);
+        return;
+    }
+    json_decref(ctx->audit_args);
+    ctx->audit_args = args;
+}
+
+
 ember_caller_t
 ember__command_caller(const ember_cmd_ctx_t *ctx)
 {

@@ -64,6 +64,13 @@ void ember__command_donef(ember_cmd_ctx_t *ctx, int status, const char *fmt,
 int ember__command_host_arg(ember_cmd_ctx_t *ctx, json_t *args, int required,
                             char *out, size_t outlen);
 
+/*
+ * What the audit log keeps of ctx's arguments instead of them as given:
+ * for a command that finds secrets inside a JSON argument, which the
+ * argument table cannot mark.  args stolen.
+ */
+void ember__command_audit_args(ember_cmd_ctx_t *ctx, json_t *args);
+
 /* Drop every command module m registered. */
 void ember__commands_module_gone(ember_module_t *m);
 
