@@ -435,8 +435,125 @@ function settingField(s) {
     return f;
 }
 
+// A server message "listen[0]/port: ..." next to the field it names.
+function showServerError(f, e) {
+    const m = /^(?:line \d+: )?[a-z-]+(?:\[[^\]]*\])?\/([a-z-]+)[:\s]/.exec(e.message || '');
+    if (m) f.fieldError(m[1], errorText(e));
+    throw e;
+}
+
+// One changed set of values: its diff (secrets masked by the server) and
+// whether the file would load, then "Save and apply".
+async function reviewChange(review, f, values, what, onSaved) {
+    const dry = await api('PUT', '/api/v1/settings', { values, dry_run: true })
+        .catch(e => showServerError(f, e));
+    clear(review).append(h('h4', {}, 'What changes in the file'),
+        renderDiff(diffLines(dry.before || '', dry.text || '')));
+    if (dry.ok === false)
+        review.append(notice('The new file would not load: ' +
+            (dry.line ? 'line ' + dry.line + ': ' : '') + dry.message, 'warn'));
+    review.append(h('div', { class: 'actions' }, actionButton('Save and apply', async () => {
+        await api('PUT', '/api/v1/settings', { values }).catch(e => showServerError(f, e));
+        toast(what + ' saved and applied.');
+        await onSaved();
+    }, { error: f.error })));
+}
+
+function instanceField(fd, inst) {
+    const v = inst ? inst.values[fd.attr] : null;
+    const help = fd.help + '.' + (fd.read_only ? ' It names a file: only the file on disk may change it.' : '')
+        + (fd.write_only ? ' Never shown' + (inst ? '; leave empty to keep it.' : '.') : '')
+        + (fd.kind === 'bool' && fd.default !== null ? ' Default: ' + (fd.default ? 'on' : 'off') + '.' : '');
+    const f = { name: fd.attr, label: fd.attr, help, required: fd.required && !(inst && fd.write_only) };
+    if (fd.kind === 'bool') {
+        f.type = 'checkbox';
+        f.value = v === null || v === undefined ? !!fd.default : !!v;
+    } else if (fd.kind === 'choice') {
+        f.type = 'select';
+        f.options = (v ? [] : ['']).concat(fd.choices);
+        f.value = v || '';
+    } else if (fd.kind === 'secret') {
+        f.type = 'password';
+        f.autocomplete = 'new-password';
+        f.placeholder = v ? 'set (empty keeps it)' : '';
+    } else {
+        f.value = v === null || v === undefined ? '' : String(v);
+    }
+    if (fd.kind === 'int')
+        f.validate = x => !/^\d+$/.test(x) ? fd.attr + ' must be a whole number.'
+            : Number(x) < fd.min || Number(x) > fd.max
+                ? fd.attr + ' must be between ' + fd.min + ' and ' + fd.max + '.' : null;
+    if (fd.kind === 'address')
+        f.validate = x => /^(\d{1,3}\.){3}\d{1,3}$/.test(x) || (x.includes(':') && /^[0-9a-fA-F:.]+$/.test(x))
+            ? null : fd.attr + ' must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1.';
+    if (fd.kind === 'domain')
+        f.validate = x => /^[^\s@/]+$/.test(x) ? null : fd.attr + ' must be a domain such as irc.example.org.';
+    return f;
+}
+
+function instanceTitle(g, inst) {
+    if (!inst) return 'Add ' + (g.element === 'listen' ? 'a listener' : 'a ' + g.element);
+    const v = inst.values;
+    if (g.element === 'listen')
+        return v.type + ' on ' + (v.address || 'its default address') + ':' + (v.port || 'its default port');
+    if (g.element === 'tls') return inst.id === '' ? 'Default certificate' : 'Certificate of ' + inst.id;
+    return inst.id;
+}
+
+// One form per instance of a repeated element, and one to add another.
+function groupSection(g, onSaved) {
+    const forms = [];
+    const one = (inst) => {
+        const review = h('div', { class: 'settings-review' });
+        const title = instanceTitle(g, inst);
+        const fields = g.fields.map(fd => instanceField(fd, inst));
+        const ref = inst ? g.element + '[' + inst.id + ']' : null;
+        let f;
+        const removeBtn = inst && !g.fixed ? confirmButton('Remove', async () => {
+            try { await reviewChange(review, f, { [ref]: null }, title + ' removal', onSaved); }
+            catch (e) { f.error.show(e); }
+        }, { ariaLabel: 'Remove ' + title }) : null;
+        f = form({
+            title, submit: inst ? 'Review changes' : 'Review new ' + g.element, extra: removeBtn,
+            fields,
+            onSubmit: async (vals) => {
+                const changed = {};
+                for (const fd of g.fields) {
+                    if (fd.read_only) continue;
+                    const v = vals[fd.attr];
+                    if (fd.kind === 'secret') { if (v !== '') changed[fd.attr] = v; continue; }
+                    const init = fields.find(x => x.name === fd.attr).value;
+                    const was = fd.kind === 'bool' ? !!init : init === undefined ? '' : init;
+                    if (v !== was) changed[fd.attr] = v === '' ? null : v;
+                }
+                if (!Object.keys(changed).length) throw new Error('Nothing changed.');
+                let key = ref;
+                if (!key) {
+                    const id = g.key ? (changed[g.key] || '') : 'new';
+                    if (!id) throw new Error(g.key + ' is required.');
+                    key = g.element + '[' + id + ']';
+                }
+                await reviewChange(review, f, { [key]: changed }, title, onSaved);
+            },
+        });
+        for (const fd of g.fields) {
+            if (!fd.read_only) continue;
+            f.inputs[fd.attr].readOnly = true;
+            if (fd.kind === 'bool' || fd.kind === 'choice') f.inputs[fd.attr].disabled = true;
+        }
+        if (g.fixed) f.querySelector('button[type=submit]').hidden = true;
+        forms.push(h('div', { class: 'instance' }, f, review));
+    };
+    for (const inst of g.instances) one(inst);
+    if (!g.fixed) one(null);
+    return section(g.title, g.fixed ? h('p', { class: 'muted' },
+        'These name files: change them in the configuration file, or install certificates on the Certificates page.') : null,
+        g.instances.length ? null : h('p', { class: 'empty' }, 'None configured.'), forms);
+}
+
 async function typedSettings(box, onSaved) {
-    const list = listOf(await api('GET', '/api/v1/settings'), 'settings');
+    const all = listOf(await api('GET', '/api/v1/settings'), 'settings');
+    const list = all.filter(s => s.attr), groupsList = all.filter(s => s.fields);
     const elements = [...new Set(list.map(s => s.element))];
     clear(box);
     for (const el of elements) {
@@ -454,25 +571,14 @@ async function typedSettings(box, onSaved) {
                     if (v !== was) changed[k] = v;
                 }
                 if (!Object.keys(changed).length) throw new Error('Nothing changed.');
-                const [cur, dry] = await Promise.all([
-                    api('GET', '/api/v1/config'),
-                    api('PUT', '/api/v1/settings', { values: changed, dry_run: true })]);
-                const before = typeof cur === 'string' ? cur : (cur.text ?? '');
-                clear(review).append(h('h4', {}, 'What changes in the file'),
-                    renderDiff(diffLines(before, dry.text || '')));
-                if (dry.ok === false)
-                    review.append(notice('The new file would not load: ' + dry.message, 'warn'));
-                review.append(h('div', { class: 'actions' }, actionButton('Save and apply', async () => {
-                        await api('PUT', '/api/v1/settings', { values: changed });
-                        toast((SETTING_TITLES[el] || el) + ' saved and applied.');
-                        await onSaved();
-                    }, { error: f.error })));
+                await reviewChange(review, f, changed, SETTING_TITLES[el] || el, onSaved);
             },
         });
         for (const s of mine)
             if (s.read_only) f.inputs[s.element + '/' + s.attr].readOnly = true;
         box.append(section(SETTING_TITLES[el] || el, f, review));
     }
+    for (const g of groupsList) box.append(groupSection(g, onSaved));
 }
 
 export async function settings(main) {
@@ -554,9 +660,9 @@ export async function settings(main) {
                     { key: 'type', label: 'Type' }, { key: 'address', label: 'Address' },
                     { key: 'port', label: 'Port' }, { key: 'tls', label: 'TLS' }]),
                 st.limits ? [h('h3', {}, 'Limits'), dl(st.limits)] : null,
-                h('p', { class: 'muted' }, 'Change limits and server-to-server ' +
-                  'settings in their forms below, the rest in the configuration ' +
-                  'file; saving applies them by reload.')));
+                h('p', { class: 'muted' }, 'Change limits, server-to-server ' +
+                  'settings, listeners and components in their forms below, the ' +
+                  'rest in the configuration file; saving applies them by reload.')));
         }, e => summary.appendChild(unavailable(e, 'Status'))),
         api('GET', '/api/v1/admins').then(a => clear(admins).appendChild(
             table(listOf(a, 'admins'), null, { valueLabel: 'JID', empty: 'No admins.' })),

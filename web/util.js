@@ -252,7 +252,7 @@ export function validatePassword(v) {
 // next to the form that caused it.
 export function form(spec) {
     const err = errorBox();
-    const inputs = {};
+    const inputs = {}, notes = {};
     const fields = spec.fields.map(f => {
         const id = nextId(f.name);
         let input;
@@ -278,13 +278,25 @@ export function form(spec) {
         }
         if (f.required) input.required = true;
         inputs[f.name] = input;
+        // What is wrong with this field, said next to it (the form's alert
+        // says it too, for screen readers).
+        const note = notes[f.name] = h('small', { class: 'field-error',
+                                                 id: id + '-error', hidden: true });
+        input.setAttribute('aria-describedby', id + '-error');
         const cls = 'field' + (f.type === 'checkbox' ? ' check' : '') +
                     (f.wide ? ' wide' : '');
         return f.type === 'checkbox'
-            ? h('div', { class: cls }, input, h('label', { for: id }, f.label))
+            ? h('div', { class: cls }, input, h('label', { for: id }, f.label), note)
             : h('div', { class: cls }, h('label', { for: id }, f.label), input,
-                f.help ? h('small', {}, f.help) : null);
+                note, f.help ? h('small', {}, f.help) : null);
     });
+    const fieldError = (name, msg) => {
+        const n = notes[name];
+        if (!n) return;
+        n.textContent = msg || '';
+        n.hidden = !msg;
+        inputs[name].setAttribute('aria-invalid', msg ? 'true' : 'false');
+    };
     const btn = h('button', { type: 'submit', class: 'primary' },
                   spec.submit || 'Save');
     const el = h('form', { class: 'form' + (spec.inline ? ' inline' : ''),
@@ -295,9 +307,11 @@ export function form(spec) {
         err, h('div', { class: 'actions' }, btn, spec.extra || null));
     el.inputs = inputs;
     el.error = err;
+    el.fieldError = fieldError;
     el.addEventListener('submit', async (ev) => {
         ev.preventDefault();
         err.show(null);
+        for (const f of spec.fields) fieldError(f.name, null);
         const values = {};
         for (const f of spec.fields) {
             const i = inputs[f.name];
@@ -305,12 +319,13 @@ export function form(spec) {
                 : f.type === 'password' ? i.value : i.value.trim();
             if (f.required && (v === '' || v === false)) {
                 err.show(new Error(f.label + ' is required.'));
+                fieldError(f.name, f.label + ' is required.');
                 i.focus();
                 return;
             }
             const msg = f.validate && (v !== '' || f.required)
                 ? f.validate(v, inputs) : null;
-            if (msg) { err.show(new Error(msg)); i.focus(); return; }
+            if (msg) { err.show(new Error(msg)); fieldError(f.name, msg); i.focus(); return; }
             values[f.name] = v;
         }
         btn.disabled = true;

@@ -491,6 +491,51 @@ try {
         if (!(await ca.evaluate(e => e.readOnly))) throw new Error('ca-file is editable');
     });
 
+    await step('settings: listeners checked next to the field, a clash named by its line', async () => {
+        const f = page.getByRole('form', { name: /^c2s on / });
+        const port = f.getByLabel('port', { exact: true });
+        await port.fill('70000');
+        await f.getByRole('button', { name: 'Review changes' }).click();
+        await f.locator('.field-error').filter({ hasText: 'port must be between 1 and 65535' }).waitFor();
+        const tlsForm = page.getByRole('form', { name: /^c2s-tls on / });
+        const tlsPort = await tlsForm.getByLabel('port', { exact: true }).inputValue();
+        await port.fill(tlsPort);
+        await f.getByRole('button', { name: 'Review changes' }).click();
+        const region = page.getByRole('region', { name: 'Listeners and HTTP transports' });
+        await region.getByText(/would not load: line \d+: listen: .* already used/).waitFor();
+        await shot('settings-listeners');
+        const cert = page.getByRole('form', { name: 'Default certificate' }).getByLabel('cert');
+        if (!(await cert.evaluate(e => e.readOnly))) throw new Error('the certificate file is editable');
+    });
+
+    await step('settings: add an external component, its secret never shown, then remove it', async () => {
+        const secret = 'console-component-secret-' + process.pid;
+        const domain = 'gw.' + DOMAIN;
+        const add = page.getByRole('form', { name: 'Add a component' });
+        await add.getByLabel('domain', { exact: true }).fill(domain);
+        await add.getByLabel('secret', { exact: true }).fill(secret);
+        await add.getByLabel('name', { exact: true }).fill('Console gateway');
+        await add.getByRole('button', { name: 'Review new component' }).click();
+        const region = page.getByRole('region', { name: 'External components' });
+        await region.locator('#config-diff .add').filter({ hasText: 'domain="' + domain + '"' }).waitFor();
+        const diff = await region.locator('#config-diff').first().textContent();
+        if (diff.includes(secret) || !diff.includes('(new secret)'))
+            throw new Error('the diff shows the secret: ' + diff);
+        await region.getByRole('button', { name: 'Save and apply' }).click();
+        await page.getByRole('status').filter({ hasText: 'saved and applied' }).first().waitFor();
+        const mine = page.getByRole('form', { name: domain });
+        await mine.waitFor();
+        if (await mine.getByLabel('secret', { exact: true }).inputValue() !== '')
+            throw new Error('the secret is shown back');
+        if ((await page.content()).includes(secret)) throw new Error('the page holds the secret');
+        await shot('settings-components');
+        await mine.getByRole('button', { name: 'Remove ' + domain }).click();
+        await mine.getByRole('button', { name: 'Confirm remove ' + domain }).click();
+        await region.locator('#config-diff .del').filter({ hasText: 'domain="' + domain + '"' }).waitFor();
+        await region.getByRole('button', { name: 'Save and apply' }).click();
+        await page.getByRole('form', { name: domain }).waitFor({ state: 'detached' });
+    });
+
     await step('certificates page', async () => {
         await nav('Certificates', 'TLS certificates');
         await page.getByRole('table', { name: 'Certificates' }).waitFor();

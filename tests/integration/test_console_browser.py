@@ -119,6 +119,7 @@ def test_console_in_browser(server_factory):
     assert "ALL STEPS PASSED" in r.stdout
     for page in ("setup", "login", "dashboard", "dashboard-phone", "users",
                  "user", "sessions", "modules", "rooms", "room", "nodes",
-                 "node", "uploads", "archives", "settings", "certs", "logs",
+                 "node", "uploads", "archives", "settings",
+                 "settings-listeners", "settings-components", "certs", "logs",
                  "keys"):
         assert (shots / (page + ".png")).stat().st_size > 1000, page
