@@ -42,10 +42,10 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -I. -Iplugin-api $(WARN) $(OPT) \
               $(SANFLAGS) $(CFLAGS)
 LIB_CFLAGS  = $(UV_CFLAGS) $(XML_CFLAGS) $(GNUTLS_CFLAGS) $(GSASL_CFLAGS) \
               $(JANSSON_CFLAGS) $(IDN_CFLAGS) $(CARES_CFLAGS) \
-              $(DANE_CFLAGS)
+              $(DANE_CFLAGS) $(HIREDIS_CFLAGS)
 CORE_LIBS   = $(UV_LIBS) $(XML_LIBS) $(GNUTLS_LIBS) $(GSASL_LIBS) \
               $(JANSSON_LIBS) $(IDN_LIBS) $(CARES_LIBS) $(DANE_LIBS) \
-              -lunbound -lhttp_parser -lwslay -ldl -lpthread -lm
+              $(HIREDIS_LIBS) -lunbound -lhttp_parser -lwslay -ldl -lpthread -lm
 MOD_CFLAGS  = $(BASE_CFLAGS) -fPIC -fvisibility=hidden $(JANSSON_CFLAGS)
 
 # ---- core ----

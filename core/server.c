@@ -12,6 +12,7 @@
 #include "admin/cmd_admin.h"
 #include "store/accounts.h"
 #include "admin/control.h"
+#include "cluster/cluster.h"
 #include "base/hooks.h"
 #include "http/http.h"
 #include "net/listen.h"
@@ -159,6 +160,11 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
     }
     if ((rc = ember__listeners_start(cfg, err, errlen)) < 0)
         return rc;
+    if ((rc = ember__cluster_start(cfg)) < 0) {
+        snprintf(err, errlen, "cannot start the cluster: %s",
+                 ember_strerror(rc));
+        return rc;
+    }
     if ((rc = ember__control_start(cfg->control_socket)) < 0) {
         snprintf(err, errlen, "cannot open the control socket %s: %s",
                  cfg->control_socket, ember_strerror(rc));
@@ -241,6 +247,7 @@ stop_poll(uv_timer_t *t)
         return;
     uv_timer_stop(t);
     uv_close((uv_handle_t *) t, NULL);
+    ember__cluster_cleanup();
     ember__modules_unload_all();
     ember__http_cleanup();
     ember__storage_flush();
@@ -274,6 +281,7 @@ ember__server_stop(void)
             ember__fire_simple(h->name, EMBER_EV_SERVER_STOPPING, NULL,
                                NULL);
     ember__sessions_close_all(EMBER_STREAM_SYSTEM_SHUTDOWN);
+    ember__cluster_stop();
     ember__s2s_stop();
     ember__components_close_all(EMBER_STREAM_SYSTEM_SHUTDOWN);
     ember__http_close_all();
@@ -346,7 +354,7 @@ dir_bytes(const char *dir)
 json_t *
 ember__server_status(void)
 {
-    json_t *hosts = json_array(), *st;
+    json_t *hosts = json_array(), *st, *cl;
     const ember_host_conf_t *h;
     size_t total, bound;
     uint64_t in, out;
@@ -384,5 +392,7 @@ ember__server_status(void)
     json_object_set_new(st, "modules_failed", json_integer(failed));
     json_object_set_new(st, "components", ember__components_describe());
     json_object_set_new(st, "s2s", ember__s2s_links());
+    if ((cl = ember__cluster_describe()) != NULL)
+        json_object_set_new(st, "cluster", cl);
     return st;
 }

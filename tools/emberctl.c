@@ -658,6 +658,13 @@ print_result(const char *name, json_t *r)
     static const char *const sess_heads[] = {
         "JID", "IP", "TLS", "MECHANISM", "IDLE_MS", "IN", "OUT", NULL
     };
+    /* A cluster's nodes each list their sessions: one more column. */
+    static const char *const csess_keys[] = {
+        "jid", "node", "ip", "tls", "mechanism", "idle_ms", "in", "out", NULL
+    };
+    static const char *const csess_heads[] = {
+        "JID", "NODE", "IP", "TLS", "MECHANISM", "IDLE_MS", "IN", "OUT", NULL
+    };
     static const char *const comp_keys[] = {
         "domain", "connected", "address", "stanzas_in", "stanzas_out", NULL
     };
@@ -739,6 +746,8 @@ print_result(const char *name, json_t *r)
     } else if (strcmp(name, "sessions") == 0 && json_is_array(r)) {
         if (json_array_size(r) == 0)
             puts("no sessions");
+        else if (json_object_get(json_array_get(r, 0), "node") != NULL)
+            print_table(r, csess_keys, csess_heads);
         else
             print_table(r, sess_keys, sess_heads);
     } else if (strcmp(name, "components") == 0 && json_is_array(r)) {

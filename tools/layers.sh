@@ -1,7 +1,7 @@
 #!/bin/sh
 # The core's layers (doc/architecture.md): a file may include headers of
 # its own folder and of the layers below it, never above it or beside it.
-#   base < net, store < xmpp, http < web, runtime < admin < core/ (server,
+#   base < net, store < xmpp, http < web, runtime, cluster < admin < core/ (server,
 #   main)
 # Modules include only <ember/...>.  Exit 1 naming each include that breaks
 # the order.
@@ -12,7 +12,7 @@ rank() {
         base) echo 0 ;;
         net|store) echo 1 ;;
         xmpp|http) echo 2 ;;
-        runtime|web) echo 3 ;;
+        runtime|web|cluster) echo 3 ;;
         admin) echo 4 ;;
         top) echo 5 ;;
         *) echo 99 ;;

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "runtime/modules.h"
 #include "base/process.h"
+#include "cluster/cluster.h"
 #include "xmpp/component.h"
 #include "xmpp/s2s.h"
 #include "xmpp/session.h"
@@ -315,13 +316,26 @@ static void
 cmd_sessions(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
     char host[1024];
-    json_t *list;
+    json_t *list, *cl, *node, *o, *remote;
+    size_t i;
 
     if (json_object_get(args, "host") != NULL &&
         ember__command_host_arg(ctx, args, 1, host, sizeof(host)) < 0)
         return;
     list = ember__sessions_describe(json_object_get(args, "host") != NULL
                                         ? host : NULL);
+    /* Clustered: this node's sessions say so, the others' follow (from
+     * the mirror of the registry). */
+    if (list != NULL && (cl = ember__cluster_describe()) != NULL) {
+        node = json_object_get(cl, "node");
+        json_array_foreach(list, i, o)
+            json_object_set(o, "node", node);
+        json_array_extend(list, remote = ember__cluster_sessions(
+                                    json_object_get(args, "host") != NULL
+                                        ? host : NULL));
+        json_decref(remote);
+        json_decref(cl);
+    }
     ember__command_done(ctx, 0, list != NULL ? list : json_array(), NULL);
 }
 

@@ -1,4 +1,5 @@
 /* core/base/config.c -- etc/ember.xml: libxml2 parse, RelaxNG, semantic checks. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -986,6 +987,58 @@ cfg_run_as(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
 }
 
 
+/* <cluster redis="host:port" node="name" lease-ms/>: names go into Redis
+ * keys and channels, so they stay plain. */
+static int
+cfg_cluster(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
+{
+    ember_cluster_conf_t *cl = &c->cluster;
+    const char *redis = ember__xml_attr(n, "redis");
+    const char *node = ember__xml_attr(n, "node");
+    const char *lease = ember__xml_attr(n, "lease-ms");
+    const char *colon, *p;
+    char *end;
+    long port, ms = 5000;
+    long line = xmlGetLineNo(n);
+
+    cl->line = (int) line;
+    colon = redis != NULL ? strrchr(redis, ':') : NULL;
+    if (colon == NULL || colon == redis || colon[1] == '\0')
+        return cfg_fail(cx, line, "cluster: redis '%s' is not host:port",
+                        redis != NULL ? redis : "");
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || errno != 0 || port < 1 || port > 65535)
+        return cfg_fail(cx, line, "cluster: redis port '%s' is not a port "
+                        "(1-65535)", colon + 1);
+    if (node == NULL || *node == '\0' || strlen(node) > 64)
+        return cfg_fail(cx, line, "cluster: node name '%s' must have 1 to "
+                        "64 characters", node != NULL ? node : "");
+    for (p = node; *p != '\0'; p++)
+        if (!isalnum((unsigned char) *p) && strchr("._-", *p) == NULL)
+            return cfg_fail(cx, line, "cluster: node name '%s' may hold "
+                            "only letters, digits, '.', '_' and '-'", node);
+    if (lease != NULL) {
+        errno = 0;
+        ms = strtol(lease, &end, 10);
+        if (*lease == '\0' || *end != '\0' || errno != 0 || ms < 1000 ||
+            ms > 600000)
+            return cfg_fail(cx, line, "cluster: lease-ms '%s' is out of "
+                            "range (1000-600000)", lease);
+    }
+    /* [v6]:port */
+    if (redis[0] == '[' && colon[-1] == ']')
+        cl->redis_host = strndup(redis + 1, (size_t) (colon - redis - 2));
+    else
+        cl->redis_host = strndup(redis, (size_t) (colon - redis));
+    cl->redis_port = (int) port;
+    cl->lease_ms = (int) ms;
+    if (cl->redis_host == NULL || (cl->node = strdup(node)) == NULL)
+        return EMBER_ENOMEM;
+    return 0;
+}
+
+
 /* A component owns its domain: a local host cannot be one. */
 static int
 cfg_components_check(cfg_ctx_t *cx, ember_config_t *c)
@@ -1008,9 +1061,9 @@ static int
 cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
 {
     static const char *const once[] = { "log", "paths", "tls", "limits",
-                                        "run-as", "s2s" };
+                                        "run-as", "s2s", "cluster" };
     struct sockaddr_un su;
-    long seen[6] = { 0 };
+    long seen[7] = { 0 };
     size_t nadmins = 0, ndirs = 0, i;
     xmlNodePtr n, paths = NULL, log = NULL;
     const char *v;
@@ -1019,7 +1072,7 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
     for (n = root->children; n != NULL && rc == 0; n = n->next) {
         if (!is_element(n, NULL))
             continue;
-        for (i = 0; i < 6; i++)
+        for (i = 0; i < 7; i++)
             if (is_element(n, once[i]) && seen[i] > 0)
                 return cfg_fail(cx, xmlGetLineNo(n), "element '%s' repeated"
                                 " (first at line %ld)", once[i], seen[i]);
@@ -1040,6 +1093,8 @@ cfg_build(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr root)
             rc = cfg_run_as(cx, c, n);
         else if (is_element(n, "s2s"))
             rc = cfg_s2s(cx, c, n);
+        else if (is_element(n, "cluster"))
+            rc = cfg_cluster(cx, c, n);
         else if (is_element(n, "admin"))
             rc = cfg_admin(cx, c, n, &nadmins);
         else if (is_element(n, "listen"))
@@ -1217,6 +1272,8 @@ ember__config_free(ember_config_t *c)
     free(c->s2s.resolver);
     free(c->s2s.ca_file);
     free(c->s2s.trust_anchor);
+    free(c->cluster.redis_host);
+    free(c->cluster.node);
     free(c->plugin_dirs);
     free(c->admins);
     free(c->run_user);

@@ -119,6 +119,14 @@ typedef struct ember_s2s_conf_s {
 
 /* Debian's dns-root-data: the root zone's DS and DNSKEY records. */
 #define EMBER_ROOT_ANCHOR "/usr/share/dns/root.key"
+/* <cluster redis node lease-ms/>: redis_host NULL when not clustered. */
+typedef struct ember_cluster_conf_s {
+    char *redis_host;
+    int redis_port;
+    char *node;                /* this node's name, unique in the cluster */
+    int lease_ms;              /* a silent node is dead after this, 5000 */
+    int line;
+} ember_cluster_conf_t;
 
 typedef struct ember_config_s {
     xmlDocPtr doc;             /* kept: module nodes point into it */
@@ -135,6 +143,7 @@ typedef struct ember_config_s {
     char *run_group;           /* NULL: the user's own group */
     ember_limits_t limits;
     ember_s2s_conf_t s2s;
+    ember_cluster_conf_t cluster;
     ember_listener_conf_t *listeners;
     ember_module_conf_t *global_modules; /* <module> directly under <ember> */
     ember_host_conf_t *hosts;

@@ -1,8 +1,10 @@
 /* core/net/listen.c -- TCP listeners: c2s (STARTTLS), c2s direct TLS, the
  * HTTP server's http, https, admin and admin-tls, and external components. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "base/log.h"
@@ -76,6 +78,20 @@ tls_mode(const ember_listener_conf_t *lc)
 }
 
 
+static int
+reuse_port(uv_tcp_t *tcp)
+{
+    uv_os_fd_t fd;
+    int one = 1;
+
+    if (uv_fileno((uv_handle_t *) tcp, &fd) < 0)
+        return UV_EINVAL;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        return uv_translate_sys_error(errno);
+    return 0;
+}
+
+
 /* Bind and listen on one configured address; logged on success. */
 static int
 listener_open(const ember_config_t *cfg, const ember_listener_conf_t *lc,
@@ -97,10 +113,15 @@ listener_open(const ember_config_t *cfg, const ember_listener_conf_t *lc,
     else
         rc = uv_ip4_addr(lc->address, lc->port,
                          (struct sockaddr_in *) &addr);
-    uv_tcp_init(ember__loop(), &l->tcp);
+    uv_tcp_init_ex(ember__loop(), &l->tcp,
+                   rc == 0 ? addr.ss_family : AF_UNSPEC);
     l->tcp.data = l;
     l->next = listeners;
     listeners = l;
+    /* Nodes of a cluster on one machine share the ports: the kernel
+     * spreads the connections among them. */
+    if (rc == 0 && cfg->cluster.redis_host != NULL)
+        rc = reuse_port(&l->tcp);
     if (rc == 0)
         rc = uv_tcp_bind(&l->tcp, (struct sockaddr *) &addr, 0);
     if (rc == 0)

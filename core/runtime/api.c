@@ -328,6 +328,19 @@ api_is_admin(ember_module_t *m, const char *bare_jid)
 
 
 static int
+api_user_remote_sessions(ember_module_t *m, const char *user)
+{
+    const char *host = ember__module_host(m);
+    char bare[2048];
+
+    if (host == NULL || user == NULL)
+        return 0;
+    snprintf(bare, sizeof(bare), "%s@%s", user, host);
+    return ember__route_remote_sessions(bare);
+}
+
+
+static int
 api_auth_provide(ember_module_t *m, const ember_auth_provider_t *p)
 {
     return ember__auth_provide(m, ember__module_host(m), p);
@@ -676,4 +689,6 @@ const ember_api_t ember__api = {
     .audit = api_audit,
     .auth_provide = api_auth_provide,
     .auth_done = ember__auth_done,
+    /* minor 9 */
+    .user_remote_sessions = api_user_remote_sessions,
 };

@@ -21,6 +21,12 @@
 
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 
+/* Where the stanza being routed came from, as for the cluster. */
+enum { VIA_HERE, VIA_NODE, VIA_LOCAL_ONLY };
+
+static const ember_route_cluster_t *cluster;   /* NULL: one node */
+static int next_via;
+
 typedef enum { TO_HOST, TO_BARE, TO_FULL } target_t;
 
 typedef struct offline_ctx_s {
@@ -243,6 +249,28 @@ ember__route_preauth_iq(ember_stanza_t *st, ember_session_t *origin)
 
 /* ---- delivery ---- */
 
+void
+ember__router_set_cluster(const ember_route_cluster_t *ops)
+{
+    cluster = ops;
+}
+
+
+int
+ember__route_remote_sessions(const char *bare)
+{
+    return cluster != NULL && bare != NULL ? cluster->count(bare) : 0;
+}
+
+
+int
+ember__route_from_node(ember_stanza_t *st, int local_only)
+{
+    next_via = local_only ? VIA_LOCAL_ONLY : VIA_NODE;
+    return ember__route_stanza(st, NULL);
+}
+
+
 static int
 deliver_full(ember_stanza_t *st, const ember_jid_t *to)
 {
@@ -258,7 +286,7 @@ deliver_full(ember_stanza_t *st, const ember_jid_t *to)
 /* To the available resources of the highest non-negative priority (all
  * non-negative ones when `all`); returns how many got it. */
 static int
-deliver_bare(ember_stanza_t *st, const char *bare, int all)
+deliver_bare(ember_stanza_t *st, const char *bare, int all, int remote)
 {
     ember_session_t *s;
     int best = -1, prio, n = 0;
@@ -267,6 +295,9 @@ deliver_bare(ember_stanza_t *st, const char *bare, int all)
          s = ember__session_next_of(s))
         if (ember__session_available(s, &prio) && prio > best)
             best = prio;
+    /* The same rule over every node's sessions. */
+    if (remote && (prio = cluster->best(bare)) > best)
+        best = prio;
     if (best < 0)
         return 0;
     for (s = ember__session_first_of(bare); s != NULL;
@@ -276,6 +307,8 @@ deliver_bare(ember_stanza_t *st, const char *bare, int all)
             ember__session_deliver(s, st);
             n++;
         }
+    if (remote)
+        n += cluster->deliver(bare, st, all ? 0 : best, all ? 127 : best);
     return n;
 }
 
@@ -292,7 +325,7 @@ offline_done(int status, json_t *doc, void *ud)
     ember__hold_enter(c->hold, &saved_ref, &saved_seq);
     if (status == 0) {
         /* The user may have come online while we looked. */
-        if (deliver_bare(c->st, c->to->bare, 0) == 0) {
+        if (deliver_bare(c->st, c->to->bare, 0, cluster != NULL) == 0) {
             memset(&ev, 0, sizeof(ev));
             ev.stanza = c->st;
             ev.from = c->from;
@@ -348,7 +381,7 @@ is_chat(const char *type)
 
 static void
 default_message(ember_stanza_t *st, const ember_jid_t *from,
-                const ember_jid_t *to, target_t target)
+                const ember_jid_t *to, target_t target, int remote)
 {
     const char *type = ember__stanza_attr(st, "type");
     int groupchat = type != NULL && strcmp(type, "groupchat") == 0;
@@ -372,14 +405,15 @@ default_message(ember_stanza_t *st, const ember_jid_t *from,
             ember__bounce(st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
         return;
     }
-    if (deliver_bare(st, to->bare, headline) > 0)
+    if (deliver_bare(st, to->bare, headline, remote) > 0)
         return;
     message_offline(st, from, to);
 }
 
 
 static void
-default_presence(ember_stanza_t *st, const ember_jid_t *to, target_t target)
+default_presence(ember_stanza_t *st, const ember_jid_t *to, target_t target,
+                 int remote)
 {
     const char *type = ember__stanza_attr(st, "type");
     ember_session_t *s;
@@ -398,6 +432,8 @@ default_presence(ember_stanza_t *st, const ember_jid_t *to, target_t target)
              s = ember__session_next_of(s))
             if (ember__session_available(s, NULL))
                 ember__session_deliver(s, st);
+        if (remote)
+            cluster->deliver(to->bare, st, -128, 127);
     }
 }
 
@@ -471,9 +507,11 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
     ember_stanza_t *payload = NULL;
     ember_event_t ev;
     target_t target;
-    int is_iq, request = 0, self, handled;
+    int is_iq, request = 0, self, handled, via = next_via, remote;
     char pl[512];
 
+    next_via = VIA_HERE;
+    remote = cluster != NULL && via != VIA_LOCAL_ONLY;
     is_iq = strcmp(kind, "iq") == 0;
     if (from_s == NULL || (from = ember__jid_parse(from_s)) == NULL) {
         ember__log(EMBER_LOG_WARN, "router", "dropped a %s without a valid "
@@ -556,6 +594,15 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
         ember__s2s_send(st, from->domain, host);
         goto done;
     }
+    /* An account whose sessions are on another node: that node routes
+     * it, so that its modules see their own sessions. */
+    if (remote && via == VIA_HERE && to->node != NULL &&
+        (target == TO_FULL
+             ? ember__session_by_full(to->full) == NULL &&
+                   cluster->to_full(to->full, st)
+             : ember__session_first_of(to->bare) == NULL &&
+                   cluster->to_bare(to->bare, st)))
+        goto done;
     if (payload != NULL) {
         snprintf(pl, sizeof(pl), "%s:%s", ember__stanza_xmlns(payload),
                  ember__stanza_name(payload));
@@ -588,9 +635,9 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
     if (is_iq)
         default_iq(st, to, target, request);
     else if (strcmp(kind, "message") == 0)
-        default_message(st, from, to, target);
+        default_message(st, from, to, target, remote);
     else if (!(origin != NULL && to_s == NULL))
-        default_presence(st, to, target);
+        default_presence(st, to, target, remote);
 done:
     ember__jid_free(from);
     ember__jid_free(to);

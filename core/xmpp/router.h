@@ -16,6 +16,38 @@ int ember__route_stanza(ember_stanza_t *root, ember_session_t *origin);
  * caller's. */
 int ember__route_preauth_iq(ember_stanza_t *st, ember_session_t *origin);
 
+/*
+ * What the router asks of the cluster (core/cluster/, above this layer),
+ * handed at start; none on a one-node server.  Remote sessions are the
+ * other nodes' bound sessions, from the cluster's mirror of the registry.
+ */
+typedef struct ember_route_cluster_s {
+    /* 1 when full is a session of another node and st (the caller's) was
+     * handed to that node, which routes it as its own. */
+    int (*to_full)(const char *full, const ember_stanza_t *st);
+    /* 1 when bare has sessions on other nodes only and st was handed to
+     * the node of its best one. */
+    int (*to_bare)(const char *bare, const ember_stanza_t *st);
+    /* The highest priority of bare's available remote sessions, -129
+     * when it has none. */
+    int (*best)(const char *bare);
+    /* Deliver st, without events, to bare's available remote sessions of
+     * priority lo to hi; how many. */
+    int (*deliver)(const char *bare, const ember_stanza_t *st, int lo,
+                   int hi);
+    /* bare's remote sessions, available or not. */
+    int (*count)(const char *bare);
+} ember_route_cluster_t;
+
+void ember__router_set_cluster(const ember_route_cluster_t *ops);
+/* Sessions of bare on other nodes (api->user_remote_sessions). */
+int ember__route_remote_sessions(const char *bare);
+/* Route a stanza another node handed over (taken): routed as one from a
+ * module, never handed on whole.  local_only: nothing goes to other
+ * nodes at all (what came for a session gone meanwhile, or what could
+ * not reach its node). */
+int ember__route_from_node(ember_stanza_t *st, int local_only);
+
 ember_stanza_t *ember__error_reply(const ember_stanza_t *st,
                                    ember_cond_t cond, const char *text);
 /* Route an error reply to st (nothing when st is itself an error). */

@@ -19,6 +19,9 @@ int ember__sessions_close_gone_hosts(void);
 size_t ember__sessions_count(size_t *bound);
 /* Stanzas received from and delivered to clients since the start. */
 void ember__sessions_stanza_totals(uint64_t *in, uint64_t *out);
+/* Told when a session is bound (bound 1), changes its presence (bound 1)
+ * or leaves the routing tables (bound 0): the cluster publishes it. */
+void ember__sessions_observe(void (*cb)(ember_session_t *s, int bound));
 /* [{"jid","ip","tls","mechanism","idle_ms","in","out"}] of bound sessions. */
 json_t *ember__sessions_describe(const char *host);
 

@@ -26,6 +26,7 @@ static ember_hmap_t by_full, by_bare, by_ref;
 static ember_session_ref_t last_ref;
 static slot_dtor_t *slot_dtors;
 static ember_buf_t wire;
+static void (*observer)(ember_session_t *s, int bound);
 
 #define NS_CLIENT "jabber:client"
 
@@ -66,7 +67,16 @@ ember__sessions_bind(ember_session_t *s)
         s->user_prev = t;
     }
     bound_count++;
+    if (observer != NULL)
+        observer(s, 1);
     return 0;
+}
+
+
+void
+ember__sessions_observe(void (*cb)(ember_session_t *s, int bound))
+{
+    observer = cb;
 }
 
 
@@ -90,6 +100,8 @@ ember__sessions_unbind(ember_session_t *s)
         s->user_next->user_prev = s->user_prev;
     s->user_prev = s->user_next = NULL;
     bound_count--;
+    if (observer != NULL)
+        observer(s, 0);
 }
 
 
@@ -346,8 +358,13 @@ ember__session_jid(ember_session_t *s)
 void
 ember__session_set_presence(ember_session_t *s, int available, int priority)
 {
+    int changed = s->available != (available != 0) ||
+                  s->priority != priority;
+
     s->available = available != 0;
     s->priority = priority;
+    if (changed && observer != NULL && s->state == ST_BOUND)
+        observer(s, 1);
 }
 
 

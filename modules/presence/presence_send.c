@@ -290,6 +290,11 @@ probe_contact(const ember_roster_item_t *it, void *ud)
         }
     }
     pres_answer_probe(cpi, api->jid_node(j), w->origin);
+    /* The contact's sessions on other nodes of a cluster answer a probe
+     * there. */
+    if (EMBER_API_HAS(api, user_remote_sessions) &&
+        api->user_remote_sessions(cpi->m, api->jid_node(j)) > 0)
+        pres_route_simple(w->b->pi, w->bare, it->jid, "probe");
     api->jid_free(j);
     return 0;
 }

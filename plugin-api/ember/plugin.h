@@ -653,6 +653,12 @@ struct ember_api_s {
     /* The answer to a provider question, on the core thread, once per
      * call; an id the core no longer waits for is ignored. */
     void (*auth_done)(ember_auth_call_t call, int status);
+
+    /* -- minor 9: clusters (doc/cluster.md) -- */
+    /* Sessions of user@(m's host) bound on the cluster's other nodes,
+     * which user_sessions does not walk: a stanza routed to the user
+     * reaches them.  0 on a one-node server. */
+    int (*user_remote_sessions)(ember_module_t *m, const char *user);
 };
 
 #endif

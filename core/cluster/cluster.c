@@ -1,0 +1,997 @@
+/* core/cluster/cluster.c -- the cluster's shared state in Redis: each
+ * node's lease, its bound sessions, a mirror of the other nodes' sessions
+ * that keeps the router's lookups synchronous, and a channel per node
+ * that carries stanzas between nodes.  Redis does the coordination (key
+ * expiry, pub/sub); nothing here votes or gossips. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libuv.h>
+
+#include "base/buf.h"
+#include "base/hmap.h"
+#include "base/jid.h"
+#include "base/log.h"
+#include "base/process.h"
+#include "cluster/cluster.h"
+#include "xmpp/errors.h"
+#include "xmpp/router.h"
+#include "xmpp/session.h"
+#include "xmpp/stanza.h"
+#include "xmpp/xmlstream.h"
+
+#define LOG "cluster"
+#define KEY_NODES "ember:nodes"             /* set of node names */
+#define KEY_LEASE "ember:node:%s"           /* expires with the node */
+#define KEY_SESSIONS "ember:sessions:%s"    /* hash: full JID -> "a p" */
+#define CH_REGISTRY "ember:registry"        /* session changes */
+#define CH_BUS "ember:bus:%s"               /* stanzas for one node */
+#define MAX_TARGETS 256
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 5000
+
+typedef struct cnode_s cnode_t;
+
+/* A session of another node, as its node published it. */
+typedef struct rsess_s {
+    char *full, *bare;
+    cnode_t *node;
+    int available, priority;
+    /* Local accounts this session's available presence was delivered to:
+     * they are told it is unavailable when its node dies. */
+    char **targets;
+    size_t ntargets;
+    struct rsess_s *user_prev, *user_next;   /* same bare JID */
+    struct rsess_s *node_prev, *node_next;   /* same node */
+} rsess_t;
+
+struct cnode_s {
+    char *name;
+    rsess_t *sessions;
+    size_t count;
+    struct cnode_s *next;
+};
+
+/* A stanza handed to another node, kept until Redis says it arrived. */
+typedef struct fwd_s {
+    ember_stanza_t *st;
+    ember_hold_t *hold;
+    int whole;              /* routed there, not delivered to one session */
+} fwd_t;
+
+static struct {
+    const ember_cluster_conf_t *conf;
+    char *host, *node;
+    int lease_ms;
+    redisAsyncContext *cmd, *sub;
+    int cmd_up, sub_up;     /* connected; sub_up: subscribed too */
+    int ready;              /* both up and the mirror loaded once */
+    int stopping;
+    uint64_t backoff;
+    uv_timer_t tick, retry;
+    int timers_on;
+    char incarnation[40];
+    char ch_bus[128], key_lease[128], key_sessions[128];
+    cnode_t *nodes;
+    ember_hmap_t by_full, by_bare;
+    ember_buf_t out;
+} cl;
+
+static void connect_redis(void);
+static void republish(void);
+
+
+/* ---- the mirror ---- */
+
+static cnode_t *
+node_get(const char *name, int create)
+{
+    cnode_t *n;
+
+    for (n = cl.nodes; n != NULL; n = n->next)
+        if (strcmp(n->name, name) == 0)
+            return n;
+    if (!create || (n = calloc(1, sizeof(*n))) == NULL)
+        return NULL;
+    if ((n->name = strdup(name)) == NULL) {
+        free(n);
+        return NULL;
+    }
+    n->next = cl.nodes;
+    cl.nodes = n;
+    return n;
+}
+
+
+static void
+rsess_free(rsess_t *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->ntargets; i++)
+        free(r->targets[i]);
+    free(r->targets);
+    free(r->full);
+    free(r->bare);
+    free(r);
+}
+
+
+/* Off every list.  dead: its node died without a word, so the local
+ * accounts that saw it available hear that it is not. */
+static void
+rsess_remove(rsess_t *r, int dead)
+{
+    rsess_t *head;
+    ember_stanza_t *p;
+    size_t i;
+
+    ember__hmap_del(&cl.by_full, r->full);
+    if (r->user_prev != NULL) {
+        r->user_prev->user_next = r->user_next;
+    } else if ((head = r->user_next) != NULL) {
+        ember__hmap_put(&cl.by_bare, head->bare, head);
+    } else {
+        ember__hmap_del(&cl.by_bare, r->bare);
+    }
+    if (r->user_next != NULL)
+        r->user_next->user_prev = r->user_prev;
+    if (r->node_prev != NULL)
+        r->node_prev->node_next = r->node_next;
+    else
+        r->node->sessions = r->node_next;
+    if (r->node_next != NULL)
+        r->node_next->node_prev = r->node_prev;
+    r->node->count--;
+    for (i = 0; dead && r->available && i < r->ntargets; i++) {
+        if ((p = ember__stanza_new("presence", NULL)) == NULL)
+            break;
+        ember__stanza_set_attr(p, "from", r->full);
+        ember__stanza_set_attr(p, "to", r->targets[i]);
+        ember__stanza_set_attr(p, "type", "unavailable");
+        ember__route_from_node(p, 1);
+    }
+    rsess_free(r);
+}
+
+
+static void
+node_clear(cnode_t *n, int dead)
+{
+    while (n->sessions != NULL)
+        rsess_remove(n->sessions, dead);
+}
+
+
+/* A node gone (dead: without a word). */
+static void
+node_forget(const char *name, int dead)
+{
+    cnode_t **pp, *n;
+
+    for (pp = &cl.nodes; (n = *pp) != NULL; pp = &n->next)
+        if (strcmp(n->name, name) == 0) {
+            node_clear(n, dead);
+            *pp = n->next;
+            free(n->name);
+            free(n);
+            return;
+        }
+}
+
+
+static void
+mirror_clear(void)
+{
+    cnode_t *n;
+
+    while ((n = cl.nodes) != NULL) {
+        cl.nodes = n->next;
+        node_clear(n, 0);
+        free(n->name);
+        free(n);
+    }
+}
+
+
+static void
+rsess_put(const char *node, const char *full, int available, int priority)
+{
+    cnode_t *n;
+    rsess_t *r, *t;
+    ember_jid_t *j;
+
+    if (strcmp(node, cl.node) == 0 || (n = node_get(node, 1)) == NULL)
+        return;
+    if ((r = ember__hmap_get(&cl.by_full, full)) != NULL) {
+        if (r->node == n) {
+            r->available = available;
+            r->priority = priority;
+            return;
+        }
+        /* The same resource bound again elsewhere: the newest holds it. */
+        rsess_remove(r, 0);
+    }
+    if ((j = ember__jid_parse(full)) == NULL || j->resource == NULL ||
+        (r = calloc(1, sizeof(*r))) == NULL) {
+        ember__jid_free(j);
+        return;
+    }
+    r->full = strdup(j->full);
+    r->bare = strdup(j->bare);
+    ember__jid_free(j);
+    if (r->full == NULL || r->bare == NULL ||
+        ember__hmap_put(&cl.by_full, r->full, r) < 0) {
+        rsess_free(r);
+        return;
+    }
+    if ((t = ember__hmap_get(&cl.by_bare, r->bare)) == NULL) {
+        if (ember__hmap_put(&cl.by_bare, r->bare, r) < 0) {
+            ember__hmap_del(&cl.by_full, r->full);
+            rsess_free(r);
+            return;
+        }
+    } else {
+        while (t->user_next != NULL)
+            t = t->user_next;
+        t->user_next = r;
+        r->user_prev = t;
+    }
+    r->node = n;
+    r->available = available;
+    r->priority = priority;
+    r->node_next = n->sessions;
+    if (n->sessions != NULL)
+        n->sessions->node_prev = r;
+    n->sessions = r;
+    n->count++;
+}
+
+
+static void
+rsess_drop(const char *node, const char *full)
+{
+    rsess_t *r = ember__hmap_get(&cl.by_full, full);
+
+    if (r != NULL && strcmp(r->node->name, node) == 0)
+        rsess_remove(r, 0);
+}
+
+
+/* Remember who saw r's available presence; forget on unavailable. */
+static void
+note_presence(const ember_stanza_t *st)
+{
+    const char *from = ember__stanza_attr(st, "from");
+    const char *to = ember__stanza_attr(st, "to");
+    const char *type = ember__stanza_attr(st, "type");
+    rsess_t *r;
+    ember_jid_t *j;
+    size_t i;
+    char **grown;
+
+    if (from == NULL || to == NULL ||
+        (r = ember__hmap_get(&cl.by_full, from)) == NULL ||
+        (type != NULL && strcmp(type, "unavailable") != 0) ||
+        (j = ember__jid_parse(to)) == NULL)
+        return;
+    for (i = 0; i < r->ntargets; i++)
+        if (strcmp(r->targets[i], j->bare) == 0)
+            break;
+    if (type != NULL && i < r->ntargets) {
+        free(r->targets[i]);
+        r->targets[i] = r->targets[--r->ntargets];
+    } else if (type == NULL && i == r->ntargets && i < MAX_TARGETS &&
+               (grown = realloc(r->targets, (i + 1) * sizeof(*grown))) !=
+                   NULL) {
+        r->targets = grown;
+        if ((r->targets[i] = strdup(j->bare)) != NULL)
+            r->ntargets++;
+    }
+    ember__jid_free(j);
+}
+
+
+/* ---- handing stanzas to other nodes ---- */
+
+static void
+fwd_free(fwd_t *f)
+{
+    ember__hold_release(f->hold);
+    ember__stanza_free(f->st);
+    free(f);
+}
+
+
+/* PUBLISH answers how many subscribers got it: none means the node is
+ * gone (its connection closed) before its lease ran out. */
+static void
+fwd_done(redisAsyncContext *ac, void *reply, void *ud)
+{
+    fwd_t *f = ud;
+    redisReply *r = reply;
+    ember_session_ref_t saved_ref;
+    uint32_t saved_seq;
+
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+        fwd_free(f);
+        return;
+    }
+    ember__log(EMBER_LOG_WARN, LOG, "a %s for %s did not reach its node: "
+               "%s", ember__stanza_name(f->st),
+               ember__stanza_attr(f->st, "to"),
+               f->whole ? "routed here" : "bounced");
+    ember__hold_enter(f->hold, &saved_ref, &saved_seq);
+    if (f->whole) {
+        ember__route_from_node(f->st, 1);
+        f->st = NULL;
+    } else {
+        ember__bounce(f->st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
+    }
+    ember__hold_leave(saved_ref, saved_seq);
+    fwd_free(f);
+}
+
+
+/* "R\n<xml>": route it there; "D<full>\n<xml>": deliver to that session. */
+static int
+forward(const cnode_t *n, const char *full, const ember_stanza_t *st)
+{
+    char ch[128];
+    fwd_t *f;
+
+    if (!cl.ready || (f = calloc(1, sizeof(*f))) == NULL)
+        return 0;
+    ember__buf_reset(&cl.out);
+    if ((f->st = ember__stanza_copy(st)) == NULL ||
+        ember__buf_puts(&cl.out, full != NULL ? "D" : "R") < 0 ||
+        (full != NULL && ember__buf_puts(&cl.out, full) < 0) ||
+        ember__buf_puts(&cl.out, "\n") < 0 ||
+        ember__stanza_write(st, NULL, &cl.out) < 0) {
+        ember__stanza_free(f->st);
+        free(f);
+        return 0;
+    }
+    f->whole = full == NULL;
+    f->hold = ember__hold_take();
+    snprintf(ch, sizeof(ch), CH_BUS, n->name);
+    if (redisAsyncCommand(cl.cmd, fwd_done, f, "PUBLISH %s %b", ch,
+                          cl.out.data, cl.out.len) != REDIS_OK) {
+        fwd_free(f);
+        return 0;
+    }
+    return 1;
+}
+
+
+static int
+c_to_full(const char *full, const ember_stanza_t *st)
+{
+    rsess_t *r = cl.ready ? ember__hmap_get(&cl.by_full, full) : NULL;
+
+    return r != NULL && forward(r->node, NULL, st);
+}
+
+
+static int
+c_to_bare(const char *bare, const ember_stanza_t *st)
+{
+    rsess_t *r, *pick = NULL;
+
+    if (!cl.ready)
+        return 0;
+    for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = r->user_next)
+        if (pick == NULL || (r->available && (!pick->available ||
+                                              r->priority > pick->priority)))
+            pick = r;
+    return pick != NULL && forward(pick->node, NULL, st);
+}
+
+
+static int
+c_best(const char *bare)
+{
+    rsess_t *r;
+    int best = -129;
+
+    if (!cl.ready)
+        return best;
+    for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = r->user_next)
+        if (r->available && r->priority > best)
+            best = r->priority;
+    return best;
+}
+
+
+static int
+c_deliver(const char *bare, const ember_stanza_t *st, int lo, int hi)
+{
+    rsess_t *r;
+    int n = 0;
+
+    if (!cl.ready)
+        return 0;
+    for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = r->user_next)
+        if (r->available && r->priority >= lo && r->priority <= hi)
+            n += forward(r->node, r->full, st);
+    return n;
+}
+
+
+static int c_count(const char *bare);
+
+static const ember_route_cluster_t route_ops = {
+    .to_full = c_to_full,
+    .to_bare = c_to_bare,
+    .best = c_best,
+    .deliver = c_deliver,
+    .count = c_count,
+};
+
+
+/* A stanza from another node's channel. */
+static void
+bus_message(const char *data, size_t len)
+{
+    const char *nl = memchr(data, '\n', len);
+    ember_stanza_t *st;
+    ember_session_t *s;
+    char full[3072];
+    size_t flen;
+
+    if (nl == NULL || (data[0] != 'R' && data[0] != 'D') ||
+        (st = ember__stanza_parse(nl + 1, len - (size_t) (nl + 1 - data)))
+            == NULL) {
+        ember__log(EMBER_LOG_WARN, LOG, "dropped a malformed message of "
+                   "%zu bytes on %s", len, cl.ch_bus);
+        return;
+    }
+    if (strcmp(ember__stanza_name(st), "presence") == 0)
+        note_presence(st);
+    if (data[0] == 'R') {
+        ember__route_from_node(st, 0);
+        return;
+    }
+    flen = (size_t) (nl - data - 1);
+    if (flen >= sizeof(full))
+        flen = sizeof(full) - 1;
+    memcpy(full, data + 1, flen);
+    full[flen] = '\0';
+    /* Gone meanwhile: the usual rules for a missing resource, here. */
+    if ((s = ember__session_by_full(full)) == NULL) {
+        ember__route_from_node(st, 1);
+        return;
+    }
+    ember__session_deliver(s, st);
+    ember__stanza_free(st);
+}
+
+
+/* ---- publishing this node's sessions ---- */
+
+static void
+publish_session(ember_session_t *s, int bound)
+{
+    const ember_jid_t *j = ember__session_jid(s);
+    int available, prio;
+    char val[32];
+
+    if (!cl.sub_up || cl.cmd == NULL || j == NULL)
+        return;
+    if (bound) {
+        available = ember__session_available(s, &prio);
+        snprintf(val, sizeof(val), "%d %d", available, prio);
+        redisAsyncCommand(cl.cmd, NULL, NULL, "HSET %s %s %s",
+                          cl.key_sessions, j->full, val);
+        redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH " CH_REGISTRY
+                          " +%s\t%d\t%d\t%s", cl.node, available, prio,
+                          j->full);
+    } else {
+        redisAsyncCommand(cl.cmd, NULL, NULL, "HDEL %s %s", cl.key_sessions,
+                          j->full);
+        redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH " CH_REGISTRY
+                          " -%s\t%s", cl.node, j->full);
+    }
+}
+
+
+static void
+on_session(ember_session_t *s, int bound)
+{
+    publish_session(s, bound);
+}
+
+
+static void
+republish_one(ember_session_t *s, void *ud)
+{
+    publish_session(s, 1);
+}
+
+
+/* After a (re)connection or a lost lease: Redis may have forgotten us. */
+static void
+republish(void)
+{
+    redisAsyncCommand(cl.cmd, NULL, NULL, "SET %s %s PX %d", cl.key_lease,
+                      cl.incarnation, cl.lease_ms);
+    redisAsyncCommand(cl.cmd, NULL, NULL, "SADD " KEY_NODES " %s", cl.node);
+    redisAsyncCommand(cl.cmd, NULL, NULL, "DEL %s", cl.key_sessions);
+    ember__host_sessions(NULL, republish_one, NULL);
+    redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH " CH_REGISTRY " *%s",
+                      cl.node);
+}
+
+
+/* ---- loading the mirror ---- */
+
+static void
+on_hgetall(redisAsyncContext *ac, void *reply, void *ud)
+{
+    char *name = ud;
+    redisReply *r = reply;
+    cnode_t *n;
+    size_t i;
+    int a, p;
+
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && !cl.stopping &&
+        cl.cmd_up && (n = node_get(name, 1)) != NULL) {
+        node_clear(n, 0);
+        for (i = 0; i + 1 < r->elements; i += 2)
+            if (r->element[i]->type == REDIS_REPLY_STRING &&
+                r->element[i + 1]->type == REDIS_REPLY_STRING &&
+                sscanf(r->element[i + 1]->str, "%d %d", &a, &p) == 2)
+                rsess_put(name, r->element[i]->str, a != 0, p);
+    }
+    free(name);
+}
+
+
+static void
+load_node(const char *name)
+{
+    char key[128];
+    char *copy;
+
+    if (strcmp(name, cl.node) == 0 || (copy = strdup(name)) == NULL)
+        return;
+    snprintf(key, sizeof(key), KEY_SESSIONS, name);
+    if (redisAsyncCommand(cl.cmd, on_hgetall, copy, "HGETALL %s", key) !=
+        REDIS_OK)
+        free(copy);
+}
+
+
+/* A node whose lease ran out: its sessions are gone everywhere.  Every
+ * node that notices does the same, which is harmless. */
+static void
+node_dead(const char *name)
+{
+    cnode_t *n = node_get(name, 0);
+    char key[128];
+
+    ember__log(EMBER_LOG_WARN, LOG, "node %s: lease expired, its %zu "
+               "session(s) removed", name, n != NULL ? n->count : 0);
+    node_forget(name, 1);
+    snprintf(key, sizeof(key), KEY_SESSIONS, name);
+    redisAsyncCommand(cl.cmd, NULL, NULL, "DEL %s", key);
+    redisAsyncCommand(cl.cmd, NULL, NULL, "SREM " KEY_NODES " %s", name);
+    redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH " CH_REGISTRY " !%s",
+                      name);
+}
+
+
+static void
+on_exists(redisAsyncContext *ac, void *reply, void *ud)
+{
+    char *name = ud;
+    redisReply *r = reply;
+
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 0 &&
+        !cl.stopping && cl.cmd_up)
+        node_dead(name);
+    free(name);
+}
+
+
+/* Every node's lease, and the nodes to load the first time. */
+static void
+on_members(redisAsyncContext *ac, void *reply, void *ud)
+{
+    redisReply *r = reply;
+    char key[128], *copy;
+    size_t i;
+    int first = ud != NULL;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || cl.stopping)
+        return;
+    for (i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING ||
+            strcmp(r->element[i]->str, cl.node) == 0)
+            continue;
+        if (first) {
+            load_node(r->element[i]->str);
+            continue;
+        }
+        if ((copy = strdup(r->element[i]->str)) == NULL)
+            continue;
+        snprintf(key, sizeof(key), KEY_LEASE, copy);
+        if (redisAsyncCommand(cl.cmd, on_exists, copy, "EXISTS %s", key) !=
+            REDIS_OK)
+            free(copy);
+    }
+    if (first) {
+        cl.ready = 1;
+        ember__log(EMBER_LOG_INFO, LOG, "node %s joined the cluster (Redis "
+                   "%s:%d)", cl.node, cl.host, cl.conf->redis_port);
+    }
+}
+
+
+/* SET XX answers nil when our lease had expired meanwhile. */
+static void
+on_lease(redisAsyncContext *ac, void *reply, void *ud)
+{
+    redisReply *r = reply;
+
+    if (r != NULL && r->type == REDIS_REPLY_NIL && !cl.stopping &&
+        cl.cmd_up) {
+        ember__log(EMBER_LOG_WARN, LOG, "node %s: our lease had expired "
+                   "(a pause or Redis restarted): publishing our sessions "
+                   "again", cl.node);
+        republish();
+    }
+}
+
+
+static void
+on_tick(uv_timer_t *t)
+{
+    if (!cl.ready)
+        return;
+    redisAsyncCommand(cl.cmd, on_lease, NULL, "SET %s %s PX %d XX",
+                      cl.key_lease, cl.incarnation, cl.lease_ms);
+    redisAsyncCommand(cl.cmd, on_members, NULL, "SMEMBERS " KEY_NODES);
+}
+
+
+/* ---- the subscription ---- */
+
+static void
+registry_message(const char *m)
+{
+    char node[80];
+    const char *tab = strchr(m + 1, '\t');
+    const char *p;
+    size_t len;
+    int a, prio;
+
+    len = tab != NULL ? (size_t) (tab - m - 1) : strlen(m + 1);
+    if (len == 0 || len >= sizeof(node))
+        return;
+    memcpy(node, m + 1, len);
+    node[len] = '\0';
+    if (strcmp(node, cl.node) == 0)
+        return;
+    switch (m[0]) {
+    case '+':
+        if (tab != NULL && sscanf(tab + 1, "%d\t%d", &a, &prio) == 2 &&
+            (p = strchr(tab + 1, '\t')) != NULL &&
+            (p = strchr(p + 1, '\t')) != NULL)
+            rsess_put(node, p + 1, a != 0, prio);
+        break;
+    case '-':
+        if (tab != NULL)
+            rsess_drop(node, tab + 1);
+        break;
+    case '*':
+        load_node(node);
+        break;
+    case '!':
+        node_forget(node, 1);
+        break;
+    }
+}
+
+
+static void
+on_sub(redisAsyncContext *ac, void *reply, void *ud)
+{
+    redisReply *r = reply, *kind, *ch, *msg;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        cl.stopping)
+        return;
+    kind = r->element[0];
+    ch = r->element[1];
+    msg = r->element[2];
+    if (kind->type != REDIS_REPLY_STRING || ch->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(kind->str, "subscribe") == 0) {
+        /* Both channels: changes from now on are seen, so load. */
+        if (msg->type == REDIS_REPLY_INTEGER && msg->integer == 2 &&
+            !cl.sub_up) {
+            cl.sub_up = 1;
+            cl.backoff = 0;
+            republish();
+            redisAsyncCommand(cl.cmd, on_members, &cl, "SMEMBERS "
+                              KEY_NODES);
+        }
+        return;
+    }
+    if (strcmp(kind->str, "message") != 0 || msg->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(ch->str, cl.ch_bus) == 0)
+        bus_message(msg->str, msg->len);
+    else
+        registry_message(msg->str);
+}
+
+
+/* ---- the connections ---- */
+
+static void
+retry_cb(uv_timer_t *t)
+{
+    if (!cl.stopping)
+        connect_redis();
+}
+
+
+/* Either connection lost: drop both and the mirror, serve local users
+ * alone, try again later. */
+static void
+lost(const redisAsyncContext *ac, const char *why)
+{
+    redisAsyncContext *other;
+    int was = cl.ready;
+
+    if (ac == cl.cmd) {
+        cl.cmd = NULL;
+        other = cl.sub;
+        cl.sub = NULL;
+    } else if (ac == cl.sub) {
+        cl.sub = NULL;
+        other = cl.cmd;
+        cl.cmd = NULL;
+    } else {
+        return;
+    }
+    cl.cmd_up = cl.sub_up = cl.ready = 0;
+    if (other != NULL)
+        redisAsyncFree(other);
+    mirror_clear();
+    if (cl.stopping)
+        return;
+    if (was)
+        ember__log(EMBER_LOG_ERROR, LOG, "lost Redis at %s:%d (%s): serving "
+                   "this node's users only until it is back", cl.host,
+                   cl.conf->redis_port, why);
+    cl.backoff = cl.backoff == 0 ? BACKOFF_MIN_MS
+                 : cl.backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+                 : cl.backoff * 2;
+    if (!was && cl.backoff == BACKOFF_MIN_MS)
+        ember__log(EMBER_LOG_ERROR, LOG, "cannot reach Redis at %s:%d (%s):"
+                   " retrying", cl.host, cl.conf->redis_port, why);
+    uv_timer_start(&cl.retry, retry_cb, cl.backoff, 0);
+}
+
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+    if (status != REDIS_OK) {
+        lost(ac, ac->errstr);
+        return;
+    }
+    if (ac == cl.cmd)
+        cl.cmd_up = 1;
+}
+
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+    lost(ac, status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+
+static redisAsyncContext *
+open_one(void)
+{
+    redisAsyncContext *ac = redisAsyncConnect(cl.host, cl.conf->redis_port);
+
+    if (ac == NULL)
+        return NULL;
+    if (ac->err != 0 || redisLibuvAttach(ac, ember__loop()) != REDIS_OK) {
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    return ac;
+}
+
+
+static void
+connect_redis(void)
+{
+    if ((cl.cmd = open_one()) == NULL || (cl.sub = open_one()) == NULL) {
+        if (cl.cmd != NULL) {
+            redisAsyncContext *c = cl.cmd;
+
+            cl.cmd = NULL;
+            redisAsyncFree(c);
+        }
+        cl.backoff = BACKOFF_MAX_MS;
+        uv_timer_start(&cl.retry, retry_cb, cl.backoff, 0);
+        return;
+    }
+    redisAsyncCommand(cl.sub, on_sub, NULL, "SUBSCRIBE " CH_REGISTRY " %s",
+                      cl.ch_bus);
+}
+
+
+/* ---- start, stop, what admins see ---- */
+
+int
+ember__cluster_start(const ember_config_t *cfg)
+{
+    const ember_cluster_conf_t *c = &cfg->cluster;
+    unsigned long long r;
+
+    if (c->redis_host == NULL || cl.conf != NULL)
+        return 0;
+    cl.conf = c;
+    if ((cl.host = strdup(c->redis_host)) == NULL ||
+        (cl.node = strdup(c->node)) == NULL)
+        return EMBER_ENOMEM;
+    cl.lease_ms = c->lease_ms;
+    r = (unsigned long long) ember__now_us() ^
+        ((unsigned long long) getpid() << 32);
+    snprintf(cl.incarnation, sizeof(cl.incarnation), "%llx", r);
+    snprintf(cl.ch_bus, sizeof(cl.ch_bus), CH_BUS, cl.node);
+    snprintf(cl.key_lease, sizeof(cl.key_lease), KEY_LEASE, cl.node);
+    snprintf(cl.key_sessions, sizeof(cl.key_sessions), KEY_SESSIONS,
+             cl.node);
+    uv_timer_init(ember__loop(), &cl.tick);
+    uv_timer_init(ember__loop(), &cl.retry);
+    cl.timers_on = 1;
+    uv_timer_start(&cl.tick, on_tick, (uint64_t) cl.lease_ms / 3,
+                   (uint64_t) cl.lease_ms / 3);
+    ember__sessions_observe(on_session);
+    ember__router_set_cluster(&route_ops);
+    connect_redis();
+    return 0;
+}
+
+
+void
+ember__cluster_stop(void)
+{
+    redisAsyncContext *c;
+
+    if (cl.conf == NULL || cl.stopping)
+        return;
+    ember__router_set_cluster(NULL);
+    ember__sessions_observe(NULL);
+    if (cl.ready) {
+        redisAsyncCommand(cl.cmd, NULL, NULL, "DEL %s %s", cl.key_sessions,
+                          cl.key_lease);
+        redisAsyncCommand(cl.cmd, NULL, NULL, "SREM " KEY_NODES " %s",
+                          cl.node);
+        redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH " CH_REGISTRY " !%s",
+                          cl.node);
+    }
+    cl.stopping = 1;
+    if (cl.timers_on) {
+        uv_timer_stop(&cl.tick);
+        uv_timer_stop(&cl.retry);
+    }
+    if ((c = cl.sub) != NULL) {
+        cl.sub = NULL;
+        redisAsyncFree(c);
+    }
+    /* Sends what is queued, then closes. */
+    if (cl.cmd != NULL)
+        redisAsyncDisconnect(cl.cmd);
+}
+
+
+void
+ember__cluster_cleanup(void)
+{
+    redisAsyncContext *c;
+
+    if (cl.conf == NULL)
+        return;
+    cl.stopping = 1;
+    if ((c = cl.sub) != NULL) {
+        cl.sub = NULL;
+        redisAsyncFree(c);
+    }
+    if ((c = cl.cmd) != NULL) {
+        cl.cmd = NULL;
+        redisAsyncFree(c);
+    }
+    if (cl.timers_on) {
+        uv_close((uv_handle_t *) &cl.tick, NULL);
+        uv_close((uv_handle_t *) &cl.retry, NULL);
+        cl.timers_on = 0;
+    }
+    mirror_clear();
+    ember__hmap_free(&cl.by_full);
+    ember__hmap_free(&cl.by_bare);
+    ember__buf_free(&cl.out);
+    free(cl.host);
+    free(cl.node);
+    memset(&cl, 0, sizeof(cl));
+}
+
+
+json_t *
+ember__cluster_describe(void)
+{
+    json_t *nodes, *o;
+    cnode_t *n;
+    size_t bound;
+
+    if (cl.conf == NULL)
+        return NULL;
+    nodes = json_array();
+    ember__sessions_count(&bound);
+    json_array_append_new(nodes, json_pack("{s:s, s:I, s:b}", "name",
+                                           cl.node, "sessions",
+                                           (json_int_t) bound, "self", 1));
+    for (n = cl.nodes; n != NULL; n = n->next)
+        json_array_append_new(nodes, json_pack("{s:s, s:I, s:b}", "name",
+                                               n->name, "sessions",
+                                               (json_int_t) n->count,
+                                               "self", 0));
+    o = json_pack("{s:s, s:s, s:i, s:b, s:o}", "node", cl.node,
+                  "redis_host", cl.host, "redis_port", cl.conf->redis_port,
+                  "connected", cl.ready, "nodes", nodes);
+    return o;
+}
+
+
+json_t *
+ember__cluster_sessions(const char *host)
+{
+    json_t *arr = json_array(), *o;
+    const char *at;
+    cnode_t *n;
+    rsess_t *r;
+
+    for (n = cl.nodes; n != NULL; n = n->next)
+        for (r = n->sessions; r != NULL; r = r->node_next) {
+            at = strchr(r->bare, '@');
+            if (host != NULL &&
+                strcmp(at != NULL ? at + 1 : r->bare, host) != 0)
+                continue;
+            o = json_pack("{s:s, s:s, s:b, s:i}", "jid", r->full, "node",
+                          n->name, "available", r->available, "priority",
+                          r->priority);
+            if (o != NULL)
+                json_array_append_new(arr, o);
+        }
+    return arr;
+}
+
+
+static int
+c_count(const char *bare)
+{
+    rsess_t *r;
+    int n = 0;
+
+    if (!cl.ready)
+        return 0;
+    for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = r->user_next)
+        n++;
+    return n;
+}
