@@ -896,9 +896,14 @@ ember__cluster_stop(void)
         cl.sub = NULL;
         redisAsyncFree(c);
     }
-    /* Sends what is queued, then closes. */
-    if (cl.cmd != NULL)
+    /* Sends what is queued, then closes (and on_disconnect forgets it);
+     * a connection not made yet ends here. */
+    if (cl.cmd != NULL && cl.cmd_up) {
         redisAsyncDisconnect(cl.cmd);
+    } else if ((c = cl.cmd) != NULL) {
+        cl.cmd = NULL;
+        redisAsyncFree(c);
+    }
 }
 
 
@@ -929,7 +934,9 @@ ember__cluster_cleanup(void)
     ember__buf_free(&cl.out);
     free(cl.host);
     free(cl.node);
-    memset(&cl, 0, sizeof(cl));
+    cl.host = cl.node = NULL;
+    /* The timers are closing: their memory stays as it is. */
+    cl.conf = NULL;
 }
 
 

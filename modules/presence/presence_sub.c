@@ -100,6 +100,10 @@ pull_presence(const ptx_t *tx)
 
     if (cpi != NULL)
         pres_send_current(cpi, api->jid_node(j), tx->user_bare, 0);
+    /* Sessions on a cluster's other nodes: asked there (RFC 6121 4.3). */
+    if (cpi != NULL && EMBER_API_HAS(api, user_remote_sessions) &&
+        api->user_remote_sessions(cpi->m, api->jid_node(j)) > 0)
+        pres_route_simple(tx->pi, tx->user_bare, tx->contact, "probe");
     api->jid_free(j);
 }
 

@@ -1,0 +1,340 @@
+"""Several emberd nodes sharing sessions and routing through Redis
+(doc/cluster.md): delivery between users on different nodes follows the
+RFC 6120 section 10 / RFC 6121 section 8 rules as on one server, a node
+killed with SIGKILL is detected by its lease and its users vanish from
+the others, Redis restarted is rejoined.
+
+Each node has its own SQLite here (storage shared between nodes is the
+PostgreSQL backend's business): accounts and rosters are written to every
+node before start."""
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from harness import ServerError
+from rawxmpp import NS_CLIENT, RawClient, q
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
+                                reason="redis-server not installed "
+                                       "(tools/deps.sh test)")
+
+DEADLINE = 30.0
+
+
+class Redis:
+    """A private redis-server on a loopback port, nothing saved."""
+
+    def __init__(self, root):
+        self.root = root
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.root)],
+            stdout=open(self.root / "redis.log", "ab"),
+            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port),
+                                         timeout=0.5).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise ServerError("redis-server did not start")
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def redis(tmp_path):
+    root = tmp_path / "redis"
+    root.mkdir()
+    r = Redis(root)
+    r.start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def cluster(server_factory, redis):
+    """make(n) -> n started nodes named n0.. on one Redis."""
+
+    def make(n, share_port=False, lease_ms=1500):
+        nodes = []
+        for i in range(n):
+            srv = server_factory(start=False)
+            ET.SubElement(srv.cfg, "cluster", node="n%d" % i,
+                          redis="127.0.0.1:%d" % redis.port,
+                          **{"lease-ms": str(lease_ms)})
+            if share_port and i > 0:
+                for li in srv.cfg.findall("listen"):
+                    if li.get("type") == "c2s":
+                        li.set("port", str(nodes[0].c2s_port))
+                srv.base = nodes[0].base
+            srv.start()
+            srv.wait_log(r"emberd ready")
+            # alice and bob are subscribed both ways: on every node, as
+            # the storage is the node's own.
+            for x, y in (("alice", "bob"), ("bob", "alice")):
+                srv.ctl_ok("roster-add", srv.jid(x), srv.jid(y),
+                           "--subscription=both")
+            nodes.append(srv)
+        for srv in nodes:
+            srv.wait_log(r"node n\d+ joined the cluster")
+        return nodes
+    return make
+
+
+def sessions(srv):
+    r = srv.ctl_ok("--json", "sessions")
+    res = json.loads(r.stdout)
+    if isinstance(res, dict):
+        res = res["result"]
+    return {s["jid"]: s for s in res}
+
+
+def wait_for(what, pred, timeout=DEADLINE):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("never happened: " + what)
+        time.sleep(0.1)
+
+
+def seen_by(nodes, jid):
+    """Until every node lists jid (its own or a remote session)."""
+    for srv in nodes:
+        wait_for("%s listed by %s" % (jid, srv.root.name),
+                 lambda srv=srv: jid in sessions(srv))
+
+
+def connect(srv, passwords, user, resource, priority=None):
+    c = RawClient(srv.c2s_port)
+    c.login(user, passwords[user], resource=resource)
+    c.presence(priority)
+    c.sync()
+    return c
+
+
+def body_of(msg):
+    b = msg.find(q(NS_CLIENT, "body"))
+    return b.text if b is not None else None
+
+
+def is_presence(frm, type_=None):
+    return lambda el: (el.tag == q(NS_CLIENT, "presence") and
+                       el.get("from") == frm and el.get("type") == type_)
+
+
+def test_chat_between_three_nodes(cluster, passwords):
+    nodes = cluster(3)
+    a = connect(nodes[0], passwords, "alice", "a")
+    b = connect(nodes[1], passwords, "bob", "b")
+    c = connect(nodes[2], passwords, "carol", "c")
+    for jid in ("alice@localhost/a", "bob@localhost/b", "carol@localhost/c"):
+        seen_by(nodes, jid)
+    listed = sessions(nodes[2])
+    assert listed["alice@localhost/a"]["node"] == "n0"
+    assert listed["bob@localhost/b"]["node"] == "n1"
+    assert listed["carol@localhost/c"]["node"] == "n2"
+
+    a.message("bob@localhost/b", "to full", id_="m1")
+    m = b.recv_message()
+    assert body_of(m) == "to full" and m.get("from") == "alice@localhost/a"
+    b.message("alice@localhost", "to bare", id_="m2")
+    m = a.recv_message()
+    assert body_of(m) == "to bare" and m.get("from") == "bob@localhost/b"
+    c.message("alice@localhost", "from carol", id_="m3")
+    m = a.recv_message()
+    assert body_of(m) == "from carol" and m.get("from") == "carol@localhost/c"
+    # An iq to a full JID on another node, and that client's answer.
+    c.answer_version = False
+    a.send("<iq type='get' id='v1' to='carol@localhost/c'>"
+           "<query xmlns='jabber:iq:version'/></iq>")
+    el = c.recv(lambda e: e.tag == q(NS_CLIENT, "iq") and
+                e.get("id") == "v1", timeout=DEADLINE)
+    assert el.get("from") == "alice@localhost/a"
+    c.send("<iq type='result' id='v1' to='alice@localhost/a'/>")
+    r = a.recv(lambda e: e.tag == q(NS_CLIENT, "iq") and
+               e.get("id") == "v1", timeout=DEADLINE)
+    assert r.get("type") == "result" and r.get("from") == "carol@localhost/c"
+
+
+def test_bare_jid_highest_priority_across_nodes(cluster, passwords):
+    nodes = cluster(3)
+    high = connect(nodes[1], passwords, "bob", "high", priority=5)
+    low = connect(nodes[2], passwords, "bob", "low", priority=1)
+    seen_by([nodes[0]], "bob@localhost/high")
+    seen_by([nodes[0]], "bob@localhost/low")
+    wait_for("priorities published", lambda: (
+        sessions(nodes[0])["bob@localhost/high"]["priority"] == 5 and
+        sessions(nodes[0])["bob@localhost/low"]["priority"] == 1))
+    a = connect(nodes[0], passwords, "alice", "a")
+    a.message("bob@localhost", "bare", id_="bare1")
+    a.message("bob@localhost/low", "marker", id_="mark")
+    m = high.recv_message()
+    assert m.get("id") == "bare1" and body_of(m) == "bare"
+    # RFC 6121 8.5.2.1.1: only the highest priority gets it; the marker,
+    # sent after, arrives first at the other resource.
+    assert low.recv_message().get("id") == "mark"
+    # Equal priorities: both get it (the server's choice, 8.5.2.1.1),
+    # here every one of them, wherever they are.
+    low.presence(5)
+    low.sync()
+    wait_for("priority 5 published", lambda: sessions(nodes[0])[
+        "bob@localhost/low"]["priority"] == 5)
+    a.message("bob@localhost", "both", id_="both")
+    assert high.recv_message().get("id") == "both"
+    assert low.recv_message().get("id") == "both"
+
+
+def test_presence_subscription_across_nodes(cluster, passwords):
+    nodes = cluster(2)
+    # Interested resources (RFC 6121 3.1.5): they asked for the roster.
+    a = RawClient(nodes[0].c2s_port)
+    a.login("alice", passwords["alice"], resource="a")
+    a.iq("get", "<query xmlns='jabber:iq:roster'/>")
+    b = RawClient(nodes[1].c2s_port)
+    b.login("bob", passwords["bob"], resource="b")
+    b.iq("get", "<query xmlns='jabber:iq:roster'/>")
+    seen_by(nodes, "alice@localhost/a")
+    seen_by(nodes, "bob@localhost/b")
+    # alice and bob are subscribed both ways: bob is available first, so
+    # alice learns of him by the probe her initial presence sends to his
+    # node (RFC 6121 4.3), and he by her broadcast.
+    b.presence()
+    b.sync()
+    wait_for("bob available on n0", lambda: sessions(nodes[0])[
+        "bob@localhost/b"]["available"])
+    a.presence()
+    a.recv(is_presence("bob@localhost/b"), timeout=DEADLINE)
+    b.recv(is_presence("alice@localhost/a"), timeout=DEADLINE)
+
+    # alice and carol are not subscribed: a handshake across nodes.
+    c = connect(nodes[1], passwords, "carol", "c")
+    seen_by([nodes[0]], "carol@localhost/c")
+    a.send("<presence to='carol@localhost' type='subscribe'/>")
+    el = c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+                e.get("type") == "subscribe", timeout=DEADLINE)
+    assert el.get("from") == "alice@localhost"
+    c.send("<presence to='alice@localhost' type='subscribed'/>")
+    a.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+           e.get("type") == "subscribed" and
+           e.get("from") == "carol@localhost", timeout=DEADLINE)
+    # The contact's presence follows the approval (3.1.5).
+    a.recv(is_presence("carol@localhost/c"), timeout=DEADLINE)
+
+    # Unavailable from a client that leaves is broadcast across too.
+    b.send("<presence type='unavailable'/>")
+    a.recv(is_presence("bob@localhost/b", "unavailable"), timeout=DEADLINE)
+
+
+def test_killed_node_is_detected_and_its_users_move(cluster, passwords):
+    nodes = cluster(3)
+    a = connect(nodes[0], passwords, "alice", "a")
+    b = connect(nodes[1], passwords, "bob", "b")
+    a.recv(is_presence("bob@localhost/b"), timeout=DEADLINE)
+    seen_by([nodes[0], nodes[2]], "bob@localhost/b")
+    # Messages flow while the node dies.
+    for i in range(5):
+        a.message("bob@localhost/b", "before %d" % i, id_="b%d" % i)
+    for i in range(5):
+        assert b.recv_message().get("id") == "b%d" % i
+    nodes[1].kill9()
+    # Its lease expires: alice hears bob is gone, no node lists him.
+    a.recv(is_presence("bob@localhost/b", "unavailable"), timeout=DEADLINE)
+    for srv in (nodes[0], nodes[2]):
+        wait_for("bob gone from " + srv.root.name,
+                 lambda srv=srv: "bob@localhost/b" not in sessions(srv))
+    assert nodes[0].running() and nodes[2].running()
+    # bob comes back through another node and chats.
+    b2 = connect(nodes[2], passwords, "bob", "b2")
+    a.recv(is_presence("bob@localhost/b2"), timeout=DEADLINE)
+    a.message("bob@localhost", "welcome back", id_="wb")
+    m = b2.recv_message()
+    assert m.get("id") == "wb" and m.get("from") == "alice@localhost/a"
+    b2.message("alice@localhost/a", "thanks", id_="th")
+    assert a.recv_message().get("id") == "th"
+
+
+def test_redis_restart_nodes_rejoin(cluster, redis, passwords):
+    nodes = cluster(2)
+    a = connect(nodes[0], passwords, "alice", "a")
+    b = connect(nodes[1], passwords, "bob", "b")
+    seen_by(nodes, "bob@localhost/b")
+    seen_by(nodes, "alice@localhost/a")
+    start = len(nodes[0].log())
+    redis.stop()
+    nodes[0].wait_log(r"lost Redis", timeout=DEADLINE, start=start)
+    # Alone, a node serves its own users.
+    a2 = connect(nodes[0], passwords, "carol", "c")
+    a2.message("alice@localhost/a", "local while Redis is away", id_="l1")
+    assert a.recv_message().get("id") == "l1"
+    redis.start()
+    # Both republish what Redis forgot.
+    seen_by([nodes[0]], "bob@localhost/b")
+    seen_by([nodes[1]], "alice@localhost/a")
+    a.message("bob@localhost/b", "after restart", id_="ar")
+    assert b.recv_message().get("id") == "ar"
+
+
+def test_nodes_share_the_client_port(cluster, passwords):
+    nodes = cluster(2, share_port=True)
+    clients = [RawClient(nodes[0].c2s_port) for _ in range(16)]
+    for i, c in enumerate(clients):
+        c.login("alice", passwords["alice"], resource="r%d" % i)
+    local = [{j for j, s in sessions(srv).items() if s["node"] == name}
+             for srv, name in ((nodes[0], "n0"), (nodes[1], "n1"))]
+    wait_for("16 sessions listed",
+             lambda: len(sessions(nodes[0])) == 16)
+    local = [{j for j, s in sessions(srv).items() if s["node"] == name}
+             for srv, name in ((nodes[0], "n0"), (nodes[1], "n1"))]
+    # The kernel spreads the connections over both listeners.
+    assert local[0] and local[1]
+    assert len(local[0]) + len(local[1]) == 16
+    j0, j1 = sorted(local[0])[0], sorted(local[1])[0]
+    c0 = clients[int(j0.rsplit("/r", 1)[1])]
+    c1 = clients[int(j1.rsplit("/r", 1)[1])]
+    c0.message(j1, "across", id_="x")
+    m = c1.recv_message()
+    assert m.get("id") == "x" and m.get("from") == j0
+
+
+@pytest.mark.parametrize("attrs,fragment", [
+    ({"redis": "localhost", "node": "n0"}, "is not host:port"),
+    ({"redis": "127.0.0.1:0", "node": "n0"}, "is not a port"),
+    ({"redis": "127.0.0.1:6379", "node": "a b"}, "may hold only"),
+    ({"redis": "127.0.0.1:6379", "node": "n0", "lease-ms": "10"},
+     "out of range"),
+])
+def test_cluster_config_errors(server_factory, attrs, fragment):
+    srv = server_factory(start=False, users=False)
+    el = ET.SubElement(srv.cfg, "cluster", **attrs)
+    srv.save()
+    line = open(srv.config_path).read().split("\n").index(
+        [li for li in open(srv.config_path).read().split("\n")
+         if "<cluster" in li][0]) + 1
+    r = srv.ctl("check")
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert fragment in out and (":%d:" % line) in out
+    assert el is not None
