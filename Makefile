@@ -175,6 +175,10 @@ bench: all $(BENCH_BIN)
 bench-peers: all $(BENCH_BIN)
 	bench/peers.sh $(B)
 
+# Two nodes of a cluster and their Redis (doc/cluster.md).
+bench-cluster: all $(BENCH_BIN)
+	bench/cluster.sh $(B)
+
 ember-plugin.pc: ember-plugin.pc.in config.mk FORCE
 	sed -e 's|@prefix@|$(prefix)|' -e 's|@includedir@|$(includedir)|' \
 	    -e 's|@plugindir@|$(plugindir)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -208,7 +212,7 @@ distclean: clean
 
 FORCE:
 
-.PHONY: FORCE all run check fuzz bench bench-peers install clean distclean \
+.PHONY: FORCE all run check fuzz bench bench-peers bench-cluster install clean distclean \
         tests-build fuzz-build
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -125,6 +125,8 @@ static struct {
     int concurrency;
     int body;
     int server_pid;
+    int port2;              /* odd sessions here (a second node) */
+    int more_pids[3];       /* more processes that serve (other nodes) */
     const char *cache_file;
     double timeout;
     const char *label;
@@ -139,7 +141,7 @@ static struct {
 
 static uv_loop_t *loop;
 static Gsasl *gsasl;
-static struct sockaddr_storage addr;
+static struct sockaddr_storage addr, addr2;
 static client_t *clients;
 static client_t *dirty_head;
 static char read_buf[READ_SIZE];
@@ -261,17 +263,37 @@ xrealloc(void *p, size_t n)
 
 /* ---- server process figures (/proc) ---- */
 
+static double proc_cpu(int pid);
+
+/* Every process that serves: the server, or a cluster's nodes and Redis. */
 static double
 server_cpu(void)
+{
+    double sum, c;
+    int i;
+
+    if ((sum = proc_cpu(opt.server_pid)) < 0)
+        return -1;
+    for (i = 0; i < 3 && opt.more_pids[i] > 0; i++) {
+        if ((c = proc_cpu(opt.more_pids[i])) < 0)
+            return -1;
+        sum += c;
+    }
+    return sum;
+}
+
+
+static double
+proc_cpu(int pid)
 {
     char path[64], buf[1024], *p;
     unsigned long ut = 0, stt = 0;
     FILE *f;
     size_t n;
 
-    if (opt.server_pid <= 0)
+    if (pid <= 0)
         return -1;
-    snprintf(path, sizeof(path), "/proc/%d/stat", opt.server_pid);
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
     if ((f = fopen(path, "r")) == NULL)
         return -1;
     n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -1193,7 +1215,9 @@ client_start(client_t *c)
     uv_tcp_init(loop, &c->tcp);
     c->tcp.data = c;
     c->conn.data = c;
-    err = uv_tcp_connect(&c->conn, &c->tcp, (struct sockaddr *) &addr,
+    err = uv_tcp_connect(&c->conn, &c->tcp,
+                         (struct sockaddr *) (opt.port2 > 0 && (c->idx & 1)
+                                                  ? &addr2 : &addr),
                          on_connect);
     if (err < 0)
         client_fail(c, E_CONNECT, uv_strerror(err));
@@ -1490,6 +1514,10 @@ usage(FILE *f)
 "  --concurrency C      at most C logins in progress (100)\n"
 "  --body N             body padding in bytes (32)\n"
 "  --server-pid PID     sample the server's CPU and RSS from /proc\n"
+"  --port2 N            sessions 2k+1 connect to this port (another node of\n"
+"                       a cluster): --pairs chat across nodes\n"
+"  --more-pids P,...    up to 3 more processes whose CPU counts as the\n"
+"                       server's (other nodes, Redis)\n"
 "  --scram-cache FILE   keep SCRAM salted passwords across runs\n"
 "  --timeout S          give up on logins after S s (300)\n"
 "  --label L            name printed with the results\n"
@@ -1540,7 +1568,7 @@ main(int argc, char **argv)
         O_HOST = 256, O_PORT, O_DOMAIN, O_USERS, O_PREFIX, O_FIRST,
         O_PASSWORD, O_MECH, O_HOLD, O_PAIRS, O_REGISTER, O_WINDOW, O_RATE,
         O_DURATION, O_WARMUP, O_SETTLE, O_CRATE, O_CONC, O_BODY, O_PID,
-        O_CACHE, O_TIMEOUT, O_LABEL, O_SECRETS, O_HELP
+        O_CACHE, O_TIMEOUT, O_LABEL, O_SECRETS, O_HELP, O_PORT2, O_MORE
     };
     static const struct option longopts[] = {
         { "host", 1, 0, O_HOST }, { "port", 1, 0, O_PORT },
@@ -1555,7 +1583,8 @@ main(int argc, char **argv)
         { "body", 1, 0, O_BODY }, { "server-pid", 1, 0, O_PID },
         { "scram-cache", 1, 0, O_CACHE }, { "timeout", 1, 0, O_TIMEOUT },
         { "label", 1, 0, O_LABEL }, { "scram-secrets", 1, 0, O_SECRETS },
-        { "help", 0, 0, O_HELP }, { 0, 0, 0, 0 }
+        { "help", 0, 0, O_HELP }, { "port2", 1, 0, O_PORT2 },
+        { "more-pids", 1, 0, O_MORE }, { 0, 0, 0, 0 }
     };
     const char *secrets_salt = NULL;
     int ch, i, rc;
@@ -1586,6 +1615,11 @@ main(int argc, char **argv)
         case O_TIMEOUT: opt.timeout = atof(optarg); break;
         case O_LABEL: opt.label = optarg; break;
         case O_SECRETS: secrets_salt = optarg; break;
+        case O_PORT2: opt.port2 = atoi(optarg); break;
+        case O_MORE:
+            sscanf(optarg, "%d,%d,%d", &opt.more_pids[0], &opt.more_pids[1],
+                   &opt.more_pids[2]);
+            break;
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -1614,6 +1648,10 @@ main(int argc, char **argv)
         fprintf(stderr, "ember-load: --host must be a numeric address\n");
         return 2;
     }
+    if (opt.port2 > 0 &&
+        uv_ip4_addr(opt.host, opt.port2, (struct sockaddr_in *) &addr2) < 0 &&
+        uv_ip6_addr(opt.host, opt.port2, (struct sockaddr_in6 *) &addr2) < 0)
+        return 2;
     gsasl_callback_set(gsasl, on_sasl_cb);
     raise_nofile();
     cache_load();

@@ -6,7 +6,8 @@
 # per login-rate phase), BENCH_PAIRS (1000 chat pairs), BENCH_WINDOW (4
 # messages in flight per sender, closed loop), BENCH_RATE (5000 msgs/s, open
 # loop), BENCH_SECS (10 s measured per message phase).
-# peers.sh sources this file with BENCH_LIB=1 to reuse the functions.
+# peers.sh and cluster.sh source this file with BENCH_LIB=1 to reuse the
+# functions (BENCH_EMBER_EXTRA: more elements for ember.xml).
 
 set -eu
 
@@ -120,7 +121,7 @@ ember_start() {
     grep -Eq "<listen[^>]*type=[\"']c2s[\"'][^>]*require-tls=\"false\"|<listen require-tls=\"false\"[^>]*type=[\"']c2s[\"']" "$cfg" ||
         die "could not switch the c2s listener to plain TCP in $cfg"
     sed -i -E '/<(log|limits)([ \t>\/]|$)/{ :a; /\/>/!{ N; ba; }; d; }' "$cfg"
-    sed -i -E 's#(<ember[^>]*>)#\1\n  <log level="warn" file="ember.log"/>\n  <limits max-connections-per-ip="100000" connections-per-second-per-ip="0" idle-timeout="3600"/>#' "$cfg"
+    sed -i -E 's#(<ember[^>]*>)#\1\n  <log level="warn" file="ember.log"/>\n  <limits max-connections-per-ip="100000" connections-per-second-per-ip="0" idle-timeout="3600"/>'"${BENCH_EMBER_EXTRA:-}"'#' "$cfg"
     "$B/emberctl" -c "$cfg" check >/dev/null || die "generated config invalid"
     n=$(( BENCH_HOLD > 2 * BENCH_PAIRS ? BENCH_HOLD : 2 * BENCH_PAIRS ))
     say "bench: ember: creating $n users"
