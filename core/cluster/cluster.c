@@ -64,8 +64,9 @@ typedef struct fwd_s {
 } fwd_t;
 
 static struct {
-    const ember_cluster_conf_t *conf;
+    int on;                 /* clustered (a reload neither joins nor leaves) */
     char *host, *node;
+    int port;
     int lease_ms;
     redisAsyncContext *cmd, *sub;
     int cmd_up, sub_up;     /* connected; sub_up: subscribed too */
@@ -627,7 +628,7 @@ on_members(redisAsyncContext *ac, void *reply, void *ud)
     if (first) {
         cl.ready = 1;
         ember__log(EMBER_LOG_INFO, LOG, "node %s joined the cluster (Redis "
-                   "%s:%d)", cl.node, cl.host, cl.conf->redis_port);
+                   "%s:%d)", cl.node, cl.host, cl.port);
     }
 }
 
@@ -770,13 +771,13 @@ lost(const redisAsyncContext *ac, const char *why)
     if (was)
         ember__log(EMBER_LOG_ERROR, LOG, "lost Redis at %s:%d (%s): serving "
                    "this node's users only until it is back", cl.host,
-                   cl.conf->redis_port, why);
+                   cl.port, why);
     cl.backoff = cl.backoff == 0 ? BACKOFF_MIN_MS
                  : cl.backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
                  : cl.backoff * 2;
     if (!was && cl.backoff == BACKOFF_MIN_MS)
         ember__log(EMBER_LOG_ERROR, LOG, "cannot reach Redis at %s:%d (%s):"
-                   " retrying", cl.host, cl.conf->redis_port, why);
+                   " retrying", cl.host, cl.port, why);
     uv_timer_start(&cl.retry, retry_cb, cl.backoff, 0);
 }
 
@@ -803,7 +804,7 @@ on_disconnect(const redisAsyncContext *ac, int status)
 static redisAsyncContext *
 open_one(void)
 {
-    redisAsyncContext *ac = redisAsyncConnect(cl.host, cl.conf->redis_port);
+    redisAsyncContext *ac = redisAsyncConnect(cl.host, cl.port);
 
     if (ac == NULL)
         return NULL;
@@ -844,9 +845,10 @@ ember__cluster_start(const ember_config_t *cfg)
     const ember_cluster_conf_t *c = &cfg->cluster;
     unsigned long long r;
 
-    if (c->redis_host == NULL || cl.conf != NULL)
+    if (c->redis_host == NULL || cl.on)
         return 0;
-    cl.conf = c;
+    cl.on = 1;
+    cl.port = c->redis_port;
     if ((cl.host = strdup(c->redis_host)) == NULL ||
         (cl.node = strdup(c->node)) == NULL)
         return EMBER_ENOMEM;
@@ -875,7 +877,7 @@ ember__cluster_stop(void)
 {
     redisAsyncContext *c;
 
-    if (cl.conf == NULL || cl.stopping)
+    if (!cl.on || cl.stopping)
         return;
     ember__router_set_cluster(NULL);
     ember__sessions_observe(NULL);
@@ -912,7 +914,7 @@ ember__cluster_cleanup(void)
 {
     redisAsyncContext *c;
 
-    if (cl.conf == NULL)
+    if (!cl.on)
         return;
     cl.stopping = 1;
     if ((c = cl.sub) != NULL) {
@@ -936,7 +938,7 @@ ember__cluster_cleanup(void)
     free(cl.node);
     cl.host = cl.node = NULL;
     /* The timers are closing: their memory stays as it is. */
-    cl.conf = NULL;
+    cl.on = 0;
 }
 
 
@@ -947,7 +949,7 @@ ember__cluster_describe(void)
     cnode_t *n;
     size_t bound;
 
-    if (cl.conf == NULL)
+    if (!cl.on)
         return NULL;
     nodes = json_array();
     ember__sessions_count(&bound);
@@ -960,7 +962,7 @@ ember__cluster_describe(void)
                                                (json_int_t) n->count,
                                                "self", 0));
     o = json_pack("{s:s, s:s, s:i, s:b, s:o}", "node", cl.node,
-                  "redis_host", cl.host, "redis_port", cl.conf->redis_port,
+                  "redis_host", cl.host, "redis_port", cl.port,
                   "connected", cl.ready, "nodes", nodes);
     return o;
 }

@@ -338,3 +338,17 @@ def test_cluster_config_errors(server_factory, attrs, fragment):
     out = r.stdout + r.stderr
     assert fragment in out and (":%d:" % line) in out
     assert el is not None
+
+
+def test_reload_keeps_the_node_in_the_cluster(cluster, passwords):
+    nodes = cluster(2)
+    nodes[0].ctl_ok("reload")
+    r = json.loads(nodes[0].ctl_ok("--json", "status").stdout)
+    st = r.get("result", r)
+    assert st["cluster"]["node"] == "n0" and st["cluster"]["connected"]
+    assert {n["name"] for n in st["cluster"]["nodes"]} == {"n0", "n1"}
+    a = connect(nodes[0], passwords, "alice", "a")
+    b = connect(nodes[1], passwords, "bob", "b")
+    seen_by([nodes[0]], "bob@localhost/b")
+    a.message("bob@localhost/b", "after reload", id_="r1")
+    assert b.recv_message().get("id") == "r1"
