@@ -96,6 +96,8 @@ mod_upload_CFLAGS = $(GNUTLS_CFLAGS)
 mod_storage_sqlite_CFLAGS = $(SQLITE_CFLAGS)
 mod_auth_ldap_LIBS = $(LDAP_LIBS) -lpthread
 mod_auth_ldap_CFLAGS = $(LDAP_CFLAGS)
+mod_storage_pgsql_LIBS = $(PQ_LIBS) -lpthread
+mod_storage_pgsql_CFLAGS = $(PQ_CFLAGS)
 
 $(B)/modules/%.o: modules/%.c config.mk
 	@mkdir -p $(@D)

@@ -37,6 +37,11 @@ PLAIN_OFFSET = 8
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 
+# EMBER_STORAGE=pgsql: every instance keeps its data in a database of its
+# own on one PostgreSQL server the run starts (pgsql_peer.shared()),
+# through storage_pgsql instead of storage_sqlite.
+STORAGE = os.environ.get("EMBER_STORAGE", "sqlite")
+
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
 
@@ -99,6 +104,13 @@ class Server:
         self.config_path = self.dir / "ember.xml"
         self.tree = ET.parse(self.config_path)
         self.set_log(os.environ.get("EMBER_TEST_LOG_LEVEL", "info"))
+        self.storage = "sqlite"
+        self.pg_conninfo = None
+        if STORAGE == "pgsql":
+            import pgsql_peer
+            self.use_pgsql(pgsql_peer.shared().create_database())
+            # emberctl reads the file on disk (users are added offline).
+            self.save()
         # Test instances live under the runner's private temporary
         # directory: started as root, they stay root (test_privileges.py
         # covers the drop).
@@ -169,6 +181,21 @@ class Server:
     def add_plain_listener(self):
         """A c2s listener without TLS on 127.0.0.1:BASE+8."""
         return self.add_listener("c2s", self.plain_port, require_tls=False)
+
+    def use_pgsql(self, conninfo):
+        """Keep the data in PostgreSQL (conninfo) instead of ember.db."""
+        for m in self.cfg.findall("module"):
+            if m.get("name") in ("storage_sqlite", "storage_pgsql"):
+                self.cfg.remove(m)
+        el = ET.Element("module", name="storage_pgsql", conninfo=conninfo)
+        # Where storage_sqlite was: before the other global modules.
+        first = self.cfg.find("module")
+        idx = list(self.cfg).index(first) if first is not None \
+            else len(self.cfg)
+        self.cfg.insert(idx, el)
+        self.storage = "pgsql"
+        self.pg_conninfo = conninfo
+        return el
 
     def add_plugins_dir(self, path=TEST_MODULES):
         ET.SubElement(self.cfg, "plugins", dir=str(path))

@@ -10,6 +10,9 @@ import json
 import sqlite3
 import time
 
+import pytest
+
+from harness import STORAGE
 from rawxmpp import RawClient, q
 from muclib import Occ
 from test_mam import NS_MAM, NS_RSM, body_of, chat, query, recv_chat, \
@@ -33,6 +36,21 @@ def ids_of(results):
 
 def db_path(srv):
     return srv.dir / "data" / "ember.db"
+
+
+def db_exec(srv, sql, params=()):
+    """Run sql (qmark parameters, `user` column) on the instance's
+    database, SQLite's file or its PostgreSQL database; the rows."""
+    if srv.storage != "pgsql":
+        with sqlite3.connect(str(db_path(srv))) as db:
+            return db.execute(sql, params).fetchall()
+    import pgsql_peer
+    for p in params:
+        sql = sql.replace("?", str(int(p)), 1)
+    rows = pgsql_peer.shared().psql(srv.pg_conninfo,
+                                    sql.replace("user", "usr"))
+    conv = {"t": 1, "f": 0}
+    return [tuple(conv.get(v, v) for v in r) for r in rows]
 
 
 def logged_in(srv, passwords, *users):
@@ -152,6 +170,9 @@ def test_time_bounds_of_a_room_archive(server, passwords):
     a.close()
 
 
+@pytest.mark.skipif(STORAGE == "pgsql", reason="reads SQLite's query plans "
+                    "(PostgreSQL plans by cost: bench/mam_archive.py "
+                    "--pgsql checks them on a large archive)")
 def test_every_query_shape_reads_index_ranges(server_factory, passwords):
     """The store checks each archive statement's plan when it prepares
     it (SQLite's EXPLAIN QUERY PLAN): none may read a whole table or sort
@@ -216,10 +237,9 @@ def test_archive_whose_times_go_back_is_still_read_right(server_factory,
     bob.close()
     srv.stop()
     year = 365 * 86400 * 10**6
-    with sqlite3.connect(str(db_path(srv))) as db:
-        db.execute("UPDATE archive SET time = time + ? WHERE oid = (SELECT "
-                   "oid FROM archive_owner WHERE user = 'alice' AND store = "
-                   "'mam')", (year,))
+    db_exec(srv, "UPDATE archive SET time = time + ? WHERE oid = (SELECT "
+            "oid FROM archive_owner WHERE user = 'alice' AND store = "
+            "'mam')", (year,))
     srv.start()
     alice, bob = logged_in(srv, passwords, "alice", "bob")
     # Still in order: the year ahead is one block.
@@ -251,9 +271,8 @@ def test_archive_whose_times_go_back_is_still_read_right(server_factory,
     alice.close()
     bob.close()
     srv.stop()
-    with sqlite3.connect(str(db_path(srv))) as db:
-        ordered = dict(db.execute("SELECT user, ordered FROM "
-                                  "archive_owner WHERE store = 'mam'"))
+    ordered = dict(db_exec(srv, "SELECT user, ordered FROM "
+                           "archive_owner WHERE store = 'mam'"))
     assert ordered["alice"] == 0 and ordered["bob"] == 1
 
 
@@ -329,6 +348,9 @@ CREATE INDEX archive_time ON archive (host, store, user, time);
 """
 
 
+@pytest.mark.skipif(STORAGE == "pgsql", reason="storage_sqlite's own "
+                    "schema history (storage_pgsql's migrations: "
+                    "test_storage_pgsql.py)")
 def test_archives_of_schema_1_are_carried_over(server_factory, passwords):
     """A database of the previous release (schema 1: archive rows keyed by
     host, store and user strings) is migrated at load: the items, their
