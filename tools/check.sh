@@ -2,7 +2,10 @@
 # What `make check` runs once the tests are built (make tests-build):
 #   1. every unit test binary ($B/tests/unit/test-*)
 #   2. the integration suite (pytest + slixmpp against a real emberd)
-#   3. the same two against an AddressSanitizer + UBSan build (build-asan)
+#   3. the same two against an AddressSanitizer + UBSan build (build-asan),
+#      the integration suite there on PostgreSQL (storage_pgsql, a server
+#      the tests start), plus the storage-heavy files on SQLite again so
+#      that storage_sqlite keeps its sanitizer run
 #   4. each libFuzzer target for $FUZZ_SECONDS (build-fuzz)
 # Prints "N passed, N failed" last and exits non-zero when anything failed.
 #
@@ -17,6 +20,13 @@ MAKE=${MAKE:-make}
 PY=/usr/bin/python3
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+# Run on SQLite under the sanitizers as well (the rest of the suite runs
+# there on PostgreSQL only).
+SQLITE_ASAN_FILES="tests/integration/test_mam_store.py
+ tests/integration/test_mam.py tests/integration/test_offline.py
+ tests/integration/test_sm.py tests/integration/test_migrate.py
+ tests/integration/test_muc_persist.py tests/integration/test_roster.py"
 
 passed=0
 failed=0
@@ -48,13 +58,16 @@ unit_tests() {
     [ $found = 1 ] || ko "no unit tests in $dir"
 }
 
+# integration LABEL BUILD [STORAGE [FILES]]: STORAGE sqlite (default) or
+# pgsql (EMBER_STORAGE, see tests/integration/harness.py).
 integration() {
     label=$1
     out=$(mktemp)
     rcf=$(mktemp)
     # shellcheck disable=SC2086
-    { EMBER_BUILD=$2 $PY -m pytest -q -rfE -p no:cacheprovider \
-        ${PYTEST_ARGS:-} tests/integration 2>&1; echo $? >"$rcf"; } |
+    { EMBER_STORAGE=${3:-sqlite} EMBER_BUILD=$2 $PY -m pytest -q -rfE \
+        -p no:cacheprovider ${PYTEST_ARGS:-} ${4:-tests/integration} 2>&1
+      echo $? >"$rcf"; } |
         tee "$out"
     rc=$(cat "$rcf")
     summary=$(grep -E '[0-9]+ (passed|failed|errors?)' "$out" | tail -n 1)
@@ -115,8 +128,14 @@ if [ "${CHECK_SKIP_ASAN:-0}" != 1 ]; then
         ok "asan build"
         stage "unit tests (build-asan)"
         unit_tests build-asan
-        stage "integration tests (build-asan)"
-        integration "integration (build-asan)" build-asan
+        # The whole suite runs once on each backend: on SQLite above, on
+        # PostgreSQL here; the files that lean on storage the most run on
+        # SQLite under the sanitizers too.
+        stage "integration tests (build-asan, PostgreSQL)"
+        integration "integration (build-asan, pgsql)" build-asan pgsql
+        stage "storage integration tests (build-asan, SQLite)"
+        integration "storage integration (build-asan, sqlite)" build-asan \
+            sqlite "$SQLITE_ASAN_FILES"
     else
         ko "asan build"
     fi

@@ -1,6 +1,7 @@
 /* mod_storage_pgsql.c -- storage backend on PostgreSQL (libpq): a pool
  * of connections on worker threads (storage_pgsql_pool.c), prepared
  * statements, versioned schema migrations at start. */
+#include <dlfcn.h>
 #include <stdlib.h>
 
 #include "storage_pgsql.h"
@@ -36,6 +37,13 @@ pg_load(ember_module_t *m, const ember_api_t *a)
 
     api = a;
     conf = api->module_conf(m);
+    /*
+     * libpq (and the GSSAPI and TLS libraries it brings) keeps state
+     * allocated at its first connection for the life of the process:
+     * unmapped with this module when a load fails, that state would be
+     * lost, and load again fresh.  libpq stays mapped instead.
+     */
+    dlopen("libpq.so.5", RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
     if (pg_pool_running()) {
         api->log(m, EMBER_LOG_ERROR, "already loaded");
         return EMBER_EBUSY;
