@@ -170,9 +170,9 @@ def test_time_bounds_of_a_room_archive(server, passwords):
     a.close()
 
 
-@pytest.mark.skipif(STORAGE == "pgsql", reason="reads SQLite's query plans "
-                    "(PostgreSQL plans by cost: bench/mam_archive.py "
-                    "--pgsql checks them on a large archive)")
+@pytest.mark.skipif(STORAGE == "pgsql", reason="reads the plans storage_sqlite "
+                    "logs; PostgreSQL plans by cost and statistics, which "
+                    "a test-sized archive does not show")
 def test_every_query_shape_reads_index_ranges(server_factory, passwords):
     """The store checks each archive statement's plan when it prepares
     it (SQLite's EXPLAIN QUERY PLAN): none may read a whole table or sort
