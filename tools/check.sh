@@ -24,9 +24,8 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 # Run on SQLite under the sanitizers as well (the rest of the suite runs
 # there on PostgreSQL only).
 SQLITE_ASAN_FILES="tests/integration/test_mam_store.py
- tests/integration/test_mam.py tests/integration/test_offline.py
- tests/integration/test_sm.py tests/integration/test_migrate.py
- tests/integration/test_muc_persist.py tests/integration/test_roster.py"
+ tests/integration/test_offline.py tests/integration/test_sm.py
+ tests/integration/test_muc_persist.py"
 
 passed=0
 failed=0
