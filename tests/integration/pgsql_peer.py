@@ -121,7 +121,9 @@ class Postgres:
     def create_database(self, name=None):
         """A new empty database; its conninfo."""
         name = name or "ember_%d_%d" % (os.getpid(), next(_names))
-        self.psql(self.admin_conninfo, "CREATE DATABASE %s" % name)
+        # FILE_COPY: half the time of WAL_LOG for a small template.
+        self.psql(self.admin_conninfo,
+                  "CREATE DATABASE %s STRATEGY = FILE_COPY" % name)
         return self.conninfo(name)
 
 
