@@ -132,6 +132,10 @@ answer_r(ember_session_t *s)
         write_a(s);
         return;
     }
+    /* Every <r/> gets its <a/> (XEP-0198 section 4): an earlier one still
+     * waiting is answered now with what is settled so far. */
+    if (sm->a_waits)
+        write_a(s);
     sm->a_waits = 1;
     sm->a_wanted = sm->in;
 }

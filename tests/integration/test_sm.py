@@ -111,6 +111,25 @@ def test_server_answers_r_with_handled_count(sm_server, passwords):
     c.close()
 
 
+def test_every_r_gets_its_a(sm_server, passwords):
+    """Section 4: "When an <r/> element ("request") is received, the
+    recipient MUST acknowledge it by sending an <a/> element", also when
+    several come before what they cover is stored (messages to an offline
+    account, each acknowledged only once its offline copy is committed).
+    h never goes back and the last one counts every stanza."""
+    c = RawClient(sm_server.c2s_port, domain=sm_server.domain)
+    c.login("alice", passwords["alice"])
+    enable(c)
+    for chunk in range(3):
+        c.send("".join("<message to='carol@localhost' type='chat'>"
+                       "<body>%d</body></message>" % i for i in range(200)))
+        c.send("<r xmlns='%s'/>" % NS_SM)
+    hs = [int(c.recv(sm("a"), timeout=30).get("h")) for _ in range(3)]
+    assert hs == sorted(hs)
+    assert hs[-1] == 600
+    c.close()
+
+
 def test_server_requests_acks_and_too_high_h_is_an_error(sm_server,
                                                          passwords):
     """Section 4: the server asks with <r/> for what it sent; an h larger
