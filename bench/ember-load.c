@@ -25,6 +25,7 @@
 #define NS_BIND     "urn:ietf:params:xml:ns:xmpp-bind"
 #define NS_SESSION  "urn:ietf:params:xml:ns:xmpp-session"
 #define NS_REGISTER "jabber:iq:register"
+#define NS_SM       "urn:xmpp:sm:3"
 #define READ_SIZE   65536
 #define HIST_SUB    64
 #define HIST_SIZE   (HIST_SUB * 2 + 58 * HIST_SUB)
@@ -99,6 +100,8 @@ struct client_s {
     uint64_t t_start;
     uint64_t seq;
     unsigned inflight;
+    uint32_t sm_received;       /* stanzas since <enable/>: our h */
+    unsigned sm_unasked;        /* messages sent since our last <r/> */
 };
 
 typedef struct {
@@ -131,6 +134,7 @@ static struct {
     double timeout;
     const char *label;
     unsigned max_inflight;
+    unsigned sm_ask;        /* XEP-0198 on: an <r/> after this many sent */
 } opt = {
     .host = "127.0.0.1", .port = 5222, .domain = "localhost",
     .prefix = "u", .users = 100, .password = "pw", .mech = "SCRAM-SHA-1",
@@ -694,6 +698,8 @@ static void
 go_online(client_t *c)
 {
     c->state = S_ONLINE;
+    if (opt.sm_ask > 0)
+        send_fmt(c, "<enable xmlns='" NS_SM "'/>");
     send_fmt(c, "<presence/>");
     login_finished(c, 1);
 }
@@ -947,6 +953,10 @@ send_message(client_t *c)
     for (i = 0; i < opt.body; i++)
         c->out[c->out_len++] = 'x';
     send_fmt(c, "</body></message>");
+    if (opt.sm_ask > 0 && ++c->sm_unasked >= opt.sm_ask) {
+        send_fmt(c, "<r xmlns='" NS_SM "'/>");
+        c->sm_unasked = 0;
+    }
     c->inflight++;
     st.sent++;
     if (st.measuring)
@@ -988,6 +998,16 @@ on_online_stanza(client_t *c, const char *p, size_t n, uint64_t now)
     size_t len;
     const char *id, *type;
 
+    if (opt.sm_ask > 0) {
+        if (name_is(p, n, "r")) {
+            send_fmt(c, "<a xmlns='" NS_SM "' h='%" PRIu32 "'/>",
+                     c->sm_received);
+            return;
+        }
+        if (name_is(p, n, "message") || name_is(p, n, "presence") ||
+            name_is(p, n, "iq"))
+            c->sm_received++;
+    }
     if (name_is(p, n, "message")) {
         on_message(c, p, n, now);
     } else if (name_is(p, n, "iq")) {
@@ -1317,6 +1337,7 @@ print_results(void)
            opt.mech, opt.users, st.online, errs, login_s, lps,
            hist_pct_ms(&st.login_lat, 50), hist_pct_ms(&st.login_lat, 99),
            cpu_login, st.rss0, st.rss1, rss_per);
+    printf("\"sm_ask\":%u,", opt.sm_ask);
     printf("\"window\":%d,\"rate\":%.0f,\"measure_s\":%.3f,"
            "\"sent\":%" PRIu64 ",\"delivered\":%" PRIu64 ","
            "\"msgs_per_s\":%.1f,\"p50_ms\":%.4f,\"p90_ms\":%.4f,"
@@ -1513,6 +1534,8 @@ usage(FILE *f)
 "  --connect-rate R     at most R new connections/s (0 = no cap)\n"
 "  --concurrency C      at most C logins in progress (100)\n"
 "  --body N             body padding in bytes (32)\n"
+"  --sm N               XEP-0198: <enable/> after bind, answer the server's\n"
+"                       <r/>, ask <r/> after every N messages sent (0: off)\n"
 "  --server-pid PID     sample the server's CPU and RSS from /proc\n"
 "  --port2 N            sessions 2k+1 connect to this port (another node of\n"
 "                       a cluster): --pairs chat across nodes\n"
@@ -1568,7 +1591,7 @@ main(int argc, char **argv)
         O_HOST = 256, O_PORT, O_DOMAIN, O_USERS, O_PREFIX, O_FIRST,
         O_PASSWORD, O_MECH, O_HOLD, O_PAIRS, O_REGISTER, O_WINDOW, O_RATE,
         O_DURATION, O_WARMUP, O_SETTLE, O_CRATE, O_CONC, O_BODY, O_PID,
-        O_CACHE, O_TIMEOUT, O_LABEL, O_SECRETS, O_HELP, O_PORT2, O_MORE
+        O_CACHE, O_TIMEOUT, O_LABEL, O_SECRETS, O_HELP, O_PORT2, O_MORE, O_SM
     };
     static const struct option longopts[] = {
         { "host", 1, 0, O_HOST }, { "port", 1, 0, O_PORT },
@@ -1584,7 +1607,8 @@ main(int argc, char **argv)
         { "scram-cache", 1, 0, O_CACHE }, { "timeout", 1, 0, O_TIMEOUT },
         { "label", 1, 0, O_LABEL }, { "scram-secrets", 1, 0, O_SECRETS },
         { "help", 0, 0, O_HELP }, { "port2", 1, 0, O_PORT2 },
-        { "more-pids", 1, 0, O_MORE }, { 0, 0, 0, 0 }
+        { "more-pids", 1, 0, O_MORE }, { "sm", 1, 0, O_SM },
+        { 0, 0, 0, 0 }
     };
     const char *secrets_salt = NULL;
     int ch, i, rc;
@@ -1604,6 +1628,7 @@ main(int argc, char **argv)
         case O_REGISTER: opt.mode = MODE_REGISTER; break;
         case O_WINDOW: opt.window = atoi(optarg); break;
         case O_RATE: opt.rate = atof(optarg); break;
+        case O_SM: opt.sm_ask = (unsigned) atoi(optarg); break;
         case O_DURATION: opt.duration = atof(optarg); break;
         case O_WARMUP: opt.warmup = atof(optarg); break;
         case O_SETTLE: opt.settle = atof(optarg); break;

@@ -19,6 +19,13 @@ everything they receive is the bench's traffic).
    With SM on, each client answers the server's <r/> with the stanzas it
    received (<a h/>).  The cost of SM is 1 - (its rate / the rate of
    none); the target is <= 10 %.
+   The clients are Python and use most of the CPU, so emberd gets
+   smaller batches per loop turn in the modes where they do more.
+   1b. Paced (--only paced, needs make bench's ember-load): the C load
+   generator sends the same R messages per second in total (open loop)
+   over the P pairs, without SM and with <enable/> and an <r/> after
+   every W messages each sender sends (both sides answer the server's
+   <r/>); emberd's CPU for the same work is compared.
 2. One sender with many in flight: one session keeps 500 chat messages
    in flight to an echo for S seconds, without and with <enable/> (an
    <r/> every 100): the case of a client that sends faster than the
@@ -35,12 +42,15 @@ everything they receive is the bench's traffic).
 
     EMBER_BUILD=build /usr/bin/python3 bench/mam_sm.py \\
         [--pairs 200] [--window 4] [--secs 10] [--sessions 4000] \\
-        [--without mam] [--only acks|burst|hibernate]
+        [--without mam] [--only acks|paced|burst|hibernate] [--rate 5000]
 """
 
 import argparse
 import asyncio
 import base64
+import json
+import os
+import subprocess
 import re
 import resource
 import sys
@@ -288,6 +298,24 @@ def server(d, without, users):
     return srv
 
 
+def paced(srv, pairs, sm_ask, rate, secs):
+    """ember-load, open loop: (msgs per emberd CPU-second, the run's
+    JSON)."""
+    load = Path(os.environ.get("EMBER_BUILD", "build")) / "bench" / \
+        "ember-load"
+    if not load.is_absolute():
+        load = TOP / load
+    out = subprocess.run(
+        [str(load), "--port", str(srv.plain_port), "--domain", "localhost",
+         "--password", PASSWORD, "--users", str(2 * pairs), "--pairs",
+         "--rate", str(rate), "--sm", str(sm_ask), "--mech", "PLAIN",
+         "--settle", "1", "--warmup", "2", "--duration", str(int(secs)),
+         "--server-pid", str(srv.pid)],
+        capture_output=True, text=True, check=True).stdout
+    j = json.loads(out.strip().splitlines()[-1])
+    return j["msgs_per_cpu_s"], j
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=200)
@@ -296,7 +324,10 @@ def main():
     ap.add_argument("--sessions", type=int, default=4000)
     ap.add_argument("--without", action="append", default=[],
                     metavar="MODULE")
-    ap.add_argument("--only", choices=("acks", "burst", "hibernate"))
+    ap.add_argument("--only", choices=("acks", "paced", "burst",
+                                       "hibernate"))
+    ap.add_argument("--rate", type=int, default=5000,
+                    help="paced: messages per second in total")
     ap.add_argument("--modes", default="none,window,message",
                     help="acknowledgement runs, of none,window,message")
     a = ap.parse_args()
@@ -320,6 +351,24 @@ def main():
                 "  (%.0f %% of none: SM costs %.0f %%)" % (
                     100 * rates[mode] / rates["none"],
                     100 - 100 * rates[mode] / rates["none"])), flush=True)
+    if a.only in (None, "paced"):
+        rates = {}
+        for sm_ask in (0, a.window):
+            with tempfile.TemporaryDirectory() as d:
+                srv = server(d, a.without, 2 * a.pairs)
+                srv.start()
+                try:
+                    rates[sm_ask], j = paced(srv, a.pairs, sm_ask, a.rate,
+                                             a.secs)
+                finally:
+                    srv.stop(check=False)
+            print("mam_sm paced %d/s %-13s msgs_per_cpu_s %.0f  delivered "
+                  "%d/%d  p99 %.2f ms%s" % (
+                      a.rate, "sm r/%d" % sm_ask if sm_ask else "no SM",
+                      rates[sm_ask], j["delivered"], j["sent"], j["p99_ms"],
+                      "" if sm_ask == 0 else
+                      "  (SM costs %.0f %%)" % (100 - 100 * rates[sm_ask] /
+                                                rates[0])), flush=True)
     if a.only in (None, "burst"):
         rates = {}
         for sm in (False, True):
