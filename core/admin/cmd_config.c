@@ -1368,15 +1368,18 @@ static const ember_cmd_arg_t args_host[] = {
     { NULL, 0, 0, NULL }
 };
 
+/* config-get and module-options show secrets as they are written
+ * (component secrets, a conninfo password, a TURN secret): permission
+ * "admin" rather than "read" puts each reading in the audit log. */
 static const ember_command_t config_commands[] = {
-    { "config-get", "The config file as it is on disk", NULL, "read",
+    { "config-get", "The config file as it is on disk", NULL, "admin",
       cmd_config_get },
     { "config-check", "Check config text without writing it", args_text,
       "read", cmd_config_check },
     { "config-set", "Check, write (FILE.bak kept) and reload the config",
       args_text, "admin", cmd_config_set },
     { "module-options", "A module's options: type, default, current value",
-      args_module, "read", cmd_module_options },
+      args_module, "admin", cmd_module_options },
     { "module-configure", "Set a module's options in the config, reload",
       args_configure, "admin", cmd_module_configure },
     { "module-enable", "Enable a module in the config, reload", args_module,

@@ -11,8 +11,8 @@ import pytest
 
 from rawxmpp import RawClient
 from test_adhoc import run as adhoc_run
-from test_console_api import (ADMIN, Admin, call, console_module, keyed,
-                              make_web, new_key)
+from test_console_api import (ADMIN, Admin, assert_error, call,
+                              console_module, keyed, make_web, new_key)
 
 ADMIN_NODE = "http://jabber.org/protocol/admin"
 
@@ -21,6 +21,24 @@ ADMIN_NODE = "http://jabber.org/protocol/admin"
 def asrv(server_factory, tmp_path):
     srv = server_factory(start=False)
     ET.SubElement(srv.cfg, "admin", jid=ADMIN)
+    console_module(srv).set("web-root", str(make_web(tmp_path)))
+    srv.start()
+    return srv
+
+
+COMPONENT_SECRET = "gw-component-secret-4711"
+TURN_SECRET = "turn-static-auth-secret-0815"
+
+
+@pytest.fixture
+def secret_srv(server_factory, tmp_path):
+    """A config that holds secrets in the clear, as operators write them."""
+    srv = server_factory(start=False)
+    ET.SubElement(srv.cfg, "admin", jid=ADMIN)
+    ET.SubElement(srv.cfg, "component", domain="gw.localhost",
+                  secret=COMPONENT_SECRET)
+    srv.add_module("extdisco", turn="turn.example.org:3478",
+                   **{"turn-secret": TURN_SECRET})
     console_module(srv).set("web-root", str(make_web(tmp_path)))
     srv.start()
     return srv
@@ -157,3 +175,61 @@ def test_audit_is_an_admin_read_for_the_rest_api(asrv):
     assert info["adduser"]["read_only"] is False
     st, _, doc = api("POST", "/api/v1/commands/audit", {"max": 0})
     assert st == 400
+
+
+def test_reading_the_secrets_of_the_config_is_kept(secret_srv):
+    """config-get and module-options give secrets as the file has them:
+    each reading is kept with who read it; the typed settings show that a
+    secret is set, never its value, and stay a read left out."""
+    key = new_key(secret_srv, "ops-dashboard")
+    api = keyed(secret_srv, key["key"])
+    info = {c["name"]: c for c in api("GET", "/api/v1/commands")[2]}
+    assert info["config-get"]["read_only"] is False
+    assert info["module-options"]["read_only"] is False
+    assert info["settings"]["read_only"] is True
+    before = len(entries(secret_srv))
+    st, _, doc = api("GET", "/api/v1/settings")
+    assert st == 200 and COMPONENT_SECRET not in json.dumps(doc)
+    assert len(entries(secret_srv)) == before
+
+    st, _, doc = api("GET", "/api/v1/config")
+    assert st == 200 and COMPONENT_SECRET in doc["text"]
+    got = entries(secret_srv, "config-get")
+    assert len(got) == 1 and "ops-dashboard" in got[0]["actor"]
+    assert got[0]["origin"] == "127.0.0.1" and got[0]["result"] == "ok"
+    st, _, doc = api("POST", "/api/v1/commands/config-get", {})
+    assert st == 200 and TURN_SECRET in doc["result"]["text"]
+    assert len(entries(secret_srv, "config-get")) == 2
+
+    st, _, doc = api("GET", "/api/v1/modules/extdisco/options?host=localhost")
+    assert st == 200 and TURN_SECRET in json.dumps(doc)
+    opts = entries(secret_srv, "module-options")[0]
+    assert "ops-dashboard" in opts["actor"]
+    assert opts["detail"]["name"] == "extdisco"
+    secret_srv.ctl_ok("--json", "config-get")
+    assert entries(secret_srv, "config-get")[0]["actor"] == \
+        "emberctl (uid %d)" % os.getuid()
+    for e in entries(secret_srv):
+        assert COMPONENT_SECRET not in json.dumps(e)
+        assert TURN_SECRET not in json.dumps(e)
+
+
+def test_the_config_is_not_read_without_admin_rights(secret_srv):
+    """bob knows his own password but is no admin: no session, no answer,
+    no secret, at either route to config-get."""
+    st, h, doc = call(secret_srv, "POST", "/api/v1/login",
+                      {"jid": "bob@localhost", "password": "bob-secret"})
+    assert st == 401
+    cookie = h.get("set-cookie", "").split(";")[0]
+    for method, path in (("GET", "/api/v1/config"),
+                         ("POST", "/api/v1/commands/config-get"),
+                         ("GET", "/api/v1/modules/extdisco/options")):
+        for headers in ({"Cookie": cookie} if cookie else {},
+                        {"Authorization": "Bearer ek_000000000000_" +
+                         "0" * 48}):
+            st, _, doc = call(secret_srv, method, path,
+                              {} if method == "POST" else None, headers)
+            assert_error(st, doc, 401, "unauthorized")
+            assert COMPONENT_SECRET not in json.dumps(doc)
+            assert TURN_SECRET not in json.dumps(doc)
+    assert entries(secret_srv, "config-get") == []

@@ -142,7 +142,9 @@ PROTECTED = [("GET", "/api/v1/users"), ("GET", "/api/v1/stats"),
              ("GET", "/api/v1/keys"), ("POST", "/api/v1/keys"),
              ("POST", "/api/v1/commands/status"), ("GET", "/api/v1/nope"),
              ("DELETE", "/api/v1/users/bob@localhost"),
-             ("POST", "/api/v1/logout"), ("PUT", "/api/v1/config"),
+             ("POST", "/api/v1/logout"), ("GET", "/api/v1/config"),
+             ("PUT", "/api/v1/config"),
+             ("POST", "/api/v1/commands/config-get"),
              ("PATCH", "/api/v1/anything"), ("GET", "/api/"),
              ("GET", "/api/v1/openapi.json/x")]
 
