@@ -9,21 +9,14 @@ import hashlib
 import hmac
 import os
 import re
-import shutil
-import socket
 import stat
-import subprocess
-import tempfile
-import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
-import ejabberd_peer
 from muclib import NS_MUC_ADMIN, Occ, form_fields
 from test_mam import body_of, query as mam_query
-from peers import free_tcp_port
+from peers import PROSODY_MIGRATOR, Ejabberd, Prosody, ejabberd_available
 from rawxmpp import NS_CLIENT, RawClient, q, stanza_error
 
 NS_PIE = "urn:xmpp:pie:0"
@@ -643,123 +636,28 @@ def test_openfire_unknown_element(server, tmp_path):
 
 # ---- Prosody (Debian's 0.12, its prosody-migrator, XEP-0227 driver) ----
 
-PROSODY = shutil.which("prosody") or "/usr/bin/prosody"
-PROSODYCTL = shutil.which("prosodyctl") or "/usr/bin/prosodyctl"
-MIGRATOR = shutil.which("prosody-migrator") or "/usr/bin/prosody-migrator"
+# A Prosody with its default (hashed) password storage and the stores
+# the migrator exports.
+PROSODY_SOURCE_MODULES = ("roster", "saslauth", "disco", "private", "vcard",
+                          "offline", "presence", "pep", "mam", "posix")
 
 
-class Prosody:
-    """A Prosody with its default (hashed) password storage, alone on a
-    loopback port: the source of a migration."""
-
-    def __init__(self, root):
-        self.root = Path(root)
-        self.root.mkdir()
-        (self.root / "data").mkdir()
-        self.port = free_tcp_port()
-        self.cfg = self.root / "prosody.cfg.lua"
-        self.cfg.write_text("""
-pidfile = "%(r)s/prosody.pid"
-data_path = "%(r)s/data"
-run_as_root = true
-daemonize = false
-log = { info = "%(r)s/prosody.log" }
-interfaces = { "127.0.0.1" }
-c2s_ports = { %(p)d }
-s2s_ports = { }
-c2s_direct_tls_ports = { }
-s2s_direct_tls_ports = { }
-http_ports = { }
-https_ports = { }
-component_ports = { }
-admin_socket = "%(r)s/admin.sock"
-modules_enabled = { "roster", "saslauth", "disco", "private", "vcard",
-  "offline", "presence", "pep", "mam", "posix" }
-authentication = "internal_hashed"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-VirtualHost "localhost"
-""" % {"r": self.root, "p": self.port})
-        self.proc = None
-
-    def register(self, user, password):
-        r = subprocess.run([PROSODYCTL, "--config", str(self.cfg), "register",
-                            user, "localhost", password],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stdout + r.stderr
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [PROSODY, "-F", "--config", str(self.cfg)],
-            stdout=open(self.root / "prosody.out", "ab"),
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log()
-            try:
-                socket.create_connection(("127.0.0.1", self.port),
-                                         0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("prosody did not listen:\n" + self.log())
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def log(self):
-        return "".join(p.read_text(errors="replace")[-5000:]
-                       for p in (self.root / "prosody.out",
-                                 self.root / "prosody.log") if p.exists())
-
-    def export_227(self, out):
-        """prosody-migrator from the internal store to the xep0227 driver:
-        one file per user in `out`.  The migrator writes where its
-        built-in data directory points (CFG_DATADIR, /var/lib/prosody, set
-        before any config is read), so it runs from a copy with only that
-        line changed; --root keeps it from switching to the prosody
-        user."""
-        out.mkdir()
-        script = self.root / "prosody-migrator.lua"
-        script.write_text(re.sub(r"(?m)^CFG_DATADIR=.*$",
-                                 "CFG_DATADIR=%r;" % str(out),
-                                 Path(MIGRATOR).read_text()))
-        mcfg = self.root / "migrator.cfg.lua"
-        mcfg.write_text("""
-input { type = "internal"; path = "%s";
-  hosts = { ["localhost"] = { "accounts", "roster", "vcard", "private",
-    "pep-pubsub", "archive-archive" } } }
-output { type = "xep0227" }
-""" % (self.root / "data"))
-        lua = Path(MIGRATOR).read_text().splitlines()[0][2:].split()[-1]
-        r = subprocess.run([shutil.which(lua) or lua, str(script), "--root",
-                            "--config", str(mcfg), "input", "output"],
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0 and "Done!" in r.stdout + r.stderr, \
-            r.stdout + r.stderr
-        return sorted(out.iterdir())
-
-
-@pytest.mark.skipif(not os.path.exists(MIGRATOR), reason="no prosody")
+@pytest.mark.skipif(not os.path.exists(PROSODY_MIGRATOR),
+                    reason="no prosody")
 def test_import_from_prosody(server_factory, tmp_path):
-    p = Prosody(tmp_path / "prosody")
+    p = Prosody(tmp_path / "prosody", "localhost",
+                modules=PROSODY_SOURCE_MODULES, hashed=True)
     for u, pw in (("alice", "alice-pw"), ("bob", "bob-pw"),
                   ("carol", "carol-pw")):
-        p.register(u, pw)
+        p.adduser(u, pw)
     p.start()
     try:
-        fill_alice(p.port, "alice-pw")
-        c = login(p.port, "carol", "carol-pw")
+        fill_alice(p.c2s_port, "alice-pw")
+        c = login(p.c2s_port, "carol", "carol-pw")
         c.send("<presence to='alice@localhost' type='subscribe'/>")
         c.iq("get", "<query xmlns='jabber:iq:roster'/>")
         bye(c)
-        b = login(p.port, "bob", "bob-pw")
+        b = login(p.c2s_port, "bob", "bob-pw")
         b.message("alice@localhost", "while you were away")
         b.iq("get", "<query xmlns='jabber:iq:roster'/>")
         bye(b)
@@ -792,35 +690,35 @@ def test_import_from_prosody(server_factory, tmp_path):
 
 # ---- ejabberd (Debian's 23.01, ejabberdctl export_piefxis) ----
 
-@pytest.fixture
-def ejabberd_dir():
-    """A directory the ejabberd user can reach.  Not under pytest's
-    tmp_path: every pytest session on the machine makes its base
-    directory 0700 again when it starts."""
-    d = Path(tempfile.mkdtemp(prefix="ember-mig-"))
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+# What the migration reads: passwords as SCRAM secrets, and the stores.
+EJABBERD_SOURCE_MODULES = """
+  mod_disco: {}
+  mod_roster: {}
+  mod_vcard: {}
+  mod_private: {}
+  mod_offline: {}
+"""
 
 
-@pytest.mark.skipif(not ejabberd_peer.available(),
+@pytest.mark.skipif(not ejabberd_available(),
                     reason="needs ejabberd and root (it runs as its user)")
-def test_import_from_ejabberd(server_factory, ejabberd_dir):
-    e = ejabberd_peer.Ejabberd(ejabberd_dir / "ejabberd")
+def test_import_from_ejabberd(server_factory, tmp_path):
+    e = Ejabberd("localhost", modules=EJABBERD_SOURCE_MODULES,
+                 password_format="scram")
     try:
         e.start()
         for u in ("alice", "bob", "carol"):
             e.adduser(u, u + "-pw")
-        fill_alice(e.port, "alice-pw", pep=False)
-        c = login(e.port, "carol", "carol-pw", mech="PLAIN")
+        fill_alice(e.c2s_port, "alice-pw", pep=False)
+        c = login(e.c2s_port, "carol", "carol-pw", mech="PLAIN")
         c.send("<presence to='alice@localhost' type='subscribe'/>")
         c.iq("get", "<query xmlns='jabber:iq:roster'/>")
         bye(c)
-        b = login(e.port, "bob", "bob-pw", mech="PLAIN")
+        b = login(e.c2s_port, "bob", "bob-pw", mech="PLAIN")
         b.message("alice@localhost", "while you were away")
         b.iq("get", "<query xmlns='jabber:iq:roster'/>")
         bye(b)
-        files = e.export_piefxis()
+        files = e.export_piefxis(tmp_path / "piefxis")
     finally:
         e.stop()
     # One file naming the host file with <xi:include/> (XEP-0227 7).
