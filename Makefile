@@ -45,7 +45,7 @@ LIB_CFLAGS  = $(UV_CFLAGS) $(XML_CFLAGS) $(GNUTLS_CFLAGS) $(GSASL_CFLAGS) \
               $(DANE_CFLAGS) $(HIREDIS_CFLAGS)
 CORE_LIBS   = $(UV_LIBS) $(XML_LIBS) $(GNUTLS_LIBS) $(GSASL_LIBS) \
               $(JANSSON_LIBS) $(IDN_LIBS) $(CARES_LIBS) $(DANE_LIBS) \
-              $(HIREDIS_LIBS) -lunbound -lhttp_parser -lwslay -ldl -lpthread -lm
+              $(HIREDIS_LIBS) -lunbound -lhttp_parser -lwslay -lcsv -ldl -lpthread -lm
 MOD_CFLAGS  = $(BASE_CFLAGS) -fPIC -fvisibility=hidden $(JANSSON_CFLAGS)
 
 # ---- core ----

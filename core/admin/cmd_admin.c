@@ -389,6 +389,17 @@ out:
 
 /* ---- user-set: name and email, for the admins ---- */
 
+int
+ember__email_valid(const char *email)
+{
+    /* A light check: an address has one @ with something on each side. */
+    return strchr(email, '@') != NULL && email[0] != '@' &&
+           strchr(email, '@') == strrchr(email, '@') &&
+           strrchr(email, '@')[1] != '\0' &&
+           strpbrk(email, " <>\"") == NULL;
+}
+
+
 static void
 user_set_done(int status, json_t *result, void *ud)
 {
@@ -422,11 +433,7 @@ cmd_user_set(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
                              ember__command_str(args, "jid"));
         goto out;
     }
-    /* A light check: an address has one @ with something on each side. */
-    if (email != NULL && *email != '\0' &&
-        (strchr(email, '@') == NULL || email[0] == '@' ||
-         strchr(email, '@') != strrchr(email, '@') ||
-         strrchr(email, '@')[1] == '\0' || strpbrk(email, " <>\"") != NULL)) {
+    if (email != NULL && *email != '\0' && !ember__email_valid(email)) {
         ember__command_donef(ctx, EMBER_EINVAL, "email: '%s' is not an "
                              "address", email);
         goto out;

@@ -16,6 +16,8 @@ typedef struct ember__server_ops_s {
 void ember__commands_core_init(const ember__server_ops_t *ops);
 /* Register user-search, user-info, kick-session, message and logs. */
 void ember__commands_admin_init(void);
+/* 1 when email looks like an address (user-set's check), else 0. */
+int ember__email_valid(const char *email);
 /* account-export, account-import (SCRAM secrets; "local"): cmd_migrate.c. */
 void ember__commands_migrate_init(void);
 /* config-*, module-*, admins, admin-add/-remove, cert-*: cmd_config.c. */
