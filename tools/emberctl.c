@@ -25,6 +25,7 @@
 
 #include "ember_config.h"
 #include "ctl_migrate.h"
+#include "admin/control.h"
 #include "net/certgen.h"
 #include "runtime/commands.h"
 #include "base/config.h"
@@ -85,6 +86,9 @@ static const char usage_text[] =
     "  import FILE [--force] [--skip-unknown] [--host=H]\n"
     "                          read a XEP-0227 or Openfire user file\n"
     "                          (needs a running emberd; doc/migration.md)\n"
+    "  users-import-csv FILE   create accounts from CSV rows\n"
+    "                          jid,password[,name[,email]] (FILE - is stdin);\n"
+    "                          exit 1 when a row failed\n"
     "  commands                every command the server knows, with args\n"
     "\n"
     "Arguments go by position or as --name=value.  FILE defaults to\n"
@@ -225,6 +229,14 @@ call_online(ctl_t *c, const char *name, json_t *args, ctl_reply_t *r)
     json_decref(req);
     if (s == NULL) {
         reply_set_error(r, EMBER_ENOMEM, NULL);
+        return;
+    }
+    /* emberd would drop the line and answer that it is too long. */
+    if (strlen(s) > EMBER_CONTROL_LINE_MAX) {
+        free(s);
+        reply_set_error(r, EMBER_EINVAL, "request too long for the control "
+                        "socket (at most 65536 bytes): split it, or use "
+                        "the REST API");
         return;
     }
     if (send_all(c->fd, s, strlen(s)) < 0 || send_all(c->fd, "\n", 1) < 0) {
@@ -652,6 +664,8 @@ print_result(const char *name, json_t *r)
     static const char *const mod_heads[] = {
         "NAME", "VERSION", "ABI", "HOST", "STATE", "ERROR", NULL
     };
+    static const char *const csv_keys[] = { "line", "jid", "result", NULL };
+    static const char *const csv_heads[] = { "LINE", "JID", "RESULT", NULL };
     static const char *const sess_keys[] = {
         "jid", "ip", "tls", "mechanism", "idle_ms", "in", "out", NULL
     };
@@ -741,6 +755,8 @@ print_result(const char *name, json_t *r)
     }
     if (strcmp(name, "modules") == 0 && json_is_array(r)) {
         print_table(r, mod_keys, mod_heads);
+    } else if (strcmp(name, "users-import-csv") == 0 && json_is_array(r)) {
+        print_table(r, csv_keys, csv_heads);
     } else if (strcmp(name, "plugins") == 0 && json_is_array(r)) {
         print_table(r, plug_keys, plug_heads);
     } else if (strcmp(name, "sessions") == 0 && json_is_array(r)) {
@@ -817,6 +833,24 @@ print_batch_line(ctl_t *c, const char *name, ctl_reply_t *r)
         free(s);
     }
     fflush(stdout);
+}
+
+
+/* users-import-csv ran, but some row did not become an account as asked. */
+static int
+import_failed(const char *name, json_t *result)
+{
+    json_t *row;
+    size_t i;
+
+    if (strcmp(name, "users-import-csv") != 0)
+        return 0;
+    json_array_foreach(result, i, row)
+        if (strcmp(json_string_value(json_object_get(row, "result")) != NULL
+                       ? json_string_value(json_object_get(row, "result"))
+                       : "", "created") != 0)
+            return 1;
+    return 0;
 }
 
 
@@ -912,7 +946,7 @@ run_words(ctl_t *c, int argc, char **argv)
     } else {
         print_result(name, r.result);
     }
-    status = r.status < 0 ? EXIT_CMD : 0;
+    status = r.status < 0 || import_failed(name, r.result) ? EXIT_CMD : 0;
     reply_clear(&r);
     return status;
 }
@@ -1471,7 +1505,37 @@ install_file(const char *dir, const char *base, const char *data,
 }
 
 
-/* The whole file, malloc'ed; NULL with a message. */
+/* All of stdin, malloc'ed; NULL with a message. */
+static char *
+read_stdin(size_t *len)
+{
+    char *data = NULL, *grown;
+    size_t cap = 0, n;
+
+    *len = 0;
+    do {
+        if (cap - *len < 4096) {
+            cap = cap != 0 ? cap * 2 : 65536;
+            if ((grown = realloc(data, cap + 1)) == NULL) {
+                fprintf(stderr, "emberctl: out of memory\n");
+                free(data);
+                return NULL;
+            }
+            data = grown;
+        }
+        n = fread(data + *len, 1, cap - *len, stdin);
+        *len += n;
+    } while (n > 0);
+    if (ferror(stdin)) {
+        fprintf(stderr, "emberctl: stdin: %s\n", strerror(errno));
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+
+/* The whole file ("-": stdin), malloc'ed; NULL with a message. */
 static char *
 read_file(const char *path, size_t *len)
 {
@@ -1479,6 +1543,8 @@ read_file(const char *path, size_t *len)
     FILE *f;
     long n;
 
+    if (strcmp(path, "-") == 0)
+        return read_stdin(len);
     if ((f = fopen(path, "rb")) == NULL || fseek(f, 0, SEEK_END) < 0 ||
         (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0 ||
         (data = malloc((size_t) n + 1)) == NULL ||
@@ -1512,11 +1578,29 @@ install_words_free(void)
 }
 
 
+/* "--name=" followed by data, kept in install_words[k]; NULL when short
+ * of memory. */
+static char *
+option_word(int k, const char *opt, const char *data, size_t len)
+{
+    char *w;
+
+    if ((w = malloc(strlen(opt) + len + 1)) == NULL) {
+        fprintf(stderr, "emberctl: out of memory\n");
+        return NULL;
+    }
+    memcpy(w, opt, strlen(opt));
+    memcpy(w + strlen(opt), data, len);
+    w[strlen(opt) + len] = '\0';
+    return install_words[k] = w;
+}
+
+
 static int
 cert_install_words(int *n, char **words)
 {
     static const char *const opt[] = { "--host=", "--cert=", "--key=" };
-    char *data, *w;
+    char *data;
     size_t len;
     int k;
 
@@ -1531,19 +1615,33 @@ cert_install_words(int *n, char **words)
         } else if ((data = read_file(words[k], &len)) == NULL) {
             return -1;
         }
-        if (data == NULL || (w = malloc(strlen(opt[k - 1]) + len + 1))
-                            == NULL) {
-            fprintf(stderr, "emberctl: out of memory\n");
+        if (data == NULL ||
+            (words[k] = option_word(k, opt[k - 1], data, len)) == NULL) {
             free(data);
             return -1;
         }
-        memcpy(w, opt[k - 1], strlen(opt[k - 1]));
-        memcpy(w + strlen(opt[k - 1]), data, len);
-        w[strlen(opt[k - 1]) + len] = '\0';
         free(data);
-        words[k] = install_words[k] = w;
     }
     return 0;
+}
+
+
+/* users-import-csv FILE sends the file's text, read here like
+ * cert-install's files. */
+static int
+import_csv_words(int n, char **words)
+{
+    char *data;
+    size_t len;
+
+    if (n != 2)
+        die_usage("users-import-csv FILE (- reads stdin)");
+    atexit(install_words_free);
+    if ((data = read_file(words[1], &len)) == NULL)
+        return -1;
+    words[1] = option_word(1, "--csv=", data, len);
+    free(data);
+    return words[1] != NULL ? 0 : -1;
 }
 
 
@@ -1920,6 +2018,9 @@ main(int argc, char **argv)
             return EXIT_CMD;
         cmdname = words[0];
     }
+    if (strcmp(cmdname, "users-import-csv") == 0 &&
+        import_csv_words(n, words) < 0)
+        return EXIT_CMD;
     if (strcmp(cmdname, "batch") == 0 && n > 1)
         die_usage("batch takes no arguments (commands come on stdin)");
 

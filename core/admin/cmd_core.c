@@ -644,7 +644,7 @@ csv_parse_all(csv_import_t *imp, const char *text, size_t len, char *err,
     if (rc == 0 && imp->nrows > CSV_MAX_ROWS) {
         snprintf(err, errlen, "more than %u rows: split the file",
                  CSV_MAX_ROWS);
-        rc = EMBER_ELIMIT;
+        rc = EMBER_EINVAL;
     }
     if (rc == 0 && imp->failed)
         rc = EMBER_ENOMEM;
@@ -804,7 +804,7 @@ cmd_users_import_csv(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     ember__command_audit_args(ctx, json_pack("{s:I}", "bytes",
                                              (json_int_t) len));
     if (len > CSV_MAX_BYTES) {
-        ember__command_donef(ctx, EMBER_ELIMIT, "csv: %zu bytes, at most %u: "
+        ember__command_donef(ctx, EMBER_EINVAL, "csv: %zu bytes, at most %u: "
                              "split the file", len, CSV_MAX_BYTES);
         return;
     }

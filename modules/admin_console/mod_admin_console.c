@@ -108,6 +108,8 @@ const ember_http_route_t console_routes[] = {
         .query = q_users),
     CMD("POST", "/api/v1/users", "adduser", "Create an account", .body = 1,
         .status = 201),
+    CMD("POST", "/api/v1/users/import-csv", "users-import-csv",
+        "Create accounts from CSV: {csv}; a result per row", .body = 1),
     CMD("GET", "/api/v1/users/{jid}", "user-info", "An account",
         .param = "jid"),
     CMD("PUT", "/api/v1/users/{jid}/info", "user-set",
