@@ -238,28 +238,17 @@ export async function users(main, arg) {
     const bulkOut = h('div', { id: 'bulk-results' });
     const bulk = form({
         title: 'Create many users', submit: 'Create users',
-        fields: [{ name: 'lines', label: 'One user per line: JID,password[,name[,email]]',
+        fields: [{ name: 'lines',
+                   label: 'One user per line, as CSV: jid,password[,name[,email]] ' +
+                          '(quote a field holding a comma: "Lee, Ann")',
                    type: 'textarea', required: true, rows: 6,
                    placeholder: 'ann@' + (state.hosts[0] || 'example.org') +
-                                ',a-long-password,Ann Lee,ann@mail.example' }],
-        onSubmit: async (v) => {
-            const rows = [];
-            // Fields split on commas: no quoting, so a name holding a comma
-            // is set afterwards on the user's page.
-            for (const [i, line] of v.lines.split(/\r?\n/).entries()) {
-                if (!line.trim()) continue;
-                const [jid, password, name, email] = line.split(',').map(x => x.trim());
-                let result = 'created';
-                try {
-                    const bad = validateJid(jid || '') || validatePassword(password || '');
-                    if (bad) throw new Error(bad);
-                    await api('POST', '/api/v1/users', { jid, password });
-                    if (name || email)
-                        await api('PUT', '/api/v1/users/' + encPath(jid) + '/info',
-                                  { name: name || undefined, email: email || undefined });
-                } catch (e) { result = errorText(e); }
-                rows.push({ line: i + 1, jid: jid || '', result });
-            }
+                                ',a-long-password,"Lee, Ann",ann@mail.example' }],
+        onSubmit: async (v, f) => {
+            // The server reads the CSV (users-import-csv): the text goes as
+            // typed, spaces at its ends included.
+            const rows = await api('POST', '/api/v1/users/import-csv',
+                                   { csv: f.inputs.lines.value });
             clear(bulkOut).appendChild(table(rows, [
                 { key: 'line', label: 'Line' }, { key: 'jid', label: 'JID' },
                 { key: 'result', label: 'Result' }], { label: 'Created users' }));
@@ -269,6 +258,18 @@ export async function users(main, arg) {
             await load();
         },
     });
+    const csvFile = h('input', { id: 'bulk-csv-file', type: 'file',
+                                 accept: '.csv,text/csv,text/plain' });
+    csvFile.addEventListener('change', () => {
+        const file = csvFile.files[0];
+        if (!file) return;
+        const reader = new FileReader();
+        reader.onload = () => { bulk.inputs.lines.value = reader.result; };
+        reader.onerror = () => bulk.error.show(new Error('Cannot read ' + file.name + '.'));
+        reader.readAsText(file);
+    });
+    bulk.querySelector('.fields').appendChild(h('div', { class: 'field' },
+        h('label', { for: 'bulk-csv-file' }, 'CSV file'), csvFile));
     main.append(h('div', { class: 'two' },
         h('section', { class: 'card' }, search, err, results, pager),
         h('section', { class: 'card' }, create, bulk, bulkOut)));
