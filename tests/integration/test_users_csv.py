@@ -5,24 +5,20 @@ and answers a result per row; malformed or oversized text creates
 nothing.  Through the REST API and emberctl, against a running emberd."""
 
 import json
-import xml.etree.ElementTree as ET
 
 import pytest
 
 from rawxmpp import RawClient
-from test_console_api import (ADMIN, Admin, assert_error, call,
-                              console_module, keyed, make_web, new_key)
+from test_console_api import (Admin, assert_error, call, keyed, new_key,
+                              csrv)  # noqa: F401 (the fixture)
 
 ROUTE = "/api/v1/users/import-csv"
 
 
 @pytest.fixture
-def srv(server_factory, tmp_path):
-    s = server_factory(start=False)
-    ET.SubElement(s.cfg, "admin", jid=ADMIN)
-    console_module(s).set("web-root", str(make_web(tmp_path)))
-    s.start()
-    return s
+def srv(csrv):
+    """emberd with alice as admin and the console."""
+    return csrv
 
 
 @pytest.fixture
