@@ -553,15 +553,15 @@ csv_on_record(int terminator, void *ud)
 {
     csv_import_t *imp = ud;
     csv_row_t *row = &imp->cur, *grown;
-    int first = imp->records++ == 0;
 
     imp->in_record = 0;
     /* Blanks only (RFC 4180 keeps them) is a blank line; a first field
-     * of exactly "jid" is the header. */
+     * of exactly "jid" on the first line that is not blank is the
+     * header. */
     if (row->nfields == 0 ||
         (row->nfields == 1 && strspn(row->field[0], " \t") ==
                                   strlen(row->field[0])) ||
-        (first && strcmp(row->field[0], "jid") == 0)) {
+        (imp->records++ == 0 && strcmp(row->field[0], "jid") == 0)) {
         csv_row_clear(row);
         return;
     }

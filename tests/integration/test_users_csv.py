@@ -53,14 +53,15 @@ def test_quoting_crlf_bom_and_header(srv, api):
             "dave@localhost,dave-pw,\"Lee, Ann\",dave@example.org\r\n"
             "erin@localhost,\"say \"\"hi\"\"\",\"Erin \"\"E\"\" Doe\"\r\n"
             "\r\n"
+            " \t\r\n"
             "frank@localhost,\"two,parts\",\"Frank\r\nSmith\"\r\n"
             "gina@localhost,gina-pw\r\n")
     rows = import_csv(api, text)
     assert rows == [
         {"line": 2, "jid": "dave@localhost", "result": "created"},
         {"line": 3, "jid": "erin@localhost", "result": "created"},
-        {"line": 5, "jid": "frank@localhost", "result": "created"},
-        {"line": 7, "jid": "gina@localhost", "result": "created"},
+        {"line": 6, "jid": "frank@localhost", "result": "created"},
+        {"line": 8, "jid": "gina@localhost", "result": "created"},
     ]
     st, doc = user_info(api, "dave@localhost")
     assert st == 200 and doc["name"] == "Lee, Ann"
