@@ -1631,6 +1631,7 @@ cert_install_words(int *n, char **words)
 static int
 import_csv_words(int n, char **words)
 {
+    json_t *probe;
     char *data;
     size_t len;
 
@@ -1639,6 +1640,16 @@ import_csv_words(int n, char **words)
     atexit(install_words_free);
     if ((data = read_file(words[1], &len)) == NULL)
         return -1;
+    /* The command's argument is a JSON string: UTF-8, no NUL. */
+    if ((probe = json_stringn(data, len)) == NULL ||
+        memchr(data, '\0', len) != NULL) {
+        fprintf(stderr, "emberctl: %s: not UTF-8 text (save the CSV as "
+                "UTF-8)\n", words[1]);
+        json_decref(probe);
+        free(data);
+        return -1;
+    }
+    json_decref(probe);
     words[1] = option_word(1, "--csv=", data, len);
     free(data);
     return words[1] != NULL ? 0 : -1;

@@ -217,8 +217,7 @@ def test_emberctl_reads_the_file_and_prints_a_table(srv, tmp_path):
     assert "line 1: unterminated quote" in r.stderr
 
 
-def test_emberctl_says_when_the_file_is_too_big_for_the_socket(srv,
-                                                               tmp_path):
+def test_emberctl_refuses_files_it_cannot_send(srv, tmp_path):
     f = tmp_path / "big.csv"
     f.write_text("".join("z%d@localhost,pw-%d\n" % (i, i)
                          for i in range(5000)))
@@ -228,3 +227,7 @@ def test_emberctl_says_when_the_file_is_too_big_for_the_socket(srv,
     assert srv.ctl("user-info", "z0@localhost").returncode == 1
     r = srv.ctl("users-import-csv", tmp_path / "missing.csv")
     assert r.returncode == 1 and "missing.csv" in r.stderr
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("ren\u00e9@localhost,pw,Ren\u00e9\n".encode("latin-1"))
+    r = srv.ctl("users-import-csv", latin1)
+    assert r.returncode == 1 and "not UTF-8 text" in r.stderr
