@@ -6,7 +6,7 @@ build="autoconf automake pkg-config gcc make libuv1-dev libxml2-dev
  libgnutls28-dev libgsasl-dev libsqlite3-dev libjansson-dev libidn11-dev
  libhttp-parser-dev libwslay-dev libc-ares-dev libldap-dev libunbound-dev
  dns-root-data libhiredis-dev libpq-dev libcsv-dev"
-test="$build libcmocka-dev python3-pytest python3-slixmpp python3-openssl clang
+test="$build libcmocka-dev python3-pytest python3-pytest-xdist python3-slixmpp python3-openssl clang
  libclang-rt-14-dev chromium openssl fail2ban profanity tmux python3-nbxmpp coturn python3-websocket prosody lua-unbound dnsmasq-base ejabberd
  biboumi ngircd slapd ldap-utils nsd ldnsutils redis-server postgresql"
 bench="$build"
