@@ -56,11 +56,18 @@ struct cnode_s {
     struct cnode_s *next;
 };
 
-/* A stanza handed to another node, kept until Redis says it arrived. */
+/* A stanza handed to another node, kept until that node says it routed
+ * it and stored what it had to (a client's acknowledgement waits), or
+ * until Redis says nobody got it. */
 typedef struct fwd_s {
     ember_stanza_t *st;
     ember_hold_t *hold;
     int whole;              /* routed there, not delivered to one session */
+    uint64_t seq;           /* 0: no client waits, Redis's word will do */
+    char *node;
+    int published;          /* Redis handed it to the node */
+    int confirmed;          /* the node's confirmation came first */
+    struct fwd_s *prev, *next;
 } fwd_t;
 
 static struct {
@@ -80,10 +87,13 @@ static struct {
     cnode_t *nodes;
     ember_hmap_t by_full, by_bare;
     ember_buf_t out;
+    fwd_t *waiting, *waiting_tail;  /* for a confirmation, oldest first */
+    uint64_t fwd_seq;
 } cl;
 
 static void connect_redis(void);
 static void republish(void);
+static void fwd_fail_node(const char *name);
 
 
 /* ---- the mirror ---- */
@@ -174,6 +184,7 @@ node_forget(const char *name, int dead)
 {
     cnode_t **pp, *n;
 
+    fwd_fail_node(name);
     for (pp = &cl.nodes; (n = *pp) != NULL; pp = &n->next)
         if (strcmp(n->name, name) == 0) {
             node_clear(n, dead);
@@ -300,11 +311,87 @@ note_presence(const ember_stanza_t *st)
 /* ---- handing stanzas to other nodes ---- */
 
 static void
+fwd_unlink(fwd_t *f)
+{
+    if (f->seq == 0)
+        return;
+    if (f->prev != NULL)
+        f->prev->next = f->next;
+    else
+        cl.waiting = f->next;
+    if (f->next != NULL)
+        f->next->prev = f->prev;
+    else
+        cl.waiting_tail = f->prev;
+    f->prev = f->next = NULL;
+    f->seq = 0;
+}
+
+
+static void
 fwd_free(fwd_t *f)
 {
+    fwd_unlink(f);
     ember__hold_release(f->hold);
     ember__stanza_free(f->st);
+    free(f->node);
     free(f);
+}
+
+
+/* Its node is gone, or never got it: the local rules, here (its sessions
+ * are gone from the mirror, or are by now).  A node that died after
+ * storing it but before confirming makes this a second copy: at least
+ * once, never lost. */
+static void
+fwd_fail(fwd_t *f)
+{
+    ember_hold_ctx_t saved;
+
+    ember__log(EMBER_LOG_WARN, LOG, "a %s for %s was not confirmed by node "
+               "%s: %s", ember__stanza_name(f->st),
+               ember__stanza_attr(f->st, "to"), f->node,
+               f->whole ? "routed here" : "bounced");
+    fwd_unlink(f);
+    ember__hold_enter(f->hold, &saved);
+    if (f->whole) {
+        ember__route_from_node(f->st, 1);
+        f->st = NULL;
+    } else {
+        ember__bounce(f->st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
+    }
+    ember__hold_leave(&saved);
+    fwd_free(f);
+}
+
+
+/* Those handed to a node that died (or left): what Redis handed it may
+ * have died with it. */
+static void
+fwd_fail_node(const char *name)
+{
+    fwd_t *f, *next;
+
+    for (f = cl.waiting; f != NULL; f = next) {
+        next = f->next;
+        if (f->published && strcmp(f->node, name) == 0)
+            fwd_fail(f);
+    }
+}
+
+
+/* Without Redis, or leaving, nothing will be confirmed: those Redis has
+ * not answered for yet fail when it does. */
+static void
+fwd_fail_all(void)
+{
+    fwd_t *f, *next;
+
+    for (f = cl.waiting; f != NULL; f = next) {
+        next = f->next;
+        if (f->published)
+            fwd_fail(f);
+    }
 }
 
 
@@ -315,50 +402,82 @@ fwd_done(redisAsyncContext *ac, void *reply, void *ud)
 {
     fwd_t *f = ud;
     redisReply *r = reply;
-    ember_session_ref_t saved_ref;
-    uint32_t saved_seq;
 
-    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER || r->integer <= 0) {
+        fwd_fail(f);
+    } else if (f->seq == 0 || f->confirmed) {
         fwd_free(f);
-        return;
-    }
-    ember__log(EMBER_LOG_WARN, LOG, "a %s for %s did not reach its node: "
-               "%s", ember__stanza_name(f->st),
-               ember__stanza_attr(f->st, "to"),
-               f->whole ? "routed here" : "bounced");
-    ember__hold_enter(f->hold, &saved_ref, &saved_seq);
-    if (f->whole) {
-        ember__route_from_node(f->st, 1);
-        f->st = NULL;
+    } else if (cl.stopping || node_get(f->node, 0) == NULL) {
+        /* Forgotten meanwhile: no confirmation will come. */
+        fwd_fail(f);
     } else {
-        ember__bounce(f->st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
+        f->published = 1;
     }
-    ember__hold_leave(saved_ref, saved_seq);
-    fwd_free(f);
 }
 
 
-/* "R\n<xml>": route it there; "D<full>\n<xml>": deliver to that session. */
+/* "A<seq>": the node routed what we handed it with that number. */
+static void
+fwd_confirmed(const char *data, size_t len)
+{
+    unsigned long long seq;
+    char num[24];
+    fwd_t *f;
+
+    if (len < 2 || len - 1 >= sizeof(num))
+        return;
+    memcpy(num, data + 1, len - 1);
+    num[len - 1] = '\0';
+    seq = strtoull(num, NULL, 10);
+    /* Confirmations come nearly in order: the oldest first. */
+    for (f = cl.waiting; f != NULL; f = f->next)
+        if (f->seq == seq) {
+            if (f->published)
+                fwd_free(f);
+            else
+                f->confirmed = 1;
+            return;
+        }
+}
+
+
+/* "[W<seq> <node>\n]R\n<xml>": route it there; "[...]D<full>\n<xml>":
+ * deliver to that session.  The W line asks for "A<seq>" on our channel
+ * once it is routed and stored: a client waits for its acknowledgement. */
 static int
 forward(const cnode_t *n, const char *full, const ember_stanza_t *st)
 {
-    char ch[128];
+    char ch[128], line[160];
     fwd_t *f;
 
     if (!cl.ready || (f = calloc(1, sizeof(*f))) == NULL)
         return 0;
+    f->hold = ember__hold_take();
+    if (f->hold != NULL)
+        f->seq = ++cl.fwd_seq;
     ember__buf_reset(&cl.out);
+    snprintf(line, sizeof(line), "W%llu %s\n", (unsigned long long) f->seq,
+             cl.node);
     if ((f->st = ember__stanza_copy(st)) == NULL ||
+        (f->node = strdup(n->name)) == NULL ||
+        (f->seq != 0 && ember__buf_puts(&cl.out, line) < 0) ||
         ember__buf_puts(&cl.out, full != NULL ? "D" : "R") < 0 ||
         (full != NULL && ember__buf_puts(&cl.out, full) < 0) ||
         ember__buf_puts(&cl.out, "\n") < 0 ||
         ember__stanza_write(st, NULL, &cl.out) < 0) {
-        ember__stanza_free(f->st);
-        free(f);
+        f->seq = 0;
+        fwd_free(f);
         return 0;
     }
     f->whole = full == NULL;
-    f->hold = ember__hold_take();
+    if (f->seq != 0) {
+        f->prev = cl.waiting_tail;
+        if (cl.waiting_tail != NULL)
+            cl.waiting_tail->next = f;
+        else
+            cl.waiting = f;
+        cl.waiting_tail = f;
+    }
     snprintf(ch, sizeof(ch), CH_BUS, n->name);
     if (redisAsyncCommand(cl.cmd, fwd_done, f, "PUBLISH %s %b", ch,
                           cl.out.data, cl.out.len) != REDIS_OK) {
@@ -434,9 +553,31 @@ static const ember_route_cluster_t route_ops = {
 };
 
 
-/* A stanza from another node's channel. */
+/* The other node waits for our word on what it handed us. */
+typedef struct confirm_s {
+    unsigned long long seq;
+    char node[];
+} confirm_t;
+
+
 static void
-bus_message(const char *data, size_t len)
+send_confirmation(void *ud)
+{
+    confirm_t *c = ud;
+    char ch[128];
+
+    if (cl.cmd_up && !cl.stopping) {
+        snprintf(ch, sizeof(ch), CH_BUS, c->node);
+        redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH %s A%llu", ch,
+                          c->seq);
+    }
+    free(c);
+}
+
+
+/* R or D (after the W line, if any). */
+static void
+bus_route(const char *data, size_t len)
 {
     const char *nl = memchr(data, '\n', len);
     ember_stanza_t *st;
@@ -469,6 +610,49 @@ bus_message(const char *data, size_t len)
     }
     ember__session_deliver(s, st);
     ember__stanza_free(st);
+}
+
+
+/* A message on our channel: a stanza from another node, or a node's
+ * confirmation of one we handed it. */
+static void
+bus_message(const char *data, size_t len)
+{
+    const char *nl, *sp;
+    confirm_t *c;
+    ember_hold_ctx_t saved;
+    size_t nlen;
+
+    if (len > 0 && data[0] == 'A') {
+        fwd_confirmed(data, len);
+        return;
+    }
+    if (len == 0 || data[0] != 'W') {
+        bus_route(data, len);
+        return;
+    }
+    if ((nl = memchr(data, '\n', len)) == NULL ||
+        (sp = memchr(data, ' ', (size_t) (nl - data))) == NULL ||
+        sp + 1 == nl) {
+        ember__log(EMBER_LOG_WARN, LOG, "dropped a malformed message of "
+                   "%zu bytes on %s", len, cl.ch_bus);
+        return;
+    }
+    nlen = (size_t) (nl - sp - 1);
+    if ((c = malloc(sizeof(*c) + nlen + 1)) == NULL) {
+        bus_route(nl + 1, len - (size_t) (nl + 1 - data));
+        return;
+    }
+    c->seq = strtoull(data + 1, NULL, 10);
+    memcpy(c->node, sp + 1, nlen);
+    c->node[nlen] = '\0';
+    if (ember__hold_group_begin(send_confirmation, c, &saved) < 0) {
+        bus_route(nl + 1, len - (size_t) (nl + 1 - data));
+        send_confirmation(c);
+        return;
+    }
+    bus_route(nl + 1, len - (size_t) (nl + 1 - data));
+    ember__hold_group_end(&saved);
 }
 
 
@@ -765,6 +949,7 @@ lost(const redisAsyncContext *ac, const char *why)
     cl.cmd_up = cl.sub_up = cl.ready = 0;
     if (other != NULL)
         redisAsyncFree(other);
+    fwd_fail_all();
     mirror_clear();
     if (cl.stopping)
         return;
@@ -881,6 +1066,7 @@ ember__cluster_stop(void)
         return;
     ember__router_set_cluster(NULL);
     ember__sessions_observe(NULL);
+    fwd_fail_all();
     if (cl.ready) {
         redisAsyncCommand(cl.cmd, NULL, NULL, "DEL %s %s", cl.key_sessions,
                           cl.key_lease);
@@ -930,6 +1116,8 @@ ember__cluster_cleanup(void)
         uv_close((uv_handle_t *) &cl.retry, NULL);
         cl.timers_on = 0;
     }
+    while (cl.waiting != NULL)
+        fwd_free(cl.waiting);
     mirror_clear();
     ember__hmap_free(&cl.by_full);
     ember__hmap_free(&cl.by_bare);

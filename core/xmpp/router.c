@@ -318,11 +318,10 @@ offline_done(int status, json_t *doc, void *ud)
 {
     offline_ctx_t *c = ud;
     const char *type = ember__stanza_attr(c->st, "type");
-    ember_session_ref_t saved_ref;
-    uint32_t saved_seq;
+    ember_hold_ctx_t saved;
     ember_event_t ev;
 
-    ember__hold_enter(c->hold, &saved_ref, &saved_seq);
+    ember__hold_enter(c->hold, &saved);
     if (status == 0) {
         /* The user may have come online while we looked. */
         if (deliver_bare(c->st, c->to->bare, 0, cluster != NULL) == 0) {
@@ -338,7 +337,7 @@ offline_done(int status, json_t *doc, void *ud)
     } else if (type == NULL || strcmp(type, "headline") != 0) {
         ember__bounce(c->st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
     }
-    ember__hold_leave(saved_ref, saved_seq);
+    ember__hold_leave(&saved);
     ember__hold_release(c->hold);
     ember__stanza_free(c->st);
     ember__jid_free(c->from);

@@ -34,11 +34,25 @@ json_t *ember__sessions_describe(const char *host);
  * client did not enable stream management). */
 ember_hold_t *ember__hold_take(void);
 void ember__hold_release(ember_hold_t *h);
+/* What ember__hold_enter replaced, for ember__hold_leave. */
+typedef struct ember_hold_group_s ember_hold_group_t;
+typedef struct {
+    ember_session_ref_t ref;
+    uint32_t seq;
+    ember_hold_group_t *group;
+} ember_hold_ctx_t;
 /* Handle, later, what a held stanza caused: holds taken meanwhile are on
  * the same stanza. */
-void ember__hold_enter(const ember_hold_t *h, ember_session_ref_t *saved_ref,
-                       uint32_t *saved_seq);
-void ember__hold_leave(ember_session_ref_t saved_ref, uint32_t saved_seq);
+void ember__hold_enter(const ember_hold_t *h, ember_hold_ctx_t *saved);
+void ember__hold_leave(const ember_hold_ctx_t *saved);
+/* A stanza another node handed us: the holds taken while it is routed,
+ * until _end, form a group, and done(ud) runs once the routing and every
+ * one of them is over (at the earliest in _end), so that the other node
+ * answers its client only then.  EMBER_ENOMEM: no group, done never
+ * runs. */
+int ember__hold_group_begin(void (*done)(void *ud), void *ud,
+                            ember_hold_ctx_t *saved);
+void ember__hold_group_end(const ember_hold_ctx_t *saved);
 #endif
 
 /* ---- for the router (core-internal) ---- */

@@ -46,9 +46,18 @@ typedef struct unsettled_s {
     unsigned count;
 } unsettled_t;
 
+/* The holds on a stanza another node handed us (ember__hold_group_begin):
+ * done runs when the last is released. */
+struct ember_hold_group_s {
+    unsigned count;
+    void (*done)(void *ud);
+    void *ud;
+};
+
 struct ember_hold_s {
     ember_session_ref_t ref;
     uint32_t seq;
+    ember_hold_group_t *group;  /* not NULL: one of the group's holds */
 };
 
 struct ember_sm_s {
@@ -83,6 +92,7 @@ static int ask_timer_on;
 /* The client stanza being handled (routing, and the events it fires). */
 static ember_session_ref_t cur_ref;
 static uint32_t cur_seq;
+static ember_hold_group_t *cur_group;
 
 
 static void
@@ -630,6 +640,13 @@ ember__hold_take(void)
     unsettled_t **p, *u;
     ember_hold_t *h;
 
+    if (cur_group != NULL) {
+        if ((h = calloc(1, sizeof(*h))) == NULL)
+            return NULL;
+        h->group = cur_group;
+        cur_group->count++;
+        return h;
+    }
     if (s == NULL || s->sm == NULL || (h = malloc(sizeof(*h))) == NULL)
         return NULL;
     /* Holds come for the stanza being handled, nearly always the newest:
@@ -654,7 +671,18 @@ ember__hold_take(void)
     (*p)->count++;
     h->ref = cur_ref;
     h->seq = cur_seq;
+    h->group = NULL;
     return h;
+}
+
+
+static void
+group_unref(ember_hold_group_t *g)
+{
+    if (--g->count == 0) {
+        g->done(g->ud);
+        free(g);
+    }
 }
 
 
@@ -666,6 +694,11 @@ ember__hold_release(ember_hold_t *h)
 
     if (h == NULL)
         return;
+    if (h->group != NULL) {
+        group_unref(h->group);
+        free(h);
+        return;
+    }
     s = ember__session_get(h->ref);
     if (s != NULL && s->sm != NULL) {
         for (p = &s->sm->unsettled; *p != NULL && (*p)->seq != h->seq;
@@ -687,21 +720,56 @@ ember__hold_release(ember_hold_t *h)
 
 
 void
-ember__hold_enter(const ember_hold_t *h, ember_session_ref_t *saved_ref,
-                  uint32_t *saved_seq)
+ember__hold_enter(const ember_hold_t *h, ember_hold_ctx_t *saved)
 {
-    *saved_ref = cur_ref;
-    *saved_seq = cur_seq;
+    saved->ref = cur_ref;
+    saved->seq = cur_seq;
+    saved->group = cur_group;
     cur_ref = h != NULL ? h->ref : 0;
     cur_seq = h != NULL ? h->seq : 0;
+    cur_group = h != NULL ? h->group : NULL;
 }
 
 
 void
-ember__hold_leave(ember_session_ref_t saved_ref, uint32_t saved_seq)
+ember__hold_leave(const ember_hold_ctx_t *saved)
 {
-    cur_ref = saved_ref;
-    cur_seq = saved_seq;
+    cur_ref = saved->ref;
+    cur_seq = saved->seq;
+    cur_group = saved->group;
+}
+
+
+int
+ember__hold_group_begin(void (*done)(void *ud), void *ud,
+                        ember_hold_ctx_t *saved)
+{
+    ember_hold_group_t *g = calloc(1, sizeof(*g));
+
+    if (g == NULL)
+        return EMBER_ENOMEM;
+    /* The routing itself counts as one hold, released by _end. */
+    g->count = 1;
+    g->done = done;
+    g->ud = ud;
+    saved->ref = cur_ref;
+    saved->seq = cur_seq;
+    saved->group = cur_group;
+    cur_ref = 0;
+    cur_seq = 0;
+    cur_group = g;
+    return 0;
+}
+
+
+void
+ember__hold_group_end(const ember_hold_ctx_t *saved)
+{
+    ember_hold_group_t *g = cur_group;
+
+    ember__hold_leave(saved);
+    if (g != NULL)
+        group_unref(g);
 }
 
 
