@@ -198,8 +198,14 @@ off_cmd(ember_cmd_ctx_t *ctx, json_t *args, off_inst_t *in,
                               "'user' must be an account of this host");
         goto done;
     }
-    if ((u = off_user_get(in, api->jid_node(j), 1)) == NULL ||
-        off_enqueue(u, kind, NULL, 0, ctx, NULL) < 0) {
+    if ((u = off_user_get(in, api->jid_node(j), 1)) != NULL &&
+        kind == OP_COUNT && u->ops == NULL && u->inflight == 0 &&
+        !u->busy && !u->counting)
+        /* Other cluster nodes share the store: the cached count may be
+         * theirs to have changed.  Nothing of ours is in flight, so the
+         * store's own count is the answer. */
+        u->stored = -1;
+    if (u == NULL || off_enqueue(u, kind, NULL, 0, ctx, NULL) < 0) {
         api->command_done(ctx, EMBER_ENOMEM, NULL, "out of memory");
         if (u != NULL)
             off_user_maybe_free(u);

@@ -370,3 +370,162 @@ def test_reload_keeps_the_node_in_the_cluster(cluster, passwords):
     seen_by([nodes[0]], "bob@localhost/b")
     a.message("bob@localhost/b", "after reload", id_="r1")
     assert b.recv_message().get("id") == "r1"
+
+
+NS_SM = "urn:xmpp:sm:3"
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+
+def sm_enable(c):
+    c.send("<enable xmlns='%s' resume='true'/>" % NS_SM)
+    el = c.recv(lambda e: e.tag in (q(NS_SM, "enabled"), q(NS_SM, "failed")),
+                timeout=DEADLINE)
+    assert el.tag == q(NS_SM, "enabled")
+    return el.get("id")
+
+
+def acked(c):
+    """h of the server's answer to an <r/> (it waits for storage)."""
+    c.send("<r xmlns='%s'/>" % NS_SM)
+    return int(c.recv(q(NS_SM, "a"), timeout=DEADLINE).get("h"))
+
+
+def offline_count(srv, jid):
+    return json.loads(srv.ctl_ok("--json", "offline-count", jid).stdout)[
+        "count"]
+
+
+def archived_bodies(c, peer):
+    """Bodies of the messages from peer in c's archive (XEP-0313), every
+    page."""
+    from test_mam import body_of as mam_body, form, rsm_set
+    NS_MAM = "urn:xmpp:mam:2"
+    bodies, after, n = [], None, 0
+    while True:
+        n += 1
+        qid = "mam%d" % n
+        c.send("<iq type='set' id='%s'><query xmlns='%s' queryid='%s'>%s%s"
+               "</query></iq>" % (qid, NS_MAM, qid, form(**{"with": peer}),
+                                  rsm_set(max_=100, after=after)))
+        last = None
+        while True:
+            el = c.recv(lambda e: (e.tag == q(NS_CLIENT, "iq") and
+                                   e.get("id") == qid) or
+                        (e.tag == q(NS_CLIENT, "message") and
+                         e.find(q(NS_MAM, "result")) is not None),
+                        timeout=DEADLINE)
+            if el.tag == q(NS_CLIENT, "iq"):
+                break
+            res = el.find(q(NS_MAM, "result"))
+            bodies.append(mam_body(res))
+            last = res.get("id")
+        assert el.get("type") == "result"
+        fin = el.find(q(NS_MAM, "fin"))
+        if fin.get("complete") in ("true", "1") or last is None:
+            return bodies
+        after = last
+
+
+def drain(c):
+    """Message bodies c receives until its stream ends."""
+    got = []
+    while True:
+        try:
+            el = c.recv(timeout=DEADLINE)
+        except Exception:
+            return got
+        if el.tag == q(NS_CLIENT, "message"):
+            got.append(body_of(el))
+
+
+@needs_shared_storage
+def test_kill_9_while_messages_flow_nothing_acknowledged_is_lost(
+        cluster, passwords):
+    """Issue 19: alice (stream management on) on n0, bob on n1 sending
+    her messages; n0 killed with SIGKILL in the middle.  n1 keeps
+    serving; every message bob's <a/> covers reaches alice exactly once
+    when she logs in on n1 (her resumption fails there: the session died
+    with n0, XEP-0198 section 5), and every one is in her archive."""
+    nodes = cluster(2)
+    alice = RawClient(nodes[0].c2s_port)
+    alice.login("alice", passwords["alice"], resource="a")
+    previd = sm_enable(alice)
+    alice.presence()
+    alice.sync()
+    bob = RawClient(nodes[1].c2s_port)
+    bob.login("bob", passwords["bob"], resource="b")
+    sm_enable(bob)
+    seen_by([nodes[1]], "alice@localhost/a")
+    sent = 0
+
+    def burst(n):
+        nonlocal sent
+        bob.send("".join(
+            "<message to='alice@localhost' type='chat' id='m%d'>"
+            "<body>m%d</body></message>" % (i, i)
+            for i in range(sent, sent + n)))
+        sent += n
+
+    burst(50)
+    assert acked(bob) == 50
+    burst(200)            # still flowing when n0 dies
+    nodes[0].kill9()
+    burst(50)             # to a node that is gone, its lease not yet run out
+    assert acked(bob) == 300
+    live = drain(alice)
+    wait_for("alice gone from n1",
+             lambda: "alice@localhost/a" not in sessions(nodes[1]))
+    burst(20)             # after her session is gone everywhere
+    assert acked(bob) == 320
+    assert nodes[1].running()
+
+    # n1 never held her session: resumption fails, she logs in again.
+    c = RawClient(nodes[1].c2s_port)
+    c.login("alice", passwords["alice"], bind=False)
+    c.send("<resume xmlns='%s' previd='%s' h='%d'/>"
+           % (NS_SM, previd, len(live)))
+    el = c.recv(lambda e: e.tag in (q(NS_SM, "resumed"), q(NS_SM, "failed")),
+                timeout=DEADLINE)
+    assert el.tag == q(NS_SM, "failed")
+    assert el.find(q(NS_STANZAS, "item-not-found")) is not None
+    c.bind("a2")
+    waiting = offline_count(nodes[1], "alice@localhost")
+    c.presence()
+    offline = [body_of(c.recv_message()) for _ in range(waiting)]
+    c.sync()
+    assert len(offline) == len(set(offline)), "an offline copy twice"
+    everything = {"m%d" % i for i in range(sent)}
+    # What n0 took, stored and confirmed but had not yet written to her
+    # when it died is neither: her archive has it (XEP-0313), stored
+    # before bob's acknowledgement.  Each message once.
+    archived = archived_bodies(c, "bob@localhost")
+    print("live %d offline %d archived %d" % (len(live), len(offline),
+                                              len(archived)))
+    assert sorted(archived) == sorted(everything)
+    assert not set(live) & set(offline), "delivered twice"
+    # Nothing more arrives (no late copy).
+    c.ping()
+    assert offline_count(nodes[1], "alice@localhost") == 0
+
+
+@needs_shared_storage
+def test_offline_messages_stored_by_one_node_reach_another(cluster,
+                                                           passwords):
+    """Offline messages (RFC 6121 8.5.2.2) that n0 stored while alice was
+    away are delivered when she logs in on n1: the storage is shared."""
+    nodes = cluster(2)
+    bob = connect(nodes[0], passwords, "bob", "b")
+    bob.send("<enable xmlns='%s'/>" % NS_SM)
+    bob.recv(q(NS_SM, "enabled"), timeout=DEADLINE)
+    for i in range(3):
+        bob.message("alice@localhost", "away %d" % i, id_="w%d" % i)
+    assert acked(bob) == 3
+    assert offline_count(nodes[1], "alice@localhost") == 3
+    a = RawClient(nodes[1].c2s_port)
+    a.login("alice", passwords["alice"], resource="a")
+    a.presence()
+    got = [a.recv_message() for _ in range(3)]
+    assert [m.get("id") for m in got] == ["w0", "w1", "w2"]
+    assert all(m.get("from") == "bob@localhost/b" for m in got)
+    a.sync()
+    assert offline_count(nodes[0], "alice@localhost") == 0
