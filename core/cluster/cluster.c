@@ -53,6 +53,10 @@ struct cnode_s {
     char *name;
     rsess_t *sessions;
     size_t count;
+    /* Redis handed it nothing we published: its connection is gone (it
+     * died, its lease not yet run out, or it lost Redis).  Its users are
+     * routed as if offline until it speaks again. */
+    int unreachable;
     struct cnode_s *next;
 };
 
@@ -219,6 +223,7 @@ rsess_put(const char *node, const char *full, int available, int priority)
 
     if (strcmp(node, cl.node) == 0 || (n = node_get(node, 1)) == NULL)
         return;
+    n->unreachable = 0;
     if ((r = ember__hmap_get(&cl.by_full, full)) != NULL) {
         if (r->node == n) {
             r->available = available;
@@ -339,22 +344,24 @@ fwd_free(fwd_t *f)
 }
 
 
-/* Its node is gone, or never got it: the local rules, here (its sessions
- * are gone from the mirror, or are by now).  A node that died after
- * storing it but before confirming makes this a second copy: at least
- * once, never lost. */
+/* Its node is gone, or never got it: the local rules, here (its node is
+ * unreachable or forgotten, so they do not choose it again): a message
+ * is stored offline rather than bounced.  A node that died after storing
+ * it but before confirming makes this a second copy: at least once,
+ * never lost. */
 static void
 fwd_fail(fwd_t *f)
 {
     ember_hold_ctx_t saved;
+    int local = f->whole || strcmp(ember__stanza_name(f->st), "message") == 0;
 
     ember__log(EMBER_LOG_WARN, LOG, "a %s for %s was not confirmed by node "
                "%s: %s", ember__stanza_name(f->st),
                ember__stanza_attr(f->st, "to"), f->node,
-               f->whole ? "routed here" : "bounced");
+               local ? "routed here" : "bounced");
     fwd_unlink(f);
     ember__hold_enter(f->hold, &saved);
-    if (f->whole) {
+    if (local) {
         ember__route_from_node(f->st, 1);
         f->st = NULL;
     } else {
@@ -402,7 +409,11 @@ fwd_done(redisAsyncContext *ac, void *reply, void *ud)
 {
     fwd_t *f = ud;
     redisReply *r = reply;
+    cnode_t *n;
 
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 0 &&
+        (n = node_get(f->node, 0)) != NULL)
+        n->unreachable = 1;
     if (r == NULL || r->type != REDIS_REPLY_INTEGER || r->integer <= 0) {
         fwd_fail(f);
     } else if (f->seq == 0 || f->confirmed) {
@@ -493,7 +504,7 @@ c_to_full(const char *full, const ember_stanza_t *st)
 {
     rsess_t *r = cl.ready ? ember__hmap_get(&cl.by_full, full) : NULL;
 
-    return r != NULL && forward(r->node, NULL, st);
+    return r != NULL && !r->node->unreachable && forward(r->node, NULL, st);
 }
 
 
@@ -505,8 +516,10 @@ c_to_bare(const char *bare, const ember_stanza_t *st)
     if (!cl.ready)
         return 0;
     for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = r->user_next)
-        if (pick == NULL || (r->available && (!pick->available ||
-                                              r->priority > pick->priority)))
+        if (!r->node->unreachable &&
+            (pick == NULL || (r->available && (!pick->available ||
+                                               r->priority >
+                                                   pick->priority))))
             pick = r;
     return pick != NULL && forward(pick->node, NULL, st);
 }
@@ -521,7 +534,7 @@ c_best(const char *bare)
     if (!cl.ready)
         return best;
     for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = r->user_next)
-        if (r->available && r->priority > best)
+        if (r->available && !r->node->unreachable && r->priority > best)
             best = r->priority;
     return best;
 }
@@ -536,7 +549,8 @@ c_deliver(const char *bare, const ember_stanza_t *st, int lo, int hi)
     if (!cl.ready)
         return 0;
     for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = r->user_next)
-        if (r->available && r->priority >= lo && r->priority <= hi)
+        if (r->available && !r->node->unreachable && r->priority >= lo &&
+            r->priority <= hi)
             n += forward(r->node, r->full, st);
     return n;
 }
@@ -726,6 +740,7 @@ on_hgetall(redisAsyncContext *ac, void *reply, void *ud)
     if (r != NULL && r->type == REDIS_REPLY_ARRAY && !cl.stopping &&
         cl.cmd_up && (n = node_get(name, 1)) != NULL) {
         node_clear(n, 0);
+        n->unreachable = 0;
         for (i = 0; i + 1 < r->elements; i += 2)
             if (r->element[i]->type == REDIS_REPLY_STRING &&
                 r->element[i + 1]->type == REDIS_REPLY_STRING &&
@@ -1189,6 +1204,6 @@ c_count(const char *bare)
     if (!cl.ready)
         return 0;
     for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = r->user_next)
-        n++;
+        n += !r->node->unreachable;
     return n;
 }

@@ -499,8 +499,6 @@ def test_kill_9_while_messages_flow_nothing_acknowledged_is_lost(
     # when it died is neither: her archive has it (XEP-0313), stored
     # before bob's acknowledgement.  Each message once.
     archived = archived_bodies(c, "bob@localhost")
-    print("live %d offline %d archived %d" % (len(live), len(offline),
-                                              len(archived)))
     assert sorted(archived) == sorted(everything)
     assert not set(live) & set(offline), "delivered twice"
     # Nothing more arrives (no late copy).
