@@ -13,6 +13,7 @@ skipped."""
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -527,3 +528,36 @@ def test_offline_messages_stored_by_one_node_reach_another(cluster,
     assert all(m.get("from") == "bob@localhost/b" for m in got)
     a.sync()
     assert offline_count(nodes[0], "alice@localhost") == 0
+
+
+@needs_shared_storage
+def test_stanzas_handed_to_a_node_that_died_unread_are_stored(cluster,
+                                                             passwords):
+    """Redis hands bob's messages to n0 (its connection is open) but n0 is
+    stopped and then killed before reading them: bob's acknowledgement
+    waits for n0's confirmation, which never comes; when n0's lease
+    expires n1 stores them offline, and alice gets each once."""
+    nodes = cluster(2)
+    alice = connect(nodes[0], passwords, "alice", "a")
+    bob = RawClient(nodes[1].c2s_port)
+    bob.login("bob", passwords["bob"], resource="b")
+    sm_enable(bob)
+    seen_by([nodes[1]], "alice@localhost/a")
+    nodes[0].signal(signal.SIGSTOP)
+    for i in range(10):
+        bob.message("alice@localhost", "unread %d" % i, id_="u%d" % i)
+    bob.sync()                  # n1 has handed them all over by now
+    nodes[0].kill9()
+    assert acked(bob) == 11     # ten messages and the sync iq
+    alice.close()
+    wait_for("alice gone from n1",
+             lambda: "alice@localhost/a" not in sessions(nodes[1]))
+    assert offline_count(nodes[1], "alice@localhost") == 10
+    a = RawClient(nodes[1].c2s_port)
+    a.login("alice", passwords["alice"], resource="a2")
+    a.presence()
+    got = [a.recv_message() for _ in range(10)]
+    assert sorted(m.get("id") for m in got) == sorted(
+        "u%d" % i for i in range(10))
+    assert sorted(archived_bodies(a, "bob@localhost")) == sorted(
+        "unread %d" % i for i in range(10))
