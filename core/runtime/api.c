@@ -118,16 +118,29 @@ typedef struct account_call_s {
 
 static account_call_t *account_calls;
 
-/* A command a module runs may outlive the module (it can disable the
- * module itself): the reply goes through a record that unloading clears. */
+/*
+ * A command a module runs may outlive the module (it can disable or
+ * reload the module itself): the reply goes through a record that
+ * unloading clears.  The command starts on a later loop turn, once the
+ * module's code is off the stack: unloading from under a caller that
+ * is still running would return into unmapped code.
+ */
 typedef struct command_call_s {
     ember_module_t *m;
     ember_command_reply_cb reply;
     void *ud;
     struct command_call_s *prev, *next;
+    /* Until it starts: */
+    char *name, *actor, *origin;
+    json_t *args;
+    struct command_call_s *next_queued;
 } command_call_t;
 
 static command_call_t *command_calls;
+static command_call_t *queued_head, **queued_tail = &queued_head;
+static ember_timer_t *queue_timer;
+
+static void command_queue_drop_gone(void);
 
 
 static void
@@ -362,6 +375,7 @@ ember__api_module_gone(ember_module_t *m)
     for (cc = command_calls; cc != NULL; cc = cc->next)
         if (cc->m == m)
             cc->m = NULL;
+    command_queue_drop_gone();
     for (pe = &ifaces; (e = *pe) != NULL;) {
         if (e->m == m) {
             *pe = e->next;
@@ -440,19 +454,101 @@ api_command_info(ember_module_t *m, const char *name)
 
 
 static void
-command_call_done(int status, json_t *result, const char *message, void *ud)
+command_call_unlink(command_call_t *c)
 {
-    command_call_t *c = ud;
-
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
         command_calls = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+}
+
+
+static void
+command_call_free(command_call_t *c)
+{
+    free(c->name);
+    free(c->actor);
+    free(c->origin);
+    json_decref(c->args);
+    free(c);
+}
+
+
+static void
+command_call_done(int status, json_t *result, const char *message, void *ud)
+{
+    command_call_t *c = ud;
+
+    command_call_unlink(c);
     if (c->m != NULL)
         c->reply(status, result, message, c->ud);
-    free(c);
+    command_call_free(c);
+}
+
+
+static void
+command_queue_run(ember_module_t *unused, ember_timer_t *t, void *ud)
+{
+    command_call_t *c;
+    char *name, *actor, *origin;
+    json_t *args;
+
+    queue_timer = NULL;
+    /* Commands queued by these ones wait for the next turn. */
+    c = queued_head;
+    queued_head = NULL;
+    queued_tail = &queued_head;
+    while (c != NULL) {
+        command_call_t *next = c->next_queued;
+
+        name = c->name;
+        actor = c->actor;
+        origin = c->origin;
+        args = c->args;
+        c->name = c->actor = c->origin = NULL;
+        c->args = NULL;
+        ember__command_run(name, args, EMBER_CALLER_ADMIN, actor, origin,
+                           command_call_done, c);
+        free(name);
+        free(actor);
+        free(origin);
+        json_decref(args);
+        c = next;
+    }
+}
+
+
+/* Queued commands of a module that is gone never start. */
+static void
+command_queue_drop_gone(void)
+{
+    command_call_t **p = &queued_head, *c;
+
+    while ((c = *p) != NULL) {
+        if (c->m != NULL) {
+            p = &c->next_queued;
+            continue;
+        }
+        *p = c->next_queued;
+        command_call_unlink(c);
+        command_call_free(c);
+    }
+    queued_tail = p;
+}
+
+
+static char *
+strdup_or_null(const char *s, int *failed)
+{
+    char *d;
+
+    if (s == NULL)
+        return NULL;
+    if ((d = strdup(s)) == NULL)
+        *failed = 1;
+    return d;
 }
 
 
@@ -462,22 +558,39 @@ api_command_run_as(ember_module_t *m, const char *name, json_t *args,
                    ember_command_reply_cb reply, void *ud)
 {
     command_call_t *c;
+    int failed = 0;
 
     if (reply == NULL)
         return;
-    if (m == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
-        reply(m == NULL ? EMBER_EINVAL : EMBER_ENOMEM, NULL, NULL, ud);
+    if (m == NULL || name == NULL) {
+        reply(EMBER_EINVAL, NULL, NULL, ud);
+        return;
+    }
+    if ((c = calloc(1, sizeof(*c))) != NULL) {
+        c->name = strdup_or_null(name, &failed);
+        c->actor = strdup_or_null(actor, &failed);
+        c->origin = strdup_or_null(origin, &failed);
+        if (queue_timer == NULL && !failed &&
+            (queue_timer = ember__timer_start(NULL, 0, 0, command_queue_run,
+                                              NULL)) == NULL)
+            failed = 1;
+    }
+    if (c == NULL || failed) {
+        if (c != NULL)
+            command_call_free(c);
+        reply(EMBER_ENOMEM, NULL, NULL, ud);
         return;
     }
     c->m = m;
     c->reply = reply;
     c->ud = ud;
+    c->args = json_incref(args);
     c->next = command_calls;
     if (command_calls != NULL)
         command_calls->prev = c;
     command_calls = c;
-    ember__command_run(name, args, EMBER_CALLER_ADMIN, actor, origin,
-                       command_call_done, c);
+    *queued_tail = c;
+    queued_tail = &c->next_queued;
 }
 
 
