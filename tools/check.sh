@@ -9,6 +9,11 @@
 #   4. each libFuzzer target for $FUZZ_SECONDS (build-fuzz)
 # Prints "N passed, N failed" last and exits non-zero when anything failed.
 #
+# The integration suites run on a pytest-xdist worker per core (JOBS),
+# each test file whole on one worker (its peer servers are module
+# fixtures), ports drawn from a range per worker (tests/integration/
+# harness.py).
+#
 # Environment: B (build dir, default build), FUZZ_SECONDS (default 30),
 # CHECK_SKIP_ASAN=1 / CHECK_SKIP_FUZZ=1 to leave a stage out while working,
 # PYTEST_ARGS (extra pytest arguments, e.g. "-k auth -x").
@@ -26,6 +31,11 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 SQLITE_ASAN_FILES="tests/integration/test_mam_store.py
  tests/integration/test_offline.py tests/integration/test_sm.py
  tests/integration/test_muc_persist.py"
+
+XDIST=
+if [ "$JOBS" -gt 1 ] && $PY -c 'import xdist' 2>/dev/null; then
+    XDIST="-n $JOBS --dist loadfile"
+fi
 
 passed=0
 failed=0
@@ -65,7 +75,8 @@ integration() {
     rcf=$(mktemp)
     # shellcheck disable=SC2086
     { EMBER_STORAGE=${3:-sqlite} EMBER_BUILD=$2 $PY -m pytest -q -rfE \
-        -p no:cacheprovider ${PYTEST_ARGS:-} ${4:-tests/integration} 2>&1
+        -p no:cacheprovider $XDIST ${PYTEST_ARGS:-} \
+        ${4:-tests/integration} 2>&1
       echo $? >"$rcf"; } |
         tee "$out"
     rc=$(cat "$rcf")

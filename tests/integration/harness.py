@@ -65,14 +65,40 @@ def _ports_free(base, n):
             s.close()
 
 
+def worker_slice(lo, hi):
+    """The part of [lo, hi) this pytest process picks ports from: under
+    pytest-xdist (make check runs the suite on a worker per core) each
+    worker has a range of its own, so that two workers never pick the
+    same port between its check and its bind."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2:
+        return lo, hi
+    width = (hi - lo) // count
+    start = lo + int(worker[2:]) % count * width
+    return start, start + width
+
+
 def free_port_base(n=PORT_SPAN):
     # Below the kernel's ephemeral range (32768..), so outgoing connections
     # of other tests cannot take our ports between this check and bind.
+    lo, hi = worker_slice(20000, 32700)
     for _ in range(200):
-        base = random.randrange(20000, 32700, 16)
+        base = random.randrange(lo, hi - n, 16)
         if _ports_free(base, n):
             return base
     raise ServerError("no %d consecutive free ports found" % n)
+
+
+def free_port():
+    """One free port for a peer server (Prosody, PostgreSQL, Redis ...),
+    from a range of its own below the emberd instances' ports."""
+    lo, hi = worker_slice(10000, 20000)
+    for _ in range(200):
+        port = random.randrange(lo, hi)
+        if _ports_free(port, 1):
+            return port
+    raise ServerError("no free port found")
 
 
 def _env():

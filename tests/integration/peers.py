@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import harness
+
 PROSODY = shutil.which("prosody") or "/usr/bin/prosody"
 PROSODYCTL = shutil.which("prosodyctl") or "/usr/bin/prosodyctl"
 PROSODY_MIGRATOR = (shutil.which("prosody-migrator") or
@@ -21,11 +23,7 @@ PROSODY_MIGRATOR = (shutil.which("prosody-migrator") or
 
 
 def free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return harness.free_port()
 
 
 def self_signed(dir_, name, ca=None, eku="serverAuth,clientAuth"):

@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import pgsql_peer
-from harness import ServerError
+from harness import ServerError, free_port
 from rawxmpp import NS_CLIENT, RawClient, q
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
@@ -42,10 +42,7 @@ class Redis:
 
     def __init__(self, root):
         self.root = root
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
+        self.port = free_port()
         self.proc = None
 
     def start(self):
