@@ -78,7 +78,8 @@ $(B)/tools/%.o: tools/%.c config.mk
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) -Icore -MMD -MP -c -o $@ $<
 
-$(EMBERCTL): $(B)/tools/emberctl.o $(B)/tools/ctl_migrate.o $(CORE_LIB)
+$(EMBERCTL): $(B)/tools/emberctl.o $(B)/tools/ctl_migrate.o \
+             $(B)/tools/ctl_storage.o $(CORE_LIB)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
 # ---- modules: modules/NAME/*.c -> $(B)/modules/mod_NAME.so ----

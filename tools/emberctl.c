@@ -25,6 +25,7 @@
 
 #include "ember_config.h"
 #include "ctl_migrate.h"
+#include "ctl_storage.h"
 #include "admin/control.h"
 #include "net/certgen.h"
 #include "runtime/commands.h"
@@ -90,6 +91,9 @@ static const char usage_text[] =
     "                          jid,password[,name[,email]] (FILE - is stdin);\n"
     "                          exit 1 when a row failed\n"
     "  commands                every command the server knows, with args\n"
+    "  migrate-storage --to=CONFIG [--force] [--batch=N]\n"
+    "                          copy every stored record into the storage\n"
+    "                          CONFIG names (emberd stopped)\n"
     "\n"
     "Arguments go by position or as --name=value.  FILE defaults to\n"
     "$EMBER_CONFIG, else " EMBER_SYSCONFDIR "/ember/ember.xml.\n"
@@ -1958,6 +1962,45 @@ out:
 }
 
 
+/* ---- migrate-storage: its own two offline servers ---- */
+
+
+static ctl_t store_ctl;
+
+
+static int
+store_server_answers(const char *path)
+{
+    ctl_t t;
+    int rc;
+
+    memset(&t, 0, sizeof(t));
+    t.fd = -1;
+    if ((rc = ctl_connect(&t, path)) != 0)
+        return rc == 1 ? 0 : -1;
+    fclose(t.in);
+    close(t.fd);
+    return 1;
+}
+
+
+static int
+store_start(ember_config_t *cfg)
+{
+    memset(&store_ctl, 0, sizeof(store_ctl));
+    store_ctl.fd = -1;
+    store_ctl.cfg = cfg;
+    return offline_start(&store_ctl);
+}
+
+
+static void
+store_stop(void)
+{
+    offline_stop(&store_ctl);
+}
+
+
 /* ---- main ---- */
 
 
@@ -2024,6 +2067,12 @@ main(int argc, char **argv)
     }
     if (strcmp(cmdname, "plugin") == 0)
         return do_plugin(&c, n - 1, words + 1);
+    if (strcmp(cmdname, "migrate-storage") == 0) {
+        ctl_store_ops_t ops = { store_server_answers, store_start,
+                                store_stop };
+
+        return ctl_migrate_storage(&ops, c.config_path, n - 1, words + 1);
+    }
     if (strcmp(cmdname, "cert-install") == 0) {
         if (cert_install_words(&n, words) < 0)
             return EXIT_CMD;

@@ -423,6 +423,60 @@ ember__store_purge_user(const char *host, const char *user,
 }
 
 
+/* A request about the whole backend: no store, no user. */
+static int
+backend_request(ember_store_op_t op, ember_store_kind_t kind, json_t *value,
+                ember_store_cb cb, void *ud)
+{
+    store_req_t *r;
+
+    if (!have_driver) {
+        json_decref(value);
+        return EMBER_ENOTSUP;
+    }
+    if (value == NULL || (r = req_new(NULL, "", op, NULL, cb, ud)) == NULL) {
+        json_decref(value);
+        return EMBER_ENOMEM;
+    }
+    r->req.kind = kind;
+    r->req.value = value;
+    return req_submit(r);
+}
+
+
+int
+ember__store_dump(ember_store_kind_t kind, json_t *after, int max,
+                  ember_store_cb cb, void *ud)
+{
+    if (max <= 0)
+        return EMBER_EINVAL;
+    return backend_request(EMBER_SOP_DUMP, kind,
+                           json_pack("{s:O?, s:i}", "after", after,
+                                     "max", max), cb, ud);
+}
+
+
+int
+ember__store_load(ember_store_kind_t kind, json_t *rows, int64_t seq,
+                  ember_store_cb cb, void *ud)
+{
+    if (!json_is_array(rows))
+        return EMBER_EINVAL;
+    return backend_request(EMBER_SOP_LOAD, kind,
+                           json_pack("{s:o, s:I}", "rows",
+                                     json_deep_copy(rows), "seq",
+                                     (json_int_t) seq), cb, ud);
+}
+
+
+int
+ember__store_clear(ember_store_cb cb, void *ud)
+{
+    return backend_request(EMBER_SOP_CLEAR, EMBER_STORE_KEYVAL, json_object(),
+                           cb, ud);
+}
+
+
 int
 ember__storage_provide(ember_module_t *m,
                        const ember_storage_driver_t *d)

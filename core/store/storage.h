@@ -44,6 +44,19 @@ int ember__store_users(ember_store_t *st, ember_store_cb cb, void *ud);
 int ember__store_purge_user(const char *host, const char *user,
                             ember_store_cb cb, void *ud);
 
+/*
+ * Every record of the backend, for emberctl migrate-storage (the
+ * EMBER_SOP_DUMP, LOAD and CLEAR of ember/types.h): a page of at most max
+ * rows of kind after cursor `after` (NULL: from the start); rows written
+ * as given, with the archive id sequence raised to seq; everything
+ * removed.
+ */
+int ember__store_dump(ember_store_kind_t kind, json_t *after, int max,
+                      ember_store_cb cb, void *ud);
+int ember__store_load(ember_store_kind_t kind, json_t *rows, int64_t seq,
+                      ember_store_cb cb, void *ud);
+int ember__store_clear(ember_store_cb cb, void *ud);
+
 int ember__storage_provide(ember_module_t *m,
                            const ember_storage_driver_t *driver);
 void ember__store_done(ember_store_req_t *req, int status, json_t *result);

@@ -75,6 +75,16 @@ enum {
     PG_PURGE_MAP,
     PG_PURGE_AR,
     PG_PURGE_AR_OWNER,
+    PG_DUMP_KV,
+    PG_DUMP_MAP,
+    PG_DUMP_AR,
+    PG_AR_LOAD,
+    PG_AR_SEQ_GET,
+    PG_AR_SEQ_RAISE,
+    PG_CLEAR_KV,
+    PG_CLEAR_MAP,
+    PG_CLEAR_AR,
+    PG_CLEAR_AR_OWNER,
     PG_NSTMT
 };
 
@@ -121,6 +131,9 @@ int pg_prepare(pg_conn_t *c, const char *name, const char *sql, int n,
 
 int pg_archive_append(pg_conn_t *c, const ember_store_req_t *req,
                       json_t **result, char **msg);
+/* DUMP, LOAD and CLEAR (storage_pgsql_copy.c). */
+int pg_copy_run(pg_conn_t *c, const ember_store_req_t *req, json_t **result,
+                char **msg);
 /* ARCHIVE_QUERY and ARCHIVE_DELETE. */
 int pg_archive_run(pg_conn_t *c, const ember_store_req_t *req,
                    json_t **result, char **msg);

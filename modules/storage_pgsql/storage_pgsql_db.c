@@ -55,7 +55,7 @@ static const char *const pg_migrations[] = {
 static const struct {
     const char *name, *sql;
     int n;
-    Oid types[6];
+    Oid types[7];
 } pg_sql[PG_NSTMT] = {
     [PG_BEGIN] = { "begin", "BEGIN", 0, { 0 } },
     [PG_COMMIT] = { "commit", "COMMIT", 0, { 0 } },
@@ -133,6 +133,48 @@ static const struct {
     [PG_PURGE_AR_OWNER] = { "purge_ar_owner", "DELETE FROM archive_owner"
                             " WHERE host = $1 AND usr = $2", 2,
                             { OID_TEXT, OID_TEXT } },
+    /* Keyset pages: every page an index range after the last key. */
+    [PG_DUMP_KV] = { "dump_kv", "SELECT host, store, usr, value FROM keyval"
+                     " WHERE (host, store, usr) > ($1, $2, $3)"
+                     " ORDER BY host, store, usr LIMIT $4", 4,
+                     { OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8 } },
+    [PG_DUMP_MAP] = { "dump_map", "SELECT host, store, usr, key, value"
+                      " FROM map WHERE (host, store, usr, key)"
+                      " > ($1, $2, $3, $4)"
+                      " ORDER BY host, store, usr, key LIMIT $5", 5,
+                      { OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8 } },
+    [PG_DUMP_AR] = { "dump_ar", "SELECT o.host, o.store, o.usr, a.id,"
+                     " a.time, a.peer, a.data, a.oid FROM archive a"
+                     " JOIN archive_owner o ON o.oid = a.oid"
+                     " WHERE (a.oid, a.id) > ($1, $2)"
+                     " ORDER BY a.oid, a.id LIMIT $3", 3,
+                     { OID_INT8, OID_INT8, OID_INT8 } },
+    /* ar_append with the item's id given ($7). */
+    [PG_AR_LOAD] = { "ar_load",
+                     "WITH o AS (INSERT INTO archive_owner AS w"
+                     " (host, store, usr) VALUES ($1, $2, $3)"
+                     " ON CONFLICT (host, store, usr) DO UPDATE SET"
+                     " ordered = w.ordered AND NOT EXISTS (SELECT 1"
+                     " FROM archive a WHERE a.oid = w.oid"
+                     " AND a.time > $4)"
+                     " RETURNING oid)"
+                     " INSERT INTO archive (id, oid, time, peer, data)"
+                     " SELECT $7, oid, $4, $5, $6 FROM o", 7,
+                     { OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT,
+                       OID_TEXT, OID_INT8 } },
+    /* The newest id handed out (0 before the first). */
+    [PG_AR_SEQ_GET] = { "ar_seq_get", "SELECT CASE WHEN is_called"
+                        " THEN last_value ELSE 0 END FROM archive_id_seq",
+                        0, { 0 } },
+    [PG_AR_SEQ_RAISE] = { "ar_seq_raise", "SELECT setval('archive_id_seq',"
+                          " greatest($1, (SELECT CASE WHEN is_called"
+                          " THEN last_value ELSE 0 END"
+                          " FROM archive_id_seq)))", 1, { OID_INT8 } },
+    [PG_CLEAR_KV] = { "clear_kv", "DELETE FROM keyval", 0, { 0 } },
+    [PG_CLEAR_MAP] = { "clear_map", "DELETE FROM map", 0, { 0 } },
+    [PG_CLEAR_AR] = { "clear_ar", "DELETE FROM archive", 0, { 0 } },
+    [PG_CLEAR_AR_OWNER] = { "clear_ar_owner", "DELETE FROM archive_owner",
+                            0, { 0 } },
 };
 
 

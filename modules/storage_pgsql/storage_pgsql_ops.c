@@ -172,6 +172,9 @@ pg_run(pg_conn_t *c, const ember_store_req_t *req, json_t **result,
        char **msg)
 {
     *result = NULL;
+    if (req->op == EMBER_SOP_DUMP || req->op == EMBER_SOP_LOAD
+        || req->op == EMBER_SOP_CLEAR)
+        return pg_copy_run(c, req, result, msg);
     if (req->host == NULL
         || (req->op != EMBER_SOP_PURGE_USER && req->store == NULL)
         || (req->op != EMBER_SOP_USERS && req->user == NULL))

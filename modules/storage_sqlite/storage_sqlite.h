@@ -82,6 +82,13 @@ enum {
     SQ_PURGE_MAP,
     SQ_PURGE_AR,
     SQ_PURGE_AR_OWNER,
+    SQ_DUMP_KV,
+    SQ_DUMP_MAP,
+    SQ_DUMP_AR,
+    SQ_CLEAR_KV,
+    SQ_CLEAR_MAP,
+    SQ_CLEAR_AR,
+    SQ_CLEAR_AR_OWNER,
     SQ_NSTMT
 };
 
@@ -153,6 +160,14 @@ int sq_bind_owner(sqlite3_stmt *st, const ember_store_req_t *req);
 
 int sq_archive_append(sq_db_t *db, const ember_store_req_t *req,
                       json_t **result, char **msg);
+/* One item of req's archive with the id given (ids are not checked
+ * against the sequence: the caller raises it). */
+int sq_archive_insert(sq_db_t *db, const ember_store_req_t *req,
+                      sqlite3_int64 id, sqlite3_int64 time, const char *with,
+                      const char *data, char **msg);
+/* DUMP, LOAD and CLEAR (storage_sqlite_copy.c). */
+int sq_copy_run(sq_db_t *db, const ember_store_req_t *req, json_t **result,
+                char **msg);
 /* Forget every cached owner (after a rollback, or at close). */
 void sq_owners_clear(sq_db_t *db);
 /* ARCHIVE_QUERY and ARCHIVE_DELETE. */

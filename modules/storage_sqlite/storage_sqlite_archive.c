@@ -292,24 +292,14 @@ sq_append_result(const char *id, json_int_t time, json_t **result)
 }
 
 int
-sq_archive_append(sq_db_t *db, const ember_store_req_t *req, json_t **result,
-          char **msg)
+sq_archive_insert(sq_db_t *db, const ember_store_req_t *req,
+                  sqlite3_int64 id, sqlite3_int64 time, const char *with,
+                  const char *data, char **msg)
 {
     sqlite3_stmt *st;
     sq_owner_t *ow;
-    json_t *t;
-    const char *data, *with;
-    json_int_t time;
-    char id[24];
     int rc;
 
-    if (req->value == NULL
-        || (data = json_string_value(json_object_get(req->value, "data")))
-               == NULL)
-        return EMBER_EINVAL;
-    with = json_string_value(json_object_get(req->value, "with"));
-    t = json_object_get(req->value, "time");
-    time = json_is_integer(t) ? json_integer_value(t) : sq_now_us();
     if ((rc = sq_owner_get(db, req, 1, &ow, msg)) < 0)
         return rc;
     if (ow->ordered && time < ow->max_time) {
@@ -332,12 +322,34 @@ sq_archive_append(sq_db_t *db, const ember_store_req_t *req, json_t **result,
         || sqlite3_bind_int64(st, 2, time) != SQLITE_OK
         || sq_bind_text(st, 3, with) != SQLITE_OK
         || sq_bind_text(st, 4, data) != SQLITE_OK
-        || sqlite3_bind_int64(st, 5, db->ar_next) != SQLITE_OK) {
+        || sqlite3_bind_int64(st, 5, id) != SQLITE_OK) {
         sq_done(st);
         return sq_fail(db, "append", msg);
     }
-    if (sq_step_done(db, st, "append", msg) < 0)
-        return EMBER_EIO;
+    return sq_step_done(db, st, "append", msg);
+}
+
+
+int
+sq_archive_append(sq_db_t *db, const ember_store_req_t *req, json_t **result,
+          char **msg)
+{
+    const char *data, *with;
+    json_int_t time;
+    json_t *t;
+    char id[24];
+    int rc;
+
+    if (req->value == NULL
+        || (data = json_string_value(json_object_get(req->value, "data")))
+               == NULL)
+        return EMBER_EINVAL;
+    with = json_string_value(json_object_get(req->value, "with"));
+    t = json_object_get(req->value, "time");
+    time = json_is_integer(t) ? json_integer_value(t) : sq_now_us();
+    if ((rc = sq_archive_insert(db, req, db->ar_next, time, with, data,
+                                msg)) < 0)
+        return rc;
     sq_id_string(db->ar_next++, id);
     return sq_append_result(id, time, result);
 }

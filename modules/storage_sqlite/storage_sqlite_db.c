@@ -129,6 +129,22 @@ static const char *const sq_sql[SQ_NSTMT] = {
                     " WHERE host = ?1 AND user = ?2)",
     [SQ_PURGE_AR_OWNER] = "DELETE FROM archive_owner"
                           " WHERE host = ?1 AND user = ?2",
+    /* Keyset pages: every page an index range after the last key. */
+    [SQ_DUMP_KV] = "SELECT host, store, user, value FROM keyval"
+                   " WHERE (host, store, user) > (?1, ?2, ?3)"
+                   " ORDER BY host, store, user LIMIT ?4",
+    [SQ_DUMP_MAP] = "SELECT host, store, user, key, value FROM map"
+                    " WHERE (host, store, user, key) > (?1, ?2, ?3, ?4)"
+                    " ORDER BY host, store, user, key LIMIT ?5",
+    [SQ_DUMP_AR] = "SELECT o.host, o.store, o.user, a.id, a.time, a.peer,"
+                   " a.data, a.oid FROM archive a"
+                   " JOIN archive_owner o ON o.oid = a.oid"
+                   " WHERE (a.oid, a.id) > (?1, ?2)"
+                   " ORDER BY a.oid, a.id LIMIT ?3",
+    [SQ_CLEAR_KV] = "DELETE FROM keyval",
+    [SQ_CLEAR_MAP] = "DELETE FROM map",
+    [SQ_CLEAR_AR] = "DELETE FROM archive",
+    [SQ_CLEAR_AR_OWNER] = "DELETE FROM archive_owner",
 };
 
 

@@ -201,6 +201,9 @@ sq_db_run(sq_db_t *db, const ember_store_req_t *req, json_t **result,
           char **msg)
 {
     *result = NULL;
+    if (req->op == EMBER_SOP_DUMP || req->op == EMBER_SOP_LOAD
+        || req->op == EMBER_SOP_CLEAR)
+        return sq_copy_run(db, req, result, msg);
     if (req->host == NULL
         || (req->op != EMBER_SOP_PURGE_USER && req->store == NULL)
         || (req->op != EMBER_SOP_USERS && req->user == NULL))

@@ -188,6 +188,19 @@ typedef enum {
     EMBER_SOP_ARCHIVE_DELETE, /* deletes what query selects; result {"deleted"} */
     EMBER_SOP_USERS,          /* result: sorted array of users in the store */
     EMBER_SOP_PURGE_USER,     /* removes the user from every store of host */
+    /*
+     * Minor 9, for emberctl migrate-storage (doc/storage.md): every record
+     * of one kind, whatever its host, store and user.  DUMP: value
+     * {"after": cursor|null, "max": n}; result {"rows": [...], "next":
+     * cursor|null, "seq": newest archive id ever handed out (archives)}.
+     * LOAD: value {"rows": [...], "seq": n}, written as given, archive ids
+     * included; result {"loaded": n}.  CLEAR: every record of every kind
+     * (the archive id sequence stays); result {"deleted": n}.  A backend
+     * that predates them answers EMBER_ENOTSUP.
+     */
+    EMBER_SOP_DUMP,
+    EMBER_SOP_LOAD,
+    EMBER_SOP_CLEAR,
     EMBER_SOP_COUNT_
 } ember_store_op_t;
 
