@@ -133,10 +133,17 @@ pg_dump(pg_conn_t *c, const ember_store_req_t *req, json_t **result,
 }
 
 
+/* What LOAD's rows share: the connection, the newest id written. */
+typedef struct pg_load_s {
+    pg_conn_t *c;
+    json_int_t max_id;
+} pg_load_t;
+
+
 static int
-pg_load_row(pg_conn_t *c, json_t *row, ember_store_kind_t kind,
-            json_int_t *max_id, char **msg)
+pg_load_row(void *ctx, json_t *row, ember_store_kind_t kind, char **msg)
 {
+    pg_load_t *l = ctx;
     const char *p[7];
     char id[24], time[24];
     PGresult *res;
@@ -145,8 +152,8 @@ pg_load_row(pg_conn_t *c, json_t *row, ember_store_kind_t kind,
     if (kind == EMBER_STORE_ARCHIVE) {
         json_int_t v = json_integer_value(json_array_get(row, EMBER_ROW_ID));
 
-        if (v > *max_id)
-            *max_id = v;
+        if (v > l->max_id)
+            l->max_id = v;
         snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, v);
         snprintf(time, sizeof(time), "%" JSON_INTEGER_FORMAT,
                  json_integer_value(json_array_get(row, EMBER_ROW_ID + 1)));
@@ -163,7 +170,8 @@ pg_load_row(pg_conn_t *c, json_t *row, ember_store_kind_t kind,
             p[i] = ember_row_text(row, i);
         which = kind == EMBER_STORE_MAP ? PG_MAP_SET : PG_KV_SET;
     }
-    if ((res = pg_exec_stmt(c, which, n, p, PGRES_COMMAND_OK, msg)) == NULL)
+    if ((res = pg_exec_stmt(l->c, which, n, p, PGRES_COMMAND_OK, msg))
+        == NULL)
         return EMBER_EIO;
     PQclear(res);
     return 0;
@@ -174,38 +182,25 @@ static int
 pg_load(pg_conn_t *c, const ember_store_req_t *req, json_t **result,
         char **msg)
 {
-    json_t *rows = json_object_get(req->value, "rows");
-    json_t *seq = json_object_get(req->value, "seq"), *row;
-    json_int_t max_id = json_is_integer(seq) ? json_integer_value(seq) : 0;
+    json_t *seq = json_object_get(req->value, "seq");
+    pg_load_t l = { c, json_is_integer(seq) ? json_integer_value(seq) : 0 };
     const char *p[1];
-    char line[64], num[24];
+    char num[24];
     PGresult *res;
-    size_t i;
-    int rc;
+    int n;
 
-    if (ember_row_cols(req->kind) == 0 || !json_is_array(rows))
-        return EMBER_EINVAL;
-    json_array_foreach(rows, i, row) {
-        if (!ember_row_ok(row, req->kind)) {
-            snprintf(line, sizeof(line), "row %zu of the batch is malformed",
-                     i + 1);
-            *msg = strdup(line);
-            return EMBER_EINVAL;
-        }
-        if ((rc = pg_load_row(c, row, req->kind, &max_id, msg)) < 0)
-            return rc;
-    }
+    if ((n = ember_load_each(req, pg_load_row, &l, msg)) < 0)
+        return n;
     /* Ids handed out by the source, and the ones given here, stay used. */
-    if (max_id > 0) {
-        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, max_id);
+    if (l.max_id > 0) {
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, l.max_id);
         p[0] = num;
         if ((res = pg_exec_stmt(c, PG_AR_SEQ_RAISE, 1, p, PGRES_TUPLES_OK,
                                 msg)) == NULL)
             return EMBER_EIO;
         PQclear(res);
     }
-    *result = json_pack("{s:I}", "loaded", (json_int_t) json_array_size(rows));
-    return *result != NULL ? 0 : EMBER_ENOMEM;
+    return ember_count_result("loaded", n, result);
 }
 
 
@@ -226,8 +221,7 @@ pg_clear(pg_conn_t *c, json_t **result, char **msg)
             deleted += strtoll(PQcmdTuples(res), NULL, 10);
         PQclear(res);
     }
-    *result = json_pack("{s:I}", "deleted", deleted);
-    return *result != NULL ? 0 : EMBER_ENOMEM;
+    return ember_count_result("deleted", deleted, result);
 }
 
 

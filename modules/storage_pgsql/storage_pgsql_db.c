@@ -52,6 +52,17 @@ static const char *const pg_migrations[] = {
  * database take to migrate one after the other. */
 #define PG_MIGRATE_LOCK "4242010019"
 
+/* The owner row of ($1, $2, $3), created or touched, as `o`; an item at
+ * time $4 older than one already there clears `ordered` for good (the
+ * (oid, time, id) index answers that with one probe). */
+#define PG_AR_OWNER_UPSERT \
+    "WITH o AS (INSERT INTO archive_owner AS w" \
+    " (host, store, usr) VALUES ($1, $2, $3)" \
+    " ON CONFLICT (host, store, usr) DO UPDATE SET" \
+    " ordered = w.ordered AND NOT EXISTS (SELECT 1" \
+    " FROM archive a WHERE a.oid = w.oid AND a.time > $4)" \
+    " RETURNING oid)"
+
 static const struct {
     const char *name, *sql;
     int n;
@@ -84,19 +95,8 @@ static const struct {
     [PG_MAP_ALL] = { "map_all", "SELECT key, value FROM map"
                      " WHERE host = $1 AND store = $2 AND usr = $3", 3,
                      { OID_TEXT, OID_TEXT, OID_TEXT } },
-    /* The owner row, created or updated, and the item in one round trip;
-     * an older time than the newest clears `ordered` for good. */
-    /* The owner row, created or touched, and the item in one round trip;
-     * an item older than one already there clears `ordered` for good
-     * (the (oid, time, id) index answers that with one probe). */
-    [PG_AR_APPEND] = { "ar_append",
-                       "WITH o AS (INSERT INTO archive_owner AS w"
-                       " (host, store, usr) VALUES ($1, $2, $3)"
-                       " ON CONFLICT (host, store, usr) DO UPDATE SET"
-                       " ordered = w.ordered AND NOT EXISTS (SELECT 1"
-                       " FROM archive a WHERE a.oid = w.oid"
-                       " AND a.time > $4)"
-                       " RETURNING oid)"
+    /* The owner row and the item in one round trip. */
+    [PG_AR_APPEND] = { "ar_append", PG_AR_OWNER_UPSERT
                        " INSERT INTO archive (oid, time, peer, data)"
                        " SELECT oid, $4, $5, $6 FROM o RETURNING id", 6,
                        { OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT,
@@ -150,14 +150,7 @@ static const struct {
                      " ORDER BY a.oid, a.id LIMIT $3", 3,
                      { OID_INT8, OID_INT8, OID_INT8 } },
     /* ar_append with the item's id given ($7). */
-    [PG_AR_LOAD] = { "ar_load",
-                     "WITH o AS (INSERT INTO archive_owner AS w"
-                     " (host, store, usr) VALUES ($1, $2, $3)"
-                     " ON CONFLICT (host, store, usr) DO UPDATE SET"
-                     " ordered = w.ordered AND NOT EXISTS (SELECT 1"
-                     " FROM archive a WHERE a.oid = w.oid"
-                     " AND a.time > $4)"
-                     " RETURNING oid)"
+    [PG_AR_LOAD] = { "ar_load", PG_AR_OWNER_UPSERT
                      " INSERT INTO archive (id, oid, time, peer, data)"
                      " SELECT $7, oid, $4, $5, $6 FROM o", 7,
                      { OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT,

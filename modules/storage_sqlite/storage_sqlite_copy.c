@@ -1,8 +1,6 @@
 /* storage_sqlite_copy.c -- every record out and in, for emberctl
  * migrate-storage: DUMP pages through a table by its key, LOAD writes rows
  * as they were (archive ids included), CLEAR empties the file. */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <ember/store_backend.h>
@@ -146,8 +144,9 @@ nomem:
 
 
 static int
-sq_load_row(sq_db_t *db, json_t *row, ember_store_kind_t kind, char **msg)
+sq_load_row(void *ctx, json_t *row, ember_store_kind_t kind, char **msg)
 {
+    sq_db_t *db = ctx;
     ember_store_req_t owner;
     sqlite3_stmt *st;
     json_int_t id;
@@ -183,29 +182,15 @@ static int
 sq_load(sq_db_t *db, const ember_store_req_t *req, json_t **result,
         char **msg)
 {
-    json_t *rows = json_object_get(req->value, "rows");
-    json_t *seq = json_object_get(req->value, "seq"), *row;
-    char line[64];
-    size_t i;
-    int rc;
+    json_t *seq = json_object_get(req->value, "seq");
+    int n;
 
-    if (ember_row_cols(req->kind) == 0 || !json_is_array(rows))
-        return EMBER_EINVAL;
-    json_array_foreach(rows, i, row) {
-        if (!ember_row_ok(row, req->kind)) {
-            snprintf(line, sizeof(line), "row %zu of the batch is malformed",
-                     i + 1);
-            *msg = strdup(line);
-            return EMBER_EINVAL;
-        }
-        if ((rc = sq_load_row(db, row, req->kind, msg)) < 0)
-            return rc;
-    }
+    if ((n = ember_load_each(req, sq_load_row, db, msg)) < 0)
+        return n;
     /* Ids handed out by the source after its newest item stay used. */
     if (json_is_integer(seq) && json_integer_value(seq) >= db->ar_next)
         db->ar_next = json_integer_value(seq) + 1;
-    *result = json_pack("{s:I}", "loaded", (json_int_t) json_array_size(rows));
-    return *result != NULL ? 0 : EMBER_ENOMEM;
+    return ember_count_result("loaded", n, result);
 }
 
 
@@ -226,8 +211,7 @@ sq_clear(sq_db_t *db, json_t **result, char **msg)
             deleted += sqlite3_changes(db->db);
     }
     sq_owners_clear(db);
-    *result = json_pack("{s:I}", "deleted", deleted);
-    return *result != NULL ? 0 : EMBER_ENOMEM;
+    return ember_count_result("deleted", deleted, result);
 }
 
 

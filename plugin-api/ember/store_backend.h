@@ -7,6 +7,9 @@
 #ifndef EMBER_STORE_BACKEND_H
 #define EMBER_STORE_BACKEND_H
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <jansson.h>
 #include <ember/plugin.h>
 
@@ -63,6 +66,48 @@ static inline const char *
 ember_row_text(json_t *row, int i)
 {
     return json_string_value(json_array_get(row, (size_t) i));
+}
+
+
+/*
+ * LOAD's rows, each checked and then written, in order, by
+ * write_row(ctx, row, kind, msg).  A malformed row is EMBER_EINVAL with
+ * "row N of the batch is malformed" in *msg (malloc'ed).  Returns the
+ * number of rows written, or the first error.
+ */
+static inline int
+ember_load_each(const ember_store_req_t *req,
+                int (*write_row)(void *ctx, json_t *row,
+                                 ember_store_kind_t kind, char **msg),
+                void *ctx, char **msg)
+{
+    json_t *rows = json_object_get(req->value, "rows"), *row;
+    char line[64];
+    size_t i;
+    int rc;
+
+    if (ember_row_cols(req->kind) == 0 || !json_is_array(rows))
+        return EMBER_EINVAL;
+    json_array_foreach(rows, i, row) {
+        if (!ember_row_ok(row, req->kind)) {
+            snprintf(line, sizeof(line), "row %zu of the batch is malformed",
+                     i + 1);
+            *msg = strdup(line);
+            return EMBER_EINVAL;
+        }
+        if ((rc = write_row(ctx, row, req->kind, msg)) < 0)
+            return rc;
+    }
+    return (int) json_array_size(rows);
+}
+
+
+/* A result {name: n}: 0, or EMBER_ENOMEM. */
+static inline int
+ember_count_result(const char *name, long long n, json_t **result)
+{
+    *result = json_pack("{s:I}", name, (json_int_t) n);
+    return *result != NULL ? 0 : EMBER_ENOMEM;
 }
 
 #endif

@@ -17,6 +17,7 @@ from muclib import Occ
 from rawxmpp import RawClient, q
 from test_mam import body_of, chat, query, recv_chat, rsm_set
 from test_muc_mam import bodies, query as room_query, say_all
+from test_storage_pgsql import pg  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.skipif(not pgsql_peer.available(),
                                 reason="PostgreSQL 15 binaries missing "
@@ -26,18 +27,6 @@ NS_ROSTER = "jabber:iq:roster"
 NS_VCARD = "vcard-temp"
 NS_DELAY = "urn:xmpp:delay"
 VCARD = "<vCard xmlns='vcard-temp'><FN>Alice Liddell</FN></vCard>"
-
-
-@pytest.fixture(scope="module")
-def pg():
-    p = pgsql_peer.Postgres()
-    yield p
-    p.close()
-
-
-def storage_module(**attrs):
-    el = ET.Element("module", **attrs)
-    return el
 
 
 def use_storage(srv, el):
@@ -68,11 +57,11 @@ def other_config(srv, name, el):
 
 
 def sqlite_el(path):
-    return storage_module(name="storage_sqlite", path=path)
+    return ET.Element("module", name="storage_sqlite", path=path)
 
 
 def pg_el(conninfo):
-    return storage_module(name="storage_pgsql", conninfo=conninfo)
+    return ET.Element("module", name="storage_pgsql", conninfo=conninfo)
 
 
 def migrate(srv, to, *more):
