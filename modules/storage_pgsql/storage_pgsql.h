@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <jansson.h>
 #include <ember/plugin.h>
+#include <ember/store_backend.h>
 
 extern const ember_api_t *api;
 
@@ -88,21 +89,6 @@ enum {
     PG_NSTMT
 };
 
-/* Which fields of an archive query are set, and whether the archive's
- * times follow its ids: one prepared statement each (as storage_sqlite). */
-enum {
-    AQ_WITH = 1 << 0,
-    AQ_START = 1 << 1,
-    AQ_END = 1 << 2,
-    AQ_AFTER = 1 << 3,
-    AQ_BEFORE = 1 << 4,
-    AQ_ID = 1 << 5,
-    AQ_REVERSE = 1 << 6,
-    AQ_LIMIT = 1 << 7,
-    AQ_ORDERED = 1 << 8,
-    AQ_NMASKS = 1 << 9
-};
-
 /* Archive statements take ten parameters: $1 oid, $4 with, $5 start,
  * $6 end, $7 after, $8 before, $9 id, $10 limit ($2, $3 unused). */
 #define PG_AQ_NPARAMS 10
@@ -111,8 +97,8 @@ struct pg_conn_s {
     PGconn *pc;
     char *conninfo;
     /* Archive statements prepared on this session, by mask (deletes at
-     * AQ_NMASKS + mask). */
-    unsigned char aq_ready[2 * AQ_NMASKS];
+     * EMBER_AQ_NMASKS + mask). */
+    unsigned char aq_ready[2 * EMBER_AQ_NMASKS];
 };
 
 /* Set *msg (when NULL) to what failed and the server's message; EMBER_EIO. */

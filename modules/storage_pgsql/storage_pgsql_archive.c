@@ -85,24 +85,6 @@ pg_archive_append(pg_conn_t *c, const ember_store_req_t *req,
 }
 
 
-/* Archive ids are positive decimal integers; anything else is no id. */
-static int
-pg_parse_id(const char *s, long long *out)
-{
-    char *end;
-    long long v;
-
-    if (s == NULL || !isdigit((unsigned char) *s))
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-
 /* An after/before anchor must be an item of this archive. */
 static int
 pg_anchor(pg_conn_t *c, const char *oid, const char *s, long long *id,
@@ -113,7 +95,7 @@ pg_anchor(pg_conn_t *c, const char *oid, const char *s, long long *id,
     PGresult *res;
     int found;
 
-    if (pg_parse_id(s, id) < 0)
+    if (ember_archive_id_parse(s, id) < 0)
         return EMBER_ENOENT;
     snprintf(ibuf, sizeof(ibuf), "%lld", *id);
     p[0] = oid;
@@ -137,71 +119,32 @@ pg_archive_stmt(pg_conn_t *c, int mask, int del, char name[16], char **msg)
         OID_INT8, OID_INT8, OID_INT8, OID_INT8
     };
     char where[768], sql[1200];
-    size_t n;
-    int slot = (del ? AQ_NMASKS : 0) + mask;
+    int slot = (del ? EMBER_AQ_NMASKS : 0) + mask;
 
     snprintf(name, 16, "%s%x", del ? "ar_del_" : "ar_sel_", (unsigned) mask);
     if (c->aq_ready[slot])
         return 0;
-    n = (size_t) snprintf(where, sizeof(where), "%s", "oid = $1");
-    if (mask & AQ_WITH)
-        n += (size_t) snprintf(where + n, sizeof(where) - n, " AND peer = $4");
-    if ((mask & AQ_START) && (mask & AQ_ORDERED))
-        n += (size_t) snprintf(where + n, sizeof(where) - n,
-                               " AND id >= (SELECT id FROM archive"
-                               " WHERE oid = $1 AND time >= $5"
-                               " ORDER BY time, id LIMIT 1)");
-    else if (mask & AQ_START)
-        n += (size_t) snprintf(where + n, sizeof(where) - n,
-                               " AND time >= $5");
-    if ((mask & AQ_END) && (mask & AQ_ORDERED))
-        n += (size_t) snprintf(where + n, sizeof(where) - n,
-                               " AND id <= (SELECT id FROM archive"
-                               " WHERE oid = $1 AND time <= $6"
-                               " ORDER BY time DESC, id DESC LIMIT 1)");
-    else if (mask & AQ_END)
-        n += (size_t) snprintf(where + n, sizeof(where) - n,
-                               " AND time <= $6");
-    if (mask & AQ_AFTER)
-        n += (size_t) snprintf(where + n, sizeof(where) - n, " AND id > $7");
-    if (mask & AQ_BEFORE)
-        n += (size_t) snprintf(where + n, sizeof(where) - n, " AND id < $8");
-    if (mask & AQ_ID)
-        snprintf(where + n, sizeof(where) - n, " AND id = $9");
+    ember_archive_where(where, sizeof(where), mask, '$');
     /* With `with`, the order is (peer, id) so that the (oid, peer, id)
      * index gives it as it stands: peer is fixed by the WHERE. */
     if (!del)
         snprintf(sql, sizeof(sql), "SELECT id, peer, time, data FROM archive"
                  " WHERE %s ORDER BY %sid%s%s", where,
-                 mask & AQ_WITH ? (mask & AQ_REVERSE ? "peer DESC, "
+                 mask & EMBER_AQ_WITH ? (mask & EMBER_AQ_REVERSE ? "peer DESC, "
                                                      : "peer, ") : "",
-                 mask & AQ_REVERSE ? " DESC" : "",
-                 mask & AQ_LIMIT ? " LIMIT $10" : "");
-    else if (mask & AQ_LIMIT)
+                 mask & EMBER_AQ_REVERSE ? " DESC" : "",
+                 mask & EMBER_AQ_LIMIT ? " LIMIT $10" : "");
+    else if (mask & EMBER_AQ_LIMIT)
         snprintf(sql, sizeof(sql), "DELETE FROM archive WHERE oid = $1"
                  " AND id IN (SELECT id FROM archive WHERE %s"
                  " ORDER BY id%s LIMIT $10)", where,
-                 mask & AQ_REVERSE ? " DESC" : "");
+                 mask & EMBER_AQ_REVERSE ? " DESC" : "");
     else
         snprintf(sql, sizeof(sql), "DELETE FROM archive WHERE %s", where);
     if (pg_prepare(c, name, sql, PG_AQ_NPARAMS, types, msg) < 0)
         return EMBER_EIO;
     c->aq_ready[slot] = 1;
     return 0;
-}
-
-
-/* What a query of an archive that does not exist gives. */
-static int
-pg_archive_none(int del, const ember_archive_query_t *q, json_t **result)
-{
-    if (q->after_id != NULL || q->before_id != NULL)
-        return EMBER_ENOENT;
-    if (del)
-        *result = json_pack("{s:I}", "deleted", (json_int_t) 0);
-    else
-        *result = json_pack("{s:[], s:b}", "items", "complete", 1);
-    return *result != NULL ? 0 : EMBER_ENOMEM;
 }
 
 
@@ -217,7 +160,7 @@ pg_archive_delete(pg_conn_t *c, const char *name, const char *const *p,
         return EMBER_EIO;
     deleted = (json_int_t) strtoll(PQcmdTuples(res), NULL, 10);
     PQclear(res);
-    if ((mask & ~(AQ_ORDERED | AQ_REVERSE)) == 0) {
+    if ((mask & ~(EMBER_AQ_ORDERED | EMBER_AQ_REVERSE)) == 0) {
         /* The whole archive went (a room destroyed): so does its row. */
         if ((res = pg_exec_stmt(c, PG_AR_OWNER_DEL, 1, p, PGRES_COMMAND_OK,
                                 msg)) == NULL)
@@ -271,7 +214,7 @@ pg_archive_run(pg_conn_t *c, const ember_store_req_t *req, json_t **result,
     const char *op[3] = { req->host, req->store, pg_user(req) };
     char oid[24], start[24], end[24], after[24], before[24], id[24];
     char limit[24], name[16];
-    int del = req->op == EMBER_SOP_ARCHIVE_DELETE, mask = 0, err;
+    int del = req->op == EMBER_SOP_ARCHIVE_DELETE, mask, err;
     long long v;
     PGresult *res;
 
@@ -280,54 +223,43 @@ pg_archive_run(pg_conn_t *c, const ember_store_req_t *req, json_t **result,
         return EMBER_EIO;
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return pg_archive_none(del, q, result);
+        return ember_archive_none(del, q, result);
     }
     snprintf(oid, sizeof(oid), "%s", PQgetvalue(res, 0, 0));
-    if (PQgetvalue(res, 0, 1)[0] == 't')
-        mask |= AQ_ORDERED;
+    mask = ember_archive_mask(q, PQgetvalue(res, 0, 1)[0] == 't');
     PQclear(res);
     p[0] = oid;
-    if (q->with != NULL) {
-        mask |= AQ_WITH;
+    if (mask & EMBER_AQ_WITH)
         p[3] = q->with;
-    }
-    if (q->start > 0) {
-        mask |= AQ_START;
+    if (mask & EMBER_AQ_START) {
         snprintf(start, sizeof(start), "%" PRId64, q->start);
         p[4] = start;
     }
-    if (q->end > 0) {
-        mask |= AQ_END;
+    if (mask & EMBER_AQ_END) {
         snprintf(end, sizeof(end), "%" PRId64, q->end);
         p[5] = end;
     }
-    if (q->reverse)
-        mask |= AQ_REVERSE;
-    if (q->max > 0) {
-        mask |= AQ_LIMIT;
+    if (mask & EMBER_AQ_LIMIT) {
         snprintf(limit, sizeof(limit), "%lld",
                  del ? (long long) q->max : (long long) q->max + 1);
         p[9] = limit;
     }
-    if (q->after_id != NULL) {
+    if (mask & EMBER_AQ_AFTER) {
         if ((err = pg_anchor(c, oid, q->after_id, &v, msg)) < 0)
             return err;
-        mask |= AQ_AFTER;
         snprintf(after, sizeof(after), "%lld", v);
         p[6] = after;
     }
-    if (q->before_id != NULL) {
+    if (mask & EMBER_AQ_BEFORE) {
         if ((err = pg_anchor(c, oid, q->before_id, &v, msg)) < 0)
             return err;
-        mask |= AQ_BEFORE;
         snprintf(before, sizeof(before), "%lld", v);
         p[7] = before;
     }
-    if (q->id != NULL) {
+    if (mask & EMBER_AQ_ID) {
         /* No item has a malformed id: select nothing. */
-        if (pg_parse_id(q->id, &v) < 0)
+        if (ember_archive_id_parse(q->id, &v) < 0)
             v = -1;
-        mask |= AQ_ID;
         snprintf(id, sizeof(id), "%lld", v);
         p[8] = id;
     }

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ember/store_backend.h>
-
 #include "storage_pgsql.h"
 
 #define OID_INT8 20

@@ -172,12 +172,7 @@ pg_run(pg_conn_t *c, const ember_store_req_t *req, json_t **result,
        char **msg)
 {
     *result = NULL;
-    if (req->op == EMBER_SOP_DUMP || req->op == EMBER_SOP_LOAD
-        || req->op == EMBER_SOP_CLEAR)
-        return pg_copy_run(c, req, result, msg);
-    if (req->host == NULL
-        || (req->op != EMBER_SOP_PURGE_USER && req->store == NULL)
-        || (req->op != EMBER_SOP_USERS && req->user == NULL))
+    if (ember_store_req_check(req) < 0)
         return EMBER_EINVAL;
     switch (req->op) {
     case EMBER_SOP_KEYVAL_GET:
@@ -185,10 +180,9 @@ pg_run(pg_conn_t *c, const ember_store_req_t *req, json_t **result,
     case EMBER_SOP_KEYVAL_SET:
         return pg_set(c, req, msg);
     case EMBER_SOP_MAP_GET:
-        return req->key == NULL ? EMBER_EINVAL
-                                : pg_get(c, PG_MAP_GET, req, result, msg);
+        return pg_get(c, PG_MAP_GET, req, result, msg);
     case EMBER_SOP_MAP_SET:
-        return req->key == NULL ? EMBER_EINVAL : pg_set(c, req, msg);
+        return pg_set(c, req, msg);
     case EMBER_SOP_MAP_ALL:
         return pg_map_all(c, req, result, msg);
     case EMBER_SOP_ARCHIVE_APPEND:
@@ -200,6 +194,10 @@ pg_run(pg_conn_t *c, const ember_store_req_t *req, json_t **result,
         return pg_users(c, req, result, msg);
     case EMBER_SOP_PURGE_USER:
         return pg_purge(c, req, result, msg);
+    case EMBER_SOP_DUMP:
+    case EMBER_SOP_LOAD:
+    case EMBER_SOP_CLEAR:
+        return pg_copy_run(c, req, result, msg);
     default:
         return EMBER_ENOTSUP;
     }

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <jansson.h>
 #include <ember/plugin.h>
+#include <ember/store_backend.h>
 
 extern const ember_api_t *api;
 
@@ -92,21 +93,6 @@ enum {
     SQ_NSTMT
 };
 
-/* Which fields of an archive query are set, and whether the archive's
- * times follow its ids: one cached statement each. */
-enum {
-    AQ_WITH = 1 << 0,
-    AQ_START = 1 << 1,
-    AQ_END = 1 << 2,
-    AQ_AFTER = 1 << 3,
-    AQ_BEFORE = 1 << 4,
-    AQ_ID = 1 << 5,
-    AQ_REVERSE = 1 << 6,
-    AQ_LIMIT = 1 << 7,
-    AQ_ORDERED = 1 << 8,
-    AQ_NMASKS = 1 << 9
-};
-
 /*
  * What the connection knows of an archive (host, store, user): its key
  * in the archive table, whether its items' times never decrease in id
@@ -126,8 +112,8 @@ typedef struct sq_owner_s {
 struct sq_db_s {
     sqlite3 *db;
     sqlite3_stmt *st[SQ_NSTMT];
-    sqlite3_stmt *ar_select[AQ_NMASKS];
-    sqlite3_stmt *ar_delete[AQ_NMASKS];
+    sqlite3_stmt *ar_select[EMBER_AQ_NMASKS];
+    sqlite3_stmt *ar_delete[EMBER_AQ_NMASKS];
     /* Archive ids: the next to hand out, and the newest committed (in
      * archive_seq).  Never reused, whatever is deleted. */
     sqlite3_int64 ar_next, ar_saved;

@@ -357,24 +357,6 @@ sq_archive_append(sq_db_t *db, const ember_store_req_t *req, json_t **result,
 
 /* ---- queries and deletes ---- */
 
-/* Archive ids are positive decimal integers; anything else is no id. */
-static int
-sq_parse_id(const char *s, sqlite3_int64 *out)
-{
-    char *end;
-    long long v;
-
-    if (s == NULL || !isdigit((unsigned char) *s))
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-
 /* An after/before anchor must be an item of this archive. */
 static int
 sq_anchor(sq_db_t *db, sqlite3_int64 oid, const char *s, sqlite3_int64 *id,
@@ -383,7 +365,7 @@ sq_anchor(sq_db_t *db, sqlite3_int64 oid, const char *s, sqlite3_int64 *id,
     sqlite3_stmt *st;
     int rc;
 
-    if (sq_parse_id(s, id) < 0)
+    if (ember_archive_id_parse(s, id) < 0)
         return EMBER_ENOENT;
     if ((st = sq_stmt(db, SQ_AR_EXISTS, msg)) == NULL)
         return EMBER_EIO;
@@ -437,7 +419,7 @@ sq_check_plan(sq_db_t *db, sqlite3_stmt *stmt, int mask)
     if (asprintf(&db->plan, "archive statement %#x: %s: %s", (unsigned) mask,
                  sqlite3_sql(stmt), plan) < 0)
         db->plan = NULL;
-    if (bad && (mask & AQ_ORDERED)) {
+    if (bad && (mask & EMBER_AQ_ORDERED)) {
         free(db->note);
         if (asprintf(&db->note, "archive query reads a whole table or "
                      "sorts (an index is missing for it): %s: %s",
@@ -448,11 +430,10 @@ sq_check_plan(sq_db_t *db, sqlite3_stmt *stmt, int mask)
 
 
 /*
- * The statement selecting (or deleting) what a query names.  Parameters:
- * ?1 oid, ?4 with, ?5 start, ?6 end, ?7 after, ?8 before, ?9 id, ?10
- * limit.  In an ordered archive, start and end become the ids of the
- * first item at or after start and of the last at or before end (NULL
- * when there is none: then nothing matches).
+ * The statement selecting (or deleting) what a query names, on
+ * ember_archive_where's parameters and ?10 the limit.  In an ordered
+ * archive, a start or end with no item beyond it is a NULL id bound:
+ * then nothing matches.
  */
 static sqlite3_stmt *
 sq_archive_stmt(sq_db_t *db, int mask, int del, char **msg)
@@ -461,53 +442,28 @@ sq_archive_stmt(sq_db_t *db, int mask, int del, char **msg)
     const char *from;
     sqlite3_stmt **slot = del ? &db->ar_delete[mask] : &db->ar_select[mask];
     sqlite3_stmt *st;
-    size_t n;
 
     if (*slot != NULL)
         return *slot;
-    n = (size_t) snprintf(where, sizeof(where), "%s", "oid = ?1");
-    if (mask & AQ_WITH)
-        n += (size_t) snprintf(where + n, sizeof(where) - n, " AND peer = ?4");
-    if ((mask & AQ_START) && (mask & AQ_ORDERED))
-        n += (size_t) snprintf(where + n, sizeof(where) - n,
-                               " AND id >= (SELECT id FROM archive"
-                               " WHERE oid = ?1 AND time >= ?5"
-                               " ORDER BY time, id LIMIT 1)");
-    else if (mask & AQ_START)
-        n += (size_t) snprintf(where + n, sizeof(where) - n,
-                               " AND time >= ?5");
-    if ((mask & AQ_END) && (mask & AQ_ORDERED))
-        n += (size_t) snprintf(where + n, sizeof(where) - n,
-                               " AND id <= (SELECT id FROM archive"
-                               " WHERE oid = ?1 AND time <= ?6"
-                               " ORDER BY time DESC, id DESC LIMIT 1)");
-    else if (mask & AQ_END)
-        n += (size_t) snprintf(where + n, sizeof(where) - n,
-                               " AND time <= ?6");
-    if (mask & AQ_AFTER)
-        n += (size_t) snprintf(where + n, sizeof(where) - n, " AND id > ?7");
-    if (mask & AQ_BEFORE)
-        n += (size_t) snprintf(where + n, sizeof(where) - n, " AND id < ?8");
-    if (mask & AQ_ID)
-        snprintf(where + n, sizeof(where) - n, " AND id = ?9");
+    ember_archive_where(where, sizeof(where), mask, '?');
     /* Without statistics, SQLite may prefer the (oid, id) range to the
      * (oid, peer, id) one when both ends of an id range are known, and
      * filter `with` row by row: named, the peer index is read instead. */
-    from = mask & AQ_WITH ? "archive INDEXED BY archive_owner_peer"
+    from = mask & EMBER_AQ_WITH ? "archive INDEXED BY archive_owner_peer"
                           : "archive";
     if (!del)
         snprintf(sql, sizeof(sql), "SELECT id, peer, time, data FROM %s"
                  " WHERE %s ORDER BY id%s%s", from, where,
-                 mask & AQ_REVERSE ? " DESC" : "",
-                 mask & AQ_LIMIT ? " LIMIT ?10" : "");
-    else if (mask & AQ_LIMIT)
+                 mask & EMBER_AQ_REVERSE ? " DESC" : "",
+                 mask & EMBER_AQ_LIMIT ? " LIMIT ?10" : "");
+    else if (mask & EMBER_AQ_LIMIT)
         snprintf(sql, sizeof(sql), "DELETE FROM archive WHERE id IN"
                  " (SELECT id FROM %s WHERE %s ORDER BY id%s LIMIT ?10)",
-                 from, where, mask & AQ_REVERSE ? " DESC" : "");
+                 from, where, mask & EMBER_AQ_REVERSE ? " DESC" : "");
     else
         snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s", from, where);
     if ((st = sq_prepare(db, slot, sql, msg)) != NULL)
-        sq_check_plan(db, st, mask | (del ? AQ_NMASKS : 0));
+        sq_check_plan(db, st, mask | (del ? EMBER_AQ_NMASKS : 0));
     return st;
 }
 
@@ -518,13 +474,13 @@ sq_archive_bind(sqlite3_stmt *st, const ember_archive_query_t *q,
                 sqlite3_int64 before, sqlite3_int64 id, sqlite3_int64 limit)
 {
     if (sqlite3_bind_int64(st, 1, oid) != SQLITE_OK
-        || ((mask & AQ_WITH) && sq_bind_text(st, 4, q->with) != SQLITE_OK)
-        || ((mask & AQ_START) && sqlite3_bind_int64(st, 5, q->start))
-        || ((mask & AQ_END) && sqlite3_bind_int64(st, 6, q->end))
-        || ((mask & AQ_AFTER) && sqlite3_bind_int64(st, 7, after))
-        || ((mask & AQ_BEFORE) && sqlite3_bind_int64(st, 8, before))
-        || ((mask & AQ_ID) && sqlite3_bind_int64(st, 9, id))
-        || ((mask & AQ_LIMIT) && sqlite3_bind_int64(st, 10, limit)))
+        || ((mask & EMBER_AQ_WITH) && sq_bind_text(st, 4, q->with) != SQLITE_OK)
+        || ((mask & EMBER_AQ_START) && sqlite3_bind_int64(st, 5, q->start))
+        || ((mask & EMBER_AQ_END) && sqlite3_bind_int64(st, 6, q->end))
+        || ((mask & EMBER_AQ_AFTER) && sqlite3_bind_int64(st, 7, after))
+        || ((mask & EMBER_AQ_BEFORE) && sqlite3_bind_int64(st, 8, before))
+        || ((mask & EMBER_AQ_ID) && sqlite3_bind_int64(st, 9, id))
+        || ((mask & EMBER_AQ_LIMIT) && sqlite3_bind_int64(st, 10, limit)))
         return -1;
     return 0;
 }
@@ -543,20 +499,6 @@ sq_archive_item(sqlite3_stmt *st)
 }
 
 
-/* What a query of an archive that does not exist gives. */
-static int
-sq_archive_none(int del, const ember_archive_query_t *q, json_t **result)
-{
-    if (q->after_id != NULL || q->before_id != NULL)
-        return EMBER_ENOENT;
-    if (del)
-        *result = json_pack("{s:I}", "deleted", (json_int_t) 0);
-    else
-        *result = json_pack("{s:[], s:b}", "items", "complete", 1);
-    return *result != NULL ? 0 : EMBER_ENOMEM;
-}
-
-
 static int
 sq_archive_delete(sq_db_t *db, sq_owner_t *ow, sqlite3_stmt *st, int mask,
                   json_t **result, char **msg)
@@ -567,7 +509,7 @@ sq_archive_delete(sq_db_t *db, sq_owner_t *ow, sqlite3_stmt *st, int mask,
     if (sq_step_done(db, st, "archive delete", msg) < 0)
         return EMBER_EIO;
     deleted = (json_int_t) sqlite3_changes(db->db);
-    if ((mask & ~(AQ_ORDERED | AQ_REVERSE)) == 0) {
+    if ((mask & ~(EMBER_AQ_ORDERED | EMBER_AQ_REVERSE)) == 0) {
         /* The whole archive went (a room destroyed): so does its row. */
         if ((od = sq_stmt(db, SQ_AR_OWNER_DEL, msg)) == NULL)
             return EMBER_EIO;
@@ -593,44 +535,26 @@ sq_archive_run(sq_db_t *db, const ember_store_req_t *req, json_t **result,
         .size = sizeof(ember_archive_query_t)
     };
     const ember_archive_query_t *q = req->query != NULL ? req->query : &none;
-    int del = req->op == EMBER_SOP_ARCHIVE_DELETE, mask = 0, err, rc, n = 0;
+    int del = req->op == EMBER_SOP_ARCHIVE_DELETE, mask, err, rc, n = 0;
     sqlite3_int64 after = 0, before = 0, id = 0;
     sqlite3_stmt *st;
     sq_owner_t *ow;
     json_t *items, *it;
 
     if ((err = sq_owner_get(db, req, 0, &ow, msg)) == EMBER_ENOENT)
-        return sq_archive_none(del, q, result);
+        return ember_archive_none(del, q, result);
     if (err < 0)
         return err;
-    if (ow->ordered)
-        mask |= AQ_ORDERED;
-    if (q->with != NULL)
-        mask |= AQ_WITH;
-    if (q->start > 0)
-        mask |= AQ_START;
-    if (q->end > 0)
-        mask |= AQ_END;
-    if (q->reverse)
-        mask |= AQ_REVERSE;
-    if (q->max > 0)
-        mask |= AQ_LIMIT;
-    if (q->after_id != NULL) {
-        if ((err = sq_anchor(db, ow->oid, q->after_id, &after, msg)) < 0)
-            return err;
-        mask |= AQ_AFTER;
-    }
-    if (q->before_id != NULL) {
-        if ((err = sq_anchor(db, ow->oid, q->before_id, &before, msg)) < 0)
-            return err;
-        mask |= AQ_BEFORE;
-    }
-    if (q->id != NULL) {
-        /* No item has a malformed id: select nothing. */
-        if (sq_parse_id(q->id, &id) < 0)
-            id = -1;
-        mask |= AQ_ID;
-    }
+    mask = ember_archive_mask(q, ow->ordered);
+    if (q->after_id != NULL
+        && (err = sq_anchor(db, ow->oid, q->after_id, &after, msg)) < 0)
+        return err;
+    if (q->before_id != NULL
+        && (err = sq_anchor(db, ow->oid, q->before_id, &before, msg)) < 0)
+        return err;
+    /* No item has a malformed id: select nothing. */
+    if (q->id != NULL && ember_archive_id_parse(q->id, &id) < 0)
+        id = -1;
     if ((st = sq_archive_stmt(db, mask, del, msg)) == NULL)
         return EMBER_EIO;
     /* One row more than asked tells whether the page is the last one. */

@@ -3,8 +3,6 @@
  * as they were (archive ids included), CLEAR empties the file. */
 #include <string.h>
 
-#include <ember/store_backend.h>
-
 #include "storage_sqlite.h"
 
 #define AR_ID EMBER_ROW_ID

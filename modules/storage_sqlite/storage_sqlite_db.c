@@ -383,7 +383,7 @@ sq_db_close(sq_db_t *db)
         return;
     for (i = 0; i < SQ_NSTMT; i++)
         sqlite3_finalize(db->st[i]);
-    for (i = 0; i < AQ_NMASKS; i++) {
+    for (i = 0; i < EMBER_AQ_NMASKS; i++) {
         sqlite3_finalize(db->ar_select[i]);
         sqlite3_finalize(db->ar_delete[i]);
     }

@@ -201,12 +201,7 @@ sq_db_run(sq_db_t *db, const ember_store_req_t *req, json_t **result,
           char **msg)
 {
     *result = NULL;
-    if (req->op == EMBER_SOP_DUMP || req->op == EMBER_SOP_LOAD
-        || req->op == EMBER_SOP_CLEAR)
-        return sq_copy_run(db, req, result, msg);
-    if (req->host == NULL
-        || (req->op != EMBER_SOP_PURGE_USER && req->store == NULL)
-        || (req->op != EMBER_SOP_USERS && req->user == NULL))
+    if (ember_store_req_check(req) < 0)
         return EMBER_EINVAL;
     switch (req->op) {
     case EMBER_SOP_KEYVAL_GET:
@@ -214,10 +209,9 @@ sq_db_run(sq_db_t *db, const ember_store_req_t *req, json_t **result,
     case EMBER_SOP_KEYVAL_SET:
         return sq_set(db, req, msg);
     case EMBER_SOP_MAP_GET:
-        return req->key == NULL ? EMBER_EINVAL
-                                : sq_get(db, SQ_MAP_GET, req, result, msg);
+        return sq_get(db, SQ_MAP_GET, req, result, msg);
     case EMBER_SOP_MAP_SET:
-        return req->key == NULL ? EMBER_EINVAL : sq_set(db, req, msg);
+        return sq_set(db, req, msg);
     case EMBER_SOP_MAP_ALL:
         return sq_map_all(db, req, result, msg);
     case EMBER_SOP_ARCHIVE_APPEND:
@@ -229,6 +223,10 @@ sq_db_run(sq_db_t *db, const ember_store_req_t *req, json_t **result,
         return sq_users(db, req, result, msg);
     case EMBER_SOP_PURGE_USER:
         return sq_purge(db, req, result, msg);
+    case EMBER_SOP_DUMP:
+    case EMBER_SOP_LOAD:
+    case EMBER_SOP_CLEAR:
+        return sq_copy_run(db, req, result, msg);
     default:
         return EMBER_ENOTSUP;
     }
