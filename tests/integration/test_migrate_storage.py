@@ -161,7 +161,8 @@ def test_sqlite_to_postgresql_and_back(server_factory, pg, passwords):
 
     conninfo = pg.create_database()
     to_pg = other_config(srv, "to-pg.xml", pg_el(conninfo))
-    r = migrate(srv, to_pg)
+    # Small pages: every kind's cursor is followed across pages.
+    r = migrate(srv, to_pg, "--batch=3")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.split()
     assert "accounts" in lines and "mam" in lines and "offline" in lines
@@ -177,7 +178,7 @@ def test_sqlite_to_postgresql_and_back(server_factory, pg, passwords):
     srv.stop()
 
     to_sqlite = other_config(srv, "to-sqlite.xml", sqlite_el("back.db"))
-    r = migrate(srv, to_sqlite)
+    r = migrate(srv, to_sqlite, "--batch=2")
     assert r.returncode == 0, r.stderr
     use_storage(srv, sqlite_el("back.db"))
     srv.start()
@@ -244,3 +245,28 @@ def test_unreachable_destination_is_a_clear_error(server_factory,
     r = migrate(srv, to)
     assert r.returncode == 1
     assert "cannot connect to PostgreSQL" in r.stderr
+
+
+def test_refused_record_is_named_and_a_rerun_starts_over(server_factory,
+                                                         pg, passwords):
+    """A record the destination refuses stops the copy and is named; once
+    the cause is gone, --force copies everything again."""
+    srv = sqlite_server(server_factory, passwords)
+    conninfo = pg.create_database()
+    to = other_config(srv, "to.xml", pg_el(conninfo))
+    r = migrate(srv, to)
+    assert r.returncode == 0, r.stderr
+    pg.psql(conninfo, "ALTER TABLE keyval ADD CONSTRAINT no_bob"
+            " CHECK (usr <> 'bob') NOT VALID")
+    r = migrate(srv, to, "--force", "--batch=2")
+    assert r.returncode == 1
+    assert "refused the keyval record of host 'localhost' store " \
+        "'accounts' user 'bob'" in r.stderr, r.stderr
+    assert "no_bob" in r.stderr
+    pg.psql(conninfo, "ALTER TABLE keyval DROP CONSTRAINT no_bob")
+    r = migrate(srv, to, "--force")
+    assert r.returncode == 0, r.stderr
+    dest = server_factory(start=False, users=False)
+    use_storage(dest, pg_el(conninfo))
+    assert dest.ctl_ok("users", "localhost").stdout.split() \
+        == ["alice", "bob", "carol"]
