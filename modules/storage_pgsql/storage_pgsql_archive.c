@@ -13,22 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "storage_pgsql.h"
 
 #define OID_INT8 20
 #define OID_TEXT 25
-
-
-static int64_t
-pg_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 
 static const char *
@@ -47,15 +36,11 @@ pg_archive_append(pg_conn_t *c, const ember_store_req_t *req,
     char tbuf[24];
     json_int_t time;
     PGresult *res;
-    json_t *t, *o;
+    json_t *o;
+    int rc;
 
-    if (req->value == NULL
-        || (data = json_string_value(json_object_get(req->value, "data")))
-               == NULL)
-        return EMBER_EINVAL;
-    with = json_string_value(json_object_get(req->value, "with"));
-    t = json_object_get(req->value, "time");
-    time = json_is_integer(t) ? json_integer_value(t) : pg_now_us();
+    if ((rc = ember_append_value(req, &data, &with, &time)) < 0)
+        return rc;
     snprintf(tbuf, sizeof(tbuf), "%" JSON_INTEGER_FORMAT, time);
     p[0] = req->host;
     p[1] = req->store;

@@ -149,8 +149,22 @@ static const struct {
                      " WHERE (a.oid, a.id) > ($1, $2)"
                      " ORDER BY a.oid, a.id LIMIT $3", 3,
                      { OID_INT8, OID_INT8, OID_INT8 } },
-    /* ar_append with the item's id given ($7). */
-    [PG_AR_LOAD] = { "ar_load", PG_AR_OWNER_UPSERT
+    /* An item with its id given ($7).  Unlike ar_append, the owner row
+     * is written only when it is new or stops being ordered: a copy
+     * appends many items of one archive in a row, and a row updated for
+     * each of them leaves PostgreSQL a dead version per item to step
+     * over (measured: 40 items/s after 240,000 of one archive). */
+    [PG_AR_LOAD] = { "ar_load",
+                     "WITH n AS (INSERT INTO archive_owner (host, store, usr)"
+                     " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+                     " RETURNING oid),"
+                     " o AS (SELECT oid FROM n UNION ALL SELECT oid"
+                     " FROM archive_owner WHERE host = $1 AND store = $2"
+                     " AND usr = $3),"
+                     " u AS (UPDATE archive_owner w SET ordered = false"
+                     " WHERE w.oid IN (SELECT oid FROM o) AND w.ordered"
+                     " AND EXISTS (SELECT 1 FROM archive a"
+                     " WHERE a.oid = w.oid AND a.time > $4))"
                      " INSERT INTO archive (id, oid, time, peer, data)"
                      " SELECT $7, oid, $4, $5, $6 FROM o", 7,
                      { OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT,

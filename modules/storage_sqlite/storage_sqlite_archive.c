@@ -16,23 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "storage_sqlite.h"
 
 /* Archives whose oid and state are kept in memory; past this many the
  * cache starts over. */
 #define SQ_OWNERS_MAX 65536
-
-
-static int64_t
-sq_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 
 /* ---- owners: (host, store, user) -> oid ---- */
@@ -336,17 +325,11 @@ sq_archive_append(sq_db_t *db, const ember_store_req_t *req, json_t **result,
 {
     const char *data, *with;
     json_int_t time;
-    json_t *t;
     char id[24];
     int rc;
 
-    if (req->value == NULL
-        || (data = json_string_value(json_object_get(req->value, "data")))
-               == NULL)
-        return EMBER_EINVAL;
-    with = json_string_value(json_object_get(req->value, "with"));
-    t = json_object_get(req->value, "time");
-    time = json_is_integer(t) ? json_integer_value(t) : sq_now_us();
+    if ((rc = ember_append_value(req, &data, &with, &time)) < 0)
+        return rc;
     if ((rc = sq_archive_insert(db, req, db->ar_next, time, with, data,
                                 msg)) < 0)
         return rc;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <jansson.h>
 #include <ember/plugin.h>
 
@@ -47,6 +48,32 @@ ember_archive_mask(const ember_archive_query_t *q, int ordered)
            | (q->after_id != NULL ? EMBER_AQ_AFTER : 0)
            | (q->before_id != NULL ? EMBER_AQ_BEFORE : 0)
            | (q->id != NULL ? EMBER_AQ_ID : 0);
+}
+
+
+/*
+ * An ARCHIVE_APPEND's value {"with", "data", "time"}: data required,
+ * with NULL when absent; time as the front stamped it (now, should a
+ * caller other than the front leave it out).  0 or EMBER_EINVAL.
+ */
+static inline int
+ember_append_value(const ember_store_req_t *req, const char **data,
+                   const char **with, json_int_t *time_us)
+{
+    json_t *t = json_object_get(req->value, "time");
+    struct timespec ts;
+
+    if ((*data = json_string_value(json_object_get(req->value, "data")))
+        == NULL)
+        return EMBER_EINVAL;
+    *with = json_string_value(json_object_get(req->value, "with"));
+    if (json_is_integer(t)) {
+        *time_us = json_integer_value(t);
+    } else {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        *time_us = (json_int_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    }
+    return 0;
 }
 
 
