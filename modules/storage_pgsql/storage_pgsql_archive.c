@@ -51,6 +51,14 @@ pg_archive_append(pg_conn_t *c, const ember_store_req_t *req,
     if ((res = pg_exec_stmt(c, PG_AR_APPEND, 6, p, PGRES_TUPLES_OK, msg))
         == NULL)
         return EMBER_EIO;
+    /* The owner row came from another connection after the statement's
+     * snapshot (PG_AR_OWNER): a second run sees it. */
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        if ((res = pg_exec_stmt(c, PG_AR_APPEND, 6, p, PGRES_TUPLES_OK,
+                                msg)) == NULL)
+            return EMBER_EIO;
+    }
     if (PQntuples(res) != 1) {
         PQclear(res);
         return pg_fail(c, "append: no id", NULL, msg);

@@ -52,16 +52,26 @@ static const char *const pg_migrations[] = {
  * database take to migrate one after the other. */
 #define PG_MIGRATE_LOCK "4242010019"
 
-/* The owner row of ($1, $2, $3), created or touched, as `o`; an item at
- * time $4 older than one already there clears `ordered` for good (the
- * (oid, time, id) index answers that with one probe). */
-#define PG_AR_OWNER_UPSERT \
-    "WITH o AS (INSERT INTO archive_owner AS w" \
-    " (host, store, usr) VALUES ($1, $2, $3)" \
-    " ON CONFLICT (host, store, usr) DO UPDATE SET" \
-    " ordered = w.ordered AND NOT EXISTS (SELECT 1" \
-    " FROM archive a WHERE a.oid = w.oid AND a.time > $4)" \
-    " RETURNING oid)"
+/*
+ * The owner row of ($1, $2, $3) as `o`, created when new; an item at time
+ * $4 older than one already there clears `ordered` for good (the (oid,
+ * time, id) index answers that with one probe).  The row is written only
+ * then: an upsert that updates it for every item leaves PostgreSQL a dead
+ * version per item to step over within a transaction (measured: 40
+ * items/s after 240,000 items of one archive).  An owner row another
+ * connection committed after this statement's snapshot is in neither
+ * branch of `o`: the statement then inserts nothing, and the caller runs
+ * it again with a new snapshot.
+ */
+#define PG_AR_OWNER \
+    "WITH n AS (INSERT INTO archive_owner (host, store, usr)" \
+    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING oid)," \
+    " o AS (SELECT oid FROM n UNION ALL SELECT oid" \
+    " FROM archive_owner WHERE host = $1 AND store = $2 AND usr = $3)," \
+    " u AS (UPDATE archive_owner w SET ordered = false" \
+    " WHERE w.oid IN (SELECT oid FROM o) AND w.ordered" \
+    " AND EXISTS (SELECT 1 FROM archive a" \
+    " WHERE a.oid = w.oid AND a.time > $4))"
 
 static const struct {
     const char *name, *sql;
@@ -96,7 +106,7 @@ static const struct {
                      " WHERE host = $1 AND store = $2 AND usr = $3", 3,
                      { OID_TEXT, OID_TEXT, OID_TEXT } },
     /* The owner row and the item in one round trip. */
-    [PG_AR_APPEND] = { "ar_append", PG_AR_OWNER_UPSERT
+    [PG_AR_APPEND] = { "ar_append", PG_AR_OWNER
                        " INSERT INTO archive (oid, time, peer, data)"
                        " SELECT oid, $4, $5, $6 FROM o RETURNING id", 6,
                        { OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT,
@@ -149,22 +159,8 @@ static const struct {
                      " WHERE (a.oid, a.id) > ($1, $2)"
                      " ORDER BY a.oid, a.id LIMIT $3", 3,
                      { OID_INT8, OID_INT8, OID_INT8 } },
-    /* An item with its id given ($7).  Unlike ar_append, the owner row
-     * is written only when it is new or stops being ordered: a copy
-     * appends many items of one archive in a row, and a row updated for
-     * each of them leaves PostgreSQL a dead version per item to step
-     * over (measured: 40 items/s after 240,000 of one archive). */
-    [PG_AR_LOAD] = { "ar_load",
-                     "WITH n AS (INSERT INTO archive_owner (host, store, usr)"
-                     " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
-                     " RETURNING oid),"
-                     " o AS (SELECT oid FROM n UNION ALL SELECT oid"
-                     " FROM archive_owner WHERE host = $1 AND store = $2"
-                     " AND usr = $3),"
-                     " u AS (UPDATE archive_owner w SET ordered = false"
-                     " WHERE w.oid IN (SELECT oid FROM o) AND w.ordered"
-                     " AND EXISTS (SELECT 1 FROM archive a"
-                     " WHERE a.oid = w.oid AND a.time > $4))"
+    /* An item with its id given ($7). */
+    [PG_AR_LOAD] = { "ar_load", PG_AR_OWNER
                      " INSERT INTO archive (id, oid, time, peer, data)"
                      " SELECT $7, oid, $4, $5, $6 FROM o", 7,
                      { OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT,

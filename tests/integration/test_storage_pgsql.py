@@ -202,3 +202,36 @@ def test_postgres_stopped_then_back(server_factory, passwords):
         srv.stop()
     finally:
         own.close()
+
+
+def test_appends_in_time_order_leave_the_owner_row_alone(server_factory, pg,
+                                                         passwords):
+    """An archive's owner row is written when the archive is created and
+    when an item older than one already there clears its `ordered` flag,
+    never for each item: a row version per item would leave PostgreSQL
+    dead versions to step over in every later append of a busy archive."""
+    srv = pg_server(server_factory, pg, passwords)
+    conninfo = next(m.get("conninfo") for m in srv.cfg.iter("module")
+                    if m.get("name") == "storage_pgsql")
+    alice = login(srv, passwords, "alice")
+    enable(alice, resume=False)
+
+    def send(first, n):
+        alice.send("".join("<message to='bob@localhost' type='chat' "
+                           "id='o%d'><body>m%d</body></message>" % (k, k)
+                           for k in range(first, first + n)))
+        alice.send("<r xmlns='%s'/>" % NS_SM)
+        assert int(alice.recv(sm("a"), timeout=60).get("h")) == first + n
+
+    def owner():
+        return pg.psql(conninfo, "SELECT xmin, ordered FROM archive_owner "
+                       "WHERE store = 'mam' AND usr = 'alice'")
+
+    send(0, 50)
+    before = owner()
+    assert len(before) == 1 and before[0][1] == "t", before
+    send(50, 300)
+    assert owner() == before
+    assert pg.psql(conninfo, "SELECT count(*) FROM archive a JOIN "
+                   "archive_owner o USING (oid) WHERE o.store = 'mam' "
+                   "AND o.usr = 'alice'") == [["350"]]
