@@ -298,7 +298,7 @@ def server(d, without, users):
     return srv
 
 
-def paced(srv, pairs, sm_ask, rate, secs):
+def paced(srv, pairs, sm_ask, rate, window, secs):
     """ember-load, open loop: (msgs per emberd CPU-second, the run's
     JSON)."""
     load = Path(os.environ.get("EMBER_BUILD", "build")) / "bench" / \
@@ -308,7 +308,8 @@ def paced(srv, pairs, sm_ask, rate, secs):
     out = subprocess.run(
         [str(load), "--port", str(srv.plain_port), "--domain", "localhost",
          "--password", PASSWORD, "--users", str(2 * pairs), "--pairs",
-         "--rate", str(rate), "--sm", str(sm_ask), "--mech", "PLAIN",
+         "--rate", str(rate), "--window", str(window), "--sm", str(sm_ask),
+         "--mech", "PLAIN",
          "--settle", "1", "--warmup", "2", "--duration", str(int(secs)),
          "--server-pid", str(srv.pid)],
         capture_output=True, text=True, check=True).stdout
@@ -327,7 +328,8 @@ def main():
     ap.add_argument("--only", choices=("acks", "paced", "burst",
                                        "hibernate"))
     ap.add_argument("--rate", type=int, default=5000,
-                    help="paced: messages per second in total")
+                    help="paced: messages per second in total (0: as fast "
+                    "as --window in flight per sender allows)")
     ap.add_argument("--modes", default="none,window,message",
                     help="acknowledgement runs, of none,window,message")
     a = ap.parse_args()
@@ -359,12 +361,13 @@ def main():
                 srv.start()
                 try:
                     rates[sm_ask], j = paced(srv, a.pairs, sm_ask, a.rate,
-                                             a.secs)
+                                             a.window, a.secs)
                 finally:
                     srv.stop(check=False)
-            print("mam_sm paced %d/s %-13s msgs_per_cpu_s %.0f  delivered "
+            print("mam_sm paced %s %-13s msgs_per_cpu_s %.0f  delivered "
                   "%d/%d  p99 %.2f ms%s" % (
-                      a.rate, "sm r/%d" % sm_ask if sm_ask else "no SM",
+                      "%d/s" % a.rate if a.rate else "closed loop",
+                      "sm r/%d" % sm_ask if sm_ask else "no SM",
                       rates[sm_ask], j["delivered"], j["sent"], j["p99_ms"],
                       "" if sm_ask == 0 else
                       "  (SM costs %.0f %%)" % (100 - 100 * rates[sm_ask] /

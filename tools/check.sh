@@ -75,7 +75,7 @@ integration() {
     rcf=$(mktemp)
     # shellcheck disable=SC2086
     { EMBER_STORAGE=${3:-sqlite} EMBER_BUILD=$2 $PY -m pytest -q -rfE \
-        -p no:cacheprovider $XDIST ${PYTEST_ARGS:-} \
+        -p no:cacheprovider --durations=15 $XDIST ${PYTEST_ARGS:-} \
         ${4:-tests/integration} 2>&1
       echo $? >"$rcf"; } |
         tee "$out"

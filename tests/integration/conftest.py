@@ -24,8 +24,25 @@ PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret",
 TEST_ALARM = 180
 
 
+# The files that take longest (peer servers, s2s timeouts) run first:
+# under xdist each file is one unit of work, and a long one handed out
+# last keeps one worker busy while the others have nothing left.
+LONGEST_FIRST = ("test_s2s.py", "test_dane.py", "test_migrate.py",
+                 "test_federation_ejabberd.py", "test_cluster.py",
+                 "test_federation_prosody.py", "test_migrate_storage.py",
+                 "test_mam_store.py", "test_sm.py")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return (LONGEST_FIRST.index(name) if name in LONGEST_FIRST
+                else len(LONGEST_FIRST))
+    items.sort(key=rank)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
