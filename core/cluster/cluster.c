@@ -20,16 +20,20 @@
 #include "cluster/cluster.h"
 #include "xmpp/errors.h"
 #include "xmpp/router.h"
+#include "xmpp/services.h"
 #include "xmpp/session.h"
 #include "xmpp/stanza.h"
 #include "xmpp/xmlstream.h"
 
 #define LOG "cluster"
 #define KEY_NODES "ember:nodes"             /* set of node names */
-#define KEY_LEASE "ember:node:%s"           /* expires with the node */
+#define KEY_LEASE_PREFIX "ember:node:"
+#define KEY_LEASE KEY_LEASE_PREFIX "%s"      /* expires with the node */
 #define KEY_SESSIONS "ember:sessions:%s"    /* hash: full JID -> "a p" */
 #define CH_REGISTRY "ember:registry"        /* session changes */
 #define CH_BUS "ember:bus:%s"               /* stanzas for one node */
+#define KEY_OWNERS "ember:owners"           /* hash: entity -> node */
+#define KEY_OWNED "ember:owned:%s"          /* set: a node's entities */
 #define MAX_TARGETS 256
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
@@ -60,6 +64,22 @@ struct cnode_s {
     struct cnode_s *next;
 };
 
+/* A stanza for an entity whose owner is being asked of Redis. */
+typedef struct claim_wait_s {
+    ember_stanza_t *st;
+    ember_hold_t *hold;
+    struct claim_wait_s *next;
+} claim_wait_t;
+
+/* Who serves an entity of a service (a room): its node, NULL for this
+ * one, while that node's lease lives. */
+typedef struct owner_s {
+    char *entity;
+    char *node;
+    int claiming;           /* asked Redis; stanzas wait */
+    claim_wait_t *waiting, **waiting_tail;
+} owner_t;
+
 /* A stanza handed to another node, kept until that node says it routed
  * it and stored what it had to (a client's acknowledgement waits), or
  * until Redis says nobody got it. */
@@ -67,6 +87,7 @@ typedef struct fwd_s {
     ember_stanza_t *st;
     ember_hold_t *hold;
     int whole;              /* routed there, not delivered to one session */
+    int service;            /* for an entity that node owns */
     uint64_t seq;           /* 0: no client waits, Redis's word will do */
     char *node;
     int published;          /* Redis handed it to the node */
@@ -87,9 +108,10 @@ static struct {
     uv_timer_t tick, retry;
     int timers_on;
     char incarnation[40];
-    char ch_bus[128], key_lease[128], key_sessions[128];
+    char ch_bus[128], key_lease[128], key_sessions[128], key_owned[128];
     cnode_t *nodes;
     ember_hmap_t by_full, by_bare;
+    ember_hmap_t owners;        /* entity -> owner_t */
     ember_buf_t out;
     fwd_t *waiting, *waiting_tail;  /* for a confirmation, oldest first */
     uint64_t fwd_seq;
@@ -98,6 +120,7 @@ static struct {
 static void connect_redis(void);
 static void republish(void);
 static void fwd_fail_node(const char *name);
+static void owners_forget(const char *node);
 
 
 /* ---- the mirror ---- */
@@ -188,6 +211,7 @@ node_forget(const char *name, int dead)
 {
     cnode_t **pp, *n;
 
+    owners_forget(name);
     fwd_fail_node(name);
     for (pp = &cl.nodes; (n = *pp) != NULL; pp = &n->next)
         if (strcmp(n->name, name) == 0) {
@@ -288,6 +312,7 @@ note_presence(const ember_stanza_t *st)
     const char *type = ember__stanza_attr(st, "type");
     rsess_t *r;
     ember_jid_t *j;
+    const char *target;
     size_t i;
     char **grown;
 
@@ -296,8 +321,11 @@ note_presence(const ember_stanza_t *st)
         (type != NULL && strcmp(type, "unavailable") != 0) ||
         (j = ember__jid_parse(to)) == NULL)
         return;
+    /* An occupant of a room is its nick there: the room hears that it
+     * left from that JID. */
+    target = ember__service_exists(j->domain) ? j->full : j->bare;
     for (i = 0; i < r->ntargets; i++)
-        if (strcmp(r->targets[i], j->bare) == 0)
+        if (strcmp(r->targets[i], target) == 0)
             break;
     if (type != NULL && i < r->ntargets) {
         free(r->targets[i]);
@@ -306,7 +334,7 @@ note_presence(const ember_stanza_t *st)
                (grown = realloc(r->targets, (i + 1) * sizeof(*grown))) !=
                    NULL) {
         r->targets = grown;
-        if ((r->targets[i] = strdup(j->bare)) != NULL)
+        if ((r->targets[i] = strdup(target)) != NULL)
             r->ntargets++;
     }
     ember__jid_free(j);
@@ -358,10 +386,15 @@ fwd_fail(fwd_t *f)
     ember__log(EMBER_LOG_WARN, LOG, "a %s for %s was not confirmed by node "
                "%s: %s", ember__stanza_name(f->st),
                ember__stanza_attr(f->st, "to"), f->node,
-               local ? "routed here" : "bounced");
+               f->service ? "routed again" : local ? "routed here"
+                                                   : "bounced");
     fwd_unlink(f);
     ember__hold_enter(f->hold, &saved);
-    if (local) {
+    if (f->service) {
+        /* Its entity's owner again: a new one if that node is gone. */
+        ember__route_stanza(f->st, NULL);
+        f->st = NULL;
+    } else if (local) {
         ember__route_from_node(f->st, 1);
         f->st = NULL;
     } else {
@@ -456,7 +489,8 @@ fwd_confirmed(const char *data, size_t len)
  * deliver to that session.  The W line asks for "A<seq>" on our channel
  * once it is routed and stored: a client waits for its acknowledgement. */
 static int
-forward(const cnode_t *n, const char *full, const ember_stanza_t *st)
+forward(const cnode_t *n, const char *full, const ember_stanza_t *st,
+        int service)
 {
     char ch[128], line[160];
     fwd_t *f;
@@ -481,6 +515,7 @@ forward(const cnode_t *n, const char *full, const ember_stanza_t *st)
         return 0;
     }
     f->whole = full == NULL;
+    f->service = service;
     if (f->seq != 0) {
         f->prev = cl.waiting_tail;
         if (cl.waiting_tail != NULL)
@@ -504,7 +539,7 @@ c_to_full(const char *full, const ember_stanza_t *st)
 {
     rsess_t *r = cl.ready ? ember__hmap_get(&cl.by_full, full) : NULL;
 
-    return r != NULL && !r->node->unreachable && forward(r->node, NULL, st);
+    return r != NULL && !r->node->unreachable && forward(r->node, NULL, st, 0);
 }
 
 
@@ -521,7 +556,7 @@ c_to_bare(const char *bare, const ember_stanza_t *st)
                                                r->priority >
                                                    pick->priority))))
             pick = r;
-    return pick != NULL && forward(pick->node, NULL, st);
+    return pick != NULL && forward(pick->node, NULL, st, 0);
 }
 
 
@@ -551,8 +586,244 @@ c_deliver(const char *bare, const ember_stanza_t *st, int lo, int hi)
     for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = r->user_next)
         if (r->available && !r->node->unreachable && r->priority >= lo &&
             r->priority <= hi)
-            n += forward(r->node, r->full, st);
+            n += forward(r->node, r->full, st, 0);
     return n;
+}
+
+
+/* ---- who serves a room: one owner per entity ---- */
+
+/* The owner stays while its node's lease lives: a claim takes an entity
+ * whose owner is gone.  Lua runs atomically in Redis, so two nodes that
+ * claim at once hear the same answer. */
+static const char claim_lua[] =
+    "local o = redis.call('HGET', KEYS[1], ARGV[1]) "
+    "if o and o ~= ARGV[2] and "
+    "redis.call('EXISTS', ARGV[3] .. o) == 1 then return o end "
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
+    "redis.call('SADD', KEYS[2], ARGV[1]) "
+    "return ARGV[2]";
+
+/* Free a node's entities (it left or died): the next stanza to one
+ * makes the node that routes it the owner. */
+static const char release_lua[] =
+    "for _, k in ipairs(redis.call('SMEMBERS', KEYS[2])) do "
+    "if redis.call('HGET', KEYS[1], k) == ARGV[1] then "
+    "redis.call('HDEL', KEYS[1], k) end end "
+    "return redis.call('DEL', KEYS[2])";
+
+
+static void
+release_owned(const char *node)
+{
+    char key[128];
+
+    snprintf(key, sizeof(key), KEY_OWNED, node);
+    redisAsyncCommand(cl.cmd, NULL, NULL, "EVAL %s 2 " KEY_OWNERS " %s %s",
+                      release_lua, key, node);
+}
+
+
+static void
+owner_free(owner_t *o)
+{
+    free(o->entity);
+    free(o->node);
+    free(o);
+}
+
+
+/* What waited for the owner: served here (node NULL), handed to it, or
+ * answered with an error. */
+static void
+owner_flush(owner_t *o, const cnode_t *n, ember_cond_t cond)
+{
+    claim_wait_t *w;
+    ember_hold_ctx_t saved;
+
+    while ((w = o->waiting) != NULL) {
+        o->waiting = w->next;
+        ember__hold_enter(w->hold, &saved);
+        if (cond != EMBER_COND_NONE) {
+            ember__bounce(w->st, cond, NULL);
+            ember__stanza_free(w->st);
+        } else if (n == NULL) {
+            ember__route_from_node(w->st, 0);
+        } else {
+            if (!forward(n, NULL, w->st, 1))
+                ember__bounce(w->st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
+            ember__stanza_free(w->st);
+        }
+        ember__hold_leave(&saved);
+        ember__hold_release(w->hold);
+        free(w);
+    }
+    o->waiting_tail = &o->waiting;
+}
+
+
+static void
+on_claim(redisAsyncContext *ac, void *reply, void *ud)
+{
+    redisReply *r = reply;
+    char *entity = ud;
+    owner_t *o = ember__hmap_get(&cl.owners, entity);
+    cnode_t *n = NULL;
+
+    free(entity);
+    if (o == NULL)
+        return;
+    o->claiming = 0;
+    if (r == NULL || r->type != REDIS_REPLY_STRING || cl.stopping) {
+        /* Without Redis each node serves alone (doc/cluster.md). */
+        ember__hmap_del(&cl.owners, o->entity);
+        owner_flush(o, NULL, EMBER_COND_NONE);
+        owner_free(o);
+        return;
+    }
+    free(o->node);
+    o->node = NULL;
+    if (strcmp(r->str, cl.node) != 0 &&
+        ((o->node = strdup(r->str)) == NULL ||
+         (n = node_get(o->node, 1)) == NULL)) {
+        ember__hmap_del(&cl.owners, o->entity);
+        owner_flush(o, NULL, EMBER_COND_RESOURCE_CONSTRAINT);
+        owner_free(o);
+        return;
+    }
+    if (n == NULL) {
+        ember__log(EMBER_LOG_DEBUG, LOG, "node %s serves %s", cl.node,
+                   o->entity);
+        ember__service_claimed(o->entity);
+    }
+    owner_flush(o, n, EMBER_COND_NONE);
+}
+
+
+static void
+claim(owner_t *o)
+{
+    char *copy = strdup(o->entity);
+
+    if (copy == NULL || redisAsyncCommand(cl.cmd, on_claim, copy,
+                                          "EVAL %s 2 " KEY_OWNERS " %s %s %s "
+                                          KEY_LEASE_PREFIX, claim_lua,
+                                          cl.key_owned, o->entity, cl.node)
+                            != REDIS_OK) {
+        free(copy);
+        return;
+    }
+    o->claiming = 1;
+}
+
+
+static int
+c_to_service(const char *entity, const ember_stanza_t *st)
+{
+    owner_t *o;
+    cnode_t *n;
+    claim_wait_t *w;
+
+    if (!cl.ready)
+        return 0;
+    if ((o = ember__hmap_get(&cl.owners, entity)) != NULL && !o->claiming) {
+        if (o->node == NULL)
+            return 0;
+        if ((n = node_get(o->node, 0)) == NULL) {
+            /* Its node was forgotten: claim again below. */
+        } else if (n->unreachable) {
+            /* Until its lease runs out and the entity moves. */
+            ember__bounce(st, EMBER_COND_RECIPIENT_UNAVAILABLE,
+                          "its node is down; it moves to another soon");
+            return 1;
+        } else {
+            if (!forward(n, NULL, st, 1))
+                ember__bounce(st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
+            return 1;
+        }
+    }
+    if (o == NULL) {
+        if ((o = calloc(1, sizeof(*o))) == NULL ||
+            (o->entity = strdup(entity)) == NULL ||
+            ember__hmap_put(&cl.owners, o->entity, o) < 0) {
+            if (o != NULL)
+                owner_free(o);
+            ember__bounce(st, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+            return 1;
+        }
+        o->waiting_tail = &o->waiting;
+    }
+    if ((w = calloc(1, sizeof(*w))) == NULL ||
+        (w->st = ember__stanza_copy(st)) == NULL) {
+        free(w);
+        ember__bounce(st, EMBER_COND_RESOURCE_CONSTRAINT, NULL);
+        return 1;
+    }
+    w->hold = ember__hold_take();
+    *o->waiting_tail = w;
+    o->waiting_tail = &w->next;
+    if (!o->claiming)
+        claim(o);
+    if (!o->claiming) {
+        ember__hmap_del(&cl.owners, o->entity);
+        owner_flush(o, NULL, EMBER_COND_NONE);
+        owner_free(o);
+    }
+    return 1;
+}
+
+
+/* node (NULL: every other node) is gone or Redis forgot: its entities
+ * are claimed again by the next stanza.  This node's own stay. */
+static void
+owners_forget(const char *node)
+{
+    owner_t *o;
+    size_t pos = 0;
+    const char *key;
+
+    while ((o = ember__hmap_next(&cl.owners, &pos, &key)) != NULL)
+        if (!o->claiming && o->node != NULL &&
+            (node == NULL || strcmp(o->node, node) == 0)) {
+            ember__hmap_del(&cl.owners, key);
+            owner_free(o);
+        }
+}
+
+
+/* After a reconnection Redis may have forgotten what this node serves. */
+static void
+reclaim_own(void)
+{
+    owner_t *o;
+    size_t pos = 0;
+    const char *key;
+
+    while ((o = ember__hmap_next(&cl.owners, &pos, &key)) != NULL)
+        if (!o->claiming && o->node == NULL)
+            claim(o);
+}
+
+
+static void
+owners_clear(void)
+{
+    owner_t *o;
+    size_t pos = 0;
+    const char *key;
+
+    claim_wait_t *w;
+
+    while ((o = ember__hmap_next(&cl.owners, &pos, &key)) != NULL) {
+        while ((w = o->waiting) != NULL) {
+            o->waiting = w->next;
+            ember__hold_release(w->hold);
+            ember__stanza_free(w->st);
+            free(w);
+        }
+        owner_free(o);
+    }
+    ember__hmap_free(&cl.owners);
 }
 
 
@@ -564,6 +835,7 @@ static const ember_route_cluster_t route_ops = {
     .best = c_best,
     .deliver = c_deliver,
     .count = c_count,
+    .to_service = c_to_service,
 };
 
 
@@ -723,6 +995,7 @@ republish(void)
     ember__host_sessions(NULL, republish_one, NULL);
     redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH " CH_REGISTRY " *%s",
                       cl.node);
+    reclaim_own();
 }
 
 
@@ -780,6 +1053,7 @@ node_dead(const char *name)
     snprintf(key, sizeof(key), KEY_SESSIONS, name);
     redisAsyncCommand(cl.cmd, NULL, NULL, "DEL %s", key);
     redisAsyncCommand(cl.cmd, NULL, NULL, "SREM " KEY_NODES " %s", name);
+    release_owned(name);
     redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH " CH_REGISTRY " !%s",
                       name);
 }
@@ -966,6 +1240,7 @@ lost(const redisAsyncContext *ac, const char *why)
         redisAsyncFree(other);
     fwd_fail_all();
     mirror_clear();
+    owners_forget(NULL);
     if (cl.stopping)
         return;
     if (was)
@@ -1060,6 +1335,7 @@ ember__cluster_start(const ember_config_t *cfg)
     snprintf(cl.key_lease, sizeof(cl.key_lease), KEY_LEASE, cl.node);
     snprintf(cl.key_sessions, sizeof(cl.key_sessions), KEY_SESSIONS,
              cl.node);
+    snprintf(cl.key_owned, sizeof(cl.key_owned), KEY_OWNED, cl.node);
     uv_timer_init(ember__loop(), &cl.tick);
     uv_timer_init(ember__loop(), &cl.retry);
     cl.timers_on = 1;
@@ -1087,6 +1363,7 @@ ember__cluster_stop(void)
                           cl.key_lease);
         redisAsyncCommand(cl.cmd, NULL, NULL, "SREM " KEY_NODES " %s",
                           cl.node);
+        release_owned(cl.node);
         redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH " CH_REGISTRY " !%s",
                           cl.node);
     }
@@ -1133,6 +1410,7 @@ ember__cluster_cleanup(void)
     }
     while (cl.waiting != NULL)
         fwd_free(cl.waiting);
+    owners_clear();
     mirror_clear();
     ember__hmap_free(&cl.by_full);
     ember__hmap_free(&cl.by_bare);

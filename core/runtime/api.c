@@ -804,4 +804,5 @@ const ember_api_t ember__api = {
     .auth_done = ember__auth_done,
     /* minor 9 */
     .user_remote_sessions = api_user_remote_sessions,
+    .service_on_claim = ember__service_on_claim,
 };

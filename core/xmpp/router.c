@@ -581,6 +581,10 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
     ev.origin = origin;
     ev.from = from;
     ev.to = to;
+    /* A room (any entity of a service) lives on one node at a time. */
+    if (remote && via == VIA_HERE && ember__service_exists(host) &&
+        cluster->to_service(to->bare, st))
+        goto done;
     if ((handled = ember__service_dispatch(host, &ev)) != EMBER_ENOENT) {
         if (handled != EMBER_HOOK_HANDLED)
             default_service(st, is_iq, request, kind);

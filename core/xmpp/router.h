@@ -37,6 +37,10 @@ typedef struct ember_route_cluster_s {
                    int hi);
     /* bare's remote sessions, available or not. */
     int (*count)(const char *bare);
+    /* 0: serve st here, this node owns entity (a service's bare JID).
+     * 1: st (the caller's) was handed to its owner, waits for the owner
+     * to be known, or was answered with an error (its owner is down). */
+    int (*to_service)(const char *entity, const ember_stanza_t *st);
 } ember_route_cluster_t;
 
 void ember__router_set_cluster(const ember_route_cluster_t *ops);

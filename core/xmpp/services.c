@@ -14,6 +14,8 @@ typedef struct service_s {
     ember_module_t *m;
     ember_hook_cb cb;
     void *ud;
+    ember_service_claim_cb claimed;
+    void *claimed_ud;
     struct service_s *next;
 } service_t;
 
@@ -70,6 +72,31 @@ int
 ember__service_exists(const char *domain)
 {
     return service_find(domain) != NULL;
+}
+
+
+int
+ember__service_on_claim(ember_module_t *m, const char *domain,
+                        ember_service_claim_cb claimed, void *ud)
+{
+    service_t *sv = service_find(domain);
+
+    if (sv == NULL || sv->m != m)
+        return EMBER_ENOENT;
+    sv->claimed = claimed;
+    sv->claimed_ud = ud;
+    return 0;
+}
+
+
+void
+ember__service_claimed(const char *jid)
+{
+    const char *at = strchr(jid, '@');
+    service_t *sv = service_find(at != NULL ? at + 1 : jid);
+
+    if (sv != NULL && sv->claimed != NULL)
+        sv->claimed(sv->m, jid, sv->claimed_ud);
 }
 
 

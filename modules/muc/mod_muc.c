@@ -294,6 +294,22 @@ muc_dispatch(ember_module_t *m, const ember_event_t *ev, void *ud)
 }
 
 
+/* On a cluster this node now serves the room jid (doc/cluster.md). */
+static void
+muc_on_claim(ember_module_t *m, const char *jid, void *ud)
+{
+    muc_t *mu = ud;
+    const char *at = strchr(jid, '@');
+    char node[1024];
+
+    if (at == NULL || (size_t) (at - jid) >= sizeof(node))
+        return;
+    memcpy(node, jid, (size_t) (at - jid));
+    node[at - jid] = '\0';
+    muc_store_reload(mu, node);
+}
+
+
 static int
 muc_on_stopping(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
@@ -369,7 +385,8 @@ muc_load(ember_module_t *m, const ember_api_t *a)
                  api->strerror(err));
         goto fail;
     }
-    if ((err = api->disco_add_item(m, mu->domain, "Chatrooms")) < 0 ||
+    if ((err = api->service_on_claim(m, mu->domain, muc_on_claim, mu)) < 0 ||
+        (err = api->disco_add_item(m, mu->domain, "Chatrooms")) < 0 ||
         (err = api->hook(m, EMBER_EV_SERVER_STOPPING, muc_on_stopping, 0,
                          mu)) < 0 ||
         (err = muc_commands_register(mu)) < 0 ||

@@ -170,6 +170,8 @@ void muc_shutdown_notice(muc_t *mu);
 muc_room_t *muc_room_new(muc_t *mu, const char *node, const char *creator);
 void muc_room_free(muc_room_t *r);
 void muc_room_maybe_gc(muc_room_t *r);
+/* Out of memory, left as it is in storage. */
+void muc_room_forget(muc_room_t *r);
 muc_occ_t *muc_occ_by_nick(muc_room_t *r, const char *nick);
 muc_occ_t *muc_occ_by_jid(muc_room_t *r, const char *full);
 muc_occ_t *muc_occ_by_bare(muc_room_t *r, const char *bare);
@@ -255,6 +257,10 @@ int64_t muc_now_us(void);
 void muc_store_save(muc_room_t *r);
 void muc_store_forget(muc_room_t *r);
 int muc_store_load(muc_t *mu);
+/* Read room node from storage again, queueing the service's stanzas
+ * meanwhile: on a cluster another node may have changed it.  A room with
+ * occupants here is kept as it is. */
+void muc_store_reload(muc_t *mu, const char *node);
 void muc_store_close(muc_t *mu);
 void muc_store_hist_append(muc_room_t *r, const char *nick,
                            const char *xml, int64_t us);

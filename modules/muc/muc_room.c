@@ -164,6 +164,14 @@ muc_room_maybe_gc(muc_room_t *r)
 }
 
 
+void
+muc_room_forget(muc_room_t *r)
+{
+    room_unlink(r);
+    muc_room_free(r);
+}
+
+
 muc_occ_t *
 muc_occ_by_nick(muc_room_t *r, const char *nick)
 {

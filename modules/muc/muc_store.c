@@ -265,11 +265,30 @@ room_from_doc(muc_t *mu, const char *node, json_t *doc)
 
 
 static void
+hist_load(muc_room_t *r)
+{
+    muc_t *mu = r->muc;
+    ember_archive_query_t q;
+    muc_req_t *hl;
+
+    if (r->hist_cap == 0 || (hl = req_new(mu, r->node, 0)) == NULL)
+        return;
+    memset(&q, 0, sizeof(q));
+    q.size = sizeof(q);
+    q.max = r->hist_cap;
+    q.reverse = 1;
+    mu->loading++;
+    if (api->archive_query(mu->st_hist, r->node, &q, hist_loaded, hl) < 0) {
+        mu->loading--;
+        req_free(hl);
+    }
+}
+
+
+static void
 rooms_loaded(int status, json_t *result, void *ud)
 {
     muc_t *mu = ud;
-    ember_archive_query_t q;
-    muc_req_t *hl;
     const char *node;
     muc_room_t *r;
     json_t *doc;
@@ -281,21 +300,47 @@ rooms_loaded(int status, json_t *result, void *ud)
         json_object_foreach(result, node, doc)
             if (room_from_doc(mu, node, doc) < 0)
                 api->log(mu->m, EMBER_LOG_WARN, "room %s not loaded", node);
-    for (r = mu->rooms; r != NULL; r = r->next) {
-        if (r->hist_cap == 0 || (hl = req_new(mu, r->node, 0)) == NULL)
-            continue;
-        memset(&q, 0, sizeof(q));
-        q.size = sizeof(q);
-        q.max = r->hist_cap;
-        q.reverse = 1;
-        mu->loading++;
-        if (api->archive_query(mu->st_hist, r->node, &q, hist_loaded,
-                               hl) < 0) {
-            mu->loading--;
-            req_free(hl);
-        }
-    }
+    for (r = mu->rooms; r != NULL; r = r->next)
+        hist_load(r);
     loading_done(mu);
+}
+
+
+static void
+room_loaded(int status, json_t *doc, void *ud)
+{
+    muc_req_t *rl = ud;
+    muc_t *mu = rl->mu;
+    muc_room_t *r;
+
+    if (status < 0 && status != EMBER_ENOENT)
+        api->log(mu->m, EMBER_LOG_ERROR, "cannot read room %s: %s",
+                 rl->node, api->strerror(status));
+    if (status == 0 && room_from_doc(mu, rl->node, doc) == 0 &&
+        (r = muc_room_find(mu, rl->node)) != NULL)
+        hist_load(r);
+    req_free(rl);
+    loading_done(mu);
+}
+
+
+void
+muc_store_reload(muc_t *mu, const char *node)
+{
+    muc_room_t *r = muc_room_find(mu, node);
+    muc_req_t *rl;
+
+    if (r != NULL && r->nocc > 0)
+        return;
+    if (r != NULL)
+        muc_room_forget(r);
+    if (mu->st_rooms == NULL || (rl = req_new(mu, node, 0)) == NULL)
+        return;
+    mu->loading++;
+    if (api->map_get(mu->st_rooms, NULL, node, room_loaded, rl) < 0) {
+        req_free(rl);
+        loading_done(mu);
+    }
 }
 
 

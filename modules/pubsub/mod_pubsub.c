@@ -232,6 +232,16 @@ preloaded(ps_ctx_t *c, ps_service_t *svc, void *ud)
 }
 
 
+/* On a cluster this node now serves pubsub.HOST (doc/cluster.md). */
+static void
+pubsub_on_claim(ember_module_t *m, const char *jid, void *ud)
+{
+    pubsub_t *p = ud;
+
+    ps_service_reload(&p->host, p->domain, preloaded);
+}
+
+
 static int
 serve(ember_module_t *m, pubsub_t *p, const pubsub_conf_t *conf)
 {
@@ -261,7 +271,8 @@ serve(ember_module_t *m, pubsub_t *p, const pubsub_conf_t *conf)
                  api->strerror(err));
         return err;
     }
-    if ((err = api->disco_add_item(m, p->domain, "Publish-Subscribe")) < 0 ||
+    if ((err = api->service_on_claim(m, p->domain, pubsub_on_claim, p)) < 0 ||
+        (err = api->disco_add_item(m, p->domain, "Publish-Subscribe")) < 0 ||
         (err = ps_commands_register(m, p)) < 0)
         return err;
     /* Nodes are read in the background so the first request finds them. */

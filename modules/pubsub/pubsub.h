@@ -58,8 +58,18 @@ enum { PS_UNLOADED, PS_LOADING, PS_READY };
  * roster) is at hand. */
 enum { PS_OP_STANZA, PS_OP_LAST, PS_OP_WIPE };
 
+/* The writes a client's request caused: its XEP-0198 acknowledgement
+ * waits until every one is stored. */
+typedef struct ps_writes_s {
+    ember_hold_t *hold;
+    int refs;
+} ps_writes_t;
+
+typedef struct ps_write_s ps_write_t;
+
 typedef struct ps_req_s {
     ps_ctx_t *c;
+    ps_writes_t *writes;
     int op;
     ember_stanza_t *st;   /* PS_OP_STANZA: copy of the iq or message */
     char *from;           /* its sender, or the session of PS_OP_LAST */
@@ -87,6 +97,8 @@ struct ps_ctx_s {
     int max_payload;         /* bytes of serialized item */
     int counter;             /* instant node and subid names */
     ps_req_t *reqs;          /* requests in flight */
+    ps_writes_t *writes;     /* of the request being handled */
+    ps_write_t *inflight;    /* writes not stored yet */
     ps_service_t *buckets[256];
 };
 
@@ -118,6 +130,10 @@ int ps_service_ready(ps_ctx_t *c, const char *jid, ps_ready_cb cb,
  */
 void ps_service_hold(ps_service_t *svc);
 void ps_service_drop(ps_service_t *svc);
+void ps_writes_put(ps_writes_t *w);
+/* Read jid's nodes from storage again (cb when they are there): on a
+ * cluster another node may have changed them.  A service in use stays. */
+void ps_service_reload(ps_ctx_t *c, const char *jid, ps_ready_cb cb);
 ps_node_t *ps_node_find(ps_service_t *svc, const char *name);
 ps_node_t *ps_node_add(ps_service_t *svc, const char *name,
                        const char *owner, json_t *config);

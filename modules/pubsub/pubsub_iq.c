@@ -170,6 +170,7 @@ ps_req_free(ps_req_t *r)
         r->next->prev = r->prev;
     if (r->svc != NULL)
         ps_service_drop(r->svc);
+    ps_writes_put(r->writes);
     api->stanza_free(r->st);
     free(r->from);
     free(r->bare);
@@ -183,7 +184,9 @@ finish(ps_req_t *r)
     ps_service_t *svc = r->svc;
 
     if (r->op == PS_OP_STANZA) {
+        r->c->writes = r->writes;
         dispatch(r);
+        r->c->writes = NULL;
     } else if (r->op == PS_OP_LAST) {
         ps_send_last_items(svc, r->roster, r->from);
     } else {
@@ -255,6 +258,15 @@ ps_start(ps_ctx_t *c, int op, const char *jid, const ember_event_t *ev,
         r->next->prev = r;
     c->reqs = r;
     if (ev != NULL) {
+        ember_hold_t *h = api->stanza_hold(c->m);
+
+        if (h != NULL && (r->writes = calloc(1, sizeof(*r->writes))) ==
+                NULL) {
+            api->stanza_release(h);
+        } else if (h != NULL) {
+            r->writes->hold = h;
+            r->writes->refs = 1;
+        }
         r->st = api->stanza_copy(ev->stanza);
         full = ev->from != NULL ? api->jid_full(ev->from) : NULL;
         if (r->st == NULL || full == NULL) {

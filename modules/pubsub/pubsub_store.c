@@ -36,6 +36,37 @@ ps_ctx_init(ps_ctx_t *c, ember_module_t *m, int pep)
 }
 
 
+void
+ps_writes_put(ps_writes_t *w)
+{
+    if (w == NULL || --w->refs > 0)
+        return;
+    api->stanza_release(w->hold);
+    free(w);
+}
+
+
+struct ps_write_s {
+    ps_ctx_t *c;
+    ps_writes_t *of;
+    struct ps_write_s *prev, *next;
+};
+
+
+static void
+write_done(ps_write_t *w)
+{
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        w->c->inflight = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    ps_writes_put(w->of);
+    free(w);
+}
+
+
 static void
 node_free(ps_node_t *n)
 {
@@ -100,6 +131,9 @@ ps_ctx_free(ps_ctx_t *c)
         ps_fail(c->reqs, EMBER_COND_SERVICE_UNAVAILABLE, NULL, NULL);
         ps_req_free(c->reqs);
     }
+    /* Their callbacks will not run. */
+    while (c->inflight != NULL)
+        write_done(c->inflight);
     for (i = 0; i < 256; i++)
         while ((s = c->buckets[i]) != NULL) {
             c->buckets[i] = s->next;
@@ -287,6 +321,27 @@ ps_service_ready(ps_ctx_t *c, const char *jid, ps_ready_cb cb, void *ud)
 
 
 void
+ps_service_reload(ps_ctx_t *c, const char *jid, ps_ready_cb cb)
+{
+    ps_service_t *svc = service_lookup(c, jid);
+    ps_node_t *n;
+
+    if (svc != NULL) {
+        /* In use or being read: what it holds is about to be fresh, or
+         * is this node's own work. */
+        if (svc->state != PS_READY || svc->busy > 0)
+            return;
+        while ((n = svc->nodes) != NULL) {
+            svc->nodes = n->next;
+            node_free(n);
+        }
+        svc->state = PS_UNLOADED;
+    }
+    ps_service_ready(c, jid, cb, NULL);
+}
+
+
+void
 ps_service_hold(ps_service_t *svc)
 {
     svc->busy++;
@@ -324,11 +379,12 @@ ps_node_find(ps_service_t *svc, const char *name)
 static void
 saved(int status, json_t *result, void *ud)
 {
-    ps_ctx_t *c = ud;
+    ps_write_t *w = ud;
 
     if (status < 0 && status != EMBER_ENOENT)
-        api->log(c->m, EMBER_LOG_WARN, "pubsub write failed: %s",
+        api->log(w->c->m, EMBER_LOG_WARN, "pubsub write failed: %s",
                  api->strerror(status));
+    write_done(w);
 }
 
 
@@ -336,9 +392,27 @@ saved(int status, json_t *result, void *ud)
 static void
 store_set(ps_service_t *svc, ember_store_t *st, const char *key, json_t *doc)
 {
-    if (api->map_set(st, svc->jid, key, doc, saved, svc->c) < 0)
+    ps_write_t *w = malloc(sizeof(*w));
+
+    if (w == NULL) {
+        api->log(svc->c->m, EMBER_LOG_WARN, "pubsub write failed: %s",
+                 api->strerror(EMBER_ENOMEM));
+        return;
+    }
+    w->c = svc->c;
+    if ((w->of = svc->c->writes) != NULL)
+        w->of->refs++;
+    if (api->map_set(st, svc->jid, key, doc, saved, w) < 0) {
+        ps_writes_put(w->of);
+        free(w);
         api->log(svc->c->m, EMBER_LOG_WARN, "%s of %s not written", key,
                  svc->jid);
+        return;
+    }
+    w->prev = NULL;
+    if ((w->next = svc->c->inflight) != NULL)
+        w->next->prev = w;
+    svc->c->inflight = w;
 }
 
 

@@ -659,6 +659,18 @@ struct ember_api_s {
      * which user_sessions does not walk: a stanza routed to the user
      * reaches them.  0 on a one-node server. */
     int (*user_remote_sessions)(ember_module_t *m, const char *user);
+    /*
+     * On a cluster each entity of a service (a JID with a node, such as a
+     * room, and the service's own JID) lives on one node at a time:
+     * stanzas to it are handed to its owner, and it moves when that node
+     * dies.  claimed runs when this node becomes the owner of jid, before
+     * the stanzas that made it so are dispatched: what m keeps in memory
+     * for jid may be stale (another node owned it and changed shared
+     * storage), so reload it, queueing its stanzas meanwhile.  Never runs
+     * on a one-node server.  EMBER_ENOENT when m does not serve domain.
+     */
+    int (*service_on_claim)(ember_module_t *m, const char *domain,
+                            ember_service_claim_cb claimed, void *ud);
 };
 
 #endif

@@ -77,6 +77,10 @@ typedef void (*ember_iq_cb)(ember_module_t *m, ember_stanza_t *reply,
 
 typedef void (*ember_session_cb)(ember_session_t *s, void *ud);
 
+/* This node became the owner of jid, an entity of a service (minor 9). */
+typedef void (*ember_service_claim_cb)(ember_module_t *m, const char *jid,
+                                       void *ud);
+
 /* End of a command run by a module (minor 2): status 0 and result, or an
  * error and a message for the operator.  result is borrowed for the call. */
 typedef void (*ember_command_reply_cb)(int status, json_t *result,

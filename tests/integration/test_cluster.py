@@ -562,3 +562,182 @@ def test_stanzas_handed_to_a_node_that_died_unread_are_stored(cluster,
         "u%d" % i for i in range(10))
     assert sorted(archived_bodies(a, "bob@localhost")) == sorted(
         "unread %d" % i for i in range(10))
+
+
+# ---- rooms (XEP-0045) and pubsub nodes (XEP-0060) live on one node ----
+
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC_USER = NS_MUC + "#user"
+NS_MUC_OWNER = NS_MUC + "#owner"
+NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+NS_PUBSUB_EVENT = NS_PUBSUB + "#event"
+NS_DATA = "jabber:x:data"
+MUC = "conference.localhost"
+
+
+def status_codes(el):
+    x = el.find(q(NS_MUC_USER, "x"))
+    return {s.get("code") for s in x.findall(q(NS_MUC_USER, "status"))} \
+        if x is not None else set()
+
+
+def join(c, room, nick):
+    """Enter room as nick; the occupant's own presence (XEP-0045 7.2.2:
+    status 110, sent last)."""
+    occ = "%s@%s/%s" % (room, MUC, nick)
+    c.send("<presence to='%s'><x xmlns='%s'/></presence>" % (occ, NS_MUC))
+    return c.recv(lambda e: e.tag == q(NS_CLIENT, "presence") and
+                  e.get("from") == occ and "110" in status_codes(e),
+                  timeout=DEADLINE)
+
+
+def create_room(c, room, nick, fields):
+    """XEP-0045 10.1.2-10.1.3: a reserved room, configured by its
+    creator."""
+    el = join(c, room, nick)
+    assert "201" in status_codes(el), "the room existed already"
+    form = "".join("<field var='%s'><value>%s</value></field>" % kv
+                   for kv in fields.items())
+    r = c.iq("set", "<query xmlns='%s'><x xmlns='%s' type='submit'>"
+             "<field var='FORM_TYPE'><value>%s#roomconfig</value></field>"
+             "%s</x></query>" % (NS_MUC_OWNER, NS_DATA, NS_MUC, form),
+             to="%s@%s" % (room, MUC))
+    assert r.get("type") == "result", ET.tostring(r)
+
+
+def groupchat(c, room, body, id_):
+    c.send("<message to='%s@%s' type='groupchat' id='%s'><body>%s</body>"
+           "</message>" % (room, MUC, id_, body))
+
+
+def recv_groupchat(c, room, nick, body):
+    frm = "%s@%s/%s" % (room, MUC, nick)
+    return c.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                  e.get("from") == frm and body_of(e) == body,
+                  timeout=DEADLINE)
+
+
+def occupant_presence(room, nick, type_=None):
+    return is_presence("%s@%s/%s" % (room, MUC, nick), type_)
+
+
+def test_users_on_three_nodes_share_a_room(cluster, passwords):
+    """XEP-0045 across nodes: the room lives on one node (the first to
+    route a stanza to it); occupants on the others join, see each
+    other's presence (7.2.3), and every occupant receives each groupchat
+    message (7.4), whichever node the sender is on."""
+    nodes = cluster(3)
+    a = connect(nodes[0], passwords, "alice", "a")
+    b = connect(nodes[1], passwords, "bob", "b")
+    c = connect(nodes[2], passwords, "carol", "c")
+    create_room(a, "lobby", "Alice", {})
+    join(b, "lobby", "Bob")
+    a.recv(occupant_presence("lobby", "Bob"), timeout=DEADLINE)
+    join(c, "lobby", "Carol")
+    for x in (a, b):
+        x.recv(occupant_presence("lobby", "Carol"), timeout=DEADLINE)
+    for sender, nick in ((b, "Bob"), (c, "Carol"), (a, "Alice")):
+        groupchat(sender, "lobby", "hello from " + nick, "g" + nick)
+        for x in (a, b, c):
+            m = recv_groupchat(x, "lobby", nick, "hello from " + nick)
+            assert m.get("type") == "groupchat"
+    # One room, on one node: bob's leaving reaches the others (7.14).
+    b.send("<presence to='lobby@%s/Bob' type='unavailable'/>" % MUC)
+    for x in (a, c):
+        x.recv(occupant_presence("lobby", "Bob", "unavailable"),
+               timeout=DEADLINE)
+    # An occupant whose node dies leaves the room when its lease ends.
+    nodes[2].kill9()
+    a.recv(occupant_presence("lobby", "Carol", "unavailable"),
+           timeout=DEADLINE)
+
+
+@needs_shared_storage
+def test_a_room_moves_when_its_node_dies(cluster, passwords):
+    """The node that served a persistent room is killed: until its lease
+    ends the room answers with an error, then the next node to route a
+    stanza to it serves it, with the configuration its owner stored
+    (read again from the shared storage, though that node had started
+    before the room was made).  The occupants it lost learn it by
+    XEP-0410's self-ping (not-acceptable) and join again."""
+    nodes = cluster(3)
+    a = connect(nodes[0], passwords, "alice", "a")
+    b = connect(nodes[1], passwords, "bob", "b")
+    create_room(a, "keep", "Alice",
+                {"muc#roomconfig_persistentroom": "1",
+                 "muc#roomconfig_roomname": "Kept"})
+    join(b, "keep", "Bob")
+    groupchat(b, "keep", "before", "g1")
+    recv_groupchat(a, "keep", "Bob", "before")
+    nodes[0].kill9()
+    wait_for("n0 forgotten by n1",
+             lambda: "alice@localhost/a" not in sessions(nodes[1]))
+    ping = b.iq("get", "<ping xmlns='urn:xmpp:ping'/>",
+                to="keep@%s/Bob" % MUC)
+    assert ping.get("type") == "error"
+    assert ping.find(".//" + q(NS_STANZAS, "not-acceptable")) is not None
+    el = join(b, "keep", "Bob")
+    assert "201" not in status_codes(el), "the room was made anew"
+    info = b.disco_info(to="keep@" + MUC)
+    assert info.get("type") == "result"
+    feats = {f.get("var") for f in info.iter(
+        q("http://jabber.org/protocol/disco#info", "feature"))}
+    names = {i.get("name") for i in info.iter(
+        q("http://jabber.org/protocol/disco#info", "identity"))}
+    assert "muc_persistent" in feats and "Kept" in names
+    # A user of the third node reaches the room where it lives now.
+    c = connect(nodes[2], passwords, "carol", "c")
+    join(c, "keep", "Carol")
+    b.recv(occupant_presence("keep", "Carol"), timeout=DEADLINE)
+    groupchat(c, "keep", "after", "g2")
+    for x in (b, c):
+        recv_groupchat(x, "keep", "Carol", "after")
+
+
+def pubsub_iq(c, type_, payload):
+    r = c.iq(type_, "<pubsub xmlns='%s'>%s</pubsub>" % (NS_PUBSUB, payload),
+             to="pubsub.localhost")
+    assert r.get("type") == "result", ET.tostring(r)
+    return r
+
+
+def recv_event(c):
+    """The next XEP-0060 notification (7.1.2.1) c receives."""
+    return c.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+                  e.find(q(NS_PUBSUB_EVENT, "event")) is not None,
+                  timeout=DEADLINE)
+
+
+@needs_shared_storage
+def test_pubsub_node_shared_across_nodes_and_moved(cluster, passwords):
+    """XEP-0060: a node made by a user of n0 takes a subscription from a
+    user of n1, who is notified of what is published (7.1.2); after n0
+    dies the service is served by another node, which reads the nodes
+    and items n0 stored."""
+    nodes = cluster(2)
+    a = connect(nodes[0], passwords, "alice", "a")
+    a.send("<enable xmlns='%s'/>" % NS_SM)
+    a.recv(q(NS_SM, "enabled"), timeout=DEADLINE)
+    b = connect(nodes[1], passwords, "bob", "b")
+    pubsub_iq(a, "set", "<create node='news'/>")
+    pubsub_iq(b, "set", "<subscribe node='news' jid='bob@localhost/b'/>")
+    pubsub_iq(a, "set", "<publish node='news'><item id='i1'>"
+              "<entry xmlns='urn:example:news'>first</entry></item>"
+              "</publish>")
+    ev = recv_event(b)
+    item = ev.find(".//" + q(NS_PUBSUB_EVENT, "item"))
+    assert item is not None and item.get("id") == "i1"
+    # Stream management acknowledges the publish once it is stored.
+    assert acked(a) == 2
+    nodes[0].kill9()
+    wait_for("n0 forgotten by n1",
+             lambda: "alice@localhost/a" not in sessions(nodes[1]))
+    r = pubsub_iq(b, "get", "<items node='news'/>")
+    ids = [i.get("id") for i in r.iter(q(NS_PUBSUB, "item"))]
+    assert ids == ["i1"]
+    a2 = connect(nodes[1], passwords, "alice", "a2")
+    pubsub_iq(a2, "set", "<publish node='news'><item id='i2'>"
+              "<entry xmlns='urn:example:news'>second</entry></item>"
+              "</publish>")
+    ev = recv_event(b)
+    assert ev.find(".//" + q(NS_PUBSUB_EVENT, "item")).get("id") == "i2"
