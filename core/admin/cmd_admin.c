@@ -318,8 +318,12 @@ cmd_kick_session(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         goto out;
     }
     if ((s = ember__session_by_full(ember__jid_full(j))) == NULL) {
-        ember__command_donef(ctx, EMBER_ENOENT, "no session %s",
-                             ember__jid_full(j));
+        if (ember__route_close_remote(ember__jid_full(j),
+                                      EMBER_KICK_CONDITION) > 0)
+            ember__command_done(ctx, 0, json_pack("{s:b}", "ok", 1), NULL);
+        else
+            ember__command_donef(ctx, EMBER_ENOENT, "no session %s",
+                                 ember__jid_full(j));
         goto out;
     }
     ember__session_end(s, EMBER_KICK_CONDITION, NULL);

@@ -827,6 +827,44 @@ owners_clear(void)
 }
 
 
+static void
+ask_close(const cnode_t *n, const char *jid, ember_stream_cond_t cond)
+{
+    char ch[128], msg[3100];
+
+    snprintf(ch, sizeof(ch), CH_BUS, n->name);
+    snprintf(msg, sizeof(msg), "K%d %s", (int) cond, jid);
+    redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH %s %s", ch, msg);
+}
+
+
+static int
+c_close(const char *jid, ember_stream_cond_t cond)
+{
+    rsess_t *r, *t;
+    int n = 0;
+
+    if (!cl.ready)
+        return 0;
+    if (strchr(jid, '/') != NULL) {
+        if ((r = ember__hmap_get(&cl.by_full, jid)) == NULL)
+            return 0;
+        ask_close(r->node, jid, cond);
+        return 1;
+    }
+    for (r = ember__hmap_get(&cl.by_bare, jid); r != NULL; r = r->user_next) {
+        n++;
+        /* Once per node: it closes all of the account's there. */
+        for (t = ember__hmap_get(&cl.by_bare, jid); t != r; t = t->user_next)
+            if (t->node == r->node)
+                break;
+        if (t == r)
+            ask_close(r->node, jid, cond);
+    }
+    return n;
+}
+
+
 static int c_count(const char *bare);
 
 static const ember_route_cluster_t route_ops = {
@@ -836,6 +874,7 @@ static const ember_route_cluster_t route_ops = {
     .deliver = c_deliver,
     .count = c_count,
     .to_service = c_to_service,
+    .close = c_close,
 };
 
 
@@ -899,8 +938,26 @@ bus_route(const char *data, size_t len)
 }
 
 
-/* A message on our channel: a stanza from another node, or a node's
- * confirmation of one we handed it. */
+/* "K<cond> <jid>": an admin or the accounts on another node close jid's
+ * sessions here (a kick, a deleted or locked account). */
+static void
+close_asked(const char *data, size_t len)
+{
+    char jid[3072];
+    const char *sp = memchr(data, ' ', len);
+    size_t jlen;
+
+    if (sp == NULL || (jlen = len - (size_t) (sp + 1 - data)) == 0 ||
+        jlen >= sizeof(jid))
+        return;
+    memcpy(jid, sp + 1, jlen);
+    jid[jlen] = '\0';
+    ember__sessions_close_here(jid, (ember_stream_cond_t) atoi(data + 1));
+}
+
+
+/* A message on our channel: a stanza from another node, a node's
+ * confirmation of one we handed it, or a request to close sessions. */
 static void
 bus_message(const char *data, size_t len)
 {
@@ -911,6 +968,10 @@ bus_message(const char *data, size_t len)
 
     if (len > 0 && data[0] == 'A') {
         fwd_confirmed(data, len);
+        return;
+    }
+    if (len > 0 && data[0] == 'K') {
+        close_asked(data, len);
         return;
     }
     if (len == 0 || data[0] != 'W') {

@@ -264,6 +264,13 @@ ember__route_remote_sessions(const char *bare)
 
 
 int
+ember__route_close_remote(const char *jid, ember_stream_cond_t cond)
+{
+    return cluster != NULL ? cluster->close(jid, cond) : 0;
+}
+
+
+int
 ember__route_from_node(ember_stanza_t *st, int local_only)
 {
     next_via = local_only ? VIA_LOCAL_ONLY : VIA_NODE;

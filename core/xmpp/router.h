@@ -41,11 +41,16 @@ typedef struct ember_route_cluster_s {
      * 1: st (the caller's) was handed to its owner, waits for the owner
      * to be known, or was answered with an error (its owner is down). */
     int (*to_service)(const char *entity, const ember_stanza_t *st);
+    /* Ask the nodes of jid's remote sessions (bare: every one of the
+     * account's) to close them with cond; how many were asked. */
+    int (*close)(const char *jid, ember_stream_cond_t cond);
 } ember_route_cluster_t;
 
 void ember__router_set_cluster(const ember_route_cluster_t *ops);
 /* Sessions of bare on other nodes (api->user_remote_sessions). */
 int ember__route_remote_sessions(const char *bare);
+/* The cluster's close (0 on one node). */
+int ember__route_close_remote(const char *jid, ember_stream_cond_t cond);
 /* Route a stanza another node handed over (taken): routed as one from a
  * module, never handed on whole.  local_only: nothing goes to other
  * nodes at all (what came for a session gone meanwhile, or what could

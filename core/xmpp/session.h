@@ -8,9 +8,12 @@
 #include <jansson.h>
 #include <ember/plugin.h>
 
-/* Close every bound session of user@host with a stream error condition. */
+/* Close every bound session of user@host with a stream error condition,
+ * on every node of a cluster; how many. */
 int ember__sessions_close_user(const char *host, const char *user,
                                ember_stream_cond_t cond);
+/* Close this node's sessions of jid (bare: all of the account's). */
+int ember__sessions_close_here(const char *jid, ember_stream_cond_t cond);
 /* Close every session (shutdown): condition e.g. "system-shutdown". */
 void ember__sessions_close_all(ember_stream_cond_t cond);
 /* Streams of hosts the configuration no longer has (RFC 6120 host-gone). */

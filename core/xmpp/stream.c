@@ -849,19 +849,34 @@ ember__stream_finish(ember_session_t *s)
 /* ---- many streams at once ---- */
 
 int
-ember__sessions_close_user(const char *host, const char *user,
-                           ember_stream_cond_t cond)
+ember__sessions_close_here(const char *jid, ember_stream_cond_t cond)
 {
-    char bare[2048];
     ember_session_t *s;
     int n = 0;
 
-    snprintf(bare, sizeof(bare), "%s@%s", user, host);
-    while ((s = ember__session_first_of(bare)) != NULL) {
+    if (strchr(jid, '/') != NULL) {
+        if ((s = ember__session_by_full(jid)) == NULL)
+            return 0;
+        stream_error(s, cond, NULL);
+        return 1;
+    }
+    while ((s = ember__session_first_of(jid)) != NULL) {
         stream_error(s, cond, NULL);
         n++;
     }
     return n;
+}
+
+
+int
+ember__sessions_close_user(const char *host, const char *user,
+                           ember_stream_cond_t cond)
+{
+    char bare[2048];
+
+    snprintf(bare, sizeof(bare), "%s@%s", user, host);
+    return ember__sessions_close_here(bare, cond) +
+           ember__route_close_remote(bare, cond);
 }
 
 

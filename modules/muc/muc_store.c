@@ -14,6 +14,9 @@ typedef struct muc_req_s {
     muc_t *mu;
     char *node;
     int64_t us;
+    /* A client's XEP-0198 acknowledgement of the stanza that caused
+     * this write waits for it. */
+    ember_hold_t *hold;
 } muc_req_t;
 
 
@@ -43,6 +46,7 @@ req_free(muc_req_t *q)
     *q->prev = q->next;
     if (q->next != NULL)
         q->next->prev = q->prev;
+    api->stanza_release(q->hold);
     free(q->node);
     free(q);
 }
@@ -57,14 +61,42 @@ muc_store_close(muc_t *mu)
 
 
 static void
-store_done(int status, json_t *result, void *ud)
+write_failed(muc_t *mu, int status)
 {
-    muc_t *mu = ud;
-
-    (void) result;
     if (status < 0 && status != EMBER_ENOENT)
         api->log(mu->m, EMBER_LOG_WARN, "muc store write failed: %s",
                  api->strerror(status));
+}
+
+
+static void
+store_done(int status, json_t *result, void *ud)
+{
+    muc_req_t *w = ud;
+
+    write_failed(w->mu, status);
+    req_free(w);
+}
+
+
+/* map_set, or archive_delete with q, of node. */
+static void
+store_write(muc_t *mu, const char *node, json_t *doc,
+            const ember_archive_query_t *q)
+{
+    muc_req_t *w = req_new(mu, node, 0);
+
+    if (w == NULL) {
+        write_failed(mu, EMBER_ENOMEM);
+        return;
+    }
+    w->hold = api->stanza_hold(mu->m);
+    if ((q != NULL ? api->archive_delete(mu->st_hist, node, q, store_done, w)
+                   : api->map_set(mu->st_rooms, NULL, node, doc, store_done,
+                                  w)) < 0) {
+        write_failed(mu, EMBER_EIO);
+        req_free(w);
+    }
 }
 
 
@@ -102,7 +134,7 @@ muc_store_save(muc_room_t *r)
         return;
     if ((doc = room_doc(r)) == NULL)
         return;
-    api->map_set(r->muc->st_rooms, NULL, r->node, doc, store_done, r->muc);
+    store_write(r->muc, r->node, doc, NULL);
     json_decref(doc);
 }
 
@@ -116,8 +148,8 @@ muc_store_forget(muc_room_t *r)
         return;
     memset(&q, 0, sizeof(q));
     q.size = sizeof(q);
-    api->map_set(r->muc->st_rooms, NULL, r->node, NULL, store_done, r->muc);
-    api->archive_delete(r->muc->st_hist, r->node, &q, store_done, r->muc);
+    store_write(r->muc, r->node, NULL, NULL);
+    store_write(r->muc, r->node, NULL, &q);
 }
 
 
@@ -133,7 +165,7 @@ hist_appended(int status, json_t *result, void *ud)
     muc_hist_t *old;
 
     if (status < 0)
-        store_done(status, result, ha->mu);
+        write_failed(ha->mu, status);
     else if (r != NULL && id != NULL) {
         muc_hist_set_id(r, ha->us, id);
         old = muc_hist_oldest(r);
@@ -141,8 +173,7 @@ hist_appended(int status, json_t *result, void *ud)
             memset(&q, 0, sizeof(q));
             q.size = sizeof(q);
             q.before_id = old->id;
-            api->archive_delete(ha->mu->st_hist, r->node, &q, store_done,
-                                ha->mu);
+            store_write(ha->mu, r->node, NULL, &q);
         }
     }
     req_free(ha);
@@ -157,6 +188,7 @@ muc_store_hist_append(muc_room_t *r, const char *nick, const char *xml,
 
     if (r->muc->st_hist == NULL || (ha = req_new(r->muc, r->node, us)) == NULL)
         return;
+    ha->hold = api->stanza_hold(r->muc->m);
     if (api->archive_append(r->muc->st_hist, r->node, nick, xml,
                             hist_appended, ha) < 0)
         req_free(ha);

@@ -508,6 +508,34 @@ def test_kill_9_while_messages_flow_nothing_acknowledged_is_lost(
     assert offline_count(nodes[1], "alice@localhost") == 0
 
 
+def test_admin_closes_sessions_on_every_node(cluster, passwords):
+    """kick and kick-session run on one node close the account's sessions
+    on the others (RFC 6120 4.9.3.14 policy-violation), and locking an
+    account there ends them all (not-authorized): an account an admin
+    shut out is out of the whole cluster."""
+    nodes = cluster(3)
+    a1 = connect(nodes[1], passwords, "alice", "a1")
+    a2 = connect(nodes[2], passwords, "alice", "a2")
+    b = connect(nodes[1], passwords, "bob", "b")
+    seen_by([nodes[0]], "alice@localhost/a1")
+    seen_by([nodes[0]], "alice@localhost/a2")
+    seen_by([nodes[0]], "bob@localhost/b")
+    nodes[0].ctl_ok("kick-session", "alice@localhost/a1")
+    assert a1.expect_stream_error(timeout=DEADLINE) == "policy-violation"
+    wait_for("a1 gone", lambda: "alice@localhost/a1" not in
+             sessions(nodes[0]))
+    r = json.loads(nodes[0].ctl_ok("--json", "kick",
+                                   "alice@localhost").stdout)
+    r = r.get("result", r)
+    assert r["closed"] == 1
+    assert a2.expect_stream_error(timeout=DEADLINE) == "policy-violation"
+    assert b.is_open()
+    r = nodes[0].ctl("kick-session", "alice@localhost/nowhere")
+    assert r.returncode != 0 and "no session" in r.stderr + r.stdout
+    nodes[0].ctl_ok("lock", "bob@localhost")
+    assert b.expect_stream_error(timeout=DEADLINE) == "not-authorized"
+
+
 @needs_shared_storage
 def test_offline_messages_stored_by_one_node_reach_another(cluster,
                                                            passwords):
@@ -662,10 +690,14 @@ def test_a_room_moves_when_its_node_dies(cluster, passwords):
     XEP-0410's self-ping (not-acceptable) and join again."""
     nodes = cluster(3)
     a = connect(nodes[0], passwords, "alice", "a")
+    a.send("<enable xmlns='%s'/>" % NS_SM)
+    a.recv(q(NS_SM, "enabled"), timeout=DEADLINE)
     b = connect(nodes[1], passwords, "bob", "b")
     create_room(a, "keep", "Alice",
                 {"muc#roomconfig_persistentroom": "1",
                  "muc#roomconfig_roomname": "Kept"})
+    # Stream management acknowledges the configuration once stored.
+    assert acked(a) == 2
     join(b, "keep", "Bob")
     groupchat(b, "keep", "before", "g1")
     recv_groupchat(a, "keep", "Bob", "before")
@@ -675,7 +707,8 @@ def test_a_room_moves_when_its_node_dies(cluster, passwords):
     ping = b.iq("get", "<ping xmlns='urn:xmpp:ping'/>",
                 to="keep@%s/Bob" % MUC)
     assert ping.get("type") == "error"
-    assert ping.find(".//" + q(NS_STANZAS, "not-acceptable")) is not None
+    assert ping.find(".//" + q(NS_STANZAS, "not-acceptable")) is not None, \
+        ET.tostring(ping)
     el = join(b, "keep", "Bob")
     assert "201" not in status_codes(el), "the room was made anew"
     info = b.disco_info(to="keep@" + MUC)
