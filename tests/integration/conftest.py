@@ -79,8 +79,7 @@ def server_factory(tmp_path, request):
             srv.add_plain_listener()
         if users:
             # Offline: emberctl writes the database directly.
-            for u, pw in PASSWORDS.items():
-                srv.adduser(u, pw)
+            srv.addusers(PASSWORDS)
         if start:
             srv.start()
         return srv

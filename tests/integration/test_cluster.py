@@ -91,8 +91,7 @@ def cluster(server_factory, redis, passwords):
                 srv.use_pgsql(conninfo)
                 srv.save()
                 if i == 0:
-                    for u, pw in passwords.items():
-                        srv.adduser(u, pw)
+                    srv.addusers(passwords)
             ET.SubElement(srv.cfg, "cluster", node="n%d" % i,
                           redis="127.0.0.1:%d" % redis.port,
                           **{"lease-ms": str(lease_ms)})

@@ -71,8 +71,7 @@ def migrate(srv, to, *more):
 def sqlite_server(server_factory, passwords, path="ember.db"):
     srv = server_factory(start=False, users=False)
     use_storage(srv, sqlite_el(path))
-    for u, pw in passwords.items():
-        srv.adduser(u, pw)
+    srv.addusers(passwords)
     return srv
 
 

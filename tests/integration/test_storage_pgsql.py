@@ -39,8 +39,7 @@ def pg_server(server_factory, pg, passwords, start=True, **opts):
     for k, v in opts.items():
         el.set(k, str(v))
     srv.save()
-    for u, pw in passwords.items():
-        srv.adduser(u, pw)
+    srv.addusers(passwords)
     if start:
         srv.start()
     return srv

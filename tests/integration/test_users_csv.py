@@ -176,7 +176,9 @@ def test_audit_keeps_counts_never_passwords(srv, api):
     assert st == 400
     out = json.loads(srv.ctl_ok("--json", "audit",
                                 "--action=users-import-csv").stdout)
-    entries = out["entries"]
+    # The test's own accounts were imported offline before the start.
+    entries = [e for e in out["entries"]
+               if not e["actor"].startswith("emberctl")]
     assert len(entries) == 2
     assert entries[0]["result"] != "ok"
     assert entries[0]["detail"] == {"bytes": len("uma@localhost,\"Uma-Pass-1\n")}
