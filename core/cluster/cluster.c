@@ -1456,6 +1456,9 @@ ember__cluster_cleanup(void)
     if (!cl.on)
         return;
     cl.stopping = 1;
+    /* First: freeing the connections answers pending claims, whose
+     * stanzas must not be routed any more. */
+    owners_clear();
     if ((c = cl.sub) != NULL) {
         cl.sub = NULL;
         redisAsyncFree(c);
@@ -1471,7 +1474,6 @@ ember__cluster_cleanup(void)
     }
     while (cl.waiting != NULL)
         fwd_free(cl.waiting);
-    owners_clear();
     mirror_clear();
     ember__hmap_free(&cl.by_full);
     ember__hmap_free(&cl.by_bare);
