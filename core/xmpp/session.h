@@ -42,6 +42,7 @@ typedef struct ember_hold_group_s ember_hold_group_t;
 typedef struct {
     ember_session_ref_t ref;
     uint32_t seq;
+    ember_hold_t *hold;
     ember_hold_group_t *group;
 } ember_hold_ctx_t;
 /* Handle, later, what a held stanza caused: holds taken meanwhile are on

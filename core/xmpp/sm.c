@@ -23,11 +23,13 @@
 #define NS_SM "urn:xmpp:sm:3"
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_CARBONS "urn:xmpp:carbons:2"
-/* We ask the client for an acknowledgement once this many stanzas went
- * out since the last request, or, for fewer, on the next sweep: an <r/>
- * after every stanza cost each message a second read and parse on the
- * client's <a/>.  Unacknowledged stanzas are kept either way. */
-#define ASK_EVERY 8
+/* We ask the client for an acknowledgement with the stanza that makes
+ * this many since the last request (fewer when <limits max-unacked> is
+ * small), or with the first stanza after a sweep found some not asked
+ * for, or alone on the sweep after that when nothing else went out: each
+ * <r/> costs the client's <a/>, a read and a parse, and one of its own a
+ * write.  Unacknowledged stanzas are kept either way. */
+#define ASK_EVERY 32
 #define ASK_SWEEP_MS 1000
 
 /* A stanza sent and not yet acknowledged, kept as written: resent as it
@@ -39,13 +41,6 @@ typedef struct sm_item_s {
     char xml[];
 } sm_item_t;
 
-/* Stanzas of the client whose effects are not stored yet (holds). */
-typedef struct unsettled_s {
-    struct unsettled_s *next;
-    uint32_t seq;
-    unsigned count;
-} unsettled_t;
-
 /* The holds on a stanza another node handed us (ember__hold_group_begin):
  * done runs when the last is released. */
 struct ember_hold_group_s {
@@ -54,10 +49,15 @@ struct ember_hold_group_s {
     void *ud;
 };
 
+/* A stanza of the client whose effects are not all stored yet: one for
+ * every hold taken on it, counted, so that neither taking nor releasing
+ * looks the session up.  A hold of a group is one hold, not counted. */
 struct ember_hold_s {
-    ember_session_ref_t ref;
+    struct ember_hold_s *next; /* in its session's list, by seq */
+    ember_sm_t *sm;            /* NULL once the session is gone */
+    ember_hold_group_t *group; /* not NULL: one of the group's holds */
     uint32_t seq;
-    ember_hold_group_t *group;  /* not NULL: one of the group's holds */
+    unsigned count;
 };
 
 struct ember_sm_s {
@@ -65,11 +65,12 @@ struct ember_sm_s {
     char id[33];               /* resumption id, "" when not resumable */
     unsigned r_pending : 1;    /* an <r/> waits for its <a/> */
     unsigned ask_listed : 1;   /* in `to_ask` */
+    unsigned ask_due : 1;      /* a sweep found stanzas not asked for */
     uint32_t unasked;          /* sent since our last <r/> */
     unsigned replaying : 1;    /* resending after a resume: not queued */
     uint32_t in;               /* stanzas received from the client */
-    unsettled_t *unsettled;    /* by seq, oldest first */
-    unsettled_t *newest;       /* its last entry, when known */
+    ember_hold_t *unsettled;   /* by seq, oldest first */
+    ember_hold_t *newest;      /* its last entry */
     uint32_t a_wanted;         /* an <r/> waits for this h; 0: none */
     unsigned a_waits : 1;
     uint32_t acked;            /* of ours, acknowledged by the client */
@@ -89,10 +90,22 @@ static ember_session_ref_t *to_ask;
 static size_t to_ask_len, to_ask_cap;
 static uv_timer_t ask_timer;
 static int ask_timer_on;
-/* The client stanza being handled (routing, and the events it fires). */
-static ember_session_ref_t cur_ref;
+/* The client stanza being handled (routing, and the events it fires):
+ * the session routing it, or the holds on it (taken, or entered). */
+static ember_sm_t *cur_sm;
 static uint32_t cur_seq;
+static ember_hold_t *cur_hold;
 static ember_hold_group_t *cur_group;
+
+
+/* An element of urn:xmpp:sm:3 written as it is: no tree, and not a
+ * stanza (not counted, not kept). */
+static void
+write_nonza(ember_session_t *s, const char *xml, size_t len)
+{
+    if (s->t != NULL)
+        s->tops->send(s->t, xml, len);
+}
 
 
 static void
@@ -113,21 +126,28 @@ write_el(ember_session_t *s, const char *name, const char *h,
 
 
 /* The h a client may be told: every stanza up to it handled, and what
- * it caused that must be stored, stored. */
+ * it caused that must be stored, stored.  The stanza being routed is not
+ * handled yet: a hold released before its routing ends may not be its
+ * last. */
 static uint32_t
 settled(const ember_sm_t *sm)
 {
-    return sm->unsettled != NULL ? sm->unsettled->seq - 1 : sm->in;
+    uint32_t h = sm->unsettled != NULL ? sm->unsettled->seq - 1 : sm->in;
+
+    if (sm == cur_sm && h >= cur_seq)
+        h = cur_seq - 1;
+    return h;
 }
 
 
 static void
 write_a(ember_session_t *s)
 {
-    char h[16];
+    char a[64];
+    int n = snprintf(a, sizeof(a), "<a xmlns='" NS_SM "' h='%u'/>",
+                     settled(s->sm));
 
-    snprintf(h, sizeof(h), "%u", settled(s->sm));
-    write_el(s, "a", h, NULL, NULL);
+    write_nonza(s, a, (size_t) n);
 }
 
 
@@ -154,28 +174,45 @@ answer_r(ember_session_t *s)
 static void
 request_ack(ember_session_t *s)
 {
+    static const char r[] = "<r xmlns='" NS_SM "'/>";
+
     if (s->t == NULL || s->sm->r_pending)
         return;
     s->sm->r_pending = 1;
     s->sm->unasked = 0;
-    write_el(s, "r", NULL, NULL, NULL);
+    s->sm->ask_due = 0;
+    write_nonza(s, r, sizeof(r) - 1);
 }
 
 
+static void ask_soon(ember_session_t *s);
+
+
+/* Stanzas not asked for since the last sweep: asked for with the next
+ * stanza, or now when none went out since the sweep before. */
 static void
 ask_sweep(uv_timer_t *t)
 {
     size_t i, n = to_ask_len;
     ember_session_t *s;
+    ember_sm_t *sm;
 
     (void) t;
+    /* Sessions listed again below land at indices already walked. */
     to_ask_len = 0;
     for (i = 0; i < n; i++) {
-        if ((s = ember__session_get(to_ask[i])) == NULL || s->sm == NULL)
+        if ((s = ember__session_get(to_ask[i])) == NULL ||
+            (sm = s->sm) == NULL)
             continue;
-        s->sm->ask_listed = 0;
-        if (s->sm->queued > 0 && s->sm->unasked > 0)
+        sm->ask_listed = 0;
+        if (sm->queued == 0 || sm->unasked == 0 || sm->r_pending)
+            continue;
+        if (sm->ask_due) {
             request_ack(s);
+        } else {
+            sm->ask_due = 1;
+            ask_soon(s);
+        }
     }
 }
 
@@ -282,12 +319,17 @@ ember__sm_free(ember_session_t *s)
     }
     sm->tail = &sm->head;
     sm->queued = 0;
+    /* Holds outlive the session: their last release frees them. */
     while (sm->unsettled != NULL) {
-        unsettled_t *u = sm->unsettled;
+        ember_hold_t *h = sm->unsettled;
 
-        sm->unsettled = u->next;
-        free(u);
+        sm->unsettled = h->next;
+        h->next = NULL;
+        h->sm = NULL;
     }
+    sm->newest = NULL;
+    if (cur_sm == sm)
+        cur_sm = NULL;
     if (sm->wait != NULL)
         uv_close((uv_handle_t *) sm->wait, timer_freed);
     free(sm);
@@ -407,6 +449,18 @@ ember__sm_sent(ember_session_t *s, const ember_stanza_t *st,
 }
 
 
+/* Well under <limits max-unacked>, so that a client that only answers
+ * our <r/> is never cut off. */
+static uint32_t
+ask_every(void)
+{
+    const ember_config_t *cfg = ember__config();
+    int n = cfg != NULL ? cfg->limits.max_unacked / 4 : ASK_EVERY;
+
+    return n < 1 ? 1 : n > ASK_EVERY ? ASK_EVERY : (uint32_t) n;
+}
+
+
 void
 ember__sm_after_send(ember_session_t *s)
 {
@@ -414,7 +468,7 @@ ember__sm_after_send(ember_session_t *s)
 
     if (sm == NULL || sm->queued == 0 || sm->replaying || sm->r_pending)
         return;
-    if (sm->unasked >= ASK_EVERY)
+    if (sm->ask_due || sm->unasked >= ask_every())
         request_ack(s);
     else
         ask_soon(s);
@@ -616,6 +670,9 @@ ember__sm_nonza(ember_session_t *s, const ember_stanza_t *el)
         s->sm->r_pending = 0;
         if (ack(s->sm, h) < 0)
             return EMBER_ELIMIT;
+        /* What went out while our <r/> waited is asked for in turn. */
+        if (s->sm->unasked > 0 && s->sm->queued > 0)
+            ask_soon(s);
     } else {
         return EMBER_EPROTO;
     }
@@ -628,16 +685,15 @@ ember__sm_nonza(ember_session_t *s, const ember_stanza_t *el)
 void
 ember__sm_routing(ember_session_t *s)
 {
-    cur_ref = s != NULL && s->sm != NULL ? ember__session_ref(s) : 0;
-    cur_seq = cur_ref != 0 ? s->sm->in : 0;
+    cur_sm = s != NULL ? s->sm : NULL;
+    cur_seq = cur_sm != NULL ? cur_sm->in : 0;
+    cur_hold = NULL;
 }
 
 
 ember_hold_t *
 ember__hold_take(void)
 {
-    ember_session_t *s = cur_ref != 0 ? ember__session_get(cur_ref) : NULL;
-    unsettled_t **p, *u;
     ember_hold_t *h;
 
     if (cur_group != NULL) {
@@ -647,31 +703,22 @@ ember__hold_take(void)
         cur_group->count++;
         return h;
     }
-    if (s == NULL || s->sm == NULL || (h = malloc(sizeof(*h))) == NULL)
-        return NULL;
-    /* Holds come for the stanza being handled, nearly always the newest:
-     * a walk from the oldest cost 59 % of the CPU at 500 in flight. */
-    if ((u = s->sm->newest) != NULL && u->seq <= cur_seq)
-        p = u->seq == cur_seq ? &s->sm->newest : &u->next;
-    else
-        for (p = &s->sm->unsettled; *p != NULL && (*p)->seq < cur_seq;
-             p = &(*p)->next)
-            ;
-    if (*p == NULL || (*p)->seq != cur_seq) {
-        if ((u = calloc(1, sizeof(*u))) == NULL) {
-            free(h);
-            return NULL;
-        }
-        u->seq = cur_seq;
-        u->next = *p;
-        *p = u;
-        if (u->next == NULL)
-            s->sm->newest = u;
+    if (cur_hold != NULL) {
+        cur_hold->count++;
+        return cur_hold;
     }
-    (*p)->count++;
-    h->ref = cur_ref;
+    if (cur_sm == NULL || (h = calloc(1, sizeof(*h))) == NULL)
+        return NULL;
+    /* Only the stanza being routed gets a new entry: the newest. */
+    h->sm = cur_sm;
     h->seq = cur_seq;
-    h->group = NULL;
+    h->count = 1;
+    if (cur_sm->newest != NULL)
+        cur_sm->newest->next = h;
+    else
+        cur_sm->unsettled = h;
+    cur_sm->newest = h;
+    cur_hold = h;
     return h;
 }
 
@@ -689,8 +736,8 @@ group_unref(ember_hold_group_t *g)
 void
 ember__hold_release(ember_hold_t *h)
 {
-    ember_session_t *s;
-    unsettled_t **p, *u;
+    ember_sm_t *sm;
+    ember_hold_t **p, *prev = NULL;
 
     if (h == NULL)
         return;
@@ -699,34 +746,45 @@ ember__hold_release(ember_hold_t *h)
         free(h);
         return;
     }
-    s = ember__session_get(h->ref);
-    if (s != NULL && s->sm != NULL) {
-        for (p = &s->sm->unsettled; *p != NULL && (*p)->seq != h->seq;
-             p = &(*p)->next)
-            ;
-        if ((u = *p) != NULL && --u->count == 0) {
-            *p = u->next;
-            if (s->sm->newest == u)
-                s->sm->newest = NULL;
-            free(u);
-        }
-        if (s->sm->a_waits && settled(s->sm) >= s->sm->a_wanted) {
-            s->sm->a_waits = 0;
-            write_a(s);
-        }
+    if (--h->count > 0)
+        return;
+    if (cur_hold == h)
+        cur_hold = NULL;
+    if ((sm = h->sm) != NULL) {
+        /* Stores commit in order: nearly always the oldest. */
+        for (p = &sm->unsettled; *p != h; p = &(*p)->next)
+            prev = *p;
+        *p = h->next;
+        if (sm->newest == h)
+            sm->newest = prev;
     }
     free(h);
+    if (sm != NULL && sm->a_waits && settled(sm) >= sm->a_wanted) {
+        sm->a_waits = 0;
+        write_a(sm->s);
+    }
+}
+
+
+/* A session may end inside a context entered during its routing: the
+ * saved context names it by ref. */
+static void
+save_ctx(ember_hold_ctx_t *saved)
+{
+    saved->ref = cur_sm != NULL ? ember__session_ref(cur_sm->s) : 0;
+    saved->seq = cur_seq;
+    saved->hold = cur_sm == NULL ? cur_hold : NULL;
+    saved->group = cur_group;
 }
 
 
 void
 ember__hold_enter(const ember_hold_t *h, ember_hold_ctx_t *saved)
 {
-    saved->ref = cur_ref;
-    saved->seq = cur_seq;
-    saved->group = cur_group;
-    cur_ref = h != NULL ? h->ref : 0;
-    cur_seq = h != NULL ? h->seq : 0;
+    save_ctx(saved);
+    cur_sm = NULL;
+    cur_seq = 0;
+    cur_hold = h != NULL && h->group == NULL ? (ember_hold_t *) h : NULL;
     cur_group = h != NULL ? h->group : NULL;
 }
 
@@ -734,8 +792,18 @@ ember__hold_enter(const ember_hold_t *h, ember_hold_ctx_t *saved)
 void
 ember__hold_leave(const ember_hold_ctx_t *saved)
 {
-    cur_ref = saved->ref;
+    ember_session_t *s = ember__session_get(saved->ref);
+
+    cur_sm = s != NULL ? s->sm : NULL;
     cur_seq = saved->seq;
+    /* An entered hold is held by whoever entered it; the routed stanza's
+     * may have been released meanwhile. */
+    if (cur_sm == NULL)
+        cur_hold = saved->hold;
+    else if (cur_sm->newest != NULL && cur_sm->newest->seq == cur_seq)
+        cur_hold = cur_sm->newest;
+    else
+        cur_hold = NULL;
     cur_group = saved->group;
 }
 
@@ -752,11 +820,10 @@ ember__hold_group_begin(void (*done)(void *ud), void *ud,
     g->count = 1;
     g->done = done;
     g->ud = ud;
-    saved->ref = cur_ref;
-    saved->seq = cur_seq;
-    saved->group = cur_group;
-    cur_ref = 0;
+    save_ctx(saved);
+    cur_sm = NULL;
     cur_seq = 0;
+    cur_hold = NULL;
     cur_group = g;
     return 0;
 }

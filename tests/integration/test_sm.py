@@ -149,6 +149,74 @@ def test_server_requests_acks_and_too_high_h_is_an_error(sm_server,
     bob.close()
 
 
+def answer_r_until(c, n_messages):
+    """Read until n_messages more messages came, answering each <r/> of
+    the server with the stanzas received so far (c.handled)."""
+    got = []
+    while len(got) < n_messages:
+        el = c.recv(lambda e: e.tag in (q(NS_CLIENT, "message"), sm("r")))
+        if el.tag == sm("r"):
+            c.send("<a xmlns='%s' h='%d'/>" % (NS_SM, c.handled))
+        else:
+            c.handled += 1
+            got.append(el)
+    return got
+
+
+def test_a_client_that_answers_every_r_stays_under_max_unacked(
+        server_factory, passwords):
+    """Section 4: a server may ask for acknowledgements only now and then
+    ("e.g., every 5 stanzas"); ours asks often enough that a client which
+    answers every <r/> (and sends no <a/> of its own) is never cut off at
+    <limits max-unacked>, however small: 60 messages to it one after the
+    other, with 16 allowed unacknowledged."""
+    srv = server_factory(start=False)
+    srv.set_limits(max_unacked="16")
+    srv.start()
+    alice = RawClient(srv.c2s_port, domain=srv.domain)
+    jid = alice.login("alice", passwords["alice"])
+    enable(alice, resume=False)
+    alice.handled = 0
+    bob = RawClient(srv.c2s_port, domain=srv.domain)
+    bob.login("bob", passwords["bob"])
+    for i in range(60):
+        bob.message(jid, "n%d" % i)
+        assert bodies(answer_r_until(alice, 1)) == ["n%d" % i]
+    alice.send("<iq type='get' id='still'><ping xmlns='urn:xmpp:ping'/>"
+               "</iq>")
+    assert alice.recv(lambda e: e.get("id") == "still").get("type") == \
+        "result"
+    bob.close()
+    alice.close()
+
+
+def test_what_went_out_while_r_waited_is_asked_for_in_turn(sm_server,
+                                                           passwords):
+    """Section 4: the server learns what the client handled only from <a/>.
+    Messages delivered after our <r/> and before its <a/> are not covered
+    by that <a/>: the server asks again for them without waiting for more
+    traffic, and the next <a/> covers them."""
+    srv = sm_server
+    alice = RawClient(srv.c2s_port, domain=srv.domain)
+    jid = alice.login("alice", passwords["alice"])
+    enable(alice, resume=False)
+    bob = RawClient(srv.c2s_port, domain=srv.domain)
+    bob.login("bob", passwords["bob"])
+    bob.message(jid, "one")
+    assert bodies(messages(alice, 1)) == ["one"]
+    alice.recv(sm("r"))
+    bob.message(jid, "two")
+    bob.message(jid, "three")
+    assert bodies(messages(alice, 2)) == ["two", "three"]
+    alice.send("<a xmlns='%s' h='1'/>" % NS_SM)
+    alice.recv(sm("r"))
+    alice.send("<a xmlns='%s' h='3'/>" % NS_SM)
+    # h = 3 covered every message: an h beyond it is one too many.
+    alice.send("<a xmlns='%s' h='4'/>" % NS_SM)
+    assert alice.expect_stream_error() == "undefined-condition"
+    bob.close()
+
+
 def test_resume_after_lost_connection(sm_server, passwords):
     """Section 5: the session survives its connection; a resume with the
     last h the client handled gets <resumed h/> and every stanza after h,
