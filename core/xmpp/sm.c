@@ -31,6 +31,9 @@
  * write.  Unacknowledged stanzas are kept either way. */
 #define ASK_EVERY 32
 #define ASK_SWEEP_MS 1000
+/* <r/>s of the client waiting for what they cover to be stored; past
+ * this, the oldest is answered at once with what is stored so far. */
+#define A_WAITING_MAX 4
 
 /* A stanza sent and not yet acknowledged, kept as written: resent as it
  * is, parsed again only when a session that was never resumed hands its
@@ -71,8 +74,8 @@ struct ember_sm_s {
     uint32_t in;               /* stanzas received from the client */
     ember_hold_t *unsettled;   /* by seq, oldest first */
     ember_hold_t *newest;      /* its last entry */
-    uint32_t a_wanted;         /* an <r/> waits for this h; 0: none */
-    unsigned a_waits : 1;
+    uint32_t a_wanted[A_WAITING_MAX]; /* h each waiting <r/> needs */
+    unsigned a_waiting;        /* how many, oldest first */
     uint32_t acked;            /* of ours, acknowledged by the client */
     /* Stanzas we sent while the client's <enable/> was on its way: a
      * client that counts from its <enable/> (as the XEP says) counted
@@ -151,23 +154,38 @@ write_a(ember_session_t *s)
 }
 
 
+/* Every waiting <r/> whose stanzas are settled gets its <a/> (XEP-0198
+ * section 4: every <r/> gets one), or the oldest one when `all`.  Answers
+ * written in one loop turn leave in one write. */
+static void
+answer_settled(ember_session_t *s, int all)
+{
+    ember_sm_t *sm = s->sm;
+    uint32_t h = settled(sm);
+    unsigned n = 0;
+
+    while (n < sm->a_waiting && (h >= sm->a_wanted[n] || (all && n == 0))) {
+        write_a(s);
+        n++;
+    }
+    if (n == 0)
+        return;
+    sm->a_waiting -= n;
+    memmove(sm->a_wanted, sm->a_wanted + n,
+            sm->a_waiting * sizeof(sm->a_wanted[0]));
+}
+
+
 /* An <r/>: answered once everything received before it is settled. */
 static void
 answer_r(ember_session_t *s)
 {
     ember_sm_t *sm = s->sm;
 
-    if (settled(sm) == sm->in) {
-        sm->a_waits = 0;
-        write_a(s);
-        return;
-    }
-    /* Every <r/> gets its <a/> (XEP-0198 section 4): an earlier one still
-     * waiting is answered now with what is settled so far. */
-    if (sm->a_waits)
-        write_a(s);
-    sm->a_waits = 1;
-    sm->a_wanted = sm->in;
+    if (sm->a_waiting == A_WAITING_MAX)
+        answer_settled(s, 1);
+    sm->a_wanted[sm->a_waiting++] = sm->in;
+    answer_settled(s, 0);
 }
 
 
@@ -759,10 +777,8 @@ ember__hold_release(ember_hold_t *h)
             sm->newest = prev;
     }
     free(h);
-    if (sm != NULL && sm->a_waits && settled(sm) >= sm->a_wanted) {
-        sm->a_waits = 0;
-        write_a(sm->s);
-    }
+    if (sm != NULL && sm->a_waiting > 0)
+        answer_settled(sm->s, 0);
 }
 
 

@@ -116,7 +116,9 @@ def test_every_r_gets_its_a(sm_server, passwords):
     recipient MUST acknowledge it by sending an <a/> element", also when
     several come before what they cover is stored (messages to an offline
     account, each acknowledged only once its offline copy is committed).
-    h never goes back and the last one counts every stanza."""
+    h never goes back, and each <a/> counts at least every stanza sent
+    before its <r/>: an <r/> waits for its own stanzas, not for a later
+    one's."""
     c = RawClient(sm_server.c2s_port, domain=sm_server.domain)
     c.login("alice", passwords["alice"])
     enable(c)
@@ -126,6 +128,7 @@ def test_every_r_gets_its_a(sm_server, passwords):
         c.send("<r xmlns='%s'/>" % NS_SM)
     hs = [int(c.recv(sm("a"), timeout=30).get("h")) for _ in range(3)]
     assert hs == sorted(hs)
+    assert [h >= 200 * (i + 1) for i, h in enumerate(hs)] == [True] * 3, hs
     assert hs[-1] == 600
     c.close()
 
