@@ -320,6 +320,12 @@ def test_resume_over_websocket(sm_server, passwords):
     assert r.tag == sm("resumed"), r.tag
     m = w.recv()
     assert m.findtext(q(NS_CLIENT, "body")) == "while away"
+    # Acknowledgements are elements of their own, one to a frame too.
+    w.send("<r xmlns='%s'/>" % NS_SM)
+    a = w.recv()
+    while a.tag == sm("r"):
+        a = w.recv()
+    assert a.tag == sm("a") and a.get("h") == "0", a.tag
     w.close()
     bob.close()
 
