@@ -111,18 +111,15 @@ write_nonza(ember_session_t *s, const char *xml, size_t len)
 }
 
 
+/* <failed/> with a stanza error condition. */
 static void
-write_el(ember_session_t *s, const char *name, const char *h,
-         const char *child, const char *child_ns)
+write_failed(ember_session_t *s, const char *condition)
 {
-    ember_stanza_t *el = ember__stanza_new(name, NS_SM);
+    ember_stanza_t *el = ember__stanza_new("failed", NS_SM);
 
     if (el == NULL)
         return;
-    if (h != NULL)
-        ember__stanza_set_attr(el, "h", h);
-    if (child != NULL)
-        ember__stanza_add_child(el, child, child_ns);
+    ember__stanza_add_child(el, condition, NS_STANZAS);
     ember__session_write_stanza(s, el);
     ember__stanza_free(el);
 }
@@ -552,11 +549,11 @@ enable(ember_session_t *s, const ember_stanza_t *el)
     char max[16];
 
     if (s->state != ST_BOUND || s->sm != NULL) {
-        write_el(s, "failed", NULL, "unexpected-request", NS_STANZAS);
+        write_failed(s, "unexpected-request");
         return;
     }
     if ((s->sm = calloc(1, sizeof(*s->sm))) == NULL) {
-        write_el(s, "failed", NULL, "internal-server-error", NS_STANZAS);
+        write_failed(s, "internal-server-error");
         return;
     }
     s->sm->s = s;
@@ -631,22 +628,22 @@ resume(ember_session_t *n, const ember_stanza_t *el)
     char hs[16];
 
     if (n->state != ST_AUTHED || n->sm != NULL) {
-        write_el(n, "failed", NULL, "unexpected-request", NS_STANZAS);
+        write_failed(n, "unexpected-request");
         return;
     }
     if (o == NULL || o->state != ST_BOUND || o->jid == NULL ||
         strcmp(o->jid->bare, n->jid->bare) != 0) {
         ember__log(EMBER_LOG_INFO, "c2s", "%s: %s asked to resume a session "
                    "that is not there", ember__session_ip(n), n->jid->bare);
-        write_el(n, "failed", NULL, "item-not-found", NS_STANZAS);
+        write_failed(n, "item-not-found");
         return;
     }
     if (n->tops->rebind == NULL) {
-        write_el(n, "failed", NULL, "feature-not-implemented", NS_STANZAS);
+        write_failed(n, "feature-not-implemented");
         return;
     }
     if (parse_h(el, &h) < 0 || ack(o->sm, h) < 0) {
-        write_el(n, "failed", NULL, "unexpected-request", NS_STANZAS);
+        write_failed(n, "unexpected-request");
         return;
     }
     take_over(o, n);
