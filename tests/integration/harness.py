@@ -287,11 +287,29 @@ class Server:
             try:
                 socket.create_connection(("127.0.0.1", self.c2s_port),
                                          timeout=0.5).close()
+                # The control socket opens after every listener: a test
+                # may use another port at once (the TLS listeners' set-up
+                # comes between, long under the sanitizers).
+                u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    u.settimeout(0.5)
+                    u.connect(str(self.control_socket_path))
+                finally:
+                    u.close()
                 return
             except OSError:
                 time.sleep(0.05)
         raise ServerError("emberd not accepting on %d after %.0f s:\n%s"
                           % (self.c2s_port, timeout, self.log()))
+
+    @property
+    def control_socket_path(self):
+        paths = self.cfg.find("paths")
+        base = self.config_path.parent
+        data = base / (paths.get("data", "data") if paths is not None
+                       else "data")
+        sock = paths.get("control-socket") if paths is not None else None
+        return base / sock if sock else data / "emberd.sock"
 
     @property
     def pid(self):
