@@ -60,7 +60,19 @@ def start(server_factory, start_=True, **opts):
     srv.add_module("upload", **o)
     if start_:
         srv.start()
+        loaded(srv)
     return srv
+
+
+def loaded(srv):
+    """After a start mod_upload reads its records, answering 503 ("starting
+    up: try again in a moment") and resource-constraint meanwhile: wait
+    until it has them."""
+    url = "http://127.0.0.1:%d/upload/none/none" % srv.http_port
+    deadline = time.monotonic() + 10
+    while get(url)[0] == 503:
+        assert time.monotonic() < deadline, "mod_upload never loaded"
+        time.sleep(0.05)
 
 
 def client(srv, passwords, user="alice", domain=None):
@@ -982,6 +994,7 @@ def test_defaults(server_factory, passwords):
     srv = server_factory(start=False)
     srv.add_module("upload")
     srv.start()
+    loaded(srv)
     c = client(srv, passwords)
     info = c.disco_info(UPLOAD)
     x = info.find(q(NS_DISCO_INFO, "query")).find(q(NS_DATA, "x"))
@@ -1002,6 +1015,7 @@ def test_defaults(server_factory, passwords):
         if el.get("type") == "https":
             srv.cfg.remove(el)
     srv.restart()
+    loaded(srv)
     c = client(srv, passwords)
     s = slot(c, "e.txt", 5)
     for url in (s.put, s.get):
@@ -1026,6 +1040,7 @@ def test_files_survive_restart(server_factory, passwords):
     s = upload(c, "keep.bin", data)
     c.close()
     srv.restart()
+    loaded(srv)
     st, _, body = get(s.get)
     assert st == 200 and body == data
     assert put(s, payload(777))[0] == 409
@@ -1048,6 +1063,7 @@ def test_expired_while_stopped(server_factory, passwords):
     srv.stop()
     time.sleep(2.5)
     srv.start()
+    loaded(srv)
     deadline = time.monotonic() + 2
     while get(s.get)[0] != 404 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -1067,6 +1083,7 @@ def test_pending_slots_survive_restart(server_factory, passwords):
     pending = slot(c, "later.txt", 11, "text/plain")
     c.close()
     srv.restart()
+    loaded(srv)
     assert put(pending, b"hello world", "text/plain")[0] == 201
     assert get(pending.get)[:3:2] == (200, b"hello world")
     assert put(pending, b"hello world", "text/plain")[0] == 409
