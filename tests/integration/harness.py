@@ -269,6 +269,7 @@ class Server:
         logf = open(self.log_path, "ab")
         logf.write(("---- emberd start #%d ----\n" % self.starts).encode())
         logf.flush()
+        self.start_offset = logf.tell()
         self.proc = subprocess.Popen(
             [str(EMBERD), "-c", str(self.config_path)],
             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -296,6 +297,13 @@ class Server:
                     u.connect(str(self.control_socket_path))
                 finally:
                     u.close()
+                # The privilege drop and the signal handlers come after
+                # the control socket: a SIGHUP sent before them kills.
+                if self._logs_ready() and "emberd ready" not in \
+                        self.log_bytes()[self.start_offset:].decode(
+                            errors="replace"):
+                    time.sleep(0.02)
+                    continue
                 return
             except OSError:
                 time.sleep(0.05)
@@ -347,6 +355,17 @@ class Server:
     def restart(self):
         self.stop()
         return self.start()
+
+    def _logs_ready(self):
+        log = self.cfg.find("log")
+        return log is None or (log.get("file") is None and
+                               log.get("level", "info") in ("info", "debug"))
+
+    def log_bytes(self):
+        try:
+            return self.log_path.read_bytes()
+        except FileNotFoundError:
+            return b""
 
     def log(self):
         try:
