@@ -45,6 +45,7 @@ typedef struct rsess_s {
     char *full, *bare;
     cnode_t *node;
     int available, priority;
+    char *marks;            /* as ember__session_marks, NULL for "" */
     /* Local accounts this session's available presence was delivered to:
      * they are told it is unavailable when its node dies. */
     char **targets;
@@ -88,6 +89,7 @@ typedef struct fwd_s {
     ember_hold_t *hold;
     int whole;              /* routed there, not delivered to one session */
     int service;            /* for an entity that node owns */
+    int copy;               /* for that session or nobody (a carbon) */
     uint64_t seq;           /* 0: no client waits, Redis's word will do */
     char *node;
     int published;          /* Redis handed it to the node */
@@ -153,6 +155,7 @@ rsess_free(rsess_t *r)
     for (i = 0; i < r->ntargets; i++)
         free(r->targets[i]);
     free(r->targets);
+    free(r->marks);
     free(r->full);
     free(r->bare);
     free(r);
@@ -239,7 +242,23 @@ mirror_clear(void)
 
 
 static void
-rsess_put(const char *node, const char *full, int available, int priority)
+rsess_set_marks(rsess_t *r, const char *marks)
+{
+    char *copy = NULL;
+
+    if (marks[0] != '\0' && (r->marks == NULL || strcmp(r->marks, marks)) &&
+        (copy = strdup(marks)) == NULL)
+        return;
+    if (copy != NULL || marks[0] == '\0') {
+        free(r->marks);
+        r->marks = copy;
+    }
+}
+
+
+static void
+rsess_put(const char *node, const char *full, int available, int priority,
+          const char *marks)
 {
     cnode_t *n;
     rsess_t *r, *t;
@@ -252,6 +271,7 @@ rsess_put(const char *node, const char *full, int available, int priority)
         if (r->node == n) {
             r->available = available;
             r->priority = priority;
+            rsess_set_marks(r, marks);
             return;
         }
         /* The same resource bound again elsewhere: the newest holds it. */
@@ -285,6 +305,7 @@ rsess_put(const char *node, const char *full, int available, int priority)
     r->node = n;
     r->available = available;
     r->priority = priority;
+    rsess_set_marks(r, marks);
     r->node_next = n->sessions;
     if (n->sessions != NULL)
         n->sessions->node_prev = r;
@@ -386,18 +407,18 @@ fwd_fail(fwd_t *f)
     ember__log(EMBER_LOG_WARN, LOG, "a %s for %s was not confirmed by node "
                "%s: %s", ember__stanza_name(f->st),
                ember__stanza_attr(f->st, "to"), f->node,
-               f->service ? "routed again" : local ? "routed here"
-                                                   : "bounced");
+               f->copy ? "dropped" : f->service ? "routed again"
+                                   : local ? "routed here" : "bounced");
     fwd_unlink(f);
     ember__hold_enter(f->hold, &saved);
     if (f->service) {
         /* Its entity's owner again: a new one if that node is gone. */
         ember__route_stanza(f->st, NULL);
         f->st = NULL;
-    } else if (local) {
+    } else if (local && !f->copy) {
         ember__route_from_node(f->st, 1);
         f->st = NULL;
-    } else {
+    } else if (!f->copy) {
         ember__bounce(f->st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
     }
     ember__hold_leave(&saved);
@@ -486,18 +507,22 @@ fwd_confirmed(const char *data, size_t len)
 
 
 /* "[W<seq> <node>\n]R\n<xml>": route it there; "[...]D<full>\n<xml>":
- * deliver to that session.  The W line asks for "A<seq>" on our channel
- * once it is routed and stored: a client waits for its acknowledgement. */
+ * deliver to that session, or route it as for a missing resource when it
+ * is gone; "E<full>": deliver, or nothing.  The W line asks for "A<seq>"
+ * on our channel once it is routed and stored: a client waits for its
+ * acknowledgement. */
 static int
-forward(const cnode_t *n, const char *full, const ember_stanza_t *st,
-        int service)
+forward(const cnode_t *n, const char *kind, const char *full,
+        const ember_stanza_t *st, int service)
 {
     char ch[128], line[160];
     fwd_t *f;
 
     if (!cl.ready || (f = calloc(1, sizeof(*f))) == NULL)
         return 0;
-    f->hold = ember__hold_take();
+    f->copy = kind[0] == 'E';
+    /* A copy is not what the client's stanza is acknowledged for. */
+    f->hold = f->copy ? NULL : ember__hold_take();
     if (f->hold != NULL)
         f->seq = ++cl.fwd_seq;
     ember__buf_reset(&cl.out);
@@ -506,7 +531,7 @@ forward(const cnode_t *n, const char *full, const ember_stanza_t *st,
     if ((f->st = ember__stanza_copy(st)) == NULL ||
         (f->node = strdup(n->name)) == NULL ||
         (f->seq != 0 && ember__buf_puts(&cl.out, line) < 0) ||
-        ember__buf_puts(&cl.out, full != NULL ? "D" : "R") < 0 ||
+        ember__buf_puts(&cl.out, kind) < 0 ||
         (full != NULL && ember__buf_puts(&cl.out, full) < 0) ||
         ember__buf_puts(&cl.out, "\n") < 0 ||
         ember__stanza_write(st, NULL, &cl.out) < 0) {
@@ -539,7 +564,8 @@ c_to_full(const char *full, const ember_stanza_t *st)
 {
     rsess_t *r = cl.ready ? ember__hmap_get(&cl.by_full, full) : NULL;
 
-    return r != NULL && !r->node->unreachable && forward(r->node, NULL, st, 0);
+    return r != NULL && !r->node->unreachable &&
+           forward(r->node, "R", NULL, st, 0);
 }
 
 
@@ -556,7 +582,7 @@ c_to_bare(const char *bare, const ember_stanza_t *st)
                                                r->priority >
                                                    pick->priority))))
             pick = r;
-    return pick != NULL && forward(pick->node, NULL, st, 0);
+    return pick != NULL && forward(pick->node, "R", NULL, st, 0);
 }
 
 
@@ -586,8 +612,40 @@ c_deliver(const char *bare, const ember_stanza_t *st, int lo, int hi)
     for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = r->user_next)
         if (r->available && !r->node->unreachable && r->priority >= lo &&
             r->priority <= hi)
-            n += forward(r->node, r->full, st, 0);
+            n += forward(r->node, "D", r->full, st, 0);
     return n;
+}
+
+
+static int
+c_walk(const char *bare, const char *mark,
+       void (*cb)(const char *full, int available, int priority, void *ud),
+       void *ud)
+{
+    rsess_t *r, *next;
+    int n = 0;
+
+    if (!cl.ready)
+        return 0;
+    for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = next) {
+        next = r->user_next;
+        if (r->node->unreachable ||
+            (mark != NULL && !ember__marks_have(r->marks, mark)))
+            continue;
+        cb(r->full, r->available, r->priority, ud);
+        n++;
+    }
+    return n;
+}
+
+
+static int
+c_deliver_to(const char *full, const ember_stanza_t *st)
+{
+    rsess_t *r = cl.ready ? ember__hmap_get(&cl.by_full, full) : NULL;
+
+    return r != NULL && !r->node->unreachable &&
+           forward(r->node, "E", full, st, 0);
 }
 
 
@@ -650,7 +708,7 @@ owner_flush(owner_t *o, const cnode_t *n, ember_cond_t cond)
         } else if (n == NULL) {
             ember__route_from_node(w->st, 0);
         } else {
-            if (!forward(n, NULL, w->st, 1))
+            if (!forward(n, "R", NULL, w->st, 1))
                 ember__bounce(w->st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
             ember__stanza_free(w->st);
         }
@@ -737,7 +795,7 @@ c_to_service(const char *entity, const ember_stanza_t *st)
                           "its node is down; it moves to another soon");
             return 1;
         } else {
-            if (!forward(n, NULL, st, 1))
+            if (!forward(n, "R", NULL, st, 1))
                 ember__bounce(st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
             return 1;
         }
@@ -875,6 +933,8 @@ static const ember_route_cluster_t route_ops = {
     .count = c_count,
     .to_service = c_to_service,
     .close = c_close,
+    .walk = c_walk,
+    .deliver_to = c_deliver_to,
 };
 
 
@@ -900,7 +960,7 @@ send_confirmation(void *ud)
 }
 
 
-/* R or D (after the W line, if any). */
+/* R, D or E (after the W line, if any). */
 static void
 bus_route(const char *data, size_t len)
 {
@@ -910,7 +970,7 @@ bus_route(const char *data, size_t len)
     char full[3072];
     size_t flen;
 
-    if (nl == NULL || (data[0] != 'R' && data[0] != 'D') ||
+    if (nl == NULL || (data[0] != 'R' && data[0] != 'D' && data[0] != 'E') ||
         (st = ember__stanza_parse(nl + 1, len - (size_t) (nl + 1 - data)))
             == NULL) {
         ember__log(EMBER_LOG_WARN, LOG, "dropped a malformed message of "
@@ -928,9 +988,13 @@ bus_route(const char *data, size_t len)
         flen = sizeof(full) - 1;
     memcpy(full, data + 1, flen);
     full[flen] = '\0';
-    /* Gone meanwhile: the usual rules for a missing resource, here. */
+    /* Gone meanwhile: the usual rules for a missing resource, here; a
+     * copy goes nowhere else. */
     if ((s = ember__session_by_full(full)) == NULL) {
-        ember__route_from_node(st, 1);
+        if (data[0] == 'E')
+            ember__stanza_free(st);
+        else
+            ember__route_from_node(st, 1);
         return;
     }
     ember__session_deliver(s, st);
@@ -1009,19 +1073,21 @@ static void
 publish_session(ember_session_t *s, int bound)
 {
     const ember_jid_t *j = ember__session_jid(s);
+    const char *marks;
     int available, prio;
-    char val[32];
+    char val[320];
 
     if (!cl.sub_up || cl.cmd == NULL || j == NULL)
         return;
     if (bound) {
         available = ember__session_available(s, &prio);
-        snprintf(val, sizeof(val), "%d %d", available, prio);
+        marks = ember__session_marks(s);
+        snprintf(val, sizeof(val), "%d %d %s", available, prio, marks);
         redisAsyncCommand(cl.cmd, NULL, NULL, "HSET %s %s %s",
                           cl.key_sessions, j->full, val);
         redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH " CH_REGISTRY
-                          " +%s\t%d\t%d\t%s", cl.node, available, prio,
-                          j->full);
+                          " +%s\t%d\t%d\t%s\t%s", cl.node, available, prio,
+                          marks, j->full);
     } else {
         redisAsyncCommand(cl.cmd, NULL, NULL, "HDEL %s %s", cl.key_sessions,
                           j->full);
@@ -1069,7 +1135,7 @@ on_hgetall(redisAsyncContext *ac, void *reply, void *ud)
     redisReply *r = reply;
     cnode_t *n;
     size_t i;
-    int a, p;
+    int a, p, at;
 
     if (r != NULL && r->type == REDIS_REPLY_ARRAY && !cl.stopping &&
         cl.cmd_up && (n = node_get(name, 1)) != NULL) {
@@ -1078,8 +1144,10 @@ on_hgetall(redisAsyncContext *ac, void *reply, void *ud)
         for (i = 0; i + 1 < r->elements; i += 2)
             if (r->element[i]->type == REDIS_REPLY_STRING &&
                 r->element[i + 1]->type == REDIS_REPLY_STRING &&
-                sscanf(r->element[i + 1]->str, "%d %d", &a, &p) == 2)
-                rsess_put(name, r->element[i]->str, a != 0, p);
+                sscanf(r->element[i + 1]->str, "%d %d %n", &a, &p, &at) ==
+                    2)
+                rsess_put(name, r->element[i]->str, a != 0, p,
+                          r->element[i + 1]->str + at);
     }
     free(name);
 }
@@ -1199,9 +1267,9 @@ on_tick(uv_timer_t *t)
 static void
 registry_message(const char *m)
 {
-    char node[80];
+    char node[80], marks[256];
     const char *tab = strchr(m + 1, '\t');
-    const char *p;
+    const char *p, *full;
     size_t len;
     int a, prio;
 
@@ -1214,10 +1282,16 @@ registry_message(const char *m)
         return;
     switch (m[0]) {
     case '+':
+        /* +node a prio marks full, by tabs */
         if (tab != NULL && sscanf(tab + 1, "%d\t%d", &a, &prio) == 2 &&
             (p = strchr(tab + 1, '\t')) != NULL &&
-            (p = strchr(p + 1, '\t')) != NULL)
-            rsess_put(node, p + 1, a != 0, prio);
+            (p = strchr(p + 1, '\t')) != NULL &&
+            (full = strchr(p + 1, '\t')) != NULL &&
+            (size_t) (full - p - 1) < sizeof(marks)) {
+            memcpy(marks, p + 1, (size_t) (full - p - 1));
+            marks[full - p - 1] = '\0';
+            rsess_put(node, full + 1, a != 0, prio, marks);
+        }
         break;
     case '-':
         if (tab != NULL)
@@ -1529,8 +1603,10 @@ ember__cluster_sessions(const char *host)
             o = json_pack("{s:s, s:s, s:b, s:i}", "jid", r->full, "node",
                           n->name, "available", r->available, "priority",
                           r->priority);
-            if (o != NULL)
+            if (o != NULL) {
+                json_object_set_new(o, "marks", ember__marks_json(r->marks));
                 json_array_append_new(arr, o);
+            }
         }
     return arr;
 }

@@ -354,6 +354,35 @@ api_user_remote_sessions(ember_module_t *m, const char *user)
 
 
 static int
+api_session_mark(ember_module_t *m, ember_session_t *s, const char *mark,
+                 int on)
+{
+    return ember__session_mark(s, mark, on);
+}
+
+
+static int
+api_user_remote_walk(ember_module_t *m, const char *user, const char *mark,
+                     ember_remote_session_cb cb, void *ud)
+{
+    const char *host = ember__module_host(m);
+    char bare[2048];
+
+    if (host == NULL || user == NULL || cb == NULL)
+        return 0;
+    snprintf(bare, sizeof(bare), "%s@%s", user, host);
+    return ember__route_remote_walk(bare, mark, cb, ud);
+}
+
+
+static int
+api_remote_send(ember_module_t *m, const char *full, const ember_stanza_t *st)
+{
+    return st != NULL ? ember__route_remote_deliver(full, st) : 0;
+}
+
+
+static int
 api_auth_provide(ember_module_t *m, const ember_auth_provider_t *p)
 {
     return ember__auth_provide(m, ember__module_host(m), p);
@@ -804,5 +833,9 @@ const ember_api_t ember__api = {
     .auth_done = ember__auth_done,
     /* minor 9 */
     .user_remote_sessions = api_user_remote_sessions,
+    /* minor 10 */
     .service_on_claim = ember__service_on_claim,
+    .session_mark = api_session_mark,
+    .user_remote_walk = api_user_remote_walk,
+    .remote_send = api_remote_send,
 };

@@ -264,6 +264,25 @@ ember__route_remote_sessions(const char *bare)
 
 
 int
+ember__route_remote_walk(const char *bare, const char *mark,
+                         void (*cb)(const char *full, int available,
+                                    int priority, void *ud),
+                         void *ud)
+{
+    return cluster != NULL && bare != NULL ? cluster->walk(bare, mark, cb, ud)
+                                           : 0;
+}
+
+
+int
+ember__route_remote_deliver(const char *full, const ember_stanza_t *st)
+{
+    return cluster != NULL && full != NULL ? cluster->deliver_to(full, st)
+                                           : 0;
+}
+
+
+int
 ember__route_close_remote(const char *jid, ember_stream_cond_t cond)
 {
     return cluster != NULL ? cluster->close(jid, cond) : 0;

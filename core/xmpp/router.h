@@ -44,11 +44,26 @@ typedef struct ember_route_cluster_s {
     /* Ask the nodes of jid's remote sessions (bare: every one of the
      * account's) to close them with cond; how many were asked. */
     int (*close)(const char *jid, ember_stream_cond_t cond);
+    /* cb for each of bare's remote sessions (those with mark only, when
+     * not NULL); how many. */
+    int (*walk)(const char *bare, const char *mark,
+                void (*cb)(const char *full, int available, int priority,
+                           void *ud),
+                void *ud);
+    /* 1 when st (the caller's) was handed to full's node, to be written
+     * to that session without events, or to nobody if it is gone. */
+    int (*deliver_to)(const char *full, const ember_stanza_t *st);
 } ember_route_cluster_t;
 
 void ember__router_set_cluster(const ember_route_cluster_t *ops);
 /* Sessions of bare on other nodes (api->user_remote_sessions). */
 int ember__route_remote_sessions(const char *bare);
+/* The cluster's walk and deliver_to (0 on one node). */
+int ember__route_remote_walk(const char *bare, const char *mark,
+                             void (*cb)(const char *full, int available,
+                                        int priority, void *ud),
+                             void *ud);
+int ember__route_remote_deliver(const char *full, const ember_stanza_t *st);
 /* The cluster's close (0 on one node). */
 int ember__route_close_remote(const char *jid, ember_stream_cond_t cond);
 /* Route a stanza another node handed over (taken): routed as one from a

@@ -76,6 +76,16 @@ const ember_jid_t *ember__session_jid(ember_session_t *s);
 /* The virtual host the stream was opened for (NULL before the header). */
 const char *ember__session_host(ember_session_t *s);
 int ember__session_set_client(ember_session_t *s, const char *software);
+/* Set or clear a mark (letters, digits, '-', '_'; 1 to 31 bytes) the
+ * cluster publishes with the session (api->session_mark). */
+int ember__session_mark(ember_session_t *s, const char *mark, int on);
+/* ",a,b," or "", at most this long. */
+#define EMBER__MARKS_MAX 255
+const char *ember__session_marks(const ember_session_t *s);
+/* ["a","b"] of ",a,b," (NULL: []). */
+json_t *ember__marks_json(const char *marks);
+/* Whether marks (as above) holds mark. */
+int ember__marks_have(const char *marks, const char *mark);
 #endif
 
 /* ---- slots and the api (core-internal) ---- */

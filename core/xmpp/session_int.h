@@ -48,6 +48,9 @@ struct ember_session_s {
     ember_jid_t *jid;
     const char *mechanism;
     char *client;            /* software, from XEP-0092, when known */
+    /* Names modules set for the cluster's other nodes to see, each
+     * followed by ',' (",carbons,"), or NULL. */
+    char *marks;
     char id[24];
     /* The xml:lang of the client's stream header, "" when it had none
      * or not a usable language tag: added to stanzas without one. */

@@ -422,6 +422,97 @@ ember__session_set_client(ember_session_t *s, const char *software)
 }
 
 
+int
+ember__marks_have(const char *marks, const char *mark)
+{
+    const char *p;
+    size_t n = strlen(mark);
+
+    for (p = marks != NULL ? strstr(marks, mark) : NULL; p != NULL;
+         p = strstr(p + 1, mark))
+        if (p > marks && p[-1] == ',' && p[n] == ',')
+            return 1;
+    return 0;
+}
+
+
+static int
+mark_valid(const char *mark)
+{
+    size_t i, n = strlen(mark);
+
+    if (n == 0 || n > 31)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!((mark[i] >= 'a' && mark[i] <= 'z') ||
+              (mark[i] >= 'A' && mark[i] <= 'Z') ||
+              (mark[i] >= '0' && mark[i] <= '9') || mark[i] == '-' ||
+              mark[i] == '_'))
+            return 0;
+    return 1;
+}
+
+
+int
+ember__session_mark(ember_session_t *s, const char *mark, int on)
+{
+    size_t have, n;
+    char *p, *grown;
+
+    if (s == NULL || mark == NULL || !mark_valid(mark))
+        return EMBER_EINVAL;
+    if (ember__marks_have(s->marks, mark) == (on != 0))
+        return 0;
+    n = strlen(mark);
+    if (on) {
+        have = s->marks != NULL ? strlen(s->marks) : 1;
+        if (have + n + 1 > EMBER__MARKS_MAX)
+            return EMBER_ELIMIT;
+        if ((grown = realloc(s->marks, have + n + 2)) == NULL)
+            return EMBER_ENOMEM;
+        if (s->marks == NULL)
+            grown[0] = ',';
+        memcpy(grown + have, mark, n);
+        memcpy(grown + have + n, ",", 2);
+        s->marks = grown;
+    } else {
+        for (p = strstr(s->marks, mark);
+             !(p[-1] == ',' && p[n] == ','); p = strstr(p + 1, mark))
+            ;
+        memmove(p, p + n + 1, strlen(p + n + 1) + 1);
+        if (strcmp(s->marks, ",") == 0) {
+            free(s->marks);
+            s->marks = NULL;
+        }
+    }
+    if (observer != NULL && s->state == ST_BOUND)
+        observer(s, 1);
+    return 0;
+}
+
+
+json_t *
+ember__marks_json(const char *marks)
+{
+    json_t *arr = json_array();
+    const char *p, *end;
+
+    for (p = marks != NULL ? marks + 1 : ""; *p != '\0'; p = end + 1) {
+        if ((end = strchr(p, ',')) == NULL)
+            break;
+        json_array_append_new(arr, json_stringn(p, (size_t) (end - p)));
+    }
+    return arr;
+}
+
+
+const char *
+ember__session_marks(const ember_session_t *s)
+{
+    return s->marks != NULL ? s->marks : "";
+}
+
+
 /* ---- module slots ---- */
 
 void **
@@ -567,8 +658,10 @@ ember__sessions_describe(const char *host)
                       "out", (json_int_t) s->stanzas_out,
                       "available", (int) s->available,
                       "priority", s->priority);
-        if (o != NULL)
+        if (o != NULL) {
+            json_object_set_new(o, "marks", ember__marks_json(s->marks));
             json_array_append_new(arr, o);
+        }
     }
     return arr;
 }

@@ -841,6 +841,7 @@ ember__stream_finish(ember_session_t *s)
     ember__xml_free(s->xml);
     ember__jid_free(s->jid);
     free(s->client);
+    free(s->marks);
     free(s->host);
     free(s);
 }

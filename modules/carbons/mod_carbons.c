@@ -1,5 +1,6 @@
 /* mod_carbons.c -- XEP-0280 Message Carbons: copies of a user's chats to
- * the user's other carbons-enabled resources. */
+ * the user's other carbons-enabled resources, on every node of a cluster
+ * (the sessions that enabled it carry the mark "carbons" there). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 /* The session slot holds this marker while carbons are enabled. */
 static char carbons_on;
+#define MARK "carbons"
 
 static const ember_api_t *api;
 
@@ -34,6 +36,7 @@ typedef struct {
     ember_session_t *target;      /* that JID's session, if any */
     int best;                     /* bare delivery's priority, -1: none */
     ember_stanza_t *copy;         /* built on first use */
+    const char *bare;             /* the user's */
 } carbons_walk_t;
 
 
@@ -139,20 +142,47 @@ carbons_gets_original(const carbons_walk_t *w, ember_session_t *s)
 }
 
 
+/* The copy for full, built once and readdressed for each session. */
+static ember_stanza_t *
+carbons_copy_for(carbons_walk_t *w, const char *full)
+{
+    if (w->copy == NULL &&
+        (w->copy = carbons_wrap(w->orig, w->dir, w->bare)) == NULL)
+        return NULL;
+    return api->stanza_set_attr(w->copy, "to", full) == 0 ? w->copy : NULL;
+}
+
+
 static void
 carbons_copy_to(ember_session_t *s, void *ud)
 {
     carbons_walk_t *w = ud;
     const ember_jid_t *j = api->session_jid(s);
+    ember_stanza_t *copy;
 
     if (j == NULL || s == w->skip || !carbons_enabled(w->m, s) ||
         carbons_gets_original(w, s))
         return;
-    if (w->copy == NULL &&
-        (w->copy = carbons_wrap(w->orig, w->dir, api->jid_bare(j))) == NULL)
+    if ((copy = carbons_copy_for(w, api->jid_full(j))) != NULL)
+        api->session_send(s, copy);
+}
+
+
+/* A session of another node that enabled carbons: the same rules. */
+static void
+carbons_copy_to_remote(const char *full, int available, int priority,
+                       void *ud)
+{
+    carbons_walk_t *w = ud;
+    ember_stanza_t *copy;
+
+    /* A full JID's own session is here (its node routes what is sent to
+     * it); bare delivery reaches every node's best. */
+    if (w->target == NULL && w->best >= 0 && available &&
+        priority == w->best)
         return;
-    if (api->stanza_set_attr(w->copy, "to", api->jid_full(j)) == 0)
-        api->session_send(s, w->copy);
+    if ((copy = carbons_copy_for(w, full)) != NULL)
+        api->remote_send(w->m, full, copy);
 }
 
 
@@ -164,6 +194,32 @@ carbons_best(ember_session_t *s, void *ud)
 
     if (avail && prio >= 0 && prio > w->best)
         w->best = prio;
+}
+
+
+static void
+carbons_best_remote(const char *full, int available, int priority, void *ud)
+{
+    carbons_walk_t *w = ud;
+
+    if (available && priority >= 0 && priority > w->best)
+        w->best = priority;
+}
+
+
+static void
+carbons_none(const char *full, int available, int priority, void *ud)
+{
+}
+
+
+/* Local copies, then the other nodes'. */
+static void
+carbons_copy_all(carbons_walk_t *w, const char *user)
+{
+    api->user_sessions(w->m, user, carbons_copy_to, w);
+    api->user_remote_walk(w->m, user, MARK, carbons_copy_to_remote, w);
+    api->stanza_free(w->copy);
 }
 
 
@@ -191,7 +247,8 @@ carbons_user_enabled(ember_module_t *m, const char *user)
     carbons_count_t c = { m, 0 };
 
     api->user_sessions(m, user, carbons_count, &c);
-    return c.n;
+    return c.n > 0 || api->user_remote_walk(m, user, MARK, carbons_none,
+                                            NULL) > 0;
 }
 
 
@@ -209,6 +266,7 @@ carbons_on_inbound(ember_module_t *m, const ember_event_t *ev, void *ud)
     w.m = m;
     w.orig = ev->stanza;
     w.dir = "received";
+    w.bare = api->jid_bare(ev->to);
     w.best = -1;
     /* A message from one resource to another of the same account: the
      * sender is not sent its own message back. */
@@ -217,10 +275,11 @@ carbons_on_inbound(ember_module_t *m, const ember_event_t *ev, void *ud)
         w.skip = ev->origin;
     if (api->jid_resource(ev->to) != NULL)
         w.target = api->session_by_jid(api->jid_full(ev->to));
-    if (w.target == NULL)
+    if (w.target == NULL) {
         api->user_sessions(m, user, carbons_best, &w);
-    api->user_sessions(m, user, carbons_copy_to, &w);
-    api->stanza_free(w.copy);
+        api->user_remote_walk(m, user, NULL, carbons_best_remote, &w);
+    }
+    carbons_copy_all(&w, user);
     return EMBER_HOOK_PASS;
 }
 
@@ -245,10 +304,10 @@ carbons_on_outbound(ember_module_t *m, const ember_event_t *ev, void *ud)
     w.m = m;
     w.orig = ev->stanza;
     w.dir = "sent";
+    w.bare = api->jid_bare(ev->from);
     w.skip = ev->origin;
     w.best = -1;
-    api->user_sessions(m, user, carbons_copy_to, &w);
-    api->stanza_free(w.copy);
+    carbons_copy_all(&w, user);
     return EMBER_HOOK_PASS;
 }
 
@@ -278,6 +337,7 @@ carbons_on_iq(ember_module_t *m, const ember_event_t *ev, void *ud)
         return EMBER_HOOK_HANDLED;
     }
     *slot = ud != NULL ? &carbons_on : NULL;
+    api->session_mark(m, ev->origin, MARK, ud != NULL);
     api->iq_result(ev, NULL);
     return EMBER_HOOK_HANDLED;
 }

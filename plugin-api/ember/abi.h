@@ -12,7 +12,7 @@
  * older minor keep working.  See ABI-CHANGES for what arrived in which minor.
  */
 #define EMBER_ABI_MAJOR 1
-#define EMBER_API_MINOR 9
+#define EMBER_API_MINOR 10
 
 #if defined(__GNUC__)
 #define EMBER_MODULE_EXPORT __attribute__((visibility("default")))

@@ -659,6 +659,8 @@ struct ember_api_s {
      * which user_sessions does not walk: a stanza routed to the user
      * reaches them.  0 on a one-node server. */
     int (*user_remote_sessions)(ember_module_t *m, const char *user);
+
+    /* -- minor 10: services and sessions across a cluster -- */
     /*
      * On a cluster each entity of a service (a JID with a node, such as a
      * room, and the service's own JID) lives on one node at a time:
@@ -671,6 +673,32 @@ struct ember_api_s {
      */
     int (*service_on_claim)(ember_module_t *m, const char *domain,
                             ember_service_claim_cb claimed, void *ud);
+    /*
+     * Set (on) or clear a mark on s that the cluster's other nodes see
+     * with the session, such as "carbons" for a session that asked for
+     * copies: letters, digits, '-' and '_', 1 to 31 bytes, 255 bytes of
+     * marks per session (EMBER_ELIMIT past that).  Marks are shared by
+     * every module: name them after what they mean.  Nothing to see on
+     * a one-node server, where it still succeeds.
+     */
+    int (*session_mark)(ember_module_t *m, ember_session_t *s,
+                        const char *mark, int on);
+    /*
+     * cb for each of user@(m's host)'s sessions on other nodes, those
+     * with mark only when mark is not NULL; how many (0 on one node).
+     * What the cluster last heard of them: a session may be gone.
+     */
+    int (*user_remote_walk)(ember_module_t *m, const char *user,
+                            const char *mark, ember_remote_session_cb cb,
+                            void *ud);
+    /*
+     * Write st (borrowed) to a session of another node, as session_send
+     * does to a local one: no events, not routed again, and nothing when
+     * that session is gone meanwhile.  1 when handed to its node, 0 when
+     * full is no session of another node.
+     */
+    int (*remote_send)(ember_module_t *m, const char *full,
+                       const ember_stanza_t *st);
 };
 
 #endif

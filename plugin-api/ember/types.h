@@ -77,9 +77,14 @@ typedef void (*ember_iq_cb)(ember_module_t *m, ember_stanza_t *reply,
 
 typedef void (*ember_session_cb)(ember_session_t *s, void *ud);
 
-/* This node became the owner of jid, an entity of a service (minor 9). */
+/* This node became the owner of jid, an entity of a service (minor 10). */
 typedef void (*ember_service_claim_cb)(ember_module_t *m, const char *jid,
                                        void *ud);
+
+/* A session on another node of the cluster (minor 10): its full JID,
+ * whether it sent available presence, and its priority. */
+typedef void (*ember_remote_session_cb)(const char *full, int available,
+                                        int priority, void *ud);
 
 /* End of a command run by a module (minor 2): status 0 and result, or an
  * error and a message for the operator.  result is borrowed for the call. */

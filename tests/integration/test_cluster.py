@@ -535,6 +535,91 @@ def test_admin_closes_sessions_on_every_node(cluster, passwords):
     assert b.expect_stream_error(timeout=DEADLINE) == "not-authorized"
 
 
+NS_CARBONS = "urn:xmpp:carbons:2"
+NS_FORWARD = "urn:xmpp:forward:0"
+
+
+def carbon_of(el, direction):
+    """The message a carbon copy carries, or None when el is none."""
+    x = el.find(q(NS_CARBONS, direction))
+    fwd = x.find(q(NS_FORWARD, "forwarded")) if x is not None else None
+    return fwd.find(q(NS_CLIENT, "message")) if fwd is not None else None
+
+
+def marks_of(srv, jid):
+    return sessions(srv).get(jid, {}).get("marks", [])
+
+
+def test_carbons_reach_resources_on_every_node(cluster, passwords):
+    """XEP-0280 6 and 7 across nodes: a message to the account is copied
+    to every resource that enabled carbons and does not get the original,
+    whichever node holds it; a message the user sends is copied to the
+    user's other enabled resources; <private/> and a disabled resource get
+    no copy.  Bare delivery's rule (RFC 6121 8.5.2.1.1, highest priority)
+    counts every node's resources, so a low-priority resource gets a copy
+    even when the message is routed by its own node."""
+    nodes = cluster(2)
+    here = connect(nodes[0], passwords, "alice", "here", priority=1)
+    there = connect(nodes[1], passwords, "alice", "there", priority=5)
+    bob = connect(nodes[0], passwords, "bob", "b")
+    for c in (here, there):
+        r = c.iq("set", "<enable xmlns='%s'/>" % NS_CARBONS)
+        assert r.get("type") == "result"
+    wait_for("marks published", lambda: (
+        marks_of(nodes[0], "alice@localhost/there") == ["carbons"] and
+        marks_of(nodes[1], "alice@localhost/here") == ["carbons"] and
+        sessions(nodes[0])["alice@localhost/there"]["priority"] == 5))
+    assert marks_of(nodes[0], "alice@localhost/here") == ["carbons"]
+    assert marks_of(nodes[0], "bob@localhost/b") == []
+
+    # To the bare JID, routed by n0 (alice has a session there): the
+    # original to n1's priority 5, a received copy to n0's priority 1.
+    bob.message("alice@localhost", "to bare", id_="m1")
+    m = there.recv_message()
+    assert m.get("id") == "m1" and carbon_of(m, "received") is None
+    el = here.recv_message()
+    assert el.get("from") == "alice@localhost" and \
+        el.get("to") == "alice@localhost/here"
+    c = carbon_of(el, "received")
+    assert c is not None and c.get("id") == "m1" and \
+        body_of(c) == "to bare" and c.get("from") == "bob@localhost/b"
+
+    # To the full JID on n1: n1 routes it and copies to n0.  What n1
+    # gets next is m2 itself: no copy of m1, whose original it got.
+    bob.message("alice@localhost/there", "to full", id_="m2")
+    assert there.recv_message().get("id") == "m2"
+    c = carbon_of(here.recv_message(), "received")
+    assert c is not None and c.get("id") == "m2"
+
+    # Sent from n1: a sent copy on n0, the original to bob, none back.
+    there.message("bob@localhost", "from there", id_="m3")
+    assert bob.recv_message().get("id") == "m3"
+    el = here.recv_message()
+    c = carbon_of(el, "sent")
+    assert el.get("from") == "alice@localhost" and c is not None and \
+        c.get("id") == "m3" and c.get("to") == "bob@localhost"
+
+    # <private/> (XEP-0280 8): no copy; the marker after it comes first.
+    there.send("<message to='bob@localhost' type='chat' id='p1'>"
+               "<body>secret</body><private xmlns='%s'/>"
+               "<no-copy xmlns='urn:xmpp:hints'/></message>" % NS_CARBONS)
+    assert bob.recv_message().get("id") == "p1"
+    there.message("bob@localhost", "marker", id_="m4")
+    assert bob.recv_message().get("id") == "m4"
+    c = carbon_of(here.recv_message(), "sent")
+    assert c is not None and c.get("id") == "m4"
+
+    # Disabled on n0: n1 sees the mark go and copies nothing there.
+    assert here.iq("set", "<disable xmlns='%s'/>" % NS_CARBONS).get(
+        "type") == "result"
+    wait_for("mark withdrawn", lambda: marks_of(
+        nodes[1], "alice@localhost/here") == [])
+    bob.message("alice@localhost/there", "after disable", id_="m5")
+    assert there.recv_message().get("id") == "m5"
+    bob.message("alice@localhost/here", "direct", id_="m6")
+    assert here.recv_message().get("id") == "m6"
+
+
 @needs_shared_storage
 def test_offline_messages_stored_by_one_node_reach_another(cluster,
                                                            passwords):
