@@ -618,23 +618,45 @@ c_deliver(const char *bare, const ember_stanza_t *st, int lo, int hi)
 
 
 static int
-c_walk(const char *bare, const char *mark,
+walk_one(rsess_t *r, const char *mark,
+         void (*cb)(const char *full, int available, int priority, void *ud),
+         void *ud)
+{
+    if (r->node->unreachable ||
+        (mark != NULL && !ember__marks_have(r->marks, mark)))
+        return 0;
+    cb(r->full, r->available, r->priority, ud);
+    return 1;
+}
+
+
+static int
+c_walk(const char *bare, const char *host, const char *mark,
        void (*cb)(const char *full, int available, int priority, void *ud),
        void *ud)
 {
     rsess_t *r, *next;
+    cnode_t *nd;
+    const char *at;
     int n = 0;
 
     if (!cl.ready)
         return 0;
-    for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = next) {
-        next = r->user_next;
-        if (r->node->unreachable ||
-            (mark != NULL && !ember__marks_have(r->marks, mark)))
-            continue;
-        cb(r->full, r->available, r->priority, ud);
-        n++;
+    if (bare != NULL) {
+        for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = next) {
+            next = r->user_next;
+            n += walk_one(r, mark, cb, ud);
+        }
+        return n;
     }
+    /* cb does not change the mirror: it only reads and routes. */
+    for (nd = cl.nodes; nd != NULL; nd = nd->next)
+        for (r = nd->sessions; r != NULL; r = r->node_next) {
+            at = strchr(r->bare, '@');
+            if (host == NULL ||
+                strcmp(at != NULL ? at + 1 : r->bare, host) == 0)
+                n += walk_one(r, mark, cb, ud);
+        }
     return n;
 }
 
@@ -787,14 +809,14 @@ c_to_service(const char *entity, const ember_stanza_t *st)
     if ((o = ember__hmap_get(&cl.owners, entity)) != NULL && !o->claiming) {
         if (o->node == NULL)
             return 0;
-        if ((n = node_get(o->node, 0)) == NULL) {
-            /* Its node was forgotten: claim again below. */
-        } else if (n->unreachable) {
+        /* A node forgotten meanwhile: claimed again below. */
+        if ((n = node_get(o->node, 0)) != NULL && n->unreachable) {
             /* Until its lease runs out and the entity moves. */
             ember__bounce(st, EMBER_COND_RECIPIENT_UNAVAILABLE,
                           "its node is down; it moves to another soon");
             return 1;
-        } else {
+        }
+        if (n != NULL) {
             if (!forward(n, "R", NULL, st, 1))
                 ember__bounce(st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
             return 1;
@@ -867,10 +889,9 @@ static void
 owners_clear(void)
 {
     owner_t *o;
+    claim_wait_t *w;
     size_t pos = 0;
     const char *key;
-
-    claim_wait_t *w;
 
     while ((o = ember__hmap_next(&cl.owners, &pos, &key)) != NULL) {
         while ((w = o->waiting) != NULL) {

@@ -368,10 +368,11 @@ api_user_remote_walk(ember_module_t *m, const char *user, const char *mark,
     const char *host = ember__module_host(m);
     char bare[2048];
 
-    if (host == NULL || user == NULL || cb == NULL)
+    if (host == NULL || cb == NULL)
         return 0;
-    snprintf(bare, sizeof(bare), "%s@%s", user, host);
-    return ember__route_remote_walk(bare, mark, cb, ud);
+    snprintf(bare, sizeof(bare), "%s@%s", user != NULL ? user : "", host);
+    return ember__route_remote_walk(user != NULL ? bare : NULL, host, mark,
+                                    cb, ud);
 }
 
 

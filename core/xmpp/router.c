@@ -264,13 +264,13 @@ ember__route_remote_sessions(const char *bare)
 
 
 int
-ember__route_remote_walk(const char *bare, const char *mark,
+ember__route_remote_walk(const char *bare, const char *host,
+                         const char *mark,
                          void (*cb)(const char *full, int available,
                                     int priority, void *ud),
                          void *ud)
 {
-    return cluster != NULL && bare != NULL ? cluster->walk(bare, mark, cb, ud)
-                                           : 0;
+    return cluster != NULL ? cluster->walk(bare, host, mark, cb, ud) : 0;
 }
 
 

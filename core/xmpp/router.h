@@ -44,9 +44,10 @@ typedef struct ember_route_cluster_s {
     /* Ask the nodes of jid's remote sessions (bare: every one of the
      * account's) to close them with cond; how many were asked. */
     int (*close)(const char *jid, ember_stream_cond_t cond);
-    /* cb for each of bare's remote sessions (those with mark only, when
-     * not NULL); how many. */
-    int (*walk)(const char *bare, const char *mark,
+    /* cb for each of bare's remote sessions (bare NULL: every remote
+     * session of host, or of every host when host is NULL too), those
+     * with mark only when mark is not NULL; how many. */
+    int (*walk)(const char *bare, const char *host, const char *mark,
                 void (*cb)(const char *full, int available, int priority,
                            void *ud),
                 void *ud);
@@ -59,7 +60,8 @@ void ember__router_set_cluster(const ember_route_cluster_t *ops);
 /* Sessions of bare on other nodes (api->user_remote_sessions). */
 int ember__route_remote_sessions(const char *bare);
 /* The cluster's walk and deliver_to (0 on one node). */
-int ember__route_remote_walk(const char *bare, const char *mark,
+int ember__route_remote_walk(const char *bare, const char *host,
+                             const char *mark,
                              void (*cb)(const char *full, int available,
                                         int priority, void *ud),
                              void *ud);

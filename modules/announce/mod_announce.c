@@ -112,13 +112,32 @@ send_cb(ember_session_t *s, void *ud)
 }
 
 
-/* XEP-0133 4.23: to every available resource of the host. */
+/* The same for a session of another node of a cluster. */
+static void
+send_remote_cb(const char *full, int available, int priority, void *ud)
+{
+    ann_send_t *a = ud;
+    ember_stanza_t *msg;
+
+    if (!available ||
+        (msg = message_new(a->m, full, "headline", a->subject, a->body)) ==
+            NULL)
+        return;
+    api->route(a->m, msg);
+    a->sent++;
+}
+
+
+/* XEP-0133 4.23: to every available resource of the host, on every node
+ * of a cluster. */
 static int
 announce(ember_module_t *m, const char *subject, const char *body)
 {
     ann_send_t a = { m, subject, body, 0 };
 
     api->host_sessions(m, send_cb, &a);
+    if (EMBER_API_HAS(api, user_remote_walk))
+        api->user_remote_walk(m, NULL, NULL, send_remote_cb, &a);
     api->log(m, EMBER_LOG_INFO, "announcement sent to %d resources", a.sent);
     return a.sent;
 }

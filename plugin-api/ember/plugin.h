@@ -684,9 +684,10 @@ struct ember_api_s {
     int (*session_mark)(ember_module_t *m, ember_session_t *s,
                         const char *mark, int on);
     /*
-     * cb for each of user@(m's host)'s sessions on other nodes, those
-     * with mark only when mark is not NULL; how many (0 on one node).
-     * What the cluster last heard of them: a session may be gone.
+     * cb for each of user@(m's host)'s sessions on other nodes (user
+     * NULL: every session of m's host there), those with mark only when
+     * mark is not NULL; how many (0 on one node).  What the cluster last
+     * heard of them: a session may be gone.  cb may route and send.
      */
     int (*user_remote_walk)(ember_module_t *m, const char *user,
                             const char *mark, ember_remote_session_cb cb,

@@ -82,7 +82,8 @@ def redis(tmp_path):
 def cluster(server_factory, redis, passwords):
     """make(n) -> n started nodes named n0.. on one Redis."""
 
-    def make(n, share_port=False, lease_ms=1500, shared=SHARED_STORAGE):
+    def make(n, share_port=False, lease_ms=1500, shared=SHARED_STORAGE,
+             modules=()):
         nodes = []
         conninfo = pgsql_peer.shared().create_database() if shared else None
         for i in range(n):
@@ -92,6 +93,8 @@ def cluster(server_factory, redis, passwords):
                 srv.save()
                 if i == 0:
                     srv.addusers(passwords)
+            for name in modules:
+                srv.add_module(name)
             ET.SubElement(srv.cfg, "cluster", node="n%d" % i,
                           redis="127.0.0.1:%d" % redis.port,
                           **{"lease-ms": str(lease_ms)})
@@ -618,6 +621,30 @@ def test_carbons_reach_resources_on_every_node(cluster, passwords):
     assert there.recv_message().get("id") == "m5"
     bob.message("alice@localhost/here", "direct", id_="m6")
     assert here.recv_message().get("id") == "m6"
+
+
+def test_announce_reaches_every_node(cluster, passwords):
+    """XEP-0133 4.23 (an announcement to all online users of the host),
+    run on one node: every available resource gets it, whichever node
+    holds it; one without available presence does not."""
+    nodes = cluster(3, modules=("announce",))
+    a = connect(nodes[0], passwords, "alice", "a")
+    b = connect(nodes[1], passwords, "bob", "b")
+    c = RawClient(nodes[2].c2s_port)
+    c.login("carol", passwords["carol"], resource="c")
+    d = connect(nodes[2], passwords, "alice", "d")
+    for jid in ("bob@localhost/b", "carol@localhost/c", "alice@localhost/d"):
+        seen_by([nodes[0]], jid)
+    r = json.loads(nodes[0].ctl_ok("--json", "announce", "Down at six",
+                                   "--subject=Notice").stdout)
+    assert r.get("result", r)["sent"] == 3
+    for cl_ in (a, b, d):
+        m = cl_.recv_message()
+        assert m.get("type") == "headline" and m.get("from") == "localhost"
+        assert body_of(m) == "Down at six"
+    c.ping()                # carol's node routed nothing to her before it
+    with pytest.raises(TimeoutError):
+        c.recv_message(timeout=0.5)
 
 
 @needs_shared_storage
