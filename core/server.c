@@ -160,6 +160,7 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
     }
     if ((rc = ember__listeners_start(cfg, err, errlen)) < 0)
         return rc;
+    ember__commands_serve_nodes();
     if ((rc = ember__cluster_start(cfg)) < 0) {
         snprintf(err, errlen, "cannot start the cluster: %s",
                  ember_strerror(rc));

@@ -65,6 +65,15 @@ struct cnode_s {
     struct cnode_s *next;
 };
 
+/* A command handed to another node, until its answer. */
+typedef struct rcmd_s {
+    uint64_t seq;
+    char *node;
+    ember_route_cmd_reply_cb reply;
+    void *ud;
+    struct rcmd_s *next;
+} rcmd_t;
+
 /* A stanza for an entity whose owner is being asked of Redis. */
 typedef struct claim_wait_s {
     ember_stanza_t *st;
@@ -117,9 +126,12 @@ static struct {
     ember_buf_t out;
     fwd_t *waiting, *waiting_tail;  /* for a confirmation, oldest first */
     uint64_t fwd_seq;
+    struct rcmd_s *cmds;        /* commands run on other nodes */
+    uint64_t cmd_seq;
 } cl;
 
 static void connect_redis(void);
+static void cmds_fail(const char *node, int status, const char *why);
 static void republish(void);
 static void fwd_fail_node(const char *name);
 static void owners_forget(const char *node);
@@ -216,6 +228,7 @@ node_forget(const char *name, int dead)
 
     owners_forget(name);
     fwd_fail_node(name);
+    cmds_fail(name, EMBER_EIO, "its node left or died before answering");
     for (pp = &cl.nodes; (n = *pp) != NULL; pp = &n->next)
         if (strcmp(n->name, name) == 0) {
             node_clear(n, dead);
@@ -853,6 +866,247 @@ c_to_service(const char *entity, const ember_stanza_t *st)
 }
 
 
+/* Who serves an entity, without claiming it: this node's memory, else
+ * Redis (an owner whose node's lease is gone serves nothing). */
+static const char locate_lua[] =
+    "local o = redis.call('HGET', KEYS[1], ARGV[1]) "
+    "if o and redis.call('EXISTS', ARGV[2] .. o) == 1 then return o end "
+    "return ''";
+
+typedef struct locate_s {
+    ember_route_locate_cb cb;
+    void *ud;
+} locate_t;
+
+
+static void
+on_locate(redisAsyncContext *ac, void *reply, void *ud)
+{
+    redisReply *r = reply;
+    locate_t *l = ud;
+
+    if (cl.stopping)
+        l->cb(EMBER_ECANCELED, NULL, l->ud);
+    else if (r == NULL || r->type != REDIS_REPLY_STRING)
+        /* Without Redis each node serves alone (doc/cluster.md). */
+        l->cb(0, NULL, l->ud);
+    else
+        l->cb(0, r->str[0] == '\0' || strcmp(r->str, cl.node) == 0 ? NULL
+                                                                  : r->str,
+              l->ud);
+    free(l);
+}
+
+
+static void
+c_locate(const char *entity, ember_route_locate_cb cb, void *ud)
+{
+    owner_t *o;
+    cnode_t *n;
+    locate_t *l;
+
+    if (!cl.ready) {
+        cb(0, NULL, ud);
+        return;
+    }
+    if ((o = ember__hmap_get(&cl.owners, entity)) != NULL && !o->claiming) {
+        if (o->node == NULL) {
+            cb(0, NULL, ud);
+            return;
+        }
+        if ((n = node_get(o->node, 0)) != NULL) {
+            if (n->unreachable)
+                cb(EMBER_EBUSY, o->node, ud);
+            else
+                cb(0, o->node, ud);
+            return;
+        }
+    }
+    if ((l = malloc(sizeof(*l))) == NULL) {
+        cb(EMBER_ENOMEM, NULL, ud);
+        return;
+    }
+    l->cb = cb;
+    l->ud = ud;
+    if (redisAsyncCommand(cl.cmd, on_locate, l, "EVAL %s 1 " KEY_OWNERS
+                          " %s " KEY_LEASE_PREFIX, locate_lua, entity) !=
+            REDIS_OK) {
+        free(l);
+        cb(EMBER_EIO, NULL, ud);
+    }
+}
+
+
+/* ---- commands run on another node ---- */
+
+static void
+rcmd_end(rcmd_t *c, int status, json_t *result, const char *message)
+{
+    rcmd_t **pp;
+
+    for (pp = &cl.cmds; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    c->reply(status, result, message, c->ud);
+    free(c->node);
+    free(c);
+}
+
+
+static void
+cmds_fail(const char *node, int status, const char *why)
+{
+    rcmd_t *c, *next;
+    char msg[256];
+
+    for (c = cl.cmds; c != NULL; c = next) {
+        next = c->next;
+        if (node == NULL || strcmp(c->node, node) == 0) {
+            snprintf(msg, sizeof(msg), "node %s: %s", c->node, why);
+            rcmd_end(c, status, NULL, msg);
+            /* A reply may end others: start again. */
+            next = cl.cmds;
+        }
+    }
+}
+
+
+static void
+rcmd_published(redisAsyncContext *ac, void *reply, void *ud)
+{
+    redisReply *r = reply;
+    uint64_t seq = (uint64_t) (uintptr_t) ud;
+    rcmd_t *c;
+
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+        return;
+    for (c = cl.cmds; c != NULL; c = c->next)
+        if (c->seq == seq) {
+            rcmd_end(c, EMBER_EIO, NULL, "that node is not connected");
+            return;
+        }
+}
+
+
+/* "C<seq> <node>\n<json>": run it, answer "c<seq>\n<json>" to node. */
+static int
+c_command(const char *node, json_t *req, ember_route_cmd_reply_cb reply,
+          void *ud)
+{
+    rcmd_t *c;
+    char *text, ch[128], head[160];
+    int rc;
+
+    if (!cl.ready)
+        return EMBER_ESTATE;
+    if ((c = calloc(1, sizeof(*c))) == NULL ||
+        (c->node = strdup(node)) == NULL ||
+        (text = json_dumps(req, JSON_COMPACT)) == NULL) {
+        if (c != NULL)
+            free(c->node);
+        free(c);
+        return EMBER_ENOMEM;
+    }
+    c->seq = ++cl.cmd_seq;
+    c->reply = reply;
+    c->ud = ud;
+    snprintf(ch, sizeof(ch), CH_BUS, node);
+    snprintf(head, sizeof(head), "C%llu %s\n", (unsigned long long) c->seq,
+             cl.node);
+    ember__buf_reset(&cl.out);
+    rc = ember__buf_puts(&cl.out, head) < 0 ||
+                 ember__buf_puts(&cl.out, text) < 0
+             ? REDIS_ERR
+             : redisAsyncCommand(cl.cmd, rcmd_published,
+                                 (void *) (uintptr_t) c->seq, "PUBLISH %s %b",
+                                 ch, cl.out.data, cl.out.len);
+    free(text);
+    if (rc != REDIS_OK) {
+        free(c->node);
+        free(c);
+        return EMBER_EIO;
+    }
+    c->next = cl.cmds;
+    cl.cmds = c;
+    return 0;
+}
+
+
+/* "c<seq>\n{"status","result","message"}" */
+static void
+command_answered(const char *data, size_t len)
+{
+    const char *nl = memchr(data, '\n', len);
+    unsigned long long seq = strtoull(data + 1, NULL, 10);
+    json_t *ans;
+    rcmd_t *c;
+
+    for (c = cl.cmds; c != NULL && c->seq != seq; c = c->next)
+        ;
+    if (c == NULL || nl == NULL ||
+        (ans = json_loadb(nl + 1, len - (size_t) (nl + 1 - data), 0,
+                          NULL)) == NULL)
+        return;
+    rcmd_end(c, (int) json_integer_value(json_object_get(ans, "status")),
+             json_object_get(ans, "result"),
+             json_string_value(json_object_get(ans, "message")));
+    json_decref(ans);
+}
+
+
+typedef struct answer_s {
+    unsigned long long seq;
+    char node[];
+} answer_t;
+
+
+static void
+command_done_here(int status, json_t *result, const char *message, void *ud)
+{
+    answer_t *a = ud;
+    json_t *ans = json_pack("{s:i, s:O?, s:s?}", "status", status, "result",
+                            result, "message", message);
+    char *text = ans != NULL ? json_dumps(ans, JSON_COMPACT) : NULL;
+    char ch[128];
+
+    if (text != NULL && cl.cmd_up && !cl.stopping) {
+        snprintf(ch, sizeof(ch), CH_BUS, a->node);
+        redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH %s c%llu\n%s", ch,
+                          a->seq, text);
+    }
+    free(text);
+    json_decref(ans);
+    free(a);
+}
+
+
+static void
+command_asked(const char *data, size_t len)
+{
+    const char *nl = memchr(data, '\n', len), *sp;
+    answer_t *a;
+    json_t *req;
+    size_t nlen;
+
+    if (nl == NULL || (sp = memchr(data, ' ', (size_t) (nl - data))) == NULL ||
+        (nlen = (size_t) (nl - sp - 1)) == 0 ||
+        (a = malloc(sizeof(*a) + nlen + 1)) == NULL)
+        return;
+    a->seq = strtoull(data + 1, NULL, 10);
+    memcpy(a->node, sp + 1, nlen);
+    a->node[nlen] = '\0';
+    if ((req = json_loadb(nl + 1, len - (size_t) (nl + 1 - data), 0,
+                          NULL)) == NULL) {
+        command_done_here(EMBER_EINVAL, NULL, "malformed command", a);
+        return;
+    }
+    ember__route_run_command(req, command_done_here, a);
+    json_decref(req);
+}
+
+
 /* node (NULL: every other node) is gone or Redis forgot: its entities
  * are claimed again by the next stanza.  This node's own stay. */
 static void
@@ -956,6 +1210,8 @@ static const ember_route_cluster_t route_ops = {
     .close = c_close,
     .walk = c_walk,
     .deliver_to = c_deliver_to,
+    .locate = c_locate,
+    .command = c_command,
 };
 
 
@@ -1057,6 +1313,14 @@ bus_message(const char *data, size_t len)
     }
     if (len > 0 && data[0] == 'K') {
         close_asked(data, len);
+        return;
+    }
+    if (len > 0 && data[0] == 'C') {
+        command_asked(data, len);
+        return;
+    }
+    if (len > 0 && data[0] == 'c') {
+        command_answered(data, len);
         return;
     }
     if (len == 0 || data[0] != 'W') {
@@ -1395,6 +1659,7 @@ lost(const redisAsyncContext *ac, const char *why)
     if (other != NULL)
         redisAsyncFree(other);
     fwd_fail_all();
+    cmds_fail(NULL, EMBER_EIO, "the connection to Redis was lost");
     mirror_clear();
     owners_forget(NULL);
     if (cl.stopping)
@@ -1514,6 +1779,7 @@ ember__cluster_stop(void)
     ember__router_set_cluster(NULL);
     ember__sessions_observe(NULL);
     fwd_fail_all();
+    cmds_fail(NULL, EMBER_ECANCELED, "this node is stopping");
     if (cl.ready) {
         redisAsyncCommand(cl.cmd, NULL, NULL, "DEL %s %s", cl.key_sessions,
                           cl.key_lease);

@@ -839,4 +839,5 @@ const ember_api_t ember__api = {
     .session_mark = api_session_mark,
     .user_remote_walk = api_user_remote_walk,
     .remote_send = api_remote_send,
+    .command_at_owner = ember__command_at_owner,
 };

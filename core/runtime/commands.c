@@ -11,6 +11,7 @@
 #include "store/audit.h"
 #include "base/log.h"
 #include "runtime/modules.h"
+#include "xmpp/router.h"
 #include "base/process.h"
 
 typedef struct cmd_entry_s {
@@ -34,11 +35,14 @@ struct ember_cmd_ctx_s {
      * something: who, from where, and the arguments without secrets. */
     char *actor, *origin, *name;
     json_t *audit_args;
+    const ember_command_t *cmd;
+    int from_node;               /* another node of a cluster handed it */
     struct ember_cmd_ctx_s *prev, *next;
 };
 
 static cmd_entry_t *commands;
 static ember_cmd_ctx_t *pending;
+static int running_from_node;   /* set while such a command starts */
 
 
 static int
@@ -475,6 +479,8 @@ ember__command_run(const char *name, json_t *args, ember_caller_t who,
     ctx->m = e->m;
     ctx->args = checked;
     ctx->who = who;
+    ctx->cmd = e->cmd;
+    ctx->from_node = running_from_node;
     if (actor != NULL && !is_read(e->cmd)) {
         ctx->actor = strdup(actor);
         ctx->origin = strdup(origin != NULL ? origin : "");
@@ -490,6 +496,146 @@ ember__command_run(const char *name, json_t *args, ember_caller_t who,
         pending->prev = ctx;
     pending = ctx;
     e->cmd->run(ctx, checked, e->ud);
+}
+
+
+/* ---- a command for a service's entity runs on the node serving it ---- */
+
+typedef struct at_owner_s {
+    ember_cmd_ctx_t *ctx;
+    void (*run)(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
+    void *ud;
+    char *entity;
+} at_owner_t;
+
+
+static int
+still_pending(const ember_cmd_ctx_t *ctx)
+{
+    const ember_cmd_ctx_t *c;
+
+    for (c = pending; c != NULL && c != ctx; c = c->next)
+        ;
+    return c != NULL;
+}
+
+
+static void
+owner_answered(int status, json_t *result, const char *message, void *ud)
+{
+    ember_cmd_ctx_t *ctx = ud;
+
+    if (still_pending(ctx))
+        ember__command_done(ctx, status, json_incref(result), message);
+}
+
+
+static void
+owner_known(at_owner_t *a, int status, const char *node)
+{
+    ember_cmd_ctx_t *ctx = a->ctx;
+    json_t *req, *args;
+    const char *host;
+    int rc;
+
+    if (status < 0) {
+        ember__command_donef(ctx, status, "%s: %s", a->entity,
+                             status == EMBER_EBUSY
+                                 ? "its node is down; it moves to another "
+                                   "node soon"
+                                 : ember_strerror(status));
+    } else if (node == NULL) {
+        a->run(ctx, ctx->args, a->ud);
+    } else if (ctx->from_node) {
+        ember__command_donef(ctx, EMBER_EBUSY, "%s moved to node %s "
+                             "meanwhile: run the command again", a->entity,
+                             node);
+    } else {
+        host = ctx->m != NULL ? ember__module_host(ctx->m) : NULL;
+        args = json_deep_copy(ctx->args);
+        if (args != NULL && host != NULL)
+            json_object_set_new(args, "host", json_string(host));
+        req = json_pack("{s:s, s:o*, s:i, s:s?, s:s?}", "name",
+                        ctx->cmd->name, "args", args, "who", (int) ctx->who,
+                        "actor", ctx->actor, "origin", ctx->origin);
+        /* The node that runs it writes the audit log. */
+        if (req != NULL && (rc = ember__route_command(node, req,
+                                                      owner_answered,
+                                                      ctx)) == 0) {
+            free(ctx->actor);
+            ctx->actor = NULL;
+        } else {
+            ember__command_donef(ctx, req == NULL ? EMBER_ENOMEM : rc,
+                                 "cannot hand the command to node %s, "
+                                 "which serves %s", node, a->entity);
+        }
+        json_decref(req);
+    }
+}
+
+
+static void
+owner_located(int status, const char *node, void *ud)
+{
+    at_owner_t *a = ud;
+
+    /* Not pending: its module went meanwhile, the caller has its answer. */
+    if (still_pending(a->ctx))
+        owner_known(a, status, node);
+    free(a->entity);
+    free(a);
+}
+
+
+void
+ember__command_at_owner(ember_cmd_ctx_t *ctx, const char *entity,
+                        void (*run)(ember_cmd_ctx_t *ctx, json_t *args,
+                                    void *ud),
+                        void *ud)
+{
+    at_owner_t *a;
+    ember_jid_t *j;
+
+    if (entity == NULL || (j = ember__jid_parse(entity)) == NULL) {
+        run(ctx, ctx->args, ud);
+        return;
+    }
+    a = calloc(1, sizeof(*a));
+    if (a == NULL || (a->entity = strdup(j->bare)) == NULL) {
+        ember__jid_free(j);
+        free(a);
+        ember__command_done(ctx, EMBER_ENOMEM, NULL, NULL);
+        return;
+    }
+    ember__jid_free(j);
+    a->ctx = ctx;
+    a->run = run;
+    a->ud = ud;
+    ember__route_locate(a->entity, owner_located, a);
+}
+
+
+static void
+run_for_node(json_t *req, ember_route_cmd_reply_cb reply, void *ud)
+{
+    const char *name = json_string_value(json_object_get(req, "name"));
+    int who = (int) json_integer_value(json_object_get(req, "who"));
+
+    running_from_node = 1;
+    ember__command_run(name, json_object_get(req, "args"),
+                       who == EMBER_CALLER_LOCAL ? EMBER_CALLER_LOCAL
+                                                 : EMBER_CALLER_ADMIN,
+                       json_string_value(json_object_get(req, "actor")),
+                       json_string_value(json_object_get(req, "origin")),
+                       reply, ud);
+    running_from_node = 0;
+}
+
+
+void
+ember__commands_serve_nodes(void)
+{
+    ember__route_set_command_runner(run_for_node);
 }
 
 

@@ -71,6 +71,19 @@ int ember__command_host_arg(ember_cmd_ctx_t *ctx, json_t *args, int required,
  */
 void ember__command_audit_args(ember_cmd_ctx_t *ctx, json_t *args);
 
+/*
+ * api->command_at_owner: run(ctx, args, ud) here when this node serves
+ * entity (a service's JID: a room) or a one-node server; on a cluster
+ * whose other node serves it, the command runs there and its answer ends
+ * ctx.
+ */
+void ember__command_at_owner(ember_cmd_ctx_t *ctx, const char *entity,
+                             void (*run)(ember_cmd_ctx_t *ctx, json_t *args,
+                                         void *ud),
+                             void *ud);
+/* Run the commands other nodes of a cluster hand over. */
+void ember__commands_serve_nodes(void);
+
 /* Drop every command module m registered. */
 void ember__commands_module_gone(ember_module_t *m);
 

@@ -25,6 +25,7 @@
 enum { VIA_HERE, VIA_NODE, VIA_LOCAL_ONLY };
 
 static const ember_route_cluster_t *cluster;   /* NULL: one node */
+static ember_route_cmd_runner command_runner;
 static int next_via;
 
 typedef enum { TO_HOST, TO_BARE, TO_FULL } target_t;
@@ -279,6 +280,43 @@ ember__route_remote_deliver(const char *full, const ember_stanza_t *st)
 {
     return cluster != NULL && full != NULL ? cluster->deliver_to(full, st)
                                            : 0;
+}
+
+
+void
+ember__route_set_command_runner(ember_route_cmd_runner run)
+{
+    command_runner = run;
+}
+
+
+void
+ember__route_run_command(json_t *req, ember_route_cmd_reply_cb reply,
+                         void *ud)
+{
+    if (command_runner == NULL)
+        reply(EMBER_ENOTSUP, NULL, "this node runs no commands", ud);
+    else
+        command_runner(req, reply, ud);
+}
+
+
+void
+ember__route_locate(const char *entity, ember_route_locate_cb cb, void *ud)
+{
+    if (cluster != NULL)
+        cluster->locate(entity, cb, ud);
+    else
+        cb(0, NULL, ud);
+}
+
+
+int
+ember__route_command(const char *node, json_t *req,
+                     ember_route_cmd_reply_cb reply, void *ud)
+{
+    return cluster != NULL ? cluster->command(node, req, reply, ud)
+                           : EMBER_ENOTSUP;
 }
 
 

@@ -16,6 +16,14 @@ int ember__route_stanza(ember_stanza_t *root, ember_session_t *origin);
  * caller's. */
 int ember__route_preauth_iq(ember_stanza_t *st, ember_session_t *origin);
 
+/* What a command handed to another node ended with (result borrowed). */
+typedef void (*ember_route_cmd_reply_cb)(int status, json_t *result,
+                                         const char *message, void *ud);
+/* status 0 and node NULL: this node serves the entity, or nobody does;
+ * status 0 and a node: that one does; an error: its node is down. */
+typedef void (*ember_route_locate_cb)(int status, const char *node,
+                                      void *ud);
+
 /*
  * What the router asks of the cluster (core/cluster/, above this layer),
  * handed at start; none on a one-node server.  Remote sessions are the
@@ -54,7 +62,30 @@ typedef struct ember_route_cluster_s {
     /* 1 when st (the caller's) was handed to full's node, to be written
      * to that session without events, or to nobody if it is gone. */
     int (*deliver_to)(const char *full, const ember_stanza_t *st);
+    /* Who serves entity (a service's bare JID); cb may run before this
+     * returns.  Nothing is claimed: a command does not move a room. */
+    void (*locate)(const char *entity, ember_route_locate_cb cb, void *ud);
+    /* Run the command req ({"name","args","who","actor","origin"},
+     * borrowed) on node; reply once with its answer, also when the node
+     * dies first.  0, or an error and reply is not called. */
+    int (*command)(const char *node, json_t *req,
+                   ember_route_cmd_reply_cb reply, void *ud);
 } ember_route_cluster_t;
+
+/* Who runs a command another node hands over (runtime/commands.c): req
+ * as for command; reply once. */
+typedef void (*ember_route_cmd_runner)(json_t *req,
+                                       ember_route_cmd_reply_cb reply,
+                                       void *ud);
+void ember__route_set_command_runner(ember_route_cmd_runner run);
+void ember__route_run_command(json_t *req, ember_route_cmd_reply_cb reply,
+                              void *ud);
+/* The cluster's locate (one node: cb(0, NULL) at once) and command
+ * (EMBER_ENOTSUP on one node). */
+void ember__route_locate(const char *entity, ember_route_locate_cb cb,
+                         void *ud);
+int ember__route_command(const char *node, json_t *req,
+                         ember_route_cmd_reply_cb reply, void *ud);
 
 void ember__router_set_cluster(const ember_route_cluster_t *ops);
 /* Sessions of bare on other nodes (api->user_remote_sessions). */

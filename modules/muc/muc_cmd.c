@@ -14,6 +14,14 @@ static void cmd_destroy(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
 static void cmd_create(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
 static void cmd_affiliation(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
 static void cmd_kick(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
+static void room_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
+static void create_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
+static void configure_at_owner(ember_cmd_ctx_t *ctx, json_t *args,
+                               void *ud);
+static void affiliation_at_owner(ember_cmd_ctx_t *ctx, json_t *args,
+                                 void *ud);
+static void kick_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
+static void destroy_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
 
 static const ember_cmd_arg_t no_args[] = { { NULL, 0, 0, NULL } };
 
@@ -64,18 +72,71 @@ static const ember_cmd_arg_t destroy_args[] = {
 static const ember_command_t muc_cmds[] = {
     { "muc-rooms", "list the chat rooms", no_args, "read", cmd_rooms },
     { "muc-room", "show a chat room: configuration, occupants, "
-      "affiliations", room_args, "read", cmd_room },
+      "affiliations", room_args, "read", room_at_owner },
     { "muc-create", "create a chat room with an owner (and a "
-      "configuration)", create_args, "admin", cmd_create },
+      "configuration)", create_args, "admin", create_at_owner },
     { "muc-configure", "change a chat room's configuration",
-      configure_args, "admin", cmd_configure },
+      configure_args, "admin", configure_at_owner },
     { "muc-affiliation", "make a JID owner, admin, member, outcast "
-      "(banned) or none of a room", aff_args, "admin", cmd_affiliation },
+      "(banned) or none of a room", aff_args, "admin", affiliation_at_owner },
     { "muc-kick", "remove an occupant from a room (it may come back)",
-      kick_args, "admin", cmd_kick },
+      kick_args, "admin", kick_at_owner },
     { "muc-destroy", "destroy a chat room", destroy_args, "admin",
-      cmd_destroy },
+      destroy_at_owner },
 };
+
+
+/* On a cluster a room lives on one node: a command for it runs there. */
+static void
+at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud,
+         void (*run)(ember_cmd_ctx_t *ctx, json_t *args, void *ud))
+{
+    api->command_at_owner(ctx, json_string_value(json_object_get(args,
+                                                                 "room")),
+                          run, ud);
+}
+
+
+static void
+room_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    at_owner(ctx, args, ud, cmd_room);
+}
+
+
+static void
+create_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    at_owner(ctx, args, ud, cmd_create);
+}
+
+
+static void
+configure_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    at_owner(ctx, args, ud, cmd_configure);
+}
+
+
+static void
+affiliation_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    at_owner(ctx, args, ud, cmd_affiliation);
+}
+
+
+static void
+kick_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    at_owner(ctx, args, ud, cmd_kick);
+}
+
+
+static void
+destroy_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    at_owner(ctx, args, ud, cmd_destroy);
+}
 
 
 /* The room's data form as JSON: [{var, type, label, values, options}]. */

@@ -205,7 +205,7 @@ service_of(pubsub_t *p, json_t *args, char *jid, size_t len,
 
 /* ud is one of p->cmd_ud[], which tells the command. */
 static void
-cmd_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+cmd_here(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
     pubsub_t **slot = ud;
     pubsub_t *p = *slot;
@@ -232,6 +232,21 @@ cmd_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
         free(cmd);
         api->command_done(ctx, EMBER_EIO, NULL, "storage failed");
     }
+}
+
+
+/* On a cluster pubsub.HOST lives on one node: its commands run there (an
+ * account's PEP service is served wherever its stanzas are routed). */
+static void
+cmd_run(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
+{
+    pubsub_t *p = *(pubsub_t **) ud;
+    const char *s = json_string_value(json_object_get(args, "service"));
+
+    if (s == NULL || strcmp(s, p->domain) == 0)
+        api->command_at_owner(ctx, p->domain, cmd_here, ud);
+    else
+        cmd_here(ctx, args, ud);
 }
 
 

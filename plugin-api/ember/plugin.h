@@ -700,6 +700,18 @@ struct ember_api_s {
      */
     int (*remote_send)(ember_module_t *m, const char *full,
                        const ember_stanza_t *st);
+    /*
+     * For a command acting on jid, an entity of m's service (a room):
+     * run(ctx, args, ud) here when this node serves jid, when no node
+     * does, and on a one-node server, possibly before this returns.  On
+     * a cluster whose other node serves it, the command (its name,
+     * arguments and who runs it) runs there instead and that node's
+     * answer ends ctx: an admin changes the room its occupants see.
+     */
+    void (*command_at_owner)(ember_cmd_ctx_t *ctx, const char *jid,
+                             void (*run)(ember_cmd_ctx_t *ctx, json_t *args,
+                                         void *ud),
+                             void *ud);
 };
 
 #endif

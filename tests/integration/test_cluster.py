@@ -885,3 +885,61 @@ def test_pubsub_node_shared_across_nodes_and_moved(cluster, passwords):
               "</publish>")
     ev = recv_event(b)
     assert ev.find(".//" + q(NS_PUBSUB_EVENT, "item")).get("id") == "i2"
+
+
+def room_cmd(srv, *args):
+    r = srv.ctl("--json", *args)
+    out = json.loads(r.stdout) if r.stdout.strip() else {}
+    return r.returncode, out.get("result", out)
+
+
+@needs_shared_storage
+def test_room_commands_run_on_the_node_serving_the_room(cluster, passwords):
+    """An admin on any node changes the room its occupants see: the muc-*
+    commands of a room another node serves run on that node (XEP-0045
+    10.2.1 status 104 for a configuration change, 9.1 kick with 307,
+    10.9 destroy), and the audit log has each once, where it ran."""
+    nodes = cluster(2)
+    b = connect(nodes[1], passwords, "bob", "b")
+    # Made on n0 from the command line: stored, served by nobody yet.
+    rc, out = room_cmd(nodes[0], "muc-create", "--room=den@" + MUC,
+                       "--owner=alice@localhost")
+    assert rc == 0, out
+    # bob's join makes n1 serve it (it reads the room from storage).
+    el = join(b, "den", "Bob")
+    assert "201" not in status_codes(el)
+    rc, info = room_cmd(nodes[0], "muc-room", "--room=den@" + MUC)
+    assert rc == 0 and [o["nick"] for o in info["occupants"]] == ["Bob"], \
+        info
+    rc, out = room_cmd(nodes[0], "muc-configure", "--room=den@" + MUC,
+                       "--config=" + json.dumps(
+                           {"muc#roomconfig_roomname": "The den"}))
+    assert rc == 0, out
+    m = b.recv(lambda e: e.tag == q(NS_CLIENT, "message") and
+               "104" in status_codes(e), timeout=DEADLINE)
+    assert m.get("from") == "den@" + MUC
+    rc, info = room_cmd(nodes[1], "muc-room", "--room=den@" + MUC)
+    assert info["config"]["muc#roomconfig_roomname"] == "The den"
+    rc, out = room_cmd(nodes[0], "muc-kick", "--room=den@" + MUC,
+                       "--nick=Bob", "--reason=tidy up")
+    assert rc == 0, out
+    p = b.recv(occupant_presence("den", "Bob", "unavailable"),
+               timeout=DEADLINE)
+    assert "307" in status_codes(p)
+    rc, out = room_cmd(nodes[0], "muc-kick", "--room=den@" + MUC,
+                       "--nick=Bob")
+    assert rc != 0 and out.get("error") == "ENOENT", out
+    join(b, "den", "Bob")
+    rc, out = room_cmd(nodes[0], "muc-destroy", "--room=den@" + MUC,
+                       "--reason=closing")
+    assert rc == 0, out
+    p = b.recv(occupant_presence("den", "Bob", "unavailable"),
+               timeout=DEADLINE)
+    assert p.find(q(NS_MUC_USER, "x")).find(q(NS_MUC_USER, "destroy")) \
+        is not None
+    audit = json.loads(nodes[0].ctl_ok("--json", "audit",
+                                       "--max=100").stdout)
+    audit = audit.get("result", audit)["entries"]
+    names = [e.get("action") for e in audit]
+    for cmd in ("muc-create", "muc-configure", "muc-kick", "muc-destroy"):
+        assert names.count(cmd) == (2 if cmd == "muc-kick" else 1), names
