@@ -25,6 +25,8 @@
 #define NS_REGISTER "jabber:iq:register"
 #define NS_MUC_REGISTER NS_MUC "#register"
 
+#define MUC_NCOMMANDS 7          /* muc_cmd.c */
+
 /* Fired on the host for each registered member (ev->data: its bare JID)
  * not in the room whose reserved nickname a groupchat message names
  * (ev->stanza, as the room broadcast it). */
@@ -137,6 +139,7 @@ struct muc_s {
     int nfwd;
     uint64_t fwd_seq;
     int loading;            /* rooms come from the store: queue stanzas */
+    struct muc_s *cmd_ud[MUC_NCOMMANDS]; /* each command's ud: itself */
     muc_pending_t *pending, **pending_tail;
 };
 

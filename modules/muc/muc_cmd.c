@@ -14,14 +14,7 @@ static void cmd_destroy(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
 static void cmd_create(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
 static void cmd_affiliation(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
 static void cmd_kick(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
-static void room_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
-static void create_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
-static void configure_at_owner(ember_cmd_ctx_t *ctx, json_t *args,
-                               void *ud);
-static void affiliation_at_owner(ember_cmd_ctx_t *ctx, json_t *args,
-                                 void *ud);
-static void kick_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
-static void destroy_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
+static void at_room(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
 
 static const ember_cmd_arg_t no_args[] = { { NULL, 0, 0, NULL } };
 
@@ -69,73 +62,41 @@ static const ember_cmd_arg_t destroy_args[] = {
     { NULL, 0, 0, NULL }
 };
 
-static const ember_command_t muc_cmds[] = {
-    { "muc-rooms", "list the chat rooms", no_args, "read", cmd_rooms },
+static const ember_command_t muc_cmds[MUC_NCOMMANDS] = {
+    { "muc-rooms", "list the chat rooms", no_args, "read", at_room },
     { "muc-room", "show a chat room: configuration, occupants, "
-      "affiliations", room_args, "read", room_at_owner },
+      "affiliations", room_args, "read", at_room },
     { "muc-create", "create a chat room with an owner (and a "
-      "configuration)", create_args, "admin", create_at_owner },
+      "configuration)", create_args, "admin", at_room },
     { "muc-configure", "change a chat room's configuration",
-      configure_args, "admin", configure_at_owner },
+      configure_args, "admin", at_room },
     { "muc-affiliation", "make a JID owner, admin, member, outcast "
-      "(banned) or none of a room", aff_args, "admin", affiliation_at_owner },
+      "(banned) or none of a room", aff_args, "admin", at_room },
     { "muc-kick", "remove an occupant from a room (it may come back)",
-      kick_args, "admin", kick_at_owner },
+      kick_args, "admin", at_room },
     { "muc-destroy", "destroy a chat room", destroy_args, "admin",
-      destroy_at_owner },
+      at_room },
 };
 
 
-/* On a cluster a room lives on one node: a command for it runs there. */
+/* What each command does, where its room is (muc_cmds' order). */
+static void (*const here[])(ember_cmd_ctx_t *ctx, json_t *args, void *ud) = {
+    cmd_rooms, cmd_room, cmd_create, cmd_configure, cmd_affiliation,
+    cmd_kick, cmd_destroy,
+};
+
+
+/* On a cluster a room lives on one node: a command for it runs there
+ * (muc-rooms, for none, here).  ud is one of mu->cmd_ud[], which tells
+ * the command. */
 static void
-at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud,
-         void (*run)(ember_cmd_ctx_t *ctx, json_t *args, void *ud))
+at_room(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
 {
+    muc_t **slot = ud, *mu = *slot;
+
     api->command_at_owner(ctx, json_string_value(json_object_get(args,
                                                                  "room")),
-                          run, ud);
-}
-
-
-static void
-room_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    at_owner(ctx, args, ud, cmd_room);
-}
-
-
-static void
-create_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    at_owner(ctx, args, ud, cmd_create);
-}
-
-
-static void
-configure_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    at_owner(ctx, args, ud, cmd_configure);
-}
-
-
-static void
-affiliation_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    at_owner(ctx, args, ud, cmd_affiliation);
-}
-
-
-static void
-kick_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    at_owner(ctx, args, ud, cmd_kick);
-}
-
-
-static void
-destroy_at_owner(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
-{
-    at_owner(ctx, args, ud, cmd_destroy);
+                          here[slot - mu->cmd_ud], mu);
 }
 
 
@@ -431,8 +392,11 @@ muc_commands_register(muc_t *mu)
     size_t i;
     int err;
 
-    for (i = 0; i < sizeof(muc_cmds) / sizeof(muc_cmds[0]); i++)
-        if ((err = api->command_register(mu->m, &muc_cmds[i], mu)) < 0)
+    for (i = 0; i < MUC_NCOMMANDS; i++) {
+        mu->cmd_ud[i] = mu;
+        if ((err = api->command_register(mu->m, &muc_cmds[i],
+                                         &mu->cmd_ud[i])) < 0)
             return err;
+    }
     return 0;
 }
