@@ -21,6 +21,14 @@ ember__module_name(const ember_module_t *m)
                      : "core";
 }
 
+/* The module's own name, without the host. */
+static inline const char *
+ember__module_plugin(const ember_module_t *m)
+{
+    return m != NULL ? ((const ember__owner_t *) (const void *) m)->name
+                     : "core";
+}
+
 static inline const char *
 ember__module_host(const ember_module_t *m)
 {

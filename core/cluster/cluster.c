@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "base/hmap.h"
+#include "base/hooks.h"
 #include "base/jid.h"
 #include "base/log.h"
 #include "base/process.h"
@@ -30,7 +31,7 @@
 #define KEY_LEASE_PREFIX "ember:node:"
 #define KEY_LEASE KEY_LEASE_PREFIX "%s"      /* expires with the node */
 #define KEY_SESSIONS "ember:sessions:%s"    /* hash: full JID -> "a p" */
-#define CH_REGISTRY "ember:registry"        /* session changes */
+#define CH_REGISTRY "ember:registry"        /* session changes, notices */
 #define CH_BUS "ember:bus:%s"               /* stanzas for one node */
 #define KEY_OWNERS "ember:owners"           /* hash: entity -> node */
 #define KEY_OWNED "ember:owned:%s"          /* set: a node's entities */
@@ -1200,6 +1201,49 @@ c_close(const char *jid, ember_stream_cond_t cond)
 
 static int c_count(const char *bare);
 
+
+/* "N<node>\t<host>\t<module>\t<key>" to every node. */
+static void
+c_notice(const char *host, const char *module, const char *key)
+{
+    if (!cl.ready || strchr(host, '\t') != NULL ||
+        strchr(module, '\t') != NULL)
+        return;
+    ember__buf_reset(&cl.out);
+    if (ember__buf_puts(&cl.out, "N") < 0 ||
+        ember__buf_puts(&cl.out, cl.node) < 0 ||
+        ember__buf_puts(&cl.out, "\t") < 0 ||
+        ember__buf_puts(&cl.out, host) < 0 ||
+        ember__buf_puts(&cl.out, "\t") < 0 ||
+        ember__buf_puts(&cl.out, module) < 0 ||
+        ember__buf_puts(&cl.out, "\t") < 0 ||
+        ember__buf_puts(&cl.out, key) < 0)
+        return;
+    redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH " CH_REGISTRY " %b",
+                      cl.out.data, cl.out.len);
+}
+
+
+/* Another node's module told its peers that key changed. */
+static void
+notice_heard(const char *rest)
+{
+    const char *t1 = strchr(rest, '\t'), *t2;
+    char host[1024], event[160];
+    ember_event_t ev;
+
+    if (t1 == NULL || (size_t) (t1 - rest) >= sizeof(host) ||
+        (t2 = strchr(t1 + 1, '\t')) == NULL)
+        return;
+    memcpy(host, rest, (size_t) (t1 - rest));
+    host[t1 - rest] = '\0';
+    snprintf(event, sizeof(event), "cluster-notice/%.*s",
+             (int) (t2 - t1 - 1), t1 + 1);
+    memset(&ev, 0, sizeof(ev));
+    ev.data = (void *) (t2 + 1);
+    ember__fire(host, event, &ev);
+}
+
 static const ember_route_cluster_t route_ops = {
     .to_full = c_to_full,
     .to_bare = c_to_bare,
@@ -1212,6 +1256,7 @@ static const ember_route_cluster_t route_ops = {
     .deliver_to = c_deliver_to,
     .locate = c_locate,
     .command = c_command,
+    .notice = c_notice,
 };
 
 
@@ -1587,6 +1632,10 @@ registry_message(const char *m)
         break;
     case '!':
         node_forget(node, 1);
+        break;
+    case 'N':
+        if (tab != NULL)
+            notice_heard(tab + 1);
         break;
     }
 }

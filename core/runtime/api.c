@@ -383,6 +383,16 @@ api_remote_send(ember_module_t *m, const char *full, const ember_stanza_t *st)
 }
 
 
+static void
+api_cluster_notify(ember_module_t *m, const char *key)
+{
+    const char *host = ember__module_host(m);
+
+    if (host != NULL && key != NULL && strchr(key, '\t') == NULL)
+        ember__route_notice(host, ember__module_plugin(m), key);
+}
+
+
 static int
 api_auth_provide(ember_module_t *m, const ember_auth_provider_t *p)
 {
@@ -840,4 +850,5 @@ const ember_api_t ember__api = {
     .user_remote_walk = api_user_remote_walk,
     .remote_send = api_remote_send,
     .command_at_owner = ember__command_at_owner,
+    .cluster_notify = api_cluster_notify,
 };

@@ -320,6 +320,14 @@ ember__route_command(const char *node, json_t *req,
 }
 
 
+void
+ember__route_notice(const char *host, const char *module, const char *key)
+{
+    if (cluster != NULL)
+        cluster->notice(host, module, key);
+}
+
+
 int
 ember__route_close_remote(const char *jid, ember_stream_cond_t cond)
 {

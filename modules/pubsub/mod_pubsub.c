@@ -285,6 +285,18 @@ static void
 pubsub_unload(ember_module_t *m);
 
 
+/* Another node stored a change to an account's PEP service: what this
+ * node keeps of it is old. */
+static int
+pep_changed(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    pubsub_t *p = ud;
+
+    ps_service_invalidate(&p->pep, ev->data);
+    return EMBER_HOOK_PASS;
+}
+
+
 static int
 pubsub_load(ember_module_t *m, const ember_api_t *a)
 {
@@ -306,6 +318,8 @@ pubsub_load(ember_module_t *m, const ember_api_t *a)
     p->iface.cancel = pep_cancel;
     p->pep.create_policy = PS_CREATE_OWNER;
     if ((err = ps_ctx_init(&p->pep, m, 1)) < 0 ||
+        (err = api->hook(m, EMBER_EV_CLUSTER_NOTICE "pubsub", pep_changed, 0,
+                         p)) < 0 ||
         (conf->service && (err = serve(m, p, conf)) < 0) ||
         (err = ps_migrate_register(m, p)) < 0 ||
         (err = api->iface_provide(m, EMBER_PUBSUB_IFACE, &p->iface)) < 0) {

@@ -45,6 +45,7 @@ typedef struct ps_service_s {
     char *owner;    /* PEP: the owner's node ("alice"); NULL otherwise */
     int state;      /* PS_UNLOADED, PS_LOADING, PS_READY */
     int busy;       /* requests holding the pointer across a callback */
+    int stale;      /* changed by another node: read again once idle */
     int64_t seq;    /* next item sequence number */
     json_t *stored; /* while loading: the stored nodes */
     ps_node_t *nodes;
@@ -128,6 +129,9 @@ int ps_service_ready(ps_ctx_t *c, const char *jid, ps_ready_cb cb,
  * (drop): a PEP service without nodes leaves memory when nobody holds it,
  * so that queries to any account do not pile services up.
  */
+/* Another node changed jid's service in storage: read it again before
+ * its next use. */
+void ps_service_invalidate(ps_ctx_t *c, const char *jid);
 void ps_service_hold(ps_service_t *svc);
 void ps_service_drop(ps_service_t *svc);
 void ps_writes_put(ps_writes_t *w);

@@ -49,6 +49,7 @@ ps_writes_put(ps_writes_t *w)
 struct ps_write_s {
     ps_ctx_t *c;
     ps_writes_t *of;
+    char *pep;          /* the PEP service written, for the other nodes */
     struct ps_write_s *prev, *next;
 };
 
@@ -63,6 +64,7 @@ write_done(ps_write_t *w)
     if (w->next != NULL)
         w->next->prev = w->prev;
     ps_writes_put(w->of);
+    free(w->pep);
     free(w);
 }
 
@@ -92,6 +94,21 @@ service_free(ps_service_t *svc)
     free(svc->jid);
     free(svc->owner);
     free(svc);
+}
+
+
+/* Read again at its next use. */
+static void
+service_forget_nodes(ps_service_t *svc)
+{
+    ps_node_t *n;
+
+    while ((n = svc->nodes) != NULL) {
+        svc->nodes = n->next;
+        node_free(n);
+    }
+    svc->stale = 0;
+    svc->state = PS_UNLOADED;
 }
 
 
@@ -296,6 +313,8 @@ ps_service_ready(ps_ctx_t *c, const char *jid, ps_ready_cb cb, void *ud)
         svc->next = c->buckets[bucket_of(jid)];
         c->buckets[bucket_of(jid)] = svc;
     }
+    if (svc->state == PS_READY && svc->stale && svc->busy == 0)
+        service_forget_nodes(svc);
     if (svc->state == PS_READY) {
         cb(c, svc, ud);
         return 0;
@@ -324,20 +343,31 @@ void
 ps_service_reload(ps_ctx_t *c, const char *jid, ps_ready_cb cb)
 {
     ps_service_t *svc = service_lookup(c, jid);
-    ps_node_t *n;
 
     if (svc != NULL) {
         /* In use or being read: what it holds is about to be fresh, or
          * is this node's own work. */
         if (svc->state != PS_READY || svc->busy > 0)
             return;
-        while ((n = svc->nodes) != NULL) {
-            svc->nodes = n->next;
-            node_free(n);
-        }
-        svc->state = PS_UNLOADED;
+        service_forget_nodes(svc);
     }
     ps_service_ready(c, jid, cb, NULL);
+}
+
+
+void
+ps_service_invalidate(ps_ctx_t *c, const char *jid)
+{
+    ps_service_t *svc = jid != NULL ? service_lookup(c, jid) : NULL;
+
+    if (svc == NULL)
+        return;
+    /* Loading may have read it before the change; in use, the pointers
+     * must stay: ps_service_ready reads it again once it is idle. */
+    if (svc->state == PS_READY && svc->busy == 0)
+        service_forget_nodes(svc);
+    else
+        svc->stale = 1;
 }
 
 
@@ -384,6 +414,8 @@ saved(int status, json_t *result, void *ud)
     if (status < 0 && status != EMBER_ENOENT)
         api->log(w->c->m, EMBER_LOG_WARN, "pubsub write failed: %s",
                  api->strerror(status));
+    else if (w->pep != NULL)
+        api->cluster_notify(w->c->m, w->pep);
     write_done(w);
 }
 
@@ -400,10 +432,14 @@ store_set(ps_service_t *svc, ember_store_t *st, const char *key, json_t *doc)
         return;
     }
     w->c = svc->c;
+    /* A PEP service is kept on every node that routes its account's
+     * stanzas; pubsub.HOST lives on one. */
+    w->pep = svc->c->pep ? strdup(svc->jid) : NULL;
     if ((w->of = svc->c->writes) != NULL)
         w->of->refs++;
     if (api->map_set(st, svc->jid, key, doc, saved, w) < 0) {
         ps_writes_put(w->of);
+        free(w->pep);
         free(w);
         api->log(svc->c->m, EMBER_LOG_WARN, "%s of %s not written", key,
                  svc->jid);

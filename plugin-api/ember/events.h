@@ -66,5 +66,9 @@
  * now still reaches them (XEP-0045 11.2: rooms say 332).  ev->data NULL.
  * A core before minor 7 never fires it. */
 #define EMBER_EV_SERVER_STOPPING "server-stopping"
+/* Minor 10, followed by a module's name: another node of the cluster
+ * said (api->cluster_notify) that ev->data, a key (const char *), changed
+ * in shared storage.  ev->host is NULL. */
+#define EMBER_EV_CLUSTER_NOTICE "cluster-notice/"
 
 #endif

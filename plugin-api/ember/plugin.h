@@ -712,6 +712,15 @@ struct ember_api_s {
                              void (*run)(ember_cmd_ctx_t *ctx, json_t *args,
                                          void *ud),
                              void *ud);
+    /*
+     * Tell this module's instances (same name, same host) on the
+     * cluster's other nodes that key (no tab) changed in shared storage,
+     * so that they drop what they keep of it: they get the event
+     * EMBER_EV_CLUSTER_NOTICE "<module name>" with ev->data the key.  At
+     * most once, in order from one node, after what was sent before; not
+     * to this node.  Nothing on a one-node server.
+     */
+    void (*cluster_notify)(ember_module_t *m, const char *key);
 };
 
 #endif

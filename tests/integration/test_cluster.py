@@ -943,3 +943,43 @@ def test_room_commands_run_on_the_node_serving_the_room(cluster, passwords):
     names = [e.get("action") for e in audit]
     for cmd in ("muc-create", "muc-configure", "muc-kick", "muc-destroy"):
         assert names.count(cmd) == (2 if cmd == "muc-kick" else 1), names
+
+
+NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+PEP_NODE = "urn:xmpp:ember:test:mood"
+
+
+def pep_publish(c, text, item_id):
+    r = c.iq("set", "<pubsub xmlns='%s'><publish node='%s'><item id='%s'>"
+             "<entry xmlns='urn:example'>%s</entry></item></publish>"
+             "</pubsub>" % (NS_PUBSUB, PEP_NODE, item_id, text))
+    assert r.get("type") == "result", ET.tostring(r)
+
+
+def pep_items(c, owner):
+    r = c.iq("get", "<pubsub xmlns='%s'><items node='%s'/></pubsub>"
+             % (NS_PUBSUB, PEP_NODE), to=owner)
+    if r.get("type") != "result":
+        return None
+    return [e.text for e in r.iter("{urn:example}entry")]
+
+
+@needs_shared_storage
+def test_pep_items_are_the_same_on_every_node(cluster, passwords):
+    """XEP-0163 4.3 / XEP-0060 6.5: the items a user's PEP node returns are
+    the last published, also on a node that read the node before another
+    node took the publication (each node keeps the services it serves in
+    memory; a change stored by one tells the others to read it again)."""
+    nodes = cluster(2)
+    a1 = connect(nodes[0], passwords, "alice", "one")
+    a2 = connect(nodes[1], passwords, "alice", "two")
+    pep_publish(a1, "happy", "current")
+    wait_for("n1 reads the first item", lambda: pep_items(
+        a2, "alice@localhost") == ["happy"])
+    pep_publish(a1, "sleepy", "current")
+    wait_for("n1 reads the new item", lambda: pep_items(
+        a2, "alice@localhost") == ["sleepy"])
+    # And the other way round, a publication on n1 read on n0.
+    pep_publish(a2, "hungry", "current")
+    wait_for("n0 reads n1's item", lambda: pep_items(
+        a1, "alice@localhost") == ["hungry"])
