@@ -258,6 +258,16 @@ off_unload(ember_module_t *m)
 }
 
 
+/* Another node of a cluster stored, delivered or cleared messages of the
+ * account (the store is shared): its count here is old. */
+static int
+off_on_notice(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    off_changed_elsewhere(ud, ev->data);
+    return EMBER_HOOK_PASS;
+}
+
+
 static int
 off_load(ember_module_t *m, const ember_api_t *a)
 {
@@ -285,6 +295,8 @@ off_load(ember_module_t *m, const ember_api_t *a)
         (err = api->hook(m, "presence/self", off_on_presence, 5, in)) < 0 ||
         (err = api->hook(m, EMBER_EV_USER_DELETED, off_on_user_deleted, 0,
                          in)) < 0 ||
+        (err = api->hook(m, EMBER_EV_CLUSTER_NOTICE "offline",
+                         off_on_notice, 0, in)) < 0 ||
         (err = api->command_register(m, &off_count_cmd, in)) < 0 ||
         (err = api->command_register(m, &off_clear_cmd, in)) < 0 ||
         (err = off_migrate_init(in)) < 0)

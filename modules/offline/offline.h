@@ -25,6 +25,7 @@ typedef struct off_user_s {
     long inflight;          /* appends not yet confirmed */
     int counting;           /* the count query is running */
     int busy;               /* a delivery or a clear is running */
+    int stale;              /* another node changed the store: count again */
     off_op_t *ops, **ops_tail;
     ember_session_ref_t deliv; /* session of the running delivery */
     ember_cmd_ctx_t *clearing; /* command of the running clear */
@@ -63,6 +64,8 @@ int off_enqueue(off_user_t *u, off_op_kind_t kind, ember_stanza_t *st,
                 ember_session_ref_t sess, ember_cmd_ctx_t *ctx,
                 ember_hold_t *hold);
 void off_pump(off_user_t *u);
+/* Another node of a cluster changed name's stored messages. */
+void off_changed_elsewhere(off_inst_t *in, const char *name);
 void off_inst_free(off_inst_t *in);
 
 #endif

@@ -142,6 +142,29 @@ off_bounce(off_user_t *u, const ember_stanza_t *st, ember_cond_t cond,
 
 /* ---- counting ---- */
 
+/* The other nodes of a cluster count again (the store is shared). */
+static void
+off_changed(off_user_t *u)
+{
+    api->cluster_notify(u->inst->m, u->name);
+}
+
+
+void
+off_changed_elsewhere(off_inst_t *in, const char *name)
+{
+    off_user_t *u = off_user_get(in, name, 0);
+
+    if (u == NULL)
+        return;
+    if (u->ops == NULL && u->inflight == 0 && !u->busy && !u->counting) {
+        u->stored = -1;
+        off_user_maybe_free(u);
+    } else {
+        u->stale = 1;
+    }
+}
+
 static void
 off_counted(int status, json_t *res, void *ud)
 {
@@ -197,6 +220,7 @@ off_appended(int status, json_t *res, void *ud)
     if (status == 0) {
         if (u->stored >= 0)
             u->stored++;
+        off_changed(u);
     } else {
         api->log(u->inst->m, EMBER_LOG_ERROR, "cannot store an offline "
                      "message for %s: %s", u->name,
@@ -283,6 +307,8 @@ off_deleted(int status, json_t *res, void *ud)
         n = json_integer_value(json_object_get(res, "deleted"));
         if (u->stored >= 0)
             u->stored = u->stored > n ? u->stored - (long) n : 0;
+        if (n > 0)
+            off_changed(u);
     } else {
         /* Written but still stored: they come again next time rather than
          * being lost. */
@@ -375,6 +401,7 @@ off_cleared(int status, json_t *res, void *ud)
         /* Appends queued before the clear were confirmed before this: only
          * later ones are left, and they count themselves when confirmed. */
         u->stored = 0;
+        off_changed(u);
         api->command_done(ctx, 0, json_pack("{s:I}", "deleted",
                                                  status == 0 ? n : 0), NULL);
     } else {
@@ -414,6 +441,10 @@ off_pump(off_user_t *u)
 
     while ((op = *pp) != NULL) {
         if (op->kind == OP_STORE || op->kind == OP_COUNT) {
+            if (u->stale && u->inflight == 0 && !u->counting) {
+                u->stale = 0;
+                u->stored = -1;
+            }
             if (u->stored == -1) {
                 if (off_count_start(u) < 0)
                     u->stored = -2;

@@ -93,8 +93,9 @@ def cluster(server_factory, redis, passwords):
                 srv.save()
                 if i == 0:
                     srv.addusers(passwords)
-            for name in modules:
-                srv.add_module(name)
+            for mod in modules:
+                name, opts = (mod, {}) if isinstance(mod, str) else mod
+                srv.add_module(name, **opts)
             ET.SubElement(srv.cfg, "cluster", node="n%d" % i,
                           redis="127.0.0.1:%d" % redis.port,
                           **{"lease-ms": str(lease_ms)})
@@ -983,3 +984,36 @@ def test_pep_items_are_the_same_on_every_node(cluster, passwords):
     pep_publish(a2, "hungry", "current")
     wait_for("n0 reads n1's item", lambda: pep_items(
         a1, "alice@localhost") == ["hungry"])
+
+
+@needs_shared_storage
+def test_offline_limit_counts_what_other_nodes_delivered(cluster, passwords):
+    """mod_offline's max-messages counts the account's stored messages,
+    which every node shares (XEP-0160 3: a full store refuses with
+    service-unavailable): messages n0 stored and n1 delivered no longer
+    count on n0."""
+    nodes = cluster(2, modules=(("offline", {"max_messages": 3}),))
+    bob = connect(nodes[0], passwords, "bob", "b")
+    sm_enable(bob)
+    for i in range(3):
+        bob.message("alice@localhost", "first %d" % i, id_="f%d" % i)
+    assert acked(bob) == 3
+    bob.message("alice@localhost", "one too many", id_="over")
+    err = bob.recv(lambda e: e.get("id") == "over", timeout=DEADLINE)
+    assert err.get("type") == "error"
+    a = RawClient(nodes[1].c2s_port)
+    a.login("alice", passwords["alice"], resource="a")
+    a.presence()
+    assert [a.recv_message().get("id") for _ in range(3)] == \
+        ["f0", "f1", "f2"]
+    a.sync()
+    a.close()
+    wait_for("alice gone from n0", lambda: not any(
+        j.startswith("alice@") for j in sessions(nodes[0])))
+    wait_for("n1's delivery stored", lambda: offline_count(
+        nodes[1], "alice@localhost") == 0)
+    for i in range(3):
+        bob.message("alice@localhost", "second %d" % i, id_="s%d" % i)
+    assert acked(bob) == 7
+    bob.sync()
+    assert offline_count(nodes[0], "alice@localhost") == 3
