@@ -989,7 +989,7 @@ def test_pep_items_are_the_same_on_every_node(cluster, passwords):
 @needs_shared_storage
 def test_offline_limit_counts_what_other_nodes_delivered(cluster, passwords):
     """mod_offline's max-messages counts the account's stored messages,
-    which every node shares (XEP-0160 3: a full store refuses with
+    which every node shares (XEP-0160 2: a full store refuses with
     service-unavailable): messages n0 stored and n1 delivered no longer
     count on n0."""
     nodes = cluster(2, modules=(("offline", {"max_messages": 3}),))
