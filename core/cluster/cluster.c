@@ -38,6 +38,9 @@
 #define MAX_TARGETS 256
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
+/* hiredis 0.14's libuv adapter drops a socket error (a refused connect
+ * seen as POLLERR): such an attempt never ends by itself. */
+#define CONNECT_TIMEOUT_MS 3000
 
 typedef struct cnode_s cnode_t;
 
@@ -132,6 +135,7 @@ static struct {
 } cl;
 
 static void connect_redis(void);
+static void attempt_done(void);
 static void cmds_fail(const char *node, int status, const char *why);
 static void republish(void);
 static void fwd_fail_node(const char *name);
@@ -1646,6 +1650,8 @@ on_sub(redisAsyncContext *ac, void *reply, void *ud)
 {
     redisReply *r = reply, *kind, *ch, *msg;
 
+    if (r != NULL && r->type == REDIS_REPLY_ERROR)
+        ember__log(EMBER_LOG_DEBUG, LOG, "subscriber got %s", r->str);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
         cl.stopping)
         return;
@@ -1654,11 +1660,15 @@ on_sub(redisAsyncContext *ac, void *reply, void *ud)
     msg = r->element[2];
     if (kind->type != REDIS_REPLY_STRING || ch->type != REDIS_REPLY_STRING)
         return;
+    if (strcmp(kind->str, "subscribe") == 0)
+        ember__log(EMBER_LOG_DEBUG, LOG, "subscribed to %s (%lld)", ch->str,
+                   msg->type == REDIS_REPLY_INTEGER ? msg->integer : -1LL);
     if (strcmp(kind->str, "subscribe") == 0) {
         /* Both channels: changes from now on are seen, so load. */
         if (msg->type == REDIS_REPLY_INTEGER && msg->integer == 2 &&
             !cl.sub_up) {
             cl.sub_up = 1;
+            attempt_done();
             cl.backoff = 0;
             republish();
             redisAsyncCommand(cl.cmd, on_members, &cl, "SMEMBERS "
@@ -1677,11 +1687,33 @@ on_sub(redisAsyncContext *ac, void *reply, void *ud)
 
 /* ---- the connections ---- */
 
+static void lost(const redisAsyncContext *ac, const char *why);
+
+
+/* Both connections up: the attempt's deadline is off. */
+static void
+attempt_done(void)
+{
+    if (cl.cmd_up && cl.sub_up)
+        uv_timer_stop(&cl.retry);
+}
+
+
+/* Time to connect, or an attempt that did not finish in time. */
 static void
 retry_cb(uv_timer_t *t)
 {
-    if (!cl.stopping)
+    redisAsyncContext *c;
+
+    if (cl.stopping)
+        return;
+    if ((c = cl.cmd != NULL ? cl.cmd : cl.sub) == NULL) {
         connect_redis();
+        return;
+    }
+    /* lost() frees the other connection and sets the next try. */
+    lost(c, "no answer in time");
+    redisAsyncFree(c);
 }
 
 
@@ -1705,6 +1737,7 @@ lost(const redisAsyncContext *ac, const char *why)
         return;
     }
     cl.cmd_up = cl.sub_up = cl.ready = 0;
+    ember__log(EMBER_LOG_DEBUG, LOG, "Redis connections closed (%s)", why);
     if (other != NULL)
         redisAsyncFree(other);
     fwd_fail_all();
@@ -1730,12 +1763,17 @@ lost(const redisAsyncContext *ac, const char *why)
 static void
 on_connect(const redisAsyncContext *ac, int status)
 {
+    ember__log(EMBER_LOG_DEBUG, LOG, "%s connection to Redis: %s",
+               ac == cl.cmd ? "command" : ac == cl.sub ? "subscriber" : "old",
+               status == REDIS_OK ? "up" : ac->errstr);
     if (status != REDIS_OK) {
         lost(ac, ac->errstr);
         return;
     }
-    if (ac == cl.cmd)
+    if (ac == cl.cmd) {
         cl.cmd_up = 1;
+        attempt_done();
+    }
 }
 
 
@@ -1766,6 +1804,8 @@ open_one(void)
 static void
 connect_redis(void)
 {
+    ember__log(EMBER_LOG_DEBUG, LOG, "connecting to Redis at %s:%d",
+               cl.host, cl.port);
     if ((cl.cmd = open_one()) == NULL || (cl.sub = open_one()) == NULL) {
         if (cl.cmd != NULL) {
             redisAsyncContext *c = cl.cmd;
@@ -1779,6 +1819,7 @@ connect_redis(void)
     }
     redisAsyncCommand(cl.sub, on_sub, NULL, "SUBSCRIBE " CH_REGISTRY " %s",
                       cl.ch_bus);
+    uv_timer_start(&cl.retry, retry_cb, CONNECT_TIMEOUT_MS, 0);
 }
 
 
