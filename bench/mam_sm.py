@@ -42,7 +42,16 @@ everything they receive is the bench's traffic).
 
     EMBER_BUILD=build /usr/bin/python3 bench/mam_sm.py \\
         [--pairs 200] [--window 4] [--secs 10] [--sessions 4000] \\
-        [--without mam] [--only acks|paced|burst|hibernate] [--rate 5000]
+        [--without mam] [--only acks|paced|burst|hibernate|instructions]
+        [--rate 5000]
+
+4. Instructions (--only instructions, needs valgrind and make bench's
+   ember-load): emberd runs under callgrind, 4 pairs at 100 messages/s
+   in all (12.5 per session, as in the paced bench) without SM and with
+   an <r/> every --window messages; instrumentation is on for 8 s in
+   the middle of the run.  Instructions per message of the loop thread
+   and of the whole process do not depend on what else the machine
+   runs: the figure to compare between commits (doc/benchmarks.md).
 """
 
 import argparse
@@ -61,6 +70,7 @@ from pathlib import Path
 TOP = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP / "tests" / "integration"))
 
+import harness  # noqa: E402
 from harness import Server  # noqa: E402
 
 sys.path.insert(0, str(TOP / "bench"))
@@ -317,6 +327,78 @@ def paced(srv, pairs, sm_ask, rate, window, secs):
     return j["msgs_per_cpu_s"], j
 
 
+def callgrind_totals(out_dir, pid):
+    """{thread number: instructions} of callgrind's first dump of pid."""
+    totals = {}
+    for f in Path(out_dir).glob("out-%d.1-*" % pid):
+        for line in f.read_text(errors="replace").splitlines():
+            if line.startswith("totals:"):
+                totals[int(f.name.rsplit("-", 1)[1])] = int(line.split()[1])
+    return totals
+
+
+def instructions(without, window, on_secs=8):
+    """Loop-thread and process instructions per message under callgrind,
+    without SM and with an <r/> every window messages: {sm_ask: (loop,
+    all)}."""
+    load = Path(os.environ.get("EMBER_BUILD", "build")) / "bench" / \
+        "ember-load"
+    if not load.is_absolute():
+        load = TOP / load
+    rate, users, out = 100, 8, {}
+    for sm_ask in (0, window):
+        with tempfile.TemporaryDirectory() as d:
+            cg = Path(d) / "cg"
+            cg.mkdir()
+            wrapper = Path(d) / "emberd-callgrind"
+            wrapper.write_text(
+                "#!/bin/sh\nexec valgrind --tool=callgrind "
+                "--separate-threads=yes --instr-atstart=no "
+                "--callgrind-out-file=%s/out-%%p %s \"$@\"\n"
+                % (cg, harness.EMBERD))
+            wrapper.chmod(0o755)
+            srv = server(os.path.join(d, "srv"), without, users)
+            real, harness.EMBERD = harness.EMBERD, wrapper
+            try:
+                srv.start(wait=False)
+                srv.wait_ready(timeout=180)
+            finally:
+                harness.EMBERD = real
+            try:
+                gen = subprocess.Popen(
+                    [str(load), "--port", str(srv.plain_port), "--domain",
+                     "localhost", "--password", PASSWORD, "--users",
+                     str(users), "--pairs", "--rate", str(rate),
+                     "--window", "4", "--sm", str(sm_ask), "--mech",
+                     "PLAIN", "--settle", "1", "--warmup", "3",
+                     "--duration", str(on_secs + 6)],
+                    stdout=subprocess.PIPE, text=True)
+                time.sleep(7)
+                subprocess.run(["callgrind_control", "-i", "on",
+                                str(srv.pid)], check=True,
+                               capture_output=True)
+                time.sleep(on_secs)
+                subprocess.run(["callgrind_control", "-d", str(srv.pid)],
+                               check=True, capture_output=True)
+                gen.communicate(timeout=120)
+            finally:
+                srv.stop(check=False)
+            totals = callgrind_totals(cg, srv.pid)
+            if 1 not in totals:
+                raise SystemExit("no callgrind dump of emberd in %s" % cg)
+            msgs = rate * on_secs
+            out[sm_ask] = (totals[1] / msgs, sum(totals.values()) / msgs)
+        print("mam_sm instructions %-9s loop thread %.0f per message, "
+              "all threads %.0f%s" % (
+                  "sm r/%d" % sm_ask if sm_ask else "no SM",
+                  out[sm_ask][0], out[sm_ask][1],
+                  "" if sm_ask == 0 else
+                  "  (SM costs %.1f %% of the loop thread)" % (
+                      100 * out[sm_ask][0] / out[0][0] - 100)),
+              flush=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=200)
@@ -326,7 +408,7 @@ def main():
     ap.add_argument("--without", action="append", default=[],
                     metavar="MODULE")
     ap.add_argument("--only", choices=("acks", "paced", "burst",
-                                       "hibernate"))
+                                       "hibernate", "instructions"))
     ap.add_argument("--rate", type=int, default=5000,
                     help="paced: messages per second in total (0: as fast "
                     "as --window in flight per sender allows)")
@@ -402,6 +484,10 @@ def main():
         print("mam_sm hibernate sessions %d live_kib %.1f wave1_kib %.1f "
               "wave2_kib %.1f resumed %s" % (n, live1, hib1, per2,
                                              "yes" if ok else "NO"))
+
+
+    if a.only == "instructions":
+        instructions(a.without, a.window)
 
 
 if __name__ == "__main__":
