@@ -399,8 +399,11 @@ async function userDetail(main, jid) {
 // ---- sessions ----
 
 function sessionTable(rows, reload) {
+    // On a cluster every node's sessions are listed; the others' carry
+    // only what the registry shares (node, availability, priority).
+    const node = rows.some(r => r.node) ? [{ key: 'node', label: 'Node' }] : [];
     return table(rows, [
-        { key: 'jid', label: 'JID' }, { key: 'ip', label: 'IP' },
+        { key: 'jid', label: 'JID' }, ...node, { key: 'ip', label: 'IP' },
         { key: 'transport', label: 'Transport' }, { key: 'tls', label: 'TLS' }, { key: 'mechanism', label: 'SASL' },
         { key: 'client', label: 'Client', render: (v, r) => v ? v :
             actionButton('Ask', async () => {
@@ -410,7 +413,7 @@ function sessionTable(rows, reload) {
                 } catch (e) { toast(errorText(e), 'bad'); }
                 await reload();
             }, { ariaLabel: 'Ask the software of ' + r.jid }) },
-        { key: 'idle_ms', label: 'Idle', render: v => fmtDuration(v / 1000) },
+        { key: 'idle_ms', label: 'Idle', render: v => v === undefined ? '–' : fmtDuration(v / 1000) },
         { key: 'in', label: 'In' }, { key: 'out', label: 'Out' },
         { key: 'jid', label: 'Action', render: j => confirmButton('Kick', async () => {
             try {
