@@ -310,6 +310,16 @@ muc_on_claim(ember_module_t *m, const char *jid, void *ud)
 }
 
 
+/* Another node stored a room's record (made, configured, destroyed): the
+ * copy here, which the service's disco items list, is read again. */
+static int
+muc_on_notice(ember_module_t *m, const ember_event_t *ev, void *ud)
+{
+    muc_store_reload(ud, ev->data);
+    return EMBER_HOOK_PASS;
+}
+
+
 static int
 muc_on_stopping(ember_module_t *m, const ember_event_t *ev, void *ud)
 {
@@ -386,6 +396,8 @@ muc_load(ember_module_t *m, const ember_api_t *a)
         goto fail;
     }
     if ((err = api->service_on_claim(m, mu->domain, muc_on_claim, mu)) < 0 ||
+        (err = api->hook(m, EMBER_EV_CLUSTER_NOTICE "muc", muc_on_notice, 0,
+                         mu)) < 0 ||
         (err = api->disco_add_item(m, mu->domain, "Chatrooms")) < 0 ||
         (err = api->hook(m, EMBER_EV_SERVER_STOPPING, muc_on_stopping, 0,
                          mu)) < 0 ||

@@ -17,6 +17,7 @@ typedef struct muc_req_s {
     /* A client's XEP-0198 acknowledgement of the stanza that caused
      * this write waits for it. */
     ember_hold_t *hold;
+    int room_doc;           /* the room's record: the other nodes reread it */
 } muc_req_t;
 
 
@@ -75,6 +76,8 @@ store_done(int status, json_t *result, void *ud)
     muc_req_t *w = ud;
 
     write_failed(w->mu, status);
+    if ((status == 0 || status == EMBER_ENOENT) && w->room_doc)
+        api->cluster_notify(w->mu->m, w->node);
     req_free(w);
 }
 
@@ -91,6 +94,7 @@ store_write(muc_t *mu, const char *node, json_t *doc,
         return;
     }
     w->hold = api->stanza_hold(mu->m);
+    w->room_doc = q == NULL;
     if ((q != NULL ? api->archive_delete(mu->st_hist, node, q, store_done, w)
                    : api->map_set(mu->st_rooms, NULL, node, doc, store_done,
                                   w)) < 0) {

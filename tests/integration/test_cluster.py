@@ -1036,3 +1036,31 @@ def test_offline_limit_counts_what_other_nodes_delivered(cluster, passwords):
     assert acked(bob) == 7
     bob.sync()
     assert offline_count(nodes[0], "alice@localhost") == 3
+
+
+def room_items(c):
+    r = c.iq("get", "<query xmlns='http://jabber.org/protocol/disco#items'/>",
+             to=MUC)
+    assert r.get("type") == "result", ET.tostring(r)
+    return {i.get("jid") for i in r.iter(
+        "{http://jabber.org/protocol/disco#items}item")}
+
+
+@needs_shared_storage
+def test_rooms_made_on_one_node_are_listed_by_the_service(cluster,
+                                                          passwords):
+    """XEP-0045 6.3: the service's disco items list its public rooms,
+    wherever each is served: a persistent room made on n1 after the node
+    serving conference.HOST (n0) started, then destroyed."""
+    nodes = cluster(2)
+    a = connect(nodes[0], passwords, "alice", "a")
+    b = connect(nodes[1], passwords, "bob", "b")
+    assert "attic@" + MUC not in room_items(a)      # n0 serves the service
+    create_room(b, "attic", "Bob", {"muc#roomconfig_persistentroom": "1",
+                                    "muc#roomconfig_publicroom": "1"})
+    wait_for("attic listed", lambda: "attic@" + MUC in room_items(a))
+    assert "attic@" + MUC in room_items(b)
+    r = b.iq("set", "<query xmlns='%s'><destroy/></query>" % NS_MUC_OWNER,
+             to="attic@" + MUC)
+    assert r.get("type") == "result"
+    wait_for("attic gone", lambda: "attic@" + MUC not in room_items(a))
