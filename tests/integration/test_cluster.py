@@ -1064,3 +1064,47 @@ def test_rooms_made_on_one_node_are_listed_by_the_service(cluster,
              to="attic@" + MUC)
     assert r.get("type") == "result"
     wait_for("attic gone", lambda: "attic@" + MUC not in room_items(a))
+
+
+def test_slixmpp_carbons_across_nodes(cluster, passwords):
+    """A stock client (slixmpp's XEP-0280 plugin, as it ships) on n0 gets
+    the carbons of what its account receives and sends on n1."""
+    import asyncio
+    from slix import login, run
+    nodes = cluster(2)
+
+    async def body():
+        a = await login(nodes[0], "alice", passwords["alice"],
+                        resource="slix")
+        main = await login(nodes[1], "alice", passwords["alice"],
+                           resource="main")
+        b = await login(nodes[1], "bob", passwords["bob"], resource="b")
+        try:
+            a.register_plugin("xep_0280")
+            loop = asyncio.get_running_loop()
+            got_in, got_out = loop.create_future(), loop.create_future()
+            a.add_event_handler("carbon_received", lambda m: got_in.done()
+                                or got_in.set_result(m))
+            a.add_event_handler("carbon_sent", lambda m: got_out.done()
+                                or got_out.set_result(m))
+            await a["xep_0280"].enable(timeout=10)
+            a.send_presence(ppriority=0)
+            main.send_presence(ppriority=10)
+            await asyncio.to_thread(wait_for, "slix's mark on n1", lambda: (
+                marks_of(nodes[1], "alice@localhost/slix") == ["carbons"]
+                and sessions(nodes[1])["alice@localhost/slix"][
+                    "available"]))
+            b.send_message(mto="alice@localhost", mbody="to the account",
+                           mtype="chat")
+            m = await asyncio.wait_for(got_in, 10)
+            assert m["carbon_received"]["body"] == "to the account"
+            assert str(m["from"]) == "alice@localhost"
+            main.send_message(mto="bob@localhost", mbody="from main",
+                              mtype="chat")
+            m = await asyncio.wait_for(got_out, 10)
+            assert m["carbon_sent"]["body"] == "from main"
+            assert str(m["carbon_sent"]["to"]) == "bob@localhost"
+        finally:
+            for c in (a, main, b):
+                await c.close()
+    run(body())
