@@ -231,6 +231,9 @@ node_forget(const char *name, int dead)
 {
     cnode_t **pp, *n;
 
+    /* What it did not confirm is routed again without it. */
+    if ((n = node_get(name, 0)) != NULL)
+        n->unreachable = 1;
     owners_forget(name);
     fwd_fail_node(name);
     cmds_fail(name, EMBER_EIO, "its node left or died before answering");
@@ -420,21 +423,28 @@ static void
 fwd_fail(fwd_t *f)
 {
     ember_hold_ctx_t saved;
-    int local = f->whole || strcmp(ember__stanza_name(f->st), "message") == 0;
+    int is_message = strcmp(ember__stanza_name(f->st), "message") == 0;
 
     ember__log(EMBER_LOG_WARN, LOG, "a %s for %s was not confirmed by node "
                "%s: %s", ember__stanza_name(f->st),
                ember__stanza_attr(f->st, "to"), f->node,
                f->copy ? "dropped" : f->service ? "routed again"
-                                   : local ? "routed here" : "bounced");
+               : f->whole ? "routed here"
+               : is_message ? "routed as if that session had not been"
+                            : "bounced");
     fwd_unlink(f);
     ember__hold_enter(f->hold, &saved);
     if (f->service) {
         /* Its entity's owner again: a new one if that node is gone. */
         ember__route_stanza(f->st, NULL);
         f->st = NULL;
-    } else if (local && !f->copy) {
+    } else if (f->whole) {
         ember__route_from_node(f->st, 1);
+        f->st = NULL;
+    } else if (is_message && !f->copy) {
+        /* Routed here already (archived, copied): only the delivery to
+         * that session failed. */
+        ember__route_undelivered(f->st);
         f->st = NULL;
     } else if (!f->copy) {
         ember__bounce(f->st, EMBER_COND_SERVICE_UNAVAILABLE, NULL);
@@ -1314,11 +1324,14 @@ bus_route(const char *data, size_t len)
         flen = sizeof(full) - 1;
     memcpy(full, data + 1, flen);
     full[flen] = '\0';
-    /* Gone meanwhile: the usual rules for a missing resource, here; a
-     * copy goes nowhere else. */
+    /* Gone meanwhile: a message is routed as if that session had not
+     * been (the node that handed it over routed it already), other
+     * stanzas by the rules for a missing resource; a copy goes nowhere. */
     if ((s = ember__session_by_full(full)) == NULL) {
         if (data[0] == 'E')
             ember__stanza_free(st);
+        else if (strcmp(ember__stanza_name(st), "message") == 0)
+            ember__route_undelivered(st);
         else
             ember__route_from_node(st, 1);
         return;

@@ -27,6 +27,7 @@ enum { VIA_HERE, VIA_NODE, VIA_LOCAL_ONLY };
 static const ember_route_cluster_t *cluster;   /* NULL: one node */
 static ember_route_cmd_runner command_runner;
 static int next_via;
+static uint32_t next_flags;     /* ev.flags of the next route_stanza */
 
 typedef enum { TO_HOST, TO_BARE, TO_FULL } target_t;
 
@@ -335,6 +336,43 @@ ember__route_close_remote(const char *jid, ember_stream_cond_t cond)
 }
 
 
+#define NS_CARBONS "urn:xmpp:carbons:2"
+
+int
+ember__route_undelivered(ember_stanza_t *st)
+{
+    const char *to = ember__stanza_attr(st, "to");
+    const char *type = ember__stanza_attr(st, "type");
+    ember_jid_t *j = to != NULL ? ember__jid_parse(to) : NULL;
+    int others;
+
+    if (j == NULL || j->node == NULL ||
+        strcmp(ember__stanza_name(st), "message") != 0 ||
+        (type != NULL && (strcmp(type, "error") == 0 ||
+                          strcmp(type, "groupchat") == 0 ||
+                          strcmp(type, "headline") == 0)) ||
+        ember__stanza_child(st, "sent", NS_CARBONS) != NULL ||
+        ember__stanza_child(st, "received", NS_CARBONS) != NULL ||
+        ember__stanza_child(st, "body", NULL) == NULL) {
+        ember__jid_free(j);
+        ember__stanza_free(st);
+        return 0;
+    }
+    others = ember__session_first_of(j->bare) != NULL ||
+             ember__route_remote_sessions(j->bare) > 0;
+    if (j->resource == NULL && others) {
+        ember__jid_free(j);
+        ember__stanza_free(st);
+        return 0;
+    }
+    ember__stanza_set_attr(st, "to", j->bare);
+    ember__jid_free(j);
+    next_flags = EMBER_EV_AGAIN;
+    ember__route_stanza(st, NULL);
+    return 1;
+}
+
+
 int
 ember__route_from_node(ember_stanza_t *st, int local_only)
 {
@@ -579,9 +617,11 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
     ember_event_t ev;
     target_t target;
     int is_iq, request = 0, self, handled, via = next_via, remote;
+    uint32_t flags = next_flags;
     char pl[512];
 
     next_via = VIA_HERE;
+    next_flags = 0;
     remote = cluster != NULL && via != VIA_LOCAL_ONLY;
     is_iq = strcmp(kind, "iq") == 0;
     if (from_s == NULL || (from = ember__jid_parse(from_s)) == NULL) {
@@ -653,6 +693,7 @@ ember__route_stanza(ember_stanza_t *st, ember_session_t *origin)
     ev.origin = origin;
     ev.from = from;
     ev.to = to;
+    ev.flags = flags;
     /* A room (any entity of a service) lives on one node at a time. */
     if (remote && via == VIA_HERE && ember__service_exists(host) &&
         cluster->to_service(to->bare, st))

@@ -111,6 +111,19 @@ int ember__route_close_remote(const char *jid, ember_stream_cond_t cond);
  * not reach its node). */
 int ember__route_from_node(ember_stanza_t *st, int local_only);
 
+/*
+ * A message that reached a session which is gone without acknowledging
+ * it (its stream management wait ended; its cluster node died), taken:
+ * delivered again as if that session had not existed, with EMBER_EV_AGAIN
+ * (archives keep their one row).  One to a full JID goes to the bare JID
+ * (the other resources, or offline storage); one to the bare JID only
+ * when the account has no other resource, here or on a reachable node,
+ * that had it.  Stanzas other than messages with a body, errors,
+ * groupchat, headlines and carbon copies are dropped: their recipients
+ * had their own.  1 when routed again.
+ */
+int ember__route_undelivered(ember_stanza_t *st);
+
 ember_stanza_t *ember__error_reply(const ember_stanza_t *st,
                                    ember_cond_t cond, const char *text);
 /* Route an error reply to st (nothing when st is itself an error). */

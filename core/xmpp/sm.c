@@ -22,7 +22,6 @@
 
 #define NS_SM "urn:xmpp:sm:3"
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
-#define NS_CARBONS "urn:xmpp:carbons:2"
 /* We ask the client for an acknowledgement with the stanza that makes
  * this many since the last request (fewer when <limits max-unacked> is
  * small), or with the first stanza after a sweep found some not asked
@@ -352,47 +351,24 @@ ember__sm_free(ember_session_t *s)
 }
 
 
-/*
- * Messages the client never acknowledged, as if its session had not
- * existed: a message to its full JID goes to the bare JID (another
- * resource, or offline storage); one to the bare JID only when no other
- * resource is there to have had it.  Copies of carbons are not repeated:
- * the other resources had their own.  Takes items.
- */
+/* Messages the client never acknowledged, as if its session had not
+ * existed (ember__route_undelivered).  Takes items. */
 static void
 reroute_unacked(const char *bare, sm_item_t *items)
 {
-    int others = ember__session_first_of(bare) != NULL;
     unsigned n = 0;
     sm_item_t *it;
 
     while ((it = items) != NULL) {
         ember_stanza_t *st = ember__stanza_parse(it->xml, it->len);
-        const char *to, *type;
 
         items = it->next;
         free(it);
-        if (st == NULL) {
+        if (st == NULL)
             ember__log(EMBER_LOG_WARN, "c2s", "%s: a kept stanza does not "
                        "parse again; not delivered again", bare);
-            continue;
-        }
-        to = ember__stanza_attr(st, "to");
-        type = ember__stanza_attr(st, "type");
-        if (strcmp(ember__stanza_name(st), "message") != 0 ||
-            (type != NULL && (strcmp(type, "error") == 0 ||
-                              strcmp(type, "groupchat") == 0 ||
-                              strcmp(type, "headline") == 0)) ||
-            ember__stanza_child(st, "sent", NS_CARBONS) != NULL ||
-            ember__stanza_child(st, "received", NS_CARBONS) != NULL ||
-            ember__stanza_child(st, "body", NULL) == NULL ||
-            (to != NULL && strchr(to, '/') == NULL && others)) {
-            ember__stanza_free(st);
-            continue;
-        }
-        ember__stanza_set_attr(st, "to", bare);
-        ember__route_stanza(st, NULL);
-        n++;
+        else
+            n += ember__route_undelivered(st);
     }
     if (n > 0)
         ember__log(EMBER_LOG_INFO, "c2s", "%s: %u unacknowledged messages "

@@ -309,6 +309,9 @@ on_inbound(ember_module_t *m, const ember_event_t *ev, void *ud)
     (void) m;
     if (user == NULL || ev->from == NULL)
         return EMBER_HOOK_PASS;
+    /* Archived the first time: it carries our stanza-id from then. */
+    if (EMBER_EVENT_HAS(ev, flags) && (ev->flags & EMBER_EV_AGAIN))
+        return EMBER_HOOK_PASS;
     strip_ids(ev->stanza, to_bare);
     /* One's own message to oneself is archived once, as sent. */
     if (strcmp(api->jid_bare(ev->from), to_bare) == 0 ||

@@ -66,6 +66,12 @@
  * now still reaches them (XEP-0045 11.2: rooms say 332).  ev->data NULL.
  * A core before minor 7 never fires it. */
 #define EMBER_EV_SERVER_STOPPING "server-stopping"
+/* Minor 10, in ev->flags: the message was delivered before, to a session
+ * that is gone without acknowledging it (its stream management wait
+ * ended, its cluster node died), and is routed again to the account's
+ * other resources or offline storage.  What was done once for it (an
+ * archive row, its XEP-0359 stanza-id) is not done again. */
+#define EMBER_EV_AGAIN 0x1u
 /* Minor 10, followed by a module's name: another node of the cluster
  * said (api->cluster_notify) that ev->data, a key (const char *), changed
  * in shared storage.  ev->host is NULL. */

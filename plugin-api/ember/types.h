@@ -59,7 +59,14 @@ typedef struct ember_event_s {
     const ember_jid_t *to;
     const char *host;
     void *data;
+    /* Minor 10: EMBER_EV_AGAIN ...; test with EMBER_EVENT_HAS(ev, flags)
+     * (a core before minor 10 has no such field). */
+    uint32_t flags;
 } ember_event_t;
+
+/* Whether the core that fired ev has that field of ember_event_t. */
+#define EMBER_EVENT_HAS(ev, field)                                          \
+    (offsetof(ember_event_t, field) + sizeof((ev)->field) <= (ev)->size)
 
 typedef int (*ember_hook_cb)(ember_module_t *m, const ember_event_t *ev,
                              void *ud);

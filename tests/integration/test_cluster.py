@@ -723,6 +723,44 @@ def test_stanzas_handed_to_a_node_that_died_unread_are_stored(cluster,
         "unread %d" % i for i in range(10))
 
 
+@needs_shared_storage
+def test_a_copy_for_a_node_that_died_is_not_delivered_twice(cluster,
+                                                            passwords):
+    """alice has resources of equal priority on n0 and n1: bob's messages
+    to her bare JID are routed (and archived) by n1, which delivers them
+    to both (RFC 6121 8.5.2.1.1).  n0 is stopped, then killed, before it
+    reads its copies: when its lease ends, n1 routes them as if that
+    session had not been (XEP-0198 section 5 for a session that never
+    acknowledged them): a1, which had them, gets no second copy, nothing
+    goes offline, the archive has each once, bob's acknowledgement
+    comes."""
+    nodes = cluster(2)
+    a0 = connect(nodes[0], passwords, "alice", "a0", priority=1)
+    a1 = connect(nodes[1], passwords, "alice", "a1", priority=1)
+    bob = RawClient(nodes[1].c2s_port)
+    bob.login("bob", passwords["bob"], resource="b")
+    sm_enable(bob)
+    wait_for("a0 published with priority 1", lambda: sessions(nodes[1]).get(
+        "alice@localhost/a0", {}).get("priority") == 1)
+    nodes[0].signal(signal.SIGSTOP)
+    for i in range(5):
+        bob.message("alice@localhost", "both %d" % i, id_="b%d" % i)
+    assert [a1.recv_message().get("id") for _ in range(5)] == \
+        ["b%d" % i for i in range(5)]
+    bob.sync()
+    nodes[0].kill9()
+    assert acked(bob) == 6      # five messages and the sync iq
+    wait_for("a0 gone from n1",
+             lambda: "alice@localhost/a0" not in sessions(nodes[1]))
+    a1.sync()
+    with pytest.raises(TimeoutError):
+        a1.recv_message(timeout=1)
+    assert offline_count(nodes[1], "alice@localhost") == 0
+    assert sorted(archived_bodies(a1, "bob@localhost")) == sorted(
+        "both %d" % i for i in range(5))
+    a0.close()
+
+
 # ---- rooms (XEP-0045) and pubsub nodes (XEP-0060) live on one node ----
 
 NS_MUC = "http://jabber.org/protocol/muc"

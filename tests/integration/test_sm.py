@@ -368,6 +368,10 @@ def test_unacknowledged_messages_go_offline_when_nobody_resumes(
     assert got == ["not acked", "while away"]
     with pytest.raises(TimeoutError):
         fresh.recv(q(NS_CLIENT, "message"), timeout=1)
+    # Routed again, not archived again (XEP-0313: one row a message).
+    from test_cluster import archived_bodies
+    assert sorted(archived_bodies(fresh, "bob@localhost")) == [
+        "acked", "not acked", "while away"]
     fresh.close()
     bob.close()
 
