@@ -1,6 +1,7 @@
 /* core/commands.c -- the registry of admin commands and their runs. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct ember_cmd_ctx_s {
     char *actor, *origin, *name;
     json_t *audit_args;
     const ember_command_t *cmd;
+    uint64_t id;                 /* finds it again after a wait */
     int from_node;               /* another node of a cluster handed it */
     struct ember_cmd_ctx_s *prev, *next;
 };
@@ -43,6 +45,7 @@ struct ember_cmd_ctx_s {
 static cmd_entry_t *commands;
 static ember_cmd_ctx_t *pending;
 static int running_from_node;   /* set while such a command starts */
+static uint64_t last_ctx_id;
 
 
 static int
@@ -480,6 +483,7 @@ ember__command_run(const char *name, json_t *args, ember_caller_t who,
     ctx->args = checked;
     ctx->who = who;
     ctx->cmd = e->cmd;
+    ctx->id = ++last_ctx_id;
     ctx->from_node = running_from_node;
     if (actor != NULL && !is_read(e->cmd)) {
         ctx->actor = strdup(actor);
@@ -502,38 +506,40 @@ ember__command_run(const char *name, json_t *args, ember_caller_t who,
 /* ---- a command for a service's entity runs on the node serving it ---- */
 
 typedef struct at_owner_s {
-    ember_cmd_ctx_t *ctx;
+    uint64_t ctx_id;
     void (*run)(ember_cmd_ctx_t *ctx, json_t *args, void *ud);
     void *ud;
     char *entity;
 } at_owner_t;
 
 
-static int
-still_pending(const ember_cmd_ctx_t *ctx)
+/* The pending command of that id: NULL once answered (its module may
+ * have gone meanwhile, which answers its commands). */
+static ember_cmd_ctx_t *
+pending_by_id(uint64_t id)
 {
-    const ember_cmd_ctx_t *c;
+    ember_cmd_ctx_t *c;
 
-    for (c = pending; c != NULL && c != ctx; c = c->next)
+    for (c = pending; c != NULL && c->id != id; c = c->next)
         ;
-    return c != NULL;
+    return c;
 }
 
 
 static void
 owner_answered(int status, json_t *result, const char *message, void *ud)
 {
-    ember_cmd_ctx_t *ctx = ud;
+    ember_cmd_ctx_t *ctx = pending_by_id((uint64_t) (uintptr_t) ud);
 
-    if (still_pending(ctx))
+    if (ctx != NULL)
         ember__command_done(ctx, status, json_incref(result), message);
 }
 
 
 static void
-owner_known(at_owner_t *a, int status, const char *node)
+owner_known(ember_cmd_ctx_t *ctx, at_owner_t *a, int status,
+            const char *node)
 {
-    ember_cmd_ctx_t *ctx = a->ctx;
     json_t *req, *args;
     const char *host;
     int rc;
@@ -559,9 +565,9 @@ owner_known(at_owner_t *a, int status, const char *node)
                         ctx->cmd->name, "args", args, "who", (int) ctx->who,
                         "actor", ctx->actor, "origin", ctx->origin);
         /* The node that runs it writes the audit log. */
-        if (req != NULL && (rc = ember__route_command(node, req,
-                                                      owner_answered,
-                                                      ctx)) == 0) {
+        if (req != NULL &&
+            (rc = ember__route_command(node, req, owner_answered,
+                                       (void *) (uintptr_t) ctx->id)) == 0) {
             free(ctx->actor);
             ctx->actor = NULL;
         } else {
@@ -578,10 +584,10 @@ static void
 owner_located(int status, const char *node, void *ud)
 {
     at_owner_t *a = ud;
+    ember_cmd_ctx_t *ctx = pending_by_id(a->ctx_id);
 
-    /* Not pending: its module went meanwhile, the caller has its answer. */
-    if (still_pending(a->ctx))
-        owner_known(a, status, node);
+    if (ctx != NULL)
+        owner_known(ctx, a, status, node);
     free(a->entity);
     free(a);
 }
@@ -608,7 +614,7 @@ ember__command_at_owner(ember_cmd_ctx_t *ctx, const char *entity,
         return;
     }
     ember__jid_free(j);
-    a->ctx = ctx;
+    a->ctx_id = ctx->id;
     a->run = run;
     a->ud = ud;
     ember__route_locate(a->entity, owner_located, a);
