@@ -987,8 +987,36 @@ cfg_run_as(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
 }
 
 
-/* <cluster redis="host:port" node="name" lease-ms/>: names go into Redis
- * keys and channels, so they stay plain. */
+/* Redis's password: the first line of the file (read before the
+ * privileges drop, so it may be root's alone). */
+static int
+cfg_cluster_password(cfg_ctx_t *cx, ember_config_t *c, long line,
+                     const char *file)
+{
+    char *path = ember__path_abs(c->dir, file), buf[1024];
+    FILE *f = path != NULL ? fopen(path, "re") : NULL;
+    int err = errno;
+
+    free(path);
+    if (f == NULL)
+        return cfg_fail(cx, line, "cluster: cannot read password-file "
+                        "'%s': %s", file, strerror(err));
+    if (fgets(buf, sizeof(buf), f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (buf[0] == '\0')
+        return cfg_fail(cx, line, "cluster: password-file '%s' has no "
+                        "password on its first line", file);
+    if ((c->cluster.redis_password = strdup(buf)) == NULL)
+        return EMBER_ENOMEM;
+    explicit_bzero(buf, sizeof(buf));
+    return 0;
+}
+
+
+/* <cluster redis="host:port" node="name" lease-ms user password-file/>:
+ * names go into Redis keys and channels, so they stay plain. */
 static int
 cfg_cluster(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
 {
@@ -996,6 +1024,8 @@ cfg_cluster(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     const char *redis = ember__xml_attr(n, "redis");
     const char *node = ember__xml_attr(n, "node");
     const char *lease = ember__xml_attr(n, "lease-ms");
+    const char *user = ember__xml_attr(n, "user");
+    const char *pwfile = ember__xml_attr(n, "password-file");
     const char *colon, *p;
     char *end;
     long port, ms = 5000;
@@ -1035,6 +1065,15 @@ cfg_cluster(cfg_ctx_t *cx, ember_config_t *c, xmlNodePtr n)
     cl->lease_ms = (int) ms;
     if (cl->redis_host == NULL || (cl->node = strdup(node)) == NULL)
         return EMBER_ENOMEM;
+    if (user != NULL && (*user == '\0' || strpbrk(user, " \t\r\n") != NULL))
+        return cfg_fail(cx, line, "cluster: user '%s' must be one word",
+                        user);
+    if (user != NULL && (cl->redis_user = strdup(user)) == NULL)
+        return EMBER_ENOMEM;
+    if (pwfile != NULL)
+        return cfg_cluster_password(cx, c, line, pwfile);
+    if (user != NULL)
+        return cfg_fail(cx, line, "cluster: user needs password-file");
     return 0;
 }
 
@@ -1274,6 +1313,12 @@ ember__config_free(ember_config_t *c)
     free(c->s2s.trust_anchor);
     free(c->cluster.redis_host);
     free(c->cluster.node);
+    free(c->cluster.redis_user);
+    if (c->cluster.redis_password != NULL) {
+        explicit_bzero(c->cluster.redis_password,
+                       strlen(c->cluster.redis_password));
+        free(c->cluster.redis_password);
+    }
     free(c->plugin_dirs);
     free(c->admins);
     free(c->run_user);

@@ -119,10 +119,13 @@ typedef struct ember_s2s_conf_s {
 
 /* Debian's dns-root-data: the root zone's DS and DNSKEY records. */
 #define EMBER_ROOT_ANCHOR "/usr/share/dns/root.key"
-/* <cluster redis node lease-ms/>: redis_host NULL when not clustered. */
+/* <cluster redis node lease-ms user password-file/>: redis_host NULL
+ * when not clustered. */
 typedef struct ember_cluster_conf_s {
     char *redis_host;
     int redis_port;
+    char *redis_user;          /* NULL: Redis's default user */
+    char *redis_password;      /* password-file's first line, or NULL */
     char *node;                /* this node's name, unique in the cluster */
     int lease_ms;              /* a silent node is dead after this, 5000 */
     int line;

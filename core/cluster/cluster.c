@@ -113,6 +113,8 @@ typedef struct fwd_s {
 static struct {
     int on;                 /* clustered (a reload neither joins nor leaves) */
     char *host, *node;
+    char *user, *password;  /* Redis AUTH; password NULL: none */
+    int auth_refused;       /* said so; not again until accepted */
     int port;
     int lease_ms;
     redisAsyncContext *cmd, *sub;
@@ -1681,6 +1683,7 @@ on_sub(redisAsyncContext *ac, void *reply, void *ud)
         if (msg->type == REDIS_REPLY_INTEGER && msg->integer == 2 &&
             !cl.sub_up) {
             cl.sub_up = 1;
+            cl.auth_refused = 0;
             attempt_done();
             cl.backoff = 0;
             republish();
@@ -1797,6 +1800,24 @@ on_disconnect(const redisAsyncContext *ac, int status)
 }
 
 
+/* A refused password: the connection is closed, and tried again later. */
+static void
+on_auth(redisAsyncContext *ac, void *reply, void *ud)
+{
+    redisReply *r = reply;
+
+    if (r == NULL || r->type != REDIS_REPLY_ERROR)
+        return;
+    /* Once until it is accepted: retries come every few seconds. */
+    if (!cl.auth_refused)
+        ember__log(EMBER_LOG_ERROR, LOG, "Redis at %s:%d refused the "
+                   "cluster's password (user %s): %s; retrying", cl.host,
+                   cl.port, cl.user != NULL ? cl.user : "default", r->str);
+    cl.auth_refused = 1;
+    redisAsyncDisconnect(ac);
+}
+
+
 static redisAsyncContext *
 open_one(void)
 {
@@ -1810,6 +1831,12 @@ open_one(void)
     }
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    /* First on the connection: what follows runs authenticated. */
+    if (cl.password != NULL && cl.user != NULL)
+        redisAsyncCommand(ac, on_auth, NULL, "AUTH %s %s", cl.user,
+                          cl.password);
+    else if (cl.password != NULL)
+        redisAsyncCommand(ac, on_auth, NULL, "AUTH %s", cl.password);
     return ac;
 }
 
@@ -1849,7 +1876,10 @@ ember__cluster_start(const ember_config_t *cfg)
     cl.on = 1;
     cl.port = c->redis_port;
     if ((cl.host = strdup(c->redis_host)) == NULL ||
-        (cl.node = strdup(c->node)) == NULL)
+        (cl.node = strdup(c->node)) == NULL ||
+        (c->redis_user != NULL && (cl.user = strdup(c->redis_user)) == NULL) ||
+        (c->redis_password != NULL &&
+         (cl.password = strdup(c->redis_password)) == NULL))
         return EMBER_ENOMEM;
     cl.lease_ms = c->lease_ms;
     r = (unsigned long long) ember__now_us() ^
@@ -1944,7 +1974,11 @@ ember__cluster_cleanup(void)
     ember__buf_free(&cl.out);
     free(cl.host);
     free(cl.node);
-    cl.host = cl.node = NULL;
+    free(cl.user);
+    if (cl.password != NULL)
+        explicit_bzero(cl.password, strlen(cl.password));
+    free(cl.password);
+    cl.host = cl.node = cl.user = cl.password = NULL;
     /* The timers are closing: their memory stays as it is. */
     cl.on = 0;
 }

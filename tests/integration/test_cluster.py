@@ -40,15 +40,17 @@ needs_shared_storage = pytest.mark.skipif(
 class Redis:
     """A private redis-server on a loopback port, nothing saved."""
 
-    def __init__(self, root):
+    def __init__(self, root, extra=()):
         self.root = root
         self.port = free_port()
         self.proc = None
+        self.extra = list(extra)
 
     def start(self):
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.root)],
+             "--save", "", "--appendonly", "no", "--dir", str(self.root)] +
+            self.extra,
             stdout=open(self.root / "redis.log", "ab"),
             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + DEADLINE
@@ -361,12 +363,45 @@ def test_a_node_started_before_redis_joins_when_it_comes(server_factory,
         r.stop()
 
 
+def test_a_redis_with_a_password(server_factory, tmp_path):
+    """A Redis that requires a password (requirepass; doc/cluster.md says
+    to keep Redis private): a node with it in password-file joins, one
+    with a wrong password says so, keeps serving alone and stays out."""
+    root = tmp_path / "auth-redis"
+    root.mkdir()
+    r = Redis(root, extra=["--requirepass", "two words"])
+    r.start()
+    try:
+        nodes = []
+        for name, pw in (("n0", "two words"), ("n1", "wrong")):
+            srv = server_factory(start=False)
+            (srv.config_path.parent / "redis.secret").write_text(pw + "\n")
+            ET.SubElement(srv.cfg, "cluster", node=name,
+                          redis="127.0.0.1:%d" % r.port,
+                          **{"password-file": "redis.secret"})
+            srv.start()
+            nodes.append(srv)
+        nodes[0].wait_log(r"node n0 joined the cluster", timeout=DEADLINE)
+        nodes[1].wait_log(r"refused the cluster's password",
+                          timeout=DEADLINE)
+        c = connect(nodes[1], {"alice": "alice-secret"}, "alice", "a")
+        c.ping()
+        assert "joined the cluster" not in nodes[1].log()
+        assert "two words" not in nodes[0].log()
+    finally:
+        r.stop()
+
+
 @pytest.mark.parametrize("attrs,fragment", [
     ({"redis": "localhost", "node": "n0"}, "is not host:port"),
     ({"redis": "127.0.0.1:0", "node": "n0"}, "is not a port"),
     ({"redis": "127.0.0.1:6379", "node": "a b"}, "may hold only"),
     ({"redis": "127.0.0.1:6379", "node": "n0", "lease-ms": "10"},
      "out of range"),
+    ({"redis": "127.0.0.1:6379", "node": "n0",
+      "password-file": "no-such.secret"}, "cannot read password-file"),
+    ({"redis": "127.0.0.1:6379", "node": "n0", "user": "ember"},
+     "user needs password-file"),
 ])
 def test_cluster_config_errors(server_factory, attrs, fragment):
     srv = server_factory(start=False, users=False)
