@@ -81,22 +81,6 @@ node_free(ps_node_t *n)
 }
 
 
-static void
-service_free(ps_service_t *svc)
-{
-    ps_node_t *n;
-
-    while ((n = svc->nodes) != NULL) {
-        svc->nodes = n->next;
-        node_free(n);
-    }
-    json_decref(svc->stored);
-    free(svc->jid);
-    free(svc->owner);
-    free(svc);
-}
-
-
 /* Read again at its next use. */
 static void
 service_forget_nodes(ps_service_t *svc)
@@ -109,6 +93,17 @@ service_forget_nodes(ps_service_t *svc)
     }
     svc->stale = 0;
     svc->state = PS_UNLOADED;
+}
+
+
+static void
+service_free(ps_service_t *svc)
+{
+    service_forget_nodes(svc);
+    json_decref(svc->stored);
+    free(svc->jid);
+    free(svc->owner);
+    free(svc);
 }
 
 

@@ -1038,7 +1038,6 @@ def test_room_commands_run_on_the_node_serving_the_room(cluster, passwords):
         assert names.count(cmd) == (2 if cmd == "muc-kick" else 1), names
 
 
-NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 PEP_NODE = "urn:xmpp:ember:test:mood"
 
 
