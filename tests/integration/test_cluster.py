@@ -363,7 +363,7 @@ def test_a_node_started_before_redis_joins_when_it_comes(server_factory,
         r.stop()
 
 
-def test_a_redis_with_a_password(server_factory, tmp_path):
+def test_a_redis_with_a_password(server_factory, tmp_path, passwords):
     """A Redis that requires a password (requirepass; doc/cluster.md says
     to keep Redis private): a node with it in password-file joins, one
     with a wrong password says so, keeps serving alone and stays out."""
@@ -384,7 +384,7 @@ def test_a_redis_with_a_password(server_factory, tmp_path):
         nodes[0].wait_log(r"node n0 joined the cluster", timeout=DEADLINE)
         nodes[1].wait_log(r"refused the cluster's password",
                           timeout=DEADLINE)
-        c = connect(nodes[1], {"alice": "alice-secret"}, "alice", "a")
+        c = connect(nodes[1], passwords, "alice", "a")
         c.ping()
         assert "joined the cluster" not in nodes[1].log()
         assert "two words" not in nodes[0].log()
