@@ -665,21 +665,20 @@ c_walk(const char *bare, const char *host, const char *mark,
        void (*cb)(const char *full, int available, int priority, void *ud),
        void *ud)
 {
-    rsess_t *r, *next;
+    rsess_t *r;
     cnode_t *nd;
     const char *at;
     int n = 0;
 
+    /* cb does not change the mirror: it only reads and routes. */
     if (!cl.ready)
         return 0;
     if (bare != NULL) {
-        for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = next) {
-            next = r->user_next;
+        for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL;
+             r = r->user_next)
             n += walk_one(r, mark, cb, ud);
-        }
         return n;
     }
-    /* cb does not change the mirror: it only reads and routes. */
     for (nd = cl.nodes; nd != NULL; nd = nd->next)
         for (r = nd->sessions; r != NULL; r = r->node_next) {
             at = strchr(r->bare, '@');
@@ -1371,23 +1370,22 @@ bus_message(const char *data, size_t len)
     ember_hold_ctx_t saved;
     size_t nlen;
 
-    if (len > 0 && data[0] == 'A') {
+    switch (len > 0 ? data[0] : '\0') {
+    case 'A':
         fwd_confirmed(data, len);
         return;
-    }
-    if (len > 0 && data[0] == 'K') {
+    case 'K':
         close_asked(data, len);
         return;
-    }
-    if (len > 0 && data[0] == 'C') {
+    case 'C':
         command_asked(data, len);
         return;
-    }
-    if (len > 0 && data[0] == 'c') {
+    case 'c':
         command_answered(data, len);
         return;
-    }
-    if (len == 0 || data[0] != 'W') {
+    case 'W':
+        break;
+    default:
         bus_route(data, len);
         return;
     }
