@@ -5,6 +5,7 @@ exercise the same starter config an operator gets.  Tests edit the config
 through the helpers below before start() (or between restarts/reloads).
 """
 
+import collections
 import os
 import random
 import re
@@ -79,13 +80,24 @@ def worker_slice(lo, hi):
     return start, start + width
 
 
+# Ports handed out lately by this process: a server made but not started
+# yet holds none of its ports, so the bind check alone gave a second
+# server of the same test the same ones.
+_handed = collections.deque(maxlen=256)
+
+
+def _handed_out(first, n):
+    return any(first < p + m and p < first + n for p, m in _handed)
+
+
 def free_port_base(n=PORT_SPAN):
     # Below the kernel's ephemeral range (32768..), so outgoing connections
     # of other tests cannot take our ports between this check and bind.
     lo, hi = worker_slice(20000, 32700)
     for _ in range(200):
         base = random.randrange(lo, hi - n, 16)
-        if _ports_free(base, n):
+        if not _handed_out(base, n) and _ports_free(base, n):
+            _handed.append((base, n))
             return base
     raise ServerError("no %d consecutive free ports found" % n)
 
@@ -96,7 +108,8 @@ def free_port():
     lo, hi = worker_slice(10000, 20000)
     for _ in range(200):
         port = random.randrange(lo, hi)
-        if _ports_free(port, 1):
+        if not _handed_out(port, 1) and _ports_free(port, 1):
+            _handed.append((port, 1))
             return port
     raise ServerError("no free port found")
 
