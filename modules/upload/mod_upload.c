@@ -524,36 +524,23 @@ first_expiry(const up_t *u, const char *owner)
 }
 
 
+/* The request's iq is deferred: its event lives as long as the handle. */
 static void
-on_request(up_t *u, const ember_event_t *ev, ember_stanza_t *q)
+slot_request(up_t *u, ember_iq_t *iq)
 {
+    const ember_event_t *ev = api->iq_event(iq);
+    ember_stanza_t *q = api->stanza_first(ev->stanza);
     const char *name = api->stanza_attr(q, "filename");
     const char *size_s = api->stanza_attr(q, "size");
     const char *type = api->stanza_attr(q, "content-type");
     const char *owner = api->jid_bare(ev->from);
     up_user_t *usage = up_user(u, owner, 0);
     unsigned long long size;
-    ember_iq_t *iq;
     slot_req_t *r;
     up_file_t *f;
     char text[160], *end;
     int rc;
 
-    if ((iq = api->iq_defer(u->m, ev)) == NULL) {
-        api->stanza_error(ev, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-    if (api->jid_node(ev->from) == NULL ||
-        strcmp(api->jid_domain(ev->from), api->module_host(u->m)) != 0) {
-        api->iq_fail(iq, EMBER_COND_FORBIDDEN, "only accounts of this "
-                     "server may upload");
-        return;
-    }
-    if (u->loading) {
-        api->iq_fail(iq, EMBER_COND_RESOURCE_CONSTRAINT, "starting up: "
-                     "try again in a moment");
-        return;
-    }
     errno = 0;
     size = size_s != NULL && isdigit((unsigned char) size_s[0])
            ? strtoull(size_s, &end, 10) : 0;
@@ -631,6 +618,87 @@ on_request(up_t *u, const ember_event_t *ev, ember_stanza_t *q)
 }
 
 
+/* ---- while the records load ---- */
+
+void
+up_wait_link(up_t *u, up_wait_t *w)
+{
+    w->prev = u->waiting_last;
+    w->next = NULL;
+    if (u->waiting_last != NULL)
+        u->waiting_last->next = w;
+    else
+        u->waiting = w;
+    u->waiting_last = w;
+    u->nwaiting++;
+}
+
+
+void
+up_wait_unlink(up_t *u, up_wait_t *w)
+{
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        u->waiting = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    else
+        u->waiting_last = w->prev;
+    u->nwaiting--;
+}
+
+
+/* The records are in: answer what waited for them, oldest first. */
+static void
+waiting_resume(up_t *u)
+{
+    up_wait_t *w;
+
+    while ((w = u->waiting) != NULL) {
+        up_wait_unlink(u, w);
+        if (w->req != NULL) {
+            api->http_on_closed(w->req, NULL, NULL);
+            w->handler(u->m, w->req, u);
+        } else {
+            slot_request(u, w->iq);
+        }
+        free(w);
+    }
+}
+
+
+static void
+on_request(up_t *u, const ember_event_t *ev)
+{
+    ember_iq_t *iq;
+    up_wait_t *w;
+
+    if ((iq = api->iq_defer(u->m, ev)) == NULL) {
+        api->stanza_error(ev, EMBER_COND_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    if (api->jid_node(ev->from) == NULL ||
+        strcmp(api->jid_domain(ev->from), api->module_host(u->m)) != 0) {
+        api->iq_fail(iq, EMBER_COND_FORBIDDEN, "only accounts of this "
+                     "server may upload");
+        return;
+    }
+    if (!u->loading) {
+        slot_request(u, iq);
+        return;
+    }
+    if (u->nwaiting >= UP_MAX_WAITING ||
+        (w = calloc(1, sizeof(*w))) == NULL) {
+        api->iq_fail(iq, EMBER_COND_RESOURCE_CONSTRAINT, "starting up: "
+                     "try again in a moment");
+        return;
+    }
+    w->iq = iq;
+    up_wait_link(u, w);
+}
+
+
 static ember_stanza_t *
 disco_info(up_t *u)
 {
@@ -682,7 +750,7 @@ up_dispatch(ember_module_t *m, const ember_event_t *ev, void *ud)
     }
     if (strcmp(ns, NS_UPLOAD) == 0 &&
         strcmp(api->stanza_name(q), "request") == 0) {
-        on_request(u, ev, q);
+        on_request(u, ev);
         return EMBER_HOOK_HANDLED;
     }
     return EMBER_HOOK_PASS;
@@ -816,6 +884,7 @@ loaded(int status, json_t *result, void *ud)
             free(path);
         }
     purge_schedule(u);
+    waiting_resume(u);
 }
 
 
@@ -873,6 +942,7 @@ static void
 up_unload(ember_module_t *m)
 {
     up_t *u = api->module_data(m);
+    up_wait_t *w;
     up_file_t *f;
     size_t i;
 
@@ -880,6 +950,11 @@ up_unload(ember_module_t *m)
         return;
     if (u->purge != NULL)
         api->timer_stop(m, u->purge);
+    /* The core answers the requests and iqs a module leaves behind. */
+    while ((w = u->waiting) != NULL) {
+        up_wait_unlink(u, w);
+        free(w);
+    }
     while ((f = u->all) != NULL) {
         u->all = f->next;
         file_free(f);

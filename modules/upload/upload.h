@@ -48,6 +48,18 @@ typedef struct {
     int expire_after, slot_ttl;
 } up_conf_t;
 
+/* A request that came while the records were loading: it is answered
+ * once they are in, as a restart should not fail a download. */
+typedef struct up_wait_s {
+    ember_http_req_t *req;     /* an HTTP request, with its handler, or */
+    ember_http_cb handler;
+    ember_iq_t *iq;            /* a slot request */
+    struct up_wait_s *prev, *next;
+} up_wait_t;
+
+/* Requests that wait for the records, at most; more get a 503. */
+#define UP_MAX_WAITING 256
+
 typedef struct {
     ember_module_t *m;
     const up_conf_t *conf;
@@ -62,6 +74,8 @@ typedef struct {
     up_user_t *users[256];
     ember_timer_t *purge;
     int loading;
+    up_wait_t *waiting, *waiting_last;   /* oldest first */
+    unsigned nwaiting;
 } up_t;
 
 extern const ember_api_t *api;
@@ -78,6 +92,12 @@ up_user_t *up_user(up_t *u, const char *owner, int create);
 char *up_url(const up_t *u, const up_file_t *f);
 
 int up_http_start(up_t *u);
+/* Park req until the records are in (up_wait_t); answered 503 when too
+ * many wait. */
+int up_http_wait(up_t *u, ember_http_req_t *req, ember_http_cb handler);
+/* Put w last on u's waiting list, take it off. */
+void up_wait_link(up_t *u, up_wait_t *w);
+void up_wait_unlink(up_t *u, up_wait_t *w);
 int up_cmd_register(up_t *u);
 
 #endif

@@ -170,7 +170,7 @@ on_put(ember_module_t *m, ember_http_req_t *req, void *ud)
 
     (void) m;
     if (u->loading)
-        return answer(req, 503, "starting up: try again in a moment");
+        return up_http_wait(u, req, on_put);
     if (f == NULL)
         return answer(req, 403, "no such upload slot");
     if (f->state != UP_SLOT)
@@ -361,7 +361,7 @@ on_get(ember_module_t *m, ember_http_req_t *req, void *ud)
 
     (void) m;
     if (u->loading)
-        return answer(req, 503, "starting up: try again in a moment");
+        return up_http_wait(u, req, on_get);
     if (f == NULL || f->state != UP_STORED)
         return answer(req, 404, "no such file");
     if ((path = up_path(u, f, 0)) == NULL)
@@ -444,6 +444,33 @@ on_options(ember_module_t *m, ember_http_req_t *req, void *ud)
     (void) m;
     (void) ud;
     return api->http_respond(req, 204, h, NULL, 0);
+}
+
+
+/* ---- while the records load ---- */
+
+static void
+wait_closed(ember_http_req_t *req, void *ud)
+{
+    up_wait_t *w = ud;
+
+    up_wait_unlink(route_owner(req), w);
+    free(w);
+}
+
+
+int
+up_http_wait(up_t *u, ember_http_req_t *req, ember_http_cb handler)
+{
+    up_wait_t *w;
+
+    if (u->nwaiting >= UP_MAX_WAITING || (w = calloc(1, sizeof(*w))) == NULL)
+        return answer(req, 503, "starting up: try again in a moment");
+    w->req = req;
+    w->handler = handler;
+    up_wait_link(u, w);
+    api->http_on_closed(req, wait_closed, w);
+    return 0;
 }
 
 

@@ -4,6 +4,9 @@ uploaded file from running as a page of the server, quotas, expiry,
 restarts, admin commands, account deletion."""
 
 import http.client
+import json
+import socket
+import sqlite3
 import time
 import urllib.parse
 
@@ -225,3 +228,50 @@ def test_expiry_restart_commands_and_account_deletion(up, passwords):
     c.close()
     srv.ctl_ok("deluser", "alice@localhost")
     assert fetch(srv, "GET", get)[0] == 404
+
+
+def test_requests_while_the_records_load_wait_for_them(up, passwords):
+    """After a restart the records load in the background, behind the open
+    listeners: a download that comes meanwhile is answered once they are
+    in, not refused with a 503 (40,000 records make the window wide
+    enough to hit every time); one whose client left meanwhile is
+    forgotten."""
+    srv, c = up()
+    if srv.storage == "pgsql":
+        pytest.skip("the records are written straight into SQLite's file")
+    put, get = slot(c, "keep.txt", 4, "text/plain")
+    assert fetch(srv, "PUT", put, b"data",
+                 {"Content-Type": "text/plain"})[0] == 201
+    c.close()
+    srv.stop()
+    with sqlite3.connect(str(srv.dir / "data" / "ember.db")) as db:
+        host, store, user = db.execute(
+            "SELECT host, store, user FROM map WHERE store = 'upload_files'"
+        ).fetchone()
+        now = int(time.time())
+        db.executemany("INSERT INTO map VALUES (?, ?, ?, ?, ?)", (
+            (host, store, user, "%022d" % i, json.dumps({
+                "owner": "bob@localhost", "name": "f%d" % i,
+                "type": "", "size": 1, "created": now, "stored": 0}))
+            for i in range(40000)))
+    srv.start(wait=False)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", srv.http_port), 0.5).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "no http listener"
+            time.sleep(0.01)
+    gone = socket.create_connection(("127.0.0.1", srv.http_port), 5)
+    gone.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+                 % urllib.parse.urlsplit(get).path.encode())
+    gone.close()
+    st, _, body = fetch(srv, "GET", get)
+    c = RawClient(srv.c2s_port, domain=srv.domain)
+    c.login("alice", passwords["alice"])
+    r = request(c, "new.txt", 4, "text/plain")
+    assert r.get("type") == "result", stanza_error(r)
+    assert (st, body) == (200, b"data")
+    srv.wait_ready()
+    c.close()
