@@ -115,6 +115,16 @@ static const ember__server_ops_t server_ops = {
 };
 
 
+/* Listening, with privileges dropped, signals handled, and what the
+ * modules read at start in memory. */
+static void
+say_ready(void)
+{
+    ember__log(EMBER_LOG_INFO, "core", "emberd ready (version %s, plugin "
+               "ABI %d.%d)", EMBER_VERSION, EMBER_ABI_MAJOR, EMBER_API_MINOR);
+}
+
+
 int
 ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
                     size_t errlen)
@@ -175,8 +185,7 @@ ember__server_start(ember_config_t *cfg, unsigned flags, char *err,
     if ((rc = ember__privileges_drop(cfg, err, errlen)) < 0)
         return rc;
     signals_start();
-    ember__log(EMBER_LOG_INFO, "core", "emberd ready (version %s, plugin "
-               "ABI %d.%d)", EMBER_VERSION, EMBER_ABI_MAJOR, EMBER_API_MINOR);
+    ember__storage_when_started(say_ready);
     return 0;
 }
 

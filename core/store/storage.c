@@ -36,6 +36,7 @@ typedef struct store_req_s {
     ember_store_cb cb;     /* NULL once the module is gone */
     void *ud;
     ember_archive_query_t q;
+    int startup;           /* counted in startup_reads */
 } store_req_t;
 
 static struct ember_store_s *stores;
@@ -44,6 +45,16 @@ static size_t pending_count;
 static ember_storage_driver_t driver;
 static ember_module_t *driver_module;
 static int have_driver;
+
+/*
+ * What the modules read while the server starts, and what those reads'
+ * callbacks ask for in turn: the server says it is ready once none is
+ * left, so "emberd ready" means every module has its state in memory.
+ */
+static int startup_open = 1;
+static int startup_in_callback;
+static size_t startup_reads;
+static void (*startup_done)(void);
 
 
 static char *
@@ -149,7 +160,32 @@ req_submit(store_req_t *r)
         req_free(r);
         return err;
     }
+    if (startup_open || startup_in_callback > 0) {
+        r->startup = 1;
+        startup_reads++;
+    }
     return 0;
+}
+
+
+static void
+startup_check(void)
+{
+    void (*done)(void) = startup_done;
+
+    if (startup_open || startup_reads > 0 || done == NULL)
+        return;
+    startup_done = NULL;
+    done();
+}
+
+
+void
+ember__storage_when_started(void (*done)(void))
+{
+    startup_open = 0;
+    startup_done = done;
+    startup_check();
 }
 
 
@@ -508,8 +544,14 @@ ember__store_done(ember_store_req_t *req, int status, json_t *result)
         return;
     /* Unlinked first: the callback may submit or unload anything. */
     req_unlink(r);
+    startup_in_callback += r->startup;
     if (r->cb != NULL)
         r->cb(status, result, r->ud);
+    startup_in_callback -= r->startup;
+    if (r->startup) {
+        startup_reads--;
+        startup_check();
+    }
     req_free(r);
 }
 

@@ -71,5 +71,8 @@ void ember__storage_module_gone(ember_module_t *m);
 void ember__storage_flush(void);
 /* Requests submitted and not yet completed. */
 size_t ember__storage_pending(void);
+/* Call done once the storage requests made so far, and those their
+ * callbacks make, have completed (now, when there are none). */
+void ember__storage_when_started(void (*done)(void));
 
 #endif
