@@ -163,8 +163,8 @@ static struct {
 
 /*
  * The credentials of req: 0 (kind AUTH_NONE without any, *detail saying
- * why), or -1 with *detail for a 401: an Authorization header that is
- * not a valid API key.
+ * why), -1 with *detail for a 401: an Authorization header that is not a
+ * valid API key, or 1 for a 503: the keys are not read yet.
  */
 static int
 credentials(ember_http_req_t *req, auth_t *auth, const char **detail)
@@ -183,7 +183,14 @@ credentials(ember_http_req_t *req, auth_t *auth, const char **detail)
         }
         for (h += 7; *h == ' '; h++)
             ;
-        if (console_key_check(h, auth->who, sizeof(auth->who)) < 0) {
+        switch (console_key_check(h, auth->who, sizeof(auth->who))) {
+        case 0:
+            break;
+        case 1:
+            *detail = "starting up: the API keys are being read, try again "
+                      "in a moment";
+            return 1;
+        default:
             *detail = "invalid API key";
             return -1;
         }
@@ -211,10 +218,20 @@ credentials(ember_http_req_t *req, auth_t *auth, const char **detail)
 }
 
 
+static int
+keys_not_read(ember_http_req_t *req, const char *detail)
+{
+    static const char *const retry_soon[] = { "Retry-After", "1", NULL };
+
+    return console_json(req, 503, json_pack("{s:s, s:s}", "error",
+                        "unavailable", "detail", detail), retry_soon);
+}
+
+
 /*
  * The REST table's auth hook and the admin set's gate: an API key, or a
  * session with, on a change, its CSRF token.  0 with the principal set,
- * or 1 after answering 401 or 403.
+ * or 1 after answering 401, 403, or 503 while the keys are read at start.
  */
 int
 console_check(ember_module_t *m, ember_http_req_t *req, void *ud)
@@ -223,8 +240,16 @@ console_check(ember_module_t *m, ember_http_req_t *req, void *ud)
     auth_t auth;
 
     checked.req = NULL;
-    if (credentials(req, &auth, &detail) < 0 || auth.kind == AUTH_NONE) {
+    switch (credentials(req, &auth, &detail)) {
+    case 0:
+        if (auth.kind != AUTH_NONE)
+            break;
+        /* fall through */
+    case -1:
         console_error(req, 401, "unauthorized", detail);
+        return 1;
+    default:
+        keys_not_read(req, detail);
         return 1;
     }
     csrf = api->http_header(req, "X-CSRF-Token");
@@ -529,8 +554,12 @@ console_session(ember_http_req_t *req, const console_op_t *op)
     console_call_t *c;
     auth_t auth;
 
-    if (credentials(req, &auth, &detail) < 0)
+    switch (credentials(req, &auth, &detail)) {
+    case -1:
         return console_error(req, 401, "unauthorized", detail);
+    case 1:
+        return keys_not_read(req, detail);
+    }
     if (auth.kind == AUTH_COOKIE)
         return console_json(req, 200, session_doc(auth.session), NULL);
     if (auth.kind == AUTH_KEY)

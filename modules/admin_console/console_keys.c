@@ -164,7 +164,8 @@ sha256_hex(const char *data, size_t len, char out[65])
 }
 
 
-/* 0 when key is a valid API key, naming it in who; else -1. */
+/* 0 when key is a valid API key, naming it in who; 1 while the keys are
+ * being read at start; else -1. */
 int
 console_key_check(const char *key, char *who, size_t wholen)
 {
@@ -173,6 +174,8 @@ console_key_check(const char *key, char *who, size_t wholen)
     json_t *doc;
     key_t_ *k;
 
+    if (store != NULL && !loaded)
+        return 1;
     if (!loaded || len != 3 + 2 * ID_BYTES + 1 + 2 * SECRET_BYTES ||
         strncmp(key, "ek_", 3) != 0 || key[3 + 2 * ID_BYTES] != '_')
         return -1;
