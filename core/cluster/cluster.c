@@ -3,6 +3,7 @@
  * that keeps the router's lookups synchronous, and a channel per node
  * that carries stanzas between nodes.  Redis does the coordination (key
  * expiry, pub/sub); nothing here votes or gossips. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1239,6 +1240,58 @@ c_notice(const char *host, const char *module, const char *key)
 }
 
 
+/* "G<bare> <previd>" to each node with a session of bare. */
+static void
+c_resume_failed(const char *bare, const char *previd)
+{
+    rsess_t *r, *t;
+    size_t i;
+    char ch[128];
+
+    if (!cl.ready || strlen(previd) > 64)
+        return;
+    for (i = 0; previd[i] != '\0'; i++)
+        if (!isxdigit((unsigned char) previd[i]))
+            return;
+    ember__buf_reset(&cl.out);
+    if (ember__buf_puts(&cl.out, "G") < 0 ||
+        ember__buf_puts(&cl.out, bare) < 0 ||
+        ember__buf_puts(&cl.out, " ") < 0 ||
+        ember__buf_puts(&cl.out, previd) < 0)
+        return;
+    for (r = ember__hmap_get(&cl.by_bare, bare); r != NULL; r = r->user_next) {
+        for (t = ember__hmap_get(&cl.by_bare, bare); t != r; t = t->user_next)
+            if (t->node == r->node)
+                break;
+        if (t != r)
+            continue;
+        snprintf(ch, sizeof(ch), CH_BUS, r->node->name);
+        redisAsyncCommand(cl.cmd, NULL, NULL, "PUBLISH %s %b", ch,
+                          cl.out.data, cl.out.len);
+    }
+}
+
+
+/* "G<bare> <previd>": bare's client failed to resume previd elsewhere. */
+static void
+resume_failed_heard(const char *data, size_t len)
+{
+    char bare[3072], previd[65];
+    const char *sp = memchr(data, ' ', len);
+    size_t blen, plen;
+
+    if (sp == NULL || (blen = (size_t) (sp - data - 1)) == 0 ||
+        blen >= sizeof(bare) || (plen = len - blen - 2) == 0 ||
+        plen >= sizeof(previd))
+        return;
+    memcpy(bare, data + 1, blen);
+    bare[blen] = '\0';
+    memcpy(previd, sp + 1, plen);
+    previd[plen] = '\0';
+    ember__sm_give_up(bare, previd);
+}
+
+
 /* Another node's module told its peers that key changed. */
 static void
 notice_heard(const char *rest)
@@ -1272,6 +1325,7 @@ static const ember_route_cluster_t route_ops = {
     .locate = c_locate,
     .command = c_command,
     .notice = c_notice,
+    .resume_failed = c_resume_failed,
 };
 
 
@@ -1376,6 +1430,9 @@ bus_message(const char *data, size_t len)
         return;
     case 'K':
         close_asked(data, len);
+        return;
+    case 'G':
+        resume_failed_heard(data, len);
         return;
     case 'C':
         command_asked(data, len);

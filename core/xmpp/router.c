@@ -329,6 +329,14 @@ ember__route_notice(const char *host, const char *module, const char *key)
 }
 
 
+void
+ember__route_resume_failed(const char *bare, const char *previd)
+{
+    if (cluster != NULL)
+        cluster->resume_failed(bare, previd);
+}
+
+
 int
 ember__route_close_remote(const char *jid, ember_stream_cond_t cond)
 {

@@ -73,6 +73,9 @@ typedef struct ember_route_cluster_s {
     /* Every other node fires "cluster-notice/<module>" on host with key
      * (api->cluster_notify). */
     void (*notice)(const char *host, const char *module, const char *key);
+    /* bare's client asked here to resume previd, which this node does not
+     * have: the nodes of bare's sessions end it (ember__sm_give_up). */
+    void (*resume_failed)(const char *bare, const char *previd);
 } ember_route_cluster_t;
 
 /* Who runs a command another node hands over (runtime/commands.c): req
@@ -89,9 +92,10 @@ void ember__route_locate(const char *entity, ember_route_locate_cb cb,
                          void *ud);
 int ember__route_command(const char *node, json_t *req,
                          ember_route_cmd_reply_cb reply, void *ud);
-/* The cluster's notice (nothing on one node). */
+/* The cluster's notice and resume_failed (nothing on one node). */
 void ember__route_notice(const char *host, const char *module,
                          const char *key);
+void ember__route_resume_failed(const char *bare, const char *previd);
 
 void ember__router_set_cluster(const ember_route_cluster_t *ops);
 /* Sessions of bare on other nodes (api->user_remote_sessions). */

@@ -27,6 +27,10 @@ void ember__sessions_stanza_totals(uint64_t *in, uint64_t *out);
 void ember__sessions_observe(void (*cb)(ember_session_t *s, int bound));
 /* [{"jid","ip","tls","mechanism","idle_ms","in","out"}] of bound sessions. */
 json_t *ember__sessions_describe(const char *host);
+/* bare's client resumed (XEP-0198) previd on another node, which did not
+ * have it: end previd's session here now, as if it had not been resumed
+ * in time, rather than keep its stanzas until the timeout (sm.c). */
+void ember__sm_give_up(const char *bare, const char *previd);
 
 #endif
 

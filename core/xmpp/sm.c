@@ -70,6 +70,7 @@ struct ember_sm_s {
     unsigned ask_due : 1;      /* a sweep found stanzas not asked for */
     uint32_t unasked;          /* sent since our last <r/> */
     unsigned replaying : 1;    /* resending after a resume: not queued */
+    unsigned given_up : 1;     /* resumed elsewhere: no hibernation */
     uint32_t in;               /* stanzas received from the client */
     ember_hold_t *unsettled;   /* by seq, oldest first */
     ember_hold_t *newest;      /* its last entry */
@@ -495,8 +496,8 @@ ember__sm_hibernate(ember_session_t *s)
         ember__xml_free(s->xml);
         s->xml = NULL;
     }
-    uv_timer_start(sm->wait, hibernation_over,
-                   (uint64_t) cfg->limits.resume_timeout * 1000, 0);
+    uv_timer_start(sm->wait, hibernation_over, sm->given_up ? 0
+                   : (uint64_t) cfg->limits.resume_timeout * 1000, 0);
     ember__log(EMBER_LOG_INFO, "c2s", "%s: connection lost, waiting %d s "
                "for the client to resume (%zu stanzas kept)", s->jid->full,
                cfg->limits.resume_timeout, sm->queued);
@@ -612,6 +613,8 @@ resume(ember_session_t *n, const ember_stanza_t *el)
         ember__log(EMBER_LOG_INFO, "c2s", "%s: %s asked to resume a session "
                    "that is not there", ember__session_ip(n), n->jid->bare);
         write_failed(n, "item-not-found");
+        if (o == NULL && previd != NULL)
+            ember__route_resume_failed(n->jid->bare, previd);
         return;
     }
     if (n->tops->rebind == NULL) {
@@ -638,6 +641,24 @@ resume(ember_session_t *n, const ember_stanza_t *el)
     o->sm->replaying = 0;
     o->sm->r_pending = 0;
     ember__sm_after_send(o);
+}
+
+
+void
+ember__sm_give_up(const char *bare, const char *previd)
+{
+    ember_session_t *o = ember__hmap_get(&by_id, previd);
+
+    if (o == NULL || o->state != ST_BOUND || o->jid == NULL ||
+        strcmp(o->jid->bare, bare) != 0)
+        return;
+    ember__log(EMBER_LOG_INFO, "c2s", "%s: its client could not resume it "
+               "on another node: ended", o->jid->full);
+    o->sm->given_up = 1;
+    if (o->hibernating)
+        ember__sm_end_hibernating(o);
+    else if (o->t != NULL)
+        o->tops->close(o->t);
 }
 
 

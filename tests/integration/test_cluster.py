@@ -565,6 +565,52 @@ def test_kill_9_while_messages_flow_nothing_acknowledged_is_lost(
     assert offline_count(nodes[1], "alice@localhost") == 0
 
 
+@needs_shared_storage
+@pytest.mark.parametrize("old_connection", ["lost", "still open"])
+def test_a_resumption_on_another_node_ends_the_old_session_at_once(
+        cluster, passwords, old_connection):
+    """A phone's reconnection that the balancer sends to another node: the
+    resumption fails there with item-not-found (XEP-0198 section 5, that
+    node does not have the session), and the node that has it ends it at
+    once, its connection closed if it was still open, as if resume-timeout
+    had passed: what the client had not acknowledged waits offline for its
+    new session now, not 300 s later; each message once, archived once."""
+    nodes = cluster(2)
+    alice = RawClient(nodes[0].c2s_port)
+    alice.login("alice", passwords["alice"], resource="phone")
+    previd = sm_enable(alice)
+    alice.presence()
+    alice.sync()
+    bob = connect(nodes[1], passwords, "bob", "b")
+    seen_by([nodes[1]], "alice@localhost/phone")
+    for i in range(5):
+        bob.message("alice@localhost", "u%d" % i, id_="u%d" % i)
+    assert [alice.recv_message().get("id") for _ in range(5)] == \
+        ["u%d" % i for i in range(5)]
+    if old_connection == "lost":
+        alice.close()
+        nodes[0].wait_log(r"alice@localhost/phone: connection lost")
+    c = RawClient(nodes[1].c2s_port)
+    c.login("alice", passwords["alice"], bind=False)
+    c.send("<resume xmlns='%s' previd='%s' h='0'/>" % (NS_SM, previd))
+    el = c.recv(lambda e: e.tag in (q(NS_SM, "resumed"), q(NS_SM, "failed")),
+                timeout=DEADLINE)
+    assert el.find(q(NS_STANZAS, "item-not-found")) is not None
+    if old_connection == "still open":
+        alice.wait_closed(timeout=DEADLINE)
+    wait_for("the old session ended", lambda: "alice@localhost/phone"
+             not in sessions(nodes[1]), timeout=15)
+    wait_for("its messages stored offline",
+             lambda: offline_count(nodes[1], "alice@localhost") == 5,
+             timeout=15)
+    c.bind("phone2")
+    c.presence()
+    assert sorted(body_of(c.recv_message()) for _ in range(5)) == \
+        ["u%d" % i for i in range(5)]
+    assert sorted(archived_bodies(c, "bob@localhost")) == \
+        ["u%d" % i for i in range(5)]
+
+
 def test_admin_closes_sessions_on_every_node(cluster, passwords):
     """kick and kick-session run on one node close the account's sessions
     on the others (RFC 6120 4.9.3.14 policy-violation), and locking an
