@@ -315,23 +315,24 @@ timer_freed(uv_handle_t *h)
 }
 
 
+static void reroute_unacked(const char *bare, sm_item_t *items);
+
+/* The session ends: what its client did not acknowledge is delivered as
+ * if it had not been there (XEP-0198 section 4: like a stanza sent to an
+ * unavailable resource), whatever ended it: a clean close, a kick, a lost
+ * connection without resumption. */
 void
 ember__sm_free(ember_session_t *s)
 {
     ember_sm_t *sm = s->sm;
+    sm_item_t *unacked;
 
     if (sm == NULL)
         return;
     if (sm->id[0] != '\0' && ember__hmap_get(&by_id, sm->id) == s)
         ember__hmap_del(&by_id, sm->id);
-    /* Every queued copy, whatever the counters say: ack() goes by h,
-     * which an offset (a client counting across <enable/>) shifts. */
-    while (sm->head != NULL) {
-        sm_item_t *it = sm->head;
-
-        sm->head = it->next;
-        free(it);
-    }
+    unacked = sm->head;
+    sm->head = NULL;
     sm->tail = &sm->head;
     sm->queued = 0;
     /* Holds outlive the session: their last release frees them. */
@@ -349,6 +350,8 @@ ember__sm_free(ember_session_t *s)
         uv_close((uv_handle_t *) sm->wait, timer_freed);
     free(sm);
     s->sm = NULL;
+    /* <enable/> is taken only on a bound stream: s->jid is there. */
+    reroute_unacked(s->jid->bare, unacked);
 }
 
 
@@ -381,19 +384,10 @@ static void
 hibernation_over(uv_timer_t *t)
 {
     ember_session_t *s = t->data;
-    ember_sm_t *sm = s->sm;
-    sm_item_t *items = sm->head;
-    char *bare = strdup(s->jid->bare);
 
     ember__log(EMBER_LOG_INFO, "c2s", "%s: not resumed in time, ended",
                s->jid->full);
-    sm->head = NULL;
-    sm->tail = &sm->head;
-    sm->queued = 0;
     ember__stream_finish(s);
-    if (bare != NULL)
-        reroute_unacked(bare, items);
-    free(bare);
 }
 
 

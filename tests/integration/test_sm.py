@@ -376,6 +376,62 @@ def test_unacknowledged_messages_go_offline_when_nobody_resumes(
     bob.close()
 
 
+def offline_count(srv, jid):
+    out = srv.ctl_ok("offline-count", jid).stdout
+    return int(out.split("count:")[1].split()[0])
+
+
+@pytest.mark.parametrize("ending", ["lost, no resumption",
+                                    "closed cleanly", "kicked"])
+def test_unacknowledged_messages_of_a_session_that_ends_go_offline(
+        sm_server, passwords, ending):
+    """Section 4: the server SHOULD treat what the client did not
+    acknowledge like a stanza sent to an unavailable resource: here
+    offline storage, once, archived once; whatever ended the session (a
+    lost connection without resumption, a clean </stream:stream>, an
+    admin's kick), not only a hibernation that timed out."""
+    srv = sm_server
+    bob = RawClient(srv.c2s_port, domain=srv.domain)
+    bob.login("bob", passwords["bob"])
+    bob.presence()
+    alice = RawClient(srv.c2s_port, domain=srv.domain)
+    jid = alice.login("alice", passwords["alice"])
+    alice.presence()
+    assert enable(alice, resume=ending != "lost, no resumption"
+                  ).tag == sm("enabled")
+    bob.send("<message to='%s' type='chat'><body>acked</body></message>"
+             % jid)
+    messages(alice, 1)
+    alice.send("<a xmlns='%s' h='1'/>" % NS_SM)
+    for i in range(3):
+        bob.send("<message to='%s' type='chat'><body>not acked %d</body>"
+                 "</message>" % (jid, i))
+    messages(alice, 3)
+    if ending == "lost, no resumption":
+        drop(alice)
+    elif ending == "closed cleanly":
+        alice.stream_end()
+    else:
+        srv.ctl_ok("kick-session", jid)
+    deadline = time.time() + 10
+    while offline_count(srv, "alice@localhost") != 3:
+        assert time.time() < deadline, "the messages did not reach storage"
+        time.sleep(0.1)
+    assert "alice" not in srv.ctl_ok("sessions").stdout
+    fresh = RawClient(srv.c2s_port, domain=srv.domain)
+    fresh.login("alice", passwords["alice"])
+    fresh.presence()
+    assert sorted(bodies(messages(fresh, 3))) == [
+        "not acked %d" % i for i in range(3)]
+    with pytest.raises(TimeoutError):
+        fresh.recv(q(NS_CLIENT, "message"), timeout=1)
+    from test_cluster import archived_bodies
+    assert sorted(archived_bodies(fresh, "bob@localhost")) == [
+        "acked"] + ["not acked %d" % i for i in range(3)]
+    fresh.close()
+    bob.close()
+
+
 def test_too_many_unacknowledged_stanzas_end_the_stream(server_factory,
                                                          passwords):
     srv = server_factory(start=False)
