@@ -6,6 +6,7 @@ emberd over real HTTP.
 
 import http.client
 import json
+import sqlite3
 import socket
 import ssl
 import subprocess
@@ -404,6 +405,39 @@ def test_api_keys(csrv):
 
 
 # ---- the REST table ----
+
+
+def test_an_api_key_right_after_a_start_is_never_called_invalid(csrv):
+    """The keys are read in the background after the listeners open: a
+    request with a valid key in that window is a 503 saying so, with
+    Retry-After, never the 401 of a wrong key (a script would give up on
+    a good key).  20,000 stored keys make the window wide."""
+    if csrv.storage == "pgsql":
+        pytest.skip("the keys are written straight into SQLite's file")
+    k = new_key(csrv, "early")
+    csrv.stop()
+    with sqlite3.connect(str(csrv.dir / "data" / "ember.db")) as db:
+        host, store, user, value = db.execute(
+            "SELECT host, store, user, value FROM map "
+            "WHERE store = 'console_keys'").fetchone()
+        db.executemany("INSERT INTO map VALUES (?, ?, ?, ?, ?)", (
+            (host, store, user, "%012x" % i, value) for i in range(20000)))
+    csrv.start(wait=False)
+    deadline = time.monotonic() + 30
+    seen = []
+    while not seen or seen[-1] != 200:
+        assert time.monotonic() < deadline, seen
+        try:
+            st, h, doc = keyed(csrv, k["key"])("GET", "/api/v1/stats")
+        except OSError:
+            time.sleep(0.01)
+            continue
+        seen.append(st)
+        if st == 503:
+            assert doc["error"] == "unavailable" and h["retry-after"] == "1"
+        else:
+            assert st == 200, (st, doc)
+    csrv.wait_ready()
 
 def test_bad_json_and_errors(csrv):
     api = keyed(csrv, new_key(csrv)["key"])
