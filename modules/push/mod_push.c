@@ -39,12 +39,16 @@ static const ember_option_t push_options[] = {
 };
 
 struct note_s;
+struct wake_s;
 
 typedef struct {
     ember_module_t *m;
     const push_conf_t *conf;
     ember_store_t *st;        /* KEYVAL: {"apps": [{jid, node, options}]} */
     struct note_s *notes;     /* waiting for a retry: freed at unload */
+    /* Reading the account's app servers: an unload drops the storage
+     * callbacks, so the module frees these itself. */
+    struct wake_s *wakes;
 } push_t;
 
 static const ember_api_t *api;
@@ -366,10 +370,27 @@ note_send(note_t *n)
 }
 
 
-typedef struct {
+typedef struct wake_s {
     push_t *p;
     char *user, *sender, *body;
+    struct wake_s *prev, *next;
 } wake_t;
+
+
+static void
+wake_free(wake_t *w)
+{
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else if (w->p->wakes == w)
+        w->p->wakes = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    free(w->user);
+    free(w->sender);
+    free(w->body);
+    free(w);
+}
 
 
 static void
@@ -399,10 +420,7 @@ wake_loaded(int status, json_t *doc, void *ud)
         }
         note_send(n);
     }
-    free(w->user);
-    free(w->sender);
-    free(w->body);
-    free(w);
+    wake_free(w);
 }
 
 
@@ -425,11 +443,13 @@ wake(push_t *p, const char *user, const ember_stanza_t *msg)
         w->body = strdup(body);
     if (w->user == NULL ||
         api->keyval_get(p->st, user, wake_loaded, w) < 0) {
-        free(w->user);
-        free(w->sender);
-        free(w->body);
-        free(w);
+        wake_free(w);
+        return;
     }
+    w->next = p->wakes;
+    if (p->wakes != NULL)
+        p->wakes->prev = w;
+    p->wakes = w;
 }
 
 
@@ -491,6 +511,8 @@ push_unload(ember_module_t *m)
         api->timer_stop(m, n->retry);
         note_free(n);
     }
+    while (p->wakes != NULL)
+        wake_free(p->wakes);
     free(p);
     api->module_set_data(m, NULL);
 }
