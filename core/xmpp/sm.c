@@ -492,9 +492,10 @@ ember__sm_hibernate(ember_session_t *s)
     }
     uv_timer_start(sm->wait, hibernation_over, sm->given_up ? 0
                    : (uint64_t) cfg->limits.resume_timeout * 1000, 0);
-    ember__log(EMBER_LOG_INFO, "c2s", "%s: connection lost, waiting %d s "
-               "for the client to resume (%zu stanzas kept)", s->jid->full,
-               cfg->limits.resume_timeout, sm->queued);
+    if (!sm->given_up)
+        ember__log(EMBER_LOG_INFO, "c2s", "%s: connection lost, waiting %d "
+                   "s for the client to resume (%zu stanzas kept)",
+                   s->jid->full, cfg->limits.resume_timeout, sm->queued);
     return 1;
 }
 
