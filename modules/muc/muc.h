@@ -258,6 +258,10 @@ int64_t muc_now_us(void);
 
 /* muc_store.c */
 void muc_store_save(muc_room_t *r);
+/* Save r, then end ctx with result (taken), or with the write's error:
+ * a command's answer means another node can read the room. */
+void muc_store_save_then(muc_room_t *r, ember_cmd_ctx_t *ctx,
+                         json_t *result);
 void muc_store_forget(muc_room_t *r);
 int muc_store_load(muc_t *mu);
 /* Read room node from storage again, queueing the service's stanzas

@@ -307,12 +307,10 @@ cmd_create(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
             snprintf(err, sizeof(err), "a room made with nobody in it must "
                      "be persistent");
         }
-        if (rc < 0) {
+        if (rc < 0)
             muc_room_destroy(r, NULL, NULL);
-        } else {
+        else
             r->locked = 0;
-            muc_store_save(r);
-        }
     }
     api->jid_free(j);
     api->jid_free(o);
@@ -320,8 +318,8 @@ cmd_create(ember_cmd_ctx_t *ctx, json_t *args, void *ud)
     if (rc < 0)
         api->command_done(ctx, rc, NULL, err);
     else
-        api->command_done(ctx, 0, json_pack("{s:b, s:s}", "ok", 1, "jid",
-                                            r->jid), NULL);
+        muc_store_save_then(r, ctx, json_pack("{s:b, s:s}", "ok", 1, "jid",
+                                              r->jid));
 }
 
 

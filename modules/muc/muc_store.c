@@ -18,6 +18,10 @@ typedef struct muc_req_s {
      * this write waits for it. */
     ember_hold_t *hold;
     int room_doc;           /* the room's record: the other nodes reread it */
+    /* An admin command that answers once the write is stored, with
+     * result (taken). */
+    ember_cmd_ctx_t *ctx;
+    json_t *result;
 } muc_req_t;
 
 
@@ -48,6 +52,7 @@ req_free(muc_req_t *q)
     if (q->next != NULL)
         q->next->prev = q->prev;
     api->stanza_release(q->hold);
+    json_decref(q->result);
     free(q->node);
     free(q);
 }
@@ -74,33 +79,50 @@ static void
 store_done(int status, json_t *result, void *ud)
 {
     muc_req_t *w = ud;
+    ember_cmd_ctx_t *ctx = w->ctx;
+    json_t *answer = w->result;
 
     write_failed(w->mu, status);
     if ((status == 0 || status == EMBER_ENOENT) && w->room_doc)
         api->cluster_notify(w->mu->m, w->node);
+    w->result = NULL;
     req_free(w);
+    if (ctx == NULL)
+        return;
+    if (status < 0 && status != EMBER_ENOENT) {
+        json_decref(answer);
+        api->command_done(ctx, status, NULL, "the room could not be stored");
+    } else {
+        api->command_done(ctx, 0, answer, NULL);
+    }
 }
 
 
-/* map_set, or archive_delete with q, of node. */
+/* map_set, or archive_delete with q, of node; ctx (when not NULL) is
+ * answered with result once it is stored. */
 static void
 store_write(muc_t *mu, const char *node, json_t *doc,
-            const ember_archive_query_t *q)
+            const ember_archive_query_t *q, ember_cmd_ctx_t *ctx,
+            json_t *result)
 {
     muc_req_t *w = req_new(mu, node, 0);
 
     if (w == NULL) {
         write_failed(mu, EMBER_ENOMEM);
+        if (ctx != NULL) {
+            json_decref(result);
+            api->command_done(ctx, EMBER_ENOMEM, NULL, NULL);
+        }
         return;
     }
     w->hold = api->stanza_hold(mu->m);
     w->room_doc = q == NULL;
+    w->ctx = ctx;
+    w->result = result;
     if ((q != NULL ? api->archive_delete(mu->st_hist, node, q, store_done, w)
                    : api->map_set(mu->st_rooms, NULL, node, doc, store_done,
-                                  w)) < 0) {
-        write_failed(mu, EMBER_EIO);
-        req_free(w);
-    }
+                                  w)) < 0)
+        store_done(EMBER_EIO, NULL, w);
 }
 
 
@@ -131,14 +153,22 @@ room_doc(muc_room_t *r)
 void
 muc_store_save(muc_room_t *r)
 {
+    muc_store_save_then(r, NULL, NULL);
+}
+
+
+void
+muc_store_save_then(muc_room_t *r, ember_cmd_ctx_t *ctx, json_t *result)
+{
     json_t *doc;
 
     if (r->muc->st_rooms == NULL || !r->c.persistent || r->locked ||
-        r->destroyed)
+        r->destroyed || (doc = room_doc(r)) == NULL) {
+        if (ctx != NULL)
+            api->command_done(ctx, 0, result, NULL);
         return;
-    if ((doc = room_doc(r)) == NULL)
-        return;
-    store_write(r->muc, r->node, doc, NULL);
+    }
+    store_write(r->muc, r->node, doc, NULL, ctx, result);
     json_decref(doc);
 }
 
@@ -152,8 +182,8 @@ muc_store_forget(muc_room_t *r)
         return;
     memset(&q, 0, sizeof(q));
     q.size = sizeof(q);
-    store_write(r->muc, r->node, NULL, NULL);
-    store_write(r->muc, r->node, NULL, &q);
+    store_write(r->muc, r->node, NULL, NULL, NULL, NULL);
+    store_write(r->muc, r->node, NULL, &q, NULL, NULL);
 }
 
 
@@ -177,7 +207,7 @@ hist_appended(int status, json_t *result, void *ud)
             memset(&q, 0, sizeof(q));
             q.size = sizeof(q);
             q.before_id = old->id;
-            store_write(ha->mu, r->node, NULL, &q);
+            store_write(ha->mu, r->node, NULL, &q, NULL, NULL);
         }
     }
     req_free(ha);
