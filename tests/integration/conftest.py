@@ -107,8 +107,21 @@ def server_factory(tmp_path, request):
         for i, srv in enumerate(servers):
             print("==== emberd log #%d (%s, ports %d..) ====\n%s"
                   % (i, srv.dir, srv.base, srv.log()))
+    drop_databases(servers)
     if problems:
         pytest.fail("; ".join(problems), pytrace=False)
+
+
+def drop_databases(servers):
+    """The PostgreSQL databases of the test's servers, once stopped."""
+    import pgsql_peer
+    pg = pgsql_peer.shared_if_started()
+    if pg is None:
+        return
+    for conninfo in {s.pg_conninfo for s in servers
+                     if s.storage == "pgsql" and not s.running()}:
+        if conninfo is not None:
+            pg.drop_database(conninfo)
 
 
 @pytest.fixture

@@ -126,8 +126,25 @@ class Postgres:
                   "CREATE DATABASE %s STRATEGY = FILE_COPY" % name)
         return self.conninfo(name)
 
+    def drop_database(self, conninfo):
+        """Drop the database conninfo names (a test is done with it: a run
+        makes a thousand of them, gigabytes if kept); quietly."""
+        name = dict(kv.split("=", 1) for kv in conninfo.split()).get("dbname")
+        if name is None or self.dir is None:
+            return
+        try:
+            self.psql(self.admin_conninfo,
+                      "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            pass
+
 
 _shared = None
+
+
+def shared_if_started():
+    """The run's server if a test started it, else None."""
+    return _shared
 
 
 def shared():
