@@ -39,6 +39,17 @@ def drop(c):
     c.close()
 
 
+def bob_and_alice(srv, passwords):
+    """bob and alice logged in and available; alice's full JID."""
+    bob = RawClient(srv.c2s_port, domain=srv.domain)
+    bob.login("bob", passwords["bob"])
+    bob.presence()
+    alice = RawClient(srv.c2s_port, domain=srv.domain)
+    jid = alice.login("alice", passwords["alice"])
+    alice.presence()
+    return bob, alice, jid
+
+
 def resume(srv, passwords, previd, h, user="alice"):
     c = RawClient(srv.c2s_port, domain=srv.domain)
     c.login(user, passwords[user], bind=False)
@@ -338,12 +349,7 @@ def test_unacknowledged_messages_go_offline_when_nobody_resumes(
     srv = server_factory(start=False)
     srv.set_limits(resume_timeout="2")
     srv.start()
-    bob = RawClient(srv.c2s_port, domain=srv.domain)
-    bob.login("bob", passwords["bob"])
-    bob.presence()
-    alice = RawClient(srv.c2s_port, domain=srv.domain)
-    jid = alice.login("alice", passwords["alice"])
-    alice.presence()
+    bob, alice, jid = bob_and_alice(srv, passwords)
     enable(alice)
     bob.send("<message to='%s' type='chat'><body>acked</body></message>"
              % jid)
@@ -391,12 +397,7 @@ def test_unacknowledged_messages_of_a_session_that_ends_go_offline(
     lost connection without resumption, a clean </stream:stream>, an
     admin's kick), not only a hibernation that timed out."""
     srv = sm_server
-    bob = RawClient(srv.c2s_port, domain=srv.domain)
-    bob.login("bob", passwords["bob"])
-    bob.presence()
-    alice = RawClient(srv.c2s_port, domain=srv.domain)
-    jid = alice.login("alice", passwords["alice"])
-    alice.presence()
+    bob, alice, jid = bob_and_alice(srv, passwords)
     assert enable(alice, resume=ending != "lost, no resumption"
                   ).tag == sm("enabled")
     bob.send("<message to='%s' type='chat'><body>acked</body></message>"
